@@ -1,0 +1,57 @@
+# btvm — top-level GNU Makefile. Each folder adds its sources in module.mk.
+#   make        build build/btvm and every guest image under build/guests/
+#   make test   unit tests (Check, also under ASan+UBSan) and guest tests
+#   make run    boot the default guest
+#   make bench  benchmarks into build/bench/
+BUILD   := build
+CC      := gcc
+CFLAGS  := -std=c17 -Wall -Wextra -O2 -g -D_GNU_SOURCE -I. -MMD -MP
+LDLIBS  := -lZydis -lZycore -lcapstone -lxxhash -lpthread -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+BTVM_SRCS :=
+TEST_SRCS :=
+GUESTS    :=
+TESTS     :=
+
+.PHONY: all test run bench clean deps unit-test guest-test
+all: deps $(BUILD)/btvm guests
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@bash scripts/deps.sh
+	@touch $@
+
+include vm/module.mk
+include decoder/module.mk
+include cpu/module.mk
+include shadowmmu/module.mk
+include bt/module.mk
+include devices/module.mk
+include guests/module.mk
+include tests/module.mk
+include bench/module.mk
+
+BTVM_OBJS := $(BTVM_SRCS:%.c=$(BUILD)/obj/%.o)
+BTVM_OBJS := $(BTVM_OBJS:%.S=$(BUILD)/obj/%.o)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/btvm: $(BTVM_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+run: all
+	$(BUILD)/btvm run -k $(BUILD)/guests/hello.elf
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)

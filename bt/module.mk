@@ -1,0 +1,1 @@
+# bt/: sources added by the bt layer

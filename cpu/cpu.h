@@ -1,0 +1,116 @@
+/*
+ * cpu/cpu.h — the virtual CPU's architectural state.
+ *
+ * One struct cpu per vcpu. The translated code keeps the eight general
+ * registers in host registers while it runs and spills them here on every
+ * exit and callout; everything else (EIP, EFLAGS system bits, segments,
+ * control registers) lives here all the time. Offsets into this struct are
+ * used by emitted host code (bt/), so its layout is part of the contract:
+ * change it only together with bt/ (the static asserts in cpu.c pin it).
+ */
+#ifndef BTVM_CPU_H
+#define BTVM_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Guest general registers in x86 encoding order. */
+enum cpu_reg { CPU_EAX, CPU_ECX, CPU_EDX, CPU_EBX, CPU_ESP, CPU_EBP, CPU_ESI, CPU_EDI };
+
+enum cpu_seg { CPU_ES, CPU_CS, CPU_SS, CPU_DS, CPU_FS, CPU_GS, CPU_NSEG };
+
+/* EFLAGS bits (SDM vol. 1, 3.4.3). */
+#define CPU_FL_CF   0x00000001u
+#define CPU_FL_FIX1 0x00000002u /* always 1 */
+#define CPU_FL_PF   0x00000004u
+#define CPU_FL_AF   0x00000010u
+#define CPU_FL_ZF   0x00000040u
+#define CPU_FL_SF   0x00000080u
+#define CPU_FL_TF   0x00000100u
+#define CPU_FL_IF   0x00000200u
+#define CPU_FL_DF   0x00000400u
+#define CPU_FL_OF   0x00000800u
+#define CPU_FL_IOPL 0x00003000u
+#define CPU_FL_NT   0x00004000u
+#define CPU_FL_RF   0x00010000u
+#define CPU_FL_VM   0x00020000u
+#define CPU_FL_AC   0x00040000u
+#define CPU_FL_VIF  0x00080000u
+#define CPU_FL_VIP  0x00100000u
+#define CPU_FL_ID   0x00200000u
+/* Flags that live in the host RFLAGS while translated code runs. */
+#define CPU_FL_ARITH (CPU_FL_CF | CPU_FL_PF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_OF)
+#define CPU_FL_HOSTLIVE (CPU_FL_ARITH | CPU_FL_DF)
+
+#define CPU_CR0_PE 0x00000001u
+#define CPU_CR0_MP 0x00000002u
+#define CPU_CR0_EM 0x00000004u
+#define CPU_CR0_TS 0x00000008u
+#define CPU_CR0_ET 0x00000010u
+#define CPU_CR0_NE 0x00000020u
+#define CPU_CR0_WP 0x00010000u
+#define CPU_CR0_PG 0x80000000u
+
+struct cpu_segment {
+    uint16_t sel;
+    uint32_t base;
+    uint32_t limit; /* byte-granular effective limit */
+    uint32_t flags; /* descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, L, D/B, G) */
+};
+
+struct cpu_dtr {
+    uint32_t base;
+    uint16_t limit;
+};
+
+/* Exception vectors (SDM vol. 3, 6.3.1). */
+enum cpu_vector {
+    CPU_VEC_DE = 0, CPU_VEC_DB = 1, CPU_VEC_NMI = 2, CPU_VEC_BP = 3, CPU_VEC_OF = 4,
+    CPU_VEC_BR = 5, CPU_VEC_UD = 6, CPU_VEC_NM = 7, CPU_VEC_DF = 8, CPU_VEC_TS = 10,
+    CPU_VEC_NP = 11, CPU_VEC_SS = 12, CPU_VEC_GP = 13, CPU_VEC_PF = 14, CPU_VEC_MF = 16,
+    CPU_VEC_AC = 17, CPU_VEC_MC = 18, CPU_VEC_XM = 19,
+};
+
+struct cpu {
+    /* --- hot part: offsets used by emitted code; keep first --- */
+    uint32_t regs[8];       /* EAX..EDI, valid while not in translated code */
+    uint32_t eip;
+    uint32_t eflags;        /* full guest EFLAGS; arith+DF only valid outside code */
+    uint32_t seg_base[CPU_NSEG]; /* copy of segs[i].base for inline address math */
+    volatile uint32_t async_pending; /* nonzero: leave translated code at next block entry */
+    uint32_t exit_reason;   /* set by the code cache when it returns to C (enum bt_exit) */
+    uint32_t exit_arg;      /* payload: e.g. pc of the block that exited, for chaining */
+    uint64_t exit_site;     /* host address of a patchable jump, 0 if none */
+    uint64_t scratch[4];    /* bounce / spill space for emitted code */
+    uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* memory bounce for MMIO/page-crossing */
+
+    /* --- architectural state --- */
+    struct cpu_segment segs[CPU_NSEG];
+    struct cpu_dtr gdtr, idtr;
+    struct cpu_segment ldtr, tr;
+    uint32_t cr0, cr2, cr3, cr4;
+    uint32_t dr[8];
+    unsigned cpl;
+    bool halted;
+    uint64_t tsc_offset;
+    uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
+    uint64_t msr_apic_base, msr_misc_enable;
+
+    /* x87/MMX/SSE state while not in translated code (fxsave image). */
+    uint8_t fxstate[512] __attribute__((aligned(16)));
+};
+
+/* Reset to the state of a Multiboot entry (flat 32-bit protected mode, CPL 0). */
+void cpu_reset_flat32(struct cpu *c);
+
+/* Fill EAX..EDX for CPUID leaf eax/subleaf ecx from btvm's documented model. */
+void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/* Short names for printing. */
+const char *cpu_reg_name(enum cpu_reg r);
+
+/* Print EIP, EFLAGS and registers (for fatal reports). */
+void cpu_dump(const struct cpu *c, void *FILE_stream);
+
+#endif

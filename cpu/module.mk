@@ -1,0 +1,1 @@
+# cpu/: sources added by the cpu layer

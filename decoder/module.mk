@@ -1,0 +1,1 @@
+# decoder/: sources added by the decoder layer

@@ -1,0 +1,1 @@
+# devices/: sources added by the devices layer

@@ -1,0 +1,17 @@
+/*
+ * devices/uart16550.h — a 16550A UART (COM1 at 0x3f8 on a PC).
+ */
+#ifndef BTVM_DEV_UART16550_H
+#define BTVM_DEV_UART16550_H
+
+#include <stdint.h>
+#include "devices/bus.h"
+#include "devices/chardev.h"
+
+struct dev_uart;
+
+/* Registers 8 ports at base on the bus; NULL on failure (message printed). */
+struct dev_uart *dev_uart_new(struct dev_bus *bus, uint16_t base, const struct dev_chardev *chr);
+void dev_uart_free(struct dev_uart *u);
+
+#endif

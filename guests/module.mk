@@ -1,0 +1,1 @@
+# guests/: sources added by the guests layer

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages btvm needs when they are missing (as root),
+# or names them and fails when not root. Called by the Makefile once per
+# build tree (build/.deps-ok stamps it).
+set -u
+need=()
+have_hdr() { [ -e "$1" ]; }
+have_hdr /usr/include/Zydis/Zydis.h        || need+=(libzydis-dev)
+have_hdr /usr/include/capstone/capstone.h  || need+=(libcapstone-dev)
+have_hdr /usr/include/xxhash.h             || need+=(libxxhash-dev)
+have_hdr /usr/include/check.h              || need+=(check)
+have_hdr /usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a || need+=(gcc-multilib)
+command -v pkg-config >/dev/null           || need+=(pkg-config)
+command -v qemu-system-i386 >/dev/null     || need+=(qemu-system-x86)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "btvm: missing Debian packages: ${need[*]}" >&2
+    echo "btvm: install them with: sudo apt-get install ${need[*]}" >&2
+    exit 1
+fi
+echo "btvm: installing Debian packages: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A partial index update (one mirror mid-sync) must not stop us.
+apt-get update -qq >/dev/null 2>&1 || true
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || {
+    echo "btvm: apt-get install ${need[*]} failed" >&2; exit 1; }

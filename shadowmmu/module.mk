@@ -1,0 +1,1 @@
+# shadowmmu/: sources added by the shadowmmu layer

@@ -1,0 +1,37 @@
+# tests/: Check unit tests (one executable per tests/unit/test_*.c, each with
+# its own main), built twice: plain and with ASan+UBSan; and guest tests
+# (tests/guest/*.sh) that boot guest images and judge exit status + serial.
+LIB_SRCS   = $(filter-out vm/main.c,$(BTVM_SRCS))
+LIB_OBJS   = $(patsubst %.S,$(BUILD)/obj/%.o,$(LIB_SRCS:%.c=$(BUILD)/obj/%.o))
+SAN_OBJS   = $(patsubst %.S,$(BUILD)/san/%.o,$(LIB_SRCS:%.c=$(BUILD)/san/%.o))
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_SAN   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+$(BUILD)/libbtvm.a: $(LIB_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/san/libbtvm.a: $(SAN_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/san/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+$(BUILD)/san/%.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libbtvm.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libbtvm.a $(CHECK_LIBS) $(LDLIBS)
+$(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/san/libbtvm.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/san/libbtvm.a $(CHECK_LIBS) $(LDLIBS)
+
+unit-test: $(UNIT_BINS) $(UNIT_SAN)
+	@bash tests/run-unit.sh $(UNIT_BINS) $(UNIT_SAN)
+
+guest-test: all
+	@bash tests/run-guest.sh
+
+test: unit-test guest-test

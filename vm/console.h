@@ -1,0 +1,22 @@
+/*
+ * vm/console.h — the user's terminal as the guest's serial console.
+ *
+ * When stdin is a terminal it is put in raw mode and restored on every exit
+ * path (normal exit, fatal signals, SIGTERM/SIGINT/SIGHUP). Ctrl-A X quits,
+ * Ctrl-A Ctrl-A sends a literal Ctrl-A. stdin/stdout may also be files or
+ * pipes; end of input is not an error.
+ */
+#ifndef BTVM_VM_CONSOLE_H
+#define BTVM_VM_CONSOLE_H
+
+#include "devices/chardev.h"
+#include "vm/vm.h"
+
+/* Set up the terminal and input reader; 0 or -errno. */
+int vm_console_open(struct vm *vm);
+/* Restore the terminal (idempotent, also async-signal-safe path inside). */
+void vm_console_close(void);
+/* The chardev devices use to reach the console. */
+const struct dev_chardev *vm_console_chardev(void);
+
+#endif

@@ -1,0 +1,1 @@
+# vm/: sources added by the vm layer

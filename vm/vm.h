@@ -1,0 +1,92 @@
+/*
+ * vm/vm.h — the machine: guest RAM, the device bus, options and the
+ * interface every CPU engine (bt/ today, hav/ later) implements.
+ *
+ * Data flows top to bottom: vm/ owns the machine and the run loop; an engine
+ * runs guest code until something needs the machine's attention and returns
+ * a struct vm_exit (the same shape for every engine, like kvm_run).
+ */
+#ifndef BTVM_VM_H
+#define BTVM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct dev_bus;
+struct cpu;
+
+/* Why an engine returned to the run loop. */
+enum vm_exit_kind {
+    VM_EXIT_STOP,        /* a device asked the machine to stop (debug-exit, Ctrl-A X, ...) */
+    VM_EXIT_HLT,         /* HLT with nothing that could wake the guest */
+    VM_EXIT_SHUTDOWN,    /* triple fault */
+    VM_EXIT_UNSUPPORTED, /* guest did something btvm does not implement yet: msg says what */
+    VM_EXIT_ERROR,       /* host-side failure: msg says what */
+};
+
+struct vm_exit {
+    enum vm_exit_kind kind;
+    uint32_t eip;
+    char msg[256];
+};
+
+struct vm;
+
+/* A CPU engine. Both engines use the same RAM memfd and the same bus. */
+struct vm_engine_ops {
+    const char *name;
+    int (*init)(struct vm *vm);          /* 0 or -errno; prints its own message */
+    void (*run)(struct vm *vm, struct vm_exit *exit);
+    void (*print_stats)(struct vm *vm, void *FILE_stream, bool json);
+    void (*destroy)(struct vm *vm);
+};
+
+extern const struct vm_engine_ops bt_engine_ops;
+
+struct vm_options {
+    const char *kernel;
+    const char *cmdline;
+    const char *initrd;
+    uint32_t mem_mib;          /* default 128 */
+    bool stats, stats_json;
+    bool trace;
+    bool exit_code_qemu;       /* --exit-code=qemu: (v<<1)|1 */
+    size_t code_cache_size;    /* --code-cache=KIB, default 64 MiB */
+};
+
+/* Counters a user can see with --stats; engines add their own. */
+struct vm_stats {
+    uint64_t unmapped_reads, unmapped_writes;
+    uint64_t pio_accesses, mmio_accesses;
+};
+
+struct vm {
+    struct vm_options opt;
+    int ram_fd;              /* memfd holding guest RAM */
+    uint8_t *ram;            /* host mapping of guest-physical 0 */
+    uint64_t ram_size;
+    struct dev_bus *bus;
+    struct cpu *cpu;
+    void *engine_priv;
+    const struct vm_engine_ops *engine;
+    struct vm_stats stats;
+
+    /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
+    volatile int stop_requested;
+    int stop_status;         /* btvm's exit status when stopped by a device */
+};
+
+/* Ask the machine to stop with the given process exit status; safe from
+ * any thread and from device handlers. */
+void vm_request_stop(struct vm *vm, int status);
+
+/* Guest-physical address to host pointer, or NULL if not RAM (len bytes). */
+static inline uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    if (gpa >= vm->ram_size || len > vm->ram_size - gpa)
+        return NULL;
+    return vm->ram + gpa;
+}
+
+#endif
