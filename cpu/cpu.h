@@ -73,17 +73,25 @@ enum cpu_vector {
 };
 
 struct cpu {
-    /* --- hot part: offsets used by emitted code; keep first --- */
+    /* --- hot part: offsets used by emitted code (bt/offsets.h); keep first --- */
     uint32_t regs[8];       /* EAX..EDI, valid while not in translated code */
     uint32_t eip;
     uint32_t eflags;        /* full guest EFLAGS; arith+DF only valid outside code */
     uint32_t seg_base[CPU_NSEG]; /* copy of segs[i].base for inline address math */
     volatile uint32_t async_pending; /* nonzero: leave translated code at next block entry */
-    uint32_t exit_reason;   /* set by the code cache when it returns to C (enum bt_exit) */
-    uint32_t exit_arg;      /* payload: e.g. pc of the block that exited, for chaining */
+    uint32_t exit_reason;   /* why the code cache returned to C (enum bt_exit) */
+    uint32_t insn_eip;      /* guest EIP of the instruction a callout serves */
+    uint32_t arg0;          /* callout immediate operand */
+    uint32_t arg1;          /* callout linear address */
+    uint32_t mem_bounce;    /* slow memory path used the bounce buffer */
+    uint64_t mem_addend;    /* slow memory path result: host = linear + addend */
+    uint64_t host_rsp;      /* host stack pointer at bt_enter */
     uint64_t exit_site;     /* host address of a patchable jump, 0 if none */
-    uint64_t scratch[4];    /* bounce / spill space for emitted code */
-    uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* memory bounce for MMIO/page-crossing */
+    void *vm;               /* struct vm * owning this cpu */
+    const void *co_insn;    /* decoded instruction the current callout serves */
+    uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* MMIO / page-crossing bounce */
+    /* x87/MMX/SSE state while not in translated code (fxsave image). */
+    uint8_t fxstate[512] __attribute__((aligned(16)));
 
     /* --- architectural state --- */
     struct cpu_segment segs[CPU_NSEG];
@@ -93,13 +101,26 @@ struct cpu {
     uint32_t dr[8];
     unsigned cpl;
     bool halted;
+    /* Exception raised by a callout, delivered by the engine before resuming. */
+    int pending_vector;     /* -1: none */
+    uint32_t pending_error;
+    bool pending_has_error;
+    int exception_depth;    /* for #DF / triple fault detection */
+    struct smmu *mmu;       /* guest memory accesses from callouts */
+    char unsupported[160];  /* what a callout could not do (VM_EXIT_UNSUPPORTED) */
     uint64_t tsc_offset;
     uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
     uint64_t msr_apic_base, msr_misc_enable;
 
-    /* x87/MMX/SSE state while not in translated code (fxsave image). */
-    uint8_t fxstate[512] __attribute__((aligned(16)));
 };
+
+/* Record an exception for delivery (callouts call this, then return to the
+ * dispatcher). */
+void cpu_raise(struct cpu *c, int vector, bool has_error, uint32_t error);
+
+/* Deliver the pending exception through the guest IDT (protected mode).
+ * Returns 0, or -1 on a triple fault (the machine must shut down). */
+int cpu_deliver_pending(struct cpu *c);
 
 /* Reset to the state of a Multiboot entry (flat 32-bit protected mode, CPL 0). */
 void cpu_reset_flat32(struct cpu *c);

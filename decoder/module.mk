@@ -1,1 +1,2 @@
-# decoder/: sources added by the decoder layer
+# decoder/: Zydis decode + sensitivity classification, Capstone disassembly.
+BTVM_SRCS += decoder/decoder.c decoder/classify.c decoder/disasm.c

@@ -1,1 +1,62 @@
-# guests/: sources added by the guests layer
+# guests/: the project's own guest kernels — freestanding i686 Multiboot v1
+# ELFs built with the host gcc in -m32 mode — plus the host-side helpers
+# they need: insntest's expected-value generator (run at build time) and
+# compute-native (the compute benchmark built for the host).
+GUEST_DIR     := $(BUILD)/guests
+GUEST_OBJ     := $(GUEST_DIR)/obj
+GUEST_CFLAGS  := -std=gnu17 -Wall -Wextra -m32 -march=i686 -ffreestanding \
+                 -fno-pic -fno-pie -fno-stack-protector -nostdlib -O2 \
+                 -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
+                 -Iguests/lib -I$(GUEST_DIR) -MMD -MP
+GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,-T,guests/lib/link.ld \
+                 -Wl,--build-id=none -Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack
+GUEST_LIBGCC  := -lgcc
+HOST_GCFLAGS  := -std=gnu17 -Wall -Wextra -O2
+
+GUEST_LIB_OBJS := $(GUEST_OBJ)/lib/entry.o $(GUEST_OBJ)/lib/runtime.o
+
+GUESTS += $(GUEST_DIR)/hello.elf $(GUEST_DIR)/insntest.elf \
+          $(GUEST_DIR)/compute.elf $(GUEST_DIR)/compute-native
+
+.PHONY: guests
+guests: $(GUESTS)
+
+$(GUEST_OBJ)/%.o: guests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(GUEST_OBJ)/%.o: guests/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(GUEST_DIR)/%.elf: $(GUEST_LIB_OBJS) guests/lib/link.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBGCC)
+
+$(GUEST_DIR)/hello.elf: $(GUEST_OBJ)/hello/hello.o
+$(GUEST_DIR)/compute.elf: $(GUEST_OBJ)/compute/compute.o $(GUEST_OBJ)/compute/guest_main.o
+$(GUEST_DIR)/insntest.elf: $(GUEST_OBJ)/insntest/insntest.o $(GUEST_OBJ)/insntest/stackcases.o
+
+# insntest: expected values come from running the same cases natively.
+# -no-pie keeps the scratch buffer below 2 GiB so the case templates can
+# address it absolutely in both 32- and 64-bit code; -mno-red-zone lets
+# the case runner push/pop flags under the compiler's feet.
+$(GUEST_DIR)/insntest-gen: guests/insntest/gen.c guests/insntest/cases.h guests/insntest/runner.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_GCFLAGS) -fno-pie -no-pie -mno-red-zone -o $@ guests/insntest/gen.c
+
+$(GUEST_DIR)/insntest_expected.h: $(GUEST_DIR)/insntest-gen
+	$< > $@.tmp && mv $@.tmp $@
+
+$(GUEST_OBJ)/insntest/insntest.o: $(GUEST_DIR)/insntest_expected.h
+
+$(GUEST_DIR)/compute-native: guests/compute/compute.c guests/compute/native_main.c guests/compute/compute.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_GCFLAGS) -o $@ guests/compute/compute.c guests/compute/native_main.c
+
+# Keep objects between builds (they are otherwise make intermediates).
+.SECONDARY: $(GUEST_LIB_OBJS) $(GUEST_OBJ)/hello/hello.o $(GUEST_OBJ)/compute/compute.o \
+            $(GUEST_OBJ)/compute/guest_main.o $(GUEST_OBJ)/insntest/insntest.o \
+            $(GUEST_OBJ)/insntest/stackcases.o
+
+-include $(wildcard $(GUEST_OBJ)/*/*.d)

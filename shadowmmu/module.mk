@@ -1,1 +1,1 @@
-# shadowmmu/: sources added by the shadowmmu layer
+BTVM_SRCS += shadowmmu/smmu.c

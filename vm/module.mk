@@ -1,1 +1,3 @@
-# vm/: sources added by the vm layer
+# vm/: the machine, CLI, Multiboot loader and run loop. vm/main.c holds only
+# main() (tests/module.mk leaves it out of libbtvm.a).
+BTVM_SRCS += vm/main.c vm/cli.c vm/ram.c vm/multiboot.c vm/machine.c vm/runloop.c

@@ -1,0 +1,104 @@
+/*
+ * bt/bt.h — the binary-translation engine's internal interface.
+ *
+ * Reading order: docs/translation.md, then translate.c (block formation),
+ * emit_*.c (what each guest instruction becomes), cache.c (where blocks
+ * live), engine.c (the dispatcher), enter.S (entering and leaving host code).
+ */
+#ifndef BTVM_BT_H
+#define BTVM_BT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "bt/emit.h"
+#include "cpu/cpu.h"
+#include "decoder/decoder.h"
+#include "shadowmmu/smmu.h"
+
+struct vm;
+
+/* Why translated code returned to the dispatcher (cpu->exit_reason). */
+enum bt_exit {
+    BT_EXIT_NONE = 0,
+    BT_EXIT_CALLOUT = 1,   /* a callout returned CPU_CO_EXIT: resume at cpu->eip */
+    BT_EXIT_STOP = 2,      /* a callout returned CPU_CO_STOP */
+    BT_EXIT_BRANCH = 3,    /* direct branch to an untranslated/unchained target; exit_site patchable */
+    BT_EXIT_INDIRECT = 4,  /* indirect branch missed the inline table */
+    BT_EXIT_ASYNC = 5,     /* cpu->async_pending seen at a block entry */
+    BT_EXIT_UNSUPPORTED = 6, /* translator could not handle the instruction at cpu->eip */
+};
+
+#define BT_MAX_BLOCK_INSNS 64
+
+/* One translated block. */
+struct bt_block {
+    uint32_t eip;          /* guest linear EIP of the first instruction */
+    uint32_t key;          /* mode bits (see bt_mode_key) */
+    uint32_t phys_page;    /* guest-physical page of the first byte */
+    uint32_t phys_page2;   /* second page if the block's last insn crosses, else same */
+    uint8_t *host;         /* entry in the code cache */
+    uint32_t host_len;
+    uint16_t ninsn;
+    struct bt_block *hnext;   /* hash chain */
+    struct bt_block *pnext;   /* per-physical-page list */
+    /* host offset → guest EIP, one entry per guest instruction (precise faults) */
+    uint32_t *map_host;    /* offsets of each instruction's first host byte */
+    uint32_t *map_eip;
+    struct dec_insn *callout_insns; /* decoded records callouts refer to */
+    bool valid;
+};
+
+struct bt_stats {
+    uint64_t blocks, insns, cache_bytes, flushes, chains, ibtc_hits_dispatch, ibtc_misses,
+             dispatches, callouts_exit, async_exits, invalidations;
+    uint64_t translate_ns;
+};
+
+struct bt_ibtc_entry { uint32_t eip; uint32_t key; uint64_t host; };
+
+struct bt {
+    struct vm *vm;
+    struct cpu *cpu;
+    struct smmu mmu;
+    uint64_t *tables;      /* R14: TLB read, TLB write, IBTC */
+    struct bt_ibtc_entry *ibtc;
+    /* code cache */
+    uint8_t *cache;
+    size_t cache_size, cache_used;
+    uint8_t *tramp_exit, *tramp_callout; /* reachable by rel32 from any block */
+    /* block lookup */
+    struct bt_block **hash;
+    uint32_t hash_mask;
+    struct bt_block **page_blocks; /* per guest-physical page lists */
+    uint64_t npages;
+    struct bt_block *blocks_pool; /* bump-allocated block records */
+    size_t pool_used, pool_cap;
+    struct bt_emit em;
+    struct bt_stats st;
+    bool trace;
+    bool flush_pending;
+};
+
+/* enter.S */
+uint32_t bt_enter(struct cpu *c, void *host_code, void *tables);
+void bt_exit_tramp(void);
+void bt_callout_tramp(void);
+
+/* cache.c */
+int bt_cache_init(struct bt *bt, size_t size);
+void bt_cache_flush(struct bt *bt);
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key);
+struct bt_block *bt_block_alloc(struct bt *bt);
+uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
+void bt_insert(struct bt *bt, struct bt_block *blk);
+void bt_invalidate_phys(struct bt *bt, uint64_t phys_page);
+struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
+
+/* translate.c */
+struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key);
+uint32_t bt_mode_key(const struct cpu *c);
+
+/* trace.c */
+void bt_trace_block(struct bt *bt, const struct bt_block *blk, const struct dec_insn *insns, int n);
+
+#endif

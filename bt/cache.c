@@ -1,0 +1,168 @@
+/*
+ * bt/cache.c — the code cache and the block directory.
+ *
+ * One executable region, bump-allocated; when it is full everything is
+ * flushed (blocks, chains, the inline indirect-branch table) and execution
+ * continues — translations are cheap to redo. Blocks are found by
+ * (guest EIP, mode key) in a hash table and are also listed per
+ * guest-physical page so a write to a code page can drop them.
+ */
+#include "bt/bt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "vm/vm.h"
+
+#define POOL_BLOCKS (1u << 18)
+
+/* Trampolines at the start of the cache so blocks reach them by rel32:
+ * jmp qword ptr [rip+0] followed by the absolute address. */
+static uint8_t *emit_tramp(struct bt *bt, uint8_t *at, void (*target)(void))
+{
+    struct bt_emit *e = &bt->em;
+    bt_emit_reset(e);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(ZYDIS_REGISTER_RIP, ZYDIS_REGISTER_NONE, 0, 0, 8));
+    memcpy(at, e->buf[BT_MAIN], e->len[BT_MAIN]);
+    uint64_t a = (uint64_t)(uintptr_t)target;
+    memcpy(at + e->len[BT_MAIN], &a, 8);
+    return at + 16;
+}
+
+static void reset_region(struct bt *bt)
+{
+    uint8_t *p = bt->cache;
+    bt->tramp_exit = p;
+    p = emit_tramp(bt, p, bt_exit_tramp);
+    bt->tramp_callout = p;
+    p = emit_tramp(bt, p, bt_callout_tramp);
+    bt->cache_used = (size_t)(p - bt->cache);
+}
+
+int bt_cache_init(struct bt *bt, size_t size)
+{
+    if (size < 64 * 1024)
+        size = 64 * 1024;
+    bt->cache = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (bt->cache == MAP_FAILED) {
+        perror("btvm: code cache mmap");
+        return -1;
+    }
+    bt->cache_size = size;
+    bt->hash_mask = (1u << 16) - 1;
+    bt->hash = calloc(bt->hash_mask + 1, sizeof(*bt->hash));
+    bt->npages = bt->vm->ram_size >> 12;
+    bt->page_blocks = calloc(bt->npages + 1, sizeof(*bt->page_blocks));
+    bt->pool_cap = POOL_BLOCKS;
+    bt->blocks_pool = calloc(bt->pool_cap, sizeof(struct bt_block));
+    if (!bt->hash || !bt->page_blocks || !bt->blocks_pool)
+        return -1;
+    reset_region(bt);
+    return 0;
+}
+
+static void free_block_data(struct bt_block *b)
+{
+    free(b->map_host);
+    free(b->map_eip);
+    free(b->callout_insns);
+    b->map_host = b->map_eip = NULL;
+    b->callout_insns = NULL;
+}
+
+void bt_cache_flush(struct bt *bt)
+{
+    for (size_t i = 0; i < bt->pool_used; i++)
+        free_block_data(&bt->blocks_pool[i]);
+    bt->pool_used = 0;
+    memset(bt->hash, 0, (bt->hash_mask + 1) * sizeof(*bt->hash));
+    memset(bt->page_blocks, 0, (bt->npages + 1) * sizeof(*bt->page_blocks));
+    memset(bt->ibtc, 0, BT_IBTC_ENTRIES * sizeof(*bt->ibtc));
+    for (uint64_t p = 0; p < bt->npages; p++)
+        smmu_unmark_code(&bt->mmu, p);
+    reset_region(bt);
+    bt->st.flushes++;
+}
+
+static inline uint32_t hash(uint32_t eip, uint32_t key)
+{
+    return (eip * 0x9E3779B1u) ^ (key * 0x85EBCA6Bu);
+}
+
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key)
+{
+    for (struct bt_block *b = bt->hash[(hash(eip, key) >> 16) & bt->hash_mask]; b; b = b->hnext)
+        if (b->eip == eip && b->key == key && b->valid)
+            return b;
+    return NULL;
+}
+
+struct bt_block *bt_block_alloc(struct bt *bt)
+{
+    if (bt->pool_used >= bt->pool_cap)
+        return NULL;
+    struct bt_block *b = &bt->blocks_pool[bt->pool_used++];
+    memset(b, 0, sizeof(*b));
+    return b;
+}
+
+uint8_t *bt_cache_alloc(struct bt *bt, size_t len)
+{
+    size_t at = (bt->cache_used + 15) & ~(size_t)15;
+    if (at + len > bt->cache_size)
+        return NULL;
+    bt->cache_used = at + len;
+    return bt->cache + at;
+}
+
+static void page_link(struct bt *bt, struct bt_block *blk, uint64_t page)
+{
+    if (page >= bt->npages)
+        return;
+    /* A block spanning two pages sits on both lists via a tiny proxy-free
+     * trick: the second page's list is searched by phys_page2 too. */
+    blk->pnext = bt->page_blocks[page];
+    bt->page_blocks[page] = blk;
+    smmu_mark_code(&bt->mmu, page);
+}
+
+void bt_insert(struct bt *bt, struct bt_block *blk)
+{
+    uint32_t h = (hash(blk->eip, blk->key) >> 16) & bt->hash_mask;
+    blk->hnext = bt->hash[h];
+    bt->hash[h] = blk;
+    blk->valid = true;
+    page_link(bt, blk, blk->phys_page);
+    if (blk->phys_page2 != blk->phys_page) {
+        smmu_mark_code(&bt->mmu, blk->phys_page2);
+        bt->flush_pending = false;
+    }
+}
+
+void bt_invalidate_phys(struct bt *bt, uint64_t page)
+{
+    /* Blocks chain into each other by patched jumps, so dropping one block
+     * safely means dropping every chain into it; the simple exact answer is
+     * a full flush, done by the dispatcher before the next block runs. */
+    if (page < bt->npages && bt->page_blocks[page]) {
+        bt->flush_pending = true;
+        bt->st.invalidations++;
+    } else {
+        /* Page holds the tail of a block that started on the page before. */
+        bt->flush_pending = true;
+        bt->st.invalidations++;
+    }
+    smmu_unmark_code(&bt->mmu, page);
+}
+
+struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *pc)
+{
+    for (size_t i = 0; i < bt->pool_used; i++) {
+        struct bt_block *b = &bt->blocks_pool[i];
+        if (b->valid && pc >= b->host && pc < b->host + b->host_len)
+            return b;
+    }
+    return NULL;
+}

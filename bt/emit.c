@@ -1,0 +1,166 @@
+/*
+ * bt/emit.c — host code buffers, labels, fixups; every host instruction is
+ * encoded by Zydis' encoder (64-bit mode).
+ */
+#include "bt/emit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bt_emit_reset(struct bt_emit *e)
+{
+    for (int b = 0; b < 2; b++) {
+        if (!e->buf[b])
+            e->buf[b] = malloc(BT_BUF_CAP);
+        e->len[b] = 0;
+    }
+    e->nlabels = 0;
+    e->nfix = 0;
+    e->failed = false;
+    e->err[0] = 0;
+}
+
+void bt_emit_fail(struct bt_emit *e, const char *fmt, ...)
+{
+    if (e->failed)
+        return;
+    e->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof(e->err), fmt, ap);
+    va_end(ap);
+}
+
+int bt_label(struct bt_emit *e)
+{
+    if (e->nlabels >= BT_MAX_LABELS) {
+        bt_emit_fail(e, "too many labels");
+        return 0;
+    }
+    e->label[e->nlabels].buf = -1;
+    return e->nlabels++;
+}
+
+void bt_bind(struct bt_emit *e, int b, int label)
+{
+    e->label[label].buf = (int8_t)b;
+    e->label[label].off = (int32_t)e->len[b];
+}
+
+uint32_t bt_here(const struct bt_emit *e, int b) { return e->len[b]; }
+
+void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
+{
+    if (e->failed)
+        return;
+    if (e->len[b] + ZYDIS_MAX_INSTRUCTION_LENGTH > BT_BUF_CAP) {
+        bt_emit_fail(e, "block too large");
+        return;
+    }
+    req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    ZyanUSize n = ZYDIS_MAX_INSTRUCTION_LENGTH;
+    ZyanStatus st = ZydisEncoderEncodeInstruction(req, e->buf[b] + e->len[b], &n);
+    if (!ZYAN_SUCCESS(st)) {
+        bt_emit_fail(e, "host encoding of %s failed (status %x)",
+                     ZydisMnemonicGetString(req->mnemonic), (unsigned)st);
+        return;
+    }
+    e->len[b] += (uint32_t)n;
+}
+
+void bt_ins(struct bt_emit *e, int b, ZydisMnemonic m, int n, ...)
+{
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = m;
+    req.operand_count = (ZyanU8)n;
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        req.operands[i] = va_arg(ap, ZydisEncoderOperand);
+    va_end(ap);
+    bt_enc(e, b, &req);
+}
+
+ZydisEncoderOperand bt_r(ZydisRegister r)
+{
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof(o));
+    o.type = ZYDIS_OPERAND_TYPE_REGISTER;
+    o.reg.value = r;
+    return o;
+}
+
+ZydisEncoderOperand bt_i(int64_t v)
+{
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof(o));
+    o.type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    o.imm.s = v;
+    return o;
+}
+
+ZydisEncoderOperand bt_m(ZydisRegister base, ZydisRegister index, uint8_t scale, int64_t disp,
+                         unsigned size)
+{
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof(o));
+    o.type = ZYDIS_OPERAND_TYPE_MEMORY;
+    o.mem.base = base;
+    o.mem.index = index;
+    o.mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : scale;
+    o.mem.displacement = disp;
+    o.mem.size = (ZyanU16)size;
+    return o;
+}
+
+static uint32_t branch(struct bt_emit *e, int b, ZydisMnemonic m, int label, uint64_t abs)
+{
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = m;
+    req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_32;
+    req.operand_count = 1;
+    req.operands[0] = bt_i(0x12345678); /* forces rel32; resolved at placement */
+    bt_enc(e, b, &req);
+    if (e->failed)
+        return 0;
+    uint32_t at = e->len[b] - 4;
+    if (e->nfix >= BT_MAX_FIX) {
+        bt_emit_fail(e, "too many fixups");
+        return at;
+    }
+    e->fix[e->nfix].buf = (int8_t)b;
+    e->fix[e->nfix].at = at;
+    e->fix[e->nfix].label = label;
+    e->fix[e->nfix].abs = abs;
+    e->nfix++;
+    return at;
+}
+
+uint32_t bt_jmp_label(struct bt_emit *e, int b, int label) { return branch(e, b, ZYDIS_MNEMONIC_JMP, label, 0); }
+uint32_t bt_jcc_label(struct bt_emit *e, int b, ZydisMnemonic jcc, int label) { return branch(e, b, jcc, label, 0); }
+uint32_t bt_jmp_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_JMP, -1, t); }
+uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_CALL, -1, t); }
+
+void bt_emit_place(struct bt_emit *e, uint8_t *dst)
+{
+    memcpy(dst, e->buf[0], e->len[0]);
+    memcpy(dst + e->len[0], e->buf[1], e->len[1]);
+    for (int i = 0; i < e->nfix; i++) {
+        uint8_t *at = bt_placed(e, dst, e->fix[i].buf, e->fix[i].at);
+        uint64_t target;
+        if (e->fix[i].label >= 0) {
+            int l = e->fix[i].label;
+            target = (uint64_t)(uintptr_t)bt_placed(e, dst, e->label[l].buf, (uint32_t)e->label[l].off);
+        } else {
+            target = e->fix[i].abs;
+        }
+        int64_t rel = (int64_t)target - (int64_t)(uintptr_t)(at + 4);
+        int32_t r32 = (int32_t)rel;
+        memcpy(at, &r32, 4);
+    }
+}

@@ -1,0 +1,68 @@
+/*
+ * bt/emit.h — host code buffers, labels and Zydis-encoder helpers.
+ *
+ * A block is emitted into two buffers: MAIN (the straight-line translation)
+ * and OOL (out-of-line slow paths and exits), placed one after the other in
+ * the code cache when the block is finished. Branches between them, to
+ * absolute addresses (trampolines, other blocks) and patchable chain sites
+ * are recorded as fixups and resolved at placement.
+ */
+#ifndef BTVM_BT_EMIT_H
+#define BTVM_BT_EMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <Zydis/Zydis.h>
+
+enum { BT_MAIN = 0, BT_OOL = 1 };
+
+#define BT_MAX_LABELS 1024
+#define BT_MAX_FIX    2048
+#define BT_BUF_CAP    (64 * 1024)
+
+struct bt_emit {
+    uint8_t *buf[2];
+    uint32_t len[2];
+    struct { int8_t buf; int32_t off; } label[BT_MAX_LABELS];
+    int nlabels;
+    struct { int8_t buf; uint32_t at; int label; uint64_t abs; } fix[BT_MAX_FIX];
+    int nfix;
+    bool failed;
+    char err[160];
+};
+
+void bt_emit_reset(struct bt_emit *e);
+int bt_label(struct bt_emit *e);                         /* new unbound label */
+void bt_bind(struct bt_emit *e, int b, int label);       /* label = here in buffer b */
+uint32_t bt_here(const struct bt_emit *e, int b);
+
+/* Encode one request (64-bit mode) into buffer b. */
+void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req);
+/* Encode mnemonic with n operands (ZydisEncoderOperand values). */
+void bt_ins(struct bt_emit *e, int b, ZydisMnemonic m, int n, ...);
+
+ZydisEncoderOperand bt_r(ZydisRegister r);
+ZydisEncoderOperand bt_i(int64_t v);
+ZydisEncoderOperand bt_m(ZydisRegister base, ZydisRegister index, uint8_t scale, int64_t disp,
+                         unsigned size);
+
+/* rel32 jumps/calls: to a label, or to an absolute host address. Return the
+ * offset of the rel32 field in buffer b (for chain patching). */
+uint32_t bt_jmp_label(struct bt_emit *e, int b, int label);
+uint32_t bt_jcc_label(struct bt_emit *e, int b, ZydisMnemonic jcc, int label);
+uint32_t bt_jmp_abs(struct bt_emit *e, int b, uint64_t target);
+uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t target);
+
+void bt_emit_fail(struct bt_emit *e, const char *fmt, ...);
+
+/* Total size once placed. */
+static inline uint32_t bt_emit_size(const struct bt_emit *e) { return e->len[0] + e->len[1]; }
+/* Copy MAIN then OOL to dst (host address dst) and resolve fixups. */
+void bt_emit_place(struct bt_emit *e, uint8_t *dst);
+/* Host address of (buffer, offset) once placed at dst. */
+static inline uint8_t *bt_placed(const struct bt_emit *e, uint8_t *dst, int b, uint32_t off)
+{
+    return dst + (b == BT_MAIN ? 0 : e->len[0]) + off;
+}
+
+#endif

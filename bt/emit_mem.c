@@ -1,0 +1,151 @@
+/*
+ * bt/emit_mem.c — guest memory operands in translated code.
+ *
+ * Every guest memory access becomes: the 32-bit effective address computed
+ * into R10D with flag-free LEA (segment base added where it can be nonzero),
+ * an inline lookup of the page in the shadow TLB (R14) giving an addend in
+ * R11, then the guest instruction itself re-encoded with the operand
+ * [R10 + R11]. A miss, a page-crossing access, a device page or a write to a
+ * page holding translated code jumps to an out-of-line slow path that calls
+ * bt_mem_slow() (fill the entry, or point R11 at the bounce buffer) and runs
+ * the same instruction there, then bt_mem_done() writes a bounce back.
+ * The TLB check clobbers host flags, so guest flags that are live at that
+ * point are saved around it (flag liveness is computed per block).
+ * See docs/translation.md.
+ */
+#include "bt/translate.h"
+
+#include <string.h>
+#include "bt/offsets.h"
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+
+ZydisRegister bt_map_reg(ZydisRegister r)
+{
+    switch (r) {
+    case ZYDIS_REGISTER_ESP: return ZYDIS_REGISTER_R12D;
+    case ZYDIS_REGISTER_SP:  return ZYDIS_REGISTER_R12W;
+    default: return r;
+    }
+}
+
+int bt_seg_index(ZydisRegister seg)
+{
+    switch (seg) {
+    case ZYDIS_REGISTER_ES: return CPU_ES;
+    case ZYDIS_REGISTER_CS: return CPU_CS;
+    case ZYDIS_REGISTER_SS: return CPU_SS;
+    case ZYDIS_REGISTER_FS: return CPU_FS;
+    case ZYDIS_REGISTER_GS: return CPU_GS;
+    default: return CPU_DS;
+    }
+}
+
+void bt_emit_flags_save(struct bt_tctx *t, int b)
+{
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_PUSHFQ, 0);
+}
+
+void bt_emit_flags_restore(struct bt_tctx *t, int b)
+{
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_POPFQ, 0);
+}
+
+static ZydisRegister reg64(ZydisRegister r32)
+{
+    return ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r32);
+}
+
+/* reg32 += segment base (flag-free, wraps at 4 GiB). Uses R9. */
+void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32)
+{
+    bool nonflat = t->key & 8;
+    if (!(seg == CPU_FS || seg == CPU_GS || nonflat))
+        return;
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_SEG_BASE + 4 * seg, 4));
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(reg32),
+           bt_m(reg64(reg32), ZYDIS_REGISTER_R9, 1, 0, 0));
+}
+
+void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32)
+{
+    struct bt_emit *e = t->e;
+    ZydisRegister base = op->mem.base, index = op->mem.index;
+    int64_t disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
+    if (t->d->zi.address_width == 16) {
+        /* 16-bit addressing cannot be encoded in 64-bit mode: add the
+         * zero-extended parts, then wrap at 64 KiB. */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_i((uint16_t)disp));
+        if (base != ZYDIS_REGISTER_NONE) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R9D), bt_r(bt_map_reg(base)));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32),
+                   bt_m(reg64(dst32), ZYDIS_REGISTER_R9, 1, 0, 0));
+        }
+        if (index != ZYDIS_REGISTER_NONE) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R9D), bt_r(bt_map_reg(index)));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32),
+                   bt_m(reg64(dst32), ZYDIS_REGISTER_R9, 1, 0, 0));
+        }
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(dst32),
+               bt_r(ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(dst32))));
+    } else if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_i((uint32_t)disp));
+    } else {
+        ZydisEncoderOperand m = bt_m(bt_map_reg(base), bt_map_reg(index), op->mem.scale,
+                                     (int32_t)disp, 0);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32), m);
+    }
+    bt_emit_seg_add(t, bt_seg_index(op->mem.segment), dst32);
+}
+
+void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr)
+{
+    struct bt_emit *e = t->e;
+    bool live = t->live_in != 0;
+    int slow = bt_label(e), after = bt_label(e);
+    if (size == 0)
+        size = 1;
+
+    if (live)
+        bt_emit_flags_save(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+           bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, wr ? SMMU_TLB_WRITE_OFF : 0, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
+    if (size > 1) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(R10D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_i(0x1000 - (int)size));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
+    }
+    if (live)
+        bt_emit_flags_restore(t, BT_MAIN);
+    bt_enc(e, BT_MAIN, req);
+    bt_bind(e, BT_MAIN, after);
+
+    /* Slow path. */
+    bt_bind(e, BT_OOL, slow);
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4),
+           bt_i((int32_t)(size | (wr ? 1u << 16 : 0) | (rd ? 1u << 17 : 0))));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4), R(R10D));
+    bt_emit_internal_callout(t, BT_OOL, bt_mem_slow);
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R10D),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_MEM_ADDEND, 8));
+    bt_enc(e, BT_OOL, req);
+    if (wr) {
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4),
+               bt_i((int32_t)(t->d->eip + t->d->len)));
+        bt_emit_internal_callout(t, BT_OOL, bt_mem_done);
+    }
+    bt_jmp_label(e, BT_OOL, after);
+}

@@ -1,0 +1,125 @@
+/*
+ * bt/enter.S — entering and leaving translated code.
+ *
+ * Inside the code cache: guest EAX..EDI live in RAX..RDI (upper halves zero)
+ * except ESP, which lives in R12; R15 = struct cpu *, R14 = shadow tables;
+ * R8-R11, R13 are scratch; the host RFLAGS carries the guest's arithmetic
+ * flags and DF; the host FPU/SSE registers hold the guest's. See
+ * docs/translation.md.
+ */
+#include "bt/offsets.h"
+
+    .intel_syntax noprefix
+    .text
+
+/* Save the eight guest registers and merge the host flags into cpu->eflags. */
+.macro SAVE_GUEST
+    mov [r15 + 0], eax
+    mov [r15 + 4], ecx
+    mov [r15 + 8], edx
+    mov [r15 + 12], ebx
+    mov [r15 + 16], r12d
+    mov [r15 + 20], ebp
+    mov [r15 + 24], esi
+    mov [r15 + 28], edi
+    pushfq
+    pop rax
+    and eax, BT_HOSTLIVE_FLAGS
+    mov ecx, [r15 + CPU_OFF_EFLAGS]
+    and ecx, ~BT_HOSTLIVE_FLAGS
+    or eax, ecx
+    mov [r15 + CPU_OFF_EFLAGS], eax
+    cld
+.endm
+
+.macro LOAD_GUEST
+    mov eax, [r15 + CPU_OFF_EFLAGS]
+    and eax, BT_HOSTLIVE_FLAGS
+    or eax, 2
+    push rax
+    popfq
+    mov eax, [r15 + 0]
+    mov ecx, [r15 + 4]
+    mov edx, [r15 + 8]
+    mov ebx, [r15 + 12]
+    mov r12d, [r15 + 16]
+    mov ebp, [r15 + 20]
+    mov esi, [r15 + 24]
+    mov edi, [r15 + 28]
+.endm
+
+/* Back to bt_enter's caller with eax = cpu->exit_reason. */
+.macro LEAVE_TO_C
+    fninit
+    ldmxcsr [rip + host_mxcsr]
+    mov eax, [r15 + CPU_OFF_EXIT]
+    mov rsp, [r15 + CPU_OFF_HOST_RSP]
+    add rsp, 8
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+.endm
+
+/* uint32_t bt_enter(struct cpu *c, void *host_code, void *tables) */
+    .globl bt_enter
+    .type bt_enter, @function
+bt_enter:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    sub rsp, 8
+    stmxcsr [rip + host_mxcsr]
+    mov [rdi + CPU_OFF_HOST_RSP], rsp
+    mov r15, rdi
+    mov r14, rdx
+    mov r11, rsi
+    fxrstor [r15 + CPU_OFF_FXSTATE]
+    LOAD_GUEST
+    jmp r11
+    .size bt_enter, . - bt_enter
+
+/* Jumped to from translated code; cpu->eip and cpu->exit_reason are set. */
+    .globl bt_exit_tramp
+    .type bt_exit_tramp, @function
+bt_exit_tramp:
+    SAVE_GUEST
+    fxsave [r15 + CPU_OFF_FXSTATE]
+    LEAVE_TO_C
+    .size bt_exit_tramp, . - bt_exit_tramp
+
+/*
+ * Called from translated code with r11 = int fn(struct cpu *, const void *insn)
+ * and the decoded instruction pointer in cpu->co_insn. R13 survives. Returns to the caller unless
+ * fn returns nonzero (an exit reason), in which case it leaves to C.
+ */
+    .globl bt_callout_tramp
+    .type bt_callout_tramp, @function
+bt_callout_tramp:
+    SAVE_GUEST
+    fxsave [r15 + CPU_OFF_FXSTATE]
+    mov rbx, rsp
+    and rsp, -16
+    mov rdi, r15
+    mov rsi, [r15 + CPU_OFF_CO_INSN]
+    call r11
+    mov rsp, rbx
+    test eax, eax
+    jnz 1f
+    fxrstor [r15 + CPU_OFF_FXSTATE]
+    LOAD_GUEST
+    ret
+1:  mov [r15 + CPU_OFF_EXIT], eax
+    LEAVE_TO_C
+    .size bt_callout_tramp, . - bt_callout_tramp
+
+    .data
+    .align 4
+host_mxcsr: .long 0x1f80
+    .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,71 @@
+/*
+ * bt/memslow.c — the out-of-line half of every guest memory access.
+ *
+ * bt_mem_slow() runs when the inline shadow-TLB check fails: it fills the
+ * entry when the page is ordinary RAM (a "hidden fault": the guest never
+ * sees it) or prepares the bounce buffer in struct cpu for accesses that
+ * must be emulated byte-exactly (device pages, page-crossing accesses,
+ * writes to pages holding translated code). bt_mem_done() writes a bounce
+ * back after the instruction ran on it.
+ */
+#include "bt/translate.h"
+
+#include <string.h>
+#include "vm/vm.h"
+
+static struct bt *engine(struct cpu *c)
+{
+    return ((struct vm *)c->vm)->engine_priv;
+}
+
+static uint32_t bounce_lin, bounce_size;
+
+int bt_mem_slow(struct cpu *c, const void *unused)
+{
+    (void)unused;
+    struct bt *bt = engine(c);
+    uint32_t lin = c->arg1;
+    unsigned size = c->arg0 & 0xFFFF;
+    bool wr = (c->arg0 >> 16) & 1, rd = (c->arg0 >> 17) & 1;
+
+    if ((lin & 0xFFF) + size <= 0x1000) {
+        uint8_t *h = smmu_fill(&bt->mmu, lin, wr);
+        if (h) {
+            c->mem_addend = (uint64_t)(uintptr_t)h - lin;
+            c->mem_bounce = 0;
+            return 0;
+        }
+    }
+    memset(c->bounce, 0, size);
+    if (rd || size > 16) {
+        int v = smmu_read(&bt->mmu, lin, c->bounce, size);
+        if (v) {
+            cpu_raise(c, v, true, 0);
+            return BT_EXIT_CALLOUT;
+        }
+    }
+    bounce_lin = lin;
+    bounce_size = size;
+    c->mem_bounce = 1;
+    c->mem_addend = (uint64_t)(uintptr_t)c->bounce - lin;
+    return 0;
+}
+
+int bt_mem_done(struct cpu *c, const void *unused)
+{
+    (void)unused;
+    struct bt *bt = engine(c);
+    if (!c->mem_bounce)
+        return 0;
+    c->mem_bounce = 0;
+    int v = smmu_write(&bt->mmu, bounce_lin, c->bounce, bounce_size);
+    if (v) {
+        cpu_raise(c, v, true, 0);
+        return BT_EXIT_CALLOUT;
+    }
+    if (bt->flush_pending) {
+        c->eip = c->arg0; /* the next instruction: this block may be gone */
+        return BT_EXIT_CALLOUT;
+    }
+    return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * bt/offsets.h — byte offsets into struct cpu used by emitted host code and
+ * by bt/enter.S. cpu/cpu.c checks every one with a static assert.
+ */
+#ifndef BTVM_BT_OFFSETS_H
+#define BTVM_BT_OFFSETS_H
+
+#define CPU_OFF_REGS       0
+#define CPU_OFF_EIP        32
+#define CPU_OFF_EFLAGS     36
+#define CPU_OFF_SEG_BASE   40
+#define CPU_OFF_ASYNC      64
+#define CPU_OFF_EXIT       68
+#define CPU_OFF_INSN_EIP   72
+#define CPU_OFF_ARG0       76
+#define CPU_OFF_ARG1       80
+#define CPU_OFF_MEM_BOUNCE 84
+#define CPU_OFF_MEM_ADDEND 88
+#define CPU_OFF_HOST_RSP   96
+#define CPU_OFF_EXIT_SITE  104
+#define CPU_OFF_CO_INSN    120
+#define CPU_OFF_BOUNCE     128
+#define CPU_OFF_FXSTATE    704
+
+/* Flags the host RFLAGS carries for the guest: CF PF AF ZF SF OF DF. */
+#define BT_HOSTLIVE_FLAGS 0x0CD5
+
+/* Shadow TLB layout relative to R14 (see shadowmmu/smmu.h). */
+#define SMMU_TLB_ENTRIES   (1u << 20)
+#define SMMU_TLB_WRITE_OFF (SMMU_TLB_ENTRIES * 8u)        /* write table after read table */
+#define BT_IBTC_OFF        (2u * SMMU_TLB_ENTRIES * 8u)   /* indirect-branch table after both */
+#define BT_IBTC_ENTRIES    (1u << 16)
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * bt/translate.h — state shared by the emitters while one block is built.
+ */
+#ifndef BTVM_BT_TRANSLATE_H
+#define BTVM_BT_TRANSLATE_H
+
+#include "bt/bt.h"
+#include "cpu/callout.h"
+
+/* Host registers with a fixed role inside the code cache (see enter.S). */
+#define BT_R_CPU    ZYDIS_REGISTER_R15
+#define BT_R_TABLES ZYDIS_REGISTER_R14
+#define BT_R_ESP    ZYDIS_REGISTER_R12D
+#define BT_R_ESP64  ZYDIS_REGISTER_R12
+
+struct bt_tctx {
+    struct bt *bt;
+    struct bt_emit *e;
+    struct bt_block *blk;
+    uint32_t key;
+    const struct dec_insn *d;     /* instruction being translated */
+    int k;                        /* its index in the block */
+    uint32_t live_in;             /* arithmetic flags live before it */
+    struct dec_insn *co_insns;    /* callout records for this block */
+    int nco;
+    /* chain sites to resolve once placed: buffer, rel32 offset, the OOL
+     * label of the exit path, and the imm64 slot that stores the site. */
+    struct { int8_t buf; uint32_t rel_at; uint32_t imm_at; } sites[64];
+    int nsites;
+};
+
+/* emit_mem.c */
+void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32);
+void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32);
+/* Run `req` (whose memory operand is [r10+r11]) against the guest memory at
+ * the linear address in r10d, with the inline TLB check and the slow path. */
+void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr);
+int bt_seg_index(ZydisRegister seg);
+ZydisRegister bt_map_reg(ZydisRegister r);
+void bt_emit_flags_save(struct bt_tctx *t, int b);
+void bt_emit_flags_restore(struct bt_tctx *t, int b);
+
+/* emit_ctrl.c */
+void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target);
+uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target);
+void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32);
+void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason);
+bool bt_emit_control(struct bt_tctx *t);
+void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn);
+void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *));
+
+/* emit_stack.c */
+void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src);
+void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
+bool bt_emit_stack(struct bt_tctx *t);
+
+/* emit_ident.c */
+bool bt_emit_ident(struct bt_tctx *t);
+
+/* Slow-path callouts (memslow.c). */
+int bt_mem_slow(struct cpu *c, const void *unused);
+int bt_mem_done(struct cpu *c, const void *unused);
+
+#endif

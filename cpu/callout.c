@@ -1,0 +1,325 @@
+/*
+ * cpu/callout.c — cpu_callout_for(): which C function serves a decoded
+ * instruction the translator does not emit inline, plus what every callout
+ * shares: cpu_ea(), guest register and operand access by Zydis register,
+ * guest memory and stack access returning fault codes (cpu/internal.h), and
+ * the #UD / "not supported yet" callouts.
+ *
+ * Dispatch is by Zydis mnemonic; where one mnemonic covers several things
+ * (MOV to a control register vs. a segment register, near vs. far JMP,
+ * string MOVSD vs. SSE MOVSD) the operands or category decide.
+ */
+#include "cpu/internal.h"
+
+#include <stdio.h>
+#include "shadowmmu/smmu.h"
+
+/* ---- results ---------------------------------------------------------- */
+
+bool cpu_vec_has_error(int vec)
+{
+    /* SDM vol. 3, table 6-1: #DF #TS #NP #SS #GP #PF #AC push an error code. */
+    return vec == CPU_VEC_DF || (vec >= CPU_VEC_TS && vec <= CPU_VEC_PF) || vec == CPU_VEC_AC;
+}
+
+int co_fault(struct cpu *c, const struct dec_insn *d, int fault)
+{
+    if (fault == CPU_FAULT_STOP)
+        return CPU_CO_STOP;
+    int vec = CPU_FAULT_VEC(fault);
+    cpu_raise(c, vec, cpu_vec_has_error(vec), CPU_FAULT_ERR(fault));
+    c->eip = d->eip; /* faults restart the instruction */
+    return CPU_CO_EXIT;
+}
+
+int fault_stop(struct cpu *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->unsupported, sizeof(c->unsupported), fmt, ap);
+    va_end(ap);
+    return CPU_FAULT_STOP;
+}
+
+int co_stop(struct cpu *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->unsupported, sizeof(c->unsupported), fmt, ap);
+    va_end(ap);
+    return CPU_CO_STOP;
+}
+
+int co_stop_mnemonic(struct cpu *c, const struct dec_insn *d)
+{
+    return co_stop(c, "%s not supported yet (eip %08x)", ZydisMnemonicGetString(d->zi.mnemonic),
+                   d->eip);
+}
+
+int cpu_co_unsupported(struct cpu *c, const struct dec_insn *d)
+{
+    return co_stop_mnemonic(c, d);
+}
+
+/* Invalid encodings, UD0/UD1/UD2: #UD (SDM vol. 3, 6.15 interrupt 6). */
+int cpu_co_ud(struct cpu *c, const struct dec_insn *d)
+{
+    return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
+}
+
+/* ---- registers and operands ------------------------------------------ */
+
+uint32_t cpu_get_reg(const struct cpu *c, ZydisRegister r)
+{
+    if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI)
+        return c->regs[r - ZYDIS_REGISTER_EAX];
+    if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_DI)
+        return c->regs[r - ZYDIS_REGISTER_AX] & 0xFFFF;
+    if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BL)
+        return c->regs[r - ZYDIS_REGISTER_AL] & 0xFF;
+    if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH)
+        return (c->regs[r - ZYDIS_REGISTER_AH] >> 8) & 0xFF;
+    int s = cpu_seg_of(r);
+    if (s >= 0)
+        return c->segs[s].sel;
+    return 0;
+}
+
+void cpu_set_reg(struct cpu *c, ZydisRegister r, uint32_t v)
+{
+    if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI) {
+        c->regs[r - ZYDIS_REGISTER_EAX] = v;
+    } else if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_DI) {
+        uint32_t *p = &c->regs[r - ZYDIS_REGISTER_AX];
+        *p = (*p & 0xFFFF0000u) | (v & 0xFFFF);
+    } else if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BL) {
+        uint32_t *p = &c->regs[r - ZYDIS_REGISTER_AL];
+        *p = (*p & 0xFFFFFF00u) | (v & 0xFF);
+    } else if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) {
+        uint32_t *p = &c->regs[r - ZYDIS_REGISTER_AH];
+        *p = (*p & 0xFFFF00FFu) | ((v & 0xFF) << 8);
+    }
+}
+
+int cpu_seg_of(ZydisRegister r)
+{
+    switch (r) {
+    case ZYDIS_REGISTER_ES: return CPU_ES;
+    case ZYDIS_REGISTER_CS: return CPU_CS;
+    case ZYDIS_REGISTER_SS: return CPU_SS;
+    case ZYDIS_REGISTER_DS: return CPU_DS;
+    case ZYDIS_REGISTER_FS: return CPU_FS;
+    case ZYDIS_REGISTER_GS: return CPU_GS;
+    default: return -1;
+    }
+}
+
+uint32_t cpu_ea(const struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op)
+{
+    uint32_t ea = (uint32_t)op->mem.disp.value;
+    if (op->mem.base != ZYDIS_REGISTER_NONE)
+        ea += cpu_get_reg(c, op->mem.base);
+    if (op->mem.index != ZYDIS_REGISTER_NONE)
+        ea += cpu_get_reg(c, op->mem.index) * (op->mem.scale ? op->mem.scale : 1);
+    if (d->zi.address_width == 16)
+        ea &= 0xFFFF;
+    int s = cpu_seg_of(op->mem.segment);
+    return ea + (s >= 0 ? c->seg_base[s] : 0);
+}
+
+/* Segment limit checks arrive with the segmentation issue; flat segments
+ * cover everything, so only the paging fault can happen today. */
+int cpu_mem_read(struct cpu *c, uint32_t lin, void *buf, unsigned len)
+{
+    int v = smmu_read(c->mmu, lin, buf, len);
+    return v ? CPU_FAULT(v, 0) : 0;
+}
+
+int cpu_mem_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len)
+{
+    int v = smmu_write(c->mmu, lin, buf, len);
+    return v ? CPU_FAULT(v, 0) : 0;
+}
+
+int cpu_read_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op, uint32_t *v)
+{
+    switch (op->type) {
+    case ZYDIS_OPERAND_TYPE_REGISTER:
+        *v = cpu_get_reg(c, op->reg.value);
+        return 0;
+    case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+        *v = (uint32_t)op->imm.value.u;
+        return 0;
+    case ZYDIS_OPERAND_TYPE_MEMORY: {
+        unsigned n = op->size / 8;
+        *v = 0;
+        return cpu_mem_read(c, cpu_ea(c, d, op), v, n > 4 ? 4 : n);
+    }
+    default:
+        *v = 0;
+        return 0;
+    }
+}
+
+int cpu_write_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op, uint32_t v)
+{
+    if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        cpu_set_reg(c, op->reg.value, v);
+        return 0;
+    }
+    unsigned n = op->size / 8;
+    return cpu_mem_write(c, cpu_ea(c, d, op), &v, n > 4 ? 4 : n);
+}
+
+/* ---- stack ------------------------------------------------------------ */
+
+uint32_t cpu_stack_mask(const struct cpu *c)
+{
+    return SEGF_DB(c->segs[CPU_SS].flags) ? 0xFFFFFFFFu : 0xFFFFu;
+}
+
+int cpu_push(struct cpu *c, uint32_t *esp, uint32_t v, unsigned bytes)
+{
+    uint32_t m = cpu_stack_mask(c);
+    uint32_t n = (*esp & ~m) | ((*esp - bytes) & m);
+    int f = cpu_mem_write(c, c->seg_base[CPU_SS] + (n & m), &v, bytes);
+    if (f)
+        return f == CPU_FAULT_STOP ? f : CPU_FAULT(CPU_VEC_SS, 0) * 0 + f;
+    *esp = n;
+    return 0;
+}
+
+int cpu_pop(struct cpu *c, uint32_t *esp, uint32_t *v, unsigned bytes)
+{
+    uint32_t m = cpu_stack_mask(c);
+    *v = 0;
+    int f = cpu_mem_read(c, c->seg_base[CPU_SS] + (*esp & m), v, bytes);
+    if (f)
+        return f;
+    *esp = (*esp & ~m) | ((*esp + bytes) & m);
+    return 0;
+}
+
+void cpu_commit_esp(struct cpu *c, uint32_t esp)
+{
+    c->regs[CPU_ESP] = esp;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static bool is_string(const struct dec_insn *d)
+{
+    return d->zi.meta.category == ZYDIS_CATEGORY_STRINGOP;
+}
+
+static bool has_regclass(const struct dec_insn *d, ZydisRegisterClass cls, int opi)
+{
+    const ZydisDecodedOperand *op = &d->ops[opi];
+    return op->type == ZYDIS_OPERAND_TYPE_REGISTER && ZydisRegisterGetClass(op->reg.value) == cls;
+}
+
+cpu_callout_fn cpu_callout_for(const struct dec_insn *d)
+{
+    if (d->cls & DEC_UNDEFINED)
+        return cpu_co_ud;
+    bool far = d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
+
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
+        return cpu_co_ud;
+
+    /* string.c */
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
+        return is_string(d) ? cpu_co_movs : NULL;
+    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
+        return is_string(d) ? cpu_co_cmps : NULL;
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
+        return cpu_co_stos;
+    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
+        return cpu_co_lods;
+    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
+        return cpu_co_scas;
+    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
+        return cpu_co_ins;
+    case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:
+        return cpu_co_outs;
+
+    /* portio.c */
+    case ZYDIS_MNEMONIC_IN: return cpu_co_in;
+    case ZYDIS_MNEMONIC_OUT: return cpu_co_out;
+
+    /* sysinsn.c */
+    case ZYDIS_MNEMONIC_HLT: return cpu_co_hlt;
+    case ZYDIS_MNEMONIC_CLI: return cpu_co_cli;
+    case ZYDIS_MNEMONIC_STI: return cpu_co_sti;
+    case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFD: return cpu_co_pushf;
+    case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_POPFD: return cpu_co_popf;
+    case ZYDIS_MNEMONIC_CPUID: return cpu_co_cpuid;
+    case ZYDIS_MNEMONIC_RDTSC: return cpu_co_rdtsc;
+    case ZYDIS_MNEMONIC_RDMSR: return cpu_co_rdmsr;
+    case ZYDIS_MNEMONIC_WRMSR: return cpu_co_wrmsr;
+    case ZYDIS_MNEMONIC_RDPMC: return cpu_co_rdpmc;
+    case ZYDIS_MNEMONIC_INVLPG: case ZYDIS_MNEMONIC_INVD: case ZYDIS_MNEMONIC_WBINVD:
+        return cpu_co_nop_priv;
+    case ZYDIS_MNEMONIC_INT: return cpu_co_int;
+    case ZYDIS_MNEMONIC_INT3: return cpu_co_int3;
+    case ZYDIS_MNEMONIC_INT1: return cpu_co_int1;
+    case ZYDIS_MNEMONIC_INTO: return cpu_co_into;
+    case ZYDIS_MNEMONIC_IRET: case ZYDIS_MNEMONIC_IRETD: return cpu_co_iret;
+    case ZYDIS_MNEMONIC_LGDT: case ZYDIS_MNEMONIC_LIDT: return cpu_co_lgdt_lidt;
+    case ZYDIS_MNEMONIC_SGDT: case ZYDIS_MNEMONIC_SIDT: return cpu_co_sgdt_sidt;
+    case ZYDIS_MNEMONIC_LLDT: return cpu_co_lldt;
+    case ZYDIS_MNEMONIC_SLDT: return cpu_co_sldt;
+    case ZYDIS_MNEMONIC_LTR: return cpu_co_ltr;
+    case ZYDIS_MNEMONIC_STR: return cpu_co_str;
+    case ZYDIS_MNEMONIC_SMSW: return cpu_co_smsw;
+    case ZYDIS_MNEMONIC_LMSW: return cpu_co_lmsw;
+    case ZYDIS_MNEMONIC_CLTS: return cpu_co_clts;
+    case ZYDIS_MNEMONIC_LAR: case ZYDIS_MNEMONIC_LSL: return cpu_co_lar_lsl;
+    case ZYDIS_MNEMONIC_VERR: case ZYDIS_MNEMONIC_VERW: return cpu_co_verr_verw;
+    case ZYDIS_MNEMONIC_MOV:
+        if (has_regclass(d, ZYDIS_REGCLASS_CONTROL, 0) || has_regclass(d, ZYDIS_REGCLASS_CONTROL, 1))
+            return cpu_co_mov_cr;
+        if (has_regclass(d, ZYDIS_REGCLASS_DEBUG, 0) || has_regclass(d, ZYDIS_REGCLASS_DEBUG, 1))
+            return cpu_co_mov_dr;
+        if (has_regclass(d, ZYDIS_REGCLASS_SEGMENT, 0))
+            return cpu_co_mov_to_sreg;
+        if (has_regclass(d, ZYDIS_REGCLASS_SEGMENT, 1))
+            return cpu_co_mov_from_sreg;
+        return NULL;
+    case ZYDIS_MNEMONIC_PUSH:
+        return has_regclass(d, ZYDIS_REGCLASS_SEGMENT, 0) ? cpu_co_push_sreg : NULL;
+    case ZYDIS_MNEMONIC_POP:
+        return has_regclass(d, ZYDIS_REGCLASS_SEGMENT, 0) ? cpu_co_pop_sreg : NULL;
+    case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LES: case ZYDIS_MNEMONIC_LFS:
+    case ZYDIS_MNEMONIC_LGS: case ZYDIS_MNEMONIC_LSS:
+        return cpu_co_lxs;
+    case ZYDIS_MNEMONIC_JMP: return far ? cpu_co_jmp_far : NULL;
+    case ZYDIS_MNEMONIC_CALL: return far ? cpu_co_call_far : NULL;
+    case ZYDIS_MNEMONIC_RET: return far ? cpu_co_ret_far : NULL;
+
+    /* legacy.c */
+    case ZYDIS_MNEMONIC_DAA: return cpu_co_daa;
+    case ZYDIS_MNEMONIC_DAS: return cpu_co_das;
+    case ZYDIS_MNEMONIC_AAA: return cpu_co_aaa;
+    case ZYDIS_MNEMONIC_AAS: return cpu_co_aas;
+    case ZYDIS_MNEMONIC_AAM: return cpu_co_aam;
+    case ZYDIS_MNEMONIC_AAD: return cpu_co_aad;
+    case ZYDIS_MNEMONIC_PUSHA: case ZYDIS_MNEMONIC_PUSHAD: return cpu_co_pusha;
+    case ZYDIS_MNEMONIC_POPA: case ZYDIS_MNEMONIC_POPAD: return cpu_co_popa;
+    case ZYDIS_MNEMONIC_XLAT: return cpu_co_xlat;
+    case ZYDIS_MNEMONIC_BOUND: return cpu_co_bound;
+    case ZYDIS_MNEMONIC_ARPL: return cpu_co_arpl;
+    case ZYDIS_MNEMONIC_SALC: return cpu_co_salc;
+    case ZYDIS_MNEMONIC_ENTER: return cpu_co_enter;
+    case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC:
+        /* Only the one-byte 40-4F forms (REX prefixes in 64-bit mode). */
+        return d->zi.opcode >= 0x40 && d->zi.opcode <= 0x4F && d->zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT
+               ? cpu_co_incdec : NULL;
+
+    default:
+        if (d->cls & (DEC_PRIVILEGED | DEC_SENSITIVE | DEC_PORTIO))
+            return cpu_co_unsupported;
+        return NULL;
+    }
+}

@@ -1,0 +1,125 @@
+/*
+ * cpu/cpu.c — vcpu reset, the CPUID model and the register dump.
+ *
+ * The CPUID model advertises only what btvm virtualizes correctly (see
+ * docs/cpuid.md); never VMX/SVM. Offsets used by emitted code are pinned here.
+ */
+#include "cpu/cpu.h"
+
+#include <stdio.h>
+#include <string.h>
+#include "bt/offsets.h"
+
+_Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
+_Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
+_Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
+_Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
+_Static_assert(offsetof(struct cpu, async_pending) == CPU_OFF_ASYNC, "async");
+_Static_assert(offsetof(struct cpu, exit_reason) == CPU_OFF_EXIT, "exit");
+_Static_assert(offsetof(struct cpu, insn_eip) == CPU_OFF_INSN_EIP, "insn_eip");
+_Static_assert(offsetof(struct cpu, arg0) == CPU_OFF_ARG0, "arg0");
+_Static_assert(offsetof(struct cpu, arg1) == CPU_OFF_ARG1, "arg1");
+_Static_assert(offsetof(struct cpu, mem_bounce) == CPU_OFF_MEM_BOUNCE, "bounce flag");
+_Static_assert(offsetof(struct cpu, mem_addend) == CPU_OFF_MEM_ADDEND, "addend");
+_Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "host_rsp");
+_Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "exit_site");
+_Static_assert(offsetof(struct cpu, co_insn) == CPU_OFF_CO_INSN, "co_insn");
+_Static_assert(offsetof(struct cpu, bounce) == CPU_OFF_BOUNCE, "bounce");
+_Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
+
+static void flat_seg(struct cpu_segment *s, uint16_t sel, uint32_t type)
+{
+    s->sel = sel;
+    s->base = 0;
+    s->limit = 0xFFFFFFFF;
+    /* type | S | P | D/B | G (descriptor high dword bits 8..23) */
+    s->flags = type | 0x10 | 0x80 | 0x4000 | 0x8000;
+}
+
+void cpu_reset_flat32(struct cpu *c)
+{
+    memset(c->regs, 0, sizeof(c->regs));
+    c->eflags = CPU_FL_FIX1;
+    c->eip = 0;
+    for (int i = 0; i < CPU_NSEG; i++) {
+        flat_seg(&c->segs[i], 0x10, 0x3); /* read/write data, accessed */
+        c->seg_base[i] = 0;
+    }
+    flat_seg(&c->segs[CPU_CS], 0x08, 0xB); /* execute/read code, accessed */
+    c->cr0 = CPU_CR0_PE | CPU_CR0_ET;
+    c->cr2 = c->cr3 = c->cr4 = 0;
+    c->cpl = 0;
+    c->halted = false;
+    c->pending_vector = -1;
+    c->exception_depth = 0;
+    c->gdtr.base = 0; c->gdtr.limit = 0xFFFF;
+    c->idtr.base = 0; c->idtr.limit = 0xFFFF;
+    c->msr_apic_base = 0xFEE00900;
+    /* Default x87/SSE state: FCW 0x37F, MXCSR 0x1F80 (SDM vol. 1, 10.5.1). */
+    memset(c->fxstate, 0, sizeof(c->fxstate));
+    c->fxstate[0] = 0x7F; c->fxstate[1] = 0x03;
+    uint32_t mxcsr = 0x1F80, mask = 0xFFFF;
+    memcpy(&c->fxstate[24], &mxcsr, 4);
+    memcpy(&c->fxstate[28], &mask, 4);
+}
+
+static void put_str(uint32_t *dst, const char *s12)
+{
+    memcpy(dst, s12, 12);
+}
+
+void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+    (void)c; (void)subleaf;
+    static const char brand[48] = "btvm virtual CPU (binary translation)";
+    memset(out, 0, 16);
+    switch (leaf) {
+    case 0: {
+        uint32_t v[3];
+        put_str(v, "GenuineIntel");
+        out[0] = 1; out[1] = v[0]; out[3] = v[1]; out[2] = v[2];
+        break;
+    }
+    case 1:
+        /* Family 6, model 15, stepping 1 (a Core 2: the last i686 generation). */
+        out[0] = (6 << 8) | (15 << 4) | 1;
+        out[1] = (1 << 16) | (8 << 8); /* 1 logical processor, clflush 64 bytes */
+        /* ECX: SSE3, hypervisor present. */
+        out[2] = (1u << 0) | (1u << 31);
+        /* EDX: FPU TSC CX8 CMOV MMX FXSR SSE SSE2 (virtualized exactly). */
+        out[3] = (1u << 0) | (1u << 4) | (1u << 8) | (1u << 15) | (1u << 23) |
+                 (1u << 24) | (1u << 25) | (1u << 26);
+        break;
+    case 0x80000000:
+        out[0] = 0x80000004;
+        break;
+    case 0x80000002: case 0x80000003: case 0x80000004:
+        memcpy(out, brand + 16 * (leaf - 0x80000002), 16);
+        break;
+    default:
+        /* Leaves past the maximum return the highest basic leaf's values on
+         * Intel; btvm answers zeros and keeps the maximum small instead. */
+        break;
+    }
+}
+
+const char *cpu_reg_name(enum cpu_reg r)
+{
+    static const char *n[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
+    return n[r & 7];
+}
+
+void cpu_dump(const struct cpu *c, void *stream)
+{
+    FILE *f = stream;
+    fprintf(f, "  EIP=%08x EFLAGS=%08x CPL=%u CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n",
+            c->eip, c->eflags, c->cpl, c->cr0, c->cr2, c->cr3, c->cr4);
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "  %s=%08x%s", cpu_reg_name(i), c->regs[i], (i % 4 == 3) ? "\n" : "");
+    static const char *sn[CPU_NSEG] = { "es", "cs", "ss", "ds", "fs", "gs" };
+    for (int i = 0; i < CPU_NSEG; i++)
+        fprintf(f, "  %s=%04x base=%08x limit=%08x flags=%04x\n", sn[i], c->segs[i].sel,
+                c->segs[i].base, c->segs[i].limit, c->segs[i].flags);
+    fprintf(f, "  GDTR=%08x/%04x IDTR=%08x/%04x\n", c->gdtr.base, c->gdtr.limit, c->idtr.base,
+            c->idtr.limit);
+}

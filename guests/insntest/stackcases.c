@@ -1,0 +1,173 @@
+/*
+ * guests/insntest/stackcases.c — the few insntest checks that cannot run
+ * on the x86-64 build host (push/pop/pusha/enter/leave/call/ret change
+ * their size or do not exist in 64-bit mode) or whose results are not
+ * fixed (cpuid, rdtsc). Their expectations are computed here in plain C
+ * from the ESP/EBP values observed around each sequence; see
+ * docs/guests.md. All scratch values live in static globals so that the
+ * asm can address them absolutely while ESP and EBP are moving.
+ */
+#include "guest.h"
+#include "insntest.h"
+
+static int *s_ncases, *s_fails;
+/* Global (not static) so the asm can name them; the ss_ prefix keeps them apart. */
+uint32_t ss_e0, ss_e1, ss_e2, ss_b0, ss_b1, ss_b2, ss_v0, ss_v1, ss_v2, ss_v3, ss_exp0;
+uint32_t ss_frame[8];
+uint32_t ss_memsrc = 0xfeedbeef, ss_memdst;
+
+static void expect(const char *name, const char *what, uint32_t exp, uint32_t got)
+{
+    (*s_ncases)++;
+    if (exp != got) {
+        gprintf("FAIL %s: %s expected %08x got %08x\n", name, what, exp, got);
+        (*s_fails)++;
+    }
+}
+
+static void check_push_pop(void)
+{
+    __asm__ volatile("movl %%esp, ss_e0\n\tpushl $0x12345678\n\tmovl %%esp, ss_e1\n\t"
+                     "popl %%eax\n\tmovl %%eax, ss_v0\n\tmovl %%esp, ss_e2"
+                     : : : "eax", "memory");
+    expect("push_imm32", "esp after push", ss_e0 - 4, ss_e1);
+    expect("push_imm32", "popped", 0x12345678, ss_v0);
+    expect("push_imm32", "esp after pop", ss_e0, ss_e2);
+
+    __asm__ volatile("pushl $-2\n\tpopl ss_v0" : : : "memory");
+    expect("push_imm8", "sign-extended", 0xfffffffe, ss_v0);
+
+    __asm__ volatile("movl $0xabcd0123, %%ebx\n\tpushl %%ebx\n\tmovl (%%esp), %%eax\n\tmovl %%eax, ss_v0\n\t"
+                     "popl %%ecx\n\tmovl %%ecx, ss_v1" : : : "eax", "ebx", "ecx", "memory");
+    expect("push_reg", "stack word", 0xabcd0123, ss_v0);
+    expect("pop_reg", "popped", 0xabcd0123, ss_v1);
+
+    __asm__ volatile("pushl ss_memsrc\n\tpopl ss_memdst" : : : "memory");
+    expect("push_pop_mem", "copied", ss_memsrc, ss_memdst);
+
+    __asm__ volatile("movl %%esp, ss_e0\n\tpushw $0x1234\n\tmovl %%esp, ss_e1\n\tmovl $0xffffffff, %%eax\n\t"
+                     "popw %%ax\n\tmovl %%eax, ss_v0\n\tmovl %%esp, ss_e2" : : : "eax", "memory");
+    expect("pushw", "esp after push", ss_e0 - 2, ss_e1);
+    expect("popw", "eax", 0xffff1234, ss_v0);
+    expect("popw", "esp after pop", ss_e0, ss_e2);
+
+    /* push %esp pushes the value from before the decrement. */
+    __asm__ volatile("movl %%esp, ss_e0\n\tpushl %%esp\n\tpopl ss_v0" : : : "memory");
+    expect("push_esp", "pushed", ss_e0, ss_v0);
+
+    /* pop to an ESP-based address uses ESP after the increment. */
+    __asm__ volatile("movl %%esp, ss_e0\n\tpushl $0x5555\n\tpushl $0x7777\n\tpopl (%%esp)\n\t"
+                     "popl ss_v0\n\tmovl %%esp, ss_e1" : : : "memory");
+    expect("pop_esp_mem", "popped", 0x7777, ss_v0);
+    expect("pop_esp_mem", "esp", ss_e0, ss_e1);
+
+    /* pushf/popf round trip of the arithmetic flags (IF stays 0). */
+    __asm__ volatile("pushfl\n\tpushl $0x8d7\n\tpopfl\n\tpushfl\n\tpopl ss_v0\n\tpopfl" : : : "memory", "cc");
+    expect("pushf_popf", "eflags", 0x8d7, ss_v0 & 0xfd7);
+}
+
+static void check_pusha(void)
+{
+    __asm__ volatile("pushl %%ebp\n\tmovl $0x77777777, %%ebp\n\t"
+                     "movl $0x11111111, %%eax\n\tmovl $0x22222222, %%ebx\n\tmovl $0x33333333, %%ecx\n\t"
+                     "movl $0x44444444, %%edx\n\tmovl $0x55555555, %%esi\n\tmovl $0x66666666, %%edi\n\t"
+                     "movl %%esp, ss_e0\n\tpushal\n\t"
+                     "movl %%esp, %%esi\n\tmovl $ss_frame, %%edi\n\tmovl $8, %%ecx\n\tcld\n\trep movsl\n\t"
+                     "xorl %%eax, %%eax\n\txorl %%ebx, %%ebx\n\txorl %%edx, %%edx\n\txorl %%ebp, %%ebp\n\t"
+                     "movl $0xdead, 12(%%esp)\n\t"           /* popa must skip the saved ESP */
+                     "popal\n\tmovl %%esp, ss_e1\n\t"
+                     "movl %%eax, ss_v0\n\tmovl %%ebx, ss_v1\n\tmovl %%edi, ss_v2\n\tmovl %%ebp, ss_v3\n\t"
+                     "popl %%ebp"
+                     : : : "eax", "ebx", "ecx", "edx", "esi", "edi", "memory");
+    static const uint32_t want[8] = { 0x66666666, 0x55555555, 0x77777777, 0, 0x22222222,
+                                      0x44444444, 0x33333333, 0x11111111 };
+    for (int i = 0; i < 8; i++)
+        expect("pushal", "ss_frame word", i == 3 ? ss_e0 : want[i], ss_frame[i]);
+    expect("popal", "esp", ss_e0, ss_e1);
+    expect("popal", "eax", 0x11111111, ss_v0);
+    expect("popal", "ebx", 0x22222222, ss_v1);
+    expect("popal", "edi", 0x66666666, ss_v2);
+    expect("popal", "ebp", 0x77777777, ss_v3);
+}
+
+static void check_enter_leave(void)
+{
+    __asm__ volatile("movl %%esp, ss_e0\n\tmovl %%ebp, ss_b0\n\tenter $16, $0\n\t"
+                     "movl %%esp, ss_e1\n\tmovl %%ebp, ss_b1\n\tmovl (%%ebp), %%eax\n\tmovl %%eax, ss_v0\n\t"
+                     "leave\n\tmovl %%esp, ss_e2\n\tmovl %%ebp, ss_b2" : : : "eax", "memory");
+    expect("enter_16_0", "ebp", ss_e0 - 4, ss_b1);
+    expect("enter_16_0", "esp", ss_e0 - 4 - 16, ss_e1);
+    expect("enter_16_0", "saved ebp", ss_b0, ss_v0);
+    expect("leave", "esp", ss_e0, ss_e2);
+    expect("leave", "ebp", ss_b0, ss_b2);
+
+    __asm__ volatile("movl %%esp, ss_e0\n\tmovl %%ebp, ss_b0\n\tenter $8, $1\n\t"
+                     "movl %%esp, ss_e1\n\tmovl %%ebp, ss_b1\n\tmovl -4(%%ebp), %%eax\n\tmovl %%eax, ss_v0\n\t"
+                     "leave\n\tmovl %%esp, ss_e2\n\tmovl %%ebp, ss_b2" : : : "eax", "memory");
+    expect("enter_8_1", "ebp", ss_e0 - 4, ss_b1);
+    expect("enter_8_1", "esp", ss_e0 - 4 - 4 - 8, ss_e1);
+    expect("enter_8_1", "ss_frame pointer copy", ss_e0 - 4, ss_v0);
+    expect("enter_8_1/leave", "esp", ss_e0, ss_e2);
+    expect("enter_8_1/leave", "ebp", ss_b0, ss_b2);
+}
+
+static void check_call_ret(void)
+{
+    __asm__ volatile("movl %%esp, ss_e0\n\tmovl $3f, ss_exp0\n\tcall 1f\n3:\n\tjmp 2f\n"
+                     "1:\n\tmovl (%%esp), %%eax\n\tmovl %%eax, ss_v0\n\tmovl %%esp, ss_e1\n\tret\n"
+                     "2:\n\tmovl %%esp, ss_e2" : : : "eax", "memory");
+    expect("call_rel32", "return address", ss_exp0, ss_v0);
+    expect("call_rel32", "esp in callee", ss_e0 - 4, ss_e1);
+    expect("ret", "esp after", ss_e0, ss_e2);
+
+    __asm__ volatile("movl %%esp, ss_e0\n\tpushl $0xaaaa\n\tpushl $0xbbbb\n\tcall 1f\n\tjmp 2f\n"
+                     "1:\n\tret $8\n"
+                     "2:\n\tmovl %%esp, ss_e1" : : : "memory");
+    expect("ret_imm16", "esp after", ss_e0, ss_e1);
+
+    __asm__ volatile("movl $0, ss_v0\n\tmovl $1f, %%eax\n\tcall *%%eax\n\tjmp 2f\n"
+                     "1:\n\tmovl $0x1111, ss_v0\n\tret\n2:" : : : "eax", "memory");
+    expect("call_reg", "callee ran", 0x1111, ss_v0);
+
+    __asm__ volatile("movl $0, ss_v0\n\tmovl $1f, ss_v1\n\tcall *ss_v1\n\tjmp 2f\n"
+                     "1:\n\tmovl $0x2222, ss_v0\n\tret\n2:" : : : "memory");
+    expect("call_mem", "callee ran", 0x2222, ss_v0);
+
+    __asm__ volatile("movl $0, ss_v0\n\tmovl $1f, %%eax\n\tjmp *%%eax\n\tmovl $0xbad, ss_v0\n"
+                     "1:\n\taddl $0x3333, ss_v0" : : : "eax", "memory");
+    expect("jmp_reg", "target ran", 0x3333, ss_v0);
+}
+
+static void check_cpuid_rdtsc(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    (*s_ncases)++;
+    if (a < 1) {
+        gprintf("FAIL cpuid_0: max leaf %u < 1\n", a);
+        (*s_fails)++;
+    }
+
+    uint32_t lo1, hi1, lo2, hi2;
+    __asm__ volatile("rdtsc" : "=a"(lo1), "=d"(hi1));
+    for (volatile int i = 0; i < 1000; i++)
+        ;
+    __asm__ volatile("rdtsc" : "=a"(lo2), "=d"(hi2));
+    uint64_t t1 = (uint64_t)hi1 << 32 | lo1, t2 = (uint64_t)hi2 << 32 | lo2;
+    (*s_ncases)++;
+    if (t2 <= t1) {
+        gprintf("FAIL rdtsc: not increasing: %08x%08x then %08x%08x\n", hi1, lo1, hi2, lo2);
+        (*s_fails)++;
+    }
+}
+
+void ist_guest_only_checks(int *ncases, int *fails)
+{
+    s_ncases = ncases;
+    s_fails = fails;
+    check_push_pop();
+    check_pusha();
+    check_enter_leave();
+    check_call_ret();
+    check_cpuid_rdtsc();
+}

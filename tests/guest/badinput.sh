@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# tests/guest/badinput.sh — every kind of bad command line or kernel file
+# must end btvm with status 2, exactly one line on stderr naming the
+# problem, nothing on stdout, and before any guest runs.
+# BTVM=path overrides build/btvm (for testing the vm layer on its own).
+set -u
+cd "$(dirname "$0")/../.."
+BTVM=${BTVM:-build/btvm}
+[ -x "$BTVM" ] || { echo "badinput: $BTVM not built" >&2; exit 1; }
+T=$(mktemp -d /tmp/btvm-badinput.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+# expect "name" "substring of the error line" btvm-args...
+expect() {
+    local name=$1 want=$2; shift 2
+    timeout 20 "$BTVM" "$@" </dev/null >"$T/out" 2>"$T/err"
+    local rc=$? lines; lines=$(wc -l <"$T/err")
+    local why=""
+    [ "$rc" -eq 2 ] || why="exit status $rc, want 2"
+    [ -s "$T/out" ] && why="${why:+$why; }stdout not empty: $(head -c 200 "$T/out")"
+    [ "$lines" -eq 1 ] || why="${why:+$why; }$lines lines on stderr, want 1"
+    head -n1 "$T/err" | grep -q '^btvm: ' || why="${why:+$why; }stderr does not start with 'btvm: '"
+    grep -qF -- "$want" "$T/err" || why="${why:+$why; }stderr lacks '$want'"
+    if [ -z "$why" ]; then
+        pass=$((pass+1)); echo "ok   $name: $(head -n1 "$T/err")"
+    else
+        fail=$((fail+1)); echo "FAIL $name: $why"; sed 's/^/     | /' "$T/err" | head -5
+    fi
+}
+
+# Kernels built here: a header-only i386 ELF with flags/checksum chosen per case.
+cat >"$T/mb.S" <<'ASM'
+    .text
+    .globl _start
+    .align 4
+#ifndef NO_HEADER
+    .long 0x1BADB002
+    .long MB_FLAGS
+    .long MB_CHECK
+#endif
+_start:
+    cli
+1:  hlt
+    jmp 1b
+ASM
+kernel() { # kernel OUT LINK-ADDR FLAGS [CHECKSUM] [extra cpp flags]
+    local out=$1 at=$2 fl=$3 ck=${4:-"(-(0x1BADB002+$3))"}; shift 4 2>/dev/null || shift $#
+    gcc -m32 -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-Ttext-segment="$at" \
+        -DMB_FLAGS="$fl" -DMB_CHECK="$ck" "$@" "$T/mb.S" -o "$out"
+}
+have_m32=1
+kernel "$T/good.elf" 0x100000 3 || have_m32=0
+
+# Command line.
+expect "no arguments"      "no command"            
+expect "unknown command"   "unknown command 'fly'" fly
+expect "unknown option"    "unknown option '--warp'" run -k "$T/good.elf" --warp
+expect "no kernel"         "no kernel"             run -m 64
+expect "option w/o value"  "needs a value"         run -k
+expect "-m too small"      "between 2 and 3072"    run -k "$T/good.elf" -m 1
+expect "-m too large"      "between 2 and 3072"    run -k "$T/good.elf" -m 4096
+expect "-m not a number"   "not a size"            run -k "$T/good.elf" -m lots
+expect "bad --stats"       "--stats=json"          run -k "$T/good.elf" --stats=xml
+expect "bad --code-cache"  "code cache size"       run -k "$T/good.elf" --code-cache=1
+
+# Files that cannot be read as a kernel.
+expect "missing file"      "No such file"          run -k "$T/nope.elf"
+mkdir "$T/dir"
+expect "directory"         "is a directory"        run -k "$T/dir"
+mkfifo "$T/fifo"
+expect "fifo"              "not a regular file"    run -k "$T/fifo"
+: >"$T/empty"
+expect "empty file"        "empty"                 run -k "$T/empty"
+printf '#!/bin/sh\necho hello\n' >"$T/script"
+expect "not ELF"           "not an ELF file"       run -k "$T/script"
+expect "ELF64 x86-64"      "64-bit ELF"            run -k /bin/true
+
+if [ "$have_m32" = 1 ]; then
+    kernel "$T/nohdr.elf" 0x100000 0 0 -DNO_HEADER
+    expect "ELF32, no header"  "no Multiboot header"  run -k "$T/nohdr.elf"
+    kernel "$T/badsum.elf" 0x100000 3 0x12345678
+    expect "bad checksum"      "bad checksum"         run -k "$T/badsum.elf"
+    kernel "$T/high.elf" 0x10000000 3
+    expect "outside RAM"       "outside guest RAM"    run -k "$T/high.elf"
+    kernel "$T/mid.elf" 0x300000 3
+    expect "outside small RAM" "outside guest RAM"    run -k "$T/mid.elf" -m 2
+    kernel "$T/info.elf" 0x8000 3
+    expect "over boot info"    "boot information"     run -k "$T/info.elf"
+    kernel "$T/feat.elf" 0x100000 0x20
+    expect "required flag"     "requires features"    run -k "$T/feat.elf"
+    expect "missing module"    "cannot open module"   run -k "$T/good.elf" -initrd "$T/nope.img"
+    truncate -s 1536K "$T/big"
+    expect "module too big"    "modules do not fit"   run -k "$T/good.elf" -m 2 -initrd "$T/good.elf,$T/big"
+else
+    echo "skip: gcc -m32 unavailable, ELF32 cases not run"
+fi
+
+echo "badinput: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,138 @@
+/*
+ * vm/machine.c — assembles the machine: guest RAM, the Multiboot kernel,
+ * the device bus with COM1, the debug console and debug-exit, the user's
+ * terminal, the virtual CPU in its Multiboot entry state, and the engine.
+ * Also vm_request_stop(), the one way devices end the run.
+ */
+#include "vm/machine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "devices/bus.h"
+#include "devices/debugcon.h"
+#include "devices/debugexit.h"
+#include "devices/uart16550.h"
+#include "vm/console.h"
+#include "vm/ram.h"
+
+void vm_request_stop(struct vm *vm, int status)
+{
+    vm->stop_status = status;
+    /* Release: whoever sees stop_requested also sees stop_status. */
+    __atomic_store_n(&vm->stop_requested, 1, __ATOMIC_RELEASE);
+    /* Make translated code leave at its next block entry. */
+    if (vm->cpu)
+        __atomic_store_n(&vm->cpu->async_pending, 1, __ATOMIC_RELEASE);
+}
+
+/* isa-debug-exit: the status is v, or QEMU's (v<<1)|1; a process exit
+ * status only keeps 8 bits. */
+static void on_debug_exit(void *ctx, uint32_t v)
+{
+    struct vm *vm = ctx;
+    uint32_t s = vm->opt.exit_code_qemu ? (v << 1) | 1 : v;
+    vm_request_stop(vm, (int)(s & 0xff));
+}
+
+static int setup_devices(struct vm_machine *m)
+{
+    struct vm *vm = &m->vm;
+    int r;
+
+    vm->bus = dev_bus_new();
+    if (!vm->bus) {
+        fprintf(stderr, "btvm: out of memory creating the device bus\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    r = vm_console_open(vm);
+    if (r) {
+        fprintf(stderr, "btvm: cannot set up the console: %s\n", strerror(-r));
+        return VM_STATUS_HOST_ERROR;
+    }
+    m->console_open = true;
+    const struct dev_chardev *con = vm_console_chardev();
+    m->uart = dev_uart_new(vm->bus, VM_PORT_COM1, con);
+    if (!m->uart)
+        return VM_STATUS_HOST_ERROR; /* dev_uart_new printed why */
+    r = dev_debugcon_init(vm->bus, VM_PORT_DEBUGCON, con);
+    if (r) {
+        fprintf(stderr, "btvm: cannot add the debug console at port 0x%x: %s\n",
+                VM_PORT_DEBUGCON, strerror(-r));
+        return VM_STATUS_HOST_ERROR;
+    }
+    r = dev_debugexit_init(vm->bus, VM_PORT_DEBUGEXIT, on_debug_exit, vm);
+    if (r) {
+        fprintf(stderr, "btvm: cannot add debug-exit at port 0x%x: %s\n", VM_PORT_DEBUGEXIT,
+                strerror(-r));
+        return VM_STATUS_HOST_ERROR;
+    }
+    return 0;
+}
+
+int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
+{
+    struct vm *vm = &m->vm;
+    char err[512];
+
+    memset(m, 0, sizeof(*m));
+    vm->opt = *opt;
+    vm->ram_fd = -1;
+
+    if (vm_ram_create(vm, (uint64_t)opt->mem_mib << 20, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return VM_STATUS_HOST_ERROR;
+    }
+    if (vm_multiboot_load_files(vm->ram, vm->ram_size, opt->kernel, opt->cmdline, opt->initrd,
+                                &m->boot, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return VM_STATUS_BAD_INPUT;
+    }
+
+    int st = setup_devices(m);
+    if (st)
+        return st;
+
+    size_t csize = (sizeof(struct cpu) + 63) & ~(size_t)63;
+    vm->cpu = aligned_alloc(64, csize);
+    if (!vm->cpu) {
+        fprintf(stderr, "btvm: out of memory allocating the virtual CPU\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    memset(vm->cpu, 0, csize);
+    cpu_reset_flat32(vm->cpu);
+    /* Multiboot machine state (spec 3.2). */
+    vm->cpu->regs[CPU_EAX] = VM_MB_BOOT_MAGIC;
+    vm->cpu->regs[CPU_EBX] = m->boot.info_addr;
+    vm->cpu->eip = m->boot.entry;
+
+    vm->engine = &bt_engine_ops;
+    if (vm->engine->init(vm))
+        return VM_STATUS_HOST_ERROR; /* init printed why */
+    m->engine_ready = true;
+    return 0;
+}
+
+void vm_machine_destroy(struct vm_machine *m)
+{
+    struct vm *vm = &m->vm;
+
+    /* Terminal first: whatever happens below, the user gets it back. */
+    if (m->console_open)
+        vm_console_close();
+    m->console_open = false;
+    if (m->engine_ready)
+        vm->engine->destroy(vm);
+    m->engine_ready = false;
+    if (m->uart)
+        dev_uart_free(m->uart);
+    m->uart = NULL;
+    if (vm->bus)
+        dev_bus_free(vm->bus);
+    vm->bus = NULL;
+    free(vm->cpu);
+    vm->cpu = NULL;
+    vm_ram_destroy(vm);
+}

@@ -1,0 +1,45 @@
+/*
+ * vm/machine.h — building the PC-like machine around a struct vm and
+ * running it. (A header of the vm layer's own; vm/vm.h stays the contract
+ * shared with the engines and devices.)
+ */
+#ifndef BTVM_VM_MACHINE_H
+#define BTVM_VM_MACHINE_H
+
+#include <stdbool.h>
+#include "vm/multiboot.h"
+#include "vm/vm.h"
+
+/* btvm's own exit statuses; a guest chooses any other through debug-exit. */
+#define VM_STATUS_HOST_ERROR   1  /* btvm itself failed (host resources, engine) */
+#define VM_STATUS_BAD_INPUT    2  /* bad command line or kernel/module file */
+#define VM_STATUS_HALTED       3  /* HLT with interrupts disabled: nothing can wake it */
+#define VM_STATUS_UNSUPPORTED  4  /* guest used something btvm does not implement */
+#define VM_STATUS_TRIPLE_FAULT 5  /* shutdown (triple fault) */
+
+/* Guest I/O ports of the fixed devices. */
+#define VM_PORT_COM1       0x3f8
+#define VM_PORT_DEBUGCON   0xe9
+#define VM_PORT_DEBUGEXIT  0xf4
+
+struct dev_uart;
+
+struct vm_machine {
+    struct vm vm;              /* first: device callbacks get &m->vm */
+    struct dev_uart *uart;
+    struct vm_mb_result boot;
+    bool console_open, engine_ready;
+};
+
+/* RAM, kernel, bus, devices, console, CPU, engine — in that order, so a bad
+ * kernel is refused before the terminal is touched. Returns 0, or the exit
+ * status to end with (its message already printed); call
+ * vm_machine_destroy() either way. */
+int vm_machine_create(struct vm_machine *m, const struct vm_options *opt);
+void vm_machine_destroy(struct vm_machine *m);
+
+/* Run the guest until it stops; restores the terminal, prints why it
+ * stopped (if btvm's reason) and --stats; returns the exit status. */
+int vm_run(struct vm *vm);
+
+#endif

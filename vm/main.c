@@ -1,0 +1,35 @@
+/*
+ * vm/main.c — btvm's entry point: parse the command line, build the
+ * machine, run it, exit with its status. Kept alone in this file because
+ * the unit tests link everything else (tests/module.mk leaves it out).
+ */
+#include <stdio.h>
+
+#include "vm/cli.h"
+#include "vm/machine.h"
+
+int main(int argc, char **argv)
+{
+    static struct vm_machine m;
+    struct vm_cli cli;
+    char err[512];
+
+    if (vm_cli_parse(argc, argv, &cli, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return VM_STATUS_BAD_INPUT;
+    }
+    if (cli.cmd == VM_CLI_HELP) {
+        vm_cli_usage(stdout);
+        return 0;
+    }
+    if (cli.cmd == VM_CLI_VERSION) {
+        vm_cli_version(stdout);
+        return 0;
+    }
+    int status = vm_machine_create(&m, &cli.opt);
+    if (status == 0)
+        status = vm_run(&m.vm);
+    vm_machine_destroy(&m);
+    fflush(stdout);
+    return status;
+}

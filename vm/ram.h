@@ -1,0 +1,18 @@
+/*
+ * vm/ram.h — guest RAM: one memfd mapped shared, so every engine (and a
+ * later KVM memslot) sees the same bytes.
+ */
+#ifndef BTVM_VM_RAM_H
+#define BTVM_VM_RAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "vm/vm.h"
+
+/* Create vm->ram_fd/ram/ram_size for size bytes. 0 or -errno; on failure
+ * err holds one line. */
+int vm_ram_create(struct vm *vm, uint64_t size, char *err, size_t errlen);
+/* Unmap and close; safe on a vm whose RAM was never created. */
+void vm_ram_destroy(struct vm *vm);
+
+#endif

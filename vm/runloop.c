@@ -1,0 +1,118 @@
+/*
+ * vm/runloop.c — the run loop: lets the engine run guest code, turns each
+ * struct vm_exit into an outcome (keep going or stop with an exit status),
+ * then gives the terminal back and reports why the guest stopped and, with
+ * --stats, the counters. One switch on the exit kind, as in a KVM loop.
+ */
+#include "vm/machine.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu/cpu.h"
+#include "devices/bus.h"
+#include "vm/console.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void print_stats(struct vm *vm, int status, double seconds)
+{
+    struct dev_bus_stats bs;
+    bool json = vm->opt.stats_json;
+
+    memset(&bs, 0, sizeof(bs));
+    dev_bus_get_stats(vm->bus, &bs);
+    if (json) {
+        fprintf(stderr,
+                "{\"engine\":\"%s\",\"exit_status\":%d,\"seconds\":%.6f,"
+                "\"bus\":{\"pio\":%llu,\"mmio\":%llu,\"unclaimed_pio_reads\":%llu,"
+                "\"unclaimed_pio_writes\":%llu,\"unclaimed_mmio_reads\":%llu,"
+                "\"unclaimed_mmio_writes\":%llu},\"engine_stats\":",
+                vm->engine->name, status, seconds, (unsigned long long)bs.pio,
+                (unsigned long long)bs.mmio, (unsigned long long)bs.unclaimed_pio_reads,
+                (unsigned long long)bs.unclaimed_pio_writes,
+                (unsigned long long)bs.unclaimed_mmio_reads,
+                (unsigned long long)bs.unclaimed_mmio_writes);
+        fflush(stderr);
+        if (vm->engine->print_stats)
+            vm->engine->print_stats(vm, stderr, true);
+        else
+            fputs("{}", stderr);
+        fputs("}\n", stderr);
+    } else {
+        fprintf(stderr, "btvm: stats: engine %s, exit status %d, %.3f s\n", vm->engine->name,
+                status, seconds);
+        fprintf(stderr,
+                "btvm: stats: port I/O %llu (unclaimed: %llu reads, %llu writes), "
+                "MMIO %llu (unclaimed: %llu reads, %llu writes)\n",
+                (unsigned long long)bs.pio, (unsigned long long)bs.unclaimed_pio_reads,
+                (unsigned long long)bs.unclaimed_pio_writes, (unsigned long long)bs.mmio,
+                (unsigned long long)bs.unclaimed_mmio_reads,
+                (unsigned long long)bs.unclaimed_mmio_writes);
+        if (vm->engine->print_stats)
+            vm->engine->print_stats(vm, stderr, false);
+    }
+    fflush(stderr);
+}
+
+int vm_run(struct vm *vm)
+{
+    struct vm_exit ex;
+    char msg[sizeof(ex.msg) + 96] = "";
+    bool dump = false;
+    int status = -1;
+    double t0 = now_seconds();
+
+    while (status < 0) {
+        memset(&ex, 0, sizeof(ex));
+        vm->engine->run(vm, &ex);
+        switch (ex.kind) {
+        case VM_EXIT_STOP:
+            status = vm->stop_status;
+            break;
+        case VM_EXIT_HLT:
+            snprintf(msg, sizeof(msg),
+                     "btvm: guest halted with interrupts disabled at EIP %08x", ex.eip);
+            status = VM_STATUS_HALTED;
+            break;
+        case VM_EXIT_SHUTDOWN:
+            snprintf(msg, sizeof(msg), "btvm: triple fault at EIP %08x, guest shut down%s%s",
+                     ex.eip, ex.msg[0] ? ": " : "", ex.msg);
+            dump = true;
+            status = VM_STATUS_TRIPLE_FAULT;
+            break;
+        case VM_EXIT_UNSUPPORTED:
+            snprintf(msg, sizeof(msg), "btvm: %s at EIP %08x",
+                     ex.msg[0] ? ex.msg : "unsupported guest operation", ex.eip);
+            status = VM_STATUS_UNSUPPORTED;
+            break;
+        case VM_EXIT_ERROR:
+            snprintf(msg, sizeof(msg), "btvm: %s (guest EIP %08x)",
+                     ex.msg[0] ? ex.msg : "engine error", ex.eip);
+            status = VM_STATUS_HOST_ERROR;
+            break;
+        default:
+            snprintf(msg, sizeof(msg), "btvm: engine returned unknown exit kind %d at EIP %08x",
+                     (int)ex.kind, ex.eip);
+            status = VM_STATUS_HOST_ERROR;
+            break;
+        }
+    }
+    double seconds = now_seconds() - t0;
+
+    /* Raw mode off before we write lines of our own. */
+    vm_console_close();
+    if (msg[0])
+        fprintf(stderr, "%s\n", msg);
+    if (dump)
+        cpu_dump(vm->cpu, stderr);
+    if (vm->opt.stats)
+        print_stats(vm, status, seconds);
+    return status & 0xff;
+}
