@@ -119,6 +119,14 @@ bt_callout_tramp:
     LEAVE_TO_C
     .size bt_callout_tramp, . - bt_callout_tramp
 
+/* A signal handler redirected here: guest state is already in struct cpu
+ * (taken from the signal frame) and r15 = struct cpu *. */
+    .globl bt_signal_leave
+    .type bt_signal_leave, @function
+bt_signal_leave:
+    LEAVE_TO_C
+    .size bt_signal_leave, . - bt_signal_leave
+
     .data
     .align 4
 host_mxcsr: .long 0x1f80

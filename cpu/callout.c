@@ -184,7 +184,7 @@ int cpu_push(struct cpu *c, uint32_t *esp, uint32_t v, unsigned bytes)
     uint32_t n = (*esp & ~m) | ((*esp - bytes) & m);
     int f = cpu_mem_write(c, c->seg_base[CPU_SS] + (n & m), &v, bytes);
     if (f)
-        return f == CPU_FAULT_STOP ? f : CPU_FAULT(CPU_VEC_SS, 0) * 0 + f;
+        return f;
     *esp = n;
     return 0;
 }

@@ -55,13 +55,15 @@ int cpu_push(struct cpu *c, uint32_t *esp, uint32_t v, unsigned bytes);
 int cpu_pop(struct cpu *c, uint32_t *esp, uint32_t *v, unsigned bytes);
 void cpu_commit_esp(struct cpu *c, uint32_t esp);
 
-/* sysinsn.c: descriptors and segment loads. */
-int cpu_read_desc(struct cpu *c, uint16_t sel, uint32_t *lo, uint32_t *hi, int errvec);
+/* segment.c: descriptors and segment loads. */
+/* ext: the EXT bit (1) added to selector error codes while delivering an event. */
+int cpu_read_desc(struct cpu *c, uint16_t sel, uint32_t *lo, uint32_t *hi, int errvec, unsigned ext);
 void cpu_desc_parse(uint16_t sel, uint32_t lo, uint32_t hi, struct cpu_segment *s);
 void cpu_set_seg(struct cpu *c, int seg, const struct cpu_segment *s);
 int cpu_mark_accessed(struct cpu *c, uint16_t sel, uint32_t hi);
 int cpu_load_seg(struct cpu *c, int seg, uint16_t sel);
-int cpu_check_ss(struct cpu *c, uint16_t sel, unsigned cpl, int errvec, struct cpu_segment *out);
+int cpu_check_ss(struct cpu *c, uint16_t sel, unsigned cpl, int errvec, unsigned ext,
+                 struct cpu_segment *out);
 void cpu_null_outer_segs(struct cpu *c);
 
 /* exception.c: one event through the IDT (or IVT in real mode). */

@@ -15,11 +15,10 @@ HOST_GCFLAGS  := -std=gnu17 -Wall -Wextra -O2
 
 GUEST_LIB_OBJS := $(GUEST_OBJ)/lib/entry.o $(GUEST_OBJ)/lib/runtime.o
 
-GUESTS += $(GUEST_DIR)/hello.elf $(GUEST_DIR)/insntest.elf \
-          $(GUEST_DIR)/compute.elf $(GUEST_DIR)/compute-native
+GUESTS += $(GUEST_DIR)/hello.elf $(GUEST_DIR)/insntest.elf $(GUEST_DIR)/compute.elf
 
 .PHONY: guests
-guests: $(GUESTS)
+guests: $(GUESTS) $(GUEST_DIR)/compute-native
 
 $(GUEST_OBJ)/%.o: guests/%.c
 	@mkdir -p $(dir $@)

@@ -1,0 +1,220 @@
+/*
+ * bt/emit_ctrl.c — leaving a block: direct exits that get chained, the
+ * inline indirect-branch lookup, and calls into C (callouts).
+ *
+ * A direct exit is a `jmp rel32` whose target starts as an out-of-line stub
+ * telling the dispatcher "go to EIP x, and patch me"; once x is translated
+ * the dispatcher rewrites the rel32 to jump straight to it (chaining).
+ * An indirect branch looks the target EIP up in a 64K-entry table (indexed
+ * by its low 16 bits, at R14 + BT_IBTC_OFF) and jumps to the host code found
+ * there, or exits to the dispatcher, which fills the entry.
+ */
+#include "bt/translate.h"
+
+#include <string.h>
+#include "bt/offsets.h"
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+#define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
+
+void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
+{
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)eip));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i((int32_t)reason));
+    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+}
+
+/* The out-of-line stub behind a chainable rel32 at (b, rel_at). */
+static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
+{
+    struct bt_emit *e = t->e;
+    bt_bind(e, BT_OOL, stub);
+    /* movabs r11, <address of the rel32 field>, filled in after placement */
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
+    if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
+        t->sites[t->nsites].buf = (int8_t)b;
+        t->sites[t->nsites].rel_at = rel_at;
+        t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
+        t->nsites++;
+    } else {
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, R(R11D), R(R11D)); /* not chainable */
+    }
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
+    bt_emit_exit_simple(t, BT_OOL, target, BT_EXIT_BRANCH);
+}
+
+void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target)
+{
+    int stub = bt_label(t->e);
+    uint32_t at = bt_jmp_label(t->e, b, stub);
+    exit_stub(t, b, at, stub, target);
+}
+
+uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
+{
+    int stub = bt_label(t->e);
+    uint32_t at = bt_jcc_label(t->e, BT_MAIN, jcc, stub);
+    exit_stub(t, BT_MAIN, at, stub, target);
+    return at;
+}
+
+void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
+{
+    struct bt_emit *e = t->e;
+    int miss = bt_label(e);
+    /* Flags of the guest may be live at the target: save them. */
+    bt_emit_flags_save(t, BT_MAIN);
+    if (target32 != ZYDIS_REGISTER_R8D)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(target32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R11D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R8D),
+           bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 4));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 4, 4),
+           bt_i((int32_t)t->key));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    bt_emit_flags_restore(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
+
+    bt_bind(e, BT_OOL, miss);
+    bt_emit_flags_restore(t, BT_OOL);
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+    bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+}
+
+static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
+{
+    struct bt_emit *e = t->e;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)(uintptr_t)insn));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_CO_INSN, 8), R(R11));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)fn));
+    bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
+}
+
+void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
+{
+    /* The decoded record must outlive translation: copy it into the
+     * block's callout array (allocated by translate.c). */
+    struct dec_insn *copy = &t->co_insns[t->nco++];
+    *copy = *t->d;
+    callout(t, b, (uint64_t)(uintptr_t)fn, copy);
+}
+
+void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
+{
+    callout(t, b, (uint64_t)(uintptr_t)fn, NULL);
+}
+
+static uint32_t next_eip(const struct bt_tctx *t) { return t->d->eip + t->d->len; }
+
+static uint32_t branch_target(const struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    uint32_t tgt = next_eip(t) + (uint32_t)d->ops[0].imm.value.s;
+    if (d->zi.operand_width == 16)
+        tgt &= 0xFFFF;
+    return tgt;
+}
+
+/* Load the target of jmp/call r/m into R8D (memory forms go through the
+ * shadow TLB). */
+static void load_indirect_target(struct bt_tctx *t)
+{
+    const ZydisDecodedOperand *op = &t->d->ops[0];
+    unsigned sz = t->d->zi.operand_width / 8;
+    if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        ZydisRegister r = bt_map_reg(op->reg.value);
+        if (sz == 2)
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R8D), bt_r(r));
+        else
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(r));
+        return;
+    }
+    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = sz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
+    req.operand_count = 2;
+    req.operands[0] = R(R13D);
+    req.operands[1] = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, sz);
+    bt_emit_mem_op(t, &req, sz, true, false);
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(R13D));
+}
+
+/* Translate a control-flow instruction that ends the block. Returns false if
+ * it is not one handled inline (the caller uses a callout). */
+bool bt_emit_control(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    struct bt_emit *e = t->e;
+    unsigned osz = d->zi.operand_width / 8;
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_JMP:
+        if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
+            return false;
+        if (d->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+        } else {
+            load_indirect_target(t);
+            bt_emit_exit_indirect(t, ZYDIS_REGISTER_R8D);
+        }
+        return true;
+    case ZYDIS_MNEMONIC_CALL:
+        if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
+            return false;
+        if (d->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
+            bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+        } else {
+            load_indirect_target(t);
+            /* R8 does not survive the push's slow path: keep it in R13. */
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R13D), R(R8D));
+            bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
+            bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
+        }
+        return true;
+    case ZYDIS_MNEMONIC_RET: {
+        if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
+            return false;
+        uint32_t extra = d->zi.operand_count_visible ? (uint32_t)d->ops[0].imm.value.u : 0;
+        bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
+        if (extra)
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP),
+                   bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, (int32_t)extra, 0));
+        bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
+        return true;
+    }
+    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JZ:
+        bt_emit_jcc_exit(t, d->zi.mnemonic, branch_target(t));
+        bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
+        return true;
+    case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
+    case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JCXZ: {
+        if (d->zi.address_width == 16)
+            return false; /* CX-counted forms cannot be encoded in 64-bit mode */
+        /* [67] loop/jecxz +5 ; jmp fallthrough ; jmp taken */
+        ZydisEncoderRequest req;
+        memset(&req, 0, sizeof(req));
+        req.mnemonic = d->zi.mnemonic == ZYDIS_MNEMONIC_JCXZ ? ZYDIS_MNEMONIC_JECXZ : d->zi.mnemonic;
+        req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
+        req.branch_width = ZYDIS_BRANCH_WIDTH_8;
+        req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
+        req.operand_count = 1;
+        req.operands[0] = bt_i(5);
+        bt_enc(e, BT_MAIN, &req);
+        bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
+        bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+        return true;
+    }
+    default:
+        return false;
+    }
+}

@@ -1,0 +1,126 @@
+/*
+ * bt/emit_ident.c — IDENT translation: the guest instruction re-encoded by
+ * Zydis as the same host instruction (same opcode, same operand size), with
+ * guest ESP renamed to R12 and a memory operand rewritten to [R10 + R11]
+ * behind the shadow-TLB check (emit_mem.c).
+ *
+ * Two encodings need help in 64-bit mode: AH/CH/DH/BH cannot appear in an
+ * instruction that needs a REX prefix (our memory operand does), so the byte
+ * is rotated into R13B and back (flag-free RORX); and BT/BTS/BTR/BTC with a
+ * register bit offset address memory outside their operand, so the offset's
+ * upper bits are folded into the address first (flag-free SARX/PEXT).
+ */
+#include "bt/translate.h"
+
+#include <string.h>
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+
+static bool is_high_byte(ZydisRegister r)
+{
+    return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH ||
+           r == ZYDIS_REGISTER_BH;
+}
+
+static ZydisRegister high_parent(ZydisRegister r)
+{
+    switch (r) {
+    case ZYDIS_REGISTER_AH: return ZYDIS_REGISTER_RAX;
+    case ZYDIS_REGISTER_CH: return ZYDIS_REGISTER_RCX;
+    case ZYDIS_REGISTER_DH: return ZYDIS_REGISTER_RDX;
+    default: return ZYDIS_REGISTER_RBX;
+    }
+}
+
+bool bt_emit_ident(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    struct bt_emit *e = t->e;
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_NOP: case ZYDIS_MNEMONIC_PREFETCH: case ZYDIS_MNEMONIC_PREFETCHNTA:
+    case ZYDIS_MNEMONIC_PREFETCHT0: case ZYDIS_MNEMONIC_PREFETCHT1: case ZYDIS_MNEMONIC_PREFETCHT2:
+    case ZYDIS_MNEMONIC_PREFETCHW:
+        return true; /* hints: no architectural effect */
+    default:
+        break;
+    }
+    ZydisEncoderRequest req;
+    if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(
+            &d->zi, d->ops, d->zi.operand_count_visible, &req)))
+        return false;
+    req.prefixes &= ~(ZydisInstructionAttributes)(ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                      ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                      ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS |
+                      ZYDIS_ATTRIB_HAS_BND | ZYDIS_ATTRIB_HAS_NOTRACK);
+    req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+
+    int mi = -1, hb = -1;
+    bool is_lea = d->zi.mnemonic == ZYDIS_MNEMONIC_LEA;
+    for (int i = 0; i < d->zi.operand_count_visible; i++) {
+        const ZydisDecodedOperand *op = &d->ops[i];
+        if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            if (is_high_byte(op->reg.value))
+                hb = i;
+            req.operands[i].reg.value = bt_map_reg(op->reg.value);
+        } else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            if (is_lea) {
+                if (d->zi.address_width == 16)
+                    return false;
+                req.operands[i].mem.base = bt_map_reg(op->mem.base);
+                req.operands[i].mem.index = bt_map_reg(op->mem.index);
+            } else {
+                mi = i;
+            }
+        }
+    }
+    if (mi < 0) {
+        bt_enc(e, BT_MAIN, &req);
+        return true;
+    }
+
+    const ZydisDecodedOperand *mop = &d->ops[mi];
+    unsigned size = mop->size / 8;
+    bool rd = mop->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
+    bool wr = mop->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+    bt_emit_ea(t, mop, ZYDIS_REGISTER_R10D);
+
+    ZydisMnemonic m = d->zi.mnemonic;
+    if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR ||
+         m == ZYDIS_MNEMONIC_BTC) && d->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        ZydisRegister off = bt_map_reg(d->ops[1].reg.value);
+        bool w16 = size == 2;
+        ZydisRegister off32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(off));
+        if (w16)
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVSX, 2, R(R13D), bt_r(off));
+        else
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R13D), bt_r(off32));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(w16 ? 4 : 5));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SARX, 3, R(R13D), R(R13D), R(R8D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
+               bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R13, w16 ? 2 : 4, 0, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(w16 ? 15 : 31));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(R13D), bt_r(off32), R(R8D));
+        req.operands[1].reg.value = w16 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D;
+    }
+
+    ZydisRegister parent = ZYDIS_REGISTER_NONE;
+    bool hb_written = false;
+    if (hb >= 0) {
+        parent = high_parent(d->ops[hb].reg.value);
+        hb_written = d->ops[hb].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), bt_r(parent), bt_i(8));
+        req.operands[hb].reg.value = ZYDIS_REGISTER_R13B;
+    }
+
+    req.operands[mi].mem.base = ZYDIS_REGISTER_R10;
+    req.operands[mi].mem.index = ZYDIS_REGISTER_R11;
+    req.operands[mi].mem.scale = 1;
+    req.operands[mi].mem.displacement = 0;
+    bt_emit_mem_op(t, &req, size, rd, wr);
+
+    if (hb_written) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), R(R13), bt_i(56));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(parent), R(R13));
+    }
+    return true;
+}

@@ -1,0 +1,146 @@
+/*
+ * bt/emit_stack.c — push, pop, enter, leave on the guest stack.
+ *
+ * Guest ESP lives in R12D. A push computes ESP-size into R10D (plus the SS
+ * base when segments are not flat), stores through the shadow TLB and only
+ * then commits R12D, so a fault leaves ESP untouched (precise state).
+ * Values that must survive a slow path are carried in R13 (callee-saved).
+ */
+#include "bt/translate.h"
+
+#include <string.h>
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+
+static ZydisEncoderOperand host_mem(unsigned size)
+{
+    return bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, size);
+}
+
+static void stack_lin(struct bt_tctx *t, int32_t delta)
+{
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
+           bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+    bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
+}
+
+static void adjust_esp(struct bt_tctx *t, int32_t delta)
+{
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP),
+           bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+}
+
+void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src)
+{
+    stack_lin(t, -(int32_t)size);
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = ZYDIS_MNEMONIC_MOV;
+    req.operand_count = 2;
+    req.operands[0] = host_mem(size);
+    if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+        src.imm.s = size == 2 ? (int16_t)src.imm.s : (int32_t)src.imm.s;
+    req.operands[1] = src;
+    bt_emit_mem_op(t, &req, size, false, true);
+    adjust_esp(t, -(int32_t)size);
+}
+
+/* Pop size bytes into dst (R13D or another 32-bit scratch), zero-extended. */
+void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
+{
+    stack_lin(t, 0);
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = size == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
+    req.operand_count = 2;
+    req.operands[0] = bt_r(dst32);
+    req.operands[1] = host_mem(size);
+    bt_emit_mem_op(t, &req, size, true, false);
+    adjust_esp(t, (int32_t)size);
+}
+
+static ZydisRegister sized(ZydisRegister r32, unsigned size)
+{
+    return size == 2 ? ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(r32)) : r32;
+}
+
+bool bt_emit_stack(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    const ZydisDecodedOperand *op = &d->ops[0];
+    unsigned osz = d->zi.operand_width / 8;
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_PUSH:
+        if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            bt_emit_push(t, osz, bt_i(op->imm.value.s));
+        } else if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            if (ZydisRegisterGetClass(op->reg.value) == ZYDIS_REGCLASS_SEGMENT)
+                return false;
+            bt_emit_push(t, osz, bt_r(bt_map_reg(op->reg.value)));
+        } else {
+            bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
+            ZydisEncoderRequest req;
+            memset(&req, 0, sizeof(req));
+            req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
+            req.operand_count = 2;
+            req.operands[0] = R(R13D);
+            req.operands[1] = host_mem(osz);
+            bt_emit_mem_op(t, &req, osz, true, false);
+            bt_emit_push(t, osz, bt_r(sized(ZYDIS_REGISTER_R13D, osz)));
+        }
+        return true;
+    case ZYDIS_MNEMONIC_POP:
+        if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            if (ZydisRegisterGetClass(op->reg.value) == ZYDIS_REGCLASS_SEGMENT)
+                return false;
+            bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(bt_map_reg(op->reg.value)),
+                   bt_r(sized(ZYDIS_REGISTER_R13D, osz)));
+        } else {
+            /* The destination address is computed after ESP is incremented
+             * (SDM POP). */
+            bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
+            bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
+            ZydisEncoderRequest req;
+            memset(&req, 0, sizeof(req));
+            req.mnemonic = ZYDIS_MNEMONIC_MOV;
+            req.operand_count = 2;
+            req.operands[0] = host_mem(osz);
+            req.operands[1] = bt_r(sized(ZYDIS_REGISTER_R13D, osz));
+            bt_emit_mem_op(t, &req, osz, false, true);
+        }
+        return true;
+    case ZYDIS_MNEMONIC_ENTER: {
+        if ((d->ops[1].imm.value.u & 31) != 0)
+            return false; /* nested frames: callout */
+        bt_emit_push(t, osz, bt_r(sized(ZYDIS_REGISTER_EBP, osz)));
+        if (osz == 2)
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(BP), R(R12W));
+        else
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(EBP), R(R12D));
+        adjust_esp(t, -(int32_t)(uint16_t)d->ops[0].imm.value.u);
+        return true;
+    }
+    case ZYDIS_MNEMONIC_LEAVE: {
+        /* ESP = EBP; pop EBP — read first so a fault changes nothing. */
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), R(EBP));
+        bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
+        ZydisEncoderRequest req;
+        memset(&req, 0, sizeof(req));
+        req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
+        req.operand_count = 2;
+        req.operands[0] = R(R13D);
+        req.operands[1] = host_mem(osz);
+        bt_emit_mem_op(t, &req, osz, true, false);
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP),
+               bt_m(ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, (int32_t)osz, 0));
+        if (osz == 2)
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(BP), R(R13W));
+        else
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(EBP), R(R13D));
+        return true;
+    }
+    default:
+        return false;
+    }
+}

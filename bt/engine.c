@@ -1,0 +1,306 @@
+/*
+ * bt/engine.c — the binary-translation engine: its vm_engine_ops and the
+ * dispatcher loop.
+ *
+ * The dispatcher finds (or translates) the block for cpu->eip, chains the
+ * exit that brought it here to that block, fills the inline indirect-branch
+ * table, and enters the code cache. It regains control only on exits that
+ * need C: untranslated targets, callouts that change the translation key or
+ * raise exceptions, HLT, asynchronous requests, and host faults (SIGFPE from
+ * a guest DIV) mapped back to the guest instruction.
+ */
+#include "bt/bt.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include "vm/console.h"
+#include "vm/vm.h"
+
+void bt_signal_leave(void);
+
+static struct bt *g_bt; /* for the signal handler: one vcpu per process */
+
+static void mem_write_hook(void *opaque, uint64_t phys, unsigned len)
+{
+    struct bt *bt = opaque;
+    for (uint64_t p = phys >> 12; p <= (phys + len - 1) >> 12; p++)
+        bt_invalidate_phys(bt, p);
+}
+
+/* A host #DE inside translated code is the guest's #DE: map the host PC back
+ * to the guest instruction (every guest register is in its host register,
+ * unchanged by the faulting DIV) and leave to the dispatcher. */
+static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    struct bt *bt = g_bt;
+    uint8_t *pc = (uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
+    struct bt_block *blk = bt ? bt_block_for_host(bt, pc) : NULL;
+    if (!blk) {
+        vm_console_close();
+        signal(sig, SIG_DFL);
+        (void)si;
+        raise(sig);
+        return;
+    }
+    uint32_t off = (uint32_t)(pc - blk->host);
+    int k = 0;
+    while (k + 1 < blk->ninsn && blk->map_host[k + 1] <= off)
+        k++;
+    struct cpu *c = bt->cpu;
+    greg_t *g = uc->uc_mcontext.gregs;
+    c->regs[CPU_EAX] = (uint32_t)g[REG_RAX];
+    c->regs[CPU_ECX] = (uint32_t)g[REG_RCX];
+    c->regs[CPU_EDX] = (uint32_t)g[REG_RDX];
+    c->regs[CPU_EBX] = (uint32_t)g[REG_RBX];
+    c->regs[CPU_ESP] = (uint32_t)g[REG_R12];
+    c->regs[CPU_EBP] = (uint32_t)g[REG_RBP];
+    c->regs[CPU_ESI] = (uint32_t)g[REG_RSI];
+    c->regs[CPU_EDI] = (uint32_t)g[REG_RDI];
+    c->eflags = (c->eflags & ~(uint32_t)CPU_FL_HOSTLIVE) | ((uint32_t)g[REG_EFL] & CPU_FL_HOSTLIVE);
+    if (uc->uc_mcontext.fpregs)
+        memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
+    c->eip = blk->map_eip[k];
+    cpu_raise(c, CPU_VEC_DE, false, 0);
+    c->exit_reason = BT_EXIT_CALLOUT;
+    g[REG_R15] = (greg_t)(uintptr_t)c;
+    g[REG_RIP] = (greg_t)(uintptr_t)bt_signal_leave;
+}
+
+static int bt_init(struct vm *vm)
+{
+    struct bt *bt = calloc(1, sizeof(*bt));
+    if (!bt)
+        return -1;
+    bt->vm = vm;
+    bt->cpu = vm->cpu;
+    bt->trace = vm->opt.trace;
+    vm->engine_priv = bt;
+    vm->cpu->vm = vm;
+    size_t tables = BT_IBTC_OFF + BT_IBTC_ENTRIES * sizeof(struct bt_ibtc_entry);
+    bt->tables = mmap(NULL, tables, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (bt->tables == MAP_FAILED) {
+        perror("btvm: shadow tables");
+        return -1;
+    }
+    bt->ibtc = (struct bt_ibtc_entry *)((uint8_t *)bt->tables + BT_IBTC_OFF);
+    if (smmu_init(&bt->mmu, vm, bt->tables) != 0)
+        return -1;
+    vm->cpu->mmu = &bt->mmu;
+    smmu_code_write_hook = mem_write_hook;
+    smmu_code_write_opaque = bt;
+    size_t cache = vm->opt.code_cache_size ? vm->opt.code_cache_size : 64u << 20;
+    if (bt_cache_init(bt, cache) != 0) {
+        fprintf(stderr, "btvm: cannot allocate a %zu KiB code cache\n", cache >> 10);
+        return -1;
+    }
+    g_bt = bt;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigfpe;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGFPE, &sa, NULL);
+    return 0;
+}
+
+static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
+{
+    struct cpu *c = bt->cpu;
+    ex->kind = VM_EXIT_UNSUPPORTED;
+    ex->eip = c->eip;
+    if (why) {
+        snprintf(ex->msg, sizeof(ex->msg), "%s", why);
+        return;
+    }
+    uint8_t b[15];
+    char hex[64] = "", dis[96] = "?";
+    if (smmu_read(&bt->mmu, c->eip, b, sizeof(b)) == 0) {
+        struct dec_insn d;
+        int len = dec_decode((bt_mode_key(c) & 4) ? DEC_MODE_32 : DEC_MODE_16, c->eip, b, sizeof(b), &d) == 0 ? d.len : 4;
+        for (int i = 0; i < len; i++)
+            snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", b[i]);
+        dec_disasm((bt_mode_key(c) & 4) ? 32 : 16, c->eip, b, sizeof(b), dis, sizeof(dis));
+    }
+    snprintf(ex->msg, sizeof(ex->msg), "unsupported instruction at EIP %08x: %s(%s)", c->eip, hex, dis);
+}
+
+static void bt_run(struct vm *vm, struct vm_exit *ex)
+{
+    struct bt *bt = vm->engine_priv;
+    struct cpu *c = bt->cpu;
+    uint64_t site = 0;
+    uint64_t flushes = bt->st.flushes;
+    memset(ex, 0, sizeof(*ex));
+
+    for (;;) {
+        if (__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE)) {
+            ex->kind = VM_EXIT_STOP;
+            ex->eip = c->eip;
+            return;
+        }
+        if (c->pending_vector >= 0) {
+            int r = cpu_deliver_pending(c);
+            if (r == -1) {
+                ex->kind = VM_EXIT_SHUTDOWN;
+                ex->eip = c->eip;
+                snprintf(ex->msg, sizeof(ex->msg), "triple fault");
+                return;
+            }
+            if (r < -1) {
+                unsupported_exit(bt, ex, c->unsupported);
+                return;
+            }
+            site = 0;
+        }
+        if (c->halted) {
+            /* No interrupt sources yet: a halted CPU never wakes. */
+            ex->kind = VM_EXIT_HLT;
+            ex->eip = c->eip;
+            return;
+        }
+        if (bt->flush_pending) {
+            bt->flush_pending = false;
+            bt_cache_flush(bt);
+        }
+        if (bt->st.flushes != flushes) {
+            flushes = bt->st.flushes;
+            site = 0;
+        }
+        uint32_t key = bt_mode_key(c);
+        struct bt_block *blk = bt_lookup(bt, c->eip, key);
+        if (!blk) {
+            blk = bt_translate(bt, c->eip, key);
+            if (!blk) {
+                unsupported_exit(bt, ex, c->unsupported);
+                return;
+            }
+            if (bt->st.flushes != flushes) {
+                flushes = bt->st.flushes;
+                site = 0;
+            }
+        }
+        if (site) {
+            int32_t rel = (int32_t)((int64_t)(uintptr_t)blk->host - (int64_t)(site + 4));
+            memcpy((void *)(uintptr_t)site, &rel, 4);
+            bt->st.chains++;
+            site = 0;
+        }
+        bt->st.dispatches++;
+        c->exit_site = 0;
+        uint32_t reason = bt_enter(c, blk->host, bt->tables);
+        switch (reason) {
+        case BT_EXIT_BRANCH:
+            site = c->exit_site;
+            break;
+        case BT_EXIT_INDIRECT: {
+            bt->st.ibtc_misses++;
+            uint32_t k2 = bt_mode_key(c);
+            struct bt_block *tb = bt_lookup(bt, c->eip, k2);
+            if (tb) {
+                struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
+                en->eip = c->eip; en->key = k2; en->host = (uint64_t)(uintptr_t)tb->host;
+            }
+            break;
+        }
+        case BT_EXIT_ASYNC:
+            bt->st.async_exits++;
+            __atomic_store_n(&c->async_pending, 0, __ATOMIC_RELEASE);
+            break;
+        case BT_EXIT_CALLOUT:
+            bt->st.callouts_exit++;
+            break;
+        case BT_EXIT_STOP:
+        case BT_EXIT_UNSUPPORTED:
+            unsupported_exit(bt, ex, reason == BT_EXIT_STOP ? c->unsupported : NULL);
+            return;
+        default:
+            ex->kind = VM_EXIT_ERROR;
+            ex->eip = c->eip;
+            snprintf(ex->msg, sizeof(ex->msg), "code cache returned unknown reason %u", reason);
+            return;
+        }
+    }
+}
+
+static void bt_print_stats(struct vm *vm, void *stream, bool json)
+{
+    struct bt *bt = vm->engine_priv;
+    FILE *f = stream;
+    const struct bt_stats *s = &bt->st;
+    const struct smmu_stats *m = &bt->mmu.stats;
+    if (json) {
+        fprintf(f, "{\"engine\":\"bt\",\"blocks_translated\":%llu,\"guest_insns_translated\":%llu,"
+                   "\"code_cache_bytes\":%llu,\"code_cache_used\":%zu,\"cache_flushes\":%llu,"
+                   "\"chain_patches\":%llu,\"dispatches\":%llu,\"indirect_misses\":%llu,"
+                   "\"callout_exits\":%llu,\"async_exits\":%llu,\"code_invalidations\":%llu,"
+                   "\"translate_ms\":%.3f,\"tlb_fills_read\":%llu,\"tlb_fills_write\":%llu,"
+                   "\"slow_reads\":%llu,\"slow_writes\":%llu,\"mmio_accesses\":%llu,\"unmapped_accesses\":%llu}",
+                (unsigned long long)s->blocks, (unsigned long long)s->insns,
+                (unsigned long long)s->cache_bytes, bt->cache_used, (unsigned long long)s->flushes,
+                (unsigned long long)s->chains, (unsigned long long)s->dispatches,
+                (unsigned long long)s->ibtc_misses, (unsigned long long)s->callouts_exit,
+                (unsigned long long)s->async_exits, (unsigned long long)s->invalidations,
+                s->translate_ns / 1e6, (unsigned long long)m->fills_read,
+                (unsigned long long)m->fills_write, (unsigned long long)m->slow_reads,
+                (unsigned long long)m->slow_writes, (unsigned long long)m->mmio,
+                (unsigned long long)m->unmapped);
+        return;
+    }
+    fprintf(f, "bt engine:\n"
+               "  blocks translated      %llu (%llu guest instructions)\n"
+               "  code cache             %llu bytes emitted, %zu in use, %llu flushes\n"
+               "  chain patches          %llu\n"
+               "  dispatcher entries     %llu\n"
+               "  indirect lookup misses %llu (hits stay inside the code cache)\n"
+               "  exits: callout %llu, async %llu; code invalidations %llu\n"
+               "  time translating       %.3f ms\n"
+               "shadow TLB:\n"
+               "  fills read/write       %llu / %llu\n"
+               "  slow reads/writes      %llu / %llu (mmio %llu, unmapped %llu)\n",
+            (unsigned long long)s->blocks, (unsigned long long)s->insns,
+            (unsigned long long)s->cache_bytes, bt->cache_used, (unsigned long long)s->flushes,
+            (unsigned long long)s->chains, (unsigned long long)s->dispatches,
+            (unsigned long long)s->ibtc_misses, (unsigned long long)s->callouts_exit,
+            (unsigned long long)s->async_exits, (unsigned long long)s->invalidations,
+            s->translate_ns / 1e6, (unsigned long long)m->fills_read,
+            (unsigned long long)m->fills_write, (unsigned long long)m->slow_reads,
+            (unsigned long long)m->slow_writes, (unsigned long long)m->mmio,
+            (unsigned long long)m->unmapped);
+}
+
+static void bt_destroy(struct vm *vm)
+{
+    struct bt *bt = vm->engine_priv;
+    if (!bt)
+        return;
+    signal(SIGFPE, SIG_DFL);
+    for (size_t i = 0; i < bt->pool_used; i++) {
+        free(bt->blocks_pool[i].map_host);
+        free(bt->blocks_pool[i].map_eip);
+        free(bt->blocks_pool[i].callout_insns);
+    }
+    free(bt->blocks_pool);
+    free(bt->hash);
+    free(bt->page_blocks);
+    free(bt->mmu.code_pages);
+    free(bt->em.buf[0]);
+    free(bt->em.buf[1]);
+    munmap(bt->cache, bt->cache_size);
+    munmap(bt->tables, BT_IBTC_OFF + BT_IBTC_ENTRIES * sizeof(struct bt_ibtc_entry));
+    g_bt = NULL;
+    free(bt);
+    vm->engine_priv = NULL;
+}
+
+const struct vm_engine_ops bt_engine_ops = {
+    .name = "bt",
+    .init = bt_init,
+    .run = bt_run,
+    .print_stats = bt_print_stats,
+    .destroy = bt_destroy,
+};

@@ -1,0 +1,277 @@
+/*
+ * bt/translate.c — block formation.
+ *
+ * A block starts at a guest EIP and runs until control flow, the end of the
+ * guest page (an instruction may cross into the next one), or
+ * BT_MAX_BLOCK_INSNS instructions. It is decoded whole first so that flag
+ * liveness can be computed backwards (which guest flags must survive the
+ * scratch code we insert), then emitted instruction by instruction:
+ *   control flow       → emit_ctrl.c (chained exits, inline indirect lookup)
+ *   push/pop/enter/... → emit_stack.c
+ *   innocuous          → emit_ident.c (IDENT re-encoding)
+ *   everything else    → a callout into cpu/ (cpu_callout_for)
+ * Each block begins with a check of cpu->async_pending so a device or the
+ * user can stop a guest that spins in chained code.
+ */
+#include "bt/translate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "bt/offsets.h"
+#include "vm/vm.h"
+
+#define ARITH_FLAGS 0x8D5u /* CF PF AF ZF SF OF */
+#define KEY_NONFLAT 8u
+
+uint32_t bt_mode_key(const struct cpu *c)
+{
+    uint32_t k = c->cpl & 3;
+    if (c->segs[CPU_CS].flags & 0x4000)
+        k |= 4;
+    if (c->seg_base[CPU_ES] | c->seg_base[CPU_CS] | c->seg_base[CPU_SS] | c->seg_base[CPU_DS])
+        k |= KEY_NONFLAT;
+    return k;
+}
+
+/* Flags an instruction certainly overwrites. Shifts and rotates by a count
+ * that may be zero leave flags alone, so they count as writing none. */
+static uint32_t flags_killed(const struct dec_insn *d)
+{
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL:
+    case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: {
+        const ZydisDecodedOperand *cnt = &d->ops[d->zi.operand_count_visible - 1];
+        if (cnt->type != ZYDIS_OPERAND_TYPE_IMMEDIATE || (cnt->imm.value.u & 31) == 0)
+            return 0;
+        break;
+    }
+    default:
+        break;
+    }
+    return d->flags_written & ARITH_FLAGS;
+}
+
+static bool is_legacy(ZydisMnemonic m)
+{
+    switch (m) {
+    case ZYDIS_MNEMONIC_AAA: case ZYDIS_MNEMONIC_AAD: case ZYDIS_MNEMONIC_AAM:
+    case ZYDIS_MNEMONIC_AAS: case ZYDIS_MNEMONIC_DAA: case ZYDIS_MNEMONIC_DAS:
+    case ZYDIS_MNEMONIC_BOUND: case ZYDIS_MNEMONIC_ARPL: case ZYDIS_MNEMONIC_PUSHA:
+    case ZYDIS_MNEMONIC_PUSHAD: case ZYDIS_MNEMONIC_POPA: case ZYDIS_MNEMONIC_POPAD:
+    case ZYDIS_MNEMONIC_SALC: case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_INTO:
+    case ZYDIS_MNEMONIC_CPUID: case ZYDIS_MNEMONIC_PUSHFD: case ZYDIS_MNEMONIC_PUSHF:
+    case ZYDIS_MNEMONIC_POPFD: case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_MASKMOVQ:
+    case ZYDIS_MNEMONIC_MASKMOVDQU: case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LES:
+    case ZYDIS_MNEMONIC_LFS: case ZYDIS_MNEMONIC_LGS: case ZYDIS_MNEMONIC_LSS:
+    case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool has_visible_mem(const struct dec_insn *d)
+{
+    for (int i = 0; i < d->zi.operand_count_visible; i++)
+        if (d->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d->zi.mnemonic != ZYDIS_MNEMONIC_LEA)
+            return true;
+    return false;
+}
+
+/* Emit one instruction; false = the VM must stop here (unsupported). */
+static bool emit_one(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    if (d->cls & DEC_UNDEFINED)
+        goto callout;
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC)
+        return bt_emit_ident(t); /* host TSC is the guest's (DESIGN.md: time) */
+    if (d->cls & DEC_CONTROL) {
+        if (bt_emit_control(t))
+            return true;
+        goto callout;
+    }
+    if (d->cls & DEC_STACK) {
+        if (bt_emit_stack(t))
+            return true;
+        goto callout;
+    }
+    if ((d->cls & DEC_INNOCUOUS) && !(d->cls & (DEC_STRING | DEC_PORTIO)) && !is_legacy(d->zi.mnemonic) &&
+        (!(d->cls & DEC_MEMORY) || has_visible_mem(d))) {
+        if (bt_emit_ident(t))
+            return true;
+    }
+callout: {
+        cpu_callout_fn fn = cpu_callout_for(d);
+        if (!fn)
+            return false;
+        bt_emit_callout(t, BT_MAIN, fn);
+        return true;
+    }
+}
+
+/* Fetch up to 15 instruction bytes at lin. Returns bytes available. */
+static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, uint64_t *phys_out)
+{
+    uint64_t phys;
+    if (!smmu_translate(&bt->mmu, lin, false, &phys))
+        return 0;
+    *phys_out = phys;
+    size_t n = 15;
+    if (phys >= bt->vm->ram_size)
+        return 0;
+    if (smmu_read(&bt->mmu, lin, buf, (unsigned)n) != 0)
+        return 0;
+    bt->mmu.stats.slow_reads--; /* fetches are not data accesses */
+    return n;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
+{
+    uint64_t t0 = now_ns();
+    static struct dec_insn insns[BT_MAX_BLOCK_INSNS];
+    static uint32_t live_in[BT_MAX_BLOCK_INSNS];
+    int n = 0;
+    enum dec_mode mode = (key & 4) ? DEC_MODE_32 : DEC_MODE_16;
+    uint32_t pc = eip;
+    uint64_t phys0 = 0, physn = 0;
+    int ncallouts = 0;
+
+    for (;;) {
+        uint8_t bytes[16];
+        uint64_t phys;
+        size_t avail = fetch(bt, pc, bytes, &phys);
+        if (n == 0)
+            phys0 = phys;
+        struct dec_insn *d = &insns[n];
+        if (avail == 0) {
+            if (n > 0)
+                break; /* end the block before the unfetchable instruction */
+            snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
+                     "instruction fetch from EIP %08x outside RAM", pc);
+            return NULL;
+        }
+        int r = dec_decode(mode, pc, bytes, avail, d);
+        if (r != 0) {
+            memset(d, 0, sizeof(*d));
+            d->eip = pc;
+            d->cls = DEC_UNDEFINED;
+            d->len = 1;
+            memcpy(d->bytes, bytes, 15);
+        }
+        physn = (phys + d->len - 1) >> 12;
+        n++;
+        ncallouts++;
+        if ((d->cls & (DEC_CONTROL | DEC_UNDEFINED)) || n == BT_MAX_BLOCK_INSNS)
+            break;
+        pc += d->len;
+        if ((pc >> 12) != (eip >> 12))
+            break;
+    }
+
+    /* Backward flag liveness: everything is live after the block. */
+    uint32_t live = ARITH_FLAGS;
+    for (int k = n - 1; k >= 0; k--) {
+        live = (insns[k].flags_read & ARITH_FLAGS) | (live & ~flags_killed(&insns[k]));
+        live_in[k] = live;
+    }
+
+    struct bt_emit *e = &bt->em;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct bt_block *blk = bt_block_alloc(bt);
+        if (!blk) {
+            bt_cache_flush(bt);
+            continue;
+        }
+        struct bt_tctx t = { .bt = bt, .e = e, .blk = blk, .key = key };
+        t.co_insns = calloc((size_t)ncallouts, sizeof(struct dec_insn));
+        blk->map_host = calloc((size_t)n + 1, sizeof(uint32_t));
+        blk->map_eip = calloc((size_t)n + 1, sizeof(uint32_t));
+        blk->callout_insns = t.co_insns;
+        bt_emit_reset(e);
+
+        /* Block entry: leave if something asynchronous is pending. */
+        int async = bt_label(e);
+        bool live0 = live_in[0] != 0;
+        if (live0)
+            bt_emit_flags_save(&t, BT_MAIN);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+        if (live0)
+            bt_emit_flags_restore(&t, BT_MAIN);
+
+        bool ended = false;
+        int k;
+        for (k = 0; k < n; k++) {
+            t.d = &insns[k];
+            t.k = k;
+            t.live_in = live_in[k];
+            blk->map_host[k] = bt_here(e, BT_MAIN);
+            blk->map_eip[k] = insns[k].eip;
+            if (!emit_one(&t)) {
+                /* Unsupported: stop the VM with a message when reached. */
+                bt_emit_exit_simple(&t, BT_MAIN, insns[k].eip, BT_EXIT_UNSUPPORTED);
+                ended = true;
+                k++;
+                break;
+            }
+            if (insns[k].cls & DEC_CONTROL)
+                ended = true;
+        }
+        blk->ninsn = (uint16_t)k;
+        blk->map_host[k] = bt_here(e, BT_MAIN);
+        blk->map_eip[k] = insns[k - 1].eip + insns[k - 1].len;
+        if (!ended) {
+            t.d = &insns[k - 1];
+            bt_emit_exit_direct(&t, BT_MAIN, insns[k - 1].eip + insns[k - 1].len);
+        }
+        bt_bind(e, BT_OOL, async);
+        if (live0)
+            bt_emit_flags_restore(&t, BT_OOL);
+        bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_ASYNC);
+
+        if (e->failed) {
+            snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
+                     "translator: %.100s (block at EIP %08x)", e->err, eip);
+            return NULL;
+        }
+        uint8_t *host = bt_cache_alloc(bt, bt_emit_size(e));
+        if (!host) {
+            bt_cache_flush(bt);
+            continue;
+        }
+        bt_emit_place(e, host);
+        for (int s = 0; s < t.nsites; s++) {
+            uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at);
+            memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
+        }
+        blk->eip = eip;
+        blk->key = key;
+        blk->host = host;
+        blk->host_len = bt_emit_size(e);
+        blk->phys_page = (uint32_t)(phys0 >> 12);
+        blk->phys_page2 = (uint32_t)physn;
+        bt_insert(bt, blk);
+        bt->st.blocks++;
+        bt->st.insns += (uint64_t)k;
+        bt->st.cache_bytes += blk->host_len;
+        bt->st.translate_ns += now_ns() - t0;
+        if (bt->trace)
+            bt_trace_block(bt, blk, insns, k);
+        return blk;
+    }
+    snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
+             "code cache too small for the block at EIP %08x", eip);
+    return NULL;
+}

@@ -1,0 +1,477 @@
+/*
+ * cpu/segment.c — descriptors and segment registers: descriptor fetch and
+ * parsing, the protected-mode checks of segment loads (SDM vol. 3, 5.4-5.8
+ * and the MOV/POP/LDS/JMP/CALL/RET/IRET pseudocode in vol. 2), and the
+ * callouts that load segment registers or transfer control far.
+ *
+ * After a load, segs[i] and seg_base[i] change together. A CS/SS load or a
+ * base change leaves translated code (CPU_CO_EXIT): the translation key and
+ * the inline address math depend on them. Call gates and task switches stop
+ * the VM with a message (a later issue).
+ */
+#include "cpu/internal.h"
+
+/* ---- descriptors ------------------------------------------------------ */
+
+static int desc_table(const struct cpu *c, uint16_t sel, uint32_t *base, uint32_t *limit)
+{
+    if (sel & 4) {
+        if (!(c->ldtr.sel & ~3u) || !SEGF_P(c->ldtr.flags))
+            return -1;
+        *base = c->ldtr.base;
+        *limit = c->ldtr.limit;
+    } else {
+        *base = c->gdtr.base;
+        *limit = c->gdtr.limit;
+    }
+    return 0;
+}
+
+int cpu_read_desc(struct cpu *c, uint16_t sel, uint32_t *lo, uint32_t *hi, int errvec, unsigned ext)
+{
+    uint32_t base, limit, v[2];
+    if (desc_table(c, sel, &base, &limit) || (uint32_t)(sel | 7) > limit)
+        return CPU_FAULT(errvec, SEL_ERR(sel) | ext);
+    int f = cpu_mem_read(c, base + (sel & ~7u), v, 8);
+    if (f)
+        return f;
+    *lo = v[0];
+    *hi = v[1];
+    return 0;
+}
+
+void cpu_desc_parse(uint16_t sel, uint32_t lo, uint32_t hi, struct cpu_segment *s)
+{
+    s->sel = sel;
+    s->base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u);
+    s->limit = (lo & 0xFFFF) | (hi & 0xF0000);
+    if (hi & (1u << 23))
+        s->limit = (s->limit << 12) | 0xFFF;
+    s->flags = (hi >> 8) & 0xFFFF;
+}
+
+void cpu_set_seg(struct cpu *c, int seg, const struct cpu_segment *s)
+{
+    c->segs[seg] = *s;
+    c->seg_base[seg] = s->base;
+}
+
+/* Code and data descriptors get their accessed bit set on load. */
+int cpu_mark_accessed(struct cpu *c, uint16_t sel, uint32_t hi)
+{
+    uint32_t base, limit;
+    if (!(hi & 0x1000) || (hi & 0x100) || desc_table(c, sel, &base, &limit))
+        return 0;
+    uint8_t b = ((hi >> 8) & 0xFF) | 1;
+    return cpu_mem_write(c, base + (sel & ~7u) + 5, &b, 1);
+}
+
+int cpu_check_ss(struct cpu *c, uint16_t sel, unsigned cpl, int errvec, unsigned ext,
+                 struct cpu_segment *out)
+{
+    uint32_t lo, hi;
+    if (!(sel & ~3u))
+        return CPU_FAULT(errvec, ext);
+    if ((sel & 3) != cpl)
+        return CPU_FAULT(errvec, SEL_ERR(sel) | ext);
+    int f = cpu_read_desc(c, sel, &lo, &hi, errvec, ext);
+    if (f)
+        return f;
+    cpu_desc_parse(sel, lo, hi, out);
+    unsigned t = SEGF_TYPE(out->flags);
+    if (!SEGF_S(out->flags) || (t & 8) || !(t & 2) || SEGF_DPL(out->flags) != cpl)
+        return CPU_FAULT(errvec, SEL_ERR(sel) | ext);
+    if (!SEGF_P(out->flags))
+        return CPU_FAULT(CPU_VEC_SS, SEL_ERR(sel) | ext);
+    return 0;
+}
+
+int cpu_load_seg(struct cpu *c, int seg, uint16_t sel)
+{
+    struct cpu_segment s;
+    uint32_t lo, hi;
+    int f;
+    if (!cpu_pmode(c)) {
+        s = c->segs[seg];
+        s.sel = sel;
+        s.base = (uint32_t)sel << 4;
+        cpu_set_seg(c, seg, &s);
+        return 0;
+    }
+    if (seg == CPU_SS) {
+        if ((f = cpu_check_ss(c, sel, c->cpl, CPU_VEC_GP, 0, &s)))
+            return f;
+        hi = s.flags << 8;
+    } else {
+        if (!(sel & ~3u)) {
+            /* Null selector: loads fine, faults on use (later issue). */
+            s = c->segs[seg];
+            s.sel = sel;
+            s.flags = 0;
+            cpu_set_seg(c, seg, &s);
+            return 0;
+        }
+        if ((f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0)))
+            return f;
+        cpu_desc_parse(sel, lo, hi, &s);
+        unsigned t = SEGF_TYPE(s.flags), dpl = SEGF_DPL(s.flags);
+        if (!SEGF_S(s.flags) || ((t & 8) && !(t & 2)))
+            return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+        if ((!(t & 8) || !(t & 4)) && ((sel & 3u) > dpl || c->cpl > dpl))
+            return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+        if (!SEGF_P(s.flags))
+            return CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel));
+    }
+    if ((f = cpu_mark_accessed(c, sel, hi)))
+        return f;
+    s.flags |= 1;
+    cpu_set_seg(c, seg, &s);
+    return 0;
+}
+
+/* On a return to an outer level, data segments the new CPL may not use
+ * become null (SDM vol. 2, RET / IRET pseudocode). */
+void cpu_null_outer_segs(struct cpu *c)
+{
+    static const int segs[] = { CPU_ES, CPU_DS, CPU_FS, CPU_GS };
+    for (unsigned i = 0; i < 4; i++) {
+        struct cpu_segment *s = &c->segs[segs[i]];
+        unsigned t = SEGF_TYPE(s->flags);
+        bool conf_code = (t & 8) && (t & 4);
+        if ((s->sel & ~3u) && !conf_code && SEGF_DPL(s->flags) < c->cpl) {
+            s->sel = 0;
+            s->flags = 0;
+        }
+    }
+}
+
+/* ---- MOV / PUSH / POP / Lxx of segment registers ---------------------- */
+
+static int after_load(struct cpu *c, const struct dec_insn *d, int seg, uint32_t old_base)
+{
+    if (seg == CPU_SS || c->seg_base[seg] != old_base) {
+        c->eip = next_eip(d);
+        return CPU_CO_EXIT;
+    }
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_mov_to_sreg(struct cpu *c, const struct dec_insn *d)
+{
+    int seg = cpu_seg_of(d->ops[0].reg.value);
+    if (seg == CPU_CS || seg < 0)
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
+    uint32_t v, old = c->seg_base[seg];
+    int f = cpu_read_op(c, d, &d->ops[1], &v);
+    if (!f)
+        f = cpu_load_seg(c, seg, (uint16_t)v);
+    return f ? co_fault(c, d, f) : after_load(c, d, seg, old);
+}
+
+int cpu_co_mov_from_sreg(struct cpu *c, const struct dec_insn *d)
+{
+    int seg = cpu_seg_of(d->ops[1].reg.value);
+    uint32_t sel = c->segs[seg].sel;
+    const ZydisDecodedOperand *dst = &d->ops[0];
+    int f;
+    if (dst->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        uint16_t v = (uint16_t)sel;
+        f = cpu_mem_write(c, cpu_ea(c, d, dst), &v, 2); /* always a 16-bit store */
+    } else {
+        cpu_set_reg(c, dst->reg.value, sel); /* r32: zero-extended (P6 and later) */
+        f = 0;
+    }
+    return f ? co_fault(c, d, f) : CPU_CO_CONTINUE;
+}
+
+int cpu_co_push_sreg(struct cpu *c, const struct dec_insn *d)
+{
+    int seg = cpu_seg_of(d->ops[0].reg.value);
+    unsigned w = d->zi.operand_width / 8;
+    uint32_t esp = c->regs[CPU_ESP], m = cpu_stack_mask(c);
+    uint32_t n = (esp & ~m) | ((esp - w) & m);
+    /* 32-bit push of a selector writes 16 bits (recent Intel cores). */
+    uint16_t v = c->segs[seg].sel;
+    int f = cpu_mem_write(c, c->seg_base[CPU_SS] + (n & m), &v, 2);
+    if (f)
+        return co_fault(c, d, f);
+    cpu_commit_esp(c, n);
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
+{
+    int seg = cpu_seg_of(d->ops[0].reg.value);
+    unsigned w = d->zi.operand_width / 8;
+    uint32_t esp = c->regs[CPU_ESP], v, old = c->seg_base[seg];
+    int f = cpu_pop(c, &esp, &v, w);
+    if (!f)
+        f = cpu_load_seg(c, seg, (uint16_t)v);
+    if (f)
+        return co_fault(c, d, f);
+    cpu_commit_esp(c, esp);
+    return after_load(c, d, seg, old);
+}
+
+/* LDS/LES/LFS/LGS/LSS r, m16:16/m16:32. */
+int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
+{
+    int seg;
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_LDS: seg = CPU_DS; break;
+    case ZYDIS_MNEMONIC_LES: seg = CPU_ES; break;
+    case ZYDIS_MNEMONIC_LFS: seg = CPU_FS; break;
+    case ZYDIS_MNEMONIC_LGS: seg = CPU_GS; break;
+    default: seg = CPU_SS; break;
+    }
+    unsigned w = d->zi.operand_width / 8;
+    uint32_t lin = cpu_ea(c, d, &d->ops[1]), off = 0, old = c->seg_base[seg];
+    uint16_t sel;
+    int f = cpu_mem_read(c, lin, &off, w);
+    if (!f) f = cpu_mem_read(c, lin + w, &sel, 2);
+    if (!f) f = cpu_load_seg(c, seg, sel);
+    if (f)
+        return co_fault(c, d, f);
+    cpu_set_reg(c, d->ops[0].reg.value, off);
+    return after_load(c, d, seg, old);
+}
+
+/* ---- far transfers ---------------------------------------------------- */
+
+/* Checks for a far JMP/CALL target at the same privilege (SDM vol. 2 JMP:
+ * "conforming/nonconforming code segment"). */
+static int far_target(struct cpu *c, uint16_t sel, uint32_t off, struct cpu_segment *cs,
+                      uint32_t *hi_out, const char *what)
+{
+    uint32_t lo, hi;
+    if (!(sel & ~3u))
+        return CPU_FAULT(CPU_VEC_GP, 0);
+    int f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0);
+    if (f)
+        return f;
+    cpu_desc_parse(sel, lo, hi, cs);
+    unsigned t = SEGF_TYPE(cs->flags), dpl = SEGF_DPL(cs->flags);
+    if (!SEGF_S(cs->flags)) {
+        if (t == 0x4 || t == 0xC || t == 0x5 || t == 0x1 || t == 0x9)
+            return fault_stop(c, "far %s through a call gate, task gate or TSS (selector %04x) "
+                                 "not supported yet", what, sel);
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+    }
+    if (!(t & 8))
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+    if (t & 4) {
+        if (dpl > c->cpl)
+            return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+    } else if ((sel & 3u) > c->cpl || dpl != c->cpl) {
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+    }
+    if (!SEGF_P(cs->flags))
+        return CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel));
+    if (off > cs->limit)
+        return CPU_FAULT(CPU_VEC_GP, 0);
+    *hi_out = hi;
+    return 0;
+}
+
+static void load_cs(struct cpu *c, struct cpu_segment *cs, unsigned cpl, uint32_t eip)
+{
+    if (cpu_pmode(c)) {
+        cs->sel = (cs->sel & ~3u) | cpl;
+        cs->flags |= 1;
+        c->cpl = cpl;
+    }
+    cpu_set_seg(c, CPU_CS, cs);
+    c->eip = eip;
+}
+
+static void real_cs(struct cpu *c, uint16_t sel, struct cpu_segment *cs)
+{
+    *cs = c->segs[CPU_CS];
+    cs->sel = sel;
+    cs->base = (uint32_t)sel << 4;
+}
+
+/* Selector and offset of a far JMP/CALL: ptr16:16/32 or m16:16/32. */
+static int far_operand(struct cpu *c, const struct dec_insn *d, uint16_t *sel, uint32_t *off)
+{
+    const ZydisDecodedOperand *op = &d->ops[0];
+    unsigned w = d->zi.operand_width / 8;
+    if (op->type == ZYDIS_OPERAND_TYPE_POINTER) {
+        *sel = op->ptr.segment;
+        *off = op->ptr.offset;
+        return 0;
+    }
+    uint32_t lin = cpu_ea(c, d, op);
+    *off = 0;
+    int f = cpu_mem_read(c, lin, off, w);
+    return f ? f : cpu_mem_read(c, lin + w, sel, 2);
+}
+
+static int far_jmp_call(struct cpu *c, const struct dec_insn *d, bool call)
+{
+    uint16_t sel;
+    uint32_t off, hi = 0, esp = c->regs[CPU_ESP];
+    unsigned w = d->zi.operand_width / 8;
+    struct cpu_segment cs;
+    int f = far_operand(c, d, &sel, &off);
+    if (f)
+        return co_fault(c, d, f);
+    if (w == 2)
+        off &= 0xFFFF;
+    if (cpu_pmode(c)) {
+        if ((f = far_target(c, sel, off, &cs, &hi, call ? "call" : "jmp")))
+            return co_fault(c, d, f);
+    } else {
+        real_cs(c, sel, &cs);
+    }
+    if (call && ((f = cpu_push(c, &esp, c->segs[CPU_CS].sel, w)) ||
+                 (f = cpu_push(c, &esp, next_eip(d), w))))
+        return co_fault(c, d, f);
+    if (cpu_pmode(c) && (f = cpu_mark_accessed(c, sel, hi)))
+        return co_fault(c, d, f);
+    cpu_commit_esp(c, esp);
+    load_cs(c, &cs, c->cpl, off);
+    return CPU_CO_EXIT;
+}
+
+int cpu_co_jmp_far(struct cpu *c, const struct dec_insn *d) { return far_jmp_call(c, d, false); }
+int cpu_co_call_far(struct cpu *c, const struct dec_insn *d) { return far_jmp_call(c, d, true); }
+
+/* Code segment to return to (RET far / IRET): checks against RPL. */
+static int return_cs(struct cpu *c, uint16_t sel, struct cpu_segment *cs, uint32_t *hi_out)
+{
+    uint32_t lo, hi;
+    if (!(sel & ~3u))
+        return CPU_FAULT(CPU_VEC_GP, 0);
+    int f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0);
+    if (f)
+        return f;
+    cpu_desc_parse(sel, lo, hi, cs);
+    unsigned t = SEGF_TYPE(cs->flags), dpl = SEGF_DPL(cs->flags), rpl = sel & 3u;
+    if (!SEGF_S(cs->flags) || !(t & 8) || rpl < c->cpl)
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+    if ((t & 4) ? dpl > rpl : dpl != rpl)
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+    if (!SEGF_P(cs->flags))
+        return CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel));
+    *hi_out = hi;
+    return 0;
+}
+
+/* Shared tail of RET far and IRET in protected mode: CS:EIP already
+ * popped; for an outer return pop SS:ESP too. */
+struct far_ret {
+    uint16_t cs_sel;
+    uint32_t eip, esp;
+    struct cpu_segment cs, ss;
+    uint32_t cs_hi;
+    bool outer;
+};
+
+static int far_ret_check(struct cpu *c, struct far_ret *r, unsigned w, uint32_t imm)
+{
+    int f = return_cs(c, r->cs_sel, &r->cs, &r->cs_hi);
+    if (f)
+        return f;
+    uint32_t m = cpu_stack_mask(c);
+    r->esp = (r->esp & ~m) | ((r->esp + imm) & m);
+    r->outer = (r->cs_sel & 3u) > c->cpl;
+    if (r->outer) {
+        uint32_t nesp = 0, nss = 0;
+        if ((f = cpu_pop(c, &r->esp, &nesp, w)) || (f = cpu_pop(c, &r->esp, &nss, w)))
+            return f;
+        if ((f = cpu_check_ss(c, (uint16_t)nss, r->cs_sel & 3u, CPU_VEC_GP, 0, &r->ss)))
+            return f;
+        uint32_t nm = SEGF_DB(r->ss.flags) ? 0xFFFFFFFFu : 0xFFFFu;
+        r->esp = (nesp & ~nm) | ((nesp + imm) & nm);
+    }
+    if (r->eip > r->cs.limit)
+        return CPU_FAULT(CPU_VEC_GP, 0);
+    if ((f = cpu_mark_accessed(c, r->cs_sel, r->cs_hi)))
+        return f;
+    if (r->outer && (f = cpu_mark_accessed(c, r->ss.sel, r->ss.flags << 8)))
+        return f;
+    return 0;
+}
+
+static void far_ret_commit(struct cpu *c, struct far_ret *r)
+{
+    unsigned ncpl = r->cs_sel & 3u;
+    if (r->outer) {
+        r->ss.flags |= 1;
+        cpu_set_seg(c, CPU_SS, &r->ss);
+    }
+    c->regs[CPU_ESP] = r->esp;
+    load_cs(c, &r->cs, ncpl, r->eip);
+    if (r->outer)
+        cpu_null_outer_segs(c);
+}
+
+int cpu_co_ret_far(struct cpu *c, const struct dec_insn *d)
+{
+    unsigned w = d->zi.operand_width / 8;
+    uint32_t imm = d->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint32_t)d->ops[0].imm.value.u & 0xFFFF : 0;
+    struct far_ret r = { .esp = c->regs[CPU_ESP] };
+    uint32_t sel = 0;
+    int f;
+    if ((f = cpu_pop(c, &r.esp, &r.eip, w)) || (f = cpu_pop(c, &r.esp, &sel, w)))
+        return co_fault(c, d, f);
+    r.cs_sel = (uint16_t)sel;
+    if (!cpu_pmode(c)) {
+        uint32_t m = cpu_stack_mask(c);
+        r.esp = (r.esp & ~m) | ((r.esp + imm) & m);
+        c->regs[CPU_ESP] = r.esp;
+        real_cs(c, r.cs_sel, &r.cs);
+        load_cs(c, &r.cs, 0, r.eip);
+        return CPU_CO_EXIT;
+    }
+    if ((f = far_ret_check(c, &r, w, imm)))
+        return co_fault(c, d, f);
+    far_ret_commit(c, &r);
+    return CPU_CO_EXIT;
+}
+
+/* IRET/IRETD (SDM vol. 2 IRET pseudocode: REAL-ADDRESS-MODE,
+ * PROTECTED-MODE-RETURN to same or outer privilege). */
+int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
+{
+    unsigned w = d->zi.operand_width / 8;
+    struct far_ret r = { .esp = c->regs[CPU_ESP] };
+    uint32_t sel = 0, fl = 0;
+    int f;
+    if ((f = cpu_pop(c, &r.esp, &r.eip, w)) || (f = cpu_pop(c, &r.esp, &sel, w)) ||
+        (f = cpu_pop(c, &r.esp, &fl, w)))
+        return co_fault(c, d, f);
+    r.cs_sel = (uint16_t)sel;
+    uint32_t mask;
+    if (!cpu_pmode(c)) {
+        if (c->eflags & CPU_FL_VM)
+            return co_stop(c, "iret in virtual-8086 mode not supported yet");
+        mask = 0x257FD5; /* everything but VM, VIF, VIP, reserved */
+        if (w == 2)
+            mask &= 0xFFFF;
+        c->regs[CPU_ESP] = r.esp;
+        real_cs(c, r.cs_sel, &r.cs);
+        load_cs(c, &r.cs, 0, w == 2 ? r.eip & 0xFFFF : r.eip);
+        c->eflags = (c->eflags & ~mask) | (fl & mask) | CPU_FL_FIX1;
+        return CPU_CO_EXIT;
+    }
+    if (c->eflags & CPU_FL_NT)
+        return co_stop(c, "iret with NT=1 (task return) not supported yet");
+    if (w == 4 && (fl & CPU_FL_VM) && c->cpl == 0)
+        return co_stop(c, "iret to virtual-8086 mode not supported yet");
+    if (w == 2)
+        r.eip &= 0xFFFF;
+    if ((f = far_ret_check(c, &r, w, 0)))
+        return co_fault(c, d, f);
+    mask = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_DF | CPU_FL_NT | CPU_FL_RF | CPU_FL_AC | CPU_FL_ID;
+    if (c->cpl <= cpu_iopl(c))
+        mask |= CPU_FL_IF;
+    if (c->cpl == 0)
+        mask |= CPU_FL_IOPL | CPU_FL_VIF | CPU_FL_VIP;
+    if (w == 2)
+        mask &= 0xFFFF;
+    c->eflags = (c->eflags & ~mask) | (fl & mask) | CPU_FL_FIX1;
+    far_ret_commit(c, &r);
+    return CPU_CO_EXIT;
+}
