@@ -60,6 +60,17 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         return;
     }
     req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    if (req->mnemonic == ZYDIS_MNEMONIC_LEA) {
+        /* Zydis wants an LEA operand's size to be its address size. */
+        for (int i = 0; i < req->operand_count; i++) {
+            ZydisEncoderOperand *o = &req->operands[i];
+            if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
+                continue;
+            ZydisRegister r = o->mem.base != ZYDIS_REGISTER_NONE ? o->mem.base : o->mem.index;
+            o->mem.size = r == ZYDIS_REGISTER_NONE ? 4
+                        : (ZyanU16)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r) / 8);
+        }
+    }
     ZyanUSize n = ZYDIS_MAX_INSTRUCTION_LENGTH;
     ZyanStatus st = ZydisEncoderEncodeInstruction(req, e->buf[b] + e->len[b], &n);
     if (!ZYAN_SUCCESS(st)) {

@@ -66,6 +66,13 @@ bool bt_emit_ident(struct bt_tctx *t)
             if (is_lea) {
                 if (d->zi.address_width == 16)
                     return false;
+                if (op->mem.base == ZYDIS_REGISTER_NONE && op->mem.index == ZYDIS_REGISTER_NONE) {
+                    /* [disp32] would be RIP-relative in 64-bit mode. */
+                    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(bt_map_reg(d->ops[0].reg.value)),
+                           bt_i(d->zi.operand_width == 16 ? (uint16_t)op->mem.disp.value
+                                                          : (uint32_t)op->mem.disp.value));
+                    return true;
+                }
                 req.operands[i].mem.base = bt_map_reg(op->mem.base);
                 req.operands[i].mem.index = bt_map_reg(op->mem.index);
             } else {
