@@ -54,7 +54,9 @@ struct bt_stats {
     uint64_t translate_ns;
 };
 
-struct bt_ibtc_entry { uint32_t eip; uint32_t key; uint64_t host; };
+/* Inline indirect-branch table entry: tag = -((key << 32) | eip), so that
+ * emitted code can test a hit without touching flags (emit_ctrl.c). */
+struct bt_ibtc_entry { uint64_t neg_tag; uint64_t host; };
 
 struct bt {
     struct vm *vm;
@@ -87,6 +89,7 @@ void bt_callout_tramp(void);
 /* cache.c */
 int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
+void bt_ibtc_reset(struct bt *bt);
 struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key);
 struct bt_block *bt_block_alloc(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */

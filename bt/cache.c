@@ -63,6 +63,15 @@ int bt_cache_init(struct bt *bt, size_t size)
     return 0;
 }
 
+/* Empty entries must never match: tag 0 would (it is key 0, EIP 0). */
+void bt_ibtc_reset(struct bt *bt)
+{
+    for (uint32_t i = 0; i < BT_IBTC_ENTRIES; i++) {
+        bt->ibtc[i].neg_tag = 1;
+        bt->ibtc[i].host = 0;
+    }
+}
+
 static void free_block_data(struct bt_block *b)
 {
     free(b->map_host);
@@ -79,7 +88,7 @@ void bt_cache_flush(struct bt *bt)
     bt->pool_used = 0;
     memset(bt->hash, 0, (bt->hash_mask + 1) * sizeof(*bt->hash));
     memset(bt->page_blocks, 0, (bt->npages + 1) * sizeof(*bt->page_blocks));
-    memset(bt->ibtc, 0, BT_IBTC_ENTRIES * sizeof(*bt->ibtc));
+    bt_ibtc_reset(bt);
     for (uint64_t p = 0; p < bt->npages; p++)
         smmu_unmark_code(&bt->mmu, p);
     reset_region(bt);

@@ -58,27 +58,44 @@ uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
     return at;
 }
 
+/*
+ * Inline indirect-branch lookup, flag-free so guest flags need no saving:
+ * entries hold the negated tag (key << 32 | eip); adding the wanted tag with
+ * LEA gives zero on a hit, tested with JRCXZ (guest ECX parked in R10).
+ */
 void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
 {
     struct bt_emit *e = t->e;
     int miss = bt_label(e);
-    /* Flags of the guest may be live at the target: save them. */
-    bt_emit_flags_save(t, BT_MAIN);
     if (target32 != ZYDIS_REGISTER_R8D)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(target32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R11D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R8D),
-           bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 4));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 4, 4),
-           bt_i((int32_t)t->key));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_emit_flags_restore(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 8));
+    if (t->key) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)((uint64_t)t->key << 32)));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R9, 1, 0, 0));
+    }
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8, 1, 0, 0));
+    /* jrcxz hit ; mov rcx, r10 ; jmp miss ; hit: mov rcx, r10 ; jmp [entry.host] */
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
+    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
+    req.operand_count = 1;
+    req.operands[0] = bt_i(3 + 5); /* mov rcx, r10 (3) + jmp rel32 (5) */
+    bt_enc(e, BT_MAIN, &req);
+    uint32_t a = bt_here(e, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_jmp_label(e, BT_MAIN, miss);
+    if (bt_here(e, BT_MAIN) - a != 8)
+        bt_emit_fail(e, "indirect lookup: unexpected encoding length");
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
 
     bt_bind(e, BT_OOL, miss);
-    bt_emit_flags_restore(t, BT_OOL);
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
     bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);

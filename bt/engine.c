@@ -89,6 +89,7 @@ static int bt_init(struct vm *vm)
         return -1;
     }
     bt->ibtc = (struct bt_ibtc_entry *)((uint8_t *)bt->tables + BT_IBTC_OFF);
+    bt_ibtc_reset(bt);
     if (smmu_init(&bt->mmu, vm, bt->tables) != 0)
         return -1;
     vm->cpu->mmu = &bt->mmu;
@@ -203,7 +204,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             struct bt_block *tb = bt_lookup(bt, c->eip, k2);
             if (tb) {
                 struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
-                en->eip = c->eip; en->key = k2; en->host = (uint64_t)(uintptr_t)tb->host;
+                en->neg_tag = 0 - (((uint64_t)k2 << 32) | c->eip); en->host = (uint64_t)(uintptr_t)tb->host;
             }
             break;
         }

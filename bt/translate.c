@@ -54,6 +54,53 @@ static uint32_t flags_killed(const struct dec_insn *d)
     return d->flags_written & ARITH_FLAGS;
 }
 
+/* Flags read at guest EIP `eip` before being overwritten, found by decoding
+ * ahead (not translating) up to a few instructions; control flow or an
+ * unreadable byte ends the search conservatively (all not-yet-killed flags
+ * count as read). Lets a block drop flag saves its successors do not need. */
+static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
+{
+    uint32_t needed = 0, killed = 0;
+    for (int i = 0; i < 12 && killed != ARITH_FLAGS; i++) {
+        uint8_t bytes[16];
+        uint64_t phys;
+        struct dec_insn d;
+        if (!smmu_translate(&bt->mmu, eip, false, &phys) || phys + 16 > bt->vm->ram_size)
+            break;
+        memcpy(bytes, bt->vm->ram + phys, 15);
+        if (dec_decode(mode, eip, bytes, 15, &d) != 0)
+            break;
+        needed |= d.flags_read & ARITH_FLAGS & ~killed;
+        if (d.cls & (DEC_CONTROL | DEC_UNDEFINED))
+            break;
+        killed |= flags_killed(&d);
+        eip += d.len;
+    }
+    return needed | (ARITH_FLAGS & ~killed);
+}
+
+/* Flags live after the last instruction of a block. */
+static uint32_t block_live_out(struct bt *bt, const struct dec_insn *last, enum dec_mode mode, bool ended_by_control)
+{
+    uint32_t next = last->eip + last->len;
+    if (!ended_by_control)
+        return lookahead_live(bt, next, mode);
+    const ZydisDecodedOperand *op = &last->ops[0];
+    bool rel = last->zi.operand_count_visible > 0 && op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+               op->imm.is_relative && last->zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR;
+    uint32_t target = next + (uint32_t)op->imm.value.s;
+    switch (last->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL:
+        return rel ? lookahead_live(bt, target, mode) : ARITH_FLAGS;
+    case ZYDIS_MNEMONIC_RET:
+        return ARITH_FLAGS;
+    default:
+        if ((last->cls & DEC_CONTROL) && rel && last->zi.meta.category == ZYDIS_CATEGORY_COND_BR)
+            return lookahead_live(bt, target, mode) | lookahead_live(bt, next, mode);
+        return ARITH_FLAGS;
+    }
+}
+
 static bool is_legacy(ZydisMnemonic m)
 {
     switch (m) {
@@ -179,8 +226,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             break;
     }
 
-    /* Backward flag liveness: everything is live after the block. */
-    uint32_t live = ARITH_FLAGS;
+    /* Backward flag liveness from what the successors need. */
+    uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0);
     for (int k = n - 1; k >= 0; k--) {
         live = (insns[k].flags_read & ARITH_FLAGS) | (live & ~flags_killed(&insns[k]));
         live_in[k] = live;

@@ -1,6 +1,6 @@
 /*
  * cpu/internal.h — helpers shared by the callout files of cpu/ (not a
- * public interface: only cpu/*.c include it).
+ * public interface: only the files of cpu/ include it).
  *
  * Guest faults found by a helper travel as a *fault code* (int): 0 = no
  * fault, CPU_FAULT(vec, err) = a guest exception to raise, CPU_FAULT_STOP =

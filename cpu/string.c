@@ -1,0 +1,370 @@
+/*
+ * cpu/string.c — MOVS STOS LODS CMPS SCAS INS OUTS (byte/word/dword) with
+ * REP / REPE / REPNE, 16- and 32-bit address size, DF, and a segment
+ * override on the source (the destination is always ES).
+ *
+ * Semantics are the SDM's element-by-element loop; a fault on element k
+ * leaves ESI/EDI/ECX pointing at element k, so the instruction restarts
+ * there. REP MOVS/STOS with DF=0 and 32-bit addresses copy whole runs that
+ * stay inside one guest page on each side through host pointers from
+ * smmu_fill() (guest memcpy/memset speed); device, code and unmapped pages
+ * fall back to one element at a time through smmu_read/smmu_write.
+ *
+ * A callout does a bounded amount of work: when the budget runs out with
+ * count left, it saves the registers and returns CPU_CO_EXIT at the
+ * instruction itself, which resumes where it stopped (interrupts and
+ * timers get in between, as on hardware).
+ */
+#include "cpu/internal.h"
+
+#include <string.h>
+#include "devices/bus.h"
+#include "shadowmmu/smmu.h"
+#include "vm/vm.h"
+
+/* Work budget per callout: one unit per byte copied in bulk, SLOW_COST per
+ * element done through the slow path (≈64K slow elements, 1 MiB bulk). */
+#define BUDGET (1u << 20)
+#define SLOW_COST 16u
+
+struct sop {
+    const struct dec_insn *d;
+    unsigned size;      /* element bytes */
+    uint32_t amask;     /* 0xFFFF or 0xFFFFFFFF: address and count size */
+    int rep;            /* 0 none, 1 REP/REPE, 2 REPNE */
+    int src_seg;        /* DS unless overridden */
+    int32_t delta;      /* +size or -size from DF */
+    uint32_t si, di, cnt;
+    unsigned work;
+};
+
+static void sop_init(struct cpu *c, const struct dec_insn *d, struct sop *s)
+{
+    const char *mn = ZydisMnemonicGetString(d->zi.mnemonic);
+    char last = mn[strlen(mn) - 1];
+    s->d = d;
+    s->size = last == 'b' ? 1 : last == 'w' ? 2 : 4;
+    s->amask = d->zi.address_width == 16 ? 0xFFFFu : 0xFFFFFFFFu;
+    s->rep = (d->zi.attributes & ZYDIS_ATTRIB_HAS_REPNE) ? 2
+           : (d->zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) ? 1 : 0;
+    s->src_seg = CPU_DS;
+    for (unsigned i = 0; i < d->zi.operand_count; i++) {
+        const ZydisDecodedOperand *op = &d->ops[i];
+        if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+            (op->mem.base == ZYDIS_REGISTER_ESI || op->mem.base == ZYDIS_REGISTER_SI)) {
+            int sg = cpu_seg_of(op->mem.segment);
+            if (sg >= 0)
+                s->src_seg = sg;
+        }
+    }
+    s->delta = (c->eflags & CPU_FL_DF) ? -(int32_t)s->size : (int32_t)s->size;
+    s->si = c->regs[CPU_ESI] & s->amask;
+    s->di = c->regs[CPU_EDI] & s->amask;
+    s->cnt = s->rep ? c->regs[CPU_ECX] & s->amask : 1;
+    s->work = 0;
+}
+
+static void sop_save(struct cpu *c, const struct sop *s)
+{
+    uint32_t keep = ~s->amask;
+    c->regs[CPU_ESI] = (c->regs[CPU_ESI] & keep) | (s->si & s->amask);
+    c->regs[CPU_EDI] = (c->regs[CPU_EDI] & keep) | (s->di & s->amask);
+    if (s->rep)
+        c->regs[CPU_ECX] = (c->regs[CPU_ECX] & keep) | (s->cnt & s->amask);
+}
+
+static uint32_t src_lin(const struct cpu *c, const struct sop *s)
+{
+    return c->seg_base[s->src_seg] + (s->si & s->amask);
+}
+
+static uint32_t dst_lin(const struct cpu *c, const struct sop *s)
+{
+    return c->seg_base[CPU_ES] + (s->di & s->amask);
+}
+
+/* After one element or run: done, out of budget (resume at the same
+ * instruction), or go on. Returns -1 to go on, else the callout result. */
+static int sop_step_end(struct cpu *c, struct sop *s)
+{
+    if (!s->cnt) {
+        sop_save(c, s);
+        return CPU_CO_CONTINUE;
+    }
+    if (s->work >= BUDGET || c->async_pending) {
+        sop_save(c, s);
+        c->eip = s->d->eip;
+        return CPU_CO_EXIT;
+    }
+    return -1;
+}
+
+static int sop_fault(struct cpu *c, struct sop *s, int f)
+{
+    sop_save(c, s);
+    return co_fault(c, s->d, f);
+}
+
+/* Elements that fit in the current page on both sides (forward, 32-bit). */
+static uint32_t run_len(const struct cpu *c, const struct sop *s, bool with_src)
+{
+    uint32_t n = (4096 - (dst_lin(c, s) & 0xFFF)) / s->size;
+    if (with_src) {
+        uint32_t m = (4096 - (src_lin(c, s) & 0xFFF)) / s->size;
+        if (m < n)
+            n = m;
+    }
+    return n < s->cnt ? n : s->cnt;
+}
+
+static bool bulk_ok(const struct sop *s)
+{
+    return s->rep && s->delta > 0 && s->amask == 0xFFFFFFFFu;
+}
+
+int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
+{
+    struct sop s;
+    sop_init(c, d, &s);
+    if (!s.cnt)
+        return CPU_CO_CONTINUE;
+    for (;;) {
+        uint32_t n = 1;
+        if (bulk_ok(&s) && (n = run_len(c, &s, true)) > 0) {
+            uint8_t *hs = smmu_fill(c->mmu, src_lin(c, &s), false);
+            uint8_t *hd = hs ? smmu_fill(c->mmu, dst_lin(c, &s), true) : NULL;
+            if (hs && hd) {
+                uint32_t bytes = n * s.size;
+                if (hd > hs && hd < hs + bytes) {
+                    /* Forward overlap: later elements read what earlier
+                     * ones wrote (a replicating copy), unlike memmove. */
+                    for (uint32_t i = 0; i < bytes; i += s.size)
+                        memmove(hd + i, hs + i, s.size);
+                } else {
+                    memmove(hd, hs, bytes);
+                }
+                s.si += bytes; s.di += bytes; s.cnt -= n;
+                s.work += bytes;
+                int r = sop_step_end(c, &s);
+                if (r >= 0)
+                    return r;
+                continue;
+            }
+        }
+        if (n == 0)
+            n = 1; /* an element straddles a page */
+        while (n--) {
+            uint32_t v;
+            int f = cpu_mem_read(c, src_lin(c, &s), &v, s.size);
+            if (!f)
+                f = cpu_mem_write(c, dst_lin(c, &s), &v, s.size);
+            if (f)
+                return sop_fault(c, &s, f);
+            s.si += s.delta; s.di += s.delta; s.cnt--;
+            s.work += SLOW_COST;
+            int r = sop_step_end(c, &s);
+            if (r >= 0)
+                return r;
+        }
+    }
+}
+
+int cpu_co_stos(struct cpu *c, const struct dec_insn *d)
+{
+    struct sop s;
+    sop_init(c, d, &s);
+    if (!s.cnt)
+        return CPU_CO_CONTINUE;
+    uint32_t v = c->regs[CPU_EAX];
+    for (;;) {
+        uint32_t n = 1;
+        if (bulk_ok(&s) && (n = run_len(c, &s, false)) > 0) {
+            uint8_t *hd = smmu_fill(c->mmu, dst_lin(c, &s), true);
+            if (hd) {
+                uint32_t bytes = n * s.size;
+                if (s.size == 1)
+                    memset(hd, (int)(v & 0xFF), bytes);
+                else
+                    for (uint32_t i = 0; i < bytes; i += s.size)
+                        memcpy(hd + i, &v, s.size);
+                s.di += bytes; s.cnt -= n;
+                s.work += bytes;
+                int r = sop_step_end(c, &s);
+                if (r >= 0)
+                    return r;
+                continue;
+            }
+        }
+        if (n == 0)
+            n = 1;
+        while (n--) {
+            int f = cpu_mem_write(c, dst_lin(c, &s), &v, s.size);
+            if (f)
+                return sop_fault(c, &s, f);
+            s.di += s.delta; s.cnt--;
+            s.work += SLOW_COST;
+            int r = sop_step_end(c, &s);
+            if (r >= 0)
+                return r;
+        }
+    }
+}
+
+static void set_acc(struct cpu *c, unsigned size, uint32_t v)
+{
+    if (size == 4)
+        c->regs[CPU_EAX] = v;
+    else if (size == 2)
+        c->regs[CPU_EAX] = (c->regs[CPU_EAX] & 0xFFFF0000u) | (v & 0xFFFF);
+    else
+        c->regs[CPU_EAX] = (c->regs[CPU_EAX] & 0xFFFFFF00u) | (v & 0xFF);
+}
+
+int cpu_co_lods(struct cpu *c, const struct dec_insn *d)
+{
+    struct sop s;
+    sop_init(c, d, &s);
+    if (!s.cnt)
+        return CPU_CO_CONTINUE;
+    for (;;) {
+        uint32_t v = 0;
+        int f = cpu_mem_read(c, src_lin(c, &s), &v, s.size);
+        if (f)
+            return sop_fault(c, &s, f);
+        set_acc(c, s.size, v);
+        s.si += s.delta; s.cnt--;
+        s.work += SLOW_COST;
+        int r = sop_step_end(c, &s);
+        if (r >= 0)
+            return r;
+    }
+}
+
+static void set_arith(struct cpu *c, uint32_t fl)
+{
+    c->eflags = (c->eflags & ~CPU_FL_ARITH) | fl;
+}
+
+/* REPE stops when ZF=0, REPNE when ZF=1 (checked after each element). */
+static bool cond_stop(const struct sop *s, uint32_t fl)
+{
+    if (!s->rep)
+        return false;
+    return s->rep == 1 ? !(fl & CPU_FL_ZF) : (fl & CPU_FL_ZF) != 0;
+}
+
+/* CMPS compares [src] - [ES:dst], as CMP src, dst. */
+int cpu_co_cmps(struct cpu *c, const struct dec_insn *d)
+{
+    struct sop s;
+    sop_init(c, d, &s);
+    if (!s.cnt)
+        return CPU_CO_CONTINUE;
+    for (;;) {
+        uint32_t a = 0, b = 0;
+        int f = cpu_mem_read(c, src_lin(c, &s), &a, s.size);
+        if (!f)
+            f = cpu_mem_read(c, dst_lin(c, &s), &b, s.size);
+        if (f)
+            return sop_fault(c, &s, f);
+        uint32_t fl = cpu_flags_sub(a, b, s.size * 8);
+        set_arith(c, fl);
+        s.si += s.delta; s.di += s.delta; s.cnt--;
+        s.work += SLOW_COST;
+        if (cond_stop(&s, fl)) {
+            sop_save(c, &s);
+            return CPU_CO_CONTINUE;
+        }
+        int r = sop_step_end(c, &s);
+        if (r >= 0)
+            return r;
+    }
+}
+
+/* SCAS compares AL/AX/EAX - [ES:EDI]. */
+int cpu_co_scas(struct cpu *c, const struct dec_insn *d)
+{
+    struct sop s;
+    sop_init(c, d, &s);
+    if (!s.cnt)
+        return CPU_CO_CONTINUE;
+    uint32_t a = c->regs[CPU_EAX];
+    for (;;) {
+        uint32_t b = 0;
+        int f = cpu_mem_read(c, dst_lin(c, &s), &b, s.size);
+        if (f)
+            return sop_fault(c, &s, f);
+        uint32_t fl = cpu_flags_sub(a, b, s.size * 8);
+        set_arith(c, fl);
+        s.di += s.delta; s.cnt--;
+        s.work += SLOW_COST;
+        if (cond_stop(&s, fl)) {
+            sop_save(c, &s);
+            return CPU_CO_CONTINUE;
+        }
+        int r = sop_step_end(c, &s);
+        if (r >= 0)
+            return r;
+    }
+}
+
+/* INS: port DX -> ES:EDI. The destination is checked before the port is
+ * read so a fault does not lose a device read. */
+int cpu_co_ins(struct cpu *c, const struct dec_insn *d)
+{
+    struct sop s;
+    sop_init(c, d, &s);
+    if (!s.cnt)
+        return CPU_CO_CONTINUE;
+    uint16_t port = (uint16_t)c->regs[CPU_EDX];
+    int f = cpu_io_allowed(c, port, s.size);
+    if (f)
+        return co_fault(c, d, f);
+    struct vm *vm = c->vm;
+    for (;;) {
+        uint64_t phys;
+        if (!smmu_translate(c->mmu, dst_lin(c, &s), true, &phys))
+            return sop_fault(c, &s, CPU_FAULT(CPU_VEC_PF, 0));
+        uint32_t v = 0;
+        dev_bus_pio(vm->bus, port, s.size, false, &v);
+        vm->stats.pio_accesses++;
+        if ((f = cpu_mem_write(c, dst_lin(c, &s), &v, s.size)))
+            return sop_fault(c, &s, f);
+        s.di += s.delta; s.cnt--;
+        s.work += SLOW_COST;
+        int r = sop_step_end(c, &s);
+        if (r >= 0)
+            return r;
+    }
+}
+
+/* OUTS: [src] -> port DX. */
+int cpu_co_outs(struct cpu *c, const struct dec_insn *d)
+{
+    struct sop s;
+    sop_init(c, d, &s);
+    if (!s.cnt)
+        return CPU_CO_CONTINUE;
+    uint16_t port = (uint16_t)c->regs[CPU_EDX];
+    int f = cpu_io_allowed(c, port, s.size);
+    if (f)
+        return co_fault(c, d, f);
+    struct vm *vm = c->vm;
+    for (;;) {
+        uint32_t v = 0;
+        if ((f = cpu_mem_read(c, src_lin(c, &s), &v, s.size)))
+            return sop_fault(c, &s, f);
+        dev_bus_pio(vm->bus, port, s.size, true, &v);
+        vm->stats.pio_accesses++;
+        s.si += s.delta; s.cnt--;
+        s.work += SLOW_COST;
+        if (vm->stop_requested && s.cnt) {
+            sop_save(c, &s);
+            c->eip = d->eip;
+            return CPU_CO_EXIT;
+        }
+        int r = sop_step_end(c, &s);
+        if (r >= 0)
+            return r;
+    }
+}

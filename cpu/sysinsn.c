@@ -1,0 +1,475 @@
+/*
+ * cpu/sysinsn.c — system instructions served in C: HLT, CLI/STI,
+ * PUSHF/POPF, CPUID, RDTSC/RDMSR/WRMSR/RDPMC, cache and TLB maintenance,
+ * the descriptor-table registers (LGDT ... STR), CR0 shortcuts (SMSW, LMSW,
+ * CLTS), MOV to/from control and debug registers, and the descriptor probes
+ * LAR/LSL/VERR/VERW. Semantics follow each instruction's SDM vol. 2 page.
+ *
+ * Anything that can change the translation key (a CR write) leaves
+ * translated code with c->eip at the next instruction (CPU_CO_EXIT).
+ */
+#include "cpu/internal.h"
+
+#include <string.h>
+#include <x86intrin.h>
+
+#define GP0 CPU_FAULT(CPU_VEC_GP, 0)
+
+static int done_exit(struct cpu *c, const struct dec_insn *d)
+{
+    c->eip = next_eip(d);
+    return CPU_CO_EXIT;
+}
+
+static bool need_cpl0(const struct cpu *c)
+{
+    return cpu_pmode(c) ? c->cpl != 0 : (c->eflags & CPU_FL_VM) != 0;
+}
+
+int cpu_co_hlt(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    c->halted = true;
+    return done_exit(c, d);
+}
+
+/* CLI/STI: IOPL-sensitive (PVI/VME not modelled: CR4 bits stored only). */
+int cpu_co_cli(struct cpu *c, const struct dec_insn *d)
+{
+    if (cpu_pmode(c) && c->cpl > cpu_iopl(c))
+        return co_fault(c, d, GP0);
+    c->eflags &= ~CPU_FL_IF;
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_sti(struct cpu *c, const struct dec_insn *d)
+{
+    if (cpu_pmode(c) && c->cpl > cpu_iopl(c))
+        return co_fault(c, d, GP0);
+    c->eflags |= CPU_FL_IF;
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_pushf(struct cpu *c, const struct dec_insn *d)
+{
+    unsigned w = d->zi.operand_width / 8;
+    uint32_t esp = c->regs[CPU_ESP];
+    if (c->eflags & CPU_FL_VM)
+        return co_stop(c, "pushf in virtual-8086 mode not supported yet");
+    int f = cpu_push(c, &esp, c->eflags & ~(CPU_FL_VM | CPU_FL_RF), w);
+    if (f)
+        return co_fault(c, d, f);
+    cpu_commit_esp(c, esp);
+    return CPU_CO_CONTINUE;
+}
+
+/* POPF (SDM vol. 2): IOPL changes only at CPL 0, IF only at CPL <= IOPL;
+ * VM, VIP, VIF and reserved bits unaffected; RF cleared. */
+int cpu_co_popf(struct cpu *c, const struct dec_insn *d)
+{
+    unsigned w = d->zi.operand_width / 8;
+    uint32_t esp = c->regs[CPU_ESP], v;
+    if (c->eflags & CPU_FL_VM)
+        return co_stop(c, "popf in virtual-8086 mode not supported yet");
+    int f = cpu_pop(c, &esp, &v, w);
+    if (f)
+        return co_fault(c, d, f);
+    uint32_t mask = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_DF | CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
+    unsigned cpl = cpu_pmode(c) ? c->cpl : 0;
+    if (cpl == 0)
+        mask |= CPU_FL_IOPL;
+    if (cpl <= cpu_iopl(c))
+        mask |= CPU_FL_IF;
+    if (w == 2)
+        mask &= 0xFFFF;
+    c->eflags = ((c->eflags & ~mask) | (v & mask) | CPU_FL_FIX1) & ~CPU_FL_RF;
+    cpu_commit_esp(c, esp);
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_cpuid(struct cpu *c, const struct dec_insn *d)
+{
+    (void)d;
+    uint32_t out[4];
+    cpu_cpuid(c, c->regs[CPU_EAX], c->regs[CPU_ECX], out);
+    c->regs[CPU_EAX] = out[0];
+    c->regs[CPU_EBX] = out[1];
+    c->regs[CPU_ECX] = out[2];
+    c->regs[CPU_EDX] = out[3];
+    return CPU_CO_CONTINUE;
+}
+
+#define CR4_TSD 0x4u
+
+/* Guest TSC = host TSC + tsc_offset (wraps like the hardware counter). */
+static uint64_t guest_tsc(const struct cpu *c)
+{
+    return __rdtsc() + c->tsc_offset;
+}
+
+int cpu_co_rdtsc(struct cpu *c, const struct dec_insn *d)
+{
+    if ((c->cr4 & CR4_TSD) && need_cpl0(c))
+        return co_fault(c, d, GP0);
+    uint64_t t = guest_tsc(c);
+    c->regs[CPU_EAX] = (uint32_t)t;
+    c->regs[CPU_EDX] = (uint32_t)(t >> 32);
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_rdmsr(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    uint64_t v;
+    switch (c->regs[CPU_ECX]) {
+    case 0x10: v = guest_tsc(c); break;
+    case 0x1B: v = c->msr_apic_base; break;
+    case 0x174: v = c->msr_sysenter_cs; break;
+    case 0x175: v = c->msr_sysenter_esp; break;
+    case 0x176: v = c->msr_sysenter_eip; break;
+    case 0x1A0: v = c->msr_misc_enable; break;
+    default: return co_fault(c, d, GP0);
+    }
+    c->regs[CPU_EAX] = (uint32_t)v;
+    c->regs[CPU_EDX] = (uint32_t)(v >> 32);
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_wrmsr(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    uint64_t v = ((uint64_t)c->regs[CPU_EDX] << 32) | c->regs[CPU_EAX];
+    switch (c->regs[CPU_ECX]) {
+    case 0x10: c->tsc_offset = v - __rdtsc(); break;
+    case 0x1B:
+        /* Bits 0-7, 9 and above the 32-bit physical width are reserved. */
+        if (v & 0xFFFFFFFF000002FFull)
+            return co_fault(c, d, GP0);
+        c->msr_apic_base = v;
+        break;
+    case 0x174: c->msr_sysenter_cs = v & 0xFFFF; break;
+    case 0x175: c->msr_sysenter_esp = v; break;
+    case 0x176: c->msr_sysenter_eip = v; break;
+    case 0x1A0: c->msr_misc_enable = v; break;
+    default: return co_fault(c, d, GP0);
+    }
+    return CPU_CO_CONTINUE;
+}
+
+/* No performance counters are modelled: every counter index is invalid. */
+int cpu_co_rdpmc(struct cpu *c, const struct dec_insn *d)
+{
+    return co_fault(c, d, GP0);
+}
+
+/* INVLPG / INVD / WBINVD: privileged no-ops while paging is not modelled
+ * (the shadow-MMU issue makes INVLPG drop shadow entries). */
+int cpu_co_nop_priv(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    return CPU_CO_CONTINUE;
+}
+
+/* ---- descriptor-table registers -------------------------------------- */
+
+int cpu_co_lgdt_lidt(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    uint32_t lin = cpu_ea(c, d, &d->ops[0]), base;
+    uint16_t limit;
+    int f = cpu_mem_read(c, lin, &limit, 2);
+    if (!f)
+        f = cpu_mem_read(c, lin + 2, &base, 4);
+    if (f)
+        return co_fault(c, d, f);
+    if (d->zi.operand_width == 16)
+        base &= 0xFFFFFF; /* 16-bit operand size: 24-bit base */
+    struct cpu_dtr *t = d->zi.mnemonic == ZYDIS_MNEMONIC_LGDT ? &c->gdtr : &c->idtr;
+    t->base = base;
+    t->limit = limit;
+    return CPU_CO_CONTINUE;
+}
+
+/* SGDT/SIDT store limit and the full 32-bit base at any operand size. */
+int cpu_co_sgdt_sidt(struct cpu *c, const struct dec_insn *d)
+{
+    const struct cpu_dtr *t = d->zi.mnemonic == ZYDIS_MNEMONIC_SGDT ? &c->gdtr : &c->idtr;
+    uint8_t img[6];
+    memcpy(img, &t->limit, 2);
+    memcpy(img + 2, &t->base, 4);
+    int f = cpu_mem_write(c, cpu_ea(c, d, &d->ops[0]), img, 6);
+    return f ? co_fault(c, d, f) : CPU_CO_CONTINUE;
+}
+
+/* Store a selector or MSW: 16 bits to memory, zero-extended to a register. */
+static int store_sel(struct cpu *c, const struct dec_insn *d, uint32_t v)
+{
+    const ZydisDecodedOperand *op = &d->ops[0];
+    int f;
+    if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        uint16_t v16 = (uint16_t)v;
+        f = cpu_mem_write(c, cpu_ea(c, d, op), &v16, 2);
+    } else {
+        cpu_set_reg(c, op->reg.value, op->size == 16 ? (v & 0xFFFF) : v);
+        f = 0;
+    }
+    return f ? co_fault(c, d, f) : CPU_CO_CONTINUE;
+}
+
+/* LLDT LTR SLDT STR LAR LSL VERR VERW: #UD in real and V86 mode. */
+#define PM_ONLY(c, d) \
+    do { if (!cpu_pmode(c)) return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0)); } while (0)
+
+int cpu_co_sldt(struct cpu *c, const struct dec_insn *d)
+{
+    PM_ONLY(c, d);
+    return store_sel(c, d, c->ldtr.sel);
+}
+
+int cpu_co_str(struct cpu *c, const struct dec_insn *d)
+{
+    PM_ONLY(c, d);
+    return store_sel(c, d, c->tr.sel);
+}
+
+int cpu_co_smsw(struct cpu *c, const struct dec_insn *d)
+{
+    return store_sel(c, d, c->cr0); /* r32 gets all of CR0 (P6 and later) */
+}
+
+int cpu_co_lldt(struct cpu *c, const struct dec_insn *d)
+{
+    PM_ONLY(c, d);
+    if (c->cpl)
+        return co_fault(c, d, GP0);
+    uint32_t v, lo, hi;
+    int f = cpu_read_op(c, d, &d->ops[0], &v);
+    if (f)
+        return co_fault(c, d, f);
+    uint16_t sel = (uint16_t)v;
+    struct cpu_segment s;
+    if (!(sel & ~3u)) {
+        memset(&c->ldtr, 0, sizeof(c->ldtr));
+        c->ldtr.sel = sel;
+        return CPU_CO_CONTINUE;
+    }
+    if (sel & 4)
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
+    if ((f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0)))
+        return co_fault(c, d, f);
+    cpu_desc_parse(sel, lo, hi, &s);
+    if (SEGF_S(s.flags) || SEGF_TYPE(s.flags) != 0x2)
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
+    if (!SEGF_P(s.flags))
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel)));
+    c->ldtr = s;
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_ltr(struct cpu *c, const struct dec_insn *d)
+{
+    PM_ONLY(c, d);
+    if (c->cpl)
+        return co_fault(c, d, GP0);
+    uint32_t v, lo, hi;
+    int f = cpu_read_op(c, d, &d->ops[0], &v);
+    if (f)
+        return co_fault(c, d, f);
+    uint16_t sel = (uint16_t)v;
+    struct cpu_segment s;
+    if (!(sel & ~3u))
+        return co_fault(c, d, GP0);
+    if (sel & 4)
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
+    if ((f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0)))
+        return co_fault(c, d, f);
+    cpu_desc_parse(sel, lo, hi, &s);
+    unsigned t = SEGF_TYPE(s.flags);
+    if (SEGF_S(s.flags) || (t != 0x1 && t != 0x9)) /* available 16/32-bit TSS */
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
+    if (!SEGF_P(s.flags))
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel)));
+    uint8_t busy = (uint8_t)((hi >> 8) | 0x2);
+    if ((f = cpu_mem_write(c, c->gdtr.base + (sel & ~7u) + 5, &busy, 1)))
+        return co_fault(c, d, f);
+    s.flags |= 0x2;
+    c->tr = s;
+    return CPU_CO_CONTINUE;
+}
+
+/* ---- CR0 shortcuts and MOV CR / DR ----------------------------------- */
+
+int cpu_co_lmsw(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    uint32_t v;
+    int f = cpu_read_op(c, d, &d->ops[0], &v);
+    if (f)
+        return co_fault(c, d, f);
+    /* Loads PE MP EM TS; cannot clear PE. */
+    c->cr0 = (c->cr0 & ~0xEu) | (v & 0xF) | (c->cr0 & CPU_CR0_PE);
+    return done_exit(c, d);
+}
+
+int cpu_co_clts(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    c->cr0 &= ~CPU_CR0_TS;
+    return done_exit(c, d);
+}
+
+#define CR0_CD 0x40000000u
+#define CR0_NW 0x20000000u
+#define CR0_AM 0x00040000u
+#define CR0_WRITABLE (CPU_CR0_PE | CPU_CR0_MP | CPU_CR0_EM | CPU_CR0_TS | CPU_CR0_NE | \
+                      CPU_CR0_WP | CR0_AM | CR0_NW | CR0_CD | CPU_CR0_PG)
+/* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT: stored, the MMU
+ * issue gives PSE/PAE/PGE their meaning. */
+#define CR4_WRITABLE 0x7FFu
+
+int cpu_co_mov_cr(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    bool to_cr = ZydisRegisterGetClass(d->ops[0].reg.value) == ZYDIS_REGCLASS_CONTROL;
+    ZydisRegister crr = to_cr ? d->ops[0].reg.value : d->ops[1].reg.value;
+    unsigned n = crr - ZYDIS_REGISTER_CR0;
+    uint32_t *cr;
+    switch (n) {
+    case 0: cr = &c->cr0; break;
+    case 2: cr = &c->cr2; break;
+    case 3: cr = &c->cr3; break;
+    case 4: cr = &c->cr4; break;
+    default: return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
+    }
+    if (!to_cr) {
+        cpu_set_reg(c, d->ops[0].reg.value, *cr);
+        return CPU_CO_CONTINUE;
+    }
+    uint32_t v = cpu_get_reg(c, d->ops[1].reg.value);
+    if (n == 0) {
+        if (((v & CPU_CR0_PG) && !(v & CPU_CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
+            return co_fault(c, d, GP0);
+        v = (v & CR0_WRITABLE) | CPU_CR0_ET; /* ET is hardwired to 1 */
+    } else if (n == 4 && (v & ~CR4_WRITABLE)) {
+        return co_fault(c, d, GP0);
+    }
+    *cr = v;
+    return done_exit(c, d);
+}
+
+#define CR4_DE 0x8u
+
+int cpu_co_mov_dr(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    bool to_dr = ZydisRegisterGetClass(d->ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG;
+    unsigned n = (to_dr ? d->ops[0].reg.value : d->ops[1].reg.value) - ZYDIS_REGISTER_DR0;
+    if (n == 4 || n == 5) {
+        if (c->cr4 & CR4_DE)
+            return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
+        n += 2; /* DR4/DR5 alias DR6/DR7 */
+    }
+    if (n > 7)
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
+    if (!to_dr) {
+        cpu_set_reg(c, d->ops[0].reg.value, c->dr[n]);
+        return CPU_CO_CONTINUE;
+    }
+    uint32_t v = cpu_get_reg(c, d->ops[1].reg.value);
+    if (n == 6)
+        v |= 0xFFFF0FF0u;
+    else if (n == 7)
+        v = (v | 0x400) & ~0xD800u;
+    c->dr[n] = v;
+    return CPU_CO_CONTINUE;
+}
+
+/* ---- LAR / LSL / VERR / VERW ----------------------------------------- */
+
+/* Fetch the descriptor a probe names and apply the common visibility rule
+ * (conforming code is always visible; else DPL >= CPL and DPL >= RPL).
+ * Returns 1 visible, 0 not (ZF=0), or a fault code < 0 encoded by *fault. */
+static int probe(struct cpu *c, uint16_t sel, struct cpu_segment *s, int *fault)
+{
+    uint32_t lo, hi;
+    *fault = 0;
+    if (!(sel & ~3u))
+        return 0;
+    int f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0);
+    if (f) {
+        if (CPU_FAULT_VEC(f) != CPU_VEC_GP || f == CPU_FAULT_STOP)
+            *fault = f; /* a page fault reading the table is real */
+        return 0;
+    }
+    cpu_desc_parse(sel, lo, hi, s);
+    unsigned t = SEGF_TYPE(s->flags), dpl = SEGF_DPL(s->flags);
+    bool conf_code = SEGF_S(s->flags) && (t & 0xC) == 0xC;
+    if (!conf_code && (dpl < c->cpl || dpl < (sel & 3u)))
+        return 0;
+    return 1;
+}
+
+static void set_zf(struct cpu *c, bool z)
+{
+    c->eflags = z ? c->eflags | CPU_FL_ZF : c->eflags & ~CPU_FL_ZF;
+}
+
+int cpu_co_lar_lsl(struct cpu *c, const struct dec_insn *d)
+{
+    PM_ONLY(c, d);
+    bool lar = d->zi.mnemonic == ZYDIS_MNEMONIC_LAR;
+    uint32_t v;
+    int f = cpu_read_op(c, d, &d->ops[1], &v), pf;
+    if (f)
+        return co_fault(c, d, f);
+    struct cpu_segment s;
+    uint16_t sel = (uint16_t)v;
+    int ok = probe(c, sel, &s, &pf);
+    if (pf)
+        return co_fault(c, d, pf);
+    if (ok && !SEGF_S(s.flags)) {
+        /* System types LAR accepts: 1 2 3 4 5 9 B C; LSL: 1 2 3 9 B. */
+        unsigned t = SEGF_TYPE(s.flags);
+        unsigned okmask = lar ? 0x1A3E : 0x0A0E;
+        ok = (okmask >> t) & 1;
+    }
+    set_zf(c, ok);
+    if (ok) {
+        uint32_t r = lar ? (s.flags << 8) & 0x00F0FF00u : s.limit;
+        cpu_set_reg(c, d->ops[0].reg.value, d->ops[0].size == 16 ? r & 0xFFFF : r);
+    }
+    return CPU_CO_CONTINUE;
+}
+
+int cpu_co_verr_verw(struct cpu *c, const struct dec_insn *d)
+{
+    PM_ONLY(c, d);
+    uint32_t v;
+    int f = cpu_read_op(c, d, &d->ops[0], &v), pf;
+    if (f)
+        return co_fault(c, d, f);
+    struct cpu_segment s;
+    int ok = probe(c, (uint16_t)v, &s, &pf);
+    if (pf)
+        return co_fault(c, d, pf);
+    if (ok) {
+        unsigned t = SEGF_TYPE(s.flags);
+        if (!SEGF_S(s.flags))
+            ok = 0;
+        else if (d->zi.mnemonic == ZYDIS_MNEMONIC_VERR)
+            ok = !(t & 8) || (t & 2); /* data, or readable code */
+        else
+            ok = !(t & 8) && (t & 2); /* writable data */
+    }
+    set_zf(c, ok);
+    return CPU_CO_CONTINUE;
+}
