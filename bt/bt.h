@@ -62,7 +62,8 @@ struct bt {
     struct vm *vm;
     struct cpu *cpu;
     struct smmu mmu;
-    uint64_t *tables;      /* R14: TLB read, TLB write, IBTC */
+    uint8_t *region;       /* struct cpu + tables (R15) */
+    uint64_t *tables;      /* TLB read, TLB write, IBTC */
     struct bt_ibtc_entry *ibtc;
     /* code cache */
     uint8_t *cache;
@@ -82,7 +83,7 @@ struct bt {
 };
 
 /* enter.S */
-uint32_t bt_enter(struct cpu *c, void *host_code, void *tables);
+uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend);
 void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 

@@ -6,7 +6,7 @@
  * telling the dispatcher "go to EIP x, and patch me"; once x is translated
  * the dispatcher rewrites the rel32 to jump straight to it (chaining).
  * An indirect branch looks the target EIP up in a 64K-entry table (indexed
- * by its low 16 bits, at R14 + BT_IBTC_OFF) and jumps to the host code found
+ * by its low 16 bits, at R15 + BT_IBTC_OFF) and jumps to the host code found
  * there, or exits to the dispatcher, which fills the entry.
  */
 #include "bt/translate.h"
@@ -72,7 +72,7 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 8));
     if (t->key) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)((uint64_t)t->key << 32)));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R9, 1, 0, 0));
@@ -93,7 +93,7 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     if (bt_here(e, BT_MAIN) - a != 8)
         bt_emit_fail(e, "indirect lookup: unexpected encoding length");
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
 
     bt_bind(e, BT_OOL, miss);
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));

@@ -3,8 +3,7 @@
  *
  * Every guest memory access becomes: the 32-bit effective address computed
  * into R10D with flag-free LEA (segment base added where it can be nonzero),
- * an inline lookup of the page in the shadow TLB (R14) giving an addend in
- * R11, then the guest instruction itself re-encoded with the operand
+ * an inline lookup of the page in the shadow TLB (after struct cpu, R15), then the guest instruction itself re-encoded with the operand
  * [R10 + R11]. A miss, a page-crossing access, a device page or a write to a
  * page holding translated code jumps to an out-of-line slow path that calls
  * bt_mem_slow() (fill the entry, or point R11 at the bounce buffer) and runs
@@ -99,34 +98,64 @@ void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister 
     bt_emit_seg_add(t, bt_seg_index(op->mem.segment), dst32);
 }
 
+/* Crossing check: the access [R10, R10+size) must stay in one page. */
+static void emit_cross_check(struct bt_emit *e, int b, unsigned size, int slow)
+{
+    if (size <= 1)
+        return;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(R10D));
+    bt_ins(e, b, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF));
+    bt_ins(e, b, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_i(0x1000 - (int)size));
+    bt_jcc_label(e, b, ZYDIS_MNEMONIC_JNBE, slow);
+}
+
+/*
+ * Fast path: the entry is compared with R14, the addend most pages share
+ * (with paging off, every RAM page: guest-physical RAM is one host
+ * mapping). The access itself uses [R10 + R14], so it does not wait for the
+ * table load — the compare runs beside it and its branch is predicted.
+ * Pages with another addend take the out-of-line "other" path, which uses
+ * the entry's own addend; empty entries and crossings take the slow path.
+ */
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr)
 {
     struct bt_emit *e = t->e;
     bool live = t->live_in != 0;
-    int slow = bt_label(e), after = bt_label(e);
+    int other = bt_label(e), slow = bt_label(e), after = bt_label(e);
+    int64_t table = wr ? SMMU_TLB_WRITE_OFF : SMMU_TLB_READ_OFF;
     if (size == 0)
         size = 1;
+    int mi = -1;
+    for (int i = 0; i < req->operand_count; i++)
+        if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+            mi = i;
 
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-           bt_m(BT_R_TABLES, ZYDIS_REGISTER_R11, 8, wr ? SMMU_TLB_WRITE_OFF : 0, 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
-    if (size > 1) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(R10D));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_i(0x1000 - (int)size));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
-    }
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+    emit_cross_check(e, BT_MAIN, size, slow);
     if (live)
         bt_emit_flags_restore(t, BT_MAIN);
+    req->operands[mi].mem.index = ZYDIS_REGISTER_R14;
     bt_enc(e, BT_MAIN, req);
     bt_bind(e, BT_MAIN, after);
 
-    /* Slow path. */
+    /* A page with its own addend. */
+    bt_bind(e, BT_OOL, other);
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+    bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, slow);
+    emit_cross_check(e, BT_OOL, size, slow);
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
+    bt_enc(e, BT_OOL, req);
+    bt_jmp_label(e, BT_OOL, after);
+
+    /* Slow path: fill the entry or bounce. */
     bt_bind(e, BT_OOL, slow);
     if (live)
         bt_emit_flags_restore(t, BT_OOL);

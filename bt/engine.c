@@ -76,19 +76,24 @@ static int bt_init(struct vm *vm)
     struct bt *bt = calloc(1, sizeof(*bt));
     if (!bt)
         return -1;
+    _Static_assert(sizeof(struct cpu) <= BT_TABLES_OFF, "struct cpu overlaps the tables");
+    /* struct cpu, then the shadow TLB and the indirect-branch table: one
+     * mapping, reached from R15 with 32-bit displacements. */
+    bt->region = mmap(NULL, BT_REGION_SIZE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (bt->region == MAP_FAILED) {
+        perror("btvm: shadow tables");
+        free(bt);
+        return -1;
+    }
+    vm->cpu = (struct cpu *)bt->region;
+    bt->tables = (uint64_t *)(bt->region + BT_TABLES_OFF);
     bt->vm = vm;
     bt->cpu = vm->cpu;
     bt->trace = vm->opt.trace;
     vm->engine_priv = bt;
     vm->cpu->vm = vm;
-    size_t tables = BT_IBTC_OFF + BT_IBTC_ENTRIES * sizeof(struct bt_ibtc_entry);
-    bt->tables = mmap(NULL, tables, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
-    if (bt->tables == MAP_FAILED) {
-        perror("btvm: shadow tables");
-        return -1;
-    }
-    bt->ibtc = (struct bt_ibtc_entry *)((uint8_t *)bt->tables + BT_IBTC_OFF);
+    bt->ibtc = (struct bt_ibtc_entry *)(bt->region + BT_IBTC_OFF);
     bt_ibtc_reset(bt);
     if (smmu_init(&bt->mmu, vm, bt->tables) != 0)
         return -1;
@@ -107,6 +112,13 @@ static int bt_init(struct vm *vm)
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigaction(SIGFPE, &sa, NULL);
     return 0;
+}
+
+/* The addend emitted code tries first (R14): with paging off every RAM page
+ * has host = ram + linear. */
+static uint64_t bt_fast_addend(const struct bt *bt)
+{
+    return (uint64_t)(uintptr_t)bt->vm->ram;
 }
 
 static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
@@ -193,7 +205,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         bt->st.dispatches++;
         c->exit_site = 0;
-        uint32_t reason = bt_enter(c, blk->host, bt->tables);
+        uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt));
         switch (reason) {
         case BT_EXIT_BRANCH:
             site = c->exit_site;
@@ -292,7 +304,8 @@ static void bt_destroy(struct vm *vm)
     free(bt->em.buf[0]);
     free(bt->em.buf[1]);
     munmap(bt->cache, bt->cache_size);
-    munmap(bt->tables, BT_IBTC_OFF + BT_IBTC_ENTRIES * sizeof(struct bt_ibtc_entry));
+    munmap(bt->region, BT_REGION_SIZE);
+    vm->cpu = NULL;
     g_bt = NULL;
     free(bt);
     vm->engine_priv = NULL;

@@ -2,7 +2,8 @@
  * bt/enter.S — entering and leaving translated code.
  *
  * Inside the code cache: guest EAX..EDI live in RAX..RDI (upper halves zero)
- * except ESP, which lives in R12; R15 = struct cpu *, R14 = shadow tables;
+ * except ESP, which lives in R12; R15 = struct cpu * (the shadow tables
+ * follow it), R14 = the addend most guest pages share (emit_mem.c);
  * R8-R11, R13 are scratch; the host RFLAGS carries the guest's arithmetic
  * flags and DF; the host FPU/SSE registers hold the guest's. See
  * docs/translation.md.
@@ -64,7 +65,7 @@
     ret
 .endm
 
-/* uint32_t bt_enter(struct cpu *c, void *host_code, void *tables) */
+/* uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend) */
     .globl bt_enter
     .type bt_enter, @function
 bt_enter:

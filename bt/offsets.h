@@ -25,10 +25,14 @@
 /* Flags the host RFLAGS carries for the guest: CF PF AF ZF SF OF DF. */
 #define BT_HOSTLIVE_FLAGS 0x0CD5
 
-/* Shadow TLB layout relative to R14 (see shadowmmu/smmu.h). */
+/* The engine's tables follow struct cpu in one mapping, so emitted code
+ * reaches them as [R15 + index*8 + offset] (see shadowmmu/smmu.h). */
 #define SMMU_TLB_ENTRIES   (1u << 20)
-#define SMMU_TLB_WRITE_OFF (SMMU_TLB_ENTRIES * 8u)        /* write table after read table */
-#define BT_IBTC_OFF        (2u * SMMU_TLB_ENTRIES * 8u)   /* indirect-branch table after both */
+#define BT_TABLES_OFF      0x10000u
+#define SMMU_TLB_READ_OFF  BT_TABLES_OFF
+#define SMMU_TLB_WRITE_OFF (BT_TABLES_OFF + SMMU_TLB_ENTRIES * 8u)
+#define BT_IBTC_OFF        (BT_TABLES_OFF + 2u * SMMU_TLB_ENTRIES * 8u)
 #define BT_IBTC_ENTRIES    (1u << 16)
+#define BT_REGION_SIZE     (BT_IBTC_OFF + BT_IBTC_ENTRIES * 16u)
 
 #endif

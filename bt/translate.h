@@ -9,7 +9,7 @@
 
 /* Host registers with a fixed role inside the code cache (see enter.S). */
 #define BT_R_CPU    ZYDIS_REGISTER_R15
-#define BT_R_TABLES ZYDIS_REGISTER_R14
+#define BT_R_ADDEND ZYDIS_REGISTER_R14 /* the addend most pages share */
 #define BT_R_ESP    ZYDIS_REGISTER_R12D
 #define BT_R_ESP64  ZYDIS_REGISTER_R12
 

@@ -95,22 +95,16 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     if (st)
         return st;
 
-    size_t csize = (sizeof(struct cpu) + 63) & ~(size_t)63;
-    vm->cpu = aligned_alloc(64, csize);
-    if (!vm->cpu) {
-        fprintf(stderr, "btvm: out of memory allocating the virtual CPU\n");
-        return VM_STATUS_HOST_ERROR;
-    }
-    memset(vm->cpu, 0, csize);
+    /* The engine allocates the vcpu: emitted code addresses its shadow
+     * tables relative to it, so the layout is the engine's. */
+    vm->engine = &bt_engine_ops;
+    if (vm->engine->init(vm))
+        return VM_STATUS_HOST_ERROR; /* init printed why */
     cpu_reset_flat32(vm->cpu);
     /* Multiboot machine state (spec 3.2). */
     vm->cpu->regs[CPU_EAX] = VM_MB_BOOT_MAGIC;
     vm->cpu->regs[CPU_EBX] = m->boot.info_addr;
     vm->cpu->eip = m->boot.entry;
-
-    vm->engine = &bt_engine_ops;
-    if (vm->engine->init(vm))
-        return VM_STATUS_HOST_ERROR; /* init printed why */
     m->engine_ready = true;
     return 0;
 }
@@ -132,7 +126,6 @@ void vm_machine_destroy(struct vm_machine *m)
     if (vm->bus)
         dev_bus_free(vm->bus);
     vm->bus = NULL;
-    free(vm->cpu);
-    vm->cpu = NULL;
+    vm->cpu = NULL; /* freed by the engine */
     vm_ram_destroy(vm);
 }

@@ -36,9 +36,12 @@ struct vm;
 /* A CPU engine. Both engines use the same RAM memfd and the same bus. */
 struct vm_engine_ops {
     const char *name;
-    int (*init)(struct vm *vm);          /* 0 or -errno; prints its own message */
+    /* Allocates vm->cpu (zeroed; the layout around it is the engine's) and
+     * everything else it needs; 0 or -errno, printing its own message. */
+    int (*init)(struct vm *vm);
     void (*run)(struct vm *vm, struct vm_exit *exit);
     void (*print_stats)(struct vm *vm, void *FILE_stream, bool json);
+    /* Frees what init allocated, vm->cpu included. */
     void (*destroy)(struct vm *vm);
 };
 

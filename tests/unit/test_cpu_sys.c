@@ -1,0 +1,475 @@
+/*
+ * tests/unit/test_cpu_sys.c — system-instruction callouts and exception
+ * delivery: CPUID, PUSHF/POPF images, CLI/STI and IOPL, HLT, IN/OUT,
+ * LGDT/SGDT, MOV CR0, #UD, delivery through an IDT built in guest RAM
+ * (frame, CS:EIP, IF), INT n / IRET, #DF and triple fault, segment loads
+ * and far JMP, BCD adjusts against the SDM pseudocode, PUSHA/POPA.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/callout.h"
+#include "devices/bus.h"
+#include "shadowmmu/smmu.h"
+#include "vm/vm.h"
+
+#define RAM (1u << 20)
+#define GDT 0x800
+#define IDT 0x1000
+
+static struct vm vm;
+static struct cpu *c;
+static struct smmu mmu;
+static uint64_t *tables;
+
+static void setup(void)
+{
+    memset(&vm, 0, sizeof(vm));
+    vm.ram_size = RAM;
+    vm.ram = calloc(1, RAM);
+    vm.bus = dev_bus_new();
+    c = aligned_alloc(64, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    cpu_reset_flat32(c);
+    c->vm = &vm;
+    vm.cpu = c;
+    tables = calloc(1, (16u << 20) + (1u << 20));
+    ck_assert_int_eq(smmu_init(&mmu, &vm, tables), 0);
+    c->mmu = &mmu;
+    c->regs[CPU_ESP] = 0x9000;
+}
+
+static void teardown(void)
+{
+    free(mmu.code_pages);
+    free(tables);
+    free(c);
+    dev_bus_free(vm.bus);
+    free(vm.ram);
+}
+
+static struct dec_insn insn;
+
+static int run_at(uint32_t eip, const uint8_t *b, size_t n)
+{
+    ck_assert_int_eq(dec_decode(DEC_MODE_32, eip, b, n, &insn), 0);
+    cpu_callout_fn fn = cpu_callout_for(&insn);
+    ck_assert_ptr_nonnull(fn);
+    c->eip = insn.eip;
+    return fn(c, &insn);
+}
+#define BYTES(...) (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ })
+#define RUN(...) run_at(0x1000, BYTES(__VA_ARGS__))
+
+static uint32_t rd32(uint32_t a) { uint32_t v; memcpy(&v, vm.ram + a, 4); return v; }
+static void wr32(uint32_t a, uint32_t v) { memcpy(vm.ram + a, &v, 4); }
+static void wr64(uint32_t a, uint64_t v) { memcpy(vm.ram + a, &v, 8); }
+
+/* GDT: null, 0x08 flat code DPL0, 0x10 flat data DPL0, 0x18 code DPL3,
+ * 0x20 data DPL3, 0x28 not-present data. */
+static void build_gdt(void)
+{
+    wr64(GDT + 0x00, 0);
+    wr64(GDT + 0x08, 0x00CF9A000000FFFFull);
+    wr64(GDT + 0x10, 0x00CF92000000FFFFull);
+    wr64(GDT + 0x18, 0x00CFFA000000FFFFull);
+    wr64(GDT + 0x20, 0x00CFF2000000FFFFull);
+    wr64(GDT + 0x28, 0x00CF12000000FFFFull);
+    c->gdtr.base = GDT;
+    c->gdtr.limit = 0x2F;
+    c->idtr.base = IDT;
+    c->idtr.limit = 0x7FF;
+}
+
+/* type 0xE interrupt gate, 0xF trap gate; present unless p = 0. */
+static void set_gate(int vec, uint32_t off, uint16_t sel, unsigned type, unsigned dpl, int p)
+{
+    uint32_t lo = (off & 0xFFFF) | ((uint32_t)sel << 16);
+    uint32_t hi = (off & 0xFFFF0000u) | ((uint32_t)p << 15) | (dpl << 13) | (type << 8);
+    wr32(IDT + vec * 8, lo);
+    wr32(IDT + vec * 8 + 4, hi);
+}
+
+START_TEST(cpuid_leaf0)
+{
+    c->regs[CPU_EAX] = 0;
+    ck_assert_int_eq(RUN(0x0F, 0xA2), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EBX], 0x756e6547); /* "Genu" */
+    ck_assert_uint_eq(c->regs[CPU_EDX], 0x49656e69); /* "ineI" */
+    ck_assert_uint_eq(c->regs[CPU_ECX], 0x6c65746e); /* "ntel" */
+}
+END_TEST
+
+START_TEST(pushf_popf_images)
+{
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_CF | CPU_FL_RF;
+    ck_assert_int_eq(RUN(0x9C), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 4);
+    ck_assert_uint_eq(rd32(0x9000 - 4), CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_CF); /* RF clear */
+    ck_assert_int_eq(RUN(0x66, 0x9C), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 6);
+    /* POPF at CPL 0: IOPL and IF change; VM, reserved bits and RF do not. */
+    c->regs[CPU_ESP] = 0x8000;
+    wr32(0x8000, CPU_FL_IOPL | CPU_FL_VM | 0x8028 | CPU_FL_ZF | CPU_FL_DF);
+    ck_assert_int_eq(RUN(0x9D), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->eflags, CPU_FL_FIX1 | CPU_FL_IOPL | CPU_FL_ZF | CPU_FL_DF);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x8004);
+    /* At CPL 3 with IOPL 0: IF and IOPL are silently kept. */
+    c->cpl = 3;
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF;
+    c->regs[CPU_ESP] = 0x8000;
+    wr32(0x8000, CPU_FL_IOPL | CPU_FL_CF);
+    ck_assert_int_eq(RUN(0x9D), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->eflags, CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_CF);
+}
+END_TEST
+
+START_TEST(cli_sti_iopl)
+{
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF;
+    ck_assert_int_eq(RUN(0xFA), CPU_CO_CONTINUE);
+    ck_assert(!(c->eflags & CPU_FL_IF));
+    ck_assert_int_eq(RUN(0xFB), CPU_CO_CONTINUE);
+    ck_assert(c->eflags & CPU_FL_IF);
+    c->cpl = 3;
+    ck_assert_int_eq(RUN(0xFA), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert(c->pending_has_error);
+    ck_assert_uint_eq(c->pending_error, 0);
+    ck_assert_uint_eq(c->eip, 0x1000);
+    ck_assert(c->eflags & CPU_FL_IF);
+    c->pending_vector = -1;
+    c->eflags |= CPU_FL_IOPL;
+    ck_assert_int_eq(RUN(0xFA), CPU_CO_CONTINUE);
+}
+END_TEST
+
+START_TEST(hlt_sets_halted)
+{
+    ck_assert_int_eq(RUN(0xF4), CPU_CO_EXIT);
+    ck_assert(c->halted);
+    ck_assert_uint_eq(c->eip, 0x1001);
+}
+END_TEST
+
+static uint32_t port_last;
+static void port_io(void *opaque, uint64_t off, unsigned size, bool is_write, uint64_t *data)
+{
+    (void)opaque; (void)off; (void)size;
+    if (is_write)
+        port_last = (uint32_t)*data;
+    else
+        *data = 0x5A;
+}
+
+START_TEST(in_out)
+{
+    ck_assert_int_eq(dev_bus_register_pio(vm.bus, 0x80, 1, "t", port_io, NULL), 0);
+    c->regs[CPU_EAX] = 0x1234;
+    ck_assert_int_eq(RUN(0xE6, 0x80), CPU_CO_CONTINUE);           /* out 0x80, al */
+    ck_assert_uint_eq(port_last, 0x34);
+    ck_assert_int_eq(RUN(0xE4, 0x80), CPU_CO_CONTINUE);           /* in al, 0x80 */
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0x125A);
+    c->regs[CPU_EDX] = 0x300;
+    ck_assert_int_eq(RUN(0xED), CPU_CO_CONTINUE);                 /* in eax, dx */
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0xFFFFFFFF);
+    /* CPL 3 > IOPL 0 without a TSS: #GP(0). */
+    c->cpl = 3;
+    ck_assert_int_eq(RUN(0xE6, 0x80), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+}
+END_TEST
+
+START_TEST(lgdt_sgdt_roundtrip)
+{
+    wr32(0x500, 0x56780027); wr32(0x504, 0x1234);        /* limit 0x27, base 0x12345678 */
+    ck_assert_int_eq(RUN(0x0F, 0x01, 0x15, 0x00, 0x05, 0, 0), CPU_CO_CONTINUE); /* lgdt [0x500] */
+    ck_assert_uint_eq(c->gdtr.limit, 0x27);
+    ck_assert_uint_eq(c->gdtr.base, 0x12345678);
+    ck_assert_int_eq(RUN(0x0F, 0x01, 0x05, 0x00, 0x06, 0, 0), CPU_CO_CONTINUE); /* sgdt [0x600] */
+    ck_assert_mem_eq(vm.ram + 0x600, vm.ram + 0x500, 6);
+    /* 16-bit operand size keeps 24 bits of base. */
+    ck_assert_int_eq(RUN(0x66, 0x0F, 0x01, 0x1D, 0x00, 0x05, 0, 0), CPU_CO_CONTINUE); /* lidtw */
+    ck_assert_uint_eq(c->idtr.base, 0x345678);
+    /* At CPL 3: #GP(0). */
+    c->cpl = 3;
+    ck_assert_int_eq(RUN(0x0F, 0x01, 0x15, 0x00, 0x05, 0, 0), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+}
+END_TEST
+
+START_TEST(mov_cr0)
+{
+    c->regs[CPU_EAX] = CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_WP;
+    ck_assert_int_eq(RUN(0x0F, 0x22, 0xC0), CPU_CO_EXIT);         /* mov cr0, eax */
+    ck_assert_uint_eq(c->eip, 0x1003);
+    ck_assert_uint_eq(c->cr0, CPU_CR0_PE | CPU_CR0_PG | CPU_CR0_WP | CPU_CR0_ET);
+    ck_assert_int_eq(RUN(0x0F, 0x20, 0xC3), CPU_CO_CONTINUE);     /* mov ebx, cr0 */
+    ck_assert_uint_eq(c->regs[CPU_EBX], c->cr0);
+    c->regs[CPU_EAX] = CPU_CR0_PG;                                /* PG without PE */
+    ck_assert_int_eq(RUN(0x0F, 0x22, 0xC0), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert_uint_eq(c->eip, 0x1000);
+}
+END_TEST
+
+START_TEST(undefined_is_ud)
+{
+    ck_assert_int_eq(RUN(0x0F, 0x0B), CPU_CO_EXIT);               /* ud2 */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_UD);
+    ck_assert(!c->pending_has_error);
+    c->pending_vector = -1;
+    struct dec_insn u;
+    dec_decode(DEC_MODE_32, 0x2000, (const uint8_t[]){ 0x0F, 0x04, 0, 0 }, 4, &u);
+    ck_assert(u.cls & DEC_UNDEFINED);
+    cpu_callout_fn fn = cpu_callout_for(&u);
+    ck_assert_ptr_nonnull(fn);
+    ck_assert_int_eq(fn(c, &u), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_UD);
+    ck_assert_uint_eq(c->eip, 0x2000);
+}
+END_TEST
+
+START_TEST(exception_through_idt)
+{
+    build_gdt();
+    set_gate(CPU_VEC_GP, 0x3000, 0x08, 0xE, 0, 1);
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF;
+    c->eip = 0x4000;
+    cpu_raise(c, CPU_VEC_GP, true, 0x1234);
+    ck_assert_int_eq(cpu_deliver_pending(c), 0);
+    ck_assert_int_eq(c->pending_vector, -1);
+    ck_assert_uint_eq(c->eip, 0x3000);
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, 0x08);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 16);
+    ck_assert_uint_eq(rd32(0x9000 - 16), 0x1234);                 /* error code */
+    ck_assert_uint_eq(rd32(0x9000 - 12), 0x4000);                 /* EIP */
+    ck_assert_uint_eq(rd32(0x9000 - 8) & 0xFFFF, 0x08);           /* CS */
+    ck_assert_uint_eq(rd32(0x9000 - 4), CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF);
+    ck_assert(!(c->eflags & (CPU_FL_IF | CPU_FL_TF)));
+}
+END_TEST
+
+START_TEST(int_iret_roundtrip)
+{
+    build_gdt();
+    set_gate(0x80, 0x3100, 0x08, 0xF, 3, 1);                      /* trap gate */
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_CF;
+    ck_assert_int_eq(run_at(0x5000, BYTES(0xCD, 0x80)), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, -1);
+    ck_assert_uint_eq(c->eip, 0x3100);
+    ck_assert(c->eflags & CPU_FL_IF);                             /* trap gate keeps IF */
+    ck_assert_uint_eq(rd32(0x9000 - 12), 0x5002);
+    c->eflags &= ~CPU_FL_CF;
+    ck_assert_int_eq(run_at(0x3100, BYTES(0xCF)), CPU_CO_EXIT);   /* iretd */
+    ck_assert_uint_eq(c->eip, 0x5002);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    ck_assert_uint_eq(c->eflags, CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_CF);
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, 0x08);
+    /* Gate DPL 0 from CPL 3: #GP(vector*8+2). */
+    set_gate(0x81, 0x3100, 0x08, 0xF, 0, 1);
+    c->cpl = 3;
+    ck_assert_int_eq(run_at(0x5000, BYTES(0xCD, 0x81)), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert_uint_eq(c->pending_error, 0x81 * 8 + 2);
+    ck_assert_uint_eq(c->eip, 0x5000);
+}
+END_TEST
+
+START_TEST(int_from_user_switches_stack)
+{
+    build_gdt();
+    /* 32-bit TSS at 0x2000 (GDT slot 0x30): SS0:ESP0 = 0x10:0x7000. */
+    wr64(GDT + 0x30, 0x0000890020000067ull);
+    c->gdtr.limit = 0x37;
+    wr32(0x2000 + 4, 0x7000);
+    wr32(0x2000 + 8, 0x10);
+    c->regs[CPU_EAX] = 0x30;
+    ck_assert_int_eq(RUN(0x0F, 0x00, 0xD8), CPU_CO_CONTINUE);     /* ltr ax */
+    ck_assert_uint_eq(c->tr.base, 0x2000);
+    ck_assert_uint_eq(vm.ram[GDT + 0x30 + 5], 0x8B);              /* marked busy */
+    set_gate(0x80, 0x3100, 0x08, 0xE, 3, 1);
+    /* Drop to CPL 3: CS 0x1B, SS 0x23, ESP 0x8000. */
+    c->segs[CPU_CS].sel = 0x1B; c->segs[CPU_CS].flags = 0xCFFB;
+    c->segs[CPU_SS].sel = 0x23; c->segs[CPU_SS].flags = 0xCFF3;
+    c->cpl = 3;
+    c->regs[CPU_ESP] = 0x8000;
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF;
+    ck_assert_int_eq(run_at(0x5000, BYTES(0xCD, 0x80)), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, -1);
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->eip, 0x3100);
+    ck_assert_uint_eq(c->segs[CPU_SS].sel, 0x10);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x7000 - 20);
+    ck_assert_uint_eq(rd32(0x7000 - 20), 0x5002);                 /* EIP */
+    ck_assert_uint_eq(rd32(0x7000 - 16), 0x1B);                   /* CS */
+    ck_assert_uint_eq(rd32(0x7000 - 12), CPU_FL_FIX1 | CPU_FL_IF);/* EFLAGS */
+    ck_assert_uint_eq(rd32(0x7000 - 8), 0x8000);                  /* old ESP */
+    ck_assert_uint_eq(rd32(0x7000 - 4), 0x23);                    /* old SS */
+    ck_assert(!(c->eflags & CPU_FL_IF));
+    /* IRET back to CPL 3 restores SS:ESP. */
+    ck_assert_int_eq(run_at(0x3100, BYTES(0xCF)), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, -1);
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->eip, 0x5002);
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, 0x1B);
+    ck_assert_uint_eq(c->segs[CPU_SS].sel, 0x23);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x8000);
+    ck_assert(c->eflags & CPU_FL_IF);
+}
+END_TEST
+
+START_TEST(double_and_triple_fault)
+{
+    build_gdt();
+    set_gate(CPU_VEC_GP, 0x3000, 0x08, 0xE, 0, 0);                /* not present */
+    set_gate(CPU_VEC_DF, 0x3800, 0x08, 0xE, 0, 1);
+    c->eip = 0x4000;
+    cpu_raise(c, CPU_VEC_GP, true, 0);
+    ck_assert_int_eq(cpu_deliver_pending(c), 0);
+    ck_assert_uint_eq(c->eip, 0x3800);
+    ck_assert_uint_eq(rd32(0x9000 - 16), 0);                      /* #DF error code 0 */
+    ck_assert_uint_eq(rd32(0x9000 - 12), 0x4000);
+    /* #DF gate missing too: triple fault. */
+    set_gate(CPU_VEC_DF, 0x3800, 0x08, 0xE, 0, 0);
+    c->eip = 0x4000;
+    c->regs[CPU_ESP] = 0x9000;
+    cpu_raise(c, CPU_VEC_GP, true, 0);
+    ck_assert_int_eq(cpu_deliver_pending(c), -1);
+}
+END_TEST
+
+START_TEST(segment_loads_and_far_jmp)
+{
+    build_gdt();
+    c->regs[CPU_EAX] = 0x10;
+    ck_assert_int_eq(RUN(0x8E, 0xD8), CPU_CO_CONTINUE);           /* mov ds, ax */
+    ck_assert_uint_eq(c->segs[CPU_DS].sel, 0x10);
+    ck_assert_uint_eq(c->segs[CPU_DS].limit, 0xFFFFFFFF);
+    ck_assert(vm.ram[GDT + 0x10 + 5] & 1);                        /* accessed bit set */
+    c->regs[CPU_EAX] = 0x40;                                      /* beyond the GDT limit */
+    ck_assert_int_eq(RUN(0x8E, 0xD8), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert_uint_eq(c->pending_error, 0x40);
+    c->pending_vector = -1;
+    c->regs[CPU_EAX] = 0x28;                                      /* not present */
+    ck_assert_int_eq(RUN(0x8E, 0xC0), CPU_CO_EXIT);               /* mov es, ax */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_NP);
+    ck_assert_uint_eq(c->pending_error, 0x28);
+    c->pending_vector = -1;
+    c->regs[CPU_EAX] = 0x20;                                      /* DPL 3 stack at CPL 0 */
+    ck_assert_int_eq(RUN(0x8E, 0xD0), CPU_CO_EXIT);               /* mov ss, ax */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    c->pending_vector = -1;
+    ck_assert_int_eq(RUN(0xEA, 0x34, 0x12, 0, 0, 0x08, 0), CPU_CO_EXIT); /* jmp 08:1234 */
+    ck_assert_uint_eq(c->eip, 0x1234);
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, 0x08);
+    ck_assert_int_eq(RUN(0xEA, 0x34, 0x12, 0, 0, 0x10, 0), CPU_CO_EXIT); /* to data: #GP */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert_uint_eq(c->pending_error, 0x10);
+    c->pending_vector = -1;
+    /* push ds / pop es */
+    ck_assert_int_eq(RUN(0x1E), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 4);
+    ck_assert_int_eq(RUN(0x07), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->segs[CPU_ES].sel, 0x10);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+}
+END_TEST
+
+START_TEST(bcd_adjusts)
+{
+    /* DAA after 0x79 + 0x35 = 0xAE (CF=0 AF=0): AL=0x14, CF=1, AF=1. */
+    c->regs[CPU_EAX] = 0xAE; c->eflags = CPU_FL_FIX1;
+    ck_assert_int_eq(RUN(0x27), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0x14);
+    ck_assert_uint_eq(c->eflags & (CPU_FL_CF | CPU_FL_AF), CPU_FL_CF | CPU_FL_AF);
+    /* DAS after 0x35 - 0x47 = 0xEE (CF=1 AF=1): AL=0x88, CF=1. */
+    c->regs[CPU_EAX] = 0xEE; c->eflags = CPU_FL_FIX1 | CPU_FL_CF | CPU_FL_AF;
+    ck_assert_int_eq(RUN(0x2F), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0x88);
+    ck_assert(c->eflags & CPU_FL_CF);
+    ck_assert(c->eflags & CPU_FL_SF);
+    /* AAA after 5 + 6 = 0x0B: AX 0x000B -> 0x0101, CF=AF=1. */
+    c->regs[CPU_EAX] = 0x000B; c->eflags = CPU_FL_FIX1;
+    ck_assert_int_eq(RUN(0x37), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0x0101);
+    ck_assert_uint_eq(c->eflags & (CPU_FL_CF | CPU_FL_AF), CPU_FL_CF | CPU_FL_AF);
+    /* AAS after 0x08 - 0x09 = 0xFF (AF=1), AH=2: AX=0x02FF-6=0x02F9, AH-1 -> 0x0109. */
+    c->regs[CPU_EAX] = 0x02FF; c->eflags = CPU_FL_FIX1 | CPU_FL_AF;
+    ck_assert_int_eq(RUN(0x3F), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0x0109);
+    ck_assert(c->eflags & CPU_FL_CF);
+    /* AAM: 79 -> AH=7 AL=9; AAD: AH=7 AL=9 -> AL=79 AH=0. */
+    c->regs[CPU_EAX] = 0xFFFF004F;
+    ck_assert_int_eq(RUN(0xD4, 0x0A), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0xFFFF0709);
+    ck_assert_int_eq(RUN(0xD5, 0x0A), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0xFFFF004F);
+    ck_assert(!(c->eflags & CPU_FL_ZF));
+    /* AAM 0: #DE. */
+    ck_assert_int_eq(RUN(0xD4, 0x00), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_DE);
+}
+END_TEST
+
+START_TEST(pusha_popa)
+{
+    for (int r = 0; r < 8; r++)
+        if (r != CPU_ESP)
+            c->regs[r] = 0x11111111u * (r + 1);
+    ck_assert_int_eq(RUN(0x60), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 32);
+    ck_assert_uint_eq(rd32(0x9000 - 4), 0x11111111);              /* EAX first */
+    ck_assert_uint_eq(rd32(0x9000 - 20), 0x9000);                 /* original ESP */
+    ck_assert_uint_eq(rd32(0x9000 - 32), 0x88888888);             /* EDI last */
+    for (int r = 0; r < 8; r++)
+        if (r != CPU_ESP)
+            c->regs[r] = 0;
+    ck_assert_int_eq(RUN(0x61), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    for (int r = 0; r < 8; r++)
+        if (r != CPU_ESP)
+            ck_assert_uint_eq(c->regs[r], 0x11111111u * (r + 1));
+    /* 16-bit forms touch the low halves only. */
+    ck_assert_int_eq(RUN(0x66, 0x60), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 16);
+    c->regs[CPU_EAX] = 0xABCD0000;
+    ck_assert_int_eq(RUN(0x66, 0x61), CPU_CO_CONTINUE);
+    ck_assert_uint_eq(c->regs[CPU_EAX], 0xABCD1111);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("cpu_sys");
+    TCase *t = tcase_create("sys");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, cpuid_leaf0);
+    tcase_add_test(t, pushf_popf_images);
+    tcase_add_test(t, cli_sti_iopl);
+    tcase_add_test(t, hlt_sets_halted);
+    tcase_add_test(t, in_out);
+    tcase_add_test(t, lgdt_sgdt_roundtrip);
+    tcase_add_test(t, mov_cr0);
+    tcase_add_test(t, undefined_is_ud);
+    tcase_add_test(t, exception_through_idt);
+    tcase_add_test(t, int_iret_roundtrip);
+    tcase_add_test(t, int_from_user_switches_stack);
+    tcase_add_test(t, double_and_triple_fault);
+    tcase_add_test(t, segment_loads_and_far_jmp);
+    tcase_add_test(t, bcd_adjusts);
+    tcase_add_test(t, pusha_popa);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
