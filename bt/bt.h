@@ -26,6 +26,7 @@ enum bt_exit {
     BT_EXIT_INDIRECT = 4,  /* indirect branch missed the inline table */
     BT_EXIT_ASYNC = 5,     /* cpu->async_pending seen at a block entry */
     BT_EXIT_UNSUPPORTED = 6, /* translator could not handle the instruction at cpu->eip */
+    BT_EXIT_SAFE = 7,      /* a group check failed: continue in the safe translation; exit_site patchable */
 };
 
 #define BT_MAX_BLOCK_INSNS 64
@@ -50,7 +51,7 @@ struct bt_block {
 
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, ibtc_hits_dispatch, ibtc_misses,
-             dispatches, callouts_exit, async_exits, invalidations;
+             dispatches, callouts_exit, async_exits, invalidations, safe_exits;
     uint64_t translate_ns;
 };
 

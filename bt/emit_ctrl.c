@@ -25,7 +25,8 @@ void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason
 }
 
 /* The out-of-line stub behind a chainable rel32 at (b, rel_at). */
-static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
+static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target,
+                             unsigned reason)
 {
     struct bt_emit *e = t->e;
     bt_bind(e, BT_OOL, stub);
@@ -40,7 +41,20 @@ static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint3
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, R(R11D), R(R11D)); /* not chainable */
     }
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
-    bt_emit_exit_simple(t, BT_OOL, target, BT_EXIT_BRANCH);
+    bt_emit_exit_simple(t, BT_OOL, target, reason);
+}
+
+static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
+{
+    exit_stub_reason(t, b, rel_at, stub, target, BT_EXIT_BRANCH);
+}
+
+/* Continue in the safe translation of the code at eip (from OOL). */
+void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip)
+{
+    int stub = bt_label(t->e);
+    uint32_t at = bt_jmp_label(t->e, BT_OOL, stub);
+    exit_stub_reason(t, BT_OOL, at, stub, eip, BT_EXIT_SAFE);
 }
 
 void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target)
@@ -73,8 +87,9 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 1, 0, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 8));
-    if (t->key) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)((uint64_t)t->key << 32)));
+    uint32_t key = t->key & ~BT_KEY_SAFE; /* targets are found by their normal key */
+    if (key) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)((uint64_t)key << 32)));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R9, 1, 0, 0));
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8, 1, 0, 0));
@@ -150,14 +165,19 @@ static void load_indirect_target(struct bt_tctx *t)
             bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(r));
         return;
     }
-    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = sz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
     req.operands[0] = R(R13D);
-    req.operands[1] = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, sz);
-    bt_emit_mem_op(t, &req, sz, true, false);
+    if (t->direct_mem) {
+        req.operands[1] = bt_direct_mem(op, sz);
+        bt_enc(t->e, BT_MAIN, &req);
+    } else {
+        bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
+        req.operands[1] = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, sz);
+        bt_emit_mem_op(t, &req, sz, true, false);
+    }
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(R13D));
 }
 

@@ -89,7 +89,8 @@ bool bt_emit_ident(struct bt_tctx *t)
     unsigned size = mop->size / 8;
     bool rd = mop->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
     bool wr = mop->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
-    bt_emit_ea(t, mop, ZYDIS_REGISTER_R10D);
+    if (!t->direct_mem)
+        bt_emit_ea(t, mop, ZYDIS_REGISTER_R10D);
 
     ZydisMnemonic m = d->zi.mnemonic;
     if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR ||
@@ -119,11 +120,16 @@ bool bt_emit_ident(struct bt_tctx *t)
         req.operands[hb].reg.value = ZYDIS_REGISTER_R13B;
     }
 
-    req.operands[mi].mem.base = ZYDIS_REGISTER_R10;
-    req.operands[mi].mem.index = ZYDIS_REGISTER_R11;
-    req.operands[mi].mem.scale = 1;
-    req.operands[mi].mem.displacement = 0;
-    bt_emit_mem_op(t, &req, size, rd, wr);
+    if (t->direct_mem) {
+        req.operands[mi] = bt_direct_mem(mop, req.operands[mi].mem.size);
+        bt_enc(e, BT_MAIN, &req);
+    } else {
+        req.operands[mi].mem.base = ZYDIS_REGISTER_R10;
+        req.operands[mi].mem.index = ZYDIS_REGISTER_R11;
+        req.operands[mi].mem.scale = 1;
+        req.operands[mi].mem.displacement = 0;
+        bt_emit_mem_op(t, &req, size, rd, wr);
+    }
 
     if (hb_written) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), R(R13), bt_i(56));

@@ -56,6 +56,12 @@ static ZydisRegister reg64(ZydisRegister r32)
 }
 
 /* reg32 += segment base (flag-free, wraps at 4 GiB). Uses R9. */
+ZydisEncoderOperand bt_direct_mem(const ZydisDecodedOperand *op, unsigned size)
+{
+    int64_t disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
+    return bt_m(reg64(bt_map_reg(op->mem.base)), BT_R_ADDEND, 1, (int32_t)disp, size);
+}
+
 void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32)
 {
     bool nonflat = t->key & 8;

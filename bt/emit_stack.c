@@ -30,33 +30,57 @@ static void adjust_esp(struct bt_tctx *t, int32_t delta)
            bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
 }
 
+/* A stack access at ESP+delta, checked here or covered by a group check. */
+static void stack_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, int32_t delta,
+                         unsigned size, bool rd, bool wr)
+{
+    if (t->direct_stack) {
+        req->operands[mi] = bt_m(BT_R_ESP64, BT_R_ADDEND, 1, delta, size);
+        bt_enc(t->e, BT_MAIN, req);
+        return;
+    }
+    stack_lin(t, delta);
+    req->operands[mi] = host_mem(size);
+    bt_emit_mem_op(t, req, size, rd, wr);
+}
+
 void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src)
 {
-    stack_lin(t, -(int32_t)size);
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
-    req.operands[0] = host_mem(size);
     if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
         src.imm.s = size == 2 ? (int16_t)src.imm.s : (int32_t)src.imm.s;
     req.operands[1] = src;
-    bt_emit_mem_op(t, &req, size, false, true);
+    stack_access(t, &req, 0, -(int32_t)size, size, false, true);
     adjust_esp(t, -(int32_t)size);
 }
 
 /* Pop size bytes into dst (R13D or another 32-bit scratch), zero-extended. */
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
 {
-    stack_lin(t, 0);
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = size == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
     req.operands[0] = bt_r(dst32);
-    req.operands[1] = host_mem(size);
-    bt_emit_mem_op(t, &req, size, true, false);
+    stack_access(t, &req, 1, 0, size, true, false);
     adjust_esp(t, (int32_t)size);
+}
+
+/* The explicit memory operand of push/pop r/m. */
+static void explicit_access(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisEncoderRequest *req,
+                            int mi, unsigned size, bool rd, bool wr)
+{
+    if (t->direct_mem) {
+        req->operands[mi] = bt_direct_mem(op, size);
+        bt_enc(t->e, BT_MAIN, req);
+        return;
+    }
+    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
+    req->operands[mi] = host_mem(size);
+    bt_emit_mem_op(t, req, size, rd, wr);
 }
 
 static ZydisRegister sized(ZydisRegister r32, unsigned size)
@@ -78,14 +102,12 @@ bool bt_emit_stack(struct bt_tctx *t)
                 return false;
             bt_emit_push(t, osz, bt_r(bt_map_reg(op->reg.value)));
         } else {
-            bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
             ZydisEncoderRequest req;
             memset(&req, 0, sizeof(req));
             req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
             req.operand_count = 2;
             req.operands[0] = R(R13D);
-            req.operands[1] = host_mem(osz);
-            bt_emit_mem_op(t, &req, osz, true, false);
+            explicit_access(t, op, &req, 1, osz, true, false);
             bt_emit_push(t, osz, bt_r(sized(ZYDIS_REGISTER_R13D, osz)));
         }
         return true;
@@ -100,14 +122,12 @@ bool bt_emit_stack(struct bt_tctx *t)
             /* The destination address is computed after ESP is incremented
              * (SDM POP). */
             bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
-            bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
             ZydisEncoderRequest req;
             memset(&req, 0, sizeof(req));
             req.mnemonic = ZYDIS_MNEMONIC_MOV;
             req.operand_count = 2;
-            req.operands[0] = host_mem(osz);
             req.operands[1] = bt_r(sized(ZYDIS_REGISTER_R13D, osz));
-            bt_emit_mem_op(t, &req, osz, false, true);
+            explicit_access(t, op, &req, 0, osz, false, true);
         }
         return true;
     case ZYDIS_MNEMONIC_ENTER: {

@@ -10,6 +10,7 @@
  * a guest DIV) mapped back to the guest instruction.
  */
 #include "bt/bt.h"
+#include "bt/translate.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -147,6 +148,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     struct bt *bt = vm->engine_priv;
     struct cpu *c = bt->cpu;
     uint64_t site = 0;
+    bool want_safe = false;
     uint64_t flushes = bt->st.flushes;
     memset(ex, 0, sizeof(*ex));
 
@@ -184,7 +186,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             flushes = bt->st.flushes;
             site = 0;
         }
-        uint32_t key = bt_mode_key(c);
+        uint32_t key = bt_mode_key(c) | (want_safe ? BT_KEY_SAFE : 0);
+        want_safe = false;
         struct bt_block *blk = bt_lookup(bt, c->eip, key);
         if (!blk) {
             blk = bt_translate(bt, c->eip, key);
@@ -209,6 +212,11 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         switch (reason) {
         case BT_EXIT_BRANCH:
             site = c->exit_site;
+            break;
+        case BT_EXIT_SAFE:
+            site = c->exit_site;
+            want_safe = true;
+            bt->st.safe_exits++;
             break;
         case BT_EXIT_INDIRECT: {
             bt->st.ibtc_misses++;
@@ -250,13 +258,14 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
         fprintf(f, "{\"engine\":\"bt\",\"blocks_translated\":%llu,\"guest_insns_translated\":%llu,"
                    "\"code_cache_bytes\":%llu,\"code_cache_used\":%zu,\"cache_flushes\":%llu,"
                    "\"chain_patches\":%llu,\"dispatches\":%llu,\"indirect_misses\":%llu,"
-                   "\"callout_exits\":%llu,\"async_exits\":%llu,\"code_invalidations\":%llu,"
+                   "\"safe_exits\":%llu,\"callout_exits\":%llu,\"async_exits\":%llu,\"code_invalidations\":%llu,"
                    "\"translate_ms\":%.3f,\"tlb_fills_read\":%llu,\"tlb_fills_write\":%llu,"
                    "\"slow_reads\":%llu,\"slow_writes\":%llu,\"mmio_accesses\":%llu,\"unmapped_accesses\":%llu}",
                 (unsigned long long)s->blocks, (unsigned long long)s->insns,
                 (unsigned long long)s->cache_bytes, bt->cache_used, (unsigned long long)s->flushes,
                 (unsigned long long)s->chains, (unsigned long long)s->dispatches,
-                (unsigned long long)s->ibtc_misses, (unsigned long long)s->callouts_exit,
+                (unsigned long long)s->ibtc_misses, (unsigned long long)s->safe_exits,
+                (unsigned long long)s->callouts_exit,
                 (unsigned long long)s->async_exits, (unsigned long long)s->invalidations,
                 s->translate_ns / 1e6, (unsigned long long)m->fills_read,
                 (unsigned long long)m->fills_write, (unsigned long long)m->slow_reads,
@@ -270,7 +279,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  chain patches          %llu\n"
                "  dispatcher entries     %llu\n"
                "  indirect lookup misses %llu (hits stay inside the code cache)\n"
-               "  exits: callout %llu, async %llu; code invalidations %llu\n"
+               "  exits: group-check %llu, callout %llu, async %llu; code invalidations %llu\n"
                "  time translating       %.3f ms\n"
                "shadow TLB:\n"
                "  fills read/write       %llu / %llu\n"
@@ -278,7 +287,8 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
             (unsigned long long)s->blocks, (unsigned long long)s->insns,
             (unsigned long long)s->cache_bytes, bt->cache_used, (unsigned long long)s->flushes,
             (unsigned long long)s->chains, (unsigned long long)s->dispatches,
-            (unsigned long long)s->ibtc_misses, (unsigned long long)s->callouts_exit,
+            (unsigned long long)s->ibtc_misses, (unsigned long long)s->safe_exits,
+            (unsigned long long)s->callouts_exit,
             (unsigned long long)s->async_exits, (unsigned long long)s->invalidations,
             s->translate_ns / 1e6, (unsigned long long)m->fills_read,
             (unsigned long long)m->fills_write, (unsigned long long)m->slow_reads,

@@ -128,36 +128,47 @@ static bool has_visible_mem(const struct dec_insn *d)
     return false;
 }
 
+enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
+{
+    if (d->cls & DEC_UNDEFINED)
+        return BT_EMIT_CALLOUT;
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC)
+        return BT_EMIT_IDENT; /* host TSC is the guest's (DESIGN.md: time) */
+    if (d->cls & DEC_CONTROL)
+        return BT_EMIT_CONTROL;
+    if (d->cls & DEC_STACK)
+        return BT_EMIT_STACK;
+    if ((d->cls & DEC_INNOCUOUS) && !(d->cls & (DEC_STRING | DEC_PORTIO)) && !is_legacy(d->zi.mnemonic) &&
+        (!(d->cls & DEC_MEMORY) || has_visible_mem(d)))
+        return BT_EMIT_IDENT;
+    return BT_EMIT_CALLOUT;
+}
+
 /* Emit one instruction; false = the VM must stop here (unsupported). */
 static bool emit_one(struct bt_tctx *t)
 {
     const struct dec_insn *d = t->d;
-    if (d->cls & DEC_UNDEFINED)
-        goto callout;
-    if (d->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC)
-        return bt_emit_ident(t); /* host TSC is the guest's (DESIGN.md: time) */
-    if (d->cls & DEC_CONTROL) {
-        if (bt_emit_control(t))
-            return true;
-        goto callout;
-    }
-    if (d->cls & DEC_STACK) {
-        if (bt_emit_stack(t))
-            return true;
-        goto callout;
-    }
-    if ((d->cls & DEC_INNOCUOUS) && !(d->cls & (DEC_STRING | DEC_PORTIO)) && !is_legacy(d->zi.mnemonic) &&
-        (!(d->cls & DEC_MEMORY) || has_visible_mem(d))) {
+    switch (bt_emit_kind(d)) {
+    case BT_EMIT_IDENT:
         if (bt_emit_ident(t))
             return true;
+        break;
+    case BT_EMIT_CONTROL:
+        if (bt_emit_control(t))
+            return true;
+        break;
+    case BT_EMIT_STACK:
+        if (bt_emit_stack(t))
+            return true;
+        break;
+    case BT_EMIT_CALLOUT:
+        break;
     }
-callout: {
-        cpu_callout_fn fn = cpu_callout_for(d);
-        if (!fn)
-            return false;
-        bt_emit_callout(t, BT_MAIN, fn);
-        return true;
-    }
+    cpu_callout_fn fn = cpu_callout_for(d);
+    if (!fn)
+        return false;
+    bt_emit_callout(t, BT_MAIN, fn);
+    return true;
 }
 
 /* Fetch up to 15 instruction bytes at lin. Returns bytes available. */
@@ -260,12 +271,17 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
 
         bool ended = false;
         int k;
+        static struct bt_plan plan;
+        bt_plan_groups(insns, n, key, &plan);
         for (k = 0; k < n; k++) {
             t.d = &insns[k];
             t.k = k;
             t.live_in = live_in[k];
+            t.direct_mem = plan.direct_mem[k];
+            t.direct_stack = plan.direct_stack[k];
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_eip[k] = insns[k].eip;
+            bt_emit_group_checks(&t, &plan);
             if (!emit_one(&t)) {
                 /* Unsupported: stop the VM with a message when reached. */
                 bt_emit_exit_simple(&t, BT_MAIN, insns[k].eip, BT_EXIT_UNSUPPORTED);

@@ -27,7 +27,31 @@ struct bt_tctx {
      * label of the exit path, and the imm64 slot that stores the site. */
     struct { int8_t buf; uint32_t rel_at; uint32_t imm_at; } sites[64];
     int nsites;
+    bool direct_mem;              /* explicit memory operand checked by a group check */
+    bool direct_stack;            /* implicit stack access checked by a group check */
 };
+
+enum bt_emit_kind { BT_EMIT_IDENT, BT_EMIT_CONTROL, BT_EMIT_STACK, BT_EMIT_CALLOUT };
+enum bt_emit_kind bt_emit_kind(const struct dec_insn *d);
+
+/* groups.c: one TLB check for several accesses through the same base. */
+#define BT_MAX_GROUPS 32
+struct bt_group {
+    ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
+    int first;             /* instruction before which the check runs */
+    int32_t lo, hi;        /* byte range relative to the base's value there */
+    bool wr;
+    int count;
+};
+struct bt_plan {
+    struct bt_group g[BT_MAX_GROUPS];
+    int ng;
+    bool direct_mem[BT_MAX_BLOCK_INSNS];
+    bool direct_stack[BT_MAX_BLOCK_INSNS];
+};
+void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan);
+void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
+#define BT_KEY_SAFE 0x10u  /* translation without group checks (after one failed) */
 
 /* emit_mem.c */
 void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32);
@@ -36,6 +60,8 @@ void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32);
  * the linear address in r10d, with the inline TLB check and the slow path. */
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr);
 int bt_seg_index(ZydisRegister seg);
+/* [base + R14 + disp] for an access a group check already covered. */
+ZydisEncoderOperand bt_direct_mem(const ZydisDecodedOperand *op, unsigned size);
 ZydisRegister bt_map_reg(ZydisRegister r);
 void bt_emit_flags_save(struct bt_tctx *t, int b);
 void bt_emit_flags_restore(struct bt_tctx *t, int b);
@@ -45,6 +71,7 @@ void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target);
 uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target);
 void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32);
 void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason);
+void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip);
 bool bt_emit_control(struct bt_tctx *t);
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn);
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *));

@@ -2,3 +2,5 @@
 # (vm/console.c lives in vm/ but is listed here by agreement with vm/).
 BTVM_SRCS += devices/bus.c devices/uart16550.c devices/debugexit.c devices/debugcon.c \
              vm/console.c
+# PC platform: interrupts and time (clock/timers, 8259A pair, 8254, MC146818, i8042)
+BTVM_SRCS += devices/clock.c devices/pic8259.c devices/pit8254.c devices/rtc146818.c devices/i8042.c

@@ -1,0 +1,262 @@
+/*
+ * bt/groups.c — one shadow-TLB check for many accesses.
+ *
+ * Within a block, accesses through the same base register value (no index)
+ * — typically [ESP+d] locals, pushes and pops, or the fields of one struct —
+ * touch a small byte range known at translation time. One check before the
+ * first of them proves the whole range lies in a single page whose entry has
+ * the shared addend (R14); the accesses are then emitted as plain
+ * [base + R14 + d], with no per-access code at all. ESP is followed through
+ * push, pop and add/sub/lea with constants. If the check fails at run time
+ * the block leaves for a "safe" translation of the same code starting at
+ * that instruction (key bit BT_KEY_SAFE), which checks every access.
+ * See docs/translation.md.
+ */
+#include "bt/translate.h"
+
+#include <string.h>
+#include "bt/offsets.h"
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+#define ESP_ID 4
+
+struct acc {
+    int k, reg, ver;
+    int32_t off;       /* relative to the base register at the start of its version */
+    int32_t dk;        /* ESP delta before instruction k (0 for other registers) */
+    int size;
+    bool wr, stack;
+};
+
+static int gpr_id(ZydisRegister r)
+{
+    if (ZydisRegisterGetClass(r) != ZYDIS_REGCLASS_GPR32)
+        return -1;
+    return ZydisRegisterGetId(r);
+}
+
+/* The explicit memory operand of d if it may join a group. */
+static const ZydisDecodedOperand *eligible_mem(const struct dec_insn *d)
+{
+    for (int i = 0; i < d->zi.operand_count_visible; i++) {
+        const ZydisDecodedOperand *op = &d->ops[i];
+        if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || d->zi.mnemonic == ZYDIS_MNEMONIC_LEA)
+            continue;
+        if (op->mem.type != ZYDIS_MEMOP_TYPE_MEM || d->zi.address_width != 32 ||
+            op->mem.index != ZYDIS_REGISTER_NONE || gpr_id(op->mem.base) < 0 ||
+            op->mem.segment == ZYDIS_REGISTER_FS || op->mem.segment == ZYDIS_REGISTER_GS ||
+            op->size == 0 || op->size > 128 * 8)
+            return NULL;
+        ZydisMnemonic m = d->zi.mnemonic;
+        if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR ||
+             m == ZYDIS_MNEMONIC_BTC) && d->ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
+            return NULL; /* the bit offset moves the address */
+        return op;
+    }
+    return NULL;
+}
+
+struct planner {
+    struct acc a[4 * BT_MAX_BLOCK_INSNS];
+    int na;
+    int ver[8];
+    int32_t delta; /* ESP minus its value at the start of its version */
+};
+
+static void bump(struct planner *p, int reg)
+{
+    p->ver[reg]++;
+    if (reg == ESP_ID)
+        p->delta = 0;
+}
+
+static void bump_all(struct planner *p)
+{
+    for (int r = 0; r < 8; r++)
+        bump(p, r);
+}
+
+static void add(struct planner *p, int k, int reg, int32_t off, int32_t dk, int size, bool wr, bool stack)
+{
+    struct acc *a = &p->a[p->na++];
+    if (reg != ESP_ID)
+        dk = 0; /* only ESP moves inside a version */
+    a->k = k; a->reg = reg; a->ver = p->ver[reg];
+    a->off = off; a->dk = dk; a->size = size; a->wr = wr; a->stack = stack;
+}
+
+static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t dk)
+{
+    const ZydisDecodedOperand *op = eligible_mem(d);
+    if (!op)
+        return;
+    int reg = gpr_id(op->mem.base);
+    int32_t disp = op->mem.disp.has_displacement ? (int32_t)op->mem.disp.value : 0;
+    add(p, k, reg, disp + (reg == ESP_ID ? p->delta : 0), dk, op->size / 8,
+        (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0, false);
+}
+
+/* Register writes of an IDENT instruction; constant ESP adjustments are
+ * followed instead of ending ESP's version. */
+static void note_writes(struct planner *p, const struct dec_insn *d)
+{
+    for (int i = 0; i < d->zi.operand_count; i++) {
+        const ZydisDecodedOperand *op = &d->ops[i];
+        if (op->type != ZYDIS_OPERAND_TYPE_REGISTER || !(op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+            continue;
+        ZydisRegister big = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, op->reg.value);
+        int r = gpr_id(big);
+        if (r < 0)
+            continue;
+        if (r == ESP_ID && i == 0 && op->reg.value == ZYDIS_REGISTER_ESP) {
+            ZydisMnemonic m = d->zi.mnemonic;
+            const ZydisDecodedOperand *src = &d->ops[1];
+            if ((m == ZYDIS_MNEMONIC_ADD || m == ZYDIS_MNEMONIC_SUB) &&
+                src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+                p->delta += m == ZYDIS_MNEMONIC_ADD ? (int32_t)src->imm.value.s : -(int32_t)src->imm.value.s;
+                continue;
+            }
+            if (m == ZYDIS_MNEMONIC_LEA && src->mem.base == ZYDIS_REGISTER_ESP &&
+                src->mem.index == ZYDIS_REGISTER_NONE) {
+                p->delta += (int32_t)src->mem.disp.value;
+                continue;
+            }
+        }
+        bump(p, r);
+    }
+}
+
+static bool seg_operand(const struct dec_insn *d)
+{
+    return d->zi.operand_count_visible > 0 && d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+           ZydisRegisterGetClass(d->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT;
+}
+
+void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan)
+{
+    static struct planner p;
+    memset(plan, 0, sizeof(*plan));
+    memset(&p, 0, sizeof(p));
+    if ((key & (BT_KEY_SAFE | 8u)) || !(key & 4))
+        return; /* 32-bit flat code only */
+
+    for (int k = 0; k < n; k++) {
+        const struct dec_insn *d = &insns[k];
+        int32_t dk = p.delta;
+        unsigned osz = d->zi.operand_width / 8;
+        switch (bt_emit_kind(d)) {
+        case BT_EMIT_IDENT:
+            add_mem(&p, k, d, dk);
+            note_writes(&p, d);
+            break;
+        case BT_EMIT_STACK:
+            if (d->zi.mnemonic == ZYDIS_MNEMONIC_PUSH && !seg_operand(d)) {
+                add_mem(&p, k, d, dk);
+                add(&p, k, ESP_ID, p.delta - (int32_t)osz, dk, (int)osz, true, true);
+                p.delta -= (int32_t)osz;
+            } else if (d->zi.mnemonic == ZYDIS_MNEMONIC_POP && !seg_operand(d)) {
+                add(&p, k, ESP_ID, p.delta, dk, (int)osz, false, true);
+                p.delta += (int32_t)osz;
+                if (d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+                    add_mem(&p, k, d, dk);
+                } else {
+                    int r = gpr_id(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32,
+                                                                    d->ops[0].reg.value));
+                    if (r >= 0)
+                        bump(&p, r);
+                }
+            } else {
+                bump_all(&p); /* enter, leave, pushf, pusha, ...: not followed */
+            }
+            break;
+        case BT_EMIT_CONTROL:
+            if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
+                break;
+            if (d->zi.mnemonic == ZYDIS_MNEMONIC_CALL) {
+                add_mem(&p, k, d, dk);
+                add(&p, k, ESP_ID, p.delta - (int32_t)osz, dk, (int)osz, true, true);
+            } else if (d->zi.mnemonic == ZYDIS_MNEMONIC_RET) {
+                add(&p, k, ESP_ID, p.delta, dk, (int)osz, false, true);
+            } else if (d->zi.mnemonic == ZYDIS_MNEMONIC_JMP) {
+                add_mem(&p, k, d, dk);
+            }
+            break;
+        case BT_EMIT_CALLOUT:
+            bump_all(&p);
+            break;
+        }
+    }
+
+    /* Group accesses by (register, version). */
+    bool used[4 * BT_MAX_BLOCK_INSNS] = { false };
+    for (int i = 0; i < p.na && plan->ng < BT_MAX_GROUPS; i++) {
+        if (used[i])
+            continue;
+        struct acc *f = &p.a[i];
+        int32_t lo = f->off, hi = f->off + f->size;
+        int count = 0;
+        bool wr = false;
+        for (int j = i; j < p.na; j++) {
+            struct acc *a = &p.a[j];
+            if (a->reg != f->reg || a->ver != f->ver)
+                continue;
+            lo = a->off < lo ? a->off : lo;
+            hi = a->off + a->size > hi ? a->off + a->size : hi;
+            wr |= a->wr;
+            count++;
+        }
+        for (int j = i; j < p.na; j++)
+            if (p.a[j].reg == f->reg && p.a[j].ver == f->ver)
+                used[j] = true;
+        if (count < 2 || hi - lo > 2048)
+            continue;
+        struct bt_group *g = &plan->g[plan->ng++];
+        g->base32 = f->reg == ESP_ID ? ZYDIS_REGISTER_R12D : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->reg);
+        g->first = f->k;
+        g->lo = lo - f->dk;
+        g->hi = hi - f->dk;
+        g->wr = wr;
+        g->count = count;
+        for (int j = i; j < p.na; j++) {
+            struct acc *a = &p.a[j];
+            if (a->reg != f->reg || a->ver != f->ver)
+                continue;
+            if (a->stack)
+                plan->direct_stack[a->k] = true;
+            else
+                plan->direct_mem[a->k] = true;
+        }
+    }
+}
+
+void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
+{
+    struct bt_emit *e = t->e;
+    for (int i = 0; i < plan->ng; i++) {
+        const struct bt_group *g = &plan->g[i];
+        if (g->first != t->k)
+            continue;
+        ZydisRegister b64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, g->base32);
+        bool live = t->live_in != 0;
+        int fail = bt_label(e);
+        if (live)
+            bt_emit_flags_save(t, BT_MAIN);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, g->wr ? SMMU_TLB_WRITE_OFF : SMMU_TLB_READ_OFF, 8));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R9D), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), R(R11D));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        if (live)
+            bt_emit_flags_restore(t, BT_MAIN);
+
+        bt_bind(e, BT_OOL, fail);
+        if (live)
+            bt_emit_flags_restore(t, BT_OOL);
+        bt_emit_exit_safe(t, t->d->eip);
+    }
+}
