@@ -70,7 +70,7 @@ bool bt_emit_ident(struct bt_tctx *t)
                     /* [disp32] would be RIP-relative in 64-bit mode. */
                     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(bt_map_reg(d->ops[0].reg.value)),
                            bt_i(d->zi.operand_width == 16 ? (uint16_t)op->mem.disp.value
-                                                          : (uint32_t)op->mem.disp.value));
+                                                          : (int32_t)(uint32_t)op->mem.disp.value));
                     return true;
                 }
                 req.operands[i].mem.base = bt_map_reg(op->mem.base);
@@ -80,8 +80,24 @@ bool bt_emit_ident(struct bt_tctx *t)
             }
         }
     }
-    if (mi < 0) {
+    bool esp_used = false;
+    for (int i = 0; i < d->zi.operand_count_visible; i++)
+        if (d->ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER && bt_map_reg(d->ops[i].reg.value) != d->ops[i].reg.value)
+            esp_used = true;
+    if (mi < 0 && !(hb >= 0 && esp_used)) {
         bt_enc(e, BT_MAIN, &req);
+        return true;
+    }
+    if (mi < 0) {
+        /* AH..BH next to R12 (guest ESP): both need their own encodings. */
+        ZydisRegister parent = high_parent(d->ops[hb].reg.value);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), bt_r(parent), bt_i(8));
+        req.operands[hb].reg.value = ZYDIS_REGISTER_R13B;
+        bt_enc(e, BT_MAIN, &req);
+        if (d->ops[hb].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), R(R13), bt_i(56));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(parent), R(R13));
+        }
         return true;
     }
 

@@ -95,7 +95,7 @@ void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister 
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(dst32),
                bt_r(ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(dst32))));
     } else if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_i((uint32_t)disp));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_i((int32_t)(uint32_t)disp));
     } else {
         ZydisEncoderOperand m = bt_m(bt_map_reg(base), bt_map_reg(index), op->mem.scale,
                                      (int32_t)disp, 0);

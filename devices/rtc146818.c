@@ -284,9 +284,11 @@ static void rtc_write(struct dev_rtc *r, uint8_t v, uint64_t now)
             rtc_snapshot(r, now);       /* freeze, in the old format */
             v &= ~B_UIE;                /* datasheet: SET clears UIE */
         }
-        r->cmos[R_B] = v;
+        /* Leaving SET: the registers hold the time in the format they
+         * were written in, so parse before the new format applies. */
         if (!(v & B_SET) && (old & B_SET))
             rtc_set_clock(r, now, true);
+        r->cmos[R_B] = v;
         rtc_update_flags(r, now);       /* a newly enabled flag interrupts at once */
         break;
     }

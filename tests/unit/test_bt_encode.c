@@ -1,0 +1,163 @@
+/*
+ * tests/unit/test_bt_encode.c — the re-encoding IDENT translation relies on
+ * (bt/emit_ident.c): a 32-bit guest instruction decoded by dec_decode,
+ * turned into a Zydis encoder request, encoded for 64-bit mode, and decoded
+ * again must be the same instruction: same mnemonic, operand count, operand
+ * types and sizes, registers, immediates and memory operand parts.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder/decoder.h"
+
+static const char *const rt[] = {
+    "01 c8",                /* add eax,ecx */
+    "29 d3",                /* sub ebx,edx */
+    "66 01 c8",             /* add ax,cx */
+    "00 c8",                /* add al,cl */
+    "00 e5",                /* add ch,ah */
+    "30 f7",                /* xor bh,dh */
+    "05 78 56 34 12",       /* add eax,imm32 */
+    "83 c1 ff",             /* add ecx,-1 */
+    "66 81 ce 01 80",       /* or si,0x8001 */
+    "80 c4 7f",             /* add ah,0x7f */
+    "a9 00 00 00 80",       /* test eax,imm32 */
+    "f7 d8",                /* neg eax */
+    "ff c0",                /* inc eax (FF form) */
+    "b8 78 56 34 12",       /* mov eax,imm32 */
+    "b4 12",                /* mov ah,imm8 */
+    "01 03",                /* add [ebx],eax */
+    "03 4c 8e 10",          /* add ecx,[esi+ecx*4+0x10] */
+    "8b 87 00 01 00 00",    /* mov eax,[edi+0x100] */
+    "66 f7 5b 08",          /* neg word [ebx+8] */
+    "81 73 0c 78 56 34 12", /* xor dword [ebx+12],imm32 */
+    "8a 6b 02",             /* mov ch,[ebx+2] */
+    "c1 e0 04",             /* shl eax,4 */
+    "d3 e8",                /* shr eax,cl */
+    "d2 e4",                /* shl ah,cl */
+    "d1 f8",                /* sar eax,1 */
+    "0f a4 d0 05",          /* shld eax,edx,5 */
+    "f7 e1",                /* mul ecx */
+    "0f af c1",             /* imul eax,ecx */
+    "6b c1 f9",             /* imul eax,ecx,-7 */
+    "f7 f1",                /* div ecx */
+    "0f 94 c0",             /* sete al */
+    "0f 4f c1",             /* cmovg eax,ecx */
+    "87 ca",                /* xchg edx,ecx */
+    "91",                   /* xchg ecx,eax */
+    "0f c1 03",             /* xadd [ebx],eax */
+    "0f b1 0b",             /* cmpxchg [ebx],ecx */
+    "0f a3 0b",             /* bt [ebx],ecx */
+    "0f ba 6b 00 45",       /* bts dword [ebx],0x45 */
+    "0f bc c1",             /* bsf eax,ecx */
+    "0f c8",                /* bswap eax */
+    "0f b6 c4",             /* movzx eax,ah */
+    "0f bf 4b 06",          /* movsx ecx,word [ebx+6] */
+    "8d 44 8b 10",          /* lea eax,[ebx+ecx*4+0x10] */
+    "99",                   /* cdq */
+    "66 98",                /* cbw */
+    "f0 0f b1 0b",          /* lock cmpxchg [ebx],ecx */
+    "66 0f 6f c1",          /* movdqa xmm0,xmm1 */
+    "0f 28 11",             /* movaps xmm2,[ecx] */
+};
+#define NRT ((int)(sizeof(rt) / sizeof(rt[0])))
+
+static size_t parse_hex(const char *s, uint8_t *out)
+{
+    size_t n = 0;
+    while (*s) {
+        if (*s == ' ') {
+            s++;
+            continue;
+        }
+        unsigned v;
+        ck_assert_int_eq(sscanf(s, "%2x", &v), 1);
+        out[n++] = (uint8_t)v;
+        s += 2;
+    }
+    return n;
+}
+
+START_TEST(roundtrip)
+{
+    const char *hex = rt[_i];
+    uint8_t b[16];
+    size_t n = parse_hex(hex, b);
+    struct dec_insn d;
+    ck_assert_msg(dec_decode(DEC_MODE_32, 0x1000, b, n, &d) == 0 && d.len == n, "[%s] does not decode", hex);
+
+    ZydisEncoderRequest req;
+    ck_assert_msg(ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(
+                      &d.zi, d.ops, d.zi.operand_count_visible, &req)), "[%s] no encoder request", hex);
+    req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    /* as emit_ident.c does: segment prefixes and the address-size hint
+     * do not carry over */
+    req.prefixes &= ~(ZydisInstructionAttributes)(ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                      ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                      ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+    req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+
+    uint8_t out[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZyanUSize olen = sizeof(out);
+    ZyanStatus st = ZydisEncoderEncodeInstruction(&req, out, &olen);
+    ck_assert_msg(ZYAN_SUCCESS(st), "[%s] 64-bit encoding failed (status %08x)", hex, (unsigned)st);
+
+    ZydisDecoder dec;
+    ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    ZydisDecodedInstruction zi;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    ck_assert_msg(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, out, olen, &zi, ops)), "[%s] re-decode failed", hex);
+    ck_assert_uint_eq(zi.length, olen);
+
+    ck_assert_msg(zi.mnemonic == d.zi.mnemonic, "[%s] mnemonic %s became %s", hex,
+                  ZydisMnemonicGetString(d.zi.mnemonic), ZydisMnemonicGetString(zi.mnemonic));
+    ck_assert_msg(zi.operand_count_visible == d.zi.operand_count_visible, "[%s] %d operands became %d", hex,
+                  d.zi.operand_count_visible, zi.operand_count_visible);
+    ck_assert_msg(zi.operand_width == d.zi.operand_width, "[%s] operand width %d became %d", hex,
+                  d.zi.operand_width, zi.operand_width);
+    ck_assert_msg((zi.attributes & ZYDIS_ATTRIB_HAS_LOCK) == (d.zi.attributes & ZYDIS_ATTRIB_HAS_LOCK),
+                  "[%s] lock prefix changed", hex);
+    for (int i = 0; i < d.zi.operand_count_visible; i++) {
+        const ZydisDecodedOperand *a = &d.ops[i], *o = &ops[i];
+        ck_assert_msg(a->type == o->type, "[%s] operand %d type %d became %d", hex, i, a->type, o->type);
+        ck_assert_msg(a->size == o->size, "[%s] operand %d size %d became %d", hex, i, a->size, o->size);
+        ck_assert_msg(a->actions == o->actions, "[%s] operand %d actions %x became %x", hex, i,
+                      a->actions, o->actions);
+        switch (a->type) {
+        case ZYDIS_OPERAND_TYPE_REGISTER:
+            ck_assert_msg(a->reg.value == o->reg.value, "[%s] operand %d register %s became %s", hex, i,
+                          ZydisRegisterGetString(a->reg.value), ZydisRegisterGetString(o->reg.value));
+            break;
+        case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+            ck_assert_msg(a->imm.value.u == o->imm.value.u, "[%s] operand %d immediate %llx became %llx", hex,
+                          i, (unsigned long long)a->imm.value.u, (unsigned long long)o->imm.value.u);
+            break;
+        case ZYDIS_OPERAND_TYPE_MEMORY:
+            ck_assert_msg(a->mem.base == o->mem.base && a->mem.index == o->mem.index &&
+                          a->mem.scale == o->mem.scale && a->mem.disp.value == o->mem.disp.value,
+                          "[%s] operand %d memory operand changed (%s+%s*%d+%lld → %s+%s*%d+%lld)", hex, i,
+                          ZydisRegisterGetString(a->mem.base), ZydisRegisterGetString(a->mem.index),
+                          a->mem.scale, (long long)a->mem.disp.value, ZydisRegisterGetString(o->mem.base),
+                          ZydisRegisterGetString(o->mem.index), o->mem.scale, (long long)o->mem.disp.value);
+            break;
+        default:
+            break;
+        }
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bt_encode");
+    TCase *tc = tcase_create("roundtrip");
+    tcase_add_loop_test(tc, roundtrip, 0, NRT);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
