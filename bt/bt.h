@@ -49,9 +49,12 @@ struct bt_block {
     bool valid;
 };
 
+#define BT_EXIT_KINDS 8
+
 struct bt_stats {
-    uint64_t blocks, insns, cache_bytes, flushes, chains, ibtc_hits_dispatch, ibtc_misses,
-             dispatches, callouts_exit, async_exits, invalidations, safe_exits;
+    uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
+             ibtc_hits;
+    uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
     uint64_t translate_ns;
 };
 
@@ -81,12 +84,16 @@ struct bt {
     struct bt_stats st;
     bool trace;
     bool flush_pending;
+    bool count;              /* --stats: emitted code counts indirect hits */
+    uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */
 };
 
 /* enter.S */
 uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend);
 void bt_exit_tramp(void);
 void bt_callout_tramp(void);
+
+int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *));
 
 /* cache.c */
 int bt_cache_init(struct bt *bt, size_t size);

@@ -107,6 +107,13 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_jmp_label(e, BT_MAIN, miss);
     if (bt_here(e, BT_MAIN) - a != 8)
         bt_emit_fail(e, "indirect lookup: unexpected encoding length");
+    if (t->bt->count) {
+        /* ++ibtc_hits without touching flags (only with --stats). */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)(uintptr_t)&t->bt->st.ibtc_hits));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R8), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8), R(R8));
+    }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
 

@@ -92,6 +92,9 @@ static int bt_init(struct vm *vm)
     bt->vm = vm;
     bt->cpu = vm->cpu;
     bt->trace = vm->opt.trace;
+    bt->count = vm->opt.stats || vm->opt.stats_json;
+    if (bt->count)
+        bt->callout_counts = calloc(ZYDIS_MNEMONIC_MAX_VALUE + 1, sizeof(uint64_t));
     vm->engine_priv = bt;
     vm->cpu->vm = vm;
     bt->ibtc = (struct bt_ibtc_entry *)(bt->region + BT_IBTC_OFF);
@@ -209,6 +212,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         bt->st.dispatches++;
         c->exit_site = 0;
         uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt));
+        if (reason < BT_EXIT_KINDS)
+            bt->st.exits[reason]++;
         switch (reason) {
         case BT_EXIT_BRANCH:
             site = c->exit_site;
@@ -216,10 +221,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         case BT_EXIT_SAFE:
             site = c->exit_site;
             want_safe = true;
-            bt->st.safe_exits++;
             break;
         case BT_EXIT_INDIRECT: {
-            bt->st.ibtc_misses++;
             uint32_t k2 = bt_mode_key(c);
             struct bt_block *tb = bt_lookup(bt, c->eip, k2);
             if (tb) {
@@ -229,11 +232,9 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             break;
         }
         case BT_EXIT_ASYNC:
-            bt->st.async_exits++;
             __atomic_store_n(&c->async_pending, 0, __ATOMIC_RELEASE);
             break;
         case BT_EXIT_CALLOUT:
-            bt->st.callouts_exit++;
             break;
         case BT_EXIT_STOP:
         case BT_EXIT_UNSUPPORTED:
@@ -248,52 +249,84 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     }
 }
 
+static const char *exit_names[BT_EXIT_KINDS] = {
+    "none", "callout", "stop", "branch", "indirect-miss", "async", "unsupported", "group-check",
+};
+
+/* The most frequent callouts, by instruction (only counted with --stats). */
+static int top_callouts(const struct bt *bt, int *idx, int max)
+{
+    int n = 0;
+    if (!bt->callout_counts)
+        return 0;
+    for (int m = 0; m <= ZYDIS_MNEMONIC_MAX_VALUE; m++) {
+        uint64_t v = bt->callout_counts[m];
+        if (!v)
+            continue;
+        int at = n < max ? n++ : max - 1;
+        if (at == max - 1 && n == max && bt->callout_counts[idx[at]] >= v)
+            continue;
+        idx[at] = m;
+        while (at > 0 && bt->callout_counts[idx[at - 1]] < bt->callout_counts[idx[at]]) {
+            int tmp = idx[at - 1]; idx[at - 1] = idx[at]; idx[at] = tmp;
+            at--;
+        }
+    }
+    return n;
+}
+
 static void bt_print_stats(struct vm *vm, void *stream, bool json)
 {
     struct bt *bt = vm->engine_priv;
     FILE *f = stream;
     const struct bt_stats *s = &bt->st;
     const struct smmu_stats *m = &bt->mmu.stats;
+    int top[12];
+    int ntop = top_callouts(bt, top, 12);
+    typedef unsigned long long ull;
     if (json) {
         fprintf(f, "{\"engine\":\"bt\",\"blocks_translated\":%llu,\"guest_insns_translated\":%llu,"
                    "\"code_cache_bytes\":%llu,\"code_cache_used\":%zu,\"cache_flushes\":%llu,"
-                   "\"chain_patches\":%llu,\"dispatches\":%llu,\"indirect_misses\":%llu,"
-                   "\"safe_exits\":%llu,\"callout_exits\":%llu,\"async_exits\":%llu,\"code_invalidations\":%llu,"
-                   "\"translate_ms\":%.3f,\"tlb_fills_read\":%llu,\"tlb_fills_write\":%llu,"
-                   "\"slow_reads\":%llu,\"slow_writes\":%llu,\"mmio_accesses\":%llu,\"unmapped_accesses\":%llu}",
-                (unsigned long long)s->blocks, (unsigned long long)s->insns,
-                (unsigned long long)s->cache_bytes, bt->cache_used, (unsigned long long)s->flushes,
-                (unsigned long long)s->chains, (unsigned long long)s->dispatches,
-                (unsigned long long)s->ibtc_misses, (unsigned long long)s->safe_exits,
-                (unsigned long long)s->callouts_exit,
-                (unsigned long long)s->async_exits, (unsigned long long)s->invalidations,
-                s->translate_ns / 1e6, (unsigned long long)m->fills_read,
-                (unsigned long long)m->fills_write, (unsigned long long)m->slow_reads,
-                (unsigned long long)m->slow_writes, (unsigned long long)m->mmio,
-                (unsigned long long)m->unmapped);
+                   "\"chain_patches\":%llu,\"dispatches\":%llu,\"indirect_hits\":%llu,\"indirect_misses\":%llu,"
+                   "\"callouts\":%llu,\"code_invalidations\":%llu,\"translate_ms\":%.3f,",
+                (ull)s->blocks, (ull)s->insns, (ull)s->cache_bytes, bt->cache_used, (ull)s->flushes,
+                (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits, (ull)s->exits[BT_EXIT_INDIRECT],
+                (ull)s->callouts, (ull)s->invalidations, s->translate_ns / 1e6);
+        fprintf(f, "\"exits\":{");
+        for (int i = 1; i < BT_EXIT_KINDS; i++)
+            fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", exit_names[i], (ull)s->exits[i]);
+        fprintf(f, "},\"callouts_by_insn\":{");
+        for (int i = 0; i < ntop; i++)
+            fprintf(f, "%s\"%s\":%llu", i ? "," : "", ZydisMnemonicGetString(top[i]),
+                    (ull)bt->callout_counts[top[i]]);
+        fprintf(f, "},\"tlb_fills_read\":%llu,\"tlb_fills_write\":%llu,\"slow_reads\":%llu,"
+                   "\"slow_writes\":%llu,\"mmio_accesses\":%llu,\"unmapped_accesses\":%llu}",
+                (ull)m->fills_read, (ull)m->fills_write, (ull)m->slow_reads, (ull)m->slow_writes,
+                (ull)m->mmio, (ull)m->unmapped);
         return;
     }
     fprintf(f, "bt engine:\n"
-               "  blocks translated      %llu (%llu guest instructions)\n"
+               "  blocks translated      %llu (%llu guest instructions, %.3f ms translating)\n"
                "  code cache             %llu bytes emitted, %zu in use, %llu flushes\n"
                "  chain patches          %llu\n"
                "  dispatcher entries     %llu\n"
-               "  indirect lookup misses %llu (hits stay inside the code cache)\n"
-               "  exits: group-check %llu, callout %llu, async %llu; code invalidations %llu\n"
-               "  time translating       %.3f ms\n"
-               "shadow TLB:\n"
+               "  indirect branches      %llu inline hits, %llu misses\n"
+               "  callouts               %llu\n"
+               "  code invalidations     %llu\n"
+               "  exits:",
+            (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
+            (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
+            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations);
+    for (int i = 1; i < BT_EXIT_KINDS; i++)
+        fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);
+    fprintf(f, "\n  callouts by insn      ");
+    for (int i = 0; i < ntop; i++)
+        fprintf(f, " %s %llu", ZydisMnemonicGetString(top[i]), (ull)bt->callout_counts[top[i]]);
+    fprintf(f, "\nshadow TLB:\n"
                "  fills read/write       %llu / %llu\n"
                "  slow reads/writes      %llu / %llu (mmio %llu, unmapped %llu)\n",
-            (unsigned long long)s->blocks, (unsigned long long)s->insns,
-            (unsigned long long)s->cache_bytes, bt->cache_used, (unsigned long long)s->flushes,
-            (unsigned long long)s->chains, (unsigned long long)s->dispatches,
-            (unsigned long long)s->ibtc_misses, (unsigned long long)s->safe_exits,
-            (unsigned long long)s->callouts_exit,
-            (unsigned long long)s->async_exits, (unsigned long long)s->invalidations,
-            s->translate_ns / 1e6, (unsigned long long)m->fills_read,
-            (unsigned long long)m->fills_write, (unsigned long long)m->slow_reads,
-            (unsigned long long)m->slow_writes, (unsigned long long)m->mmio,
-            (unsigned long long)m->unmapped);
+            (ull)m->fills_read, (ull)m->fills_write, (ull)m->slow_reads, (ull)m->slow_writes,
+            (ull)m->mmio, (ull)m->unmapped);
 }
 
 static void bt_destroy(struct vm *vm)
@@ -308,6 +341,7 @@ static void bt_destroy(struct vm *vm)
         free(bt->blocks_pool[i].callout_insns);
     }
     free(bt->blocks_pool);
+    free(bt->callout_counts);
     free(bt->hash);
     free(bt->page_blocks);
     free(bt->mmu.code_pages);

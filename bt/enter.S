@@ -97,7 +97,8 @@ bt_exit_tramp:
 
 /*
  * Called from translated code with r11 = int fn(struct cpu *, const void *insn)
- * and the decoded instruction pointer in cpu->co_insn. R13 survives. Returns to the caller unless
+ * and the decoded instruction pointer in cpu->co_insn; calls it through
+ * bt_callout_dispatch (memslow.c). R13 survives. Returns to the caller unless
  * fn returns nonzero (an exit reason), in which case it leaves to C.
  */
     .globl bt_callout_tramp
@@ -109,7 +110,8 @@ bt_callout_tramp:
     and rsp, -16
     mov rdi, r15
     mov rsi, [r15 + CPU_OFF_CO_INSN]
-    call r11
+    mov rdx, r11
+    call bt_callout_dispatch
     mov rsp, rbx
     test eax, eax
     jnz 1f

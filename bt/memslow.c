@@ -20,6 +20,25 @@ static struct bt *engine(struct cpu *c)
 
 static uint32_t bounce_lin, bounce_size;
 
+/* Every callout goes through here (bt/enter.S): counts it, and makes the
+ * block end after an instruction whose memory writes hit translated code. */
+int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
+{
+    struct bt *bt = engine(c);
+    int r = fn(c, insn);
+    const struct dec_insn *d = insn;
+    if (d) {
+        bt->st.callouts++;
+        if (bt->callout_counts)
+            bt->callout_counts[d->zi.mnemonic]++;
+        if (r == 0 && bt->flush_pending) {
+            c->eip = d->eip + d->len;
+            return BT_EXIT_CALLOUT;
+        }
+    }
+    return r;
+}
+
 int bt_mem_slow(struct cpu *c, const void *unused)
 {
     (void)unused;
