@@ -42,8 +42,8 @@ static void reset_region(struct bt *bt)
 
 int bt_cache_init(struct bt *bt, size_t size)
 {
-    if (size < 64 * 1024)
-        size = 64 * 1024;
+    if (size < 16 * 1024)
+        size = 16 * 1024;
     bt->cache = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (bt->cache == MAP_FAILED) {

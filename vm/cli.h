@@ -16,7 +16,7 @@
 #define VM_MEM_MIB_MIN       2u
 #define VM_MEM_MIB_MAX       3072u       /* leaves 1 GiB below 4 GiB for devices */
 #define VM_CODE_CACHE_DEFAULT (64u << 20)
-#define VM_CODE_CACHE_KIB_MIN 64u        /* small enough to test flushing */
+#define VM_CODE_CACHE_KIB_MIN 16u        /* small enough to test flushing */
 #define VM_CODE_CACHE_KIB_MAX (1u << 20) /* 1 GiB: keeps rel32 jumps inside the cache */
 
 enum vm_cli_cmd { VM_CLI_RUN, VM_CLI_HELP, VM_CLI_VERSION };

@@ -499,7 +499,7 @@ START_TEST(indirect_call_ret)
     ck_assert_uint_eq(H.c->regs[CPU_ESP], BTH_STACK);
     /* 16 indirect branches; after the first round trip or two, hits stay
      * in the code cache. */
-    ck_assert_uint_le(H.bt->st.ibtc_misses, 4);
+    ck_assert_uint_le(H.bt->st.exits[BT_EXIT_INDIRECT], 4);
     ck_assert_uint_lt(H.bt->st.dispatches, 16);
 }
 END_TEST

@@ -131,8 +131,8 @@ END_TEST
 
 START_TEST(test_code_cache_limits)
 {
-    assert_error(PARSE("run", "-k", "k", "--code-cache=10"), "between 64 and");
-    assert_error(PARSE("run", "-k", "k", "--code-cache=2000000"), "between 64 and");
+    assert_error(PARSE("run", "-k", "k", "--code-cache=10"), "between 16 and");
+    assert_error(PARSE("run", "-k", "k", "--code-cache=2000000"), "between 16 and");
     assert_error(PARSE("run", "-k", "k", "--code-cache=64M"), "not a size in KiB");
     ck_assert_ptr_null(PARSE("run", "-k", "k", "--code-cache=1048576"));
     ck_assert_uint_eq(cli.opt.code_cache_size, (size_t)1 << 30);
