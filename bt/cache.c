@@ -119,7 +119,7 @@ struct bt_block *bt_block_alloc(struct bt *bt)
 
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len)
 {
-    size_t at = (bt->cache_used + 15) & ~(size_t)15;
+    size_t at = (bt->cache_used + 31) & ~(size_t)31;
     if (at + len > bt->cache_size)
         return NULL;
     bt->cache_used = at + len;
@@ -130,8 +130,6 @@ static void page_link(struct bt *bt, struct bt_block *blk, uint64_t page)
 {
     if (page >= bt->npages)
         return;
-    /* A block spanning two pages sits on both lists via a tiny proxy-free
-     * trick: the second page's list is searched by phys_page2 too. */
     blk->pnext = bt->page_blocks[page];
     bt->page_blocks[page] = blk;
     smmu_mark_code(&bt->mmu, page);
@@ -144,25 +142,18 @@ void bt_insert(struct bt *bt, struct bt_block *blk)
     bt->hash[h] = blk;
     blk->valid = true;
     page_link(bt, blk, blk->phys_page);
-    if (blk->phys_page2 != blk->phys_page) {
-        smmu_mark_code(&bt->mmu, blk->phys_page2);
-        bt->flush_pending = false;
-    }
+    if (blk->phys_page2 != blk->phys_page)
+        smmu_mark_code(&bt->mmu, blk->phys_page2); /* any write to it flushes everything */
 }
 
 void bt_invalidate_phys(struct bt *bt, uint64_t page)
 {
     /* Blocks chain into each other by patched jumps, so dropping one block
      * safely means dropping every chain into it; the simple exact answer is
-     * a full flush, done by the dispatcher before the next block runs. */
-    if (page < bt->npages && bt->page_blocks[page]) {
-        bt->flush_pending = true;
-        bt->st.invalidations++;
-    } else {
-        /* Page holds the tail of a block that started on the page before. */
-        bt->flush_pending = true;
-        bt->st.invalidations++;
-    }
+     * a full flush, done by the dispatcher before the next block runs. (The
+     * page may also hold only the tail of a block begun on the page before.) */
+    bt->flush_pending = true;
+    bt->st.invalidations++;
     smmu_unmark_code(&bt->mmu, page);
 }
 

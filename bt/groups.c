@@ -241,15 +241,18 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         int fail = bt_label(e);
         if (live)
             bt_emit_flags_save(t, BT_MAIN);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+        /* 64-bit arithmetic: the covered accesses use [base + R14 + d]
+         * without a 32-bit wrap, so the range must not wrap either. */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R9), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9), R(R11));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11), bt_i(SMMU_TLB_ENTRIES - 1));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14),
                bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, g->wr ? SMMU_TLB_WRITE_OFF : SMMU_TLB_READ_OFF, 8));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R9D), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), R(R11D));
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
         if (live)
             bt_emit_flags_restore(t, BT_MAIN);

@@ -71,8 +71,8 @@ static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
         if (dec_decode(mode, eip, bytes, 15, &d) != 0)
             break;
         needed |= d.flags_read & ARITH_FLAGS & ~killed;
-        if (d.cls & (DEC_CONTROL | DEC_UNDEFINED))
-            break;
+        if ((d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT)
+            break; /* a callout may leave the block: its flags become visible */
         killed |= flags_killed(&d);
         eip += d.len;
     }
@@ -240,7 +240,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     /* Backward flag liveness from what the successors need. */
     uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0);
     for (int k = n - 1; k >= 0; k--) {
-        live = (insns[k].flags_read & ARITH_FLAGS) | (live & ~flags_killed(&insns[k]));
+        if (bt_emit_kind(&insns[k]) == BT_EMIT_CALLOUT)
+            live = ARITH_FLAGS; /* it may exit (HLT, a fault, ...): the guest sees every flag */
+        else
+            live = (insns[k].flags_read & ARITH_FLAGS) | (live & ~flags_killed(&insns[k]));
         live_in[k] = live;
     }
 
@@ -258,16 +261,33 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         blk->callout_insns = t.co_insns;
         bt_emit_reset(e);
 
-        /* Block entry: leave if something asynchronous is pending. */
+        /* Block entry: leave if something asynchronous is pending. When the
+         * guest's flags are live here the check is flag-free (guest ECX
+         * parked in R10, JRCXZ); otherwise a plain compare. */
         int async = bt_label(e);
-        bool live0 = live_in[0] != 0;
-        if (live0)
-            bt_emit_flags_save(&t, BT_MAIN);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
-        if (live0)
-            bt_emit_flags_restore(&t, BT_MAIN);
+        if (live_in[0]) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_ECX),
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
+            ZydisEncoderRequest req;
+            memset(&req, 0, sizeof(req));
+            req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
+            req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
+            req.branch_width = ZYDIS_BRANCH_WIDTH_8;
+            req.operand_count = 1;
+            req.operands[0] = bt_i(3 + 5); /* over: mov rcx, r10 ; jmp async */
+            bt_enc(e, BT_MAIN, &req);
+            uint32_t a0 = bt_here(e, BT_MAIN);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+            bt_jmp_label(e, BT_MAIN, async);
+            if (bt_here(e, BT_MAIN) - a0 != 8)
+                bt_emit_fail(e, "block entry: unexpected encoding length");
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+        } else {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+        }
 
         bool ended = false;
         int k;
@@ -300,8 +320,6 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             bt_emit_exit_direct(&t, BT_MAIN, insns[k - 1].eip + insns[k - 1].len);
         }
         bt_bind(e, BT_OOL, async);
-        if (live0)
-            bt_emit_flags_restore(&t, BT_OOL);
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_ASYNC);
 
         if (e->failed) {

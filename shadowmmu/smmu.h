@@ -4,7 +4,7 @@
  * The translated code looks a linear address up inline in a flat "shadow
  * TLB": one 8-byte entry per guest page holding host_page - guest_page (an
  * addend), 0 meaning "take the slow path". There is a read table and a write
- * table (R14 points at the read table; the write table follows it). A miss
+ * table (both follow struct cpu, reached from R15; see bt/offsets.h). A miss
  * calls smmu_fill(), which walks the guest's translation (paging is off for
  * now: linear = physical) and fills the entry when the page is plain RAM.
  * Device pages, holes and pages with translated code (for writes) are never
