@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include "devices/pic8259.h"
+#include "devices/uart16550.h"
 #include "vm/console.h"
 #include "vm/vm.h"
 
@@ -152,6 +154,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     struct cpu *c = bt->cpu;
     uint64_t site = 0;
     bool want_safe = false;
+    bool check_timers = true;
     uint64_t flushes = bt->st.flushes;
     memset(ex, 0, sizeof(*ex));
 
@@ -175,11 +178,45 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             }
             site = 0;
         }
+        if (__atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) && vm->uart) {
+            __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
+            dev_uart_poll(vm->uart);
+        }
+        if (check_timers) {
+            vm_run_timers(vm);
+            check_timers = false;
+        }
+        if (c->shadow && c->eip != c->shadow_eip)
+            c->shadow = false;
+        if ((c->eflags & CPU_FL_IF) && !c->shadow && vm->pic && dev_pic_intr(vm->pic)) {
+            int r = cpu_interrupt(c, dev_pic_ack(vm->pic));
+            bt->st.interrupts++;
+            if (r == -1) {
+                ex->kind = VM_EXIT_SHUTDOWN;
+                ex->eip = c->eip;
+                snprintf(ex->msg, sizeof(ex->msg), "triple fault");
+                return;
+            }
+            if (r < -1) {
+                unsupported_exit(bt, ex, c->unsupported);
+                return;
+            }
+            site = 0;
+            want_safe = false;
+        }
         if (c->halted) {
-            /* No interrupt sources yet: a halted CPU never wakes. */
-            ex->kind = VM_EXIT_HLT;
-            ex->eip = c->eip;
-            return;
+            if (!(c->eflags & CPU_FL_IF) || !vm->pic) {
+                /* Nothing can wake it: no NMI source exists. */
+                ex->kind = VM_EXIT_HLT;
+                ex->eip = c->eip;
+                return;
+            }
+            /* Idle: sleep until a device deadline or input. */
+            bt->st.halts++;
+            vm_wait(vm, vm_run_timers(vm));
+            __atomic_store_n(&c->async_pending, 0, __ATOMIC_RELEASE);
+            check_timers = true;
+            continue;
         }
         if (bt->flush_pending) {
             bt->flush_pending = false;
@@ -233,6 +270,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         case BT_EXIT_ASYNC:
             __atomic_store_n(&c->async_pending, 0, __ATOMIC_RELEASE);
+            check_timers = true;
             break;
         case BT_EXIT_CALLOUT:
             break;
@@ -288,10 +326,11 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
         fprintf(f, "{\"engine\":\"bt\",\"blocks_translated\":%llu,\"guest_insns_translated\":%llu,"
                    "\"code_cache_bytes\":%llu,\"code_cache_used\":%zu,\"cache_flushes\":%llu,"
                    "\"chain_patches\":%llu,\"dispatches\":%llu,\"indirect_hits\":%llu,\"indirect_misses\":%llu,"
-                   "\"callouts\":%llu,\"code_invalidations\":%llu,\"translate_ms\":%.3f,",
+                   "\"callouts\":%llu,\"code_invalidations\":%llu,\"interrupts\":%llu,\"halts\":%llu,\"translate_ms\":%.3f,",
                 (ull)s->blocks, (ull)s->insns, (ull)s->cache_bytes, bt->cache_used, (ull)s->flushes,
                 (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits, (ull)s->exits[BT_EXIT_INDIRECT],
-                (ull)s->callouts, (ull)s->invalidations, s->translate_ns / 1e6);
+                (ull)s->callouts, (ull)s->invalidations, (ull)s->interrupts, (ull)s->halts,
+                s->translate_ns / 1e6);
         fprintf(f, "\"exits\":{");
         for (int i = 1; i < BT_EXIT_KINDS; i++)
             fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", exit_names[i], (ull)s->exits[i]);
@@ -313,10 +352,12 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  indirect branches      %llu inline hits, %llu misses\n"
                "  callouts               %llu\n"
                "  code invalidations     %llu\n"
+               "  interrupts delivered   %llu, halts slept %llu\n"
                "  exits:",
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
-            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations);
+            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations,
+            (ull)s->interrupts, (ull)s->halts);
     for (int i = 1; i < BT_EXIT_KINDS; i++)
         fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);
     fprintf(f, "\n  callouts by insn      ");

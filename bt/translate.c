@@ -232,6 +232,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         ncallouts++;
         if ((d->cls & (DEC_CONTROL | DEC_UNDEFINED)) || n == BT_MAX_BLOCK_INSNS)
             break;
+        /* The instruction after STI runs before any interrupt: keep it in
+         * this block, then end it (interrupts are taken at block entries). */
+        if (n >= 2 && insns[n - 2].zi.mnemonic == ZYDIS_MNEMONIC_STI)
+            break;
         pc += d->len;
         if ((pc >> 12) != (eip >> 12))
             break;

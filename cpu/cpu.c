@@ -51,7 +51,7 @@ void cpu_reset_flat32(struct cpu *c)
     c->cpl = 0;
     c->halted = false;
     c->pending_vector = -1;
-    c->exception_depth = 0;
+    c->shadow = false;
     c->gdtr.base = 0; c->gdtr.limit = 0xFFFF;
     c->idtr.base = 0; c->idtr.limit = 0xFFFF;
     c->msr_apic_base = 0xFEE00900;

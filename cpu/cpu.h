@@ -105,7 +105,8 @@ struct cpu {
     int pending_vector;     /* -1: none */
     uint32_t pending_error;
     bool pending_has_error;
-    int exception_depth;    /* for #DF / triple fault detection */
+    uint32_t shadow_eip;    /* interrupts are held off at this EIP (after STI, MOV SS) */
+    bool shadow;
     struct smmu *mmu;       /* guest memory accesses from callouts */
     char unsupported[160];  /* what a callout could not do (VM_EXIT_UNSUPPORTED) */
     uint64_t tsc_offset;
@@ -119,8 +120,13 @@ struct cpu {
 void cpu_raise(struct cpu *c, int vector, bool has_error, uint32_t error);
 
 /* Deliver the pending exception through the guest IDT (protected mode).
- * Returns 0, or -1 on a triple fault (the machine must shut down). */
+ * Returns 0, -1 on a triple fault (the machine must shut down), or -2 when
+ * btvm cannot deliver it yet (c->unsupported says why). */
 int cpu_deliver_pending(struct cpu *c);
+
+/* Deliver external interrupt `vector` now (caller checked IF and the
+ * interrupt shadow). Same returns as cpu_deliver_pending. */
+int cpu_interrupt(struct cpu *c, int vector);
 
 /* Reset to the state of a Multiboot entry (flat 32-bit protected mode, CPL 0). */
 void cpu_reset_flat32(struct cpu *c);

@@ -222,3 +222,17 @@ int cpu_co_into(struct cpu *c, const struct dec_insn *d)
         return CPU_CO_CONTINUE;
     return soft_int(c, d, CPU_VEC_OF, true);
 }
+
+/* An external interrupt (INTR from the PIC): delivered at an instruction
+ * boundary with EXT set in any error code a fault on the way in produces. */
+int cpu_interrupt(struct cpu *c, int vector)
+{
+    c->halted = false;
+    int f = cpu_deliver(c, vector, false, 0, false, c->eip);
+    if (f == 0)
+        return 0;
+    if (f == CPU_FAULT_STOP)
+        return -2;
+    cpu_raise(c, CPU_FAULT_VEC(f), cpu_vec_has_error(CPU_FAULT_VEC(f)), CPU_FAULT_ERR(f));
+    return cpu_deliver_pending(c);
+}

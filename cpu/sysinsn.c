@@ -47,6 +47,11 @@ int cpu_co_sti(struct cpu *c, const struct dec_insn *d)
 {
     if (cpu_pmode(c) && c->cpl > cpu_iopl(c))
         return co_fault(c, d, GP0);
+    if (!(c->eflags & CPU_FL_IF)) {
+        /* Interrupts stay off until after the next instruction (SDM STI). */
+        c->shadow = true;
+        c->shadow_eip = d->eip + d->len;
+    }
     c->eflags |= CPU_FL_IF;
     return CPU_CO_CONTINUE;
 }

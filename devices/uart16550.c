@@ -91,6 +91,7 @@ struct dev_uart {
 
     /* The INTR pin: not wired yet (see the top of the file). */
     void (*irq_fn)(void *ctx, bool level);
+    struct dev_irq_line irq_line;
     void *irq_ctx;
     bool irq_level;
 };
@@ -353,4 +354,25 @@ struct dev_uart *dev_uart_new(struct dev_bus *bus, uint16_t base, const struct d
 void dev_uart_free(struct dev_uart *u)
 {
     free(u);
+}
+
+static void uart_irq_line(void *ctx, bool level)
+{
+    struct dev_irq_line *l = ctx;
+    dev_irq_set(l, level);
+}
+
+void dev_uart_set_irq(struct dev_uart *u, struct dev_irq_line line)
+{
+    u->irq_line = line;
+    u->irq_fn = uart_irq_line;
+    u->irq_ctx = &u->irq_line;
+    u->irq_level = false;
+    uart_update_irq(u);
+}
+
+void dev_uart_poll(struct dev_uart *u)
+{
+    rx_poll(u);
+    uart_update_irq(u);
 }

@@ -59,3 +59,8 @@ $(GUEST_DIR)/compute-native: guests/compute/compute.c guests/compute/native_main
             $(GUEST_OBJ)/insntest/stackcases.o
 
 -include $(wildcard $(GUEST_OBJ)/*/*.d)
+
+# ---- popek: the Popek–Goldberg probe guest (docs/popek.md) ----------------
+GUESTS += $(GUEST_DIR)/popek.elf
+$(GUEST_DIR)/popek.elf: $(GUEST_OBJ)/popek/popek.o $(GUEST_OBJ)/popek/trap.o
+.SECONDARY: $(GUEST_OBJ)/popek/popek.o $(GUEST_OBJ)/popek/trap.o

@@ -233,6 +233,15 @@ static bool input_byte(uint8_t b)
     }
 }
 
+static void (*notify_fn)(void *ctx);
+static void *notify_ctx;
+
+void vm_console_set_notify(void (*fn)(void *ctx), void *ctx)
+{
+    notify_ctx = ctx;
+    notify_fn = fn;
+}
+
 static void *reader_main(void *arg)
 {
     (void)arg;
@@ -246,6 +255,8 @@ static void *reader_main(void *arg)
         for (ssize_t i = 0; i < n; i++)
             if (!input_byte(buf[i]))
                 return NULL;
+        if (notify_fn)
+            notify_fn(notify_ctx);
     }
 }
 

@@ -16,6 +16,8 @@
 int vm_console_open(struct vm *vm);
 /* Restore the terminal (idempotent, also async-signal-safe path inside). */
 void vm_console_close(void);
+/* fn(ctx) is called from the input thread after input arrived. */
+void vm_console_set_notify(void (*fn)(void *ctx), void *ctx);
 /* The chardev devices use to reach the console. */
 const struct dev_chardev *vm_console_chardev(void);
 

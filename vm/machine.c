@@ -14,6 +14,10 @@
 #include "devices/bus.h"
 #include "devices/debugcon.h"
 #include "devices/debugexit.h"
+#include "devices/i8042.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
+#include "devices/rtc146818.h"
 #include "devices/uart16550.h"
 #include "vm/console.h"
 #include "vm/ram.h"
@@ -35,6 +39,53 @@ static void on_debug_exit(void *ctx, uint32_t v)
     struct vm *vm = ctx;
     uint32_t s = vm->opt.exit_code_qemu ? (v << 1) | 1 : v;
     vm_request_stop(vm, (int)(s & 0xff));
+}
+
+/* The guest pulsed the CPU reset line: btvm stops with a documented status
+ * (there is no BIOS to restart through). */
+static void on_reset(void *ctx)
+{
+    vm_request_stop(ctx, VM_STATUS_RESET);
+}
+
+static void on_pic_intr(void *ctx)
+{
+    vm_kick(ctx);
+}
+
+static void on_console_input(void *ctx)
+{
+    struct vm *vm = ctx;
+    __atomic_store_n(&vm->input_pending, 1, __ATOMIC_RELEASE);
+    vm_kick(vm);
+}
+
+/* The PC platform: 8259A pair, 8254 PIT, CMOS RTC, i8042, port 0x80. */
+static int setup_platform(struct vm_machine *m)
+{
+    struct vm *vm = &m->vm;
+    vm->next_deadline = 0;
+    int r = vm_wake_init(vm);
+    if (r) {
+        fprintf(stderr, "btvm: cannot start the timer thread: %s\n", strerror(-r));
+        return VM_STATUS_HOST_ERROR;
+    }
+    m->pic = dev_pic_new(vm->bus);
+    if (!m->pic)
+        return VM_STATUS_HOST_ERROR;
+    vm->pic = m->pic;
+    dev_pic_set_notify(m->pic, on_pic_intr, vm);
+    m->pit = dev_pit_new(vm->bus, &vm->timers, dev_pic_line(m->pic, 0));
+    m->rtc = dev_rtc_new(vm->bus, &vm->timers, dev_pic_line(m->pic, 8), vm->ram_size);
+    m->kbc = dev_i8042_new(vm->bus, on_reset, vm, dev_pic_line(m->pic, 1), dev_pic_line(m->pic, 12));
+    if (!m->pit || !m->rtc || !m->kbc || dev_port80_init(vm->bus) != 0) {
+        fprintf(stderr, "btvm: cannot create the PC platform devices\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    dev_uart_set_irq(m->uart, dev_pic_line(m->pic, 4));
+    vm->uart = m->uart;
+    vm_console_set_notify(on_console_input, vm);
+    return 0;
 }
 
 static int setup_devices(struct vm_machine *m)
@@ -69,7 +120,7 @@ static int setup_devices(struct vm_machine *m)
                 strerror(-r));
         return VM_STATUS_HOST_ERROR;
     }
-    return 0;
+    return setup_platform(m);
 }
 
 int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
@@ -120,6 +171,18 @@ void vm_machine_destroy(struct vm_machine *m)
     if (m->engine_ready)
         vm->engine->destroy(vm);
     m->engine_ready = false;
+    vm_console_set_notify(NULL, NULL);
+    if (m->kbc)
+        dev_i8042_free(m->kbc);
+    if (m->rtc)
+        dev_rtc_free(m->rtc);
+    if (m->pit)
+        dev_pit_free(m->pit);
+    if (m->pic)
+        dev_pic_free(m->pic);
+    m->kbc = NULL; m->rtc = NULL; m->pit = NULL; m->pic = NULL;
+    vm->pic = NULL;
+    vm->uart = NULL;
     if (m->uart)
         dev_uart_free(m->uart);
     m->uart = NULL;

@@ -16,6 +16,7 @@
 #define VM_STATUS_HALTED       3  /* HLT with interrupts disabled: nothing can wake it */
 #define VM_STATUS_UNSUPPORTED  4  /* guest used something btvm does not implement */
 #define VM_STATUS_TRIPLE_FAULT 5  /* shutdown (triple fault) */
+#define VM_STATUS_RESET        6  /* the guest reset the machine (i8042 0xFE, ...) */
 
 /* Guest I/O ports of the fixed devices. */
 #define VM_PORT_COM1       0x3f8
@@ -27,6 +28,10 @@ struct dev_uart;
 struct vm_machine {
     struct vm vm;              /* first: device callbacks get &m->vm */
     struct dev_uart *uart;
+    struct dev_pic *pic;
+    struct dev_pit *pit;
+    struct dev_rtc *rtc;
+    struct dev_i8042 *kbc;
     struct vm_mb_result boot;
     bool console_open, engine_ready;
 };

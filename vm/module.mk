@@ -1,3 +1,3 @@
 # vm/: the machine, CLI, Multiboot loader and run loop. vm/main.c holds only
 # main() (tests/module.mk leaves it out of libbtvm.a).
-BTVM_SRCS += vm/main.c vm/cli.c vm/ram.c vm/multiboot.c vm/machine.c vm/runloop.c
+BTVM_SRCS += vm/wake.c vm/main.c vm/cli.c vm/ram.c vm/multiboot.c vm/machine.c vm/runloop.c

@@ -12,9 +12,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "devices/irq.h"
 
 struct dev_bus;
+struct dev_pic;
+struct dev_uart;
 struct cpu;
+struct vm_wake;
 
 /* Why an engine returned to the run loop. */
 enum vm_exit_kind {
@@ -75,6 +79,14 @@ struct vm {
     const struct vm_engine_ops *engine;
     struct vm_stats stats;
 
+    /* Interrupts and time (vm/wake.c). */
+    struct dev_pic *pic;
+    struct dev_uart *uart;
+    struct dev_timers timers;
+    uint64_t next_deadline;  /* nearest device deadline, ns of CLOCK_MONOTONIC */
+    struct vm_wake *wake;
+    volatile int input_pending; /* console input arrived: poll the UART */
+
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;
     int stop_status;         /* btvm's exit status when stopped by a device */
@@ -83,6 +95,15 @@ struct vm {
 /* Ask the machine to stop with the given process exit status; safe from
  * any thread and from device handlers. */
 void vm_request_stop(struct vm *vm, int status);
+
+/* Get the vcpu's attention from any thread: translated code leaves at its
+ * next block entry and a vcpu sleeping in HLT wakes. */
+void vm_kick(struct vm *vm);
+/* vcpu thread: sleep until kicked, stopped, or deadline_ns (UINT64_MAX: none). */
+void vm_wait(struct vm *vm, uint64_t deadline_ns);
+/* vcpu thread: fire due device timers, re-arm the ticker; returns the next deadline. */
+uint64_t vm_run_timers(struct vm *vm);
+int vm_wake_init(struct vm *vm);
 
 /* Guest-physical address to host pointer, or NULL if not RAM (len bytes). */
 static inline uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)

@@ -1,0 +1,72 @@
+/*
+ * guests/systest/systest.h — what the parts of systest share: the GDT
+ * selectors, the trap frame the asm stubs build, the record of the last
+ * trap, the fault-fixup globals and the per-test pass/fail reporting.
+ */
+#ifndef SYSTEST_H
+#define SYSTEST_H
+
+#include "guest.h"
+
+#define SEL_KCODE  0x08
+#define SEL_KDATA  0x10
+#define SEL_UCODE  0x1b   /* GDT 3, RPL 3 */
+#define SEL_UDATA  0x23   /* GDT 4, RPL 3 */
+#define SEL_TSS    0x28
+#define SEL_NP     0x30   /* data segment, not present */
+#define SEL_SMALL  0x38   /* expand-up data, base lim_buf, limit 15 */
+#define SEL_EXPDN  0x40   /* expand-down data, base lim_buf, limit 15 */
+#define SEL_SSLIM  0x48   /* stack segment with a page-granular limit */
+#define GDT_ENTRIES 16
+
+#define VEC_IRQ0    0x20
+#define VEC_SYSCALL 0x80
+#define VEC_PRIV    0x81  /* DPL 0 gate: int 0x81 at CPL 3 must #GP */
+
+/* Built by trap_common (stubs.S); uesp/uss only exist for traps from CPL 3. */
+struct frame {
+    uint32_t es, ds;
+    uint32_t edi, esi, ebp, esp_unused, ebx, edx, ecx, eax;
+    uint32_t vec, err;
+    uint32_t eip, cs, eflags;
+    uint32_t uesp, uss;
+};
+
+struct trap_rec {
+    uint32_t count, vec, err, eip, cs, eflags, uesp, uss, frame_end;
+};
+
+extern volatile struct trap_rec last;
+/* Set by a test right before a faulting instruction (labels 1: and 2:
+ * around it): t_fip = its address, t_after = the next one; t_resume is
+ * where the handler continues (consumed by the handler). */
+extern volatile uint32_t t_fip, t_after, t_resume;
+/* Arms the fixup for the instruction between local labels 1 and 2. */
+#define ARM "movl $1f, t_fip\n\tmovl $2f, t_after\n\tmovl $2f, t_resume\n\t"
+
+extern uint64_t gdt[GDT_ENTRIES];
+extern uint8_t lim_buf[64];
+extern uint8_t kstack[8192];
+extern volatile uint32_t ticks, irq_isr_in, irq_isr_after, irq_cs, irq_eflags, irq_sampled;
+
+/* stubs.S */
+extern const uint32_t stub_table[], stub_table_end[];
+void reload_segments(void);
+void enter_user(uint32_t eip, uint32_t esp, uint32_t eflags);
+void leave_user(void) __attribute__((noreturn));
+
+/* Reporting: begin(), any number of expect()/fail(), end(). */
+void begin(const char *name);
+void expect(const char *what, uint32_t want, uint32_t got);
+void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void end(void);
+/* The last trap must be exactly one new trap with these values. */
+void expect_trap(const char *what, uint32_t count0, uint32_t vec, uint32_t err, uint32_t eip,
+                 uint32_t cs);
+
+void run_ring3_tests(void);
+void pic_setup(void);
+void run_rtc_test(void);
+void run_irq_tests(void);
+
+#endif
