@@ -145,9 +145,11 @@ enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
 }
 
 /* Emit one instruction; false = the VM must stop here (unsupported). */
-static bool emit_one(struct bt_tctx *t)
+static bool emit_one(struct bt_tctx *t, bool last)
 {
     const struct dec_insn *d = t->d;
+    if (bt_emit_vif(t, last))
+        return true;
     switch (bt_emit_kind(d)) {
     case BT_EMIT_IDENT:
         if (bt_emit_ident(t))
@@ -306,7 +308,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_eip[k] = insns[k].eip;
             bt_emit_group_checks(&t, &plan);
-            if (!emit_one(&t)) {
+            if (!emit_one(&t, k == n - 1)) {
                 /* Unsupported: stop the VM with a message when reached. */
                 bt_emit_exit_simple(&t, BT_MAIN, insns[k].eip, BT_EXIT_UNSUPPORTED);
                 ended = true;

@@ -81,6 +81,9 @@ void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
 bool bt_emit_stack(struct bt_tctx *t);
 
+/* emit_vif.c: CLI/STI/PUSHF/POPF inline; false = use the callout. */
+bool bt_emit_vif(struct bt_tctx *t, bool last_in_block);
+
 /* emit_ident.c */
 bool bt_emit_ident(struct bt_tctx *t);
 

@@ -159,6 +159,12 @@ int dev_pic_ack(struct dev_pic *p)
     return vec;
 }
 
+const volatile uint8_t *dev_pic_intr_byte(const struct dev_pic *p)
+{
+    _Static_assert(sizeof(atomic_bool) == 1, "INTR must be one byte");
+    return (const volatile uint8_t *)&p->intr;
+}
+
 bool dev_pic_intr(const struct dev_pic *p)
 {
     return atomic_load(&p->intr);

@@ -6,6 +6,7 @@
 #define BTVM_DEV_PIC8259_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "devices/bus.h"
 #include "devices/irq.h"
 
@@ -19,6 +20,9 @@ struct dev_irq_line dev_pic_line(struct dev_pic *p, int irq);
 
 /* INTR: an unmasked request is waiting for the CPU. */
 bool dev_pic_intr(const struct dev_pic *p);
+/* The INTR level as a byte emitted code may read directly (0 or 1). */
+const volatile uint8_t *dev_pic_intr_byte(const struct dev_pic *p);
+
 /* INTA: the CPU takes the interrupt; returns the vector (spurious IRQ 7/15
  * vectors when the request went away). Call only when dev_pic_intr(). */
 int dev_pic_ack(struct dev_pic *p);

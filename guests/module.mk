@@ -64,3 +64,10 @@ $(GUEST_DIR)/compute-native: guests/compute/compute.c guests/compute/native_main
 GUESTS += $(GUEST_DIR)/popek.elf
 $(GUEST_DIR)/popek.elf: $(GUEST_OBJ)/popek/popek.o $(GUEST_OBJ)/popek/trap.o
 .SECONDARY: $(GUEST_OBJ)/popek/popek.o $(GUEST_OBJ)/popek/trap.o
+
+# ---- systest: privilege/segmentation/exception/interrupt suite (docs/guests.md) ----
+SYSTEST_OBJS := $(GUEST_OBJ)/systest/systest.o $(GUEST_OBJ)/systest/ring3.o \
+                $(GUEST_OBJ)/systest/irq.o $(GUEST_OBJ)/systest/stubs.o
+GUESTS += $(GUEST_DIR)/systest.elf
+$(GUEST_DIR)/systest.elf: $(SYSTEST_OBJS)
+.SECONDARY: $(SYSTEST_OBJS)

@@ -1,0 +1,112 @@
+/*
+ * bt/emit_vif.c — CLI, STI, PUSHF and POPF emulated inline against the
+ * virtual CPU, without leaving the code cache.
+ *
+ * These are the hot sensitive instructions (a kernel's local_irq_save /
+ * restore): natively at CPL 3, POPF would silently ignore IF and PUSHF
+ * would show the host's IF/IOPL — the Popek–Goldberg gap. Here the guest's
+ * IF and IOPL live in cpu->eflags; arithmetic flags and DF stay in the host
+ * RFLAGS. Bits are merged with flag-free BMI2 PEXT/PDEP pairs (x & mask)
+ * and LEA (| of disjoint bits), so guest flags never need saving.
+ * When IF may have gone from 0 to 1, the PIC's INTR byte is added into
+ * cpu->async_pending, so a waiting interrupt is taken at the next block
+ * entry; the translator ends the block right after the instruction that
+ * follows STI, which gives STI its one-instruction interrupt shadow.
+ * Only 32-bit code: CLI/STI/POPF inline at CPL 0 only (elsewhere IOPL
+ * rules apply and the callouts in cpu/ handle them).
+ */
+#include "bt/translate.h"
+
+#include "bt/offsets.h"
+#include "devices/pic8259.h"
+#include "vm/vm.h"
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+#define EFL bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EFLAGS, 4)
+
+/* dst32 = src32 & mask, flag-free (R8 is clobbered). */
+static void and_mask(struct bt_emit *e, ZydisRegister dst, ZydisRegister src, uint32_t mask)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i((int32_t)mask));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(dst), bt_r(src), R(R8D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(dst), bt_r(dst), R(R8D));
+}
+
+/* async_pending += INTR, so a pending interrupt is noticed at the next
+ * block entry. */
+static void poll_intr(struct bt_tctx *t)
+{
+    struct vm *vm = t->bt->vm;
+    if (!vm->pic)
+        return;
+    struct bt_emit *e = t->e;
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8), bt_i((int64_t)(uintptr_t)dev_pic_intr_byte(vm->pic)));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R8D), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 0, 1));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R8, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), R(R9D));
+}
+
+bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
+{
+    const struct dec_insn *d = t->d;
+    struct bt_emit *e = t->e;
+    bool cpl0 = (t->key & 3) == 0;
+    if (!(t->key & 4) || d->zi.operand_width != 32)
+        return false;
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_CLI:
+        if (!cpl0)
+            return false;
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
+        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_IF);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+        return true;
+    case ZYDIS_MNEMONIC_STI:
+        if (!cpl0 || last_in_block)
+            return false; /* the shadow needs the next instruction in this block */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
+        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_IF);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D),
+               bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, CPU_FL_IF, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+        poll_intr(t);
+        return true;
+    case ZYDIS_MNEMONIC_PUSHFD:
+        /* Image: arithmetic flags + DF from the host, the rest virtual,
+         * VM and RF clear (SDM PUSHF). */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, R(R13));
+        and_mask(e, ZYDIS_REGISTER_R13D, ZYDIS_REGISTER_R13D, CPU_FL_HOSTLIVE);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
+        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~(CPU_FL_HOSTLIVE | CPU_FL_VM | CPU_FL_RF));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R13D),
+               bt_m(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R9, 1, 0, 0));
+        bt_emit_push(t, 4, R(R13D));
+        return true;
+    case ZYDIS_MNEMONIC_POPFD: {
+        if (!cpl0)
+            return false;
+        /* At CPL 0 POPF may change every flag but VM, VIP, VIF; RF is
+         * cleared; bit 1 stays 1 (SDM POPF, operation for CPL 0). */
+        const uint32_t m = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_IF | CPU_FL_DF | CPU_FL_IOPL |
+                           CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
+        bt_emit_pop_to(t, 4, ZYDIS_REGISTER_R13D);
+        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R13D, m);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), EFL);
+        and_mask(e, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R10D, ~(m | CPU_FL_RF));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D),
+               bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, 1, 0, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+        /* Host RFLAGS takes only the flags it carries for the guest (never
+         * TF or AC: those would act on the host). */
+        and_mask(e, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R9D, CPU_FL_HOSTLIVE);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSH, 1, R(R10));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POPFQ, 0);
+        poll_intr(t);
+        return true;
+    }
+    default:
+        return false;
+    }
+}

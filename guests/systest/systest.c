@@ -1,0 +1,382 @@
+/*
+ * guests/systest/systest.c — systest's kernel side: its own GDT, IDT and
+ * TSS, the C trap handler (records every trap, fixes faults up by moving
+ * the saved EIP to the label after the faulting instruction, serves the
+ * CPL-3 system calls and IRQ0), the exception tests at CPL 0 (#DE #BP #OF
+ * #BR #UD, #GP/#NP/#SS from segment loads, segment limit violations) and
+ * guest_main, which runs every test and exits with the number that failed.
+ * See docs/guests.md.
+ */
+#include "systest.h"
+
+uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
+static uint64_t idt[256] __attribute__((aligned(8)));
+uint8_t lim_buf[64] __attribute__((aligned(16)));
+uint8_t kstack[8192] __attribute__((aligned(16)));
+
+struct tss {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t es, cs, ss, ds, fs, gs, ldt;
+    uint16_t trap, iomap;
+    uint8_t iobitmap[8192];
+    uint8_t end;   /* 0xff: the SDM wants one byte past the bitmap */
+} __attribute__((packed));
+static struct tss tss __attribute__((aligned(16)));
+
+volatile struct trap_rec last;
+volatile uint32_t t_fip, t_after, t_resume;
+volatile uint32_t ticks, irq_isr_in, irq_isr_after, irq_cs, irq_eflags, irq_sampled;
+
+static int failures;
+static const char *cur;
+static int cur_bad;
+
+void begin(const char *name)
+{
+    cur = name;
+    cur_bad = 0;
+}
+
+void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gprintf("systest: %s FAIL ", cur);
+    gvprintf(fmt, ap);
+    serial_putc('\n');
+    va_end(ap);
+    cur_bad++;
+}
+
+void expect(const char *what, uint32_t want, uint32_t got)
+{
+    if (want != got)
+        fail("%s: expected %x got %x", what, want, got);
+}
+
+void end(void)
+{
+    if (cur_bad)
+        failures++;
+    else
+        gprintf("systest: %s ok\n", cur);
+}
+
+void expect_trap(const char *what, uint32_t count0, uint32_t vec, uint32_t err, uint32_t eip,
+                 uint32_t cs)
+{
+    if (last.count != count0 + 1) {
+        fail("%s: %u traps, expected 1 (vector %x)", what, last.count - count0, vec);
+        return;
+    }
+    if (last.vec != vec || last.err != err || last.eip != eip || last.cs != cs)
+        fail("%s: got vector %x err %x eip %x cs %x, expected vector %x err %x eip %x cs %x", what,
+             last.vec, last.err, last.eip, last.cs, vec, err, eip, cs);
+}
+
+static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+    return (limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)access << 40 |
+           (uint64_t)((limit >> 16) & 0xf) << 48 | (uint64_t)(flags & 0xf) << 52 |
+           (uint64_t)(base >> 24) << 56;
+}
+
+static uint64_t int_gate(uint32_t off, unsigned dpl)
+{
+    return (off & 0xffff) | (uint64_t)SEL_KCODE << 16 | (uint64_t)(0x8e | dpl << 5) << 40 |
+           (uint64_t)(off >> 16) << 48;
+}
+
+/* Called by trap_common for every vector. */
+void trap_c(struct frame *f);
+void trap_c(struct frame *f)
+{
+    if (f->vec == VEC_IRQ0) {
+        ticks++;
+        if (!irq_sampled) {
+            outb(0x20, 0x0b);            /* OCW3: read ISR */
+            irq_isr_in = inb(0x20);
+        }
+        outb(0x20, 0x20);                /* non-specific EOI */
+        if (!irq_sampled) {
+            irq_isr_after = inb(0x20);
+            outb(0x20, 0x0a);            /* back to IRR */
+            irq_cs = f->cs;
+            irq_eflags = f->eflags;
+            irq_sampled = 1;
+        }
+        return;
+    }
+    if (f->vec >= 0x21 && f->vec < 0x30) {
+        /* Spurious IRQ7/15 take no EOI; any other IRQ is a surprise. */
+        if (f->vec == 0x27 || f->vec == 0x2f)
+            return;
+        gprintf("systest: unexpected IRQ vector %x\n", f->vec);
+        guest_exit(100);
+    }
+    last.vec = f->vec;
+    last.err = f->err;
+    last.eip = f->eip;
+    last.cs = f->cs;
+    last.eflags = f->eflags;
+    last.uesp = (f->cs & 3) ? f->uesp : 0;
+    last.uss = (f->cs & 3) ? f->uss : 0;
+    last.frame_end = (uint32_t)(uintptr_t)f + ((f->cs & 3) ? sizeof(*f) : sizeof(*f) - 8);
+    last.count++;
+    if (f->vec == VEC_SYSCALL) {
+        if (f->eax == 0)
+            leave_user();
+        f->eax = f->ebx + 1;             /* syscall 1: "increment" */
+        return;
+    }
+    if (!t_resume) {
+        gprintf("systest: unexpected exception %u err %x at %x:%x eflags %x\n", f->vec, f->err, f->cs,
+                f->eip, f->eflags);
+        guest_exit(101);
+    }
+    f->eip = t_resume;
+    t_resume = 0;
+}
+
+static void pic_init_masked(void)
+{
+    pic_setup();
+}
+
+/* 1: GDT, IDT, TSS loaded and in effect. */
+static void test_setup(void)
+{
+    begin("setup");
+    gdt[0] = 0;
+    gdt[1] = seg_desc(0, 0xfffff, 0x9a, 0xc);
+    gdt[2] = seg_desc(0, 0xfffff, 0x92, 0xc);
+    gdt[3] = seg_desc(0, 0xfffff, 0xfa, 0xc);
+    gdt[4] = seg_desc(0, 0xfffff, 0xf2, 0xc);
+    gdt[5] = seg_desc((uint32_t)(uintptr_t)&tss, sizeof(tss) - 1, 0x89, 0);
+    gdt[6] = seg_desc(0, 0xfffff, 0x12, 0xc);                     /* P=0 */
+    gdt[7] = seg_desc((uint32_t)(uintptr_t)lim_buf, 15, 0x92, 0x4);
+    gdt[8] = seg_desc((uint32_t)(uintptr_t)lim_buf, 15, 0x96, 0x4); /* expand-down, B=1 */
+    gdt[9] = 0;                                                    /* SS limit test fills it */
+
+    memset(&tss, 0, sizeof(tss));
+    tss.esp0 = (uint32_t)(uintptr_t)(kstack + sizeof(kstack));
+    tss.ss0 = SEL_KDATA;
+    tss.iomap = (uint16_t)__builtin_offsetof(struct tss, iobitmap);
+    memset(tss.iobitmap, 0xff, sizeof(tss.iobitmap));
+    tss.iobitmap[0x3ff / 8] &= (uint8_t)~(1u << (0x3ff % 8));    /* UART scratch only */
+    tss.end = 0xff;
+
+    for (int i = 0; i < 256; i++)
+        idt[i] = 0;
+    for (const uint32_t *p = stub_table; p < stub_table_end; p += 2) {
+        unsigned v = p[0];
+        idt[v] = int_gate(p[1], (v == 3 || v == 4 || v == VEC_SYSCALL) ? 3 : 0);
+    }
+
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gd, id, g2, i2;
+    gd.limit = sizeof(gdt) - 1;
+    gd.base = (uint32_t)(uintptr_t)gdt;
+    id.limit = sizeof(idt) - 1;
+    id.base = (uint32_t)(uintptr_t)idt;
+    __asm__ volatile("lgdt %0" : : "m"(gd) : "memory");
+    reload_segments();
+    __asm__ volatile("lidt %0" : : "m"(id) : "memory");
+    __asm__ volatile("ltr %w0" : : "r"(SEL_TSS) : "memory");
+    pic_init_masked();
+
+    uint32_t cs, ds, ss, es, fs, gs, tr;
+    __asm__ volatile("movl %%cs, %0\n\tmovl %%ds, %1\n\tmovl %%ss, %2\n\tmovl %%es, %3\n\t"
+                     "movl %%fs, %4\n\tmovl %%gs, %5\n\tstr %6"
+                     : "=r"(cs), "=r"(ds), "=r"(ss), "=r"(es), "=r"(fs), "=r"(gs), "=r"(tr));
+    expect("cs", SEL_KCODE, cs & 0xffff);
+    expect("ds", SEL_KDATA, ds & 0xffff);
+    expect("ss", SEL_KDATA, ss & 0xffff);
+    expect("es", SEL_KDATA, es & 0xffff);
+    expect("fs", SEL_KDATA, fs & 0xffff);
+    expect("gs", SEL_KDATA, gs & 0xffff);
+    expect("str", SEL_TSS, tr & 0xffff);
+    __asm__ volatile("sgdt %0\n\tsidt %1" : "=m"(g2), "=m"(i2));
+    expect("sgdt limit", gd.limit, g2.limit);
+    expect("sgdt base", gd.base, g2.base);
+    expect("sidt limit", id.limit, i2.limit);
+    expect("sidt base", id.base, i2.base);
+    expect("TSS descriptor type after ltr (busy)", 0xb, (uint32_t)(gdt[5] >> 40) & 0xf);
+    end();
+}
+
+/* 2: exceptions at CPL 0. */
+static void test_cpl0_exceptions(void)
+{
+    uint32_t n0, v;
+
+    begin("de");
+    n0 = last.count;
+    __asm__ volatile("xorl %%ecx, %%ecx\n\tmovl $1, %%eax\n\txorl %%edx, %%edx\n\t" ARM
+                     "1:\tdivl %%ecx\n2:" : : : "eax", "ecx", "edx", "memory", "cc");
+    expect_trap("divl by 0", n0, 0, 0, t_fip, SEL_KCODE);
+    n0 = last.count;
+    __asm__ volatile("movl $0xffff8000, %%eax\n\tmovl $0xffffffff, %%edx\n\tmovl $-1, %%ecx\n\t"
+                     "movw $-1, %%cx\n\t" ARM "1:\tidivw %%cx\n2:" : : : "eax", "ecx", "edx", "memory", "cc");
+    expect_trap("idivw -32768/-1 overflow", n0, 0, 0, t_fip, SEL_KCODE);
+    end();
+
+    begin("bp");
+    n0 = last.count;
+    __asm__ volatile(ARM "1:\tint3\n2:" : : : "memory");
+    expect_trap("int3", n0, 3, 0, t_after, SEL_KCODE);
+    n0 = last.count;
+    __asm__ volatile(ARM "1:\t.byte 0xcd, 0x03\n2:" : : : "memory");
+    expect_trap("int $3", n0, 3, 0, t_after, SEL_KCODE);
+    end();
+
+    begin("of");
+    n0 = last.count;
+    __asm__ volatile("movl $0x7fffffff, %%eax\n\taddl $1, %%eax\n\t" ARM "1:\tinto\n2:"
+                     : : : "eax", "memory", "cc");
+    expect_trap("into OF=1", n0, 4, 0, t_after, SEL_KCODE);
+    n0 = last.count;
+    __asm__ volatile("xorl %%eax, %%eax\n\t" ARM "1:\tinto\n2:\tmovl $0, t_resume"
+                     : : : "eax", "memory", "cc");
+    expect("into OF=0 traps", n0, last.count);
+    end();
+
+    begin("br");
+    static int32_t bnd[2] = { 0, 10 };
+    n0 = last.count;
+    __asm__ volatile("movl $20, %%eax\n\t" ARM "1:\tbound %%eax, %0\n2:" : : "m"(bnd) : "eax", "memory");
+    expect_trap("bound 20 in [0,10]", n0, 5, 0, t_fip, SEL_KCODE);
+    n0 = last.count;
+    __asm__ volatile("movl $10, %%eax\n\t" ARM "1:\tbound %%eax, %0\n2:\tmovl $0, t_resume"
+                     : : "m"(bnd) : "eax", "memory");
+    expect("bound 10 in [0,10] traps", n0, last.count);
+    end();
+
+    begin("ud");
+    n0 = last.count;
+    __asm__ volatile(ARM "1:\tud2\n2:" : : : "memory");
+    expect_trap("ud2", n0, 6, 0, t_fip, SEL_KCODE);
+    n0 = last.count;
+    __asm__ volatile(ARM "1:\tlock; nop\n2:" : : : "memory");
+    expect_trap("lock nop", n0, 6, 0, t_fip, SEL_KCODE);
+    end();
+
+    /* Segment loads; each asm restores the register in case the load wrongly succeeds. */
+    begin("gp_sel");
+    static const struct { uint32_t sel, err; const char *what; } bad[] = {
+        { 0x1fb, 0x1f8, "DS <- 0x1fb (beyond GDT limit)" },
+        { SEL_TSS, SEL_TSS, "DS <- TSS selector" },
+        { SEL_KDATA | 3, SEL_KDATA, "DS <- 0x13 (RPL 3 > DPL 0)" },
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n0 = last.count;
+        v = bad[i].sel;
+        __asm__ volatile(ARM "1:\tmovw %w0, %%ds\n2:\tmovl $0x10, %0\n\tmovw %w0, %%ds"
+                         : "+r"(v) : : "memory");
+        expect_trap(bad[i].what, n0, 13, bad[i].err, t_fip, SEL_KCODE);
+    }
+    n0 = last.count;
+    v = SEL_UDATA;
+    __asm__ volatile(ARM "1:\tmovw %w0, %%ss\n2:\tmovl $0x10, %0\n\tmovw %w0, %%ss" : "+r"(v) : : "memory");
+    expect_trap("SS <- 0x23 (RPL/DPL 3 at CPL 0)", n0, 13, 0x20, t_fip, SEL_KCODE);
+    n0 = last.count;
+    v = 0;
+    __asm__ volatile(ARM "1:\tmovw %w0, %%ss\n2:\tmovl $0x10, %0\n\tmovw %w0, %%ss" : "+r"(v) : : "memory");
+    expect_trap("SS <- null", n0, 13, 0, t_fip, SEL_KCODE);
+    end();
+
+    begin("np");
+    n0 = last.count;
+    v = SEL_NP;
+    __asm__ volatile(ARM "1:\tmovw %w0, %%ds\n2:\tmovl $0x10, %0\n\tmovw %w0, %%ds" : "+r"(v) : : "memory");
+    expect_trap("DS <- not-present", n0, 11, SEL_NP, t_fip, SEL_KCODE);
+    n0 = last.count;
+    v = SEL_NP;
+    __asm__ volatile(ARM "1:\tmovw %w0, %%ss\n2:\tmovl $0x10, %0\n\tmovw %w0, %%ss" : "+r"(v) : : "memory");
+    expect_trap("SS <- not-present (#SS)", n0, 12, SEL_NP, t_fip, SEL_KCODE);
+    end();
+}
+
+/* 2 (cont.): limit checks on ordinary accesses. */
+static void test_limits(void)
+{
+    uint32_t n0, got, untouched;
+    for (int i = 0; i < 64; i++)
+        lim_buf[i] = (uint8_t)i;
+
+    begin("ds_limit");
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0xaaaaaaaa, %1\n\tmovl $0x38, %0\n\tmovw %w0, %%ds\n\t"
+                     "movl 12, %0\n"
+                     "1:\tmovl 13, %1\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%ds"
+                     : "=&r"(got), "=&r"(untouched) : : "edx", "memory");
+    expect("dword at limit-3", 0x0f0e0d0c, got);
+    expect("destination of the faulting load", 0xaaaaaaaa, untouched);
+    expect_trap("dword at 13 (limit 15)", n0, 13, 0, t_fip, SEL_KCODE);
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0x38, %%edx\n\tmovw %%dx, %%es\n"
+                     "1:\tmovb $0x55, %%es:16\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%es"
+                     : : : "edx", "memory");
+    expect_trap("byte write at 16 through ES", n0, 13, 0, t_fip, SEL_KCODE);
+    expect("byte past the limit unchanged", 16, lim_buf[16]);
+    end();
+
+    begin("expand_down");
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0xaaaaaaaa, %1\n\tmovl $0x40, %0\n\tmovw %w0, %%ds\n\t"
+                     "movl 0x20, %0\n"
+                     "1:\tmovl 8, %1\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%ds"
+                     : "=&r"(got), "=&r"(untouched) : : "edx", "memory");
+    expect("dword at 0x20 (above limit 15: valid)", 0x23222120, got);
+    expect("destination of the faulting load", 0xaaaaaaaa, untouched);
+    expect_trap("dword at 8 (at/below limit: invalid)", n0, 13, 0, t_fip, SEL_KCODE);
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0x40, %0\n\tmovw %w0, %%ds\n\t"
+                     "1:\tmovl 14, %0\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%ds"
+                     : "=&r"(got) : : "edx", "memory");
+    expect_trap("dword at 14 (straddles the limit)", n0, 13, 0, t_fip, SEL_KCODE);
+    end();
+
+    begin("ss_limit");
+    uint32_t esp;
+    __asm__ volatile("movl %%esp, %0" : "=r"(esp));
+    uint32_t units = (esp >> 12) + 2;   /* limit well above the live stack */
+    gdt[9] = seg_desc(0, units, 0x92, 0xc);
+    uint32_t off = (units + 4) << 12;
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0x48, %%edx\n\tmovw %%dx, %%ss\n\t"
+                     "movl %%ss:(%%esp), %%edx\n"
+                     "1:\tmovl %%ss:(%1), %%edx\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%ss"
+                     : "=m"(got) : "r"(off) : "edx", "memory");
+    expect_trap("SS-relative load beyond the SS limit", n0, 12, 0, t_fip, SEL_KCODE);
+    end();
+}
+
+/* Does the Multiboot command line contain word? */
+static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
+{
+    if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(((const uint32_t *)(uintptr_t)mbi)[0] & 4))
+        return 0;
+    const char *s = (const char *)(uintptr_t)((const uint32_t *)(uintptr_t)mbi)[4];
+    size_t n = strlen(word);
+    for (; *s; s++)
+        if (!memcmp(s, word, n))
+            return 1;
+    return 0;
+}
+
+int guest_main(uint32_t magic, uint32_t mbi)
+{
+    gprintf("systest: start (magic %x)\n", magic);
+    test_setup();
+    test_cpl0_exceptions();
+    /* Opt-in: QEMU TCG, the reference, does not enforce data segment
+     * limits, so these SDM-derived checks are not part of the default run. */
+    if (cmdline_has(magic, mbi, "limits"))
+        test_limits();
+    run_ring3_tests();
+    run_rtc_test();
+    run_irq_tests();
+    gprintf("systest: %d failures\n", failures);
+    return failures;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# tests/guest/systest.sh — runs the system-virtualization test guest
+# (privilege levels, segmentation, exceptions, interrupts, PIC/PIT/RTC) on
+# btvm (status 0) and on qemu-system-i386 when installed (status 1 = guest
+# 0): every test must print "systest: <name> ok", none may print FAIL.
+set -u
+BTVM=${BTVM:-build/btvm}   # override to test another build
+cd "$(dirname "$0")/../.."
+ELF=build/guests/systest.elf
+TESTS="setup de bp of br ud gp_sel np ring3_enter ring3_syscall ring3_gp ring3_io ring3_int
+       ring3_popf rtc pit_irq pic_isr pic_mask cli_sti_hlt"
+fail=0
+[ -f "$ELF" ] || { echo "systest: $ELF missing (run make guests)"; exit 1; }
+err=$(mktemp); trap 'rm -f "$err"' EXIT
+
+# check <engine> <status> <want-status> <output>
+check() {
+    local out bad=0 t
+    out=$(printf '%s\n' "$4" | tr -d '\r')
+    if [ "$2" -ne "$3" ]; then
+        echo "systest: $1 exited with status $2, want $3$( [ "$2" -eq 124 ] && echo ' (timeout)')"; bad=1
+    fi
+    for t in $TESTS; do
+        printf '%s\n' "$out" | grep -qx "systest: $t ok" || { echo "systest: $1: no 'systest: $t ok'"; bad=1; }
+    done
+    if printf '%s\n' "$out" | grep -q '^systest: .* FAIL\|^systest: unexpected'; then
+        printf '%s\n' "$out" | grep '^systest: .* FAIL\|^systest: unexpected' | sed "s/^/  $1: /" | head -40
+        bad=1
+    fi
+    printf '%s\n' "$out" | grep -qx 'systest: 0 failures' || { echo "systest: $1: no 'systest: 0 failures'"; bad=1; }
+    if [ "$bad" -ne 0 ]; then
+        head -20 "$err"; fail=1
+    else
+        echo "systest: $1: all $(echo $TESTS | wc -w) tests ok"
+    fi
+}
+
+out=$(timeout 60 "$BTVM" run -k "$ELF" </dev/null 2>"$err"); st=$?
+check btvm "$st" 0 "$out"
+
+if command -v qemu-system-i386 >/dev/null; then
+    out=$(timeout 60 qemu-system-i386 -kernel "$ELF" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+          -display none -serial stdio -monitor none -no-reboot </dev/null 2>"$err"); st=$?
+    check qemu "$st" 1 "$out"
+else
+    echo "systest: qemu-system-i386 not installed, reference run skipped"
+fi
+exit "$fail"
