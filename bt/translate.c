@@ -170,6 +170,10 @@ static bool emit_one(struct bt_tctx *t, bool last)
     if (!fn)
         return false;
     bt_emit_callout(t, BT_MAIN, fn);
+    /* A control transfer done in C leaves with CPU_CO_EXIT; one that did
+     * nothing (INTO with OF clear, ...) falls through to here. */
+    if (d->cls & (DEC_CONTROL | DEC_UNDEFINED))
+        bt_emit_exit_direct(t, BT_MAIN, d->eip + d->len);
     return true;
 }
 

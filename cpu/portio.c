@@ -67,6 +67,8 @@ int cpu_co_out(struct cpu *c, const struct dec_insn *d)
     struct vm *vm = c->vm;
     dev_bus_pio(vm->bus, port, size, true, &v);
     vm->stats.pio_accesses++;
+    if (vm_timers_moved(vm))
+        c->async_pending = 1; /* the dispatcher re-arms the ticker at the next block */
     if (vm->stop_requested) {
         c->eip = next_eip(d);
         return CPU_CO_EXIT;

@@ -71,3 +71,9 @@ SYSTEST_OBJS := $(GUEST_OBJ)/systest/systest.o $(GUEST_OBJ)/systest/ring3.o \
 GUESTS += $(GUEST_DIR)/systest.elf
 $(GUEST_DIR)/systest.elf: $(SYSTEST_OBJS)
 .SECONDARY: $(SYSTEST_OBJS)
+
+# ---- nano: Adams & Agesen style nanobenchmarks, irqlat/idle modes (bench/nano.sh) ----
+NANO_OBJS := $(GUEST_OBJ)/nano/nano.o $(GUEST_OBJ)/nano/stubs.o
+GUESTS += $(GUEST_DIR)/nano.elf
+$(GUEST_DIR)/nano.elf: $(NANO_OBJS)
+.SECONDARY: $(NANO_OBJS)

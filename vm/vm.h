@@ -104,6 +104,9 @@ void vm_wait(struct vm *vm, uint64_t deadline_ns);
 /* vcpu thread: fire due device timers, re-arm the ticker; returns the next deadline. */
 uint64_t vm_run_timers(struct vm *vm);
 int vm_wake_init(struct vm *vm);
+/* True if a device moved a deadline earlier than the ticker is armed for
+ * (after a guest I/O write): the vcpu must come back to run timers. */
+bool vm_timers_moved(const struct vm *vm);
 
 /* Guest-physical address to host pointer, or NULL if not RAM (len bytes). */
 static inline uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)

@@ -124,11 +124,17 @@ static void arm(struct vm_wake *w, uint64_t deadline_ns)
 uint64_t vm_run_timers(struct vm *vm)
 {
     uint64_t now = dev_clock_ns();
-    if (now < vm->next_deadline)
-        return vm->next_deadline;
     uint64_t next = dev_timers_run(&vm->timers, now);
     vm->next_deadline = next;
     if (vm->wake)
         arm(vm->wake, next);
     return next;
+}
+
+bool vm_timers_moved(const struct vm *vm)
+{
+    for (const struct dev_timer *t = vm->timers.head; t; t = t->next)
+        if (t->deadline_ns < vm->next_deadline)
+            return true;
+    return false;
 }

@@ -139,11 +139,6 @@ void trap_c(struct frame *f)
     t_resume = 0;
 }
 
-static void pic_init_masked(void)
-{
-    pic_setup();
-}
-
 /* 1: GDT, IDT, TSS loaded and in effect. */
 static void test_setup(void)
 {
@@ -183,7 +178,7 @@ static void test_setup(void)
     reload_segments();
     __asm__ volatile("lidt %0" : : "m"(id) : "memory");
     __asm__ volatile("ltr %w0" : : "r"(SEL_TSS) : "memory");
-    pic_init_masked();
+    pic_setup();
 
     uint32_t cs, ds, ss, es, fs, gs, tr;
     __asm__ volatile("movl %%cs, %0\n\tmovl %%ds, %1\n\tmovl %%ss, %2\n\tmovl %%es, %3\n\t"
@@ -346,8 +341,8 @@ static void test_limits(void)
     n0 = last.count;
     __asm__ volatile(ARM "movl $0x48, %%edx\n\tmovw %%dx, %%ss\n\t"
                      "movl %%ss:(%%esp), %%edx\n"
-                     "1:\tmovl %%ss:(%1), %%edx\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%ss"
-                     : "=m"(got) : "r"(off) : "edx", "memory");
+                     "1:\tmovl %%ss:(%0), %%edx\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%ss"
+                     : : "r"(off) : "edx", "memory");
     expect_trap("SS-relative load beyond the SS limit", n0, 12, 0, t_fip, SEL_KCODE);
     end();
 }

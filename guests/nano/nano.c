@@ -1,0 +1,245 @@
+/*
+ * guests/nano/nano.c — virtualization nanobenchmarks in the spirit of
+ * Adams & Agesen (ASPLOS 2006), plus two system measurements, selected by
+ * the Multiboot command line (docs/guests.md, "nano"):
+ *   (none)   one line `nano: <name> <cycles_per_op>` per workload;
+ *   irqlat   PIT channel 0 at 1 kHz, spin, timestamp every IRQ0: deviation
+ *            of the inter-interrupt interval from 1 ms;
+ *   idle     `sti; hlt` for 3000 PIT ticks (3 s), for host CPU accounting.
+ * Owns the GDT/IDT/TSS set-up, the PIC/PIT programming and the arithmetic;
+ * the timed loops and handlers are in stubs.S.
+ */
+#include "guest.h"
+
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_TSS   0x28
+#define PIT_HZ    1193182u
+#define PIT_1KHZ  1193u          /* divisor: 1193182 / 1193 = 1000.15 Hz */
+#define IRQ_SAMPLES 2001u        /* 2000 intervals, 2 s */
+
+uint64_t nano_empty(uint32_t n), nano_in(uint32_t n), nano_cli_sti(uint32_t n);
+uint64_t nano_call_ret(uint32_t n), nano_pushf_popf(uint32_t n), nano_divzero(uint32_t n);
+uint64_t nano_int80_cpl0(uint32_t n), nano_user_syscall(uint32_t n);
+void nano_reload_segments(void);
+extern char isr_de[], isr_iret[], isr_irq0[], isr_spurious[], isr_unexpected[], isr_leave_user[];
+
+static uint64_t gdt[6] __attribute__((aligned(8)));
+static uint64_t idt[256] __attribute__((aligned(8)));
+static uint8_t kstack[4096] __attribute__((aligned(16)));
+static struct tss {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t es, cs, ss, ds, fs, gs, ldt;
+    uint16_t trap, iomap;
+} tss __attribute__((aligned(16)));
+
+/* Written by isr_irq0. */
+volatile uint32_t irq_count;
+uint32_t irq_cap;
+uint64_t irq_tsc[IRQ_SAMPLES];
+
+static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+    return (limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)access << 40 |
+           (uint64_t)((limit >> 16) & 0xf) << 48 | (uint64_t)(flags & 0xf) << 52 |
+           (uint64_t)(base >> 24) << 56;
+}
+
+static uint64_t int_gate(void *fn, unsigned dpl)
+{
+    uint32_t off = (uint32_t)(uintptr_t)fn;
+    return (off & 0xffff) | (uint64_t)SEL_KCODE << 16 | (uint64_t)(0x8e | dpl << 5) << 40 |
+           (uint64_t)(off >> 16) << 48;
+}
+
+static void machine_setup(void)
+{
+    gdt[0] = 0;
+    gdt[1] = seg_desc(0, 0xfffff, 0x9a, 0xc);
+    gdt[2] = seg_desc(0, 0xfffff, 0x92, 0xc);
+    gdt[3] = seg_desc(0, 0xfffff, 0xfa, 0xc);
+    gdt[4] = seg_desc(0, 0xfffff, 0xf2, 0xc);
+    gdt[5] = seg_desc((uint32_t)(uintptr_t)&tss, sizeof(tss) - 1, 0x89, 0);
+    memset(&tss, 0, sizeof(tss));
+    tss.esp0 = (uint32_t)(uintptr_t)(kstack + sizeof(kstack));
+    tss.ss0 = SEL_KDATA;
+    tss.iomap = sizeof(tss);     /* no I/O bitmap: CPL 3 gets no ports */
+
+    for (int i = 0; i < 256; i++)
+        idt[i] = int_gate(isr_unexpected, 0);
+    idt[0] = int_gate(isr_de, 0);
+    idt[0x20] = int_gate(isr_irq0, 0);
+    idt[0x27] = int_gate(isr_spurious, 0);
+    idt[0x2f] = int_gate(isr_spurious, 0);
+    idt[0x80] = int_gate(isr_iret, 3);
+    idt[0x81] = int_gate(isr_leave_user, 3);
+
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gd, id;
+    gd.limit = sizeof(gdt) - 1;
+    gd.base = (uint32_t)(uintptr_t)gdt;
+    id.limit = sizeof(idt) - 1;
+    id.base = (uint32_t)(uintptr_t)idt;
+    __asm__ volatile("lgdt %0" : : "m"(gd) : "memory");
+    nano_reload_segments();
+    __asm__ volatile("lidt %0" : : "m"(id) : "memory");
+    __asm__ volatile("ltr %w0" : : "r"(SEL_TSS) : "memory");
+
+    /* PIC pair to 0x20/0x28, everything masked (QEMU's BIOS leaves IRQ0
+     * unmasked on vector 8, and cli_sti would take it). */
+    outb(0x20, 0x11); outb(0xa0, 0x11);
+    outb(0x21, 0x20); outb(0xa1, 0x28);
+    outb(0x21, 0x04); outb(0xa1, 0x02);
+    outb(0x21, 0x01); outb(0xa1, 0x01);
+    outb(0x21, 0xff); outb(0xa1, 0xff);
+}
+
+/* ---- nanobenchmarks ---- */
+
+#define ITERS 100000u
+#define REPS  5
+
+static uint64_t best(uint64_t (*fn)(uint32_t))
+{
+    uint64_t m = ~0ull;
+    for (int r = 0; r < REPS; r++) {
+        uint64_t t = fn(ITERS);
+        if (t < m)
+            m = t;
+    }
+    return m;
+}
+
+static void report(const char *name, uint64_t t, uint64_t empty)
+{
+    uint64_t d = t > empty ? t - empty : 0;
+    /* tenths of a cycle, rounded */
+    uint32_t x10 = (uint32_t)((d * 10 + ITERS / 2) / ITERS);
+    gprintf("nano: %s %u.%u\n", name, x10 / 10, x10 % 10);
+}
+
+static void run_nano(void)
+{
+    (void)best(nano_empty);      /* warm the translation cache */
+    uint64_t empty = best(nano_empty);
+    report("syscall", best(nano_user_syscall), empty);
+    report("int80_cpl0", best(nano_int80_cpl0), empty);
+    report("in", best(nano_in), empty);
+    report("cli_sti", best(nano_cli_sti), empty);
+    __asm__ volatile("cli");
+    report("call_ret", best(nano_call_ret), empty);
+    report("divzero", best(nano_divzero), empty);
+    report("pushf_popf", best(nano_pushf_popf), empty);
+}
+
+/* ---- PIT ---- */
+
+static void pit_periodic(uint16_t div)
+{
+    outb(0x43, 0x34);            /* channel 0, lo/hi byte, mode 2 */
+    outb(0x40, div & 0xff);
+    outb(0x40, div >> 8);
+}
+
+static uint16_t pit_read(void)
+{
+    outb(0x43, 0x00);            /* latch channel 0 */
+    uint8_t lo = inb(0x40);
+    return (uint16_t)(lo | inb(0x40) << 8);
+}
+
+/* TSC ticks per second, timed against ~100 ms of PIT channel 0 counting
+ * down from 65536 (interrupts masked), independent of IRQ delivery. */
+static uint64_t tsc_hz(void)
+{
+    pit_periodic(0);
+    uint16_t prev = pit_read();
+    uint32_t elapsed = 0;
+    uint64_t t0 = __builtin_ia32_rdtsc();
+    while (elapsed < PIT_HZ / 10) {
+        uint16_t cur = pit_read();
+        elapsed += (uint16_t)(prev - cur);
+        prev = cur;
+    }
+    uint64_t t1 = __builtin_ia32_rdtsc();
+    return (t1 - t0) * PIT_HZ / elapsed;
+}
+
+static void start_1khz(uint32_t cap)
+{
+    irq_cap = cap;
+    irq_count = 0;
+    pit_periodic(PIT_1KHZ);
+    outb(0x21, 0xfe);            /* unmask IRQ0 only */
+}
+
+static void print_us(const char *label, uint64_t ns)
+{
+    gprintf(" %s %u.%03u", label, (uint32_t)(ns / 1000), (uint32_t)(ns % 1000));
+}
+
+static void run_irqlat(void)
+{
+    uint64_t hz = tsc_hz();
+    start_1khz(IRQ_SAMPLES);
+    __asm__ volatile("sti");
+    while (irq_count < IRQ_SAMPLES)
+        __asm__ volatile("" ::: "memory");       /* spin: no hlt */
+    __asm__ volatile("cli");
+    outb(0x21, 0xff);
+
+    /* nominal period in TSC ticks, from the divisor actually used */
+    uint64_t nominal = hz * PIT_1KHZ / PIT_HZ;
+    uint64_t maxdev = 0, sumdev = 0, maxint = 0;
+    uint32_t n = IRQ_SAMPLES - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t d = irq_tsc[i + 1] - irq_tsc[i];
+        uint64_t dev = d > nominal ? d - nominal : nominal - d;
+        if (dev > maxdev)
+            maxdev = dev;
+        if (d > maxint)
+            maxint = d;
+        sumdev += dev;
+    }
+    uint64_t span = irq_tsc[n] - irq_tsc[0];
+    gprintf("irqlat: tsc_khz %u intervals %u", (uint32_t)(hz / 1000), n);
+    print_us("max_dev_us", maxdev * 1000000000 / hz);
+    print_us("mean_dev_us", sumdev / n * 1000000000 / hz);
+    print_us("max_interval_us", maxint * 1000000000 / hz);
+    print_us("mean_interval_us", span / n * 1000000000 / hz);
+    serial_putc('\n');
+}
+
+static void run_idle(void)
+{
+    start_1khz(0);
+    while (irq_count < 3000)
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+    outb(0x21, 0xff);
+    gprintf("idle: %u ticks\n", irq_count);
+}
+
+/* Does the Multiboot command line contain word? */
+static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
+{
+    if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(((const uint32_t *)(uintptr_t)mbi)[0] & 4))
+        return 0;
+    const char *s = (const char *)(uintptr_t)((const uint32_t *)(uintptr_t)mbi)[4];
+    size_t n = strlen(word);
+    for (; *s; s++)
+        if (!memcmp(s, word, n))
+            return 1;
+    return 0;
+}
+
+int guest_main(uint32_t magic, uint32_t mbi)
+{
+    machine_setup();
+    if (cmdline_has(magic, mbi, "irqlat"))
+        run_irqlat();
+    else if (cmdline_has(magic, mbi, "idle"))
+        run_idle();
+    else
+        run_nano();
+    return 0;
+}
