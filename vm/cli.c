@@ -227,6 +227,7 @@ void vm_cli_usage(FILE *f)
 {
     fprintf(f,
         "usage: btvm run -k KERNEL [options]\n"
+        "       btvm popek [-k POPEK_ELF] [--markdown]   the Popek-Goldberg table\n"
         "       btvm --help | --version\n"
         "\n"
         "Runs a 32-bit x86 Multiboot kernel by binary translation; the guest's\n"
@@ -248,7 +249,8 @@ void vm_cli_usage(FILE *f)
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"
         "2 bad command line or kernel, 3 guest halted with interrupts off,\n"
-        "4 guest used something btvm does not support, 5 triple fault.\n",
+        "4 guest used something btvm does not support, 5 triple fault,\n"
+        "6 the guest reset the machine.\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
         VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024);
 }
