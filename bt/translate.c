@@ -32,6 +32,8 @@ uint32_t bt_mode_key(const struct cpu *c)
         k |= 4;
     if (c->seg_base[CPU_ES] | c->seg_base[CPU_CS] | c->seg_base[CPU_SS] | c->seg_base[CPU_DS])
         k |= KEY_NONFLAT;
+    if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
+        k |= BT_KEY_NOFPU;
     return k;
 }
 
@@ -148,6 +150,10 @@ enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
 static bool emit_one(struct bt_tctx *t, bool last)
 {
     const struct dec_insn *d = t->d;
+    if ((t->key & BT_KEY_NOFPU) && (d->cls & DEC_FPU) && !(d->cls & DEC_UNDEFINED)) {
+        bt_emit_callout(t, BT_MAIN, cpu_co_fpu_unavailable);
+        return true;
+    }
     if (bt_emit_vif(t, last))
         return true;
     switch (bt_emit_kind(d)) {

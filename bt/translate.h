@@ -52,6 +52,7 @@ struct bt_plan {
 void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan);
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
 #define BT_KEY_SAFE 0x10u  /* translation without group checks (after one failed) */
+#define BT_KEY_NOFPU 0x20u /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
 
 /* emit_mem.c */
 void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32);

@@ -259,6 +259,8 @@ cpu_callout_fn cpu_callout_for(const struct dec_insn *d)
     case ZYDIS_MNEMONIC_RDMSR: return cpu_co_rdmsr;
     case ZYDIS_MNEMONIC_WRMSR: return cpu_co_wrmsr;
     case ZYDIS_MNEMONIC_RDPMC: return cpu_co_rdpmc;
+    case ZYDIS_MNEMONIC_SYSENTER: return cpu_co_sysenter;
+    case ZYDIS_MNEMONIC_SYSEXIT: return cpu_co_sysexit;
     case ZYDIS_MNEMONIC_INVLPG: case ZYDIS_MNEMONIC_INVD: case ZYDIS_MNEMONIC_WBINVD:
         return cpu_co_nop_priv;
     case ZYDIS_MNEMONIC_INT: return cpu_co_int;

@@ -36,6 +36,9 @@ typedef int (*cpu_callout_fn)(struct cpu *c, const struct dec_insn *d);
  * naming the bytes and EIP). */
 cpu_callout_fn cpu_callout_for(const struct dec_insn *d);
 
+/* x87/MMX/SSE instruction with CR0.TS or CR0.EM set: #NM or #UD. */
+int cpu_co_fpu_unavailable(struct cpu *c, const struct dec_insn *d);
+
 /* Linear address of memory operand `op` of d (segment base added, 16/32-bit
  * address size wrap). */
 uint32_t cpu_ea(const struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op);

@@ -236,3 +236,31 @@ int cpu_interrupt(struct cpu *c, int vector)
     cpu_raise(c, CPU_FAULT_VEC(f), cpu_vec_has_error(CPU_FAULT_VEC(f)), CPU_FAULT_ERR(f));
     return cpu_deliver_pending(c);
 }
+
+/* An x87/MMX/SSE instruction while CR0.TS or CR0.EM is set (the translator
+ * calls this instead of running it natively): SDM vol. 3 2.5 and 13.4 —
+ * EM makes x87 instructions #NM and MMX/SSE ones #UD; otherwise TS gives
+ * #NM (WAIT/FWAIT only when MP is also set). */
+int cpu_co_fpu_unavailable(struct cpu *c, const struct dec_insn *d)
+{
+    bool x87 = d->zi.meta.isa_set == ZYDIS_ISA_SET_X87 || d->zi.meta.category == ZYDIS_CATEGORY_X87_ALU ||
+               d->zi.mnemonic == ZYDIS_MNEMONIC_FWAIT;
+    int vec = -1;
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_FWAIT) {
+        if ((c->cr0 & CPU_CR0_TS) && (c->cr0 & CPU_CR0_MP))
+            vec = CPU_VEC_NM;
+    } else if (c->cr0 & CPU_CR0_EM) {
+        vec = x87 ? CPU_VEC_NM : CPU_VEC_UD;
+    } else if (c->cr0 & CPU_CR0_TS) {
+        vec = CPU_VEC_NM;
+    }
+    if (vec < 0) {
+        /* Nothing to raise (FWAIT with MP clear): it runs as a no-op here,
+         * the real FPU state being idle between instructions. */
+        c->eip = d->eip + d->len;
+        return CPU_CO_EXIT;
+    }
+    cpu_raise(c, vec, false, 0);
+    c->eip = d->eip;
+    return CPU_CO_EXIT;
+}

@@ -82,7 +82,7 @@ CO(ud); CO(unsupported);
 CO(movs); CO(stos); CO(lods); CO(cmps); CO(scas); CO(ins); CO(outs);
 CO(in); CO(out);
 CO(hlt); CO(cli); CO(sti); CO(pushf); CO(popf); CO(cpuid); CO(rdtsc); CO(rdmsr); CO(wrmsr);
-CO(rdpmc); CO(nop_priv);
+CO(rdpmc); CO(nop_priv); CO(sysenter); CO(sysexit);
 CO(int); CO(int3); CO(int1); CO(into); CO(iret);
 CO(lgdt_lidt); CO(sgdt_sidt); CO(lldt); CO(sldt); CO(ltr); CO(str); CO(smsw); CO(lmsw);
 CO(clts); CO(mov_cr); CO(mov_dr); CO(lar_lsl); CO(verr_verw);

@@ -6,8 +6,9 @@
  *
  * After a load, segs[i] and seg_base[i] change together. A CS/SS load or a
  * base change leaves translated code (CPU_CO_EXIT): the translation key and
- * the inline address math depend on them. Call gates and task switches stop
- * the VM with a message (a later issue).
+ * the inline address math depend on them. Far CALL/JMP go through call
+ * gates (with the stack switch of a CALL to an inner level); task gates and
+ * TSS targets stop the VM with a message (no task switches).
  */
 #include "cpu/internal.h"
 
@@ -239,9 +240,10 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
 /* ---- far transfers ---------------------------------------------------- */
 
 /* Checks for a far JMP/CALL target at the same privilege (SDM vol. 2 JMP:
- * "conforming/nonconforming code segment"). */
+ * "conforming/nonconforming code segment"). A call gate sets *gate (its
+ * descriptor in glo/ghi) and leaves the rest to gate_transfer(). */
 static int far_target(struct cpu *c, uint16_t sel, uint32_t off, struct cpu_segment *cs,
-                      uint32_t *hi_out, const char *what)
+                      uint32_t *hi_out, bool *gate, uint32_t *glo, const char *what)
 {
     uint32_t lo, hi;
     if (!(sel & ~3u))
@@ -252,9 +254,15 @@ static int far_target(struct cpu *c, uint16_t sel, uint32_t off, struct cpu_segm
     cpu_desc_parse(sel, lo, hi, cs);
     unsigned t = SEGF_TYPE(cs->flags), dpl = SEGF_DPL(cs->flags);
     if (!SEGF_S(cs->flags)) {
-        if (t == 0x4 || t == 0xC || t == 0x5 || t == 0x1 || t == 0x9)
-            return fault_stop(c, "far %s through a call gate, task gate or TSS (selector %04x) "
-                                 "not supported yet", what, sel);
+        if (t == 0x4 || t == 0xC) {
+            *gate = true;
+            *glo = lo;
+            *hi_out = hi;
+            return 0;
+        }
+        if (t == 0x5 || t == 0x1 || t == 0x9)
+            return fault_stop(c, "far %s to a task gate or TSS (selector %04x): task switches "
+                                 "are not supported", what, sel);
         return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
     }
     if (!(t & 8))
@@ -307,20 +315,135 @@ static int far_operand(struct cpu *c, const struct dec_insn *d, uint16_t *sel, u
     return f ? f : cpu_mem_read(c, lin + w, sel, 2);
 }
 
+/* SS:ESP for privilege level pl from the current TSS (SDM vol. 2 CALL,
+ * MORE-PRIVILEGE: 32-bit TSS at 4 + 8*pl, 16-bit TSS at 2 + 4*pl). */
+static int tss_stack(struct cpu *c, unsigned pl, uint16_t *ss, uint32_t *esp)
+{
+    unsigned t = SEGF_TYPE(c->tr.flags);
+    bool t32 = t == 0x9 || t == 0xB;
+    if (!t32 && t != 0x1 && t != 0x3)
+        return CPU_FAULT(CPU_VEC_TS, SEL_ERR(c->tr.sel));
+    uint32_t off = t32 ? 4 + pl * 8 : 2 + pl * 4, w = t32 ? 4 : 2;
+    if (off + w + 1 > c->tr.limit)
+        return CPU_FAULT(CPU_VEC_TS, SEL_ERR(c->tr.sel));
+    *esp = 0;
+    int f = cpu_mem_read(c, c->tr.base + off, esp, w);
+    return f ? f : cpu_mem_read(c, c->tr.base + off + w, ss, 2);
+}
+
+/* One push onto the stack described by base/mask (the new stack of a
+ * privilege change, not yet in c->segs[CPU_SS]). */
+static int push_on(struct cpu *c, uint32_t base, uint32_t mask, uint32_t *esp, uint32_t v,
+                   unsigned w)
+{
+    uint32_t n = (*esp & ~mask) | ((*esp - w) & mask);
+    int f = cpu_mem_write(c, base + (n & mask), &v, w);
+    if (!f)
+        *esp = n;
+    return f;
+}
+
+/* Far CALL/JMP through a call gate (SDM vol. 2 CALL/JMP "CALL-GATE",
+ * vol. 3 5.8.4-5.8.5). The gate's size, not the operand size, sets the
+ * width of what is pushed. Only a CALL to a more privileged nonconforming
+ * segment switches stacks (to the TSS stack of the target DPL) and copies
+ * the gate's parameter count of dwords/words from the caller's stack.
+ * Everything is checked and written before anything is committed. */
+static int gate_transfer(struct cpu *c, uint16_t gsel, uint32_t glo, uint32_t ghi, bool call,
+                         uint32_t ret_eip)
+{
+    unsigned gdpl = (ghi >> 13) & 3;
+    bool g32 = ghi & 0x800;
+    unsigned w = g32 ? 4 : 2, nparam = ghi & 0x1F;
+    if (gdpl < c->cpl || (gsel & 3u) > gdpl)
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(gsel));
+    if (!(ghi & 0x8000))
+        return CPU_FAULT(CPU_VEC_NP, SEL_ERR(gsel));
+    uint16_t sel = glo >> 16;
+    uint32_t off = (glo & 0xFFFF) | (g32 ? (ghi & 0xFFFF0000u) : 0), lo, hi;
+    if (!(sel & ~3u))
+        return CPU_FAULT(CPU_VEC_GP, 0);
+    int f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0);
+    if (f)
+        return f;
+    struct cpu_segment cs, ss;
+    cpu_desc_parse(sel, lo, hi, &cs);
+    unsigned t = SEGF_TYPE(cs.flags), dpl = SEGF_DPL(cs.flags);
+    bool conforming = t & 4;
+    if (!SEGF_S(cs.flags) || !(t & 8) || dpl > c->cpl ||
+        (!call && !conforming && dpl != c->cpl))
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel));
+    if (!SEGF_P(cs.flags))
+        return CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel));
+    bool inner = call && !conforming && dpl < c->cpl;
+    unsigned ncpl = inner ? dpl : c->cpl;
+
+    uint32_t esp = c->regs[CPU_ESP];
+    if (inner) {
+        uint16_t nss = 0;
+        uint32_t nesp;
+        if ((f = tss_stack(c, ncpl, &nss, &nesp)) ||
+            (f = cpu_check_ss(c, nss, ncpl, CPU_VEC_TS, 0, &ss)))
+            return f;
+        if (off > cs.limit)
+            return CPU_FAULT(CPU_VEC_GP, 0);
+        uint32_t base = ss.base, m = SEGF_DB(ss.flags) ? 0xFFFFFFFFu : 0xFFFFu;
+        uint32_t obase = c->seg_base[CPU_SS], om = cpu_stack_mask(c);
+        if ((f = push_on(c, base, m, &nesp, c->segs[CPU_SS].sel, w)) ||
+            (f = push_on(c, base, m, &nesp, esp, w)))
+            return f;
+        /* Parameters keep their order: the one at the caller's ESP ends
+         * up right above the return address. */
+        for (unsigned i = nparam; i-- > 0;) {
+            uint32_t v = 0;
+            if ((f = cpu_mem_read(c, obase + ((esp + i * w) & om), &v, w)) ||
+                (f = push_on(c, base, m, &nesp, v, w)))
+                return f;
+        }
+        if ((f = push_on(c, base, m, &nesp, c->segs[CPU_CS].sel, w)) ||
+            (f = push_on(c, base, m, &nesp, ret_eip, w)))
+            return f;
+        esp = nesp;
+    } else {
+        if (off > cs.limit)
+            return CPU_FAULT(CPU_VEC_GP, 0);
+        if (call && ((f = cpu_push(c, &esp, c->segs[CPU_CS].sel, w)) ||
+                     (f = cpu_push(c, &esp, ret_eip, w))))
+            return f;
+    }
+    if ((f = cpu_mark_accessed(c, sel, hi)))
+        return f;
+    if (inner) {
+        if ((f = cpu_mark_accessed(c, ss.sel, ss.flags << 8)))
+            return f;
+        ss.flags |= 1;
+        cpu_set_seg(c, CPU_SS, &ss);
+    }
+    c->regs[CPU_ESP] = esp;
+    load_cs(c, &cs, ncpl, off);
+    return 0;
+}
+
 static int far_jmp_call(struct cpu *c, const struct dec_insn *d, bool call)
 {
     uint16_t sel;
-    uint32_t off, hi = 0, esp = c->regs[CPU_ESP];
+    uint32_t off, hi = 0, glo = 0, esp = c->regs[CPU_ESP];
     unsigned w = d->zi.operand_width / 8;
     struct cpu_segment cs;
+    bool gate = false;
     int f = far_operand(c, d, &sel, &off);
     if (f)
         return co_fault(c, d, f);
     if (w == 2)
         off &= 0xFFFF;
     if (cpu_pmode(c)) {
-        if ((f = far_target(c, sel, off, &cs, &hi, call ? "call" : "jmp")))
+        if ((f = far_target(c, sel, off, &cs, &hi, &gate, &glo, call ? "call" : "jmp")))
             return co_fault(c, d, f);
+        if (gate) {
+            if ((f = gate_transfer(c, sel, glo, hi, call, next_eip(d))))
+                return co_fault(c, d, f);
+            return CPU_CO_EXIT;
+        }
     } else {
         real_cs(c, sel, &cs);
     }

@@ -2,8 +2,8 @@
  * cpu/sysinsn.c — system instructions served in C: HLT, CLI/STI,
  * PUSHF/POPF, CPUID, RDTSC/RDMSR/WRMSR/RDPMC, cache and TLB maintenance,
  * the descriptor-table registers (LGDT ... STR), CR0 shortcuts (SMSW, LMSW,
- * CLTS), MOV to/from control and debug registers, and the descriptor probes
- * LAR/LSL/VERR/VERW. Semantics follow each instruction's SDM vol. 2 page.
+ * CLTS), MOV to/from control and debug registers, the descriptor probes
+ * LAR/LSL/VERR/VERW, and the fast system calls SYSENTER/SYSEXIT. Semantics follow each instruction's SDM vol. 2 page.
  *
  * Anything that can change the translation key (a CR write) leaves
  * translated code with c->eip at the next instruction (CPU_CO_EXIT).
@@ -477,4 +477,41 @@ int cpu_co_verr_verw(struct cpu *c, const struct dec_insn *d)
     }
     set_zf(c, ok);
     return CPU_CO_CONTINUE;
+}
+
+/* SYSENTER/SYSEXIT (SDM vol. 2): CS/SS come from IA32_SYSENTER_CS with
+ * fixed flat descriptor caches, no GDT read. */
+static void fast_flat(struct cpu *c, int seg, uint16_t sel, unsigned type, unsigned dpl)
+{
+    /* type | S | DPL | P | D/B | G (descriptor high dword bits 8..23) */
+    struct cpu_segment s = { .sel = sel, .base = 0, .limit = 0xFFFFFFFFu,
+                             .flags = type | 0x10 | dpl << 5 | 0x80 | 0x4000 | 0x8000 };
+    cpu_set_seg(c, seg, &s);
+}
+
+int cpu_co_sysenter(struct cpu *c, const struct dec_insn *d)
+{
+    uint16_t cs = (uint16_t)c->msr_sysenter_cs;
+    if (!(c->cr0 & CPU_CR0_PE) || !(cs & 0xFFFC))
+        return co_fault(c, d, GP0);
+    c->eflags &= ~(CPU_FL_VM | CPU_FL_IF | CPU_FL_RF);
+    fast_flat(c, CPU_CS, cs & 0xFFFC, 0xB, 0);
+    fast_flat(c, CPU_SS, (cs & 0xFFFC) + 8, 0x3, 0);
+    c->cpl = 0;
+    c->regs[CPU_ESP] = (uint32_t)c->msr_sysenter_esp;
+    c->eip = (uint32_t)c->msr_sysenter_eip;
+    return CPU_CO_EXIT;
+}
+
+int cpu_co_sysexit(struct cpu *c, const struct dec_insn *d)
+{
+    uint16_t cs = (uint16_t)c->msr_sysenter_cs;
+    if (!(cs & 0xFFFC) || !cpu_pmode(c) || c->cpl != 0)
+        return co_fault(c, d, GP0);
+    fast_flat(c, CPU_CS, (uint16_t)((cs + 16) | 3), 0xB, 3);
+    fast_flat(c, CPU_SS, (uint16_t)((cs + 24) | 3), 0x3, 3);
+    c->cpl = 3;
+    c->regs[CPU_ESP] = c->regs[CPU_ECX];
+    c->eip = c->regs[CPU_EDX];
+    return CPU_CO_EXIT;
 }

@@ -77,3 +77,9 @@ NANO_OBJS := $(GUEST_OBJ)/nano/nano.o $(GUEST_OBJ)/nano/stubs.o
 GUESTS += $(GUEST_DIR)/nano.elf
 $(GUEST_DIR)/nano.elf: $(NANO_OBJS)
 .SECONDARY: $(NANO_OBJS)
+
+# ---- hostile: misbehaving guest, btvm must stop cleanly (tests/guest/hostile.sh) ----
+HOSTILE_OBJS := $(GUEST_OBJ)/hostile/hostile.o $(GUEST_OBJ)/hostile/stubs.o
+GUESTS += $(GUEST_DIR)/hostile.elf
+$(GUEST_DIR)/hostile.elf: $(HOSTILE_OBJS)
+.SECONDARY: $(HOSTILE_OBJS)

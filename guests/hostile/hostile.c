@@ -9,9 +9,10 @@
  */
 #include "guest.h"
 
-/* smc-storm and selfmod-stack live in stubs.S. */
-uint32_t hostile_smc_storm(uint32_t n);      /* returns 0 if every result checked */
-uint32_t hostile_selfmod_stack(uint32_t n);  /* returns 0 if every result checked */
+/* smc-storm and selfmod-stack live in stubs.S; for them a nonzero seed
+ * is the iteration count (default 100000), to bisect a failure. */
+void hostile_smc_storm(uint32_t n, uint32_t out[3]);
+void hostile_selfmod_stack(uint32_t n, uint32_t out[1]);
 
 static uint32_t rng;
 
@@ -227,13 +228,20 @@ int guest_main(uint32_t magic, uint32_t mbi)
     } else if (word_is(mode, "hlt-cli")) {
         __asm__ volatile("cli\n\thlt");
     } else if (word_is(mode, "smc-storm")) {
-        uint32_t bad = hostile_smc_storm(100000);
-        gprintf("hostile: smc-storm %s\n", bad ? "FAIL" : "ok");
-        return bad ? 1 : 0;
+        uint32_t n = seed ? seed : 100000, out[3];
+        hostile_smc_storm(n, out);
+        uint32_t want = (uint32_t)((uint64_t)n * (n + 1) >> 1);
+        int bad = out[0] != want || out[1] != n / 2 || out[2] != n - n / 2;
+        gprintf("hostile: smc-storm %s: sum %x (want %x), even %u, odd %u\n", bad ? "FAIL" : "ok",
+                out[0], want, out[1], out[2]);
+        return bad;
     } else if (word_is(mode, "selfmod-stack")) {
-        uint32_t bad = hostile_selfmod_stack(100000);
-        gprintf("hostile: selfmod-stack %s\n", bad ? "FAIL" : "ok");
-        return bad ? 1 : 0;
+        uint32_t n = seed ? seed : 100000, out[1];
+        hostile_selfmod_stack(n, out);
+        uint32_t want = (uint32_t)((uint64_t)n * (n + 1) >> 1) + n * 0x12345678u;
+        int bad = out[0] != want;
+        gprintf("hostile: selfmod-stack %s: sum %x (want %x)\n", bad ? "FAIL" : "ok", out[0], want);
+        return bad;
     } else {
         gprintf("hostile: unknown mode\n");
         return 100;

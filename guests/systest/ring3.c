@@ -6,16 +6,26 @@
  * the TSS bitmap, int 0x81 through a DPL-0 gate. It records what it saw in
  * globals (flat user segments reach them) and exits with system call 0;
  * the kernel checks the records afterwards.
+ *
+ * The privilege transfers that are not interrupts live here too: far calls
+ * and jumps through call gates (same level at CPL 0; CPL 3 -> 0 with two parameters
+ * copied to the TSS stack and lret $8 back; a DPL-0 gate from CPL 3 must
+ * #GP) and SYSENTER/SYSEXIT (CPL 3 -> 0 -> 3; SYSENTER_CS = 0 and SYSEXIT
+ * at CPL 3 must #GP(0)).
  */
 #include "systest.h"
 
-enum { R_SYSCALL, R_INT3, R_INT81, R_CLI, R_HLT, R_CR0, R_DS0, R_DS13, R_INB71, R_INW3FE, R_N };
+enum { R_SYSCALL, R_INT3, R_INT81, R_CLI, R_HLT, R_CR0, R_DS0, R_DS13, R_INB71, R_INW3FE,
+       R_GATE0, R_SYSEXIT, R_N };
 
 static uint8_t user_stack[8192] __attribute__((aligned(16)));
+static uint8_t sysenter_stack[1024] __attribute__((aligned(16)));
 static struct trap_rec rec[R_N];
 static uint32_t rec_n0[R_N], rec_fip[R_N], rec_after[R_N];
 /* Global, not static: the asm names them. */
 uint32_t u_cs, u_ss, u_ds, u_esp_before, u_sys_ret, u_scratch, u_fl_before, u_fl_after;
+uint32_t u_g_esp, u_g_ret, u_g_esp_after, u_g_es, u_g_cs, u_g_ss;
+uint32_t u_s_esp, u_s_esp_after, u_s_cs, u_s_ss;
 static volatile uint32_t user_done;
 
 /* Runs at CPL 3, like user_main (which is reached only through iret). */
@@ -68,6 +78,26 @@ static void __attribute__((noinline, used)) user_main(void)
                      "andl $~0x200, %%eax\n\torl $0x3001, %%eax\n\tpushl %%eax\n\tpopfl\n\t"
                      "pushfl\n\tpopl u_fl_after\n\tclc" : : : "eax", "memory", "cc");
 
+    /* Call gate to CPL 0 with two parameters; gate_k sets ES to the kernel
+     * data selector, which the return to CPL 3 must null. */
+    __asm__ volatile("pushl $0x2222\n\tpushl $0x1111\n\tmovl %%esp, u_g_esp\n\tmovl $1f, u_g_ret\n\t"
+                     "lcall $0x5b, $0\n"
+                     "1:\tmovl %%esp, u_g_esp_after\n\tmovl %%es, %%eax\n\tmovl %%eax, u_g_es\n\t"
+                     "movl %%cs, %%eax\n\tmovl %%eax, u_g_cs\n\tmovl %%ss, %%eax\n\tmovl %%eax, u_g_ss\n\t"
+                     "movl $0x23, %%eax\n\tmovw %%ax, %%es"
+                     : : : "eax", "ecx", "memory");
+    TRY(R_GATE0, "lcall $0x50, $0", "a"(0) : "memory");
+    /* If sysexit wrongly works at CPL 3 it lands after itself. */
+    n0 = last.count;
+    __asm__ volatile("movl %%esp, %%ecx\n\tmovl $2f, %%edx\n\t" ARM "1:\tsysexit\n2:"
+                     : : : "ecx", "edx", "memory");
+    snap(R_SYSEXIT, n0);
+    /* Last: SYSENTER clears IF and SYSEXIT leaves it clear. */
+    __asm__ volatile("movl %%esp, u_s_esp\n\tmovl %%esp, %%ecx\n\tmovl $1f, %%edx\n\tsysenter\n"
+                     "1:\tmovl %%esp, u_s_esp_after\n\tmovl %%cs, %%eax\n\tmovl %%eax, u_s_cs\n\t"
+                     "movl %%ss, %%eax\n\tmovl %%eax, u_s_ss"
+                     : : : "eax", "ecx", "edx", "memory");
+
     user_done = 1;
     __asm__ volatile("xorl %%eax, %%eax\n\tint $0x80" : : : "memory");
     for (;;)
@@ -86,11 +116,106 @@ static void expect_rec(const char *what, int k, uint32_t vec, uint32_t err, uint
              what, t->vec, t->err, t->eip, t->cs, t->uss, vec, err, eip, SEL_UCODE, SEL_UDATA);
 }
 
+static uint64_t call_gate(void (*fn)(void), unsigned dpl, unsigned nparam)
+{
+    uint32_t off = (uint32_t)(uintptr_t)fn;
+    return (off & 0xffff) | (uint64_t)SEL_KCODE << 16 | (uint64_t)(nparam & 31) << 32 |
+           (uint64_t)(0x8c | dpl << 5) << 40 | (uint64_t)(off >> 16) << 48;
+}
+
+static void wrmsr(uint32_t msr, uint32_t v)
+{
+    __asm__ volatile("wrmsr" : : "c"(msr), "a"(v), "d"(0) : "memory");
+}
+
+/* Kernel side: call gate at the same level, SYSENTER with SYSENTER_CS = 0. */
+static void run_cpl0_gate_tests(void)
+{
+    uint32_t esp0, esp1, es1, n0;
+    gdt[SEL_GATE0 >> 3] = call_gate(gate_k, 0, 2);
+    gdt[SEL_GATE3 >> 3] = call_gate(gate_k, 3, 2);
+
+    begin("call_gate_same");
+    g_cs = g_ss = 0;
+    __asm__ volatile("pushl $0x2222\n\tpushl $0x1111\n\tmovl %%esp, %0\n\tmovl $1f, u_g_ret\n\t"
+                     "lcall $0x50, $0\n"
+                     "1:\tmovl %%esp, %1\n\tmovl %%es, %2"
+                     : "=&r"(esp0), "=&r"(esp1), "=&r"(es1) : : "eax", "ecx", "memory");
+    expect("CS in the target", SEL_KCODE, g_cs & 0xffff);
+    expect("SS in the target (no stack switch)", SEL_KDATA, g_ss & 0xffff);
+    expect("ESP in the target", esp0 - 8, g_esp);
+    expect("pushed EIP", u_g_ret, g_frame[0]);
+    expect("pushed CS", SEL_KCODE, g_frame[1] & 0xffff);
+    expect("parameter 0 in place", 0x1111, g_frame[2]);
+    expect("parameter 1 in place", 0x2222, g_frame[3]);
+    expect("ESP after lret $8", esp0 + 8, esp1);
+    expect("ES kept at the same level", SEL_KDATA, es1 & 0xffff);
+    /* JMP through the gate pushes nothing: gate_k's lret uses the frame
+     * pushed here by hand. */
+    g_cs = 0;
+    __asm__ volatile("pushl $0x2222\n\tpushl $0x1111\n\tpushl $0x08\n\tpushl $1f\n\t"
+                     "movl %%esp, %0\n\tljmp $0x50, $0\n"
+                     "1:\tmovl %%esp, %1"
+                     : "=&r"(esp0), "=&r"(esp1) : : "eax", "ecx", "memory");
+    expect("CS in the target (jmp)", SEL_KCODE, g_cs & 0xffff);
+    expect("ESP in the target (jmp pushes nothing)", esp0, g_esp);
+    expect("ESP after lret $8 (jmp)", esp0 + 16, esp1);
+    end();
+
+    begin("sysenter_gp");
+    wrmsr(0x174, 0);
+    n0 = last.count;
+    __asm__ volatile(ARM "1:\tsysenter\n2:" : : : "memory");
+    expect_trap("sysenter with SYSENTER_CS = 0", n0, 13, 0, t_fip, SEL_KCODE);
+    end();
+
+    wrmsr(0x174, SEL_KCODE);
+    wrmsr(0x175, (uint32_t)(uintptr_t)(sysenter_stack + sizeof(sysenter_stack)));
+    wrmsr(0x176, (uint32_t)(uintptr_t)sysenter_k);
+}
+
+static void check_ring3_gate_tests(void)
+{
+    uint32_t ktop = (uint32_t)(uintptr_t)(kstack + sizeof(kstack));
+    begin("call_gate_ring3");
+    expect("CS in the target", SEL_KCODE, g_cs & 0xffff);
+    expect("SS from TSS.SS0", SEL_KDATA, g_ss & 0xffff);
+    expect("ESP from TSS.ESP0 minus 6 dwords", ktop - 24, g_esp);
+    expect("pushed EIP", u_g_ret, g_frame[0]);
+    expect("pushed CS", SEL_UCODE, g_frame[1] & 0xffff);
+    expect("parameter 0 copied", 0x1111, g_frame[2]);
+    expect("parameter 1 copied", 0x2222, g_frame[3]);
+    expect("pushed caller ESP", u_g_esp, g_frame[4]);
+    expect("pushed caller SS", SEL_UDATA, g_frame[5] & 0xffff);
+    expect("CS after lret $8", SEL_UCODE, u_g_cs & 0xffff);
+    expect("SS after lret $8", SEL_UDATA, u_g_ss & 0xffff);
+    expect("ESP after lret $8 (parameters dropped)", u_g_esp + 8, u_g_esp_after);
+    expect("ES (kernel data) nulled on the return to CPL 3", 0, u_g_es & 0xffff);
+    end();
+
+    begin("call_gate_gp");
+    expect_rec("lcall through the DPL-0 gate at CPL 3", R_GATE0, 13, SEL_GATE0, rec_fip[R_GATE0]);
+    end();
+
+    begin("sysenter");
+    expect("CS after sysenter", SEL_KCODE, s_cs & 0xffff);
+    expect("SS after sysenter", SEL_KDATA, s_ss & 0xffff);
+    expect("ESP = SYSENTER_ESP", (uint32_t)(uintptr_t)(sysenter_stack + sizeof(sysenter_stack)), s_esp);
+    expect("IF cleared", 0, s_fl & 0x200);
+    expect("CS after sysexit (CPL 3)", SEL_UCODE, u_s_cs & 0xffff);
+    expect("SS after sysexit", SEL_UDATA, u_s_ss & 0xffff);
+    expect("ESP = ECX after sysexit", u_s_esp, u_s_esp_after);
+    expect_rec("sysexit at CPL 3", R_SYSEXIT, 13, 0, rec_fip[R_SYSEXIT]);
+    end();
+}
+
 void run_ring3_tests(void)
 {
     uint32_t top = (uint32_t)(uintptr_t)(user_stack + sizeof(user_stack));
     for (int k = 0; k < R_N; k++)
         rec_n0[k] = rec[k].count = 0xdead;
+    run_cpl0_gate_tests();
+    g_cs = g_ss = s_cs = s_ss = 0;
     enter_user((uint32_t)(uintptr_t)user_main, top - 16, 0x202);
     t_resume = 0;
 
@@ -142,4 +267,6 @@ void run_ring3_tests(void)
     expect("IOPL after popf setting 3", 0, u_fl_after & 0x3000);
     expect("CF after popf setting it", 1, u_fl_after & 1);
     end();
+
+    check_ring3_gate_tests();
 }

@@ -2,7 +2,8 @@
  * guests/systest/stubs.S — the IDT entry stubs (push a dummy error code
  * where the CPU pushes none, the vector, the registers and DS/ES, load the
  * kernel data segment, call trap_c, undo, iret), the far jump that reloads
- * CS after lgdt, and the switch into and back out of the CPL-3 task.
+ * CS after lgdt, the switch into and back out of the CPL-3 task, and the
+ * CPL-0 targets of the call gate and SYSENTER tests.
  */
 #define KDATA 0x10
 #define UDATA 0x23
@@ -104,9 +105,52 @@ leave_user:
     popl %ebp
     ret
 
+/* Target of the call gates (2 parameters): records CS, SS, ESP and the six
+ * dwords above ESP (EIP, CS, two parameters, and SS:ESP of the caller on a
+ * privilege change), loads the kernel data selector into ES (a return to
+ * CPL 3 must null it), returns with lret $8. DS is the caller's, flat. */
+    .globl gate_k
+gate_k:
+    movl %esp, g_esp
+    movl %cs, %eax
+    movl %eax, g_cs
+    movl %ss, %eax
+    movl %eax, g_ss
+    xorl %ecx, %ecx
+1:  movl %ss:(%esp,%ecx,4), %eax
+    movl %eax, g_frame(,%ecx,4)
+    incl %ecx
+    cmpl $6, %ecx
+    jne 1b
+    movl $KDATA, %eax
+    movw %ax, %es
+    lret $8
+
+/* SYSENTER_EIP: records CS, SS, ESP, EFLAGS, returns with sysexit
+ * (EDX = EIP, ECX = ESP, set by the caller). */
+    .globl sysenter_k
+sysenter_k:
+    movl %esp, s_esp
+    movl %cs, %eax
+    movl %eax, s_cs
+    movl %ss, %eax
+    movl %eax, s_ss
+    pushfl
+    popl s_fl
+    sysexit
+
     .bss
     .balign 4
 kernel_saved_esp:
     .long 0
+    .globl g_esp, g_cs, g_ss, g_frame, s_esp, s_cs, s_ss, s_fl
+g_esp: .long 0
+g_cs: .long 0
+g_ss: .long 0
+g_frame: .fill 6, 4, 0
+s_esp: .long 0
+s_cs: .long 0
+s_ss: .long 0
+s_fl: .long 0
 
     .section .note.GNU-stack, "", @progbits

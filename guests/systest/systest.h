@@ -17,6 +17,8 @@
 #define SEL_SMALL  0x38   /* expand-up data, base lim_buf, limit 15 */
 #define SEL_EXPDN  0x40   /* expand-down data, base lim_buf, limit 15 */
 #define SEL_SSLIM  0x48   /* stack segment with a page-granular limit */
+#define SEL_GATE0  0x50   /* 32-bit call gate, DPL 0, 2 parameters, to gate_k */
+#define SEL_GATE3  0x58   /* 32-bit call gate, DPL 3, 2 parameters, to gate_k */
 #define GDT_ENTRIES 16
 
 #define VEC_IRQ0    0x20
@@ -54,6 +56,10 @@ extern const uint32_t stub_table[], stub_table_end[];
 void reload_segments(void);
 void enter_user(uint32_t eip, uint32_t esp, uint32_t eflags);
 void leave_user(void) __attribute__((noreturn));
+void gate_k(void);
+void sysenter_k(void);
+/* What gate_k and sysenter_k saw. */
+extern volatile uint32_t g_esp, g_cs, g_ss, g_frame[6], s_esp, s_cs, s_ss, s_fl;
 
 /* Reporting: begin(), any number of expect()/fail(), end(). */
 void begin(const char *name);

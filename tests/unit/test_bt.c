@@ -616,6 +616,26 @@ START_TEST(ud2_idt)
 }
 END_TEST
 
+/* CR0.TS set: an SSE instruction raises #NM (CR0.EM: #UD); after CLTS it
+ * runs natively again. */
+START_TEST(fpu_ts_nm)
+{
+    bth_gate(&H, CPU_VEC_NM, BTH_CODE + 0x200);
+    code(BTH_CODE + 0x200, "0f 06 cf");                   /* clts; iret */
+    code(BTH_CODE,
+         "0f 20 c0 83 c8 08 0f 22 c0 "                    /* mov eax,cr0; or eax,8 (TS); mov cr0,eax */
+         "66 0f ef c0 "                                   /* pxor xmm0,xmm0: #NM, handler clears TS */
+         "66 0f 7e c3 "                                   /* movd ebx,xmm0: runs */
+         "f4");
+    H.c->regs[CPU_EBX] = 0x1234;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 0);
+    ck_assert_uint_eq(H.c->cr0 & CPU_CR0_TS, 0);
+    /* The #NM frame pointed at the pxor. */
+    ck_assert_uint_eq(bth_rd32(&H, BTH_STACK - 12), BTH_CODE + 9);
+}
+END_TEST
+
 START_TEST(page_cross)
 {
     code(BTH_CODE,
@@ -731,6 +751,7 @@ static Suite *bt_suite(void)
     tcase_add_test(tc, div_zero_idt);
     tcase_add_test(tc, idiv_overflow_idt);
     tcase_add_test(tc, ud2_idt);
+    tcase_add_test(tc, fpu_ts_nm);
     tcase_add_test(tc, page_cross);
     tcase_add_test(tc, unmapped_access);
     tcase_add_test(tc, tiny_cache_flush);
