@@ -27,6 +27,7 @@ enum bt_exit {
     BT_EXIT_ASYNC = 5,     /* cpu->async_pending seen at a block entry */
     BT_EXIT_UNSUPPORTED = 6, /* translator could not handle the instruction at cpu->eip */
     BT_EXIT_SAFE = 7,      /* a group check failed: continue in the safe translation; exit_site patchable */
+    BT_EXIT_STALE = 8,     /* entered an invalidated block (its entry now jumps to a stub) */
 };
 
 #define BT_MAX_BLOCK_INSNS 64
@@ -41,7 +42,10 @@ struct bt_block {
     uint32_t host_len;
     uint16_t ninsn;
     struct bt_block *hnext;   /* hash chain */
-    struct bt_block *pnext;   /* per-physical-page list */
+    struct bt_block *pnext;   /* list of blocks on phys_page */
+    struct bt_block *pnext2;  /* list of blocks on phys_page2 (if different) */
+    uint32_t tomb_off;        /* OOL stub that exits with "stale block" */
+    uint64_t phys_lo, phys_hi; /* guest-physical bytes translated [lo, hi) (both pages) */
     /* host offset → guest EIP, one entry per guest instruction (precise faults) */
     uint32_t *map_host;    /* offsets of each instruction's first host byte */
     uint32_t *map_eip;
@@ -49,7 +53,7 @@ struct bt_block {
     bool valid;
 };
 
-#define BT_EXIT_KINDS 8
+#define BT_EXIT_KINDS 9
 
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
@@ -83,7 +87,7 @@ struct bt {
     struct bt_emit em;
     struct bt_stats st;
     bool trace;
-    bool flush_pending;
+    bool invalidated;        /* a guest write just invalidated translations */
     bool count;              /* --stats: emitted code counts indirect hits */
     uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */
 };
@@ -103,7 +107,7 @@ struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key);
 struct bt_block *bt_block_alloc(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
 void bt_insert(struct bt *bt, struct bt_block *blk);
-void bt_invalidate_phys(struct bt *bt, uint64_t phys_page);
+void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
 
 /* translate.c */

@@ -126,35 +126,68 @@ uint8_t *bt_cache_alloc(struct bt *bt, size_t len)
     return bt->cache + at;
 }
 
-static void page_link(struct bt *bt, struct bt_block *blk, uint64_t page)
-{
-    if (page >= bt->npages)
-        return;
-    blk->pnext = bt->page_blocks[page];
-    bt->page_blocks[page] = blk;
-    smmu_mark_code(&bt->mmu, page);
-}
-
 void bt_insert(struct bt *bt, struct bt_block *blk)
 {
     uint32_t h = (hash(blk->eip, blk->key) >> 16) & bt->hash_mask;
     blk->hnext = bt->hash[h];
     bt->hash[h] = blk;
     blk->valid = true;
-    page_link(bt, blk, blk->phys_page);
-    if (blk->phys_page2 != blk->phys_page)
-        smmu_mark_code(&bt->mmu, blk->phys_page2); /* any write to it flushes everything */
+    if (blk->phys_page < bt->npages) {
+        blk->pnext = bt->page_blocks[blk->phys_page];
+        bt->page_blocks[blk->phys_page] = blk;
+        smmu_mark_code(&bt->mmu, blk->phys_page);
+    }
+    if (blk->phys_page2 != blk->phys_page && blk->phys_page2 < bt->npages) {
+        blk->pnext2 = bt->page_blocks[blk->phys_page2];
+        bt->page_blocks[blk->phys_page2] = blk;
+        smmu_mark_code(&bt->mmu, blk->phys_page2);
+    }
 }
 
-void bt_invalidate_phys(struct bt *bt, uint64_t page)
+/* Kill one block: its entry becomes a jump to its own "stale" stub, so
+ * chained jumps and inline-table entries that still lead here fall back to
+ * the dispatcher, which translates the new code. */
+static void tombstone(struct bt *bt, struct bt_block *b)
 {
-    /* Blocks chain into each other by patched jumps, so dropping one block
-     * safely means dropping every chain into it; the simple exact answer is
-     * a full flush, done by the dispatcher before the next block runs. (The
-     * page may also hold only the tail of a block begun on the page before.) */
-    bt->flush_pending = true;
+    if (!b->valid)
+        return;
+    b->valid = false;
+    /* Out of the lookup hash, so dead blocks do not lengthen its chains. */
+    for (struct bt_block **l = &bt->hash[(hash(b->eip, b->key) >> 16) & bt->hash_mask]; *l; l = &(*l)->hnext)
+        if (*l == b) {
+            *l = b->hnext;
+            break;
+        }
+    uint8_t *stub = b->host + b->tomb_off;
+    int32_t rel = (int32_t)(stub - (b->host + 5));
+    b->host[0] = 0xE9; /* jmp rel32 — the entry's first bytes hold no call return address */
+    memcpy(b->host + 1, &rel, 4);
     bt->st.invalidations++;
-    smmu_unmark_code(&bt->mmu, page);
+}
+
+/* A guest write to [phys, phys+len): drop the blocks translated from those
+ * bytes. Other blocks on the page stay; the page stays traced while any
+ * remain (its write entries stay empty, so writes keep coming here). */
+void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len)
+{
+    for (uint64_t page = phys >> 12; page <= (phys + len - 1) >> 12; page++) {
+        if (page >= bt->npages)
+            continue;
+        struct bt_block **link = &bt->page_blocks[page];
+        while (*link) {
+            struct bt_block *b = *link;
+            struct bt_block **next = b->phys_page == page ? &b->pnext : &b->pnext2;
+            if (phys < b->phys_hi && phys + len > b->phys_lo) {
+                tombstone(bt, b);
+                bt->invalidated = true;
+                *link = *next; /* unlink from this page's list */
+            } else {
+                link = next;
+            }
+        }
+        if (!bt->page_blocks[page])
+            smmu_unmark_code(&bt->mmu, page);
+    }
 }
 
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *pc)

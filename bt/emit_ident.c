@@ -144,7 +144,9 @@ bool bt_emit_ident(struct bt_tctx *t)
         req.operands[mi].mem.index = ZYDIS_REGISTER_R11;
         req.operands[mi].mem.scale = 1;
         req.operands[mi].mem.displacement = 0;
+        t->mem_last_act = !hb_written;
         bt_emit_mem_op(t, &req, size, rd, wr);
+        t->mem_last_act = false;
     }
 
     if (hb_written) {

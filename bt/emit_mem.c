@@ -177,9 +177,11 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_MEM_ADDEND, 8));
     bt_enc(e, BT_OOL, req);
     if (wr) {
+        /* bt_mem_done may end the block after this instruction if the
+         * write is its last act (ARG0 = where to resume), else 0. */
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4),
-               bt_i((int32_t)(t->d->eip + t->d->len)));
+               bt_i(t->mem_last_act ? (int32_t)(t->d->eip + t->d->len) : 0));
         bt_emit_internal_callout(t, BT_OOL, bt_mem_done);
     }
     bt_jmp_label(e, BT_OOL, after);

@@ -29,9 +29,7 @@ static struct bt *g_bt; /* for the signal handler: one vcpu per process */
 
 static void mem_write_hook(void *opaque, uint64_t phys, unsigned len)
 {
-    struct bt *bt = opaque;
-    for (uint64_t p = phys >> 12; p <= (phys + len - 1) >> 12; p++)
-        bt_invalidate_phys(bt, p);
+    bt_invalidate_phys(opaque, phys, len);
 }
 
 /* A host #DE inside translated code is the guest's #DE: map the host PC back
@@ -218,10 +216,6 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             check_timers = true;
             continue;
         }
-        if (bt->flush_pending) {
-            bt->flush_pending = false;
-            bt_cache_flush(bt);
-        }
         if (bt->st.flushes != flushes) {
             flushes = bt->st.flushes;
             site = 0;
@@ -273,6 +267,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             check_timers = true;
             break;
         case BT_EXIT_CALLOUT:
+        case BT_EXIT_STALE:
             break;
         case BT_EXIT_STOP:
         case BT_EXIT_UNSUPPORTED:
@@ -289,6 +284,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
 
 static const char *exit_names[BT_EXIT_KINDS] = {
     "none", "callout", "stop", "branch", "indirect-miss", "async", "unsupported", "group-check",
+    "stale-block",
 };
 
 /* The most frequent callouts, by instruction (only counted with --stats). */

@@ -31,7 +31,10 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
         bt->st.callouts++;
         if (bt->callout_counts)
             bt->callout_counts[d->zi.mnemonic]++;
-        if (r == 0 && bt->flush_pending) {
+        if (r == 0 && bt->invalidated) {
+            /* The instruction wrote translated code: it is complete, so
+             * leave before anything stale runs. */
+            bt->invalidated = false;
             c->eip = d->eip + d->len;
             return BT_EXIT_CALLOUT;
         }
@@ -82,9 +85,17 @@ int bt_mem_done(struct cpu *c, const void *unused)
         cpu_raise(c, v, true, 0);
         return BT_EXIT_CALLOUT;
     }
-    if (bt->flush_pending) {
-        c->eip = c->arg0; /* the next instruction: this block may be gone */
-        return BT_EXIT_CALLOUT;
+    if (bt->invalidated) {
+        bt->invalidated = false;
+        if (c->arg0) {
+            /* The write was the instruction's last act: resume after it in
+             * the dispatcher, before any stale translation can run. */
+            c->eip = c->arg0;
+            return BT_EXIT_CALLOUT;
+        }
+        /* More of the instruction follows (ESP update, the jump of a CALL):
+         * finish it, and leave at the next block entry. */
+        c->async_pending = 1;
     }
     return 0;
 }

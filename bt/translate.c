@@ -214,7 +214,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     int n = 0;
     enum dec_mode mode = (key & 4) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
-    uint64_t phys0 = 0, physn = 0;
+    uint64_t phys0 = 0, physn = 0, physend = 0;
     int ncallouts = 0;
 
     for (;;) {
@@ -240,6 +240,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             memcpy(d->bytes, bytes, 15);
         }
         physn = (phys + d->len - 1) >> 12;
+        physend = phys + d->len;
         n++;
         ncallouts++;
         if ((d->cls & (DEC_CONTROL | DEC_UNDEFINED)) || n == BT_MAX_BLOCK_INSNS)
@@ -337,6 +338,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         }
         bt_bind(e, BT_OOL, async);
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_ASYNC);
+        /* Where the entry jumps once the block is invalidated (cache.c). */
+        int tomb = bt_label(e);
+        bt_bind(e, BT_OOL, tomb);
+        bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_STALE);
 
         if (e->failed) {
             snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
@@ -353,10 +358,13 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at);
             memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
         }
+        blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
         blk->eip = eip;
         blk->key = key;
         blk->host = host;
         blk->host_len = bt_emit_size(e);
+        blk->phys_lo = phys0;
+        blk->phys_hi = physend;
         blk->phys_page = (uint32_t)(phys0 >> 12);
         blk->phys_page2 = (uint32_t)physn;
         bt_insert(bt, blk);

@@ -29,6 +29,7 @@ struct bt_tctx {
     int nsites;
     bool direct_mem;              /* explicit memory operand checked by a group check */
     bool direct_stack;            /* implicit stack access checked by a group check */
+    bool mem_last_act;            /* the memory write being emitted ends the instruction */
 };
 
 enum bt_emit_kind { BT_EMIT_IDENT, BT_EMIT_CONTROL, BT_EMIT_STACK, BT_EMIT_CALLOUT };

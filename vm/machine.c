@@ -27,9 +27,8 @@ void vm_request_stop(struct vm *vm, int status)
     vm->stop_status = status;
     /* Release: whoever sees stop_requested also sees stop_status. */
     __atomic_store_n(&vm->stop_requested, 1, __ATOMIC_RELEASE);
-    /* Make translated code leave at its next block entry. */
-    if (vm->cpu)
-        __atomic_store_n(&vm->cpu->async_pending, 1, __ATOMIC_RELEASE);
+    /* Make translated code leave at its next block entry, wake a halted vcpu. */
+    vm_kick(vm);
 }
 
 /* isa-debug-exit: the status is v, or QEMU's (v<<1)|1; a process exit
@@ -168,6 +167,7 @@ void vm_machine_destroy(struct vm_machine *m)
     if (m->console_open)
         vm_console_close();
     m->console_open = false;
+    vm_wake_stop(vm);
     if (m->engine_ready)
         vm->engine->destroy(vm);
     m->engine_ready = false;

@@ -104,6 +104,8 @@ void vm_wait(struct vm *vm, uint64_t deadline_ns);
 /* vcpu thread: fire due device timers, re-arm the ticker; returns the next deadline. */
 uint64_t vm_run_timers(struct vm *vm);
 int vm_wake_init(struct vm *vm);
+/* No kick touches vm->cpu after this returns (call before freeing it). */
+void vm_wake_stop(struct vm *vm);
 /* True if a device moved a deadline earlier than the ticker is armed for
  * (after a guest I/O write): the vcpu must come back to run timers. */
 bool vm_timers_moved(const struct vm *vm);

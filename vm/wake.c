@@ -29,16 +29,32 @@ struct vm_wake {
     uint64_t armed;
     pthread_t ticker;
     bool ticker_running;
+    bool dead;
 };
 
-void vm_kick(struct vm *vm)
+void vm_wake_stop(struct vm *vm)
 {
-    if (vm->cpu)
-        __atomic_store_n(&vm->cpu->async_pending, 1, __ATOMIC_RELEASE);
     struct vm_wake *w = vm->wake;
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
+    w->dead = true;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void vm_kick(struct vm *vm)
+{
+    struct vm_wake *w = vm->wake;
+    if (!w) {
+        if (vm->cpu)
+            __atomic_store_n(&vm->cpu->async_pending, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    /* Under the lock: vm_wake_stop() guarantees no kick touches the vcpu
+     * once the engine starts tearing it down. */
+    pthread_mutex_lock(&w->lock);
+    if (!w->dead && vm->cpu)
+        __atomic_store_n(&vm->cpu->async_pending, 1, __ATOMIC_RELEASE);
     w->kicked = true;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
