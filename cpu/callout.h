@@ -39,6 +39,9 @@ cpu_callout_fn cpu_callout_for(const struct dec_insn *d);
 /* x87/MMX/SSE instruction with CR0.TS or CR0.EM set: #NM or #UD. */
 int cpu_co_fpu_unavailable(struct cpu *c, const struct dec_insn *d);
 
+/* #DE for a division by zero found by the translator's inline test. */
+int cpu_co_divide_error(struct cpu *c, const struct dec_insn *d);
+
 /* Linear address of memory operand `op` of d (segment base added, 16/32-bit
  * address size wrap). */
 uint32_t cpu_ea(const struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op);

@@ -264,3 +264,13 @@ int cpu_co_fpu_unavailable(struct cpu *c, const struct dec_insn *d)
     c->eip = d->eip;
     return CPU_CO_EXIT;
 }
+
+/* DIV/IDIV by a register holding zero: the translator tests the divisor
+ * inline and calls this instead of letting the host fault (a host SIGFPE
+ * costs tens of microseconds). */
+int cpu_co_divide_error(struct cpu *c, const struct dec_insn *d)
+{
+    cpu_raise(c, CPU_VEC_DE, false, 0);
+    c->eip = d->eip;
+    return CPU_CO_EXIT;
+}
