@@ -14,6 +14,7 @@
  */
 #include "bt/translate.h"
 
+#include <stddef.h>
 #include <string.h>
 #include "bt/offsets.h"
 
@@ -73,7 +74,38 @@ void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32)
            bt_m(reg64(reg32), ZYDIS_REGISTER_R9, 1, 0, 0));
 }
 
-void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32)
+/*
+ * Segment bounds (SDM vol. 3 5.3): only emitted for non-flat code or FS/GS.
+ * Checks seg_lo <= off and off + size - 1 <= seg_hi without wrapping;
+ * a failure raises #GP(0), or #SS(0) for SS, through a callout.
+ */
+void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned size)
+{
+    struct bt_emit *e = t->e;
+    if (!((t->key & 8) || seg == CPU_FS || seg == CPU_GS) || size == 0)
+        return;
+    bool live = t->live_in != 0;
+    int fail = bt_label(e);
+    int32_t lo = (int32_t)(offsetof(struct cpu, seg_lo) + 4 * (unsigned)seg);
+    int32_t hi = (int32_t)(offsetof(struct cpu, seg_hi) + 4 * (unsigned)seg);
+    if (live)
+        bt_emit_flags_save(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(off32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, lo, 4));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(reg64(off32), ZYDIS_REGISTER_NONE, 0, (int32_t)size - 1, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_r(off32));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, hi, 4));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail);
+    if (live)
+        bt_emit_flags_restore(t, BT_MAIN);
+    bt_bind(e, BT_OOL, fail);
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_emit_callout(t, BT_OOL, seg == CPU_SS ? cpu_co_stack_fault : cpu_co_limit_fault);
+}
+
+void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size)
 {
     struct bt_emit *e = t->e;
     ZydisRegister base = op->mem.base, index = op->mem.index;
@@ -101,6 +133,7 @@ void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister 
                                      (int32_t)disp, 0);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32), m);
     }
+    bt_emit_seg_check(t, bt_seg_index(op->mem.segment), dst32, size);
     bt_emit_seg_add(t, bt_seg_index(op->mem.segment), dst32);
 }
 

@@ -17,10 +17,11 @@ static ZydisEncoderOperand host_mem(unsigned size)
     return bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, size);
 }
 
-static void stack_lin(struct bt_tctx *t, int32_t delta)
+static void stack_lin(struct bt_tctx *t, int32_t delta, unsigned size)
 {
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
            bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+    bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, size);
     bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
 }
 
@@ -39,7 +40,7 @@ static void stack_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, in
         bt_enc(t->e, BT_MAIN, req);
         return;
     }
-    stack_lin(t, delta);
+    stack_lin(t, delta, size);
     req->operands[mi] = host_mem(size);
     bt_emit_mem_op(t, req, size, rd, wr);
 }
@@ -78,7 +79,7 @@ static void explicit_access(struct bt_tctx *t, const ZydisDecodedOperand *op, Zy
         bt_enc(t->e, BT_MAIN, req);
         return;
     }
-    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D);
+    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, size);
     req->operands[mi] = host_mem(size);
     bt_emit_mem_op(t, req, size, rd, wr);
 }
@@ -144,6 +145,7 @@ bool bt_emit_stack(struct bt_tctx *t)
     case ZYDIS_MNEMONIC_LEAVE: {
         /* ESP = EBP; pop EBP — read first so a fault changes nothing. */
         bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), R(EBP));
+        bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, osz);
         bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
         ZydisEncoderRequest req;
         memset(&req, 0, sizeof(req));

@@ -30,8 +30,15 @@ uint32_t bt_mode_key(const struct cpu *c)
     uint32_t k = c->cpl & 3;
     if (c->segs[CPU_CS].flags & 0x4000)
         k |= 4;
-    if (c->seg_base[CPU_ES] | c->seg_base[CPU_CS] | c->seg_base[CPU_SS] | c->seg_base[CPU_DS])
-        k |= KEY_NONFLAT;
+    /* Non-flat: a base, limit or expand-down on CS/DS/ES/SS means every
+     * access adds the base and checks the bounds. (FS and GS accesses
+     * always do, so a null FS does not slow everything down.) */
+    static const int main_segs[4] = { CPU_ES, CPU_CS, CPU_SS, CPU_DS };
+    for (int i = 0; i < 4; i++) {
+        int s = main_segs[i];
+        if (c->seg_base[s] || c->seg_lo[s] || c->seg_hi[s] != 0xFFFFFFFFu)
+            k |= KEY_NONFLAT;
+    }
     if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
         k |= BT_KEY_NOFPU;
     return k;
@@ -272,7 +279,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             continue;
         }
         struct bt_tctx t = { .bt = bt, .e = e, .blk = blk, .key = key };
-        t.co_insns = calloc((size_t)ncallouts, sizeof(struct dec_insn));
+        t.co_insns = calloc((size_t)ncallouts * 3, sizeof(struct dec_insn));
         blk->map_host = calloc((size_t)n + 1, sizeof(uint32_t));
         blk->map_eip = calloc((size_t)n + 1, sizeof(uint32_t));
         blk->callout_insns = t.co_insns;

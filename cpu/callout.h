@@ -42,6 +42,10 @@ int cpu_co_fpu_unavailable(struct cpu *c, const struct dec_insn *d);
 /* #DE for a division by zero found by the translator's inline test. */
 int cpu_co_divide_error(struct cpu *c, const struct dec_insn *d);
 
+/* Segment bounds violation found inline: #GP(0) / #SS(0). */
+int cpu_co_limit_fault(struct cpu *c, const struct dec_insn *d);
+int cpu_co_stack_fault(struct cpu *c, const struct dec_insn *d);
+
 /* Linear address of memory operand `op` of d (segment base added, 16/32-bit
  * address size wrap). */
 uint32_t cpu_ea(const struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op);

@@ -36,6 +36,24 @@ static void flat_seg(struct cpu_segment *s, uint16_t sel, uint32_t type)
     s->flags = type | 0x10 | 0x80 | 0x4000 | 0x8000;
 }
 
+void cpu_seg_bounds(struct cpu *c, int i)
+{
+    const struct cpu_segment *s = &c->segs[i];
+    unsigned type = s->flags & 0xF;
+    bool present = s->flags & 0x80;
+    if (!present && (c->cr0 & CPU_CR0_PE)) {
+        c->seg_lo[i] = 1; /* unusable (null): every access faults */
+        c->seg_hi[i] = 0;
+    } else if ((s->flags & 0x10) && !(type & 8) && (type & 4)) {
+        /* Expand-down data: offsets above the limit, up to 64 KiB or 4 GiB. */
+        c->seg_lo[i] = s->limit + 1;
+        c->seg_hi[i] = (s->flags & 0x4000) ? 0xFFFFFFFFu : 0xFFFFu;
+    } else {
+        c->seg_lo[i] = 0;
+        c->seg_hi[i] = s->limit;
+    }
+}
+
 void cpu_reset_flat32(struct cpu *c)
 {
     memset(c->regs, 0, sizeof(c->regs));
@@ -46,6 +64,9 @@ void cpu_reset_flat32(struct cpu *c)
         c->seg_base[i] = 0;
     }
     flat_seg(&c->segs[CPU_CS], 0x08, 0xB); /* execute/read code, accessed */
+    c->cr0 = CPU_CR0_PE | CPU_CR0_ET;
+    for (int i = 0; i < CPU_NSEG; i++)
+        cpu_seg_bounds(c, i);
     c->cr0 = CPU_CR0_PE | CPU_CR0_ET;
     c->cr2 = c->cr3 = c->cr4 = 0;
     c->cpl = 0;

@@ -95,6 +95,10 @@ struct cpu {
 
     /* --- architectural state --- */
     struct cpu_segment segs[CPU_NSEG];
+    /* Valid offsets [seg_lo, seg_hi] per segment (limit, expand-down,
+     * unusable), kept by cpu_seg_bounds(); emitted code checks them when
+     * segments are not flat. */
+    uint32_t seg_lo[CPU_NSEG], seg_hi[CPU_NSEG];
     struct cpu_dtr gdtr, idtr;
     struct cpu_segment ldtr, tr;
     uint32_t cr0, cr2, cr3, cr4;
@@ -127,6 +131,9 @@ int cpu_deliver_pending(struct cpu *c);
 /* Deliver external interrupt `vector` now (caller checked IF and the
  * interrupt shadow). Same returns as cpu_deliver_pending. */
 int cpu_interrupt(struct cpu *c, int vector);
+
+/* Recompute seg_lo/seg_hi of segment i from segs[i]. */
+void cpu_seg_bounds(struct cpu *c, int i);
 
 /* Reset to the state of a Multiboot entry (flat 32-bit protected mode, CPL 0). */
 void cpu_reset_flat32(struct cpu *c);

@@ -274,3 +274,20 @@ int cpu_co_divide_error(struct cpu *c, const struct dec_insn *d)
     c->eip = d->eip;
     return CPU_CO_EXIT;
 }
+
+/* A memory access outside its segment's limit (or through an unusable
+ * segment), found by the translator's inline bounds check (SDM vol. 3
+ * 5.3): #GP(0), or #SS(0) when the segment is SS. */
+int cpu_co_limit_fault(struct cpu *c, const struct dec_insn *d)
+{
+    cpu_raise(c, CPU_VEC_GP, true, 0);
+    c->eip = d->eip;
+    return CPU_CO_EXIT;
+}
+
+int cpu_co_stack_fault(struct cpu *c, const struct dec_insn *d)
+{
+    cpu_raise(c, CPU_VEC_SS, true, 0);
+    c->eip = d->eip;
+    return CPU_CO_EXIT;
+}

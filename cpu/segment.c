@@ -55,6 +55,7 @@ void cpu_set_seg(struct cpu *c, int seg, const struct cpu_segment *s)
 {
     c->segs[seg] = *s;
     c->seg_base[seg] = s->base;
+    cpu_seg_bounds(c, seg);
 }
 
 /* Code and data descriptors get their accessed bit set on load. */
@@ -142,19 +143,20 @@ void cpu_null_outer_segs(struct cpu *c)
         if ((s->sel & ~3u) && !conf_code && SEGF_DPL(s->flags) < c->cpl) {
             s->sel = 0;
             s->flags = 0;
+            cpu_seg_bounds(c, segs[i]);
         }
     }
 }
 
 /* ---- MOV / PUSH / POP / Lxx of segment registers ---------------------- */
 
+/* Any segment load may change the translation key (base, limit,
+ * expand-down: bt_mode_key), so translated code is always left. */
 static int after_load(struct cpu *c, const struct dec_insn *d, int seg, uint32_t old_base)
 {
-    if (seg == CPU_SS || c->seg_base[seg] != old_base) {
-        c->eip = next_eip(d);
-        return CPU_CO_EXIT;
-    }
-    return CPU_CO_CONTINUE;
+    (void)seg; (void)old_base;
+    c->eip = next_eip(d);
+    return CPU_CO_EXIT;
 }
 
 int cpu_co_mov_to_sreg(struct cpu *c, const struct dec_insn *d)
