@@ -32,6 +32,12 @@ enum bt_exit {
 
 #define BT_MAX_BLOCK_INSNS 64
 
+/* A decoded instruction kept for the callouts emitted for it. */
+struct bt_co_rec {
+    struct bt_co_rec *next;
+    struct dec_insn d;
+};
+
 /* One translated block. */
 struct bt_block {
     uint32_t eip;          /* guest linear EIP of the first instruction */
@@ -49,7 +55,7 @@ struct bt_block {
     /* host offset → guest EIP, one entry per guest instruction (precise faults) */
     uint32_t *map_host;    /* offsets of each instruction's first host byte */
     uint32_t *map_eip;
-    struct dec_insn *callout_insns; /* decoded records callouts refer to */
+    struct bt_co_rec *callout_insns; /* decoded records callouts refer to */
     bool valid;
 };
 
@@ -103,6 +109,7 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
 int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
+void bt_free_co_recs(struct bt_co_rec *r);
 struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key);
 struct bt_block *bt_block_alloc(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */

@@ -72,11 +72,20 @@ void bt_ibtc_reset(struct bt *bt)
     }
 }
 
+void bt_free_co_recs(struct bt_co_rec *r)
+{
+    while (r) {
+        struct bt_co_rec *n = r->next;
+        free(r);
+        r = n;
+    }
+}
+
 static void free_block_data(struct bt_block *b)
 {
     free(b->map_host);
     free(b->map_eip);
-    free(b->callout_insns);
+    bt_free_co_recs(b->callout_insns);
     b->map_host = b->map_eip = NULL;
     b->callout_insns = NULL;
 }

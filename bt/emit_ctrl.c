@@ -11,6 +11,7 @@
  */
 #include "bt/translate.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include "bt/offsets.h"
 
@@ -135,11 +136,21 @@ static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
 
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
 {
-    /* The decoded record must outlive translation: copy it into the
-     * block's callout array (allocated by translate.c). */
-    struct dec_insn *copy = &t->co_insns[t->nco++];
-    *copy = *t->d;
-    callout(t, b, (uint64_t)(uintptr_t)fn, copy);
+    /* The decoded record must outlive translation: one copy per
+     * instruction, owned by the block (freed when the cache is flushed). */
+    if (!t->co_rec || t->co_k != t->k) {
+        struct bt_co_rec *r = malloc(sizeof(*r));
+        if (!r) {
+            bt_emit_fail(t->e, "out of memory");
+            return;
+        }
+        r->d = *t->d;
+        r->next = t->blk->callout_insns;
+        t->blk->callout_insns = r;
+        t->co_rec = r;
+        t->co_k = t->k;
+    }
+    callout(t, b, (uint64_t)(uintptr_t)fn, &t->co_rec->d);
 }
 
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
@@ -188,6 +199,63 @@ static void load_indirect_target(struct bt_tctx *t)
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(R13D));
 }
 
+/* JRCXZ over "mov rcx, r10 ; jmp miss" to "mov rcx, r10 ; (hit)". */
+static void jrcxz_skip8(struct bt_emit *e)
+{
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
+    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
+    req.operand_count = 1;
+    req.operands[0] = bt_i(3 + 5);
+    bt_enc(e, BT_MAIN, &req);
+}
+
+/*
+ * LOOP/LOOPE/LOOPNE/JCXZ counting in CX (16-bit address size): not
+ * encodable in 64-bit mode, so CX is decremented with LEA + a 16-bit move
+ * and tested with JRCXZ on a zero-extended copy (guest ECX parked in R10);
+ * no flags are touched, and LOOPE/LOOPNE then test ZF natively.
+ */
+static bool emit_loop16(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    struct bt_emit *e = t->e;
+    ZydisMnemonic m = d->zi.mnemonic;
+    int nonzero = bt_label(e);
+    if (m != ZYDIS_MNEMONIC_JCXZ) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(CX), R(R9W));
+    }
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(ECX), R(CX));
+    jrcxz_skip8(e);
+    uint32_t a = bt_here(e, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_jmp_label(e, BT_MAIN, nonzero);
+    if (bt_here(e, BT_MAIN) - a != 8)
+        bt_emit_fail(e, "loop16: unexpected encoding length");
+    /* CX == 0 */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    if (m == ZYDIS_MNEMONIC_JCXZ)
+        bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+    else
+        bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
+    /* CX != 0 (ECX already restored) */
+    bt_bind(e, BT_MAIN, nonzero);
+    if (m == ZYDIS_MNEMONIC_JCXZ) {
+        bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
+    } else {
+        if (m == ZYDIS_MNEMONIC_LOOPE)
+            bt_emit_jcc_exit(t, ZYDIS_MNEMONIC_JNZ, next_eip(t));
+        else if (m == ZYDIS_MNEMONIC_LOOPNE)
+            bt_emit_jcc_exit(t, ZYDIS_MNEMONIC_JZ, next_eip(t));
+        bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+    }
+    return true;
+}
+
 /* Translate a control-flow instruction that ends the block. Returns false if
  * it is not one handled inline (the caller uses a callout). */
 bool bt_emit_control(struct bt_tctx *t)
@@ -226,8 +294,7 @@ bool bt_emit_control(struct bt_tctx *t)
         uint32_t extra = d->zi.operand_count_visible ? (uint32_t)d->ops[0].imm.value.u : 0;
         bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
         if (extra)
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP),
-                   bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, (int32_t)extra, 0));
+            bt_emit_adjust_esp(t, BT_R_ESP64, (int32_t)extra);
         bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
         return true;
     }
@@ -243,7 +310,7 @@ bool bt_emit_control(struct bt_tctx *t)
     case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
     case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JCXZ: {
         if (d->zi.address_width == 16)
-            return false; /* CX-counted forms cannot be encoded in 64-bit mode */
+            return emit_loop16(t);
         /* [67] loop/jecxz +5 ; jmp fallthrough ; jmp taken */
         ZydisEncoderRequest req;
         memset(&req, 0, sizeof(req));

@@ -21,14 +21,26 @@ static void stack_lin(struct bt_tctx *t, int32_t delta, unsigned size)
 {
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
            bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+    if (t->key & BT_KEY_STACK16) /* SS.B = 0: SP wraps at 64 KiB */
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R10D), R(R10W));
     bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, size);
     bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
 }
 
+/* ESP += delta, or only SP with a 16-bit stack (flag-free). */
+void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta)
+{
+    if (t->key & BT_KEY_STACK16) {
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(from64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R12W), R(R9W));
+        return;
+    }
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP), bt_m(from64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+}
+
 static void adjust_esp(struct bt_tctx *t, int32_t delta)
 {
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP),
-           bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+    bt_emit_adjust_esp(t, BT_R_ESP64, delta);
 }
 
 /* A stack access at ESP+delta, checked here or covered by a group check. */
@@ -144,7 +156,10 @@ bool bt_emit_stack(struct bt_tctx *t)
     }
     case ZYDIS_MNEMONIC_LEAVE: {
         /* ESP = EBP; pop EBP — read first so a fault changes nothing. */
-        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), R(EBP));
+        if (t->key & BT_KEY_STACK16)
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R10D), R(BP));
+        else
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), R(EBP));
         bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, osz);
         bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
         ZydisEncoderRequest req;
@@ -154,8 +169,7 @@ bool bt_emit_stack(struct bt_tctx *t)
         req.operands[0] = R(R13D);
         req.operands[1] = host_mem(osz);
         bt_emit_mem_op(t, &req, osz, true, false);
-        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP),
-               bt_m(ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, (int32_t)osz, 0));
+        bt_emit_adjust_esp(t, ZYDIS_REGISTER_RBP, (int32_t)osz); /* ESP = EBP + osz (SP = BP + osz) */
         if (osz == 2)
             bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(BP), R(R13W));
         else

@@ -375,7 +375,7 @@ static void bt_destroy(struct vm *vm)
     for (size_t i = 0; i < bt->pool_used; i++) {
         free(bt->blocks_pool[i].map_host);
         free(bt->blocks_pool[i].map_eip);
-        free(bt->blocks_pool[i].callout_insns);
+        bt_free_co_recs(bt->blocks_pool[i].callout_insns);
     }
     free(bt->blocks_pool);
     free(bt->callout_counts);

@@ -137,8 +137,8 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
     static struct planner p;
     memset(plan, 0, sizeof(*plan));
     memset(&p, 0, sizeof(p));
-    if ((key & (BT_KEY_SAFE | 8u)) || !(key & 4))
-        return; /* 32-bit flat code only */
+    if ((key & (BT_KEY_SAFE | BT_KEY_STACK16 | 8u)) || !(key & 4))
+        return; /* 32-bit flat code with a 32-bit stack only */
 
     for (int k = 0; k < n; k++) {
         const struct dec_insn *d = &insns[k];

@@ -41,6 +41,8 @@ uint32_t bt_mode_key(const struct cpu *c)
     }
     if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
         k |= BT_KEY_NOFPU;
+    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & 0x4000))
+        k |= BT_KEY_STACK16;
     return k;
 }
 
@@ -222,7 +224,6 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     enum dec_mode mode = (key & 4) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
     uint64_t phys0 = 0, physn = 0, physend = 0;
-    int ncallouts = 0;
 
     for (;;) {
         uint8_t bytes[16];
@@ -249,7 +250,6 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         physn = (phys + d->len - 1) >> 12;
         physend = phys + d->len;
         n++;
-        ncallouts++;
         if ((d->cls & (DEC_CONTROL | DEC_UNDEFINED)) || n == BT_MAX_BLOCK_INSNS)
             break;
         /* The instruction after STI runs before any interrupt: keep it in
@@ -279,10 +279,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             continue;
         }
         struct bt_tctx t = { .bt = bt, .e = e, .blk = blk, .key = key };
-        t.co_insns = calloc((size_t)ncallouts * 3, sizeof(struct dec_insn));
+        t.co_k = -1;
         blk->map_host = calloc((size_t)n + 1, sizeof(uint32_t));
         blk->map_eip = calloc((size_t)n + 1, sizeof(uint32_t));
-        blk->callout_insns = t.co_insns;
         bt_emit_reset(e);
 
         /* Block entry: leave if something asynchronous is pending. When the

@@ -21,8 +21,8 @@ struct bt_tctx {
     const struct dec_insn *d;     /* instruction being translated */
     int k;                        /* its index in the block */
     uint32_t live_in;             /* arithmetic flags live before it */
-    struct dec_insn *co_insns;    /* callout records for this block */
-    int nco;
+    struct bt_co_rec *co_rec;     /* record of instruction co_k (callouts share it) */
+    int co_k;
     /* chain sites to resolve once placed: buffer, rel32 offset, the OOL
      * label of the exit path, and the imm64 slot that stores the site. */
     struct { int8_t buf; uint32_t rel_at; uint32_t imm_at; } sites[64];
@@ -53,6 +53,7 @@ struct bt_plan {
 void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan);
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
 #define BT_KEY_SAFE 0x10u  /* translation without group checks (after one failed) */
+#define BT_KEY_STACK16 0x40u /* SS.B = 0: the stack pointer is SP */
 #define BT_KEY_NOFPU 0x20u /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
 
 /* emit_mem.c */
@@ -84,6 +85,7 @@ void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, 
 void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
 bool bt_emit_stack(struct bt_tctx *t);
+void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta);
 
 /* emit_vif.c: CLI/STI/PUSHF/POPF inline; false = use the callout. */
 bool bt_emit_vif(struct bt_tctx *t, bool last_in_block);

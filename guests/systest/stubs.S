@@ -3,7 +3,8 @@
  * where the CPU pushes none, the vector, the registers and DS/ES, load the
  * kernel data segment, call trap_c, undo, iret), the far jump that reloads
  * CS after lgdt, the switch into and back out of the CPL-3 task, and the
- * CPL-0 targets of the call gate and SYSENTER tests.
+ * CPL-0 targets of the call gate and SYSENTER tests. code16.S (the 16-bit
+ * routine) is included at the end.
  */
 #define KDATA 0x10
 #define UDATA 0x23
@@ -152,5 +153,8 @@ s_esp: .long 0
 s_cs: .long 0
 s_ss: .long 0
 s_fl: .long 0
+
+/* The code16 test's 16-bit routine, kept in its own file. */
+#include "code16.S"
 
     .section .note.GNU-stack, "", @progbits

@@ -3,8 +3,8 @@
  * TSS, the C trap handler (records every trap, fixes faults up by moving
  * the saved EIP to the label after the faulting instruction, serves the
  * CPL-3 system calls and IRQ0), the exception tests at CPL 0 (#DE #BP #OF
- * #BR #UD, #GP/#NP/#SS from segment loads, segment limit violations) and
- * guest_main, which runs every test and exits with the number that failed.
+ * #BR #UD, #GP/#NP/#SS from segment loads, segment limit violations), the
+ * checks on what the 16-bit routine (code16.S) recorded, and guest_main, which runs every test and exits with the number that failed.
  * See docs/guests.md.
  */
 #include "systest.h"
@@ -347,6 +347,85 @@ static void test_limits(void)
     end();
 }
 
+static uint32_t c16(unsigned off)
+{
+    uint32_t v;
+    memcpy(&v, c16_data + off, 4);
+    return v;
+}
+
+/* 3: 16-bit code and a 16-bit (B=0) stack, reached by a 32-bit far call. */
+static void test_code16(void)
+{
+    const uint32_t hi = C16_ESP_HI, sp0 = C16_SP0;
+    begin("code16");
+    gdt[SEL_CODE16 >> 3] = seg_desc((uint32_t)(uintptr_t)c16_start, 0xffff, 0x9a, 0);
+    gdt[SEL_STACK16 >> 3] = seg_desc((uint32_t)(uintptr_t)c16_stack, 0xffff, 0x92, 0);
+    gdt[SEL_DATA16 >> 3] = seg_desc((uint32_t)(uintptr_t)c16_data, 0xffff, 0x92, 0);
+    uint32_t esp0, esp1;
+    __asm__ volatile("movl %%esp, %0" : "=r"(esp0));
+    code16_run();
+    __asm__ volatile("movl %%esp, %0" : "=r"(esp1));
+    expect("ESP after the round trip", esp0, esp1);
+    expect("routine finished", 0xc0de, c16(C16_DONE) & 0xffff);
+    expect("pushed EIP (32-bit lcall)", (uint32_t)(uintptr_t)c16_ret32, c16(C16_ENTRY_EIP));
+    expect("pushed CS (32-bit slot)", SEL_KCODE, c16(C16_ENTRY_CS) & 0xffff);
+    expect("CS in the routine", SEL_CODE16, c16(C16_CS) & 0xffff);
+    expect("SS in the routine", SEL_STACK16, c16(C16_SS) & 0xffff);
+    expect("saved SS", SEL_KDATA, c16(C16_OLD_SS) & 0xffff);
+
+    expect("push ax; pop bx", 0x1234, c16(C16_PUSH_BX));
+    expect("SP change of push ax", 2, c16(C16_PUSH_DELTA));
+    expect("push imm16; pop cx", 0x5678, c16(C16_PUSH_IMM16));
+    expect("push imm8 -2; pop dx", 0xfffe, c16(C16_PUSH_IMM8));
+    expect("ESP after push/pop (ESP[31:16] kept)", hi + sp0, c16(C16_ESP_PUSH));
+    expect("near call: return IP", c16(C16_CALL_EXP), c16(C16_CALL_RET));
+    expect("near call: argument at [bp+2]", 0x7777, c16(C16_CALL_ARG));
+    expect("ESP in the callee", hi + sp0 - 4, c16(C16_ESP_CALLEE));
+    expect("ESP after ret $2", hi + sp0, c16(C16_ESP_RET2));
+    expect("loop iterations (CX = 5)", 5, c16(C16_LOOP_N));
+    expect("ECX after loop (CX only)", 0xabcd0000, c16(C16_LOOP_ECX));
+    expect("jcxz with CX = 0, ECX = 0x10000 taken", 1, c16(C16_JCXZ0));
+    expect("jcxz with CX = 1 taken", 0, c16(C16_JCXZ1));
+    expect("[bx+si+0x104]", 0x4321, c16(C16_BXSI));
+    expect("[bx+si+0x104] wrapping at 64 KiB", 0x4321, c16(C16_BXSI_WRAP));
+    expect("[bp+di] (SS)", 0xbbbb, c16(C16_BPDI));
+    expect("[bx+di] (DS)", 0xaaaa, c16(C16_BXDI));
+    expect("ds:[bp+di]", 0xaaaa, c16(C16_BPDI_DS));
+    expect("SS write through the 16-bit stack segment", 0xbbbb,
+           c16_stack[C16_SAME] | (uint32_t)c16_stack[C16_SAME + 1] << 8);
+    expect("lea 0x10(bx,si), ax (wraps)", 0x18, c16(C16_LEA16));
+    expect("lea 0x10(bx,si), eax (zero-extended)", 0x18, c16(C16_LEA32));
+    expect("ESI after rep movsb", 0x55550000 + C16_SRC + 8, c16(C16_MOVS_ESI));
+    expect("EDI after rep movsb", 0x66660000 + C16_DST + 8, c16(C16_MOVS_EDI));
+    expect("ECX after rep movsb", 0x77770000, c16(C16_MOVS_ECX));
+    if (memcmp(c16_data + C16_DST, "16bit ok", 8) || c16_data[C16_DST + 8])
+        fail("rep movsb: destination not the 8 source bytes");
+    expect("enter $4,$0: SP change", 6, c16(C16_ENTER_DELTA));
+    expect("enter $4,$0: BP", sp0 - 2, c16(C16_ENTER_BP));
+    expect("enter $4,$0: ss:[bp] = old BP", 0x5a5a, c16(C16_ENTER_OLDBP));
+    expect("leave: ESP", hi + sp0, c16(C16_LEAVE_ESP));
+    expect("leave: BP", 0x5a5a, c16(C16_LEAVE_BP));
+    expect("enter $2,$1: SP change", 6, c16(C16_ENTER1_DELTA));
+    expect("enter $2,$1: BP", sp0 - 2, c16(C16_ENTER1_BP));
+    expect("enter $2,$1: ss:[bp-2] = frame pointer", sp0 - 2, c16(C16_ENTER1_FRAME));
+    expect("leave (level 1): ESP", hi + sp0, c16(C16_LEAVE1_ESP));
+    expect("pushf: SP change", 2, c16(C16_PUSHF_DELTA));
+    expect("pusha: SP change", 16, c16(C16_PUSHA_DELTA));
+    expect("pusha: stored SP", sp0, c16(C16_PUSHA_SP));
+    expect("ESP after popa", hi + sp0, c16(C16_POPA_ESP));
+    expect("push at SP 0: ESP (SP wraps to 0xfffe)", hi + 0xfffe, c16(C16_WRAP_ESP));
+    expect("push at SP 0: ss:[0xfffe]", 0xbeef, c16(C16_WRAP_VAL));
+    expect("pop at SP 0xfffe", 0xbeef, c16(C16_WRAP_POP));
+    expect("ESP after the pop (SP wraps to 0)", hi, c16(C16_WRAP_ESP2));
+    for (unsigned i = 0; i < sizeof(c16_guard); i++)
+        if (c16_guard[i]) {
+            fail("16 bytes below the 16-bit stack written");
+            break;
+        }
+    end();
+}
+
 /* Does the Multiboot command line contain word? */
 static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
 {
@@ -372,6 +451,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     run_ring3_tests();
     run_rtc_test();
     run_irq_tests();
+    test_code16();
     gprintf("systest: %d failures\n", failures);
     return failures;
 }

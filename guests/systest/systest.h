@@ -7,6 +7,7 @@
 #define SYSTEST_H
 
 #include "guest.h"
+#include "code16.h"
 
 #define SEL_KCODE  0x08
 #define SEL_KDATA  0x10
@@ -19,6 +20,7 @@
 #define SEL_SSLIM  0x48   /* stack segment with a page-granular limit */
 #define SEL_GATE0  0x50   /* 32-bit call gate, DPL 0, 2 parameters, to gate_k */
 #define SEL_GATE3  0x58   /* 32-bit call gate, DPL 3, 2 parameters, to gate_k */
+/* 0x60-0x70: the code16 test's 16-bit segments, see code16.h */
 #define GDT_ENTRIES 16
 
 #define VEC_IRQ0    0x20
@@ -60,6 +62,10 @@ void gate_k(void);
 void sysenter_k(void);
 /* What gate_k and sysenter_k saw. */
 extern volatile uint32_t g_esp, g_cs, g_ss, g_frame[6], s_esp, s_cs, s_ss, s_fl;
+/* code16.S: far-calls the 16-bit routine at c16_start (IF clear meanwhile). */
+void code16_run(void);
+extern const char c16_start[], c16_ret32[];
+extern uint8_t c16_data[C16_DATA_SIZE], c16_guard[16], c16_stack[0x11000];
 
 /* Reporting: begin(), any number of expect()/fail(), end(). */
 void begin(const char *name);

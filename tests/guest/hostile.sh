@@ -57,7 +57,8 @@ check() {
 # Deterministic modes.
 check "triple 0"        "5"
 check "hlt-cli 0"       "3"
-check "smc-storm 0"     "0" "hostile: smc-storm ok"
+# 20000 rewrites: each one invalidates and retranslates a block (~50 us).
+check "smc-storm 20000" "0" "hostile: smc-storm ok"
 check "selfmod-stack 0" "0" "hostile: selfmod-stack ok"
 
 # Random modes: every run replays exactly with the same "mode seed".

@@ -8,7 +8,7 @@ BTVM=${BTVM:-build/btvm}   # override to test another build
 cd "$(dirname "$0")/../.."
 ELF=build/guests/systest.elf
 TESTS="setup de bp of br ud gp_sel np call_gate_same sysenter_gp call_gate_ring3 call_gate_gp sysenter ring3_enter ring3_syscall ring3_gp ring3_io ring3_int
-       ring3_popf rtc pit_irq pic_isr pic_mask cli_sti_hlt"
+       ring3_popf rtc pit_irq pic_isr pic_mask cli_sti_hlt code16"
 fail=0
 [ -f "$ELF" ] || { echo "systest: $ELF missing (run make guests)"; exit 1; }
 err=$(mktemp); trap 'rm -f "$err"' EXIT
