@@ -42,6 +42,7 @@ struct bt_co_rec {
 struct bt_block {
     uint32_t eip;          /* guest linear EIP of the first instruction */
     uint32_t key;          /* mode bits (see bt_mode_key) */
+    uint32_t cs_base;      /* code is at linear cs_base + eip */
     uint32_t phys_page;    /* guest-physical page of the first byte */
     uint32_t phys_page2;   /* second page if the block's last insn crosses, else same */
     uint8_t *host;         /* entry in the code cache */
@@ -110,7 +111,7 @@ int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
 void bt_free_co_recs(struct bt_co_rec *r);
-struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key);
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base);
 struct bt_block *bt_block_alloc(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
 void bt_insert(struct bt *bt, struct bt_block *blk);

@@ -109,10 +109,10 @@ static inline uint32_t hash(uint32_t eip, uint32_t key)
     return (eip * 0x9E3779B1u) ^ (key * 0x85EBCA6Bu);
 }
 
-struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key)
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base)
 {
     for (struct bt_block *b = bt->hash[(hash(eip, key) >> 16) & bt->hash_mask]; b; b = b->hnext)
-        if (b->eip == eip && b->key == key && b->valid)
+        if (b->eip == eip && b->key == key && b->cs_base == cs_base && b->valid)
             return b;
     return NULL;
 }

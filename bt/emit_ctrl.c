@@ -84,6 +84,14 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     int miss = bt_label(e);
     if (target32 != ZYDIS_REGISTER_R8D)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(target32));
+    if (t->key & 8) {
+        /* Non-flat code: the table's tags do not hold the CS base, so
+         * always ask the dispatcher (rare code, correct first). */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+        bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+        return;
+    }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 1, 0, 0));

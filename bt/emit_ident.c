@@ -79,8 +79,14 @@ bool bt_emit_ident(struct bt_tctx *t)
             req.operands[i].reg.value = bt_map_reg(op->reg.value);
         } else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) {
             if (is_lea) {
-                if (d->zi.address_width == 16)
-                    return false;
+                if (d->zi.address_width == 16) {
+                    /* 16-bit addressing has no 64-bit encoding: compute it. */
+                    bt_emit_offset(t, op, ZYDIS_REGISTER_R10D);
+                    ZydisRegister dst = bt_map_reg(d->ops[0].reg.value);
+                    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst),
+                           bt_r(d->zi.operand_width == 16 ? ZYDIS_REGISTER_R10W : ZYDIS_REGISTER_R10D));
+                    return true;
+                }
                 if (op->mem.base == ZYDIS_REGISTER_NONE && op->mem.index == ZYDIS_REGISTER_NONE) {
                     /* [disp32] would be RIP-relative in 64-bit mode. */
                     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(bt_map_reg(d->ops[0].reg.value)),

@@ -105,7 +105,8 @@ void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned
     bt_emit_callout(t, BT_OOL, seg == CPU_SS ? cpu_co_stack_fault : cpu_co_limit_fault);
 }
 
-void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size)
+/* The effective address (segment offset) of a memory operand into dst32. */
+void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32)
 {
     struct bt_emit *e = t->e;
     ZydisRegister base = op->mem.base, index = op->mem.index;
@@ -133,6 +134,11 @@ void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister 
                                      (int32_t)disp, 0);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32), m);
     }
+}
+
+void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size)
+{
+    bt_emit_offset(t, op, dst32);
     bt_emit_seg_check(t, bt_seg_index(op->mem.segment), dst32, size);
     bt_emit_seg_add(t, bt_seg_index(op->mem.segment), dst32);
 }

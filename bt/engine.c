@@ -222,7 +222,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         uint32_t key = bt_mode_key(c) | (want_safe ? BT_KEY_SAFE : 0);
         want_safe = false;
-        struct bt_block *blk = bt_lookup(bt, c->eip, key);
+        struct bt_block *blk = bt_lookup(bt, c->eip, key, c->seg_base[CPU_CS]);
         if (!blk) {
             blk = bt_translate(bt, c->eip, key);
             if (!blk) {
@@ -255,8 +255,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             break;
         case BT_EXIT_INDIRECT: {
             uint32_t k2 = bt_mode_key(c);
-            struct bt_block *tb = bt_lookup(bt, c->eip, k2);
-            if (tb) {
+            struct bt_block *tb = bt_lookup(bt, c->eip, k2, c->seg_base[CPU_CS]);
+            if (tb && !(k2 & 8)) { /* the inline table serves flat code (CS base 0) only */
                 struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
                 en->neg_tag = 0 - (((uint64_t)k2 << 32) | c->eip); en->host = (uint64_t)(uintptr_t)tb->host;
             }

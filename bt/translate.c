@@ -76,7 +76,8 @@ static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
         uint8_t bytes[16];
         uint64_t phys;
         struct dec_insn d;
-        if (!smmu_translate(&bt->mmu, eip, false, &phys) || phys + 16 > bt->vm->ram_size)
+        if (!smmu_translate(&bt->mmu, bt->cpu->seg_base[CPU_CS] + eip, false, &phys) ||
+            phys + 16 > bt->vm->ram_size)
             break;
         memcpy(bytes, bt->vm->ram + phys, 15);
         if (dec_decode(mode, eip, bytes, 15, &d) != 0)
@@ -224,11 +225,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     enum dec_mode mode = (key & 4) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
     uint64_t phys0 = 0, physn = 0, physend = 0;
+    /* Code is fetched at CS.base + EIP; blocks are keyed by EIP, the mode
+     * key and the CS base. */
+    uint32_t cs_base = bt->cpu->seg_base[CPU_CS];
 
     for (;;) {
         uint8_t bytes[16];
         uint64_t phys;
-        size_t avail = fetch(bt, pc, bytes, &phys);
+        size_t avail = fetch(bt, cs_base + pc, bytes, &phys);
         if (n == 0)
             phys0 = phys;
         struct dec_insn *d = &insns[n];
@@ -257,7 +261,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         if (n >= 2 && insns[n - 2].zi.mnemonic == ZYDIS_MNEMONIC_STI)
             break;
         pc += d->len;
-        if ((pc >> 12) != (eip >> 12))
+        if (((cs_base + pc) >> 12) != ((cs_base + eip) >> 12))
             break;
     }
 
@@ -367,6 +371,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
         blk->eip = eip;
         blk->key = key;
+        blk->cs_base = cs_base;
         blk->host = host;
         blk->host_len = bt_emit_size(e);
         blk->phys_lo = phys0;

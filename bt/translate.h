@@ -58,6 +58,7 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
 
 /* emit_mem.c */
 void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size);
+void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32);
 /* Fault unless [off32, off32+size) is inside segment seg (non-flat or FS/GS). */
 void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned size);
 void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32);
