@@ -56,6 +56,8 @@ struct bt_block {
     /* host offset → guest EIP, one entry per guest instruction (precise faults) */
     uint32_t *map_host;    /* offsets of each instruction's first host byte */
     uint32_t *map_eip;
+    uint32_t *map_ool;     /* offsets (in the OOL part) of each instruction's slow paths */
+    uint32_t main_len;     /* bytes of the MAIN part; OOL follows */
     struct bt_co_rec *callout_insns; /* decoded records callouts refer to */
     bool valid;
 };

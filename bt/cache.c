@@ -85,6 +85,8 @@ static void free_block_data(struct bt_block *b)
 {
     free(b->map_host);
     free(b->map_eip);
+    free(b->map_ool);
+    b->map_ool = NULL;
     bt_free_co_recs(b->callout_insns);
     b->map_host = b->map_eip = NULL;
     b->callout_insns = NULL;

@@ -32,9 +32,45 @@ static void mem_write_hook(void *opaque, uint64_t phys, unsigned len)
     bt_invalidate_phys(opaque, phys, len);
 }
 
-/* A host #DE inside translated code is the guest's #DE: map the host PC back
- * to the guest instruction (every guest register is in its host register,
- * unchanged by the faulting DIV) and leave to the dispatcher. */
+static ZydisDecoder host_decoder;
+
+/* Which guest exception a host SIGFPE at host instruction pc is: integer
+ * divide errors are #DE; x87 and SSE floating-point exceptions (only when
+ * the guest unmasked them) are #MF and #XM (#UD without CR4.OSXMMEXCPT). */
+static int fpe_vector(const struct cpu *c, const siginfo_t *si, const uint8_t *pc)
+{
+    if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF)
+        return CPU_VEC_DE;
+    ZydisDecodedInstruction zi;
+    if (ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&host_decoder, NULL, pc, 15, &zi))) {
+        if (zi.mnemonic == ZYDIS_MNEMONIC_DIV || zi.mnemonic == ZYDIS_MNEMONIC_IDIV)
+            return CPU_VEC_DE;
+        if (zi.meta.isa_set != ZYDIS_ISA_SET_X87 && zi.meta.category != ZYDIS_CATEGORY_X87_ALU &&
+            zi.mnemonic != ZYDIS_MNEMONIC_FWAIT)
+            return (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD;
+    }
+    return CPU_VEC_MF;
+}
+
+/* Guest instruction k of blk holding host pc: MAIN and OOL code both map. */
+static int insn_of_pc(const struct bt_block *blk, uint32_t off)
+{
+    int k = 0;
+    if (off < blk->map_host[blk->ninsn]) {
+        while (k + 1 < blk->ninsn && blk->map_host[k + 1] <= off)
+            k++;
+        return k;
+    }
+    uint32_t ool = off - blk->main_len;
+    while (k + 1 < blk->ninsn && blk->map_ool[k + 1] <= ool)
+        k++;
+    return k;
+}
+
+/* A host #DE (or x87/SSE exception) inside translated code is the guest's:
+ * map the host PC back to the guest instruction (every guest register is in
+ * its host register, unchanged by the faulting instruction) and leave to the
+ * dispatcher. */
 static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
@@ -48,10 +84,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
         raise(sig);
         return;
     }
-    uint32_t off = (uint32_t)(pc - blk->host);
-    int k = 0;
-    while (k + 1 < blk->ninsn && blk->map_host[k + 1] <= off)
-        k++;
+    int k = insn_of_pc(blk, (uint32_t)(pc - blk->host));
     struct cpu *c = bt->cpu;
     greg_t *g = uc->uc_mcontext.gregs;
     c->regs[CPU_EAX] = (uint32_t)g[REG_RAX];
@@ -66,7 +99,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
     c->eip = blk->map_eip[k];
-    cpu_raise(c, CPU_VEC_DE, false, 0);
+    cpu_raise(c, fpe_vector(c, si, pc), false, 0);
     c->exit_reason = BT_EXIT_CALLOUT;
     g[REG_R15] = (greg_t)(uintptr_t)c;
     g[REG_RIP] = (greg_t)(uintptr_t)bt_signal_leave;
@@ -109,6 +142,7 @@ static int bt_init(struct vm *vm)
         fprintf(stderr, "btvm: cannot allocate a %zu KiB code cache\n", cache >> 10);
         return -1;
     }
+    ZydisDecoderInit(&host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
     g_bt = bt;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -375,6 +409,7 @@ static void bt_destroy(struct vm *vm)
     for (size_t i = 0; i < bt->pool_used; i++) {
         free(bt->blocks_pool[i].map_host);
         free(bt->blocks_pool[i].map_eip);
+        free(bt->blocks_pool[i].map_ool);
         bt_free_co_recs(bt->blocks_pool[i].callout_insns);
     }
     free(bt->blocks_pool);

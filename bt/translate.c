@@ -286,6 +286,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         t.co_k = -1;
         blk->map_host = calloc((size_t)n + 1, sizeof(uint32_t));
         blk->map_eip = calloc((size_t)n + 1, sizeof(uint32_t));
+        blk->map_ool = calloc((size_t)n + 1, sizeof(uint32_t));
         bt_emit_reset(e);
 
         /* Block entry: leave if something asynchronous is pending. When the
@@ -327,6 +328,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.direct_mem = plan.direct_mem[k];
             t.direct_stack = plan.direct_stack[k];
             blk->map_host[k] = bt_here(e, BT_MAIN);
+            blk->map_ool[k] = bt_here(e, BT_OOL);
             blk->map_eip[k] = insns[k].eip;
             bt_emit_group_checks(&t, &plan);
             if (!emit_one(&t, k == n - 1)) {
@@ -341,6 +343,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         }
         blk->ninsn = (uint16_t)k;
         blk->map_host[k] = bt_here(e, BT_MAIN);
+        blk->map_ool[k] = bt_here(e, BT_OOL);
         blk->map_eip[k] = insns[k - 1].eip + insns[k - 1].len;
         if (!ended) {
             t.d = &insns[k - 1];
@@ -368,6 +371,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at);
             memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
         }
+        blk->main_len = e->len[BT_MAIN];
         blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
         blk->eip = eip;
         blk->key = key;

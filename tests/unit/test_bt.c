@@ -585,6 +585,27 @@ START_TEST(div_zero_idt)
 }
 END_TEST
 
+/* DIV with a memory divisor on a page not touched before: the access takes
+ * the out-of-line slow path and the host fault happens there; it must
+ * still map back to the DIV (not to the block's last instruction). */
+START_TEST(div_zero_mem_slowpath)
+{
+    bth_gate(&H, CPU_VEC_DE, BTH_CODE + 0x200);
+    code(BTH_CODE + 0x200, "f4");
+    code(BTH_CODE,
+         "b8 05 00 00 00 "              /* mov eax,5 */
+         "31 d2 "                       /* xor edx,edx */
+         "f7 35 00 00 03 00 "           /* 0x10007: div dword [0x30000] (zero) */
+         "41 "                          /* inc ecx */
+         "42 "                          /* inc edx */
+         "f4");
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.ex.eip, BTH_CODE + 0x201);
+    ck_assert_uint_eq(bth_rd32(&H, BTH_STACK - 12), BTH_CODE + 7);
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 5);
+}
+END_TEST
+
 START_TEST(idiv_overflow_idt)
 {
     bth_gate(&H, CPU_VEC_DE, BTH_CODE + 0x200);
@@ -751,6 +772,7 @@ static Suite *bt_suite(void)
     tcase_add_test(tc, div_zero_idt);
     tcase_add_test(tc, idiv_overflow_idt);
     tcase_add_test(tc, ud2_idt);
+    tcase_add_test(tc, div_zero_mem_slowpath);
     tcase_add_test(tc, fpu_ts_nm);
     tcase_add_test(tc, page_cross);
     tcase_add_test(tc, unmapped_access);
