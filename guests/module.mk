@@ -83,3 +83,6 @@ HOSTILE_OBJS := $(GUEST_OBJ)/hostile/hostile.o $(GUEST_OBJ)/hostile/stubs.o
 GUESTS += $(GUEST_DIR)/hostile.elf
 $(GUEST_DIR)/hostile.elf: $(HOSTILE_OBJS)
 .SECONDARY: $(HOSTILE_OBJS)
+
+# Every guest appended above (prerequisites are expanded where a rule is read).
+guests: $(GUESTS)
