@@ -65,9 +65,11 @@ static void arm(struct vm_wake *w, uint64_t deadline_ns);
 void vm_wait(struct vm *vm, uint64_t deadline_ns)
 {
     struct vm_wake *w = vm->wake;
-    /* The vcpu wakes itself at the deadline: the ticker (there for guests
-     * that spin) would only add a second wake-up per timer tick. */
-    arm(w, UINT64_MAX);
+    /* If the ticker is armed for this deadline it will kick us: sleep
+     * without a timeout of our own (every host timer armed costs a
+     * hypervisor exit on these machines). */
+    if (w->armed <= deadline_ns)
+        deadline_ns = UINT64_MAX;
     pthread_mutex_lock(&w->lock);
     while (!w->kicked && !vm->stop_requested) {
         if (deadline_ns == UINT64_MAX) {
