@@ -73,6 +73,21 @@ uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
     return at;
 }
 
+/* JRCXZ over the next 8 bytes ("mov rcx, r10 ; jmp rel32"): the flag-free
+ * test btvm uses wherever guest flags must survive (guest ECX is parked in
+ * R10 around it). */
+void bt_emit_jrcxz_skip8(struct bt_emit *e)
+{
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
+    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
+    req.operand_count = 1;
+    req.operands[0] = bt_i(3 + 5);
+    bt_enc(e, BT_MAIN, &req);
+}
+
 /*
  * Inline indirect-branch lookup, flag-free so guest flags need no saving:
  * entries hold the negated tag (key << 32 | eip); adding the wanted tag with
@@ -103,14 +118,7 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8, 1, 0, 0));
     /* jrcxz hit ; mov rcx, r10 ; jmp miss ; hit: mov rcx, r10 ; jmp [entry.host] */
-    ZydisEncoderRequest req;
-    memset(&req, 0, sizeof(req));
-    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
-    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
-    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
-    req.operand_count = 1;
-    req.operands[0] = bt_i(3 + 5); /* mov rcx, r10 (3) + jmp rel32 (5) */
-    bt_enc(e, BT_MAIN, &req);
+    bt_emit_jrcxz_skip8(e);
     uint32_t a = bt_here(e, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
     bt_jmp_label(e, BT_MAIN, miss);
@@ -207,19 +215,6 @@ static void load_indirect_target(struct bt_tctx *t)
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(R13D));
 }
 
-/* JRCXZ over "mov rcx, r10 ; jmp miss" to "mov rcx, r10 ; (hit)". */
-static void jrcxz_skip8(struct bt_emit *e)
-{
-    ZydisEncoderRequest req;
-    memset(&req, 0, sizeof(req));
-    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
-    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
-    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
-    req.operand_count = 1;
-    req.operands[0] = bt_i(3 + 5);
-    bt_enc(e, BT_MAIN, &req);
-}
-
 /*
  * LOOP/LOOPE/LOOPNE/JCXZ counting in CX (16-bit address size): not
  * encodable in 64-bit mode, so CX is decremented with LEA + a 16-bit move
@@ -238,7 +233,7 @@ static bool emit_loop16(struct bt_tctx *t)
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(ECX), R(CX));
-    jrcxz_skip8(e);
+    bt_emit_jrcxz_skip8(e);
     uint32_t a = bt_here(e, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
     bt_jmp_label(e, BT_MAIN, nonzero);

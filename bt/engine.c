@@ -180,6 +180,23 @@ static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
     snprintf(ex->msg, sizeof(ex->msg), "unsupported instruction at EIP %08x: %s(%s)", c->eip, hex, dis);
 }
 
+/* After delivering an event: -1 is a triple fault (shutdown), -2 something
+ * btvm cannot deliver yet; fills *ex and returns true in both cases. */
+static bool delivery_failed(struct bt *bt, struct vm_exit *ex, int r)
+{
+    if (r == -1) {
+        ex->kind = VM_EXIT_SHUTDOWN;
+        ex->eip = bt->cpu->eip;
+        snprintf(ex->msg, sizeof(ex->msg), "triple fault");
+        return true;
+    }
+    if (r < -1) {
+        unsupported_exit(bt, ex, bt->cpu->unsupported);
+        return true;
+    }
+    return false;
+}
+
 static void bt_run(struct vm *vm, struct vm_exit *ex)
 {
     struct bt *bt = vm->engine_priv;
@@ -197,17 +214,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             return;
         }
         if (c->pending_vector >= 0) {
-            int r = cpu_deliver_pending(c);
-            if (r == -1) {
-                ex->kind = VM_EXIT_SHUTDOWN;
-                ex->eip = c->eip;
-                snprintf(ex->msg, sizeof(ex->msg), "triple fault");
+            if (delivery_failed(bt, ex, cpu_deliver_pending(c)))
                 return;
-            }
-            if (r < -1) {
-                unsupported_exit(bt, ex, c->unsupported);
-                return;
-            }
             site = 0;
         }
         if (__atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) && vm->uart) {
@@ -221,18 +229,9 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         if (c->shadow && c->eip != c->shadow_eip)
             c->shadow = false;
         if ((c->eflags & CPU_FL_IF) && !c->shadow && vm->pic && dev_pic_intr(vm->pic)) {
-            int r = cpu_interrupt(c, dev_pic_ack(vm->pic));
             bt->st.interrupts++;
-            if (r == -1) {
-                ex->kind = VM_EXIT_SHUTDOWN;
-                ex->eip = c->eip;
-                snprintf(ex->msg, sizeof(ex->msg), "triple fault");
+            if (delivery_failed(bt, ex, cpu_interrupt(c, dev_pic_ack(vm->pic))))
                 return;
-            }
-            if (r < -1) {
-                unsupported_exit(bt, ex, c->unsupported);
-                return;
-            }
             site = 0;
             want_safe = false;
         }

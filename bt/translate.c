@@ -297,14 +297,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_ECX),
                    bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
-            ZydisEncoderRequest req;
-            memset(&req, 0, sizeof(req));
-            req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
-            req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
-            req.branch_width = ZYDIS_BRANCH_WIDTH_8;
-            req.operand_count = 1;
-            req.operands[0] = bt_i(3 + 5); /* over: mov rcx, r10 ; jmp async */
-            bt_enc(e, BT_MAIN, &req);
+            bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp async */
             uint32_t a0 = bt_here(e, BT_MAIN);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
             bt_jmp_label(e, BT_MAIN, async);
