@@ -41,14 +41,31 @@ int bt_seg_index(ZydisRegister seg)
     }
 }
 
+/*
+ * Guest flags around scratch code, without POPF (microcoded, tens of
+ * cycles): LAHF/SETO pack SF ZF AF PF CF and OF into R8W; SAHF and
+ * ADD AL,0x7F (OF = 1 exactly when AL was 1) put them back. RAX is parked
+ * in R9 meanwhile. DF is never touched. Callers keep R8 intact between the
+ * two (the checks use R9-R11 only).
+ */
 void bt_emit_flags_save(struct bt_tctx *t, int b)
 {
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_PUSHFQ, 0);
+    struct bt_emit *e = t->e;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
+    bt_ins(e, b, ZYDIS_MNEMONIC_SETO, 1, R(AL));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(EAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
 }
 
 void bt_emit_flags_restore(struct bt_tctx *t, int b)
 {
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_POPFQ, 0);
+    struct bt_emit *e = t->e;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), R(R8D));
+    bt_ins(e, b, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
+    bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
 }
 
 static ZydisRegister reg64(ZydisRegister r32)
