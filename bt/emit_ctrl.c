@@ -208,7 +208,7 @@ static void load_indirect_target(struct bt_tctx *t)
         req.operands[1] = bt_direct_mem(op, sz);
         bt_enc(t->e, BT_MAIN, &req);
     } else {
-        bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, sz);
+        bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, sz, false);
         req.operands[1] = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, sz);
         bt_emit_mem_op(t, &req, sz, true, false);
     }

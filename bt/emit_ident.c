@@ -127,7 +127,7 @@ bool bt_emit_ident(struct bt_tctx *t)
     bool rd = mop->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
     bool wr = mop->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
     if (!t->direct_mem)
-        bt_emit_ea(t, mop, ZYDIS_REGISTER_R10D, size);
+        bt_emit_ea(t, mop, ZYDIS_REGISTER_R10D, size, wr);
 
     ZydisMnemonic m = d->zi.mnemonic;
     if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR ||

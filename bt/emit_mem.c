@@ -96,15 +96,17 @@ void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32)
  * Checks seg_lo <= off and off + size - 1 <= seg_hi without wrapping;
  * a failure raises #GP(0), or #SS(0) for SS, through a callout.
  */
-void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned size)
+void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned size, bool wr)
 {
     struct bt_emit *e = t->e;
-    if (!((t->key & 8) || seg == CPU_FS || seg == CPU_GS) || size == 0)
+    /* CS overrides are checked too: a code segment is never writable and may
+     * be execute-only, even when everything else is flat. */
+    if (!((t->key & 8) || seg == CPU_FS || seg == CPU_GS || seg == CPU_CS) || size == 0)
         return;
     bool live = t->live_in != 0;
     int fail = bt_label(e);
-    int32_t lo = (int32_t)(offsetof(struct cpu, seg_lo) + 4 * (unsigned)seg);
-    int32_t hi = (int32_t)(offsetof(struct cpu, seg_hi) + 4 * (unsigned)seg);
+    int32_t lo = (int32_t)((wr ? offsetof(struct cpu, seg_wlo) : offsetof(struct cpu, seg_lo)) + 4 * (unsigned)seg);
+    int32_t hi = (int32_t)((wr ? offsetof(struct cpu, seg_whi) : offsetof(struct cpu, seg_hi)) + 4 * (unsigned)seg);
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(off32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, lo, 4));
@@ -153,10 +155,10 @@ void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegis
     }
 }
 
-void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size)
+void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size, bool wr)
 {
     bt_emit_offset(t, op, dst32);
-    bt_emit_seg_check(t, bt_seg_index(op->mem.segment), dst32, size);
+    bt_emit_seg_check(t, bt_seg_index(op->mem.segment), dst32, size, wr);
     bt_emit_seg_add(t, bt_seg_index(op->mem.segment), dst32);
 }
 

@@ -17,13 +17,13 @@ static ZydisEncoderOperand host_mem(unsigned size)
     return bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, size);
 }
 
-static void stack_lin(struct bt_tctx *t, int32_t delta, unsigned size)
+static void stack_lin(struct bt_tctx *t, int32_t delta, unsigned size, bool wr)
 {
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
            bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
     if (t->key & BT_KEY_STACK16) /* SS.B = 0: SP wraps at 64 KiB */
         bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R10D), R(R10W));
-    bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, size);
+    bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, size, wr);
     bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
 }
 
@@ -52,7 +52,7 @@ static void stack_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, in
         bt_enc(t->e, BT_MAIN, req);
         return;
     }
-    stack_lin(t, delta, size);
+    stack_lin(t, delta, size, wr);
     req->operands[mi] = host_mem(size);
     bt_emit_mem_op(t, req, size, rd, wr);
 }
@@ -91,7 +91,7 @@ static void explicit_access(struct bt_tctx *t, const ZydisDecodedOperand *op, Zy
         bt_enc(t->e, BT_MAIN, req);
         return;
     }
-    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, size);
+    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, size, wr);
     req->operands[mi] = host_mem(size);
     bt_emit_mem_op(t, req, size, rd, wr);
 }
@@ -160,7 +160,7 @@ bool bt_emit_stack(struct bt_tctx *t)
             bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R10D), R(BP));
         else
             bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), R(EBP));
-        bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, osz);
+        bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, osz, false);
         bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
         ZydisEncoderRequest req;
         memset(&req, 0, sizeof(req));

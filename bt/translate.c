@@ -38,6 +38,8 @@ uint32_t bt_mode_key(const struct cpu *c)
         int s = main_segs[i];
         if (c->seg_base[s] || c->seg_lo[s] || c->seg_hi[s] != 0xFFFFFFFFu)
             k |= KEY_NONFLAT;
+        if (s != CPU_CS && (c->seg_wlo[s] || c->seg_whi[s] != 0xFFFFFFFFu))
+            k |= KEY_NONFLAT; /* a read-only DS/ES: writes must be checked */
     }
     if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
         k |= BT_KEY_NOFPU;

@@ -57,10 +57,10 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
 #define BT_KEY_NOFPU 0x20u /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
 
 /* emit_mem.c */
-void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size);
+void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size, bool wr);
 void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32);
 /* Fault unless [off32, off32+size) is inside segment seg (non-flat or FS/GS). */
-void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned size);
+void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned size, bool wr);
 void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32);
 /* Run `req` (whose memory operand is [r10+r11]) against the guest memory at
  * the linear address in r10d, with the inline TLB check and the slow path. */

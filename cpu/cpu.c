@@ -52,6 +52,15 @@ void cpu_seg_bounds(struct cpu *c, int i)
         c->seg_lo[i] = 0;
         c->seg_hi[i] = s->limit;
     }
+    bool code = (s->flags & 0x10) && (type & 8);
+    if (present && code && !(type & 2) && (c->cr0 & CPU_CR0_PE)) {
+        c->seg_lo[i] = 1; /* execute-only code: no data reads */
+        c->seg_hi[i] = 0;
+    }
+    /* Writes need a writable data segment (SDM vol. 3 5.4.1). */
+    bool writable = !(c->cr0 & CPU_CR0_PE) || ((s->flags & 0x10) && !(type & 8) && (type & 2));
+    c->seg_wlo[i] = writable ? c->seg_lo[i] : 1;
+    c->seg_whi[i] = writable ? c->seg_hi[i] : 0;
 }
 
 void cpu_reset_flat32(struct cpu *c)

@@ -99,6 +99,8 @@ struct cpu {
      * unusable), kept by cpu_seg_bounds(); emitted code checks them when
      * segments are not flat. */
     uint32_t seg_lo[CPU_NSEG], seg_hi[CPU_NSEG];
+    /* The same for writes (empty for read-only data and code segments). */
+    uint32_t seg_wlo[CPU_NSEG], seg_whi[CPU_NSEG];
     struct cpu_dtr gdtr, idtr;
     struct cpu_segment ldtr, tr;
     uint32_t cr0, cr2, cr3, cr4;

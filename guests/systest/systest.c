@@ -3,7 +3,8 @@
  * TSS, the C trap handler (records every trap, fixes faults up by moving
  * the saved EIP to the label after the faulting instruction, serves the
  * CPL-3 system calls and IRQ0), the exception tests at CPL 0 (#DE #BP #OF
- * #BR #UD, #GP/#NP/#SS from segment loads, segment limit violations), the
+ * #BR #UD #NM #MF, #GP/#NP/#SS from segment loads; opt-in: segment limit
+ * violations and #XM, which QEMU's TCG does not produce), the
  * checks on what the 16-bit routine (code16.S) recorded, and guest_main, which runs every test and exits with the number that failed.
  * See docs/guests.md.
  */
@@ -88,6 +89,32 @@ static uint64_t int_gate(uint32_t off, unsigned dpl)
            (uint64_t)(off >> 16) << 48;
 }
 
+volatile uint32_t fpu_sw, fpu_mxcsr;
+
+/* The x87/SSE part of a test's fixup: #NM clears CR0.TS and returns 1
+ * (the faulting instruction is retried in place); #MF and #XM record the
+ * status word / MXCSR, clear the pending exception and mask it again so
+ * the continuation runs clean. */
+static int fpu_fixup(uint32_t vec)
+{
+    uint16_t cw = 0x37f;
+    uint32_t mx = 0x1f80;
+    switch (vec) {
+    case 7:
+        __asm__ volatile("clts" : : : "memory");
+        t_resume = 0;
+        return 1;
+    case 16:
+        __asm__ volatile("fnstsw %%ax\n\tmovzwl %%ax, %%eax\n\tmovl %%eax, %0\n\tfnclex\n\tfldcw %1"
+                         : "=m"(fpu_sw) : "m"(cw) : "eax", "memory");
+        break;
+    case 19:
+        __asm__ volatile("stmxcsr %0\n\tldmxcsr %1" : "=m"(fpu_mxcsr) : "m"(mx) : "memory");
+        break;
+    }
+    return 0;
+}
+
 /* Called by trap_common for every vector. */
 void trap_c(struct frame *f);
 void trap_c(struct frame *f)
@@ -130,6 +157,8 @@ void trap_c(struct frame *f)
         f->eax = f->ebx + 1;             /* syscall 1: "increment" */
         return;
     }
+    if (t_resume && fpu_fixup(f->vec))
+        return;                          /* #NM: retry the same instruction */
     if (!t_resume) {
         gprintf("systest: unexpected exception %u err %x at %x:%x eflags %x\n", f->vec, f->err, f->cs,
                 f->eip, f->eflags);
@@ -292,6 +321,65 @@ static void test_cpl0_exceptions(void)
     end();
 }
 
+/* 2 (cont.): #NM and #MF (SDM vol. 3 6.15); x87 and SSE enabled
+ * first, as the loader leaves them off (CR0.EM/TS, CR4.OSFXSR). */
+static void test_fpu_exceptions(void)
+{
+    uint32_t n0, cr0, cr4;
+    static const uint16_t cw_zm = 0x37f & ~4u;        /* ZM clear */
+
+    __asm__ volatile("movl %%cr0, %0" : "=r"(cr0));
+    cr0 = (cr0 & ~((1u << 2) | (1u << 3))) | (1u << 1) | (1u << 5);   /* EM, TS off; MP, NE on */
+    __asm__ volatile("movl %0, %%cr0\n\tfninit" : : "r"(cr0) : "memory");
+    __asm__ volatile("movl %%cr4, %0" : "=r"(cr4));
+    cr4 |= (1u << 9) | (1u << 10);                    /* OSFXSR, OSXMMEXCPT */
+    __asm__ volatile("movl %0, %%cr4" : : "r"(cr4) : "memory");
+
+    begin("nm");
+    n0 = last.count;
+    __asm__ volatile("movl %%cr0, %%eax\n\torl $8, %%eax\n\tmovl %%eax, %%cr0\n\t"
+                     ARM "movl $1f, t_resume\n"
+                     "1:\tpxor %%xmm0, %%xmm0\n2:" : : : "eax", "memory");
+    expect_trap("pxor with CR0.TS=1", n0, 7, 0, t_fip, SEL_KCODE);
+    __asm__ volatile("movl %%cr0, %0" : "=r"(cr0));
+    expect("CR0.TS after the handler's clts", 0, cr0 & 8);
+    expect("pxor retried without a second #NM", n0 + 1, last.count);
+    end();
+
+    begin("mf");
+    n0 = last.count;
+    fpu_sw = 0;
+    __asm__ volatile("fldcw %0\n\tfldz\n\tfld1\n\tfdiv %%st(1), %%st\n\t"
+                     ARM "1:\tfwait\n2:\tfninit"
+                     : : "m"(cw_zm) : "memory");
+    expect_trap("fwait after an unmasked 1/0", n0, 16, 0, t_fip, SEL_KCODE);
+    expect("FSW.ZE|ES at #MF", 0x84, fpu_sw & 0x84);
+    end();
+}
+
+/* 2 (cont.): #XM; needs test_fpu_exceptions' CR4 setup. QEMU 7.2's TCG
+ * never raises #XM (an unmasked SSE exception just sets the MXCSR flag),
+ * so like test_limits this is opt-in. */
+static void test_simd_exception(void)
+{
+    static const float one = 1.0f, zero = 0.0f;
+    static const uint32_t mx_zm = 0x1f80 & ~(1u << 9);   /* ZM clear */
+    uint32_t n0;
+
+    begin("xm");
+    n0 = last.count;
+    fpu_mxcsr = 0;
+    __asm__ volatile("ldmxcsr %0\n\tmovss %1, %%xmm0\n\tmovss %2, %%xmm1\n\t"
+                     ARM "1:\tdivss %%xmm1, %%xmm0\n2:"
+                     : : "m"(mx_zm), "m"(one), "m"(zero) : "memory");
+    expect_trap("divss 1/0 with MXCSR.ZM=0", n0, 19, 0, t_fip, SEL_KCODE);
+    expect("MXCSR at #XM (ZE set, ZM clear)", mx_zm | 4, fpu_mxcsr);
+    uint32_t mx;
+    __asm__ volatile("stmxcsr %0" : "=m"(mx));
+    expect("MXCSR after the handler", 0x1f80, mx);
+    end();
+}
+
 /* 2 (cont.): limit checks on ordinary accesses. */
 static void test_limits(void)
 {
@@ -444,10 +532,13 @@ int guest_main(uint32_t magic, uint32_t mbi)
     gprintf("systest: start (magic %x)\n", magic);
     test_setup();
     test_cpl0_exceptions();
+    test_fpu_exceptions();
     /* Opt-in: QEMU TCG, the reference, does not enforce data segment
      * limits, so these SDM-derived checks are not part of the default run. */
     if (cmdline_has(magic, mbi, "limits"))
         test_limits();
+    if (cmdline_has(magic, mbi, "xm"))
+        test_simd_exception();
     run_ring3_tests();
     run_rtc_test();
     run_irq_tests();

@@ -657,6 +657,29 @@ START_TEST(fpu_ts_nm)
 }
 END_TEST
 
+/* A read-only data segment in DS (SDM vol. 3 5.4.1): reads work, a write
+ * raises #GP(0) before anything is stored; a CS-override write too. */
+START_TEST(readonly_ds_gp)
+{
+    H.c->gdtr.limit = 4 * 8 - 1;
+    bth_gdt_entry(H.vm.ram + BTH_GDT + 24, 0x1);        /* 0x18: read-only data, accessed */
+    bth_wr32(&H, 0x20000, 0x11223344);
+    bth_gate(&H, CPU_VEC_GP, BTH_CODE + 0x200);
+    code(BTH_CODE + 0x200, "f4");
+    code(BTH_CODE,
+         "b8 18 00 00 00 8e d8 "                        /* mov eax,0x18; mov ds,ax */
+         "8b 1d 00 00 02 00 "                           /* 0x10007: mov ebx,[0x20000] */
+         "89 0d 00 00 02 00 "                           /* 0x1000d: mov [0x20000],ecx -> #GP */
+         "f4");
+    H.c->regs[CPU_ECX] = 0x55;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 0x11223344);
+    ck_assert_uint_eq(bth_rd32(&H, 0x20000), 0x11223344);   /* nothing written */
+    ck_assert_uint_eq(bth_rd32(&H, BTH_STACK - 16), 0);      /* error code 0 */
+    ck_assert_uint_eq(bth_rd32(&H, BTH_STACK - 12), BTH_CODE + 0xd); /* the faulting write */
+}
+END_TEST
+
 START_TEST(page_cross)
 {
     code(BTH_CODE,
@@ -772,6 +795,7 @@ static Suite *bt_suite(void)
     tcase_add_test(tc, div_zero_idt);
     tcase_add_test(tc, idiv_overflow_idt);
     tcase_add_test(tc, ud2_idt);
+    tcase_add_test(tc, readonly_ds_gp);
     tcase_add_test(tc, div_zero_mem_slowpath);
     tcase_add_test(tc, fpu_ts_nm);
     tcase_add_test(tc, page_cross);
