@@ -247,27 +247,45 @@ int cpu_co_smsw(struct cpu *c, const struct dec_insn *d)
     return store_sel(c, d, c->cr0); /* r32 gets all of CR0 (P6 and later) */
 }
 
+/* LLDT/LTR common part: CPL 0 in protected mode, read the selector operand
+ * and, unless it is null, its GDT descriptor (a TI=1 selector is #GP).
+ * Returns 0 with *sel, *s, *hi filled (s->flags == 0 for a null selector),
+ * or a fault for co_fault. */
+static int read_sys_sel(struct cpu *c, const struct dec_insn *d, uint16_t *sel,
+                        struct cpu_segment *s, uint32_t *hi)
+{
+    if (c->cpl)
+        return GP0;
+    uint32_t v, lo;
+    int f = cpu_read_op(c, d, &d->ops[0], &v);
+    if (f)
+        return f;
+    *sel = (uint16_t)v;
+    memset(s, 0, sizeof(*s));
+    if (!(*sel & ~3u))
+        return 0;
+    if (*sel & 4)
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(*sel));
+    if ((f = cpu_read_desc(c, *sel, &lo, hi, CPU_VEC_GP, 0)))
+        return f;
+    cpu_desc_parse(*sel, lo, *hi, s);
+    return 0;
+}
+
 int cpu_co_lldt(struct cpu *c, const struct dec_insn *d)
 {
     PM_ONLY(c, d);
-    if (c->cpl)
-        return co_fault(c, d, GP0);
-    uint32_t v, lo, hi;
-    int f = cpu_read_op(c, d, &d->ops[0], &v);
+    uint16_t sel;
+    uint32_t hi;
+    struct cpu_segment s;
+    int f = read_sys_sel(c, d, &sel, &s, &hi);
     if (f)
         return co_fault(c, d, f);
-    uint16_t sel = (uint16_t)v;
-    struct cpu_segment s;
     if (!(sel & ~3u)) {
         memset(&c->ldtr, 0, sizeof(c->ldtr));
         c->ldtr.sel = sel;
         return CPU_CO_CONTINUE;
     }
-    if (sel & 4)
-        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
-    if ((f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0)))
-        return co_fault(c, d, f);
-    cpu_desc_parse(sel, lo, hi, &s);
     if (SEGF_S(s.flags) || SEGF_TYPE(s.flags) != 0x2)
         return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
     if (!SEGF_P(s.flags))
@@ -279,21 +297,14 @@ int cpu_co_lldt(struct cpu *c, const struct dec_insn *d)
 int cpu_co_ltr(struct cpu *c, const struct dec_insn *d)
 {
     PM_ONLY(c, d);
-    if (c->cpl)
-        return co_fault(c, d, GP0);
-    uint32_t v, lo, hi;
-    int f = cpu_read_op(c, d, &d->ops[0], &v);
+    uint16_t sel;
+    uint32_t hi;
+    struct cpu_segment s;
+    int f = read_sys_sel(c, d, &sel, &s, &hi);
     if (f)
         return co_fault(c, d, f);
-    uint16_t sel = (uint16_t)v;
-    struct cpu_segment s;
     if (!(sel & ~3u))
         return co_fault(c, d, GP0);
-    if (sel & 4)
-        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
-    if ((f = cpu_read_desc(c, sel, &lo, &hi, CPU_VEC_GP, 0)))
-        return co_fault(c, d, f);
-    cpu_desc_parse(sel, lo, hi, &s);
     unsigned t = SEGF_TYPE(s.flags);
     if (SEGF_S(s.flags) || (t != 0x1 && t != 0x9)) /* available 16/32-bit TSS */
         return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel)));
