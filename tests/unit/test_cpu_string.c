@@ -5,59 +5,8 @@
  * a source segment override, and the per-callout work budget.
  * Instructions are decoded from bytes and run through cpu_callout_for().
  */
-#include <check.h>
-#include <stdlib.h>
-#include <string.h>
+#include "tests/unit/cpu_harness.h"
 
-#include "cpu/callout.h"
-#include "devices/bus.h"
-#include "shadowmmu/smmu.h"
-#include "vm/vm.h"
-
-#define RAM (1u << 20)
-
-static struct vm vm;
-static struct cpu *c;
-static struct smmu mmu;
-static uint64_t *tables;
-
-static void setup(void)
-{
-    memset(&vm, 0, sizeof(vm));
-    vm.ram_size = RAM;
-    vm.ram = calloc(1, RAM);
-    vm.bus = dev_bus_new();
-    c = aligned_alloc(64, sizeof(*c));
-    memset(c, 0, sizeof(*c));
-    cpu_reset_flat32(c);
-    c->vm = &vm;
-    vm.cpu = c;
-    tables = calloc(1, (16u << 20) + (1u << 20));
-    ck_assert_int_eq(smmu_init(&mmu, &vm, tables), 0);
-    c->mmu = &mmu;
-}
-
-static void teardown(void)
-{
-    free(mmu.code_pages);
-    free(tables);
-    free(c);
-    dev_bus_free(vm.bus);
-    free(vm.ram);
-}
-
-static struct dec_insn insn;
-
-/* Decode bytes at EIP 0x1000 and run the callout. */
-static int run(const uint8_t *b, size_t n)
-{
-    ck_assert_int_eq(dec_decode(DEC_MODE_32, 0x1000, b, n, &insn), 0);
-    cpu_callout_fn fn = cpu_callout_for(&insn);
-    ck_assert_ptr_nonnull(fn);
-    c->eip = insn.eip;
-    return fn(c, &insn);
-}
-#define RUN(...) run((const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ }))
 
 START_TEST(rep_movsb_forward)
 {

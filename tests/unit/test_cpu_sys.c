@@ -5,62 +5,10 @@
  * (frame, CS:EIP, IF), INT n / IRET, #DF and triple fault, segment loads
  * and far JMP, BCD adjusts against the SDM pseudocode, PUSHA/POPA.
  */
-#include <check.h>
-#include <stdlib.h>
-#include <string.h>
+#include "tests/unit/cpu_harness.h"
 
-#include "cpu/callout.h"
-#include "devices/bus.h"
-#include "shadowmmu/smmu.h"
-#include "vm/vm.h"
-
-#define RAM (1u << 20)
 #define GDT 0x800
 #define IDT 0x1000
-
-static struct vm vm;
-static struct cpu *c;
-static struct smmu mmu;
-static uint64_t *tables;
-
-static void setup(void)
-{
-    memset(&vm, 0, sizeof(vm));
-    vm.ram_size = RAM;
-    vm.ram = calloc(1, RAM);
-    vm.bus = dev_bus_new();
-    c = aligned_alloc(64, sizeof(*c));
-    memset(c, 0, sizeof(*c));
-    cpu_reset_flat32(c);
-    c->vm = &vm;
-    vm.cpu = c;
-    tables = calloc(1, (16u << 20) + (1u << 20));
-    ck_assert_int_eq(smmu_init(&mmu, &vm, tables), 0);
-    c->mmu = &mmu;
-    c->regs[CPU_ESP] = 0x9000;
-}
-
-static void teardown(void)
-{
-    free(mmu.code_pages);
-    free(tables);
-    free(c);
-    dev_bus_free(vm.bus);
-    free(vm.ram);
-}
-
-static struct dec_insn insn;
-
-static int run_at(uint32_t eip, const uint8_t *b, size_t n)
-{
-    ck_assert_int_eq(dec_decode(DEC_MODE_32, eip, b, n, &insn), 0);
-    cpu_callout_fn fn = cpu_callout_for(&insn);
-    ck_assert_ptr_nonnull(fn);
-    c->eip = insn.eip;
-    return fn(c, &insn);
-}
-#define BYTES(...) (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ })
-#define RUN(...) run_at(0x1000, BYTES(__VA_ARGS__))
 
 static uint32_t rd32(uint32_t a) { uint32_t v; memcpy(&v, vm.ram + a, 4); return v; }
 static void wr32(uint32_t a, uint32_t v) { memcpy(vm.ram + a, &v, 4); }
