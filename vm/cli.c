@@ -16,7 +16,7 @@
 #endif
 
 enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE, O_CODECACHE,
-              O_HELP };
+              O_ENGINE, O_QUIET, O_REBOOT, O_HELP };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -28,12 +28,15 @@ struct opt_def {
 static const struct opt_def opt_defs[] = {
     { "-k", O_KERNEL, 1 },     { "--kernel", O_KERNEL, 1 },   { "-kernel", O_KERNEL, 1 },
     { "-a", O_APPEND, 1 },     { "--append", O_APPEND, 1 },   { "-append", O_APPEND, 1 },
-    { "-initrd", O_INITRD, 1 }, { "--initrd", O_INITRD, 1 },
+    { "-i", O_INITRD, 1 },     { "-initrd", O_INITRD, 1 },    { "--initrd", O_INITRD, 1 },
     { "-m", O_MEM, 1 },        { "--memory", O_MEM, 1 },
     { "--stats", O_STATS, 2 },
     { "--trace", O_TRACE, 0 },
     { "--exit-code", O_EXITCODE, 1 },
     { "--code-cache", O_CODECACHE, 1 },
+    { "--engine", O_ENGINE, 1 },
+    { "-q", O_QUIET, 0 },      { "--quiet", O_QUIET, 0 },
+    { "--reboot", O_REBOOT, 0 },
     { "-h", O_HELP, 0 },       { "--help", O_HELP, 0 },
 };
 
@@ -186,6 +189,22 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_CODECACHE:
             e = parse_cache(d->name, val, opt, err, errlen);
             break;
+        case O_ENGINE:
+            if (!strcmp(val, "auto"))
+                opt->engine = VM_ENGINE_AUTO;
+            else if (!strcmp(val, "bt"))
+                opt->engine = VM_ENGINE_BT;
+            else if (!strcmp(val, "kvm"))
+                opt->engine = VM_ENGINE_KVM;
+            else
+                return fail(err, errlen, "--engine=%s: expected auto, bt or kvm", val);
+            break;
+        case O_QUIET:
+            opt->quiet = true;
+            break;
+        case O_REBOOT:
+            opt->reboot = true;
+            break;
         case O_HELP:
             out->cmd = VM_CLI_HELP;
             return NULL;
@@ -237,7 +256,7 @@ void vm_cli_usage(FILE *f)
         "options:\n"
         "  -k, -kernel FILE       Multiboot kernel (ELF32 or a.out kludge)\n"
         "  -a, -append STRING     kernel command line\n"
-        "  -initrd FILE[,FILE..]  Multiboot modules, in order; text after a space\n"
+        "  -i, -initrd FILE[,..]  Multiboot modules, in order; text after a space\n"
         "                         in an item is passed on in the module string\n"
         "  -m MIB                 guest RAM in MiB (or 512M, 1G), %u..%u, default %u\n"
         "  --stats[=json]         print counters to stderr when the guest stops\n"
@@ -245,6 +264,9 @@ void vm_cli_usage(FILE *f)
         "  --exit-code=qemu       debug-exit value v ends btvm with (v<<1)|1, like\n"
         "                         QEMU's isa-debug-exit (default: v itself)\n"
         "  --code-cache=KIB       translation cache size, %u..%u KiB, default %u\n"
+        "  --engine=auto|bt|kvm   CPU engine (default auto: KVM when usable, else BT)\n"
+        "  -q, --quiet            do not say which engine was chosen\n"
+        "  --reboot               a guest reset reboots instead of ending btvm\n"
         "  -h, --help             this text\n"
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"

@@ -51,6 +51,8 @@ struct vm_engine_ops {
 
 extern const struct vm_engine_ops bt_engine_ops;
 
+enum vm_engine_choice { VM_ENGINE_AUTO, VM_ENGINE_BT, VM_ENGINE_KVM };
+
 struct vm_options {
     const char *kernel;
     const char *cmdline;
@@ -60,6 +62,9 @@ struct vm_options {
     bool trace;
     bool exit_code_qemu;       /* --exit-code=qemu: (v<<1)|1 */
     size_t code_cache_size;    /* --code-cache=KIB, default 64 MiB */
+    enum vm_engine_choice engine; /* --engine, default auto */
+    bool quiet;                /* --quiet: no engine-choice line */
+    bool reboot;               /* --reboot: a guest reset reboots */
 };
 
 /* Counters a user can see with --stats; engines add their own. */
