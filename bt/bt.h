@@ -113,7 +113,8 @@ int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
 void bt_free_co_recs(struct bt_co_rec *r);
-struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base);
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
+                           uint64_t ppage);
 struct bt_block *bt_block_alloc(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
 void bt_insert(struct bt *bt, struct bt_block *blk);

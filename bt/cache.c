@@ -111,11 +111,21 @@ static inline uint32_t hash(uint32_t eip, uint32_t key)
     return (eip * 0x9E3779B1u) ^ (key * 0x85EBCA6Bu);
 }
 
-struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base)
+/* ppage: the guest-physical page EIP's code is on now. A block whose last
+ * instruction crosses into the next page also needs that page to be the
+ * one it was translated from. */
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
+                           uint64_t ppage)
 {
-    for (struct bt_block *b = bt->hash[(hash(eip, key) >> 16) & bt->hash_mask]; b; b = b->hnext)
-        if (b->eip == eip && b->key == key && b->cs_base == cs_base && b->valid)
-            return b;
+    for (struct bt_block *b = bt->hash[(hash(eip, key) >> 16) & bt->hash_mask]; b; b = b->hnext) {
+        if (b->eip != eip || b->key != key || b->cs_base != cs_base || !b->valid ||
+            b->phys_page != ppage)
+            continue;
+        if (b->phys_page2 != b->phys_page &&
+            smmu_exec_page(&bt->mmu, ((cs_base + eip) | 0xFFFu) + 1) != (int64_t)b->phys_page2)
+            continue;
+        return b;
+    }
     return NULL;
 }
 
@@ -188,7 +198,13 @@ void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len)
         while (*link) {
             struct bt_block *b = *link;
             struct bt_block **next = b->phys_page == page ? &b->pnext : &b->pnext2;
-            if (phys < b->phys_hi && phys + len > b->phys_lo) {
+            /* The block's bytes on this page: from phys_lo on its first
+             * page, up to phys_hi on its last (page2 coordinates if it
+             * crosses). */
+            uint64_t lo = page == b->phys_page ? b->phys_lo : page << 12;
+            uint64_t hi = (page == b->phys_page && b->phys_page2 != b->phys_page)
+                              ? (page + 1) << 12 : b->phys_hi;
+            if (phys < hi && phys + len > lo) {
                 tombstone(bt, b);
                 bt->invalidated = true;
                 *link = *next; /* unlink from this page's list */

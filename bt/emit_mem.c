@@ -186,7 +186,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
     struct bt_emit *e = t->e;
     bool live = t->live_in != 0;
     int other = bt_label(e), slow = bt_label(e), after = bt_label(e);
-    int64_t table = wr ? SMMU_TLB_WRITE_OFF : SMMU_TLB_READ_OFF;
+    int64_t table = bt_tlb_off(t->key, wr);
     if (size == 0)
         size = 1;
     int mi = -1;

@@ -132,7 +132,7 @@ static int bt_init(struct vm *vm)
     vm->cpu->vm = vm;
     bt->ibtc = (struct bt_ibtc_entry *)(bt->region + BT_IBTC_OFF);
     bt_ibtc_reset(bt);
-    if (smmu_init(&bt->mmu, vm, bt->tables) != 0)
+    if (smmu_init(&bt->mmu, vm, vm->cpu, bt->tables) != 0)
         return -1;
     vm->cpu->mmu = &bt->mmu;
     smmu_code_write_hook = mem_write_hook;
@@ -153,10 +153,19 @@ static int bt_init(struct vm *vm)
 }
 
 /* The addend emitted code tries first (R14): with paging off every RAM page
- * has host = ram + linear. */
-static uint64_t bt_fast_addend(const struct bt *bt)
+ * has host = ram + linear. With paging, the stack page's (a kernel's
+ * direct map shares it with most kernel data), else the code page's. */
+static uint64_t bt_fast_addend(const struct bt *bt, uint64_t code_ppage)
 {
-    return (uint64_t)(uintptr_t)bt->vm->ram;
+    const struct cpu *c = bt->cpu;
+    if (!(c->cr0 & CPU_CR0_PG))
+        return (uint64_t)(uintptr_t)bt->vm->ram;
+    uint32_t sp = c->seg_base[CPU_SS] + c->regs[CPU_ESP];
+    uint64_t e = bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
+    if (e)
+        return e;
+    uint32_t pc = c->seg_base[CPU_CS] + c->eip;
+    return (uint64_t)(uintptr_t)bt->vm->ram + (code_ppage << 12) - (pc & ~0xFFFu);
 }
 
 static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
@@ -170,7 +179,7 @@ static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
     }
     uint8_t b[15];
     char hex[64] = "", dis[96] = "?";
-    if (smmu_read(&bt->mmu, c->eip, b, sizeof(b)) == 0) {
+    if (smmu_read(&bt->mmu, c->seg_base[CPU_CS] + c->eip, b, sizeof(b), 0) == 0) {
         struct dec_insn d;
         int len = dec_decode((bt_mode_key(c) & 4) ? DEC_MODE_32 : DEC_MODE_16, c->eip, b, sizeof(b), &d) == 0 ? d.len : 4;
         for (int i = 0; i < len; i++)
@@ -255,10 +264,20 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         uint32_t key = bt_mode_key(c) | (want_safe ? BT_KEY_SAFE : 0);
         want_safe = false;
-        struct bt_block *blk = bt_lookup(bt, c->eip, key, c->seg_base[CPU_CS]);
+        /* The code page as mapped now (fills the execute entry the block
+         * entry checks); a fetch fault goes to the guest. */
+        int64_t ppage = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
+        if (ppage == -1) {
+            c->cr2 = bt->mmu.pf_addr;
+            cpu_raise(c, CPU_VEC_PF, true, bt->mmu.pf_err);
+            continue;
+        }
+        struct bt_block *blk = bt_lookup(bt, c->eip, key, c->seg_base[CPU_CS], (uint64_t)ppage);
         if (!blk) {
             blk = bt_translate(bt, c->eip, key);
             if (!blk) {
+                if (c->pending_vector >= 0)
+                    continue; /* a fetch fault */
                 unsupported_exit(bt, ex, c->unsupported);
                 return;
             }
@@ -275,7 +294,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         bt->st.dispatches++;
         c->exit_site = 0;
-        uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt));
+        uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt, blk->phys_page));
         if (reason < BT_EXIT_KINDS)
             bt->st.exits[reason]++;
         switch (reason) {
@@ -288,7 +307,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             break;
         case BT_EXIT_INDIRECT: {
             uint32_t k2 = bt_mode_key(c);
-            struct bt_block *tb = bt_lookup(bt, c->eip, k2, c->seg_base[CPU_CS]);
+            int64_t tp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
+            struct bt_block *tb = tp < 0 ? NULL : bt_lookup(bt, c->eip, k2, c->seg_base[CPU_CS], (uint64_t)tp);
             if (tb && !(k2 & 8)) { /* the inline table serves flat code (CS base 0) only */
                 struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
                 en->neg_tag = 0 - (((uint64_t)k2 << 32) | c->eip); en->host = (uint64_t)(uintptr_t)tb->host;
@@ -367,10 +387,19 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
         for (int i = 0; i < ntop; i++)
             fprintf(f, "%s\"%s\":%llu", i ? "," : "", ZydisMnemonicGetString(top[i]),
                     (ull)bt->callout_counts[top[i]]);
-        fprintf(f, "},\"tlb_fills_read\":%llu,\"tlb_fills_write\":%llu,\"slow_reads\":%llu,"
-                   "\"slow_writes\":%llu,\"mmio_accesses\":%llu,\"unmapped_accesses\":%llu}",
-                (ull)m->fills_read, (ull)m->fills_write, (ull)m->slow_reads, (ull)m->slow_writes,
-                (ull)m->mmio, (ull)m->unmapped);
+        fprintf(f, "},\"tlb_fills_read\":%llu,\"tlb_fills_write\":%llu,\"tlb_fills_exec\":%llu,"
+                   "\"slow_reads\":%llu,\"slow_writes\":%llu,\"mmio_accesses\":%llu,"
+                   "\"unmapped_accesses\":%llu,",
+                (ull)m->fills_read, (ull)m->fills_write, (ull)m->fills_exec, (ull)m->slow_reads,
+                (ull)m->slow_writes, (ull)m->mmio, (ull)m->unmapped);
+        fprintf(f, "\"hidden_faults\":%llu,\"true_faults\":%llu,\"trace_hits\":%llu,"
+                   "\"trace_invalidations\":%llu,\"shadow_as_hits\":%llu,\"shadow_as_misses\":%llu,"
+                   "\"shadow_reclaims\":%llu,\"shadow_flushes\":%llu,\"cr3_loads\":%llu,"
+                   "\"invlpg\":%llu,\"shadow_entries\":%u}",
+                (ull)m->hidden_faults, (ull)m->true_faults, (ull)m->trace_hits,
+                (ull)m->trace_invalidations, (ull)m->as_hits, (ull)m->as_misses,
+                (ull)m->as_reclaims, (ull)m->flushes, (ull)m->cr3_loads, (ull)m->invlpg,
+                bt->mmu.entries);
         return;
     }
     fprintf(f, "bt engine:\n"
@@ -392,11 +421,19 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
     fprintf(f, "\n  callouts by insn      ");
     for (int i = 0; i < ntop; i++)
         fprintf(f, " %s %llu", ZydisMnemonicGetString(top[i]), (ull)bt->callout_counts[top[i]]);
-    fprintf(f, "\nshadow TLB:\n"
-               "  fills read/write       %llu / %llu\n"
-               "  slow reads/writes      %llu / %llu (mmio %llu, unmapped %llu)\n",
-            (ull)m->fills_read, (ull)m->fills_write, (ull)m->slow_reads, (ull)m->slow_writes,
-            (ull)m->mmio, (ull)m->unmapped);
+    fprintf(f, "\nshadow MMU:\n"
+               "  fills read/write/exec  %llu / %llu / %llu\n"
+               "  slow reads/writes      %llu / %llu (mmio %llu, unmapped %llu)\n"
+               "  hidden faults          %llu (guest #PF found while filling: %llu)\n"
+               "  traces                 %llu writes to page tables, %llu entries invalidated\n"
+               "  address spaces         %llu CR3 loads: %llu cache hits, %llu misses, %llu reclaims,"
+               " %llu full flushes; %u entries now\n"
+               "  invlpg                 %llu\n",
+            (ull)m->fills_read, (ull)m->fills_write, (ull)m->fills_exec, (ull)m->slow_reads,
+            (ull)m->slow_writes, (ull)m->mmio, (ull)m->unmapped, (ull)m->hidden_faults,
+            (ull)m->true_faults, (ull)m->trace_hits, (ull)m->trace_invalidations,
+            (ull)m->cr3_loads, (ull)m->as_hits, (ull)m->as_misses, (ull)m->as_reclaims,
+            (ull)m->flushes, bt->mmu.entries, (ull)m->invlpg);
 }
 
 static void bt_destroy(struct vm *vm)
@@ -415,7 +452,7 @@ static void bt_destroy(struct vm *vm)
     free(bt->callout_counts);
     free(bt->hash);
     free(bt->page_blocks);
-    free(bt->mmu.code_pages);
+    smmu_destroy(&bt->mmu);
     free(bt->em.buf[0]);
     free(bt->em.buf[1]);
     munmap(bt->cache, bt->cache_size);

@@ -252,7 +252,7 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11), bt_i(SMMU_TLB_ENTRIES - 1));
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14),
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, g->wr ? SMMU_TLB_WRITE_OFF : SMMU_TLB_READ_OFF, 8));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
         if (live)
             bt_emit_flags_restore(t, BT_MAIN);

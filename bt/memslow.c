@@ -42,6 +42,13 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
     return r;
 }
 
+static int page_fault(struct cpu *c, struct bt *bt)
+{
+    c->cr2 = bt->mmu.pf_addr;
+    cpu_raise(c, CPU_VEC_PF, true, bt->mmu.pf_err);
+    return BT_EXIT_CALLOUT;
+}
+
 int bt_mem_slow(struct cpu *c, const void *unused)
 {
     (void)unused;
@@ -50,21 +57,29 @@ int bt_mem_slow(struct cpu *c, const void *unused)
     unsigned size = c->arg0 & 0xFFFF;
     bool wr = (c->arg0 >> 16) & 1, rd = (c->arg0 >> 17) & 1;
 
+    unsigned acc = smmu_acc(&bt->mmu, wr);
     if ((lin & 0xFFF) + size <= 0x1000) {
-        uint8_t *h = smmu_fill(&bt->mmu, lin, wr);
+        bool fault;
+        uint8_t *h = smmu_fill(&bt->mmu, lin, acc, &fault);
         if (h) {
             c->mem_addend = (uint64_t)(uintptr_t)h - lin;
             c->mem_bounce = 0;
             return 0;
         }
+        if (fault)
+            return page_fault(c, bt);
     }
+    /* Emulated: every page must allow the access before the instruction
+     * runs, so a fault leaves it (and memory) untouched. */
+    uint64_t phys;
+    for (uint32_t p = lin & ~0xFFFu; p - (lin & ~0xFFFu) < (lin & 0xFFF) + size; p += 0x1000)
+        if (!smmu_translate(&bt->mmu, p < lin ? lin : p, acc, &phys))
+            return page_fault(c, bt);
     memset(c->bounce, 0, size);
     if (rd || size > 16) {
-        int v = smmu_read(&bt->mmu, lin, c->bounce, size);
-        if (v) {
-            cpu_raise(c, v, true, 0);
-            return BT_EXIT_CALLOUT;
-        }
+        int v = smmu_read(&bt->mmu, lin, c->bounce, size, acc);
+        if (v)
+            return page_fault(c, bt);
     }
     bounce_lin = lin;
     bounce_size = size;
@@ -80,11 +95,9 @@ int bt_mem_done(struct cpu *c, const void *unused)
     if (!c->mem_bounce)
         return 0;
     c->mem_bounce = 0;
-    int v = smmu_write(&bt->mmu, bounce_lin, c->bounce, bounce_size);
-    if (v) {
-        cpu_raise(c, v, true, 0);
-        return BT_EXIT_CALLOUT;
-    }
+    int v = smmu_write(&bt->mmu, bounce_lin, c->bounce, bounce_size, smmu_acc(&bt->mmu, true));
+    if (v)
+        return page_fault(c, bt);
     if (bt->invalidated) {
         bt->invalidated = false;
         if (c->arg0) {

@@ -29,9 +29,13 @@
  * reaches them as [R15 + index*8 + offset] (see shadowmmu/smmu.h). */
 #define SMMU_TLB_ENTRIES   (1u << 20)
 #define BT_TABLES_OFF      0x10000u
-#define SMMU_TLB_READ_OFF  BT_TABLES_OFF
-#define SMMU_TLB_WRITE_OFF (BT_TABLES_OFF + SMMU_TLB_ENTRIES * 8u)
-#define BT_IBTC_OFF        (BT_TABLES_OFF + 2u * SMMU_TLB_ENTRIES * 8u)
+#define SMMU_TLB_TABLE_SIZE (SMMU_TLB_ENTRIES * 8u)
+/* Six tables (shadowmmu/smmu.h): sup read, sup write, user read, user
+ * write, sup exec, user exec. */
+#define SMMU_TLB_OFF(t)    (BT_TABLES_OFF + (t) * SMMU_TLB_TABLE_SIZE)
+#define SMMU_TLB_READ_OFF  SMMU_TLB_OFF(0)
+#define SMMU_TLB_WRITE_OFF SMMU_TLB_OFF(1)
+#define BT_IBTC_OFF        SMMU_TLB_OFF(6)
 #define BT_IBTC_ENTRIES    (1u << 16)
 #define BT_REGION_SIZE     (BT_IBTC_OFF + BT_IBTC_ENTRIES * 16u)
 

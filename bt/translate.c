@@ -45,6 +45,8 @@ uint32_t bt_mode_key(const struct cpu *c)
         k |= BT_KEY_NOFPU;
     if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & 0x4000))
         k |= BT_KEY_STACK16;
+    if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
+        k |= BT_KEY_PG;
     return k;
 }
 
@@ -67,6 +69,44 @@ static uint32_t flags_killed(const struct dec_insn *d)
     return d->flags_written & ARITH_FLAGS;
 }
 
+/* Fetch up to 15 instruction bytes at lin through the guest's mapping,
+ * with the execute permission of the current CPL. Bytes on the next page
+ * are there only if that page is executable too; otherwise *fault2 says
+ * whether it was a guest fault (its #PF is raised only if the instruction
+ * needs those bytes). Returns the bytes available, 0 if the first page
+ * cannot be fetched (*fault1: a guest #PF). */
+struct fetch_res {
+    uint64_t phys, phys2; /* guest-physical address of lin, and of the next page */
+    bool fault1, fault2;
+    uint32_t pf_addr, pf_err;
+};
+
+static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, struct fetch_res *r)
+{
+    memset(r, 0, sizeof(*r));
+    int64_t p = smmu_exec_page(&bt->mmu, lin);
+    if (p < 0) {
+        r->fault1 = p == -1;
+        return 0;
+    }
+    size_t in_page = 4096 - (lin & 0xFFF), n = in_page < 15 ? in_page : 15;
+    r->phys = ((uint64_t)p << 12) | (lin & 0xFFF);
+    memcpy(buf, bt->vm->ram + r->phys, n);
+    if (n < 15) {
+        int64_t p2 = smmu_exec_page(&bt->mmu, lin + (uint32_t)n);
+        if (p2 >= 0) {
+            r->phys2 = (uint64_t)p2 << 12;
+            memcpy(buf + n, bt->vm->ram + r->phys2, 15 - n);
+            n = 15;
+        } else {
+            r->fault2 = p2 == -1;
+            r->pf_addr = bt->mmu.pf_addr;
+            r->pf_err = bt->mmu.pf_err;
+        }
+    }
+    return n;
+}
+
 /* Flags read at guest EIP `eip` before being overwritten, found by decoding
  * ahead (not translating) up to a few instructions; control flow or an
  * unreadable byte ends the search conservatively (all not-yet-killed flags
@@ -76,13 +116,10 @@ static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
     uint32_t needed = 0, killed = 0;
     for (int i = 0; i < 12 && killed != ARITH_FLAGS; i++) {
         uint8_t bytes[16];
-        uint64_t phys;
+        struct fetch_res fr;
         struct dec_insn d;
-        if (!smmu_translate(&bt->mmu, bt->cpu->seg_base[CPU_CS] + eip, false, &phys) ||
-            phys + 16 > bt->vm->ram_size)
-            break;
-        memcpy(bytes, bt->vm->ram + phys, 15);
-        if (dec_decode(mode, eip, bytes, 15, &d) != 0)
+        size_t avail = fetch(bt, bt->cpu->seg_base[CPU_CS] + eip, bytes, &fr);
+        if (avail == 0 || dec_decode(mode, eip, bytes, avail, &d) != 0)
             break;
         needed |= d.flags_read & ARITH_FLAGS & ~killed;
         if ((d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT)
@@ -195,27 +232,78 @@ static bool emit_one(struct bt_tctx *t, bool last)
     return true;
 }
 
-/* Fetch up to 15 instruction bytes at lin. Returns bytes available. */
-static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, uint64_t *phys_out)
-{
-    uint64_t phys;
-    if (!smmu_translate(&bt->mmu, lin, false, &phys))
-        return 0;
-    *phys_out = phys;
-    size_t n = 15;
-    if (phys >= bt->vm->ram_size)
-        return 0;
-    if (smmu_read(&bt->mmu, lin, buf, (unsigned)n) != 0)
-        return 0;
-    bt->mmu.stats.slow_reads--; /* fetches are not data accesses */
-    return n;
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Block entry checks. Flag-free when the guest's flags are live (guest ECX
+ * parked in R10, JRCXZ), plain compares otherwise. With paging, the
+ * execute-table entry of each code page (guest-physical page + 1, filled by
+ * the dispatcher) must equal the page this block came from: RCX becomes
+ * async + 2 * (entry - tag), zero only when both parts are. Chained jumps and
+ * the indirect table then need no checks of their own. */
+static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
+{
+    bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp async */
+    uint32_t a0 = bt_here(e, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+    bt_jmp_label(e, BT_MAIN, async);
+    if (bt_here(e, BT_MAIN) - a0 != 8)
+        bt_emit_fail(e, "block entry: unexpected encoding length");
+}
+
+static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, uint64_t ppage)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_R11),
+           bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_RCX),
+           bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 2, 0, 0));
+}
+
+static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t vpn,
+                       uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async)
+{
+    if (live) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_ECX),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
+        if (exec_off >= 0)
+            emit_page_term(e, exec_off, vpn, ppage);
+        emit_jrcxz_or_leave(e, async);
+        if (exec_off >= 0 && vpn2 >= 0) { /* RCX is 0 here */
+            emit_page_term(e, exec_off, (uint64_t)vpn2, ppage2);
+            emit_jrcxz_or_leave(e, async);
+        }
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+        return;
+    }
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+    if (exec_off < 0)
+        return;
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8),
+           bt_i((int64_t)ppage + 1));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+    if (vpn2 >= 0) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn2 * 8), 8),
+               bt_i((int64_t)ppage2 + 1));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+    }
+}
+
+/* A fetch fault on the block's first instruction: the guest gets #PF. */
+static void fetch_fault(struct bt *bt, uint32_t addr, uint32_t err)
+{
+    bt->cpu->cr2 = addr;
+    cpu_raise(bt->cpu, CPU_VEC_PF, true, err);
 }
 
 struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
@@ -227,25 +315,39 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     enum dec_mode mode = (key & 4) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
     uint64_t phys0 = 0, physn = 0, physend = 0;
+    bool pg = key & BT_KEY_PG;
     /* Code is fetched at CS.base + EIP; blocks are keyed by EIP, the mode
      * key and the CS base. */
     uint32_t cs_base = bt->cpu->seg_base[CPU_CS];
 
     for (;;) {
         uint8_t bytes[16];
-        uint64_t phys;
-        size_t avail = fetch(bt, cs_base + pc, bytes, &phys);
+        struct fetch_res fr;
+        size_t avail = fetch(bt, cs_base + pc, bytes, &fr);
         if (n == 0)
-            phys0 = phys;
+            phys0 = fr.phys;
         struct dec_insn *d = &insns[n];
         if (avail == 0) {
             if (n > 0)
                 break; /* end the block before the unfetchable instruction */
+            if (fr.fault1) {
+                fetch_fault(bt, bt->mmu.pf_addr, bt->mmu.pf_err);
+                return NULL;
+            }
             snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
                      "instruction fetch from EIP %08x outside RAM", pc);
             return NULL;
         }
         int r = dec_decode(mode, pc, bytes, avail, d);
+        if (r != 0 && avail < 15 && fr.fault2) {
+            /* The instruction runs onto a page that cannot be fetched. */
+            if (n > 0)
+                break;
+            fetch_fault(bt, fr.pf_addr, fr.pf_err);
+            return NULL;
+        }
+        if (r != 0 && avail < 15 && n > 0)
+            break; /* runs onto a page outside RAM: let it be the next block's problem */
         if (r != 0) {
             memset(d, 0, sizeof(*d));
             d->eip = pc;
@@ -253,8 +355,13 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             d->len = 1;
             memcpy(d->bytes, bytes, 15);
         }
-        physn = (phys + d->len - 1) >> 12;
-        physend = phys + d->len;
+        if ((fr.phys & 0xFFF) + d->len > 4096) {
+            physn = fr.phys2 >> 12;
+            physend = fr.phys2 + ((fr.phys & 0xFFF) + d->len - 4096);
+        } else {
+            physn = fr.phys >> 12;
+            physend = fr.phys + d->len;
+        }
         n++;
         if ((d->cls & (DEC_CONTROL | DEC_UNDEFINED)) || n == BT_MAX_BLOCK_INSNS)
             break;
@@ -291,26 +398,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         blk->map_ool = calloc((size_t)n + 1, sizeof(uint32_t));
         bt_emit_reset(e);
 
-        /* Block entry: leave if something asynchronous is pending. When the
-         * guest's flags are live here the check is flag-free (guest ECX
-         * parked in R10, JRCXZ); otherwise a plain compare. */
+        /* Block entry: leave if something asynchronous is pending, or
+         * (paging on) if the code page's mapping is not the one this block
+         * was translated from (see emit_entry). */
         int async = bt_label(e);
-        if (live_in[0]) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_ECX),
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
-            bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp async */
-            uint32_t a0 = bt_here(e, BT_MAIN);
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
-            bt_jmp_label(e, BT_MAIN, async);
-            if (bt_here(e, BT_MAIN) - a0 != 8)
-                bt_emit_fail(e, "block entry: unexpected encoding length");
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
-        } else {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
-        }
+        uint32_t lin0 = cs_base + eip;
+        uint32_t lin2 = (lin0 | 0xFFFu) + 1; /* the next page, if the last insn crosses */
+        emit_entry(e, live_in[0] != 0, pg ? bt_exec_off(key) : -1, lin0 >> 12, phys0 >> 12,
+                   physn != phys0 >> 12 ? (int64_t)(lin2 >> 12) : -1, physn, async);
 
         bool ended = false;
         int k;

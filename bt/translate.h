@@ -5,6 +5,7 @@
 #define BTVM_BT_TRANSLATE_H
 
 #include "bt/bt.h"
+#include "bt/offsets.h"
 #include "cpu/callout.h"
 
 /* Host registers with a fixed role inside the code cache (see enter.S). */
@@ -54,7 +55,18 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
 #define BT_KEY_SAFE 0x10u  /* translation without group checks (after one failed) */
 #define BT_KEY_STACK16 0x40u /* SS.B = 0: the stack pointer is SP */
-#define BT_KEY_NOFPU 0x20u /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
+#define BT_KEY_NOFPU 0x20u
+#define BT_KEY_PG 0x80u    /* paging on: block entries check their code page's mapping */
+/* The shadow table emitted code uses: CPL 3 code uses the user view. */
+static inline int32_t bt_tlb_off(uint32_t key, bool wr)
+{
+    return (int32_t)SMMU_TLB_OFF(((key & 3) == 3 ? 2u : 0u) + (wr ? 1u : 0u));
+}
+/* The execute table a block entry checks (guest-physical page + 1). */
+static inline int32_t bt_exec_off(uint32_t key)
+{
+    return (int32_t)SMMU_TLB_OFF((key & 3) == 3 ? 5u : 4u);
+} /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
 
 /* emit_mem.c */
 void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size, bool wr);

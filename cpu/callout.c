@@ -127,18 +127,42 @@ uint32_t cpu_ea(const struct cpu *c, const struct dec_insn *d, const ZydisDecode
     return ea + (s >= 0 ? c->seg_base[s] : 0);
 }
 
-/* Segment limit checks arrive with the segmentation issue; flat segments
- * cover everything, so only the paging fault can happen today. */
+/* Paging faults set CR2 here: every caller raises the fault it gets. */
+static int mem_fault(struct cpu *c, int v)
+{
+    if (v == CPU_VEC_PF) {
+        c->cr2 = c->mmu->pf_addr;
+        return CPU_FAULT(CPU_VEC_PF, c->mmu->pf_err);
+    }
+    return v ? CPU_FAULT(v, 0) : 0;
+}
+
 int cpu_mem_read(struct cpu *c, uint32_t lin, void *buf, unsigned len)
 {
-    int v = smmu_read(c->mmu, lin, buf, len);
-    return v ? CPU_FAULT(v, 0) : 0;
+    return mem_fault(c, smmu_read(c->mmu, lin, buf, len, smmu_acc(c->mmu, false)));
 }
 
 int cpu_mem_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len)
 {
-    int v = smmu_write(c->mmu, lin, buf, len);
-    return v ? CPU_FAULT(v, 0) : 0;
+    return mem_fault(c, smmu_write(c->mmu, lin, buf, len, smmu_acc(c->mmu, true)));
+}
+
+/* Implicit supervisor accesses (descriptor tables, TSS, inner stacks): the
+ * U/S check is the supervisor's whatever the CPL (SDM vol. 3, 4.6). */
+int cpu_sys_read(struct cpu *c, uint32_t lin, void *buf, unsigned len)
+{
+    c->sys_access++;
+    int f = cpu_mem_read(c, lin, buf, len);
+    c->sys_access--;
+    return f;
+}
+
+int cpu_sys_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len)
+{
+    c->sys_access++;
+    int f = cpu_mem_write(c, lin, buf, len);
+    c->sys_access--;
+    return f;
 }
 
 int cpu_read_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op, uint32_t *v)
@@ -261,7 +285,8 @@ cpu_callout_fn cpu_callout_for(const struct dec_insn *d)
     case ZYDIS_MNEMONIC_RDPMC: return cpu_co_rdpmc;
     case ZYDIS_MNEMONIC_SYSENTER: return cpu_co_sysenter;
     case ZYDIS_MNEMONIC_SYSEXIT: return cpu_co_sysexit;
-    case ZYDIS_MNEMONIC_INVLPG: case ZYDIS_MNEMONIC_INVD: case ZYDIS_MNEMONIC_WBINVD:
+    case ZYDIS_MNEMONIC_INVLPG: return cpu_co_invlpg;
+    case ZYDIS_MNEMONIC_INVD: case ZYDIS_MNEMONIC_WBINVD:
         return cpu_co_nop_priv;
     case ZYDIS_MNEMONIC_INT: return cpu_co_int;
     case ZYDIS_MNEMONIC_INT3: return cpu_co_int3;

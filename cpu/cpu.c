@@ -116,12 +116,15 @@ void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t ou
         out[1] = (1 << 16) | (8 << 8); /* 1 logical processor, clflush 64 bytes */
         /* ECX: SSE3, hypervisor present. */
         out[2] = (1u << 0) | (1u << 31);
-        /* EDX: FPU TSC CX8 SEP CMOV MMX FXSR SSE SSE2 (virtualized exactly). */
-        out[3] = (1u << 0) | (1u << 4) | (1u << 8) | (1u << 11) | (1u << 15) | (1u << 23) |
-                 (1u << 24) | (1u << 25) | (1u << 26);
+        /* EDX: FPU PSE TSC PAE CX8 SEP PGE CMOV MMX FXSR SSE SSE2 (virtualized exactly). */
+        out[3] = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 6) | (1u << 8) | (1u << 11) |
+                 (1u << 13) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
         break;
     case 0x80000000:
         out[0] = 0x80000004;
+        break;
+    case 0x80000001:
+        out[3] = 1u << 20; /* NX (PAE paging, EFER.NXE) */
         break;
     case 0x80000002: case 0x80000003: case 0x80000004:
         memcpy(out, brand + 16 * (leaf - 0x80000002), 16);

@@ -104,6 +104,8 @@ struct cpu {
     struct cpu_dtr gdtr, idtr;
     struct cpu_segment ldtr, tr;
     uint32_t cr0, cr2, cr3, cr4;
+    uint64_t efer;          /* IA32_EFER: only NXE is modelled */
+    int sys_access;         /* > 0: memory accesses are implicit supervisor ones (GDT, IDT, TSS, inner stacks) */
     uint32_t dr[8];
     unsigned cpl;
     bool halted;

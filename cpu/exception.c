@@ -54,8 +54,23 @@ static int deliver_real(struct cpu *c, int vec, uint32_t ret_eip)
     return 0;
 }
 
+static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
+                   uint32_t ret_eip);
+
+/* Every access of an event delivery is an implicit supervisor one (IDT, TSS,
+ * the handler's stack — an interrupt to a CPL 3 handler is the exception
+ * btvm does not distinguish). */
 int cpu_deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
                 uint32_t ret_eip)
+{
+    c->sys_access++;
+    int r = deliver(c, vec, has_error, error, soft, ret_eip);
+    c->sys_access--;
+    return r;
+}
+
+static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
+                   uint32_t ret_eip)
 {
     if (!(c->cr0 & CPU_CR0_PE))
         return deliver_real(c, vec, ret_eip);

@@ -47,6 +47,8 @@ void cpu_set_reg(struct cpu *c, ZydisRegister r, uint32_t v);
 int cpu_seg_of(ZydisRegister r); /* enum cpu_seg or -1 */
 int cpu_mem_read(struct cpu *c, uint32_t lin, void *buf, unsigned len);
 int cpu_mem_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len);
+int cpu_sys_read(struct cpu *c, uint32_t lin, void *buf, unsigned len);
+int cpu_sys_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len);
 int cpu_read_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op, uint32_t *v);
 int cpu_write_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op, uint32_t v);
 /* Stack: work on a local ESP copy so a fault part-way commits nothing. */
@@ -82,7 +84,7 @@ CO(ud); CO(unsupported);
 CO(movs); CO(stos); CO(lods); CO(cmps); CO(scas); CO(ins); CO(outs);
 CO(in); CO(out);
 CO(hlt); CO(cli); CO(sti); CO(pushf); CO(popf); CO(cpuid); CO(rdtsc); CO(rdmsr); CO(wrmsr);
-CO(rdpmc); CO(nop_priv); CO(sysenter); CO(sysexit);
+CO(rdpmc); CO(nop_priv); CO(invlpg); CO(sysenter); CO(sysexit);
 CO(int); CO(int3); CO(int1); CO(into); CO(iret);
 CO(lgdt_lidt); CO(sgdt_sidt); CO(lldt); CO(sldt); CO(ltr); CO(str); CO(smsw); CO(lmsw);
 CO(clts); CO(mov_cr); CO(mov_dr); CO(lar_lsl); CO(verr_verw);

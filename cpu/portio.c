@@ -19,13 +19,13 @@ int cpu_io_allowed(struct cpu *c, uint16_t port, unsigned size)
     if ((t != 0x9 && t != 0xB) || c->tr.limit < 0x67)
         return CPU_FAULT(CPU_VEC_GP, 0);
     uint16_t iobase, bits;
-    int f = cpu_mem_read(c, c->tr.base + 0x66, &iobase, 2);
+    int f = cpu_sys_read(c, c->tr.base + 0x66, &iobase, 2);
     if (f)
         return f;
     uint32_t at = (uint32_t)iobase + port / 8;
     if (at + 1 > c->tr.limit)
         return CPU_FAULT(CPU_VEC_GP, 0);
-    if ((f = cpu_mem_read(c, c->tr.base + at, &bits, 2)))
+    if ((f = cpu_sys_read(c, c->tr.base + at, &bits, 2)))
         return f;
     if ((bits >> (port & 7)) & ((1u << size) - 1))
         return CPU_FAULT(CPU_VEC_GP, 0);

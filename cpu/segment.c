@@ -33,7 +33,7 @@ int cpu_read_desc(struct cpu *c, uint16_t sel, uint32_t *lo, uint32_t *hi, int e
     uint32_t base, limit, v[2];
     if (desc_table(c, sel, &base, &limit) || (uint32_t)(sel | 7) > limit)
         return CPU_FAULT(errvec, SEL_ERR(sel) | ext);
-    int f = cpu_mem_read(c, base + (sel & ~7u), v, 8);
+    int f = cpu_sys_read(c, base + (sel & ~7u), v, 8);
     if (f)
         return f;
     *lo = v[0];
@@ -65,7 +65,7 @@ int cpu_mark_accessed(struct cpu *c, uint16_t sel, uint32_t hi)
     if (!(hi & 0x1000) || (hi & 0x100) || desc_table(c, sel, &base, &limit))
         return 0;
     uint8_t b = ((hi >> 8) & 0xFF) | 1;
-    return cpu_mem_write(c, base + (sel & ~7u) + 5, &b, 1);
+    return cpu_sys_write(c, base + (sel & ~7u) + 5, &b, 1);
 }
 
 int cpu_check_ss(struct cpu *c, uint16_t sel, unsigned cpl, int errvec, unsigned ext,
@@ -329,8 +329,8 @@ static int tss_stack(struct cpu *c, unsigned pl, uint16_t *ss, uint32_t *esp)
     if (off + w + 1 > c->tr.limit)
         return CPU_FAULT(CPU_VEC_TS, SEL_ERR(c->tr.sel));
     *esp = 0;
-    int f = cpu_mem_read(c, c->tr.base + off, esp, w);
-    return f ? f : cpu_mem_read(c, c->tr.base + off + w, ss, 2);
+    int f = cpu_sys_read(c, c->tr.base + off, esp, w);
+    return f ? f : cpu_sys_read(c, c->tr.base + off + w, ss, 2);
 }
 
 /* One push onto the stack described by base/mask (the new stack of a
@@ -339,7 +339,7 @@ static int push_on(struct cpu *c, uint32_t base, uint32_t mask, uint32_t *esp, u
                    unsigned w)
 {
     uint32_t n = (*esp & ~mask) | ((*esp - w) & mask);
-    int f = cpu_mem_write(c, base + (n & mask), &v, w);
+    int f = cpu_sys_write(c, base + (n & mask), &v, w);
     if (!f)
         *esp = n;
     return f;

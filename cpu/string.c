@@ -131,8 +131,9 @@ int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
     for (;;) {
         uint32_t n = 1;
         if (bulk_ok(&s) && (n = run_len(c, &s, true)) > 0) {
-            uint8_t *hs = smmu_fill(c->mmu, src_lin(c, &s), false);
-            uint8_t *hd = hs ? smmu_fill(c->mmu, dst_lin(c, &s), true) : NULL;
+            bool flt; /* a fault is raised by the element path below */
+            uint8_t *hs = smmu_fill(c->mmu, src_lin(c, &s), smmu_acc(c->mmu, false), &flt);
+            uint8_t *hd = hs ? smmu_fill(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &flt) : NULL;
             if (hs && hd) {
                 uint32_t bytes = n * s.size;
                 if (hd > hs && hd < hs + bytes) {
@@ -179,7 +180,8 @@ int cpu_co_stos(struct cpu *c, const struct dec_insn *d)
     for (;;) {
         uint32_t n = 1;
         if (bulk_ok(&s) && (n = run_len(c, &s, false)) > 0) {
-            uint8_t *hd = smmu_fill(c->mmu, dst_lin(c, &s), true);
+            bool flt;
+            uint8_t *hd = smmu_fill(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &flt);
             if (hd) {
                 uint32_t bytes = n * s.size;
                 if (s.size == 1)

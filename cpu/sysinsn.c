@@ -9,6 +9,7 @@
  * translated code with c->eip at the next instruction (CPU_CO_EXIT).
  */
 #include "cpu/internal.h"
+#include "shadowmmu/smmu.h"
 
 #include <string.h>
 #include <x86intrin.h>
@@ -135,6 +136,7 @@ int cpu_co_rdmsr(struct cpu *c, const struct dec_insn *d)
     case 0x175: v = c->msr_sysenter_esp; break;
     case 0x176: v = c->msr_sysenter_eip; break;
     case 0x1A0: v = c->msr_misc_enable; break;
+    case 0xC0000080: v = c->efer; break;
     default: return co_fault(c, d, GP0);
     }
     c->regs[CPU_EAX] = (uint32_t)v;
@@ -159,6 +161,13 @@ int cpu_co_wrmsr(struct cpu *c, const struct dec_insn *d)
     case 0x175: c->msr_sysenter_esp = v; break;
     case 0x176: c->msr_sysenter_eip = v; break;
     case 0x1A0: c->msr_misc_enable = v; break;
+    case 0xC0000080:
+        /* EFER: NXE only (no long mode, no SYSCALL on this model). */
+        if (v & ~0x800ull)
+            return co_fault(c, d, GP0);
+        c->efer = v;
+        smmu_cr_write(c->mmu);
+        return done_exit(c, d);
     default: return co_fault(c, d, GP0);
     }
     return CPU_CO_CONTINUE;
@@ -170,13 +179,22 @@ int cpu_co_rdpmc(struct cpu *c, const struct dec_insn *d)
     return co_fault(c, d, GP0);
 }
 
-/* INVLPG / INVD / WBINVD: privileged no-ops while paging is not modelled
- * (the shadow-MMU issue makes INVLPG drop shadow entries). */
+/* INVD / WBINVD: privileged no-ops (no caches are modelled). */
 int cpu_co_nop_priv(struct cpu *c, const struct dec_insn *d)
 {
     if (need_cpl0(c))
         return co_fault(c, d, GP0);
     return CPU_CO_CONTINUE;
+}
+
+/* INVLPG: the shadow is kept coherent by traces, so this only drops the
+ * page's entry; the block ends so a changed code mapping is seen. */
+int cpu_co_invlpg(struct cpu *c, const struct dec_insn *d)
+{
+    if (need_cpl0(c))
+        return co_fault(c, d, GP0);
+    smmu_invlpg(c->mmu, cpu_ea(c, d, &d->ops[0]));
+    return done_exit(c, d);
 }
 
 /* ---- descriptor-table registers -------------------------------------- */
@@ -377,7 +395,13 @@ int cpu_co_mov_cr(struct cpu *c, const struct dec_insn *d)
     } else if (n == 4 && (v & ~CR4_WRITABLE)) {
         return co_fault(c, d, GP0);
     }
+    uint32_t old = *cr;
     *cr = v;
+    if ((n == 0 || n == 3 || n == 4) && smmu_cr_write(c->mmu) != 0) {
+        *cr = old; /* PAE: a PDPTE with reserved bits set */
+        smmu_cr_write(c->mmu);
+        return co_fault(c, d, GP0);
+    }
     return done_exit(c, d);
 }
 

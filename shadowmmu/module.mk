@@ -1,1 +1,2 @@
 BTVM_SRCS += shadowmmu/smmu.c
+BTVM_SRCS += shadowmmu/walk.c shadowmmu/shadow.c

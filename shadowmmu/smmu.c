@@ -1,77 +1,176 @@
 /*
- * shadowmmu/smmu.c — the shadow TLB and its slow path (paging off: linear
- * addresses are guest-physical). Guest paging plugs into smmu_translate().
+ * shadowmmu/smmu.c — the shadow MMU's entry points: paging-mode changes,
+ * hidden faults (smmu_fill: walk, trace the tables walked, shadow the
+ * page), instruction-fetch checks, and the byte-exact slow path used for
+ * device pages, page-crossing accesses and writes to traced or code pages.
  */
 #include "shadowmmu/smmu.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include "cpu/cpu.h"
 #include "devices/bus.h"
+#include "shadowmmu/walk.h"
 #include "vm/vm.h"
 
 void (*smmu_code_write_hook)(void *opaque, uint64_t phys, unsigned len);
 void *smmu_code_write_opaque;
 
-int smmu_init(struct smmu *m, struct vm *vm, uint64_t *base)
+/* shadow.c */
+int smmu_shadow_init(struct smmu *m);
+void smmu_shadow_destroy(struct smmu *m);
+void smmu_shadow_switch(struct smmu *m, uint32_t cr3, uint32_t mode, const uint64_t pdpte[4]);
+void smmu_shadow_drop_all(struct smmu *m);
+void smmu_shadow_invlpg(struct smmu *m, uint32_t vpn);
+void smmu_shadow_reserve(struct smmu *m);
+
+#define CR4_PSE 0x10u
+#define CR4_PAE 0x20u
+#define EFER_NXE 0x800u
+
+int smmu_init(struct smmu *m, struct vm *vm, struct cpu *cpu, uint64_t *base)
 {
     memset(m, 0, sizeof(*m));
     m->vm = vm;
+    m->cpu = cpu;
     m->tlb = base;
+    m->ram = vm->ram;
     m->npages = vm->ram_size >> 12;
     m->code_pages = calloc(m->npages ? m->npages : 1, 1);
-    return m->code_pages ? 0 : -1;
+    if (!m->code_pages || smmu_shadow_init(m) != 0)
+        return -1;
+    m->mode = ~0u; /* force the first switch */
+    return smmu_cr_write(m);
 }
 
-void smmu_flush(struct smmu *m)
+void smmu_destroy(struct smmu *m)
 {
-    memset(m->tlb, 0, 2ull * SMMU_TLB_ENTRIES * 8);
+    smmu_shadow_destroy(m);
+    free(m->code_pages);
 }
 
-bool smmu_translate(struct smmu *m, uint32_t lin, bool write, uint64_t *phys)
+int smmu_cr_write(struct smmu *m)
 {
-    (void)m; (void)write;
-    *phys = lin; /* paging off */
+    const struct cpu *c = m->cpu;
+    bool paging = (c->cr0 & CPU_CR0_PG) && (c->cr0 & CPU_CR0_PE);
+    uint32_t mode = paging ? 1u | ((c->cr4 & CR4_PAE) ? 2u : 0) | ((c->cr4 & CR4_PSE) ? 4u : 0) |
+                             ((c->cr0 & CPU_CR0_WP) ? 8u : 0) | ((c->efer & EFER_NXE) ? 16u : 0)
+                           : 0;
+    uint64_t pdpte[4];
+    bool pae = mode & 2;
+    if (pae && smmu_load_pdptes(m, pdpte) != 0)
+        return -1;
+    if (mode != m->mode) {
+        smmu_shadow_drop_all(m);
+        m->mode = mode;
+        m->paging = paging;
+        m->pae = pae;
+        m->pse = (mode & 4) || pae;
+        m->wp = mode & 8;
+        m->nxe = pae && (mode & 16);
+    }
+    if (paging)
+        m->stats.cr3_loads++;
+    smmu_shadow_switch(m, paging ? c->cr3 : ~0u, mode, pae ? pdpte : NULL);
+    m->fast_addend = (uint64_t)(uintptr_t)m->ram;
+    return 0;
+}
+
+void smmu_invlpg(struct smmu *m, uint32_t lin)
+{
+    m->stats.invlpg++;
+    smmu_shadow_invlpg(m, lin >> 12);
+}
+
+unsigned smmu_acc(const struct smmu *m, bool write)
+{
+    unsigned a = write ? SMMU_ACC_W : 0;
+    if (m->cpu->cpl == 3 && !m->cpu->sys_access)
+        a |= SMMU_ACC_U;
+    return a;
+}
+
+bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
+{
+    struct smmu_walk w;
+    if (!smmu_walk(m, lin, acc, &w))
+        return false;
+    *phys = w.phys | (lin & 0xFFF);
     return true;
 }
 
-uint8_t *smmu_fill(struct smmu *m, uint32_t lin, bool write)
+static bool is_ram(struct smmu *m, uint64_t ppage)
 {
-    uint64_t phys;
-    if (!smmu_translate(m, lin, write, &phys))
+    return ppage < m->npages && !dev_bus_mmio_page(m->vm->bus, ppage << 12);
+}
+
+/* Walk for acc and shadow the page. Returns the guest-physical page, -1 on
+ * a guest fault, -2 when the page is not RAM. */
+static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
+{
+    struct smmu_walk w;
+    smmu_shadow_reserve(m);
+    if (!smmu_walk(m, lin, acc, &w)) {
+        m->stats.true_faults++;
+        return -1;
+    }
+    uint64_t ppage = w.phys >> 12;
+    if (!is_ram(m, ppage))
+        return -2;
+    for (int i = 0; i < w.ntables; i++)
+        smmu_trace_ref(m, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
+    smmu_shadow_insert(m, lin >> 12, (uint32_t)ppage, w.perm);
+    m->stats.hidden_faults++;
+    return (int64_t)ppage;
+}
+
+uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
+{
+    *fault = false;
+    int64_t ppage = fill(m, lin, acc);
+    if (ppage == -1) {
+        *fault = true;
         return NULL;
-    uint64_t ppage = phys >> 12;
-    if (ppage >= m->npages || dev_bus_mmio_page(m->vm->bus, phys & ~0xFFFull))
+    }
+    if (ppage < 0)
         return NULL;
-    if (write && m->code_pages[ppage])
-        return NULL;
-    uint8_t *host = m->vm->ram + (phys & ~0xFFFull);
-    uint64_t addend = (uint64_t)(uintptr_t)host - (lin & ~0xFFFu);
-    if (write) {
-        m->tlb[SMMU_TLB_ENTRIES + (lin >> 12)] = addend;
+    if (acc & SMMU_ACC_W) {
         m->stats.fills_write++;
+        if (m->code_pages[ppage] || smmu_traced(m, (uint64_t)ppage))
+            return NULL; /* the write must be seen: emulate it */
     } else {
         m->stats.fills_read++;
     }
-    m->tlb[lin >> 12] = addend; /* writable implies readable */
-    return host + (lin & 0xFFF);
+    return m->ram + ((uint64_t)ppage << 12) + (lin & 0xFFF);
 }
 
-/* One access that stays inside a page. */
-static int access_page(struct smmu *m, uint32_t lin, uint8_t *buf, unsigned len, bool write)
+int64_t smmu_exec_page(struct smmu *m, uint32_t lin)
 {
-    uint64_t phys;
-    if (!smmu_translate(m, lin, write, &phys))
-        return 14;
-    uint8_t *ram = vm_ram_ptr(m->vm, phys, len);
-    if (ram && !dev_bus_mmio_page(m->vm->bus, phys & ~0xFFFull)) {
+    bool user = m->cpu->cpl == 3;
+    uint64_t e = m->tlb[(size_t)(user ? SMMU_T_UX : SMMU_T_SX) * SMMU_TLB_ENTRIES + (lin >> 12)];
+    if (e)
+        return (int64_t)e - 1;
+    int64_t ppage = fill(m, lin, SMMU_ACC_X | (user ? SMMU_ACC_U : 0));
+    if (ppage >= 0)
+        m->stats.fills_exec++;
+    return ppage;
+}
+
+/* One piece of an access, inside a page, already translated. */
+static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned len, bool write)
+{
+    if (is_ram(m, phys >> 12)) {
+        uint8_t *ram = m->ram + phys;
         if (write) {
             memcpy(ram, buf, len);
+            if (smmu_traced(m, phys >> 12))
+                smmu_trace_write(m, phys, len);
             if (m->code_pages[phys >> 12] && smmu_code_write_hook)
                 smmu_code_write_hook(smmu_code_write_opaque, phys, len);
         } else {
             memcpy(buf, ram, len);
         }
-        return 0;
+        return;
     }
     /* Device or hole: split into naturally sized pieces the bus understands. */
     while (len) {
@@ -90,33 +189,63 @@ static int access_page(struct smmu *m, uint32_t lin, uint8_t *buf, unsigned len,
             memcpy(buf, &v, sz);
         phys += sz; buf += sz; len -= sz;
     }
-    return 0;
 }
 
-static int access(struct smmu *m, uint32_t lin, uint8_t *buf, unsigned len, bool write)
+/* Translate through the shadow entry when there is one (no walk). */
+static bool tr(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
 {
-    while (len) {
+    int t = ((acc & SMMU_ACC_U) ? SMMU_T_UR : SMMU_T_SR) + ((acc & SMMU_ACC_W) ? 1 : 0);
+    uint64_t e = m->tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
+    if (e) {
+        *phys = e + lin - (uint64_t)(uintptr_t)m->ram;
+        return true;
+    }
+    return smmu_translate(m, lin, acc, phys);
+}
+
+/* Every page is translated before any byte moves, so a fault on a later
+ * page leaves memory untouched. Accesses span at most a few pages. */
+static int access(struct smmu *m, uint32_t lin, uint8_t *buf, unsigned len, unsigned acc)
+{
+    uint64_t phys[8];
+    unsigned n = 0;
+    bool write = acc & SMMU_ACC_W;
+    for (uint32_t l = lin, left = len; left; n++) {
+        unsigned chunk = 4096 - (l & 0xFFF);
+        if (chunk > left)
+            chunk = left;
+        if (n == 8) /* long accesses: one page at a time */
+            break;
+        if (!tr(m, l, acc, &phys[n]))
+            return 14;
+        l += chunk;
+        left -= chunk;
+    }
+    for (unsigned i = 0; len; i++) {
         unsigned chunk = 4096 - (lin & 0xFFF);
         if (chunk > len)
             chunk = len;
-        int r = access_page(m, lin, buf, chunk, write);
-        if (r)
-            return r;
+        uint64_t p;
+        if (i < n)
+            p = phys[i];
+        else if (!tr(m, lin, acc, &p))
+            return 14;
+        access_phys(m, p, buf, chunk, write);
         lin += chunk; buf += chunk; len -= chunk;
     }
     return 0;
 }
 
-int smmu_read(struct smmu *m, uint32_t lin, void *buf, unsigned len)
+int smmu_read(struct smmu *m, uint32_t lin, void *buf, unsigned len, unsigned acc)
 {
     m->stats.slow_reads++;
-    return access(m, lin, buf, len, false);
+    return access(m, lin, buf, len, acc & ~SMMU_ACC_W);
 }
 
-int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len)
+int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len, unsigned acc)
 {
     m->stats.slow_writes++;
-    return access(m, lin, (uint8_t *)buf, len, true);
+    return access(m, lin, (uint8_t *)buf, len, acc | SMMU_ACC_W);
 }
 
 void smmu_mark_code(struct smmu *m, uint64_t phys_page)
@@ -124,10 +253,7 @@ void smmu_mark_code(struct smmu *m, uint64_t phys_page)
     if (phys_page >= m->npages || m->code_pages[phys_page])
         return;
     m->code_pages[phys_page] = 1;
-    /* Paging off: the only linear alias is the identity one. With paging,
-     * every write entry mapping this page must go (reverse map). */
-    if (phys_page < SMMU_TLB_ENTRIES)
-        m->tlb[SMMU_TLB_ENTRIES + phys_page] = 0;
+    smmu_drop_writes(m, phys_page);
 }
 
 void smmu_unmark_code(struct smmu *m, uint64_t phys_page)

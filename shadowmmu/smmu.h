@@ -1,14 +1,20 @@
 /*
  * shadowmmu/smmu.h — guest linear addresses to host addresses.
  *
- * The translated code looks a linear address up inline in a flat "shadow
- * TLB": one 8-byte entry per guest page holding host_page - guest_page (an
- * addend), 0 meaning "take the slow path". There is a read table and a write
- * table (both follow struct cpu, reached from R15; see bt/offsets.h). A miss
- * calls smmu_fill(), which walks the guest's translation (paging is off for
- * now: linear = physical) and fills the entry when the page is plain RAM.
- * Device pages, holes and pages with translated code (for writes) are never
- * filled, so every access to them goes through the slow path.
+ * Translated code looks a linear address up inline in flat "shadow TLB"
+ * tables that follow struct cpu (reached from R15, see bt/offsets.h): one
+ * 8-byte entry per guest page, 0 meaning "take the slow path". There are
+ * six tables — supervisor read/write, user read/write (addends: host page -
+ * linear page) and supervisor/user execute (guest-physical page + 1, checked
+ * at block entries). They are the materialized view of the current address
+ * space; shadow.c keeps one record per recently used guest CR3 so switching
+ * back to a process restores its entries without walking again.
+ *
+ * Entries are filled lazily by walking the guest's page tables (walk.c,
+ * "hidden faults"). Guest pages holding page tables are traced: no write
+ * entry ever maps them, so every write reaches smmu_write(), which
+ * invalidates the shadow entries derived from the bytes written. Pages
+ * holding translated code are handled the same way for code coherence.
  * See docs/shadowmmu.md.
  */
 #ifndef BTVM_SMMU_H
@@ -19,41 +25,124 @@
 #include "bt/offsets.h"
 
 struct vm;
+struct cpu;
+
+/* Access kinds (bit flags). */
+#define SMMU_ACC_W 1u /* write */
+#define SMMU_ACC_U 2u /* user-mode access (CPL 3, not an implicit supervisor access) */
+#define SMMU_ACC_X 4u /* instruction fetch */
+
+/* #PF error code bits (SDM vol. 3, 4.7). */
+#define SMMU_PF_P    1u
+#define SMMU_PF_W    2u
+#define SMMU_PF_U    4u
+#define SMMU_PF_RSVD 8u
+#define SMMU_PF_ID   16u
+
+/* Shadow table indices (tables follow each other, SMMU_TLB_ENTRIES each). */
+enum { SMMU_T_SR, SMMU_T_SW, SMMU_T_UR, SMMU_T_UW, SMMU_T_SX, SMMU_T_UX, SMMU_NTABLES };
+
+#define SMMU_NAS 16 /* cached address spaces */
 
 struct smmu_stats {
-    uint64_t fills_read, fills_write, slow_reads, slow_writes, bounced, mmio, unmapped;
+    uint64_t fills_read, fills_write, fills_exec, slow_reads, slow_writes, mmio, unmapped;
+    uint64_t hidden_faults, true_faults, trace_hits, trace_invalidations;
+    uint64_t as_hits, as_misses, as_reclaims, flushes, invlpg, cr3_loads;
+};
+
+struct smmu_hent {
+    uint32_t key;   /* vpn + 1; 0 = empty */
+    uint32_t ppage; /* guest-physical page */
+    uint8_t perm;   /* 1 << SMMU_T_*: what the guest's tables allow (D set for writes) */
+};
+
+struct smmu_as {
+    bool used;
+    uint32_t cr3;       /* as loaded; ~0u for the paging-off space */
+    uint32_t mode;      /* paging mode bits it was built under */
+    uint64_t pdpte[4];  /* PAE: PDPTEs loaded with CR3 */
+    uint32_t gen;       /* bumped when flushed: stale trace/rmap records */
+    uint64_t last_use;
+    struct smmu_hent *h;
+    uint32_t cap, n;
 };
 
 struct smmu {
     struct vm *vm;
-    uint64_t *tlb;          /* read table; write table at tlb + SMMU_TLB_ENTRIES */
+    struct cpu *cpu;
+    uint64_t *tlb;          /* six tables, SMMU_TLB_ENTRIES each */
+    uint8_t *ram;
     uint8_t *code_pages;    /* one byte per guest-physical page: holds translated code */
     uint64_t npages;        /* guest-physical pages of RAM */
+    /* Paging mode (snapshot of CR0/CR4/EFER bits, kept by smmu_mode_changed). */
+    bool paging, pae, pse, wp, nxe;
+    uint32_t mode;
+    struct smmu_as as[SMMU_NAS];
+    int active;
+    uint64_t clock;
+    uint32_t budget, entries; /* shadow entries in all address spaces, and the limit */
+    /* Traces: per guest-physical page, records of the address spaces that
+     * use it as a page table; rmap: records of the linear pages mapping it. */
+    int32_t *ref_head, *rmap_head;
+    struct smmu_ref *refs;
+    struct smmu_rmap *rmaps;
+    int32_t ref_free, rmap_free;
+    uint32_t ref_cap, rmap_cap;
+    /* Last walk fault: linear address and error code. */
+    uint32_t pf_addr, pf_err;
+    uint64_t fast_addend;  /* the addend most pages share (R14 in emitted code) */
     struct smmu_stats stats;
 };
 
-/* base: memory for both tables plus extra bytes the caller uses after them. */
-int smmu_init(struct smmu *m, struct vm *vm, uint64_t *base);
+/* base: the six tables. */
+int smmu_init(struct smmu *m, struct vm *vm, struct cpu *cpu, uint64_t *base);
+void smmu_destroy(struct smmu *m);
+/* Drop every shadow entry of every address space. */
 void smmu_flush(struct smmu *m);
 
-/* Linear → physical for the current CPU mode. Returns false on a fault. */
-bool smmu_translate(struct smmu *m, uint32_t lin, bool write, uint64_t *phys);
+/* The CPU's paging controls changed (CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE,
+ * or CR3 was loaded). Returns 0, or -1 when a PAE CR3 load must #GP
+ * (reserved PDPTE bits). */
+int smmu_cr_write(struct smmu *m);
+/* INVLPG lin. */
+void smmu_invlpg(struct smmu *m, uint32_t lin);
 
-/* Fill the shadow entry for the page of lin if it can be. Returns the host
- * pointer for lin, or NULL if the access must be emulated (device, hole, code page). */
-uint8_t *smmu_fill(struct smmu *m, uint32_t lin, bool write);
+/* Access kind for an access by the CPU at its current CPL. */
+unsigned smmu_acc(const struct smmu *m, bool write);
+
+/* Walk the guest's tables for one access (sets A/D bits as hardware would).
+ * Returns true with *phys, or false with pf_addr/pf_err set. */
+bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys);
+
+/* Fill the shadow entry for lin's page for access acc. Returns the host
+ * pointer for lin, or NULL: *fault true means a guest #PF (pf_addr/pf_err),
+ * false means the access must be emulated (device, hole, traced page). */
+uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault);
+
+/* Instruction fetch check for the page of lin at the current CPL: fills the
+ * execute entry and returns the guest-physical page, or -1 with a fault. */
+int64_t smmu_exec_page(struct smmu *m, uint32_t lin);
 
 /* Byte-exact guest accesses through the slow path (any size, page-crossing,
- * MMIO, unmapped: reads all-ones, writes dropped). Return 0 or a vector. */
-int smmu_read(struct smmu *m, uint32_t lin, void *buf, unsigned len);
-int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len);
+ * MMIO, unmapped: reads all-ones, writes dropped). A write that faults on
+ * any page writes nothing. Return 0 or 14 (#PF: pf_addr/pf_err). */
+int smmu_read(struct smmu *m, uint32_t lin, void *buf, unsigned len, unsigned acc);
+int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len, unsigned acc);
 
 /* Code coherence: mark a guest-physical page as holding translations (its
  * write entries are dropped so writes take the slow path). */
 void smmu_mark_code(struct smmu *m, uint64_t phys_page);
+void smmu_unmark_code(struct smmu *m, uint64_t phys_page);
 /* Called by smmu_write when a code page is written; set by bt/. */
 extern void (*smmu_code_write_hook)(void *opaque, uint64_t phys, unsigned len);
 extern void *smmu_code_write_opaque;
-void smmu_unmark_code(struct smmu *m, uint64_t phys_page);
+
+/* shadow.c internals shared with smmu.c */
+void smmu_shadow_insert(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm);
+bool smmu_traced(struct smmu *m, uint64_t ppage);
+void smmu_trace_ref(struct smmu *m, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
+                    unsigned esize_log);
+void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len);
+void smmu_drop_writes(struct smmu *m, uint64_t ppage);
 
 #endif

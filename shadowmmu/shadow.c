@@ -1,0 +1,468 @@
+/*
+ * shadowmmu/shadow.c — shadow address spaces, traces and the reverse map.
+ *
+ * Each recently used guest address space (CR3 + paging mode) keeps its
+ * shadow entries in a small hash (linear page → guest-physical page +
+ * permissions). The inline tables hold the active one's entries; a CR3
+ * load clears them (entry by entry, from the hash) and writes the next
+ * space's entries back, so a process switched back to runs without a
+ * single hidden fault. A budget bounds the entries of all spaces; past it
+ * the least recently used space is dropped.
+ *
+ * Traces: every page-table page a fill relied on gets a record (address
+ * space, first linear page its entries map, pages per entry, entry size).
+ * While a page has records no write entry maps it, so guest writes to it
+ * reach smmu_trace_write(), which drops exactly the entries derived from
+ * the bytes written, in every cached space. Records are checked lazily: one
+ * whose space was flushed since (generation) is dropped when met.
+ *
+ * The reverse map lists, per guest-physical page, the linear pages mapping
+ * it, so a page that becomes traced or gets translated code loses its write
+ * entries at once, whatever alias maps it.
+ */
+#include "shadowmmu/smmu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct smmu_ref {
+    int32_t next;
+    uint32_t base_vpn;
+    uint32_t gen;
+    uint8_t as, span_log, esize_log;
+};
+
+struct smmu_rmap {
+    int32_t next;
+    uint32_t vpn;
+    uint32_t gen;
+    uint8_t as;
+};
+
+#define TBL(m, t, vpn) ((m)->tlb[(size_t)(t) * SMMU_TLB_ENTRIES + (vpn)])
+
+/* ---- the hash of one address space (linear probing) ------------------- */
+
+static inline uint32_t hslot(uint32_t vpn, uint32_t mask)
+{
+    return (vpn * 0x9E3779B1u >> 8) & mask;
+}
+
+static struct smmu_hent *hfind(struct smmu_as *a, uint32_t vpn)
+{
+    if (!a->cap)
+        return NULL;
+    uint32_t mask = a->cap - 1;
+    for (uint32_t i = hslot(vpn, mask);; i = (i + 1) & mask) {
+        if (a->h[i].key == vpn + 1)
+            return &a->h[i];
+        if (!a->h[i].key)
+            return NULL;
+    }
+}
+
+static void hdel(struct smmu_as *a, struct smmu_hent *e)
+{
+    uint32_t mask = a->cap - 1;
+    uint32_t i = (uint32_t)(e - a->h);
+    a->h[i].key = 0;
+    a->n--;
+    /* Backward-shift the cluster after the hole. */
+    for (uint32_t j = (i + 1) & mask; a->h[j].key; j = (j + 1) & mask) {
+        uint32_t home = hslot(a->h[j].key - 1, mask);
+        bool move = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+        if (move) {
+            a->h[i] = a->h[j];
+            a->h[j].key = 0;
+            i = j;
+        }
+    }
+}
+
+static int hgrow(struct smmu_as *a)
+{
+    uint32_t ncap = a->cap ? a->cap * 2 : 256;
+    struct smmu_hent *nh = calloc(ncap, sizeof(*nh));
+    if (!nh)
+        return -1;
+    for (uint32_t i = 0; i < a->cap; i++) {
+        if (!a->h[i].key)
+            continue;
+        uint32_t j = hslot(a->h[i].key - 1, ncap - 1);
+        while (nh[j].key)
+            j = (j + 1) & (ncap - 1);
+        nh[j] = a->h[i];
+    }
+    free(a->h);
+    a->h = nh;
+    a->cap = ncap;
+    return 0;
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+static void tables_clear(struct smmu *m, uint32_t vpn)
+{
+    for (int t = 0; t < SMMU_NTABLES; t++)
+        TBL(m, t, vpn) = 0;
+}
+
+static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
+{
+    uint64_t addend = (uint64_t)(uintptr_t)(m->ram + ((uint64_t)ppage << 12)) -
+                      ((uint64_t)vpn << 12);
+    if (m->code_pages[ppage] || smmu_traced(m, ppage))
+        perm &= (uint8_t)~((1u << SMMU_T_SW) | (1u << SMMU_T_UW));
+    for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
+        TBL(m, t, vpn) = (perm >> t) & 1 ? addend : 0;
+    TBL(m, SMMU_T_SX, vpn) = (perm >> SMMU_T_SX) & 1 ? ppage + 1ull : 0;
+    TBL(m, SMMU_T_UX, vpn) = (perm >> SMMU_T_UX) & 1 ? ppage + 1ull : 0;
+}
+
+static void as_unload(struct smmu *m, struct smmu_as *a)
+{
+    for (uint32_t i = 0; i < a->cap; i++)
+        if (a->h[i].key)
+            tables_clear(m, a->h[i].key - 1);
+}
+
+static void as_load(struct smmu *m, struct smmu_as *a)
+{
+    for (uint32_t i = 0; i < a->cap; i++)
+        if (a->h[i].key)
+            tables_set(m, a->h[i].key - 1, a->h[i].ppage, a->h[i].perm);
+}
+
+/* Forget every entry of a (its records become stale). */
+static void as_flush(struct smmu *m, struct smmu_as *a)
+{
+    if (a == &m->as[m->active])
+        as_unload(m, a);
+    m->entries -= a->n;
+    if (a->h)
+        memset(a->h, 0, (size_t)a->cap * sizeof(*a->h));
+    a->n = 0;
+    a->gen++;
+}
+
+static void as_drop(struct smmu *m, struct smmu_as *a)
+{
+    as_flush(m, a);
+    free(a->h);
+    a->h = NULL;
+    a->cap = 0;
+    a->used = false;
+}
+
+/* ---- pools of records -------------------------------------------------- */
+
+static void pools_reset(struct smmu *m)
+{
+    for (uint64_t p = 0; p < m->npages; p++)
+        m->ref_head[p] = m->rmap_head[p] = -1;
+    for (uint32_t i = 0; i < m->ref_cap; i++)
+        m->refs[i].next = i + 1 < m->ref_cap ? (int32_t)i + 1 : -1;
+    for (uint32_t i = 0; i < m->rmap_cap; i++)
+        m->rmaps[i].next = i + 1 < m->rmap_cap ? (int32_t)i + 1 : -1;
+    m->ref_free = m->rmap_free = 0;
+}
+
+void smmu_flush(struct smmu *m)
+{
+    for (int i = 0; i < SMMU_NAS; i++)
+        if (m->as[i].used)
+            as_flush(m, &m->as[i]);
+    pools_reset(m);
+    m->stats.flushes++;
+}
+
+static bool ref_live(const struct smmu *m, const struct smmu_ref *r)
+{
+    return m->as[r->as].used && m->as[r->as].gen == r->gen;
+}
+
+bool smmu_traced(struct smmu *m, uint64_t ppage)
+{
+    if (ppage >= m->npages)
+        return false;
+    int32_t *l = &m->ref_head[ppage];
+    while (*l >= 0) {
+        struct smmu_ref *r = &m->refs[*l];
+        if (ref_live(m, r))
+            return true;
+        int32_t dead = *l;
+        *l = r->next;
+        r->next = m->ref_free;
+        m->ref_free = dead;
+    }
+    return false;
+}
+
+void smmu_trace_ref(struct smmu *m, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
+                    unsigned esize_log)
+{
+    if (ppage >= m->npages)
+        return;
+    bool was = smmu_traced(m, ppage);
+    for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
+        struct smmu_ref *r = &m->refs[i];
+        if (r->as == m->active && r->base_vpn == base_vpn && r->span_log == span_log &&
+            ref_live(m, r))
+            return;
+    }
+    int32_t i = m->ref_free; /* smmu_shadow_reserve() made sure there is one */
+    struct smmu_ref *r = &m->refs[i];
+    m->ref_free = r->next;
+    r->base_vpn = base_vpn;
+    r->as = (uint8_t)m->active;
+    r->gen = m->as[m->active].gen;
+    r->span_log = (uint8_t)span_log;
+    r->esize_log = (uint8_t)esize_log;
+    r->next = m->ref_head[ppage];
+    m->ref_head[ppage] = i;
+    if (!was)
+        smmu_drop_writes(m, ppage);
+}
+
+/* Drop the shadow entry of vpn in address space a. */
+static void invalidate(struct smmu *m, int as, uint32_t vpn)
+{
+    struct smmu_as *a = &m->as[as];
+    struct smmu_hent *e = hfind(a, vpn);
+    if (!e)
+        return;
+    hdel(a, e);
+    m->entries--;
+    if (as == m->active)
+        tables_clear(m, vpn);
+    m->stats.trace_invalidations++;
+}
+
+static void invalidate_range(struct smmu *m, int as, uint32_t vpn, uint32_t count)
+{
+    struct smmu_as *a = &m->as[as];
+    if (count > a->n * 2) {
+        /* Fewer entries than pages in the range: scan the hash. */
+        for (uint32_t i = 0; i < a->cap;) {
+            uint32_t v = a->h[i].key - 1;
+            if (a->h[i].key && v - vpn < count) {
+                hdel(a, &a->h[i]);
+                m->entries--;
+                if (as == m->active)
+                    tables_clear(m, v);
+                m->stats.trace_invalidations++;
+                continue; /* the slot now holds a shifted entry */
+            }
+            i++;
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++)
+        invalidate(m, as, vpn + i);
+}
+
+void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
+{
+    uint64_t ppage = phys >> 12;
+    if (ppage >= m->npages)
+        return;
+    m->stats.trace_hits++;
+    unsigned off = phys & 0xFFF;
+    for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
+        struct smmu_ref *r = &m->refs[i];
+        if (!ref_live(m, r))
+            continue;
+        unsigned e0 = off >> r->esize_log, e1 = (off + len - 1) >> r->esize_log;
+        for (unsigned e = e0; e <= e1; e++)
+            invalidate_range(m, r->as, r->base_vpn + (e << r->span_log), 1u << r->span_log);
+    }
+}
+
+void smmu_drop_writes(struct smmu *m, uint64_t ppage)
+{
+    if (ppage >= m->npages)
+        return;
+    int32_t *l = &m->rmap_head[ppage];
+    while (*l >= 0) {
+        struct smmu_rmap *r = &m->rmaps[*l];
+        struct smmu_as *a = &m->as[r->as];
+        struct smmu_hent *e = (a->used && a->gen == r->gen) ? hfind(a, r->vpn) : NULL;
+        if (!e || e->ppage != ppage) {
+            int32_t dead = *l;
+            *l = r->next;
+            r->next = m->rmap_free;
+            m->rmap_free = dead;
+            continue;
+        }
+        if (r->as == m->active) {
+            TBL(m, SMMU_T_SW, r->vpn) = 0;
+            TBL(m, SMMU_T_UW, r->vpn) = 0;
+        }
+        l = &r->next;
+    }
+}
+
+static int lru_victim(struct smmu *m);
+
+/* Before a fill: records for its traces and its reverse-map entry must not
+ * run out halfway (running out flushes everything and starts over). */
+void smmu_shadow_reserve(struct smmu *m)
+{
+    int n = 0;
+    for (int32_t i = m->ref_free; i >= 0 && n < 2; i = m->refs[i].next)
+        n++;
+    if (n < 2 || m->rmap_free < 0) {
+        smmu_flush(m);
+        m->stats.as_reclaims++;
+    }
+    while (m->entries >= m->budget) {
+        int v = lru_victim(m);
+        if (v < 0) {
+            smmu_flush(m);
+        } else {
+            as_drop(m, &m->as[v]);
+        }
+        m->stats.as_reclaims++;
+    }
+}
+
+static void rmap_add(struct smmu *m, uint32_t vpn, uint32_t ppage)
+{
+    int32_t i = m->rmap_free;
+    struct smmu_rmap *r = &m->rmaps[i];
+    m->rmap_free = r->next;
+    r->vpn = vpn;
+    r->as = (uint8_t)m->active;
+    r->gen = m->as[m->active].gen;
+    r->next = m->rmap_head[ppage];
+    m->rmap_head[ppage] = i;
+}
+
+static int lru_victim(struct smmu *m)
+{
+    int v = -1;
+    for (int i = 0; i < SMMU_NAS; i++) {
+        if (i == m->active || !m->as[i].used)
+            continue;
+        if (v < 0 || m->as[i].last_use < m->as[v].last_use)
+            v = i;
+    }
+    return v;
+}
+
+void smmu_shadow_insert(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
+{
+    struct smmu_as *a = &m->as[m->active];
+    if ((a->n + 1) * 4 > a->cap * 3 && hgrow(a) != 0)
+        return;
+    struct smmu_hent *e = hfind(a, vpn);
+    if (!e) {
+        uint32_t mask = a->cap - 1, j = hslot(vpn, mask);
+        while (a->h[j].key)
+            j = (j + 1) & mask;
+        e = &a->h[j];
+        e->key = vpn + 1;
+        a->n++;
+        m->entries++;
+        e->ppage = ppage;
+        e->perm = 0;
+        rmap_add(m, vpn, ppage);
+    } else if (e->ppage != ppage) {
+        e->ppage = ppage;
+        e->perm = 0;
+        rmap_add(m, vpn, ppage);
+    }
+    e->perm |= perm;
+    tables_set(m, vpn, ppage, e->perm);
+}
+
+/* ---- switching address spaces ----------------------------------------- */
+
+/* Make the space for (cr3, mode, pdpte) active; the tables follow. */
+void smmu_shadow_switch(struct smmu *m, uint32_t cr3, uint32_t mode, const uint64_t pdpte[4])
+{
+    struct smmu_as *cur = &m->as[m->active];
+    if (cur->used && cur->cr3 == cr3 && cur->mode == mode &&
+        (!pdpte || !memcmp(cur->pdpte, pdpte, sizeof(cur->pdpte))))
+        return;
+    if (cur->used)
+        as_unload(m, cur);
+    int hit = -1, fresh = -1;
+    for (int i = 0; i < SMMU_NAS; i++) {
+        if (!m->as[i].used) {
+            if (fresh < 0)
+                fresh = i;
+        } else if (m->as[i].cr3 == cr3 && m->as[i].mode == mode) {
+            hit = i;
+        }
+    }
+    if (hit >= 0 && pdpte && memcmp(m->as[hit].pdpte, pdpte, sizeof(m->as[hit].pdpte))) {
+        m->active = hit; /* same CR3, new PDPTEs: its entries are not valid */
+        as_flush(m, &m->as[hit]);
+        memcpy(m->as[hit].pdpte, pdpte, sizeof(m->as[hit].pdpte));
+    }
+    if (hit >= 0) {
+        m->stats.as_hits++;
+        m->active = hit;
+        as_load(m, &m->as[hit]);
+    } else {
+        m->stats.as_misses++;
+        if (fresh < 0) {
+            fresh = lru_victim(m); /* never the one just left: it is the newest */
+            if (fresh < 0)
+                fresh = 0;
+            as_drop(m, &m->as[fresh]);
+            m->stats.as_reclaims++;
+        }
+        struct smmu_as *a = &m->as[fresh];
+        a->used = true;
+        a->cr3 = cr3;
+        a->mode = mode;
+        memset(a->pdpte, 0, sizeof(a->pdpte));
+        if (pdpte)
+            memcpy(a->pdpte, pdpte, sizeof(a->pdpte));
+        m->active = fresh;
+    }
+    m->as[m->active].last_use = ++m->clock;
+}
+
+/* Every space built under another paging mode is useless now. */
+void smmu_shadow_drop_all(struct smmu *m)
+{
+    for (int i = 0; i < SMMU_NAS; i++)
+        if (m->as[i].used)
+            as_drop(m, &m->as[i]);
+    pools_reset(m);
+    m->entries = 0;
+    m->stats.flushes++;
+}
+
+void smmu_shadow_invlpg(struct smmu *m, uint32_t vpn)
+{
+    invalidate(m, m->active, vpn);
+}
+
+int smmu_shadow_init(struct smmu *m)
+{
+    m->budget = 1u << 18;
+    m->ref_cap = 1u << 16;
+    m->rmap_cap = m->budget + 4096;
+    m->ref_head = malloc((m->npages + 1) * sizeof(int32_t));
+    m->rmap_head = malloc((m->npages + 1) * sizeof(int32_t));
+    m->refs = calloc(m->ref_cap, sizeof(struct smmu_ref));
+    m->rmaps = calloc(m->rmap_cap, sizeof(struct smmu_rmap));
+    if (!m->ref_head || !m->rmap_head || !m->refs || !m->rmaps)
+        return -1;
+    pools_reset(m);
+    return 0;
+}
+
+void smmu_shadow_destroy(struct smmu *m)
+{
+    for (int i = 0; i < SMMU_NAS; i++)
+        free(m->as[i].h);
+    free(m->ref_head);
+    free(m->rmap_head);
+    free(m->refs);
+    free(m->rmaps);
+}
