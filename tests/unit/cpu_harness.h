@@ -35,15 +35,15 @@ static void setup(void)
     cpu_reset_flat32(c);
     c->vm = &vm;
     vm.cpu = c;
-    tables = calloc(1, (16u << 20) + (1u << 20));
-    ck_assert_int_eq(smmu_init(&mmu, &vm, tables), 0);
+    tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);
+    ck_assert_int_eq(smmu_init(&mmu, &vm, c, tables), 0);
     c->mmu = &mmu;
     c->regs[CPU_ESP] = 0x9000;
 }
 
 static void teardown(void)
 {
-    free(mmu.code_pages);
+    smmu_destroy(&mmu);
     free(tables);
     free(c);
     dev_bus_free(vm.bus);
