@@ -2,7 +2,9 @@
 # bench/nano.sh — the "nano" workload: build/guests/nano.elf's
 # nanobenchmarks (Adams & Agesen, ASPLOS 2006 style: syscall, in, cli_sti,
 # call_ret, divzero, pushf_popf; cycles per operation, measured by the
-# guest with RDTSC) on btvm's BT engine and QEMU TCG, plus two system
+# guest with RDTSC) on btvm's BT engine and QEMU TCG, the paging ones
+# (cmdline `paging`: pgfault, ptemod, cr3switch, hidden — more rows of
+# nano.csv; NANO_PAGING=0 leaves them out), plus two system
 # measurements of the same guest: interrupt latency while spinning
 # (cmdline `irqlat`) and host CPU use while the guest idles in hlt
 # (cmdline `idle`: PIT at 1 kHz, `idle100`: at 100 Hz). Writes $BENCH_OUT/nano.csv (median of the runs per
@@ -71,6 +73,14 @@ for sys in "${systems[@]}"; do
         n=$(grep -c '^nano: [a-z0-9_]* [0-9.]*$' "$log")
         [ "$n" -ge 6 ] || bench_die "$sys: nano printed $n result lines (log: $log)"
         awk -v s="$sys" '/^nano: / { print $2, s, $3 }' "$log" >>"$raw"
+
+        if [ "${NANO_PAGING:-1}" != 0 ]; then
+            log=$BENCH_OUT/logs/nano-paging-$sys.log
+            run_guest "$sys" paging "$log"
+            n=$(grep -c '^nano: [a-z0-9_]* [0-9.]*$' "$log")
+            [ "$n" -ge 4 ] || bench_die "$sys: nano paging printed $n result lines (log: $log)"
+            awk -v s="$sys" '/^nano: / { print $2, s, $3 }' "$log" >>"$raw"
+        fi
 
         log=$BENCH_OUT/logs/irqlat-$sys.log
         run_guest "$sys" irqlat "$log"

@@ -84,5 +84,14 @@ GUESTS += $(GUEST_DIR)/hostile.elf
 $(GUEST_DIR)/hostile.elf: $(HOSTILE_OBJS)
 .SECONDARY: $(HOSTILE_OBJS)
 
+# ---- pagetest: paging test suite, shadow page tables' reference (tests/guest/pagetest.sh) ----
+PAGETEST_OBJS := $(GUEST_OBJ)/pagetest/kernel.o $(GUEST_OBJ)/pagetest/mmu.o \
+                 $(GUEST_OBJ)/pagetest/faults.o $(GUEST_OBJ)/pagetest/tlb.o \
+                 $(GUEST_OBJ)/pagetest/code.o $(GUEST_OBJ)/pagetest/modes.o \
+                 $(GUEST_OBJ)/pagetest/stubs.o
+GUESTS += $(GUEST_DIR)/pagetest.elf
+$(GUEST_DIR)/pagetest.elf: $(PAGETEST_OBJS)
+.SECONDARY: $(PAGETEST_OBJS)
+
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)

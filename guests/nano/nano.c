@@ -6,9 +6,12 @@
  *   irqlat   PIT channel 0 at 1 kHz, spin, timestamp every IRQ0: deviation
  *            of the inter-interrupt interval from 1 ms;
  *   idle     `sti; hlt` for 3000 PIT ticks at 1 kHz (3 s), for host CPU
- *            accounting; idle100 the same at 100 Hz (300 ticks).
- * Owns the GDT/IDT/TSS set-up, the PIC/PIT programming and the arithmetic;
- * the timed loops and handlers are in stubs.S.
+ *            accounting; idle100 the same at 100 Hz (300 ticks);
+ *   paging   paging on (4 KiB pages, two address spaces), then the paging
+ *            workloads in the same format: pgfault, ptemod, cr3switch,
+ *            hidden. A mode of its own so the default run needs no paging.
+ * Owns the GDT/IDT/TSS set-up, the page tables, the PIC/PIT programming
+ * and the arithmetic; the timed loops and handlers are in stubs.S.
  */
 #include "guest.h"
 
@@ -22,8 +25,10 @@
 uint64_t nano_empty(uint32_t n), nano_in(uint32_t n), nano_cli_sti(uint32_t n);
 uint64_t nano_call_ret(uint32_t n), nano_pushf_popf(uint32_t n), nano_divzero(uint32_t n);
 uint64_t nano_int80_cpl0(uint32_t n), nano_user_syscall(uint32_t n);
+uint64_t nano_pgfault(uint32_t n), nano_ptemod(uint32_t n), nano_cr3switch(uint32_t n);
+uint64_t nano_hidden(uint32_t n);
 void nano_reload_segments(void);
-extern char isr_de[], isr_iret[], isr_irq0[], isr_spurious[], isr_unexpected[], isr_leave_user[];
+extern char isr_de[], isr_iret[], isr_irq0[], isr_spurious[], isr_unexpected[], isr_leave_user[], isr_pf[];
 
 static uint64_t gdt[6] __attribute__((aligned(8)));
 static uint64_t idt[256] __attribute__((aligned(8)));
@@ -131,6 +136,75 @@ static void run_nano(void)
     report("call_ret", best(nano_call_ret), empty);
     report("divzero", best(nano_divzero), empty);
     report("pushf_popf", best(nano_pushf_popf), empty);
+}
+
+/* ---- paging workloads ----
+ * Directories A and B share one page table mapping [0, 4 MiB) 1:1 (the
+ * image, stack and tables live there) and each map PG_VA (stubs.S knows
+ * it too) to its own frame. In A, PG_VA + 0x1000 is the page pgfault makes
+ * present from its #PF handler and not present again in its loop, and
+ * PG_VA + 0x2000 the PTE that ptemod rewrites. Globals: stubs.S names them. */
+#define PG_VA 0x40000000u
+#define PG_P  1u
+#define PG_W  2u
+uint32_t pg_dir_a[1024] __attribute__((aligned(4096)));
+uint32_t pg_dir_b[1024] __attribute__((aligned(4096)));
+uint32_t pg_pt_a[1024] __attribute__((aligned(4096)));
+static uint32_t pg_pt_b[1024] __attribute__((aligned(4096)));
+static uint32_t pg_ident[1024] __attribute__((aligned(4096)));
+static uint8_t pg_frames[2][4096] __attribute__((aligned(8192)));
+volatile uint32_t pg_faults;                 /* counted by isr_pf */
+
+static void paging_on(void)
+{
+    uint32_t f0 = (uint32_t)(uintptr_t)pg_frames[0], f1 = (uint32_t)(uintptr_t)pg_frames[1];
+    if ((uintptr_t)&pg_frames[2] > 0x400000u) {
+        gprintf("nano: image above 4 MiB, paging mode needs it below\n");
+        guest_exit(103);
+    }
+    for (uint32_t i = 0; i < 1024; i++)
+        pg_ident[i] = i << 12 | PG_P | PG_W;
+    pg_dir_a[0] = pg_dir_b[0] = (uint32_t)(uintptr_t)pg_ident | PG_P | PG_W;
+    pg_dir_a[PG_VA >> 22] = (uint32_t)(uintptr_t)pg_pt_a | PG_P | PG_W;
+    pg_dir_b[PG_VA >> 22] = (uint32_t)(uintptr_t)pg_pt_b | PG_P | PG_W;
+    pg_pt_a[0] = f0 | PG_P | PG_W;
+    pg_pt_b[0] = f1 | PG_P | PG_W;
+    pg_pt_a[1] = f0 | PG_W;                  /* pgfault: starts not present */
+    pg_pt_a[2] = f0 | PG_P | PG_W;           /* ptemod flips it f0 <-> f1 */
+    idt[14] = int_gate(isr_pf, 0);
+    __asm__ volatile("movl %0, %%cr3\n\t"
+                     "movl %%cr0, %%eax\n\torl $0x80010000, %%eax\n\tmovl %%eax, %%cr0"
+                     : : "r"(pg_dir_a) : "eax", "memory");
+}
+
+/* Numbers from an engine that ignores paging would be meaningless: check
+ * that the two spaces see their own frames and that every pgfault load
+ * really faulted, or exit with 104. */
+static void paging_check(int ok, const char *what)
+{
+    if (!ok) {
+        gprintf("nano: paging broken: %s\n", what);
+        guest_exit(104);
+    }
+}
+
+static void run_paging(void)
+{
+    volatile uint32_t *va = (volatile uint32_t *)(uintptr_t)PG_VA;
+    *(volatile uint32_t *)pg_frames[0] = 0xaaaa;
+    *(volatile uint32_t *)pg_frames[1] = 0xbbbb;
+    paging_on();
+    paging_check(*va == 0xaaaa, "PG_VA in space A");
+    __asm__ volatile("movl %0, %%cr3" : : "r"(pg_dir_b) : "memory");
+    paging_check(*va == 0xbbbb, "PG_VA in space B");
+    __asm__ volatile("movl %0, %%cr3" : : "r"(pg_dir_a) : "memory");
+    (void)best(nano_empty);
+    uint64_t empty = best(nano_empty);
+    report("pgfault", best(nano_pgfault), empty);
+    paging_check(pg_faults == REPS * ITERS, "pgfault loads that did not fault");
+    report("ptemod", best(nano_ptemod), empty);
+    report("cr3switch", best(nano_cr3switch), empty);
+    report("hidden", best(nano_hidden), empty);
 }
 
 /* ---- PIT ---- */
@@ -243,6 +317,8 @@ int guest_main(uint32_t magic, uint32_t mbi)
         run_idle(100);
     else if (cmdline_has(magic, mbi, "idle"))
         run_idle(1000);
+    else if (cmdline_has(magic, mbi, "paging"))
+        run_paging();
     else
         run_nano();
     return 0;

@@ -5,14 +5,17 @@
  * timestamp), the CS reload after lgdt, and the switch to and from CPL 3.
  * Every loop is: rdtsc, N times { body; dec ecx; jnz }, rdtsc; it returns
  * the 64-bit TSC delta, so the C side subtracts the empty loop's delta.
+ * The paging loops (nano.c's `paging` mode, page tables set up there) may
+ * load registers between the first rdtsc and the loop: once per run.
  */
+#define PG_VA 0x40000000
 #define KCODE 0x08
 #define KDATA 0x10
 #define UCODE 0x1b
 #define UDATA 0x23
 
-/* uint64_t nano_<name>(uint32_t n) */
-.macro LOOP_BEGIN name
+/* uint64_t nano_<name>(uint32_t n); LOOP_BEGIN = LOOP_ENTRY + LOOP_TOP */
+.macro LOOP_ENTRY name
     .text
     .globl nano_\name
     .type nano_\name, @function
@@ -26,8 +29,16 @@ nano_\name:
     rdtsc
     movl %eax, %esi
     movl %edx, %edi
+.endm
+
+.macro LOOP_TOP
     .balign 16
 1:
+.endm
+
+.macro LOOP_BEGIN name
+    LOOP_ENTRY \name
+    LOOP_TOP
 .endm
 
 .macro LOOP_END name
@@ -74,12 +85,47 @@ LOOP_BEGIN int80_cpl0
     int $0x80
 LOOP_END int80_cpl0
 
+/* ---- paging (CR0.PG on, CR3 = pg_dir_a on entry and exit) ---- */
+
+/* A true #PF: the load from the not-present page faults, isr_pf sets P,
+ * the load is retried; then P is cleared again, with INVLPG. */
+LOOP_BEGIN pgfault
+    movl PG_VA+0x1000, %eax
+    andl $~1, pg_pt_a+4
+    invlpg PG_VA+0x1000
+LOOP_END pgfault
+
+/* A PTE write (the frame flips between two) and its INVLPG. */
+LOOP_BEGIN ptemod
+    xorl $0x1000, pg_pt_a+8
+    invlpg PG_VA+0x2000
+LOOP_END ptemod
+
+/* One CR3 switch (A and B alternate) and one access through the new space. */
+LOOP_ENTRY cr3switch
+    movl $pg_dir_a, %ebx
+    movl $pg_dir_a, %edx
+    xorl $pg_dir_b, %edx
+LOOP_TOP
+    xorl %edx, %ebx
+    movl %ebx, %cr3
+    movl PG_VA, %eax
+LOOP_END cr3switch
+
+/* Reload the same CR3, then touch a page: the access needs a fresh walk. */
+LOOP_ENTRY hidden
+    movl %cr3, %ebx
+LOOP_TOP
+    movl %ebx, %cr3
+    movl PG_VA, %eax
+LOOP_END hidden
+
     .text
 nano_leaf:
     ret
 
 /* ---- IDT handlers ---- */
-    .globl isr_de, isr_iret, isr_irq0, isr_spurious, isr_unexpected, isr_leave_user
+    .globl isr_de, isr_iret, isr_irq0, isr_spurious, isr_unexpected, isr_leave_user, isr_pf
 isr_de:
     addl $2, (%esp)
     iretl
@@ -108,6 +154,13 @@ isr_irq0:
     iretl
 
 isr_spurious:
+    iretl
+
+/* #PF from nano_pgfault: make its page present, drop the error code, retry. */
+isr_pf:
+    orl $1, pg_pt_a+4
+    incl pg_faults
+    addl $4, %esp
     iretl
 
 isr_unexpected:
