@@ -8,6 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
+
+/*
+ * Zydis' encoder searches its instruction tables on every call, which made
+ * it most of the translation time. The translator asks for the same few
+ * hundred encodings over and over (TLB checks, flag saves, callout stubs),
+ * so results are memoized, keyed by the whole request (compared in full:
+ * a hash collision can only cost a miss).
+ */
+#define ENC_CACHE_BITS 14
+struct enc_memo {
+    ZydisEncoderRequest req;
+    uint8_t len;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+};
+static struct enc_memo *enc_cache;
 
 void bt_emit_reset(struct bt_emit *e)
 {
@@ -71,12 +87,28 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
                         : (ZyanU16)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r) / 8);
         }
     }
+    if (!enc_cache)
+        enc_cache = calloc(1u << ENC_CACHE_BITS, sizeof(*enc_cache));
+    struct enc_memo *memo = NULL;
+    if (enc_cache) {
+        memo = &enc_cache[XXH3_64bits(req, sizeof(*req)) & ((1u << ENC_CACHE_BITS) - 1)];
+        if (memo->len && !memcmp(&memo->req, req, sizeof(*req))) {
+            memcpy(e->buf[b] + e->len[b], memo->bytes, memo->len);
+            e->len[b] += memo->len;
+            return;
+        }
+    }
     ZyanUSize n = ZYDIS_MAX_INSTRUCTION_LENGTH;
     ZyanStatus st = ZydisEncoderEncodeInstruction(req, e->buf[b] + e->len[b], &n);
     if (!ZYAN_SUCCESS(st)) {
         bt_emit_fail(e, "host encoding of %s failed (status %x)",
                      ZydisMnemonicGetString(req->mnemonic), (unsigned)st);
         return;
+    }
+    if (memo) {
+        memcpy(&memo->req, req, sizeof(*req));
+        memcpy(memo->bytes, e->buf[b] + e->len[b], n);
+        memo->len = (uint8_t)n;
     }
     e->len[b] += (uint32_t)n;
 }

@@ -211,6 +211,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     struct bt *bt = vm->engine_priv;
     struct cpu *c = bt->cpu;
     uint64_t site = 0;
+    uint32_t site_key = ~0u; /* key of a tombstone being forwarded */
     bool want_safe = false;
     bool check_timers = true;
     uint64_t flushes = bt->st.flushes;
@@ -286,6 +287,9 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
                 site = 0;
             }
         }
+        if (site && site_key != ~0u && blk->key != site_key)
+            site = 0; /* a tombstone only forwards to the same kind of block */
+        site_key = ~0u;
         if (site) {
             int32_t rel = (int32_t)((int64_t)(uintptr_t)blk->host - (int64_t)(site + 4));
             memcpy((void *)(uintptr_t)site, &rel, 4);
@@ -319,8 +323,11 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             __atomic_store_n(&c->async_pending, 0, __ATOMIC_RELEASE);
             check_timers = true;
             break;
-        case BT_EXIT_CALLOUT:
         case BT_EXIT_STALE:
+            site = c->exit_site;
+            site_key = c->arg0;
+            break;
+        case BT_EXIT_CALLOUT:
             break;
         case BT_EXIT_STOP:
         case BT_EXIT_UNSUPPORTED:

@@ -444,6 +444,22 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         /* Where the entry jumps once the block is invalidated (cache.c). */
         int tomb = bt_label(e);
         bt_bind(e, BT_OOL, tomb);
+        /* The dispatcher re-points the tombstone (the entry's jmp rel32 at
+         * host + 1) at the new translation, so chained jumps that still
+         * lead here stop exiting. ARG0 = this block's key. */
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11), bt_i(0x1122334455667788ll));
+        if (t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
+            t.sites[t.nsites].buf = BT_MAIN;
+            t.sites[t.nsites].rel_at = 1;
+            t.sites[t.nsites].imm_at = bt_here(e, BT_OOL) - 8;
+            t.nsites++;
+        } else {
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(ZYDIS_REGISTER_R11D), bt_r(ZYDIS_REGISTER_R11D));
+        }
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EXIT_SITE, 8), bt_r(ZYDIS_REGISTER_R11));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i((int32_t)key));
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_STALE);
 
         if (e->failed) {

@@ -65,6 +65,7 @@ static void hdel(struct smmu_as *a, struct smmu_hent *e)
 {
     uint32_t mask = a->cap - 1;
     uint32_t i = (uint32_t)(e - a->h);
+    a->region_n[(e->key - 1) >> 9]--;
     a->h[i].key = 0;
     a->n--;
     /* Backward-shift the cluster after the hole. */
@@ -81,6 +82,8 @@ static void hdel(struct smmu_as *a, struct smmu_hent *e)
 
 static int hgrow(struct smmu_as *a)
 {
+    if (!a->region_n && !(a->region_n = calloc(SMMU_REGIONS, sizeof(uint16_t))))
+        return -1;
     uint32_t ncap = a->cap ? a->cap * 2 : 256;
     struct smmu_hent *nh = calloc(ncap, sizeof(*nh));
     if (!nh)
@@ -133,14 +136,21 @@ static void as_load(struct smmu *m, struct smmu_as *a)
             tables_set(m, a->h[i].key - 1, a->h[i].ppage, a->h[i].perm);
 }
 
+static bool loaded(const struct smmu *m, int as)
+{
+    return as == m->active || as == SMMU_GLOBAL;
+}
+
 /* Forget every entry of a (its records become stale). */
 static void as_flush(struct smmu *m, struct smmu_as *a)
 {
-    if (a == &m->as[m->active])
+    if (loaded(m, (int)(a - m->as)))
         as_unload(m, a);
     m->entries -= a->n;
     if (a->h)
         memset(a->h, 0, (size_t)a->cap * sizeof(*a->h));
+    if (a->region_n)
+        memset(a->region_n, 0, SMMU_REGIONS * sizeof(uint16_t));
     a->n = 0;
     a->gen++;
 }
@@ -149,9 +159,11 @@ static void as_drop(struct smmu *m, struct smmu_as *a)
 {
     as_flush(m, a);
     free(a->h);
+    free(a->region_n);
     a->h = NULL;
+    a->region_n = NULL;
     a->cap = 0;
-    a->used = false;
+    a->used = a == &m->as[SMMU_GLOBAL]; /* the global space always exists */
 }
 
 /* ---- pools of records -------------------------------------------------- */
@@ -169,7 +181,7 @@ static void pools_reset(struct smmu *m)
 
 void smmu_flush(struct smmu *m)
 {
-    for (int i = 0; i < SMMU_NAS; i++)
+    for (int i = 0; i <= SMMU_NAS; i++)
         if (m->as[i].used)
             as_flush(m, &m->as[i]);
     pools_reset(m);
@@ -198,7 +210,7 @@ bool smmu_traced(struct smmu *m, uint64_t ppage)
     return false;
 }
 
-void smmu_trace_ref(struct smmu *m, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
+void smmu_trace_ref(struct smmu *m, int as, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
                     unsigned esize_log)
 {
     if (ppage >= m->npages)
@@ -206,7 +218,7 @@ void smmu_trace_ref(struct smmu *m, uint64_t ppage, uint32_t base_vpn, unsigned 
     bool was = smmu_traced(m, ppage);
     for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
         struct smmu_ref *r = &m->refs[i];
-        if (r->as == m->active && r->base_vpn == base_vpn && r->span_log == span_log &&
+        if (r->as == as && r->base_vpn == base_vpn && r->span_log == span_log &&
             ref_live(m, r))
             return;
     }
@@ -214,8 +226,8 @@ void smmu_trace_ref(struct smmu *m, uint64_t ppage, uint32_t base_vpn, unsigned 
     struct smmu_ref *r = &m->refs[i];
     m->ref_free = r->next;
     r->base_vpn = base_vpn;
-    r->as = (uint8_t)m->active;
-    r->gen = m->as[m->active].gen;
+    r->as = (uint8_t)as;
+    r->gen = m->as[as].gen;
     r->span_log = (uint8_t)span_log;
     r->esize_log = (uint8_t)esize_log;
     r->next = m->ref_head[ppage];
@@ -233,7 +245,7 @@ static void invalidate(struct smmu *m, int as, uint32_t vpn)
         return;
     hdel(a, e);
     m->entries--;
-    if (as == m->active)
+    if (loaded(m, as))
         tables_clear(m, vpn);
     m->stats.trace_invalidations++;
 }
@@ -241,24 +253,16 @@ static void invalidate(struct smmu *m, int as, uint32_t vpn)
 static void invalidate_range(struct smmu *m, int as, uint32_t vpn, uint32_t count)
 {
     struct smmu_as *a = &m->as[as];
-    if (count > a->n * 2) {
-        /* Fewer entries than pages in the range: scan the hash. */
-        for (uint32_t i = 0; i < a->cap;) {
-            uint32_t v = a->h[i].key - 1;
-            if (a->h[i].key && v - vpn < count) {
-                hdel(a, &a->h[i]);
-                m->entries--;
-                if (as == m->active)
-                    tables_clear(m, v);
-                m->stats.trace_invalidations++;
-                continue; /* the slot now holds a shifted entry */
-            }
-            i++;
-        }
+    if (!a->n)
         return;
+    /* Only the 2 MiB regions that hold entries are searched. */
+    for (uint32_t v = vpn; v < vpn + count; v = (v | 511) + 1) {
+        if (!a->region_n[v >> 9])
+            continue;
+        uint32_t end = (v | 511) + 1 < vpn + count ? (v | 511) + 1 : vpn + count;
+        for (uint32_t x = v; x < end && a->region_n[v >> 9]; x++)
+            invalidate(m, as, x);
     }
-    for (uint32_t i = 0; i < count; i++)
-        invalidate(m, as, vpn + i);
 }
 
 void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
@@ -294,7 +298,7 @@ void smmu_drop_writes(struct smmu *m, uint64_t ppage)
             m->rmap_free = dead;
             continue;
         }
-        if (r->as == m->active) {
+        if (loaded(m, r->as)) {
             TBL(m, SMMU_T_SW, r->vpn) = 0;
             TBL(m, SMMU_T_UW, r->vpn) = 0;
         }
@@ -326,14 +330,14 @@ void smmu_shadow_reserve(struct smmu *m)
     }
 }
 
-static void rmap_add(struct smmu *m, uint32_t vpn, uint32_t ppage)
+static void rmap_add(struct smmu *m, int as, uint32_t vpn, uint32_t ppage)
 {
     int32_t i = m->rmap_free;
     struct smmu_rmap *r = &m->rmaps[i];
     m->rmap_free = r->next;
     r->vpn = vpn;
-    r->as = (uint8_t)m->active;
-    r->gen = m->as[m->active].gen;
+    r->as = (uint8_t)as;
+    r->gen = m->as[as].gen;
     r->next = m->rmap_head[ppage];
     m->rmap_head[ppage] = i;
 }
@@ -350,9 +354,9 @@ static int lru_victim(struct smmu *m)
     return v;
 }
 
-void smmu_shadow_insert(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
+void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm)
 {
-    struct smmu_as *a = &m->as[m->active];
+    struct smmu_as *a = &m->as[as];
     if ((a->n + 1) * 4 > a->cap * 3 && hgrow(a) != 0)
         return;
     struct smmu_hent *e = hfind(a, vpn);
@@ -362,18 +366,36 @@ void smmu_shadow_insert(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t pe
             j = (j + 1) & mask;
         e = &a->h[j];
         e->key = vpn + 1;
+        a->region_n[vpn >> 9]++;
         a->n++;
         m->entries++;
         e->ppage = ppage;
         e->perm = 0;
-        rmap_add(m, vpn, ppage);
+        rmap_add(m, as, vpn, ppage);
     } else if (e->ppage != ppage) {
         e->ppage = ppage;
         e->perm = 0;
-        rmap_add(m, vpn, ppage);
+        rmap_add(m, as, vpn, ppage);
     }
     e->perm |= perm;
     tables_set(m, vpn, ppage, e->perm);
+}
+
+/* A hidden fault the shadow already answers (its table slot was cleared
+ * by a switch or withheld for a traced page): no walk needed. */
+bool smmu_shadow_lookup(struct smmu *m, uint32_t vpn, int t, bool load, uint32_t *ppage)
+{
+    for (int k = 0; k < 2; k++) {
+        int as = k ? SMMU_GLOBAL : m->active;
+        struct smmu_hent *e = hfind(&m->as[as], vpn);
+        if (e && ((e->perm >> t) & 1)) {
+            if (load)
+                tables_set(m, vpn, e->ppage, e->perm);
+            *ppage = e->ppage;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- switching address spaces ----------------------------------------- */
@@ -429,7 +451,7 @@ void smmu_shadow_switch(struct smmu *m, uint32_t cr3, uint32_t mode, const uint6
 /* Every space built under another paging mode is useless now. */
 void smmu_shadow_drop_all(struct smmu *m)
 {
-    for (int i = 0; i < SMMU_NAS; i++)
+    for (int i = 0; i <= SMMU_NAS; i++)
         if (m->as[i].used)
             as_drop(m, &m->as[i]);
     pools_reset(m);
@@ -440,6 +462,12 @@ void smmu_shadow_drop_all(struct smmu *m)
 void smmu_shadow_invlpg(struct smmu *m, uint32_t vpn)
 {
     invalidate(m, m->active, vpn);
+    invalidate(m, SMMU_GLOBAL, vpn); /* INVLPG drops global translations too */
+}
+
+void smmu_shadow_flush_global(struct smmu *m)
+{
+    as_flush(m, &m->as[SMMU_GLOBAL]);
 }
 
 int smmu_shadow_init(struct smmu *m)
@@ -453,14 +481,19 @@ int smmu_shadow_init(struct smmu *m)
     m->rmaps = calloc(m->rmap_cap, sizeof(struct smmu_rmap));
     if (!m->ref_head || !m->rmap_head || !m->refs || !m->rmaps)
         return -1;
+    m->as[SMMU_GLOBAL].used = true;
+    m->as[SMMU_GLOBAL].cr3 = ~0u;
+    m->as[SMMU_GLOBAL].mode = ~0u; /* never matched by a CR3 load */
     pools_reset(m);
     return 0;
 }
 
 void smmu_shadow_destroy(struct smmu *m)
 {
-    for (int i = 0; i < SMMU_NAS; i++)
+    for (int i = 0; i <= SMMU_NAS; i++) {
         free(m->as[i].h);
+        free(m->as[i].region_n);
+    }
     free(m->ref_head);
     free(m->rmap_head);
     free(m->refs);

@@ -23,9 +23,11 @@ void smmu_shadow_switch(struct smmu *m, uint32_t cr3, uint32_t mode, const uint6
 void smmu_shadow_drop_all(struct smmu *m);
 void smmu_shadow_invlpg(struct smmu *m, uint32_t vpn);
 void smmu_shadow_reserve(struct smmu *m);
+void smmu_shadow_flush_global(struct smmu *m);
 
 #define CR4_PSE 0x10u
 #define CR4_PAE 0x20u
+#define CR4_PGE 0x80u
 #define EFER_NXE 0x800u
 
 int smmu_init(struct smmu *m, struct vm *vm, struct cpu *cpu, uint64_t *base)
@@ -69,6 +71,12 @@ int smmu_cr_write(struct smmu *m)
         m->wp = mode & 8;
         m->nxe = pae && (mode & 16);
     }
+    bool pge = paging && (c->cr4 & CR4_PGE);
+    if (pge != m->pge) {
+        /* Toggling CR4.PGE flushes global translations (SDM 4.10.4.1). */
+        smmu_shadow_flush_global(m);
+        m->pge = pge;
+    }
     if (paging)
         m->stats.cr3_loads++;
     smmu_shadow_switch(m, paging ? c->cr3 : ~0u, mode, pae ? pdpte : NULL);
@@ -109,6 +117,9 @@ static bool is_ram(struct smmu *m, uint64_t ppage)
 static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
 {
     struct smmu_walk w;
+    uint32_t pp;
+    if (m->paging && smmu_shadow_lookup(m, lin >> 12, smmu_table_for(acc), true, &pp))
+        return pp;
     smmu_shadow_reserve(m);
     if (!smmu_walk(m, lin, acc, &w)) {
         m->stats.true_faults++;
@@ -117,9 +128,10 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
     uint64_t ppage = w.phys >> 12;
     if (!is_ram(m, ppage))
         return -2;
+    int as = w.global ? SMMU_GLOBAL : m->active;
     for (int i = 0; i < w.ntables; i++)
-        smmu_trace_ref(m, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
-    smmu_shadow_insert(m, lin >> 12, (uint32_t)ppage, w.perm);
+        smmu_trace_ref(m, as, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
+    smmu_shadow_insert(m, as, lin >> 12, (uint32_t)ppage, w.perm);
     m->stats.hidden_faults++;
     return (int64_t)ppage;
 }
@@ -194,10 +206,15 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
 /* Translate through the shadow entry when there is one (no walk). */
 static bool tr(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
 {
-    int t = ((acc & SMMU_ACC_U) ? SMMU_T_UR : SMMU_T_SR) + ((acc & SMMU_ACC_W) ? 1 : 0);
+    int t = smmu_table_for(acc);
     uint64_t e = m->tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
     if (e) {
         *phys = e + lin - (uint64_t)(uintptr_t)m->ram;
+        return true;
+    }
+    uint32_t pp;
+    if (m->paging && smmu_shadow_lookup(m, lin >> 12, t, false, &pp)) {
+        *phys = ((uint64_t)pp << 12) | (lin & 0xFFF);
         return true;
     }
     return smmu_translate(m, lin, acc, phys);

@@ -43,6 +43,8 @@ struct cpu;
 enum { SMMU_T_SR, SMMU_T_SW, SMMU_T_UR, SMMU_T_UW, SMMU_T_SX, SMMU_T_UX, SMMU_NTABLES };
 
 #define SMMU_NAS 16 /* cached address spaces */
+#define SMMU_GLOBAL SMMU_NAS /* the space of global pages (CR4.PGE), always loaded */
+#define SMMU_REGIONS 2048    /* 2 MiB regions, for counting entries per directory slot */
 
 struct smmu_stats {
     uint64_t fills_read, fills_write, fills_exec, slow_reads, slow_writes, mmio, unmapped;
@@ -65,6 +67,7 @@ struct smmu_as {
     uint64_t last_use;
     struct smmu_hent *h;
     uint32_t cap, n;
+    uint16_t *region_n;  /* entries per 2 MiB region (range invalidations skip empty ones) */
 };
 
 struct smmu {
@@ -75,9 +78,9 @@ struct smmu {
     uint8_t *code_pages;    /* one byte per guest-physical page: holds translated code */
     uint64_t npages;        /* guest-physical pages of RAM */
     /* Paging mode (snapshot of CR0/CR4/EFER bits, kept by smmu_mode_changed). */
-    bool paging, pae, pse, wp, nxe;
+    bool paging, pae, pse, wp, nxe, pge;
     uint32_t mode;
-    struct smmu_as as[SMMU_NAS];
+    struct smmu_as as[SMMU_NAS + 1];
     int active;
     uint64_t clock;
     uint32_t budget, entries; /* shadow entries in all address spaces, and the limit */
@@ -138,11 +141,19 @@ extern void (*smmu_code_write_hook)(void *opaque, uint64_t phys, unsigned len);
 extern void *smmu_code_write_opaque;
 
 /* shadow.c internals shared with smmu.c */
-void smmu_shadow_insert(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm);
+void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm);
 bool smmu_traced(struct smmu *m, uint64_t ppage);
-void smmu_trace_ref(struct smmu *m, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
+void smmu_trace_ref(struct smmu *m, int as, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
                     unsigned esize_log);
 void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len);
 void smmu_drop_writes(struct smmu *m, uint64_t ppage);
+bool smmu_shadow_lookup(struct smmu *m, uint32_t vpn, int t, bool load, uint32_t *ppage);
+/* The shadow table an access of kind acc uses. */
+static inline int smmu_table_for(unsigned acc)
+{
+    if (acc & SMMU_ACC_X)
+        return (acc & SMMU_ACC_U) ? SMMU_T_UX : SMMU_T_SX;
+    return ((acc & SMMU_ACC_U) ? SMMU_T_UR : SMMU_T_SR) + ((acc & SMMU_ACC_W) ? 1 : 0);
+}
 
 #endif

@@ -17,6 +17,7 @@
 #define PTE_A  0x20u
 #define PTE_D  0x40u
 #define PTE_PS 0x80u
+#define PTE_G  0x100u
 #define PAE_NX (1ull << 63)
 /* MAXPHYADDR 36: bits 62:36 of PAE entries are reserved. */
 #define PAE_RSVD_HI 0x7FFFFFF000000000ull
@@ -106,6 +107,7 @@ static bool walk32(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk 
         bool dirty = (acc & SMMU_ACC_W) || (pde & PTE_D);
         r->phys = (pde & 0xFFC00000u) | (lin & 0x3FF000u);
         r->perm = perms(m, w, u, false, dirty);
+        r->global = m->pge && (pde & PTE_G);
         return true;
     }
     uint64_t pte_a = (pde & 0xFFFFF000u) | (((lin >> 12) & 0x3FF) << 2);
@@ -125,6 +127,7 @@ static bool walk32(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk 
     bool dirty = (acc & SMMU_ACC_W) || (pte & PTE_D);
     r->phys = pte & 0xFFFFF000u;
     r->perm = perms(m, w, u, false, dirty);
+    r->global = m->pge && (pte & PTE_G);
     return true;
 }
 
@@ -160,6 +163,7 @@ static bool walk_pae(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_wal
         bool dirty = (acc & SMMU_ACC_W) || (pde & PTE_D);
         r->phys = (pde & 0xFFFE00000ull) | (lin & 0x1FF000u);
         r->perm = perms(m, w, u, nx_pde, dirty);
+        r->global = m->pge && (pde & PTE_G);
         return true;
     }
     uint64_t pte_a = (pde & PAE_ADDR) | (((lin >> 12) & 0x1FF) << 3);
@@ -182,6 +186,7 @@ static bool walk_pae(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_wal
     bool dirty = (acc & SMMU_ACC_W) || (pte & PTE_D);
     r->phys = pte & PAE_ADDR;
     r->perm = perms(m, w, u, nx, dirty);
+    r->global = m->pge && (pte & PTE_G);
     return true;
 }
 

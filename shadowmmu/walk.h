@@ -9,6 +9,7 @@
 struct smmu_walk {
     uint64_t phys;     /* guest-physical page of the access */
     uint8_t perm;      /* 1 << SMMU_T_*: what this translation allows */
+    bool global;       /* G bit in the leaf entry with CR4.PGE: survives CR3 loads */
     /* Page-table pages read (directory, then table), for traces: the
      * linear pages their entries map start at base_vpn, each entry spanning
      * 1 << span_log pages and 1 << esize_log bytes. */
