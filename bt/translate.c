@@ -189,6 +189,8 @@ enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
         return BT_EMIT_CONTROL;
     if (d->cls & DEC_STACK)
         return BT_EMIT_STACK;
+    if (bt_is_inline_string(d))
+        return BT_EMIT_IDENT; /* emit_string.c: plain memory accesses */
     if ((d->cls & DEC_INNOCUOUS) && !(d->cls & (DEC_STRING | DEC_PORTIO)) && !is_legacy(d->zi.mnemonic) &&
         (!(d->cls & DEC_MEMORY) || has_visible_mem(d)))
         return BT_EMIT_IDENT;
@@ -204,6 +206,8 @@ static bool emit_one(struct bt_tctx *t, bool last)
         return true;
     }
     if (bt_emit_vif(t, last))
+        return true;
+    if (bt_emit_string(t))
         return true;
     switch (bt_emit_kind(d)) {
     case BT_EMIT_IDENT:

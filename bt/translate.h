@@ -104,6 +104,10 @@ void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta);
 /* emit_vif.c: CLI/STI/PUSHF/POPF inline; false = use the callout. */
 bool bt_emit_vif(struct bt_tctx *t, bool last_in_block);
 
+/* emit_string.c: LODS/STOS/SCAS/MOVS/CMPS without REP, inline. */
+bool bt_is_inline_string(const struct dec_insn *d);
+bool bt_emit_string(struct bt_tctx *t);
+
 /* emit_ident.c */
 bool bt_emit_ident(struct bt_tctx *t);
 

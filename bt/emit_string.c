@@ -1,0 +1,155 @@
+/*
+ * bt/emit_string.c — single (non-REP) string instructions inline.
+ *
+ * LODS, STOS, SCAS, MOVS and CMPS without a REP prefix are everyday code in
+ * an i386 kernel (strcmp is a LODSB/SCASB loop, strlen a REPNE SCASB): as
+ * callouts they cost a trip into C each. Here each becomes its one or two
+ * memory accesses through the ordinary shadow-TLB path (emit_mem.c) —
+ * MOV/CMP against [ESI]/[EDI] — followed by the ESI/EDI step.
+ *
+ * The step depends on DF, which lives in the host RFLAGS: PUSHFQ, then DF
+ * is isolated with flag-free shifts (SHLX/SHRX) and NOT, and one LEA adds
+ * size * (1 - 2 * DF). Guest flags are never touched by the step, so SCAS
+ * and CMPS leave exactly the flags of their compare. REP forms, 16-bit
+ * addressing and non-flat ES stay callouts (cpu/string.c).
+ */
+#include "bt/translate.h"
+
+#include <string.h>
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+
+static ZydisRegister acc_reg(unsigned size)
+{
+    return size == 1 ? ZYDIS_REGISTER_AL : size == 2 ? ZYDIS_REGISTER_AX : ZYDIS_REGISTER_EAX;
+}
+
+static ZydisRegister r13_of(unsigned size)
+{
+    return size == 1 ? ZYDIS_REGISTER_R13B : size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D;
+}
+
+/* A [seg:base] operand as the decoder would describe it. */
+static void mem_operand(ZydisDecodedOperand *op, ZydisRegister base, ZydisRegister seg, unsigned size)
+{
+    memset(op, 0, sizeof(*op));
+    op->type = ZYDIS_OPERAND_TYPE_MEMORY;
+    op->size = (ZyanU16)(size * 8);
+    op->mem.type = ZYDIS_MEMOP_TYPE_MEM;
+    op->mem.base = base;
+    op->mem.index = ZYDIS_REGISTER_NONE;
+    op->mem.segment = seg;
+}
+
+/* One access: the guest's EA into R10D, then `m reg, [mem]` / `m [mem], reg`
+ * through the shadow TLB. */
+static void access(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisMnemonic m,
+                   ZydisRegister reg, bool mem_first, bool rd, bool wr)
+{
+    unsigned size = op->size / 8;
+    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, size, wr);
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = m;
+    req.operand_count = 2;
+    ZydisEncoderOperand mem = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, size);
+    req.operands[mem_first ? 0 : 1] = mem;
+    req.operands[mem_first ? 1 : 0] = bt_r(reg);
+    bt_emit_mem_op(t, &req, size, rd, wr);
+}
+
+/* reg32 += size * (1 - 2 * DF), flags untouched. Uses R9, R11. */
+static void step(struct bt_emit *e, ZydisRegister reg32, unsigned size)
+{
+    ZydisRegister reg64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg32);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, R(R9));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_i(63 - 10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, R(R9), R(R9), R(R11));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_i(63));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(R9), R(R9), R(R11));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R9)); /* -DF - 1 */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(reg32),
+           bt_m(reg64, ZYDIS_REGISTER_R9, (uint8_t)(2 * size), 3 * (int32_t)size, 0));
+}
+
+bool bt_is_inline_string(const struct dec_insn *d)
+{
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
+    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
+    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
+        break;
+    default:
+        return false;
+    }
+    if (d->zi.address_width != 32 || (d->cls & DEC_UNDEFINED))
+        return false;
+    if (d->zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+        return false;
+    /* MOVSD/CMPSD also name SSE2 instructions: only the one-byte string
+     * opcodes (A4-A7, AA-AF) here. */
+    return d->zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
+           ((d->zi.opcode >= 0xA4 && d->zi.opcode <= 0xA7) ||
+            (d->zi.opcode >= 0xAA && d->zi.opcode <= 0xAF));
+}
+
+static ZydisRegister src_seg(const struct dec_insn *d)
+{
+    static const ZydisRegister seg[] = { ZYDIS_REGISTER_ES, ZYDIS_REGISTER_CS, ZYDIS_REGISTER_SS,
+                                         ZYDIS_REGISTER_DS, ZYDIS_REGISTER_FS, ZYDIS_REGISTER_GS };
+    static const ZydisInstructionAttributes attr[] = {
+        ZYDIS_ATTRIB_HAS_SEGMENT_ES, ZYDIS_ATTRIB_HAS_SEGMENT_CS, ZYDIS_ATTRIB_HAS_SEGMENT_SS,
+        ZYDIS_ATTRIB_HAS_SEGMENT_DS, ZYDIS_ATTRIB_HAS_SEGMENT_FS, ZYDIS_ATTRIB_HAS_SEGMENT_GS };
+    for (int i = 0; i < 6; i++)
+        if (d->zi.attributes & attr[i])
+            return seg[i];
+    return ZYDIS_REGISTER_DS;
+}
+
+bool bt_emit_string(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    if (!bt_is_inline_string(d))
+        return false;
+    struct bt_emit *e = t->e;
+    unsigned size = d->zi.operand_width / 8;
+    ZydisDecodedOperand src, dst;
+    mem_operand(&src, ZYDIS_REGISTER_ESI, src_seg(d), size);
+    mem_operand(&dst, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_ES, size);
+    bool saved_last = t->mem_last_act;
+    t->mem_last_act = false; /* the index step always follows the access */
+    bool si = false, di = false;
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
+        access(t, &src, ZYDIS_MNEMONIC_MOV, acc_reg(size), false, true, false);
+        si = true;
+        break;
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
+        access(t, &dst, ZYDIS_MNEMONIC_MOV, acc_reg(size), true, false, true);
+        di = true;
+        break;
+    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
+        access(t, &dst, ZYDIS_MNEMONIC_CMP, acc_reg(size), false, true, false);
+        di = true;
+        break;
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
+        access(t, &src, ZYDIS_MNEMONIC_MOV, r13_of(size), false, true, false);
+        access(t, &dst, ZYDIS_MNEMONIC_MOV, r13_of(size), true, false, true);
+        si = di = true;
+        break;
+    default: /* CMPS: [ESI] - [EDI] */
+        access(t, &src, ZYDIS_MNEMONIC_MOV, r13_of(size), false, true, false);
+        access(t, &dst, ZYDIS_MNEMONIC_CMP, r13_of(size), false, true, false);
+        si = di = true;
+        break;
+    }
+    t->mem_last_act = saved_last;
+    if (si)
+        step(e, ZYDIS_REGISTER_ESI, size);
+    if (di)
+        step(e, ZYDIS_REGISTER_EDI, size);
+    return true;
+}
