@@ -49,6 +49,26 @@
     mov edi, [r15 + 28]
 .endm
 
+/*
+ * A callout's C code (and the C library under it) may use the XMM
+ * registers but never the x87 stack, so only XMM0-15 and MXCSR are parked
+ * in the fxsave image around it — a fraction of FXSAVE + FXRSTOR. A callout
+ * that leaves to the dispatcher completes the image with FXSAVE.
+ */
+.macro SAVE_XMM
+    stmxcsr [r15 + CPU_OFF_FXSTATE + 24]
+    .irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    movaps [r15 + CPU_OFF_FXSTATE + 160 + 16 * \i], xmm\i
+    .endr
+.endm
+
+.macro LOAD_XMM
+    .irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    movaps xmm\i, [r15 + CPU_OFF_FXSTATE + 160 + 16 * \i]
+    .endr
+    ldmxcsr [r15 + CPU_OFF_FXSTATE + 24]
+.endm
+
 /* Back to bt_enter's caller with eax = cpu->exit_reason. */
 .macro LEAVE_TO_C
     fninit
@@ -105,7 +125,7 @@ bt_exit_tramp:
     .type bt_callout_tramp, @function
 bt_callout_tramp:
     SAVE_GUEST
-    fxsave [r15 + CPU_OFF_FXSTATE]
+    SAVE_XMM
     mov rbx, rsp
     and rsp, -16
     mov rdi, r15
@@ -115,10 +135,12 @@ bt_callout_tramp:
     mov rsp, rbx
     test eax, eax
     jnz 1f
-    fxrstor [r15 + CPU_OFF_FXSTATE]
+    LOAD_XMM
     LOAD_GUEST
     ret
 1:  mov [r15 + CPU_OFF_EXIT], eax
+    LOAD_XMM
+    fxsave [r15 + CPU_OFF_FXSTATE]
     LEAVE_TO_C
     .size bt_callout_tramp, . - bt_callout_tramp
 

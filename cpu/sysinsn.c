@@ -137,6 +137,7 @@ int cpu_co_rdmsr(struct cpu *c, const struct dec_insn *d)
     case 0x176: v = c->msr_sysenter_eip; break;
     case 0x1A0: v = c->msr_misc_enable; break;
     case 0xC0000080: v = c->efer; break;
+    case 0x8B: v = 0; break; /* IA32_BIOS_SIGN_ID: no microcode update loaded */
     default: return co_fault(c, d, GP0);
     }
     c->regs[CPU_EAX] = (uint32_t)v;
@@ -161,6 +162,7 @@ int cpu_co_wrmsr(struct cpu *c, const struct dec_insn *d)
     case 0x175: c->msr_sysenter_esp = v; break;
     case 0x176: c->msr_sysenter_eip = v; break;
     case 0x1A0: c->msr_misc_enable = v; break;
+    case 0x8B: break; /* IA32_BIOS_SIGN_ID: writes are how software asks for the revision */
     case 0xC0000080:
         /* EFER: NXE only (no long mode, no SYSCALL on this model). */
         if (v & ~0x800ull)
