@@ -66,7 +66,7 @@ struct bt_block {
 
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
-             ibtc_hits, interrupts, halts;
+             ibtc_hits, interrupts, halts, adaptive;
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
     uint64_t translate_ns;
 };
@@ -99,6 +99,9 @@ struct bt {
     bool invalidated;        /* a guest write just invalidated translations */
     bool count;              /* --stats: emitted code counts indirect hits */
     uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */
+    /* Adaptive translation: guest EIPs of stores that keep hitting traced
+     * page tables (memslow.c counts, translate.c emits a direct callout). */
+    struct { uint32_t eip, hits; } adapt[1024];
 };
 
 /* enter.S */
@@ -107,6 +110,8 @@ void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *));
+/* memslow.c: this store keeps hitting traced page tables. */
+bool bt_adaptive(const struct bt *bt, uint32_t eip);
 
 /* cache.c */
 int bt_cache_init(struct bt *bt, size_t size);

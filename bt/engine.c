@@ -402,11 +402,11 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
         fprintf(f, "\"hidden_faults\":%llu,\"true_faults\":%llu,\"trace_hits\":%llu,"
                    "\"trace_invalidations\":%llu,\"shadow_as_hits\":%llu,\"shadow_as_misses\":%llu,"
                    "\"shadow_reclaims\":%llu,\"shadow_flushes\":%llu,\"cr3_loads\":%llu,"
-                   "\"invlpg\":%llu,\"shadow_entries\":%u}",
+                   "\"invlpg\":%llu,\"shadow_entries\":%u,\"adaptive_retranslations\":%llu}",
                 (ull)m->hidden_faults, (ull)m->true_faults, (ull)m->trace_hits,
                 (ull)m->trace_invalidations, (ull)m->as_hits, (ull)m->as_misses,
                 (ull)m->as_reclaims, (ull)m->flushes, (ull)m->cr3_loads, (ull)m->invlpg,
-                bt->mmu.entries);
+                bt->mmu.entries, (ull)s->adaptive);
         return;
     }
     fprintf(f, "bt engine:\n"
@@ -416,13 +416,13 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  dispatcher entries     %llu\n"
                "  indirect branches      %llu inline hits, %llu misses\n"
                "  callouts               %llu\n"
-               "  code invalidations     %llu\n"
+               "  code invalidations     %llu (adaptive retranslations %llu)\n"
                "  interrupts delivered   %llu, halts slept %llu\n"
                "  exits:",
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
             (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations,
-            (ull)s->interrupts, (ull)s->halts);
+            (ull)s->adaptive, (ull)s->interrupts, (ull)s->halts);
     for (int i = 1; i < BT_EXIT_KINDS; i++)
         fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);
     fprintf(f, "\n  callouts by insn      ");

@@ -42,6 +42,39 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
     return r;
 }
 
+/* A store to a traced page table: after a few, its block is retranslated
+ * with the store as a direct callout (translate.c asks bt_adaptive()). */
+#define ADAPT_AFTER 4
+
+static uint32_t adapt_slot(uint32_t eip)
+{
+    return (eip * 0x9E3779B1u) >> 22; /* 1024 slots */
+}
+
+bool bt_adaptive(const struct bt *bt, uint32_t eip)
+{
+    const __typeof__(bt->adapt[0]) *a = &bt->adapt[adapt_slot(eip)];
+    return a->eip == eip && a->hits >= ADAPT_AFTER;
+}
+
+static void adapt_note(struct bt *bt, struct cpu *c)
+{
+    __typeof__(bt->adapt[0]) *a = &bt->adapt[adapt_slot(c->eip)];
+    if (a->eip != c->eip) {
+        a->eip = c->eip;
+        a->hits = 0;
+    }
+    if (++a->hits != ADAPT_AFTER)
+        return;
+    int64_t pp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
+    if (pp < 0)
+        return;
+    bool was = bt->invalidated;
+    bt_invalidate_phys(bt, ((uint64_t)pp << 12) | ((c->seg_base[CPU_CS] + c->eip) & 0xFFF), 1);
+    bt->invalidated = was; /* the running block may finish: only its entry is dead */
+    bt->st.adaptive++;
+}
+
 static int page_fault(struct cpu *c, struct bt *bt)
 {
     c->cr2 = bt->mmu.pf_addr;
@@ -68,6 +101,8 @@ int bt_mem_slow(struct cpu *c, const void *unused)
         }
         if (fault)
             return page_fault(c, bt);
+        if (bt->mmu.fill_traced)
+            adapt_note(bt, c);
     }
     /* Emulated: every page must allow the access before the instruction
      * runs, so a fault leaves it (and memory) untouched. */

@@ -209,6 +209,19 @@ static bool emit_one(struct bt_tctx *t, bool last)
         return true;
     if (bt_emit_string(t))
         return true;
+    /* Adaptive translation: a MOV store that keeps writing traced page
+     * tables becomes one direct callout (no inline check, no bounce). */
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        d->ops[0].size <= 32 && !(t->key & KEY_NONFLAT) && d->zi.address_width == 32 &&
+        (d->ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+         ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR32 ||
+         ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR16 ||
+         ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR8) &&
+        d->ops[0].mem.segment != ZYDIS_REGISTER_FS && d->ops[0].mem.segment != ZYDIS_REGISTER_GS &&
+        bt_adaptive(t->bt, d->eip)) {
+        bt_emit_callout(t, BT_MAIN, cpu_co_mov_store);
+        return true;
+    }
     switch (bt_emit_kind(d)) {
     case BT_EMIT_IDENT:
         if (bt_emit_ident(t))

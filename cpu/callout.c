@@ -185,6 +185,18 @@ int cpu_read_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOpera
     }
 }
 
+/* MOV m, r/imm as one callout: bt/ retranslates stores that keep writing
+ * traced page tables this way (adaptive translation), skipping the failed
+ * inline check and the bounce buffer. Flat segments only (bt/ checks). */
+int cpu_co_mov_store(struct cpu *c, const struct dec_insn *d)
+{
+    uint32_t v;
+    int f = cpu_read_op(c, d, &d->ops[1], &v);
+    if (!f)
+        f = cpu_write_op(c, d, &d->ops[0], v);
+    return f ? co_fault(c, d, f) : CPU_CO_CONTINUE;
+}
+
 int cpu_write_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op, uint32_t v)
 {
     if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {

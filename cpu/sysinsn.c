@@ -190,13 +190,19 @@ int cpu_co_nop_priv(struct cpu *c, const struct dec_insn *d)
 }
 
 /* INVLPG: the shadow is kept coherent by traces, so this only drops the
- * page's entry; the block ends so a changed code mapping is seen. */
+ * page's entry. */
 int cpu_co_invlpg(struct cpu *c, const struct dec_insn *d)
 {
     if (need_cpl0(c))
         return co_fault(c, d, GP0);
-    smmu_invlpg(c->mmu, cpu_ea(c, d, &d->ops[0]));
-    return done_exit(c, d);
+    uint32_t lin = cpu_ea(c, d, &d->ops[0]);
+    smmu_invlpg(c->mmu, lin);
+    /* Only a changed mapping of the code running now needs the block to
+     * end; any other page is checked at the next block entry. */
+    uint32_t pc = c->seg_base[CPU_CS] + d->eip;
+    if ((lin >> 12) == (pc >> 12) || (lin >> 12) == ((pc + d->len) >> 12) + 1)
+        return done_exit(c, d);
+    return CPU_CO_CONTINUE;
 }
 
 /* ---- descriptor-table registers -------------------------------------- */
@@ -398,12 +404,21 @@ int cpu_co_mov_cr(struct cpu *c, const struct dec_insn *d)
         return co_fault(c, d, GP0);
     }
     uint32_t old = *cr;
+    uint32_t pc = c->seg_base[CPU_CS] + d->eip, next = pc + d->len;
+    int64_t code_before = n == 3 ? smmu_exec_page(c->mmu, pc) : -1;
+    int64_t next_before = n == 3 ? smmu_exec_page(c->mmu, next) : -1;
     *cr = v;
     if ((n == 0 || n == 3 || n == 4) && smmu_cr_write(c->mmu) != 0) {
         *cr = old; /* PAE: a PDPTE with reserved bits set */
         smmu_cr_write(c->mmu);
         return co_fault(c, d, GP0);
     }
+    /* A CR3 load that leaves the running code where it was (a kernel is
+     * mapped alike in every address space) lets the block go on; block
+     * entries check their own pages. CR0/CR4 change the translation key. */
+    if (n == 3 && code_before >= 0 && smmu_exec_page(c->mmu, pc) == code_before &&
+        smmu_exec_page(c->mmu, next) == next_before)
+        return CPU_CO_CONTINUE;
     return done_exit(c, d);
 }
 

@@ -100,6 +100,19 @@ unsigned smmu_acc(const struct smmu *m, bool write)
 
 bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
 {
+    /* A shadow entry that allows the access is the walk's answer (its A/D
+     * bits were set when it was filled, and traces keep it current). */
+    int t = smmu_table_for(acc);
+    uint64_t e = m->tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
+    if (e && t < SMMU_T_SX) {
+        *phys = e + lin - (uint64_t)(uintptr_t)m->ram;
+        return true;
+    }
+    uint32_t pp;
+    if (m->paging && smmu_shadow_lookup(m, lin >> 12, t, false, &pp)) {
+        *phys = ((uint64_t)pp << 12) | (lin & 0xFFF);
+        return true;
+    }
     struct smmu_walk w;
     if (!smmu_walk(m, lin, acc, &w))
         return false;
@@ -139,6 +152,7 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
 uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
 {
     *fault = false;
+    m->fill_traced = false;
     int64_t ppage = fill(m, lin, acc);
     if (ppage == -1) {
         *fault = true;
@@ -148,8 +162,12 @@ uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
         return NULL;
     if (acc & SMMU_ACC_W) {
         m->stats.fills_write++;
-        if (m->code_pages[ppage] || smmu_traced(m, (uint64_t)ppage))
+        if (smmu_traced(m, (uint64_t)ppage)) {
+            m->fill_traced = true;
             return NULL; /* the write must be seen: emulate it */
+        }
+        if (m->code_pages[ppage])
+            return NULL;
     } else {
         m->stats.fills_read++;
     }
@@ -203,23 +221,6 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
     }
 }
 
-/* Translate through the shadow entry when there is one (no walk). */
-static bool tr(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
-{
-    int t = smmu_table_for(acc);
-    uint64_t e = m->tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
-    if (e) {
-        *phys = e + lin - (uint64_t)(uintptr_t)m->ram;
-        return true;
-    }
-    uint32_t pp;
-    if (m->paging && smmu_shadow_lookup(m, lin >> 12, t, false, &pp)) {
-        *phys = ((uint64_t)pp << 12) | (lin & 0xFFF);
-        return true;
-    }
-    return smmu_translate(m, lin, acc, phys);
-}
-
 /* Every page is translated before any byte moves, so a fault on a later
  * page leaves memory untouched. Accesses span at most a few pages. */
 static int access(struct smmu *m, uint32_t lin, uint8_t *buf, unsigned len, unsigned acc)
@@ -233,7 +234,7 @@ static int access(struct smmu *m, uint32_t lin, uint8_t *buf, unsigned len, unsi
             chunk = left;
         if (n == 8) /* long accesses: one page at a time */
             break;
-        if (!tr(m, l, acc, &phys[n]))
+        if (!smmu_translate(m, l, acc, &phys[n]))
             return 14;
         l += chunk;
         left -= chunk;
@@ -245,7 +246,7 @@ static int access(struct smmu *m, uint32_t lin, uint8_t *buf, unsigned len, unsi
         uint64_t p;
         if (i < n)
             p = phys[i];
-        else if (!tr(m, lin, acc, &p))
+        else if (!smmu_translate(m, lin, acc, &p))
             return 14;
         access_phys(m, p, buf, chunk, write);
         lin += chunk; buf += chunk; len -= chunk;

@@ -93,6 +93,7 @@ struct smmu {
     uint32_t ref_cap, rmap_cap;
     /* Last walk fault: linear address and error code. */
     uint32_t pf_addr, pf_err;
+    bool fill_traced;      /* the last smmu_fill declined a write: page-table page */
     uint64_t fast_addend;  /* the addend most pages share (R14 in emitted code) */
     struct smmu_stats stats;
 };
