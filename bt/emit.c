@@ -5,6 +5,7 @@
 #include "bt/emit.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@
  */
 #define ENC_CACHE_BITS 14
 struct enc_memo {
-    ZydisEncoderRequest req;
+    uint8_t key[sizeof(ZydisEncoderRequest)];
+    uint16_t klen;
     uint8_t len;
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
 };
@@ -91,8 +93,18 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         enc_cache = calloc(1u << ENC_CACHE_BITS, sizeof(*enc_cache));
     struct enc_memo *memo = NULL;
     if (enc_cache) {
-        memo = &enc_cache[XXH3_64bits(req, sizeof(*req)) & ((1u << ENC_CACHE_BITS) - 1)];
-        if (memo->len && !memcmp(&memo->req, req, sizeof(*req))) {
+        /* The key: the header, the operands in use and the EVEX/MVEX tail
+         * (Zydis ignores operands past operand_count). */
+        uint8_t key[sizeof(*req)];
+        size_t head = offsetof(ZydisEncoderRequest, operands);
+        size_t ops = (size_t)req->operand_count * sizeof(req->operands[0]);
+        size_t tail = sizeof(*req) - offsetof(ZydisEncoderRequest, evex);
+        memcpy(key, req, head);
+        memcpy(key + head, req->operands, ops);
+        memcpy(key + head + ops, &req->evex, tail);
+        size_t klen = head + ops + tail;
+        memo = &enc_cache[XXH3_64bits(key, klen) & ((1u << ENC_CACHE_BITS) - 1)];
+        if (memo->len && memo->klen == klen && !memcmp(memo->key, key, klen)) {
             memcpy(e->buf[b] + e->len[b], memo->bytes, memo->len);
             e->len[b] += memo->len;
             return;
@@ -106,7 +118,13 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         return;
     }
     if (memo) {
-        memcpy(&memo->req, req, sizeof(*req));
+        size_t head = offsetof(ZydisEncoderRequest, operands);
+        size_t ops = (size_t)req->operand_count * sizeof(req->operands[0]);
+        size_t tail = sizeof(*req) - offsetof(ZydisEncoderRequest, evex);
+        memcpy(memo->key, req, head);
+        memcpy(memo->key + head, req->operands, ops);
+        memcpy(memo->key + head + ops, &req->evex, tail);
+        memo->klen = (uint16_t)(head + ops + tail);
         memcpy(memo->bytes, e->buf[b] + e->len[b], n);
         memo->len = (uint8_t)n;
     }
@@ -125,38 +143,6 @@ void bt_ins(struct bt_emit *e, int b, ZydisMnemonic m, int n, ...)
         req.operands[i] = va_arg(ap, ZydisEncoderOperand);
     va_end(ap);
     bt_enc(e, b, &req);
-}
-
-ZydisEncoderOperand bt_r(ZydisRegister r)
-{
-    ZydisEncoderOperand o;
-    memset(&o, 0, sizeof(o));
-    o.type = ZYDIS_OPERAND_TYPE_REGISTER;
-    o.reg.value = r;
-    return o;
-}
-
-ZydisEncoderOperand bt_i(int64_t v)
-{
-    ZydisEncoderOperand o;
-    memset(&o, 0, sizeof(o));
-    o.type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
-    o.imm.s = v;
-    return o;
-}
-
-ZydisEncoderOperand bt_m(ZydisRegister base, ZydisRegister index, uint8_t scale, int64_t disp,
-                         unsigned size)
-{
-    ZydisEncoderOperand o;
-    memset(&o, 0, sizeof(o));
-    o.type = ZYDIS_OPERAND_TYPE_MEMORY;
-    o.mem.base = base;
-    o.mem.index = index;
-    o.mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : scale;
-    o.mem.displacement = disp;
-    o.mem.size = (ZyanU16)size;
-    return o;
 }
 
 static uint32_t branch(struct bt_emit *e, int b, ZydisMnemonic m, int label, uint64_t abs)

@@ -41,10 +41,31 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req);
 /* Encode mnemonic with n operands (ZydisEncoderOperand values). */
 void bt_ins(struct bt_emit *e, int b, ZydisMnemonic m, int n, ...);
 
-ZydisEncoderOperand bt_r(ZydisRegister r);
-ZydisEncoderOperand bt_i(int64_t v);
-ZydisEncoderOperand bt_m(ZydisRegister base, ZydisRegister index, uint8_t scale, int64_t disp,
-                         unsigned size);
+static inline ZydisEncoderOperand bt_r(ZydisRegister r)
+{
+    ZydisEncoderOperand o = { .type = ZYDIS_OPERAND_TYPE_REGISTER };
+    o.reg.value = r;
+    return o;
+}
+
+static inline ZydisEncoderOperand bt_i(int64_t v)
+{
+    ZydisEncoderOperand o = { .type = ZYDIS_OPERAND_TYPE_IMMEDIATE };
+    o.imm.s = v;
+    return o;
+}
+
+static inline ZydisEncoderOperand bt_m(ZydisRegister base, ZydisRegister index, uint8_t scale,
+                                       int64_t disp, unsigned size)
+{
+    ZydisEncoderOperand o = { .type = ZYDIS_OPERAND_TYPE_MEMORY };
+    o.mem.base = base;
+    o.mem.index = index;
+    o.mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : scale;
+    o.mem.displacement = disp;
+    o.mem.size = (ZyanU16)size;
+    return o;
+}
 
 /* rel32 jumps/calls: to a label, or to an absolute host address. Return the
  * offset of the rel32 field in buffer b (for chain patching). */
