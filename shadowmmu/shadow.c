@@ -332,6 +332,25 @@ void smmu_shadow_reserve(struct smmu *m)
 
 static void rmap_add(struct smmu *m, int as, uint32_t vpn, uint32_t ppage)
 {
+    /* A page refilled after an invalidation would add a record each time:
+     * reuse the live one, and free dead ones met on the way. */
+    int32_t *l = &m->rmap_head[ppage];
+    while (*l >= 0) {
+        struct smmu_rmap *r = &m->rmaps[*l];
+        struct smmu_as *a = &m->as[r->as];
+        bool live = a->used && a->gen == r->gen;
+        if (live && r->as == as && r->vpn == vpn)
+            return;
+        struct smmu_hent *e = live ? hfind(a, r->vpn) : NULL;
+        if (!e || e->ppage != ppage) {
+            int32_t dead = *l;
+            *l = r->next;
+            r->next = m->rmap_free;
+            m->rmap_free = dead;
+            continue;
+        }
+        l = &r->next;
+    }
     int32_t i = m->rmap_free;
     struct smmu_rmap *r = &m->rmaps[i];
     m->rmap_free = r->next;
