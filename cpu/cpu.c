@@ -8,6 +8,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <x86intrin.h>
 #include "bt/offsets.h"
 
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
@@ -85,6 +87,9 @@ void cpu_reset_flat32(struct cpu *c)
     c->gdtr.base = 0; c->gdtr.limit = 0xFFFF;
     c->idtr.base = 0; c->idtr.limit = 0xFFFF;
     c->msr_apic_base = 0xFEE00900;
+    /* Fast strings on (bit 0), BTS and PEBS unavailable (bits 11, 12). */
+    c->msr_misc_enable = 1u | (1u << 11) | (1u << 12);
+    c->efer = 0;
     /* Default x87/SSE state: FCW 0x37F, MXCSR 0x1F80 (SDM vol. 1, 10.5.1). */
     memset(c->fxstate, 0, sizeof(c->fxstate));
     c->fxstate[0] = 0x7F; c->fxstate[1] = 0x03;
@@ -98,6 +103,37 @@ static void put_str(uint32_t *dst, const char *s12)
     memcpy(dst, s12, 12);
 }
 
+/* The host TSC's rate (the guest's TSC is the host's), measured against
+ * CLOCK_MONOTONIC from process start to the first question: by then the
+ * interval is long enough for parts-per-million accuracy. */
+static uint64_t tsc0, ns0;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((constructor)) static void tsc_start(void)
+{
+    ns0 = mono_ns();
+    tsc0 = __rdtsc();
+}
+
+uint64_t cpu_host_tsc_hz(void)
+{
+    static uint64_t hz;
+    if (hz)
+        return hz;
+    uint64_t ns;
+    while ((ns = mono_ns()) - ns0 < 20000000u)
+        ; /* at least 20 ms */
+    uint64_t t = __rdtsc();
+    hz = (uint64_t)((unsigned __int128)(t - tsc0) * 1000000000u / (ns - ns0));
+    return hz;
+}
+
 void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
     (void)c; (void)subleaf;
@@ -107,7 +143,7 @@ void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t ou
     case 0: {
         uint32_t v[3];
         put_str(v, "GenuineIntel");
-        out[0] = 1; out[1] = v[0]; out[3] = v[1]; out[2] = v[2];
+        out[0] = 0x15; out[1] = v[0]; out[3] = v[1]; out[2] = v[2];
         break;
     }
     case 1:
@@ -120,6 +156,17 @@ void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t ou
         out[3] = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 6) | (1u << 8) | (1u << 11) |
                  (1u << 13) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
         break;
+    case 0x15: {
+        /* TSC/crystal ratio and crystal Hz: the guest learns the TSC rate
+         * without calibrating it against the PIT, which a busy host makes
+         * fail (docs/cpuid.md). Crystal = TSC (ratio 1, or 2 past 4 GHz). */
+        uint64_t hz = cpu_host_tsc_hz();
+        uint32_t div = hz > 0xFFFFFFFFull ? 2 : 1;
+        out[0] = 1;
+        out[1] = div;
+        out[2] = (uint32_t)(hz / div);
+        break;
+    }
     case 0x80000000:
         out[0] = 0x80000004;
         break;

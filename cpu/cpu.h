@@ -144,6 +144,8 @@ void cpu_reset_flat32(struct cpu *c);
 
 /* Fill EAX..EDX for CPUID leaf eax/subleaf ecx from btvm's documented model. */
 void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+/* The host TSC rate in Hz (CPUID leaf 0x15 reports it to the guest). */
+uint64_t cpu_host_tsc_hz(void);
 
 /* Short names for printing. */
 const char *cpu_reg_name(enum cpu_reg r);

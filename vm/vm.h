@@ -90,6 +90,9 @@ struct vm {
     struct dev_timers timers;
     uint64_t next_deadline;  /* nearest device deadline, ns of CLOCK_MONOTONIC */
     struct vm_wake *wake;
+    /* vm_kick() calls this (any thread, vcpu alive) for an engine that needs
+     * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
+    void (*kick_hook)(struct vm *vm);
     volatile int input_pending; /* console input arrived: poll the UART */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
