@@ -96,6 +96,7 @@ struct bt {
     struct bt_emit em;
     struct bt_stats st;
     bool trace;
+    void *perfmap;           /* FILE * of /tmp/perf-<pid>.map (BTVM_PERFMAP=1), or NULL */
     bool invalidated;        /* a guest write just invalidated translations */
     bool count;              /* --stats: emitted code counts indirect hits */
     uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */

@@ -10,8 +10,9 @@
  * The step depends on DF, which lives in the host RFLAGS: PUSHFQ, then DF
  * is isolated with flag-free shifts (SHLX/SHRX) and NOT, and one LEA adds
  * size * (1 - 2 * DF). Guest flags are never touched by the step, so SCAS
- * and CMPS leave exactly the flags of their compare. REP forms, 16-bit
- * addressing and non-flat ES stay callouts (cpu/string.c).
+ * and CMPS leave exactly the flags of their compare. Segment bases and
+ * limits are applied like any other access (bt_emit_ea). REP forms and
+ * 16-bit addressing stay callouts (cpu/string.c).
  */
 #include "bt/translate.h"
 

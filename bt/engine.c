@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 #include "devices/pic8259.h"
@@ -125,6 +126,12 @@ static int bt_init(struct vm *vm)
     bt->vm = vm;
     bt->cpu = vm->cpu;
     bt->trace = vm->opt.trace;
+    /* BTVM_PERFMAP=1: name each block for `perf report` (perf's JIT map). */
+    if (getenv("BTVM_PERFMAP")) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        bt->perfmap = fopen(path, "w");
+    }
     bt->count = vm->opt.stats || vm->opt.stats_json;
     if (bt->count)
         bt->callout_counts = calloc(ZYDIS_MNEMONIC_MAX_VALUE + 1, sizeof(uint64_t));
@@ -155,7 +162,7 @@ static int bt_init(struct vm *vm)
 /* The addend emitted code tries first (R14): with paging off every RAM page
  * has host = ram + linear. With paging, the stack page's (a kernel's
  * direct map shares it with most kernel data), else the code page's. */
-static uint64_t bt_fast_addend(const struct bt *bt, uint64_t code_ppage)
+static uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
 {
     const struct cpu *c = bt->cpu;
     if (!(c->cr0 & CPU_CR0_PG))
@@ -164,6 +171,12 @@ static uint64_t bt_fast_addend(const struct bt *bt, uint64_t code_ppage)
     uint64_t e = bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
     if (e)
         return e;
+    /* Not shadowed yet (a CR3 load cleared it): fill it now, or every group
+     * check on the stack would fail over to the safe translation. */
+    bool fault;
+    uint8_t *h = smmu_fill((struct smmu *)&bt->mmu, sp, smmu_acc(&bt->mmu, false), &fault);
+    if (h)
+        return (uint64_t)(uintptr_t)h - sp;
     uint32_t pc = c->seg_base[CPU_CS] + c->eip;
     return (uint64_t)(uintptr_t)bt->vm->ram + (code_ppage << 12) - (pc & ~0xFFFu);
 }

@@ -260,8 +260,9 @@ static uint64_t now_ns(void)
  * parked in R10, JRCXZ), plain compares otherwise. With paging, the
  * execute-table entry of each code page (guest-physical page + 1, filled by
  * the dispatcher) must equal the page this block came from: RCX becomes
- * async + 2 * (entry - tag), zero only when both parts are. Chained jumps and
- * the indirect table then need no checks of their own. */
+ * async (32 bits) + ((entry - tag) << 32), zero only when both parts are
+ * (|entry - tag| < 2^21). Chained jumps and the indirect table then need no
+ * checks of their own. */
 static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
 {
     bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp async */
@@ -278,8 +279,11 @@ static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, ui
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_R11),
            bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R9D), bt_i(32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, bt_r(ZYDIS_REGISTER_R11), bt_r(ZYDIS_REGISTER_R11),
+           bt_r(ZYDIS_REGISTER_R9));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_RCX),
-           bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 2, 0, 0));
+           bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0, 0));
 }
 
 static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t vpn,
@@ -512,6 +516,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         bt->st.translate_ns += now_ns() - t0;
         if (bt->trace)
             bt_trace_block(bt, blk, insns, k);
+        if (bt->perfmap)
+            fprintf(bt->perfmap, "%lx %x guest_%08x_k%02x\n", (unsigned long)(uintptr_t)host,
+                    blk->host_len, eip, key);
         return blk;
     }
     snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),

@@ -404,7 +404,9 @@ int cpu_co_mov_cr(struct cpu *c, const struct dec_insn *d)
         return co_fault(c, d, GP0);
     }
     uint32_t old = *cr;
-    uint32_t pc = c->seg_base[CPU_CS] + d->eip, next = pc + d->len;
+    /* The running block may go on to the end of this page and, with its
+     * last instruction, into the next one: both must keep their mapping. */
+    uint32_t pc = c->seg_base[CPU_CS] + d->eip, next = (pc | 0xFFFu) + 1;
     int64_t code_before = n == 3 ? smmu_exec_page(c->mmu, pc) : -1;
     int64_t next_before = n == 3 ? smmu_exec_page(c->mmu, next) : -1;
     *cr = v;

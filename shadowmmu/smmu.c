@@ -80,7 +80,6 @@ int smmu_cr_write(struct smmu *m)
     if (paging)
         m->stats.cr3_loads++;
     smmu_shadow_switch(m, paging ? c->cr3 : ~0u, mode, pae ? pdpte : NULL);
-    m->fast_addend = (uint64_t)(uintptr_t)m->ram;
     return 0;
 }
 

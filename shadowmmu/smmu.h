@@ -94,7 +94,6 @@ struct smmu {
     /* Last walk fault: linear address and error code. */
     uint32_t pf_addr, pf_err;
     bool fill_traced;      /* the last smmu_fill declined a write: page-table page */
-    uint64_t fast_addend;  /* the addend most pages share (R14 in emitted code) */
     struct smmu_stats stats;
 };
 
