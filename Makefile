@@ -14,7 +14,7 @@ TEST_SRCS :=
 GUESTS    :=
 TESTS     :=
 
-.PHONY: all test run bench clean deps unit-test guest-test
+.PHONY: all test run bench clean deps unit-test guest-test linux-test
 all: deps $(BUILD)/btvm guests
 
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -31,6 +31,7 @@ include shadowmmu/module.mk
 include bt/module.mk
 include devices/module.mk
 include guests/module.mk
+include guests/linux/module.mk
 include tests/module.mk
 include bench/module.mk
 
@@ -48,8 +49,10 @@ $(BUILD)/obj/%.o: %.S | $(DEPS_STAMP)
 $(BUILD)/btvm: $(BTVM_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-run: all
-	$(BUILD)/btvm run -k $(BUILD)/guests/hello.elf
+# Boots Debian's i386 Linux to a busybox shell (guests/linux, docs/linux.md);
+# exit the shell or press Ctrl-A X to stop.
+run: all linux
+	$(BUILD)/btvm run -k $(BUILD)/linux/vmlinuz -i $(BUILD)/linux/initrd.img -a console=ttyS0
 
 clean:
 	rm -rf $(BUILD)

@@ -1,7 +1,7 @@
 # bench/: `make bench` runs bench/run.sh over BENCH_WORKLOADS; each writes
 # $(BUILD)/bench/<workload>.csv and prints its ratio table. Not part of
 # `make test`. Knobs (environment): BENCH_RUNS, BENCH_WARMUP, BENCH_TIMEOUT.
-BENCH_WORKLOADS := compute nano
+BENCH_WORKLOADS := compute nano linux
 
-bench: all
+bench: all linux
 	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh $(BENCH_WORKLOADS)

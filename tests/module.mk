@@ -34,4 +34,8 @@ unit-test: $(UNIT_BINS) $(UNIT_SAN)
 guest-test: all
 	@bash tests/run-guest.sh
 
-test: unit-test guest-test
+# Debian's i386 Linux booted to a busybox shell and driven (tests/linux/).
+linux-test: $(BUILD)/btvm linux
+	@bash tests/linux/boot.sh
+
+test: unit-test guest-test linux-test

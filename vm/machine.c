@@ -1,7 +1,8 @@
 /*
- * vm/machine.c — assembles the machine: guest RAM, the Multiboot kernel,
- * the device bus with COM1, the debug console and debug-exit, the user's
- * terminal, the virtual CPU in its Multiboot entry state, and the engine.
+ * vm/machine.c — assembles the machine: guest RAM, the kernel (Multiboot
+ * ELF or Linux bzImage, chosen by the file's content), the device bus with
+ * COM1, the debug console and debug-exit, the user's terminal, the virtual
+ * CPU in its loader's entry state, and the engine.
  * Also vm_request_stop(), the one way devices end the run.
  */
 #include "vm/machine.h"
@@ -20,6 +21,7 @@
 #include "devices/rtc146818.h"
 #include "devices/uart16550.h"
 #include "vm/console.h"
+#include "vm/linuxboot.h"
 #include "vm/ram.h"
 
 void vm_request_stop(struct vm *vm, int status)
@@ -135,8 +137,17 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         fprintf(stderr, "%s\n", err);
         return VM_STATUS_HOST_ERROR;
     }
-    if (vm_multiboot_load_files(vm->ram, vm->ram_size, opt->kernel, opt->cmdline, opt->initrd,
-                                &m->boot, err, sizeof(err))) {
+    /* The loader is chosen by content: a bzImage has "HdrS" at 0x202;
+     * everything else (including unreadable files, which it reports) goes
+     * to the Multiboot loader as before. */
+    struct vm_linux_result linux_boot;
+    bool is_linux = vm_linux_probe_file(opt->kernel);
+    int lr = is_linux ? vm_linux_load_files(vm->ram, vm->ram_size, opt->kernel, opt->cmdline,
+                                            opt->initrd, &linux_boot, err, sizeof(err))
+                      : vm_multiboot_load_files(vm->ram, vm->ram_size, opt->kernel,
+                                                opt->cmdline, opt->initrd, &m->boot, err,
+                                                sizeof(err));
+    if (lr) {
         fprintf(stderr, "%s\n", err);
         return VM_STATUS_BAD_INPUT;
     }
@@ -150,11 +161,15 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     vm->engine = &bt_engine_ops;
     if (vm->engine->init(vm))
         return VM_STATUS_HOST_ERROR; /* init printed why */
-    cpu_reset_flat32(vm->cpu);
-    /* Multiboot machine state (spec 3.2). */
-    vm->cpu->regs[CPU_EAX] = VM_MB_BOOT_MAGIC;
-    vm->cpu->regs[CPU_EBX] = m->boot.info_addr;
-    vm->cpu->eip = m->boot.entry;
+    if (is_linux) {
+        vm_linux_cpu_entry(vm->cpu, &linux_boot); /* 32-bit boot protocol */
+    } else {
+        cpu_reset_flat32(vm->cpu);
+        /* Multiboot machine state (spec 3.2). */
+        vm->cpu->regs[CPU_EAX] = VM_MB_BOOT_MAGIC;
+        vm->cpu->regs[CPU_EBX] = m->boot.info_addr;
+        vm->cpu->eip = m->boot.entry;
+    }
     m->engine_ready = true;
     return 0;
 }

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# bench/linux.sh — the "linux" workload: Debian's i386 kernel + busybox
+# initramfs (make linux) on btvm's BT engine and QEMU TCG, and the same
+# busybox commands run natively (busybox-static:amd64) on the host.
+# Writes $BENCH_OUT/linux.csv and prints ratios. Rows:
+#   boot_to_init         guest uptime when /init starts (VMs only)
+#   boot_to_prompt_wall  host wall time from launch to init running the
+#                        command script (VMs only)
+#   sha256_32m md5_32m gzip1_16m shloop_100k forkexec_300 dd_bs1_200k
+#                        timed inside the guest (adjtimex, microseconds) on
+#                        data made from /dev/urandom in tmpfs beforehand
+# One boot yields one sample of every row; BENCH_RUNS boots per system.
+# LINUX_BENCH_SYSTEMS picks systems (default "btvm-bt qemu-tcg native").
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.." || exit 1
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+BUILD=${BUILD:-build}
+BTVM=${BTVM:-$BUILD/btvm}
+LINUX_DIR=$BUILD/linux
+# shellcheck source=guests/linux/lib.sh
+. guests/linux/lib.sh
+SYSTEMS=${LINUX_BENCH_SYSTEMS:-btvm-bt qemu-tcg native}
+NATIVE_BB=$LINUX_DIR/native/busybox
+NATIVE_BIN=$LINUX_DIR/native/bin
+csv=$BENCH_OUT/linux.csv
+WORKLOADS="sha256_32m md5_32m gzip1_16m shloop_100k forkexec_300 dd_bs1_200k"
+
+# The commands, for guest and host alike: $T is a tmpfs folder, $B holds
+# busybox's applet links. Busybox date has no %N; adjtimex shows µs.
+script() {
+    printf 'T=%s; B=%s\n' "$1" "$2"
+    cat <<'SH'
+now() { adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf "%d.%06d\n", s, u }'; }
+rep() { awk -v n="$1" -v a="$2" -v b="$3" -v ok="$4" 'BEGIN { printf "bench: %s %.6f %s\n", n, b - a, ok ? "ok" : "FAIL" }'; }
+dd if=/dev/urandom of=$T/d32 bs=1048576 count=32 iflag=fullblock 2>/dev/null
+dd if=$T/d32 of=$T/d16 bs=1048576 count=16 2>/dev/null
+[ "$(wc -c <$T/d32)" -eq 33554432 ] && [ "$(wc -c <$T/d16)" -eq 16777216 ] || echo "bench: data FAIL"
+a=$(now); sha256sum $T/d32 >/dev/null; s=$?; b=$(now); rep sha256_32m $a $b $((s == 0))
+a=$(now); md5sum $T/d32 >/dev/null; s=$?; b=$(now); rep md5_32m $a $b $((s == 0))
+a=$(now); gzip -1 -c $T/d16 >/dev/null; s=$?; b=$(now); rep gzip1_16m $a $b $((s == 0))
+i=0; a=$(now); while [ $i -lt 100000 ]; do i=$((i + 1)); done; b=$(now); rep shloop_100k $a $b $((i == 100000))
+n=0; j=0; a=$(now); while [ $j -lt 300 ]; do $B/true && n=$((n + 1)); j=$((j + 1)); done; b=$(now); rep forkexec_300 $a $b $((n == 300))
+a=$(now); dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null; s=$?; b=$(now); rep dd_bs1_200k $a $b $((s == 0))
+rm -f $T/d32 $T/d16
+SH
+}
+
+SAMPLES=$(mktemp)
+trap 'rm -f "$SAMPLES"' EXIT
+
+# parse_log <system> <log>: the "bench:" lines into samples; all must be ok.
+parse_log() {
+    local sys=$1 log=$2 wl line
+    grep -q '^bench: data FAIL' "$log" && bench_die "$sys: test data not made (log: $log)"
+    for wl in $WORKLOADS; do
+        line=$(grep -m1 "^bench: $wl " "$log") || bench_die "$sys: no '$wl' result (log: $log)"
+        set -- $line
+        [ "$4" = ok ] || bench_die "$sys: $wl failed in the guest (log: $log)"
+        echo "$wl $sys $3" >>"$SAMPLES"
+    done
+}
+
+# boot_once <btvm|qemu> <system> <run>: one boot; samples boot_to_init,
+# boot_to_prompt_wall (launch to the "btvm-init: run" line) and the rest.
+boot_once() {
+    local emu=$1 sys=$2 log="$BENCH_OUT/logs/linux-$2-$3.log" t0 tm="" line st="" want up
+    : >"$log"
+    t0=$(bench_now)
+    while IFS= read -r line; do
+        line=${line%$'\r'}
+        case $line in
+        "btvm-bench-status "*) st=${line#btvm-bench-status }; continue ;;
+        "btvm-init: run"*) [ -n "$tm" ] || tm=$(bench_now) ;;
+        esac
+        printf '%s\n' "$line" >>"$log"
+    done < <(timeout -k 5 "$BENCH_TIMEOUT" bash -c '. guests/linux/lib.sh; linux_boot "$1" "$2"' \
+                 _ "$emu" "$APPEND" </dev/null 2>&1; echo "btvm-bench-status $?")
+    [ "$st" = 124 ] || [ "$st" = 137 ] && bench_die "$sys: timed out after ${BENCH_TIMEOUT}s (log: $log)"
+    want=$(linux_want_status "$emu" 0)
+    if [ "$st" != "$want" ] || ! grep -q '^btvm-init: exit 0$' "$log" || [ -z "$tm" ]; then
+        tail -n 20 "$log" >&2
+        bench_die "$sys: boot $3 exited $st, expected $want after 'btvm-init: exit 0' (log: $log)"
+    fi
+    up=$(sed -n 's/^btvm-init: uptime //p' "$log" | head -n1)
+    echo "boot_to_init $sys $up" >>"$SAMPLES"
+    echo "boot_to_prompt_wall $sys $(awk -v a="$t0" -v b="$tm" 'BEGIN { printf "%.6f", b - a }')" >>"$SAMPLES"
+    parse_log "$sys" "$log"
+}
+
+native_once() {
+    local log="$BENCH_OUT/logs/linux-native-$1.log" t
+    t=$(mktemp -d "${LINUX_BENCH_TMP:-/dev/shm}/btvm-bench.XXXXXX") || bench_die "native: no tmp folder"
+    env -i PATH="$(pwd)/$NATIVE_BIN" "$NATIVE_BB" sh -c "$(script "$t" "$(pwd)/$NATIVE_BIN")" >"$log" 2>&1
+    rm -rf "$t"
+    parse_log native "$log"
+}
+
+bench_csv_begin "$csv" '^bench: '
+for f in "$LINUX_KERNEL" "$LINUX_INITRD" "$NATIVE_BB"; do
+    [ -e "$f" ] || bench_die "$f is missing (run 'make linux' first)"
+done
+APPEND=$(linux_cmdline "$(script /tmp /bin)" quiet)
+for sys in $SYSTEMS; do
+    case $sys in
+    btvm-bt)
+        [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)"
+        for ((i = 1; i <= BENCH_RUNS; i++)); do boot_once btvm btvm-bt "$i"; done ;;
+    qemu-tcg)
+        if ! command -v "$QEMU" >/dev/null 2>&1; then
+            bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"
+            continue
+        fi
+        for ((i = 1; i <= BENCH_RUNS; i++)); do boot_once qemu qemu-tcg "$i"; done ;;
+    native)
+        mkdir -p "$NATIVE_BIN"
+        [ -e "$NATIVE_BIN/true" ] || "$NATIVE_BB" --install -s "$(pwd)/$NATIVE_BIN" ||
+            bench_die "native: cannot install busybox links in $NATIVE_BIN"
+        for ((i = 0; i < BENCH_WARMUP; i++)); do native_once warmup; done
+        sed -i '/ native /d' "$SAMPLES"
+        for ((i = 1; i <= BENCH_RUNS; i++)); do native_once "$i"; done ;;
+    *) bench_die "unknown system '$sys' in LINUX_BENCH_SYSTEMS" ;;
+    esac
+    bench_note "linux/$sys: $BENCH_RUNS runs done"
+done
+# Rows in a fixed order: workload, then system as listed.
+for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
+    for sys in $SYSTEMS; do
+        awk -v wl="$wl" -v sys="$sys" '$1 == wl && $2 == sys { print $3 }' "$SAMPLES" | sort -g |
+            awk -v wl="$wl" -v sys="$sys" '
+                { t[NR] = $1 }
+                END {
+                    if (NR == 0) exit
+                    m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+                    printf "%s,%s,%.6f,%.6f,%.6f,%d\n", wl, sys, m, t[1], t[NR], NR
+                }' >>"$BENCH_CSV.tmp"
+    done
+done
+bench_csv_end
+
+echo
+column -t -s, "$csv" 2>/dev/null || cat "$csv"
+for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
+    echo
+    bench_ratios "$csv" "$wl" btvm-bt/native qemu-tcg/native btvm-bt/qemu-tcg
+done

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# guests/linux/fetch.sh — fetches Debian's i386 Linux kernel and busybox
+# from the Debian package registry and builds the guest pair ($BUILD is
+# build unless set)
+#   $BUILD/linux/vmlinuz     the bzImage of linux-image-6.1.0-*-686:i386
+#   $BUILD/linux/initrd.img  a gzip'd newc initramfs: busybox-static:i386 +
+#                            guests/linux/init as /init
+# plus $BUILD/linux/native/busybox (busybox-static:amd64, for bench/linux.sh).
+# The .debs are kept in $BUILD/cache/debian/ and reused; nothing is fetched
+# when they are there. The cpio archive is written here by hand (newc is a
+# text header per file), so neither the cpio tool nor root (for the
+# /dev/console node) is needed. Docs: docs/linux.md.
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+CACHE=${BTVM_DEBIAN_CACHE:-$BUILD/cache/debian}
+OUT=$BUILD/linux
+mkdir -p "$CACHE" "$OUT"
+
+say() { echo "linux: $*" >&2; }
+die() { echo "linux: $*" >&2; exit 1; }
+
+deb_kernel() { ls "$CACHE"/linux-image-6.1.0-*-686_*_i386.deb 2>/dev/null | sort -V | tail -n1; }
+deb_bb()     { ls "$CACHE"/busybox-static_*_"$1".deb 2>/dev/null | sort -V | tail -n1; }
+
+# apt-get update; a partial failure (one index mid-sync) is not fatal, and
+# one retry is worth it when nothing at all came down.
+apt_update() {
+    [ "$(id -u)" = 0 ] || die "apt-get update needs root (or put the .debs in $CACHE)"
+    if ! dpkg --print-foreign-architectures | grep -qx i386; then
+        say "dpkg --add-architecture i386"
+        dpkg --add-architecture i386
+    fi
+    say "apt-get update"
+    apt-get update -qq >/dev/null 2>&1 || { sleep 2; apt-get update -qq >/dev/null 2>&1 || true; }
+}
+
+# Only the packages we use: the concrete kernel behind the metapackage.
+fetch_debs() {
+    local kpkg
+    if [ -z "$(deb_kernel)" ] || [ -z "$(deb_bb i386)" ] || [ -z "$(deb_bb amd64)" ]; then
+        apt-cache show linux-image-686:i386 >/dev/null 2>&1 || apt_update
+        apt-cache show linux-image-686:i386 >/dev/null 2>&1 || apt_update
+        kpkg=$(apt-cache depends linux-image-686:i386 2>/dev/null |
+               awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.0-.*-686(:i386)?$/ { print $2; exit }')
+        [ -n "$kpkg" ] || die "cannot resolve linux-image-686:i386 to a linux-image-6.1.0-*-686 package"
+        kpkg=${kpkg%:i386}
+        (
+            cd "$CACHE"
+            [ -n "$(ls linux-image-6.1.0-*-686_*_i386.deb 2>/dev/null)" ] || {
+                say "apt-get download $kpkg:i386"; apt-get download -q -o APT::Sandbox::User=root "$kpkg:i386" >/dev/null; }
+            [ -n "$(ls busybox-static_*_i386.deb 2>/dev/null)" ] || {
+                say "apt-get download busybox-static:i386"; apt-get download -q -o APT::Sandbox::User=root busybox-static:i386 >/dev/null; }
+            [ -n "$(ls busybox-static_*_amd64.deb 2>/dev/null)" ] || {
+                say "apt-get download busybox-static:amd64"; apt-get download -q -o APT::Sandbox::User=root busybox-static:amd64 >/dev/null; }
+        ) || die "apt-get download failed"
+    fi
+    [ -n "$(deb_kernel)" ] && [ -n "$(deb_bb i386)" ] && [ -n "$(deb_bb amd64)" ] ||
+        die "packages missing in $CACHE after download"
+}
+
+# --- newc cpio writer ---------------------------------------------------
+# cpio_hdr <name> <mode> <size> <rmaj> <rmin>: the 110-byte header, the
+# name and its padding to 4 bytes (mtime 0, uid 0: reproducible).
+CPIO_INO=1
+cpio_hdr() {
+    local name=$1 mode=$2 size=$3 rmaj=${4:-0} rmin=${5:-0} nlen
+    nlen=$(( ${#name} + 1 ))
+    printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+        "$CPIO_INO" "$mode" 0 0 1 0 "$size" 0 0 "$rmaj" "$rmin" "$nlen" 0
+    CPIO_INO=$((CPIO_INO + 1))
+    printf '%s\0' "$name"
+    cpio_pad $(( (110 + nlen) ))
+}
+cpio_pad() { local n=$(( (4 - $1 % 4) % 4 )); [ "$n" -eq 0 ] || head -c "$n" /dev/zero; }
+cpio_dir()  { cpio_hdr "$1" $((0040755)) 0; }
+cpio_chr()  { cpio_hdr "$1" $((0020600)) 0 "$2" "$3"; }
+cpio_link() { cpio_hdr "$1" $((0120777)) ${#2}; printf '%s' "$2"; cpio_pad ${#2}; }
+cpio_file() {
+    local size; size=$(stat -c %s "$2")
+    cpio_hdr "$1" $(( $3 )) "$size"; cat "$2"; cpio_pad "$size"
+}
+cpio_trailer() { cpio_hdr 'TRAILER!!!' 0 0; }
+
+build_initrd() {
+    local bb=$1 out=$2
+    {
+        for d in bin sbin usr usr/bin usr/sbin dev proc sys tmp root etc; do cpio_dir "$d"; done
+        # The kernel opens /dev/console for init's stdio before /init runs.
+        cpio_chr dev/console 5 1
+        cpio_file bin/busybox "$bb" 0100755
+        cpio_link bin/sh busybox
+        cpio_file init guests/linux/init 0100755
+        cpio_trailer
+    } | gzip -9n > "$out.tmp"
+    mv -f "$out.tmp" "$out"
+}
+
+fetch_debs
+tmp=$(mktemp -d "$OUT/.x.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+dpkg-deb -x "$(deb_kernel)" "$tmp/k"
+dpkg-deb -x "$(deb_bb i386)" "$tmp/b32"
+dpkg-deb -x "$(deb_bb amd64)" "$tmp/b64"
+vmlinuz=$(ls "$tmp"/k/boot/vmlinuz-* | head -n1)
+[ -f "$vmlinuz" ] || die "no /boot/vmlinuz-* in $(deb_kernel)"
+cp "$vmlinuz" "$OUT/vmlinuz.tmp" && mv -f "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
+basename "$vmlinuz" | sed 's/^vmlinuz-//' > "$OUT/kernel-version"
+build_initrd "$tmp/b32/bin/busybox" "$OUT/initrd.img"
+mkdir -p "$OUT/native"
+cp "$tmp/b64/bin/busybox" "$OUT/native/busybox"
+say "built $OUT/vmlinuz ($(cat "$OUT/kernel-version")) and $OUT/initrd.img"

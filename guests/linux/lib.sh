@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# guests/linux/lib.sh — booting build/linux/{vmlinuz,initrd.img} with a
+# command script, on btvm or on qemu-system-i386 (sourced by tests/linux
+# and bench/linux.sh; docs/linux.md). The script travels on the kernel
+# command line as btvm.cmd=<base64>; guests/linux/init runs it, prints
+# "btvm-init: exit N", writes N to the isa-debug-exit port 0xf4 and powers
+# off. So btvm ends with status N, QEMU (with isa-debug-exit) with 2N+1.
+LINUX_DIR=${LINUX_DIR:-build/linux}
+LINUX_KERNEL=${LINUX_KERNEL:-$LINUX_DIR/vmlinuz}
+LINUX_INITRD=${LINUX_INITRD:-$LINUX_DIR/initrd.img}
+LINUX_MEM=${LINUX_MEM:-256}
+BTVM=${BTVM:-build/btvm}
+QEMU=${QEMU:-qemu-system-i386}
+
+# linux_cmdline <script text> [extra kernel args]: the -append string.
+linux_cmdline() {
+    local b64
+    b64=$(printf '%s\n' "$1" | base64 -w0)
+    printf 'console=ttyS0 %sbtvm.cmd=%s' "${2:+$2 }" "$b64"
+}
+
+# linux_boot <btvm|qemu> <append>: boots, serial on stdout; the
+# emulator's exit status. stdin must not be a terminal the caller needs.
+linux_boot() {
+    case $1 in
+    btvm) "$BTVM" run -q -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
+    qemu) "$QEMU" -accel tcg -m "$LINUX_MEM" -kernel "$LINUX_KERNEL" -initrd "$LINUX_INITRD" \
+              -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+              -display none -serial stdio -monitor none -no-reboot ;;
+    *) echo "linux_boot: unknown system '$1'" >&2; return 2 ;;
+    esac
+}
+
+# linux_want_status <btvm|qemu> <guest status>: what the emulator returns.
+linux_want_status() {
+    case $1 in qemu) echo $(( ($2 << 1) | 1 )) ;; *) echo "$2" ;; esac
+}

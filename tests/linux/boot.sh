@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tests/linux/boot.sh — boots Debian's i386 kernel with the busybox
+# initramfs (make linux) on btvm and runs a command script in the guest:
+# uname, /proc/cpuinfo, ls, a pipeline, an 8 MiB dd | md5sum, 50 fork+exec;
+# checks every output, the script's exit status (through debug-exit) and
+# btvm's. LINUX_TEST_QEMU=1 runs the same on qemu-system-i386 first (the
+# reference); LINUX_TEST_BTVM=0 skips btvm. BTVM overrides the binary,
+# LINUX_TEST_TIMEOUT the per-boot limit in seconds.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. guests/linux/lib.sh
+TIMEOUT=${LINUX_TEST_TIMEOUT:-600}
+
+for f in "$LINUX_KERNEL" "$LINUX_INITRD"; do
+    [ -f "$f" ] || { echo "linux: $f missing (run 'make linux')"; exit 1; }
+done
+
+# Each step prints a marker line, then its output.
+read -r -d '' SCRIPT <<'SH'
+echo "== uname"; uname -a
+echo "== cpuinfo"; cat /proc/cpuinfo
+echo "== ls"; ls /
+echo "== pipe"; echo hello | tr a-z A-Z
+echo "== md5"; dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum
+echo "== fork"; n=0; i=0
+while [ $i -lt 50 ]; do /bin/true && n=$((n + 1)); i=$((i + 1)); done
+echo "forkexec ok $n"
+echo "== end"
+SH
+APPEND=$(linux_cmdline "$SCRIPT")
+
+# section <output> <name>: the lines after "== name" up to the next marker.
+section() { printf '%s\n' "$1" | awk -v s="== $2" '$0 == s { on = 1; next } /^== / { on = 0 } on'; }
+
+fail=0
+check() { # check <system> <what> <condition...>
+    local sys=$1 what=$2; shift 2
+    if "$@"; then return 0; fi
+    echo "linux: $sys: $what"; bad=1
+}
+has() { printf '%s\n' "$1" | grep -qE -- "$2"; }
+
+run_one() {
+    local sys=$1 out st want t0 t1 log
+    log=$(mktemp); bad=0
+    t0=$(date +%s.%N)
+    timeout -k 5 "$TIMEOUT" bash -c '. guests/linux/lib.sh; linux_boot "$1" "$2"' _ "$sys" "$APPEND" \
+        </dev/null >"$log" 2>&1
+    st=$?
+    t1=$(date +%s.%N)
+    out=$(tr -d '\r' <"$log")
+    want=$(linux_want_status "$sys" 0)
+    [ "$st" -eq 124 ] && echo "linux: $sys: timed out after ${TIMEOUT}s"
+    check "$sys" "exit status $st, want $want" [ "$st" -eq "$want" ]
+    check "$sys" "init did not start (no 'btvm-init: uptime')" has "$out" '^btvm-init: uptime [0-9.]+$'
+    check "$sys" "script did not finish with status 0" has "$out" '^btvm-init: exit 0$'
+    check "$sys" "uname -a" has "$(section "$out" uname)" '^Linux .* i686( GNU/Linux)?$'
+    local cpu; cpu=$(section "$out" cpuinfo)
+    check "$sys" "/proc/cpuinfo: no processor 0" has "$cpu" '^processor[[:space:]]*: 0$'
+    check "$sys" "/proc/cpuinfo: no vendor_id" has "$cpu" '^vendor_id[[:space:]]*: [A-Za-z]+'
+    check "$sys" "/proc/cpuinfo: no flags line" has "$cpu" '^flags[[:space:]]*: .*fpu'
+    local l; l=$(section "$out" ls | tr -s ' \t' '\n\n')
+    for d in bin dev init proc sys tmp; do
+        check "$sys" "ls /: no $d" has "$l" "^$d\$"
+    done
+    check "$sys" "pipeline: want HELLO" [ "$(section "$out" pipe)" = HELLO ]
+    check "$sys" "md5 of 8 MiB of zeros" \
+        [ "$(section "$out" md5)" = "96995b58d4cbf6aaa9041b4f00c7f6ae  -" ]
+    check "$sys" "50 fork+exec of /bin/true" [ "$(section "$out" fork)" = "forkexec ok 50" ]
+    if [ "$bad" -ne 0 ]; then
+        echo "linux: $sys: last lines of the serial output:"
+        printf '%s\n' "$out" | tail -n 25 | sed 's/^/  | /'
+        fail=1
+    else
+        echo "linux: $sys: all checks ok ($(printf '%s\n' "$out" | sed -n 's/^btvm-init: uptime //p') s to /init, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s wall)"
+    fi
+    rm -f "$log"
+}
+
+if [ "${LINUX_TEST_QEMU:-0}" = 1 ]; then
+    if command -v "$QEMU" >/dev/null; then run_one qemu
+    else echo "linux: $QEMU not installed, reference run skipped"; fi
+fi
+if [ "${LINUX_TEST_BTVM:-1}" = 1 ]; then
+    [ -x "$BTVM" ] || { echo "linux: $BTVM missing (run 'make')"; exit 1; }
+    run_one btvm
+fi
+exit "$fail"
