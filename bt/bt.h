@@ -66,7 +66,7 @@ struct bt_block {
 
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
-             ibtc_hits, interrupts, halts, adaptive;
+             ibtc_hits, interrupts, halts, adaptive, code_remaps;
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
     uint64_t translate_ns;
 };

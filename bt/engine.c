@@ -333,7 +333,10 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             break;
         }
         case BT_EXIT_ASYNC:
-            __atomic_store_n(&c->async_pending, 0, __ATOMIC_RELEASE);
+            /* Nothing pending: the block entry found its code page mapped
+             * elsewhere now (another process, a remapped page). */
+            if (!__atomic_exchange_n(&c->async_pending, 0, __ATOMIC_ACQ_REL))
+                bt->st.code_remaps++;
             check_timers = true;
             break;
         case BT_EXIT_STALE:
@@ -430,12 +433,13 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  indirect branches      %llu inline hits, %llu misses\n"
                "  callouts               %llu\n"
                "  code invalidations     %llu (adaptive retranslations %llu)\n"
+               "  block entry remapped   %llu (code page mapped elsewhere at entry)\n"
                "  interrupts delivered   %llu, halts slept %llu\n"
                "  exits:",
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
             (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations,
-            (ull)s->adaptive, (ull)s->interrupts, (ull)s->halts);
+            (ull)s->adaptive, (ull)s->code_remaps, (ull)s->interrupts, (ull)s->halts);
     for (int i = 1; i < BT_EXIT_KINDS; i++)
         fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);
     fprintf(f, "\n  callouts by insn      ");

@@ -133,7 +133,7 @@ int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
         if (bulk_ok(&s) && (n = run_len(c, &s, true)) > 0) {
             bool flt; /* a fault is raised by the element path below */
             uint8_t *hs = smmu_fill(c->mmu, src_lin(c, &s), smmu_acc(c->mmu, false), &flt);
-            uint8_t *hd = hs ? smmu_fill(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &flt) : NULL;
+            uint8_t *hd = hs ? smmu_write_ptr(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &flt) : NULL;
             if (hs && hd) {
                 uint32_t bytes = n * s.size;
                 if (hd > hs && hd < hs + bytes) {
@@ -144,6 +144,7 @@ int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
                 } else {
                     memmove(hd, hs, bytes);
                 }
+                smmu_wrote(c->mmu, dst_lin(c, &s), bytes);
                 s.si += bytes; s.di += bytes; s.cnt -= n;
                 s.work += bytes;
                 int r = sop_step_end(c, &s);
@@ -181,7 +182,7 @@ int cpu_co_stos(struct cpu *c, const struct dec_insn *d)
         uint32_t n = 1;
         if (bulk_ok(&s) && (n = run_len(c, &s, false)) > 0) {
             bool flt;
-            uint8_t *hd = smmu_fill(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &flt);
+            uint8_t *hd = smmu_write_ptr(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &flt);
             if (hd) {
                 uint32_t bytes = n * s.size;
                 if (s.size == 1)
@@ -189,6 +190,7 @@ int cpu_co_stos(struct cpu *c, const struct dec_insn *d)
                 else
                     for (uint32_t i = 0; i < bytes; i += s.size)
                         memcpy(hd + i, &v, s.size);
+                smmu_wrote(c->mmu, dst_lin(c, &s), bytes);
                 s.di += bytes; s.cnt -= n;
                 s.work += bytes;
                 int r = sop_step_end(c, &s);

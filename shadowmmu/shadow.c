@@ -265,6 +265,55 @@ static void invalidate_range(struct smmu *m, int as, uint32_t vpn, uint32_t coun
     }
 }
 
+/* Drop the write permission of vpn in space as (the entry stays). */
+static void revoke_write(struct smmu *m, int as, uint32_t vpn)
+{
+    struct smmu_hent *e = hfind(&m->as[as], vpn);
+    if (!e)
+        return;
+    e->perm &= (uint8_t)~((1u << SMMU_T_SW) | (1u << SMMU_T_UW));
+    if (loaded(m, as)) {
+        TBL(m, SMMU_T_SW, vpn) = 0;
+        TBL(m, SMMU_T_UW, vpn) = 0;
+    }
+}
+
+bool smmu_trace_write_protect(struct smmu *m, uint64_t phys8, uint64_t old, uint64_t new)
+{
+    /* Only R/W bits cleared in present entries (copy-on-write after a fork
+     * write-protects every page of the parent, often with a one-byte
+     * AND/BTR): the translations stay, only their write permission goes.
+     * old/new are the aligned 8 bytes at phys8 around the write. */
+    uint64_t ppage = phys8 >> 12;
+    if (ppage >= m->npages || old == new)
+        return old == new;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
+            struct smmu_ref *r = &m->refs[i];
+            if (!ref_live(m, r))
+                continue;
+            unsigned esize = 1u << r->esize_log, per = 8 / esize;
+            for (unsigned k = 0; k < per; k++) {
+                uint64_t mask = esize == 8 ? ~0ull : 0xFFFFFFFFull;
+                uint64_t o = (old >> (32 * k * (esize == 4))) & mask;
+                uint64_t n = (new >> (32 * k * (esize == 4))) & mask;
+                if (o == n)
+                    continue;
+                if (!(o & 1) || (o ^ n) != 2)
+                    return false; /* anything else: invalidate exactly */
+                if (pass == 0)
+                    continue;
+                unsigned off = (unsigned)(phys8 & 0xFFF) + k * esize;
+                uint32_t v0 = r->base_vpn + ((off >> r->esize_log) << r->span_log);
+                for (uint32_t v = v0; v < v0 + (1u << r->span_log); v++)
+                    revoke_write(m, r->as, v);
+            }
+        }
+    }
+    m->stats.trace_hits++;
+    return true;
+}
+
 void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
 {
     uint64_t ppage = phys >> 12;
@@ -272,13 +321,24 @@ void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
         return;
     m->stats.trace_hits++;
     unsigned off = phys & 0xFFF;
-    for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
-        struct smmu_ref *r = &m->refs[i];
-        if (!ref_live(m, r))
+    /* The whole page rewritten (the kernel clearing a freed table): once
+     * everything derived from it is gone, it stops being traced. */
+    bool whole = off == 0 && len >= 4096;
+    for (int32_t *l = &m->ref_head[ppage]; *l >= 0;) {
+        struct smmu_ref *r = &m->refs[*l];
+        if (ref_live(m, r)) {
+            unsigned e0 = off >> r->esize_log, e1 = (off + len - 1) >> r->esize_log;
+            for (unsigned e = e0; e <= e1; e++)
+                invalidate_range(m, r->as, r->base_vpn + (e << r->span_log), 1u << r->span_log);
+        }
+        if (whole || !ref_live(m, r)) {
+            int32_t dead = *l;
+            *l = r->next;
+            r->next = m->ref_free;
+            m->ref_free = dead;
             continue;
-        unsigned e0 = off >> r->esize_log, e1 = (off + len - 1) >> r->esize_log;
-        for (unsigned e = e0; e <= e1; e++)
-            invalidate_range(m, r->as, r->base_vpn + (e << r->span_log), 1u << r->span_log);
+        }
+        l = &r->next;
     }
 }
 

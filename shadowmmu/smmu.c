@@ -185,14 +185,45 @@ int64_t smmu_exec_page(struct smmu *m, uint32_t lin)
     return ppage;
 }
 
+uint8_t *smmu_write_ptr(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
+{
+    uint8_t *h = smmu_fill(m, lin, acc | SMMU_ACC_W, fault);
+    if (h || *fault)
+        return h;
+    uint64_t phys;
+    if (!smmu_translate(m, lin, acc | SMMU_ACC_W, &phys)) {
+        *fault = true;
+        return NULL;
+    }
+    return is_ram(m, phys >> 12) ? m->ram + phys : NULL;
+}
+
+void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len)
+{
+    uint64_t phys;
+    if (!len || !smmu_translate(m, lin, SMMU_ACC_W, &phys))
+        return;
+    if (smmu_traced(m, phys >> 12))
+        smmu_trace_write(m, phys, len);
+    if (m->code_pages[phys >> 12] && smmu_code_write_hook)
+        smmu_code_write_hook(smmu_code_write_opaque, phys, len);
+}
+
 /* One piece of an access, inside a page, already translated. */
 static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned len, bool write)
 {
     if (is_ram(m, phys >> 12)) {
         uint8_t *ram = m->ram + phys;
         if (write) {
+            bool traced = smmu_traced(m, phys >> 12);
+            bool small = (phys & 7) + len <= 8;
+            uint64_t old = 0, new = 0, p8 = phys & ~7ull;
+            if (traced && small)
+                memcpy(&old, m->ram + p8, 8);
             memcpy(ram, buf, len);
-            if (smmu_traced(m, phys >> 12))
+            if (traced && small)
+                memcpy(&new, m->ram + p8, 8);
+            if (traced && !(small && smmu_trace_write_protect(m, p8, old, new)))
                 smmu_trace_write(m, phys, len);
             if (m->code_pages[phys >> 12] && smmu_code_write_hook)
                 smmu_code_write_hook(smmu_code_write_opaque, phys, len);

@@ -126,6 +126,13 @@ uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault);
  * execute entry and returns the guest-physical page, or -1 with a fault. */
 int64_t smmu_exec_page(struct smmu *m, uint32_t lin);
 
+/* Bulk writes by the CPU model (REP STOS/MOVS) within one page: the host
+ * pointer for lin even when its page is traced or holds code (NULL: *fault
+ * as smmu_fill, or a device page); after writing, smmu_wrote() applies
+ * the traces and code invalidation once for the whole range. */
+uint8_t *smmu_write_ptr(struct smmu *m, uint32_t lin, unsigned acc, bool *fault);
+void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len);
+
 /* Byte-exact guest accesses through the slow path (any size, page-crossing,
  * MMIO, unmapped: reads all-ones, writes dropped). A write that faults on
  * any page writes nothing. Return 0 or 14 (#PF: pf_addr/pf_err). */
@@ -146,6 +153,10 @@ bool smmu_traced(struct smmu *m, uint64_t ppage);
 void smmu_trace_ref(struct smmu *m, int as, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
                     unsigned esize_log);
 void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len);
+/* A write that changed the aligned 8 bytes at phys8 of a traced page from
+ * old to new: true if the entries in them only lost their R/W bits and the
+ * dependent shadow entries were downgraded (no invalidation needed). */
+bool smmu_trace_write_protect(struct smmu *m, uint64_t phys8, uint64_t old, uint64_t new);
 void smmu_drop_writes(struct smmu *m, uint64_t ppage);
 bool smmu_shadow_lookup(struct smmu *m, uint32_t vpn, int t, bool load, uint32_t *ppage);
 /* The shadow table an access of kind acc uses. */

@@ -624,8 +624,12 @@ START_TEST(trace_pde_write)
     ck_assert(!fault);
     ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00402000), 0);
     ck_assert_uint_eq(ENT(SMMU_T_SR, 0x00402000), addend(PD_A, 0x00402000));
-    /* Rewrite PDE 1 (same value): the whole 4 MiB range goes, neighbours stay. */
+    /* Rewrite PDE 1 with its own value: nothing changes. */
     uint32_t pde = rd32(PD_A + 4);
+    ck_assert_int_eq(smmu_write(&m, 0x00402000 + 1 * 4, &pde, 4, 0), 0);
+    ck_assert_uint_ne(ENT(SMMU_T_SR, in[0]), 0);
+    /* Change PDE 1 (its A bit): the whole 4 MiB range goes, neighbours stay. */
+    pde ^= 0x20;
     ck_assert_int_eq(smmu_write(&m, 0x00402000 + 1 * 4, &pde, 4, 0), 0);
     for (int i = 0; i < 3; i++)
         ck_assert(all_zero(in[i]));
@@ -678,18 +682,24 @@ START_TEST(trace_pae_entries)
     ck_assert(!fault);
     ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00410000), 0);
     ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00411000), 0);
-    /* Write the high half of PTE 3 (8-byte entries). */
+    /* Rewriting an entry with its own value changes no translation. */
     uint32_t hi = 0;
     ck_assert_int_eq(smmu_write(&m, 0x00410000 + 3 * 8 + 4, &hi, 4, 0), 0);
+    ck_assert_uint_ne(ENT(SMMU_T_SR, 0x00403000), 0);
+    /* Write the high half of PTE 3 (8-byte entries): frame bits 35:32. */
+    hi = 1;
+    ck_assert_int_eq(smmu_write(&m, 0x00410000 + 3 * 8 + 4, &hi, 4, 0), 0);
     ck_assert(all_zero(0x00403000));
+    hi = 0;
+    ck_assert_int_eq(smmu_write(&m, 0x00410000 + 3 * 8 + 4, &hi, 4, 0), 0);
     ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00412000), addend(DATA3, 0x00412000));
     /* Write PDE 3 (2 MiB page at 0x00600000): 0x600000..0x7FFFFF go, 0x4xxxxx stay. */
-    uint64_t pde = rd64(PAE_PD + 3 * 8);
+    uint64_t pde = rd64(PAE_PD + 3 * 8) ^ 0x20; /* its A bit */
     ck_assert_int_eq(smmu_write(&m, 0x00411000 + 3 * 8, &pde, 8, 0), 0);
     ck_assert(all_zero(0x00600000));
     ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00412000), addend(DATA3, 0x00412000));
-    /* Write PDE 2: the 0x00400000..0x005FFFFF range goes. */
-    pde = rd64(PAE_PD + 2 * 8);
+    /* Change PDE 2: the 0x00400000..0x005FFFFF range goes. */
+    pde = rd64(PAE_PD + 2 * 8) ^ 0x20;
     ck_assert_int_eq(smmu_write(&m, 0x00411000 + 2 * 8, &pde, 8, 0), 0);
     ck_assert(all_zero(0x00412000));
     ck_assert(all_zero(0x00410000));
@@ -1245,6 +1255,30 @@ START_TEST(global_pages_survive_cr3_loads)
 }
 END_TEST
 
+/* Clearing only R/W in a traced PTE (copy-on-write) keeps the translation
+ * and drops only its write permission, also when done with a byte write. */
+START_TEST(trace_write_protect_downgrades)
+{
+    map32(PD_A, PT_A, 0x00405000, DATA, P | W | U, P | W | U);
+    map32(PD_A, PT_A, 0x00406000, PT_A, P | W, P | W); /* the table, mapped */
+    paging32(PD_A, 0, true);
+    bool fault;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00405000, SMMU_ACC_W, &fault));
+    ck_assert_uint_ne(ENT(SMMU_T_SW, 0x00405000), 0);
+    uint8_t b;
+    ck_assert_int_eq(smmu_read(&m, 0x00406000 + 5 * 4, &b, 1, 0), 0);
+    b &= (uint8_t)~W;
+    ck_assert_int_eq(smmu_write(&m, 0x00406000 + 5 * 4, &b, 1, 0), 0);
+    ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00405000), 0);
+    ck_assert_uint_eq(ENT(SMMU_T_UW, 0x00405000), 0);
+    ck_assert_uint_eq(ENT(SMMU_T_SR, 0x00405000), addend(DATA, 0x00405000));
+    /* The write now faults (P|W) as the PTE says. */
+    uint64_t phys;
+    ck_assert(!smmu_translate(&m, 0x00405000, SMMU_ACC_W | SMMU_ACC_U, &phys));
+    ck_assert_uint_eq(m.pf_err, SMMU_PF_P | SMMU_PF_W | SMMU_PF_U);
+}
+END_TEST
+
 /* ---- regressions ------------------------------------------------------- */
 
 /* Reverse-map records must not leak: a page refilled after INVLPG over and
@@ -1304,6 +1338,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, random_coherence, 0, 4);
     tcase_add_test(t, global_pages_survive_cr3_loads);
     tcase_add_test(t, rmap_refill_does_not_leak);
+    tcase_add_test(t, trace_write_protect_downgrades);
     tcase_set_timeout(t, 120);
     suite_add_tcase(s, t);
     return s;
