@@ -66,7 +66,8 @@ struct bt_block {
 
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
-             ibtc_hits, interrupts, halts, adaptive, code_remaps;
+             ibtc_hits, interrupts, halts, adaptive, code_remaps, fast_transfers,
+             entry_refills;
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
     uint64_t translate_ns;
 };
@@ -111,6 +112,8 @@ void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *));
+/* engine.c: the R14 value for entering a block on code page code_ppage. */
+uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage);
 /* memslow.c: this store keeps hitting traced page tables. */
 bool bt_adaptive(const struct bt *bt, uint32_t eip);
 

@@ -162,7 +162,7 @@ static int bt_init(struct vm *vm)
 /* The addend emitted code tries first (R14): with paging off every RAM page
  * has host = ram + linear. With paging, the stack page's (a kernel's
  * direct map shares it with most kernel data), else the code page's. */
-static uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
+uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
 {
     const struct cpu *c = bt->cpu;
     if (!(c->cr0 & CPU_CR0_PG))
@@ -433,13 +433,16 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  indirect branches      %llu inline hits, %llu misses\n"
                "  callouts               %llu\n"
                "  code invalidations     %llu (adaptive retranslations %llu)\n"
-               "  block entry remapped   %llu (code page mapped elsewhere at entry)\n"
+               "  block entry remapped   %llu (code page mapped elsewhere at entry), %llu refilled inline\n"
+               "  callout transfers      %llu (went on to the next block without the dispatcher)\n"
                "  interrupts delivered   %llu, halts slept %llu\n"
                "  exits:",
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
             (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations,
-            (ull)s->adaptive, (ull)s->code_remaps, (ull)s->interrupts, (ull)s->halts);
+            (ull)s->adaptive, (ull)s->code_remaps, (ull)s->entry_refills, (ull)s->fast_transfers,
+            (ull)s->interrupts,
+            (ull)s->halts);
     for (int i = 1; i < BT_EXIT_KINDS; i++)
         fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);
     fprintf(f, "\n  callouts by insn      ");

@@ -138,7 +138,17 @@ bt_callout_tramp:
     LOAD_XMM
     LOAD_GUEST
     ret
-1:  mov [r15 + CPU_OFF_EXIT], eax
+1:  cmp eax, BT_CO_JUMP
+    jne 2f
+    /* Continue at another block: drop our return address (LEA: the
+     * guest's flags are already back in RFLAGS). */
+    mov r11, [r15 + CPU_OFF_EXIT_SITE]
+    mov r14, [r15 + CPU_OFF_MEM_ADDEND]
+    LOAD_XMM
+    LOAD_GUEST
+    lea rsp, [rsp + 8]
+    jmp r11
+2:  mov [r15 + CPU_OFF_EXIT], eax
     LOAD_XMM
     fxsave [r15 + CPU_OFF_FXSTATE]
     LEAVE_TO_C

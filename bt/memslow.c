@@ -12,6 +12,7 @@
 
 #include <string.h>
 #include "vm/vm.h"
+#include "devices/pic8259.h"
 
 static struct bt *engine(struct cpu *c)
 {
@@ -22,6 +23,36 @@ static uint32_t bounce_lin, bounce_size;
 
 /* Every callout goes through here (bt/enter.S): counts it, and makes the
  * block end after an instruction whose memory writes hit translated code. */
+/*
+ * A callout that moved EIP (IRET, SYSENTER, SYSEXIT, INT n, far transfers,
+ * MOV CR0...) would leave for the dispatcher, which only looks the next
+ * block up and enters it again. When the dispatcher would have nothing else
+ * to do — no exception raised, no interrupt deliverable, nothing async, no
+ * HLT — the lookup is done here and the trampoline jumps straight to the
+ * block (BT_CO_JUMP), with R14 chosen as bt_enter would: no FXSAVE, no
+ * FXRSTOR, no trip through the run loop.
+ */
+static int try_jump(struct bt *bt, struct cpu *c)
+{
+    struct vm *vm = bt->vm;
+    if (c->pending_vector >= 0 || c->halted || c->shadow ||
+        __atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) ||
+        ((c->eflags & CPU_FL_IF) && vm->pic && dev_pic_intr(vm->pic)))
+        return BT_EXIT_CALLOUT;
+    int64_t pp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
+    if (pp < 0)
+        return BT_EXIT_CALLOUT;
+    struct bt_block *b = bt_lookup(bt, c->eip, bt_mode_key(c), c->seg_base[CPU_CS], (uint64_t)pp);
+    if (!b)
+        return BT_EXIT_CALLOUT;
+    c->exit_site = (uint64_t)(uintptr_t)b->host;       /* CPU_OFF_JUMP_HOST */
+    c->mem_addend = bt_fast_addend(bt, b->phys_page);  /* CPU_OFF_JUMP_R14 */
+    bt->st.fast_transfers++;
+    return BT_CO_JUMP;
+}
+
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
 {
     struct bt *bt = engine(c);
@@ -37,6 +68,10 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
             bt->invalidated = false;
             c->eip = d->eip + d->len;
             return BT_EXIT_CALLOUT;
+        }
+        if (r == BT_EXIT_CALLOUT) {
+            bt->invalidated = false; /* the lookup only finds live blocks */
+            return try_jump(bt, c);
         }
     }
     return r;
@@ -80,6 +115,26 @@ static int page_fault(struct cpu *c, struct bt *bt)
     c->cr2 = bt->mmu.pf_addr;
     cpu_raise(c, CPU_VEC_PF, true, bt->mmu.pf_err);
     return BT_EXIT_CALLOUT;
+}
+
+/* A block entry found its code page missing from the execute table (a CR3
+ * load, a trace dropped it): fill it, and go on if it is the page the
+ * block came from (ARG0/ARG1 = guest-physical page + 1 of its first and
+ * crossed-into pages). Otherwise, or if something async is pending, leave
+ * through the async exit: the dispatcher finds the right block. */
+int bt_entry_refill(struct cpu *c, const void *unused)
+{
+    (void)unused;
+    struct bt *bt = engine(c);
+    if (__atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE))
+        return BT_EXIT_ASYNC;
+    uint32_t lin = c->seg_base[CPU_CS] + c->eip;
+    if (smmu_exec_page(&bt->mmu, lin) + 1 != (int64_t)c->arg0)
+        return BT_EXIT_ASYNC;
+    if (c->arg1 && smmu_exec_page(&bt->mmu, (lin | 0xFFFu) + 1) + 1 != (int64_t)c->arg1)
+        return BT_EXIT_ASYNC;
+    bt->st.entry_refills++;
+    return 0;
 }
 
 int bt_mem_slow(struct cpu *c, const void *unused)

@@ -22,6 +22,10 @@
 #define CPU_OFF_BOUNCE     128
 #define CPU_OFF_FXSTATE    704
 
+/* Callout result (not an exit): the trampoline continues at the block whose
+ * host address is in cpu->exit_site with R14 = cpu->mem_addend (memslow.c). */
+#define BT_CO_JUMP 0x100
+
 /* Flags the host RFLAGS carries for the guest: CF PF AF ZF SF OF DF. */
 #define BT_HOSTLIVE_FLAGS 0x0CD5
 

@@ -287,7 +287,7 @@ static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, ui
 }
 
 static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t vpn,
-                       uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async)
+                       uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async, int recheck)
 {
     if (live) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
@@ -295,10 +295,10 @@ static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t 
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
         if (exec_off >= 0)
             emit_page_term(e, exec_off, vpn, ppage);
-        emit_jrcxz_or_leave(e, async);
+        emit_jrcxz_or_leave(e, exec_off >= 0 ? recheck : async);
         if (exec_off >= 0 && vpn2 >= 0) { /* RCX is 0 here */
             emit_page_term(e, exec_off, (uint64_t)vpn2, ppage2);
-            emit_jrcxz_or_leave(e, async);
+            emit_jrcxz_or_leave(e, recheck);
         }
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
         return;
@@ -311,12 +311,12 @@ static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t 
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8),
            bt_i((int64_t)ppage + 1));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
     if (vpn2 >= 0) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn2 * 8), 8),
                bt_i((int64_t)ppage2 + 1));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
     }
 }
 
@@ -422,11 +422,27 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         /* Block entry: leave if something asynchronous is pending, or
          * (paging on) if the code page's mapping is not the one this block
          * was translated from (see emit_entry). */
-        int async = bt_label(e);
+        int async = bt_label(e), recheck = bt_label(e), start = bt_label(e);
+        bt_bind(e, BT_MAIN, start);
         uint32_t lin0 = cs_base + eip;
         uint32_t lin2 = (lin0 | 0xFFFu) + 1; /* the next page, if the last insn crosses */
+        bool crosses = physn != phys0 >> 12;
         emit_entry(e, live_in[0] != 0, pg ? bt_exec_off(key) : -1, lin0 >> 12, phys0 >> 12,
-                   physn != phys0 >> 12 ? (int64_t)(lin2 >> 12) : -1, physn, async);
+                   crosses ? (int64_t)(lin2 >> 12) : -1, physn, async, recheck);
+        if (pg) {
+            /* A code page not (or no longer) in the execute table: refill
+             * it in C and check again, rather than leave for the
+             * dispatcher; a page mapped elsewhere does leave. */
+            t.d = &insns[0];
+            bt_bind(e, BT_OOL, recheck);
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i((int32_t)((phys0 >> 12) + 1)));
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4), bt_i(crosses ? (int32_t)(physn + 1) : 0));
+            bt_emit_internal_callout(&t, BT_OOL, bt_entry_refill);
+            bt_jmp_label(e, BT_OOL, start);
+            t.d = NULL;
+        }
 
         bool ended = false;
         int k;

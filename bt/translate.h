@@ -114,5 +114,6 @@ bool bt_emit_ident(struct bt_tctx *t);
 /* Slow-path callouts (memslow.c). */
 int bt_mem_slow(struct cpu *c, const void *unused);
 int bt_mem_done(struct cpu *c, const void *unused);
+int bt_entry_refill(struct cpu *c, const void *unused);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cpu/internal.h"
 
 #include <stdio.h>
+#include <string.h>
 #include "shadowmmu/smmu.h"
 
 /* ---- results ---------------------------------------------------------- */
@@ -137,14 +138,37 @@ static int mem_fault(struct cpu *c, int v)
     return v ? CPU_FAULT(v, 0) : 0;
 }
 
+/* The shadow entry the translated code would use, if the access stays in
+ * its page: a read or write entry always means plain RAM the access may
+ * touch directly (traced and code pages never get write entries). */
+static inline uint8_t *direct(struct cpu *c, uint32_t lin, unsigned len, unsigned acc)
+{
+    if ((lin & 0xFFF) + len > 0x1000)
+        return NULL;
+    uint64_t e = c->mmu->tlb[(size_t)smmu_table_for(acc) * SMMU_TLB_ENTRIES + (lin >> 12)];
+    return e ? (uint8_t *)(uintptr_t)(e + lin) : NULL;
+}
+
 int cpu_mem_read(struct cpu *c, uint32_t lin, void *buf, unsigned len)
 {
-    return mem_fault(c, smmu_read(c->mmu, lin, buf, len, smmu_acc(c->mmu, false)));
+    unsigned acc = smmu_acc(c->mmu, false);
+    uint8_t *h = direct(c, lin, len, acc);
+    if (h) {
+        memcpy(buf, h, len);
+        return 0;
+    }
+    return mem_fault(c, smmu_read(c->mmu, lin, buf, len, acc));
 }
 
 int cpu_mem_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len)
 {
-    return mem_fault(c, smmu_write(c->mmu, lin, buf, len, smmu_acc(c->mmu, true)));
+    unsigned acc = smmu_acc(c->mmu, true);
+    uint8_t *h = direct(c, lin, len, acc);
+    if (h) {
+        memcpy(h, buf, len);
+        return 0;
+    }
+    return mem_fault(c, smmu_write(c->mmu, lin, buf, len, acc));
 }
 
 /* Implicit supervisor accesses (descriptor tables, TSS, inner stacks): the
