@@ -14,7 +14,7 @@ TEST_SRCS :=
 GUESTS    :=
 TESTS     :=
 
-.PHONY: all test run bench clean deps unit-test guest-test linux-test
+.PHONY: all test run bench clean deps unit-test guest-test linux-test hav-test
 all: deps $(BUILD)/btvm guests
 
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -30,6 +30,7 @@ include cpu/module.mk
 include shadowmmu/module.mk
 include bt/module.mk
 include devices/module.mk
+include hav/module.mk
 include guests/module.mk
 include guests/linux/module.mk
 include tests/module.mk

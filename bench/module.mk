@@ -5,3 +5,4 @@ BENCH_WORKLOADS := compute nano linux
 
 bench: all linux
 	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh $(BENCH_WORKLOADS)
+	@BENCH_OUT=$(BUILD)/bench BTVM=$(BUILD)/btvm bash bench/report.sh

@@ -38,4 +38,8 @@ guest-test: all
 linux-test: $(BUILD)/btvm linux
 	@bash tests/linux/boot.sh
 
-test: unit-test guest-test linux-test
+# The KVM engine, tested in a nested VM (qemu-system-x86_64 -cpu EPYC,+svm).
+hav-test: all
+	@bash tests/hav/nested.sh
+
+test: unit-test guest-test linux-test hav-test

@@ -1,25 +1,30 @@
 /*
  * vm/machine.c — assembles the machine: guest RAM, the kernel (Multiboot
- * ELF or Linux bzImage, chosen by the file's content), the device bus with
- * COM1, the debug console and debug-exit, the user's terminal, the virtual
- * CPU in its loader's entry state, and the engine.
+ * ELF or Linux bzImage, chosen by the file's content), the ACPI tables (for
+ * Linux), the device bus with COM1, the debug console and debug-exit, the
+ * PC platform (PIC, PIT, RTC, i8042, ACPI PM, PCI host bridge), the user's
+ * terminal, the virtual CPU in its loader's entry state, and the engine.
  * Also vm_request_stop(), the one way devices end the run.
  */
 #include "vm/machine.h"
+#include "vm/engine_choice.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "devices/acpi_pm.h"
 #include "devices/bus.h"
 #include "devices/debugcon.h"
 #include "devices/debugexit.h"
 #include "devices/i8042.h"
+#include "devices/pci_host.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "devices/rtc146818.h"
 #include "devices/uart16550.h"
+#include "vm/acpi_tables.h"
 #include "vm/console.h"
 #include "vm/linuxboot.h"
 #include "vm/ram.h"
@@ -42,11 +47,17 @@ static void on_debug_exit(void *ctx, uint32_t v)
     vm_request_stop(vm, (int)(s & 0xff));
 }
 
-/* The guest pulsed the CPU reset line: btvm stops with a documented status
- * (there is no BIOS to restart through). */
+/* The guest pulsed the CPU reset line (i8042 or 0xCF9): btvm stops with a
+ * documented status (there is no BIOS to restart through). */
 static void on_reset(void *ctx)
 {
     vm_request_stop(ctx, VM_STATUS_RESET);
+}
+
+/* ACPI S5 (soft off): the guest powered the machine off, a success. */
+static void on_power_off(void *ctx)
+{
+    vm_request_stop(ctx, 0);
 }
 
 static void on_pic_intr(void *ctx)
@@ -61,7 +72,8 @@ static void on_console_input(void *ctx)
     vm_kick(vm);
 }
 
-/* The PC platform: 8259A pair, 8254 PIT, CMOS RTC, i8042, port 0x80. */
+/* The PC platform: 8259A pair, 8254 PIT, CMOS RTC, i8042, port 0x80, the
+ * ACPI fixed hardware (SCI on IRQ 9) and the PCI host bridge. */
 static int setup_platform(struct vm_machine *m)
 {
     struct vm *vm = &m->vm;
@@ -79,7 +91,11 @@ static int setup_platform(struct vm_machine *m)
     m->pit = dev_pit_new(vm->bus, &vm->timers, dev_pic_line(m->pic, 0));
     m->rtc = dev_rtc_new(vm->bus, &vm->timers, dev_pic_line(m->pic, 8), vm->ram_size);
     m->kbc = dev_i8042_new(vm->bus, on_reset, vm, dev_pic_line(m->pic, 1), dev_pic_line(m->pic, 12));
-    if (!m->pit || !m->rtc || !m->kbc || dev_port80_init(vm->bus) != 0) {
+    m->acpi_pm = dev_acpi_pm_new(vm->bus, &vm->timers, dev_pic_line(m->pic, DEV_ACPI_SCI_IRQ),
+                                 on_power_off, vm);
+    m->pci = dev_pci_host_new(vm->bus, on_reset, vm);
+    if (!m->pit || !m->rtc || !m->kbc || !m->acpi_pm || !m->pci ||
+        dev_port80_init(vm->bus) != 0) {
         fprintf(stderr, "btvm: cannot create the PC platform devices\n");
         return VM_STATUS_HOST_ERROR;
     }
@@ -132,6 +148,12 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     memset(m, 0, sizeof(*m));
     vm->opt = *opt;
     vm->ram_fd = -1;
+    /* Rebooting needs the vcpu's wakeups (vm/wake.c) to survive an engine
+     * teardown, which they cannot yet: refuse rather than ignore it. */
+    if (opt->reboot) {
+        fprintf(stderr, "btvm: --reboot is not supported yet\n");
+        return VM_STATUS_BAD_INPUT;
+    }
 
     if (vm_ram_create(vm, (uint64_t)opt->mem_mib << 20, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
@@ -151,14 +173,26 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         fprintf(stderr, "%s\n", err);
         return VM_STATUS_BAD_INPUT;
     }
+    /* Linux looks for the RSDP in the BIOS area (Multiboot kernels get the
+     * low megabyte as before). */
+    if (is_linux)
+        vm_acpi_build(vm->ram, vm->ram_size);
+    vm->engine = vm_engine_select(opt);
+    if (!vm->engine)
+        return VM_STATUS_BAD_INPUT; /* vm_engine_select printed why */
 
     int st = setup_devices(m);
     if (st)
         return st;
+    if (is_linux) {
+        /* What a BIOS does for ACPI's SCI: IRQ 9 level-triggered in the
+         * ELCR (0x4D1 bit 1), so the OS need not reprogram it. */
+        uint32_t elcr2 = 1u << (DEV_ACPI_SCI_IRQ - 8);
+        dev_bus_pio(vm->bus, 0x4D1, 1, true, &elcr2);
+    }
 
     /* The engine allocates the vcpu: emitted code addresses its shadow
      * tables relative to it, so the layout is the engine's. */
-    vm->engine = &bt_engine_ops;
     if (vm->engine->init(vm))
         return VM_STATUS_HOST_ERROR; /* init printed why */
     if (is_linux) {
@@ -187,6 +221,11 @@ void vm_machine_destroy(struct vm_machine *m)
         vm->engine->destroy(vm);
     m->engine_ready = false;
     vm_console_set_notify(NULL, NULL);
+    if (m->pci)
+        dev_pci_host_free(m->pci);
+    if (m->acpi_pm)
+        dev_acpi_pm_free(m->acpi_pm);
+    m->pci = NULL; m->acpi_pm = NULL;
     if (m->kbc)
         dev_i8042_free(m->kbc);
     if (m->rtc)

@@ -24,6 +24,8 @@
 #define VM_PORT_DEBUGEXIT  0xf4
 
 struct dev_uart;
+struct dev_acpi_pm;
+struct dev_pci_host;
 
 struct vm_machine {
     struct vm vm;              /* first: device callbacks get &m->vm */
@@ -32,6 +34,8 @@ struct vm_machine {
     struct dev_pit *pit;
     struct dev_rtc *rtc;
     struct dev_i8042 *kbc;
+    struct dev_acpi_pm *acpi_pm;
+    struct dev_pci_host *pci;
     struct vm_mb_result boot;
     bool console_open, engine_ready;
 };

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # tests/linux/boot.sh — boots Debian's i386 kernel with the busybox
 # initramfs (make linux) on btvm and runs a command script in the guest:
-# uname, /proc/cpuinfo, ls, a pipeline, an 8 MiB dd | md5sum, 50 fork+exec;
-# checks every output, the script's exit status (through debug-exit) and
-# btvm's. LINUX_TEST_QEMU=1 runs the same on qemu-system-i386 first (the
-# reference); LINUX_TEST_BTVM=0 skips btvm. BTVM overrides the binary,
-# LINUX_TEST_TIMEOUT the per-boot limit in seconds.
+# uname, /proc/cpuinfo, ls, a pipeline, an 8 MiB dd | md5sum, 50 fork+exec,
+# and the kernel's view of ACPI and PCI (dmesg, /proc/interrupts); checks
+# every output, the script's exit status (through debug-exit) and btvm's.
+# Then two more boots whose whole script is `poweroff -f` (ACPI S5 must end
+# the emulator with status 0, no debug-exit involved) and `reboot -f` (btvm:
+# status 6, a reset). LINUX_TEST_QEMU=1 runs the same on qemu-system-i386
+# first (the reference); LINUX_TEST_BTVM=0 skips btvm. BTVM overrides the
+# binary, LINUX_TEST_TIMEOUT the per-boot limit in seconds.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . guests/linux/lib.sh
@@ -25,6 +28,8 @@ echo "== md5"; dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum
 echo "== fork"; n=0; i=0
 while [ $i -lt 50 ]; do /bin/true && n=$((n + 1)); i=$((i + 1)); done
 echo "forkexec ok $n"
+echo "== dmesg"; dmesg | grep -E 'ACPI|PCI|pci|AE_|clocksource: acpi_pm'
+echo "== interrupts"; cat /proc/interrupts
 echo "== end"
 SH
 APPEND=$(linux_cmdline "$SCRIPT")
@@ -39,6 +44,7 @@ check() { # check <system> <what> <condition...>
     echo "linux: $sys: $what"; bad=1
 }
 has() { printf '%s\n' "$1" | grep -qE -- "$2"; }
+not_has() { ! has "$@"; }
 
 run_one() {
     local sys=$1 out st want t0 t1 log
@@ -67,6 +73,14 @@ run_one() {
     check "$sys" "md5 of 8 MiB of zeros" \
         [ "$(section "$out" md5)" = "96995b58d4cbf6aaa9041b4f00c7f6ae  -" ]
     check "$sys" "50 fork+exec of /bin/true" [ "$(section "$out" fork)" = "forkexec ok 50" ]
+    local dm; dm=$(section "$out" dmesg)
+    check "$sys" "dmesg: ACPI or PCI errors: $(printf '%s\n' "$dm" | grep -E 'ACPI (BIOS )?Error|PCI: Fatal|AE_[A-Z]' | head -n 3 | tr '\n' ' ')" \
+        not_has "$dm" 'ACPI (BIOS )?Error|PCI: Fatal|AE_[A-Z]'
+    check "$sys" "dmesg: no 'ACPI: Interpreter enabled'" has "$dm" 'ACPI: Interpreter enabled'
+    check "$sys" "dmesg: ACPI does not support S5" has "$dm" 'ACPI: PM: \(supports .*S5\)'
+    check "$sys" "dmesg: no host bridge 8086:1237 at 00:00.0" has "$dm" 'pci 0000:00:00\.0: \[8086:1237\]'
+    check "$sys" "dmesg: no acpi_pm clocksource" has "$dm" 'clocksource: acpi_pm: '
+    check "$sys" "/proc/interrupts: no acpi on IRQ 9" has "$(section "$out" interrupts)" '^ *9: .* acpi$'
     if [ "$bad" -ne 0 ]; then
         echo "linux: $sys: last lines of the serial output:"
         printf '%s\n' "$out" | tail -n 25 | sed 's/^/  | /'
@@ -77,12 +91,40 @@ run_one() {
     rm -f "$log"
 }
 
+# run_power <system> <command> <status> <kernel's last words>: a boot whose
+# whole script is <command>; it never returns to /init, so nothing is
+# written to debug-exit: the status must come from the machine itself.
+run_power() {
+    local sys=$1 cmd=$2 want=$3 last=$4 out st log
+    log=$(mktemp); bad=0
+    timeout -k 5 "$TIMEOUT" bash -c '. guests/linux/lib.sh; linux_boot "$1" "$2"' _ "$sys" \
+        "$(linux_cmdline "$cmd")" </dev/null >"$log" 2>&1
+    st=$?
+    out=$(tr -d '\r' <"$log")
+    [ "$st" -eq 124 ] && echo "linux: $sys: '$cmd' timed out after ${TIMEOUT}s"
+    check "$sys" "'$cmd': exit status $st, want $want" [ "$st" -eq "$want" ]
+    check "$sys" "'$cmd': the script did not start" has "$out" '^btvm-init: run$'
+    check "$sys" "'$cmd': returned to /init" not_has "$out" '^btvm-init: exit'
+    check "$sys" "'$cmd': no '$last'" has "$out" "$last"
+    if [ "$bad" -ne 0 ]; then
+        printf '%s\n' "$out" | tail -n 10 | sed 's/^/  | /'
+        fail=1
+    else
+        echo "linux: $sys: '$cmd' ok (status $st)"
+    fi
+    rm -f "$log"
+}
+
 if [ "${LINUX_TEST_QEMU:-0}" = 1 ]; then
-    if command -v "$QEMU" >/dev/null; then run_one qemu
+    if command -v "$QEMU" >/dev/null; then
+        run_one qemu
+        run_power qemu "poweroff -f" 0 'reboot: Power down'
     else echo "linux: $QEMU not installed, reference run skipped"; fi
 fi
 if [ "${LINUX_TEST_BTVM:-1}" = 1 ]; then
     [ -x "$BTVM" ] || { echo "linux: $BTVM missing (run 'make')"; exit 1; }
     run_one btvm
+    run_power btvm "poweroff -f" 0 'reboot: Power down'
+    run_power btvm "reboot -f" 6 'reboot: Restarting system'
 fi
 exit "$fail"

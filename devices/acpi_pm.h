@@ -1,0 +1,43 @@
+/*
+ * devices/acpi_pm.h — the ACPI fixed hardware of a PIIX4-like chipset:
+ * PM1a event block (status, enable), PM1a control block and the PM timer,
+ * at the ports the FADT (vm/acpi_tables.c) names. ACPI mode is always on
+ * (no SMI_CMD), so SCI_EN reads 1. docs/devices.md.
+ */
+#ifndef BTVM_DEV_ACPI_PM_H
+#define BTVM_DEV_ACPI_PM_H
+
+#include <stdint.h>
+#include "devices/bus.h"
+#include "devices/irq.h"
+
+/* Ports and lengths (QEMU's PIIX4 PM uses the same base). */
+#define DEV_ACPI_PM_BASE     0x600u
+#define DEV_ACPI_PM1_EVT     0x600u  /* PM1_STS (2 bytes), PM1_EN (2 bytes) */
+#define DEV_ACPI_PM1_EVT_LEN 4u
+#define DEV_ACPI_PM1_CNT     0x604u
+#define DEV_ACPI_PM1_CNT_LEN 2u
+#define DEV_ACPI_PM_TMR      0x608u
+#define DEV_ACPI_PM_TMR_LEN  4u
+#define DEV_ACPI_PM_LEN      12u     /* 0x600-0x60B */
+#define DEV_ACPI_SCI_IRQ     9u
+
+/* The SLP_TYP value \_S5 carries in the DSDT; writing it with SLP_EN
+ * powers the machine off. Other values are ignored (no S1-S4). */
+#define DEV_ACPI_SLP_TYP_S5  5u
+
+/* PM timer rate (ACPI: 3.579545 MHz), a 24-bit counter. */
+#define DEV_ACPI_PM_TMR_HZ   3579545u
+
+struct dev_acpi_pm;
+
+/* power_off(ctx) is called when the guest enters S5. */
+struct dev_acpi_pm *dev_acpi_pm_new(struct dev_bus *bus, struct dev_timers *timers,
+                                    struct dev_irq_line sci, void (*power_off)(void *ctx),
+                                    void *ctx);
+void dev_acpi_pm_free(struct dev_acpi_pm *pm);
+
+/* The PM timer's current value (24 bits), for tests. */
+uint32_t dev_acpi_pm_timer(const struct dev_acpi_pm *pm);
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * hav/kvm.c — the hardware-assisted engine: btvm's machine run by KVM.
+ *
+ * The same guest RAM (the machine's memfd mapping) becomes KVM memory slot
+ * 0; there is no in-kernel irqchip or PIT, so every port and MMIO access
+ * leaves KVM_RUN and goes to the same device bus the BT engine uses, and
+ * interrupts come from the same user-space 8259A pair: injected with
+ * KVM_INTERRUPT when kvm_run says the guest can take one, else by asking
+ * for an interrupt-window exit. HLT with IF=1 sleeps in vm_wait() until
+ * the next device deadline or input, as in bt/engine.c.
+ *
+ * Getting the vcpu out of KVM_RUN from another thread (ticker, console,
+ * stop requests): vm_kick() calls vm->kick_hook, which sets
+ * kvm_run->immediate_exit (covers a vcpu about to enter) and sends SIGUSR1,
+ * whose empty handler makes a running KVM_RUN return EINTR.
+ */
+#include "hav/hav.h"
+#include "hav/hav_own.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "cpu/cpu.h"
+#include "devices/bus.h"
+#include "devices/pic8259.h"
+#include "devices/uart16550.h"
+
+#define HAV_KICK_SIGNAL SIGUSR1
+/* Intel needs three pages for its real-mode TSS; above any RAM btvm maps
+ * (at most 3 GiB) and below the high BIOS/APIC area. AMD ignores it. */
+#define HAV_TSS_ADDR 0xFFFBD000u
+
+static void on_kick_signal(int sig)
+{
+    (void)sig; /* only here to interrupt KVM_RUN */
+}
+
+static void hav_kick(struct vm *vm)
+{
+    struct hav *h = vm->engine_priv;
+    if (!h || !h->run)
+        return;
+    __atomic_store_n(&h->run->immediate_exit, 1, __ATOMIC_RELEASE);
+    /* The vcpu thread kicking itself is outside KVM_RUN: the loop will see it. */
+    if (__atomic_load_n(&h->thread_known, __ATOMIC_ACQUIRE) &&
+        !pthread_equal(pthread_self(), h->thread))
+        pthread_kill(h->thread, HAV_KICK_SIGNAL);
+}
+
+static void hav_free(struct hav *h)
+{
+    if (h->run && h->run != MAP_FAILED)
+        munmap(h->run, h->run_size);
+    if (h->vcpu_fd >= 0)
+        close(h->vcpu_fd);
+    if (h->vm_fd >= 0)
+        close(h->vm_fd);
+    if (h->kvm_fd >= 0)
+        close(h->kvm_fd);
+    free(h);
+}
+
+static int hav_init(struct vm *vm)
+{
+    struct hav *h = calloc(1, sizeof(*h));
+    if (!h) {
+        fprintf(stderr, "btvm: kvm: out of memory\n");
+        return -ENOMEM;
+    }
+    h->vm = vm;
+    h->kvm_fd = h->vm_fd = h->vcpu_fd = -1;
+    const char *what = "open /dev/kvm";
+    h->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (h->kvm_fd < 0)
+        goto fail;
+    what = "KVM_CREATE_VM";
+    h->vm_fd = ioctl(h->kvm_fd, KVM_CREATE_VM, 0);
+    if (h->vm_fd < 0)
+        goto fail;
+    what = "KVM_SET_TSS_ADDR";
+    if (ioctl(h->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)HAV_TSS_ADDR) < 0)
+        goto fail;
+    struct kvm_userspace_memory_region mr = {
+        .slot = 0,
+        .guest_phys_addr = 0,
+        .memory_size = vm->ram_size,
+        .userspace_addr = (uint64_t)(uintptr_t)vm->ram,
+    };
+    what = "KVM_SET_USER_MEMORY_REGION";
+    if (ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
+        goto fail;
+    what = "KVM_CREATE_VCPU";
+    h->vcpu_fd = ioctl(h->vm_fd, KVM_CREATE_VCPU, 0);
+    if (h->vcpu_fd < 0)
+        goto fail;
+    what = "KVM_GET_VCPU_MMAP_SIZE";
+    int sz = ioctl(h->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (sz < (int)sizeof(struct kvm_run))
+        goto fail;
+    h->run_size = (size_t)sz;
+    what = "mmap kvm_run";
+    h->run = mmap(NULL, h->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, h->vcpu_fd, 0);
+    if (h->run == MAP_FAILED) {
+        h->run = NULL;
+        goto fail;
+    }
+    /* The loaders fill a plain struct cpu; it goes into KVM at the first run(). */
+    vm->cpu = calloc(1, sizeof(struct cpu));
+    what = "allocate the vcpu state";
+    if (!vm->cpu) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    vm->cpu->vm = vm;
+    vm->cpu->pending_vector = -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_kick_signal;
+    sa.sa_flags = SA_RESTART; /* console writes restart; KVM_RUN still returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(HAV_KICK_SIGNAL, &sa, NULL);
+    vm->engine_priv = h;
+    vm->kick_hook = hav_kick;
+    return 0;
+fail:;
+    int e = errno;
+    fprintf(stderr, "btvm: kvm: %s: %s\n", what, strerror(e ? e : EINVAL));
+    hav_free(h);
+    return e ? -e : -EINVAL;
+}
+
+/* Complete a pending IN/MMIO read (KVM finishes it at the next entry) and
+ * copy the vcpu into vm->cpu, for the report and EIP. */
+static void sync_out(struct hav *h)
+{
+    h->run->immediate_exit = 1;
+    ioctl(h->vcpu_fd, KVM_RUN, 0);
+    h->run->immediate_exit = 0;
+    hav_state_save(h);
+}
+
+static void finish(struct hav *h, struct vm_exit *ex, enum vm_exit_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* End run() with kind; the vcpu state is copied back first. */
+static void finish(struct hav *h, struct vm_exit *ex, enum vm_exit_kind kind, const char *fmt, ...)
+{
+    if (kind != VM_EXIT_SHUTDOWN)
+        sync_out(h);
+    else
+        hav_state_save(h);
+    ex->kind = kind;
+    ex->eip = h->vm->cpu->eip;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ex->msg, sizeof(ex->msg), fmt, ap);
+        va_end(ap);
+    }
+}
+
+static void do_pio(struct hav *h)
+{
+    struct kvm_run *run = h->run;
+    bool out = run->io.direction == KVM_EXIT_IO_OUT;
+    uint8_t *p = (uint8_t *)run + run->io.data_offset;
+    unsigned size = run->io.size;
+    for (uint32_t i = 0; i < run->io.count; i++, p += size) {
+        uint32_t v = 0;
+        if (out)
+            memcpy(&v, p, size);
+        dev_bus_pio(h->vm->bus, run->io.port, size, out, &v);
+        if (!out)
+            memcpy(p, &v, size);
+    }
+    h->st.pio += run->io.count;
+    h->vm->stats.pio_accesses += run->io.count;
+}
+
+static void do_mmio(struct hav *h)
+{
+    struct kvm_run *run = h->run;
+    uint64_t v = 0;
+    unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    if (run->mmio.is_write)
+        memcpy(&v, run->mmio.data, len);
+    dev_bus_mmio(h->vm->bus, run->mmio.phys_addr, len, run->mmio.is_write, &v);
+    if (!run->mmio.is_write)
+        memcpy(run->mmio.data, &v, len);
+    h->st.mmio++;
+    h->vm->stats.mmio_accesses++;
+}
+
+/* First run(): this thread is the vcpu; the loaders' state goes into KVM. */
+static int first_run(struct hav *h, struct vm_exit *ex)
+{
+    h->thread = pthread_self();
+    __atomic_store_n(&h->thread_known, 1, __ATOMIC_RELEASE);
+    int e = hav_set_cpuid(h);
+    if (!e)
+        e = hav_state_load(h);
+    if (e) {
+        ex->kind = VM_EXIT_ERROR;
+        ex->eip = h->vm->cpu->eip;
+        snprintf(ex->msg, sizeof(ex->msg), "kvm: cannot load the boot CPU state into the vcpu: %s",
+                 strerror(-e));
+        return -1;
+    }
+    h->loaded = true;
+    return 0;
+}
+
+static void hav_run(struct vm *vm, struct vm_exit *ex)
+{
+    struct hav *h = vm->engine_priv;
+    struct kvm_run *run = h->run;
+    bool check_timers = true;
+    memset(ex, 0, sizeof(*ex));
+    if (!h->loaded && first_run(h, ex))
+        return;
+
+    for (;;) {
+        if (__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE)) {
+            finish(h, ex, VM_EXIT_STOP, NULL);
+            return;
+        }
+        if (__atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) && vm->uart) {
+            __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
+            dev_uart_poll(vm->uart);
+        }
+        if (check_timers || __atomic_load_n(&vm->cpu->async_pending, __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&vm->cpu->async_pending, 0, __ATOMIC_RELEASE);
+            vm_run_timers(vm);
+            check_timers = false;
+        }
+        bool intr = vm->pic && dev_pic_intr(vm->pic);
+        if (intr && run->ready_for_interrupt_injection) {
+            struct kvm_interrupt irq = { .irq = (uint32_t)dev_pic_ack(vm->pic) };
+            if (ioctl(h->vcpu_fd, KVM_INTERRUPT, &irq) < 0) {
+                finish(h, ex, VM_EXIT_ERROR, "kvm: KVM_INTERRUPT: %s", strerror(errno));
+                return;
+            }
+            h->st.interrupts++;
+            h->halted = false;
+            /* One per entry: ready_for_interrupt_injection is stale now. */
+            intr = dev_pic_intr(vm->pic);
+            run->ready_for_interrupt_injection = 0;
+        }
+        if (h->halted && !intr) {
+            /* Idle: sleep until a device deadline or input. */
+            h->st.halts++;
+            vm_wait(vm, vm_run_timers(vm));
+            check_timers = true;
+            continue;
+        }
+        run->request_interrupt_window = intr;
+
+        h->st.runs++;
+        int r = ioctl(h->vcpu_fd, KVM_RUN, 0);
+        __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELEASE);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                h->st.exits[HAV_X_INTR]++;
+                continue;
+            }
+            finish(h, ex, VM_EXIT_ERROR, "kvm: KVM_RUN: %s", strerror(errno));
+            return;
+        }
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO:
+            h->st.exits[HAV_X_IO]++;
+            do_pio(h);
+            if (run->io.direction == KVM_EXIT_IO_OUT && vm_timers_moved(vm))
+                check_timers = true;
+            break;
+        case KVM_EXIT_MMIO:
+            h->st.exits[HAV_X_MMIO]++;
+            do_mmio(h);
+            if (run->mmio.is_write && vm_timers_moved(vm))
+                check_timers = true;
+            break;
+        case KVM_EXIT_IRQ_WINDOW_OPEN:
+            h->st.exits[HAV_X_IRQ_WINDOW]++;
+            break;
+        case KVM_EXIT_INTR:
+            h->st.exits[HAV_X_INTR]++;
+            break;
+        case KVM_EXIT_HLT:
+            h->st.exits[HAV_X_HLT]++;
+            if (!run->if_flag || !vm->pic) {
+                /* Nothing can wake it: no NMI source exists. */
+                finish(h, ex, VM_EXIT_HLT, NULL);
+                return;
+            }
+            h->halted = true;
+            break;
+        case KVM_EXIT_SHUTDOWN:
+            h->st.exits[HAV_X_SHUTDOWN]++;
+            finish(h, ex, VM_EXIT_SHUTDOWN, "triple fault");
+            /* AMD's KVM INITs the vcpu on shutdown: the registers are gone. */
+            if (vm->cpu->eip == 0xFFF0 && vm->cpu->segs[CPU_CS].sel == 0xF000)
+                snprintf(ex->msg, sizeof(ex->msg),
+                         "triple fault (KVM reset the vcpu: registers below are its INIT state)");
+            return;
+        case KVM_EXIT_FAIL_ENTRY:
+            h->st.exits[HAV_X_OTHER]++;
+            finish(h, ex, VM_EXIT_ERROR, "kvm: VM entry failed, hardware reason 0x%llx",
+                   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+            return;
+        case KVM_EXIT_INTERNAL_ERROR: {
+            h->st.exits[HAV_X_OTHER]++;
+            static const char *sub[] = { "?", "emulation failure", "simultaneous exceptions",
+                                         "delivery event", "unexpected exit reason" };
+            uint32_t s = run->internal.suberror;
+            finish(h, ex, VM_EXIT_ERROR, "kvm: internal error %u (%s), data %llx %llx", s,
+                   s < sizeof(sub) / sizeof(sub[0]) ? sub[s] : "?",
+                   (unsigned long long)(run->internal.ndata > 0 ? run->internal.data[0] : 0),
+                   (unsigned long long)(run->internal.ndata > 1 ? run->internal.data[1] : 0));
+            return;
+        }
+        default:
+            h->st.exits[HAV_X_OTHER]++;
+            finish(h, ex, VM_EXIT_ERROR, "kvm: unexpected exit reason %u", run->exit_reason);
+            return;
+        }
+    }
+}
+
+static const char *exit_names[HAV_X_KINDS] = {
+    "io", "mmio", "hlt", "irq-window", "interrupted", "shutdown", "other",
+};
+
+static void hav_print_stats(struct vm *vm, void *stream, bool json)
+{
+    struct hav *h = vm->engine_priv;
+    FILE *f = stream;
+    const struct hav_stats *s = &h->st;
+    typedef unsigned long long ull;
+    if (json) {
+        fprintf(f, "{\"engine\":\"kvm\",\"kvm_runs\":%llu,\"interrupts\":%llu,\"halts\":%llu,"
+                   "\"pio\":%llu,\"mmio\":%llu,\"exits\":{",
+                (ull)s->runs, (ull)s->interrupts, (ull)s->halts, (ull)s->pio, (ull)s->mmio);
+        for (int i = 0; i < HAV_X_KINDS; i++)
+            fprintf(f, "%s\"%s\":%llu", i ? "," : "", exit_names[i], (ull)s->exits[i]);
+        fputs("}}", f);
+        return;
+    }
+    fprintf(f, "kvm engine:\n"
+               "  KVM_RUN calls          %llu\n"
+               "  interrupts injected    %llu, halts slept %llu\n"
+               "  port I/O %llu, MMIO %llu\n"
+               "  exits:",
+            (ull)s->runs, (ull)s->interrupts, (ull)s->halts, (ull)s->pio, (ull)s->mmio);
+    for (int i = 0; i < HAV_X_KINDS; i++)
+        fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);
+    fputc('\n', f);
+}
+
+static void hav_destroy(struct vm *vm)
+{
+    struct hav *h = vm->engine_priv;
+    vm->kick_hook = NULL;
+    if (h) {
+        __atomic_store_n(&h->thread_known, 0, __ATOMIC_RELEASE);
+        hav_free(h);
+    }
+    /* Ignore, not default: a kick sent just before vm_wake_stop() may still
+     * be on its way, and SIGUSR1's default action kills the process. */
+    signal(HAV_KICK_SIGNAL, SIG_IGN);
+    free(vm->cpu);
+    vm->cpu = NULL;
+    vm->engine_priv = NULL;
+}
+
+const struct vm_engine_ops hav_engine_ops = {
+    .name = "kvm",
+    .init = hav_init,
+    .run = hav_run,
+    .print_stats = hav_print_stats,
+    .destroy = hav_destroy,
+};

@@ -1,0 +1,21 @@
+/*
+ * vm/acpi_tables.h — the ACPI 2.0 tables btvm's firmware would leave in
+ * memory for an OS: RSDP, RSDT, XSDT, FADT, FACS and a DSDT holding \_S5
+ * and the PCI host bridge. docs/linux.md ("ACPI").
+ */
+#ifndef BTVM_VM_ACPI_TABLES_H
+#define BTVM_VM_ACPI_TABLES_H
+
+#include <stdint.h>
+
+/* The tables live in the BIOS area, which the e820 map (vm/linuxboot.c)
+ * and the Multiboot map already report reserved; the RSDP is at its start,
+ * where an OS scanning 0xE0000-0xFFFFF on 16-byte boundaries finds it. */
+#define VM_ACPI_BASE 0xF0000u
+#define VM_ACPI_END  0x100000u
+
+/* Write the tables into guest RAM (which must reach VM_ACPI_END). Returns
+ * the RSDP's guest-physical address, or 0 if RAM is too small. */
+uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size);
+
+#endif
