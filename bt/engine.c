@@ -455,12 +455,12 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  traces                 %llu writes to page tables, %llu entries invalidated\n"
                "  address spaces         %llu CR3 loads: %llu cache hits, %llu misses, %llu reclaims,"
                " %llu full flushes; %u entries now\n"
-               "  invlpg                 %llu\n",
+               "  invlpg                 %llu; global flushes (CR4.PGE toggled) %llu\n",
             (ull)m->fills_read, (ull)m->fills_write, (ull)m->fills_exec, (ull)m->slow_reads,
             (ull)m->slow_writes, (ull)m->mmio, (ull)m->unmapped, (ull)m->hidden_faults,
             (ull)m->true_faults, (ull)m->trace_hits, (ull)m->trace_invalidations,
             (ull)m->cr3_loads, (ull)m->as_hits, (ull)m->as_misses, (ull)m->as_reclaims,
-            (ull)m->flushes, bt->mmu.entries, (ull)m->invlpg);
+            (ull)m->flushes, bt->mmu.entries, (ull)m->invlpg, (ull)m->global_flushes);
 }
 
 static void bt_destroy(struct vm *vm)

@@ -75,6 +75,7 @@ int smmu_cr_write(struct smmu *m)
     if (pge != m->pge) {
         /* Toggling CR4.PGE flushes global translations (SDM 4.10.4.1). */
         smmu_shadow_flush_global(m);
+        m->stats.global_flushes++;
         m->pge = pge;
     }
     if (paging)
@@ -141,7 +142,13 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
     if (!is_ram(m, ppage))
         return -2;
     int as = w.global ? SMMU_GLOBAL : m->active;
-    for (int i = 0; i < w.ntables; i++)
+    /* A global translation does not depend on the directory it was found
+     * through: like a global TLB entry it lives until INVLPG or a CR4.PGE
+     * toggle (SDM 4.10.4), which Linux issues after changing kernel
+     * directory entries. Tracing every process's directory for it would
+     * drop all kernel translations whenever a freed directory page is
+     * reused. Its page table (4 KiB pages) is still traced. */
+    for (int i = w.global ? 1 : 0; i < w.ntables; i++)
         smmu_trace_ref(m, as, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
     smmu_shadow_insert(m, as, lin >> 12, (uint32_t)ppage, w.perm);
     m->stats.hidden_faults++;
