@@ -1,6 +1,6 @@
 /*
  * bt/emit_vif.c — CLI, STI, PUSHF and POPF emulated inline against the
- * virtual CPU, without leaving the code cache.
+ * virtual CPU, without leaving the code cache, at every CPL.
  *
  * These are the hot sensitive instructions (a kernel's local_irq_save /
  * restore): natively at CPL 3, POPF would silently ignore IF and PUSHF
@@ -12,8 +12,13 @@
  * cpu->async_pending, so a waiting interrupt is taken at the next block
  * entry; the translator ends the block right after the instruction that
  * follows STI, which gives STI its one-instruction interrupt shadow.
- * Only 32-bit code: CLI/STI/POPF inline at CPL 0 only (elsewhere IOPL
- * rules apply and the callouts in cpu/ handle them).
+ *
+ * The CPL is part of the block's key, so the code is specialised per CPL;
+ * IOPL is read from cpu->eflags at run time. At CPL > 0, CLI/STI test
+ * CPL <= IOPL inline and call the C callout only to raise #GP(0); POPF
+ * keeps IOPL and changes IF only when CPL <= IOPL (SDM vol. 2 CLI, STI,
+ * POPF; VME/PVI are not modelled). PUSHF/POPF inline need 32-bit operands;
+ * CLI/STI work in any code size.
  */
 #include "bt/translate.h"
 
@@ -32,6 +37,14 @@ static void and_mask(struct bt_emit *e, ZydisRegister dst, ZydisRegister src, ui
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(dst), bt_r(dst), R(R8D));
 }
 
+/* dst32 = IOPL of cpu->eflags (0..3), flag-free (R8 is clobbered). */
+static void load_iopl(struct bt_emit *e, ZydisRegister dst)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst), EFL);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(CPU_FL_IOPL));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(dst), bt_r(dst), R(R8D));
+}
+
 /* async_pending += INTR, so a pending interrupt is noticed at the next
  * block entry. */
 static void poll_intr(struct bt_tctx *t)
@@ -47,32 +60,109 @@ static void poll_intr(struct bt_tctx *t)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), R(R9D));
 }
 
+/*
+ * CLI/STI at CPL > 0: CPL > IOPL goes out of line to the instruction's C
+ * callout (cpu/sysinsn.c), which raises #GP(0). ((1 << CPL) - 1) >> IOPL
+ * is zero exactly when IOPL >= CPL; JRCXZ tests it without touching the
+ * guest's flags (guest ECX parked in R10). `done` is bound by the caller
+ * after the instruction (reached only if the callout ever continued).
+ */
+static void iopl_gate(struct bt_tctx *t, unsigned cpl, int done)
+{
+    struct bt_emit *e = t->e;
+    int deny = bt_label(e);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    load_iopl(e, ZYDIS_REGISTER_ECX);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), bt_i((1 << cpl) - 1));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(ECX), R(R9D), R(ECX));
+    bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp deny */
+    uint32_t a0 = bt_here(e, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_jmp_label(e, BT_MAIN, deny);
+    if (bt_here(e, BT_MAIN) - a0 != 8)
+        bt_emit_fail(e, "iopl check: unexpected encoding length");
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_bind(e, BT_OOL, deny);
+    bt_emit_callout(t, BT_OOL, cpu_callout_for(t->d));
+    bt_jmp_label(e, BT_OOL, done);
+}
+
+/* POPF at CPL > 0 (32-bit): IOPL, VM, VIP, VIF unchanged, IF only when
+ * CPL <= IOPL, RF cleared. The mask is built at run time: bit IOPL of
+ * (0xF << CPL) says CPL <= IOPL, and PDEP moves it to IF's position. */
+static void popf_outer(struct bt_tctx *t, unsigned cpl)
+{
+    struct bt_emit *e = t->e;
+    const uint32_t m = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_DF | CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
+    bt_emit_pop_to(t, 4, ZYDIS_REGISTER_R13D);
+    load_iopl(e, ZYDIS_REGISTER_R11D);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i((0xF << cpl) & 0xF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(R11D), R(R8D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(CPU_FL_IF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, R(R11D), R(R11D), R(R8D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, m, 0));
+    /* R10 = popped & mask; R9 = old & ~mask & ~RF. */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(R10D), R(R13D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, R(R10D), R(R10D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
+    and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_RF);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(R9D), R(R9D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, R(R9D), R(R9D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+}
+
+/* At CPL 0 POPF may change every flag but VM, VIP, VIF; RF is cleared;
+ * bit 1 stays 1 (SDM POPF, operation for CPL 0). */
+static void popf_cpl0(struct bt_tctx *t)
+{
+    struct bt_emit *e = t->e;
+    const uint32_t m = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_IF | CPU_FL_DF | CPU_FL_IOPL |
+                       CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
+    bt_emit_pop_to(t, 4, ZYDIS_REGISTER_R13D);
+    and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R13D, m);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), EFL);
+    and_mask(e, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R10D, ~(m | CPU_FL_RF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D),
+           bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+}
+
 bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
 {
     const struct dec_insn *d = t->d;
     struct bt_emit *e = t->e;
-    bool cpl0 = (t->key & 3) == 0;
-    if (!(t->key & 4) || d->zi.operand_width != 32)
-        return false;
+    unsigned cpl = t->key & 3;
+    bool op32 = (t->key & 4) && d->zi.operand_width == 32;
+    int done;
     switch (d->zi.mnemonic) {
     case ZYDIS_MNEMONIC_CLI:
-        if (!cpl0)
-            return false;
+        done = bt_label(e);
+        if (cpl)
+            iopl_gate(t, cpl, done);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
         and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_IF);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+        bt_bind(e, BT_MAIN, done);
         return true;
     case ZYDIS_MNEMONIC_STI:
-        if (!cpl0 || last_in_block)
+        if (last_in_block)
             return false; /* the shadow needs the next instruction in this block */
+        done = bt_label(e);
+        if (cpl)
+            iopl_gate(t, cpl, done);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
         and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_IF);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D),
                bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, CPU_FL_IF, 0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
         poll_intr(t);
+        bt_bind(e, BT_MAIN, done);
         return true;
     case ZYDIS_MNEMONIC_PUSHFD:
+        if (!op32)
+            return false;
         /* Image: arithmetic flags + DF from the host, the rest virtual,
          * VM and RF clear (SDM PUSHF). */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
@@ -84,28 +174,20 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
                bt_m(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R9, 1, 0, 0));
         bt_emit_push(t, 4, R(R13D));
         return true;
-    case ZYDIS_MNEMONIC_POPFD: {
-        if (!cpl0)
+    case ZYDIS_MNEMONIC_POPFD:
+        if (!op32)
             return false;
-        /* At CPL 0 POPF may change every flag but VM, VIP, VIF; RF is
-         * cleared; bit 1 stays 1 (SDM POPF, operation for CPL 0). */
-        const uint32_t m = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_IF | CPU_FL_DF | CPU_FL_IOPL |
-                           CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
-        bt_emit_pop_to(t, 4, ZYDIS_REGISTER_R13D);
-        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R13D, m);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), EFL);
-        and_mask(e, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R10D, ~(m | CPU_FL_RF));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D),
-               bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, 1, 0, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+        if (cpl)
+            popf_outer(t, cpl);
+        else
+            popf_cpl0(t);
         /* Host RFLAGS takes only the flags it carries for the guest (never
-         * TF or AC: those would act on the host). */
+         * TF or AC: those would act on the host). R9D holds the new EFLAGS. */
         and_mask(e, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R9D, CPU_FL_HOSTLIVE);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSH, 1, R(R10));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POPFQ, 0);
         poll_intr(t);
         return true;
-    }
     default:
         return false;
     }

@@ -32,6 +32,18 @@ static int push_raw(struct cpu *c, uint32_t base, uint32_t mask, uint32_t *esp, 
     return f;
 }
 
+/* Room for n slots of w bytes below esp in a stack segment whose valid
+ * offsets are [lo, hi] (offsets wrap at the stack size, mask). */
+static bool stack_room(uint32_t lo, uint32_t hi, uint32_t mask, uint32_t esp, unsigned n, unsigned w)
+{
+    for (unsigned k = 1; k <= n; k++) {
+        uint32_t off = (esp - k * w) & mask, last = off + w - 1;
+        if (off < lo || last < off || last > hi)
+            return false;
+    }
+    return true;
+}
+
 /* Real-address mode: IVT entry = offset:segment (SDM vol. 3, 20.1.4). */
 static int deliver_real(struct cpu *c, int vec, uint32_t ret_eip)
 {
@@ -39,6 +51,8 @@ static int deliver_real(struct cpu *c, int vec, uint32_t ret_eip)
     if ((uint32_t)vec * 4 + 3 > c->idtr.limit)
         return CPU_FAULT(CPU_VEC_GP, 0);
     int f = cpu_mem_read(c, c->idtr.base + vec * 4, &ent, 4);
+    if (!f && !stack_room(c->seg_wlo[CPU_SS], c->seg_whi[CPU_SS], cpu_stack_mask(c), esp, 3, 2))
+        f = CPU_FAULT(CPU_VEC_SS, 0);
     if (!f) f = cpu_push(c, &esp, c->eflags & 0xFFFF, 2);
     if (!f) f = cpu_push(c, &esp, c->segs[CPU_CS].sel, 2);
     if (!f) f = cpu_push(c, &esp, ret_eip & 0xFFFF, 2);
@@ -113,12 +127,13 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
         return CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel) | ext);
     bool conforming = SEGF_TYPE(cs.flags) & 4;
     unsigned ncpl = conforming ? c->cpl : SEGF_DPL(cs.flags);
-    if (off > cs.limit)
-        return CPU_FAULT(CPU_VEC_GP, ext);
+    unsigned nslots = has_error ? 4 : 3;
 
     uint32_t esp, ssbase, ssmask;
     struct cpu_segment ss;
     bool outer = ncpl < c->cpl;
+    /* SDM INT n: the new stack (TSS SS:ESP, #TS/#SS) and its room are
+     * checked before the handler offset against the CS limit. */
     if (outer) {
         /* Stack switch: SS:ESP for the new CPL from the 32-bit TSS. */
         unsigned ttype = SEGF_TYPE(c->tr.flags);
@@ -136,6 +151,12 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
             return f;
         ssbase = ss.base;
         ssmask = SEGF_DB(ss.flags) ? 0xFFFFFFFFu : 0xFFFFu;
+        bool expdown = SEGF_TYPE(ss.flags) & 4;
+        if (!stack_room(expdown ? ss.limit + 1 : 0, expdown ? ssmask : ss.limit, ssmask, esp,
+                        nslots + 2, w))
+            return CPU_FAULT(CPU_VEC_SS, SEL_ERR(nss) | ext);
+        if (off > cs.limit)
+            return CPU_FAULT(CPU_VEC_GP, ext);
         if ((f = push_raw(c, ssbase, ssmask, &esp, c->segs[CPU_SS].sel, w)) ||
             (f = push_raw(c, ssbase, ssmask, &esp, c->regs[CPU_ESP], w)))
             return f;
@@ -143,6 +164,10 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
         esp = c->regs[CPU_ESP];
         ssbase = c->seg_base[CPU_SS];
         ssmask = cpu_stack_mask(c);
+        if (!stack_room(c->seg_wlo[CPU_SS], c->seg_whi[CPU_SS], ssmask, esp, nslots, w))
+            return CPU_FAULT(CPU_VEC_SS, ext);
+        if (off > cs.limit)
+            return CPU_FAULT(CPU_VEC_GP, ext);
     }
     if ((f = push_raw(c, ssbase, ssmask, &esp, c->eflags, w)) ||
         (f = push_raw(c, ssbase, ssmask, &esp, c->segs[CPU_CS].sel, w)) ||

@@ -9,8 +9,63 @@
  * the inline address math depend on them. Far CALL/JMP go through call
  * gates (with the stack switch of a CALL to an inner level); task gates and
  * TSS targets stop the VM with a message (no task switches).
+ *
+ * The memory these callouts touch is checked against its segment first
+ * (SDM vol. 3 5.3): memory operands #GP(0) (#SS(0) through SS), the
+ * current stack #SS(0), a new inner stack #SS(its selector) — all before
+ * anything is written.
  */
 #include "cpu/internal.h"
+
+/* ---- segment bounds of callout accesses ------------------------------- */
+
+/* Is [off, off+len) inside [lo, hi] without wrapping? */
+static bool in_bounds(uint32_t lo, uint32_t hi, uint32_t off, unsigned len)
+{
+    uint32_t last = off + len - 1;
+    return off >= lo && last >= off && last <= hi;
+}
+
+/* A memory operand of len bytes inside its segment (cpu_seg_bounds). */
+static int op_check(const struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op,
+                    unsigned len, bool wr)
+{
+    if (op->type != ZYDIS_OPERAND_TYPE_MEMORY)
+        return 0;
+    int s = cpu_seg_of(op->mem.segment);
+    if (s < 0)
+        return 0;
+    uint32_t off = cpu_ea(c, d, op) - c->seg_base[s];
+    bool ok = wr ? in_bounds(c->seg_wlo[s], c->seg_whi[s], off, len)
+                 : in_bounds(c->seg_lo[s], c->seg_hi[s], off, len);
+    return ok ? 0 : CPU_FAULT(s == CPU_SS ? CPU_VEC_SS : CPU_VEC_GP, 0);
+}
+
+/* n stack slots of w bytes at esp + first + k*w (offsets wrap at the stack
+ * size, mask) all inside [lo, hi]? */
+static bool stack_fits(uint32_t lo, uint32_t hi, uint32_t mask, uint32_t esp, int32_t first,
+                       unsigned n, unsigned w)
+{
+    for (unsigned k = 0; k < n; k++)
+        if (!in_bounds(lo, hi, (esp + (uint32_t)first + k * w) & mask, w))
+            return false;
+    return true;
+}
+
+/* Room to push n slots below esp on the current stack ("stack does not
+ * have room": #SS(0)). */
+static int ss_room(const struct cpu *c, uint32_t esp, unsigned n, unsigned w)
+{
+    return stack_fits(c->seg_wlo[CPU_SS], c->seg_whi[CPU_SS], cpu_stack_mask(c), esp,
+                      -(int32_t)(n * w), n, w) ? 0 : CPU_FAULT(CPU_VEC_SS, 0);
+}
+
+/* n slots to pop at esp ("not within stack limits": #SS(0)). */
+static int ss_top(const struct cpu *c, uint32_t esp, unsigned n, unsigned w)
+{
+    return stack_fits(c->seg_lo[CPU_SS], c->seg_hi[CPU_SS], cpu_stack_mask(c), esp, 0, n, w)
+           ? 0 : CPU_FAULT(CPU_VEC_SS, 0);
+}
 
 /* ---- descriptors ------------------------------------------------------ */
 
@@ -165,7 +220,9 @@ int cpu_co_mov_to_sreg(struct cpu *c, const struct dec_insn *d)
     if (seg == CPU_CS || seg < 0)
         return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
     uint32_t v, old = c->seg_base[seg];
-    int f = cpu_read_op(c, d, &d->ops[1], &v);
+    int f = op_check(c, d, &d->ops[1], 2, false);
+    if (!f)
+        f = cpu_read_op(c, d, &d->ops[1], &v);
     if (!f)
         f = cpu_load_seg(c, seg, (uint16_t)v);
     return f ? co_fault(c, d, f) : after_load(c, d, seg, old);
@@ -179,7 +236,9 @@ int cpu_co_mov_from_sreg(struct cpu *c, const struct dec_insn *d)
     int f;
     if (dst->type == ZYDIS_OPERAND_TYPE_MEMORY) {
         uint16_t v = (uint16_t)sel;
-        f = cpu_mem_write(c, cpu_ea(c, d, dst), &v, 2); /* always a 16-bit store */
+        f = op_check(c, d, dst, 2, true);
+        if (!f)
+            f = cpu_mem_write(c, cpu_ea(c, d, dst), &v, 2); /* always a 16-bit store */
     } else {
         cpu_set_reg(c, dst->reg.value, sel); /* r32: zero-extended (P6 and later) */
         f = 0;
@@ -195,7 +254,9 @@ int cpu_co_push_sreg(struct cpu *c, const struct dec_insn *d)
     uint32_t n = (esp & ~m) | ((esp - w) & m);
     /* 32-bit push of a selector writes 16 bits (recent Intel cores). */
     uint16_t v = c->segs[seg].sel;
-    int f = cpu_mem_write(c, c->seg_base[CPU_SS] + (n & m), &v, 2);
+    int f = ss_room(c, esp, 1, w);
+    if (!f)
+        f = cpu_mem_write(c, c->seg_base[CPU_SS] + (n & m), &v, 2);
     if (f)
         return co_fault(c, d, f);
     cpu_commit_esp(c, n);
@@ -207,7 +268,9 @@ int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
     int seg = cpu_seg_of(d->ops[0].reg.value);
     unsigned w = d->zi.operand_width / 8;
     uint32_t esp = c->regs[CPU_ESP], v, old = c->seg_base[seg];
-    int f = cpu_pop(c, &esp, &v, w);
+    int f = ss_top(c, esp, 1, w);
+    if (!f)
+        f = cpu_pop(c, &esp, &v, w);
     if (!f)
         f = cpu_load_seg(c, seg, (uint16_t)v);
     if (f)
@@ -230,7 +293,8 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
     unsigned w = d->zi.operand_width / 8;
     uint32_t lin = cpu_ea(c, d, &d->ops[1]), off = 0, old = c->seg_base[seg];
     uint16_t sel;
-    int f = cpu_mem_read(c, lin, &off, w);
+    int f = op_check(c, d, &d->ops[1], w + 2, false);
+    if (!f) f = cpu_mem_read(c, lin, &off, w);
     if (!f) f = cpu_mem_read(c, lin + w, &sel, 2);
     if (!f) f = cpu_load_seg(c, seg, sel);
     if (f)
@@ -242,9 +306,10 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
 /* ---- far transfers ---------------------------------------------------- */
 
 /* Checks for a far JMP/CALL target at the same privilege (SDM vol. 2 JMP:
- * "conforming/nonconforming code segment"). A call gate sets *gate (its
+ * "conforming/nonconforming code segment"); the offset limit is checked by
+ * the caller, after a CALL's stack room. A call gate sets *gate (its
  * descriptor in glo/ghi) and leaves the rest to gate_transfer(). */
-static int far_target(struct cpu *c, uint16_t sel, uint32_t off, struct cpu_segment *cs,
+static int far_target(struct cpu *c, uint16_t sel, struct cpu_segment *cs,
                       uint32_t *hi_out, bool *gate, uint32_t *glo, const char *what)
 {
     uint32_t lo, hi;
@@ -277,8 +342,6 @@ static int far_target(struct cpu *c, uint16_t sel, uint32_t off, struct cpu_segm
     }
     if (!SEGF_P(cs->flags))
         return CPU_FAULT(CPU_VEC_NP, SEL_ERR(sel));
-    if (off > cs->limit)
-        return CPU_FAULT(CPU_VEC_GP, 0);
     *hi_out = hi;
     return 0;
 }
@@ -313,7 +376,9 @@ static int far_operand(struct cpu *c, const struct dec_insn *d, uint16_t *sel, u
     }
     uint32_t lin = cpu_ea(c, d, op);
     *off = 0;
-    int f = cpu_mem_read(c, lin, off, w);
+    int f = op_check(c, d, op, w + 2, false);
+    if (!f)
+        f = cpu_mem_read(c, lin, off, w);
     return f ? f : cpu_mem_read(c, lin + w, sel, 2);
 }
 
@@ -387,10 +452,22 @@ static int gate_transfer(struct cpu *c, uint16_t gsel, uint32_t glo, uint32_t gh
         if ((f = tss_stack(c, ncpl, &nss, &nesp)) ||
             (f = cpu_check_ss(c, nss, ncpl, CPU_VEC_TS, 0, &ss)))
             return f;
-        if (off > cs.limit)
-            return CPU_FAULT(CPU_VEC_GP, 0);
         uint32_t base = ss.base, m = SEGF_DB(ss.flags) ? 0xFFFFFFFFu : 0xFFFFu;
         uint32_t obase = c->seg_base[CPU_SS], om = cpu_stack_mask(c);
+        /* The new stack needs room for SS, ESP, the parameters, CS, EIP:
+         * #SS(new SS) otherwise; the parameters must be inside the
+         * caller's stack. */
+        uint32_t lo = 0, hi = ss.limit;
+        if (SEGF_TYPE(ss.flags) & 4) { /* expand-down */
+            lo = ss.limit + 1;
+            hi = m;
+        }
+        if (!stack_fits(lo, hi, m, nesp, -(int32_t)((4 + nparam) * w), 4 + nparam, w))
+            return CPU_FAULT(CPU_VEC_SS, SEL_ERR(nss));
+        if ((f = ss_top(c, esp, nparam, w)))
+            return f;
+        if (off > cs.limit)
+            return CPU_FAULT(CPU_VEC_GP, 0);
         if ((f = push_on(c, base, m, &nesp, c->segs[CPU_SS].sel, w)) ||
             (f = push_on(c, base, m, &nesp, esp, w)))
             return f;
@@ -407,6 +484,8 @@ static int gate_transfer(struct cpu *c, uint16_t gsel, uint32_t glo, uint32_t gh
             return f;
         esp = nesp;
     } else {
+        if (call && (f = ss_room(c, esp, 2, w)))
+            return f;
         if (off > cs.limit)
             return CPU_FAULT(CPU_VEC_GP, 0);
         if (call && ((f = cpu_push(c, &esp, c->segs[CPU_CS].sel, w)) ||
@@ -439,7 +518,7 @@ static int far_jmp_call(struct cpu *c, const struct dec_insn *d, bool call)
     if (w == 2)
         off &= 0xFFFF;
     if (cpu_pmode(c)) {
-        if ((f = far_target(c, sel, off, &cs, &hi, &gate, &glo, call ? "call" : "jmp")))
+        if ((f = far_target(c, sel, &cs, &hi, &gate, &glo, call ? "call" : "jmp")))
             return co_fault(c, d, f);
         if (gate) {
             if ((f = gate_transfer(c, sel, glo, hi, call, next_eip(d))))
@@ -449,6 +528,11 @@ static int far_jmp_call(struct cpu *c, const struct dec_insn *d, bool call)
     } else {
         real_cs(c, sel, &cs);
     }
+    /* Room for the return address, then the target offset (SDM CALL). */
+    if (call && (f = ss_room(c, esp, 2, w)))
+        return co_fault(c, d, f);
+    if (off > cs.limit)
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, 0));
     if (call && ((f = cpu_push(c, &esp, c->segs[CPU_CS].sel, w)) ||
                  (f = cpu_push(c, &esp, next_eip(d), w))))
         return co_fault(c, d, f);
@@ -503,7 +587,8 @@ static int far_ret_check(struct cpu *c, struct far_ret *r, unsigned w, uint32_t 
     r->outer = (r->cs_sel & 3u) > c->cpl;
     if (r->outer) {
         uint32_t nesp = 0, nss = 0;
-        if ((f = cpu_pop(c, &r->esp, &nesp, w)) || (f = cpu_pop(c, &r->esp, &nss, w)))
+        if ((f = ss_top(c, r->esp, 2, w)) || (f = cpu_pop(c, &r->esp, &nesp, w)) ||
+            (f = cpu_pop(c, &r->esp, &nss, w)))
             return f;
         if ((f = cpu_check_ss(c, (uint16_t)nss, r->cs_sel & 3u, CPU_VEC_GP, 0, &r->ss)))
             return f;
@@ -539,7 +624,8 @@ int cpu_co_ret_far(struct cpu *c, const struct dec_insn *d)
     struct far_ret r = { .esp = c->regs[CPU_ESP] };
     uint32_t sel = 0;
     int f;
-    if ((f = cpu_pop(c, &r.esp, &r.eip, w)) || (f = cpu_pop(c, &r.esp, &sel, w)))
+    if ((f = ss_top(c, r.esp, 2, w)) || (f = cpu_pop(c, &r.esp, &r.eip, w)) ||
+        (f = cpu_pop(c, &r.esp, &sel, w)))
         return co_fault(c, d, f);
     r.cs_sel = (uint16_t)sel;
     if (!cpu_pmode(c)) {
@@ -564,7 +650,8 @@ int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
     struct far_ret r = { .esp = c->regs[CPU_ESP] };
     uint32_t sel = 0, fl = 0;
     int f;
-    if ((f = cpu_pop(c, &r.esp, &r.eip, w)) || (f = cpu_pop(c, &r.esp, &sel, w)) ||
+    if ((f = ss_top(c, r.esp, 3, w)) || (f = cpu_pop(c, &r.esp, &r.eip, w)) ||
+        (f = cpu_pop(c, &r.esp, &sel, w)) ||
         (f = cpu_pop(c, &r.esp, &fl, w)))
         return co_fault(c, d, f);
     r.cs_sel = (uint16_t)sel;

@@ -10,6 +10,11 @@
  * smmu_fill() (guest memcpy/memset speed); device, code and unmapped pages
  * fall back to one element at a time through smmu_read/smmu_write.
  *
+ * Every element is checked against its segment first (SDM vol. 3 5.3:
+ * limit, expand-down, readable/writable; #GP(0), #SS(0) through SS), so a
+ * REP that runs off the end of a segment faults at the element that
+ * crosses it, the completed elements done. Bulk runs stop short of it.
+ *
  * A callout does a bounded amount of work: when the budget runs out with
  * count left, it saves the registers and returns CPU_CO_EXIT at the
  * instruction itself, which resumes where it stopped (interrupts and
@@ -83,6 +88,39 @@ static uint32_t dst_lin(const struct cpu *c, const struct sop *s)
     return c->seg_base[CPU_ES] + (s->di & s->amask);
 }
 
+/* The element [off, off+size) inside segment seg for a read or a write
+ * (cpu_seg_bounds keeps the valid ranges); a fault code if not. */
+static int seg_check(const struct cpu *c, int seg, uint32_t off, unsigned size, bool wr)
+{
+    uint32_t lo = wr ? c->seg_wlo[seg] : c->seg_lo[seg];
+    uint32_t hi = wr ? c->seg_whi[seg] : c->seg_hi[seg];
+    uint32_t last = off + size - 1;
+    if (off < lo || last < off || last > hi)
+        return CPU_FAULT(seg == CPU_SS ? CPU_VEC_SS : CPU_VEC_GP, 0);
+    return 0;
+}
+
+static int src_check(const struct cpu *c, const struct sop *s)
+{
+    return seg_check(c, s->src_seg, s->si & s->amask, s->size, false);
+}
+
+static int dst_check(const struct cpu *c, const struct sop *s, bool wr)
+{
+    return seg_check(c, CPU_ES, s->di & s->amask, s->size, wr);
+}
+
+/* Whole elements from off upwards that stay inside the segment. */
+static uint32_t seg_room(const struct cpu *c, int seg, uint32_t off, unsigned size, bool wr)
+{
+    uint32_t lo = wr ? c->seg_wlo[seg] : c->seg_lo[seg];
+    uint32_t hi = wr ? c->seg_whi[seg] : c->seg_hi[seg];
+    if (off < lo || off > hi)
+        return 0;
+    uint64_t n = ((uint64_t)hi - off + 1) / size;
+    return n > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)n;
+}
+
 /* After one element or run: done, out of budget (resume at the same
  * instruction), or go on. Returns -1 to go on, else the callout result. */
 static int sop_step_end(struct cpu *c, struct sop *s)
@@ -105,13 +143,17 @@ static int sop_fault(struct cpu *c, struct sop *s, int f)
     return co_fault(c, s->d, f);
 }
 
-/* Elements that fit in the current page on both sides (forward, 32-bit). */
+/* Elements that fit in the current page and segment on both sides
+ * (forward, 32-bit). */
 static uint32_t run_len(const struct cpu *c, const struct sop *s, bool with_src)
 {
-    uint32_t n = (4096 - (dst_lin(c, s) & 0xFFF)) / s->size;
+    uint32_t n = (4096 - (dst_lin(c, s) & 0xFFF)) / s->size, m;
+    if ((m = seg_room(c, CPU_ES, s->di, s->size, true)) < n)
+        n = m;
     if (with_src) {
-        uint32_t m = (4096 - (src_lin(c, s) & 0xFFF)) / s->size;
-        if (m < n)
+        if ((m = (4096 - (src_lin(c, s) & 0xFFF)) / s->size) < n)
+            n = m;
+        if ((m = seg_room(c, s->src_seg, s->si, s->size, false)) < n)
             n = m;
     }
     return n < s->cnt ? n : s->cnt;
@@ -156,8 +198,12 @@ int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
         if (n == 0)
             n = 1; /* an element straddles a page */
         while (n--) {
-            uint32_t v;
-            int f = cpu_mem_read(c, src_lin(c, &s), &v, s.size);
+            uint32_t v = 0;
+            int f = src_check(c, &s);
+            if (!f)
+                f = cpu_mem_read(c, src_lin(c, &s), &v, s.size);
+            if (!f)
+                f = dst_check(c, &s, true);
             if (!f)
                 f = cpu_mem_write(c, dst_lin(c, &s), &v, s.size);
             if (f)
@@ -202,7 +248,9 @@ int cpu_co_stos(struct cpu *c, const struct dec_insn *d)
         if (n == 0)
             n = 1;
         while (n--) {
-            int f = cpu_mem_write(c, dst_lin(c, &s), &v, s.size);
+            int f = dst_check(c, &s, true);
+            if (!f)
+                f = cpu_mem_write(c, dst_lin(c, &s), &v, s.size);
             if (f)
                 return sop_fault(c, &s, f);
             s.di += s.delta; s.cnt--;
@@ -232,7 +280,9 @@ int cpu_co_lods(struct cpu *c, const struct dec_insn *d)
         return CPU_CO_CONTINUE;
     for (;;) {
         uint32_t v = 0;
-        int f = cpu_mem_read(c, src_lin(c, &s), &v, s.size);
+        int f = src_check(c, &s);
+        if (!f)
+            f = cpu_mem_read(c, src_lin(c, &s), &v, s.size);
         if (f)
             return sop_fault(c, &s, f);
         set_acc(c, s.size, v);
@@ -266,7 +316,11 @@ int cpu_co_cmps(struct cpu *c, const struct dec_insn *d)
         return CPU_CO_CONTINUE;
     for (;;) {
         uint32_t a = 0, b = 0;
-        int f = cpu_mem_read(c, src_lin(c, &s), &a, s.size);
+        int f = src_check(c, &s);
+        if (!f)
+            f = cpu_mem_read(c, src_lin(c, &s), &a, s.size);
+        if (!f)
+            f = dst_check(c, &s, false);
         if (!f)
             f = cpu_mem_read(c, dst_lin(c, &s), &b, s.size);
         if (f)
@@ -295,7 +349,9 @@ int cpu_co_scas(struct cpu *c, const struct dec_insn *d)
     uint32_t a = c->regs[CPU_EAX];
     for (;;) {
         uint32_t b = 0;
-        int f = cpu_mem_read(c, dst_lin(c, &s), &b, s.size);
+        int f = dst_check(c, &s, false);
+        if (!f)
+            f = cpu_mem_read(c, dst_lin(c, &s), &b, s.size);
         if (f)
             return sop_fault(c, &s, f);
         uint32_t fl = cpu_flags_sub(a, b, s.size * 8);
@@ -327,6 +383,8 @@ int cpu_co_ins(struct cpu *c, const struct dec_insn *d)
     struct vm *vm = c->vm;
     for (;;) {
         uint64_t phys;
+        if ((f = dst_check(c, &s, true)))
+            return sop_fault(c, &s, f);
         if (!smmu_translate(c->mmu, dst_lin(c, &s), true, &phys))
             return sop_fault(c, &s, CPU_FAULT(CPU_VEC_PF, 0));
         uint32_t v = 0;
@@ -356,7 +414,7 @@ int cpu_co_outs(struct cpu *c, const struct dec_insn *d)
     struct vm *vm = c->vm;
     for (;;) {
         uint32_t v = 0;
-        if ((f = cpu_mem_read(c, src_lin(c, &s), &v, s.size)))
+        if ((f = src_check(c, &s)) || (f = cpu_mem_read(c, src_lin(c, &s), &v, s.size)))
             return sop_fault(c, &s, f);
         dev_bus_pio(vm->bus, port, s.size, true, &v);
         vm->stats.pio_accesses++;

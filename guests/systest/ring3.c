@@ -12,11 +12,27 @@
  * copied to the TSS stack and lret $8 back; a DPL-0 gate from CPL 3 must
  * #GP) and SYSENTER/SYSEXIT (CPL 3 -> 0 -> 3; SYSENTER_CS = 0 and SYSEXIT
  * at CPL 3 must #GP(0)).
+ *
+ * With IOPL 3 (system call 2) CLI, STI and POPF may change IF at CPL 3.
+ * int $VEC_RING1 and the SEL_GATE1 call gate go to CPL 1, whose stack
+ * TSS.SS1:ESP1 the task sets itself: bad SS1 selectors must raise #TS,
+ * a too small stack #SS (btvm-only, like the other limit checks).
  */
 #include "systest.h"
 
 enum { R_SYSCALL, R_INT3, R_INT81, R_CLI, R_HLT, R_CR0, R_DS0, R_DS13, R_INB71, R_INW3FE,
-       R_GATE0, R_SYSEXIT, R_N };
+       R_GATE0, R_SYSEXIT, R_STI, R_TS0, R_TS_LAST = R_TS0 + 4, R_GATE1_SS, R_N };
+
+/* TSS.SS1 values that must make int $VEC_RING1 raise #TS, and the error
+ * codes (SDM INT n: null -> #TS(0); RPL or DPL not 1, not a writable data
+ * segment, beyond the GDT limit -> #TS(selector)). */
+static const struct { uint16_t ss; uint16_t err; const char *what; } ts_case[] = {
+    { 0, 0, "TSS.SS1 null" },
+    { SEL_KDATA | 1, SEL_KDATA, "TSS.SS1 DPL 0" },
+    { SEL_KDATA, SEL_KDATA, "TSS.SS1 RPL 0" },
+    { SEL_CODE1 | 1, SEL_CODE1, "TSS.SS1 a code segment" },
+    { 0x3f9, 0x3f8, "TSS.SS1 beyond the GDT limit" },
+};
 
 static uint8_t user_stack[8192] __attribute__((aligned(16)));
 static uint8_t sysenter_stack[1024] __attribute__((aligned(16)));
@@ -26,6 +42,9 @@ static uint32_t rec_n0[R_N], rec_fip[R_N], rec_after[R_N];
 uint32_t u_cs, u_ss, u_ds, u_esp_before, u_sys_ret, u_scratch, u_fl_before, u_fl_after;
 uint32_t u_g_esp, u_g_ret, u_g_esp_after, u_g_es, u_g_cs, u_g_ss;
 uint32_t u_s_esp, u_s_esp_after, u_s_cs, u_s_ss;
+uint32_t u_fl_cli, u_fl_sti, u_fl_popf0, u_fl_popf1, u_fl_iopl0, u_iopl_n0, u_iopl_n1;
+uint32_t u_r1_esp, u_r1_ret, u_r1g_esp, u_r1g_ret;
+static uint32_t u_r1int[8]; /* what ring1_int_k saw: ESP, CS, SS, frame */
 static volatile uint32_t user_done;
 
 /* Runs at CPL 3, like user_main (which is reached only through iret). */
@@ -78,6 +97,49 @@ static void __attribute__((noinline, used)) user_main(void)
                      "andl $~0x200, %%eax\n\torl $0x3001, %%eax\n\tpushl %%eax\n\tpopfl\n\t"
                      "pushfl\n\tpopl u_fl_after\n\tclc" : : : "eax", "memory", "cc");
 
+    TRY(R_STI, "sti", "a"(0) : "memory");
+
+    /* IOPL 3 (system call 2): CLI, STI and POPF change IF at CPL 3, POPF
+     * still leaves IOPL alone; then back to IOPL 0. */
+    __asm__ volatile("int $0x80" : : "a"(2), "b"(3) : "memory");
+    u_iopl_n0 = last.count;
+    __asm__ volatile("cli\n\tpushfl\n\tpopl u_fl_cli\n\t"
+                     "sti\n\tpushfl\n\tpopl u_fl_sti\n\t"
+                     "pushfl\n\tandl $~0x3200, (%%esp)\n\tpopfl\n\tpushfl\n\tpopl u_fl_popf0\n\t"
+                     "pushfl\n\torl $0x200, (%%esp)\n\tpopfl\n\tpushfl\n\tpopl u_fl_popf1"
+                     : : : "memory", "cc");
+    u_iopl_n1 = last.count;
+    __asm__ volatile("int $0x80\n\tpushfl\n\tpopl u_fl_iopl0" : : "a"(2), "b"(0) : "memory");
+
+    /* int $VEC_RING1 switches to TSS.SS1:ESP1: bad SS1 values raise #TS
+     * (delivered at CPL 0 through TSS.SS0), a good one reaches CPL 1. */
+    for (unsigned i = 0; i < sizeof(ts_case) / sizeof(ts_case[0]); i++) {
+        tss_set_ring1(ts_case[i].ss, sizeof(stk1_buf));
+        n0 = last.count;
+        __asm__ volatile(ARM "1:\tint $0x82\n2:" : : : "eax", "ecx", "memory");
+        snap(R_TS0 + (int)i, n0);
+    }
+    tss_set_ring1(SEL_STK1 | 1, sizeof(stk1_buf));
+    __asm__ volatile("movl %%esp, u_r1_esp\n\tmovl $1f, u_r1_ret\n\tint $0x82\n1:"
+                     : : : "eax", "ecx", "memory");
+    u_r1int[0] = r1_esp;
+    u_r1int[1] = r1_cs;
+    u_r1int[2] = r1_ss;
+    for (int i = 0; i < 5; i++)
+        u_r1int[3 + i] = r1_frame[i];
+    /* The call gate to CPL 1 (no parameters), then one whose new stack
+     * has 12 bytes where 16 are needed: #SS(SS1). QEMU's TCG does not
+     * check stack room, so that one is btvm-only. */
+    __asm__ volatile("movl %%esp, u_r1g_esp\n\tmovl $1f, u_r1g_ret\n\tlcall $0x88, $0\n1:"
+                     : : : "eax", "ecx", "memory");
+    if (opt_limits) {
+        tss_set_ring1(SEL_STK1 | 1, 12);
+        n0 = last.count;
+        __asm__ volatile(ARM "1:\tlcall $0x88, $0\n2:" : : : "eax", "ecx", "memory");
+        snap(R_GATE1_SS, n0);
+        tss_set_ring1(SEL_STK1 | 1, sizeof(stk1_buf));
+    }
+
     /* Call gate to CPL 0 with two parameters; gate_k sets ES to the kernel
      * data selector, which the return to CPL 3 must null. */
     __asm__ volatile("pushl $0x2222\n\tpushl $0x1111\n\tmovl %%esp, u_g_esp\n\tmovl $1f, u_g_ret\n\t"
@@ -116,11 +178,16 @@ static void expect_rec(const char *what, int k, uint32_t vec, uint32_t err, uint
              what, t->vec, t->err, t->eip, t->cs, t->uss, vec, err, eip, SEL_UCODE, SEL_UDATA);
 }
 
-static uint64_t call_gate(void (*fn)(void), unsigned dpl, unsigned nparam)
+static uint64_t call_gate_to(uint16_t sel, void (*fn)(void), unsigned dpl, unsigned nparam)
 {
     uint32_t off = (uint32_t)(uintptr_t)fn;
-    return (off & 0xffff) | (uint64_t)SEL_KCODE << 16 | (uint64_t)(nparam & 31) << 32 |
+    return (off & 0xffff) | (uint64_t)sel << 16 | (uint64_t)(nparam & 31) << 32 |
            (uint64_t)(0x8c | dpl << 5) << 40 | (uint64_t)(off >> 16) << 48;
+}
+
+static uint64_t call_gate(void (*fn)(void), unsigned dpl, unsigned nparam)
+{
+    return call_gate_to(SEL_KCODE, fn, dpl, nparam);
 }
 
 static void wrmsr(uint32_t msr, uint32_t v)
@@ -134,6 +201,7 @@ static void run_cpl0_gate_tests(void)
     uint32_t esp0, esp1, es1, n0;
     gdt[SEL_GATE0 >> 3] = call_gate(gate_k, 0, 2);
     gdt[SEL_GATE3 >> 3] = call_gate(gate_k, 3, 2);
+    gdt[SEL_GATE1 >> 3] = call_gate_to(SEL_CODE1, ring1_gate_k, 3, 0);
 
     begin("call_gate_same");
     g_cs = g_ss = 0;
@@ -209,6 +277,53 @@ static void check_ring3_gate_tests(void)
     end();
 }
 
+static void check_ring3_iopl_tests(void)
+{
+    begin("ring3_iopl");
+    expect_rec("sti at IOPL 0", R_STI, 13, 0, rec_fip[R_STI]);
+    expect("traps with IOPL 3", 0, u_iopl_n1 - u_iopl_n0);
+    expect("IF after cli (IOPL 3)", 0, u_fl_cli & 0x200);
+    expect("IF after sti (IOPL 3)", 0x200, u_fl_sti & 0x200);
+    expect("IF after popf clearing it (IOPL 3)", 0, u_fl_popf0 & 0x200);
+    expect("IOPL after popf clearing it", 0x3000, u_fl_popf0 & 0x3000);
+    expect("IF after popf setting it (IOPL 3)", 0x200, u_fl_popf1 & 0x200);
+    expect("IOPL back to 0", 0, u_fl_iopl0 & 0x3000);
+    end();
+
+    begin("ring3_ts");
+    for (unsigned i = 0; i < sizeof(ts_case) / sizeof(ts_case[0]); i++)
+        expect_rec(ts_case[i].what, R_TS0 + (int)i, 10, ts_case[i].err, rec_fip[R_TS0 + i]);
+    end();
+
+    begin("ring1_int");
+    expect("CS at CPL 1", SEL_CODE1 | 1, u_r1int[1] & 0xffff);
+    expect("SS from TSS.SS1", SEL_STK1 | 1, u_r1int[2] & 0xffff);
+    expect("ESP from TSS.ESP1 minus 5 dwords", sizeof(stk1_buf) - 20, u_r1int[0]);
+    expect("pushed EIP", u_r1_ret, u_r1int[3]);
+    expect("pushed CS", SEL_UCODE, u_r1int[4] & 0xffff);
+    expect("pushed EFLAGS.IF (trap gate)", 0x200, u_r1int[5] & 0x200);
+    expect("pushed ESP", u_r1_esp, u_r1int[6]);
+    expect("pushed SS", SEL_UDATA, u_r1int[7] & 0xffff);
+    end();
+
+    begin("ring1_gate");
+    expect("CS at CPL 1", SEL_CODE1 | 1, r1_cs & 0xffff);
+    expect("SS from TSS.SS1", SEL_STK1 | 1, r1_ss & 0xffff);
+    expect("ESP from TSS.ESP1 minus 4 dwords", sizeof(stk1_buf) - 16, r1_esp);
+    expect("pushed EIP", u_r1g_ret, r1_frame[0]);
+    expect("pushed CS", SEL_UCODE, r1_frame[1] & 0xffff);
+    expect("pushed ESP", u_r1g_esp, r1_frame[2]);
+    expect("pushed SS", SEL_UDATA, r1_frame[3] & 0xffff);
+    end();
+
+    if (opt_limits) {
+        begin("gate_ss");
+        expect_rec("lcall to CPL 1 with 12 bytes of new stack", R_GATE1_SS, 12, SEL_STK1,
+                   rec_fip[R_GATE1_SS]);
+        end();
+    }
+}
+
 void run_ring3_tests(void)
 {
     uint32_t top = (uint32_t)(uintptr_t)(user_stack + sizeof(user_stack));
@@ -269,4 +384,5 @@ void run_ring3_tests(void)
     end();
 
     check_ring3_gate_tests();
+    check_ring3_iopl_tests();
 }

@@ -3,8 +3,8 @@
  * where the CPU pushes none, the vector, the registers and DS/ES, load the
  * kernel data segment, call trap_c, undo, iret), the far jump that reloads
  * CS after lgdt, the switch into and back out of the CPL-3 task, and the
- * CPL-0 targets of the call gate and SYSENTER tests. code16.S (the 16-bit
- * routine) is included at the end.
+ * CPL-0 targets of the call gate and SYSENTER tests, the CPL-1 targets of
+ * the ring-1 tests. code16.S (the 16-bit routine) is included at the end.
  */
 #define KDATA 0x10
 #define UDATA 0x23
@@ -47,6 +47,7 @@ trap_common:
     movl $KDATA, %eax
     movw %ax, %ds
     movw %ax, %es
+    cld                 /* C code wants DF=0; iret restores the guest's */
     pushl %esp
     call trap_c
     addl $4, %esp
@@ -140,6 +141,32 @@ sysenter_k:
     popl s_fl
     sysexit
 
+/* CPL-1 targets (SEL_CODE1): record CS, SS, ESP and the n dwords above
+ * ESP (EIP, CS, EFLAGS, ESP, SS from int; EIP, CS, ESP, SS from the gate;
+ * no more: the stack segment ends there), then return to CPL 3. DS is the
+ * caller's DPL-3 data, usable at CPL 1. */
+.macro RING1_RECORD n
+    movl %esp, r1_esp
+    movl %cs, %eax
+    movl %eax, r1_cs
+    movl %ss, %eax
+    movl %eax, r1_ss
+    xorl %ecx, %ecx
+1:  movl %ss:(%esp,%ecx,4), %eax
+    movl %eax, r1_frame(,%ecx,4)
+    incl %ecx
+    cmpl $\n, %ecx
+    jne 1b
+.endm
+    .globl ring1_int_k
+ring1_int_k:
+    RING1_RECORD 5
+    iretl
+    .globl ring1_gate_k
+ring1_gate_k:
+    RING1_RECORD 4
+    lret
+
     .bss
     .balign 4
 kernel_saved_esp:
@@ -153,6 +180,11 @@ s_esp: .long 0
 s_cs: .long 0
 s_ss: .long 0
 s_fl: .long 0
+    .globl r1_esp, r1_cs, r1_ss, r1_frame
+r1_esp: .long 0
+r1_cs: .long 0
+r1_ss: .long 0
+r1_frame: .fill 5, 4, 0
 
 /* The code16 test's 16-bit routine, kept in its own file. */
 #include "code16.S"

@@ -4,7 +4,8 @@
  * the saved EIP to the label after the faulting instruction, serves the
  * CPL-3 system calls and IRQ0), the exception tests at CPL 0 (#DE #BP #OF
  * #BR #UD #NM #MF, #GP/#NP/#SS from segment loads; opt-in: segment limit
- * violations and #XM, which QEMU's TCG does not produce), the
+ * violations, also by REP string instructions, and #XM, which QEMU's TCG
+ * does not produce), the
  * checks on what the 16-bit routine (code16.S) recorded, and guest_main, which runs every test and exits with the number that failed.
  * See docs/guests.md.
  */
@@ -14,6 +15,8 @@ uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 static uint64_t idt[256] __attribute__((aligned(8)));
 uint8_t lim_buf[64] __attribute__((aligned(16)));
 uint8_t kstack[8192] __attribute__((aligned(16)));
+uint8_t stk1_buf[256] __attribute__((aligned(16)));
+int opt_limits;
 
 struct tss {
     uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
@@ -83,10 +86,23 @@ static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t 
            (uint64_t)(base >> 24) << 56;
 }
 
+/* An IDT gate: type 0xe = 32-bit interrupt gate, 0xf = 32-bit trap gate. */
+static uint64_t idt_gate(uint16_t sel, uint32_t off, unsigned type, unsigned dpl)
+{
+    return (off & 0xffff) | (uint64_t)sel << 16 | (uint64_t)(0x80 | dpl << 5 | type) << 40 |
+           (uint64_t)(off >> 16) << 48;
+}
+
 static uint64_t int_gate(uint32_t off, unsigned dpl)
 {
-    return (off & 0xffff) | (uint64_t)SEL_KCODE << 16 | (uint64_t)(0x8e | dpl << 5) << 40 |
-           (uint64_t)(off >> 16) << 48;
+    return idt_gate(SEL_KCODE, off, 0xe, dpl);
+}
+
+/* Written at CPL 3 too: without paging the user data segment reaches it. */
+void tss_set_ring1(uint16_t ss, uint32_t esp)
+{
+    tss.ss1 = ss;
+    tss.esp1 = esp;
 }
 
 volatile uint32_t fpu_sw, fpu_mxcsr;
@@ -154,7 +170,10 @@ void trap_c(struct frame *f)
     if (f->vec == VEC_SYSCALL) {
         if (f->eax == 0)
             leave_user();
-        f->eax = f->ebx + 1;             /* syscall 1: "increment" */
+        if (f->eax == 2)                 /* syscall 2: IOPL = EBX (iret sets it) */
+            f->eflags = (f->eflags & ~0x3000u) | (f->ebx & 3) << 12;
+        else
+            f->eax = f->ebx + 1;         /* syscall 1: "increment" */
         return;
     }
     if (t_resume && fpu_fixup(f->vec))
@@ -182,6 +201,8 @@ static void test_setup(void)
     gdt[7] = seg_desc((uint32_t)(uintptr_t)lim_buf, 15, 0x92, 0x4);
     gdt[8] = seg_desc((uint32_t)(uintptr_t)lim_buf, 15, 0x96, 0x4); /* expand-down, B=1 */
     gdt[9] = 0;                                                    /* SS limit test fills it */
+    gdt[SEL_CODE1 >> 3] = seg_desc(0, 0xfffff, 0xba, 0xc);         /* DPL 1 */
+    gdt[SEL_STK1 >> 3] = seg_desc((uint32_t)(uintptr_t)stk1_buf, sizeof(stk1_buf) - 1, 0xb2, 0x4);
 
     memset(&tss, 0, sizeof(tss));
     tss.esp0 = (uint32_t)(uintptr_t)(kstack + sizeof(kstack));
@@ -197,6 +218,8 @@ static void test_setup(void)
         unsigned v = p[0];
         idt[v] = int_gate(p[1], (v == 3 || v == 4 || v == VEC_SYSCALL) ? 3 : 0);
     }
+    /* A trap gate (IF stays set) into CPL 1: its stack comes from TSS.SS1. */
+    idt[VEC_RING1] = idt_gate(SEL_CODE1, (uint32_t)(uintptr_t)ring1_int_k, 0xf, 3);
 
     struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gd, id, g2, i2;
     gd.limit = sizeof(gdt) - 1;
@@ -380,12 +403,17 @@ static void test_simd_exception(void)
     end();
 }
 
+static void lim_fill(void)
+{
+    for (int i = 0; i < 64; i++)
+        lim_buf[i] = (uint8_t)i;
+}
+
 /* 2 (cont.): limit checks on ordinary accesses. */
 static void test_limits(void)
 {
     uint32_t n0, got, untouched;
-    for (int i = 0; i < 64; i++)
-        lim_buf[i] = (uint8_t)i;
+    lim_fill();
 
     begin("ds_limit");
     n0 = last.count;
@@ -432,6 +460,69 @@ static void test_limits(void)
                      "1:\tmovl %%ss:(%0), %%edx\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%ss"
                      : : "r"(off) : "edx", "memory");
     expect_trap("SS-relative load beyond the SS limit", n0, 12, 0, t_fip, SEL_KCODE);
+    end();
+
+    /* REP string instructions check every element (done in C by btvm):
+     * the element that crosses the limit faults, ESI/EDI/ECX tell how
+     * many were done. */
+    begin("string_limit");
+    uint32_t di, cx, si;
+    lim_fill();
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0x38, %%edx\n\tmovw %%dx, %%es\n\tmovl $8, %%edi\n\t"
+                     "movl $16, %%ecx\n\tmovb $0xee, %%al\n"
+                     "1:\trep stosb\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%es"
+                     : "=D"(di), "=c"(cx) : : "eax", "edx", "memory");
+    expect_trap("rep stosb from 8, 16 bytes (limit 15)", n0, 13, 0, t_fip, SEL_KCODE);
+    expect("EDI at the fault", 16, di);
+    expect("ECX at the fault", 8, cx);
+    expect("bytes 8-15 stored", 0xeeeeeeee, lim_buf[8] | lim_buf[11] << 8 | lim_buf[12] << 16 |
+           (uint32_t)lim_buf[15] << 24);
+    expect("byte 16 untouched", 16, lim_buf[16]);
+
+    lim_fill();
+    static const uint32_t src4[3] = { 0x11111111, 0x22222222, 0x33333333 };
+    si = (uint32_t)(uintptr_t)src4;
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0x38, %%edx\n\tmovw %%dx, %%es\n\tmovl $6, %%edi\n\t"
+                     "movl $3, %%ecx\n"
+                     "1:\trep movsl\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%es"
+                     : "=D"(di), "=c"(cx), "+S"(si) : : "edx", "memory");
+    expect_trap("rep movsl to 6, 3 dwords (the third straddles)", n0, 13, 0, t_fip, SEL_KCODE);
+    expect("EDI at the fault", 14, di);
+    expect("ECX at the fault", 1, cx);
+    expect("ESI at the fault", (uint32_t)(uintptr_t)&src4[2], si);
+    expect("dword at 10 copied", 0x22222222, lim_buf[10] | lim_buf[11] << 8 | lim_buf[12] << 16 |
+           (uint32_t)lim_buf[13] << 24);
+    expect("bytes 14-15 untouched", 0x0f0e, lim_buf[14] | lim_buf[15] << 8);
+
+    lim_fill();
+    static uint8_t dst8[16];
+    di = (uint32_t)(uintptr_t)dst8;
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0x38, %%edx\n\tmovw %%dx, %%fs\n\tmovl $10, %%esi\n\t"
+                     "movl $10, %%ecx\n"
+                     "1:\trep movsb %%fs:(%%esi), %%es:(%%edi)\n2:\tmovl $0x10, %%edx\n\tmovw %%dx, %%fs"
+                     : "+D"(di), "=c"(cx), "=S"(si) : : "edx", "memory");
+    expect_trap("rep movsb from fs:10, 10 bytes (limit 15)", n0, 13, 0, t_fip, SEL_KCODE);
+    expect("ESI at the fault", 16, si);
+    expect("ECX at the fault", 4, cx);
+    expect("EDI at the fault", (uint32_t)(uintptr_t)dst8 + 6, di);
+    expect("bytes copied", 0x0f0e0d0c, dst8[2] | dst8[3] << 8 | dst8[4] << 16 | (uint32_t)dst8[5] << 24);
+
+    lim_fill();
+    n0 = last.count;
+    __asm__ volatile(ARM "movl $0x40, %%edx\n\tmovw %%dx, %%es\n\tmovl $20, %%edi\n\t"
+                     "movl $10, %%ecx\n\tmovb $0x77, %%al\n\tstd\n"
+                     "1:\trep stosb\n2:\tcld\n\tmovl $0x10, %%edx\n\tmovw %%dx, %%es"
+                     : "=D"(di), "=c"(cx) : : "eax", "edx", "memory", "cc");
+    expect_trap("std; rep stosb down from 20 in an expand-down segment (limit 15)", n0, 13, 0,
+                t_fip, SEL_KCODE);
+    expect("EDI at the fault", 15, di);
+    expect("ECX at the fault", 5, cx);
+    expect("bytes 16-19 stored", 0x77777777, lim_buf[16] | lim_buf[17] << 8 | lim_buf[18] << 16 |
+           (uint32_t)lim_buf[19] << 24);
+    expect("byte 15 untouched", 15, lim_buf[15]);
     end();
 }
 
@@ -535,7 +626,8 @@ int guest_main(uint32_t magic, uint32_t mbi)
     test_fpu_exceptions();
     /* Opt-in: QEMU TCG, the reference, does not enforce data segment
      * limits, so these SDM-derived checks are not part of the default run. */
-    if (cmdline_has(magic, mbi, "limits"))
+    opt_limits = cmdline_has(magic, mbi, "limits");
+    if (opt_limits)
         test_limits();
     if (cmdline_has(magic, mbi, "xm"))
         test_simd_exception();

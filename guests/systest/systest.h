@@ -21,11 +21,15 @@
 #define SEL_GATE0  0x50   /* 32-bit call gate, DPL 0, 2 parameters, to gate_k */
 #define SEL_GATE3  0x58   /* 32-bit call gate, DPL 3, 2 parameters, to gate_k */
 /* 0x60-0x70: the code16 test's 16-bit segments, see code16.h */
-#define GDT_ENTRIES 16
+#define SEL_CODE1  0x78   /* flat code, DPL 1: the ring-1 targets below */
+#define SEL_STK1   0x80   /* data, DPL 1, base stk1_buf: TSS.SS1 for the ring-1 tests */
+#define SEL_GATE1  0x88   /* 32-bit call gate, DPL 3, no parameters, to ring1_gate_k */
+#define GDT_ENTRIES 18
 
 #define VEC_IRQ0    0x20
 #define VEC_SYSCALL 0x80
 #define VEC_PRIV    0x81  /* DPL 0 gate: int 0x81 at CPL 3 must #GP */
+#define VEC_RING1   0x82  /* DPL 3 trap gate to ring1_int_k (CPL 1) */
 
 /* Built by trap_common (stubs.S); uesp/uss only exist for traps from CPL 3. */
 struct frame {
@@ -50,6 +54,9 @@ extern volatile uint32_t t_fip, t_after, t_resume;
 
 extern uint64_t gdt[GDT_ENTRIES];
 extern uint8_t lim_buf[64];
+extern uint8_t stk1_buf[256];
+/* Set by guest_main: the btvm-only checks QEMU's TCG skips are on. */
+extern int opt_limits;
 extern uint8_t kstack[8192];
 extern volatile uint32_t ticks, irq_isr_in, irq_isr_after, irq_cs, irq_eflags, irq_sampled;
 
@@ -62,6 +69,13 @@ void gate_k(void);
 void sysenter_k(void);
 /* What gate_k and sysenter_k saw. */
 extern volatile uint32_t g_esp, g_cs, g_ss, g_frame[6], s_esp, s_cs, s_ss, s_fl;
+/* CPL-1 targets of int $VEC_RING1 (iret) and of SEL_GATE1 (lret): they
+ * record CS, SS, ESP and the return frame above ESP (5 or 4 dwords). */
+void ring1_int_k(void);
+void ring1_gate_k(void);
+extern volatile uint32_t r1_esp, r1_cs, r1_ss, r1_frame[5];
+/* TSS.SS1:ESP1 (systest.c). */
+void tss_set_ring1(uint16_t ss, uint32_t esp);
 /* code16.S: far-calls the 16-bit routine at c16_start (IF clear meanwhile). */
 void code16_run(void);
 extern const char c16_start[], c16_ret32[];

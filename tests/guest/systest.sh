@@ -8,7 +8,7 @@ BTVM=${BTVM:-build/btvm}   # override to test another build
 cd "$(dirname "$0")/../.."
 ELF=build/guests/systest.elf
 TESTS="setup de bp of br ud gp_sel np call_gate_same sysenter_gp call_gate_ring3 call_gate_gp sysenter ring3_enter ring3_syscall ring3_gp ring3_io ring3_int
-       ring3_popf rtc pit_irq pic_isr pic_mask cli_sti_hlt code16 nm mf"
+       ring3_popf ring3_iopl ring3_ts ring1_int ring1_gate rtc pit_irq pic_isr pic_mask cli_sti_hlt code16 nm mf"
 fail=0
 [ -f "$ELF" ] || { echo "systest: $ELF missing (run make guests)"; exit 1; }
 err=$(mktemp); trap 'rm -f "$err"' EXIT
@@ -38,12 +38,13 @@ check() {
 out=$(timeout 60 "$BTVM" run -k "$ELF" </dev/null 2>"$err"); st=$?
 check btvm "$st" 0 "$out"
 
-# Segment limits and expand-down segments on ordinary data accesses (SDM
-# vol. 3 5.3), and #XM from an unmasked SSE exception. QEMU's TCG does not
-# check data-segment limits nor raise #XM, so these run on btvm only; the
-# guest computes what the SDM requires.
+# Segment limits and expand-down segments on ordinary data accesses and
+# on REP string instructions (SDM vol. 3 5.3), a call-gate stack switch to
+# a stack without room (#SS(new SS)), and #XM from an unmasked SSE
+# exception. QEMU's TCG checks none of these nor raises #XM, so they run on
+# btvm only; the guest computes what the SDM requires.
 ALL=$TESTS
-TESTS="$ALL ds_limit expand_down ss_limit xm"
+TESTS="$ALL ds_limit expand_down ss_limit string_limit gate_ss xm"
 out=$(timeout 60 "$BTVM" run -k "$ELF" -a "limits xm" </dev/null 2>"$err"); st=$?
 check "btvm (limits)" "$st" 0 "$out"
 TESTS=$ALL
