@@ -181,6 +181,22 @@ static void emit_cross_check(struct bt_emit *e, int b, unsigned size, int slow)
  * Pages with another addend take the out-of-line "other" path, which uses
  * the entry's own addend; empty entries and crossings take the slow path.
  */
+/* Whether this access should use its shadow entry directly rather than
+ * compare it with R14 (bt_emit_mem_op). */
+static bool direct_entry(const struct bt_tctx *t)
+{
+    if ((t->key & 3) != 3 || !(t->key & BT_KEY_PG))
+        return false;
+    for (int i = 0; i < t->d->zi.operand_count; i++) {
+        const ZydisDecodedOperand *op = &t->d->ops[i];
+        if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&
+            (op->mem.base == ZYDIS_REGISTER_ESP || op->mem.base == ZYDIS_REGISTER_EBP ||
+             op->mem.base == ZYDIS_REGISTER_SP || op->mem.base == ZYDIS_REGISTER_BP))
+            return false; /* the stack page: R14 */
+    }
+    return true;
+}
+
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr)
 {
     struct bt_emit *e = t->e;
@@ -196,6 +212,23 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
+    if (direct_entry(t)) {
+        /* User code with paging: its data pages each have their own addend,
+         * so comparing with R14 would mostly miss (and mispredict). Use the
+         * entry itself: one dependent load, no "other" path. */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
+        emit_cross_check(e, BT_MAIN, size, slow);
+        if (live)
+            bt_emit_flags_restore(t, BT_MAIN);
+        req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
+        bt_enc(e, BT_MAIN, req);
+        bt_bind(e, BT_MAIN, after);
+        goto slow_path;
+    }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
@@ -220,6 +253,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
     bt_jmp_label(e, BT_OOL, after);
 
     /* Slow path: fill the entry or bounce. */
+slow_path:
     bt_bind(e, BT_OOL, slow);
     if (live)
         bt_emit_flags_restore(t, BT_OOL);

@@ -61,6 +61,7 @@ struct planner {
     int na;
     int ver[8];
     int32_t delta; /* ESP minus its value at the start of its version */
+    bool user_paged;
 };
 
 static void bump(struct planner *p, int reg)
@@ -91,6 +92,10 @@ static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t 
     if (!op)
         return;
     int reg = gpr_id(op->mem.base);
+    /* User code with paging: R14 is the stack page's addend and other pages
+     * each have their own, so only stack-based groups can succeed. */
+    if (p->user_paged && reg != ESP_ID && reg != 5 /* EBP */)
+        return;
     int32_t disp = op->mem.disp.has_displacement ? (int32_t)op->mem.disp.value : 0;
     add(p, k, reg, disp + (reg == ESP_ID ? p->delta : 0), dk, op->size / 8,
         (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0, false);
@@ -137,6 +142,7 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
     static struct planner p;
     memset(plan, 0, sizeof(*plan));
     memset(&p, 0, sizeof(p));
+    p.user_paged = (key & 3) == 3 && (key & BT_KEY_PG);
     if ((key & (BT_KEY_SAFE | BT_KEY_STACK16 | 8u)) || !(key & 4))
         return; /* 32-bit flat code with a 32-bit stack only */
 
