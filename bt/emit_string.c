@@ -110,9 +110,120 @@ static ZydisRegister src_seg(const struct dec_insn *d)
     return ZYDIS_REGISTER_DS;
 }
 
+/*
+ * REP STOS and REP MOVS (DF = 0, flat segments, no override) whose bytes
+ * all lie in one page on each side run as the host's own REP STOS/MOVS on
+ * the host addresses: the shadow entries give RDI/RSI their addends, the
+ * instruction runs, and the addends come off again (NOT + LEA, flag-free).
+ * Anything else — DF = 1, a page crossing, a missing write entry (device,
+ * traced or code page) — takes the callout (cpu/string.c). This is memcpy
+ * and memset in most guest code, and was a callout each.
+ */
+bool bt_is_inline_rep(const struct dec_insn *d, uint32_t key)
+{
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
+        break;
+    default:
+        return false;
+    }
+    if (d->zi.address_width != 32 || (d->cls & DEC_UNDEFINED) || (key & 8u) || !(key & 4u))
+        return false;
+    if (!(d->zi.attributes & ZYDIS_ATTRIB_HAS_REP) ||
+        (d->zi.attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                             ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                             ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS)))
+        return false;
+    return d->zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
+           (d->zi.opcode == 0xA4 || d->zi.opcode == 0xA5 || d->zi.opcode == 0xAA || d->zi.opcode == 0xAB);
+}
+
+/* The page check for [reg32, reg32 + R9) into addend register dst
+ * (R10 scratch); fails to `slow`. */
+static void rep_page(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64, bool wr, int slow)
+{
+    struct bt_emit *e = t->e;
+    ZydisRegister dst32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(dst64));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), bt_r(reg32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R10D), bt_i(0xFFF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R10), R(R9));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R10), bt_i(0x1000));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_r(reg32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(dst32), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst64),
+           bt_m(BT_R_CPU, dst64, 8, bt_tlb_off(t->key, wr), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(dst64), bt_r(dst64));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
+}
+
+bool bt_emit_rep_string(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    if (!bt_is_inline_rep(d, t->key))
+        return false;
+    cpu_callout_fn fn = cpu_callout_for(d);
+    if (!fn)
+        return false;
+    struct bt_emit *e = t->e;
+    bool movs = d->zi.opcode == 0xA4 || d->zi.opcode == 0xA5;
+    unsigned size = d->zi.operand_width / 8;
+    unsigned shift = size == 4 ? 2 : size == 2 ? 1 : 0;
+    bool live = t->live_in != 0;
+    int slow = bt_label(e), zero = bt_label(e), after = bt_label(e);
+
+    if (live)
+        bt_emit_flags_save(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(ECX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R9D), R(R9D));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, zero);
+    if (shift)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(R9), bt_i(shift)); /* bytes */
+    /* DF (bit 10) must be clear: the callout does the downward copies. */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, R(R10), bt_i(10));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow);
+    rep_page(t, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_R11, true, slow);
+    if (movs)
+        rep_page(t, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_R13, false, slow);
+    if (live)
+        bt_emit_flags_restore(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RDI), bt_m(ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R11, 1, 0, 0));
+    if (movs)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RSI), bt_m(ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_R13, 1, 0, 0));
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = d->zi.mnemonic;
+    req.prefixes = ZYDIS_ATTRIB_HAS_REP; /* operands implicit: [RDI], [RSI], RCX, AL/AX/EAX */
+    bt_enc(e, BT_MAIN, &req);
+    /* Back to guest addresses: RDI - R11 = RDI + ~R11 + 1, flag-free. */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R11));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(EDI), bt_m(ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R11, 1, 1, 0));
+    if (movs) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R13));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ESI), bt_m(ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_R13, 1, 1, 0));
+    }
+    bt_bind(e, BT_MAIN, after);
+
+    bt_bind(e, BT_OOL, zero); /* ECX = 0: nothing to do */
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_jmp_label(e, BT_OOL, after);
+    bt_bind(e, BT_OOL, slow);
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_emit_callout(t, BT_OOL, fn);
+    bt_jmp_label(e, BT_OOL, after);
+    return true;
+}
+
 bool bt_emit_string(struct bt_tctx *t)
 {
     const struct dec_insn *d = t->d;
+    if (bt_emit_rep_string(t))
+        return true;
     if (!bt_is_inline_string(d))
         return false;
     struct bt_emit *e = t->e;

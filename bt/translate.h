@@ -107,6 +107,9 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block);
 /* emit_string.c: LODS/STOS/SCAS/MOVS/CMPS without REP, inline. */
 bool bt_is_inline_string(const struct dec_insn *d);
 bool bt_emit_string(struct bt_tctx *t);
+/* REP STOS/MOVS as the host's own instruction when it stays in a page. */
+bool bt_is_inline_rep(const struct dec_insn *d, uint32_t key);
+bool bt_emit_rep_string(struct bt_tctx *t);
 
 /* emit_ident.c */
 bool bt_emit_ident(struct bt_tctx *t);
