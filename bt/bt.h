@@ -67,7 +67,7 @@ struct bt_block {
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
              ibtc_hits, interrupts, halts, adaptive, code_remaps, fast_transfers,
-             entry_refills;
+             entry_refills, fast_deliveries;
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
     uint64_t translate_ns;
 };
@@ -99,6 +99,7 @@ struct bt {
     bool trace;
     void *perfmap;           /* FILE * of /tmp/perf-<pid>.map (BTVM_PERFMAP=1), or NULL */
     bool invalidated;        /* a guest write just invalidated translations */
+    int deferred_delivery;   /* a callout's failed exception delivery (-1, -2) for the dispatcher */
     bool count;              /* --stats: emitted code counts indirect hits */
     uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */
     /* Adaptive translation: guest EIPs of stores that keep hitting traced

@@ -236,6 +236,12 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             ex->eip = c->eip;
             return;
         }
+        if (bt->deferred_delivery) {
+            int dr = bt->deferred_delivery;
+            bt->deferred_delivery = 0;
+            if (delivery_failed(bt, ex, dr))
+                return;
+        }
         if (c->pending_vector >= 0) {
             if (delivery_failed(bt, ex, cpu_deliver_pending(c)))
                 return;
@@ -434,13 +440,15 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  callouts               %llu\n"
                "  code invalidations     %llu (adaptive retranslations %llu)\n"
                "  block entry remapped   %llu (code page mapped elsewhere at entry), %llu refilled inline\n"
-               "  callout transfers      %llu (went on to the next block without the dispatcher)\n"
+               "  callout transfers      %llu (went on to the next block without the dispatcher),"
+               " %llu exceptions delivered from callouts\n"
                "  interrupts delivered   %llu, halts slept %llu\n"
                "  exits:",
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
             (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations,
             (ull)s->adaptive, (ull)s->code_remaps, (ull)s->entry_refills, (ull)s->fast_transfers,
+            (ull)s->fast_deliveries,
             (ull)s->interrupts,
             (ull)s->halts);
     for (int i = 1; i < BT_EXIT_KINDS; i++)

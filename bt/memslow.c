@@ -53,6 +53,23 @@ static int try_jump(struct bt *bt, struct cpu *c)
     return BT_CO_JUMP;
 }
 
+/* An exception the callout raised (#PF, #GP, #DE...) is delivered here, as
+ * the dispatcher would, and the handler's block entered directly; a
+ * delivery that fails (triple fault, unsupported) is left for the
+ * dispatcher to report (bt->deferred_delivery). */
+static int deliver_and_jump(struct bt *bt, struct cpu *c)
+{
+    if (c->pending_vector >= 0) {
+        int dr = cpu_deliver_pending(c);
+        if (dr != 0) {
+            bt->deferred_delivery = dr;
+            return BT_EXIT_CALLOUT;
+        }
+        bt->st.fast_deliveries++;
+    }
+    return try_jump(bt, c);
+}
+
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
 {
     struct bt *bt = engine(c);
@@ -71,8 +88,10 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
         }
         if (r == BT_EXIT_CALLOUT) {
             bt->invalidated = false; /* the lookup only finds live blocks */
-            return try_jump(bt, c);
+            return deliver_and_jump(bt, c);
         }
+    } else if (r == BT_EXIT_CALLOUT && c->pending_vector >= 0) {
+        return deliver_and_jump(bt, c); /* a fault found by bt_mem_slow */
     }
     return r;
 }
