@@ -385,8 +385,10 @@ int cpu_co_ins(struct cpu *c, const struct dec_insn *d)
         uint64_t phys;
         if ((f = dst_check(c, &s, true)))
             return sop_fault(c, &s, f);
-        if (!smmu_translate(c->mmu, dst_lin(c, &s), true, &phys))
-            return sop_fault(c, &s, CPU_FAULT(CPU_VEC_PF, 0));
+        if (!smmu_translate(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &phys)) {
+            c->cr2 = c->mmu->pf_addr;
+            return sop_fault(c, &s, CPU_FAULT(CPU_VEC_PF, c->mmu->pf_err));
+        }
         uint32_t v = 0;
         dev_bus_pio(vm->bus, port, s.size, false, &v);
         vm->stats.pio_accesses++;
