@@ -21,7 +21,8 @@ for f in "$ELF" "$NATIVE" "$BTVM"; do
 done
 # Native first: its checksum is the reference every engine must match.
 bench_csv_row compute native 0 "$NATIVE"
-bench_csv_row compute btvm-bt 0 "$BTVM" run -k "$ELF"
+bench_csv_row compute btvm-bt 0 "$BTVM" run -q --engine bt -k "$ELF"
+bench_kvm_usable && bench_csv_row compute btvm-kvm 0 "$BTVM" run -q --engine kvm -k "$ELF"
 if command -v "$QEMU" >/dev/null 2>&1; then
     # isa-debug-exit turns the guest's write of 0 into status (0<<1)|1 = 1.
     bench_csv_row compute qemu-tcg 1 "$QEMU" -accel tcg -kernel "$ELF" \

@@ -121,3 +121,17 @@ bench_ratios() {
                 printf "%-20s %12s\n", $0, "n/a"
         }'
 }
+
+# bench_kvm_usable: true when `btvm --engine kvm` runs the hello guest here
+# (the engine choice's own checks: VT-x/AMD-V, /dev/kvm, API 12). Its
+# reason is in $BENCH_KVM_WHY either way.
+bench_kvm_usable() {
+    if [ -z "${BENCH_KVM_CHECKED:-}" ]; then
+        BENCH_KVM_CHECKED=1
+        local b=${BTVM:-${BUILD:-build}/btvm} h=${BUILD:-build}/guests/hello.elf err
+        err=$(timeout 30 "$b" run --engine kvm -k "$h" </dev/null 2>&1 >/dev/null)
+        BENCH_KVM_OK=$?
+        BENCH_KVM_WHY=$(printf '%s\n' "$err" | head -n1)
+    fi
+    [ "$BENCH_KVM_OK" -eq 0 ]
+}

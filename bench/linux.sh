@@ -22,6 +22,7 @@ LINUX_DIR=$BUILD/linux
 # shellcheck source=guests/linux/lib.sh
 . guests/linux/lib.sh
 SYSTEMS=${LINUX_BENCH_SYSTEMS:-btvm-bt qemu-tcg native}
+[ -z "${LINUX_BENCH_SYSTEMS:-}" ] && bench_kvm_usable && SYSTEMS="btvm-bt btvm-kvm qemu-tcg native"
 NATIVE_BB=$LINUX_DIR/native/busybox
 NATIVE_BIN=$LINUX_DIR/native/bin
 csv=$BENCH_OUT/linux.csv
@@ -107,6 +108,8 @@ for sys in $SYSTEMS; do
     btvm-bt)
         [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)"
         for ((i = 1; i <= BENCH_RUNS; i++)); do boot_once btvm btvm-bt "$i"; done ;;
+    btvm-kvm)
+        for ((i = 1; i <= BENCH_RUNS; i++)); do boot_once btvm-kvm btvm-kvm "$i"; done ;;
     qemu-tcg)
         if ! command -v "$QEMU" >/dev/null 2>&1; then
             bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"

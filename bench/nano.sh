@@ -34,6 +34,7 @@ raw=$(mktemp) sysraw=$(mktemp)
 trap 'rm -f "$raw" "$sysraw"' EXIT
 
 systems=(btvm-bt)
+bench_kvm_usable && systems+=(btvm-kvm)
 if command -v "$QEMU" >/dev/null 2>&1; then
     systems+=(qemu-tcg)
 else
@@ -46,13 +47,14 @@ fi
 run_guest() {
     local sys=$1 mode=$2 log=$3 want cmd rc
     case $sys in
-    btvm-bt) want=0; cmd=("$BTVM" run -k "$ELF") ;;
+    btvm-bt) want=0; cmd=("$BTVM" run -q --engine bt -k "$ELF") ;;
+    btvm-kvm) want=0; cmd=("$BTVM" run -q --engine kvm -k "$ELF") ;;
     qemu-tcg) want=1; cmd=("$QEMU" -accel tcg -kernel "$ELF" -m 128 \
                   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
                   -display none -serial stdio -no-reboot) ;;
     esac
     if [ -n "$mode" ]; then
-        [ "$sys" = btvm-bt ] && cmd+=(-a "$mode") || cmd+=(-append "$mode")
+        [ "$sys" != qemu-tcg ] && cmd+=(-a "$mode") || cmd+=(-append "$mode")
     fi
     /usr/bin/time -f '%e %U %S' -o "$log.time" \
         timeout -k 5 "$BENCH_TIMEOUT" "${cmd[@]}" </dev/null >"$log" 2>&1

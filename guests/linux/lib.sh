@@ -23,7 +23,8 @@ linux_cmdline() {
 # emulator's exit status. stdin must not be a terminal the caller needs.
 linux_boot() {
     case $1 in
-    btvm) "$BTVM" run -q -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
+    btvm) "$BTVM" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
+    btvm-kvm) "$BTVM" run -q --engine kvm -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
     qemu) "$QEMU" -accel tcg -m "$LINUX_MEM" -kernel "$LINUX_KERNEL" -initrd "$LINUX_INITRD" \
               -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
               -display none -serial stdio -monitor none -no-reboot ;;
