@@ -12,6 +12,7 @@
  * (EBDA, VGA/option ROM window, BIOS) kept out of the RAM entries so the
  * kernel treats them as a PC's. docs/linux.md explains the fields.
  */
+#include "vm/loadutil.h"
 #include "vm/linuxboot.h"
 
 #include <errno.h>
@@ -28,30 +29,13 @@
 #define PAGE 4096u
 #define MIB  0x100000ull
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static void wr16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return a ? (v + a - 1) / a * a : v; }
 
 bool vm_linux_is_bzimage(const uint8_t *file, size_t len)
 {
-    return len >= VM_LBP_VERSION + 2 && rd16(file + VM_LBP_BOOT_FLAG) == 0xAA55 &&
+    return len >= VM_LBP_VERSION + 2 && vm_rd16(file + VM_LBP_BOOT_FLAG) == 0xAA55 &&
            !memcmp(file + VM_LBP_HEADER, "HdrS", 4);
 }
 
@@ -80,9 +64,9 @@ static unsigned build_e820(uint8_t *bp, uint64_t ram_size)
     unsigned n = 0;
     for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         uint8_t *e = bp + VM_LBP_E820_TABLE + 20 * n++;
-        wr64(e, map[i].base);
-        wr64(e + 8, map[i].end - map[i].base);
-        wr32(e + 16, map[i].type);
+        vm_wr64(e, map[i].base);
+        vm_wr64(e + 8, map[i].end - map[i].base);
+        vm_wr32(e + 16, map[i].type);
     }
     bp[VM_LBP_E820_ENTRIES] = (uint8_t)n;
     return n;
@@ -93,8 +77,8 @@ static unsigned build_e820(uint8_t *bp, uint64_t ram_size)
 static void build_gdt(uint8_t *gdt)
 {
     memset(gdt, 0, VM_LINUX_GDT_LIMIT + 1);
-    wr64(gdt + VM_LINUX_BOOT_CS, 0x00CF9B000000FFFFull);
-    wr64(gdt + VM_LINUX_BOOT_DS, 0x00CF93000000FFFFull);
+    vm_wr64(gdt + VM_LINUX_BOOT_CS, 0x00CF9B000000FFFFull);
+    vm_wr64(gdt + VM_LINUX_BOOT_DS, 0x00CF93000000FFFFull);
 }
 
 /* Where the kernel lives while it boots: the image as loaded at 1 MiB,
@@ -108,9 +92,9 @@ static uint64_t kernel_extent(const uint8_t *file, uint16_t ver, uint64_t pm_len
     uint64_t run = VM_LINUX_KERNEL, init_size = 4 * pm_len;
     *reloc = ver >= 0x0205 && file[VM_LBP_RELOCATABLE];
     if (ver >= 0x020A) {
-        uint64_t pref = rd64(file + VM_LBP_PREF_ADDRESS);
-        init_size = rd32(file + VM_LBP_INIT_SIZE);
-        run = *reloc ? align_up(VM_LINUX_KERNEL, rd32(file + VM_LBP_KERNEL_ALIGNMENT)) : pref;
+        uint64_t pref = vm_rd64(file + VM_LBP_PREF_ADDRESS);
+        init_size = vm_rd32(file + VM_LBP_INIT_SIZE);
+        run = *reloc ? align_up(VM_LINUX_KERNEL, vm_rd32(file + VM_LBP_KERNEL_ALIGNMENT)) : pref;
         if (run < pref)
             run = pref;
     }
@@ -125,29 +109,29 @@ int vm_linux_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_si
 {
     memset(out, 0, sizeof(*out));
     if (ram_size < 2 * MIB || ram_size > 0xC0000000ull)
-        return fail(err, errlen, "guest RAM size %llu is outside 2 MiB..3 GiB",
+        return vm_ld_fail(err, errlen, "guest RAM size %llu is outside 2 MiB..3 GiB",
                     (unsigned long long)ram_size);
     if (!vm_linux_is_bzimage(file, len))
-        return fail(err, errlen, "not a Linux bzImage (no \"HdrS\" setup header)");
-    uint16_t ver = rd16(file + VM_LBP_VERSION);
+        return vm_ld_fail(err, errlen, "not a Linux bzImage (no \"HdrS\" setup header)");
+    uint16_t ver = vm_rd16(file + VM_LBP_VERSION);
     if (ver < VM_LINUX_MIN_VERSION)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "Linux boot protocol %u.%02u is too old; btvm needs 2.06 or later",
                     ver >> 8, ver & 0xff);
     uint8_t loadflags = file[VM_LBP_LOADFLAGS];
     if (!(loadflags & VM_LINUX_LF_LOADED_HIGH))
-        return fail(err, errlen, "zImage (loaded below 1 MiB) is not supported; use a bzImage");
+        return vm_ld_fail(err, errlen, "zImage (loaded below 1 MiB) is not supported; use a bzImage");
 
     unsigned setup_sects = file[VM_LBP_SETUP_SECTS] ? file[VM_LBP_SETUP_SECTS] : 4;
     size_t pm_off = ((size_t)setup_sects + 1) * 512;
     if (len <= pm_off)
-        return fail(err, errlen, "bzImage is truncated (%zu bytes, setup alone is %zu)", len,
+        return vm_ld_fail(err, errlen, "bzImage is truncated (%zu bytes, setup alone is %zu)", len,
                     pm_off);
     uint64_t pm_len = len - pm_off, run;
     bool reloc;
     uint64_t kend = kernel_extent(file, ver, pm_len, &run, &reloc);
     if (kend > ram_size)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "kernel needs %llu MiB of RAM to boot (%s at 0x%llx, up to 0x%llx); "
                     "guest RAM is %llu MiB (try a larger -m)",
                     (unsigned long long)align_up(kend, MIB) >> 20,
@@ -158,22 +142,22 @@ int vm_linux_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_si
     /* The command line's limit is the kernel's (cmdline_size, 2.06+). */
     const char *cl = cmdline ? cmdline : "";
     size_t cl_len = strlen(cl);
-    uint32_t cl_max = rd32(file + VM_LBP_CMDLINE_SIZE);
+    uint32_t cl_max = vm_rd32(file + VM_LBP_CMDLINE_SIZE);
     if (cl_max > VM_LINUX_CMDLINE_END - VM_LINUX_CMDLINE - 1)
         cl_max = VM_LINUX_CMDLINE_END - VM_LINUX_CMDLINE - 1;
     if (cl_len > cl_max)
-        return fail(err, errlen, "kernel command line is %zu bytes; this kernel takes at most %u",
+        return vm_ld_fail(err, errlen, "kernel command line is %zu bytes; this kernel takes at most %u",
                     cl_len, cl_max);
 
     /* The initrd: highest page-aligned spot the kernel can reach. */
     uint64_t rd_addr = 0;
     if (initrd_size) {
-        uint64_t top = (uint64_t)rd32(file + VM_LBP_INITRD_ADDR_MAX) + 1;
+        uint64_t top = (uint64_t)vm_rd32(file + VM_LBP_INITRD_ADDR_MAX) + 1;
         if (top > ram_size)
             top = ram_size;
         uint64_t floor = align_up(kend, PAGE);
         if (initrd_size > top || ((top - initrd_size) & ~(uint64_t)(PAGE - 1)) < floor)
-            return fail(err, errlen,
+            return vm_ld_fail(err, errlen,
                         "initrd of %llu MiB does not fit in guest RAM between the kernel "
                         "(up to 0x%llx) and 0x%llx (try a larger -m)",
                         (unsigned long long)align_up(initrd_size, MIB) >> 20,
@@ -196,11 +180,11 @@ int vm_linux_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_si
     bp[VM_LBP_TYPE_OF_LOADER] = 0xFF; /* undefined loader */
     bp[VM_LBP_LOADFLAGS] = (uint8_t)((loadflags | VM_LINUX_LF_CAN_USE_HEAP) &
                                      ~VM_LINUX_LF_KEEP_SEGMENTS);
-    wr16(bp + VM_LBP_HEAP_END_PTR, 0xE000 - 0x200); /* boot.rst's usual heap end */
-    wr32(bp + VM_LBP_CMD_LINE_PTR, VM_LINUX_CMDLINE);
-    wr32(bp + VM_LBP_RAMDISK_IMAGE, (uint32_t)rd_addr);
-    wr32(bp + VM_LBP_RAMDISK_SIZE, (uint32_t)initrd_size);
-    wr32(bp + VM_LBP_ALT_MEM_K, (uint32_t)((ram_size - MIB) >> 10));
+    vm_wr16(bp + VM_LBP_HEAP_END_PTR, 0xE000 - 0x200); /* boot.rst's usual heap end */
+    vm_wr32(bp + VM_LBP_CMD_LINE_PTR, VM_LINUX_CMDLINE);
+    vm_wr32(bp + VM_LBP_RAMDISK_IMAGE, (uint32_t)rd_addr);
+    vm_wr32(bp + VM_LBP_RAMDISK_SIZE, (uint32_t)initrd_size);
+    vm_wr32(bp + VM_LBP_ALT_MEM_K, (uint32_t)((ram_size - MIB) >> 10));
     build_e820(bp, ram_size);
 
     memset(ram + VM_LINUX_CMDLINE, 0, VM_LINUX_CMDLINE_END - VM_LINUX_CMDLINE);
@@ -208,7 +192,7 @@ int vm_linux_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_si
     build_gdt(ram + VM_LINUX_GDT);
 
     /* code32_start is where the loader put the kernel (boot.rst). */
-    wr32(bp + VM_LBP_CODE32_START, VM_LINUX_KERNEL);
+    vm_wr32(bp + VM_LBP_CODE32_START, VM_LINUX_KERNEL);
     out->entry = VM_LINUX_KERNEL;
     out->boot_params = VM_LINUX_ZERO_PAGE;
     out->gdt = VM_LINUX_GDT;
@@ -226,16 +210,16 @@ static int open_file(const char *what, const char *path, uint64_t *size, char *e
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return fail(err, errlen, "btvm: cannot open %s '%s': %s", what, path, strerror(errno));
+        return vm_ld_fail(err, errlen, "btvm: cannot open %s '%s': %s", what, path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return fail(err, errlen, "btvm: cannot stat %s '%s': %s", what, path, strerror(e));
+        return vm_ld_fail(err, errlen, "btvm: cannot stat %s '%s': %s", what, path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "btvm: %s '%s' is %s, not a regular file", what, path,
+        return vm_ld_fail(err, errlen, "btvm: %s '%s' is %s, not a regular file", what, path,
                     S_ISDIR(st.st_mode) ? "a directory" : "a special file");
     }
     *size = (uint64_t)st.st_size;
@@ -251,7 +235,7 @@ static int read_all(int fd, uint8_t *dst, uint64_t size, const char *what, const
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return fail(err, errlen, "btvm: cannot read %s '%s': %s", what, path,
+            return vm_ld_fail(err, errlen, "btvm: cannot read %s '%s': %s", what, path,
                         n < 0 ? strerror(errno) : "file shrank while reading");
         got += (uint64_t)n;
     }
@@ -271,12 +255,12 @@ int vm_linux_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
     if ((kfd = open_file("kernel", kernel, &klen, err, errlen)) < 0)
         return -1;
     if (klen > ram_size) {
-        fail(err, errlen, "btvm: kernel '%s' is larger than guest RAM (try a larger -m)", kernel);
+        vm_ld_fail(err, errlen, "btvm: kernel '%s' is larger than guest RAM (try a larger -m)", kernel);
         goto out;
     }
     kbuf = malloc(klen ? klen : 1);
     if (!kbuf) {
-        fail(err, errlen, "btvm: out of memory reading kernel '%s'", kernel);
+        vm_ld_fail(err, errlen, "btvm: out of memory reading kernel '%s'", kernel);
         goto out;
     }
     if (read_all(kfd, kbuf, klen, "kernel", kernel, err, errlen))
@@ -284,20 +268,20 @@ int vm_linux_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
     if (initrd && (ifd = open_file("initrd", initrd, &ilen, err, errlen)) < 0)
         goto out;
     if (initrd && ilen == 0) {
-        fail(err, errlen, "btvm: initrd '%s' is empty", initrd);
+        vm_ld_fail(err, errlen, "btvm: initrd '%s' is empty", initrd);
         goto out;
     }
     if (ilen > ram_size) {
-        fail(err, errlen, "btvm: initrd '%s' is larger than guest RAM (try a larger -m)", initrd);
+        vm_ld_fail(err, errlen, "btvm: initrd '%s' is larger than guest RAM (try a larger -m)", initrd);
         goto out;
     }
     /* The initrd goes straight from the file into guest RAM: it can be
      * hundreds of MiB and a bounce copy would double the host's share. */
     if (vm_linux_load(kbuf, klen, ram, ram_size, append, NULL, ilen, out, msg, sizeof(msg))) {
         if (initrd && strstr(msg, "initrd"))
-            fail(err, errlen, "btvm: initrd '%s': %s", initrd, msg);
+            vm_ld_fail(err, errlen, "btvm: initrd '%s': %s", initrd, msg);
         else
-            fail(err, errlen, "btvm: kernel '%s': %s", kernel, msg);
+            vm_ld_fail(err, errlen, "btvm: kernel '%s': %s", kernel, msg);
         goto out;
     }
     if (ilen && read_all(ifd, ram + out->initrd_addr, ilen, "initrd", initrd, err, errlen))

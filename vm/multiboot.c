@@ -8,6 +8,7 @@
  * area 0x9000..0x10000. Every way a file can be wrong ends in one line that
  * names the problem; nothing here touches the CPU or the devices.
  */
+#include "vm/loadutil.h"
 #include "vm/multiboot.h"
 
 #include <elf.h>
@@ -32,27 +33,7 @@
 #define PAGE 4096u
 #define MIB  0x100000u
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* [a, a+n) overlaps [b, c)? */
 static bool overlaps(uint64_t a, uint64_t n, uint64_t b, uint64_t c)
@@ -65,12 +46,12 @@ static int check_range(uint64_t addr, uint64_t n, uint64_t ram_size, const char 
                        char *err, size_t errlen)
 {
     if (addr + n > ram_size)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "%s at 0x%08llx..0x%08llx is outside guest RAM (%llu MiB; try a larger -m)",
                     what, (unsigned long long)addr, (unsigned long long)(addr + n),
                     (unsigned long long)(ram_size >> 20));
     if (overlaps(addr, n, VM_MB_INFO_BASE, VM_MB_INFO_END))
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "%s at 0x%08llx..0x%08llx overlaps btvm's boot information area "
                     "0x%x..0x%x", what, (unsigned long long)addr,
                     (unsigned long long)(addr + n), VM_MB_INFO_BASE, VM_MB_INFO_END);
@@ -84,9 +65,9 @@ static long find_header(const uint8_t *file, size_t len, long *bad_off)
     size_t lim = len < VM_MB_SEARCH_LEN ? len : VM_MB_SEARCH_LEN;
     *bad_off = -1;
     for (size_t off = 0; off + 12 <= lim; off += 4) {
-        if (rd32(file + off) != VM_MB_HEADER_MAGIC)
+        if (vm_rd32(file + off) != VM_MB_HEADER_MAGIC)
             continue;
-        uint32_t sum = VM_MB_HEADER_MAGIC + rd32(file + off + 4) + rd32(file + off + 8);
+        uint32_t sum = VM_MB_HEADER_MAGIC + vm_rd32(file + off + 4) + vm_rd32(file + off + 8);
         if (sum == 0)
             return (long)off;
         if (*bad_off < 0)
@@ -113,23 +94,23 @@ static const char *machine_name(unsigned m)
 static int check_elf_kind(const uint8_t *file, size_t len, char *err, size_t errlen)
 {
     if (len < EI_NIDENT + 4)
-        return fail(err, errlen, "ELF file is truncated");
+        return vm_ld_fail(err, errlen, "ELF file is truncated");
     if (file[EI_CLASS] == ELFCLASS64)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "64-bit ELF (ELFCLASS64); btvm runs 32-bit x86 Multiboot kernels");
     if (file[EI_CLASS] != ELFCLASS32)
-        return fail(err, errlen, "ELF file of unknown class %u", file[EI_CLASS]);
+        return vm_ld_fail(err, errlen, "ELF file of unknown class %u", file[EI_CLASS]);
     if (len < sizeof(Elf32_Ehdr))
-        return fail(err, errlen, "ELF file is truncated");
+        return vm_ld_fail(err, errlen, "ELF file is truncated");
     if (file[EI_DATA] != ELFDATA2LSB)
-        return fail(err, errlen, "big-endian ELF file; btvm runs 32-bit x86 kernels");
+        return vm_ld_fail(err, errlen, "big-endian ELF file; btvm runs 32-bit x86 kernels");
     Elf32_Ehdr eh;
     memcpy(&eh, file, sizeof(eh));
     if (eh.e_machine != EM_386)
-        return fail(err, errlen, "ELF file for machine %u (%s); btvm runs i386 (EM_386) kernels",
+        return vm_ld_fail(err, errlen, "ELF file for machine %u (%s); btvm runs i386 (EM_386) kernels",
                     eh.e_machine, machine_name(eh.e_machine));
     if (eh.e_type != ET_EXEC)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "ELF file of type %u is not an executable (ET_EXEC); link the kernel "
                     "at a fixed address", eh.e_type);
     return 0;
@@ -141,12 +122,12 @@ static int load_elf(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_
     Elf32_Ehdr eh;
     memcpy(&eh, file, sizeof(eh));
     if (eh.e_phnum == 0)
-        return fail(err, errlen, "ELF file has no program headers");
+        return vm_ld_fail(err, errlen, "ELF file has no program headers");
     if (eh.e_phentsize != sizeof(Elf32_Phdr))
-        return fail(err, errlen, "ELF program header size %u, expected %zu", eh.e_phentsize,
+        return vm_ld_fail(err, errlen, "ELF program header size %u, expected %zu", eh.e_phentsize,
                     sizeof(Elf32_Phdr));
     if ((uint64_t)eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf32_Phdr) > len)
-        return fail(err, errlen, "ELF program headers lie beyond the end of the file");
+        return vm_ld_fail(err, errlen, "ELF program headers lie beyond the end of the file");
 
     /* Check every segment before copying any: a bad file leaves RAM alone. */
     uint64_t lo = UINT64_MAX, hi = 0;
@@ -159,9 +140,9 @@ static int load_elf(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_
             if (pass == 0) {
                 char what[48];
                 if (ph.p_filesz > ph.p_memsz)
-                    return fail(err, errlen, "ELF segment %u has p_filesz > p_memsz", i);
+                    return vm_ld_fail(err, errlen, "ELF segment %u has p_filesz > p_memsz", i);
                 if ((uint64_t)ph.p_offset + ph.p_filesz > len)
-                    return fail(err, errlen, "ELF segment %u lies beyond the end of the file",
+                    return vm_ld_fail(err, errlen, "ELF segment %u lies beyond the end of the file",
                                 i);
                 snprintf(what, sizeof(what), "ELF segment %u", i);
                 if (check_range(ph.p_paddr, ph.p_memsz, ram_size, what, err, errlen))
@@ -176,7 +157,7 @@ static int load_elf(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_
             }
         }
         if (pass == 0 && hi == 0)
-            return fail(err, errlen, "ELF file has no loadable segments");
+            return vm_ld_fail(err, errlen, "ELF file has no loadable segments");
     }
 
     /* Higher-half kernels link e_entry at a virtual address; like GRUB 2,
@@ -202,16 +183,16 @@ static int load_aout(const uint8_t *file, size_t len, size_t hoff, uint8_t *ram,
                      uint64_t ram_size, struct vm_mb_result *out, char *err, size_t errlen)
 {
     if (hoff + 32 > len)
-        return fail(err, errlen, "Multiboot header is truncated (address fields missing)");
-    uint32_t header_addr = rd32(file + hoff + 12), load_addr = rd32(file + hoff + 16);
-    uint32_t load_end = rd32(file + hoff + 20), bss_end = rd32(file + hoff + 24);
-    uint32_t entry = rd32(file + hoff + 28);
+        return vm_ld_fail(err, errlen, "Multiboot header is truncated (address fields missing)");
+    uint32_t header_addr = vm_rd32(file + hoff + 12), load_addr = vm_rd32(file + hoff + 16);
+    uint32_t load_end = vm_rd32(file + hoff + 20), bss_end = vm_rd32(file + hoff + 24);
+    uint32_t entry = vm_rd32(file + hoff + 28);
 
     if (load_addr > header_addr)
-        return fail(err, errlen, "Multiboot header: load_addr 0x%08x is above header_addr 0x%08x",
+        return vm_ld_fail(err, errlen, "Multiboot header: load_addr 0x%08x is above header_addr 0x%08x",
                     load_addr, header_addr);
     if (header_addr - load_addr > hoff)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "Multiboot header: load_addr 0x%08x lies before the start of the file",
                     load_addr);
     size_t foff = hoff - (header_addr - load_addr);
@@ -220,12 +201,12 @@ static int load_aout(const uint8_t *file, size_t len, size_t hoff, uint8_t *ram,
         size = len - foff;
     } else {
         if (load_end < load_addr)
-            return fail(err, errlen,
+            return vm_ld_fail(err, errlen,
                         "Multiboot header: load_end_addr 0x%08x is below load_addr 0x%08x",
                         load_end, load_addr);
         size = load_end - load_addr;
         if (foff + size > len)
-            return fail(err, errlen,
+            return vm_ld_fail(err, errlen,
                         "file is shorter than the Multiboot header's load_end_addr 0x%08x needs",
                         load_end);
     }
@@ -233,7 +214,7 @@ static int load_aout(const uint8_t *file, size_t len, size_t hoff, uint8_t *ram,
     uint64_t bend = end;
     if (bss_end != 0) {
         if (bss_end < end)
-            return fail(err, errlen,
+            return vm_ld_fail(err, errlen,
                         "Multiboot header: bss_end_addr 0x%08x is below the loaded image's end "
                         "0x%08llx", bss_end, (unsigned long long)end);
         bend = bss_end;
@@ -241,7 +222,7 @@ static int load_aout(const uint8_t *file, size_t len, size_t hoff, uint8_t *ram,
     if (check_range(load_addr, bend - load_addr, ram_size, "kernel image", err, errlen))
         return -1;
     if (entry < load_addr || entry >= bend)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "Multiboot header: entry_addr 0x%08x is outside the loaded image "
                     "0x%08x..0x%08llx", entry, load_addr, (unsigned long long)bend);
     memcpy(ram + load_addr, file + foff, size);
@@ -279,10 +260,10 @@ static uint32_t info_string(struct info_area *a, const char *s)
 
 static void mmap_entry(uint8_t *p, uint64_t base, uint64_t len, uint32_t type)
 {
-    wr32(p, 20); /* size of the entry not counting this field */
-    wr64(p + 4, base);
-    wr64(p + 12, len);
-    wr32(p + 20, type);
+    vm_wr32(p, 20); /* size of the entry not counting this field */
+    vm_wr64(p + 4, base);
+    vm_wr64(p + 12, len);
+    vm_wr32(p + 20, type);
 }
 
 static int build_info(uint8_t *ram, uint64_t ram_size, const char *cmdline,
@@ -296,51 +277,51 @@ static int build_info(uint8_t *ram, uint64_t ram_size, const char *cmdline,
     uint32_t flags = VM_MB_INFO_MEMORY | VM_MB_INFO_MODS | VM_MB_INFO_MMAP | VM_MB_INFO_LOADER;
 
     /* Conventional memory ends where a PC's EBDA begins. */
-    wr32(mbi + VM_MBI_MEM_LOWER, 0x9FC00 / 1024);
-    wr32(mbi + VM_MBI_MEM_UPPER, (uint32_t)((ram_size - MIB) / 1024));
+    vm_wr32(mbi + VM_MBI_MEM_LOWER, 0x9FC00 / 1024);
+    vm_wr32(mbi + VM_MBI_MEM_UPPER, (uint32_t)((ram_size - MIB) / 1024));
 
     uint32_t mm = info_alloc(&a, 4 * 24);
     mmap_entry(ram + mm, 0, 0x9FC00, 1);
     mmap_entry(ram + mm + 24, 0x9FC00, 0xA0000 - 0x9FC00, 2);
     mmap_entry(ram + mm + 48, 0xF0000, 0x10000, 2);
     mmap_entry(ram + mm + 72, MIB, ram_size - MIB, 1);
-    wr32(mbi + VM_MBI_MMAP_ADDR, mm);
-    wr32(mbi + VM_MBI_MMAP_LENGTH, 4 * 24);
+    vm_wr32(mbi + VM_MBI_MMAP_ADDR, mm);
+    vm_wr32(mbi + VM_MBI_MMAP_LENGTH, 4 * 24);
 
-    wr32(mbi + VM_MBI_LOADER_NAME, info_string(&a, "btvm"));
+    vm_wr32(mbi + VM_MBI_LOADER_NAME, info_string(&a, "btvm"));
 
     if (cmdline) {
         uint32_t at = info_string(&a, cmdline);
         if (!at)
-            return fail(err, errlen, "kernel command line is too long (%zu bytes)",
+            return vm_ld_fail(err, errlen, "kernel command line is too long (%zu bytes)",
                         strlen(cmdline));
-        wr32(mbi + VM_MBI_CMDLINE, at);
+        vm_wr32(mbi + VM_MBI_CMDLINE, at);
         flags |= VM_MB_INFO_CMDLINE;
     }
 
     if (nmods > VM_MB_MAX_MODS)
-        return fail(err, errlen, "too many modules (%u; at most %u)", nmods, VM_MB_MAX_MODS);
+        return vm_ld_fail(err, errlen, "too many modules (%u; at most %u)", nmods, VM_MB_MAX_MODS);
     uint32_t ml = info_alloc(&a, nmods ? 16 * nmods : 16);
-    wr32(mbi + VM_MBI_MODS_COUNT, nmods);
-    wr32(mbi + VM_MBI_MODS_ADDR, ml);
+    vm_wr32(mbi + VM_MBI_MODS_COUNT, nmods);
+    vm_wr32(mbi + VM_MBI_MODS_ADDR, ml);
     uint64_t at = out->kernel_end > MIB ? out->kernel_end : MIB;
     for (unsigned i = 0; i < nmods; i++) {
         at = (at + PAGE - 1) & ~(uint64_t)(PAGE - 1);
         if (at + mods[i].len > ram_size)
-            return fail(err, errlen,
+            return vm_ld_fail(err, errlen,
                         "modules do not fit in guest RAM (%llu MiB; try a larger -m)",
                         (unsigned long long)(ram_size >> 20));
         uint32_t s = info_string(&a, mods[i].string ? mods[i].string : "");
         if (!s)
-            return fail(err, errlen, "module names are too long");
+            return vm_ld_fail(err, errlen, "module names are too long");
         memcpy(ram + at, mods[i].data, mods[i].len);
-        wr32(ram + ml + 16 * i, (uint32_t)at);
-        wr32(ram + ml + 16 * i + 4, (uint32_t)(at + mods[i].len));
-        wr32(ram + ml + 16 * i + 8, s);
+        vm_wr32(ram + ml + 16 * i, (uint32_t)at);
+        vm_wr32(ram + ml + 16 * i + 4, (uint32_t)(at + mods[i].len));
+        vm_wr32(ram + ml + 16 * i + 8, s);
         at += mods[i].len;
     }
     out->mods_end = nmods ? (uint32_t)at : out->kernel_end;
-    wr32(mbi + VM_MBI_FLAGS, flags);
+    vm_wr32(mbi + VM_MBI_FLAGS, flags);
     out->info_addr = info;
     return 0;
 }
@@ -351,15 +332,15 @@ int vm_multiboot_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ra
 {
     memset(out, 0, sizeof(*out));
     if (ram_size < 2 * MIB || ram_size > 0xC0000000ull)
-        return fail(err, errlen, "guest RAM size %llu is outside 2 MiB..3 GiB",
+        return vm_ld_fail(err, errlen, "guest RAM size %llu is outside 2 MiB..3 GiB",
                     (unsigned long long)ram_size);
     if (len == 0)
-        return fail(err, errlen, "file is empty");
+        return vm_ld_fail(err, errlen, "file is empty");
 
     long bad_off;
     long hoff = find_header(file, len, &bad_off);
     bool is_elf = len >= SELFMAG && !memcmp(file, ELFMAG, SELFMAG);
-    uint32_t hflags = hoff >= 0 ? rd32(file + hoff + 4) : 0;
+    uint32_t hflags = hoff >= 0 ? vm_rd32(file + hoff + 4) : 0;
 
     /* An ELF file that cannot be an i386 kernel says so first: a 64-bit
      * program has no header either, but "64-bit" is the useful answer. */
@@ -369,16 +350,16 @@ int vm_multiboot_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ra
     }
     if (hoff < 0) {
         if (bad_off >= 0)
-            return fail(err, errlen, "Multiboot header at offset %ld has a bad checksum",
+            return vm_ld_fail(err, errlen, "Multiboot header at offset %ld has a bad checksum",
                         bad_off);
         if (!is_elf)
-            return fail(err, errlen,
+            return vm_ld_fail(err, errlen,
                         "not an ELF file and no Multiboot header in its first %u bytes",
                         VM_MB_SEARCH_LEN);
-        return fail(err, errlen, "no Multiboot header in the first %u bytes", VM_MB_SEARCH_LEN);
+        return vm_ld_fail(err, errlen, "no Multiboot header in the first %u bytes", VM_MB_SEARCH_LEN);
     }
     if (hflags & 0xffffu & ~MB_FLAGS_KNOWN)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "Multiboot header requires features btvm does not provide (flags 0x%08x)",
                     hflags);
 
@@ -386,14 +367,14 @@ int vm_multiboot_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ra
     if (hflags & MB_FLAG_AOUT)
         r = load_aout(file, len, (size_t)hoff, ram, ram_size, out, err, errlen);
     else if (!is_elf)
-        return fail(err, errlen,
+        return vm_ld_fail(err, errlen,
                     "not an ELF file and its Multiboot header has no address fields (flags bit 16)");
     else
         r = load_elf(file, len, ram, ram_size, out, err, errlen);
     if (r)
         return r;
     if (out->entry >= ram_size)
-        return fail(err, errlen, "entry point 0x%08x is outside guest RAM", out->entry);
+        return vm_ld_fail(err, errlen, "entry point 0x%08x is outside guest RAM", out->entry);
     return build_info(ram, ram_size, cmdline, mods, nmods, out, err, errlen);
 }
 
@@ -406,27 +387,27 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        return fail(err, errlen, "btvm: cannot open %s '%s': %s", what, path, strerror(errno));
+        return vm_ld_fail(err, errlen, "btvm: cannot open %s '%s': %s", what, path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return fail(err, errlen, "btvm: cannot stat %s '%s': %s", what, path, strerror(e));
+        return vm_ld_fail(err, errlen, "btvm: cannot stat %s '%s': %s", what, path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "btvm: %s '%s' is %s, not a regular file", what, path,
+        return vm_ld_fail(err, errlen, "btvm: %s '%s' is %s, not a regular file", what, path,
                     S_ISDIR(st.st_mode) ? "a directory" : "a special file");
     }
     if ((uint64_t)st.st_size > max) {
         close(fd);
-        return fail(err, errlen, "btvm: %s '%s' is larger than guest RAM (try a larger -m)",
+        return vm_ld_fail(err, errlen, "btvm: %s '%s' is larger than guest RAM (try a larger -m)",
                     what, path);
     }
     uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
     if (!b) {
         close(fd);
-        return fail(err, errlen, "btvm: out of memory reading %s '%s'", what, path);
+        return vm_ld_fail(err, errlen, "btvm: out of memory reading %s '%s'", what, path);
     }
     size_t got = 0;
     while (got < (size_t)st.st_size) {
@@ -437,7 +418,7 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
             int e = n < 0 ? errno : EIO;
             free(b);
             close(fd);
-            return fail(err, errlen, "btvm: cannot read %s '%s': %s", what, path,
+            return vm_ld_fail(err, errlen, "btvm: cannot read %s '%s': %s", what, path,
                         n < 0 ? strerror(e) : "file shrank while reading");
         }
         got += (size_t)n;
@@ -466,7 +447,7 @@ int vm_multiboot_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
     if (initrd) {
         list = strdup(initrd);
         if (!list) {
-            fail(err, errlen, "btvm: out of memory");
+            vm_ld_fail(err, errlen, "btvm: out of memory");
             goto out;
         }
         /* QEMU's syntax: "file1 args,file2 args"; the module string is the
@@ -474,12 +455,12 @@ int vm_multiboot_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
         for (char *save = NULL, *item = strtok_r(list, ",", &save); item;
              item = strtok_r(NULL, ",", &save)) {
             if (nmods == VM_MB_MAX_MODS) {
-                fail(err, errlen, "btvm: too many -initrd modules (at most %u)", VM_MB_MAX_MODS);
+                vm_ld_fail(err, errlen, "btvm: too many -initrd modules (at most %u)", VM_MB_MAX_MODS);
                 goto out;
             }
             char *path = strndup(item, strcspn(item, " "));
             if (!path) {
-                fail(err, errlen, "btvm: out of memory");
+                vm_ld_fail(err, errlen, "btvm: out of memory");
                 goto out;
             }
             uint8_t *mb;
@@ -498,7 +479,7 @@ int vm_multiboot_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
     size_t clen = strlen(kernel) + (append ? strlen(append) : 0) + 2;
     cmdline = malloc(clen);
     if (!cmdline) {
-        fail(err, errlen, "btvm: out of memory");
+        vm_ld_fail(err, errlen, "btvm: out of memory");
         goto out;
     }
     if (append && *append)
@@ -509,7 +490,7 @@ int vm_multiboot_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
     char msg[256];
     if (vm_multiboot_load(kbuf, klen, ram, ram_size, cmdline, mods, nmods, out, msg,
                           sizeof(msg))) {
-        fail(err, errlen, "btvm: kernel '%s': %s", kernel, msg);
+        vm_ld_fail(err, errlen, "btvm: kernel '%s': %s", kernel, msg);
         goto out;
     }
     r = 0;
