@@ -13,7 +13,7 @@ GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,-T,guests/lib/link.ld \
 GUEST_LIBGCC  := -lgcc
 HOST_GCFLAGS  := -std=gnu17 -Wall -Wextra -O2
 
-GUEST_LIB_OBJS := $(GUEST_OBJ)/lib/entry.o $(GUEST_OBJ)/lib/runtime.o
+GUEST_LIB_OBJS := $(GUEST_OBJ)/lib/entry.o $(GUEST_OBJ)/lib/runtime.o $(GUEST_OBJ)/lib/report.o
 
 GUESTS += $(GUEST_DIR)/hello.elf $(GUEST_DIR)/insntest.elf $(GUEST_DIR)/compute.elf
 

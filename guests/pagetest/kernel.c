@@ -24,40 +24,6 @@ int (*volatile pf_hook)(struct frame *f);
 
 /* ---- reporting ---- */
 
-static int failures;
-static const char *cur;
-static int cur_bad;
-
-void begin(const char *name)
-{
-    cur = name;
-    cur_bad = 0;
-}
-
-void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    gprintf("pagetest: %s FAIL: ", cur);
-    gvprintf(fmt, ap);
-    serial_putc('\n');
-    va_end(ap);
-    cur_bad++;
-}
-
-void expect(const char *what, uint32_t want, uint32_t got)
-{
-    if (want != got)
-        fail("%s: expected %x got %x", what, want, got);
-}
-
-void end(void)
-{
-    if (cur_bad)
-        failures++;
-    else
-        gprintf("pagetest: %s ok\n", cur);
-}
 
 void skip(const char *name, const char *why)
 {
@@ -107,7 +73,7 @@ void trap_c(struct frame *f)
     if (!t_resume) {
         gprintf("pagetest: unexpected exception %u err %x cr2 %x at %x:%x\n", f->vec, f->err, cr2,
                 f->cs, f->eip);
-        gprintf("pagetest: %s FAIL: crashed\n", cur ? cur : "setup");
+        gprintf("pagetest: %s FAIL: crashed\n", report_current());
         guest_exit(101);
     }
     f->eip = t_resume;
@@ -206,6 +172,7 @@ static void machine_setup(void)
 
 int guest_main(uint32_t magic, uint32_t mbi)
 {
+    report_suite("pagetest");
     const uint32_t *mb = (const uint32_t *)(uintptr_t)mbi;
     if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(mb[0] & 1) ||
         (mb[2] + 1024) * 1024ull < MEM_NEEDED) {
@@ -235,6 +202,5 @@ int guest_main(uint32_t magic, uint32_t mbi)
     test_pt_write();
     test_pae();
 
-    gprintf("pagetest: %d failures\n", failures);
-    return failures;
+    return report_failures();
 }

@@ -71,11 +71,7 @@ extern volatile uint32_t t_fip, t_resume;
 /* Called first for every #PF; returning 1 retries the faulting instruction. */
 extern int (*volatile pf_hook)(struct frame *f);
 
-/* Reporting: begin(), any number of expect()/fail(), end(). */
-void begin(const char *name);
-void expect(const char *what, uint32_t want, uint32_t got);
-void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void end(void);
+#include "report.h" /* begin(), expect()/fail(), end() */
 void skip(const char *name, const char *why);
 /* Exactly one new #PF since count0 with this error code, CR2 and EIP. */
 void expect_pf(const char *what, uint32_t count0, uint32_t err, uint32_t cr2, uint32_t eip);

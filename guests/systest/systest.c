@@ -32,40 +32,6 @@ volatile struct trap_rec last;
 volatile uint32_t t_fip, t_after, t_resume;
 volatile uint32_t ticks, irq_isr_in, irq_isr_after, irq_cs, irq_eflags, irq_sampled;
 
-static int failures;
-static const char *cur;
-static int cur_bad;
-
-void begin(const char *name)
-{
-    cur = name;
-    cur_bad = 0;
-}
-
-void fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    gprintf("systest: %s FAIL ", cur);
-    gvprintf(fmt, ap);
-    serial_putc('\n');
-    va_end(ap);
-    cur_bad++;
-}
-
-void expect(const char *what, uint32_t want, uint32_t got)
-{
-    if (want != got)
-        fail("%s: expected %x got %x", what, want, got);
-}
-
-void end(void)
-{
-    if (cur_bad)
-        failures++;
-    else
-        gprintf("systest: %s ok\n", cur);
-}
 
 void expect_trap(const char *what, uint32_t count0, uint32_t vec, uint32_t err, uint32_t eip,
                  uint32_t cs)
@@ -620,6 +586,7 @@ static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
 
 int guest_main(uint32_t magic, uint32_t mbi)
 {
+    report_suite("systest");
     gprintf("systest: start (magic %x)\n", magic);
     test_setup();
     test_cpl0_exceptions();
@@ -635,6 +602,5 @@ int guest_main(uint32_t magic, uint32_t mbi)
     run_rtc_test();
     run_irq_tests();
     test_code16();
-    gprintf("systest: %d failures\n", failures);
-    return failures;
+    return report_failures();
 }

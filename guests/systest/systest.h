@@ -81,11 +81,7 @@ void code16_run(void);
 extern const char c16_start[], c16_ret32[];
 extern uint8_t c16_data[C16_DATA_SIZE], c16_guard[16], c16_stack[0x11000];
 
-/* Reporting: begin(), any number of expect()/fail(), end(). */
-void begin(const char *name);
-void expect(const char *what, uint32_t want, uint32_t got);
-void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void end(void);
+#include "report.h" /* begin(), expect()/fail(), end() */
 /* The last trap must be exactly one new trap with these values. */
 void expect_trap(const char *what, uint32_t count0, uint32_t vec, uint32_t err, uint32_t eip,
                  uint32_t cs);
