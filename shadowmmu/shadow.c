@@ -66,6 +66,7 @@ static void hdel(struct smmu_as *a, struct smmu_hent *e)
     uint32_t mask = a->cap - 1;
     uint32_t i = (uint32_t)(e - a->h);
     a->region_n[(e->key - 1) >> 9]--;
+    a->present[(e->key - 1) >> 6] &= ~(1ull << ((e->key - 1) & 63));
     a->h[i].key = 0;
     a->n--;
     /* Backward-shift the cluster after the hole. */
@@ -83,6 +84,8 @@ static void hdel(struct smmu_as *a, struct smmu_hent *e)
 static int hgrow(struct smmu_as *a)
 {
     if (!a->region_n && !(a->region_n = calloc(SMMU_REGIONS, sizeof(uint16_t))))
+        return -1;
+    if (!a->present && !(a->present = calloc(SMMU_TLB_ENTRIES / 64, sizeof(uint64_t))))
         return -1;
     uint32_t ncap = a->cap ? a->cap * 2 : 256;
     struct smmu_hent *nh = calloc(ncap, sizeof(*nh));
@@ -149,8 +152,12 @@ static void as_flush(struct smmu *m, struct smmu_as *a)
     m->entries -= a->n;
     if (a->h)
         memset(a->h, 0, (size_t)a->cap * sizeof(*a->h));
-    if (a->region_n)
+    if (a->region_n) {
+        for (uint32_t r = 0; r < SMMU_REGIONS; r++)
+            if (a->region_n[r])
+                memset(&a->present[r * 8], 0, 8 * sizeof(uint64_t));
         memset(a->region_n, 0, SMMU_REGIONS * sizeof(uint16_t));
+    }
     a->n = 0;
     a->gen++;
 }
@@ -160,8 +167,10 @@ static void as_drop(struct smmu *m, struct smmu_as *a)
     as_flush(m, a);
     free(a->h);
     free(a->region_n);
+    free(a->present);
     a->h = NULL;
     a->region_n = NULL;
+    a->present = NULL;
     a->cap = 0;
     a->used = a == &m->as[SMMU_GLOBAL]; /* the global space always exists */
 }
@@ -193,6 +202,35 @@ static bool ref_live(const struct smmu *m, const struct smmu_ref *r)
     return m->as[r->as].used && m->as[r->as].gen == r->gen;
 }
 
+/*
+ * A record of a 32-bit page table (4-byte entries mapping one page each) is
+ * stale once its space's directory no longer points at the page for that
+ * range: the directory write that changed it, itself traced, already
+ * dropped the entries derived from the page. Page-table pages are recycled
+ * for other ranges and other processes, and without this check they would
+ * collect a live record for every range they ever served, all walked on
+ * each write (fork and exit write thousands of entries).
+ */
+static bool ref_stale(const struct smmu *m, const struct smmu_ref *r, uint64_t ppage)
+{
+    if (r->esize_log != 2 || r->span_log != 0 || r->as == SMMU_GLOBAL)
+        return false;
+    const struct smmu_as *a = &m->as[r->as];
+    uint64_t pd = a->cr3 >> 12;
+    if (a->cr3 == ~0u || pd >= m->npages)
+        return false;
+    uint32_t pde;
+    memcpy(&pde, m->ram + (pd << 12) + (r->base_vpn >> 10) * 4u, sizeof(pde));
+    if (pde & 0x80)
+        return false; /* PS: a 4 MiB page if CR4.PSE is on; keep the record */
+    return !(pde & 1) || (pde >> 12) != ppage;
+}
+
+static bool ref_valid(const struct smmu *m, const struct smmu_ref *r, uint64_t ppage)
+{
+    return ref_live(m, r) && !ref_stale(m, r, ppage);
+}
+
 bool smmu_traced(struct smmu *m, uint64_t ppage)
 {
     if (ppage >= m->npages)
@@ -200,7 +238,7 @@ bool smmu_traced(struct smmu *m, uint64_t ppage)
     int32_t *l = &m->ref_head[ppage];
     while (*l >= 0) {
         struct smmu_ref *r = &m->refs[*l];
-        if (ref_live(m, r))
+        if (ref_valid(m, r, ppage))
             return true;
         int32_t dead = *l;
         *l = r->next;
@@ -255,13 +293,24 @@ static void invalidate_range(struct smmu *m, int as, uint32_t vpn, uint32_t coun
     struct smmu_as *a = &m->as[as];
     if (!a->n)
         return;
-    /* Only the 2 MiB regions that hold entries are searched. */
-    for (uint32_t v = vpn; v < vpn + count; v = (v | 511) + 1) {
+    /* Only the pages that have entries are visited: 2 MiB regions without
+     * any are skipped, then the bitmap's set bits. */
+    uint32_t end = vpn + count;
+    for (uint32_t v = vpn; v < end; v = (v | 511) + 1) {
         if (!a->region_n[v >> 9])
             continue;
-        uint32_t end = (v | 511) + 1 < vpn + count ? (v | 511) + 1 : vpn + count;
-        for (uint32_t x = v; x < end && a->region_n[v >> 9]; x++)
-            invalidate(m, as, x);
+        uint32_t rend = (v | 511) + 1 < end ? (v | 511) + 1 : end;
+        for (uint32_t w = v; w < rend; w = (w | 63) + 1) {
+            uint64_t bits = a->present[w >> 6];
+            bits &= ~0ull << (w & 63);
+            if (((w | 63) + 1) > rend)
+                bits &= (1ull << (rend & 63)) - 1;
+            while (bits) {
+                uint32_t x = (w & ~63u) | (uint32_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                invalidate(m, as, x);
+            }
+        }
     }
 }
 
@@ -290,7 +339,7 @@ bool smmu_trace_write_protect(struct smmu *m, uint64_t phys8, uint64_t old, uint
     for (int pass = 0; pass < 2; pass++) {
         for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
             struct smmu_ref *r = &m->refs[i];
-            if (!ref_live(m, r))
+            if (!ref_valid(m, r, ppage))
                 continue;
             unsigned esize = 1u << r->esize_log, per = 8 / esize;
             for (unsigned k = 0; k < per; k++) {
@@ -326,12 +375,13 @@ void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
     bool whole = off == 0 && len >= 4096;
     for (int32_t *l = &m->ref_head[ppage]; *l >= 0;) {
         struct smmu_ref *r = &m->refs[*l];
-        if (ref_live(m, r)) {
+        bool valid = ref_valid(m, r, ppage);
+        if (valid) {
+            /* Entries e0..e1 map one contiguous run of linear pages. */
             unsigned e0 = off >> r->esize_log, e1 = (off + len - 1) >> r->esize_log;
-            for (unsigned e = e0; e <= e1; e++)
-                invalidate_range(m, r->as, r->base_vpn + (e << r->span_log), 1u << r->span_log);
+            invalidate_range(m, r->as, r->base_vpn + (e0 << r->span_log), (e1 - e0 + 1) << r->span_log);
         }
-        if (whole || !ref_live(m, r)) {
+        if (whole || !valid) {
             int32_t dead = *l;
             *l = r->next;
             r->next = m->ref_free;
@@ -446,6 +496,7 @@ void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, ui
         e = &a->h[j];
         e->key = vpn + 1;
         a->region_n[vpn >> 9]++;
+        a->present[vpn >> 6] |= 1ull << (vpn & 63);
         a->n++;
         m->entries++;
         e->ppage = ppage;
@@ -572,6 +623,7 @@ void smmu_shadow_destroy(struct smmu *m)
     for (int i = 0; i <= SMMU_NAS; i++) {
         free(m->as[i].h);
         free(m->as[i].region_n);
+        free(m->as[i].present);
     }
     free(m->ref_head);
     free(m->rmap_head);

@@ -68,6 +68,7 @@ struct smmu_as {
     struct smmu_hent *h;
     uint32_t cap, n;
     uint16_t *region_n;  /* entries per 2 MiB region (range invalidations skip empty ones) */
+    uint64_t *present;   /* one bit per linear page with an entry (they visit only those) */
 };
 
 struct smmu {

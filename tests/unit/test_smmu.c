@@ -646,6 +646,37 @@ START_TEST(trace_pde_write)
 }
 END_TEST
 
+/* A table page the directory stopped pointing at (freed, to be recycled
+ * as data or as another range's table) is no longer traced: its records
+ * are stale, so writes to it no longer walk or invalidate anything. */
+START_TEST(stale_table_record_dropped)
+{
+    map32(PD_A, PT_A, 0x00402000, PD_A, P | W | U, P | W);   /* the PD, mapped */
+    map32(PD_A, PT_A, 0x00403000, PT_A2, P | W | U, P | W);  /* PT_A2, mapped */
+    map32(PD_A, PT_A2, 0x00800000, DATA, P | W | U, P | W | U);
+    paging32(PD_A, 0, true);
+    bool fault;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00800000, 0, &fault));
+    ck_assert(smmu_traced(&m, PT_A2 >> 12));
+    ck_assert_ptr_null(smmu_fill(&m, 0x00403000, SMMU_ACC_W, &fault)); /* traced: no write entry */
+    ck_assert(!fault);
+    /* The kernel unhooks the table (PDE 2 cleared through the mapped PD). */
+    uint32_t zero = 0;
+    ck_assert_int_eq(smmu_write(&m, 0x00402000 + 2 * 4, &zero, 4, 0), 0);
+    ck_assert(all_zero(0x00800000));
+    ck_assert(!smmu_traced(&m, PT_A2 >> 12));
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00403000, SMMU_ACC_W, &fault));
+    ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00403000), addend(PT_A2, 0x00403000));
+    /* Hooked back in (same range): traced again once a fill uses it. */
+    wr32(PT_A2, DATA2 | P | W | U);
+    uint32_t pde = PT_A2 | P | W | U;
+    ck_assert_int_eq(smmu_write(&m, 0x00402000 + 2 * 4, &pde, 4, 0), 0);
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00800000, 0, &fault));
+    ck_assert(smmu_traced(&m, PT_A2 >> 12));
+    ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00403000), 0);
+}
+END_TEST
+
 START_TEST(trace_pde_write_4m_page)
 {
     /* A PSE 4 MiB mapping: its pages are derived from the PD alone. */
@@ -1325,6 +1356,7 @@ static Suite *suite(void)
     tcase_add_test(t, trace_drops_alias_write_entry);
     tcase_add_test(t, trace_pde_write);
     tcase_add_test(t, trace_pde_write_4m_page);
+    tcase_add_test(t, stale_table_record_dropped);
     tcase_add_test(t, trace_pae_entries);
     tcase_add_test(t, code_pages_aliases_and_hook);
     tcase_add_test(t, code_page_inactive_space);
