@@ -103,8 +103,11 @@ struct bt {
     bool count;              /* --stats: emitted code counts indirect hits */
     uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */
     /* Adaptive translation: guest EIPs of stores that keep hitting traced
-     * page tables (memslow.c counts, translate.c emits a direct callout). */
-    struct { uint32_t eip, hits; } adapt[1024];
+     * page tables (memslow.c counts, translate.c emits a direct callout).
+     * Once adapted, traced/plain count what the callout's stores hit; a
+     * site that mostly writes ordinary memory (a shared helper such as
+     * spin_unlock) goes back inline for good (never). */
+    struct { uint32_t eip, hits, traced, plain; bool never; } adapt[1024];
 };
 
 /* enter.S */

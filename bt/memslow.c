@@ -70,12 +70,17 @@ static int deliver_and_jump(struct bt *bt, struct cpu *c)
     return try_jump(bt, c);
 }
 
+static void adapt_outcome(struct bt *bt, struct cpu *c, const struct dec_insn *d, bool traced);
+
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
 {
     struct bt *bt = engine(c);
+    uint64_t trace_hits = bt->mmu.stats.trace_hits;
     int r = fn(c, insn);
     const struct dec_insn *d = insn;
     if (d) {
+        if (fn == (int (*)(struct cpu *, const void *))cpu_co_mov_store)
+            adapt_outcome(bt, c, d, bt->mmu.stats.trace_hits != trace_hits);
         bt->st.callouts++;
         if (bt->callout_counts)
             bt->callout_counts[d->zi.mnemonic]++;
@@ -108,25 +113,50 @@ static uint32_t adapt_slot(uint32_t eip)
 bool bt_adaptive(const struct bt *bt, uint32_t eip)
 {
     const __typeof__(bt->adapt[0]) *a = &bt->adapt[adapt_slot(eip)];
-    return a->eip == eip && a->hits >= ADAPT_AFTER;
+    return a->eip == eip && !a->never && a->hits >= ADAPT_AFTER;
+}
+
+/* Retranslate the block holding the instruction at eip (its form changes). */
+static void retranslate_at(struct bt *bt, struct cpu *c, uint32_t eip)
+{
+    int64_t pp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + eip);
+    if (pp < 0)
+        return;
+    bool was = bt->invalidated;
+    bt_invalidate_phys(bt, ((uint64_t)pp << 12) | ((c->seg_base[CPU_CS] + eip) & 0xFFF), 1);
+    bt->invalidated = was; /* the running block may finish: only its entry is dead */
+    bt->st.adaptive++;
 }
 
 static void adapt_note(struct bt *bt, struct cpu *c)
 {
     __typeof__(bt->adapt[0]) *a = &bt->adapt[adapt_slot(c->eip)];
     if (a->eip != c->eip) {
+        memset(a, 0, sizeof(*a));
         a->eip = c->eip;
-        a->hits = 0;
     }
-    if (++a->hits != ADAPT_AFTER)
+    if (a->never || ++a->hits != ADAPT_AFTER)
         return;
-    int64_t pp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
-    if (pp < 0)
+    retranslate_at(bt, c, c->eip);
+}
+
+/* An adapted store ran as a callout: if it keeps writing memory no table
+ * lives in, the inline path would have been faster; go back to it. */
+#define ADAPT_PLAIN_MIN 64
+
+static void adapt_outcome(struct bt *bt, struct cpu *c, const struct dec_insn *d, bool traced)
+{
+    __typeof__(bt->adapt[0]) *a = &bt->adapt[adapt_slot(d->eip)];
+    if (a->eip != d->eip || a->never)
         return;
-    bool was = bt->invalidated;
-    bt_invalidate_phys(bt, ((uint64_t)pp << 12) | ((c->seg_base[CPU_CS] + c->eip) & 0xFFF), 1);
-    bt->invalidated = was; /* the running block may finish: only its entry is dead */
-    bt->st.adaptive++;
+    if (traced) {
+        a->traced++;
+        return;
+    }
+    if (++a->plain >= ADAPT_PLAIN_MIN && a->plain > 4 * a->traced) {
+        a->never = true;
+        retranslate_at(bt, c, d->eip);
+    }
 }
 
 static int page_fault(struct cpu *c, struct bt *bt)
