@@ -205,7 +205,7 @@ static void load_indirect_target(struct bt_tctx *t)
     req.operand_count = 2;
     req.operands[0] = R(R13D);
     if (t->direct_mem) {
-        req.operands[1] = bt_direct_mem(op, sz);
+        req.operands[1] = bt_direct_mem(t, op, sz);
         bt_enc(t->e, BT_MAIN, &req);
     } else {
         bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, sz, false);

@@ -158,7 +158,7 @@ bool bt_emit_ident(struct bt_tctx *t)
     }
 
     if (t->direct_mem) {
-        req.operands[mi] = bt_direct_mem(mop, req.operands[mi].mem.size);
+        req.operands[mi] = bt_direct_mem(t, mop, req.operands[mi].mem.size);
         bt_enc(e, BT_MAIN, &req);
     } else {
         req.operands[mi].mem.base = ZYDIS_REGISTER_R10;

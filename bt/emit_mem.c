@@ -73,12 +73,22 @@ static ZydisRegister reg64(ZydisRegister r32)
     return ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r32);
 }
 
-/* reg32 += segment base (flag-free, wraps at 4 GiB). Uses R9. */
-ZydisEncoderOperand bt_direct_mem(const ZydisDecodedOperand *op, unsigned size)
+/* The operand of an access a group check covers: [base + R14 + d], or with
+ * the group's own addend (user-mode groups) loaded into R11 first. Emitted
+ * right before the access: R11 is free there. */
+ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *op, unsigned size)
 {
     int64_t disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
-    return bt_m(reg64(bt_map_reg(op->mem.base)), BT_R_ADDEND, 1, (int32_t)disp, size);
+    ZydisRegister addend = BT_R_ADDEND;
+    if (t->mem_slot >= 0) {
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (int32_t)(BT_GROUP_ADDEND_OFF + 8u * (unsigned)t->mem_slot), 8));
+        addend = ZYDIS_REGISTER_R11;
+    }
+    return bt_m(reg64(bt_map_reg(op->mem.base)), addend, 1, (int32_t)disp, size);
 }
+
+/* reg32 += segment base (flag-free, wraps at 4 GiB). Uses R9. */
 
 void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32)
 {

@@ -87,7 +87,7 @@ static void explicit_access(struct bt_tctx *t, const ZydisDecodedOperand *op, Zy
                             int mi, unsigned size, bool rd, bool wr)
 {
     if (t->direct_mem) {
-        req->operands[mi] = bt_direct_mem(op, size);
+        req->operands[mi] = bt_direct_mem(t, op, size);
         bt_enc(t->e, BT_MAIN, req);
         return;
     }

@@ -111,7 +111,7 @@ static int bt_init(struct vm *vm)
     struct bt *bt = calloc(1, sizeof(*bt));
     if (!bt)
         return -1;
-    _Static_assert(sizeof(struct cpu) <= BT_TABLES_OFF, "struct cpu overlaps the tables");
+    _Static_assert(sizeof(struct cpu) <= BT_GROUP_ADDEND_OFF, "struct cpu overlaps the group addends");
     /* struct cpu, then the shadow TLB and the indirect-branch table: one
      * mapping, reached from R15 with 32-bit displacements. */
     bt->region = mmap(NULL, BT_REGION_SIZE, PROT_READ | PROT_WRITE,

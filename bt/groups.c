@@ -92,10 +92,6 @@ static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t 
     if (!op)
         return;
     int reg = gpr_id(op->mem.base);
-    /* User code with paging: R14 is the stack page's addend and other pages
-     * each have their own, so only stack-based groups can succeed. */
-    if (p->user_paged && reg != ESP_ID && reg != 5 /* EBP */)
-        return;
     int32_t disp = op->mem.disp.has_displacement ? (int32_t)op->mem.disp.value : 0;
     add(p, k, reg, disp + (reg == ESP_ID ? p->delta : 0), dk, op->size / 8,
         (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0, false);
@@ -141,6 +137,7 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
 {
     static struct planner p;
     memset(plan, 0, sizeof(*plan));
+    memset(plan->mem_slot, -1, sizeof(plan->mem_slot));
     memset(&p, 0, sizeof(p));
     p.user_paged = (key & 3) == 3 && (key & BT_KEY_PG);
     if ((key & (BT_KEY_SAFE | BT_KEY_STACK16 | 8u)) || !(key & 4))
@@ -218,6 +215,9 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
             continue;
         struct bt_group *g = &plan->g[plan->ng++];
         g->base32 = f->reg == ESP_ID ? ZYDIS_REGISTER_R12D : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->reg);
+        /* User code with paging: R14 is the stack page's addend and other
+         * pages each have their own, so other groups keep theirs in a slot. */
+        g->slot = p.user_paged && f->reg != ESP_ID ? plan->ng - 1 : -1;
         g->first = f->k;
         g->lo = lo - f->dk;
         g->hi = hi - f->dk;
@@ -227,10 +227,12 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
             struct acc *a = &p.a[j];
             if (a->reg != f->reg || a->ver != f->ver)
                 continue;
-            if (a->stack)
+            if (a->stack) {
                 plan->direct_stack[a->k] = true;
-            else
+            } else {
                 plan->direct_mem[a->k] = true;
+                plan->mem_slot[a->k] = (int8_t)g->slot;
+            }
         }
     }
 }
@@ -257,9 +259,19 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11), bt_i(SMMU_TLB_ENTRIES - 1));
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14),
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        if (g->slot >= 0) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, fail);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2,
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (int32_t)(BT_GROUP_ADDEND_OFF + 8u * (unsigned)g->slot), 8),
+                   R(R11));
+        } else {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14),
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        }
         if (live)
             bt_emit_flags_restore(t, BT_MAIN);
 

@@ -33,6 +33,9 @@
  * reaches them as [R15 + index*8 + offset] (see shadowmmu/smmu.h). */
 #define SMMU_TLB_ENTRIES   (1u << 20)
 #define BT_TABLES_OFF      0x10000u
+/* Addends of user-mode access groups (groups.c), one per group of a block,
+ * in the region's gap between struct cpu and the tables. */
+#define BT_GROUP_ADDEND_OFF (BT_TABLES_OFF - 32u * 8u)
 #define SMMU_TLB_TABLE_SIZE (SMMU_TLB_ENTRIES * 8u)
 /* Six tables (shadowmmu/smmu.h): sup read, sup write, user read, user
  * write, sup exec, user exec. */

@@ -453,6 +453,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.k = k;
             t.live_in = live_in[k];
             t.direct_mem = plan.direct_mem[k];
+            t.mem_slot = plan.mem_slot[k];
             t.direct_stack = plan.direct_stack[k];
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_ool[k] = bt_here(e, BT_OOL);

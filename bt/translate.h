@@ -29,6 +29,7 @@ struct bt_tctx {
     struct { int8_t buf; uint32_t rel_at; uint32_t imm_at; } sites[64];
     int nsites;
     bool direct_mem;              /* explicit memory operand checked by a group check */
+    int8_t mem_slot;              /* its group's addend slot (-1: R14) */
     bool direct_stack;            /* implicit stack access checked by a group check */
     bool mem_last_act;            /* the memory write being emitted ends the instruction */
 };
@@ -40,6 +41,7 @@ enum bt_emit_kind bt_emit_kind(const struct dec_insn *d);
 #define BT_MAX_GROUPS 32
 struct bt_group {
     ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
+    int slot;              /* addend slot the check fills (-1: compare with R14) */
     int first;             /* instruction before which the check runs */
     int32_t lo, hi;        /* byte range relative to the base's value there */
     bool wr;
@@ -49,6 +51,7 @@ struct bt_plan {
     struct bt_group g[BT_MAX_GROUPS];
     int ng;
     bool direct_mem[BT_MAX_BLOCK_INSNS];
+    int8_t mem_slot[BT_MAX_BLOCK_INSNS];
     bool direct_stack[BT_MAX_BLOCK_INSNS];
 };
 void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan);
@@ -79,7 +82,7 @@ void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32);
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr);
 int bt_seg_index(ZydisRegister seg);
 /* [base + R14 + disp] for an access a group check already covered. */
-ZydisEncoderOperand bt_direct_mem(const ZydisDecodedOperand *op, unsigned size);
+ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *op, unsigned size);
 ZydisRegister bt_map_reg(ZydisRegister r);
 void bt_emit_flags_save(struct bt_tctx *t, int b);
 void bt_emit_flags_restore(struct bt_tctx *t, int b);
