@@ -8,6 +8,7 @@
  */
 #include "bt/translate.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
@@ -68,6 +69,35 @@ void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src)
     req.operands[1] = src;
     stack_access(t, &req, 0, -(int32_t)size, size, false, true);
     adjust_esp(t, -(int32_t)size);
+}
+
+/*
+ * PUSH of a segment register, inline for flat code with a 32-bit stack
+ * (kernel entries push DS/ES/FS/GS on every system call and interrupt).
+ * Like the callout (cpu_co_push_sreg): ESP moves by the operand size and
+ * only the selector's 16 bits are written, as recent Intel cores do. The
+ * groups planner still treats it as a callout, so the store is checked.
+ */
+bool bt_emit_push_sreg(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    if (d->zi.mnemonic != ZYDIS_MNEMONIC_PUSH || d->ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+        ZydisRegisterGetClass(d->ops[0].reg.value) != ZYDIS_REGCLASS_SEGMENT ||
+        (t->key & (8u | BT_KEY_STACK16)))
+        return false;
+    int seg = bt_seg_index(d->ops[0].reg.value);
+    unsigned osz = d->zi.operand_width / 8;
+    int32_t sel_off = (int32_t)(offsetof(struct cpu, segs) + (size_t)seg * sizeof(struct cpu_segment) +
+                                offsetof(struct cpu_segment, sel));
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R13D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, sel_off, 2));
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = ZYDIS_MNEMONIC_MOV;
+    req.operand_count = 2;
+    req.operands[1] = R(R13W);
+    stack_access(t, &req, 0, -(int32_t)osz, 2, false, true);
+    adjust_esp(t, -(int32_t)osz);
+    return true;
 }
 
 /* Pop size bytes into dst (R13D or another 32-bit scratch), zero-extended. */

@@ -101,6 +101,7 @@ void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, 
 /* emit_stack.c */
 void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
+bool bt_emit_push_sreg(struct bt_tctx *t);
 bool bt_emit_stack(struct bt_tctx *t);
 void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta);
 

@@ -205,11 +205,21 @@ void cpu_null_outer_segs(struct cpu *c)
 
 /* ---- MOV / PUSH / POP / Lxx of segment registers ---------------------- */
 
-/* Any segment load may change the translation key (base, limit,
- * expand-down: bt_mode_key), so translated code is always left. */
-static int after_load(struct cpu *c, const struct dec_insn *d, int seg, uint32_t old_base)
+/* A load of CS, DS, ES or SS may change the translation key (base, limit,
+ * expand-down: bt_mode_key), so translated code is left, unless DS or ES
+ * came out exactly as they were (a kernel entry reloading the selectors
+ * they already hold, as Linux does on every system call and interrupt).
+ * FS and GS are not in the key (their accesses read base and bounds at
+ * run time): the block goes on. SS always leaves: its load also holds off
+ * interrupts for one instruction, which the dispatcher models. */
+static int after_load(struct cpu *c, const struct dec_insn *d, int seg, const struct cpu_segment *old)
 {
-    (void)seg; (void)old_base;
+    const struct cpu_segment *s = &c->segs[seg];
+    if (seg == CPU_FS || seg == CPU_GS)
+        return CPU_CO_CONTINUE;
+    if ((seg == CPU_DS || seg == CPU_ES) && s->sel == old->sel && s->base == old->base &&
+        s->limit == old->limit && s->flags == old->flags)
+        return CPU_CO_CONTINUE;
     c->eip = next_eip(d);
     return CPU_CO_EXIT;
 }
@@ -219,13 +229,14 @@ int cpu_co_mov_to_sreg(struct cpu *c, const struct dec_insn *d)
     int seg = cpu_seg_of(d->ops[0].reg.value);
     if (seg == CPU_CS || seg < 0)
         return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
-    uint32_t v, old = c->seg_base[seg];
+    uint32_t v;
+    struct cpu_segment old = c->segs[seg];
     int f = op_check(c, d, &d->ops[1], 2, false);
     if (!f)
         f = cpu_read_op(c, d, &d->ops[1], &v);
     if (!f)
         f = cpu_load_seg(c, seg, (uint16_t)v);
-    return f ? co_fault(c, d, f) : after_load(c, d, seg, old);
+    return f ? co_fault(c, d, f) : after_load(c, d, seg, &old);
 }
 
 int cpu_co_mov_from_sreg(struct cpu *c, const struct dec_insn *d)
@@ -267,7 +278,8 @@ int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
 {
     int seg = cpu_seg_of(d->ops[0].reg.value);
     unsigned w = d->zi.operand_width / 8;
-    uint32_t esp = c->regs[CPU_ESP], v, old = c->seg_base[seg];
+    uint32_t esp = c->regs[CPU_ESP], v;
+    struct cpu_segment old = c->segs[seg];
     int f = ss_top(c, esp, 1, w);
     if (!f)
         f = cpu_pop(c, &esp, &v, w);
@@ -276,7 +288,7 @@ int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     cpu_commit_esp(c, esp);
-    return after_load(c, d, seg, old);
+    return after_load(c, d, seg, &old);
 }
 
 /* LDS/LES/LFS/LGS/LSS r, m16:16/m16:32. */
@@ -291,7 +303,8 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
     default: seg = CPU_SS; break;
     }
     unsigned w = d->zi.operand_width / 8;
-    uint32_t lin = cpu_ea(c, d, &d->ops[1]), off = 0, old = c->seg_base[seg];
+    uint32_t lin = cpu_ea(c, d, &d->ops[1]), off = 0;
+    struct cpu_segment old = c->segs[seg];
     uint16_t sel;
     int f = op_check(c, d, &d->ops[1], w + 2, false);
     if (!f) f = cpu_mem_read(c, lin, &off, w);
@@ -300,7 +313,7 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     cpu_set_reg(c, d->ops[0].reg.value, off);
-    return after_load(c, d, seg, old);
+    return after_load(c, d, seg, &old);
 }
 
 /* ---- far transfers ---------------------------------------------------- */
