@@ -136,7 +136,7 @@ uint64_t cpu_host_tsc_hz(void)
 
 void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
-    (void)c; (void)subleaf;
+    (void)c;
     static const char brand[48] = "btvm virtual CPU (binary translation)";
     memset(out, 0, 16);
     switch (leaf) {
@@ -155,6 +155,12 @@ void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t ou
         /* EDX: FPU PSE TSC PAE CX8 SEP PGE CMOV MMX FXSR SSE SSE2 (virtualized exactly). */
         out[3] = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 6) | (1u << 8) | (1u << 11) |
                  (1u << 13) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
+        break;
+    case 7:
+        /* EDX bit 29: IA32_ARCH_CAPABILITIES, when the host gives it any
+         * bit (cpu/hostvuln.c); subleaf 0 only. */
+        if (subleaf == 0 && cpu_host_arch_caps())
+            out[3] = 1u << 29;
         break;
     case 0x15: {
         /* TSC/crystal ratio and crystal Hz: the guest learns the TSC rate

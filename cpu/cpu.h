@@ -146,6 +146,8 @@ void cpu_reset_flat32(struct cpu *c);
 void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 /* The host TSC rate in Hz (CPUID leaf 0x15 reports it to the guest). */
 uint64_t cpu_host_tsc_hz(void);
+/* hostvuln.c: IA32_ARCH_CAPABILITIES "not affected" bits the host vouches for. */
+uint64_t cpu_host_arch_caps(void);
 
 /* Short names for printing. */
 const char *cpu_reg_name(enum cpu_reg r);

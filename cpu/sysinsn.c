@@ -138,6 +138,11 @@ int cpu_co_rdmsr(struct cpu *c, const struct dec_insn *d)
     case 0x1A0: v = c->msr_misc_enable; break;
     case 0xC0000080: v = c->efer; break;
     case 0x8B: v = 0; break; /* IA32_BIOS_SIGN_ID: no microcode update loaded */
+    case 0x10A: /* IA32_ARCH_CAPABILITIES: only if CPUID.7.EDX[29] says it exists */
+        if (!cpu_host_arch_caps())
+            return co_fault(c, d, GP0);
+        v = cpu_host_arch_caps();
+        break;
     default: return co_fault(c, d, GP0);
     }
     c->regs[CPU_EAX] = (uint32_t)v;

@@ -217,11 +217,11 @@ int hav_set_cpuid(struct hav *h)
             cpu_cpuid(h->vm->cpu, leaf, 0, out);
             e->function = leaf;
             e->eax = out[0]; e->ebx = out[1]; e->ecx = out[2]; e->edx = out[3];
-            if (leaf != 1 && leaf != 0x80000001)
+            if (leaf != 1 && leaf != 7 && leaf != 0x80000001)
                 continue;
             /* Feature words: never promise what KVM cannot give. */
             for (uint32_t k = 0; k < sup->nent; k++) {
-                if (sup->entries[k].function == leaf) {
+                if (sup->entries[k].function == leaf && sup->entries[k].index == 0) {
                     /* ... but keep "hypervisor" (leaf 1 ECX bit 31). */
                     e->ecx &= sup->entries[k].ecx | (leaf == 1 ? 1u << 31 : 0);
                     e->edx &= sup->entries[k].edx;

@@ -49,6 +49,29 @@ START_TEST(cpuid_leaf0)
 }
 END_TEST
 
+/* CPUID.7.EDX[29] and IA32_ARCH_CAPABILITIES (0x10A) follow the host's
+ * "Not affected" verdicts (cpu/hostvuln.c): both present or both absent. */
+START_TEST(arch_capabilities_msr)
+{
+    uint64_t caps = cpu_host_arch_caps();
+    c->regs[CPU_EAX] = 7;
+    c->regs[CPU_ECX] = 0;
+    ck_assert_int_eq(RUN(0x0F, 0xA2), CPU_CO_CONTINUE);
+    ck_assert_uint_eq((c->regs[CPU_EDX] >> 29) & 1, caps != 0);
+    c->regs[CPU_ECX] = 0x10A;
+    c->regs[CPU_EAX] = c->regs[CPU_EDX] = 0xDEAD;
+    int r = RUN(0x0F, 0x32);
+    if (caps) {
+        ck_assert_int_eq(r, CPU_CO_CONTINUE);
+        ck_assert_uint_eq(((uint64_t)c->regs[CPU_EDX] << 32) | c->regs[CPU_EAX], caps);
+        /* Never a bit the model does not derive: only "not affected" bits. */
+        ck_assert_uint_eq(caps & ~0x400000000C00E171ull, 0);
+    } else {
+        ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    }
+}
+END_TEST
+
 START_TEST(pushf_popf_images)
 {
     c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_CF | CPU_FL_RF;
@@ -397,6 +420,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("sys");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, cpuid_leaf0);
+    tcase_add_test(t, arch_capabilities_msr);
     tcase_add_test(t, pushf_popf_images);
     tcase_add_test(t, cli_sti_iopl);
     tcase_add_test(t, hlt_sets_halted);
