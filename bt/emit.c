@@ -20,12 +20,19 @@
  */
 #define ENC_CACHE_BITS 14
 struct enc_memo {
-    uint8_t key[sizeof(ZydisEncoderRequest)];
+    uint64_t hash;
     uint16_t klen;
     uint8_t len;
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    uint8_t key[offsetof(ZydisEncoderRequest, evex)];
 };
 static struct enc_memo *enc_cache;
+
+static bool tail_is_zero(const ZydisEncoderRequest *req)
+{
+    static const uint8_t zero[sizeof(*req) - offsetof(ZydisEncoderRequest, evex)];
+    return !memcmp(&req->evex, zero, sizeof(zero));
+}
 
 void bt_emit_reset(struct bt_emit *e)
 {
@@ -92,19 +99,15 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
     if (!enc_cache)
         enc_cache = calloc(1u << ENC_CACHE_BITS, sizeof(*enc_cache));
     struct enc_memo *memo = NULL;
-    if (enc_cache) {
-        /* The key: the header, the operands in use and the EVEX/MVEX tail
-         * (Zydis ignores operands past operand_count). */
-        uint8_t key[sizeof(*req)];
-        size_t head = offsetof(ZydisEncoderRequest, operands);
-        size_t ops = (size_t)req->operand_count * sizeof(req->operands[0]);
-        size_t tail = sizeof(*req) - offsetof(ZydisEncoderRequest, evex);
-        memcpy(key, req, head);
-        memcpy(key + head, req->operands, ops);
-        memcpy(key + head + ops, &req->evex, tail);
-        size_t klen = head + ops + tail;
-        memo = &enc_cache[XXH3_64bits(key, klen) & ((1u << ENC_CACHE_BITS) - 1)];
-        if (memo->len && memo->klen == klen && !memcmp(memo->key, key, klen)) {
+    /* The key is the request's own bytes: the header and the operands in
+     * use (Zydis ignores operands past operand_count). Requests with an
+     * EVEX/MVEX tail (never emitted here) bypass the memo. */
+    size_t klen = offsetof(ZydisEncoderRequest, operands) + (size_t)req->operand_count * sizeof(req->operands[0]);
+    uint64_t h = 0;
+    if (enc_cache && tail_is_zero(req)) {
+        h = XXH3_64bits(req, klen);
+        memo = &enc_cache[h & ((1u << ENC_CACHE_BITS) - 1)];
+        if (memo->len && memo->hash == h && memo->klen == klen && !memcmp(memo->key, req, klen)) {
             memcpy(e->buf[b] + e->len[b], memo->bytes, memo->len);
             e->len[b] += memo->len;
             return;
@@ -118,13 +121,9 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         return;
     }
     if (memo) {
-        size_t head = offsetof(ZydisEncoderRequest, operands);
-        size_t ops = (size_t)req->operand_count * sizeof(req->operands[0]);
-        size_t tail = sizeof(*req) - offsetof(ZydisEncoderRequest, evex);
-        memcpy(memo->key, req, head);
-        memcpy(memo->key + head, req->operands, ops);
-        memcpy(memo->key + head + ops, &req->evex, tail);
-        memo->klen = (uint16_t)(head + ops + tail);
+        memcpy(memo->key, req, klen);
+        memo->klen = (uint16_t)klen;
+        memo->hash = h;
         memcpy(memo->bytes, e->buf[b] + e->len[b], n);
         memo->len = (uint8_t)n;
     }
