@@ -16,7 +16,10 @@
 # build/cache/hav/; nothing is fetched when they are there. Work files and
 # the L1 console log: build/hav/nested/.
 # Env: BTVM (default build/btvm), HAV_NESTED_TIMEOUT (seconds for the whole
-# L1 boot, default 600), HAV_NESTED_SMP (L1 vcpus, default 2).
+# L1 boot, default 420), HAV_NESTED_SMP (L1 vcpus, default 1: with two,
+# QEMU's multi-threaded TCG was twice as slow on a 2-core host and L1 hung
+# in 2 of ~6 runs, always at the same point, never with one), and
+# HAV_NESTED_TRIES (L1 boots before a timeout fails the test, default 2).
 set -u
 cd "$(dirname "$0")/../.."
 BTVM=${BTVM:-build/btvm}
@@ -24,8 +27,9 @@ CACHE=build/cache/hav
 WORK=build/hav/nested
 G=build/guests
 L=build/linux
-TIMEOUT=${HAV_NESTED_TIMEOUT:-600}
-SMP=${HAV_NESTED_SMP:-2}
+TIMEOUT=${HAV_NESTED_TIMEOUT:-420}
+SMP=${HAV_NESTED_SMP:-1}
+TRIES=${HAV_NESTED_TRIES:-2}
 T0=$SECONDS
 
 say() { echo "nested: $*"; }
@@ -186,33 +190,47 @@ printf '%s' "$l1cases" | sed 's|\$G/|/hav/guests/|g; s|\$L/|/hav/linux/|g' >"$R/
 say "initramfs $(du -k "$WORK/initrd.gz" | cut -f1) KiB, $(grep -c . "$R/hav/cases") cases"
 
 # --- boot L1 -----------------------------------------------------------------
-t1=$SECONDS
-rm -f "$WORK/console.raw"
-# The console goes to a file as it comes (tail -f it to watch L1).
-timeout "$TIMEOUT" qemu-system-x86_64 -cpu EPYC,+svm -smp "$SMP" -m 2G -display none \
-    -serial "file:$WORK/console.raw" -monitor none -no-reboot -kernel "$KDIR/vmlinuz" \
-    -initrd "$WORK/initrd.gz" -append "console=ttyS0 quiet loglevel=3 panic=-1" \
-    </dev/null >"$WORK/qemu.err" 2>&1 &
-qpid=$!
-# L1's power-off has been seen to hang under TCG with two vcpus after the
-# work is done: once L1 says it is done, give it a few seconds, then stop it.
-done_at=
-while kill -0 "$qpid" 2>/dev/null; do
-    if [ -z "$done_at" ] && grep -q '^HAV-INIT done' "$WORK/console.raw" 2>/dev/null; then
-        done_at=$SECONDS
-    fi
-    if [ -n "$done_at" ] && [ $((SECONDS - done_at)) -ge 10 ]; then
-        kill "$qpid" 2>/dev/null
-        break
-    fi
-    sleep 1
+# boot_l1: one L1 run; sets qst (0 when L1 said it was done).
+boot_l1() {
+    t1=$SECONDS
+    rm -f "$WORK/console.raw"
+    # The console goes to a file as it comes (tail -f it to watch L1).
+    timeout "$TIMEOUT" qemu-system-x86_64 -cpu EPYC,+svm -smp "$SMP" -m 2G -display none \
+        -serial "file:$WORK/console.raw" -monitor none -no-reboot -kernel "$KDIR/vmlinuz" \
+        -initrd "$WORK/initrd.gz" -append "console=ttyS0 quiet loglevel=3 panic=-1" \
+        </dev/null >"$WORK/qemu.err" 2>&1 &
+    qpid=$!
+    # L1's power-off has been seen to hang under TCG with two vcpus after the
+    # work is done: once L1 says it is done, give it a few seconds, then stop it.
+    done_at=
+    while kill -0 "$qpid" 2>/dev/null; do
+        if [ -z "$done_at" ] && grep -q '^HAV-INIT done' "$WORK/console.raw" 2>/dev/null; then
+            done_at=$SECONDS
+        fi
+        if [ -n "$done_at" ] && [ $((SECONDS - done_at)) -ge 10 ]; then
+            kill "$qpid" 2>/dev/null
+            break
+        fi
+        sleep 1
+    done
+    wait "$qpid"
+    qst=$?
+    [ -n "$done_at" ] && qst=0
+    tr -d '\r' <"$WORK/console.raw" >"$WORK/console.log"
+    say "L1 (qemu-system-x86_64 -cpu EPYC,+svm -smp $SMP, TCG) ran $((SECONDS - t1)) s, status $qst"
+}
+# An L1 that stalls gets one more boot (seen with two vcpus, always right
+# after 'systest kvm', cause not found: L1 printed nothing more, not even
+# the in-L1 case timeout); its log is kept as console.stalled.log. Twice in
+# a row fails the test.
+for ((try = 1; ; try++)); do
+    boot_l1
+    [ "$qst" = 124 ] || break
+    tail -n 20 "$WORK/console.log"
+    cp "$WORK/console.log" "$WORK/console.stalled.log"
+    [ "$try" -lt "$TRIES" ] || die "L1 timed out after $TIMEOUT s ($try boots)"
+    say "L1 timed out after $TIMEOUT s; booting it again (try $((try + 1)) of $TRIES)"
 done
-wait "$qpid"
-qst=$?
-[ -n "$done_at" ] && qst=0
-tr -d '\r' <"$WORK/console.raw" >"$WORK/console.log"
-say "L1 (qemu-system-x86_64 -cpu EPYC,+svm, TCG) ran $((SECONDS - t1)) s, status $qst"
-[ "$qst" = 124 ] && { tail -n 20 "$WORK/console.log"; die "L1 timed out after $TIMEOUT s"; }
 grep '^HAV-INIT' "$WORK/console.log" | sed 's/^/nested: L1: /'
 grep -q '^HAV-INIT kvm ok' "$WORK/console.log" ||
     { tail -n 30 "$WORK/console.log"; die "no /dev/kvm in L1 (log: $WORK/console.log)"; }
