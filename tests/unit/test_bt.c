@@ -436,6 +436,27 @@ START_TEST(push_pop)
 }
 END_TEST
 
+/* A callout (CPUID) between flag-setting code and PUSHFD: the trampoline
+ * puts every live flag back, DF and OF included (bt/enter.S LOAD_GUEST). */
+START_TEST(flags_survive_callout)
+{
+    code(BTH_CODE,
+         "b8 ff ff ff 7f "        /* mov eax, 0x7fffffff */
+         "05 01 00 00 00 "        /* add eax, 1: OF SF AF PF set, ZF CF clear */
+         "f9 fd "                 /* stc; std */
+         "0f a2 "                 /* cpuid (leaf 0x80000000): a callout */
+         "9c 5e "                 /* pushfd; pop esi */
+         "31 c0 fc "              /* xor eax, eax (ZF PF); cld */
+         "0f a2 "                 /* cpuid (leaf 0) */
+         "9c 5f "                 /* pushfd; pop edi */
+         "f4");
+    bth_run_hlt(&H);
+    const uint32_t arith = 0x8D5 | 0x400; /* OF DF SF ZF AF PF CF */
+    ck_assert_uint_eq(H.c->regs[CPU_ESI] & arith, 0xC95);
+    ck_assert_uint_eq(H.c->regs[CPU_EDI] & arith, 0x44);
+}
+END_TEST
+
 START_TEST(call_enter_leave_ret)
 {
     code(BTH_CODE, "6a 07 e8 f9 00 00 00 f4");   /* push 7; call 0x10100; hlt */
@@ -785,6 +806,7 @@ static Suite *bt_suite(void)
     tc = tcase_create("engine");
     tcase_add_checked_fixture(tc, eng_setup, eng_teardown);
     tcase_add_test(tc, push_pop);
+    tcase_add_test(tc, flags_survive_callout);
     tcase_add_test(tc, call_enter_leave_ret);
     tcase_add_test(tc, loop_jecxz);
     tcase_add_test(tc, indirect_call_ret);
