@@ -89,7 +89,6 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
 }
 
 /* reg32 += segment base (flag-free, wraps at 4 GiB). Uses R9. */
-
 void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32)
 {
     bool nonflat = t->key & 8;

@@ -75,12 +75,12 @@ static void adapt_outcome(struct bt *bt, struct cpu *c, const struct dec_insn *d
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
 {
     struct bt *bt = engine(c);
-    uint64_t trace_hits = bt->mmu.stats.trace_hits;
+    uint64_t traced_writes = bt->mmu.stats.traced_writes;
     int r = fn(c, insn);
     const struct dec_insn *d = insn;
     if (d) {
         if (fn == (int (*)(struct cpu *, const void *))cpu_co_mov_store)
-            adapt_outcome(bt, c, d, bt->mmu.stats.trace_hits != trace_hits);
+            adapt_outcome(bt, c, d, bt->mmu.stats.traced_writes != traced_writes);
         bt->st.callouts++;
         if (bt->callout_counts)
             bt->callout_counts[d->zi.mnemonic]++;

@@ -224,6 +224,7 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
         if (write) {
             bool traced = smmu_traced(m, phys >> 12);
             bool small = (phys & 7) + len <= 8;
+            m->stats.traced_writes += traced;
             uint64_t old = 0, new = 0, p8 = phys & ~7ull;
             if (traced && small)
                 memcpy(&old, m->ram + p8, 8);

@@ -49,6 +49,7 @@ enum { SMMU_T_SR, SMMU_T_SW, SMMU_T_UR, SMMU_T_UW, SMMU_T_SX, SMMU_T_UX, SMMU_NT
 struct smmu_stats {
     uint64_t fills_read, fills_write, fills_exec, slow_reads, slow_writes, mmio, unmapped;
     uint64_t hidden_faults, true_faults, trace_hits, trace_invalidations;
+    uint64_t traced_writes; /* writes that reached a traced page, same value or not */
     uint64_t as_hits, as_misses, as_reclaims, flushes, invlpg, cr3_loads, global_flushes;
 };
 
