@@ -203,29 +203,6 @@ int vm_linux_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_si
     return 0;
 }
 
-/* Opens a regular file for reading (FIFOs and devices refused without
- * blocking); returns the fd and its size, or -1 with err filled. */
-static int open_file(const char *what, const char *path, uint64_t *size, char *err,
-                     size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return vm_ld_fail(err, errlen, "btvm: cannot open %s '%s': %s", what, path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return vm_ld_fail(err, errlen, "btvm: cannot stat %s '%s': %s", what, path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return vm_ld_fail(err, errlen, "btvm: %s '%s' is %s, not a regular file", what, path,
-                    S_ISDIR(st.st_mode) ? "a directory" : "a special file");
-    }
-    *size = (uint64_t)st.st_size;
-    return fd;
-}
-
 static int read_all(int fd, uint8_t *dst, uint64_t size, const char *what, const char *path,
                     char *err, size_t errlen)
 {
@@ -252,7 +229,7 @@ int vm_linux_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
     char msg[256];
 
     memset(out, 0, sizeof(*out));
-    if ((kfd = open_file("kernel", kernel, &klen, err, errlen)) < 0)
+    if ((kfd = vm_ld_open("kernel", kernel, &klen, err, errlen)) < 0)
         return -1;
     if (klen > ram_size) {
         vm_ld_fail(err, errlen, "btvm: kernel '%s' is larger than guest RAM (try a larger -m)", kernel);
@@ -265,7 +242,7 @@ int vm_linux_load_files(uint8_t *ram, uint64_t ram_size, const char *kernel,
     }
     if (read_all(kfd, kbuf, klen, "kernel", kernel, err, errlen))
         goto out;
-    if (initrd && (ifd = open_file("initrd", initrd, &ilen, err, errlen)) < 0)
+    if (initrd && (ifd = vm_ld_open("initrd", initrd, &ilen, err, errlen)) < 0)
         goto out;
     if (initrd && ilen == 0) {
         vm_ld_fail(err, errlen, "btvm: initrd '%s' is empty", initrd);

@@ -385,33 +385,23 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
 {
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    uint64_t size;
+    int fd = vm_ld_open(what, path, &size, err, errlen);
     if (fd < 0)
-        return vm_ld_fail(err, errlen, "btvm: cannot open %s '%s': %s", what, path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return vm_ld_fail(err, errlen, "btvm: cannot stat %s '%s': %s", what, path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return vm_ld_fail(err, errlen, "btvm: %s '%s' is %s, not a regular file", what, path,
-                    S_ISDIR(st.st_mode) ? "a directory" : "a special file");
-    }
-    if ((uint64_t)st.st_size > max) {
+        return -1;
+    if (size > max) {
         close(fd);
         return vm_ld_fail(err, errlen, "btvm: %s '%s' is larger than guest RAM (try a larger -m)",
                     what, path);
     }
-    uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
+    uint8_t *b = malloc(size ? (size_t)size : 1);
     if (!b) {
         close(fd);
         return vm_ld_fail(err, errlen, "btvm: out of memory reading %s '%s'", what, path);
     }
     size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
+    while (got < (size_t)size) {
+        ssize_t n = read(fd, b + got, (size_t)size - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
