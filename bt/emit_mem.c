@@ -206,6 +206,22 @@ static bool direct_entry(const struct bt_tctx *t)
     return true;
 }
 
+/* The access through its page's own entry (R11 = page number on entry):
+ * load it, empty or crossing → slow, then the access with [R10 + R11]. */
+static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int mi, int64_t table,
+                         unsigned size, int slow)
+{
+    struct bt_emit *e = t->e;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
+    bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+    bt_jcc_label(e, b, ZYDIS_MNEMONIC_JZ, slow);
+    emit_cross_check(e, b, size, slow);
+    if (t->live_in)
+        bt_emit_flags_restore(t, b);
+    req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
+    bt_enc(e, b, req);
+}
+
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr)
 {
     struct bt_emit *e = t->e;
@@ -227,14 +243,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
          * entry itself: one dependent load, no "other" path. */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
-        emit_cross_check(e, BT_MAIN, size, slow);
-        if (live)
-            bt_emit_flags_restore(t, BT_MAIN);
-        req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
-        bt_enc(e, BT_MAIN, req);
+        entry_access(t, BT_MAIN, req, mi, table, size, slow);
         bt_bind(e, BT_MAIN, after);
         goto slow_path;
     }
@@ -251,14 +260,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 
     /* A page with its own addend. */
     bt_bind(e, BT_OOL, other);
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-    bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, slow);
-    emit_cross_check(e, BT_OOL, size, slow);
-    if (live)
-        bt_emit_flags_restore(t, BT_OOL);
-    req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
-    bt_enc(e, BT_OOL, req);
+    entry_access(t, BT_OOL, req, mi, table, size, slow);
     bt_jmp_label(e, BT_OOL, after);
 
     /* Slow path: fill the entry or bounce. */
