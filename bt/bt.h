@@ -67,7 +67,7 @@ struct bt_block {
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
              ibtc_hits, interrupts, halts, adaptive, code_remaps, fast_transfers,
-             entry_refills, fast_deliveries;
+             entry_refills, fast_deliveries, pred_sites, pred_misses, pred_direct;
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
     uint64_t translate_ns;
 };
@@ -86,6 +86,9 @@ struct bt {
     /* code cache */
     uint8_t *cache;
     size_t cache_size, cache_used;
+    uint32_t pred_used;    /* predicted-addend slots handed out (cache.c) */
+    uint64_t *pred_since;  /* per slot: when its budget was last refilled (ns) */
+    uint32_t pred_direct[1024]; /* EIP + 1 of sites that miss too often to predict */
     uint8_t *tramp_exit, *tramp_callout; /* reachable by rel32 from any block */
     /* block lookup */
     struct bt_block **hash;
@@ -125,6 +128,13 @@ bool bt_adaptive(const struct bt *bt, uint32_t eip);
 int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
+/* A fresh predicted-addend slot for the access site at eip (its offset
+ * from R15), or -1: none left until the next flush, or the site misses too
+ * often to predict (memslow.c). */
+int32_t bt_pred_alloc(struct bt *bt, uint32_t eip);
+bool bt_pred_is_direct(const struct bt *bt, uint32_t eip);
+/* Misses a site may take per look at their rate (memslow.c). */
+#define BT_PRED_BUDGET 128
 void bt_free_co_recs(struct bt_co_rec *r);
 struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
                            uint64_t ppage);

@@ -8,6 +8,7 @@
  * guest-physical page so a write to a code page can drop them.
  */
 #include "bt/bt.h"
+#include "bt/offsets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,20 @@ static void reset_region(struct bt *bt)
     bt->tramp_callout = p;
     p = emit_tramp(bt, p, bt_callout_tramp);
     bt->cache_used = (size_t)(p - bt->cache);
+    bt->pred_used = 0;
+}
+
+int32_t bt_pred_alloc(struct bt *bt, uint32_t eip)
+{
+    if (bt->pred_used >= BT_PRED_SLOTS || bt_pred_is_direct(bt, eip))
+        return -1;
+    uint32_t i = bt->pred_used++;
+    uint64_t *slot = (uint64_t *)(bt->region + BT_PRED_OFF + 16u * i);
+    slot[0] = BT_PRED_NONE;
+    slot[1] = BT_PRED_BUDGET;
+    bt->pred_since[i] = 0;
+    bt->st.pred_sites++;
+    return (int32_t)(BT_PRED_OFF + 16u * i);
 }
 
 int bt_cache_init(struct bt *bt, size_t size)
@@ -57,7 +72,8 @@ int bt_cache_init(struct bt *bt, size_t size)
     bt->page_blocks = calloc(bt->npages + 1, sizeof(*bt->page_blocks));
     bt->pool_cap = POOL_BLOCKS;
     bt->blocks_pool = calloc(bt->pool_cap, sizeof(struct bt_block));
-    if (!bt->hash || !bt->page_blocks || !bt->blocks_pool)
+    bt->pred_since = calloc(BT_PRED_SLOTS, sizeof(*bt->pred_since));
+    if (!bt->hash || !bt->page_blocks || !bt->blocks_pool || !bt->pred_since)
         return -1;
     reset_region(bt);
     return 0;

@@ -74,15 +74,19 @@ static ZydisRegister reg64(ZydisRegister r32)
 }
 
 /* The operand of an access a group check covers: [base + R14 + d], or with
- * the group's own addend (user-mode groups) loaded into R11 first. Emitted
- * right before the access: R11 is free there. */
+ * the group's own addend (user-mode groups) loaded into R11 first, unless
+ * the group's check right before left it in R11 (reloading what it just
+ * stored would wait for store forwarding). Emitted right before the
+ * access: R11 is free there. */
 ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *op, unsigned size)
 {
     int64_t disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
     ZydisRegister addend = BT_R_ADDEND;
-    if (t->mem_slot >= 0) {
+    if (t->mem_slot >= 0 && t->r11_group == t->mem_slot) {
+        addend = ZYDIS_REGISTER_R11; /* the check just left it there */
+    } else if (t->mem_slot >= 0) {
         bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (int32_t)(BT_GROUP_ADDEND_OFF + 8u * (unsigned)t->mem_slot), 8));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[t->mem_slot], 8));
         addend = ZYDIS_REGISTER_R11;
     }
     return bt_m(reg64(bt_map_reg(op->mem.base)), addend, 1, (int32_t)disp, size);
@@ -222,6 +226,29 @@ static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
     bt_enc(e, b, req);
 }
 
+/* ++counter with --stats (clobbers R9 and the host flags). */
+void bt_emit_count(struct bt_tctx *t, int b, uint64_t *counter)
+{
+    if (!t->bt->count)
+        return;
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)(uintptr_t)counter));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_ADD, 2, bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(1));
+}
+
+/* The call to bt_pred_spent for the slot at pred, from a point where the
+ * guest flags are parked in R8 if live (and are again afterwards). R8-R11
+ * do not survive it. */
+void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
+{
+    bool live = t->live_in != 0;
+    if (live)
+        bt_emit_flags_restore(t, b);
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i(pred));
+    bt_emit_internal_callout(t, b, bt_pred_spent);
+    if (live)
+        bt_emit_flags_save(t, b);
+}
+
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr)
 {
     struct bt_emit *e = t->e;
@@ -237,10 +264,52 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
+    int32_t pred = direct_entry(t) ? bt_pred_alloc(t->bt, t->d->eip) : -1;
+    if (pred >= 0) {
+        /* User code with paging: its data pages each have their own addend.
+         * The site predicts the one it met last (a slot of its own), so
+         * the access waits only for the slot's load, not for the table's:
+         * the compare runs beside it and its branch is predicted. */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(R10D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R9D), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R9, 8, table, 8));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+        emit_cross_check(e, BT_MAIN, size, slow);
+        if (live)
+            bt_emit_flags_restore(t, BT_MAIN);
+        req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
+        bt_enc(e, BT_MAIN, req);
+        bt_bind(e, BT_MAIN, after);
+
+        /* Another page: learn its entry (if it has one), then as below. */
+        int learn = bt_label(e), spent = bt_label(e);
+        bt_bind(e, BT_OOL, other);
+        bt_emit_count(t, BT_OOL, &t->bt->st.pred_misses);
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SUB, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred + 8, 8), bt_i(1));
+        bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
+        bt_bind(e, BT_OOL, learn);
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+        bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, slow);
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8), R(R11));
+        emit_cross_check(e, BT_OOL, size, slow);
+        if (live)
+            bt_emit_flags_restore(t, BT_OOL);
+        bt_enc(e, BT_OOL, req);
+        bt_jmp_label(e, BT_OOL, after);
+        /* Out of misses: bt_pred_spent judges their rate. */
+        bt_bind(e, BT_OOL, spent);
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4), R(R10D));
+        bt_emit_pred_spent(t, BT_OOL, pred);
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R10D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4));
+        bt_jmp_label(e, BT_OOL, learn);
+        goto slow_path;
+    }
     if (direct_entry(t)) {
-        /* User code with paging: its data pages each have their own addend,
-         * so comparing with R14 would mostly miss (and mispredict). Use the
-         * entry itself: one dependent load, no "other" path. */
+        /* No slot left: use the entry itself (one dependent load). */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
         entry_access(t, BT_MAIN, req, mi, table, size, slow);

@@ -404,10 +404,10 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
         fprintf(f, "{\"engine\":\"bt\",\"blocks_translated\":%llu,\"guest_insns_translated\":%llu,"
                    "\"code_cache_bytes\":%llu,\"code_cache_used\":%zu,\"cache_flushes\":%llu,"
                    "\"chain_patches\":%llu,\"dispatches\":%llu,\"indirect_hits\":%llu,\"indirect_misses\":%llu,"
-                   "\"callouts\":%llu,\"code_invalidations\":%llu,\"interrupts\":%llu,\"halts\":%llu,\"translate_ms\":%.3f,",
+                   "\"pred_sites\":%llu,\"pred_misses\":%llu,\"callouts\":%llu,\"code_invalidations\":%llu,\"interrupts\":%llu,\"halts\":%llu,\"translate_ms\":%.3f,",
                 (ull)s->blocks, (ull)s->insns, (ull)s->cache_bytes, bt->cache_used, (ull)s->flushes,
                 (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits, (ull)s->exits[BT_EXIT_INDIRECT],
-                (ull)s->callouts, (ull)s->invalidations, (ull)s->interrupts, (ull)s->halts,
+                (ull)s->pred_sites, (ull)s->pred_misses, (ull)s->callouts, (ull)s->invalidations, (ull)s->interrupts, (ull)s->halts,
                 s->translate_ns / 1e6);
         fprintf(f, "\"exits\":{");
         for (int i = 1; i < BT_EXIT_KINDS; i++)
@@ -437,6 +437,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  chain patches          %llu\n"
                "  dispatcher entries     %llu\n"
                "  indirect branches      %llu inline hits, %llu misses\n"
+               "  predicted addends      %llu user-mode sites, %llu misses, %llu sites made direct\n"
                "  callouts               %llu\n"
                "  code invalidations     %llu (adaptive retranslations %llu)\n"
                "  block entry remapped   %llu (code page mapped elsewhere at entry), %llu refilled inline\n"
@@ -446,7 +447,8 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  exits:",
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
-            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->callouts, (ull)s->invalidations,
+            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->pred_sites, (ull)s->pred_misses, (ull)s->pred_direct,
+            (ull)s->callouts, (ull)s->invalidations,
             (ull)s->adaptive, (ull)s->code_remaps, (ull)s->entry_refills, (ull)s->fast_transfers,
             (ull)s->fast_deliveries,
             (ull)s->interrupts,
@@ -486,6 +488,7 @@ static void bt_destroy(struct vm *vm)
     free(bt->blocks_pool);
     free(bt->callout_counts);
     free(bt->hash);
+    free(bt->pred_since);
     free(bt->page_blocks);
     smmu_destroy(&bt->mmu);
     free(bt->em.buf[0]);

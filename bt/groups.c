@@ -246,9 +246,10 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             continue;
         ZydisRegister b64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, g->base32);
         bool live = t->live_in != 0;
-        int fail = bt_label(e);
+        int fail = bt_label(e), top = bt_label(e), r11 = -1;
         if (live)
             bt_emit_flags_save(t, BT_MAIN);
+        bt_bind(e, BT_MAIN, top);
         /* 64-bit arithmetic: the covered accesses use [base + R14 + d]
          * without a 32-bit wrap, so the range must not wrap either. */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
@@ -259,14 +260,44 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11), bt_i(SMMU_TLB_ENTRIES - 1));
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
-        if (g->slot >= 0) {
+        int32_t pred = g->slot >= 0 ? bt_pred_alloc(t->bt, t->d->eip) : -1;
+        if (pred >= 0) {
+            /* The group's predicted addend (the one it met last): the
+             * covered accesses wait for the slot's load only, while the
+             * compare with the entry runs beside them. */
+            int miss = bt_label(e), checked = bt_label(e), learn = bt_label(e), spent = bt_label(e);
+            t->group_addend[g->slot] = pred;
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9),
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+            bt_bind(e, BT_MAIN, checked);
+            bt_bind(e, BT_OOL, miss);
+            bt_emit_count(t, BT_OOL, &t->bt->st.pred_misses);
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SUB, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred + 8, 8), bt_i(1));
+            bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
+            bt_bind(e, BT_OOL, learn);
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+            bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, fail);
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8), R(R11));
+            bt_jmp_label(e, BT_OOL, checked);
+            /* Out of misses: bt_pred_spent judges their rate, then the
+             * check runs again (the callout took R11). */
+            bt_bind(e, BT_OOL, spent);
+            bt_emit_pred_spent(t, BT_OOL, pred);
+            bt_jmp_label(e, BT_OOL, top);
+        } else if (g->slot >= 0) {
+            /* No slot left: the entry itself, in the group's fixed slot. */
+            t->group_addend[g->slot] = (int32_t)(BT_GROUP_ADDEND_OFF + 8u * (unsigned)g->slot);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
                    bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, fail);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (int32_t)(BT_GROUP_ADDEND_OFF + 8u * (unsigned)g->slot), 8),
-                   R(R11));
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[g->slot], 8), R(R11));
+            r11 = g->slot;
         } else {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14),
                    bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
@@ -279,5 +310,6 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         if (live)
             bt_emit_flags_restore(t, BT_OOL);
         bt_emit_exit_safe(t, t->d->eip);
+        t->r11_group = (int8_t)r11;
     }
 }

@@ -11,6 +11,7 @@
 #include "bt/translate.h"
 
 #include <string.h>
+#include <time.h>
 #include "vm/vm.h"
 #include "devices/pic8259.h"
 
@@ -157,6 +158,66 @@ static void adapt_outcome(struct bt *bt, struct cpu *c, const struct dec_insn *d
         a->never = true;
         retranslate_at(bt, c, d->eip);
     }
+}
+
+/*
+ * Predicted addends (emit_mem.c, groups.c). A site spent its miss budget:
+ * if those misses came faster than one per PRED_MIN_NS, its pages change
+ * too often for a prediction (a hash table, a random walk), and each miss
+ * costs a mispredicted branch; its block is translated again with the
+ * site loading its entry directly. Otherwise the budget is refilled.
+ * ARG0 = the slot's offset, EIP = the site.
+ */
+#define PRED_MIN_NS 2000u
+
+static uint32_t pred_hash(uint32_t eip, uint32_t i)
+{
+    return ((eip * 0x9E3779B1u) >> 22) + i;
+}
+
+bool bt_pred_is_direct(const struct bt *bt, uint32_t eip)
+{
+    for (uint32_t i = 0; i < 8; i++) {
+        uint32_t v = bt->pred_direct[pred_hash(eip, i) & 1023];
+        if (v == eip + 1)
+            return true;
+        if (v == 0)
+            return false;
+    }
+    return false;
+}
+
+static bool pred_make_direct(struct bt *bt, uint32_t eip)
+{
+    for (uint32_t i = 0; i < 8; i++) {
+        uint32_t *v = &bt->pred_direct[pred_hash(eip, i) & 1023];
+        if (*v == 0 || *v == eip + 1) {
+            *v = eip + 1;
+            return true;
+        }
+    }
+    return false; /* table full here: keep predicting */
+}
+
+int bt_pred_spent(struct cpu *c, const void *unused)
+{
+    (void)unused;
+    struct bt *bt = engine(c);
+    uint32_t i = (c->arg0 - BT_PRED_OFF) / 16u;
+    uint64_t *slot = (uint64_t *)(bt->region + c->arg0);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t since = bt->pred_since[i];
+    bt->pred_since[i] = now;
+    slot[1] = BT_PRED_BUDGET;
+    if (since && now - since < (uint64_t)BT_PRED_BUDGET * PRED_MIN_NS &&
+        pred_make_direct(bt, c->eip)) {
+        slot[1] = UINT64_MAX; /* until the new translation replaces it */
+        retranslate_at(bt, c, c->eip);
+        bt->st.pred_direct++;
+    }
+    return 0;
 }
 
 static int page_fault(struct cpu *c, struct bt *bt)

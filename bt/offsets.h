@@ -44,6 +44,15 @@
 #define SMMU_TLB_WRITE_OFF SMMU_TLB_OFF(1)
 #define BT_IBTC_OFF        SMMU_TLB_OFF(6)
 #define BT_IBTC_ENTRIES    (1u << 16)
-#define BT_REGION_SIZE     (BT_IBTC_OFF + BT_IBTC_ENTRIES * 16u)
+/* Predicted addends of user-mode access sites (emit_mem.c, groups.c): per
+ * site 16 bytes, the addend it met last and the misses it may still take
+ * before bt_pred_spent (memslow.c) looks at their rate. Handed out by
+ * bt_pred_alloc (cache.c) for the life of the code cache. */
+#define BT_PRED_OFF        (BT_IBTC_OFF + BT_IBTC_ENTRIES * 16u)
+#define BT_PRED_SLOTS      (1u << 16)
+/* A slot's addend before its first miss: never an entry (entries are 0 or
+ * page-aligned addends). */
+#define BT_PRED_NONE       1u
+#define BT_REGION_SIZE     (BT_PRED_OFF + BT_PRED_SLOTS * 16u)
 
 #endif

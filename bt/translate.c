@@ -460,7 +460,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_ool[k] = bt_here(e, BT_OOL);
             blk->map_eip[k] = insns[k].eip;
+            t.r11_group = -1;
             bt_emit_group_checks(&t, &plan);
+            if (bt_emit_kind(t.d) != BT_EMIT_IDENT)
+                t.r11_group = -1; /* only the IDENT path reaches its access with R11 intact */
             if (!emit_one(&t, k == n - 1)) {
                 /* Unsupported: stop the VM with a message when reached. */
                 bt_emit_exit_simple(&t, BT_MAIN, insns[k].eip, BT_EXIT_UNSUPPORTED);

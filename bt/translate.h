@@ -14,6 +14,9 @@
 #define BT_R_ESP    ZYDIS_REGISTER_R12D
 #define BT_R_ESP64  ZYDIS_REGISTER_R12
 
+/* groups.c: one TLB check for several accesses through the same base. */
+#define BT_MAX_GROUPS 32
+
 struct bt_tctx {
     struct bt *bt;
     struct bt_emit *e;
@@ -29,7 +32,9 @@ struct bt_tctx {
     struct { int8_t buf; uint32_t rel_at; uint32_t imm_at; } sites[64];
     int nsites;
     bool direct_mem;              /* explicit memory operand checked by a group check */
-    int8_t mem_slot;              /* its group's addend slot (-1: R14) */
+    int8_t mem_slot;              /* its group (-1: R14) */
+    int32_t group_addend[BT_MAX_GROUPS]; /* where each group's addend is, from R15 */
+    int8_t r11_group;             /* group whose addend the last check left in R11 (-1: none) */
     bool direct_stack;            /* implicit stack access checked by a group check */
     bool mem_last_act;            /* the memory write being emitted ends the instruction */
 };
@@ -37,8 +42,6 @@ struct bt_tctx {
 enum bt_emit_kind { BT_EMIT_IDENT, BT_EMIT_CONTROL, BT_EMIT_STACK, BT_EMIT_CALLOUT };
 enum bt_emit_kind bt_emit_kind(const struct dec_insn *d);
 
-/* groups.c: one TLB check for several accesses through the same base. */
-#define BT_MAX_GROUPS 32
 struct bt_group {
     ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
     int slot;              /* addend slot the check fills (-1: compare with R14) */
@@ -86,6 +89,9 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
 ZydisRegister bt_map_reg(ZydisRegister r);
 void bt_emit_flags_save(struct bt_tctx *t, int b);
 void bt_emit_flags_restore(struct bt_tctx *t, int b);
+/* ++*counter when --stats counts (clobbers R9 and the host flags). */
+void bt_emit_count(struct bt_tctx *t, int b, uint64_t *counter);
+void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred);
 
 /* emit_ctrl.c */
 void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target);
@@ -122,5 +128,6 @@ bool bt_emit_ident(struct bt_tctx *t);
 int bt_mem_slow(struct cpu *c, const void *unused);
 int bt_mem_done(struct cpu *c, const void *unused);
 int bt_entry_refill(struct cpu *c, const void *unused);
+int bt_pred_spent(struct cpu *c, const void *unused);
 
 #endif

@@ -1,0 +1,139 @@
+/*
+ * tests/unit/test_pred.c — predicted addends of user-mode accesses
+ * (bt/emit_mem.c, bt/groups.c, bt_pred_spent in bt/memslow.c), through
+ * the real engine (tests/unit/bt_harness.h) at CPL 3 with paging on.
+ *
+ * Two linear pages map to guest-physical pages far apart, so their
+ * addends differ. A load, a store and an access group alternate between
+ * them: every access misses its prediction, the values must still come
+ * from (and go to) the right page, and the sites must be made direct.
+ * A site that stays on one page must keep its prediction.
+ *
+ * The test ends with HLT, which at CPL 3 raises #GP(0); the CPL-0 handler
+ * (reached through a 32-bit TSS) halts.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bt/bt.h"
+#include "tests/unit/bt_harness.h"
+
+#define TSS    0x3000u
+#define ESP0   0x90000u
+#define HANDLR (BTH_CODE + 0x400u)
+#define PD     0x100000u
+#define PT     0x101000u
+#define LIN_A  0x200000u  /* → PHYS_A */
+#define LIN_B  0x201000u  /* → PHYS_B */
+#define PHYS_A 0x300000u
+#define PHYS_B 0x250000u
+
+static struct bth H;
+
+static void setup(void)
+{
+    bth_init(&H, 0);
+    bth_wr32(&H, TSS + 4, ESP0);
+    bth_wr32(&H, TSS + 8, 0x10);
+    H.c->tr.sel = 0x28;
+    H.c->tr.base = TSS;
+    H.c->tr.limit = 0x67;
+    H.c->tr.flags = 0x8B; /* present, busy 32-bit TSS */
+    bth_gate(&H, CPU_VEC_GP, HANDLR);
+    H.vm.ram[HANDLR] = 0xF4; /* hlt */
+    H.bt->count = true;      /* emitted code counts misses (--stats) */
+
+    /* The first 4 MiB identity-mapped, user, writable; then LIN_A/LIN_B. */
+    bth_wr32(&H, PD, PT | 7);
+    for (uint32_t p = 0; p < 1024; p++)
+        bth_wr32(&H, PT + 4 * p, (p << 12) | 7);
+    bth_wr32(&H, PT + 4 * (LIN_A >> 12), PHYS_A | 7);
+    bth_wr32(&H, PT + 4 * (LIN_B >> 12), PHYS_B | 7);
+    bth_wr32(&H, PHYS_A, 5);
+    bth_wr32(&H, PHYS_A + 8, 1000);
+    bth_wr32(&H, PHYS_B, 7);
+    bth_wr32(&H, PHYS_B + 8, 3000);
+    H.c->cr0 |= CPU_CR0_PG;
+    H.c->cr3 = PD;
+    ck_assert_int_eq(smmu_cr_write(&H.bt->mmu), 0);
+    H.c->cpl = 3;
+}
+
+static void teardown(void)
+{
+    bth_destroy(&H);
+}
+
+/*
+ *    mov ecx, 1000 ; xor eax, eax
+ * l: mov ebx, ecx ; and ebx, MASK ; shl ebx, 12 ; mov edx, ebx ; mov esi, ebx
+ *    add eax, [ebx + LIN_A]                       ; a single load   (+19)
+ *    mov [edx + LIN_A + 4], ecx                   ; a single store  (+25)
+ *    add eax, [esi + LIN_A] ; add eax, [esi + LIN_A + 8]   ; a group (+31)
+ *    dec ecx ; jnz l ; hlt
+ * MASK 1 alternates between the pages, MASK 0 stays on LIN_A.
+ */
+#define SITE_LOAD  (BTH_CODE + 19)
+#define SITE_STORE (BTH_CODE + 25)
+#define SITE_GROUP (BTH_CODE + 31)
+
+static void run_loop(uint8_t mask)
+{
+    const uint8_t code[] = {
+        0xB9, 0xE8, 0x03, 0x00, 0x00, 0x31, 0xC0,
+        0x89, 0xCB, 0x83, 0xE3, mask, 0xC1, 0xE3, 0x0C, 0x89, 0xDA, 0x89, 0xDE,
+        0x03, 0x83, 0x00, 0x00, 0x20, 0x00,
+        0x89, 0x8A, 0x04, 0x00, 0x20, 0x00,
+        0x03, 0x86, 0x00, 0x00, 0x20, 0x00,
+        0x03, 0x86, 0x08, 0x00, 0x20, 0x00,
+        0x49, 0x75, 0xD9, 0xF4,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    /* It ended at the HLT (the #GP frame's EIP), not somewhere else. */
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+}
+
+START_TEST(alternating_pages_made_direct)
+{
+    run_loop(1);
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 500 * (7 + 7 + 3000) + 500 * (5 + 5 + 1000));
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_B + 4), 1); /* last odd ECX */
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_A + 4), 2); /* last even ECX */
+    ck_assert_uint_eq(bth_rd32(&H, LIN_A + 4), 0);  /* the identity page untouched */
+    ck_assert_uint_ge(H.bt->st.pred_misses, 3 * 2 * BT_PRED_BUDGET);
+    ck_assert_uint_eq(H.bt->st.pred_direct, 3);
+    ck_assert(bt_pred_is_direct(H.bt, SITE_LOAD));
+    ck_assert(bt_pred_is_direct(H.bt, SITE_STORE));
+    ck_assert(bt_pred_is_direct(H.bt, SITE_GROUP));
+}
+END_TEST
+
+START_TEST(one_page_keeps_prediction)
+{
+    run_loop(0);
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 1000 * (5 + 5 + 1000));
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_A + 4), 1);
+    /* One first miss per site, at most. */
+    ck_assert_uint_ge(H.bt->st.pred_sites, 3);
+    ck_assert_uint_le(H.bt->st.pred_misses, H.bt->st.pred_sites);
+    ck_assert_uint_eq(H.bt->st.pred_direct, 0);
+    ck_assert(!bt_pred_is_direct(H.bt, SITE_LOAD));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("pred");
+    TCase *tc = tcase_create("pred");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, alternating_pages_made_direct);
+    tcase_add_test(tc, one_page_keeps_prediction);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
