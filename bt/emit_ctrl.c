@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bt/offsets.h"
+#include "vm/vm.h"
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
 #define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
@@ -259,6 +260,78 @@ static bool emit_loop16(struct bt_tctx *t)
     return true;
 }
 
+/*
+ * i386 position-independent code learns its own address by calling a thunk
+ * "mov reg, [esp] ; ret" (GCC's __x86.get_pc_thunk.*), from everywhere. The
+ * thunk's RET is then an indirect jump whose target changes with each
+ * caller, which the host mispredicts. A direct CALL to such a thunk (user
+ * mode, paging, flat) becomes the push, its pop and "mov reg, next" (the
+ * return address stays below ESP, as the RET leaves it), checked at run
+ * time without touching flags: the thunk's linear page still maps the same
+ * guest-physical page executable, and its four bytes are unchanged (read
+ * from guest RAM each time, so a rewritten thunk is seen at once). Returns
+ * the register, or NONE to translate the call as it is.
+ */
+static ZydisRegister pc_thunk(struct bt_tctx *t, uint32_t target, uint64_t *ppage, uint32_t *bytes)
+{
+    if ((t->key & 3) != 3 || !(t->key & BT_KEY_PG) || (t->key & 8) || (target & 0xFFF) > 0xFFC)
+        return ZYDIS_REGISTER_NONE;
+    uint64_t ex;
+    memcpy(&ex, t->bt->region + bt_exec_off(t->key) + (size_t)(target >> 12) * 8, 8);
+    struct vm *vm = t->bt->vm;
+    if (!ex || ((ex - 1) << 12) + 0x1000 > vm->ram_size)
+        return ZYDIS_REGISTER_NONE; /* not run yet: no guess, no fill */
+    *ppage = ex - 1;
+    const uint8_t *b = vm->ram + (*ppage << 12) + (target & 0xFFF);
+    /* 8B /r with ModRM mod=00 rm=100 (SIB), SIB 0x24 = [esp]; then C3. */
+    if (b[0] != 0x8B || (b[1] & 0xC7) != 0x04 || b[2] != 0x24 || b[3] != 0xC3 || (b[1] >> 3 & 7) == 4)
+        return ZYDIS_REGISTER_NONE;
+    memcpy(bytes, b, 4);
+    static const ZydisRegister regs[8] = {
+        ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
+        ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI,
+    };
+    return regs[b[1] >> 3 & 7];
+}
+
+/* JRCXZ over "mov rcx, r10 ; jmp fail": continue when RCX is 0. */
+static void jrcxz_or_fail(struct bt_tctx *t, int fail)
+{
+    bt_emit_jrcxz_skip8(t->e);
+    uint32_t a = bt_here(t->e, BT_MAIN);
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_jmp_label(t->e, BT_MAIN, fail);
+    if (bt_here(t->e, BT_MAIN) - a != 8)
+        bt_emit_fail(t->e, "pc thunk check: unexpected encoding length");
+}
+
+static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t target, uint64_t ppage,
+                               uint32_t bytes)
+{
+    struct bt_emit *e = t->e;
+    int real = bt_label(e);
+    bt_emit_push(t, 4, bt_i((int32_t)next_eip(t)));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, bt_exec_off(t->key) + (int32_t)((target >> 12) * 8), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX),
+           bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
+    jrcxz_or_fail(t, real);
+    const uint8_t *host = t->bt->vm->ram + (ppage << 12) + (target & 0xFFF);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_i((int64_t)(uintptr_t)host));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(ECX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, 0, 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX),
+           bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, (int32_t)(0u - bytes), 0));
+    jrcxz_or_fail(t, real);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_emit_adjust_esp(t, BT_R_ESP64, 4); /* the thunk's RET */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg), bt_i((int32_t)next_eip(t)));
+    bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
+    bt_bind(e, BT_OOL, real);
+    bt_emit_exit_direct(t, BT_OOL, target);
+    t->bt->st.pc_thunks++;
+}
+
 /* Translate a control-flow instruction that ends the block. Returns false if
  * it is not one handled inline (the caller uses a callout). */
 bool bt_emit_control(struct bt_tctx *t)
@@ -281,6 +354,13 @@ bool bt_emit_control(struct bt_tctx *t)
         if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
             return false;
         if (d->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            uint64_t ppage;
+            uint32_t bytes;
+            ZydisRegister reg = osz == 4 ? pc_thunk(t, branch_target(t), &ppage, &bytes) : ZYDIS_REGISTER_NONE;
+            if (reg != ZYDIS_REGISTER_NONE) {
+                emit_pc_thunk_call(t, reg, branch_target(t), ppage, bytes);
+                return true;
+            }
             bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
             bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
         } else {

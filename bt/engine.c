@@ -438,6 +438,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  dispatcher entries     %llu\n"
                "  indirect branches      %llu inline hits, %llu misses\n"
                "  predicted addends      %llu user-mode sites, %llu misses, %llu sites made direct\n"
+               "  pc thunk calls inlined %llu\n"
                "  callouts               %llu\n"
                "  code invalidations     %llu (adaptive retranslations %llu)\n"
                "  block entry remapped   %llu (code page mapped elsewhere at entry), %llu refilled inline\n"
@@ -448,7 +449,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
             (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->pred_sites, (ull)s->pred_misses, (ull)s->pred_direct,
-            (ull)s->callouts, (ull)s->invalidations,
+            (ull)s->pc_thunks, (ull)s->callouts, (ull)s->invalidations,
             (ull)s->adaptive, (ull)s->code_remaps, (ull)s->entry_refills, (ull)s->fast_transfers,
             (ull)s->fast_deliveries,
             (ull)s->interrupts,

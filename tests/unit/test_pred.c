@@ -123,6 +123,47 @@ START_TEST(one_page_keeps_prediction)
 }
 END_TEST
 
+/*
+ * A call to "mov ebx, [esp] ; ret" (i386 PIC code's get_pc_thunk) runs as
+ * "push ; pop ; mov ebx, next" once the thunk's page is known executable
+ * (bt/emit_ctrl.c). The thunk T sits in the next page. The first call is
+ * translated before T ran (a real call); the second after, so inlined.
+ * Then the guest rewrites T to load ESI and runs the block of the second
+ * call again: the inlined form must notice and call the new T.
+ *   +0  call T ; mov edi, ebx
+ *   +7  call T ; mov eax, ebx
+ *   +14 test ecx, ecx ; jnz +30 ; inc ecx ; xor ebx, ebx
+ *   +21 mov byte [T + 1], 0x34 ; jmp +5
+ *   +30 hlt
+ *   T:  mov ebx, [esp] ; ret
+ */
+#define THUNK (BTH_CODE + 0x1000u)
+
+START_TEST(pc_thunk_inlined)
+{
+    const uint8_t code[] = {
+        0xE8, 0xFB, 0x0F, 0x00, 0x00, 0x89, 0xDF,
+        0xE8, 0xF4, 0x0F, 0x00, 0x00, 0x89, 0xD8,
+        0x85, 0xC9, 0x75, 0x0C, 0x41, 0x31, 0xDB,
+        0xC6, 0x05, (THUNK + 1) & 0xFF, (THUNK + 1) >> 8 & 0xFF, (THUNK + 1) >> 16 & 0xFF, 0x00, 0x34,
+        0xEB, 0xE7,
+        0xF4,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_put(&H, THUNK, (const uint8_t[]){ 0x8B, 0x1C, 0x24, 0xC3 }, 4);
+    H.c->regs[CPU_ECX] = 0;
+    H.c->regs[CPU_ESI] = 0;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + 30); /* ended at the HLT */
+    ck_assert_uint_eq(H.c->regs[CPU_EDI], 0);               /* EBX, zeroed, on the second pass */
+    ck_assert_uint_eq(H.c->regs[CPU_ESI], BTH_CODE + 12);  /* the rewritten thunk ran */
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 0);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 8), BTH_STACK);  /* the #GP frame's ESP: balanced */
+    ck_assert_uint_eq(bth_rd32(&H, BTH_STACK - 4), BTH_CODE + 12); /* the return address below it */
+    ck_assert_uint_ge(H.bt->st.pc_thunks, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pred");
@@ -130,6 +171,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, alternating_pages_made_direct);
     tcase_add_test(tc, one_page_keeps_prediction);
+    tcase_add_test(tc, pc_thunk_inlined);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
