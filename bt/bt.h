@@ -67,7 +67,7 @@ struct bt_block {
 struct bt_stats {
     uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
              ibtc_hits, interrupts, halts, adaptive, code_remaps, fast_transfers,
-             entry_refills, fast_deliveries, pred_sites, pred_misses, pred_direct, pc_thunks;
+             entry_refills, fast_deliveries, pred_sites, pred_misses, pred_direct, pc_thunks, icache_fills;
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
     uint64_t translate_ns;
 };

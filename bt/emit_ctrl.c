@@ -103,12 +103,44 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     if (t->key & 8) {
         /* Non-flat code: the table's tags do not hold the CS base, so
          * always ask the dispatcher (rare code, correct first). */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_exit);
         return;
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
+        /* Inline cache: the first target this jump met, as a direct jump
+         * the host predicts (a RET to one caller, a call through a
+         * pointer that does not change). LEA + JRCXZ compare the EIP.
+         * Until the first run fills it (engine.c), both ways lead to the
+         * dispatcher; then a different target takes the table below. */
+        int lookup = bt_label(e), first = bt_label(e);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
+        uint32_t eip_at = bt_here(e, BT_MAIN) - 4;
+        bt_emit_jrcxz_skip8(e);
+        uint32_t a0 = bt_here(e, BT_MAIN);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+        uint32_t miss_at = bt_jmp_label(e, BT_MAIN, first); /* → lookup once filled */
+        if (bt_here(e, BT_MAIN) - a0 != 8)
+            bt_emit_fail(e, "indirect cache: unexpected encoding length");
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+        uint32_t at = bt_jmp_label(e, BT_MAIN, first);
+        if (at - eip_at != BT_ICACHE_EIP_BACK || at - miss_at != BT_ICACHE_MISS_BACK)
+            bt_emit_fail(e, "indirect cache: unexpected layout");
+        bt_bind(e, BT_MAIN, lookup);
+        bt_bind(e, BT_OOL, first);
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
+        t->sites[t->nsites].buf = BT_MAIN;
+        t->sites[t->nsites].rel_at = at;
+        t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
+        t->nsites++;
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+        bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+    }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 1, 0, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 8));
@@ -136,6 +168,8 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
 
     bt_bind(e, BT_OOL, miss);
+    /* Not an inline cache to fill (a callout may have left a block there). */
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
     bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);

@@ -225,6 +225,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     struct cpu *c = bt->cpu;
     uint64_t site = 0;
     uint32_t site_key = ~0u; /* key of a tombstone being forwarded */
+    bool site_icache = false; /* site is an indirect jump's inline cache (emit_ctrl.c) */
     bool want_safe = false;
     bool check_timers = true;
     uint64_t flushes = bt->st.flushes;
@@ -311,10 +312,19 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         site_key = ~0u;
         if (site) {
             int32_t rel = (int32_t)((int64_t)(uintptr_t)blk->host - (int64_t)(site + 4));
+            if (site_icache) {
+                /* The EIP the cache now holds, then its jump. */
+                int32_t neg = (int32_t)(0u - c->eip);
+                int32_t to_table = BT_ICACHE_MISS_BACK; /* rel32 → the byte after the jump */
+                memcpy((void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK), &neg, 4);
+                memcpy((void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK), &to_table, 4);
+                bt->st.icache_fills++;
+            }
             memcpy((void *)(uintptr_t)site, &rel, 4);
             bt->st.chains++;
             site = 0;
         }
+        site_icache = false;
         bt->st.dispatches++;
         c->exit_site = 0;
         uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt, blk->phys_page));
@@ -329,6 +339,9 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             want_safe = true;
             break;
         case BT_EXIT_INDIRECT: {
+            /* The first run of an indirect jump: fill its inline cache. */
+            site = c->exit_site;
+            site_icache = site != 0;
             uint32_t k2 = bt_mode_key(c);
             int64_t tp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
             struct bt_block *tb = tp < 0 ? NULL : bt_lookup(bt, c->eip, k2, c->seg_base[CPU_CS], (uint64_t)tp);
@@ -436,7 +449,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  code cache             %llu bytes emitted, %zu in use, %llu flushes\n"
                "  chain patches          %llu\n"
                "  dispatcher entries     %llu\n"
-               "  indirect branches      %llu inline hits, %llu misses\n"
+               "  indirect branches      %llu inline table hits, %llu misses, %llu inline caches filled\n"
                "  predicted addends      %llu user-mode sites, %llu misses, %llu sites made direct\n"
                "  pc thunk calls inlined %llu\n"
                "  callouts               %llu\n"
@@ -448,7 +461,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  exits:",
             (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
             (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
-            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->pred_sites, (ull)s->pred_misses, (ull)s->pred_direct,
+            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->icache_fills, (ull)s->pred_sites, (ull)s->pred_misses, (ull)s->pred_direct,
             (ull)s->pc_thunks, (ull)s->callouts, (ull)s->invalidations,
             (ull)s->adaptive, (ull)s->code_remaps, (ull)s->entry_refills, (ull)s->fast_transfers,
             (ull)s->fast_deliveries,

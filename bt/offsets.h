@@ -26,6 +26,12 @@
  * host address is in cpu->exit_site with R14 = cpu->mem_addend (memslow.c). */
 #define BT_CO_JUMP 0x100
 
+/* An indirect jump's inline cache (emit_ctrl.c): the negated EIP it holds
+ * and the rel32 of its miss jump sit this many bytes before the rel32 of
+ * its jump; once filled, the miss jump goes just past that jump. */
+#define BT_ICACHE_EIP_BACK 18
+#define BT_ICACHE_MISS_BACK 8
+
 /* Flags the host RFLAGS carries for the guest: CF PF AF ZF SF OF DF. */
 #define BT_HOSTLIVE_FLAGS 0x0CD5
 

@@ -1,7 +1,9 @@
 /*
- * tests/unit/test_pred.c — predicted addends of user-mode accesses
- * (bt/emit_mem.c, bt/groups.c, bt_pred_spent in bt/memslow.c), through
- * the real engine (tests/unit/bt_harness.h) at CPL 3 with paging on.
+ * tests/unit/test_pred.c — what the translator guesses and checks at run
+ * time, through the real engine (tests/unit/bt_harness.h) at CPL 3 with
+ * paging on: predicted addends of user-mode accesses (bt/emit_mem.c,
+ * bt/groups.c, bt_pred_spent in bt/memslow.c), inlined PIC thunk calls and
+ * the inline caches of indirect jumps (bt/emit_ctrl.c).
  *
  * Two linear pages map to guest-physical pages far apart, so their
  * addends differ. A load, a store and an access group alternate between
@@ -164,6 +166,34 @@ START_TEST(pc_thunk_inlined)
 }
 END_TEST
 
+/*
+ * An indirect jump's inline cache (bt/emit_ctrl.c, filled by engine.c):
+ * F's RET is first met returning to +12, which it then jumps to directly;
+ * returns to +20 must still take the table.
+ *   +0  mov ecx, 100 ; xor eax, eax
+ *   +7  call F ; add eax, 1
+ *   +15 call F ; add eax, 0x100
+ *   +25 dec ecx ; jnz +7 ; hlt ; nop
+ *   +30 F: add eax, 0x10000 ; ret
+ */
+START_TEST(ret_inline_cache)
+{
+    const uint8_t code[] = {
+        0xB9, 0x64, 0x00, 0x00, 0x00, 0x31, 0xC0,
+        0xE8, 0x12, 0x00, 0x00, 0x00, 0x83, 0xC0, 0x01,
+        0xE8, 0x0A, 0x00, 0x00, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00,
+        0x49, 0x75, 0xEB, 0xF4, 0x90,
+        0x05, 0x00, 0x00, 0x01, 0x00, 0xC3,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + 28); /* ended at the HLT */
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 100u * (2u * 0x10000u + 1u + 0x100u));
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 8), BTH_STACK);
+    ck_assert_uint_ge(H.bt->st.icache_fills, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pred");
@@ -172,6 +202,7 @@ int main(void)
     tcase_add_test(tc, alternating_pages_made_direct);
     tcase_add_test(tc, one_page_keeps_prediction);
     tcase_add_test(tc, pc_thunk_inlined);
+    tcase_add_test(tc, ret_inline_cache);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
