@@ -103,29 +103,40 @@ for f in "$LINUX_KERNEL" "$LINUX_INITRD" "$NATIVE_BB"; do
     [ -e "$f" ] || bench_die "$f is missing (run 'make linux' first)"
 done
 APPEND=$(linux_cmdline "$(script /tmp /bin)" quiet)
+# Check every system first; then run them interleaved (run 1 of each, run 2
+# of each, ...), so that load on this shared host drifting during the
+# bench weighs on every system alike and the ratios stay fair.
+RUN_SYSTEMS=""
 for sys in $SYSTEMS; do
     case $sys in
     btvm-bt)
-        [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)"
-        for ((i = 1; i <= BENCH_RUNS; i++)); do boot_once btvm btvm-bt "$i"; done ;;
-    btvm-kvm)
-        for ((i = 1; i <= BENCH_RUNS; i++)); do boot_once btvm-kvm btvm-kvm "$i"; done ;;
+        [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)" ;;
+    btvm-kvm) ;;
     qemu-tcg)
         if ! command -v "$QEMU" >/dev/null 2>&1; then
             bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"
             continue
-        fi
-        for ((i = 1; i <= BENCH_RUNS; i++)); do boot_once qemu qemu-tcg "$i"; done ;;
+        fi ;;
     native)
         mkdir -p "$NATIVE_BIN"
         [ -e "$NATIVE_BIN/true" ] || "$NATIVE_BB" --install -s "$(pwd)/$NATIVE_BIN" ||
             bench_die "native: cannot install busybox links in $NATIVE_BIN"
         for ((i = 0; i < BENCH_WARMUP; i++)); do native_once warmup; done
-        sed -i '/ native /d' "$SAMPLES"
-        for ((i = 1; i <= BENCH_RUNS; i++)); do native_once "$i"; done ;;
+        sed -i '/ native /d' "$SAMPLES" ;;
     *) bench_die "unknown system '$sys' in LINUX_BENCH_SYSTEMS" ;;
     esac
-    bench_note "linux/$sys: $BENCH_RUNS runs done"
+    RUN_SYSTEMS="$RUN_SYSTEMS $sys"
+done
+for ((i = 1; i <= BENCH_RUNS; i++)); do
+    for sys in $RUN_SYSTEMS; do
+        case $sys in
+        btvm-bt) boot_once btvm btvm-bt "$i" ;;
+        btvm-kvm) boot_once btvm-kvm btvm-kvm "$i" ;;
+        qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
+        native) native_once "$i" ;;
+        esac
+    done
+    bench_note "linux: run $i of $BENCH_RUNS done ($RUN_SYSTEMS )"
 done
 # Rows in a fixed order: workload, then system as listed.
 for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
