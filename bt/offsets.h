@@ -55,7 +55,7 @@
  * before bt_pred_spent (memslow.c) looks at their rate. Handed out by
  * bt_pred_alloc (cache.c) for the life of the code cache. */
 #define BT_PRED_OFF        (BT_IBTC_OFF + BT_IBTC_ENTRIES * 16u)
-#define BT_PRED_SLOTS      (1u << 16)
+#define BT_PRED_SLOTS      (1u << 18)
 /* A slot's addend before its first miss: never an entry (entries are 0 or
  * page-aligned addends). */
 #define BT_PRED_NONE       1u
