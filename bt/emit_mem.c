@@ -211,14 +211,17 @@ static bool direct_entry(const struct bt_tctx *t)
 }
 
 /* The access through its page's own entry (R11 = page number on entry):
- * load it, empty or crossing → slow, then the access with [R10 + R11]. */
+ * load it, empty or crossing → slow, then the access with [R10 + R11].
+ * learn >= 0: also store the entry in that prediction slot. */
 static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int mi, int64_t table,
-                         unsigned size, int slow)
+                         unsigned size, int slow, int32_t learn)
 {
     struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
     bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
     bt_jcc_label(e, b, ZYDIS_MNEMONIC_JZ, slow);
+    if (learn >= 0)
+        bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, learn, 8), R(R11));
     emit_cross_check(e, b, size, slow);
     if (t->live_in)
         bt_emit_flags_restore(t, b);
@@ -291,14 +294,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         bt_bind(e, BT_OOL, learn);
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-        bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, slow);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8), R(R11));
-        emit_cross_check(e, BT_OOL, size, slow);
-        if (live)
-            bt_emit_flags_restore(t, BT_OOL);
-        bt_enc(e, BT_OOL, req);
+        entry_access(t, BT_OOL, req, mi, table, size, slow, pred);
         bt_jmp_label(e, BT_OOL, after);
         /* Out of misses: bt_pred_spent judges their rate. */
         bt_bind(e, BT_OOL, spent);
@@ -309,10 +305,11 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         goto slow_path;
     }
     if (direct_entry(t)) {
-        /* No slot left: use the entry itself (one dependent load). */
+        /* A site whose pages change too often to predict (or no slot
+         * left): the entry itself, one dependent load. */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-        entry_access(t, BT_MAIN, req, mi, table, size, slow);
+        entry_access(t, BT_MAIN, req, mi, table, size, slow, -1);
         bt_bind(e, BT_MAIN, after);
         goto slow_path;
     }
@@ -329,7 +326,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 
     /* A page with its own addend. */
     bt_bind(e, BT_OOL, other);
-    entry_access(t, BT_OOL, req, mi, table, size, slow);
+    entry_access(t, BT_OOL, req, mi, table, size, slow, -1);
     bt_jmp_label(e, BT_OOL, after);
 
     /* Slow path: fill the entry or bounce. */

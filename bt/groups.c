@@ -289,7 +289,8 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             bt_emit_pred_spent(t, BT_OOL, pred);
             bt_jmp_label(e, BT_OOL, top);
         } else if (g->slot >= 0) {
-            /* No slot left: the entry itself, in the group's fixed slot. */
+            /* Made direct (its pages change too often) or no slot left:
+             * the entry itself, in the group's fixed slot. */
             t->group_addend[g->slot] = (int32_t)(BT_GROUP_ADDEND_OFF + 8u * (unsigned)g->slot);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
                    bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
