@@ -101,6 +101,22 @@ static inline void bth_gate(struct bth *h, int vec, uint32_t handler)
     bth_wr32(h, BTH_IDT + 8 * vec + 4, hi);
 }
 
+/* For code run at CPL > 0: a busy 32-bit TSS at tss (selector 0x28) whose
+ * ring-0 stack is 0x10:esp0, and a #GP handler at handler that halts. HLT
+ * at CPL > 0 raises #GP(0), so that is how such a test ends; the frame on
+ * the ring-0 stack says where and with what EFLAGS. */
+static inline void bth_outer_ring(struct bth *h, uint32_t tss, uint32_t esp0, uint32_t handler)
+{
+    bth_wr32(h, tss + 4, esp0);
+    bth_wr32(h, tss + 8, 0x10);
+    h->c->tr.sel = 0x28;
+    h->c->tr.base = tss;
+    h->c->tr.limit = 0x67;
+    h->c->tr.flags = 0x8B; /* present, busy 32-bit TSS */
+    bth_gate(h, CPU_VEC_GP, handler);
+    h->vm.ram[handler] = 0xF4; /* hlt */
+}
+
 /* Run from cpu->eip until the engine returns; returns the exit kind. */
 static inline enum vm_exit_kind bth_run(struct bth *h)
 {

@@ -28,14 +28,7 @@ static struct bth H;
 static void setup(void)
 {
     bth_init(&H, 0);
-    bth_wr32(&H, TSS + 4, ESP0);
-    bth_wr32(&H, TSS + 8, 0x10);
-    H.c->tr.sel = 0x28;
-    H.c->tr.base = TSS;
-    H.c->tr.limit = 0x67;
-    H.c->tr.flags = 0x8B; /* present, busy 32-bit TSS */
-    bth_gate(&H, CPU_VEC_GP, HANDLR);
-    H.vm.ram[HANDLR] = 0xF4; /* hlt */
+    bth_outer_ring(&H, TSS, ESP0, HANDLR);
     /* Count callouts per mnemonic (what --stats does). */
     H.bt->count = true;
     H.bt->callout_counts = calloc(ZYDIS_MNEMONIC_MAX_VALUE + 1, sizeof(uint64_t));
