@@ -159,3 +159,26 @@ for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
     echo
     bench_ratios "$csv" "$wl" btvm-bt/native qemu-tcg/native btvm-bt/qemu-tcg
 done
+
+# Run by run: QEMU's time over btvm's in the same interleaved round, whose
+# median is steadier than the ratio of medians when the host's load drifts.
+paired=$BENCH_OUT/linux-paired.csv
+echo "workload,pair,median_ratio,min_ratio,max_ratio,runs" >"$paired"
+for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
+    awk -v wl="$wl" '$1 == wl && $2 == "btvm-bt" { b[++nb] = $3 }
+                     $1 == wl && $2 == "qemu-tcg" { q[++nq] = $3 }
+                     END {
+                         n = nb < nq ? nb : nq
+                         for (i = 1; i <= n; i++) if (b[i] > 0) r[++m] = q[i] / b[i]
+                         if (m == 0) exit
+                         for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+                             if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+                         med = (m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2
+                         printf "%s,qemu-tcg/btvm-bt,%.3f,%.3f,%.3f,%d\n", wl, med, r[1], r[m], m
+                     }' "$SAMPLES" >>"$paired"
+done
+if [ "$(wc -l <"$paired")" -gt 1 ]; then
+    echo
+    echo "QEMU time / btvm time, round by round ($paired):"
+    column -t -s, "$paired" 2>/dev/null || cat "$paired"
+fi
