@@ -422,7 +422,8 @@ bool bt_emit_control(struct bt_tctx *t)
     case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
     case ZYDIS_MNEMONIC_JZ:
         bt_emit_jcc_exit(t, d->zi.mnemonic, branch_target(t));
-        bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
+        if (t->last) /* else the block goes on with the fall-through */
+            bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
         return true;
     case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
     case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JCXZ: {

@@ -37,6 +37,7 @@ struct bt_tctx {
     int8_t r11_group;             /* group whose addend the last check left in R11 (-1: none) */
     bool direct_stack;            /* implicit stack access checked by a group check */
     bool mem_last_act;            /* the memory write being emitted ends the instruction */
+    bool last;                    /* the instruction is the block's last (a jcc before it falls through) */
 };
 
 enum bt_emit_kind { BT_EMIT_IDENT, BT_EMIT_CONTROL, BT_EMIT_STACK, BT_EMIT_CALLOUT };

@@ -505,6 +505,31 @@ START_TEST(loop_jecxz)
 }
 END_TEST
 
+/* A block goes on past a conditional jump (bt/translate.c): the taken way
+ * leaves through its own exit, the fall-through runs on in the block. */
+START_TEST(block_passes_jcc)
+{
+    code(BTH_CODE,
+         "b9 06 00 00 00 "        /* mov ecx,6 */
+         "31 c0 31 db "           /* xor eax,eax ; xor ebx,ebx */
+         "f6 c1 01 "              /* L: test cl,1 */
+         "74 07 "                 /* jz E (passed: the block goes on) */
+         "83 c0 01 "              /* add eax,1 (odd) */
+         "49 "                    /* dec ecx */
+         "75 f5 "                 /* jnz L */
+         "f4 "                    /* hlt */
+         "83 c3 01 "              /* E: add ebx,1 (even) */
+         "49 "                    /* dec ecx */
+         "75 ee "                 /* jnz L */
+         "f4");
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 3); /* 5, 3, 1 */
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 3); /* 6, 4, 2 */
+    ck_assert_uint_eq(H.c->regs[CPU_ECX], 0);
+    ck_assert_uint_eq(H.ex.eip, BTH_CODE + 21); /* past the first HLT */
+}
+END_TEST
+
 START_TEST(indirect_call_ret)
 {
     code(BTH_CODE,
@@ -809,6 +834,7 @@ static Suite *bt_suite(void)
     tcase_add_test(tc, flags_survive_callout);
     tcase_add_test(tc, call_enter_leave_ret);
     tcase_add_test(tc, loop_jecxz);
+    tcase_add_test(tc, block_passes_jcc);
     tcase_add_test(tc, indirect_call_ret);
     tcase_add_test(tc, direct_chain);
     tcase_add_test(tc, smc_other_block);
