@@ -366,6 +366,21 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     t->bt->st.pc_thunks++;
 }
 
+bool bt_is_jcc(ZydisMnemonic m)
+{
+    switch (m) {
+    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JZ:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Translate a control-flow instruction that ends the block. Returns false if
  * it is not one handled inline (the caller uses a callout). */
 bool bt_emit_control(struct bt_tctx *t)
@@ -373,6 +388,12 @@ bool bt_emit_control(struct bt_tctx *t)
     const struct dec_insn *d = t->d;
     struct bt_emit *e = t->e;
     unsigned osz = d->zi.operand_width / 8;
+    if (bt_is_jcc(d->zi.mnemonic)) {
+        bt_emit_jcc_exit(t, d->zi.mnemonic, branch_target(t));
+        if (t->last) /* else the block goes on with the fall-through */
+            bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
+        return true;
+    }
     switch (d->zi.mnemonic) {
     case ZYDIS_MNEMONIC_JMP:
         if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
@@ -415,16 +436,6 @@ bool bt_emit_control(struct bt_tctx *t)
         bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
         return true;
     }
-    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
-    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
-    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
-    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
-    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
-    case ZYDIS_MNEMONIC_JZ:
-        bt_emit_jcc_exit(t, d->zi.mnemonic, branch_target(t));
-        if (t->last) /* else the block goes on with the fall-through */
-            bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
-        return true;
     case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
     case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JCXZ: {
         if (d->zi.address_width == 16)

@@ -143,17 +143,7 @@ static bool passable_jcc(const struct dec_insn *d, uint32_t key)
     if (!(key & 4) || (key & 8) || d->zi.meta.category != ZYDIS_CATEGORY_COND_BR ||
         d->zi.operand_width != 32)
         return false;
-    switch (d->zi.mnemonic) {
-    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
-    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
-    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
-    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
-    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
-    case ZYDIS_MNEMONIC_JZ:
-        return true;
-    default:
-        return false;
-    }
+    return bt_is_jcc(d->zi.mnemonic);
 }
 
 /* Flags live after the last instruction of a block. */

@@ -102,6 +102,8 @@ void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason
 void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip);
 void bt_emit_jrcxz_skip8(struct bt_emit *e);
 bool bt_emit_control(struct bt_tctx *t);
+/* Jcc (the 16 conditions; not LOOP/JECXZ). */
+bool bt_is_jcc(ZydisMnemonic m);
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn);
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *));
 
