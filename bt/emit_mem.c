@@ -175,15 +175,30 @@ void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister 
     bt_emit_seg_add(t, bt_seg_index(op->mem.segment), dst32);
 }
 
-/* Crossing check: the access [R10, R10+size) must stay in one page. */
+/* Crossing check: the access [R10, R10+size) must stay in one page. In the
+ * main path an aligned access cannot cross, so one TEST (fused with its
+ * branch) settles most of them; a misaligned one runs the exact check out
+ * of line. */
 static void emit_cross_check(struct bt_emit *e, int b, unsigned size, int slow)
 {
     if (size <= 1)
         return;
+    int back = -1;
+    if (b == BT_MAIN && (size & (size - 1)) == 0 && size <= 16) {
+        int misaligned = bt_label(e);
+        back = bt_label(e);
+        bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, R(R10B), bt_i((int)size - 1));
+        bt_jcc_label(e, b, ZYDIS_MNEMONIC_JNZ, misaligned);
+        bt_bind(e, BT_MAIN, back);
+        bt_bind(e, BT_OOL, misaligned);
+        b = BT_OOL;
+    }
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(R10D));
     bt_ins(e, b, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF));
     bt_ins(e, b, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_i(0x1000 - (int)size));
     bt_jcc_label(e, b, ZYDIS_MNEMONIC_JNBE, slow);
+    if (back >= 0)
+        bt_jmp_label(e, BT_OOL, back);
 }
 
 /*
