@@ -252,33 +252,36 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         bt_bind(e, BT_MAIN, top);
         /* 64-bit arithmetic: the covered accesses use [base + R14 + d]
          * without a 32-bit wrap, so the range must not wrap either. */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R9), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9), R(R11));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11), bt_i(SMMU_TLB_ENTRIES - 1));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
         int32_t pred = g->slot >= 0 ? bt_pred_alloc(t->bt, t->d->eip) : -1;
+        /* The page number goes in R9 for a predicted group, so that R11
+         * ends up holding the addend its first access uses; else in R11. */
+        ZydisRegister pg = pred >= 0 ? ZYDIS_REGISTER_R9 : ZYDIS_REGISTER_R11;
+        ZydisRegister pg2 = pred >= 0 ? ZYDIS_REGISTER_R11 : ZYDIS_REGISTER_R9;
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg2), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg2), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg2), bt_r(pg));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg), bt_i(SMMU_TLB_ENTRIES - 1));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
         if (pred >= 0) {
             /* The group's predicted addend (the one it met last): the
              * covered accesses wait for the slot's load only, while the
              * compare with the entry runs beside them. */
-            int miss = bt_label(e), checked = bt_label(e), learn = bt_label(e), spent = bt_label(e);
+            int miss = bt_label(e), checked = bt_label(e), spent = bt_label(e);
             t->group_addend[g->slot] = pred;
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9),
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11),
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R9, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
             bt_bind(e, BT_MAIN, checked);
             bt_bind(e, BT_OOL, miss);
-            bt_emit_count(t, BT_OOL, &t->bt->st.pred_misses);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SUB, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred + 8, 8), bt_i(1));
             bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
-            bt_bind(e, BT_OOL, learn);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R9, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_emit_count(t, BT_OOL, &t->bt->st.pred_misses); /* takes R9, not R11 */
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
             bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, fail);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8), R(R11));
@@ -288,6 +291,7 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             bt_bind(e, BT_OOL, spent);
             bt_emit_pred_spent(t, BT_OOL, pred);
             bt_jmp_label(e, BT_OOL, top);
+            r11 = g->slot; /* both ways reach "checked" with the addend in R11 */
         } else if (g->slot >= 0) {
             /* Made direct (its pages change too often) or no slot left:
              * the entry itself, in the group's fixed slot. */
