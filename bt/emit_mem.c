@@ -89,6 +89,13 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[t->mem_slot], 8));
         addend = ZYDIS_REGISTER_R11;
     }
+    if (op->mem.index != ZYDIS_REGISTER_NONE) {
+        /* An indexed group: the 32-bit address (it wraps like the
+         * guest's) in R10D, then [R10 + addend]. */
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
+               bt_m(op->mem.base, op->mem.index, op->mem.scale, (int32_t)disp, 0));
+        return bt_m(ZYDIS_REGISTER_R10, addend, 1, 0, size);
+    }
     return bt_m(reg64(bt_map_reg(op->mem.base)), addend, 1, (int32_t)disp, size);
 }
 

@@ -22,6 +22,7 @@
 
 struct acc {
     int k, reg, ver;
+    int idx, iver, scale; /* index register (-1: none) and its version */
     int32_t off;       /* relative to the base register at the start of its version */
     int32_t dk;        /* ESP delta before instruction k (0 for other registers) */
     int size;
@@ -36,14 +37,19 @@ static int gpr_id(ZydisRegister r)
 }
 
 /* The explicit memory operand of d if it may join a group. */
-static const ZydisDecodedOperand *eligible_mem(const struct dec_insn *d)
+static const ZydisDecodedOperand *eligible_mem(const struct dec_insn *d, bool ident)
 {
     for (int i = 0; i < d->zi.operand_count_visible; i++) {
         const ZydisDecodedOperand *op = &d->ops[i];
         if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || d->zi.mnemonic == ZYDIS_MNEMONIC_LEA)
             continue;
-        if (op->mem.type != ZYDIS_MEMOP_TYPE_MEM || d->zi.address_width != 32 ||
-            op->mem.index != ZYDIS_REGISTER_NONE || gpr_id(op->mem.base) < 0 ||
+        /* An index is allowed on a base other than ESP (IDENT
+         * instructions only: bt_direct_mem computes such an address into
+         * R10D, which those leave free). */
+        bool indexed = op->mem.index != ZYDIS_REGISTER_NONE;
+        if (indexed && (!ident || gpr_id(op->mem.index) < 0 || op->mem.base == ZYDIS_REGISTER_ESP))
+            return NULL;
+        if (op->mem.type != ZYDIS_MEMOP_TYPE_MEM || d->zi.address_width != 32 || gpr_id(op->mem.base) < 0 ||
             op->mem.segment == ZYDIS_REGISTER_FS || op->mem.segment == ZYDIS_REGISTER_GS ||
             op->size == 0 || op->size > 128 * 8)
             return NULL;
@@ -83,18 +89,25 @@ static void add(struct planner *p, int k, int reg, int32_t off, int32_t dk, int 
     if (reg != ESP_ID)
         dk = 0; /* only ESP moves inside a version */
     a->k = k; a->reg = reg; a->ver = p->ver[reg];
+    a->idx = -1; a->iver = 0; a->scale = 0;
     a->off = off; a->dk = dk; a->size = size; a->wr = wr; a->stack = stack;
 }
 
-static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t dk)
+static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t dk, bool ident)
 {
-    const ZydisDecodedOperand *op = eligible_mem(d);
+    const ZydisDecodedOperand *op = eligible_mem(d, ident);
     if (!op)
         return;
     int reg = gpr_id(op->mem.base);
     int32_t disp = op->mem.disp.has_displacement ? (int32_t)op->mem.disp.value : 0;
     add(p, k, reg, disp + (reg == ESP_ID ? p->delta : 0), dk, op->size / 8,
         (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0, false);
+    if (op->mem.index != ZYDIS_REGISTER_NONE) {
+        struct acc *a = &p->a[p->na - 1];
+        a->idx = gpr_id(op->mem.index);
+        a->iver = p->ver[a->idx];
+        a->scale = op->mem.scale;
+    }
 }
 
 /* Register writes of an IDENT instruction; constant ESP adjustments are
@@ -127,6 +140,13 @@ static void note_writes(struct planner *p, const struct dec_insn *d)
     }
 }
 
+/* Same base (and index, scale) register values. */
+static bool same_group(const struct acc *a, const struct acc *f)
+{
+    return a->reg == f->reg && a->ver == f->ver && a->idx == f->idx &&
+           (a->idx < 0 || (a->iver == f->iver && a->scale == f->scale));
+}
+
 static bool seg_operand(const struct dec_insn *d)
 {
     return d->zi.operand_count_visible > 0 && d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -149,19 +169,19 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
         unsigned osz = d->zi.operand_width / 8;
         switch (bt_emit_kind(d)) {
         case BT_EMIT_IDENT:
-            add_mem(&p, k, d, dk);
+            add_mem(&p, k, d, dk, true);
             note_writes(&p, d);
             break;
         case BT_EMIT_STACK:
             if (d->zi.mnemonic == ZYDIS_MNEMONIC_PUSH && !seg_operand(d)) {
-                add_mem(&p, k, d, dk);
+                add_mem(&p, k, d, dk, false);
                 add(&p, k, ESP_ID, p.delta - (int32_t)osz, dk, (int)osz, true, true);
                 p.delta -= (int32_t)osz;
             } else if (d->zi.mnemonic == ZYDIS_MNEMONIC_POP && !seg_operand(d)) {
                 add(&p, k, ESP_ID, p.delta, dk, (int)osz, false, true);
                 p.delta += (int32_t)osz;
                 if (d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
-                    add_mem(&p, k, d, dk);
+                    add_mem(&p, k, d, dk, false);
                 } else {
                     int r = gpr_id(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32,
                                                                     d->ops[0].reg.value));
@@ -176,12 +196,12 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
             if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
                 break;
             if (d->zi.mnemonic == ZYDIS_MNEMONIC_CALL) {
-                add_mem(&p, k, d, dk);
+                add_mem(&p, k, d, dk, false);
                 add(&p, k, ESP_ID, p.delta - (int32_t)osz, dk, (int)osz, true, true);
             } else if (d->zi.mnemonic == ZYDIS_MNEMONIC_RET) {
                 add(&p, k, ESP_ID, p.delta, dk, (int)osz, false, true);
             } else if (d->zi.mnemonic == ZYDIS_MNEMONIC_JMP) {
-                add_mem(&p, k, d, dk);
+                add_mem(&p, k, d, dk, false);
             }
             break;
         case BT_EMIT_CALLOUT:
@@ -201,7 +221,7 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
         bool wr = false;
         for (int j = i; j < p.na; j++) {
             struct acc *a = &p.a[j];
-            if (a->reg != f->reg || a->ver != f->ver)
+            if (!same_group(a, f))
                 continue;
             lo = a->off < lo ? a->off : lo;
             hi = a->off + a->size > hi ? a->off + a->size : hi;
@@ -209,12 +229,14 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
             count++;
         }
         for (int j = i; j < p.na; j++)
-            if (p.a[j].reg == f->reg && p.a[j].ver == f->ver)
+            if (same_group(&p.a[j], f))
                 used[j] = true;
         if (count < 2 || hi - lo > 2048)
             continue;
         struct bt_group *g = &plan->g[plan->ng++];
         g->base32 = f->reg == ESP_ID ? ZYDIS_REGISTER_R12D : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->reg);
+        g->index32 = f->idx < 0 ? ZYDIS_REGISTER_NONE : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->idx);
+        g->scale = f->scale;
         /* User code with paging: R14 is the stack page's addend and other
          * pages each have their own, so other groups keep theirs in a slot. */
         g->slot = p.user_paged && f->reg != ESP_ID ? plan->ng - 1 : -1;
@@ -225,7 +247,7 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
         g->count = count;
         for (int j = i; j < p.na; j++) {
             struct acc *a = &p.a[j];
-            if (a->reg != f->reg || a->ver != f->ver)
+            if (!same_group(a, f))
                 continue;
             if (a->stack) {
                 plan->direct_stack[a->k] = true;
@@ -257,14 +279,28 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
          * ends up holding the addend its first access uses; else in R11. */
         ZydisRegister pg = pred >= 0 ? ZYDIS_REGISTER_R9 : ZYDIS_REGISTER_R11;
         ZydisRegister pg2 = pred >= 0 ? ZYDIS_REGISTER_R11 : ZYDIS_REGISTER_R9;
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg2), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg2), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg2), bt_r(pg));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg), bt_i(SMMU_TLB_ENTRIES - 1));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
+        if (g->index32 != ZYDIS_REGISTER_NONE) {
+            /* base + index * scale wraps at 4 GiB like the guest's address,
+             * and so does each covered access (bt_direct_mem): 32-bit LEA,
+             * and both ends on one page rule out a wrap in between. */
+            ZydisRegister pg32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(pg));
+            ZydisRegister pg2_32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(pg2));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg32), bt_m(g->base32, g->index32, (uint8_t)g->scale, g->lo, 0));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg32), bt_i(12));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg2_32), bt_m(g->base32, g->index32, (uint8_t)g->scale, g->hi - 1, 0));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg2_32), bt_i(12));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg2_32), bt_r(pg32));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        } else {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg), bt_i(12));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg2), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg2), bt_i(12));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg2), bt_r(pg));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg), bt_i(SMMU_TLB_ENTRIES - 1));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
+        }
         if (pred >= 0) {
             /* The group's predicted addend (the one it met last): the
              * covered accesses wait for the slot's load only, while the

@@ -45,6 +45,8 @@ enum bt_emit_kind bt_emit_kind(const struct dec_insn *d);
 
 struct bt_group {
     ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
+    ZydisRegister index32; /* and index register (NONE for none), times scale */
+    int scale;
     int slot;              /* addend slot the check fills (-1: compare with R14) */
     int first;             /* instruction before which the check runs */
     int32_t lo, hi;        /* byte range relative to the base's value there */

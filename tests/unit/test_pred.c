@@ -17,6 +17,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bt/bt.h"
 #include "tests/unit/bt_harness.h"
@@ -187,6 +188,68 @@ START_TEST(ret_inline_cache)
 }
 END_TEST
 
+/*
+ * Accesses through the same base and index registers form one group
+ * (bt/groups.c): one check, then each access at [R10 + addend] with its
+ * 32-bit address in R10D. The address wraps at 4 GiB like the guest's:
+ * 0xF0200100 + 0x10000000 is LIN_A + 0x100.
+ *      mov ecx, 3
+ *   l: mov ebx, 0xF0200100 ; mov esi, 0x10000000
+ *      mov eax, [ebx+esi] ; add eax, [ebx+esi+8] ; mov [ebx+esi+4], eax
+ *      dec ecx ; jnz l ; hlt
+ * The first block's group check meets an empty entry and leaves for the
+ * safe translation (three sites of its own), which fills it; the loop's
+ * block then runs its group with the entry learned: 1 + 3 + 1 sites.
+ * Without indexed groups it would be 3 + 3 and no safe exit.
+ */
+START_TEST(indexed_group_wraps)
+{
+    bth_wr32(&H, PHYS_A + 0x100, 11);
+    bth_wr32(&H, PHYS_A + 0x108, 22);
+    const uint8_t code[] = {
+        0xB9, 0x03, 0x00, 0x00, 0x00,
+        0xBB, 0x00, 0x01, 0x20, 0xF0, 0xBE, 0x00, 0x00, 0x00, 0x10,
+        0x8B, 0x04, 0x33, 0x03, 0x44, 0x33, 0x08, 0x89, 0x44, 0x33, 0x04,
+        0x49, 0x75, 0xE8, 0xF4,
+    };
+    static uint8_t nops[128];
+    memset(nops, 0x90, sizeof(nops)); /* what the block goes on to decode after HLT: no accesses */
+    bth_put(&H, BTH_CODE + sizeof(code), nops, sizeof(nops));
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 33);
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_A + 0x104), 33);
+    ck_assert_uint_eq(H.bt->st.exits[BT_EXIT_SAFE], 1);
+    ck_assert_uint_eq(H.bt->st.pred_sites, 5);
+}
+END_TEST
+
+/*
+ * An indexed group whose range crosses from LIN_A into LIN_B (pages with
+ * different addends): its check fails and the safe translation reads each
+ * word from its own page.
+ *   mov ebx, LIN_A + 0xFFC ; xor esi, esi
+ *   mov edx, [ebx+esi] ; add edx, [ebx+esi+4] ; mov [ebx+esi+4], edx ; hlt
+ */
+START_TEST(indexed_group_crosses)
+{
+    bth_wr32(&H, PHYS_A + 0xFFC, 100);
+    const uint8_t code[] = {
+        0xBB, 0xFC, 0x0F, 0x20, 0x00, 0x31, 0xF6,
+        0x8B, 0x14, 0x33, 0x03, 0x54, 0x33, 0x04, 0x89, 0x54, 0x33, 0x04,
+        0xF4,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+    ck_assert_uint_eq(H.c->regs[CPU_EDX], 107);     /* PHYS_B holds 7 */
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_B), 107);
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_A + 0x1000), 0); /* not the physical neighbour */
+    ck_assert_uint_ge(H.bt->st.exits[BT_EXIT_SAFE], 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pred");
@@ -196,6 +259,8 @@ int main(void)
     tcase_add_test(tc, one_page_keeps_prediction);
     tcase_add_test(tc, pc_thunk_inlined);
     tcase_add_test(tc, ret_inline_cache);
+    tcase_add_test(tc, indexed_group_wraps);
+    tcase_add_test(tc, indexed_group_crosses);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
