@@ -52,6 +52,7 @@ struct bt_block {
     struct bt_block *pnext;   /* list of blocks on phys_page */
     struct bt_block *pnext2;  /* list of blocks on phys_page2 (if different) */
     uint32_t tomb_off;        /* OOL stub that exits with "stale block" */
+    uint32_t fwd_off;         /* entry for forward direct jumps, past the async check (0: none) */
     uint64_t phys_lo, phys_hi; /* guest-physical bytes translated [lo, hi) (both pages) */
     /* host offset → guest EIP, one entry per guest instruction (precise faults) */
     uint32_t *map_host;    /* offsets of each instruction's first host byte */

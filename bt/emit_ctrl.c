@@ -38,6 +38,9 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
         t->sites[t->nsites].buf = (int8_t)b;
         t->sites[t->nsites].rel_at = rel_at;
         t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
+        /* Every loop has a jump back (to an EIP at or below its own):
+         * forward jumps may skip the target's async check. */
+        t->sites[t->nsites].fwd = reason == BT_EXIT_BRANCH && t->d && target > t->d->eip;
         t->nsites++;
     } else {
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, R(R11D), R(R11D)); /* not chainable */
@@ -133,6 +136,7 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
         bt_bind(e, BT_OOL, first);
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
         t->sites[t->nsites].buf = BT_MAIN;
+        t->sites[t->nsites].fwd = false;
         t->sites[t->nsites].rel_at = at;
         t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
         t->nsites++;

@@ -311,7 +311,10 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             site = 0; /* a tombstone only forwards to the same kind of block */
         site_key = ~0u;
         if (site) {
-            int32_t rel = (int32_t)((int64_t)(uintptr_t)blk->host - (int64_t)(site + 4));
+            /* A forward jump enters past the async check (translate.c). */
+            uint8_t *to = blk->host + ((site & BT_SITE_FWD) ? blk->fwd_off : 0);
+            site &= ~BT_SITE_FWD;
+            int32_t rel = (int32_t)((int64_t)(uintptr_t)to - (int64_t)(site + 4));
             if (site_icache) {
                 /* The EIP the cache now holds, then its jump. */
                 int32_t neg = (int32_t)(0u - c->eip);

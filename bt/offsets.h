@@ -29,6 +29,11 @@
 /* An indirect jump's inline cache (emit_ctrl.c): the negated EIP it holds
  * and the rel32 of its miss jump sit this many bytes before the rel32 of
  * its jump; once filled, the miss jump goes just past that jump. */
+/* Set in a chainable exit's site address when its jump goes forward
+ * (target EIP above the jump's own): the dispatcher chains it to the
+ * target's fwd_off entry, past the async check (translate.c). */
+#define BT_SITE_FWD (1ull << 63)
+
 #define BT_ICACHE_EIP_BACK 18
 #define BT_ICACHE_MISS_BACK 8
 

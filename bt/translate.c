@@ -305,7 +305,7 @@ static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, ui
 }
 
 static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t vpn,
-                       uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async, int recheck)
+                       uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async, int recheck, int fwd)
 {
     if (live) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
@@ -326,6 +326,8 @@ static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t 
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
     if (exec_off < 0)
         return;
+    /* Forward jumps enter here: a tombstone can cover this compare too. */
+    bt_bind(e, BT_MAIN, fwd);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8),
            bt_i((int64_t)ppage + 1));
@@ -444,13 +446,13 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         /* Block entry: leave if something asynchronous is pending, or
          * (paging on) if the code page's mapping is not the one this block
          * was translated from (see emit_entry). */
-        int async = bt_label(e), recheck = bt_label(e), start = bt_label(e);
+        int async = bt_label(e), recheck = bt_label(e), start = bt_label(e), fwd = bt_label(e);
         bt_bind(e, BT_MAIN, start);
         uint32_t lin0 = cs_base + eip;
         uint32_t lin2 = (lin0 | 0xFFFu) + 1; /* the next page, if the last insn crosses */
         bool crosses = physn != phys0 >> 12;
         emit_entry(e, live_in[0] != 0, pg ? bt_exec_off(key) : -1, lin0 >> 12, phys0 >> 12,
-                   crosses ? (int64_t)(lin2 >> 12) : -1, physn, async, recheck);
+                   crosses ? (int64_t)(lin2 >> 12) : -1, physn, async, recheck, fwd);
         if (pg) {
             /* A code page not (or no longer) in the execute table: refill
              * it in C and check again, rather than leave for the
@@ -514,6 +516,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11), bt_i(0x1122334455667788ll));
         if (t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
             t.sites[t.nsites].buf = BT_MAIN;
+            t.sites[t.nsites].fwd = false;
             t.sites[t.nsites].rel_at = 1;
             t.sites[t.nsites].imm_at = bt_here(e, BT_OOL) - 8;
             t.nsites++;
@@ -538,11 +541,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         }
         bt_emit_place(e, host);
         for (int s = 0; s < t.nsites; s++) {
-            uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at);
+            uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at) |
+                            (t.sites[s].fwd ? BT_SITE_FWD : 0);
             memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
         }
         blk->main_len = e->len[BT_MAIN];
         blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
+        blk->fwd_off = e->label[fwd].buf == BT_MAIN && !(key & 8) ?
+                       (uint32_t)(bt_placed(e, host, BT_MAIN, (uint32_t)e->label[fwd].off) - host) : 0;
         blk->eip = eip;
         blk->key = key;
         blk->cs_base = cs_base;

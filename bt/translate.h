@@ -29,7 +29,7 @@ struct bt_tctx {
     int co_k;
     /* chain sites to resolve once placed: buffer, rel32 offset, the OOL
      * label of the exit path, and the imm64 slot that stores the site. */
-    struct { int8_t buf; uint32_t rel_at; uint32_t imm_at; } sites[64];
+    struct { int8_t buf; bool fwd; uint32_t rel_at; uint32_t imm_at; } sites[64];
     int nsites;
     bool direct_mem;              /* explicit memory operand checked by a group check */
     int8_t mem_slot;              /* its group (-1: R14) */

@@ -250,6 +250,37 @@ START_TEST(indexed_group_crosses)
 }
 END_TEST
 
+/*
+ * A forward jump is chained past its target's async check (translate.c,
+ * engine.c); when the target is invalidated, that entry must lead to the
+ * new translation too (the tombstone covers it, bt/cache.c).
+ *   +0  mov ecx, 3 ; xor ebx, ebx
+ *   +7  l: jmp T                          (forward)
+ *   +16 T: mov eax, 1 ; jmp W
+ *   +26 W: add ebx, eax ; inc byte [T + 1] ; dec ecx ; jnz l ; hlt
+ * T's immediate goes 1, 2, 3: EBX = 6. The jump at l is chained on the
+ * second pass (to T as rewritten once) and must not run that T on the
+ * third (EBX = 5).
+ */
+START_TEST(forward_entry_after_rewrite)
+{
+    const uint32_t imm = BTH_CODE + 17;
+    const uint8_t code[] = {
+        0xB9, 0x03, 0x00, 0x00, 0x00, 0x31, 0xDB,
+        0xEB, 0x07, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0xB8, 0x01, 0x00, 0x00, 0x00, 0xEB, 0x03, 0x90, 0x90, 0x90,
+        0x01, 0xC3,
+        0xFE, 0x05, imm & 0xFF, imm >> 8 & 0xFF, imm >> 16 & 0xFF, imm >> 24,
+        0x49, 0x75, 0xE2, 0xF4,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 6);
+    ck_assert_uint_ge(H.bt->st.exits[BT_EXIT_STALE], 1); /* an old T was reached, and left */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pred");
@@ -261,6 +292,7 @@ int main(void)
     tcase_add_test(tc, ret_inline_cache);
     tcase_add_test(tc, indexed_group_wraps);
     tcase_add_test(tc, indexed_group_crosses);
+    tcase_add_test(tc, forward_entry_after_rewrite);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
