@@ -274,6 +274,24 @@ void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
         bt_emit_flags_save(t, b);
 }
 
+/* The main path: the page's entry (page number in `page`) must equal
+ * `addend`, which the access then uses without waiting for the entry. */
+static void compared_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, int64_t table,
+                            unsigned size, ZydisRegister addend, ZydisRegister page, int other, int slow)
+{
+    struct bt_emit *e = t->e;
+    ZydisRegister page32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(page));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(page32), R(R10D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(page32), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(addend), bt_m(BT_R_CPU, page, 8, table, 8));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+    emit_cross_check(e, BT_MAIN, size, slow);
+    if (t->live_in)
+        bt_emit_flags_restore(t, BT_MAIN);
+    req->operands[mi].mem.index = addend;
+    bt_enc(e, BT_MAIN, req);
+}
+
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr)
 {
     struct bt_emit *e = t->e;
@@ -296,15 +314,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
          * the access waits only for the slot's load, not for the table's:
          * the compare runs beside it and its branch is predicted. */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(R10D));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R9D), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R9, 8, table, 8));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
-        emit_cross_check(e, BT_MAIN, size, slow);
-        if (live)
-            bt_emit_flags_restore(t, BT_MAIN);
-        req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
-        bt_enc(e, BT_MAIN, req);
+        compared_access(t, req, mi, table, size, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R9, other, slow);
         bt_bind(e, BT_MAIN, after);
 
         /* Another page: learn its entry (if it has one), then as below. */
@@ -335,15 +345,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         bt_bind(e, BT_MAIN, after);
         goto slow_path;
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
-    emit_cross_check(e, BT_MAIN, size, slow);
-    if (live)
-        bt_emit_flags_restore(t, BT_MAIN);
-    req->operands[mi].mem.index = ZYDIS_REGISTER_R14;
-    bt_enc(e, BT_MAIN, req);
+    compared_access(t, req, mi, table, size, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, other, slow);
     bt_bind(e, BT_MAIN, after);
 
     /* A page with its own addend. */
