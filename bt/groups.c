@@ -272,32 +272,30 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         if (live)
             bt_emit_flags_save(t, BT_MAIN);
         bt_bind(e, BT_MAIN, top);
-        /* 64-bit arithmetic: the covered accesses use [base + R14 + d]
-         * without a 32-bit wrap, so the range must not wrap either. */
         int32_t pred = g->slot >= 0 ? bt_pred_alloc(t->bt, t->d->eip) : -1;
         /* The page number goes in R9 for a predicted group, so that R11
          * ends up holding the addend its first access uses; else in R11. */
         ZydisRegister pg = pred >= 0 ? ZYDIS_REGISTER_R9 : ZYDIS_REGISTER_R11;
         ZydisRegister pg2 = pred >= 0 ? ZYDIS_REGISTER_R11 : ZYDIS_REGISTER_R9;
-        if (g->index32 != ZYDIS_REGISTER_NONE) {
-            /* base + index * scale wraps at 4 GiB like the guest's address,
-             * and so does each covered access (bt_direct_mem): 32-bit LEA,
-             * and both ends on one page rule out a wrap in between. */
-            ZydisRegister pg32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(pg));
-            ZydisRegister pg2_32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(pg2));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg32), bt_m(g->base32, g->index32, (uint8_t)g->scale, g->lo, 0));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg32), bt_i(12));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg2_32), bt_m(g->base32, g->index32, (uint8_t)g->scale, g->hi - 1, 0));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg2_32), bt_i(12));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg2_32), bt_r(pg32));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
-        } else {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg), bt_i(12));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(pg2), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->hi - 1, 0));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(pg2), bt_i(12));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg2), bt_r(pg));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        /* Both ends of the range on one page. Without an index: 64-bit
+         * arithmetic, as the covered accesses are [base + addend + d] without
+         * a 32-bit wrap, so a range past 0 or 4 GiB must fail. With one: each
+         * covered access wraps at 4 GiB like the guest's (32-bit LEA in
+         * bt_direct_mem), and so do both ends here; one page rules out a
+         * wrap in between. */
+        bool indexed = g->index32 != ZYDIS_REGISTER_NONE;
+        ZydisRegisterClass cls = indexed ? ZYDIS_REGCLASS_GPR32 : ZYDIS_REGCLASS_GPR64;
+        ZydisRegister lo_r = ZydisRegisterEncode(cls, ZydisRegisterGetId(pg));
+        ZydisRegister hi_r = ZydisRegisterEncode(cls, ZydisRegisterGetId(pg2));
+        ZydisRegister base = indexed ? g->base32 : b64;
+        uint8_t scale = indexed ? (uint8_t)g->scale : 0;
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(lo_r), bt_m(base, g->index32, scale, g->lo, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(lo_r), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(hi_r), bt_m(base, g->index32, scale, g->hi - 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(hi_r), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(hi_r), bt_r(lo_r));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        if (!indexed) {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg), bt_i(SMMU_TLB_ENTRIES - 1));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
         }
