@@ -20,15 +20,15 @@ GUESTS += $(GUEST_DIR)/hello.elf $(GUEST_DIR)/insntest.elf $(GUEST_DIR)/compute.
 .PHONY: guests
 guests: $(GUESTS) $(GUEST_DIR)/compute-native
 
-$(GUEST_OBJ)/%.o: guests/%.c
+$(GUEST_OBJ)/%.o: guests/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
-$(GUEST_OBJ)/%.o: guests/%.S
+$(GUEST_OBJ)/%.o: guests/%.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
-$(GUEST_DIR)/%.elf: $(GUEST_LIB_OBJS) guests/lib/link.ld
+$(GUEST_DIR)/%.elf: $(GUEST_LIB_OBJS) guests/lib/link.ld | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBGCC)
 
