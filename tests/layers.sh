@@ -17,8 +17,8 @@ declare -A MAY=(
     [devices]=""
     [shadowmmu]="decoder devices"
     [cpu]="decoder devices shadowmmu"
-    [bt]="decoder devices shadowmmu cpu vm/vm.h"
-    [hav]="decoder devices shadowmmu cpu vm/vm.h"
+    [bt]="decoder shadowmmu cpu vm/vm.h"
+    [hav]="decoder shadowmmu cpu vm/vm.h"
     [vm]="decoder devices shadowmmu cpu bt hav"
 )
 
