@@ -10,6 +10,9 @@
  *   paging   paging on (4 KiB pages, two address spaces), then the paging
  *            workloads in the same format: pgfault, ptemod, cr3switch,
  *            hidden. A mode of its own so the default run needs no paging.
+ *   apic     the local and I/O APIC in the same format: apic_id_read,
+ *            apic_eoi, and ioapic_irq (cycles from the i8042 command that
+ *            raises IRQ1, routed by the I/O APIC, to the handler's entry).
  * Owns the GDT/IDT/TSS set-up, the page tables, the PIC/PIT programming
  * and the arithmetic; the timed loops and handlers are in stubs.S.
  */
@@ -27,8 +30,10 @@ uint64_t nano_call_ret(uint32_t n), nano_pushf_popf(uint32_t n), nano_divzero(ui
 uint64_t nano_int80_cpl0(uint32_t n), nano_user_syscall(uint32_t n);
 uint64_t nano_pgfault(uint32_t n), nano_ptemod(uint32_t n), nano_cr3switch(uint32_t n);
 uint64_t nano_hidden(uint32_t n);
+uint64_t nano_apic_id_read(uint32_t n), nano_apic_eoi(uint32_t n);
 void nano_reload_segments(void);
 extern char isr_de[], isr_iret[], isr_irq0[], isr_spurious[], isr_unexpected[], isr_leave_user[], isr_pf[];
+extern char isr_kbd_apic[];
 
 static uint64_t gdt[6] __attribute__((aligned(8)));
 static uint64_t idt[256] __attribute__((aligned(8)));
@@ -40,6 +45,8 @@ static struct tss {
     uint16_t trap, iomap;
 } tss __attribute__((aligned(16)));
 
+/* Written by isr_kbd_apic. */
+volatile uint64_t kbd_tsc;
 /* Written by isr_irq0. */
 volatile uint32_t irq_count;
 uint32_t irq_cap;
@@ -295,6 +302,77 @@ static void run_idle(uint32_t hz)
     gprintf("idle: %u ticks\n", irq_count);
 }
 
+/* ---- local and I/O APIC ---- */
+#define LAPIC     0xfee00000u
+#define IOAPIC    0xfec00000u
+#define KBD_VEC   0x41u
+
+static inline uint32_t mmio_rd(uint32_t a) { return *(volatile uint32_t *)(uintptr_t)a; }
+static inline void mmio_wr(uint32_t a, uint32_t v) { *(volatile uint32_t *)(uintptr_t)a = v; }
+
+static void ioapic_wr(unsigned reg, uint32_t v)
+{
+    mmio_wr(IOAPIC, reg);
+    mmio_wr(IOAPIC + 0x10, v);
+}
+
+static void kbc_wait_in(void)
+{
+    while (inb(0x64) & 2)
+        ;
+}
+
+static void run_apic(void)
+{
+    uint32_t ver = mmio_rd(LAPIC + 0x30);
+    if ((ver & 0xff) < 0x10) {
+        gprintf("apic: no local APIC (version register %08x)\n", ver);
+        return;
+    }
+    mmio_wr(LAPIC + 0xf0, 0x100 | 0xff);          /* SVR: enabled, spurious 0xff */
+    mmio_wr(LAPIC + 0x80, 0);                     /* TPR 0 */
+    idt[0xff] = int_gate(isr_spurious, 0);
+    idt[KBD_VEC] = int_gate(isr_kbd_apic, 0);
+    ioapic_wr(0x10 + 2 * 1, KBD_VEC);             /* pin 1: fixed, edge, high, unmasked */
+    ioapic_wr(0x11 + 2 * 1, 0);                   /* destination APIC 0 */
+    kbc_wait_in(); outb(0x64, 0x60);              /* command byte: IRQ1 on, translation */
+    kbc_wait_in(); outb(0x60, 0x45);
+    while (inb(0x64) & 1)
+        (void)inb(0x60);
+
+    (void)best(nano_empty);
+    uint64_t empty = best(nano_empty);
+    report("apic_id_read", best(nano_apic_id_read), empty);
+    report("apic_eoi", best(nano_apic_eoi), empty);
+
+    /* ioapic_irq: best of REPS averages over KBD_ITERS interrupts. */
+    enum { KBD_ITERS = 2000 };
+    uint64_t m = ~0ull;
+    for (int r = 0; r < REPS; r++) {
+        uint64_t sum = 0;
+        for (int i = 0; i < KBD_ITERS; i++) {
+            kbd_tsc = 0;
+            kbc_wait_in();
+            __asm__ volatile("sti");
+            uint64_t t0 = __builtin_ia32_rdtsc();
+            outb(0x64, 0xd2);                     /* write keyboard output buffer: */
+            outb(0x60, 0x1c);                     /* the byte raises IRQ1 */
+            while (!kbd_tsc && __builtin_ia32_rdtsc() - t0 < (1ull << 32))
+                __asm__ volatile("" ::: "memory");
+            __asm__ volatile("cli");
+            if (!kbd_tsc) {
+                gprintf("apic: IRQ1 never arrived through the I/O APIC\n");
+                return;
+            }
+            sum += kbd_tsc - t0;
+        }
+        if (sum / KBD_ITERS < m)
+            m = sum / KBD_ITERS;
+    }
+    ioapic_wr(0x10 + 2 * 1, 0x10000);             /* mask pin 1 again */
+    gprintf("nano: ioapic_irq %u.0\n", (uint32_t)m);
+}
+
 /* Does the Multiboot command line contain word? */
 static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
 {
@@ -319,6 +397,8 @@ int guest_main(uint32_t magic, uint32_t mbi)
         run_idle(1000);
     else if (cmdline_has(magic, mbi, "paging"))
         run_paging();
+    else if (cmdline_has(magic, mbi, "apic"))
+        run_apic();
     else
         run_nano();
     return 0;

@@ -61,6 +61,16 @@ LOOP_BEGIN in
     inb $0x61, %al
 LOOP_END in
 
+/* The local APIC (apic mode, nano.c): read the ID register; write EOI
+ * with nothing in service (a no-op the guest still pays for). */
+LOOP_BEGIN apic_id_read
+    movl 0xfee00020, %eax
+LOOP_END apic_id_read
+
+LOOP_BEGIN apic_eoi
+    movl $0, 0xfee000b0
+LOOP_END apic_eoi
+
 LOOP_BEGIN cli_sti
     cli
     sti
@@ -132,6 +142,21 @@ isr_de:
 
 isr_iret:
     iretl
+
+/* The keyboard IRQ through the I/O APIC (apic mode): timestamp on entry,
+ * take the byte (OBF falls, so does IRQ1), EOI to the local APIC. */
+    .globl isr_kbd_apic
+isr_kbd_apic:
+    pushl %eax
+    pushl %edx
+    rdtsc
+    movl %eax, kbd_tsc
+    movl %edx, kbd_tsc+4
+    inb $0x60, %al
+    movl $0, 0xfee000b0
+    popl %edx
+    popl %eax
+    iret
 
 /* IRQ0: timestamp into irq_tsc[irq_count] while there is room, count, EOI. */
 isr_irq0:
