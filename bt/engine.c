@@ -139,11 +139,13 @@ static int bt_init(struct vm *vm)
     vm->cpu->vm = vm;
     bt->ibtc = (struct bt_ibtc_entry *)(bt->region + BT_IBTC_OFF);
     bt_ibtc_reset(bt);
-    if (smmu_init(&bt->mmu, vm, vm->cpu, bt->tables) != 0)
+    struct smmu_cpu_view view;
+    cpu_smmu_view(vm->cpu, &view);
+    if (smmu_init(&bt->mmu, vm->ram, vm->ram_size, vm->bus, &view, bt->tables) != 0)
         return -1;
     vm->cpu->mmu = &bt->mmu;
-    smmu_code_write_hook = mem_write_hook;
-    smmu_code_write_opaque = bt;
+    bt->mmu.code_write_hook = mem_write_hook;
+    bt->mmu.code_write_opaque = bt;
     size_t cache = vm->opt.code_cache_size ? vm->opt.code_cache_size : 64u << 20;
     if (bt_cache_init(bt, cache) != 0) {
         fprintf(stderr, "btvm: cannot allocate a %zu KiB code cache\n", cache >> 10);

@@ -1,9 +1,11 @@
 /*
  * bt/offsets.h — byte offsets into struct cpu used by emitted host code and
- * by bt/enter.S. cpu/cpu.c checks every one with a static assert.
+ * by bt/enter.S, each checked by a static assert at the end (C only).
  */
 #ifndef BTVM_BT_OFFSETS_H
 #define BTVM_BT_OFFSETS_H
+
+#include "shadowmmu/smmu.h" /* assembler-safe: the table layout */
 
 #define CPU_OFF_REGS       0
 #define CPU_OFF_EIP        32
@@ -42,18 +44,14 @@
 
 /* The engine's tables follow struct cpu in one mapping, so emitted code
  * reaches them as [R15 + index*8 + offset] (see shadowmmu/smmu.h). */
-#define SMMU_TLB_ENTRIES   (1u << 20)
 #define BT_TABLES_OFF      0x10000u
 /* Addends of user-mode access groups (groups.c), one per group of a block,
  * in the region's gap between struct cpu and the tables. */
 #define BT_GROUP_ADDEND_OFF (BT_TABLES_OFF - 32u * 8u)
-#define SMMU_TLB_TABLE_SIZE (SMMU_TLB_ENTRIES * 8u)
-/* Six tables (shadowmmu/smmu.h): sup read, sup write, user read, user
- * write, sup exec, user exec. */
-#define SMMU_TLB_OFF(t)    (BT_TABLES_OFF + (t) * SMMU_TLB_TABLE_SIZE)
-#define SMMU_TLB_READ_OFF  SMMU_TLB_OFF(0)
-#define SMMU_TLB_WRITE_OFF SMMU_TLB_OFF(1)
-#define BT_IBTC_OFF        SMMU_TLB_OFF(6)
+/* The six shadow tables (layout: shadowmmu/smmu.h): sup read, sup write,
+ * user read, user write, sup exec, user exec; R15-relative. */
+#define BT_TLB_OFF(t)      (BT_TABLES_OFF + SMMU_TLB_OFF(t))
+#define BT_IBTC_OFF        (BT_TABLES_OFF + SMMU_TLB_SIZE)
 #define BT_IBTC_ENTRIES    (1u << 16)
 /* Predicted addends of user-mode access sites (emit_mem.c, groups.c): per
  * site 16 bytes, the addend it met last and the misses it may still take
@@ -65,5 +63,26 @@
  * page-aligned addends). */
 #define BT_PRED_NONE       1u
 #define BT_REGION_SIZE     (BT_PRED_OFF + BT_PRED_SLOTS * 16u)
+
+#ifndef __ASSEMBLER__
+#include <stddef.h>
+#include "cpu/cpu.h"
+_Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
+_Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
+_Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
+_Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
+_Static_assert(offsetof(struct cpu, async_pending) == CPU_OFF_ASYNC, "async");
+_Static_assert(offsetof(struct cpu, exit_reason) == CPU_OFF_EXIT, "exit");
+_Static_assert(offsetof(struct cpu, insn_eip) == CPU_OFF_INSN_EIP, "insn_eip");
+_Static_assert(offsetof(struct cpu, arg0) == CPU_OFF_ARG0, "arg0");
+_Static_assert(offsetof(struct cpu, arg1) == CPU_OFF_ARG1, "arg1");
+_Static_assert(offsetof(struct cpu, mem_bounce) == CPU_OFF_MEM_BOUNCE, "bounce flag");
+_Static_assert(offsetof(struct cpu, mem_addend) == CPU_OFF_MEM_ADDEND, "addend");
+_Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "host_rsp");
+_Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "exit_site");
+_Static_assert(offsetof(struct cpu, co_insn) == CPU_OFF_CO_INSN, "co_insn");
+_Static_assert(offsetof(struct cpu, bounce) == CPU_OFF_BOUNCE, "bounce");
+_Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
+#endif
 
 #endif

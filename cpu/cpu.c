@@ -2,7 +2,8 @@
  * cpu/cpu.c — vcpu reset, the CPUID model and the register dump.
  *
  * The CPUID model advertises only what btvm virtualizes correctly (see
- * docs/cpuid.md); never VMX/SVM. Offsets used by emitted code are pinned here.
+ * docs/cpuid.md); never VMX/SVM. Offsets used by emitted code are pinned in
+ * bt/offsets.h.
  */
 #include "cpu/cpu.h"
 
@@ -10,24 +11,15 @@
 #include <string.h>
 #include <time.h>
 #include <x86intrin.h>
-#include "bt/offsets.h"
+#include "shadowmmu/smmu.h"
 
-_Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
-_Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
-_Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
-_Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
-_Static_assert(offsetof(struct cpu, async_pending) == CPU_OFF_ASYNC, "async");
-_Static_assert(offsetof(struct cpu, exit_reason) == CPU_OFF_EXIT, "exit");
-_Static_assert(offsetof(struct cpu, insn_eip) == CPU_OFF_INSN_EIP, "insn_eip");
-_Static_assert(offsetof(struct cpu, arg0) == CPU_OFF_ARG0, "arg0");
-_Static_assert(offsetof(struct cpu, arg1) == CPU_OFF_ARG1, "arg1");
-_Static_assert(offsetof(struct cpu, mem_bounce) == CPU_OFF_MEM_BOUNCE, "bounce flag");
-_Static_assert(offsetof(struct cpu, mem_addend) == CPU_OFF_MEM_ADDEND, "addend");
-_Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "host_rsp");
-_Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "exit_site");
-_Static_assert(offsetof(struct cpu, co_insn) == CPU_OFF_CO_INSN, "co_insn");
-_Static_assert(offsetof(struct cpu, bounce) == CPU_OFF_BOUNCE, "bounce");
-_Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
+void cpu_smmu_view(const struct cpu *c, struct smmu_cpu_view *v)
+{
+    *v = (struct smmu_cpu_view){
+        .cr0 = &c->cr0, .cr3 = &c->cr3, .cr4 = &c->cr4, .efer = &c->efer,
+        .cpl = &c->cpl, .sys_access = &c->sys_access,
+    };
+}
 
 static void flat_seg(struct cpu_segment *s, uint16_t sel, uint32_t type)
 {

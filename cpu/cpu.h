@@ -6,7 +6,7 @@
  * exit and callout; everything else (EIP, EFLAGS system bits, segments,
  * control registers) lives here all the time. Offsets into this struct are
  * used by emitted host code (bt/), so its layout is part of the contract:
- * change it only together with bt/ (the static asserts in cpu.c pin it).
+ * change it only together with bt/ (static asserts in bt/offsets.h pin it).
  */
 #ifndef BTVM_CPU_H
 #define BTVM_CPU_H
@@ -122,6 +122,10 @@ struct cpu {
     uint64_t msr_apic_base, msr_misc_enable;
 
 };
+
+struct smmu_cpu_view;
+/* Point v at c's paging registers (for smmu_init). */
+void cpu_smmu_view(const struct cpu *c, struct smmu_cpu_view *v);
 
 /* Record an exception for delivery (callouts call this, then return to the
  * dispatcher). */
