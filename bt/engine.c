@@ -19,9 +19,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <ucontext.h>
-#include "devices/pic8259.h"
-#include "devices/uart16550.h"
-#include "vm/console.h"
 #include "vm/vm.h"
 
 void bt_signal_leave(void);
@@ -250,25 +247,22 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
                 return;
             site = 0;
         }
-        if (__atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) && vm->uart) {
-            __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
-            dev_uart_poll(vm->uart);
-        }
+        vm_service_input(vm);
         if (check_timers) {
             vm_run_timers(vm);
             check_timers = false;
         }
         if (c->shadow && c->eip != c->shadow_eip)
             c->shadow = false;
-        if ((c->eflags & CPU_FL_IF) && !c->shadow && vm->pic && dev_pic_intr(vm->pic)) {
+        if ((c->eflags & CPU_FL_IF) && !c->shadow && vm_intr_pending(vm)) {
             bt->st.interrupts++;
-            if (delivery_failed(bt, ex, cpu_interrupt(c, dev_pic_ack(vm->pic))))
+            if (delivery_failed(bt, ex, cpu_interrupt(c, vm_intr_ack(vm))))
                 return;
             site = 0;
             want_safe = false;
         }
         if (c->halted) {
-            if (!(c->eflags & CPU_FL_IF) || !vm->pic) {
+            if (!(c->eflags & CPU_FL_IF) || !vm_intr_possible(vm)) {
                 /* Nothing can wake it: no NMI source exists. */
                 ex->kind = VM_EXIT_HLT;
                 ex->eip = c->eip;

@@ -35,6 +35,7 @@ static void setup(void)
     cpu_reset_flat32(c);
     c->vm = &vm;
     vm.cpu = c;
+    vm_cpu_env_attach(&vm, c);
     tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);
     struct smmu_cpu_view view;
     cpu_smmu_view(c, &view);
