@@ -22,7 +22,7 @@
 void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
 {
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)eip));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i((int32_t)reason));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i((int32_t)reason));
     bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
 }
 
@@ -45,7 +45,7 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
     } else {
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, R(R11D), R(R11D)); /* not chainable */
     }
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), R(R11));
     bt_emit_exit_simple(t, BT_OOL, target, reason);
 }
 
@@ -106,9 +106,9 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     if (t->key & 8) {
         /* Non-flat code: the table's tags do not hold the CS base, so
          * always ask the dispatcher (rare code, correct first). */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_exit);
         return;
     }
@@ -140,9 +140,9 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
         t->sites[t->nsites].rel_at = at;
         t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
         t->nsites++;
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), R(R11));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
@@ -173,9 +173,9 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
 
     bt_bind(e, BT_OOL, miss);
     /* Not an inline cache to fill (a callout may have left a block there). */
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
     bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
 }
 
@@ -184,7 +184,7 @@ static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
     struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)(uintptr_t)insn));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_CO_INSN, 8), R(R11));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_CO_INSN, 8), R(R11));
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)fn));
     bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
 }

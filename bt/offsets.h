@@ -1,28 +1,36 @@
 /*
- * bt/offsets.h — byte offsets into struct cpu used by emitted host code and
- * by bt/enter.S, each checked by a static assert at the end (C only).
+ * bt/offsets.h — byte offsets from R15 used by emitted host code and by
+ * bt/enter.S: struct cpu's hot fields, the engine's per-vcpu fields before
+ * it, and the tables after it. bt/engine.c checks the struct offsets with
+ * static asserts.
  */
 #ifndef BTVM_BT_OFFSETS_H
 #define BTVM_BT_OFFSETS_H
 
 #include "shadowmmu/smmu.h" /* assembler-safe: the table layout */
 
+/* struct cpu (cpu/cpu.h), reached from R15 = struct cpu *. */
 #define CPU_OFF_REGS       0
 #define CPU_OFF_EIP        32
 #define CPU_OFF_EFLAGS     36
 #define CPU_OFF_SEG_BASE   40
 #define CPU_OFF_ASYNC      64
-#define CPU_OFF_EXIT       68
-#define CPU_OFF_INSN_EIP   72
-#define CPU_OFF_ARG0       76
-#define CPU_OFF_ARG1       80
-#define CPU_OFF_MEM_BOUNCE 84
-#define CPU_OFF_MEM_ADDEND 88
-#define CPU_OFF_HOST_RSP   96
-#define CPU_OFF_EXIT_SITE  104
-#define CPU_OFF_CO_INSN    120
-#define CPU_OFF_BOUNCE     128
-#define CPU_OFF_FXSTATE    704
+#define CPU_OFF_FXSTATE    80
+
+/* struct bt_vcpu (bt/bt.h), the engine's own per-vcpu state, ends right
+ * before struct cpu: its hot fields sit at small negative offsets from R15
+ * (disp8 like the CPU's own). bt/engine.c checks each one. */
+#define BT_OFF_EXIT        (-64)
+#define BT_OFF_INSN_EIP    (-60)
+#define BT_OFF_ARG0        (-56)
+#define BT_OFF_ARG1        (-52)
+#define BT_OFF_MEM_BOUNCE  (-48)
+#define BT_OFF_MEM_ADDEND  (-40)
+#define BT_OFF_HOST_RSP    (-32)
+#define BT_OFF_EXIT_SITE   (-24)
+#define BT_OFF_CO_INSN     (-16)
+/* The mapping starts this far before struct cpu (room for struct bt_vcpu). */
+#define BT_VCPU_SPAN       4096
 
 /* Callout result (not an exit): the trampoline continues at the block whose
  * host address is in cpu->exit_site with R14 = cpu->mem_addend (memslow.c). */
@@ -42,7 +50,7 @@
 /* Flags the host RFLAGS carries for the guest: CF PF AF ZF SF OF DF. */
 #define BT_HOSTLIVE_FLAGS 0x0CD5
 
-/* The engine's tables follow struct cpu in one mapping, so emitted code
+/* The engine's tables follow struct cpu in the same mapping, so emitted code
  * reaches them as [R15 + index*8 + offset] (see shadowmmu/smmu.h). */
 #define BT_TABLES_OFF      0x10000u
 /* Addends of user-mode access groups (groups.c), one per group of a block,
@@ -63,26 +71,5 @@
  * page-aligned addends). */
 #define BT_PRED_NONE       1u
 #define BT_REGION_SIZE     (BT_PRED_OFF + BT_PRED_SLOTS * 16u)
-
-#ifndef __ASSEMBLER__
-#include <stddef.h>
-#include "cpu/cpu.h"
-_Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
-_Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
-_Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
-_Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
-_Static_assert(offsetof(struct cpu, async_pending) == CPU_OFF_ASYNC, "async");
-_Static_assert(offsetof(struct cpu, exit_reason) == CPU_OFF_EXIT, "exit");
-_Static_assert(offsetof(struct cpu, insn_eip) == CPU_OFF_INSN_EIP, "insn_eip");
-_Static_assert(offsetof(struct cpu, arg0) == CPU_OFF_ARG0, "arg0");
-_Static_assert(offsetof(struct cpu, arg1) == CPU_OFF_ARG1, "arg1");
-_Static_assert(offsetof(struct cpu, mem_bounce) == CPU_OFF_MEM_BOUNCE, "bounce flag");
-_Static_assert(offsetof(struct cpu, mem_addend) == CPU_OFF_MEM_ADDEND, "addend");
-_Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "host_rsp");
-_Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "exit_site");
-_Static_assert(offsetof(struct cpu, co_insn) == CPU_OFF_CO_INSN, "co_insn");
-_Static_assert(offsetof(struct cpu, bounce) == CPU_OFF_BOUNCE, "bounce");
-_Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
-#endif
 
 #endif

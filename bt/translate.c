@@ -28,7 +28,7 @@
 uint32_t bt_mode_key(const struct cpu *c)
 {
     uint32_t k = c->cpl & 3;
-    if (c->segs[CPU_CS].flags & 0x4000)
+    if (c->segs[CPU_CS].flags & CPU_SEGF_DB)
         k |= 4;
     /* Non-flat: a base, limit or expand-down on CS/DS/ES/SS means every
      * access adds the base and checks the bounds. (FS and GS accesses
@@ -43,7 +43,7 @@ uint32_t bt_mode_key(const struct cpu *c)
     }
     if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
         k |= BT_KEY_NOFPU;
-    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & 0x4000))
+    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & CPU_SEGF_DB))
         k |= BT_KEY_STACK16;
     if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
         k |= BT_KEY_PG;
@@ -200,7 +200,7 @@ enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
     if (d->cls & DEC_UNDEFINED)
         return BT_EMIT_CALLOUT;
     if (d->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC)
-        return BT_EMIT_IDENT; /* host TSC is the guest's (DESIGN.md: time) */
+        return BT_EMIT_IDENT; /* host TSC is the guest's (docs/cpuid.md) */
     if (d->cls & DEC_CONTROL)
         return BT_EMIT_CONTROL;
     if (d->cls & DEC_STACK)
@@ -460,9 +460,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.d = &insns[0];
             bt_bind(e, BT_OOL, recheck);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i((int32_t)((phys0 >> 12) + 1)));
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i((int32_t)((phys0 >> 12) + 1)));
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4), bt_i(crosses ? (int32_t)(physn + 1) : 0));
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_i(crosses ? (int32_t)(physn + 1) : 0));
             bt_emit_internal_callout(&t, BT_OOL, bt_entry_refill);
             bt_jmp_label(e, BT_OOL, start);
             t.d = NULL;
@@ -524,9 +524,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(ZYDIS_REGISTER_R11D), bt_r(ZYDIS_REGISTER_R11D));
         }
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EXIT_SITE, 8), bt_r(ZYDIS_REGISTER_R11));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_EXIT_SITE, 8), bt_r(ZYDIS_REGISTER_R11));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i((int32_t)key));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i((int32_t)key));
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_STALE);
 
         if (e->failed) {

@@ -2,8 +2,7 @@
  * cpu/cpu.c — vcpu reset, the CPUID model and the register dump.
  *
  * The CPUID model advertises only what btvm virtualizes correctly (see
- * docs/cpuid.md); never VMX/SVM. Offsets used by emitted code are pinned in
- * bt/offsets.h.
+ * docs/cpuid.md); never VMX/SVM.
  */
 #include "cpu/cpu.h"
 
@@ -26,33 +25,32 @@ static void flat_seg(struct cpu_segment *s, uint16_t sel, uint32_t type)
     s->sel = sel;
     s->base = 0;
     s->limit = 0xFFFFFFFF;
-    /* type | S | P | D/B | G (descriptor high dword bits 8..23) */
-    s->flags = type | 0x10 | 0x80 | 0x4000 | 0x8000;
+    s->flags = type | CPU_SEGF_S | CPU_SEGF_P | CPU_SEGF_DB | CPU_SEGF_G;
 }
 
 void cpu_seg_bounds(struct cpu *c, int i)
 {
     const struct cpu_segment *s = &c->segs[i];
-    unsigned type = s->flags & 0xF;
-    bool present = s->flags & 0x80;
+    unsigned type = s->flags & CPU_SEGF_TYPE;
+    bool present = s->flags & CPU_SEGF_P;
     if (!present && (c->cr0 & CPU_CR0_PE)) {
         c->seg_lo[i] = 1; /* unusable (null): every access faults */
         c->seg_hi[i] = 0;
-    } else if ((s->flags & 0x10) && !(type & 8) && (type & 4)) {
+    } else if ((s->flags & CPU_SEGF_S) && !(type & 8) && (type & 4)) {
         /* Expand-down data: offsets above the limit, up to 64 KiB or 4 GiB. */
         c->seg_lo[i] = s->limit + 1;
-        c->seg_hi[i] = (s->flags & 0x4000) ? 0xFFFFFFFFu : 0xFFFFu;
+        c->seg_hi[i] = (s->flags & CPU_SEGF_DB) ? 0xFFFFFFFFu : 0xFFFFu;
     } else {
         c->seg_lo[i] = 0;
         c->seg_hi[i] = s->limit;
     }
-    bool code = (s->flags & 0x10) && (type & 8);
+    bool code = (s->flags & CPU_SEGF_S) && (type & 8);
     if (present && code && !(type & 2) && (c->cr0 & CPU_CR0_PE)) {
         c->seg_lo[i] = 1; /* execute-only code: no data reads */
         c->seg_hi[i] = 0;
     }
     /* Writes need a writable data segment (SDM vol. 3 5.4.1). */
-    bool writable = !(c->cr0 & CPU_CR0_PE) || ((s->flags & 0x10) && !(type & 8) && (type & 2));
+    bool writable = !(c->cr0 & CPU_CR0_PE) || ((s->flags & CPU_SEGF_S) && !(type & 8) && (type & 2));
     c->seg_wlo[i] = writable ? c->seg_lo[i] : 1;
     c->seg_whi[i] = writable ? c->seg_hi[i] : 0;
 }
