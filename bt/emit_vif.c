@@ -23,7 +23,6 @@
 #include "bt/translate.h"
 
 #include "bt/offsets.h"
-#include "devices/pic8259.h"
 #include "vm/vm.h"
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
@@ -49,11 +48,11 @@ static void load_iopl(struct bt_emit *e, ZydisRegister dst)
  * block entry. */
 static void poll_intr(struct bt_tctx *t)
 {
-    struct vm *vm = t->bt->vm;
-    if (!vm->pic)
+    const volatile uint8_t *intr = vm_intr_level(t->bt->vm);
+    if (!intr)
         return;
     struct bt_emit *e = t->e;
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8), bt_i((int64_t)(uintptr_t)dev_pic_intr_byte(vm->pic)));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8), bt_i((int64_t)(uintptr_t)intr));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R8D), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 0, 1));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R8, 1, 0, 0));

@@ -19,9 +19,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <ucontext.h>
-#include "devices/pic8259.h"
-#include "devices/uart16550.h"
-#include "vm/console.h"
 #include "vm/vm.h"
 
 void bt_signal_leave(void);
@@ -162,11 +159,13 @@ static int bt_init(struct vm *vm)
     vm->cpu->vm = vm;
     bt->ibtc = (struct bt_ibtc_entry *)(bt->region + BT_IBTC_OFF);
     bt_ibtc_reset(bt);
-    if (smmu_init(&bt->mmu, vm, vm->cpu, bt->tables) != 0)
+    struct smmu_cpu_view view;
+    cpu_smmu_view(vm->cpu, &view);
+    if (smmu_init(&bt->mmu, vm->ram, vm->ram_size, vm->bus, &view, bt->tables) != 0)
         return -1;
     vm->cpu->mmu = &bt->mmu;
-    smmu_code_write_hook = mem_write_hook;
-    smmu_code_write_opaque = bt;
+    bt->mmu.code_write_hook = mem_write_hook;
+    bt->mmu.code_write_opaque = bt;
     size_t cache = vm->opt.code_cache_size ? vm->opt.code_cache_size : 64u << 20;
     if (bt_cache_init(bt, cache) != 0) {
         fprintf(stderr, "btvm: cannot allocate a %zu KiB code cache\n", cache >> 10);
@@ -271,25 +270,22 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
                 return;
             site = 0;
         }
-        if (__atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) && vm->uart) {
-            __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
-            dev_uart_poll(vm->uart);
-        }
+        vm_service_input(vm);
         if (check_timers) {
             vm_run_timers(vm);
             check_timers = false;
         }
         if (c->shadow && c->eip != c->shadow_eip)
             c->shadow = false;
-        if ((c->eflags & CPU_FL_IF) && !c->shadow && vm->pic && dev_pic_intr(vm->pic)) {
+        if ((c->eflags & CPU_FL_IF) && !c->shadow && vm_intr_pending(vm)) {
             bt->st.interrupts++;
-            if (delivery_failed(bt, ex, cpu_interrupt(c, dev_pic_ack(vm->pic))))
+            if (delivery_failed(bt, ex, cpu_interrupt(c, vm_intr_ack(vm))))
                 return;
             site = 0;
             want_safe = false;
         }
         if (c->halted) {
-            if (!(c->eflags & CPU_FL_IF) || !vm->pic) {
+            if (!(c->eflags & CPU_FL_IF) || !vm_intr_possible(vm)) {
                 /* Nothing can wake it: no NMI source exists. */
                 ex->kind = VM_EXIT_HLT;
                 ex->eip = c->eip;

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include "vm/vm.h"
-#include "devices/pic8259.h"
 
 static struct bt *engine(struct cpu *c)
 {
@@ -39,7 +38,7 @@ static int try_jump(struct bt *bt, struct cpu *c)
         __atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) ||
-        ((c->eflags & CPU_FL_IF) && vm->pic && dev_pic_intr(vm->pic)))
+        ((c->eflags & CPU_FL_IF) && vm_intr_pending(vm)))
         return BT_EXIT_CALLOUT;
     int64_t pp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
     if (pp < 0)

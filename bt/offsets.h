@@ -7,6 +7,8 @@
 #ifndef BTVM_BT_OFFSETS_H
 #define BTVM_BT_OFFSETS_H
 
+#include "shadowmmu/smmu.h" /* assembler-safe: the table layout */
+
 /* struct cpu (cpu/cpu.h), reached from R15 = struct cpu *. */
 #define CPU_OFF_REGS       0
 #define CPU_OFF_EIP        32
@@ -50,18 +52,14 @@
 
 /* The engine's tables follow struct cpu in the same mapping, so emitted code
  * reaches them as [R15 + index*8 + offset] (see shadowmmu/smmu.h). */
-#define SMMU_TLB_ENTRIES   (1u << 20)
 #define BT_TABLES_OFF      0x10000u
 /* Addends of user-mode access groups (groups.c), one per group of a block,
  * in the region's gap between struct cpu and the tables. */
 #define BT_GROUP_ADDEND_OFF (BT_TABLES_OFF - 32u * 8u)
-#define SMMU_TLB_TABLE_SIZE (SMMU_TLB_ENTRIES * 8u)
-/* Six tables (shadowmmu/smmu.h): sup read, sup write, user read, user
- * write, sup exec, user exec. */
-#define SMMU_TLB_OFF(t)    (BT_TABLES_OFF + (t) * SMMU_TLB_TABLE_SIZE)
-#define SMMU_TLB_READ_OFF  SMMU_TLB_OFF(0)
-#define SMMU_TLB_WRITE_OFF SMMU_TLB_OFF(1)
-#define BT_IBTC_OFF        SMMU_TLB_OFF(6)
+/* The six shadow tables (layout: shadowmmu/smmu.h): sup read, sup write,
+ * user read, user write, sup exec, user exec; R15-relative. */
+#define BT_TLB_OFF(t)      (BT_TABLES_OFF + SMMU_TLB_OFF(t))
+#define BT_IBTC_OFF        (BT_TABLES_OFF + SMMU_TLB_SIZE)
 #define BT_IBTC_ENTRIES    (1u << 16)
 /* Predicted addends of user-mode access sites (emit_mem.c, groups.c): per
  * site 16 bytes, the addend it met last and the misses it may still take

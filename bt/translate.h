@@ -69,12 +69,12 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
 /* The shadow table emitted code uses: CPL 3 code uses the user view. */
 static inline int32_t bt_tlb_off(uint32_t key, bool wr)
 {
-    return (int32_t)SMMU_TLB_OFF(((key & 3) == 3 ? 2u : 0u) + (wr ? 1u : 0u));
+    return (int32_t)BT_TLB_OFF(((key & 3) == 3 ? 2u : 0u) + (wr ? 1u : 0u));
 }
 /* The execute table a block entry checks (guest-physical page + 1). */
 static inline int32_t bt_exec_off(uint32_t key)
 {
-    return (int32_t)SMMU_TLB_OFF((key & 3) == 3 ? 5u : 4u);
+    return (int32_t)BT_TLB_OFF((key & 3) == 3 ? 5u : 4u);
 } /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
 
 /* emit_mem.c */

@@ -10,6 +10,15 @@
 #include <string.h>
 #include <time.h>
 #include <x86intrin.h>
+#include "shadowmmu/smmu.h"
+
+void cpu_smmu_view(const struct cpu *c, struct smmu_cpu_view *v)
+{
+    *v = (struct smmu_cpu_view){
+        .cr0 = &c->cr0, .cr3 = &c->cr3, .cr4 = &c->cr4, .efer = &c->efer,
+        .cpl = &c->cpl, .sys_access = &c->sys_access,
+    };
+}
 
 static void flat_seg(struct cpu_segment *s, uint16_t sel, uint32_t type)
 {

@@ -86,6 +86,19 @@ enum cpu_vector {
     CPU_VEC_AC = 17, CPU_VEC_MC = 18, CPU_VEC_XM = 19,
 };
 
+/* What the CPU model needs from the machine it sits in (vm/ fills it in:
+ * vm_cpu_env_attach). The CPU model calls it only from callouts (IN, OUT,
+ * INS, OUTS), never on a path emitted code takes inline. */
+struct cpu_env_ops {
+    /* Port access of size bytes: *val is the value written or read. */
+    void (*pio)(void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val);
+    /* After a guest port write: true if the engine must come back to the
+     * machine at the next block (a device moved a timer deadline earlier). */
+    bool (*io_done)(void *ctx);
+    /* A device asked the machine to stop (any thread may set it). */
+    bool (*stop_requested)(void *ctx);
+};
+
 struct cpu {
     /* --- hot part: offsets used by emitted code (bt/offsets.h); keep first --- */
     uint32_t regs[8];       /* EAX..EDI, valid while not in translated code */
@@ -125,7 +138,15 @@ struct cpu {
     uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
     uint64_t msr_apic_base, msr_misc_enable;
 
+    /* --- the machine (set after allocation, vm_cpu_env_attach) --- */
+    const struct cpu_env_ops *env;
+    void *env_ctx;
+
 };
+
+struct smmu_cpu_view;
+/* Point v at c's paging registers (for smmu_init). */
+void cpu_smmu_view(const struct cpu *c, struct smmu_cpu_view *v);
 
 /* Record an exception for delivery (callouts call this, then return to the
  * dispatcher). */

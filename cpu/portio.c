@@ -6,9 +6,6 @@
  */
 #include "cpu/internal.h"
 
-#include "devices/bus.h"
-#include "vm/vm.h"
-
 int cpu_io_allowed(struct cpu *c, uint16_t port, unsigned size)
 {
     if (!(c->cr0 & CPU_CR0_PE))
@@ -48,9 +45,8 @@ int cpu_co_in(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     uint32_t v = 0;
-    dev_bus_pio(((struct vm *)c->vm)->bus, port, size, false, &v);
+    c->env->pio(c->env_ctx, port, size, false, &v);
     cpu_set_reg(c, d->ops[0].reg.value, v);
-    ((struct vm *)c->vm)->stats.pio_accesses++;
     return CPU_CO_CONTINUE;
 }
 
@@ -64,12 +60,10 @@ int cpu_co_out(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     uint32_t v = cpu_get_reg(c, d->ops[1].reg.value);
-    struct vm *vm = c->vm;
-    dev_bus_pio(vm->bus, port, size, true, &v);
-    vm->stats.pio_accesses++;
-    if (vm_timers_moved(vm))
+    c->env->pio(c->env_ctx, port, size, true, &v);
+    if (c->env->io_done(c->env_ctx))
         c->async_pending = 1; /* the dispatcher re-arms the ticker at the next block */
-    if (vm->stop_requested) {
+    if (c->env->stop_requested(c->env_ctx)) {
         c->eip = next_eip(d);
         return CPU_CO_EXIT;
     }

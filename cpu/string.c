@@ -23,9 +23,7 @@
 #include "cpu/internal.h"
 
 #include <string.h>
-#include "devices/bus.h"
 #include "shadowmmu/smmu.h"
-#include "vm/vm.h"
 
 /* Work budget per callout: one unit per byte copied in bulk, SLOW_COST per
  * element done through the slow path (≈64K slow elements, 1 MiB bulk). */
@@ -380,7 +378,6 @@ int cpu_co_ins(struct cpu *c, const struct dec_insn *d)
     int f = cpu_io_allowed(c, port, s.size);
     if (f)
         return co_fault(c, d, f);
-    struct vm *vm = c->vm;
     for (;;) {
         uint64_t phys;
         if ((f = dst_check(c, &s, true)))
@@ -390,8 +387,7 @@ int cpu_co_ins(struct cpu *c, const struct dec_insn *d)
             return sop_fault(c, &s, CPU_FAULT(CPU_VEC_PF, c->mmu->pf_err));
         }
         uint32_t v = 0;
-        dev_bus_pio(vm->bus, port, s.size, false, &v);
-        vm->stats.pio_accesses++;
+        c->env->pio(c->env_ctx, port, s.size, false, &v);
         if ((f = cpu_mem_write(c, dst_lin(c, &s), &v, s.size)))
             return sop_fault(c, &s, f);
         s.di += s.delta; s.cnt--;
@@ -413,16 +409,14 @@ int cpu_co_outs(struct cpu *c, const struct dec_insn *d)
     int f = cpu_io_allowed(c, port, s.size);
     if (f)
         return co_fault(c, d, f);
-    struct vm *vm = c->vm;
     for (;;) {
         uint32_t v = 0;
         if ((f = src_check(c, &s)) || (f = cpu_mem_read(c, src_lin(c, &s), &v, s.size)))
             return sop_fault(c, &s, f);
-        dev_bus_pio(vm->bus, port, s.size, true, &v);
-        vm->stats.pio_accesses++;
+        c->env->pio(c->env_ctx, port, s.size, true, &v);
         s.si += s.delta; s.cnt--;
         s.work += SLOW_COST;
-        if (vm->stop_requested && s.cnt) {
+        if (s.cnt && c->env->stop_requested(c->env_ctx)) {
             sop_save(c, &s);
             c->eip = d->eip;
             return CPU_CO_EXIT;

@@ -1,6 +1,7 @@
 /*
  * hav/hav_own.h — hav/'s private state shared by its files: the KVM file
- * descriptors, the mapped kvm_run page and the exit counters.
+ * descriptors, the mapped kvm_run page and the exit counters. The rest of
+ * btvm sees hav/ only as hav_engine_ops (declared in vm/vm.h).
  */
 #ifndef BTVM_HAV_OWN_H
 #define BTVM_HAV_OWN_H
@@ -8,6 +9,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "vm/vm.h"
 
@@ -33,6 +35,11 @@ struct hav {
     bool halted;             /* guest sits in HLT with IF=1 */
     struct hav_stats st;
 };
+
+/* hav_engine_ops.probe (hav/probe.c): 0 if /dev/kvm opens, speaks API 12,
+ * has the capabilities hav/ needs and can create a VM with a vcpu; else
+ * -errno (-ENODEV: it lacks something) with a one-line reason in why. */
+int hav_probe(char *why, size_t n);
 
 /* struct cpu <-> KVM vcpu state (hav/state.c). 0 or -errno. */
 int hav_state_load(struct hav *h);

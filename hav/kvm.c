@@ -14,7 +14,6 @@
  * kvm_run->immediate_exit (covers a vcpu about to enter) and sends SIGUSR1,
  * whose empty handler makes a running KVM_RUN return EINTR.
  */
-#include "hav/hav.h"
 #include "hav/hav_own.h"
 
 #include <errno.h>
@@ -28,9 +27,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "cpu/cpu.h"
-#include "devices/bus.h"
-#include "devices/pic8259.h"
-#include "devices/uart16550.h"
 
 #define HAV_KICK_SIGNAL SIGUSR1
 /* Intel needs three pages for its real-mode TSS; above any RAM btvm maps
@@ -71,7 +67,7 @@ static int hav_init(struct vm *vm)
 {
     struct hav *h = calloc(1, sizeof(*h));
     if (!h) {
-        fprintf(stderr, "btvm: kvm: out of memory\n");
+        vm_set_error(vm, "kvm: out of memory");
         return -ENOMEM;
     }
     h->vm = vm;
@@ -131,7 +127,7 @@ static int hav_init(struct vm *vm)
     return 0;
 fail:;
     int e = errno;
-    fprintf(stderr, "btvm: kvm: %s: %s\n", what, strerror(e ? e : EINVAL));
+    vm_set_error(vm, "kvm: %s: %s", what, strerror(e ? e : EINVAL));
     hav_free(h);
     return e ? -e : -EINVAL;
 }
@@ -176,12 +172,11 @@ static void do_pio(struct hav *h)
         uint32_t v = 0;
         if (out)
             memcpy(&v, p, size);
-        dev_bus_pio(h->vm->bus, run->io.port, size, out, &v);
+        vm_pio(h->vm, run->io.port, size, out, &v);
         if (!out)
             memcpy(p, &v, size);
     }
     h->st.pio += run->io.count;
-    h->vm->stats.pio_accesses += run->io.count;
 }
 
 static void do_mmio(struct hav *h)
@@ -191,11 +186,10 @@ static void do_mmio(struct hav *h)
     unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
     if (run->mmio.is_write)
         memcpy(&v, run->mmio.data, len);
-    dev_bus_mmio(h->vm->bus, run->mmio.phys_addr, len, run->mmio.is_write, &v);
+    vm_mmio(h->vm, run->mmio.phys_addr, len, run->mmio.is_write, &v);
     if (!run->mmio.is_write)
         memcpy(run->mmio.data, &v, len);
     h->st.mmio++;
-    h->vm->stats.mmio_accesses++;
 }
 
 /* First run(): this thread is the vcpu; the loaders' state goes into KVM. */
@@ -211,7 +205,7 @@ static int first_run(struct hav *h, struct vm_exit *ex)
         ex->eip = h->vm->cpu->eip;
         snprintf(ex->msg, sizeof(ex->msg), "kvm: cannot load the boot CPU state into the vcpu: %s",
                  strerror(-e));
-        return -1;
+        return e;
     }
     h->loaded = true;
     return 0;
@@ -231,18 +225,15 @@ static void hav_run(struct vm *vm, struct vm_exit *ex)
             finish(h, ex, VM_EXIT_STOP, NULL);
             return;
         }
-        if (__atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE) && vm->uart) {
-            __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
-            dev_uart_poll(vm->uart);
-        }
+        vm_service_input(vm);
         if (check_timers || __atomic_load_n(&vm->cpu->async_pending, __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&vm->cpu->async_pending, 0, __ATOMIC_RELEASE);
             vm_run_timers(vm);
             check_timers = false;
         }
-        bool intr = vm->pic && dev_pic_intr(vm->pic);
+        bool intr = vm_intr_pending(vm);
         if (intr && run->ready_for_interrupt_injection) {
-            struct kvm_interrupt irq = { .irq = (uint32_t)dev_pic_ack(vm->pic) };
+            struct kvm_interrupt irq = { .irq = (uint32_t)vm_intr_ack(vm) };
             if (ioctl(h->vcpu_fd, KVM_INTERRUPT, &irq) < 0) {
                 finish(h, ex, VM_EXIT_ERROR, "kvm: KVM_INTERRUPT: %s", strerror(errno));
                 return;
@@ -250,7 +241,7 @@ static void hav_run(struct vm *vm, struct vm_exit *ex)
             h->st.interrupts++;
             h->halted = false;
             /* One per entry: ready_for_interrupt_injection is stale now. */
-            intr = dev_pic_intr(vm->pic);
+            intr = vm_intr_pending(vm);
             run->ready_for_interrupt_injection = 0;
         }
         if (h->halted && !intr) {
@@ -294,7 +285,7 @@ static void hav_run(struct vm *vm, struct vm_exit *ex)
             break;
         case KVM_EXIT_HLT:
             h->st.exits[HAV_X_HLT]++;
-            if (!run->if_flag || !vm->pic) {
+            if (!run->if_flag || !vm_intr_possible(vm)) {
                 /* Nothing can wake it: no NMI source exists. */
                 finish(h, ex, VM_EXIT_HLT, NULL);
                 return;
@@ -381,6 +372,7 @@ static void hav_destroy(struct vm *vm)
 
 const struct vm_engine_ops hav_engine_ops = {
     .name = "kvm",
+    .probe = hav_probe,
     .init = hav_init,
     .run = hav_run,
     .print_stats = hav_print_stats,

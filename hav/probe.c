@@ -5,7 +5,7 @@
  * really be created (an openable /dev/kvm alone proves nothing: the module
  * may refuse VMs, or be a paravirtual stand-in).
  */
-#include "hav/hav.h"
+#include "hav/hav_own.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,10 +29,11 @@ int hav_probe(char *why, size_t n)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(why, n, "/dev/kvm: %s", strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(why, n, "/dev/kvm: %s", strerror(e));
+        return -e;
     }
-    int r = -1;
+    int r = -ENODEV;
     int v = ioctl(fd, KVM_GET_API_VERSION, 0);
     if (v != KVM_API_VERSION) {
         snprintf(why, n, "/dev/kvm speaks API version %d, btvm needs %d", v, KVM_API_VERSION);
@@ -46,12 +47,14 @@ int hav_probe(char *why, size_t n)
     }
     int vmfd = ioctl(fd, KVM_CREATE_VM, 0);
     if (vmfd < 0) {
-        snprintf(why, n, "KVM_CREATE_VM: %s", strerror(errno));
+        r = -errno;
+        snprintf(why, n, "KVM_CREATE_VM: %s", strerror(-r));
         goto out;
     }
     int vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
     if (vcpu < 0) {
-        snprintf(why, n, "KVM_CREATE_VCPU: %s", strerror(errno));
+        r = -errno;
+        snprintf(why, n, "KVM_CREATE_VCPU: %s", strerror(-r));
     } else {
         snprintf(why, n, "/dev/kvm API %d", v);
         r = 0;

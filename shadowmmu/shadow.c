@@ -22,6 +22,7 @@
  */
 #include "shadowmmu/smmu.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,13 +85,13 @@ static void hdel(struct smmu_as *a, struct smmu_hent *e)
 static int hgrow(struct smmu_as *a)
 {
     if (!a->region_n && !(a->region_n = calloc(SMMU_REGIONS, sizeof(uint16_t))))
-        return -1;
+        return -ENOMEM;
     if (!a->present && !(a->present = calloc(SMMU_TLB_ENTRIES / 64, sizeof(uint64_t))))
-        return -1;
+        return -ENOMEM;
     uint32_t ncap = a->cap ? a->cap * 2 : 256;
     struct smmu_hent *nh = calloc(ncap, sizeof(*nh));
     if (!nh)
-        return -1;
+        return -ENOMEM;
     for (uint32_t i = 0; i < a->cap; i++) {
         if (!a->h[i].key)
             continue;
@@ -610,7 +611,7 @@ int smmu_shadow_init(struct smmu *m)
     m->refs = calloc(m->ref_cap, sizeof(struct smmu_ref));
     m->rmaps = calloc(m->rmap_cap, sizeof(struct smmu_rmap));
     if (!m->ref_head || !m->rmap_head || !m->refs || !m->rmaps)
-        return -1;
+        return -ENOMEM;
     m->as[SMMU_GLOBAL].used = true;
     m->as[SMMU_GLOBAL].cr3 = ~0u;
     m->as[SMMU_GLOBAL].mode = ~0u; /* never matched by a CR3 load */

@@ -6,15 +6,11 @@
  */
 #include "shadowmmu/smmu.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cpu/cpu.h"
 #include "devices/bus.h"
 #include "shadowmmu/walk.h"
-#include "vm/vm.h"
-
-void (*smmu_code_write_hook)(void *opaque, uint64_t phys, unsigned len);
-void *smmu_code_write_opaque;
 
 /* shadow.c */
 int smmu_shadow_init(struct smmu *m);
@@ -25,24 +21,35 @@ void smmu_shadow_invlpg(struct smmu *m, uint32_t vpn);
 void smmu_shadow_reserve(struct smmu *m);
 void smmu_shadow_flush_global(struct smmu *m);
 
+/* Architectural bits (SDM vol. 3, 2.5); shadowmmu/ does not see cpu/. */
+#define CR0_PE  0x1u
+#define CR0_WP  0x10000u
+#define CR0_PG  0x80000000u
 #define CR4_PSE 0x10u
 #define CR4_PAE 0x20u
 #define CR4_PGE 0x80u
 #define EFER_NXE 0x800u
 
-int smmu_init(struct smmu *m, struct vm *vm, struct cpu *cpu, uint64_t *base)
+int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
+              const struct smmu_cpu_view *cpu, uint64_t *tables)
 {
     memset(m, 0, sizeof(*m));
-    m->vm = vm;
-    m->cpu = cpu;
-    m->tlb = base;
-    m->ram = vm->ram;
-    m->npages = vm->ram_size >> 12;
+    m->cpu = *cpu;
+    m->bus = bus;
+    m->tlb = tables;
+    m->ram = ram;
+    m->npages = ram_size >> 12;
     m->code_pages = calloc(m->npages ? m->npages : 1, 1);
-    if (!m->code_pages || smmu_shadow_init(m) != 0)
-        return -1;
-    m->mode = ~0u; /* force the first switch */
-    return smmu_cr_write(m);
+    int r = m->code_pages ? smmu_shadow_init(m) : -ENOMEM;
+    if (!r) {
+        m->mode = ~0u; /* force the first switch */
+        r = smmu_cr_write(m);
+    }
+    if (r) {
+        smmu_destroy(m);
+        memset(m, 0, sizeof(*m)); /* a second smmu_destroy is harmless */
+    }
+    return r;
 }
 
 void smmu_destroy(struct smmu *m)
@@ -53,15 +60,15 @@ void smmu_destroy(struct smmu *m)
 
 int smmu_cr_write(struct smmu *m)
 {
-    const struct cpu *c = m->cpu;
-    bool paging = (c->cr0 & CPU_CR0_PG) && (c->cr0 & CPU_CR0_PE);
-    uint32_t mode = paging ? 1u | ((c->cr4 & CR4_PAE) ? 2u : 0) | ((c->cr4 & CR4_PSE) ? 4u : 0) |
-                             ((c->cr0 & CPU_CR0_WP) ? 8u : 0) | ((c->efer & EFER_NXE) ? 16u : 0)
+    uint32_t cr0 = *m->cpu.cr0, cr4 = *m->cpu.cr4;
+    bool paging = (cr0 & CR0_PG) && (cr0 & CR0_PE);
+    uint32_t mode = paging ? 1u | ((cr4 & CR4_PAE) ? 2u : 0) | ((cr4 & CR4_PSE) ? 4u : 0) |
+                             ((cr0 & CR0_WP) ? 8u : 0) | ((*m->cpu.efer & EFER_NXE) ? 16u : 0)
                            : 0;
     uint64_t pdpte[4];
     bool pae = mode & 2;
     if (pae && smmu_load_pdptes(m, pdpte) != 0)
-        return -1;
+        return -EINVAL;
     if (mode != m->mode) {
         smmu_shadow_drop_all(m);
         m->mode = mode;
@@ -71,7 +78,7 @@ int smmu_cr_write(struct smmu *m)
         m->wp = mode & 8;
         m->nxe = pae && (mode & 16);
     }
-    bool pge = paging && (c->cr4 & CR4_PGE);
+    bool pge = paging && (cr4 & CR4_PGE);
     if (pge != m->pge) {
         /* Toggling CR4.PGE flushes global translations (SDM 4.10.4.1). */
         smmu_shadow_flush_global(m);
@@ -80,7 +87,7 @@ int smmu_cr_write(struct smmu *m)
     }
     if (paging)
         m->stats.cr3_loads++;
-    smmu_shadow_switch(m, paging ? c->cr3 : ~0u, mode, pae ? pdpte : NULL);
+    smmu_shadow_switch(m, paging ? *m->cpu.cr3 : ~0u, mode, pae ? pdpte : NULL);
     return 0;
 }
 
@@ -93,7 +100,7 @@ void smmu_invlpg(struct smmu *m, uint32_t lin)
 unsigned smmu_acc(const struct smmu *m, bool write)
 {
     unsigned a = write ? SMMU_ACC_W : 0;
-    if (m->cpu->cpl == 3 && !m->cpu->sys_access)
+    if (*m->cpu.cpl == 3 && !*m->cpu.sys_access)
         a |= SMMU_ACC_U;
     return a;
 }
@@ -122,7 +129,7 @@ bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
 
 static bool is_ram(struct smmu *m, uint64_t ppage)
 {
-    return ppage < m->npages && !dev_bus_mmio_page(m->vm->bus, ppage << 12);
+    return ppage < m->npages && !dev_bus_mmio_page(m->bus, ppage << 12);
 }
 
 /* Walk for acc and shadow the page. Returns the guest-physical page, -1 on
@@ -182,7 +189,7 @@ uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
 
 int64_t smmu_exec_page(struct smmu *m, uint32_t lin)
 {
-    bool user = m->cpu->cpl == 3;
+    bool user = *m->cpu.cpl == 3;
     uint64_t e = m->tlb[(size_t)(user ? SMMU_T_UX : SMMU_T_SX) * SMMU_TLB_ENTRIES + (lin >> 12)];
     if (e)
         return (int64_t)e - 1;
@@ -212,8 +219,8 @@ void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len)
         return;
     if (smmu_traced(m, phys >> 12))
         smmu_trace_write(m, phys, len);
-    if (m->code_pages[phys >> 12] && smmu_code_write_hook)
-        smmu_code_write_hook(smmu_code_write_opaque, phys, len);
+    if (m->code_pages[phys >> 12] && m->code_write_hook)
+        m->code_write_hook(m->code_write_opaque, phys, len);
 }
 
 /* One piece of an access, inside a page, already translated. */
@@ -233,8 +240,8 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
                 memcpy(&new, m->ram + p8, 8);
             if (traced && !(small && smmu_trace_write_protect(m, p8, old, new)))
                 smmu_trace_write(m, phys, len);
-            if (m->code_pages[phys >> 12] && smmu_code_write_hook)
-                smmu_code_write_hook(smmu_code_write_opaque, phys, len);
+            if (m->code_pages[phys >> 12] && m->code_write_hook)
+                m->code_write_hook(m->code_write_opaque, phys, len);
         } else {
             memcpy(buf, ram, len);
         }
@@ -248,11 +255,8 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
         if (write)
             memcpy(&v, buf, sz);
         m->stats.mmio++;
-        if (!dev_bus_mmio(m->vm->bus, phys, sz, write, &v)) {
+        if (!dev_bus_mmio(m->bus, phys, sz, write, &v))
             m->stats.unmapped++;
-            if (write) m->vm->stats.unmapped_writes++;
-            else m->vm->stats.unmapped_reads++;
-        }
         if (!write)
             memcpy(buf, &v, sz);
         phys += sz; buf += sz; len -= sz;

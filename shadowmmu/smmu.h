@@ -2,8 +2,9 @@
  * shadowmmu/smmu.h — guest linear addresses to host addresses.
  *
  * Translated code looks a linear address up inline in flat "shadow TLB"
- * tables that follow struct cpu (reached from R15, see bt/offsets.h): one
- * 8-byte entry per guest page, 0 meaning "take the slow path". There are
+ * tables (bt/ places them after struct cpu, reached from R15, see
+ * bt/offsets.h): one 8-byte entry per guest page, 0 meaning "take the slow
+ * path". There are
  * six tables — supervisor read/write, user read/write (addends: host page -
  * linear page) and supervisor/user execute (guest-physical page + 1, checked
  * at block entries). They are the materialized view of the current address
@@ -20,12 +21,20 @@
 #ifndef BTVM_SMMU_H
 #define BTVM_SMMU_H
 
+/* The layout of the six tables (the MMU owns it; the engine that places
+ * them derives its own offsets from these). Assembler-safe. */
+#define SMMU_TLB_ENTRIES    (1u << 20) /* one per 4 KiB page of the 4 GiB linear space */
+#define SMMU_TLB_TABLE_SIZE (SMMU_TLB_ENTRIES * 8u)
+/* Byte offset of table t (SMMU_T_*) from the start of the six tables. */
+#define SMMU_TLB_OFF(t)     ((t) * SMMU_TLB_TABLE_SIZE)
+#define SMMU_TLB_SIZE       SMMU_TLB_OFF(6) /* all six (SMMU_NTABLES) */
+
+#ifndef __ASSEMBLER__
+
 #include <stdbool.h>
 #include <stdint.h>
-#include "bt/offsets.h"
 
-struct vm;
-struct cpu;
+struct dev_bus;
 
 /* Access kinds (bit flags). */
 #define SMMU_ACC_W 1u /* write */
@@ -41,6 +50,18 @@ struct cpu;
 
 /* Shadow table indices (tables follow each other, SMMU_TLB_ENTRIES each). */
 enum { SMMU_T_SR, SMMU_T_SW, SMMU_T_UR, SMMU_T_UW, SMMU_T_SX, SMMU_T_UX, SMMU_NTABLES };
+_Static_assert(SMMU_TLB_SIZE == SMMU_NTABLES * SMMU_TLB_TABLE_SIZE, "six tables");
+
+/* The CPU registers the MMU reads, as pointers into the CPU model's state
+ * (cpu_smmu_view() fills them from struct cpu): the MMU reads them on every
+ * walk and slow access without knowing struct cpu, at the cost of one load
+ * each, as before, and never a call. */
+struct smmu_cpu_view {
+    const uint32_t *cr0, *cr3, *cr4;
+    const uint64_t *efer;
+    const unsigned *cpl;
+    const int *sys_access; /* > 0: accesses are implicit supervisor ones */
+};
 
 #define SMMU_NAS 16 /* cached address spaces */
 #define SMMU_GLOBAL SMMU_NAS /* the space of global pages (CR4.PGE), always loaded */
@@ -73,10 +94,10 @@ struct smmu_as {
 };
 
 struct smmu {
-    struct vm *vm;
-    struct cpu *cpu;
+    struct smmu_cpu_view cpu;
+    struct dev_bus *bus;    /* device pages and holes (MMIO) */
     uint64_t *tlb;          /* six tables, SMMU_TLB_ENTRIES each */
-    uint8_t *ram;
+    uint8_t *ram;           /* guest-physical 0 */
     uint8_t *code_pages;    /* one byte per guest-physical page: holds translated code */
     uint64_t npages;        /* guest-physical pages of RAM */
     /* Paging mode (snapshot of CR0/CR4/EFER bits, kept by smmu_mode_changed). */
@@ -97,16 +118,24 @@ struct smmu {
     uint32_t pf_addr, pf_err;
     bool fill_traced;      /* the last smmu_fill declined a write: page-table page */
     struct smmu_stats stats;
+    /* Called when a write reaches a page marked as code (smmu_mark_code);
+     * set by the engine after smmu_init (NULL: none). */
+    void (*code_write_hook)(void *opaque, uint64_t phys, unsigned len);
+    void *code_write_opaque;
 };
 
-/* base: the six tables. */
-int smmu_init(struct smmu *m, struct vm *vm, struct cpu *cpu, uint64_t *base);
+/* ram/ram_size: guest RAM (guest-physical 0 up); bus: where other
+ * guest-physical addresses go; cpu: the registers (copied, the pointers
+ * must stay valid); tables: the six tables (SMMU_TLB_SIZE bytes, zeroed).
+ * 0 or -ENOMEM (nothing left allocated). */
+int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
+              const struct smmu_cpu_view *cpu, uint64_t *tables);
 void smmu_destroy(struct smmu *m);
 /* Drop every shadow entry of every address space. */
 void smmu_flush(struct smmu *m);
 
 /* The CPU's paging controls changed (CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE,
- * or CR3 was loaded). Returns 0, or -1 when a PAE CR3 load must #GP
+ * or CR3 was loaded). Returns 0, or -EINVAL when a PAE CR3 load must #GP
  * (reserved PDPTE bits). */
 int smmu_cr_write(struct smmu *m);
 /* INVLPG lin. */
@@ -145,9 +174,6 @@ int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len, unsi
  * write entries are dropped so writes take the slow path). */
 void smmu_mark_code(struct smmu *m, uint64_t phys_page);
 void smmu_unmark_code(struct smmu *m, uint64_t phys_page);
-/* Called by smmu_write when a code page is written; set by bt/. */
-extern void (*smmu_code_write_hook)(void *opaque, uint64_t phys, unsigned len);
-extern void *smmu_code_write_opaque;
 
 /* shadow.c internals shared with smmu.c */
 void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm);
@@ -168,5 +194,7 @@ static inline int smmu_table_for(unsigned acc)
         return (acc & SMMU_ACC_U) ? SMMU_T_UX : SMMU_T_SX;
     return ((acc & SMMU_ACC_U) ? SMMU_T_UR : SMMU_T_SR) + ((acc & SMMU_ACC_W) ? 1 : 0);
 }
+
+#endif /* __ASSEMBLER__ */
 
 #endif

@@ -8,8 +8,8 @@
  */
 #include "shadowmmu/walk.h"
 
+#include <errno.h>
 #include <string.h>
-#include "cpu/cpu.h"
 
 #define PTE_P  0x1u
 #define PTE_W  0x2u
@@ -88,7 +88,7 @@ static uint8_t perms(const struct smmu *m, bool w, bool u, bool nx, bool dirty)
 
 static bool walk32(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk *r)
 {
-    uint64_t pde_a = (m->cpu->cr3 & 0xFFFFF000u) | ((lin >> 22) << 2);
+    uint64_t pde_a = (*m->cpu.cr3 & 0xFFFFF000u) | ((lin >> 22) << 2);
     uint32_t pde = (uint32_t)rd(m, pde_a, 4);
     r->table[0] = pde_a >> 12;
     r->base_vpn[0] = 0;
@@ -203,12 +203,12 @@ bool smmu_walk(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk *r)
 
 int smmu_load_pdptes(struct smmu *m, uint64_t out[4])
 {
-    uint32_t base = m->cpu->cr3 & 0xFFFFFFE0u;
+    uint32_t base = *m->cpu.cr3 & 0xFFFFFFE0u;
     for (int i = 0; i < 4; i++) {
         uint64_t e = rd(m, base + 8u * (unsigned)i, 8);
         /* Reserved: bits 2:1, 8:5 and 63:36 (SDM 4.4.1). */
         if ((e & PTE_P) && (e & (0x1E6ull | 0xFFFFFFF000000000ull)))
-            return -1;
+            return -EINVAL;
         out[i] = e;
     }
     return 0;

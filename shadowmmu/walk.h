@@ -21,7 +21,7 @@ struct smmu_walk {
 
 /* false: a #PF, with m->pf_addr/pf_err set. Paging off: identity. */
 bool smmu_walk(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk *r);
-/* Read the four PAE PDPTEs at CR3; -1 if one has reserved bits set. */
+/* Read the four PAE PDPTEs at CR3; -EINVAL if one has reserved bits set. */
 int smmu_load_pdptes(struct smmu *m, uint64_t out[4]);
 
 #endif

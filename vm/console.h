@@ -14,8 +14,8 @@
 
 /* Set up the terminal and input reader; 0 or -errno. */
 int vm_console_open(struct vm *vm);
-/* Restore the terminal (idempotent, also async-signal-safe path inside). */
-void vm_console_close(void);
+/* vm_console_close() (restore the terminal) is declared in vm/vm.h: the
+ * engines' fatal-signal paths call it. */
 /* fn(ctx) is called from the input thread after input arrived. */
 void vm_console_set_notify(void (*fn)(void *ctx), void *ctx);
 /* The chardev devices use to reach the console. */

@@ -2,7 +2,7 @@
  * vm/engine_choice.c — the engine choice (--engine=auto|bt|kvm).
  *
  * auto takes KVM only when the host CPU itself reports VT-x or AMD-V
- * (CPUID) and /dev/kvm really works (hav_probe: API 12, the capabilities
+ * (CPUID) and /dev/kvm really works (hav_engine_ops.probe: API 12, the capabilities
  * hav/ uses, a VM and a vcpu can be created); otherwise BT. CPUID comes
  * first because an openable /dev/kvm is not proof of hardware assist: the
  * hosts btvm is built on expose a paravirtual /dev/kvm (kvm-pvm) that
@@ -13,7 +13,6 @@
 
 #include <cpuid.h>
 #include <stdio.h>
-#include "hav/hav.h"
 
 bool vm_engine_host_hav(char *why, size_t n)
 {
@@ -38,7 +37,7 @@ static bool kvm_usable(char *why, size_t n)
         snprintf(why, n, "%s", cpu);
         return false;
     }
-    if (hav_probe(dev, sizeof(dev)) != 0) {
+    if (hav_engine_ops.probe && hav_engine_ops.probe(dev, sizeof(dev)) != 0) {
         snprintf(why, n, "%s but %s", cpu, dev);
         return false;
     }

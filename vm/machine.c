@@ -87,11 +87,12 @@ static int setup_platform(struct vm_machine *m)
     if (!m->pic)
         return VM_STATUS_HOST_ERROR;
     vm->pic = m->pic;
+    vm->intr_level = dev_pic_intr_byte(m->pic); /* the CPU's INTR: the master's output */
     dev_pic_set_notify(m->pic, on_pic_intr, vm);
-    m->pit = dev_pit_new(vm->bus, &vm->timers, dev_pic_line(m->pic, 0));
-    m->rtc = dev_rtc_new(vm->bus, &vm->timers, dev_pic_line(m->pic, 8), vm->ram_size);
+    m->pit = dev_pit_new(vm->bus, vm->timers, dev_pic_line(m->pic, 0));
+    m->rtc = dev_rtc_new(vm->bus, vm->timers, dev_pic_line(m->pic, 8), vm->ram_size);
     m->kbc = dev_i8042_new(vm->bus, on_reset, vm, dev_pic_line(m->pic, 1), dev_pic_line(m->pic, 12));
-    m->acpi_pm = dev_acpi_pm_new(vm->bus, &vm->timers, dev_pic_line(m->pic, DEV_ACPI_SCI_IRQ),
+    m->acpi_pm = dev_acpi_pm_new(vm->bus, vm->timers, dev_pic_line(m->pic, DEV_ACPI_SCI_IRQ),
                                  on_power_off, vm);
     m->pci = dev_pci_host_new(vm->bus, on_reset, vm);
     if (!m->pit || !m->rtc || !m->kbc || !m->acpi_pm || !m->pci ||
@@ -148,6 +149,7 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     memset(m, 0, sizeof(*m));
     vm->opt = *opt;
     vm->ram_fd = -1;
+    vm->timers = &m->timers;
     /* Rebooting needs the vcpu's wakeups (vm/wake.c) to survive an engine
      * teardown, which they cannot yet: refuse rather than ignore it. */
     if (opt->reboot) {
@@ -193,8 +195,12 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
 
     /* The engine allocates the vcpu: emitted code addresses its shadow
      * tables relative to it, so the layout is the engine's. */
-    if (vm->engine->init(vm))
-        return VM_STATUS_HOST_ERROR; /* init printed why */
+    if (vm->engine->init(vm)) {
+        fprintf(stderr, "btvm: %s engine: %s\n", vm->engine->name,
+                vm->err[0] ? vm->err : "initialization failed");
+        return VM_STATUS_HOST_ERROR;
+    }
+    vm_cpu_env_attach(vm, vm->cpu);
     if (is_linux) {
         vm_linux_cpu_entry(vm->cpu, &linux_boot); /* 32-bit boot protocol */
     } else {
@@ -236,6 +242,7 @@ void vm_machine_destroy(struct vm_machine *m)
         dev_pic_free(m->pic);
     m->kbc = NULL; m->rtc = NULL; m->pit = NULL; m->pic = NULL;
     vm->pic = NULL;
+    vm->intr_level = NULL;
     vm->uart = NULL;
     if (m->uart)
         dev_uart_free(m->uart);

@@ -7,6 +7,7 @@
 #define BTVM_VM_MACHINE_H
 
 #include <stdbool.h>
+#include "devices/irq.h"
 #include "vm/multiboot.h"
 #include "vm/vm.h"
 
@@ -36,6 +37,7 @@ struct vm_machine {
     struct dev_i8042 *kbc;
     struct dev_acpi_pm *acpi_pm;
     struct dev_pci_host *pci;
+    struct dev_timers timers;  /* vm.timers points here */
     struct vm_mb_result boot;
     bool console_open, engine_ready;
 };

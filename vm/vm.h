@@ -1,10 +1,16 @@
 /*
  * vm/vm.h — the machine: guest RAM, the device bus, options and the
- * interface every CPU engine (bt/ today, hav/ later) implements.
+ * interface every CPU engine (bt/, hav/) implements.
  *
  * Data flows top to bottom: vm/ owns the machine and the run loop; an engine
  * runs guest code until something needs the machine's attention and returns
  * a struct vm_exit (the same shape for every engine, like kvm_run).
+ *
+ * This is the only vm/ header engines include, and it includes no device
+ * header: engines reach devices through the vm_* functions below (port and
+ * MMIO accesses, console input, the CPU's interrupt input), so the machine
+ * can change what sits behind them (a local APIC in front of the 8259A
+ * pair) without touching an engine.
  */
 #ifndef BTVM_VM_H
 #define BTVM_VM_H
@@ -12,11 +18,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "devices/irq.h"
 
 struct dev_bus;
 struct dev_pic;
 struct dev_uart;
+struct dev_timers;
 struct cpu;
 struct vm_wake;
 
@@ -40,8 +46,13 @@ struct vm;
 /* A CPU engine. Both engines use the same RAM memfd and the same bus. */
 struct vm_engine_ops {
     const char *name;
+    /* NULL: usable on any host. Else 0 if this host can run the engine, or
+     * -errno; why gets a one-line reason either way. */
+    int (*probe)(char *why, size_t n);
     /* Allocates vm->cpu (zeroed; the layout around it is the engine's) and
-     * everything else it needs; 0 or -errno, printing its own message. */
+     * everything else it needs; 0 or -errno with the reason in vm->err
+     * (vm_set_error), printed by vm/. vm/ attaches the cpu to the machine
+     * (vm_cpu_env_attach) after init returns. */
     int (*init)(struct vm *vm);
     void (*run)(struct vm *vm, struct vm_exit *exit);
     void (*print_stats)(struct vm *vm, void *FILE_stream, bool json);
@@ -49,7 +60,9 @@ struct vm_engine_ops {
     void (*destroy)(struct vm *vm);
 };
 
+/* The engines (bt/engine.c, hav/kvm.c). */
 extern const struct vm_engine_ops bt_engine_ops;
+extern const struct vm_engine_ops hav_engine_ops;
 
 enum vm_engine_choice { VM_ENGINE_AUTO, VM_ENGINE_BT, VM_ENGINE_KVM };
 
@@ -67,12 +80,6 @@ struct vm_options {
     bool reboot;               /* --reboot: a guest reset reboots */
 };
 
-/* Counters a user can see with --stats; engines add their own. */
-struct vm_stats {
-    uint64_t unmapped_reads, unmapped_writes;
-    uint64_t pio_accesses, mmio_accesses;
-};
-
 struct vm {
     struct vm_options opt;
     int ram_fd;              /* memfd holding guest RAM */
@@ -82,12 +89,15 @@ struct vm {
     struct cpu *cpu;
     void *engine_priv;
     const struct vm_engine_ops *engine;
-    struct vm_stats stats;
+    char err[256];           /* why the last failing call failed (vm_set_error) */
 
-    /* Interrupts and time (vm/wake.c). */
-    struct dev_pic *pic;
-    struct dev_uart *uart;
-    struct dev_timers timers;
+    /* Interrupts and time (vm/wake.c, vm/service.c). */
+    struct dev_pic *pic;     /* vm/ only: engines use vm_intr_* */
+    struct dev_uart *uart;   /* vm/ only: engines use vm_service_input */
+    /* The CPU's INTR input: a byte that is 1 while an interrupt waits for
+     * the CPU (today the 8259A pair's output). NULL: nothing can interrupt. */
+    const volatile uint8_t *intr_level;
+    struct dev_timers *timers; /* the devices' timers; NULL: none */
     uint64_t next_deadline;  /* nearest device deadline, ns of CLOCK_MONOTONIC */
     struct vm_wake *wake;
     /* vm_kick() calls this (any thread, vcpu alive) for an engine that needs
@@ -103,6 +113,56 @@ struct vm {
 /* Ask the machine to stop with the given process exit status; safe from
  * any thread and from device handlers. */
 void vm_request_stop(struct vm *vm, int status);
+
+/* Leave a one-line reason (no "btvm: " prefix, no newline) in vm->err for
+ * the caller to print. */
+void vm_set_error(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Give the user's terminal back (idempotent; also from a fatal-signal
+ * handler before re-raising). */
+void vm_console_close(void);
+
+/* ---- What engines and the CPU model ask of the machine (vm/service.c) ---- */
+
+/* Point c at the machine for port I/O and stop requests (struct
+ * cpu_env_ops); vm/ calls it after engine->init allocated c. */
+void vm_cpu_env_attach(struct vm *vm, struct cpu *c);
+
+/* Guest port and MMIO accesses that left the engine (size 1, 2, 4; MMIO
+ * also 8). *val in for writes, out for reads. vm_mmio returns false when
+ * no device claims addr (reads all-ones, writes dropped). */
+void vm_pio(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
+bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *val);
+
+/* Console input arrived: hand it to the UART (vcpu thread, between guest
+ * runs). Cheap when there is none. */
+void vm_poll_input(struct vm *vm);
+static inline void vm_service_input(struct vm *vm)
+{
+    if (__atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE))
+        vm_poll_input(vm);
+}
+
+/* Whether anything can ever interrupt the CPU (else HLT with IF=1 is final:
+ * there is no NMI source). */
+static inline bool vm_intr_possible(const struct vm *vm)
+{
+    return vm->intr_level != NULL;
+}
+/* INTR: an interrupt waits for the CPU (it takes it when IF=1 and no
+ * interrupt shadow). */
+static inline bool vm_intr_pending(const struct vm *vm)
+{
+    return vm->intr_level && __atomic_load_n(vm->intr_level, __ATOMIC_ACQUIRE);
+}
+/* The INTR byte itself (0 or 1), for emitted code to read; NULL as above. */
+static inline const volatile uint8_t *vm_intr_level(const struct vm *vm)
+{
+    return vm->intr_level;
+}
+/* INTA: the CPU takes the interrupt; returns its vector. Call only when
+ * vm_intr_pending(). */
+int vm_intr_ack(struct vm *vm);
 
 /* Get the vcpu's attention from any thread: translated code leaves at its
  * next block entry and a vcpu sleeping in HLT wakes. */

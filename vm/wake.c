@@ -45,7 +45,6 @@
 #include <unistd.h>
 #include "cpu/cpu.h"
 #include "devices/irq.h"
-#include "devices/pic8259.h"
 
 #define HALT_GRACE_NS 200000u
 /* How long a halted guest's periodic timer ticks may be held back (0: never).
@@ -284,17 +283,17 @@ uint64_t vm_run_timers(struct vm *vm)
          * a busy PIC would be lost). A guest that got busy (the ticker had
          * to fire) is back on real time: missed periods coalesce. */
         uint64_t first = UINT64_MAX;
-        for (const struct dev_timer *t = vm->timers.head; t; t = t->next)
+        for (const struct dev_timer *t = vm->timers ? vm->timers->head : NULL; t; t = t->next)
             if (t->deadline_ns < first)
                 first = t->deadline_ns;
         if (!__atomic_load_n(&w->lazy, __ATOMIC_RELAXED) || first >= now || first > w->catchup)
             w->catchup = 0;
-        else if (!vm->cpu->halted || (vm->pic && dev_pic_intr(vm->pic)))
+        else if (!vm->cpu->halted || vm_intr_pending(vm))
             return vm->next_deadline;
         else
             now = first;
     }
-    uint64_t next = dev_timers_run(&vm->timers, now);
+    uint64_t next = vm->timers ? dev_timers_run(vm->timers, now) : UINT64_MAX;
     vm->next_deadline = next;
     if (w) {
         if (next != w->cur) {
@@ -314,7 +313,7 @@ uint64_t vm_run_timers(struct vm *vm)
 
 bool vm_timers_moved(const struct vm *vm)
 {
-    for (const struct dev_timer *t = vm->timers.head; t; t = t->next)
+    for (const struct dev_timer *t = vm->timers ? vm->timers->head : NULL; t; t = t->next)
         if (t->deadline_ns < vm->next_deadline)
             return true;
     return false;

@@ -55,6 +55,7 @@ static inline void bth_init(struct bth *h, size_t cache_size)
     h->c = h->vm.cpu;
     h->bt = h->vm.engine_priv;
     ck_assert_ptr_nonnull(h->c);
+    vm_cpu_env_attach(&h->vm, h->c); /* as vm/machine.c does after init */
     ck_assert_ptr_nonnull(h->bt);
     cpu_reset_flat32(h->c);
     h->c->gdtr.base = BTH_GDT;

@@ -35,8 +35,11 @@ static void setup(void)
     cpu_reset_flat32(c);
     c->vm = &vm;
     vm.cpu = c;
+    vm_cpu_env_attach(&vm, c);
     tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);
-    ck_assert_int_eq(smmu_init(&mmu, &vm, c, tables), 0);
+    struct smmu_cpu_view view;
+    cpu_smmu_view(c, &view);
+    ck_assert_int_eq(smmu_init(&mmu, vm.ram, vm.ram_size, vm.bus, &view, tables), 0);
     c->mmu = &mmu;
     c->regs[CPU_ESP] = 0x9000;
 }

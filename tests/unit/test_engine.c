@@ -3,14 +3,13 @@
  * always gets BT, auto gets KVM only with VT-x/AMD-V in CPUID and a working
  * /dev/kvm, --engine=kvm fails (NULL + reason) where auto would fall back.
  * Runs on any host: expectations follow what this host's CPUID and
- * /dev/kvm say (hav_probe), checked against /proc/cpuinfo.
+ * /dev/kvm say (hav_engine_ops.probe), checked against /proc/cpuinfo.
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hav/hav.h"
 #include "vm/engine_choice.h"
 
 static char why[256];
@@ -42,7 +41,7 @@ static bool cpuinfo_has_hav(void)
 static bool kvm_works(void)
 {
     char w[256];
-    return hav_probe(w, sizeof(w)) == 0;
+    return hav_engine_ops.probe(w, sizeof(w)) == 0;
 }
 
 START_TEST(test_bt_forced)

@@ -9,6 +9,7 @@
  * page-crossing writes that fault, INVLPG and paging off.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,16 +67,15 @@ static void setup(void)
     c->vm = &vm;
     vm.cpu = c;
     tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);
+    struct smmu_cpu_view view;
+    cpu_smmu_view(c, &view);
     ck_assert_ptr_nonnull(tables);
-    ck_assert_int_eq(smmu_init(&m, &vm, c, tables), 0);
+    ck_assert_int_eq(smmu_init(&m, vm.ram, vm.ram_size, vm.bus, &view, tables), 0);
     c->mmu = &m;
-    smmu_code_write_hook = NULL;
-    smmu_code_write_opaque = NULL;
 }
 
 static void teardown(void)
 {
-    smmu_code_write_hook = NULL;
     smmu_destroy(&m);
     free(tables);
     free(c);
@@ -338,9 +338,9 @@ START_TEST(pae_pdpte_loading)
     ck_assert_uint_eq(m.pf_err, SMMU_PF_W);
     /* Reserved PDPTE bits make the CR3 load fail. */
     wr64(PDPT + 8, PAE_PD | P | W);
-    ck_assert_int_eq(smmu_cr_write(&m), -1);
+    ck_assert_int_eq(smmu_cr_write(&m), -EINVAL);
     wr64(PDPT + 8, PAE_PD | P | (1ull << 40));
-    ck_assert_int_eq(smmu_cr_write(&m), -1);
+    ck_assert_int_eq(smmu_cr_write(&m), -EINVAL);
     wr64(PDPT + 8, PAE_PD | W);   /* not present: bits ignored */
     ck_assert_int_eq(smmu_cr_write(&m), 0);
 }
@@ -777,8 +777,8 @@ START_TEST(code_pages_aliases_and_hook)
     ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00406000), 0);
     /* smmu_write reaches the hook with the physical address. */
     int token;
-    smmu_code_write_hook = code_hook;
-    smmu_code_write_opaque = &token;
+    m.code_write_hook = code_hook;
+    m.code_write_opaque = &token;
     ck_assert_int_eq(smmu_write(&m, 0x00406010, "abc", 3, 0), 0);
     ck_assert_int_eq(hook_calls, 1);
     ck_assert_uint_eq(hook_phys, DATA + 0x10);

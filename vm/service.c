@@ -1,0 +1,77 @@
+/*
+ * vm/service.c — what the engines and the CPU model ask of the machine:
+ * guest port and MMIO accesses, console input, the CPU's interrupt input
+ * (INTR/INTA), and the CPU model's view of the machine (struct
+ * cpu_env_ops). Engines see only these functions (vm/vm.h), never a
+ * device: today INTR is the 8259A pair's; when a local APIC sits in front
+ * of it, only this file and the machine assembly change.
+ */
+#include "vm/vm.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include "cpu/cpu.h"
+#include "devices/bus.h"
+#include "devices/pic8259.h"
+#include "devices/uart16550.h"
+
+void vm_set_error(struct vm *vm, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vm->err, sizeof(vm->err), fmt, ap);
+    va_end(ap);
+}
+
+void vm_pio(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val)
+{
+    dev_bus_pio(vm->bus, port, size, write, val);
+}
+
+bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *val)
+{
+    return dev_bus_mmio(vm->bus, addr, size, write, val);
+}
+
+void vm_poll_input(struct vm *vm)
+{
+    if (!vm->uart)
+        return;
+    __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
+    dev_uart_poll(vm->uart);
+}
+
+int vm_intr_ack(struct vm *vm)
+{
+    return dev_pic_ack(vm->pic);
+}
+
+/* ---- struct cpu_env_ops over this machine ---- */
+
+static void env_pio(void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val)
+{
+    vm_pio(ctx, port, size, write, val);
+}
+
+static bool env_io_done(void *ctx)
+{
+    return vm_timers_moved(ctx);
+}
+
+static bool env_stop_requested(void *ctx)
+{
+    struct vm *vm = ctx;
+    return __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE);
+}
+
+static const struct cpu_env_ops cpu_env = {
+    .pio = env_pio,
+    .io_done = env_io_done,
+    .stop_requested = env_stop_requested,
+};
+
+void vm_cpu_env_attach(struct vm *vm, struct cpu *c)
+{
+    c->env = &cpu_env;
+    c->env_ctx = vm;
+}
