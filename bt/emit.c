@@ -192,3 +192,18 @@ void bt_emit_place(struct bt_emit *e, uint8_t *dst)
         memcpy(at, &r32, 4);
     }
 }
+
+/* JRCXZ over the next 8 bytes ("mov rcx, r10 ; jmp rel32"): the flag-free
+ * test btvm uses wherever guest flags must survive (guest ECX is parked in
+ * R10 around it). */
+void bt_emit_jrcxz_skip8(struct bt_emit *e)
+{
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
+    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
+    req.operand_count = 1;
+    req.operands[0] = bt_i(3 + 5);
+    bt_enc(e, BT_MAIN, &req);
+}

@@ -76,6 +76,10 @@ uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t target);
 
 void bt_emit_fail(struct bt_emit *e, const char *fmt, ...);
 
+/* JRCXZ over the next 8 bytes (MAIN): the flag-free test used wherever
+ * guest flags must survive. */
+void bt_emit_jrcxz_skip8(struct bt_emit *e);
+
 /* Total size once placed. */
 static inline uint32_t bt_emit_size(const struct bt_emit *e) { return e->len[0] + e->len[1]; }
 /* Copy MAIN then OOL to dst (host address dst) and resolve fixups. */

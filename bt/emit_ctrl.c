@@ -1,6 +1,11 @@
 /*
- * bt/emit_ctrl.c — leaving a block: direct exits that get chained, the
- * inline indirect-branch lookup, and calls into C (callouts).
+ * bt/emit_ctrl.c — guest control flow: jumps, calls, returns, loops, the
+ * inline indirect-branch lookup and inlined PC-thunk calls.
+ *
+ * The exits themselves (stubs, chain sites) and callouts are shared with
+ * every emitter and live in emit_common.c; this file uses them, and the
+ * stack (emit_stack.c) and memory (emit_mem.c) emitters for CALL, RET and
+ * jumps through memory.
  *
  * A direct exit is a `jmp rel32` whose target starts as an out-of-line stub
  * telling the dispatcher "go to EIP x, and patch me"; once x is translated
@@ -18,79 +23,6 @@
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
 #define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
-
-void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
-{
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)eip));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i((int32_t)reason));
-    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
-}
-
-/* The out-of-line stub behind a chainable rel32 at (b, rel_at). */
-static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target,
-                             unsigned reason)
-{
-    struct bt_emit *e = t->e;
-    bt_bind(e, BT_OOL, stub);
-    /* movabs r11, <address of the rel32 field>, filled in after placement */
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
-    if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
-        t->sites[t->nsites].buf = (int8_t)b;
-        t->sites[t->nsites].rel_at = rel_at;
-        t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
-        /* Every loop has a jump back (to an EIP at or below its own):
-         * forward jumps may skip the target's async check. */
-        t->sites[t->nsites].fwd = reason == BT_EXIT_BRANCH && t->d && target > t->d->eip;
-        t->nsites++;
-    } else {
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, R(R11D), R(R11D)); /* not chainable */
-    }
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
-    bt_emit_exit_simple(t, BT_OOL, target, reason);
-}
-
-static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
-{
-    exit_stub_reason(t, b, rel_at, stub, target, BT_EXIT_BRANCH);
-}
-
-/* Continue in the safe translation of the code at eip (from OOL). */
-void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip)
-{
-    int stub = bt_label(t->e);
-    uint32_t at = bt_jmp_label(t->e, BT_OOL, stub);
-    exit_stub_reason(t, BT_OOL, at, stub, eip, BT_EXIT_SAFE);
-}
-
-void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target)
-{
-    int stub = bt_label(t->e);
-    uint32_t at = bt_jmp_label(t->e, b, stub);
-    exit_stub(t, b, at, stub, target);
-}
-
-uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
-{
-    int stub = bt_label(t->e);
-    uint32_t at = bt_jcc_label(t->e, BT_MAIN, jcc, stub);
-    exit_stub(t, BT_MAIN, at, stub, target);
-    return at;
-}
-
-/* JRCXZ over the next 8 bytes ("mov rcx, r10 ; jmp rel32"): the flag-free
- * test btvm uses wherever guest flags must survive (guest ECX is parked in
- * R10 around it). */
-void bt_emit_jrcxz_skip8(struct bt_emit *e)
-{
-    ZydisEncoderRequest req;
-    memset(&req, 0, sizeof(req));
-    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
-    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
-    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
-    req.operand_count = 1;
-    req.operands[0] = bt_i(3 + 5);
-    bt_enc(e, BT_MAIN, &req);
-}
 
 /*
  * Inline indirect-branch lookup, flag-free so guest flags need no saving:
@@ -177,40 +109,6 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
     bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
-}
-
-static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
-{
-    struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)(uintptr_t)insn));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_CO_INSN, 8), R(R11));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)fn));
-    bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
-}
-
-void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
-{
-    /* The decoded record must outlive translation: one copy per
-     * instruction, owned by the block (freed when the cache is flushed). */
-    if (!t->co_rec || t->co_k != t->k) {
-        struct bt_co_rec *r = malloc(sizeof(*r));
-        if (!r) {
-            bt_emit_fail(t->e, "out of memory");
-            return;
-        }
-        r->d = *t->d;
-        r->next = t->blk->callout_insns;
-        t->blk->callout_insns = r;
-        t->co_rec = r;
-        t->co_k = t->k;
-    }
-    callout(t, b, (uint64_t)(uintptr_t)fn, &t->co_rec->d);
-}
-
-void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
-{
-    callout(t, b, (uint64_t)(uintptr_t)fn, NULL);
 }
 
 static uint32_t next_eip(const struct bt_tctx *t) { return t->d->eip + t->d->len; }
@@ -368,21 +266,6 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     bt_bind(e, BT_OOL, real);
     bt_emit_exit_direct(t, BT_OOL, target);
     t->bt->st.pc_thunks++;
-}
-
-bool bt_is_jcc(ZydisMnemonic m)
-{
-    switch (m) {
-    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
-    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
-    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
-    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
-    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
-    case ZYDIS_MNEMONIC_JZ:
-        return true;
-    default:
-        return false;
-    }
 }
 
 /* Translate a control-flow instruction that ends the block. Returns false if

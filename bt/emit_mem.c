@@ -13,60 +13,13 @@
  * See docs/translation.md.
  */
 #include "bt/translate.h"
+#include "bt/runtime.h"
 
 #include <stddef.h>
 #include <string.h>
 #include "bt/offsets.h"
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
-
-ZydisRegister bt_map_reg(ZydisRegister r)
-{
-    switch (r) {
-    case ZYDIS_REGISTER_ESP: return ZYDIS_REGISTER_R12D;
-    case ZYDIS_REGISTER_SP:  return ZYDIS_REGISTER_R12W;
-    default: return r;
-    }
-}
-
-int bt_seg_index(ZydisRegister seg)
-{
-    switch (seg) {
-    case ZYDIS_REGISTER_ES: return CPU_ES;
-    case ZYDIS_REGISTER_CS: return CPU_CS;
-    case ZYDIS_REGISTER_SS: return CPU_SS;
-    case ZYDIS_REGISTER_FS: return CPU_FS;
-    case ZYDIS_REGISTER_GS: return CPU_GS;
-    default: return CPU_DS;
-    }
-}
-
-/*
- * Guest flags around scratch code, without POPF (microcoded, tens of
- * cycles): LAHF/SETO pack SF ZF AF PF CF and OF into R8W; SAHF and
- * ADD AL,0x7F (OF = 1 exactly when AL was 1) put them back. RAX is parked
- * in R9 meanwhile. DF is never touched. Callers keep R8 intact between the
- * two (the checks use R9-R11 only).
- */
-void bt_emit_flags_save(struct bt_tctx *t, int b)
-{
-    struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
-    bt_ins(e, b, ZYDIS_MNEMONIC_SETO, 1, R(AL));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(EAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
-}
-
-void bt_emit_flags_restore(struct bt_tctx *t, int b)
-{
-    struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), R(R8D));
-    bt_ins(e, b, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
-    bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
-}
 
 static ZydisRegister reg64(ZydisRegister r32)
 {
@@ -249,29 +202,6 @@ static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
         bt_emit_flags_restore(t, b);
     req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
     bt_enc(e, b, req);
-}
-
-/* ++counter with --stats (clobbers R9 and the host flags). */
-void bt_emit_count(struct bt_tctx *t, int b, uint64_t *counter)
-{
-    if (!t->bt->count)
-        return;
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)(uintptr_t)counter));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_ADD, 2, bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(1));
-}
-
-/* The call to bt_pred_spent for the slot at pred, from a point where the
- * guest flags are parked in R8 if live (and are again afterwards). R8-R11
- * do not survive it. */
-void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
-{
-    bool live = t->live_in != 0;
-    if (live)
-        bt_emit_flags_restore(t, b);
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i(pred));
-    bt_emit_internal_callout(t, b, bt_pred_spent);
-    if (live)
-        bt_emit_flags_save(t, b);
 }
 
 /* The main path: the page's entry (page number in `page`) must equal

@@ -74,29 +74,6 @@ static void step(struct bt_emit *e, ZydisRegister reg32, unsigned size)
            bt_m(reg64, ZYDIS_REGISTER_R9, (uint8_t)(2 * size), 3 * (int32_t)size, 0));
 }
 
-bool bt_is_inline_string(const struct dec_insn *d)
-{
-    switch (d->zi.mnemonic) {
-    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
-    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
-    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
-    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
-    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
-        break;
-    default:
-        return false;
-    }
-    if (d->zi.address_width != 32 || (d->cls & DEC_UNDEFINED))
-        return false;
-    if (d->zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
-        return false;
-    /* MOVSD/CMPSD also name SSE2 instructions: only the one-byte string
-     * opcodes (A4-A7, AA-AF) here. */
-    return d->zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
-           ((d->zi.opcode >= 0xA4 && d->zi.opcode <= 0xA7) ||
-            (d->zi.opcode >= 0xAA && d->zi.opcode <= 0xAF));
-}
-
 static ZydisRegister src_seg(const struct dec_insn *d)
 {
     static const ZydisRegister seg[] = { ZYDIS_REGISTER_ES, ZYDIS_REGISTER_CS, ZYDIS_REGISTER_SS,

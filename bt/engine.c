@@ -11,6 +11,7 @@
  */
 #include "bt/bt.h"
 #include "bt/translate.h"
+#include "bt/runtime.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -157,28 +158,6 @@ static int bt_init(struct vm *vm)
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigaction(SIGFPE, &sa, NULL);
     return 0;
-}
-
-/* The addend emitted code tries first (R14): with paging off every RAM page
- * has host = ram + linear. With paging, the stack page's (a kernel's
- * direct map shares it with most kernel data), else the code page's. */
-uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
-{
-    const struct cpu *c = bt->cpu;
-    if (!(c->cr0 & CPU_CR0_PG))
-        return (uint64_t)(uintptr_t)bt->vm->ram;
-    uint32_t sp = c->seg_base[CPU_SS] + c->regs[CPU_ESP];
-    uint64_t e = bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
-    if (e)
-        return e;
-    /* Not shadowed yet (a CR3 load cleared it): fill it now, or every group
-     * check on the stack would fail over to the safe translation. */
-    bool fault;
-    uint8_t *h = smmu_fill((struct smmu *)&bt->mmu, sp, smmu_acc(&bt->mmu, false), &fault);
-    if (h)
-        return (uint64_t)(uintptr_t)h - sp;
-    uint32_t pc = c->seg_base[CPU_CS] + c->eip;
-    return (uint64_t)(uintptr_t)bt->vm->ram + (code_ppage << 12) - (pc & ~0xFFFu);
 }
 
 static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)

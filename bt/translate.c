@@ -14,6 +14,7 @@
  * user can stop a guest that spins in chained code.
  */
 #include "bt/translate.h"
+#include "bt/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,31 +25,6 @@
 
 #define ARITH_FLAGS 0x8D5u /* CF PF AF ZF SF OF */
 #define KEY_NONFLAT 8u
-
-uint32_t bt_mode_key(const struct cpu *c)
-{
-    uint32_t k = c->cpl & 3;
-    if (c->segs[CPU_CS].flags & 0x4000)
-        k |= 4;
-    /* Non-flat: a base, limit or expand-down on CS/DS/ES/SS means every
-     * access adds the base and checks the bounds. (FS and GS accesses
-     * always do, so a null FS does not slow everything down.) */
-    static const int main_segs[4] = { CPU_ES, CPU_CS, CPU_SS, CPU_DS };
-    for (int i = 0; i < 4; i++) {
-        int s = main_segs[i];
-        if (c->seg_base[s] || c->seg_lo[s] || c->seg_hi[s] != 0xFFFFFFFFu)
-            k |= KEY_NONFLAT;
-        if (s != CPU_CS && (c->seg_wlo[s] || c->seg_whi[s] != 0xFFFFFFFFu))
-            k |= KEY_NONFLAT; /* a read-only DS/ES: writes must be checked */
-    }
-    if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
-        k |= BT_KEY_NOFPU;
-    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & 0x4000))
-        k |= BT_KEY_STACK16;
-    if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
-        k |= BT_KEY_PG;
-    return k;
-}
 
 /* Flags an instruction certainly overwrites. Shifts and rotates by a count
  * that may be zero leave flags alone, so they count as writing none. */
@@ -166,51 +142,6 @@ static uint32_t block_live_out(struct bt *bt, const struct dec_insn *last, enum 
             return lookahead_live(bt, target, mode) | lookahead_live(bt, next, mode);
         return ARITH_FLAGS;
     }
-}
-
-static bool is_legacy(ZydisMnemonic m)
-{
-    switch (m) {
-    case ZYDIS_MNEMONIC_AAA: case ZYDIS_MNEMONIC_AAD: case ZYDIS_MNEMONIC_AAM:
-    case ZYDIS_MNEMONIC_AAS: case ZYDIS_MNEMONIC_DAA: case ZYDIS_MNEMONIC_DAS:
-    case ZYDIS_MNEMONIC_BOUND: case ZYDIS_MNEMONIC_ARPL: case ZYDIS_MNEMONIC_PUSHA:
-    case ZYDIS_MNEMONIC_PUSHAD: case ZYDIS_MNEMONIC_POPA: case ZYDIS_MNEMONIC_POPAD:
-    case ZYDIS_MNEMONIC_SALC: case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_INTO:
-    case ZYDIS_MNEMONIC_CPUID: case ZYDIS_MNEMONIC_PUSHFD: case ZYDIS_MNEMONIC_PUSHF:
-    case ZYDIS_MNEMONIC_POPFD: case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_MASKMOVQ:
-    case ZYDIS_MNEMONIC_MASKMOVDQU: case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LES:
-    case ZYDIS_MNEMONIC_LFS: case ZYDIS_MNEMONIC_LGS: case ZYDIS_MNEMONIC_LSS:
-    case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool has_visible_mem(const struct dec_insn *d)
-{
-    for (int i = 0; i < d->zi.operand_count_visible; i++)
-        if (d->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d->zi.mnemonic != ZYDIS_MNEMONIC_LEA)
-            return true;
-    return false;
-}
-
-enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
-{
-    if (d->cls & DEC_UNDEFINED)
-        return BT_EMIT_CALLOUT;
-    if (d->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC)
-        return BT_EMIT_IDENT; /* host TSC is the guest's (DESIGN.md: time) */
-    if (d->cls & DEC_CONTROL)
-        return BT_EMIT_CONTROL;
-    if (d->cls & DEC_STACK)
-        return BT_EMIT_STACK;
-    if (bt_is_inline_string(d))
-        return BT_EMIT_IDENT; /* emit_string.c: plain memory accesses */
-    if ((d->cls & DEC_INNOCUOUS) && !(d->cls & (DEC_STRING | DEC_PORTIO)) && !is_legacy(d->zi.mnemonic) &&
-        (!(d->cls & DEC_MEMORY) || has_visible_mem(d)))
-        return BT_EMIT_IDENT;
-    return BT_EMIT_CALLOUT;
 }
 
 /* Emit one instruction; false = the VM must stop here (unsupported). */
@@ -507,7 +438,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         }
         bt_bind(e, BT_OOL, async);
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_ASYNC);
-        /* Where the entry jumps once the block is invalidated (cache.c). */
+        /* Where the entry jumps once the block is invalidated (blocks.c). */
         int tomb = bt_label(e);
         bt_bind(e, BT_OOL, tomb);
         /* The dispatcher re-points the tombstone (the entry's jmp rel32 at

@@ -9,6 +9,8 @@ OBJ=${1:-build/obj/bt}
 ls "$OBJ"/*.o >/dev/null 2>&1 || { echo "bt_cycles: no objects in $OBJ (run make first)" >&2; exit 2; }
 for o in "$OBJ"/*.o; do
     f=$(basename "$o" .o)
+    # skip objects left over from sources that no longer exist
+    [ -e "bt/$f.c" ] || [ -e "bt/$f.S" ] || continue
     nm "$o" | awk -v f="$f" '$1 == "U" { print "U", f, $2; next }
                              NF == 3 && $2 ~ /^[A-Z]$/ && $2 != "U" { print "D", f, $3 }'
 done | awk '
