@@ -22,6 +22,9 @@
 
 #define POOL_BLOCKS (1u << 18)
 
+/* enter.S masks the host RFLAGS with the plain number. */
+_Static_assert(BT_HOSTLIVE_FLAGS == CPU_FL_HOSTLIVE, "BT_HOSTLIVE_FLAGS (bt/offsets.h) is not CPU_FL_HOSTLIVE");
+
 /* Trampolines at the start of the cache so blocks reach them by rel32:
  * jmp qword ptr [rip+0] followed by the absolute address. */
 static uint8_t *emit_tramp(struct bt *bt, uint8_t *at, void (*target)(void))

@@ -23,8 +23,8 @@
 ZydisRegister bt_map_reg(ZydisRegister r)
 {
     switch (r) {
-    case ZYDIS_REGISTER_ESP: return ZYDIS_REGISTER_R12D;
-    case ZYDIS_REGISTER_SP:  return ZYDIS_REGISTER_R12W;
+    case ZYDIS_REGISTER_ESP: return BT_R_ESP;
+    case ZYDIS_REGISTER_SP:  return BT_R_SP;
     default: return r;
     }
 }
@@ -53,21 +53,21 @@ int bt_seg_index(ZydisRegister seg)
 void bt_emit_flags_save(struct bt_tctx *t, int b)
 {
     struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
     bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
     bt_ins(e, b, ZYDIS_MNEMONIC_SETO, 1, R(AL));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(EAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_FLAGS_32), R(EAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
 }
 
 void bt_emit_flags_restore(struct bt_tctx *t, int b)
 {
     struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), R(R8D));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), bt_r(BT_R_FLAGS_32));
     bt_ins(e, b, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
     bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
 }
 
 /* --- counters and the predicted-addend budget --- */
@@ -77,8 +77,8 @@ void bt_emit_count(struct bt_tctx *t, int b, uint64_t *counter)
 {
     if (!t->bt->count)
         return;
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)(uintptr_t)counter));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_ADD, 2, bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(1));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)(uintptr_t)counter));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_ADD, 2, bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(1));
 }
 
 /* The call to bt_pred_spent for the slot at pred, from a point where the
@@ -111,7 +111,7 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
     struct bt_emit *e = t->e;
     bt_bind(e, BT_OOL, stub);
     /* movabs r11, <address of the rel32 field>, filled in after placement */
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
     if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
         t->sites[t->nsites].buf = (int8_t)b;
         t->sites[t->nsites].rel_at = rel_at;
@@ -121,9 +121,9 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
         t->sites[t->nsites].fwd = reason == BT_EXIT_BRANCH && t->d && target > t->d->eip;
         t->nsites++;
     } else {
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, R(R11D), R(R11D)); /* not chainable */
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32)); /* not chainable */
     }
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
     bt_emit_exit_simple(t, BT_OOL, target, reason);
 }
 
@@ -161,9 +161,9 @@ static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
 {
     struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)(uintptr_t)insn));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_CO_INSN, 8), R(R11));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)fn));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)insn));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_CO_INSN, 8), bt_r(BT_R_CALL));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)fn));
     bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
 }
 

@@ -29,6 +29,8 @@
 #define BT_R_KEEP_32  ZYDIS_REGISTER_R13D
 #define BT_R_KEEP_16  ZYDIS_REGISTER_R13W
 #define BT_R_KEEP_8   ZYDIS_REGISTER_R13B
+/* ... or a second shadow-TLB entry (REP MOVS: the source page's addend). */
+#define BT_R_ENTRY2   ZYDIS_REGISTER_R13
 /* R10: the guest linear address of a memory access (the access is
  * [R10 + R11] or [R10 + R14]) ... */
 #define BT_R_ADDR     ZYDIS_REGISTER_R10
@@ -54,7 +56,6 @@
 #define BT_R_TMP3     ZYDIS_REGISTER_R11
 #define BT_R_TMP3_32  ZYDIS_REGISTER_R11D
 /* R8: the guest flags parked by bt_emit_flags_save until the restore ... */
-#define BT_R_FLAGS    ZYDIS_REGISTER_R8
 #define BT_R_FLAGS_32 ZYDIS_REGISTER_R8D
 /* ... or an indirect branch's target EIP ... */
 #define BT_R_TARGET    ZYDIS_REGISTER_R8

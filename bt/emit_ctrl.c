@@ -33,18 +33,18 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
 {
     struct bt_emit *e = t->e;
     int miss = bt_label(e);
-    if (target32 != ZYDIS_REGISTER_R8D)
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(target32));
-    if (t->key & 8) {
+    if (target32 != BT_R_TARGET_32)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(target32));
+    if (t->key & BT_KEY_NONFLAT) {
         /* Non-flat code: the table's tags do not hold the CS base, so
          * always ask the dispatcher (rare code, correct first). */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_exit);
         return;
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
         /* Inline cache: the first target this jump met, as a direct jump
          * the host predicts (a RET to one caller, a call through a
@@ -52,61 +52,61 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
          * Until the first run fills it (engine.c), both ways lead to the
          * dispatcher; then a different target takes the table below. */
         int lookup = bt_label(e), first = bt_label(e);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(BT_R_TARGET, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
         uint32_t eip_at = bt_here(e, BT_MAIN) - 4;
         bt_emit_jrcxz_skip8(e);
         uint32_t a0 = bt_here(e, BT_MAIN);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
         uint32_t miss_at = bt_jmp_label(e, BT_MAIN, first); /* → lookup once filled */
         if (bt_here(e, BT_MAIN) - a0 != 8)
             bt_emit_fail(e, "indirect cache: unexpected encoding length");
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
         uint32_t at = bt_jmp_label(e, BT_MAIN, first);
         if (at - eip_at != BT_ICACHE_EIP_BACK || at - miss_at != BT_ICACHE_MISS_BACK)
             bt_emit_fail(e, "indirect cache: unexpected layout");
         bt_bind(e, BT_MAIN, lookup);
         bt_bind(e, BT_OOL, first);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
         t->sites[t->nsites].buf = BT_MAIN;
         t->sites[t->nsites].fwd = false;
         t->sites[t->nsites].rel_at = at;
         t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
         t->nsites++;
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), R(R11));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP3_32), bt_r(BT_R_TARGET_16));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32), bt_m(BT_R_TMP3, BT_R_TMP3, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF, 8));
     uint32_t key = t->key & ~BT_KEY_SAFE; /* targets are found by their normal key */
     if (key) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)((uint64_t)key << 32)));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R9, 1, 0, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)((uint64_t)key << 32)));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP0, 1, 0, 0));
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TARGET, 1, 0, 0));
     /* jrcxz hit ; mov rcx, r10 ; jmp miss ; hit: mov rcx, r10 ; jmp [entry.host] */
     bt_emit_jrcxz_skip8(e);
     uint32_t a = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(e, BT_MAIN, miss);
     if (bt_here(e, BT_MAIN) - a != 8)
         bt_emit_fail(e, "indirect lookup: unexpected encoding length");
     if (t->bt->count) {
         /* ++ibtc_hits without touching flags (only with --stats). */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)(uintptr_t)&t->bt->st.ibtc_hits));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R8), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8), R(R8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)(uintptr_t)&t->bt->st.ibtc_hits));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1), bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP1), bt_m(BT_R_TMP1, ZYDIS_REGISTER_NONE, 0, 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_r(BT_R_TMP1));
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF + 8, 8));
 
     bt_bind(e, BT_OOL, miss);
     /* Not an inline cache to fill (a callout may have left a block there). */
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
     bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
 }
@@ -131,25 +131,25 @@ static void load_indirect_target(struct bt_tctx *t)
     if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
         ZydisRegister r = bt_map_reg(op->reg.value);
         if (sz == 2)
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R8D), bt_r(r));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TARGET_32), bt_r(r));
         else
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(r));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(r));
         return;
     }
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = sz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
-    req.operands[0] = R(R13D);
+    req.operands[0] = bt_r(BT_R_KEEP_32);
     if (t->direct_mem) {
         req.operands[1] = bt_direct_mem(t, op, sz);
         bt_enc(t->e, BT_MAIN, &req);
     } else {
-        bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, sz, false);
-        req.operands[1] = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, sz);
+        bt_emit_ea(t, op, BT_R_ADDR_32, sz, false);
+        req.operands[1] = bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, sz);
         bt_emit_mem_op(t, &req, sz, true, false);
     }
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(R13D));
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(BT_R_KEEP_32));
 }
 
 /*
@@ -165,19 +165,19 @@ static bool emit_loop16(struct bt_tctx *t)
     ZydisMnemonic m = d->zi.mnemonic;
     int nonzero = bt_label(e);
     if (m != ZYDIS_MNEMONIC_JCXZ) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(CX), R(R9W));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(CX), bt_r(BT_R_TMP0_16));
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(ECX), R(CX));
     bt_emit_jrcxz_skip8(e);
     uint32_t a = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(e, BT_MAIN, nonzero);
     if (bt_here(e, BT_MAIN) - a != 8)
         bt_emit_fail(e, "loop16: unexpected encoding length");
     /* CX == 0 */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     if (m == ZYDIS_MNEMONIC_JCXZ)
         bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
     else
@@ -210,7 +210,8 @@ static bool emit_loop16(struct bt_tctx *t)
  */
 static ZydisRegister pc_thunk(struct bt_tctx *t, uint32_t target, uint64_t *ppage, uint32_t *bytes)
 {
-    if ((t->key & 3) != 3 || !(t->key & BT_KEY_PG) || (t->key & 8) || (target & 0xFFF) > 0xFFC)
+    if (bt_key_cpl(t->key) != 3 || !(t->key & BT_KEY_PG) || (t->key & BT_KEY_NONFLAT) ||
+        (target & 0xFFF) > 0xFFC)
         return ZYDIS_REGISTER_NONE;
     uint64_t ex;
     memcpy(&ex, t->bt->region + bt_exec_off(t->key) + (size_t)(target >> 12) * 8, 8);
@@ -235,7 +236,7 @@ static void jrcxz_or_fail(struct bt_tctx *t, int fail)
 {
     bt_emit_jrcxz_skip8(t->e);
     uint32_t a = bt_here(t->e, BT_MAIN);
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(t->e, BT_MAIN, fail);
     if (bt_here(t->e, BT_MAIN) - a != 8)
         bt_emit_fail(t->e, "pc thunk check: unexpected encoding length");
@@ -247,7 +248,7 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     struct bt_emit *e = t->e;
     int real = bt_label(e);
     bt_emit_push(t, 4, bt_i((int32_t)next_eip(t)));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, bt_exec_off(t->key) + (int32_t)((target >> 12) * 8), 8));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX),
@@ -259,7 +260,7 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX),
            bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, (int32_t)(0u - bytes), 0));
     jrcxz_or_fail(t, real);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_emit_adjust_esp(t, BT_R_ESP64, 4); /* the thunk's RET */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg), bt_i((int32_t)next_eip(t)));
     bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
@@ -289,7 +290,7 @@ bool bt_emit_control(struct bt_tctx *t)
             bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
         } else {
             load_indirect_target(t);
-            bt_emit_exit_indirect(t, ZYDIS_REGISTER_R8D);
+            bt_emit_exit_indirect(t, BT_R_TARGET_32);
         }
         return true;
     case ZYDIS_MNEMONIC_CALL:
@@ -308,19 +309,19 @@ bool bt_emit_control(struct bt_tctx *t)
         } else {
             load_indirect_target(t);
             /* R8 does not survive the push's slow path: keep it in R13. */
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R13D), R(R8D));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_KEEP_32), bt_r(BT_R_TARGET_32));
             bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
-            bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
+            bt_emit_exit_indirect(t, BT_R_KEEP_32);
         }
         return true;
     case ZYDIS_MNEMONIC_RET: {
         if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
             return false;
         uint32_t extra = d->zi.operand_count_visible ? (uint32_t)d->ops[0].imm.value.u : 0;
-        bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
+        bt_emit_pop_to(t, osz, BT_R_KEEP_32);
         if (extra)
             bt_emit_adjust_esp(t, BT_R_ESP64, (int32_t)extra);
-        bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
+        bt_emit_exit_indirect(t, BT_R_KEEP_32);
         return true;
     }
     case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:

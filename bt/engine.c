@@ -173,10 +173,10 @@ static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
     char hex[64] = "", dis[96] = "?";
     if (smmu_read(&bt->mmu, c->seg_base[CPU_CS] + c->eip, b, sizeof(b), 0) == 0) {
         struct dec_insn d;
-        int len = dec_decode((bt_mode_key(c) & 4) ? DEC_MODE_32 : DEC_MODE_16, c->eip, b, sizeof(b), &d) == 0 ? d.len : 4;
+        int len = dec_decode((bt_mode_key(c) & BT_KEY_CODE32) ? DEC_MODE_32 : DEC_MODE_16, c->eip, b, sizeof(b), &d) == 0 ? d.len : 4;
         for (int i = 0; i < len; i++)
             snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", b[i]);
-        dec_disasm((bt_mode_key(c) & 4) ? 32 : 16, c->eip, b, sizeof(b), dis, sizeof(dis));
+        dec_disasm((bt_mode_key(c) & BT_KEY_CODE32) ? 32 : 16, c->eip, b, sizeof(b), dis, sizeof(dis));
     }
     snprintf(ex->msg, sizeof(ex->msg), "unsupported instruction at EIP %08x: %s(%s)", c->eip, hex, dis);
 }

@@ -23,8 +23,6 @@
 #include "bt/offsets.h"
 #include "vm/vm.h"
 
-#define ARITH_FLAGS 0x8D5u /* CF PF AF ZF SF OF */
-#define KEY_NONFLAT 8u
 
 /* Flags an instruction certainly overwrites. Shifts and rotates by a count
  * that may be zero leave flags alone, so they count as writing none. */
@@ -42,7 +40,7 @@ static uint32_t flags_killed(const struct dec_insn *d)
     default:
         break;
     }
-    return d->flags_written & ARITH_FLAGS;
+    return d->flags_written & CPU_FL_ARITH;
 }
 
 /* Fetch up to 15 instruction bytes at lin through the guest's mapping,
@@ -90,20 +88,20 @@ static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, struct fetch_res 
 static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
 {
     uint32_t needed = 0, killed = 0;
-    for (int i = 0; i < 12 && killed != ARITH_FLAGS; i++) {
+    for (int i = 0; i < 12 && killed != CPU_FL_ARITH; i++) {
         uint8_t bytes[16];
         struct fetch_res fr;
         struct dec_insn d;
         size_t avail = fetch(bt, bt->cpu->seg_base[CPU_CS] + eip, bytes, &fr);
         if (avail == 0 || dec_decode(mode, eip, bytes, avail, &d) != 0)
             break;
-        needed |= d.flags_read & ARITH_FLAGS & ~killed;
+        needed |= d.flags_read & CPU_FL_ARITH & ~killed;
         if ((d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT)
             break; /* a callout may leave the block: its flags become visible */
         killed |= flags_killed(&d);
         eip += d.len;
     }
-    return needed | (ARITH_FLAGS & ~killed);
+    return needed | (CPU_FL_ARITH & ~killed);
 }
 
 /* Conditional jumps one block goes on past. Each copies the code after it
@@ -116,7 +114,7 @@ static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
  * a chainable exit): Jcc rel in 32-bit flat code. */
 static bool passable_jcc(const struct dec_insn *d, uint32_t key)
 {
-    if (!(key & 4) || (key & 8) || d->zi.meta.category != ZYDIS_CATEGORY_COND_BR ||
+    if (!(key & BT_KEY_CODE32) || (key & BT_KEY_NONFLAT) || d->zi.meta.category != ZYDIS_CATEGORY_COND_BR ||
         d->zi.operand_width != 32)
         return false;
     return bt_is_jcc(d->zi.mnemonic);
@@ -134,13 +132,13 @@ static uint32_t block_live_out(struct bt *bt, const struct dec_insn *last, enum 
     uint32_t target = next + (uint32_t)op->imm.value.s;
     switch (last->zi.mnemonic) {
     case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL:
-        return rel ? lookahead_live(bt, target, mode) : ARITH_FLAGS;
+        return rel ? lookahead_live(bt, target, mode) : CPU_FL_ARITH;
     case ZYDIS_MNEMONIC_RET:
-        return ARITH_FLAGS;
+        return CPU_FL_ARITH;
     default:
         if ((last->cls & DEC_CONTROL) && rel && last->zi.meta.category == ZYDIS_CATEGORY_COND_BR)
             return lookahead_live(bt, target, mode) | lookahead_live(bt, next, mode);
-        return ARITH_FLAGS;
+        return CPU_FL_ARITH;
     }
 }
 
@@ -161,7 +159,7 @@ static bool emit_one(struct bt_tctx *t, bool last)
     /* Adaptive translation: a MOV store that keeps writing traced page
      * tables becomes one direct callout (no inline check, no bounce). */
     if (d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-        d->ops[0].size <= 32 && !(t->key & KEY_NONFLAT) && d->zi.address_width == 32 &&
+        d->ops[0].size <= 32 && !(t->key & BT_KEY_NONFLAT) && d->zi.address_width == 32 &&
         (d->ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
          ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR32 ||
          ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR16 ||
@@ -216,7 +214,7 @@ static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
 {
     bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp async */
     uint32_t a0 = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(e, BT_MAIN, async);
     if (bt_here(e, BT_MAIN) - a0 != 8)
         bt_emit_fail(e, "block entry: unexpected encoding length");
@@ -224,22 +222,22 @@ static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
 
 static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, uint64_t ppage)
 {
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_R11),
-           bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R9D), bt_i(32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, bt_r(ZYDIS_REGISTER_R11), bt_r(ZYDIS_REGISTER_R11),
-           bt_r(ZYDIS_REGISTER_R9));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3),
+           bt_m(BT_R_TMP3, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_i(32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, bt_r(BT_R_TMP3), bt_r(BT_R_TMP3),
+           bt_r(BT_R_TMP0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_RCX),
-           bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0, 0));
+           bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP3, 1, 0, 0));
 }
 
 static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t vpn,
                        uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async, int recheck, int fwd)
 {
     if (live) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), bt_r(ZYDIS_REGISTER_RCX));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_ECX),
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
         if (exec_off >= 0)
@@ -249,7 +247,7 @@ static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t 
             emit_page_term(e, exec_off, (uint64_t)vpn2, ppage2);
             emit_jrcxz_or_leave(e, recheck);
         }
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(BT_R_RCX_PARK));
         return;
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
@@ -284,7 +282,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     static struct dec_insn insns[BT_MAX_BLOCK_INSNS];
     static uint32_t live_in[BT_MAX_BLOCK_INSNS];
     int n = 0;
-    enum dec_mode mode = (key & 4) ? DEC_MODE_32 : DEC_MODE_16;
+    enum dec_mode mode = (key & BT_KEY_CODE32) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
     int jccs = 0;
     uint64_t phys0 = 0, physn = 0, physend = 0;
@@ -352,9 +350,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0);
     for (int k = n - 1; k >= 0; k--) {
         if (bt_emit_kind(&insns[k]) == BT_EMIT_CALLOUT)
-            live = ARITH_FLAGS; /* it may exit (HLT, a fault, ...): the guest sees every flag */
+            live = CPU_FL_ARITH; /* it may exit (HLT, a fault, ...): the guest sees every flag */
         else
-            live = (insns[k].flags_read & ARITH_FLAGS) | (live & ~flags_killed(&insns[k]));
+            live = (insns[k].flags_read & CPU_FL_ARITH) | (live & ~flags_killed(&insns[k]));
         if (k < n - 1 && (insns[k].cls & DEC_CONTROL)) /* a jcc passed: its taken way too */
             live |= lookahead_live(bt, insns[k].eip + insns[k].len + (uint32_t)insns[k].ops[0].imm.value.s, mode);
         live_in[k] = live;
@@ -444,7 +442,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         /* The dispatcher re-points the tombstone (the entry's jmp rel32 at
          * host + 1) at the new translation, so chained jumps that still
          * lead here stop exiting. ARG0 = this block's key. */
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11), bt_i(0x1122334455667788ll));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
         if (t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
             t.sites[t.nsites].buf = BT_MAIN;
             t.sites[t.nsites].fwd = false;
@@ -452,10 +450,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.sites[t.nsites].imm_at = bt_here(e, BT_OOL) - 8;
             t.nsites++;
         } else {
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(ZYDIS_REGISTER_R11D), bt_r(ZYDIS_REGISTER_R11D));
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32));
         }
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EXIT_SITE, 8), bt_r(ZYDIS_REGISTER_R11));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i((int32_t)key));
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_STALE);
@@ -478,7 +476,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         }
         blk->main_len = e->len[BT_MAIN];
         blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
-        blk->fwd_off = e->label[fwd].buf == BT_MAIN && !(key & 8) ?
+        blk->fwd_off = e->label[fwd].buf == BT_MAIN && !(key & BT_KEY_NONFLAT) ?
                        (uint32_t)(bt_placed(e, host, BT_MAIN, (uint32_t)e->label[fwd].off) - host) : 0;
         blk->eip = eip;
         blk->key = key;
