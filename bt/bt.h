@@ -101,12 +101,11 @@ struct bt_block {
 
 #define BT_EXIT_KINDS 9
 
+/* Counters (--stats), one field per entry of bt/stats.def. */
 struct bt_stats {
-    uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
-             ibtc_hits, interrupts, halts, adaptive, code_remaps, fast_transfers,
-             entry_refills, fast_deliveries, pred_sites, pred_misses, pred_direct, pc_thunks, icache_fills;
+#define BT_STAT(field, json, text) uint64_t field;
+#include "bt/stats.def"
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
-    uint64_t translate_ns;
 };
 
 /* Inline indirect-branch table entry: tag = -((key << 32) | eip), so that
