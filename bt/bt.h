@@ -108,6 +108,27 @@ struct bt_stats {
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
 };
 
+/* groups.c: one shadow-TLB check for several accesses through the same
+ * base (the plan of a block, then the checks before each instruction). */
+#define BT_MAX_GROUPS 32
+struct bt_group {
+    ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
+    ZydisRegister index32; /* and index register (NONE for none), times scale */
+    int scale;
+    int slot;              /* addend slot the check fills (-1: compare with R14) */
+    int first;             /* instruction before which the check runs */
+    int32_t lo, hi;        /* byte range relative to the base's value there */
+    bool wr;
+    int count;
+};
+struct bt_plan {
+    struct bt_group g[BT_MAX_GROUPS];
+    int ng;
+    bool direct_mem[BT_MAX_BLOCK_INSNS];
+    int8_t mem_slot[BT_MAX_BLOCK_INSNS];
+    bool direct_stack[BT_MAX_BLOCK_INSNS];
+};
+
 /* Inline indirect-branch table entry: tag = -((key << 32) | eip), so that
  * emitted code can test a hit without touching flags (emit_ctrl.c). */
 struct bt_ibtc_entry { uint64_t neg_tag; uint64_t host; };
@@ -134,6 +155,10 @@ struct bt {
     struct bt_block *blocks_pool; /* bump-allocated block records */
     size_t pool_used, pool_cap;
     struct bt_emit em;
+    /* translate.c's per-block scratch (one block is translated at a time) */
+    struct dec_insn insns[BT_MAX_BLOCK_INSNS];
+    uint32_t live_in[BT_MAX_BLOCK_INSNS]; /* arithmetic flags live before each */
+    struct bt_plan plan;
     struct bt_stats st;
     bool trace;
     void *perfmap;           /* FILE * of /tmp/perf-<pid>.map (BTVM_PERFMAP=1), or NULL */

@@ -70,9 +70,6 @@
 #define BT_R_TMP0_32  ZYDIS_REGISTER_R9D
 #define BT_R_TMP0_16  ZYDIS_REGISTER_R9W
 
-/* groups.c: one TLB check for several accesses through the same base. */
-#define BT_MAX_GROUPS 32
-
 struct bt_tctx {
     struct bt *bt;
     struct bt_emit *e;

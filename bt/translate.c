@@ -279,8 +279,8 @@ static void fetch_fault(struct bt *bt, uint32_t addr, uint32_t err)
 struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
 {
     uint64_t t0 = now_ns();
-    static struct dec_insn insns[BT_MAX_BLOCK_INSNS];
-    static uint32_t live_in[BT_MAX_BLOCK_INSNS];
+    struct dec_insn *insns = bt->insns;
+    uint32_t *live_in = bt->live_in;
     int n = 0;
     enum dec_mode mode = (key & BT_KEY_CODE32) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
@@ -399,21 +399,21 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
 
         bool ended = false;
         int k;
-        static struct bt_plan plan;
-        bt_plan_groups(insns, n, key, &plan);
+        struct bt_plan *plan = &bt->plan;
+        bt_plan_groups(insns, n, key, plan);
         for (k = 0; k < n; k++) {
             t.d = &insns[k];
             t.k = k;
             t.live_in = live_in[k];
-            t.direct_mem = plan.direct_mem[k];
-            t.mem_slot = plan.mem_slot[k];
-            t.direct_stack = plan.direct_stack[k];
+            t.direct_mem = plan->direct_mem[k];
+            t.mem_slot = plan->mem_slot[k];
+            t.direct_stack = plan->direct_stack[k];
             t.last = k == n - 1;
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_ool[k] = bt_here(e, BT_OOL);
             blk->map_eip[k] = insns[k].eip;
             t.r11_group = -1;
-            bt_emit_group_checks(&t, &plan);
+            bt_emit_group_checks(&t, plan);
             if (bt_emit_kind(t.d) != BT_EMIT_IDENT)
                 t.r11_group = -1; /* only the IDENT path reaches its access with R11 intact */
             if (!emit_one(&t, k == n - 1)) {

@@ -16,26 +16,6 @@ bool bt_is_inline_string(const struct dec_insn *d);
 /* Jcc (the 16 conditions; not LOOP/JECXZ). */
 bool bt_is_jcc(ZydisMnemonic m);
 
-/* groups.c: one shadow-TLB check for several accesses (the plan of a
- * block, then the checks before each instruction). */
-struct bt_group {
-    ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
-    ZydisRegister index32; /* and index register (NONE for none), times scale */
-    int scale;
-    int slot;              /* addend slot the check fills (-1: compare with R14) */
-    int first;             /* instruction before which the check runs */
-    int32_t lo, hi;        /* byte range relative to the base's value there */
-    bool wr;
-    int count;
-};
-struct bt_plan {
-    struct bt_group g[BT_MAX_GROUPS];
-    int ng;
-    bool direct_mem[BT_MAX_BLOCK_INSNS];
-    int8_t mem_slot[BT_MAX_BLOCK_INSNS];
-    bool direct_stack[BT_MAX_BLOCK_INSNS];
-};
-
 /* emit_mem.c */
 void bt_emit_ea(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32, unsigned size, bool wr);
 void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegister dst32);
