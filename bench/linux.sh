@@ -10,7 +10,9 @@
 #                        timed inside the guest (adjtimex, microseconds) on
 #                        data made from /dev/urandom in tmpfs beforehand
 # One boot yields one sample of every row; BENCH_RUNS boots per system.
-# LINUX_BENCH_SYSTEMS picks systems (default "btvm-bt qemu-tcg native").
+# LINUX_BENCH_SYSTEMS picks systems (default "btvm-bt qemu-tcg native");
+# "btvm-ref" runs the binary BTVM_REF (an older build) beside btvm-bt, for
+# before/after comparisons in one interleaved run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.." || exit 1
@@ -111,6 +113,8 @@ for sys in $SYSTEMS; do
     case $sys in
     btvm-bt)
         [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)" ;;
+    btvm-ref)
+        [ -x "${BTVM_REF:-}" ] || bench_die "btvm-ref needs BTVM_REF=<an older btvm binary>" ;;
     btvm-kvm) ;;
     qemu-tcg)
         if ! command -v "$QEMU" >/dev/null 2>&1; then
@@ -131,6 +135,7 @@ for ((i = 1; i <= BENCH_RUNS; i++)); do
     for sys in $RUN_SYSTEMS; do
         case $sys in
         btvm-bt) boot_once btvm btvm-bt "$i" ;;
+        btvm-ref) boot_once btvm-ref btvm-ref "$i" ;;
         btvm-kvm) boot_once btvm-kvm btvm-kvm "$i" ;;
         qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
         native) native_once "$i" ;;
@@ -164,21 +169,28 @@ done
 # median is steadier than the ratio of medians when the host's load drifts.
 paired=$BENCH_OUT/linux-paired.csv
 echo "workload,pair,median_ratio,min_ratio,max_ratio,runs" >"$paired"
-for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
-    awk -v wl="$wl" '$1 == wl && $2 == "btvm-bt" { b[++nb] = $3 }
-                     $1 == wl && $2 == "qemu-tcg" { q[++nq] = $3 }
-                     END {
-                         n = nb < nq ? nb : nq
-                         for (i = 1; i <= n; i++) if (b[i] > 0) r[++m] = q[i] / b[i]
-                         if (m == 0) exit
-                         for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
-                             if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
-                         med = (m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2
-                         printf "%s,qemu-tcg/btvm-bt,%.3f,%.3f,%.3f,%d\n", wl, med, r[1], r[m], m
-                     }' "$SAMPLES" >>"$paired"
-done
+# pair_ratios <num system> <den system>: their time ratio round by round.
+pair_ratios() {
+    local wl
+    for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
+        awk -v wl="$wl" -v num="$1" -v den="$2" '
+                         $1 == wl && $2 == den { b[++nb] = $3 }
+                         $1 == wl && $2 == num { q[++nq] = $3 }
+                         END {
+                             n = nb < nq ? nb : nq
+                             for (i = 1; i <= n; i++) if (b[i] > 0) r[++m] = q[i] / b[i]
+                             if (m == 0) exit
+                             for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+                                 if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+                             med = (m % 2) ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2
+                             printf "%s,%s/%s,%.3f,%.3f,%.3f,%d\n", wl, num, den, med, r[1], r[m], m
+                         }' "$SAMPLES" >>"$paired"
+    done
+}
+pair_ratios qemu-tcg btvm-bt
+pair_ratios btvm-ref btvm-bt
 if [ "$(wc -l <"$paired")" -gt 1 ]; then
     echo
-    echo "QEMU time / btvm time, round by round ($paired):"
+    echo "time ratios, round by round ($paired):"
     column -t -s, "$paired" 2>/dev/null || cat "$paired"
 fi

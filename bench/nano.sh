@@ -34,6 +34,8 @@ raw=$(mktemp) sysraw=$(mktemp)
 trap 'rm -f "$raw" "$sysraw"' EXIT
 
 systems=(btvm-bt)
+# BTVM_REF=<an older btvm binary>: also run it, for before/after figures.
+[ -n "${BTVM_REF:-}" ] && systems+=(btvm-ref)
 bench_kvm_usable && systems+=(btvm-kvm)
 if command -v "$QEMU" >/dev/null 2>&1; then
     systems+=(qemu-tcg)
@@ -48,6 +50,7 @@ run_guest() {
     local sys=$1 mode=$2 log=$3 want cmd rc
     case $sys in
     btvm-bt) want=0; cmd=("$BTVM" run -q --engine bt -k "$ELF") ;;
+    btvm-ref) want=0; cmd=("$BTVM_REF" run -q --engine bt -k "$ELF") ;;
     btvm-kvm) want=0; cmd=("$BTVM" run -q --engine kvm -k "$ELF") ;;
     qemu-tcg) want=1; cmd=("$QEMU" -accel tcg -kernel "$ELF" -m 128 \
                   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \

@@ -15,13 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* D/B in struct cpu_segment.flags (descriptor bits 8..23 of the high dword). */
-#define SEG_FLAG_DB 0x4000u
-
 uint32_t bt_mode_key(const struct cpu *c)
 {
     uint32_t k = c->cpl & BT_KEY_CPL;
-    if (c->segs[CPU_CS].flags & SEG_FLAG_DB)
+    if (c->segs[CPU_CS].flags & CPU_SEGF_DB)
         k |= BT_KEY_CODE32;
     /* Non-flat: a base, limit or expand-down on CS/DS/ES/SS means every
      * access adds the base and checks the bounds. (FS and GS accesses
@@ -36,7 +33,7 @@ uint32_t bt_mode_key(const struct cpu *c)
     }
     if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
         k |= BT_KEY_NOFPU;
-    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & SEG_FLAG_DB))
+    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & CPU_SEGF_DB))
         k |= BT_KEY_STACK16;
     if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
         k |= BT_KEY_PG;

@@ -30,6 +30,7 @@
 #define BTVM_BT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "bt/emit.h"
 #include "cpu/cpu.h"
@@ -38,7 +39,7 @@
 
 struct vm;
 
-/* Why translated code returned to the dispatcher (cpu->exit_reason). */
+/* Why translated code returned to the dispatcher (bt_vcpu exit_reason). */
 enum bt_exit {
     BT_EXIT_NONE = 0,
     BT_EXIT_CALLOUT = 1,   /* a callout returned CPU_CO_EXIT: resume at cpu->eip */
@@ -137,7 +138,9 @@ struct bt {
     struct vm *vm;
     struct cpu *cpu;
     struct smmu mmu;
-    uint8_t *region;       /* struct cpu + tables (R15) */
+    uint8_t *map;          /* the mapping: struct bt_vcpu, struct cpu, tables */
+    struct bt_vcpu *vc;    /* per-vcpu engine state, ends at struct cpu */
+    uint8_t *region;       /* = struct cpu: the base emitted code has in R15 */
     uint64_t *tables;      /* TLB read, TLB write, IBTC */
     struct bt_ibtc_entry *ibtc;
     /* code cache */
@@ -161,9 +164,10 @@ struct bt {
     struct bt_plan plan;
     struct bt_stats st;
     bool trace;
+    ZydisDecoder host_decoder; /* host code, for mapping a SIGFPE to the guest */
     void *perfmap;           /* FILE * of /tmp/perf-<pid>.map (BTVM_PERFMAP=1), or NULL */
     bool invalidated;        /* a guest write just invalidated translations */
-    int deferred_delivery;   /* a callout's failed exception delivery (-1, -2) for the dispatcher */
+    int deferred_delivery;   /* a callout's failed delivery (enum cpu_delivery) for the dispatcher */
     bool count;              /* --stats: emitted code counts indirect hits */
     uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */
     /* Adaptive translation: guest EIPs of stores that keep hitting traced
@@ -173,6 +177,37 @@ struct bt {
      * spin_unlock) goes back inline for good (never). */
     struct { uint32_t eip, hits, traced, plain; bool never; } adapt[1024];
 };
+
+/*
+ * The engine's per-vcpu state. It ends right before struct cpu in the
+ * engine's mapping (engine.c), so emitted code reaches its hot fields at
+ * negative offsets from R15 (bt/offsets.h BT_OFF_*) and C code gets it from
+ * the struct cpu pointer a callout receives (bt_vcpu_of). struct cpu itself
+ * holds guest-visible state only.
+ */
+struct bt_vcpu {
+    struct bt *bt;
+    uint32_t bounce_lin, bounce_size; /* the bounced access bt_mem_done writes back */
+    uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* MMIO / page-crossing bounce */
+    /* --- hot: BT_OFF_* from R15 --- */
+    uint32_t exit_reason;   /* why the code cache returned to C (enum bt_exit) */
+    uint32_t insn_eip;      /* guest EIP of the instruction a callout serves */
+    uint32_t arg0;          /* callout immediate operand */
+    uint32_t arg1;          /* callout linear address */
+    uint32_t mem_bounce;    /* slow memory path used the bounce buffer */
+    uint32_t pad0;
+    uint64_t mem_addend;    /* slow memory path result: host = linear + addend */
+    uint64_t host_rsp;      /* host stack pointer at bt_enter */
+    uint64_t exit_site;     /* host address of a patchable jump, 0 if none */
+    const void *co_insn;    /* decoded instruction the current callout serves */
+    uint64_t pad1;
+    struct cpu cpu __attribute__((aligned(64)));
+};
+
+static inline struct bt_vcpu *bt_vcpu_of(struct cpu *c)
+{
+    return (struct bt_vcpu *)((uint8_t *)c - offsetof(struct bt_vcpu, cpu));
+}
 
 /* blocks.c */
 uint32_t bt_mode_key(const struct cpu *c);

@@ -40,7 +40,7 @@ enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
     if (d->cls & DEC_UNDEFINED)
         return BT_EMIT_CALLOUT;
     if (d->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC)
-        return BT_EMIT_IDENT; /* host TSC is the guest's (DESIGN.md: time) */
+        return BT_EMIT_IDENT; /* host TSC is the guest's (docs/cpuid.md) */
     if (d->cls & DEC_CONTROL)
         return BT_EMIT_CONTROL;
     if (d->cls & DEC_STACK)

@@ -89,7 +89,7 @@ void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
     bool live = t->live_in != 0;
     if (live)
         bt_emit_flags_restore(t, b);
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i(pred));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i(pred));
     bt_emit_internal_callout(t, b, bt_pred_spent);
     if (live)
         bt_emit_flags_save(t, b);
@@ -100,7 +100,7 @@ void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
 void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
 {
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)eip));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i((int32_t)reason));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i((int32_t)reason));
     bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
 }
 
@@ -123,7 +123,7 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
     } else {
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32)); /* not chainable */
     }
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
     bt_emit_exit_simple(t, BT_OOL, target, reason);
 }
 
@@ -162,7 +162,7 @@ static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
     struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)insn));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_CO_INSN, 8), bt_r(BT_R_CALL));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_CO_INSN, 8), bt_r(BT_R_CALL));
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)fn));
     bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
 }

@@ -38,9 +38,9 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     if (t->key & BT_KEY_NONFLAT) {
         /* Non-flat code: the table's tags do not hold the CS base, so
          * always ask the dispatcher (rare code, correct first). */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_exit);
         return;
     }
@@ -72,9 +72,9 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
         t->sites[t->nsites].rel_at = at;
         t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
         t->nsites++;
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP3_32), bt_r(BT_R_TARGET_16));
@@ -105,9 +105,9 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
 
     bt_bind(e, BT_OOL, miss);
     /* Not an inline cache to fill (a callout may have left a block there). */
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT_SITE, 8), bt_i(0));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
     bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
 }
 

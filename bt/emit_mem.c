@@ -260,9 +260,9 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         bt_jmp_label(e, BT_OOL, after);
         /* Out of misses: bt_pred_spent judges their rate. */
         bt_bind(e, BT_OOL, spent);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
         bt_emit_pred_spent(t, BT_OOL, pred);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
         bt_jmp_label(e, BT_OOL, learn);
         goto slow_path;
     }
@@ -289,21 +289,21 @@ slow_path:
     if (live)
         bt_emit_flags_restore(t, BT_OOL);
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4),
            bt_i((int32_t)(size | (wr ? 1u << 16 : 0) | (rd ? 1u << 17 : 0))));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
     bt_emit_internal_callout(t, BT_OOL, bt_mem_slow);
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32),
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4));
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_MEM_ADDEND, 8));
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_MEM_ADDEND, 8));
     bt_enc(e, BT_OOL, req);
     if (wr) {
         /* bt_mem_done may end the block after this instruction if the
          * write is its last act (ARG0 = where to resume), else 0. */
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4),
                bt_i(t->mem_last_act ? (int32_t)(t->d->eip + t->d->len) : 0));
         bt_emit_internal_callout(t, BT_OOL, bt_mem_done);
     }

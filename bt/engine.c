@@ -27,29 +27,29 @@
 
 void bt_signal_leave(void);
 
-static struct bt *g_bt; /* for the signal handler: one vcpu per process */
+/* The engine of the vcpu running on this thread, for the signal handler. */
+static _Thread_local struct bt *thread_bt;
 
 static void mem_write_hook(void *opaque, uint64_t phys, unsigned len)
 {
     bt_invalidate_phys(opaque, phys, len);
 }
 
-static ZydisDecoder host_decoder;
 
 /* Which guest exception a host SIGFPE at host instruction pc is: integer
  * divide errors are #DE; x87 and SSE floating-point exceptions (only when
  * the guest unmasked them) are #MF and #XM (#UD without CR4.OSXMMEXCPT). */
-static int fpe_vector(const struct cpu *c, const siginfo_t *si, const uint8_t *pc)
+static int fpe_vector(const struct bt *bt, const siginfo_t *si, const uint8_t *pc)
 {
     if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF)
         return CPU_VEC_DE;
     ZydisDecodedInstruction zi;
-    if (ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&host_decoder, NULL, pc, 15, &zi))) {
+    if (ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&bt->host_decoder, NULL, pc, 15, &zi))) {
         if (zi.mnemonic == ZYDIS_MNEMONIC_DIV || zi.mnemonic == ZYDIS_MNEMONIC_IDIV)
             return CPU_VEC_DE;
         if (zi.meta.isa_set != ZYDIS_ISA_SET_X87 && zi.meta.category != ZYDIS_CATEGORY_X87_ALU &&
             zi.mnemonic != ZYDIS_MNEMONIC_FWAIT)
-            return (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD;
+            return (bt->cpu->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD;
     }
     return CPU_VEC_MF;
 }
@@ -76,7 +76,7 @@ static int insn_of_pc(const struct bt_block *blk, uint32_t off)
 static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
-    struct bt *bt = g_bt;
+    struct bt *bt = thread_bt;
     uint8_t *pc = (uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
     struct bt_block *blk = bt ? bt_block_for_host(bt, pc) : NULL;
     if (!blk) {
@@ -101,28 +101,51 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
     c->eip = blk->map_eip[k];
-    cpu_raise(c, fpe_vector(c, si, pc), false, 0);
-    c->exit_reason = BT_EXIT_CALLOUT;
+    cpu_raise(c, fpe_vector(bt, si, pc), false, 0);
+    bt->vc->exit_reason = BT_EXIT_CALLOUT;
     g[REG_R15] = (greg_t)(uintptr_t)c;
     g[REG_RIP] = (greg_t)(uintptr_t)bt_signal_leave;
 }
+
+/* Emitted code and enter.S reach these fields by number (bt/offsets.h). */
+#define BT_VC_OFF(f) ((long)offsetof(struct bt_vcpu, f) - (long)offsetof(struct bt_vcpu, cpu))
+_Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
+_Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
+_Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
+_Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
+_Static_assert(offsetof(struct cpu, async_pending) == CPU_OFF_ASYNC, "async");
+_Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
+_Static_assert(BT_VC_OFF(exit_reason) == BT_OFF_EXIT, "exit");
+_Static_assert(BT_VC_OFF(insn_eip) == BT_OFF_INSN_EIP, "insn_eip");
+_Static_assert(BT_VC_OFF(arg0) == BT_OFF_ARG0, "arg0");
+_Static_assert(BT_VC_OFF(arg1) == BT_OFF_ARG1, "arg1");
+_Static_assert(BT_VC_OFF(mem_bounce) == BT_OFF_MEM_BOUNCE, "bounce flag");
+_Static_assert(BT_VC_OFF(mem_addend) == BT_OFF_MEM_ADDEND, "addend");
+_Static_assert(BT_VC_OFF(host_rsp) == BT_OFF_HOST_RSP, "host_rsp");
+_Static_assert(BT_VC_OFF(exit_site) == BT_OFF_EXIT_SITE, "exit_site");
+_Static_assert(BT_VC_OFF(co_insn) == BT_OFF_CO_INSN, "co_insn");
+_Static_assert(offsetof(struct bt_vcpu, cpu) <= BT_VCPU_SPAN, "struct bt_vcpu too large");
+_Static_assert(sizeof(struct cpu) <= BT_GROUP_ADDEND_OFF, "struct cpu overlaps the group addends");
 
 static int bt_init(struct vm *vm)
 {
     struct bt *bt = calloc(1, sizeof(*bt));
     if (!bt)
         return -1;
-    _Static_assert(sizeof(struct cpu) <= BT_GROUP_ADDEND_OFF, "struct cpu overlaps the group addends");
-    /* struct cpu, then the shadow TLB and the indirect-branch table: one
-     * mapping, reached from R15 with 32-bit displacements. */
-    bt->region = mmap(NULL, BT_REGION_SIZE, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (bt->region == MAP_FAILED) {
+    /* struct bt_vcpu, struct cpu, then the shadow TLB and the
+     * indirect-branch table: one mapping, reached from R15 (= struct cpu)
+     * with 32-bit displacements. */
+    bt->map = mmap(NULL, BT_VCPU_SPAN + BT_REGION_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (bt->map == MAP_FAILED) {
         perror("btvm: shadow tables");
         free(bt);
         return -1;
     }
-    vm->cpu = (struct cpu *)bt->region;
+    bt->region = bt->map + BT_VCPU_SPAN;
+    bt->vc = (struct bt_vcpu *)(bt->region - offsetof(struct bt_vcpu, cpu));
+    bt->vc->bt = bt;
+    vm->cpu = &bt->vc->cpu;
     bt->tables = (uint64_t *)(bt->region + BT_TABLES_OFF);
     bt->vm = vm;
     bt->cpu = vm->cpu;
@@ -150,8 +173,7 @@ static int bt_init(struct vm *vm)
         fprintf(stderr, "btvm: cannot allocate a %zu KiB code cache\n", cache >> 10);
         return -1;
     }
-    ZydisDecoderInit(&host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-    g_bt = bt;
+    ZydisDecoderInit(&bt->host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_sigfpe;
@@ -181,17 +203,17 @@ static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
     snprintf(ex->msg, sizeof(ex->msg), "unsupported instruction at EIP %08x: %s(%s)", c->eip, hex, dis);
 }
 
-/* After delivering an event: -1 is a triple fault (shutdown), -2 something
- * btvm cannot deliver yet; fills *ex and returns true in both cases. */
+/* After delivering an event (enum cpu_delivery): fills *ex and returns
+ * true when the delivery failed. */
 static bool delivery_failed(struct bt *bt, struct vm_exit *ex, int r)
 {
-    if (r == -1) {
+    if (r == CPU_DELIVERY_SHUTDOWN) {
         ex->kind = VM_EXIT_SHUTDOWN;
         ex->eip = bt->cpu->eip;
         snprintf(ex->msg, sizeof(ex->msg), "triple fault");
         return true;
     }
-    if (r < -1) {
+    if (r == CPU_DELIVERY_UNSUPPORTED) {
         unsupported_exit(bt, ex, bt->cpu->unsupported);
         return true;
     }
@@ -209,6 +231,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     bool check_timers = true;
     uint64_t flushes = bt->st.flushes;
     memset(ex, 0, sizeof(*ex));
+    thread_bt = bt;
 
     for (;;) {
         if (__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE)) {
@@ -308,21 +331,21 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         site_icache = false;
         bt->st.dispatches++;
-        c->exit_site = 0;
+        bt->vc->exit_site = 0;
         uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt, blk->phys_page));
         if (reason < BT_EXIT_KINDS)
             bt->st.exits[reason]++;
         switch (reason) {
         case BT_EXIT_BRANCH:
-            site = c->exit_site;
+            site = bt->vc->exit_site;
             break;
         case BT_EXIT_SAFE:
-            site = c->exit_site;
+            site = bt->vc->exit_site;
             want_safe = true;
             break;
         case BT_EXIT_INDIRECT: {
             /* The first run of an indirect jump: fill its inline cache. */
-            site = c->exit_site;
+            site = bt->vc->exit_site;
             site_icache = site != 0;
             uint32_t k2 = bt_mode_key(c);
             int64_t tp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
@@ -341,8 +364,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             check_timers = true;
             break;
         case BT_EXIT_STALE:
-            site = c->exit_site;
-            site_key = c->arg0;
+            site = bt->vc->exit_site;
+            site_key = bt->vc->arg0;
             break;
         case BT_EXIT_CALLOUT:
             break;
@@ -457,6 +480,8 @@ static void bt_destroy(struct vm *vm)
     if (!bt)
         return;
     signal(SIGFPE, SIG_DFL);
+    if (thread_bt == bt)
+        thread_bt = NULL;
     for (size_t i = 0; i < bt->pool_used; i++) {
         free(bt->blocks_pool[i].map_host);
         free(bt->blocks_pool[i].map_eip);
@@ -472,9 +497,8 @@ static void bt_destroy(struct vm *vm)
     free(bt->em.buf[0]);
     free(bt->em.buf[1]);
     munmap(bt->cache, bt->cache_size);
-    munmap(bt->region, BT_REGION_SIZE);
+    munmap(bt->map, BT_VCPU_SPAN + BT_REGION_SIZE);
     vm->cpu = NULL;
-    g_bt = NULL;
     free(bt);
     vm->engine_priv = NULL;
 }

@@ -4,7 +4,8 @@
  * Inside the code cache: guest EAX..EDI live in RAX..RDI (upper halves zero)
  * except ESP, which lives in R12; R15 = struct cpu * (the shadow tables
  * follow it), R14 = the addend most guest pages share (emit_mem.c);
- * R8-R11, R13 are scratch; the host RFLAGS carries the guest's arithmetic
+ * R8-R11, R13 are scratch; the engine's per-vcpu fields (struct bt_vcpu)
+ * sit right below R15 (BT_OFF_*); the host RFLAGS carries the guest's arithmetic
  * flags and DF; the host FPU/SSE registers hold the guest's. See
  * docs/translation.md.
  */
@@ -79,12 +80,12 @@
     .endr
 .endm
 
-/* Back to bt_enter's caller with eax = cpu->exit_reason. */
+/* Back to bt_enter's caller with eax = bt_vcpu exit_reason. */
 .macro LEAVE_TO_C
     fninit
     ldmxcsr [rip + host_mxcsr]
-    mov eax, [r15 + CPU_OFF_EXIT]
-    mov rsp, [r15 + CPU_OFF_HOST_RSP]
+    mov eax, [r15 + BT_OFF_EXIT]
+    mov rsp, [r15 + BT_OFF_HOST_RSP]
     add rsp, 8
     pop r15
     pop r14
@@ -107,7 +108,7 @@ bt_enter:
     push r15
     sub rsp, 8
     stmxcsr [rip + host_mxcsr]
-    mov [rdi + CPU_OFF_HOST_RSP], rsp
+    mov [rdi + BT_OFF_HOST_RSP], rsp
     mov r15, rdi
     mov r14, rdx
     mov r11, rsi
@@ -116,7 +117,7 @@ bt_enter:
     jmp r11
     .size bt_enter, . - bt_enter
 
-/* Jumped to from translated code; cpu->eip and cpu->exit_reason are set. */
+/* Jumped to from translated code; cpu->eip and the bt_vcpu exit_reason are set. */
     .globl bt_exit_tramp
     .type bt_exit_tramp, @function
 bt_exit_tramp:
@@ -127,7 +128,7 @@ bt_exit_tramp:
 
 /*
  * Called from translated code with r11 = int fn(struct cpu *, const void *insn)
- * and the decoded instruction pointer in cpu->co_insn; calls it through
+ * and the decoded instruction pointer in the bt_vcpu co_insn; calls it through
  * bt_callout_dispatch (memslow.c). R13 survives. Returns to the caller unless
  * fn returns nonzero (an exit reason), in which case it leaves to C.
  */
@@ -139,7 +140,7 @@ bt_callout_tramp:
     mov rbx, rsp
     and rsp, -16
     mov rdi, r15
-    mov rsi, [r15 + CPU_OFF_CO_INSN]
+    mov rsi, [r15 + BT_OFF_CO_INSN]
     mov rdx, r11
     call bt_callout_dispatch
     mov rsp, rbx
@@ -152,13 +153,13 @@ bt_callout_tramp:
     jne 2f
     /* Continue at another block: drop our return address (LEA: the
      * guest's flags are already back in RFLAGS). */
-    mov r11, [r15 + CPU_OFF_EXIT_SITE]
-    mov r14, [r15 + CPU_OFF_MEM_ADDEND]
+    mov r11, [r15 + BT_OFF_EXIT_SITE]
+    mov r14, [r15 + BT_OFF_MEM_ADDEND]
     LOAD_XMM
     LOAD_GUEST
     lea rsp, [rsp + 8]
     jmp r11
-2:  mov [r15 + CPU_OFF_EXIT], eax
+2:  mov [r15 + BT_OFF_EXIT], eax
     LOAD_XMM
     fxsave [r15 + CPU_OFF_FXSTATE]
     LEAVE_TO_C

@@ -1,26 +1,34 @@
 /*
- * bt/offsets.h — byte offsets into struct cpu used by emitted host code and
- * by bt/enter.S. cpu/cpu.c checks every one with a static assert.
+ * bt/offsets.h — byte offsets from R15 used by emitted host code and by
+ * bt/enter.S: struct cpu's hot fields, the engine's per-vcpu fields before
+ * it, and the tables after it. bt/engine.c checks the struct offsets with
+ * static asserts.
  */
 #ifndef BTVM_BT_OFFSETS_H
 #define BTVM_BT_OFFSETS_H
 
+/* struct cpu (cpu/cpu.h), reached from R15 = struct cpu *. */
 #define CPU_OFF_REGS       0
 #define CPU_OFF_EIP        32
 #define CPU_OFF_EFLAGS     36
 #define CPU_OFF_SEG_BASE   40
 #define CPU_OFF_ASYNC      64
-#define CPU_OFF_EXIT       68
-#define CPU_OFF_INSN_EIP   72
-#define CPU_OFF_ARG0       76
-#define CPU_OFF_ARG1       80
-#define CPU_OFF_MEM_BOUNCE 84
-#define CPU_OFF_MEM_ADDEND 88
-#define CPU_OFF_HOST_RSP   96
-#define CPU_OFF_EXIT_SITE  104
-#define CPU_OFF_CO_INSN    120
-#define CPU_OFF_BOUNCE     128
-#define CPU_OFF_FXSTATE    704
+#define CPU_OFF_FXSTATE    80
+
+/* struct bt_vcpu (bt/bt.h), the engine's own per-vcpu state, ends right
+ * before struct cpu: its hot fields sit at small negative offsets from R15
+ * (disp8 like the CPU's own). bt/engine.c checks each one. */
+#define BT_OFF_EXIT        (-64)
+#define BT_OFF_INSN_EIP    (-60)
+#define BT_OFF_ARG0        (-56)
+#define BT_OFF_ARG1        (-52)
+#define BT_OFF_MEM_BOUNCE  (-48)
+#define BT_OFF_MEM_ADDEND  (-40)
+#define BT_OFF_HOST_RSP    (-32)
+#define BT_OFF_EXIT_SITE   (-24)
+#define BT_OFF_CO_INSN     (-16)
+/* The mapping starts this far before struct cpu (room for struct bt_vcpu). */
+#define BT_VCPU_SPAN       4096
 
 /* Callout result (not an exit): the trampoline continues at the block whose
  * host address is in cpu->exit_site with R14 = cpu->mem_addend (runtime.c). */
@@ -40,7 +48,7 @@
 /* Flags the host RFLAGS carries for the guest: CF PF AF ZF SF OF DF. */
 #define BT_HOSTLIVE_FLAGS 0x0CD5
 
-/* The engine's tables follow struct cpu in one mapping, so emitted code
+/* The engine's tables follow struct cpu in the same mapping, so emitted code
  * reaches them as [R15 + index*8 + offset] (see shadowmmu/smmu.h). */
 #define SMMU_TLB_ENTRIES   (1u << 20)
 #define BT_TABLES_OFF      0x10000u

@@ -9,7 +9,7 @@
  *
  * bt_mem_slow() runs when the inline shadow-TLB check fails: it fills the
  * entry when the page is ordinary RAM (a "hidden fault": the guest never
- * sees it) or prepares the bounce buffer in struct cpu for accesses that
+ * sees it) or prepares the bounce buffer in struct bt_vcpu for accesses that
  * must be emulated byte-exactly (device pages, page-crossing accesses,
  * writes to pages holding translated code). bt_mem_done() writes a bounce
  * back after the instruction ran on it. Also here: every callout's
@@ -29,10 +29,8 @@
 
 static struct bt *engine(struct cpu *c)
 {
-    return ((struct vm *)c->vm)->engine_priv;
+    return bt_vcpu_of(c)->bt;
 }
-
-static uint32_t bounce_lin, bounce_size;
 
 /* Every callout goes through here (bt/enter.S): counts it, and makes the
  * block end after an instruction whose memory writes hit translated code. */
@@ -47,6 +45,7 @@ static uint32_t bounce_lin, bounce_size;
  */
 static int try_jump(struct bt *bt, struct cpu *c)
 {
+    struct bt_vcpu *vc = bt_vcpu_of(c);
     struct vm *vm = bt->vm;
     if (c->pending_vector >= 0 || c->halted || c->shadow ||
         __atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE) ||
@@ -60,8 +59,8 @@ static int try_jump(struct bt *bt, struct cpu *c)
     struct bt_block *b = bt_lookup(bt, c->eip, bt_mode_key(c), c->seg_base[CPU_CS], (uint64_t)pp);
     if (!b)
         return BT_EXIT_CALLOUT;
-    c->exit_site = (uint64_t)(uintptr_t)b->host;       /* CPU_OFF_JUMP_HOST */
-    c->mem_addend = bt_fast_addend(bt, b->phys_page);  /* CPU_OFF_JUMP_R14 */
+    vc->exit_site = (uint64_t)(uintptr_t)b->host; /* the trampoline jumps here */
+    vc->mem_addend = bt_fast_addend(bt, b->phys_page); /* with this R14 */
     bt->st.fast_transfers++;
     return BT_CO_JUMP;
 }
@@ -214,9 +213,10 @@ static bool pred_make_direct(struct bt *bt, uint32_t eip)
 int bt_pred_spent(struct cpu *c, const void *unused)
 {
     (void)unused;
+    struct bt_vcpu *vc = bt_vcpu_of(c);
     struct bt *bt = engine(c);
-    uint32_t i = (c->arg0 - BT_PRED_OFF) / 16u;
-    uint64_t *slot = (uint64_t *)(bt->region + c->arg0);
+    uint32_t i = (vc->arg0 - BT_PRED_OFF) / 16u;
+    uint64_t *slot = (uint64_t *)(bt->region + vc->arg0);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -247,13 +247,14 @@ static int page_fault(struct cpu *c, struct bt *bt)
 int bt_entry_refill(struct cpu *c, const void *unused)
 {
     (void)unused;
+    struct bt_vcpu *vc = bt_vcpu_of(c);
     struct bt *bt = engine(c);
     if (__atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE))
         return BT_EXIT_ASYNC;
     uint32_t lin = c->seg_base[CPU_CS] + c->eip;
-    if (smmu_exec_page(&bt->mmu, lin) + 1 != (int64_t)c->arg0)
+    if (smmu_exec_page(&bt->mmu, lin) + 1 != (int64_t)vc->arg0)
         return BT_EXIT_ASYNC;
-    if (c->arg1 && smmu_exec_page(&bt->mmu, (lin | 0xFFFu) + 1) + 1 != (int64_t)c->arg1)
+    if (vc->arg1 && smmu_exec_page(&bt->mmu, (lin | 0xFFFu) + 1) + 1 != (int64_t)vc->arg1)
         return BT_EXIT_ASYNC;
     bt->st.entry_refills++;
     return 0;
@@ -262,18 +263,19 @@ int bt_entry_refill(struct cpu *c, const void *unused)
 int bt_mem_slow(struct cpu *c, const void *unused)
 {
     (void)unused;
+    struct bt_vcpu *vc = bt_vcpu_of(c);
     struct bt *bt = engine(c);
-    uint32_t lin = c->arg1;
-    unsigned size = c->arg0 & 0xFFFF;
-    bool wr = (c->arg0 >> 16) & 1, rd = (c->arg0 >> 17) & 1;
+    uint32_t lin = vc->arg1;
+    unsigned size = vc->arg0 & 0xFFFF;
+    bool wr = (vc->arg0 >> 16) & 1, rd = (vc->arg0 >> 17) & 1;
 
     unsigned acc = smmu_acc(&bt->mmu, wr);
     if ((lin & 0xFFF) + size <= 0x1000) {
         bool fault;
         uint8_t *h = smmu_fill(&bt->mmu, lin, acc, &fault);
         if (h) {
-            c->mem_addend = (uint64_t)(uintptr_t)h - lin;
-            c->mem_bounce = 0;
+            vc->mem_addend = (uint64_t)(uintptr_t)h - lin;
+            vc->mem_bounce = 0;
             return 0;
         }
         if (fault)
@@ -287,35 +289,36 @@ int bt_mem_slow(struct cpu *c, const void *unused)
     for (uint32_t p = lin & ~0xFFFu; p - (lin & ~0xFFFu) < (lin & 0xFFF) + size; p += 0x1000)
         if (!smmu_translate(&bt->mmu, p < lin ? lin : p, acc, &phys))
             return page_fault(c, bt);
-    memset(c->bounce, 0, size);
+    memset(vc->bounce, 0, size);
     if (rd || size > 16) {
-        int v = smmu_read(&bt->mmu, lin, c->bounce, size, acc);
+        int v = smmu_read(&bt->mmu, lin, vc->bounce, size, acc);
         if (v)
             return page_fault(c, bt);
     }
-    bounce_lin = lin;
-    bounce_size = size;
-    c->mem_bounce = 1;
-    c->mem_addend = (uint64_t)(uintptr_t)c->bounce - lin;
+    vc->bounce_lin = lin;
+    vc->bounce_size = size;
+    vc->mem_bounce = 1;
+    vc->mem_addend = (uint64_t)(uintptr_t)vc->bounce - lin;
     return 0;
 }
 
 int bt_mem_done(struct cpu *c, const void *unused)
 {
     (void)unused;
+    struct bt_vcpu *vc = bt_vcpu_of(c);
     struct bt *bt = engine(c);
-    if (!c->mem_bounce)
+    if (!vc->mem_bounce)
         return 0;
-    c->mem_bounce = 0;
-    int v = smmu_write(&bt->mmu, bounce_lin, c->bounce, bounce_size, smmu_acc(&bt->mmu, true));
+    vc->mem_bounce = 0;
+    int v = smmu_write(&bt->mmu, vc->bounce_lin, vc->bounce, vc->bounce_size, smmu_acc(&bt->mmu, true));
     if (v)
         return page_fault(c, bt);
     if (bt->invalidated) {
         bt->invalidated = false;
-        if (c->arg0) {
+        if (vc->arg0) {
             /* The write was the instruction's last act: resume after it in
              * the dispatcher, before any stale translation can run. */
-            c->eip = c->arg0;
+            c->eip = vc->arg0;
             return BT_EXIT_CALLOUT;
         }
         /* More of the instruction follows (ESP update, the jump of a CALL):

@@ -389,9 +389,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.d = &insns[0];
             bt_bind(e, BT_OOL, recheck);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i((int32_t)((phys0 >> 12) + 1)));
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i((int32_t)((phys0 >> 12) + 1)));
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG1, 4), bt_i(crosses ? (int32_t)(physn + 1) : 0));
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_i(crosses ? (int32_t)(physn + 1) : 0));
             bt_emit_internal_callout(&t, BT_OOL, bt_entry_refill);
             bt_jmp_label(e, BT_OOL, start);
             t.d = NULL;
@@ -453,9 +453,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32));
         }
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ARG0, 4), bt_i((int32_t)key));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i((int32_t)key));
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_STALE);
 
         if (e->failed) {

@@ -2,7 +2,7 @@
  * cpu/cpu.c — vcpu reset, the CPUID model and the register dump.
  *
  * The CPUID model advertises only what btvm virtualizes correctly (see
- * docs/cpuid.md); never VMX/SVM. Offsets used by emitted code are pinned here.
+ * docs/cpuid.md); never VMX/SVM.
  */
 #include "cpu/cpu.h"
 
@@ -10,57 +10,38 @@
 #include <string.h>
 #include <time.h>
 #include <x86intrin.h>
-#include "bt/offsets.h"
-
-_Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
-_Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
-_Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
-_Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
-_Static_assert(offsetof(struct cpu, async_pending) == CPU_OFF_ASYNC, "async");
-_Static_assert(offsetof(struct cpu, exit_reason) == CPU_OFF_EXIT, "exit");
-_Static_assert(offsetof(struct cpu, insn_eip) == CPU_OFF_INSN_EIP, "insn_eip");
-_Static_assert(offsetof(struct cpu, arg0) == CPU_OFF_ARG0, "arg0");
-_Static_assert(offsetof(struct cpu, arg1) == CPU_OFF_ARG1, "arg1");
-_Static_assert(offsetof(struct cpu, mem_bounce) == CPU_OFF_MEM_BOUNCE, "bounce flag");
-_Static_assert(offsetof(struct cpu, mem_addend) == CPU_OFF_MEM_ADDEND, "addend");
-_Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "host_rsp");
-_Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "exit_site");
-_Static_assert(offsetof(struct cpu, co_insn) == CPU_OFF_CO_INSN, "co_insn");
-_Static_assert(offsetof(struct cpu, bounce) == CPU_OFF_BOUNCE, "bounce");
-_Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
 
 static void flat_seg(struct cpu_segment *s, uint16_t sel, uint32_t type)
 {
     s->sel = sel;
     s->base = 0;
     s->limit = 0xFFFFFFFF;
-    /* type | S | P | D/B | G (descriptor high dword bits 8..23) */
-    s->flags = type | 0x10 | 0x80 | 0x4000 | 0x8000;
+    s->flags = type | CPU_SEGF_S | CPU_SEGF_P | CPU_SEGF_DB | CPU_SEGF_G;
 }
 
 void cpu_seg_bounds(struct cpu *c, int i)
 {
     const struct cpu_segment *s = &c->segs[i];
-    unsigned type = s->flags & 0xF;
-    bool present = s->flags & 0x80;
+    unsigned type = s->flags & CPU_SEGF_TYPE;
+    bool present = s->flags & CPU_SEGF_P;
     if (!present && (c->cr0 & CPU_CR0_PE)) {
         c->seg_lo[i] = 1; /* unusable (null): every access faults */
         c->seg_hi[i] = 0;
-    } else if ((s->flags & 0x10) && !(type & 8) && (type & 4)) {
+    } else if ((s->flags & CPU_SEGF_S) && !(type & 8) && (type & 4)) {
         /* Expand-down data: offsets above the limit, up to 64 KiB or 4 GiB. */
         c->seg_lo[i] = s->limit + 1;
-        c->seg_hi[i] = (s->flags & 0x4000) ? 0xFFFFFFFFu : 0xFFFFu;
+        c->seg_hi[i] = (s->flags & CPU_SEGF_DB) ? 0xFFFFFFFFu : 0xFFFFu;
     } else {
         c->seg_lo[i] = 0;
         c->seg_hi[i] = s->limit;
     }
-    bool code = (s->flags & 0x10) && (type & 8);
+    bool code = (s->flags & CPU_SEGF_S) && (type & 8);
     if (present && code && !(type & 2) && (c->cr0 & CPU_CR0_PE)) {
         c->seg_lo[i] = 1; /* execute-only code: no data reads */
         c->seg_hi[i] = 0;
     }
     /* Writes need a writable data segment (SDM vol. 3 5.4.1). */
-    bool writable = !(c->cr0 & CPU_CR0_PE) || ((s->flags & 0x10) && !(type & 8) && (type & 2));
+    bool writable = !(c->cr0 & CPU_CR0_PE) || ((s->flags & CPU_SEGF_S) && !(type & 8) && (type & 2));
     c->seg_wlo[i] = writable ? c->seg_lo[i] : 1;
     c->seg_whi[i] = writable ? c->seg_hi[i] : 0;
 }

@@ -1,12 +1,14 @@
 /*
  * cpu/cpu.h — the virtual CPU's architectural state.
  *
- * One struct cpu per vcpu. The translated code keeps the eight general
- * registers in host registers while it runs and spills them here on every
- * exit and callout; everything else (EIP, EFLAGS system bits, segments,
- * control registers) lives here all the time. Offsets into this struct are
- * used by emitted host code (bt/), so its layout is part of the contract:
- * change it only together with bt/ (the static asserts in cpu.c pin it).
+ * One struct cpu per vcpu, holding guest-visible state only: an engine keeps
+ * its own per-vcpu state in its own struct (bt/bt.h struct bt_vcpu, hav/).
+ * The translated code keeps the eight general registers in host registers
+ * while it runs and spills them here on every exit and callout; everything
+ * else (EIP, EFLAGS system bits, segments, control registers) lives here all
+ * the time. Offsets of the hot part are used by emitted host code, so its
+ * layout is part of the contract with bt/ (bt/offsets.h names them and bt/
+ * pins them with static asserts).
  */
 #ifndef BTVM_CPU_H
 #define BTVM_CPU_H
@@ -52,11 +54,23 @@ enum cpu_seg { CPU_ES, CPU_CS, CPU_SS, CPU_DS, CPU_FS, CPU_GS, CPU_NSEG };
 #define CPU_CR0_WP 0x00010000u
 #define CPU_CR0_PG 0x80000000u
 
+/* struct cpu_segment flags: the descriptor's high dword bits 8..23
+ * (SDM vol. 3, 3.4.5), shifted down by 8. */
+#define CPU_SEGF_TYPE  0x000Fu
+#define CPU_SEGF_S     0x0010u /* code or data (clear: system descriptor) */
+#define CPU_SEGF_DPL   0x0060u
+#define CPU_SEGF_DPL_SHIFT 5
+#define CPU_SEGF_P     0x0080u
+#define CPU_SEGF_AVL   0x1000u
+#define CPU_SEGF_L     0x2000u
+#define CPU_SEGF_DB    0x4000u /* D/B: 32-bit code, stack or expand-down bound */
+#define CPU_SEGF_G     0x8000u /* limit in 4 KiB units */
+
 struct cpu_segment {
     uint16_t sel;
     uint32_t base;
     uint32_t limit; /* byte-granular effective limit */
-    uint32_t flags; /* descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, L, D/B, G) */
+    uint32_t flags; /* CPU_SEGF_*: type, S, DPL, P, AVL, L, D/B, G */
 };
 
 struct cpu_dtr {
@@ -78,19 +92,9 @@ struct cpu {
     uint32_t eip;
     uint32_t eflags;        /* full guest EFLAGS; arith+DF only valid outside code */
     uint32_t seg_base[CPU_NSEG]; /* copy of segs[i].base for inline address math */
-    volatile uint32_t async_pending; /* nonzero: leave translated code at next block entry */
-    uint32_t exit_reason;   /* why the code cache returned to C (enum bt_exit) */
-    uint32_t insn_eip;      /* guest EIP of the instruction a callout serves */
-    uint32_t arg0;          /* callout immediate operand */
-    uint32_t arg1;          /* callout linear address */
-    uint32_t mem_bounce;    /* slow memory path used the bounce buffer */
-    uint64_t mem_addend;    /* slow memory path result: host = linear + addend */
-    uint64_t host_rsp;      /* host stack pointer at bt_enter */
-    uint64_t exit_site;     /* host address of a patchable jump, 0 if none */
+    volatile uint32_t async_pending; /* nonzero: leave guest code at the next block entry */
     void *vm;               /* struct vm * owning this cpu */
-    const void *co_insn;    /* decoded instruction the current callout serves */
-    uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* MMIO / page-crossing bounce */
-    /* x87/MMX/SSE state while not in translated code (fxsave image). */
+    /* x87/MMX/SSE state while not in guest code (fxsave image). */
     uint8_t fxstate[512] __attribute__((aligned(16)));
 
     /* --- architectural state --- */
@@ -127,9 +131,15 @@ struct cpu {
  * dispatcher). */
 void cpu_raise(struct cpu *c, int vector, bool has_error, uint32_t error);
 
-/* Deliver the pending exception through the guest IDT (protected mode).
- * Returns 0, -1 on a triple fault (the machine must shut down), or -2 when
- * btvm cannot deliver it yet (c->unsupported says why). */
+/* What delivering an event did. */
+enum cpu_delivery {
+    CPU_DELIVERED = 0,           /* handler entered (or nothing was pending) */
+    CPU_DELIVERY_SHUTDOWN = -1,  /* triple fault: the machine must shut down */
+    CPU_DELIVERY_UNSUPPORTED = -2, /* btvm cannot deliver it yet (c->unsupported says why) */
+};
+
+/* Deliver the pending exception through the guest IDT (protected mode);
+ * returns an enum cpu_delivery. */
 int cpu_deliver_pending(struct cpu *c);
 
 /* Deliver external interrupt `vector` now (caller checked IF and the

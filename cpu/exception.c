@@ -107,7 +107,7 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
         return CPU_FAULT(CPU_VEC_GP, idterr);
     if (soft && ((gate[1] >> 13) & 3) < c->cpl)
         return CPU_FAULT(CPU_VEC_GP, idterr);
-    if (!(gate[1] & 0x8000))
+    if (!(gate[1] & (CPU_SEGF_P << 8)))
         return CPU_FAULT(CPU_VEC_NP, idterr);
     bool g32 = gtype & 8, trap = gtype & 1;
     unsigned w = g32 ? 4 : 2;
@@ -205,7 +205,7 @@ static bool contributory(int v)
 int cpu_deliver_pending(struct cpu *c)
 {
     if (c->pending_vector < 0)
-        return 0;
+        return CPU_DELIVERED;
     int vec = c->pending_vector;
     bool he = c->pending_has_error;
     uint32_t err = c->pending_error;
@@ -213,11 +213,11 @@ int cpu_deliver_pending(struct cpu *c)
     for (int round = 0; round < 4; round++) {
         int f = cpu_deliver(c, vec, he, err, false, c->eip);
         if (f == 0)
-            return 0;
+            return CPU_DELIVERED;
         if (f == CPU_FAULT_STOP)
-            return -2;
+            return CPU_DELIVERY_UNSUPPORTED;
         if (vec == CPU_VEC_DF)
-            return -1; /* triple fault */
+            return CPU_DELIVERY_SHUTDOWN;
         int nv = CPU_FAULT_VEC(f);
         if ((contributory(vec) && contributory(nv)) ||
             (vec == CPU_VEC_PF && (nv == CPU_VEC_PF || contributory(nv)))) {
@@ -227,7 +227,7 @@ int cpu_deliver_pending(struct cpu *c)
             vec = nv; he = cpu_vec_has_error(nv); err = CPU_FAULT_ERR(f);
         }
     }
-    return -1;
+    return CPU_DELIVERY_SHUTDOWN;
 }
 
 /* Software interrupts return to the next instruction; a fault on the way
@@ -270,9 +270,9 @@ int cpu_interrupt(struct cpu *c, int vector)
     c->halted = false;
     int f = cpu_deliver(c, vector, false, 0, false, c->eip);
     if (f == 0)
-        return 0;
+        return CPU_DELIVERED;
     if (f == CPU_FAULT_STOP)
-        return -2;
+        return CPU_DELIVERY_UNSUPPORTED;
     cpu_raise(c, CPU_FAULT_VEC(f), cpu_vec_has_error(CPU_FAULT_VEC(f)), CPU_FAULT_ERR(f));
     return cpu_deliver_pending(c);
 }

@@ -23,11 +23,11 @@
 #define SEL_ERR(sel) ((sel) & 0xFFFCu)
 
 /* Descriptor high-dword fields as kept in struct cpu_segment.flags (bits 8..23). */
-#define SEGF_TYPE(f)  ((f) & 0xF)
-#define SEGF_S(f)     (((f) >> 4) & 1)
-#define SEGF_DPL(f)   (((f) >> 5) & 3)
-#define SEGF_P(f)     (((f) >> 7) & 1)
-#define SEGF_DB(f)    (((f) >> 14) & 1)
+#define SEGF_TYPE(f)  ((f) & CPU_SEGF_TYPE)
+#define SEGF_S(f)     (((f) & CPU_SEGF_S) != 0)
+#define SEGF_DPL(f)   (((f) & CPU_SEGF_DPL) >> CPU_SEGF_DPL_SHIFT)
+#define SEGF_P(f)     (((f) & CPU_SEGF_P) != 0)
+#define SEGF_DB(f)    (((f) & CPU_SEGF_DB) != 0)
 
 static inline uint32_t next_eip(const struct dec_insn *d) { return d->eip + d->len; }
 static inline bool cpu_pmode(const struct cpu *c)

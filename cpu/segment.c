@@ -437,7 +437,7 @@ static int gate_transfer(struct cpu *c, uint16_t gsel, uint32_t glo, uint32_t gh
     unsigned w = g32 ? 4 : 2, nparam = ghi & 0x1F;
     if (gdpl < c->cpl || (gsel & 3u) > gdpl)
         return CPU_FAULT(CPU_VEC_GP, SEL_ERR(gsel));
-    if (!(ghi & 0x8000))
+    if (!(ghi & (CPU_SEGF_P << 8)))
         return CPU_FAULT(CPU_VEC_NP, SEL_ERR(gsel));
     uint16_t sel = glo >> 16;
     uint32_t off = (glo & 0xFFFF) | (g32 ? (ghi & 0xFFFF0000u) : 0), lo, hi;

@@ -544,7 +544,7 @@ static void fast_flat(struct cpu *c, int seg, uint16_t sel, unsigned type, unsig
 {
     /* type | S | DPL | P | D/B | G (descriptor high dword bits 8..23) */
     struct cpu_segment s = { .sel = sel, .base = 0, .limit = 0xFFFFFFFFu,
-                             .flags = type | 0x10 | dpl << 5 | 0x80 | 0x4000 | 0x8000 };
+                             .flags = type | CPU_SEGF_S | dpl << CPU_SEGF_DPL_SHIFT | CPU_SEGF_P | CPU_SEGF_DB | CPU_SEGF_G };
     cpu_set_seg(c, seg, &s);
 }
 

@@ -10,9 +10,8 @@
  * No host syscall here beyond the chardev's own.
  *
  * Interrupts: uart_update_irq() is called after every state change and
- * computes the level of the INTR pin. Nothing is wired to it yet; when the
- * PIC exists, set u->irq_fn (a new dev_uart_set_irq() in the header) and
- * the line follows the registers with no further change here.
+ * computes the level of the INTR pin; it drives the line dev_uart_set_irq()
+ * attached (the machine gives COM1 the PIC's IRQ 4, vm/machine.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -89,7 +88,7 @@ struct dev_uart {
     uint8_t fcr;          /* last value written with FCR_ENABLE set, or 0 */
     bool thr_ipending;    /* THRE interrupt armed (cleared by IIR read / THR write) */
 
-    /* The INTR pin: not wired yet (see the top of the file). */
+    /* The INTR pin, attached by dev_uart_set_irq() (see the top of the file). */
     void (*irq_fn)(void *ctx, bool level);
     struct dev_irq_line irq_line;
     void *irq_ctx;

@@ -29,14 +29,14 @@ static void seg_to_kvm(const struct cpu_segment *s, struct kvm_segment *k, bool 
     k->base = s->base;
     k->limit = s->limit;
     k->selector = s->sel;
-    k->type = f & 0xF;
-    k->s = (f >> 4) & 1;
-    k->dpl = (f >> 5) & 3;
-    k->present = (f >> 7) & 1;
-    k->avl = (f >> 12) & 1;
-    k->l = (f >> 13) & 1;
-    k->db = (f >> 14) & 1;
-    k->g = (f >> 15) & 1;
+    k->type = f & CPU_SEGF_TYPE;
+    k->s = !!(f & CPU_SEGF_S);
+    k->dpl = (f & CPU_SEGF_DPL) >> CPU_SEGF_DPL_SHIFT;
+    k->present = !!(f & CPU_SEGF_P);
+    k->avl = !!(f & CPU_SEGF_AVL);
+    k->l = !!(f & CPU_SEGF_L);
+    k->db = !!(f & CPU_SEGF_DB);
+    k->g = !!(f & CPU_SEGF_G);
     if (!pe && !k->present) {
         /* Real mode: the attributes are whatever reset left; make them usable. */
         k->present = 1;
@@ -58,9 +58,10 @@ static void seg_from_kvm(const struct kvm_segment *k, struct cpu_segment *s)
     s->base = (uint32_t)k->base;
     s->limit = k->limit;
     s->sel = k->selector;
-    s->flags = (uint32_t)(k->type & 0xF) | (uint32_t)k->s << 4 | (uint32_t)(k->dpl & 3) << 5 |
-               (uint32_t)(k->present && !k->unusable) << 7 | (uint32_t)k->avl << 12 |
-               (uint32_t)k->l << 13 | (uint32_t)k->db << 14 | (uint32_t)k->g << 15;
+    s->flags = (k->type & CPU_SEGF_TYPE) | (k->s ? CPU_SEGF_S : 0) |
+               ((uint32_t)(k->dpl & 3) << CPU_SEGF_DPL_SHIFT) |
+               (k->present && !k->unusable ? CPU_SEGF_P : 0) | (k->avl ? CPU_SEGF_AVL : 0) |
+               (k->l ? CPU_SEGF_L : 0) | (k->db ? CPU_SEGF_DB : 0) | (k->g ? CPU_SEGF_G : 0);
 }
 
 static int set_msrs(struct hav *h, const struct cpu *c)

@@ -42,4 +42,11 @@ linux-test: $(BUILD)/btvm linux
 hav-test: all
 	@bash tests/hav/nested.sh
 
-test: unit-test guest-test linux-test hav-test
+# The one-way layers (docs/architecture.md): the self-test first proves the
+# check can fail, then the check runs on the tree.
+.PHONY: layer-check
+layer-check:
+	@bash tests/layers.sh --selftest
+	@bash tests/layers.sh
+
+test: layer-check unit-test guest-test linux-test hav-test

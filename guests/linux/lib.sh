@@ -24,6 +24,7 @@ linux_cmdline() {
 linux_boot() {
     case $1 in
     btvm) "$BTVM" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
+    btvm-ref) "$BTVM_REF" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
     btvm-kvm) "$BTVM" run -q --engine kvm -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
     qemu) "$QEMU" -accel tcg -m "$LINUX_MEM" -kernel "$LINUX_KERNEL" -initrd "$LINUX_INITRD" \
               -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \

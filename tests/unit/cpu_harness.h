@@ -30,7 +30,7 @@ static void setup(void)
     vm.ram_size = RAM;
     vm.ram = calloc(1, RAM);
     vm.bus = dev_bus_new();
-    c = aligned_alloc(64, sizeof(*c));
+    c = calloc(1, sizeof(*c));
     memset(c, 0, sizeof(*c));
     cpu_reset_flat32(c);
     c->vm = &vm;

@@ -209,7 +209,7 @@ START_TEST(exception_through_idt)
     c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF;
     c->eip = 0x4000;
     cpu_raise(c, CPU_VEC_GP, true, 0x1234);
-    ck_assert_int_eq(cpu_deliver_pending(c), 0);
+    ck_assert_int_eq(cpu_deliver_pending(c), CPU_DELIVERED);
     ck_assert_int_eq(c->pending_vector, -1);
     ck_assert_uint_eq(c->eip, 0x3000);
     ck_assert_uint_eq(c->segs[CPU_CS].sel, 0x08);
@@ -298,7 +298,7 @@ START_TEST(double_and_triple_fault)
     set_gate(CPU_VEC_DF, 0x3800, 0x08, 0xE, 0, 1);
     c->eip = 0x4000;
     cpu_raise(c, CPU_VEC_GP, true, 0);
-    ck_assert_int_eq(cpu_deliver_pending(c), 0);
+    ck_assert_int_eq(cpu_deliver_pending(c), CPU_DELIVERED);
     ck_assert_uint_eq(c->eip, 0x3800);
     ck_assert_uint_eq(rd32(0x9000 - 16), 0);                      /* #DF error code 0 */
     ck_assert_uint_eq(rd32(0x9000 - 12), 0x4000);
@@ -307,7 +307,7 @@ START_TEST(double_and_triple_fault)
     c->eip = 0x4000;
     c->regs[CPU_ESP] = 0x9000;
     cpu_raise(c, CPU_VEC_GP, true, 0);
-    ck_assert_int_eq(cpu_deliver_pending(c), -1);
+    ck_assert_int_eq(cpu_deliver_pending(c), CPU_DELIVERY_SHUTDOWN);
 }
 END_TEST
 

@@ -60,7 +60,7 @@ static void setup(void)
     vm.ram = calloc(1, RAM);
     ck_assert_ptr_nonnull(vm.ram);
     vm.bus = dev_bus_new();
-    c = aligned_alloc(64, sizeof(*c));
+    c = calloc(1, sizeof(*c));
     ck_assert_ptr_nonnull(c);
     memset(c, 0, sizeof(*c));
     c->vm = &vm;
