@@ -2,8 +2,29 @@
  * bt/bt.h — the binary-translation engine's internal interface.
  *
  * Reading order: docs/translation.md, then translate.c (block formation),
- * emit_*.c (what each guest instruction becomes), cache.c (where blocks
- * live), engine.c (the dispatcher), enter.S (entering and leaving host code).
+ * emit_*.c (what each guest instruction becomes), cache.c and blocks.c
+ * (where blocks live), engine.c (the dispatcher), enter.S (entering and
+ * leaving host code), runtime.c (C called from inside the code cache).
+ *
+ * Layers, lowest first. A file calls only files above it in this list
+ * (scripts/bt_cycles.sh checks the objects for cycles):
+ *   emit.c        host encoding: buffers, labels, fixups (no guest knowledge)
+ *   blocks.c      block records, the lookup directory, invalidation, mode key
+ *   runtime.c     run-time entry points: callout dispatch, memory slow path,
+ *                 entry refill, predicted-addend budget, adaptive stores
+ *   enter.S       entering and leaving the code cache (calls runtime.c)
+ *   cache.c       code-cache memory, trampolines, flush, predicted-addend slots
+ *   emit_common.c helpers every emitter shares: callouts, exits, flag saves
+ *   classify.c    which emitter handles an instruction
+ *   emit_mem.c    guest memory operands (inline TLB check, slow path)
+ *   emit_stack.c  push/pop/enter/leave      (uses emit_mem)
+ *   emit_ident.c, emit_string.c             (use emit_mem)
+ *   emit_vif.c    CLI/STI/PUSHF/POPF        (uses emit_stack)
+ *   emit_ctrl.c   control flow              (uses emit_stack, emit_mem)
+ *   groups.c      one TLB check for several accesses
+ *   trace.c       --trace output
+ *   translate.c   block formation: decode, flag liveness, emit, place
+ *   engine.c      the dispatcher and the engine's vm_engine_ops
  */
 #ifndef BTVM_BT_H
 #define BTVM_BT_H
@@ -33,6 +54,21 @@ enum bt_exit {
 
 #define BT_MAX_BLOCK_INSNS 64
 
+/*
+ * The mode key (bt_mode_key, blocks.c): the CPU state a translation is
+ * specialised for. Blocks are looked up by (EIP, key, CS base).
+ */
+#define BT_KEY_CPL      0x03u /* the CPL (key & BT_KEY_CPL; bt_key_cpl) */
+#define BT_KEY_CODE32   0x04u /* CS.D = 1: 32-bit code (else 16-bit) */
+#define BT_KEY_NONFLAT  0x08u /* CS/DS/ES/SS not all base 0, limit 4 GiB: accesses add bases, check limits */
+#define BT_KEY_SAFE     0x10u /* translation without group checks (after one failed) */
+#define BT_KEY_NOFPU    0x20u /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
+#define BT_KEY_STACK16  0x40u /* SS.B = 0: the stack pointer is SP */
+#define BT_KEY_PG       0x80u /* paging on: block entries check their code page's mapping */
+
+static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
+
+
 /* A decoded instruction kept for the callouts emitted for it. */
 struct bt_co_rec {
     struct bt_co_rec *next;
@@ -42,7 +78,7 @@ struct bt_co_rec {
 /* One translated block. */
 struct bt_block {
     uint32_t eip;          /* guest linear EIP of the first instruction */
-    uint32_t key;          /* mode bits (see bt_mode_key) */
+    uint32_t key;          /* mode key (BT_KEY_*) */
     uint32_t cs_base;      /* code is at linear cs_base + eip */
     uint32_t phys_page;    /* guest-physical page of the first byte */
     uint32_t phys_page2;   /* second page if the block's last insn crosses, else same */
@@ -66,12 +102,32 @@ struct bt_block {
 
 #define BT_EXIT_KINDS 9
 
+/* Counters (--stats), one field per entry of bt/stats.def. */
 struct bt_stats {
-    uint64_t blocks, insns, cache_bytes, flushes, chains, dispatches, callouts, invalidations,
-             ibtc_hits, interrupts, halts, adaptive, code_remaps, fast_transfers,
-             entry_refills, fast_deliveries, pred_sites, pred_misses, pred_direct, pc_thunks, icache_fills;
+#define BT_STAT(field, json, text) uint64_t field;
+#include "bt/stats.def"
     uint64_t exits[BT_EXIT_KINDS]; /* by enum bt_exit */
-    uint64_t translate_ns;
+};
+
+/* groups.c: one shadow-TLB check for several accesses through the same
+ * base (the plan of a block, then the checks before each instruction). */
+#define BT_MAX_GROUPS 32
+struct bt_group {
+    ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
+    ZydisRegister index32; /* and index register (NONE for none), times scale */
+    int scale;
+    int slot;              /* addend slot the check fills (-1: compare with R14) */
+    int first;             /* instruction before which the check runs */
+    int32_t lo, hi;        /* byte range relative to the base's value there */
+    bool wr;
+    int count;
+};
+struct bt_plan {
+    struct bt_group g[BT_MAX_GROUPS];
+    int ng;
+    bool direct_mem[BT_MAX_BLOCK_INSNS];
+    int8_t mem_slot[BT_MAX_BLOCK_INSNS];
+    bool direct_stack[BT_MAX_BLOCK_INSNS];
 };
 
 /* Inline indirect-branch table entry: tag = -((key << 32) | eip), so that
@@ -102,6 +158,10 @@ struct bt {
     struct bt_block *blocks_pool; /* bump-allocated block records */
     size_t pool_used, pool_cap;
     struct bt_emit em;
+    /* translate.c's per-block scratch (one block is translated at a time) */
+    struct dec_insn insns[BT_MAX_BLOCK_INSNS];
+    uint32_t live_in[BT_MAX_BLOCK_INSNS]; /* arithmetic flags live before each */
+    struct bt_plan plan;
     struct bt_stats st;
     bool trace;
     ZydisDecoder host_decoder; /* host code, for mapping a SIGFPE to the guest */
@@ -111,7 +171,7 @@ struct bt {
     bool count;              /* --stats: emitted code counts indirect hits */
     uint64_t *callout_counts; /* per Zydis mnemonic, with --stats */
     /* Adaptive translation: guest EIPs of stores that keep hitting traced
-     * page tables (memslow.c counts, translate.c emits a direct callout).
+     * page tables (runtime.c counts, translate.c emits a direct callout).
      * Once adapted, traced/plain count what the callout's stores hit; a
      * site that mostly writes ordinary memory (a shared helper such as
      * spin_unlock) goes back inline for good (never). */
@@ -149,40 +209,35 @@ static inline struct bt_vcpu *bt_vcpu_of(struct cpu *c)
     return (struct bt_vcpu *)((uint8_t *)c - offsetof(struct bt_vcpu, cpu));
 }
 
+/* blocks.c */
+uint32_t bt_mode_key(const struct cpu *c);
+void bt_free_co_recs(struct bt_co_rec *r);
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
+                           uint64_t ppage);
+struct bt_block *bt_block_alloc(struct bt *bt);
+void bt_insert(struct bt *bt, struct bt_block *blk);
+void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
+struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
+
+/* runtime.c: see bt/runtime.h. */
+
 /* enter.S */
 uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend);
 void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 
-int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *));
-/* engine.c: the R14 value for entering a block on code page code_ppage. */
-uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage);
-/* memslow.c: this store keeps hitting traced page tables. */
-bool bt_adaptive(const struct bt *bt, uint32_t eip);
-
 /* cache.c */
 int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
+uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
 /* A fresh predicted-addend slot for the access site at eip (its offset
  * from R15), or -1: none left until the next flush, or the site misses too
- * often to predict (memslow.c). */
+ * often to predict (runtime.c). */
 int32_t bt_pred_alloc(struct bt *bt, uint32_t eip);
-bool bt_pred_is_direct(const struct bt *bt, uint32_t eip);
-/* Misses a site may take per look at their rate (memslow.c). */
-#define BT_PRED_BUDGET 128
-void bt_free_co_recs(struct bt_co_rec *r);
-struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
-                           uint64_t ppage);
-struct bt_block *bt_block_alloc(struct bt *bt);
-uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
-void bt_insert(struct bt *bt, struct bt_block *blk);
-void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
-struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
 
 /* translate.c */
 struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key);
-uint32_t bt_mode_key(const struct cpu *c);
 
 /* trace.c */
 void bt_trace_block(struct bt *bt, const struct bt_block *blk, const struct dec_insn *insns, int n);

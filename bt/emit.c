@@ -11,23 +11,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-/*
- * Zydis' encoder searches its instruction tables on every call, which made
- * it most of the translation time. The translator asks for the same few
- * hundred encodings over and over (TLB checks, flag saves, callout stubs),
- * so results are memoized, keyed by the whole request (compared in full:
- * a hash collision can only cost a miss).
- */
-#define ENC_CACHE_BITS 14
-struct enc_memo {
-    uint64_t hash;
-    uint16_t klen;
-    uint8_t len;
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    uint8_t key[offsetof(ZydisEncoderRequest, evex)];
-};
-static struct enc_memo *enc_cache;
-
 static bool tail_is_zero(const ZydisEncoderRequest *req)
 {
     static const uint8_t zero[sizeof(*req) - offsetof(ZydisEncoderRequest, evex)];
@@ -36,15 +19,19 @@ static bool tail_is_zero(const ZydisEncoderRequest *req)
 
 void bt_emit_reset(struct bt_emit *e)
 {
+    bool oom = false;
     for (int b = 0; b < 2; b++) {
         if (!e->buf[b])
             e->buf[b] = malloc(BT_BUF_CAP);
+        oom |= !e->buf[b];
         e->len[b] = 0;
     }
     e->nlabels = 0;
     e->nfix = 0;
     e->failed = false;
     e->err[0] = 0;
+    if (oom)
+        bt_emit_fail(e, "out of memory for the emit buffers"); /* bt_enc writes nothing */
 }
 
 void bt_emit_fail(struct bt_emit *e, const char *fmt, ...)
@@ -96,17 +83,15 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
                         : (ZyanU16)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r) / 8);
         }
     }
-    if (!enc_cache)
-        enc_cache = calloc(1u << ENC_CACHE_BITS, sizeof(*enc_cache));
-    struct enc_memo *memo = NULL;
+    struct bt_enc_memo *memo = NULL;
     /* The key is the request's own bytes: the header and the operands in
      * use (Zydis ignores operands past operand_count). Requests with an
      * EVEX/MVEX tail (never emitted here) bypass the memo. */
     size_t klen = offsetof(ZydisEncoderRequest, operands) + (size_t)req->operand_count * sizeof(req->operands[0]);
     uint64_t h = 0;
-    if (enc_cache && tail_is_zero(req)) {
+    if (tail_is_zero(req)) {
         h = XXH3_64bits(req, klen);
-        memo = &enc_cache[h & ((1u << ENC_CACHE_BITS) - 1)];
+        memo = &e->memo[h & (BT_ENC_MEMO_SIZE - 1)];
         if (memo->len && memo->hash == h && memo->klen == klen && !memcmp(memo->key, req, klen)) {
             memcpy(e->buf[b] + e->len[b], memo->bytes, memo->len);
             e->len[b] += memo->len;
@@ -191,4 +176,19 @@ void bt_emit_place(struct bt_emit *e, uint8_t *dst)
         int32_t r32 = (int32_t)rel;
         memcpy(at, &r32, 4);
     }
+}
+
+/* JRCXZ over the next 8 bytes ("mov rcx, r10 ; jmp rel32"): the flag-free
+ * test btvm uses wherever guest flags must survive (guest ECX is parked in
+ * R10 around it). */
+void bt_emit_jrcxz_skip8(struct bt_emit *e)
+{
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
+    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
+    req.operand_count = 1;
+    req.operands[0] = bt_i(3 + 5);
+    bt_enc(e, BT_MAIN, &req);
 }

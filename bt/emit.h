@@ -11,6 +11,7 @@
 #define BTVM_BT_EMIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <Zydis/Zydis.h>
 
@@ -20,6 +21,23 @@ enum { BT_MAIN = 0, BT_OOL = 1 };
 #define BT_MAX_FIX    2048
 #define BT_BUF_CAP    (64 * 1024)
 
+/*
+ * Zydis' encoder searches its instruction tables on every call, which made
+ * it most of the translation time. The translator asks for the same few
+ * hundred encodings over and over (TLB checks, flag saves, callout stubs),
+ * so results are memoized per emitter, keyed by the whole request (compared
+ * in full: a hash collision can only cost a miss).
+ */
+#define BT_ENC_MEMO_SIZE (1u << 14)
+struct bt_enc_memo {
+    uint64_t hash;
+    uint16_t klen;
+    uint8_t len;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    uint8_t key[offsetof(ZydisEncoderRequest, evex)];
+};
+
+/* One emitter (part of struct bt, never on the stack: the memo is large). */
 struct bt_emit {
     uint8_t *buf[2];
     uint32_t len[2];
@@ -29,6 +47,7 @@ struct bt_emit {
     int nfix;
     bool failed;
     char err[160];
+    struct bt_enc_memo memo[BT_ENC_MEMO_SIZE]; /* empty entries: len 0 */
 };
 
 void bt_emit_reset(struct bt_emit *e);
@@ -75,6 +94,10 @@ uint32_t bt_jmp_abs(struct bt_emit *e, int b, uint64_t target);
 uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t target);
 
 void bt_emit_fail(struct bt_emit *e, const char *fmt, ...);
+
+/* JRCXZ over the next 8 bytes (MAIN): the flag-free test used wherever
+ * guest flags must survive. */
+void bt_emit_jrcxz_skip8(struct bt_emit *e);
 
 /* Total size once placed. */
 static inline uint32_t bt_emit_size(const struct bt_emit *e) { return e->len[0] + e->len[1]; }

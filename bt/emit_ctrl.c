@@ -1,6 +1,11 @@
 /*
- * bt/emit_ctrl.c — leaving a block: direct exits that get chained, the
- * inline indirect-branch lookup, and calls into C (callouts).
+ * bt/emit_ctrl.c — guest control flow: jumps, calls, returns, loops, the
+ * inline indirect-branch lookup and inlined PC-thunk calls.
+ *
+ * The exits themselves (stubs, chain sites) and callouts are shared with
+ * every emitter and live in emit_common.c; this file uses them, and the
+ * stack (emit_stack.c) and memory (emit_mem.c) emitters for CALL, RET and
+ * jumps through memory.
  *
  * A direct exit is a `jmp rel32` whose target starts as an out-of-line stub
  * telling the dispatcher "go to EIP x, and patch me"; once x is translated
@@ -19,79 +24,6 @@
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
 #define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
 
-void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
-{
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)eip));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i((int32_t)reason));
-    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
-}
-
-/* The out-of-line stub behind a chainable rel32 at (b, rel_at). */
-static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target,
-                             unsigned reason)
-{
-    struct bt_emit *e = t->e;
-    bt_bind(e, BT_OOL, stub);
-    /* movabs r11, <address of the rel32 field>, filled in after placement */
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
-    if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
-        t->sites[t->nsites].buf = (int8_t)b;
-        t->sites[t->nsites].rel_at = rel_at;
-        t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
-        /* Every loop has a jump back (to an EIP at or below its own):
-         * forward jumps may skip the target's async check. */
-        t->sites[t->nsites].fwd = reason == BT_EXIT_BRANCH && t->d && target > t->d->eip;
-        t->nsites++;
-    } else {
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, R(R11D), R(R11D)); /* not chainable */
-    }
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), R(R11));
-    bt_emit_exit_simple(t, BT_OOL, target, reason);
-}
-
-static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
-{
-    exit_stub_reason(t, b, rel_at, stub, target, BT_EXIT_BRANCH);
-}
-
-/* Continue in the safe translation of the code at eip (from OOL). */
-void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip)
-{
-    int stub = bt_label(t->e);
-    uint32_t at = bt_jmp_label(t->e, BT_OOL, stub);
-    exit_stub_reason(t, BT_OOL, at, stub, eip, BT_EXIT_SAFE);
-}
-
-void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target)
-{
-    int stub = bt_label(t->e);
-    uint32_t at = bt_jmp_label(t->e, b, stub);
-    exit_stub(t, b, at, stub, target);
-}
-
-uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
-{
-    int stub = bt_label(t->e);
-    uint32_t at = bt_jcc_label(t->e, BT_MAIN, jcc, stub);
-    exit_stub(t, BT_MAIN, at, stub, target);
-    return at;
-}
-
-/* JRCXZ over the next 8 bytes ("mov rcx, r10 ; jmp rel32"): the flag-free
- * test btvm uses wherever guest flags must survive (guest ECX is parked in
- * R10 around it). */
-void bt_emit_jrcxz_skip8(struct bt_emit *e)
-{
-    ZydisEncoderRequest req;
-    memset(&req, 0, sizeof(req));
-    req.mnemonic = ZYDIS_MNEMONIC_JRCXZ;
-    req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
-    req.branch_width = ZYDIS_BRANCH_WIDTH_8;
-    req.operand_count = 1;
-    req.operands[0] = bt_i(3 + 5);
-    bt_enc(e, BT_MAIN, &req);
-}
-
 /*
  * Inline indirect-branch lookup, flag-free so guest flags need no saving:
  * entries hold the negated tag (key << 32 | eip); adding the wanted tag with
@@ -101,18 +33,18 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
 {
     struct bt_emit *e = t->e;
     int miss = bt_label(e);
-    if (target32 != ZYDIS_REGISTER_R8D)
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(target32));
-    if (t->key & 8) {
+    if (target32 != BT_R_TARGET_32)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(target32));
+    if (t->key & BT_KEY_NONFLAT) {
         /* Non-flat code: the table's tags do not hold the CS base, so
          * always ask the dispatcher (rare code, correct first). */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_exit);
         return;
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
         /* Inline cache: the first target this jump met, as a direct jump
          * the host predicts (a RET to one caller, a call through a
@@ -120,97 +52,63 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
          * Until the first run fills it (engine.c), both ways lead to the
          * dispatcher; then a different target takes the table below. */
         int lookup = bt_label(e), first = bt_label(e);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(BT_R_TARGET, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
         uint32_t eip_at = bt_here(e, BT_MAIN) - 4;
         bt_emit_jrcxz_skip8(e);
         uint32_t a0 = bt_here(e, BT_MAIN);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
         uint32_t miss_at = bt_jmp_label(e, BT_MAIN, first); /* → lookup once filled */
         if (bt_here(e, BT_MAIN) - a0 != 8)
             bt_emit_fail(e, "indirect cache: unexpected encoding length");
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
         uint32_t at = bt_jmp_label(e, BT_MAIN, first);
         if (at - eip_at != BT_ICACHE_EIP_BACK || at - miss_at != BT_ICACHE_MISS_BACK)
             bt_emit_fail(e, "indirect cache: unexpected layout");
         bt_bind(e, BT_MAIN, lookup);
         bt_bind(e, BT_OOL, first);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i(0x1122334455667788ll));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
         t->sites[t->nsites].buf = BT_MAIN;
         t->sites[t->nsites].fwd = false;
         t->sites[t->nsites].rel_at = at;
         t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
         t->nsites++;
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), R(R11));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
         bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D), R(R8W));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R11, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP3_32), bt_r(BT_R_TARGET_16));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32), bt_m(BT_R_TMP3, BT_R_TMP3, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF, 8));
     uint32_t key = t->key & ~BT_KEY_SAFE; /* targets are found by their normal key */
     if (key) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)((uint64_t)key << 32)));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R9, 1, 0, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)((uint64_t)key << 32)));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP0, 1, 0, 0));
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TARGET, 1, 0, 0));
     /* jrcxz hit ; mov rcx, r10 ; jmp miss ; hit: mov rcx, r10 ; jmp [entry.host] */
     bt_emit_jrcxz_skip8(e);
     uint32_t a = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(e, BT_MAIN, miss);
     if (bt_here(e, BT_MAIN) - a != 8)
         bt_emit_fail(e, "indirect lookup: unexpected encoding length");
     if (t->bt->count) {
         /* ++ibtc_hits without touching flags (only with --stats). */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)(uintptr_t)&t->bt->st.ibtc_hits));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R8), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8), R(R8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)(uintptr_t)&t->bt->st.ibtc_hits));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1), bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP1), bt_m(BT_R_TMP1, ZYDIS_REGISTER_NONE, 0, 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_r(BT_R_TMP1));
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, BT_IBTC_OFF + 8, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF + 8, 8));
 
     bt_bind(e, BT_OOL, miss);
     /* Not an inline cache to fill (a callout may have left a block there). */
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), R(R8D));
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
     bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
-}
-
-static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
-{
-    struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)(uintptr_t)insn));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_CO_INSN, 8), R(R11));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_i((int64_t)fn));
-    bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
-}
-
-void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
-{
-    /* The decoded record must outlive translation: one copy per
-     * instruction, owned by the block (freed when the cache is flushed). */
-    if (!t->co_rec || t->co_k != t->k) {
-        struct bt_co_rec *r = malloc(sizeof(*r));
-        if (!r) {
-            bt_emit_fail(t->e, "out of memory");
-            return;
-        }
-        r->d = *t->d;
-        r->next = t->blk->callout_insns;
-        t->blk->callout_insns = r;
-        t->co_rec = r;
-        t->co_k = t->k;
-    }
-    callout(t, b, (uint64_t)(uintptr_t)fn, &t->co_rec->d);
-}
-
-void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
-{
-    callout(t, b, (uint64_t)(uintptr_t)fn, NULL);
 }
 
 static uint32_t next_eip(const struct bt_tctx *t) { return t->d->eip + t->d->len; }
@@ -233,25 +131,25 @@ static void load_indirect_target(struct bt_tctx *t)
     if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
         ZydisRegister r = bt_map_reg(op->reg.value);
         if (sz == 2)
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R8D), bt_r(r));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TARGET_32), bt_r(r));
         else
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_r(r));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(r));
         return;
     }
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = sz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
-    req.operands[0] = R(R13D);
+    req.operands[0] = bt_r(BT_R_KEEP_32);
     if (t->direct_mem) {
         req.operands[1] = bt_direct_mem(t, op, sz);
         bt_enc(t->e, BT_MAIN, &req);
     } else {
-        bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, sz, false);
-        req.operands[1] = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, sz);
+        bt_emit_ea(t, op, BT_R_ADDR_32, sz, false);
+        req.operands[1] = bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, sz);
         bt_emit_mem_op(t, &req, sz, true, false);
     }
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(R13D));
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(BT_R_KEEP_32));
 }
 
 /*
@@ -267,19 +165,19 @@ static bool emit_loop16(struct bt_tctx *t)
     ZydisMnemonic m = d->zi.mnemonic;
     int nonzero = bt_label(e);
     if (m != ZYDIS_MNEMONIC_JCXZ) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(CX), R(R9W));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(CX), bt_r(BT_R_TMP0_16));
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(ECX), R(CX));
     bt_emit_jrcxz_skip8(e);
     uint32_t a = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(e, BT_MAIN, nonzero);
     if (bt_here(e, BT_MAIN) - a != 8)
         bt_emit_fail(e, "loop16: unexpected encoding length");
     /* CX == 0 */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     if (m == ZYDIS_MNEMONIC_JCXZ)
         bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
     else
@@ -312,7 +210,8 @@ static bool emit_loop16(struct bt_tctx *t)
  */
 static ZydisRegister pc_thunk(struct bt_tctx *t, uint32_t target, uint64_t *ppage, uint32_t *bytes)
 {
-    if ((t->key & 3) != 3 || !(t->key & BT_KEY_PG) || (t->key & 8) || (target & 0xFFF) > 0xFFC)
+    if (bt_key_cpl(t->key) != 3 || !(t->key & BT_KEY_PG) || (t->key & BT_KEY_NONFLAT) ||
+        (target & 0xFFF) > 0xFFC)
         return ZYDIS_REGISTER_NONE;
     uint64_t ex;
     memcpy(&ex, t->bt->region + bt_exec_off(t->key) + (size_t)(target >> 12) * 8, 8);
@@ -337,7 +236,7 @@ static void jrcxz_or_fail(struct bt_tctx *t, int fail)
 {
     bt_emit_jrcxz_skip8(t->e);
     uint32_t a = bt_here(t->e, BT_MAIN);
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(t->e, BT_MAIN, fail);
     if (bt_here(t->e, BT_MAIN) - a != 8)
         bt_emit_fail(t->e, "pc thunk check: unexpected encoding length");
@@ -349,7 +248,7 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     struct bt_emit *e = t->e;
     int real = bt_label(e);
     bt_emit_push(t, 4, bt_i((int32_t)next_eip(t)));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, bt_exec_off(t->key) + (int32_t)((target >> 12) * 8), 8));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX),
@@ -361,28 +260,13 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX),
            bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, (int32_t)(0u - bytes), 0));
     jrcxz_or_fail(t, real);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_emit_adjust_esp(t, BT_R_ESP64, 4); /* the thunk's RET */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg), bt_i((int32_t)next_eip(t)));
     bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
     bt_bind(e, BT_OOL, real);
     bt_emit_exit_direct(t, BT_OOL, target);
     t->bt->st.pc_thunks++;
-}
-
-bool bt_is_jcc(ZydisMnemonic m)
-{
-    switch (m) {
-    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
-    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
-    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
-    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
-    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
-    case ZYDIS_MNEMONIC_JZ:
-        return true;
-    default:
-        return false;
-    }
 }
 
 /* Translate a control-flow instruction that ends the block. Returns false if
@@ -406,7 +290,7 @@ bool bt_emit_control(struct bt_tctx *t)
             bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
         } else {
             load_indirect_target(t);
-            bt_emit_exit_indirect(t, ZYDIS_REGISTER_R8D);
+            bt_emit_exit_indirect(t, BT_R_TARGET_32);
         }
         return true;
     case ZYDIS_MNEMONIC_CALL:
@@ -425,19 +309,19 @@ bool bt_emit_control(struct bt_tctx *t)
         } else {
             load_indirect_target(t);
             /* R8 does not survive the push's slow path: keep it in R13. */
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R13D), R(R8D));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_KEEP_32), bt_r(BT_R_TARGET_32));
             bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
-            bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
+            bt_emit_exit_indirect(t, BT_R_KEEP_32);
         }
         return true;
     case ZYDIS_MNEMONIC_RET: {
         if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
             return false;
         uint32_t extra = d->zi.operand_count_visible ? (uint32_t)d->ops[0].imm.value.u : 0;
-        bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
+        bt_emit_pop_to(t, osz, BT_R_KEEP_32);
         if (extra)
             bt_emit_adjust_esp(t, BT_R_ESP64, (int32_t)extra);
-        bt_emit_exit_indirect(t, ZYDIS_REGISTER_R13D);
+        bt_emit_exit_indirect(t, BT_R_KEEP_32);
         return true;
     }
     case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:

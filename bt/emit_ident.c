@@ -81,10 +81,10 @@ bool bt_emit_ident(struct bt_tctx *t)
             if (is_lea) {
                 if (d->zi.address_width == 16) {
                     /* 16-bit addressing has no 64-bit encoding: compute it. */
-                    bt_emit_offset(t, op, ZYDIS_REGISTER_R10D);
+                    bt_emit_offset(t, op, BT_R_ADDR_32);
                     ZydisRegister dst = bt_map_reg(d->ops[0].reg.value);
                     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst),
-                           bt_r(d->zi.operand_width == 16 ? ZYDIS_REGISTER_R10W : ZYDIS_REGISTER_R10D));
+                           bt_r(d->zi.operand_width == 16 ? BT_R_ADDR_16 : BT_R_ADDR_32));
                     return true;
                 }
                 if (op->mem.base == ZYDIS_REGISTER_NONE && op->mem.index == ZYDIS_REGISTER_NONE) {
@@ -112,12 +112,12 @@ bool bt_emit_ident(struct bt_tctx *t)
     if (mi < 0) {
         /* AH..BH next to R12 (guest ESP): both need their own encodings. */
         ZydisRegister parent = high_parent(d->ops[hb].reg.value);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), bt_r(parent), bt_i(8));
-        req.operands[hb].reg.value = ZYDIS_REGISTER_R13B;
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, bt_r(BT_R_KEEP), bt_r(parent), bt_i(8));
+        req.operands[hb].reg.value = BT_R_KEEP_8;
         bt_enc(e, BT_MAIN, &req);
         if (d->ops[hb].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), R(R13), bt_i(56));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(parent), R(R13));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, bt_r(BT_R_KEEP), bt_r(BT_R_KEEP), bt_i(56));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(parent), bt_r(BT_R_KEEP));
         }
         return true;
     }
@@ -127,7 +127,7 @@ bool bt_emit_ident(struct bt_tctx *t)
     bool rd = mop->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
     bool wr = mop->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
     if (!t->direct_mem)
-        bt_emit_ea(t, mop, ZYDIS_REGISTER_R10D, size, wr);
+        bt_emit_ea(t, mop, BT_R_ADDR_32, size, wr);
 
     ZydisMnemonic m = d->zi.mnemonic;
     if ((m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR ||
@@ -136,16 +136,16 @@ bool bt_emit_ident(struct bt_tctx *t)
         bool w16 = size == 2;
         ZydisRegister off32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(off));
         if (w16)
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVSX, 2, R(R13D), bt_r(off));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVSX, 2, bt_r(BT_R_KEEP_32), bt_r(off));
         else
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R13D), bt_r(off32));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(w16 ? 4 : 5));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SARX, 3, R(R13D), R(R13D), R(R8D));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
-               bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R13, w16 ? 2 : 4, 0, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(w16 ? 15 : 31));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(R13D), bt_r(off32), R(R8D));
-        req.operands[1].reg.value = w16 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D;
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_KEEP_32), bt_r(off32));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1_32), bt_i(w16 ? 4 : 5));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SARX, 3, bt_r(BT_R_KEEP_32), bt_r(BT_R_KEEP_32), bt_r(BT_R_TMP1_32));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ADDR_32),
+               bt_m(BT_R_ADDR, BT_R_KEEP, w16 ? 2 : 4, 0, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1_32), bt_i(w16 ? 15 : 31));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(BT_R_KEEP_32), bt_r(off32), bt_r(BT_R_TMP1_32));
+        req.operands[1].reg.value = w16 ? BT_R_KEEP_16 : BT_R_KEEP_32;
     }
 
     ZydisRegister parent = ZYDIS_REGISTER_NONE;
@@ -153,16 +153,16 @@ bool bt_emit_ident(struct bt_tctx *t)
     if (hb >= 0) {
         parent = high_parent(d->ops[hb].reg.value);
         hb_written = d->ops[hb].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), bt_r(parent), bt_i(8));
-        req.operands[hb].reg.value = ZYDIS_REGISTER_R13B;
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, bt_r(BT_R_KEEP), bt_r(parent), bt_i(8));
+        req.operands[hb].reg.value = BT_R_KEEP_8;
     }
 
     if (t->direct_mem) {
         req.operands[mi] = bt_direct_mem(t, mop, req.operands[mi].mem.size);
         bt_enc(e, BT_MAIN, &req);
     } else {
-        req.operands[mi].mem.base = ZYDIS_REGISTER_R10;
-        req.operands[mi].mem.index = ZYDIS_REGISTER_R11;
+        req.operands[mi].mem.base = BT_R_ADDR;
+        req.operands[mi].mem.index = BT_R_ENTRY;
         req.operands[mi].mem.scale = 1;
         req.operands[mi].mem.displacement = 0;
         t->mem_last_act = !hb_written;
@@ -171,8 +171,8 @@ bool bt_emit_ident(struct bt_tctx *t)
     }
 
     if (hb_written) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(R13), R(R13), bt_i(56));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(parent), R(R13));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, bt_r(BT_R_KEEP), bt_r(BT_R_KEEP), bt_i(56));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(parent), bt_r(BT_R_KEEP));
     }
     return true;
 }

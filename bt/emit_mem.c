@@ -13,60 +13,13 @@
  * See docs/translation.md.
  */
 #include "bt/translate.h"
+#include "bt/runtime.h"
 
 #include <stddef.h>
 #include <string.h>
 #include "bt/offsets.h"
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
-
-ZydisRegister bt_map_reg(ZydisRegister r)
-{
-    switch (r) {
-    case ZYDIS_REGISTER_ESP: return ZYDIS_REGISTER_R12D;
-    case ZYDIS_REGISTER_SP:  return ZYDIS_REGISTER_R12W;
-    default: return r;
-    }
-}
-
-int bt_seg_index(ZydisRegister seg)
-{
-    switch (seg) {
-    case ZYDIS_REGISTER_ES: return CPU_ES;
-    case ZYDIS_REGISTER_CS: return CPU_CS;
-    case ZYDIS_REGISTER_SS: return CPU_SS;
-    case ZYDIS_REGISTER_FS: return CPU_FS;
-    case ZYDIS_REGISTER_GS: return CPU_GS;
-    default: return CPU_DS;
-    }
-}
-
-/*
- * Guest flags around scratch code, without POPF (microcoded, tens of
- * cycles): LAHF/SETO pack SF ZF AF PF CF and OF into R8W; SAHF and
- * ADD AL,0x7F (OF = 1 exactly when AL was 1) put them back. RAX is parked
- * in R9 meanwhile. DF is never touched. Callers keep R8 intact between the
- * two (the checks use R9-R11 only).
- */
-void bt_emit_flags_save(struct bt_tctx *t, int b)
-{
-    struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
-    bt_ins(e, b, ZYDIS_MNEMONIC_SETO, 1, R(AL));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(EAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
-}
-
-void bt_emit_flags_restore(struct bt_tctx *t, int b)
-{
-    struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), R(R8D));
-    bt_ins(e, b, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
-    bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R9));
-}
 
 static ZydisRegister reg64(ZydisRegister r32)
 {
@@ -83,18 +36,18 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
     int64_t disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
     ZydisRegister addend = BT_R_ADDEND;
     if (t->mem_slot >= 0 && t->r11_group == t->mem_slot) {
-        addend = ZYDIS_REGISTER_R11; /* the check just left it there */
+        addend = BT_R_ENTRY; /* the check just left it there */
     } else if (t->mem_slot >= 0) {
-        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[t->mem_slot], 8));
-        addend = ZYDIS_REGISTER_R11;
+        addend = BT_R_ENTRY;
     }
     if (op->mem.index != ZYDIS_REGISTER_NONE) {
         /* An indexed group: the 32-bit address (it wraps like the
          * guest's) in R10D, then [R10 + addend]. */
-        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ADDR_32),
                bt_m(op->mem.base, op->mem.index, op->mem.scale, (int32_t)disp, 0));
-        return bt_m(ZYDIS_REGISTER_R10, addend, 1, 0, size);
+        return bt_m(BT_R_ADDR, addend, 1, 0, size);
     }
     return bt_m(reg64(bt_map_reg(op->mem.base)), addend, 1, (int32_t)disp, size);
 }
@@ -102,13 +55,13 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
 /* reg32 += segment base (flag-free, wraps at 4 GiB). Uses R9. */
 void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32)
 {
-    bool nonflat = t->key & 8;
+    bool nonflat = t->key & BT_KEY_NONFLAT;
     if (!(seg == CPU_FS || seg == CPU_GS || nonflat))
         return;
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D),
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_SEG_BASE + 4 * seg, 4));
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(reg32),
-           bt_m(reg64(reg32), ZYDIS_REGISTER_R9, 1, 0, 0));
+           bt_m(reg64(reg32), BT_R_TMP0, 1, 0, 0));
 }
 
 /*
@@ -121,7 +74,7 @@ void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned
     struct bt_emit *e = t->e;
     /* CS overrides are checked too: a code segment is never writable and may
      * be execute-only, even when everything else is flat. */
-    if (!((t->key & 8) || seg == CPU_FS || seg == CPU_GS || seg == CPU_CS) || size == 0)
+    if (!((t->key & BT_KEY_NONFLAT) || seg == CPU_FS || seg == CPU_GS || seg == CPU_CS) || size == 0)
         return;
     bool live = t->live_in != 0;
     int fail = bt_label(e);
@@ -131,10 +84,10 @@ void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned
         bt_emit_flags_save(t, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(off32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, lo, 4));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(reg64(off32), ZYDIS_REGISTER_NONE, 0, (int32_t)size - 1, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_r(off32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(reg64(off32), ZYDIS_REGISTER_NONE, 0, (int32_t)size - 1, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP0_32), bt_r(off32));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, hi, 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, hi, 4));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail);
     if (live)
         bt_emit_flags_restore(t, BT_MAIN);
@@ -155,14 +108,14 @@ void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegis
          * zero-extended parts, then wrap at 64 KiB. */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_i((uint16_t)disp));
         if (base != ZYDIS_REGISTER_NONE) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R9D), bt_r(bt_map_reg(base)));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP0_32), bt_r(bt_map_reg(base)));
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32),
-                   bt_m(reg64(dst32), ZYDIS_REGISTER_R9, 1, 0, 0));
+                   bt_m(reg64(dst32), BT_R_TMP0, 1, 0, 0));
         }
         if (index != ZYDIS_REGISTER_NONE) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R9D), bt_r(bt_map_reg(index)));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP0_32), bt_r(bt_map_reg(index)));
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32),
-                   bt_m(reg64(dst32), ZYDIS_REGISTER_R9, 1, 0, 0));
+                   bt_m(reg64(dst32), BT_R_TMP0, 1, 0, 0));
         }
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(dst32),
                bt_r(ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(dst32))));
@@ -194,15 +147,15 @@ static void emit_cross_check(struct bt_emit *e, int b, unsigned size, int slow)
     if (b == BT_MAIN && (size & (size - 1)) == 0 && size <= 16) {
         int misaligned = bt_label(e);
         back = bt_label(e);
-        bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, R(R10B), bt_i((int)size - 1));
+        bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i((int)size - 1));
         bt_jcc_label(e, b, ZYDIS_MNEMONIC_JNZ, misaligned);
         bt_bind(e, BT_MAIN, back);
         bt_bind(e, BT_OOL, misaligned);
         b = BT_OOL;
     }
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(R10D));
-    bt_ins(e, b, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF));
-    bt_ins(e, b, ZYDIS_MNEMONIC_CMP, 2, R(R9D), bt_i(0x1000 - (int)size));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_ADDR_32));
+    bt_ins(e, b, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i(0xFFF));
+    bt_ins(e, b, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP0_32), bt_i(0x1000 - (int)size));
     bt_jcc_label(e, b, ZYDIS_MNEMONIC_JNBE, slow);
     if (back >= 0)
         bt_jmp_label(e, BT_OOL, back);
@@ -220,7 +173,7 @@ static void emit_cross_check(struct bt_emit *e, int b, unsigned size, int slow)
  * compare it with R14 (bt_emit_mem_op). */
 static bool direct_entry(const struct bt_tctx *t)
 {
-    if ((t->key & 3) != 3 || !(t->key & BT_KEY_PG))
+    if (bt_key_cpl(t->key) != 3 || !(t->key & BT_KEY_PG))
         return false;
     for (int i = 0; i < t->d->zi.operand_count; i++) {
         const ZydisDecodedOperand *op = &t->d->ops[i];
@@ -239,39 +192,16 @@ static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
                          unsigned size, int slow, int32_t learn)
 {
     struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, table, 8));
-    bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, BT_R_ENTRY, 8, table, 8));
+    bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
     bt_jcc_label(e, b, ZYDIS_MNEMONIC_JZ, slow);
     if (learn >= 0)
-        bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, learn, 8), R(R11));
+        bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, learn, 8), bt_r(BT_R_ENTRY));
     emit_cross_check(e, b, size, slow);
     if (t->live_in)
         bt_emit_flags_restore(t, b);
-    req->operands[mi].mem.index = ZYDIS_REGISTER_R11;
+    req->operands[mi].mem.index = BT_R_ENTRY;
     bt_enc(e, b, req);
-}
-
-/* ++counter with --stats (clobbers R9 and the host flags). */
-void bt_emit_count(struct bt_tctx *t, int b, uint64_t *counter)
-{
-    if (!t->bt->count)
-        return;
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, R(R9), bt_i((int64_t)(uintptr_t)counter));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_ADD, 2, bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(1));
-}
-
-/* The call to bt_pred_spent for the slot at pred, from a point where the
- * guest flags are parked in R8 if live (and are again afterwards). R8-R11
- * do not survive it. */
-void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
-{
-    bool live = t->live_in != 0;
-    if (live)
-        bt_emit_flags_restore(t, b);
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i(pred));
-    bt_emit_internal_callout(t, b, bt_pred_spent);
-    if (live)
-        bt_emit_flags_save(t, b);
 }
 
 /* The main path: the page's entry (page number in `page`) must equal
@@ -281,7 +211,7 @@ static void compared_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi,
 {
     struct bt_emit *e = t->e;
     ZydisRegister page32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(page));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(page32), R(R10D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(page32), bt_r(BT_R_ADDR_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(page32), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(addend), bt_m(BT_R_CPU, page, 8, table, 8));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
@@ -313,8 +243,8 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
          * The site predicts the one it met last (a slot of its own), so
          * the access waits only for the slot's load, not for the table's:
          * the compare runs beside it and its branch is predicted. */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
-        compared_access(t, req, mi, table, size, ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R9, other, slow);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
+        compared_access(t, req, mi, table, size, BT_R_ENTRY, BT_R_TMP0, other, slow);
         bt_bind(e, BT_MAIN, after);
 
         /* Another page: learn its entry (if it has one), then as below. */
@@ -324,28 +254,28 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SUB, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred + 8, 8), bt_i(1));
         bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
         bt_bind(e, BT_OOL, learn);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
         entry_access(t, BT_OOL, req, mi, table, size, slow, pred);
         bt_jmp_label(e, BT_OOL, after);
         /* Out of misses: bt_pred_spent judges their rate. */
         bt_bind(e, BT_OOL, spent);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), R(R10D));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
         bt_emit_pred_spent(t, BT_OOL, pred);
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R10D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
         bt_jmp_label(e, BT_OOL, learn);
         goto slow_path;
     }
     if (direct_entry(t)) {
         /* A site whose pages change too often to predict (or no slot
          * left): the entry itself, one dependent load. */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R10D));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
         entry_access(t, BT_MAIN, req, mi, table, size, slow, -1);
         bt_bind(e, BT_MAIN, after);
         goto slow_path;
     }
-    compared_access(t, req, mi, table, size, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R11, other, slow);
+    compared_access(t, req, mi, table, size, BT_R_ADDEND, BT_R_ENTRY, other, slow);
     bt_bind(e, BT_MAIN, after);
 
     /* A page with its own addend. */
@@ -362,11 +292,11 @@ slow_path:
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4),
            bt_i((int32_t)(size | (wr ? 1u << 16 : 0) | (rd ? 1u << 17 : 0))));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), R(R10D));
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
     bt_emit_internal_callout(t, BT_OOL, bt_mem_slow);
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R10D),
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_MEM_ADDEND, 8));
     bt_enc(e, BT_OOL, req);
     if (wr) {

@@ -15,25 +15,25 @@
 
 static ZydisEncoderOperand host_mem(unsigned size)
 {
-    return bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, size);
+    return bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, size);
 }
 
 static void stack_lin(struct bt_tctx *t, int32_t delta, unsigned size, bool wr)
 {
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10D),
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ADDR_32),
            bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, delta, 0));
     if (t->key & BT_KEY_STACK16) /* SS.B = 0: SP wraps at 64 KiB */
-        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R10D), R(R10W));
-    bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, size, wr);
-    bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_ADDR_32), bt_r(BT_R_ADDR_16));
+    bt_emit_seg_check(t, CPU_SS, BT_R_ADDR_32, size, wr);
+    bt_emit_seg_add(t, CPU_SS, BT_R_ADDR_32);
 }
 
 /* ESP += delta, or only SP with a 16-bit stack (flag-free). */
 void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta)
 {
     if (t->key & BT_KEY_STACK16) {
-        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(from64, ZYDIS_REGISTER_NONE, 0, delta, 0));
-        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R12W), R(R9W));
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(from64, ZYDIS_REGISTER_NONE, 0, delta, 0));
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SP), bt_r(BT_R_TMP0_16));
         return;
     }
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP), bt_m(from64, ZYDIS_REGISTER_NONE, 0, delta, 0));
@@ -83,18 +83,18 @@ bool bt_emit_push_sreg(struct bt_tctx *t)
     const struct dec_insn *d = t->d;
     if (d->zi.mnemonic != ZYDIS_MNEMONIC_PUSH || d->ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
         ZydisRegisterGetClass(d->ops[0].reg.value) != ZYDIS_REGCLASS_SEGMENT ||
-        (t->key & (8u | BT_KEY_STACK16)))
+        (t->key & (BT_KEY_NONFLAT | BT_KEY_STACK16)))
         return false;
     int seg = bt_seg_index(d->ops[0].reg.value);
     unsigned osz = d->zi.operand_width / 8;
     int32_t sel_off = (int32_t)(offsetof(struct cpu, segs) + (size_t)seg * sizeof(struct cpu_segment) +
                                 offsetof(struct cpu_segment, sel));
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R13D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, sel_off, 2));
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_KEEP_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, sel_off, 2));
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
-    req.operands[1] = R(R13W);
+    req.operands[1] = bt_r(BT_R_KEEP_16);
     stack_access(t, &req, 0, -(int32_t)osz, 2, false, true);
     adjust_esp(t, -(int32_t)osz);
     return true;
@@ -121,7 +121,7 @@ static void explicit_access(struct bt_tctx *t, const ZydisDecodedOperand *op, Zy
         bt_enc(t->e, BT_MAIN, req);
         return;
     }
-    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, size, wr);
+    bt_emit_ea(t, op, BT_R_ADDR_32, size, wr);
     req->operands[mi] = host_mem(size);
     bt_emit_mem_op(t, req, size, rd, wr);
 }
@@ -149,27 +149,27 @@ bool bt_emit_stack(struct bt_tctx *t)
             memset(&req, 0, sizeof(req));
             req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
             req.operand_count = 2;
-            req.operands[0] = R(R13D);
+            req.operands[0] = bt_r(BT_R_KEEP_32);
             explicit_access(t, op, &req, 1, osz, true, false);
-            bt_emit_push(t, osz, bt_r(sized(ZYDIS_REGISTER_R13D, osz)));
+            bt_emit_push(t, osz, bt_r(sized(BT_R_KEEP_32, osz)));
         }
         return true;
     case ZYDIS_MNEMONIC_POP:
         if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
             if (ZydisRegisterGetClass(op->reg.value) == ZYDIS_REGCLASS_SEGMENT)
                 return false;
-            bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
+            bt_emit_pop_to(t, osz, BT_R_KEEP_32);
             bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(bt_map_reg(op->reg.value)),
-                   bt_r(sized(ZYDIS_REGISTER_R13D, osz)));
+                   bt_r(sized(BT_R_KEEP_32, osz)));
         } else {
             /* The destination address is computed after ESP is incremented
              * (SDM POP). */
-            bt_emit_pop_to(t, osz, ZYDIS_REGISTER_R13D);
+            bt_emit_pop_to(t, osz, BT_R_KEEP_32);
             ZydisEncoderRequest req;
             memset(&req, 0, sizeof(req));
             req.mnemonic = ZYDIS_MNEMONIC_MOV;
             req.operand_count = 2;
-            req.operands[1] = bt_r(sized(ZYDIS_REGISTER_R13D, osz));
+            req.operands[1] = bt_r(sized(BT_R_KEEP_32, osz));
             explicit_access(t, op, &req, 0, osz, false, true);
         }
         return true;
@@ -178,32 +178,32 @@ bool bt_emit_stack(struct bt_tctx *t)
             return false; /* nested frames: callout */
         bt_emit_push(t, osz, bt_r(sized(ZYDIS_REGISTER_EBP, osz)));
         if (osz == 2)
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(BP), R(R12W));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(BP), bt_r(BT_R_SP));
         else
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(EBP), R(R12D));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(EBP), bt_r(BT_R_ESP));
         adjust_esp(t, -(int32_t)(uint16_t)d->ops[0].imm.value.u);
         return true;
     }
     case ZYDIS_MNEMONIC_LEAVE: {
         /* ESP = EBP; pop EBP — read first so a fault changes nothing. */
         if (t->key & BT_KEY_STACK16)
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R10D), R(BP));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_ADDR_32), R(BP));
         else
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), R(EBP));
-        bt_emit_seg_check(t, CPU_SS, ZYDIS_REGISTER_R10D, osz, false);
-        bt_emit_seg_add(t, CPU_SS, ZYDIS_REGISTER_R10D);
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32), R(EBP));
+        bt_emit_seg_check(t, CPU_SS, BT_R_ADDR_32, osz, false);
+        bt_emit_seg_add(t, CPU_SS, BT_R_ADDR_32);
         ZydisEncoderRequest req;
         memset(&req, 0, sizeof(req));
         req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
         req.operand_count = 2;
-        req.operands[0] = R(R13D);
+        req.operands[0] = bt_r(BT_R_KEEP_32);
         req.operands[1] = host_mem(osz);
         bt_emit_mem_op(t, &req, osz, true, false);
         bt_emit_adjust_esp(t, ZYDIS_REGISTER_RBP, (int32_t)osz); /* ESP = EBP + osz (SP = BP + osz) */
         if (osz == 2)
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(BP), R(R13W));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(BP), bt_r(BT_R_KEEP_16));
         else
-            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(EBP), R(R13D));
+            bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(EBP), bt_r(BT_R_KEEP_32));
         return true;
     }
     default:

@@ -27,7 +27,7 @@ static ZydisRegister acc_reg(unsigned size)
 
 static ZydisRegister r13_of(unsigned size)
 {
-    return size == 1 ? ZYDIS_REGISTER_R13B : size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D;
+    return size == 1 ? BT_R_KEEP_8 : size == 2 ? BT_R_KEEP_16 : BT_R_KEEP_32;
 }
 
 /* A [seg:base] operand as the decoder would describe it. */
@@ -48,12 +48,12 @@ static void access(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisMnemon
                    ZydisRegister reg, bool mem_first, bool rd, bool wr)
 {
     unsigned size = op->size / 8;
-    bt_emit_ea(t, op, ZYDIS_REGISTER_R10D, size, wr);
+    bt_emit_ea(t, op, BT_R_ADDR_32, size, wr);
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = m;
     req.operand_count = 2;
-    ZydisEncoderOperand mem = bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0, size);
+    ZydisEncoderOperand mem = bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, size);
     req.operands[mem_first ? 0 : 1] = mem;
     req.operands[mem_first ? 1 : 0] = bt_r(reg);
     bt_emit_mem_op(t, &req, size, rd, wr);
@@ -64,37 +64,14 @@ static void step(struct bt_emit *e, ZydisRegister reg32, unsigned size)
 {
     ZydisRegister reg64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg32);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, R(R9));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_i(63 - 10));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, R(R9), R(R9), R(R11));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_i(63));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(R9), R(R9), R(R11));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R9)); /* -DF - 1 */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_TMP0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3_32), bt_i(63 - 10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, bt_r(BT_R_TMP0), bt_r(BT_R_TMP0), bt_r(BT_R_TMP3));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3_32), bt_i(63));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, bt_r(BT_R_TMP0), bt_r(BT_R_TMP0), bt_r(BT_R_TMP3));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_TMP0)); /* -DF - 1 */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(reg32),
-           bt_m(reg64, ZYDIS_REGISTER_R9, (uint8_t)(2 * size), 3 * (int32_t)size, 0));
-}
-
-bool bt_is_inline_string(const struct dec_insn *d)
-{
-    switch (d->zi.mnemonic) {
-    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
-    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
-    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD:
-    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
-    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
-        break;
-    default:
-        return false;
-    }
-    if (d->zi.address_width != 32 || (d->cls & DEC_UNDEFINED))
-        return false;
-    if (d->zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
-        return false;
-    /* MOVSD/CMPSD also name SSE2 instructions: only the one-byte string
-     * opcodes (A4-A7, AA-AF) here. */
-    return d->zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
-           ((d->zi.opcode >= 0xA4 && d->zi.opcode <= 0xA7) ||
-            (d->zi.opcode >= 0xAA && d->zi.opcode <= 0xAF));
+           bt_m(reg64, BT_R_TMP0, (uint8_t)(2 * size), 3 * (int32_t)size, 0));
 }
 
 static ZydisRegister src_seg(const struct dec_insn *d)
@@ -128,7 +105,7 @@ bool bt_is_inline_rep(const struct dec_insn *d, uint32_t key)
     default:
         return false;
     }
-    if (d->zi.address_width != 32 || (d->cls & DEC_UNDEFINED) || (key & 8u) || !(key & 4u))
+    if (d->zi.address_width != 32 || (d->cls & DEC_UNDEFINED) || (key & BT_KEY_NONFLAT) || !(key & BT_KEY_CODE32))
         return false;
     if (!(d->zi.attributes & ZYDIS_ATTRIB_HAS_REP) ||
         (d->zi.attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
@@ -145,10 +122,10 @@ static void rep_page(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64
 {
     struct bt_emit *e = t->e;
     ZydisRegister dst32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(dst64));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), bt_r(reg32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R10D), bt_i(0xFFF));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R10), R(R9));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R10), bt_i(0x1000));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), bt_r(reg32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i(0xFFF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, bt_r(BT_R_TMP2), bt_r(BT_R_TMP0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP2), bt_i(0x1000));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_r(reg32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(dst32), bt_i(12));
@@ -175,35 +152,35 @@ bool bt_emit_rep_string(struct bt_tctx *t)
 
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), R(ECX));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R9D), R(R9D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), R(ECX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP0_32));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, zero);
     if (shift)
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(R9), bt_i(shift)); /* bytes */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, bt_r(BT_R_TMP0), bt_i(shift)); /* bytes */
     /* DF (bit 10) must be clear: the callout does the downward copies. */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, R(R10));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, R(R10), bt_i(10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_TMP2));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP2), bt_i(10));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow);
-    rep_page(t, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_R11, true, slow);
+    rep_page(t, ZYDIS_REGISTER_EDI, BT_R_ENTRY, true, slow);
     if (movs)
-        rep_page(t, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_R13, false, slow);
+        rep_page(t, ZYDIS_REGISTER_ESI, BT_R_ENTRY2, false, slow);
     if (live)
         bt_emit_flags_restore(t, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RDI), bt_m(ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R11, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RDI), bt_m(ZYDIS_REGISTER_RDI, BT_R_ENTRY, 1, 0, 0));
     if (movs)
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RSI), bt_m(ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_R13, 1, 0, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RSI), bt_m(ZYDIS_REGISTER_RSI, BT_R_ENTRY2, 1, 0, 0));
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = d->zi.mnemonic;
     req.prefixes = ZYDIS_ATTRIB_HAS_REP; /* operands implicit: [RDI], [RSI], RCX, AL/AX/EAX */
     bt_enc(e, BT_MAIN, &req);
     /* Back to guest addresses: RDI - R11 = RDI + ~R11 + 1, flag-free. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R11));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(EDI), bt_m(ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R11, 1, 1, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(EDI), bt_m(ZYDIS_REGISTER_RDI, BT_R_ENTRY, 1, 1, 0));
     if (movs) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R13));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ESI), bt_m(ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_R13, 1, 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY2));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ESI), bt_m(ZYDIS_REGISTER_RSI, BT_R_ENTRY2, 1, 1, 0));
     }
     bt_bind(e, BT_MAIN, after);
 

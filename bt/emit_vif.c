@@ -31,17 +31,17 @@
 /* dst32 = src32 & mask, flag-free (R8 is clobbered). */
 static void and_mask(struct bt_emit *e, ZydisRegister dst, ZydisRegister src, uint32_t mask)
 {
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i((int32_t)mask));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(dst), bt_r(src), R(R8D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(dst), bt_r(dst), R(R8D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1_32), bt_i((int32_t)mask));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(dst), bt_r(src), bt_r(BT_R_TMP1_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(dst), bt_r(dst), bt_r(BT_R_TMP1_32));
 }
 
 /* dst32 = IOPL of cpu->eflags (0..3), flag-free (R8 is clobbered). */
 static void load_iopl(struct bt_emit *e, ZydisRegister dst)
 {
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst), EFL);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(CPU_FL_IOPL));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(dst), bt_r(dst), R(R8D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1_32), bt_i(CPU_FL_IOPL));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(dst), bt_r(dst), bt_r(BT_R_TMP1_32));
 }
 
 /* async_pending += INTR, so a pending interrupt is noticed at the next
@@ -52,11 +52,11 @@ static void poll_intr(struct bt_tctx *t)
     if (!intr)
         return;
     struct bt_emit *e = t->e;
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8), bt_i((int64_t)(uintptr_t)intr));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R8D), bt_m(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, 0, 1));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R8, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), R(R9D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1), bt_i((int64_t)(uintptr_t)intr));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP1_32), bt_m(BT_R_TMP1, ZYDIS_REGISTER_NONE, 0, 0, 1));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_TMP0, BT_R_TMP1, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_r(BT_R_TMP0_32));
 }
 
 /*
@@ -70,17 +70,17 @@ static void iopl_gate(struct bt_tctx *t, unsigned cpl, int done)
 {
     struct bt_emit *e = t->e;
     int deny = bt_label(e);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     load_iopl(e, ZYDIS_REGISTER_ECX);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), bt_i((1 << cpl) - 1));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(ECX), R(R9D), R(ECX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_i((1 << cpl) - 1));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(ECX), bt_r(BT_R_TMP0_32), R(ECX));
     bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp deny */
     uint32_t a0 = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(e, BT_MAIN, deny);
     if (bt_here(e, BT_MAIN) - a0 != 8)
         bt_emit_fail(e, "iopl check: unexpected encoding length");
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_bind(e, BT_OOL, deny);
     bt_emit_callout(t, BT_OOL, cpu_callout_for(t->d));
     bt_jmp_label(e, BT_OOL, done);
@@ -93,23 +93,23 @@ static void popf_outer(struct bt_tctx *t, unsigned cpl)
 {
     struct bt_emit *e = t->e;
     const uint32_t m = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_DF | CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
-    bt_emit_pop_to(t, 4, ZYDIS_REGISTER_R13D);
-    load_iopl(e, ZYDIS_REGISTER_R11D);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i((0xF << cpl) & 0xF));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(R11D), R(R8D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), bt_i(CPU_FL_IF));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, R(R11D), R(R11D), R(R8D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R11D), bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, m, 0));
+    bt_emit_pop_to(t, 4, BT_R_KEEP_32);
+    load_iopl(e, BT_R_TMP3_32);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1_32), bt_i((0xF << cpl) & 0xF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, bt_r(BT_R_TMP3_32), bt_r(BT_R_TMP1_32), bt_r(BT_R_TMP3_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1_32), bt_i(CPU_FL_IF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(BT_R_TMP3_32), bt_r(BT_R_TMP3_32), bt_r(BT_R_TMP1_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32), bt_m(BT_R_TMP3, ZYDIS_REGISTER_NONE, 0, m, 0));
     /* R10 = popped & mask; R9 = old & ~mask & ~RF. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(R10D), R(R13D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, R(R10D), R(R10D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
-    and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_RF);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(R9D), R(R9D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, R(R9D), R(R9D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(BT_R_TMP2_32), bt_r(BT_R_KEEP_32), bt_r(BT_R_TMP3_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(BT_R_TMP2_32), bt_r(BT_R_TMP2_32), bt_r(BT_R_TMP3_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
+    and_mask(e, BT_R_TMP0_32, BT_R_TMP0_32, ~CPU_FL_RF);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_TMP3_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP3_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP3_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_TMP0, BT_R_TMP2, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
 }
 
 /* At CPL 0 POPF may change every flag but VM, VIP, VIF; RF is cleared;
@@ -119,30 +119,30 @@ static void popf_cpl0(struct bt_tctx *t)
     struct bt_emit *e = t->e;
     const uint32_t m = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_IF | CPU_FL_DF | CPU_FL_IOPL |
                        CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
-    bt_emit_pop_to(t, 4, ZYDIS_REGISTER_R13D);
-    and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R13D, m);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), EFL);
-    and_mask(e, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R10D, ~(m | CPU_FL_RF));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D),
-           bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+    bt_emit_pop_to(t, 4, BT_R_KEEP_32);
+    and_mask(e, BT_R_TMP0_32, BT_R_KEEP_32, m);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), EFL);
+    and_mask(e, BT_R_TMP2_32, BT_R_TMP2_32, ~(m | CPU_FL_RF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32),
+           bt_m(BT_R_TMP0, BT_R_TMP2, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
 }
 
 bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
 {
     const struct dec_insn *d = t->d;
     struct bt_emit *e = t->e;
-    unsigned cpl = t->key & 3;
-    bool op32 = (t->key & 4) && d->zi.operand_width == 32;
+    unsigned cpl = bt_key_cpl(t->key);
+    bool op32 = (t->key & BT_KEY_CODE32) && d->zi.operand_width == 32;
     int done;
     switch (d->zi.mnemonic) {
     case ZYDIS_MNEMONIC_CLI:
         done = bt_label(e);
         if (cpl)
             iopl_gate(t, cpl, done);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
-        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_IF);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
+        and_mask(e, BT_R_TMP0_32, BT_R_TMP0_32, ~CPU_FL_IF);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
         bt_bind(e, BT_MAIN, done);
         return true;
     case ZYDIS_MNEMONIC_STI:
@@ -151,11 +151,11 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
         done = bt_label(e);
         if (cpl)
             iopl_gate(t, cpl, done);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
-        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~CPU_FL_IF);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R9D),
-               bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, CPU_FL_IF, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, R(R9D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
+        and_mask(e, BT_R_TMP0_32, BT_R_TMP0_32, ~CPU_FL_IF);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32),
+               bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, CPU_FL_IF, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
         poll_intr(t);
         bt_bind(e, BT_MAIN, done);
         return true;
@@ -165,13 +165,13 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
         /* Image: arithmetic flags + DF from the host, the rest virtual,
          * VM and RF clear (SDM PUSHF). */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, R(R13));
-        and_mask(e, ZYDIS_REGISTER_R13D, ZYDIS_REGISTER_R13D, CPU_FL_HOSTLIVE);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), EFL);
-        and_mask(e, ZYDIS_REGISTER_R9D, ZYDIS_REGISTER_R9D, ~(CPU_FL_HOSTLIVE | CPU_FL_VM | CPU_FL_RF));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R13D),
-               bt_m(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R9, 1, 0, 0));
-        bt_emit_push(t, 4, R(R13D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_KEEP));
+        and_mask(e, BT_R_KEEP_32, BT_R_KEEP_32, CPU_FL_HOSTLIVE);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
+        and_mask(e, BT_R_TMP0_32, BT_R_TMP0_32, ~(CPU_FL_HOSTLIVE | CPU_FL_VM | CPU_FL_RF));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_KEEP_32),
+               bt_m(BT_R_KEEP, BT_R_TMP0, 1, 0, 0));
+        bt_emit_push(t, 4, bt_r(BT_R_KEEP_32));
         return true;
     case ZYDIS_MNEMONIC_POPFD:
         if (!op32)
@@ -182,8 +182,8 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
             popf_cpl0(t);
         /* Host RFLAGS takes only the flags it carries for the guest (never
          * TF or AC: those would act on the host). R9D holds the new EFLAGS. */
-        and_mask(e, ZYDIS_REGISTER_R10D, ZYDIS_REGISTER_R9D, CPU_FL_HOSTLIVE);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSH, 1, R(R10));
+        and_mask(e, BT_R_TMP2_32, BT_R_TMP0_32, CPU_FL_HOSTLIVE);
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSH, 1, bt_r(BT_R_TMP2));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POPFQ, 0);
         poll_intr(t);
         return true;

@@ -11,6 +11,7 @@
  */
 #include "bt/bt.h"
 #include "bt/translate.h"
+#include "bt/runtime.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -180,28 +181,6 @@ static int bt_init(struct vm *vm)
     return 0;
 }
 
-/* The addend emitted code tries first (R14): with paging off every RAM page
- * has host = ram + linear. With paging, the stack page's (a kernel's
- * direct map shares it with most kernel data), else the code page's. */
-uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
-{
-    const struct cpu *c = bt->cpu;
-    if (!(c->cr0 & CPU_CR0_PG))
-        return (uint64_t)(uintptr_t)bt->vm->ram;
-    uint32_t sp = c->seg_base[CPU_SS] + c->regs[CPU_ESP];
-    uint64_t e = bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
-    if (e)
-        return e;
-    /* Not shadowed yet (a CR3 load cleared it): fill it now, or every group
-     * check on the stack would fail over to the safe translation. */
-    bool fault;
-    uint8_t *h = smmu_fill((struct smmu *)&bt->mmu, sp, smmu_acc(&bt->mmu, false), &fault);
-    if (h)
-        return (uint64_t)(uintptr_t)h - sp;
-    uint32_t pc = c->seg_base[CPU_CS] + c->eip;
-    return (uint64_t)(uintptr_t)bt->vm->ram + (code_ppage << 12) - (pc & ~0xFFFu);
-}
-
 static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
 {
     struct cpu *c = bt->cpu;
@@ -215,10 +194,10 @@ static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
     char hex[64] = "", dis[96] = "?";
     if (smmu_read(&bt->mmu, c->seg_base[CPU_CS] + c->eip, b, sizeof(b), 0) == 0) {
         struct dec_insn d;
-        int len = dec_decode((bt_mode_key(c) & 4) ? DEC_MODE_32 : DEC_MODE_16, c->eip, b, sizeof(b), &d) == 0 ? d.len : 4;
+        int len = dec_decode((bt_mode_key(c) & BT_KEY_CODE32) ? DEC_MODE_32 : DEC_MODE_16, c->eip, b, sizeof(b), &d) == 0 ? d.len : 4;
         for (int i = 0; i < len; i++)
             snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", b[i]);
-        dec_disasm((bt_mode_key(c) & 4) ? 32 : 16, c->eip, b, sizeof(b), dis, sizeof(dis));
+        dec_disasm((bt_mode_key(c) & BT_KEY_CODE32) ? 32 : 16, c->eip, b, sizeof(b), dis, sizeof(dis));
     }
     snprintf(ex->msg, sizeof(ex->msg), "unsupported instruction at EIP %08x: %s(%s)", c->eip, hex, dis);
 }
@@ -436,14 +415,12 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
     int ntop = top_callouts(bt, top, 12);
     typedef unsigned long long ull;
     if (json) {
-        fprintf(f, "{\"engine\":\"bt\",\"blocks_translated\":%llu,\"guest_insns_translated\":%llu,"
-                   "\"code_cache_bytes\":%llu,\"code_cache_used\":%zu,\"cache_flushes\":%llu,"
-                   "\"chain_patches\":%llu,\"dispatches\":%llu,\"indirect_hits\":%llu,\"indirect_misses\":%llu,"
-                   "\"pred_sites\":%llu,\"pred_misses\":%llu,\"callouts\":%llu,\"code_invalidations\":%llu,\"interrupts\":%llu,\"halts\":%llu,\"translate_ms\":%.3f,",
-                (ull)s->blocks, (ull)s->insns, (ull)s->cache_bytes, bt->cache_used, (ull)s->flushes,
-                (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits, (ull)s->exits[BT_EXIT_INDIRECT],
-                (ull)s->pred_sites, (ull)s->pred_misses, (ull)s->callouts, (ull)s->invalidations, (ull)s->interrupts, (ull)s->halts,
-                s->translate_ns / 1e6);
+        fprintf(f, "{\"engine\":\"bt\"");
+#define BT_STAT(field, key, text) fprintf(f, ",\"" key "\":%llu", (ull)s->field);
+#define BT_STAT_NS(field, key, text) fprintf(f, ",\"" key "\":%.3f", s->field / 1e6);
+#include "bt/stats.def"
+        fprintf(f, ",\"code_cache_used\":%zu,\"indirect_misses\":%llu,", bt->cache_used,
+                (ull)s->exits[BT_EXIT_INDIRECT]);
         fprintf(f, "\"exits\":{");
         for (int i = 1; i < BT_EXIT_KINDS; i++)
             fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", exit_names[i], (ull)s->exits[i]);
@@ -459,36 +436,20 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
         fprintf(f, "\"hidden_faults\":%llu,\"true_faults\":%llu,\"trace_hits\":%llu,"
                    "\"trace_invalidations\":%llu,\"shadow_as_hits\":%llu,\"shadow_as_misses\":%llu,"
                    "\"shadow_reclaims\":%llu,\"shadow_flushes\":%llu,\"cr3_loads\":%llu,"
-                   "\"invlpg\":%llu,\"shadow_entries\":%u,\"adaptive_retranslations\":%llu}",
+                   "\"invlpg\":%llu,\"shadow_entries\":%u}",
                 (ull)m->hidden_faults, (ull)m->true_faults, (ull)m->trace_hits,
                 (ull)m->trace_invalidations, (ull)m->as_hits, (ull)m->as_misses,
                 (ull)m->as_reclaims, (ull)m->flushes, (ull)m->cr3_loads, (ull)m->invlpg,
-                bt->mmu.entries, (ull)s->adaptive);
+                bt->mmu.entries);
         return;
     }
-    fprintf(f, "bt engine:\n"
-               "  blocks translated      %llu (%llu guest instructions, %.3f ms translating)\n"
-               "  code cache             %llu bytes emitted, %zu in use, %llu flushes\n"
-               "  chain patches          %llu\n"
-               "  dispatcher entries     %llu\n"
-               "  indirect branches      %llu inline table hits, %llu misses, %llu inline caches filled\n"
-               "  predicted addends      %llu user-mode sites, %llu misses, %llu sites made direct\n"
-               "  pc thunk calls inlined %llu\n"
-               "  callouts               %llu\n"
-               "  code invalidations     %llu (adaptive retranslations %llu)\n"
-               "  block entry remapped   %llu (code page mapped elsewhere at entry), %llu refilled inline\n"
-               "  callout transfers      %llu (went on to the next block without the dispatcher),"
-               " %llu exceptions delivered from callouts\n"
-               "  interrupts delivered   %llu, halts slept %llu\n"
-               "  exits:",
-            (ull)s->blocks, (ull)s->insns, s->translate_ns / 1e6, (ull)s->cache_bytes, bt->cache_used,
-            (ull)s->flushes, (ull)s->chains, (ull)s->dispatches, (ull)s->ibtc_hits,
-            (ull)s->exits[BT_EXIT_INDIRECT], (ull)s->icache_fills, (ull)s->pred_sites, (ull)s->pred_misses, (ull)s->pred_direct,
-            (ull)s->pc_thunks, (ull)s->callouts, (ull)s->invalidations,
-            (ull)s->adaptive, (ull)s->code_remaps, (ull)s->entry_refills, (ull)s->fast_transfers,
-            (ull)s->fast_deliveries,
-            (ull)s->interrupts,
-            (ull)s->halts);
+    fprintf(f, "bt engine:\n");
+#define BT_STAT(field, key, text) fprintf(f, "  %-46s %llu\n", text, (ull)s->field);
+#define BT_STAT_NS(field, key, text) fprintf(f, "  %-46s %.3f\n", text, s->field / 1e6);
+#include "bt/stats.def"
+    fprintf(f, "  %-46s %zu\n", "code cache bytes in use", bt->cache_used);
+    fprintf(f, "  %-46s %llu\n", "indirect branches: inline table misses", (ull)s->exits[BT_EXIT_INDIRECT]);
+    fprintf(f, "  exits:");
     for (int i = 1; i < BT_EXIT_KINDS; i++)
         fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);
     fprintf(f, "\n  callouts by insn      ");

@@ -155,12 +155,12 @@ static bool seg_operand(const struct dec_insn *d)
 
 void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan)
 {
-    static struct planner p;
+    struct planner p; /* ~11 KiB, on the stack: nothing per vcpu outlives the call */
     memset(plan, 0, sizeof(*plan));
     memset(plan->mem_slot, -1, sizeof(plan->mem_slot));
     memset(&p, 0, sizeof(p));
-    p.user_paged = (key & 3) == 3 && (key & BT_KEY_PG);
-    if ((key & (BT_KEY_SAFE | BT_KEY_STACK16 | 8u)) || !(key & 4))
+    p.user_paged = bt_key_cpl(key) == 3 && (key & BT_KEY_PG);
+    if ((key & (BT_KEY_SAFE | BT_KEY_STACK16 | BT_KEY_NONFLAT)) || !(key & BT_KEY_CODE32))
         return; /* 32-bit flat code with a 32-bit stack only */
 
     for (int k = 0; k < n; k++) {
@@ -234,7 +234,7 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
         if (count < 2 || hi - lo > 2048)
             continue;
         struct bt_group *g = &plan->g[plan->ng++];
-        g->base32 = f->reg == ESP_ID ? ZYDIS_REGISTER_R12D : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->reg);
+        g->base32 = f->reg == ESP_ID ? BT_R_ESP : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->reg);
         g->index32 = f->idx < 0 ? ZYDIS_REGISTER_NONE : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->idx);
         g->scale = f->scale;
         /* User code with paging: R14 is the stack page's addend and other
@@ -275,8 +275,8 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         int32_t pred = g->slot >= 0 ? bt_pred_alloc(t->bt, t->d->eip) : -1;
         /* The page number goes in R9 for a predicted group, so that R11
          * ends up holding the addend its first access uses; else in R11. */
-        ZydisRegister pg = pred >= 0 ? ZYDIS_REGISTER_R9 : ZYDIS_REGISTER_R11;
-        ZydisRegister pg2 = pred >= 0 ? ZYDIS_REGISTER_R11 : ZYDIS_REGISTER_R9;
+        ZydisRegister pg = pred >= 0 ? BT_R_TMP0 : BT_R_ENTRY;
+        ZydisRegister pg2 = pred >= 0 ? BT_R_ENTRY : BT_R_TMP0;
         /* Both ends of the range on one page. Without an index: 64-bit
          * arithmetic, as the covered accesses are [base + addend + d] without
          * a 32-bit wrap, so a range past 0 or 4 GiB must fail. With one: each
@@ -305,20 +305,20 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
              * compare with the entry runs beside them. */
             int miss = bt_label(e), checked = bt_label(e), spent = bt_label(e);
             t->group_addend[g->slot] = pred;
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R11),
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R9, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ENTRY),
+                   bt_m(BT_R_CPU, BT_R_TMP0, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
             bt_bind(e, BT_MAIN, checked);
             bt_bind(e, BT_OOL, miss);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SUB, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred + 8, 8), bt_i(1));
             bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R9, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
+                   bt_m(BT_R_CPU, BT_R_TMP0, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_emit_count(t, BT_OOL, &t->bt->st.pred_misses); /* takes R9, not R11 */
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
             bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, fail);
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8), R(R11));
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8), bt_r(BT_R_ENTRY));
             bt_jmp_label(e, BT_OOL, checked);
             /* Out of misses: bt_pred_spent judges their rate, then the
              * check runs again (the callout took R11). */
@@ -330,16 +330,16 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             /* Made direct (its pages change too often) or no slot left:
              * the entry itself, in the group's fixed slot. */
             t->group_addend[g->slot] = (int32_t)(BT_GROUP_ADDEND_OFF + 8u * (unsigned)g->slot);
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
+                   bt_m(BT_R_CPU, BT_R_ENTRY, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, fail);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[g->slot], 8), R(R11));
+                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[g->slot], 8), bt_r(BT_R_ENTRY));
             r11 = g->slot;
         } else {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, R(R14),
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(t->key, g->wr), 8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ADDEND),
+                   bt_m(BT_R_CPU, BT_R_ENTRY, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
         }
         if (live)

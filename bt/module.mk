@@ -1,3 +1,4 @@
-# bt/: the binary translator
-BTVM_SRCS += bt/engine.c bt/translate.c bt/emit.c bt/emit_mem.c bt/emit_ident.c \
-             bt/emit_ctrl.c bt/emit_stack.c bt/memslow.c bt/groups.c bt/emit_vif.c bt/emit_string.c bt/cache.c bt/trace.c bt/enter.S
+# bt/: the binary translator (layer order: bt/bt.h)
+BTVM_SRCS += bt/emit.c bt/blocks.c bt/runtime.c bt/enter.S bt/cache.c bt/emit_common.c \
+             bt/classify.c bt/emit_mem.c bt/emit_stack.c bt/emit_ident.c bt/emit_string.c \
+             bt/emit_vif.c bt/emit_ctrl.c bt/groups.c bt/trace.c bt/translate.c bt/engine.c

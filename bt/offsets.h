@@ -33,7 +33,7 @@
 #define BT_VCPU_SPAN       4096
 
 /* Callout result (not an exit): the trampoline continues at the block whose
- * host address is in cpu->exit_site with R14 = cpu->mem_addend (memslow.c). */
+ * host address is in cpu->exit_site with R14 = cpu->mem_addend (runtime.c). */
 #define BT_CO_JUMP 0x100
 
 /* An indirect jump's inline cache (emit_ctrl.c): the negated EIP it holds
@@ -63,7 +63,7 @@
 #define BT_IBTC_ENTRIES    (1u << 16)
 /* Predicted addends of user-mode access sites (emit_mem.c, groups.c): per
  * site 16 bytes, the addend it met last and the misses it may still take
- * before bt_pred_spent (memslow.c) looks at their rate. Handed out by
+ * before bt_pred_spent (runtime.c) looks at their rate. Handed out by
  * bt_pred_alloc (cache.c) for the life of the code cache. */
 #define BT_PRED_OFF        (BT_IBTC_OFF + BT_IBTC_ENTRIES * 16u)
 #define BT_PRED_SLOTS      (1u << 18)

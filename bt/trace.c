@@ -30,7 +30,7 @@ void bt_trace_block(struct bt *bt, const struct bt_block *blk, const struct dec_
             blk->eip, blk->key, n, blk->host_len, (void *)blk->host);
     for (int k = 0; k < n; k++) {
         const struct dec_insn *d = &insns[k];
-        if (!dec_disasm(blk->key & 4 ? 32 : 16, d->eip, d->bytes, d->len ? d->len : 1, buf, sizeof(buf)))
+        if (!dec_disasm(blk->key & BT_KEY_CODE32 ? 32 : 16, d->eip, d->bytes, d->len ? d->len : 1, buf, sizeof(buf)))
             snprintf(buf, sizeof(buf), "(undefined)");
         fprintf(stderr, "  %08x  %-40s [%s]\n", d->eip, buf, dec_class_str(d->cls));
         uint32_t a = blk->map_host[k], b = blk->map_host[k + 1];

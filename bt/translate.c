@@ -14,6 +14,7 @@
  * user can stop a guest that spins in chained code.
  */
 #include "bt/translate.h"
+#include "bt/runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,33 +23,6 @@
 #include "bt/offsets.h"
 #include "vm/vm.h"
 
-#define ARITH_FLAGS 0x8D5u /* CF PF AF ZF SF OF */
-#define KEY_NONFLAT 8u
-
-uint32_t bt_mode_key(const struct cpu *c)
-{
-    uint32_t k = c->cpl & 3;
-    if (c->segs[CPU_CS].flags & CPU_SEGF_DB)
-        k |= 4;
-    /* Non-flat: a base, limit or expand-down on CS/DS/ES/SS means every
-     * access adds the base and checks the bounds. (FS and GS accesses
-     * always do, so a null FS does not slow everything down.) */
-    static const int main_segs[4] = { CPU_ES, CPU_CS, CPU_SS, CPU_DS };
-    for (int i = 0; i < 4; i++) {
-        int s = main_segs[i];
-        if (c->seg_base[s] || c->seg_lo[s] || c->seg_hi[s] != 0xFFFFFFFFu)
-            k |= KEY_NONFLAT;
-        if (s != CPU_CS && (c->seg_wlo[s] || c->seg_whi[s] != 0xFFFFFFFFu))
-            k |= KEY_NONFLAT; /* a read-only DS/ES: writes must be checked */
-    }
-    if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
-        k |= BT_KEY_NOFPU;
-    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & CPU_SEGF_DB))
-        k |= BT_KEY_STACK16;
-    if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
-        k |= BT_KEY_PG;
-    return k;
-}
 
 /* Flags an instruction certainly overwrites. Shifts and rotates by a count
  * that may be zero leave flags alone, so they count as writing none. */
@@ -66,7 +40,7 @@ static uint32_t flags_killed(const struct dec_insn *d)
     default:
         break;
     }
-    return d->flags_written & ARITH_FLAGS;
+    return d->flags_written & CPU_FL_ARITH;
 }
 
 /* Fetch up to 15 instruction bytes at lin through the guest's mapping,
@@ -114,20 +88,20 @@ static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, struct fetch_res 
 static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
 {
     uint32_t needed = 0, killed = 0;
-    for (int i = 0; i < 12 && killed != ARITH_FLAGS; i++) {
+    for (int i = 0; i < 12 && killed != CPU_FL_ARITH; i++) {
         uint8_t bytes[16];
         struct fetch_res fr;
         struct dec_insn d;
         size_t avail = fetch(bt, bt->cpu->seg_base[CPU_CS] + eip, bytes, &fr);
         if (avail == 0 || dec_decode(mode, eip, bytes, avail, &d) != 0)
             break;
-        needed |= d.flags_read & ARITH_FLAGS & ~killed;
+        needed |= d.flags_read & CPU_FL_ARITH & ~killed;
         if ((d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT)
             break; /* a callout may leave the block: its flags become visible */
         killed |= flags_killed(&d);
         eip += d.len;
     }
-    return needed | (ARITH_FLAGS & ~killed);
+    return needed | (CPU_FL_ARITH & ~killed);
 }
 
 /* Conditional jumps one block goes on past. Each copies the code after it
@@ -140,7 +114,7 @@ static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
  * a chainable exit): Jcc rel in 32-bit flat code. */
 static bool passable_jcc(const struct dec_insn *d, uint32_t key)
 {
-    if (!(key & 4) || (key & 8) || d->zi.meta.category != ZYDIS_CATEGORY_COND_BR ||
+    if (!(key & BT_KEY_CODE32) || (key & BT_KEY_NONFLAT) || d->zi.meta.category != ZYDIS_CATEGORY_COND_BR ||
         d->zi.operand_width != 32)
         return false;
     return bt_is_jcc(d->zi.mnemonic);
@@ -158,59 +132,14 @@ static uint32_t block_live_out(struct bt *bt, const struct dec_insn *last, enum 
     uint32_t target = next + (uint32_t)op->imm.value.s;
     switch (last->zi.mnemonic) {
     case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL:
-        return rel ? lookahead_live(bt, target, mode) : ARITH_FLAGS;
+        return rel ? lookahead_live(bt, target, mode) : CPU_FL_ARITH;
     case ZYDIS_MNEMONIC_RET:
-        return ARITH_FLAGS;
+        return CPU_FL_ARITH;
     default:
         if ((last->cls & DEC_CONTROL) && rel && last->zi.meta.category == ZYDIS_CATEGORY_COND_BR)
             return lookahead_live(bt, target, mode) | lookahead_live(bt, next, mode);
-        return ARITH_FLAGS;
+        return CPU_FL_ARITH;
     }
-}
-
-static bool is_legacy(ZydisMnemonic m)
-{
-    switch (m) {
-    case ZYDIS_MNEMONIC_AAA: case ZYDIS_MNEMONIC_AAD: case ZYDIS_MNEMONIC_AAM:
-    case ZYDIS_MNEMONIC_AAS: case ZYDIS_MNEMONIC_DAA: case ZYDIS_MNEMONIC_DAS:
-    case ZYDIS_MNEMONIC_BOUND: case ZYDIS_MNEMONIC_ARPL: case ZYDIS_MNEMONIC_PUSHA:
-    case ZYDIS_MNEMONIC_PUSHAD: case ZYDIS_MNEMONIC_POPA: case ZYDIS_MNEMONIC_POPAD:
-    case ZYDIS_MNEMONIC_SALC: case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_INTO:
-    case ZYDIS_MNEMONIC_CPUID: case ZYDIS_MNEMONIC_PUSHFD: case ZYDIS_MNEMONIC_PUSHF:
-    case ZYDIS_MNEMONIC_POPFD: case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_MASKMOVQ:
-    case ZYDIS_MNEMONIC_MASKMOVDQU: case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LES:
-    case ZYDIS_MNEMONIC_LFS: case ZYDIS_MNEMONIC_LGS: case ZYDIS_MNEMONIC_LSS:
-    case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool has_visible_mem(const struct dec_insn *d)
-{
-    for (int i = 0; i < d->zi.operand_count_visible; i++)
-        if (d->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d->zi.mnemonic != ZYDIS_MNEMONIC_LEA)
-            return true;
-    return false;
-}
-
-enum bt_emit_kind bt_emit_kind(const struct dec_insn *d)
-{
-    if (d->cls & DEC_UNDEFINED)
-        return BT_EMIT_CALLOUT;
-    if (d->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC)
-        return BT_EMIT_IDENT; /* host TSC is the guest's (docs/cpuid.md) */
-    if (d->cls & DEC_CONTROL)
-        return BT_EMIT_CONTROL;
-    if (d->cls & DEC_STACK)
-        return BT_EMIT_STACK;
-    if (bt_is_inline_string(d))
-        return BT_EMIT_IDENT; /* emit_string.c: plain memory accesses */
-    if ((d->cls & DEC_INNOCUOUS) && !(d->cls & (DEC_STRING | DEC_PORTIO)) && !is_legacy(d->zi.mnemonic) &&
-        (!(d->cls & DEC_MEMORY) || has_visible_mem(d)))
-        return BT_EMIT_IDENT;
-    return BT_EMIT_CALLOUT;
 }
 
 /* Emit one instruction; false = the VM must stop here (unsupported). */
@@ -230,7 +159,7 @@ static bool emit_one(struct bt_tctx *t, bool last)
     /* Adaptive translation: a MOV store that keeps writing traced page
      * tables becomes one direct callout (no inline check, no bounce). */
     if (d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-        d->ops[0].size <= 32 && !(t->key & KEY_NONFLAT) && d->zi.address_width == 32 &&
+        d->ops[0].size <= 32 && !(t->key & BT_KEY_NONFLAT) && d->zi.address_width == 32 &&
         (d->ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
          ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR32 ||
          ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR16 ||
@@ -285,7 +214,7 @@ static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
 {
     bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp async */
     uint32_t a0 = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(BT_R_RCX_PARK));
     bt_jmp_label(e, BT_MAIN, async);
     if (bt_here(e, BT_MAIN) - a0 != 8)
         bt_emit_fail(e, "block entry: unexpected encoding length");
@@ -293,22 +222,22 @@ static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
 
 static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, uint64_t ppage)
 {
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_R11),
-           bt_m(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R9D), bt_i(32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, bt_r(ZYDIS_REGISTER_R11), bt_r(ZYDIS_REGISTER_R11),
-           bt_r(ZYDIS_REGISTER_R9));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3),
+           bt_m(BT_R_TMP3, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_i(32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHLX, 3, bt_r(BT_R_TMP3), bt_r(BT_R_TMP3),
+           bt_r(BT_R_TMP0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(ZYDIS_REGISTER_RCX),
-           bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R11, 1, 0, 0));
+           bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP3, 1, 0, 0));
 }
 
 static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t vpn,
                        uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async, int recheck, int fwd)
 {
     if (live) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R10), bt_r(ZYDIS_REGISTER_RCX));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), bt_r(ZYDIS_REGISTER_RCX));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_ECX),
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
         if (exec_off >= 0)
@@ -318,7 +247,7 @@ static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t 
             emit_page_term(e, exec_off, (uint64_t)vpn2, ppage2);
             emit_jrcxz_or_leave(e, recheck);
         }
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(ZYDIS_REGISTER_R10));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(BT_R_RCX_PARK));
         return;
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
@@ -350,10 +279,10 @@ static void fetch_fault(struct bt *bt, uint32_t addr, uint32_t err)
 struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
 {
     uint64_t t0 = now_ns();
-    static struct dec_insn insns[BT_MAX_BLOCK_INSNS];
-    static uint32_t live_in[BT_MAX_BLOCK_INSNS];
+    struct dec_insn *insns = bt->insns;
+    uint32_t *live_in = bt->live_in;
     int n = 0;
-    enum dec_mode mode = (key & 4) ? DEC_MODE_32 : DEC_MODE_16;
+    enum dec_mode mode = (key & BT_KEY_CODE32) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
     int jccs = 0;
     uint64_t phys0 = 0, physn = 0, physend = 0;
@@ -421,9 +350,9 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0);
     for (int k = n - 1; k >= 0; k--) {
         if (bt_emit_kind(&insns[k]) == BT_EMIT_CALLOUT)
-            live = ARITH_FLAGS; /* it may exit (HLT, a fault, ...): the guest sees every flag */
+            live = CPU_FL_ARITH; /* it may exit (HLT, a fault, ...): the guest sees every flag */
         else
-            live = (insns[k].flags_read & ARITH_FLAGS) | (live & ~flags_killed(&insns[k]));
+            live = (insns[k].flags_read & CPU_FL_ARITH) | (live & ~flags_killed(&insns[k]));
         if (k < n - 1 && (insns[k].cls & DEC_CONTROL)) /* a jcc passed: its taken way too */
             live |= lookahead_live(bt, insns[k].eip + insns[k].len + (uint32_t)insns[k].ops[0].imm.value.s, mode);
         live_in[k] = live;
@@ -470,21 +399,21 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
 
         bool ended = false;
         int k;
-        static struct bt_plan plan;
-        bt_plan_groups(insns, n, key, &plan);
+        struct bt_plan *plan = &bt->plan;
+        bt_plan_groups(insns, n, key, plan);
         for (k = 0; k < n; k++) {
             t.d = &insns[k];
             t.k = k;
             t.live_in = live_in[k];
-            t.direct_mem = plan.direct_mem[k];
-            t.mem_slot = plan.mem_slot[k];
-            t.direct_stack = plan.direct_stack[k];
+            t.direct_mem = plan->direct_mem[k];
+            t.mem_slot = plan->mem_slot[k];
+            t.direct_stack = plan->direct_stack[k];
             t.last = k == n - 1;
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_ool[k] = bt_here(e, BT_OOL);
             blk->map_eip[k] = insns[k].eip;
             t.r11_group = -1;
-            bt_emit_group_checks(&t, &plan);
+            bt_emit_group_checks(&t, plan);
             if (bt_emit_kind(t.d) != BT_EMIT_IDENT)
                 t.r11_group = -1; /* only the IDENT path reaches its access with R11 intact */
             if (!emit_one(&t, k == n - 1)) {
@@ -507,13 +436,13 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         }
         bt_bind(e, BT_OOL, async);
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_ASYNC);
-        /* Where the entry jumps once the block is invalidated (cache.c). */
+        /* Where the entry jumps once the block is invalidated (blocks.c). */
         int tomb = bt_label(e);
         bt_bind(e, BT_OOL, tomb);
         /* The dispatcher re-points the tombstone (the entry's jmp rel32 at
          * host + 1) at the new translation, so chained jumps that still
          * lead here stop exiting. ARG0 = this block's key. */
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11), bt_i(0x1122334455667788ll));
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
         if (t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
             t.sites[t.nsites].buf = BT_MAIN;
             t.sites[t.nsites].fwd = false;
@@ -521,10 +450,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.sites[t.nsites].imm_at = bt_here(e, BT_OOL) - 8;
             t.nsites++;
         } else {
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(ZYDIS_REGISTER_R11D), bt_r(ZYDIS_REGISTER_R11D));
+            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32));
         }
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_EXIT_SITE, 8), bt_r(ZYDIS_REGISTER_R11));
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i((int32_t)key));
         bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_STALE);
@@ -547,7 +476,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         }
         blk->main_len = e->len[BT_MAIN];
         blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
-        blk->fwd_off = e->label[fwd].buf == BT_MAIN && !(key & 8) ?
+        blk->fwd_off = e->label[fwd].buf == BT_MAIN && !(key & BT_KEY_NONFLAT) ?
                        (uint32_t)(bt_placed(e, host, BT_MAIN, (uint32_t)e->label[fwd].off) - host) : 0;
         blk->eip = eip;
         blk->key = key;

@@ -2,7 +2,7 @@
  * tests/unit/test_pred.c — what the translator guesses and checks at run
  * time, through the real engine (tests/unit/bt_harness.h) at CPL 3 with
  * paging on: predicted addends of user-mode accesses (bt/emit_mem.c,
- * bt/groups.c, bt_pred_spent in bt/memslow.c), inlined PIC thunk calls and
+ * bt/groups.c, bt_pred_spent in bt/runtime.c), inlined PIC thunk calls and
  * the inline caches of indirect jumps (bt/emit_ctrl.c).
  *
  * Two linear pages map to guest-physical pages far apart, so their
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "bt/bt.h"
+#include "bt/runtime.h"
 #include "tests/unit/bt_harness.h"
 
 #define TSS    0x3000u
@@ -253,7 +254,7 @@ END_TEST
 /*
  * A forward jump is chained past its target's async check (translate.c,
  * engine.c); when the target is invalidated, that entry must lead to the
- * new translation too (the tombstone covers it, bt/cache.c).
+ * new translation too (the tombstone covers it, bt/blocks.c).
  *   +0  mov ecx, 3 ; xor ebx, ebx
  *   +7  l: jmp T                          (forward)
  *   +16 T: mov eax, 1 ; jmp W

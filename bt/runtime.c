@@ -1,18 +1,30 @@
 /*
- * bt/memslow.c — the out-of-line half of every guest memory access.
+ * bt/runtime.c — C that runs while guest code runs: the entry points that
+ * emitted code and bt/enter.S call (declared in bt/runtime.h).
+ *
+ * Why a file of its own: these run at run time, not translate time, and
+ * the translator only needs their addresses; kept apart, the emitters can
+ * reference them without depending on block formation or the dispatcher.
+ * Below it are only the block directory (blocks.c) and encoding.
  *
  * bt_mem_slow() runs when the inline shadow-TLB check fails: it fills the
  * entry when the page is ordinary RAM (a "hidden fault": the guest never
  * sees it) or prepares the bounce buffer in struct bt_vcpu for accesses that
  * must be emulated byte-exactly (device pages, page-crossing accesses,
  * writes to pages holding translated code). bt_mem_done() writes a bounce
- * back after the instruction ran on it.
+ * back after the instruction ran on it. Also here: every callout's
+ * dispatch (bt_callout_dispatch), the block-entry refill of the execute
+ * table, the miss budget of predicted addends, adaptive translation of
+ * page-table stores, and the R14 value for entering a block.
  */
-#include "bt/translate.h"
+#include "bt/runtime.h"
 
 #include <string.h>
 #include <time.h>
 #include "vm/vm.h"
+#include "bt/bt.h"
+#include "bt/offsets.h"
+#include "cpu/callout.h"
 
 static struct bt *engine(struct cpu *c)
 {
@@ -313,4 +325,26 @@ int bt_mem_done(struct cpu *c, const void *unused)
         c->async_pending = 1;
     }
     return 0;
+}
+
+/* The addend emitted code tries first (R14): with paging off every RAM page
+ * has host = ram + linear. With paging, the stack page's (a kernel's
+ * direct map shares it with most kernel data), else the code page's. */
+uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
+{
+    const struct cpu *c = bt->cpu;
+    if (!(c->cr0 & CPU_CR0_PG))
+        return (uint64_t)(uintptr_t)bt->vm->ram;
+    uint32_t sp = c->seg_base[CPU_SS] + c->regs[CPU_ESP];
+    uint64_t e = bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
+    if (e)
+        return e;
+    /* Not shadowed yet (a CR3 load cleared it): fill it now, or every group
+     * check on the stack would fail over to the safe translation. */
+    bool fault;
+    uint8_t *h = smmu_fill((struct smmu *)&bt->mmu, sp, smmu_acc(&bt->mmu, false), &fault);
+    if (h)
+        return (uint64_t)(uintptr_t)h - sp;
+    uint32_t pc = c->seg_base[CPU_CS] + c->eip;
+    return (uint64_t)(uintptr_t)bt->vm->ram + (code_ppage << 12) - (pc & ~0xFFFu);
 }

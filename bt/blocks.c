@@ -1,0 +1,169 @@
+/*
+ * bt/blocks.c — block records and the directory that finds them.
+ *
+ * Blocks are found by (guest EIP, mode key, CS base) in a hash table and
+ * are also listed per guest-physical page, so a write to a code page can
+ * drop them (their entries become jumps to a "stale" stub: tombstones).
+ * Why a file of its own, below everything but encoding: the run-time
+ * entry points (runtime.c) look blocks up and invalidate them while guest
+ * code runs, and block formation inserts them; neither may depend on the
+ * other through this file. The mode key (bt_mode_key) is here because it
+ * is half of what a lookup matches.
+ */
+#include "bt/bt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t bt_mode_key(const struct cpu *c)
+{
+    uint32_t k = c->cpl & BT_KEY_CPL;
+    if (c->segs[CPU_CS].flags & CPU_SEGF_DB)
+        k |= BT_KEY_CODE32;
+    /* Non-flat: a base, limit or expand-down on CS/DS/ES/SS means every
+     * access adds the base and checks the bounds. (FS and GS accesses
+     * always do, so a null FS does not slow everything down.) */
+    static const int main_segs[4] = { CPU_ES, CPU_CS, CPU_SS, CPU_DS };
+    for (int i = 0; i < 4; i++) {
+        int s = main_segs[i];
+        if (c->seg_base[s] || c->seg_lo[s] || c->seg_hi[s] != 0xFFFFFFFFu)
+            k |= BT_KEY_NONFLAT;
+        if (s != CPU_CS && (c->seg_wlo[s] || c->seg_whi[s] != 0xFFFFFFFFu))
+            k |= BT_KEY_NONFLAT; /* a read-only DS/ES: writes must be checked */
+    }
+    if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
+        k |= BT_KEY_NOFPU;
+    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & CPU_SEGF_DB))
+        k |= BT_KEY_STACK16;
+    if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
+        k |= BT_KEY_PG;
+    return k;
+}
+
+static inline uint32_t hash(uint32_t eip, uint32_t key)
+{
+    return (eip * 0x9E3779B1u) ^ (key * 0x85EBCA6Bu);
+}
+
+/* ppage: the guest-physical page EIP's code is on now. A block whose last
+ * instruction crosses into the next page also needs that page to be the
+ * one it was translated from. */
+struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
+                           uint64_t ppage)
+{
+    for (struct bt_block *b = bt->hash[(hash(eip, key) >> 16) & bt->hash_mask]; b; b = b->hnext) {
+        if (b->eip != eip || b->key != key || b->cs_base != cs_base || !b->valid ||
+            b->phys_page != ppage)
+            continue;
+        if (b->phys_page2 != b->phys_page &&
+            smmu_exec_page(&bt->mmu, ((cs_base + eip) | 0xFFFu) + 1) != (int64_t)b->phys_page2)
+            continue;
+        return b;
+    }
+    return NULL;
+}
+
+struct bt_block *bt_block_alloc(struct bt *bt)
+{
+    if (bt->pool_used >= bt->pool_cap)
+        return NULL;
+    struct bt_block *b = &bt->blocks_pool[bt->pool_used++];
+    memset(b, 0, sizeof(*b));
+    return b;
+}
+
+void bt_insert(struct bt *bt, struct bt_block *blk)
+{
+    uint32_t h = (hash(blk->eip, blk->key) >> 16) & bt->hash_mask;
+    blk->hnext = bt->hash[h];
+    bt->hash[h] = blk;
+    blk->valid = true;
+    if (blk->phys_page < bt->npages) {
+        blk->pnext = bt->page_blocks[blk->phys_page];
+        bt->page_blocks[blk->phys_page] = blk;
+        smmu_mark_code(&bt->mmu, blk->phys_page);
+    }
+    if (blk->phys_page2 != blk->phys_page && blk->phys_page2 < bt->npages) {
+        blk->pnext2 = bt->page_blocks[blk->phys_page2];
+        bt->page_blocks[blk->phys_page2] = blk;
+        smmu_mark_code(&bt->mmu, blk->phys_page2);
+    }
+}
+
+/* Kill one block: its entry becomes a jump to its own "stale" stub, so
+ * chained jumps and inline-table entries that still lead here fall back to
+ * the dispatcher, which translates the new code. */
+static void tombstone(struct bt *bt, struct bt_block *b)
+{
+    if (!b->valid)
+        return;
+    b->valid = false;
+    /* Out of the lookup hash, so dead blocks do not lengthen its chains. */
+    for (struct bt_block **l = &bt->hash[(hash(b->eip, b->key) >> 16) & bt->hash_mask]; *l; l = &(*l)->hnext)
+        if (*l == b) {
+            *l = b->hnext;
+            break;
+        }
+    uint8_t *stub = b->host + b->tomb_off;
+    int32_t rel = (int32_t)(stub - (b->host + 5));
+    b->host[0] = 0xE9; /* jmp rel32 — the entry's first bytes hold no call return address */
+    memcpy(b->host + 1, &rel, 4);
+    if (b->fwd_off) {
+        /* The forward entry (a compare of 8+ bytes, never a return
+         * address) goes through the first, which the dispatcher re-points. */
+        int32_t back = -(int32_t)(b->fwd_off + 5);
+        b->host[b->fwd_off] = 0xE9;
+        memcpy(b->host + b->fwd_off + 1, &back, 4);
+    }
+    bt->st.invalidations++;
+}
+
+/* A guest write to [phys, phys+len): drop the blocks translated from those
+ * bytes. Other blocks on the page stay; the page stays traced while any
+ * remain (its write entries stay empty, so writes keep coming here). */
+void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len)
+{
+    for (uint64_t page = phys >> 12; page <= (phys + len - 1) >> 12; page++) {
+        if (page >= bt->npages)
+            continue;
+        struct bt_block **link = &bt->page_blocks[page];
+        while (*link) {
+            struct bt_block *b = *link;
+            struct bt_block **next = b->phys_page == page ? &b->pnext : &b->pnext2;
+            /* The block's bytes on this page: from phys_lo on its first
+             * page, up to phys_hi on its last (page2 coordinates if it
+             * crosses). */
+            uint64_t lo = page == b->phys_page ? b->phys_lo : page << 12;
+            uint64_t hi = (page == b->phys_page && b->phys_page2 != b->phys_page)
+                              ? (page + 1) << 12 : b->phys_hi;
+            if (phys < hi && phys + len > lo) {
+                tombstone(bt, b);
+                bt->invalidated = true;
+                *link = *next; /* unlink from this page's list */
+            } else {
+                link = next;
+            }
+        }
+        if (!bt->page_blocks[page])
+            smmu_unmark_code(&bt->mmu, page);
+    }
+}
+
+struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *pc)
+{
+    for (size_t i = 0; i < bt->pool_used; i++) {
+        struct bt_block *b = &bt->blocks_pool[i];
+        if (b->valid && pc >= b->host && pc < b->host + b->host_len)
+            return b;
+    }
+    return NULL;
+}
+
+void bt_free_co_recs(struct bt_co_rec *r)
+{
+    while (r) {
+        struct bt_co_rec *n = r->next;
+        free(r);
+        r = n;
+    }
+}

@@ -1,0 +1,192 @@
+/*
+ * bt/emit_common.c — emit helpers every instruction class shares.
+ *
+ * Why a file of its own: the per-class emitters (emit_mem.c, emit_ctrl.c,
+ * ...) all need calls into C (callouts), block exits that the dispatcher
+ * chains, guest-flag saves around scratch code, and the guest-to-host
+ * register mapping. Kept here, below every class, they do not make the
+ * classes call each other in a circle. Only bt/emit.c (encoding) and the
+ * run-time entry points (bt/runtime.h, whose addresses the code calls) are
+ * below this file.
+ */
+#include "bt/emit_common.h"
+
+#include <stdlib.h>
+#include "bt/offsets.h"
+#include "bt/runtime.h"
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+#define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
+
+/* --- guest registers and segments --- */
+
+ZydisRegister bt_map_reg(ZydisRegister r)
+{
+    switch (r) {
+    case ZYDIS_REGISTER_ESP: return BT_R_ESP;
+    case ZYDIS_REGISTER_SP:  return BT_R_SP;
+    default: return r;
+    }
+}
+
+int bt_seg_index(ZydisRegister seg)
+{
+    switch (seg) {
+    case ZYDIS_REGISTER_ES: return CPU_ES;
+    case ZYDIS_REGISTER_CS: return CPU_CS;
+    case ZYDIS_REGISTER_SS: return CPU_SS;
+    case ZYDIS_REGISTER_FS: return CPU_FS;
+    case ZYDIS_REGISTER_GS: return CPU_GS;
+    default: return CPU_DS;
+    }
+}
+
+/* --- guest flags around scratch code --- */
+
+/*
+ * Guest flags around scratch code, without POPF (microcoded, tens of
+ * cycles): LAHF/SETO pack SF ZF AF PF CF and OF into R8W; SAHF and
+ * ADD AL,0x7F (OF = 1 exactly when AL was 1) put them back. RAX is parked
+ * in R9 meanwhile. DF is never touched. Callers keep R8 intact between the
+ * two (the checks use R9-R11 only).
+ */
+void bt_emit_flags_save(struct bt_tctx *t, int b)
+{
+    struct bt_emit *e = t->e;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
+    bt_ins(e, b, ZYDIS_MNEMONIC_SETO, 1, R(AL));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_FLAGS_32), R(EAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
+}
+
+void bt_emit_flags_restore(struct bt_tctx *t, int b)
+{
+    struct bt_emit *e = t->e;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), bt_r(BT_R_FLAGS_32));
+    bt_ins(e, b, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
+    bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
+}
+
+/* --- counters and the predicted-addend budget --- */
+
+/* ++counter with --stats (clobbers R9 and the host flags). */
+void bt_emit_count(struct bt_tctx *t, int b, uint64_t *counter)
+{
+    if (!t->bt->count)
+        return;
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)(uintptr_t)counter));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_ADD, 2, bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(1));
+}
+
+/* The call to bt_pred_spent for the slot at pred, from a point where the
+ * guest flags are parked in R8 if live (and are again afterwards). R8-R11
+ * do not survive it. */
+void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
+{
+    bool live = t->live_in != 0;
+    if (live)
+        bt_emit_flags_restore(t, b);
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i(pred));
+    bt_emit_internal_callout(t, b, bt_pred_spent);
+    if (live)
+        bt_emit_flags_save(t, b);
+}
+
+/* --- block exits (chained by the dispatcher) --- */
+
+void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
+{
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)eip));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i((int32_t)reason));
+    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+}
+
+/* The out-of-line stub behind a chainable rel32 at (b, rel_at). */
+static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target,
+                             unsigned reason)
+{
+    struct bt_emit *e = t->e;
+    bt_bind(e, BT_OOL, stub);
+    /* movabs r11, <address of the rel32 field>, filled in after placement */
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
+    if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
+        t->sites[t->nsites].buf = (int8_t)b;
+        t->sites[t->nsites].rel_at = rel_at;
+        t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
+        /* Every loop has a jump back (to an EIP at or below its own):
+         * forward jumps may skip the target's async check. */
+        t->sites[t->nsites].fwd = reason == BT_EXIT_BRANCH && t->d && target > t->d->eip;
+        t->nsites++;
+    } else {
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32)); /* not chainable */
+    }
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
+    bt_emit_exit_simple(t, BT_OOL, target, reason);
+}
+
+static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
+{
+    exit_stub_reason(t, b, rel_at, stub, target, BT_EXIT_BRANCH);
+}
+
+/* Continue in the safe translation of the code at eip (from OOL). */
+void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip)
+{
+    int stub = bt_label(t->e);
+    uint32_t at = bt_jmp_label(t->e, BT_OOL, stub);
+    exit_stub_reason(t, BT_OOL, at, stub, eip, BT_EXIT_SAFE);
+}
+
+void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target)
+{
+    int stub = bt_label(t->e);
+    uint32_t at = bt_jmp_label(t->e, b, stub);
+    exit_stub(t, b, at, stub, target);
+}
+
+uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
+{
+    int stub = bt_label(t->e);
+    uint32_t at = bt_jcc_label(t->e, BT_MAIN, jcc, stub);
+    exit_stub(t, BT_MAIN, at, stub, target);
+    return at;
+}
+
+/* --- callouts into C --- */
+
+static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
+{
+    struct bt_emit *e = t->e;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)insn));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_CO_INSN, 8), bt_r(BT_R_CALL));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)fn));
+    bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
+}
+
+void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
+{
+    /* The decoded record must outlive translation: one copy per
+     * instruction, owned by the block (freed when the cache is flushed). */
+    if (!t->co_rec || t->co_k != t->k) {
+        struct bt_co_rec *r = malloc(sizeof(*r));
+        if (!r) {
+            bt_emit_fail(t->e, "out of memory");
+            return;
+        }
+        r->d = *t->d;
+        r->next = t->blk->callout_insns;
+        t->blk->callout_insns = r;
+        t->co_rec = r;
+        t->co_k = t->k;
+    }
+    callout(t, b, (uint64_t)(uintptr_t)fn, &t->co_rec->d);
+}
+
+void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
+{
+    callout(t, b, (uint64_t)(uintptr_t)fn, NULL);
+}
