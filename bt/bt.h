@@ -227,6 +227,7 @@ void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 
 /* cache.c */
+/* 0 or -errno (the caller reports it). */
 int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);

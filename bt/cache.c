@@ -15,6 +15,7 @@
 #include "bt/runtime.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,8 +70,9 @@ int bt_cache_init(struct bt *bt, size_t size)
     bt->cache = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (bt->cache == MAP_FAILED) {
-        perror("btvm: code cache mmap");
-        return -1;
+        int r = -errno;
+        bt->cache = NULL;
+        return r;
     }
     bt->cache_size = size;
     bt->hash_mask = (1u << 16) - 1;
@@ -81,7 +83,7 @@ int bt_cache_init(struct bt *bt, size_t size)
     bt->blocks_pool = calloc(bt->pool_cap, sizeof(struct bt_block));
     bt->pred_since = calloc(BT_PRED_SLOTS, sizeof(*bt->pred_since));
     if (!bt->hash || !bt->page_blocks || !bt->blocks_pool || !bt->pred_since)
-        return -1;
+        return -ENOMEM;
     reset_region(bt);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "bt/translate.h"
 #include "bt/runtime.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,25 +125,32 @@ _Static_assert(BT_VC_OFF(co_insn) == BT_OFF_CO_INSN, "co_insn");
 _Static_assert(offsetof(struct bt_vcpu, cpu) <= BT_VCPU_SPAN, "struct bt_vcpu too large");
 _Static_assert(sizeof(struct cpu) <= BT_GROUP_ADDEND_OFF, "struct cpu overlaps the group addends");
 
+static void bt_destroy(struct vm *vm);
+
 static int bt_init(struct vm *vm)
 {
+    int r;
     struct bt *bt = calloc(1, sizeof(*bt));
-    if (!bt)
-        return -1;
+    if (!bt) {
+        vm_set_error(vm, "no memory for the engine's state");
+        return -ENOMEM;
+    }
     /* struct bt_vcpu, struct cpu, then the shadow TLB and the
      * indirect-branch table: one mapping, reached from R15 (= struct cpu)
      * with 32-bit displacements. */
     bt->map = mmap(NULL, BT_VCPU_SPAN + BT_REGION_SIZE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (bt->map == MAP_FAILED) {
-        perror("btvm: shadow tables");
+        r = -errno;
+        vm_set_error(vm, "cannot map the shadow tables: %s", strerror(-r));
         free(bt);
-        return -1;
+        return r;
     }
     bt->region = bt->map + BT_VCPU_SPAN;
     bt->vc = (struct bt_vcpu *)(bt->region - offsetof(struct bt_vcpu, cpu));
     bt->vc->bt = bt;
     vm->cpu = &bt->vc->cpu;
+    vm->engine_priv = bt; /* from here on, failures clean up with bt_destroy */
     bt->tables = (uint64_t *)(bt->region + BT_TABLES_OFF);
     bt->vm = vm;
     bt->cpu = vm->cpu;
@@ -154,23 +162,31 @@ static int bt_init(struct vm *vm)
         bt->perfmap = fopen(path, "w");
     }
     bt->count = vm->opt.stats || vm->opt.stats_json;
-    if (bt->count)
+    if (bt->count) {
         bt->callout_counts = calloc(ZYDIS_MNEMONIC_MAX_VALUE + 1, sizeof(uint64_t));
-    vm->engine_priv = bt;
-    vm->cpu->vm = vm;
+        if (!bt->callout_counts) {
+            r = -ENOMEM;
+            vm_set_error(vm, "no memory for the callout counters");
+            goto fail;
+        }
+    }
     bt->ibtc = (struct bt_ibtc_entry *)(bt->region + BT_IBTC_OFF);
     bt_ibtc_reset(bt);
     struct smmu_cpu_view view;
     cpu_smmu_view(vm->cpu, &view);
-    if (smmu_init(&bt->mmu, vm->ram, vm->ram_size, vm->bus, &view, bt->tables) != 0)
-        return -1;
+    r = smmu_init(&bt->mmu, vm->ram, vm->ram_size, vm->bus, &view, bt->tables);
+    if (r) {
+        vm_set_error(vm, "shadow MMU: %s", strerror(-r));
+        goto fail;
+    }
     vm->cpu->mmu = &bt->mmu;
     bt->mmu.code_write_hook = mem_write_hook;
     bt->mmu.code_write_opaque = bt;
     size_t cache = vm->opt.code_cache_size ? vm->opt.code_cache_size : 64u << 20;
-    if (bt_cache_init(bt, cache) != 0) {
-        fprintf(stderr, "btvm: cannot allocate a %zu KiB code cache\n", cache >> 10);
-        return -1;
+    r = bt_cache_init(bt, cache);
+    if (r) {
+        vm_set_error(vm, "cannot allocate a %zu KiB code cache: %s", cache >> 10, strerror(-r));
+        goto fail;
     }
     ZydisDecoderInit(&bt->host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
     struct sigaction sa;
@@ -179,6 +195,9 @@ static int bt_init(struct vm *vm)
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigaction(SIGFPE, &sa, NULL);
     return 0;
+fail:
+    bt_destroy(vm);
+    return r;
 }
 
 static void unsupported_exit(struct bt *bt, struct vm_exit *ex, const char *why)
@@ -346,7 +365,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             uint32_t k2 = bt_mode_key(c);
             int64_t tp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
             struct bt_block *tb = tp < 0 ? NULL : bt_lookup(bt, c->eip, k2, c->seg_base[CPU_CS], (uint64_t)tp);
-            if (tb && !(k2 & 8)) { /* the inline table serves flat code (CS base 0) only */
+            if (tb && !(k2 & BT_KEY_NONFLAT)) { /* the inline table serves flat code (CS base 0) only */
                 struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
                 en->neg_tag = 0 - (((uint64_t)k2 << 32) | c->eip); en->host = (uint64_t)(uintptr_t)tb->host;
             }
@@ -492,8 +511,11 @@ static void bt_destroy(struct vm *vm)
     smmu_destroy(&bt->mmu);
     free(bt->em.buf[0]);
     free(bt->em.buf[1]);
-    munmap(bt->cache, bt->cache_size);
+    if (bt->cache && bt->cache != MAP_FAILED)
+        munmap(bt->cache, bt->cache_size);
     munmap(bt->map, BT_VCPU_SPAN + BT_REGION_SIZE);
+    if (bt->perfmap)
+        fclose(bt->perfmap);
     vm->cpu = NULL;
     free(bt);
     vm->engine_priv = NULL;

@@ -129,7 +129,7 @@ bt_exit_tramp:
 /*
  * Called from translated code with r11 = int fn(struct cpu *, const void *insn)
  * and the decoded instruction pointer in the bt_vcpu co_insn; calls it through
- * bt_callout_dispatch (memslow.c). R13 survives. Returns to the caller unless
+ * bt_callout_dispatch (runtime.c). R13 survives. Returns to the caller unless
  * fn returns nonzero (an exit reason), in which case it leaves to C.
  */
     .globl bt_callout_tramp

@@ -106,7 +106,6 @@ struct cpu {
     uint32_t eflags;        /* full guest EFLAGS; arith+DF only valid outside code */
     uint32_t seg_base[CPU_NSEG]; /* copy of segs[i].base for inline address math */
     volatile uint32_t async_pending; /* nonzero: leave guest code at the next block entry */
-    void *vm;               /* struct vm * owning this cpu */
     /* x87/MMX/SSE state while not in guest code (fxsave image). */
     uint8_t fxstate[512] __attribute__((aligned(16)));
 

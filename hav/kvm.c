@@ -114,7 +114,6 @@ static int hav_init(struct vm *vm)
         errno = ENOMEM;
         goto fail;
     }
-    vm->cpu->vm = vm;
     vm->cpu->pending_vector = -1;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

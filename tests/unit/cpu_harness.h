@@ -33,7 +33,6 @@ static void setup(void)
     c = calloc(1, sizeof(*c));
     memset(c, 0, sizeof(*c));
     cpu_reset_flat32(c);
-    c->vm = &vm;
     vm.cpu = c;
     vm_cpu_env_attach(&vm, c);
     tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);

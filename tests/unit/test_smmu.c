@@ -64,7 +64,6 @@ static void setup(void)
     c = calloc(1, sizeof(*c));
     ck_assert_ptr_nonnull(c);
     memset(c, 0, sizeof(*c));
-    c->vm = &vm;
     vm.cpu = c;
     tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);
     struct smmu_cpu_view view;
