@@ -3,15 +3,20 @@
  * (ports 0xCF8/0xCFC on a dev_bus): absent functions, read-only and
  * write-1-to-clear bits, a test function's BARs (sizing, mapping on the bus
  * only while decode is enabled, moving, conflicts), the 440FX (IDs, PAM,
- * SMRAM) and the 0xCF9 reset register.
+ * SMRAM), the 0xCF9 reset register, and the PIIX functions of QEMU's `pc`
+ * machine: IDs and classes, multi-function bit, PIRQ routing, IDE decode
+ * and bus-master BAR, and the PIIX4 PMBA moving the ACPI registers.
  */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/acpi_pm.h"
 #include "devices/bus.h"
+#include "devices/clock_own.h"
 #include "devices/pci_host.h"
+#include "devices/piix.h"
 
 static struct dev_bus *bus;
 static struct dev_pci_host *host;
@@ -438,6 +443,324 @@ START_TEST(multifunction_bit)
 }
 END_TEST
 
+/* ---- the PIIX functions ---- */
+
+static struct dev_acpi_pm *pm;
+static struct dev_piix *piix;
+static struct dev_timers timers;
+static uint64_t fake_now;
+static int powered_off;
+
+struct piixrec {
+    int pirq_calls, decode_calls, bm_calls;
+    uint8_t pirq[4];
+    bool decode[2];
+    uint16_t bm;
+};
+
+static struct piixrec pr;
+
+static uint64_t fake_clock(void) { return fake_now; }
+
+static void on_pirq(void *ctx, unsigned n, uint8_t value)
+{
+    ck_assert_ptr_eq(ctx, &pr);
+    ck_assert_uint_lt(n, 4);
+    pr.pirq_calls++;
+    pr.pirq[n] = value;
+}
+
+static void on_decode(void *ctx, unsigned ch, bool on)
+{
+    ck_assert_ptr_eq(ctx, &pr);
+    ck_assert_uint_lt(ch, 2);
+    pr.decode_calls++;
+    pr.decode[ch] = on;
+}
+
+static void on_bm(void *ctx, uint16_t port)
+{
+    ck_assert_ptr_eq(ctx, &pr);
+    pr.bm_calls++;
+    pr.bm = port;
+}
+
+static void on_power_off(void *ctx)
+{
+    (void)ctx;
+    powered_off++;
+}
+
+static void sci_set(void *ctx, int line, int level)
+{
+    (void)ctx; (void)line; (void)level;
+}
+
+static void piix_setup(void)
+{
+    setup();
+    fake_now = 5000000000ull;
+    dev_clock_set_fake(fake_clock);
+    timers.head = NULL;
+    powered_off = 0;
+    memset(&pr, 0, sizeof(pr));
+    pm = dev_acpi_pm_new(bus, &timers, (struct dev_irq_line){ .set = sci_set, .line = 9 },
+                         on_power_off, NULL);
+    ck_assert_ptr_nonnull(pm);
+    struct dev_piix_ops ops = { .pirq_changed = on_pirq, .ide_decode = on_decode,
+                                .bm_base = on_bm, .ctx = &pr };
+    piix = dev_piix_new(host, pm, &ops);
+    ck_assert_ptr_nonnull(piix);
+}
+
+static void piix_teardown(void)
+{
+    dev_piix_free(piix);
+    dev_acpi_pm_free(pm);
+    dev_clock_set_fake(NULL);
+    teardown();
+}
+
+#define ISA  DEV_PIIX_DEVFN_ISA
+#define IDE  DEV_PIIX_DEVFN_IDE
+#define ACPI DEV_PIIX_DEVFN_ACPI
+
+START_TEST(piix_identity)
+{
+    ck_assert_uint_eq(ISA, 0x08);
+    ck_assert_uint_eq(IDE, 0x09);
+    ck_assert_uint_eq(ACPI, 0x0B);
+    /* 00:01.0 PIIX3 ISA bridge */
+    ck_assert_uint_eq(cfg_rd(ISA, 0x00, 4), 0x70008086u);
+    ck_assert_uint_eq(cfg_rd(ISA, 0x08, 4), 0x06010000u);
+    ck_assert_uint_eq(cfg_rd(ISA, 0x0E, 1), 0x80);
+    ck_assert_uint_eq(cfg_rd(ISA, 0x04, 4), 0x02000007u);
+    ck_assert_uint_eq(cfg_rd(ISA, 0x69, 1), 0x02);
+    ck_assert_uint_eq(cfg_rd(ISA, 0x4C, 4), 0x0003004Du);
+    /* 00:01.1 PIIX3 IDE: legacy mode, bus-master capable */
+    ck_assert_uint_eq(cfg_rd(IDE, 0x00, 4), 0x70108086u);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x08, 4), 0x01018000u);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x0E, 1), 0x00);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x04, 4), 0x02800000u);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x20, 4), 0x00000001u);   /* BAR4 unprogrammed */
+    ck_assert_uint_eq(cfg_rd(IDE, 0x3C, 2), 0x0000);
+    /* 00:01.2 (USB) is absent, as in QEMU's pc without -usb */
+    ck_assert_uint_eq(cfg_rd(DEV_PCI_DEVFN(1, 2), 0, 4), 0xFFFFFFFFu);
+    /* 00:01.3 PIIX4 power management */
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x00, 4), 0x71138086u);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x08, 4), 0x06800003u);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x0E, 1), 0x00);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x3C, 2), 0x0109);       /* pin A, line 9 */
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x40, 4), 0x00000001u);  /* PMBA */
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x80, 1), 0x00);         /* PMREGMISC */
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x90, 4), 0);            /* no SMBus */
+    cfg_wr(ACPI, 0x90, 4, 0xB101);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x90, 4), 0);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x58, 4), 0x02000000u);  /* DEVACTB: APMC_EN */
+    /* 00:02-31 absent */
+    ck_assert_uint_eq(cfg_rd(DEV_PCI_DEVFN(2, 0), 0, 4), 0xFFFFFFFFu);
+    /* Nothing changed, no hook was called. */
+    ck_assert_int_eq(pr.pirq_calls + pr.decode_calls + pr.bm_calls, 0);
+}
+END_TEST
+
+START_TEST(piix_pirq)
+{
+    ck_assert_uint_eq(cfg_rd(ISA, 0x60, 4), 0x80808080u);
+    cfg_wr(ISA, 0x61, 1, 0x0B);
+    ck_assert_int_eq(pr.pirq_calls, 1);
+    ck_assert_uint_eq(pr.pirq[1], 0x0B);
+    ck_assert_uint_eq(dev_piix_pirq(piix, 1), 0x0B);
+    cfg_wr(ISA, 0x60, 4, 0x8A7F0B05);          /* bits 6:4 are reserved */
+    ck_assert_uint_eq(cfg_rd(ISA, 0x60, 4), 0x8A0F0B05u);
+    ck_assert_int_eq(pr.pirq_calls, 4);        /* PIRQB did not change */
+    ck_assert_uint_eq(pr.pirq[0], 0x05);
+    ck_assert_uint_eq(pr.pirq[2], 0x0F);
+    ck_assert_uint_eq(pr.pirq[3], 0x8A);
+    cfg_wr(ISA, 0x62, 2, 0x8A0F);              /* same values */
+    ck_assert_int_eq(pr.pirq_calls, 4);
+    /* DLC: Linux's passive release. */
+    cfg_wr(ISA, 0x82, 1, 0xFF);
+    ck_assert_uint_eq(cfg_rd(ISA, 0x82, 1), 0x0F);
+}
+END_TEST
+
+START_TEST(piix_ide_decode_and_bm)
+{
+    ck_assert(!dev_piix_ide_decoding(piix, 0));
+    /* IDETIM alone is not enough: I/O enable is off. */
+    cfg_wr(IDE, 0x40, 2, 0x8000);
+    ck_assert_int_eq(pr.decode_calls, 0);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x40, 4), 0x00008000u);
+    cfg_wr(IDE, 0x04, 2, 0xFFFF);              /* only IOSE and BME stick */
+    ck_assert_uint_eq(cfg_rd(IDE, 0x04, 2), 0x0005);
+    ck_assert(dev_piix_ide_bus_master(piix));
+    ck_assert_int_eq(pr.decode_calls, 1);
+    ck_assert(pr.decode[0]);
+    ck_assert(dev_piix_ide_decoding(piix, 0));
+    ck_assert(!dev_piix_ide_decoding(piix, 1));
+    cfg_wr(IDE, 0x42, 2, 0xFFFF);              /* secondary on; bits 11:10 reserved */
+    ck_assert_uint_eq(cfg_rd(IDE, 0x40, 4), 0xF3FF8000u);
+    ck_assert_int_eq(pr.decode_calls, 2);
+    ck_assert(pr.decode[1]);
+    cfg_wr(IDE, 0x41, 1, 0x00);                /* primary off by its high byte */
+    ck_assert_int_eq(pr.decode_calls, 3);
+    ck_assert(!pr.decode[0]);
+    ck_assert(pr.decode[1]);
+    cfg_wr(IDE, 0x44, 1, 0x5A);                /* SIDETIM stored */
+    ck_assert_uint_eq(cfg_rd(IDE, 0x44, 1), 0x5A);
+    ck_assert_int_eq(pr.decode_calls, 3);
+
+    /* BAR4: 16 ports; sized, programmed, reported while I/O is on. */
+    ck_assert_int_eq(pr.bm_calls, 0);
+    cfg_wr(IDE, 0x20, 4, 0xFFFFFFFF);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x20, 4), 0x0000FFF1u);
+    ck_assert_int_eq(pr.bm_calls, 0);          /* the sizing value is not decoded */
+    cfg_wr(IDE, 0x20, 4, 0xC000);
+    ck_assert_int_eq(pr.bm_calls, 1);
+    ck_assert_uint_eq(pr.bm, 0xC000);
+    ck_assert_uint_eq(dev_piix_bm_base(piix), 0xC000);
+    cfg_wr(IDE, 0x20, 4, 0xC040);
+    ck_assert_int_eq(pr.bm_calls, 2);
+    ck_assert_uint_eq(pr.bm, 0xC040);
+    cfg_wr(IDE, 0x04, 2, 0x0004);              /* I/O off: BM and secondary go */
+    ck_assert_int_eq(pr.bm_calls, 3);
+    ck_assert_uint_eq(pr.bm, 0);
+    ck_assert(!pr.decode[1]);
+    ck_assert_int_eq(pr.decode_calls, 4);
+    cfg_wr(IDE, 0x04, 2, 0x0001);
+    ck_assert_uint_eq(pr.bm, 0xC040);
+    ck_assert(pr.decode[1]);
+    ck_assert(!pr.decode[0]);
+    ck_assert(!dev_piix_ide_bus_master(piix));
+    /* BARs 0-3 read 0 in legacy mode. */
+    cfg_wr(IDE, 0x10, 4, 0xFFFFFFFF);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x10, 4), 0);
+}
+END_TEST
+
+START_TEST(piix_pm_relocation)
+{
+    /* Power-on: PMREGMISC 0, the registers decode nowhere (they were at
+     * 0x600 from dev_acpi_pm_new until the PIIX took them over). */
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0);
+    ck_assert_uint_eq(in(0x608, 4), 0xFFFFFFFFu);
+    /* PMBA alone does nothing; bit 0 stays 1, bits 5:1 read 0. */
+    cfg_wr(ACPI, 0x40, 4, 0xFFFFFFFF);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x40, 4), 0x0000FFC1u);
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0);
+    cfg_wr(ACPI, 0x40, 4, 0xB000);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x40, 4), 0x0000B001u);
+    cfg_wr(ACPI, 0x80, 1, 0xFF);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x80, 1), 0x01);
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0xB000);
+    uint32_t t0 = in(0xB008, 4);
+    fake_now += 1000000;                       /* 1 ms: 3580 ticks */
+    uint32_t t1 = in(0xB008, 4);
+    ck_assert_uint_eq((t1 - t0) & 0xFFFFFF, 3579);   /* 3579.545 */
+    ck_assert_uint_eq(in(0x608, 4), 0xFFFFFFFFu);
+    ck_assert_uint_eq(in(0xB004, 2) & 1, 1);  /* PM1_CNT.SCI_EN */
+    /* Move while enabled. */
+    cfg_wr(ACPI, 0x41, 1, 0xB1);
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0xB100);
+    ck_assert_uint_eq(in(0xB008, 4), 0xFFFFFFFFu);
+    ck_assert_uint_eq(in(0xB108, 4), t1);
+    /* Disable. */
+    cfg_wr(ACPI, 0x80, 1, 0);
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0);
+    ck_assert_uint_eq(in(0xB108, 4), 0xFFFFFFFFu);
+    /* S5 through the new base still powers off. */
+    cfg_wr(ACPI, 0x40, 2, 0x0E00);
+    cfg_wr(ACPI, 0x80, 1, 1);
+    out(0x0E04, 2, DEV_ACPI_SLP_TYP_S5 << 10 | 1u << 13);
+    ck_assert_int_eq(powered_off, 1);
+    /* Over someone else's ports: not decoded. */
+    struct rec other = { .rdata = 0x77 };
+    ck_assert_int_eq(dev_bus_register_pio(bus, 0xD000, 4, "other", rec_io, &other), 0);
+    cfg_wr(ACPI, 0x40, 2, 0xD000);
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0);
+    ck_assert_uint_eq(in(0xD000, 1), 0x77);
+    ck_assert_uint_eq(in(0xD008, 4), 0xFFFFFFFFu);
+}
+END_TEST
+
+START_TEST(piix_firmware_setup)
+{
+    ck_assert_int_eq(dev_piix_firmware_setup(piix), 0);
+    /* The PM registers are where the FADT says. */
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), DEV_ACPI_PM_BASE);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x40, 4), 0x601u);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x80, 1), 0x01);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0x3C, 1), 9);
+    uint32_t t0 = in(DEV_ACPI_PM_TMR, 4);
+    fake_now += 2000000;
+    ck_assert_uint_eq((in(DEV_ACPI_PM_TMR, 4) - t0) & 0xFFFFFF, 7159);
+    /* PIRQs as SeaBIOS routes them. */
+    ck_assert_uint_eq(cfg_rd(ISA, 0x60, 4), 0x0B0B0A0Au);
+    ck_assert_int_eq(pr.pirq_calls, 4);
+    ck_assert_uint_eq(pr.pirq[0], 10);
+    ck_assert_uint_eq(pr.pirq[3], 11);
+    /* IDE: both channels decoded, BM at 0xC000. */
+    ck_assert(pr.decode[0] && pr.decode[1]);
+    ck_assert_int_eq(pr.decode_calls, 2);
+    ck_assert_int_eq(pr.bm_calls, 1);
+    ck_assert_uint_eq(pr.bm, 0xC000);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x20, 4), 0xC001u);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x04, 2), 0x0001);
+    /* The reset register still works beside them. */
+    out(0xCF9, 1, DEV_PCI_RESET_VALUE);
+    ck_assert_int_eq(resets, 1);
+}
+END_TEST
+
+START_TEST(piix_without_pm)
+{
+    dev_piix_free(piix);
+    piix = dev_piix_new(host, NULL, NULL);
+    ck_assert_ptr_nonnull(piix);
+    ck_assert_uint_eq(cfg_rd(ACPI, 0, 4), 0xFFFFFFFFu);
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0);
+    ck_assert_int_eq(dev_piix_firmware_setup(piix), 0);    /* no hooks: nothing called */
+    ck_assert_uint_eq(cfg_rd(ISA, 0x0E, 1), 0x80);
+    ck_assert_int_eq(pr.pirq_calls + pr.decode_calls + pr.bm_calls, 0);
+    /* A second PIIX cannot take 00:01. */
+    ck_assert_ptr_null(dev_piix_new(host, NULL, NULL));
+    ck_assert_uint_eq(cfg_rd(ISA, 0x00, 4), 0x70008086u);
+}
+END_TEST
+
+START_TEST(pm_set_base_direct)
+{
+    /* Without the PIIX the block stays at 0x600, as vm/ has it today. */
+    dev_piix_free(piix);
+    piix = NULL;
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0);   /* the PIIX had unmapped it */
+    ck_assert_int_eq(dev_acpi_pm_set_base(pm, DEV_ACPI_PM_BASE), 0);
+    ck_assert_uint_ne(in(0x608, 4), 0xFFFFFFFFu);
+    ck_assert_int_eq(dev_acpi_pm_set_base(pm, 0xFFF8), -EINVAL);
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), DEV_ACPI_PM_BASE);
+    ck_assert_int_eq(dev_acpi_pm_set_base(pm, 0xCF0), -EEXIST);   /* over 0xCF8 */
+    ck_assert_uint_eq(dev_acpi_pm_base(pm), 0);
+    ck_assert_uint_eq(in(0x608, 4), 0xFFFFFFFFu);
+}
+END_TEST
+
+START_TEST(pm_new_decodes_at_0x600)
+{
+    struct dev_bus *b2 = dev_bus_new();
+    struct dev_timers t2 = { 0 };
+    struct dev_acpi_pm *p2 = dev_acpi_pm_new(b2, &t2, (struct dev_irq_line){ .set = sci_set },
+                                             on_power_off, NULL);
+    ck_assert_ptr_nonnull(p2);
+    ck_assert_uint_eq(dev_acpi_pm_base(p2), 0x600);
+    uint32_t v = 0;
+    dev_bus_pio(b2, 0x604, 2, false, &v);
+    ck_assert_uint_eq(v & 1, 1);
+    dev_acpi_pm_free(p2);
+    dev_bus_free(b2);
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
     Suite *s = suite_create("pci");
@@ -454,6 +777,17 @@ static Suite *pci_suite(void)
     tcase_add_test(tc, bar_enabled_at_register);
     tcase_add_test(tc, multifunction_bit);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("piix");
+    tcase_add_checked_fixture(tp, piix_setup, piix_teardown);
+    tcase_add_test(tp, piix_identity);
+    tcase_add_test(tp, piix_pirq);
+    tcase_add_test(tp, piix_ide_decode_and_bm);
+    tcase_add_test(tp, piix_pm_relocation);
+    tcase_add_test(tp, piix_firmware_setup);
+    tcase_add_test(tp, piix_without_pm);
+    tcase_add_test(tp, pm_set_base_direct);
+    tcase_add_test(tp, pm_new_decodes_at_0x600);
+    suite_add_tcase(s, tp);
     return s;
 }
 
