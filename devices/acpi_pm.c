@@ -11,7 +11,8 @@
  * counts at 3.579545 MHz from the host clock, 24 bits wide; TMR_STS is set
  * each time its bit 23 changes (and raises the SCI when TMR_EN is set).
  * Registers may be read or written with any width at any byte (the bus
- * hands us offset and size); each byte goes to its register.
+ * hands us offset and size); each byte goes to its register. The block
+ * starts at 0x600 and moves with dev_acpi_pm_set_base() (the PIIX4's PMBA).
  * Used from the run-loop thread only, so there is no lock.
  */
 #include <errno.h>
@@ -49,6 +50,8 @@ struct dev_acpi_pm {
     uint16_t sts, en, cnt;
     uint64_t t0_ns;          /* the PM timer counts from here */
     uint64_t flips;          /* ticks >> 23 when TMR_STS was last brought up to date */
+    struct dev_bus *bus;
+    uint16_t base;           /* where the block is decoded; 0: nowhere */
     struct dev_timers *timers;
     struct dev_timer timer;  /* next bit-23 change while TMR_EN is set */
     struct dev_irq_line sci;
@@ -107,7 +110,7 @@ static uint8_t reg_byte(const struct dev_acpi_pm *pm, unsigned off, uint32_t tmr
     case R_CNT: v = (pm->cnt & CNT_RW) | CNT_SCI_EN; break;
     case R_TMR: v = tmr & 0xFFFF; break;
     case R_TMR + 2: v = tmr >> 16; break;
-    default: v = 0; break;  /* 0x606-0x607: nothing there */
+    default: v = 0; break;  /* offsets 6-7: nothing there */
     }
     return (uint8_t)(v >> (8 * (off & 1)));
 }
@@ -154,6 +157,28 @@ static void pm_io(void *opaque, uint64_t offset, unsigned size, bool is_write, u
     update(pm, now);
 }
 
+int dev_acpi_pm_set_base(struct dev_acpi_pm *pm, uint16_t base)
+{
+    if ((uint32_t)base + DEV_ACPI_PM_LEN > 0x10000)
+        return -EINVAL;
+    if (base == pm->base)
+        return 0;
+    if (pm->base)
+        dev_bus_unregister_pio(pm->bus, pm->base);
+    pm->base = 0;
+    if (!base)
+        return 0;
+    int err = dev_bus_register_pio(pm->bus, base, DEV_ACPI_PM_LEN, "acpi-pm", pm_io, pm);
+    if (!err)
+        pm->base = base;
+    return err;
+}
+
+uint16_t dev_acpi_pm_base(const struct dev_acpi_pm *pm)
+{
+    return pm->base;
+}
+
 struct dev_acpi_pm *dev_acpi_pm_new(struct dev_bus *bus, struct dev_timers *timers,
                                     struct dev_irq_line sci, void (*power_off)(void *ctx),
                                     void *ctx)
@@ -169,7 +194,8 @@ struct dev_acpi_pm *dev_acpi_pm_new(struct dev_bus *bus, struct dev_timers *time
     pm->power_off = power_off;
     pm->ctx = ctx;
     pm->timer = (struct dev_timer){ .deadline_ns = UINT64_MAX, .fire = pm_fire, .ctx = pm };
-    int err = dev_bus_register_pio(bus, DEV_ACPI_PM_BASE, DEV_ACPI_PM_LEN, "acpi-pm", pm_io, pm);
+    pm->bus = bus;
+    int err = dev_acpi_pm_set_base(pm, DEV_ACPI_PM_BASE);
     if (err) {
         fprintf(stderr, "btvm: acpi-pm: cannot claim ports 0x%x-0x%x: %s\n", DEV_ACPI_PM_BASE,
                 DEV_ACPI_PM_BASE + DEV_ACPI_PM_LEN - 1, strerror(-err));

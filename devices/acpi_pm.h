@@ -2,7 +2,9 @@
  * devices/acpi_pm.h — the ACPI fixed hardware of a PIIX4-like chipset:
  * PM1a event block (status, enable), PM1a control block and the PM timer,
  * at the ports the FADT (vm/acpi_tables.c) names. ACPI mode is always on
- * (no SMI_CMD), so SCI_EN reads 1. docs/devices.md.
+ * (no SMI_CMD), so SCI_EN reads 1. The block is relocatable: the PIIX4
+ * ACPI function (devices/piix.c) moves it to its PMBA while PMREGMISC
+ * enables it. docs/devices.md.
  */
 #ifndef BTVM_DEV_ACPI_PM_H
 #define BTVM_DEV_ACPI_PM_H
@@ -11,7 +13,8 @@
 #include "devices/bus.h"
 #include "devices/irq.h"
 
-/* Ports and lengths (QEMU's PIIX4 PM uses the same base). */
+/* Ports and lengths at the base the FADT names and dev_acpi_pm_new() uses
+ * (QEMU's PIIX4 PM behind SeaBIOS has the same base). */
 #define DEV_ACPI_PM_BASE     0x600u
 #define DEV_ACPI_PM1_EVT     0x600u  /* PM1_STS (2 bytes), PM1_EN (2 bytes) */
 #define DEV_ACPI_PM1_EVT_LEN 4u
@@ -31,11 +34,19 @@
 
 struct dev_acpi_pm;
 
-/* power_off(ctx) is called when the guest enters S5. */
+/* The registers are decoded at DEV_ACPI_PM_BASE (what the FADT says), as
+ * firmware leaves a PIIX4. power_off(ctx) is called when the guest enters S5. */
 struct dev_acpi_pm *dev_acpi_pm_new(struct dev_bus *bus, struct dev_timers *timers,
                                     struct dev_irq_line sci, void (*power_off)(void *ctx),
                                     void *ctx);
 void dev_acpi_pm_free(struct dev_acpi_pm *pm);
+
+/* Move the registers to ports base..base+DEV_ACPI_PM_LEN-1, or stop
+ * decoding them (base 0). Registers keep their values. 0; -EEXIST if the
+ * ports are taken (then nothing is decoded); -EINVAL past port 0xFFFF. */
+int dev_acpi_pm_set_base(struct dev_acpi_pm *pm, uint16_t base);
+/* Where the registers are decoded, 0 if nowhere. */
+uint16_t dev_acpi_pm_base(const struct dev_acpi_pm *pm);
 
 /* The PM timer's current value (24 bits), for tests. */
 uint32_t dev_acpi_pm_timer(const struct dev_acpi_pm *pm);

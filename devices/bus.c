@@ -9,8 +9,10 @@
  *
  * An access is dispatched to the range holding its first byte and the size
  * is passed through unchanged; a device that cares about wider accesses
- * splits them itself. Registration is not thread-safe (done before the
- * machine runs); dispatch touches only the counters.
+ * splits them itself. Registration is not thread-safe: it happens before the
+ * machine runs, or (PCI BARs moving, decode switched) from a device handler
+ * on the dispatching thread; dispatch touches the range only before it calls
+ * the handler, so a handler may change the ranges.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -109,6 +111,25 @@ int dev_bus_register_pio(struct dev_bus *bus, uint16_t base, uint32_t len, const
     return 0;
 }
 
+int dev_bus_unregister_pio(struct dev_bus *bus, uint16_t base)
+{
+    uint16_t idx = bus->pio_index[base];
+    if (!idx || bus->pio.v[idx - 1].base != base)
+        return -ENOENT;
+    struct bus_range *r = &bus->pio.v[idx - 1];
+    for (uint64_t p = r->base; p < r->base + r->len; p++)
+        bus->pio_index[p] = 0;
+    /* Fill the hole with the last range and repoint its ports. */
+    size_t last = bus->pio.n - 1;
+    if ((size_t)(idx - 1) != last) {
+        *r = bus->pio.v[last];
+        for (uint64_t p = r->base; p < r->base + r->len; p++)
+            bus->pio_index[p] = idx;
+    }
+    bus->pio.n--;
+    return 0;
+}
+
 /* Index of the first MMIO range whose end is above addr (n if none). */
 static size_t mmio_first_ending_after(const struct dev_bus *bus, uint64_t addr)
 {
@@ -134,6 +155,17 @@ int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, cons
         return -EEXIST;
     struct bus_range r = { base, len, name, fn, opaque };
     return vec_insert(&bus->mmio, at, &r);
+}
+
+int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base)
+{
+    size_t at = mmio_first_ending_after(bus, base);
+    if (at >= bus->mmio.n || bus->mmio.v[at].base != base)
+        return -ENOENT;
+    memmove(&bus->mmio.v[at], &bus->mmio.v[at + 1], (bus->mmio.n - at - 1) * sizeof(struct bus_range));
+    bus->mmio.n--;
+    bus->mmio_last = 0; /* checked against n before use */
+    return 0;
 }
 
 void dev_bus_pio(struct dev_bus *bus, uint16_t port, unsigned size, bool is_write, uint32_t *data)

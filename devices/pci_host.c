@@ -1,11 +1,11 @@
 /*
  * devices/pci_host.c — PCI configuration mechanism #1 (PCI Local Bus 3.0,
- * section 3.2.2.3.2) and the one function behind it: an Intel 82441FX
- * (440FX) host bridge at 00:00.0, 8086:1237, class 0x060000, header type 0,
- * no BARs. Every other bus/device/function is absent: reads all-ones,
- * writes dropped, so a scan of bus 0 finds the bridge alone. None of the
- * 440FX's own registers (PAM, SMRAM, DRAM control at 0x50 and up) is
- * modelled: they read 0 and ignore writes.
+ * section 3.2.2.3.2), bus 0 as a registry of functions (configuration
+ * space with write masks, BARs mapped on the device bus while decoded), and
+ * the function at 00:00.0: an Intel 82441FX (440FX) host bridge, 8086:1237
+ * revision 2, class 0x060000, with its PAM (0x59-0x5F) and SMRAM (0x72)
+ * registers. Every other bus/device/function nobody registered is absent:
+ * reads all-ones, writes dropped.
  *
  * Ports: 0xCF8 as a dword is CONFIG_ADDRESS (enable bit 31, bus 23:16,
  * device 15:11, function 10:8, register 7:2); other widths there are not
@@ -13,6 +13,13 @@
  * reset control register: RST_CPU (bit 2) set resets the machine.
  * 0xCFC-0xCFF is CONFIG_DATA: byte, word or dword at the register
  * CONFIG_ADDRESS selects plus the port's offset, while bit 31 is set.
+ *
+ * BARs (PCI 3.0, 6.2.5.1): the writable bits are the address bits above
+ * the size, so writing all-ones reads back the size mask. A BAR is decoded
+ * while the command register's I/O (I/O BAR) or memory (memory BAR) enable
+ * is set and its address is neither 0 nor reaching the top of its space
+ * (QEMU's rule too; keeps a BAR being sized from being mapped); a change
+ * of either moves or removes its range on the device bus.
  * Used from the run-loop thread only, so there is no lock.
  */
 #include <errno.h>
@@ -28,48 +35,242 @@
 #define RCR_SRST     0x02u
 #define RCR_RST_CPU  0x04u
 
+/* 440FX SMRAM bits (datasheet 3.2.23). */
+#define SMRAM_D_OPEN   0x40u
+#define SMRAM_D_CLS    0x20u
+#define SMRAM_D_LCK    0x10u
+#define SMRAM_G_SMRAME 0x08u
+#define SMRAM_C_BASE   0x02u   /* C_BASE_SEG = 010: SMRAM at 0xA0000, read-only */
+
 struct dev_pci_host {
     uint32_t config_address;
     uint8_t rcr;
-    uint8_t cfg[256];        /* the host bridge's configuration header */
-    uint8_t wmask[256];      /* its writable bits */
+    struct dev_bus *bus;
+    struct dev_pci_fn *fn[256];   /* bus 0 */
+    struct dev_pci_fn bridge;     /* 00:00.0 */
     void (*reset)(void *ctx);
     void *ctx;
+    void (*pam_changed)(void *ctx, unsigned reg, uint8_t value);
+    void *pam_ctx;
+    uint8_t pam[DEV_I440FX_NPAM]; /* as last reported */
 };
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+void dev_pci_fn_init(struct dev_pci_fn *fn, const char *name, uint16_t vendor, uint16_t device,
+                     uint8_t revision, uint32_t class_code, uint8_t header_type)
+{
+    memset(fn, 0, sizeof(*fn));
+    fn->name = name;
+    dev_pci_set16(fn->cfg, DEV_PCI_VENDOR, vendor);
+    dev_pci_set16(fn->cfg, DEV_PCI_DEVICE, device);
+    fn->cfg[DEV_PCI_REVISION] = revision;
+    fn->cfg[DEV_PCI_PROG_IF] = (uint8_t)class_code;
+    fn->cfg[DEV_PCI_CLASS] = (uint8_t)(class_code >> 8);
+    fn->cfg[DEV_PCI_CLASS + 1] = (uint8_t)(class_code >> 16);
+    fn->cfg[DEV_PCI_HEADER_TYPE] = header_type;
+    dev_pci_set16(fn->wmask, DEV_PCI_COMMAND, 0x0147); /* I/O, memory, master, parity, SERR */
+    fn->wmask[DEV_PCI_LATENCY] = 0xFF;
+    fn->wmask[DEV_PCI_INT_LINE] = 0xFF;                /* scratch for the OS */
+    fn->w1c[DEV_PCI_STATUS + 1] = 0xF9;                /* status 15:11 and 8 */
+}
+
+int dev_pci_fn_set_bar(struct dev_pci_fn *fn, unsigned i, enum dev_pci_bar_type type,
+                       uint32_t size, const char *name, dev_io_fn io, void *opaque)
+{
+    if (i >= 6 || !size || (size & (size - 1)))
+        return -EINVAL;
+    uint32_t mask;
+    if (type == DEV_PCI_BAR_IO && size >= 4 && size <= 256)
+        mask = 0xFFFFu & ~(size - 1);
+    else if (type == DEV_PCI_BAR_MEM32 && size >= 16)
+        mask = ~(size - 1);
+    else
+        return -EINVAL;
+    unsigned reg = DEV_PCI_BAR0 + 4 * i;
+    fn->bar[i] = (struct dev_pci_bar){ .type = type, .size = size, .name = name, .io = io,
+                                       .opaque = opaque };
+    for (unsigned k = 0; k < 4; k++) {
+        fn->wmask[reg + k] = (uint8_t)(mask >> (8 * k));
+        fn->cfg[reg + k] = 0;
+    }
+    if (type == DEV_PCI_BAR_IO)
+        fn->cfg[reg] = 0x01;   /* I/O space indicator, read-only */
+    return 0;
+}
+
+/* Where BAR i should be decoded now; false if nowhere. */
+static bool bar_target(const struct dev_pci_fn *fn, unsigned i, uint32_t *base)
+{
+    const struct dev_pci_bar *b = &fn->bar[i];
+    uint16_t cmd = dev_pci_get16(fn->cfg, DEV_PCI_COMMAND);
+    uint32_t v = dev_pci_get32(fn->cfg, DEV_PCI_BAR0 + 4 * i);
+    uint64_t top;
+    switch (b->type) {
+    case DEV_PCI_BAR_IO:
+        if (!(cmd & DEV_PCI_CMD_IO))
+            return false;
+        *base = v & 0xFFFCu & ~(b->size - 1);
+        top = 0xFFFF;
+        break;
+    case DEV_PCI_BAR_MEM32:
+        if (!(cmd & DEV_PCI_CMD_MEM))
+            return false;
+        *base = v & ~(b->size - 1);
+        top = 0xFFFFFFFF;
+        break;
+    default:
+        return false;
+    }
+    return *base != 0 && (uint64_t)*base + b->size - 1 < top;
+}
+
+static void bar_unmap(struct dev_pci_host *h, struct dev_pci_fn *fn, unsigned i)
+{
+    struct dev_pci_bar *b = &fn->bar[i];
+    if (!b->mapped)
+        return;
+    if (b->io) {
+        if (b->type == DEV_PCI_BAR_IO)
+            dev_bus_unregister_pio(h->bus, (uint16_t)b->base);
+        else
+            dev_bus_unregister_mmio(h->bus, b->base);
+    }
+    b->mapped = false;
+}
+
+/* Bring every BAR's decoding in line with the configuration space. */
+static void bars_update(struct dev_pci_host *h, struct dev_pci_fn *fn)
+{
+    for (unsigned i = 0; i < 6; i++) {
+        struct dev_pci_bar *b = &fn->bar[i];
+        uint32_t base = 0;
+        bool want = bar_target(fn, i, &base);
+        if (want == b->mapped && (!want || base == b->base))
+            continue;
+        bool was = b->mapped;
+        uint32_t old = b->base;
+        bar_unmap(h, fn, i);
+        if (want && b->io) {
+            int err = b->type == DEV_PCI_BAR_IO
+                ? dev_bus_register_pio(h->bus, (uint16_t)base, b->size, b->name, b->io, b->opaque)
+                : dev_bus_register_mmio(h->bus, base, b->size, b->name, b->io, b->opaque);
+            want = err == 0;   /* over another device: not decoded (a guest error) */
+        }
+        b->mapped = want;
+        b->base = want ? base : 0;
+        if (fn->bar_map && (was != b->mapped || old != b->base))
+            fn->bar_map(fn, i, b->mapped, b->base);
+    }
+}
+
+/* Function 0 of a device with other functions says so in its header type. */
+static void mark_multifunction(struct dev_pci_host *h, unsigned devfn)
+{
+    unsigned dev0 = devfn & ~7u;
+    for (unsigned f = 1; f < 8; f++)
+        if (h->fn[dev0 | f] && h->fn[dev0])
+            h->fn[dev0]->cfg[DEV_PCI_HEADER_TYPE] |= DEV_PCI_HEADER_MULTIFUNCTION;
+}
+
+int dev_pci_register(struct dev_pci_host *h, unsigned devfn, struct dev_pci_fn *fn)
+{
+    if (devfn > 255 || !fn)
+        return -EINVAL;
+    if (h->fn[devfn])
+        return -EEXIST;
+    fn->host = h;
+    fn->devfn = devfn;
+    h->fn[devfn] = fn;
+    mark_multifunction(h, devfn);
+    bars_update(h, fn);
+    return 0;
+}
+
+int dev_pci_unregister(struct dev_pci_host *h, unsigned devfn)
+{
+    if (devfn > 255 || !h->fn[devfn])
+        return -ENOENT;
+    struct dev_pci_fn *fn = h->fn[devfn];
+    for (unsigned i = 0; i < 6; i++) {
+        if (fn->bar[i].mapped) {
+            bar_unmap(h, fn, i);
+            fn->bar[i].base = 0;
+            if (fn->bar_map)
+                fn->bar_map(fn, i, false, 0);
+        }
+    }
+    h->fn[devfn] = NULL;
+    fn->host = NULL;
+    return 0;
+}
+
+struct dev_pci_fn *dev_pci_fn_at(struct dev_pci_host *h, unsigned devfn)
+{
+    return devfn < 256 ? h->fn[devfn] : NULL;
+}
+
+struct dev_bus *dev_pci_host_bus(struct dev_pci_host *h)
+{
+    return h->bus;
+}
+
+/* ---- the 440FX ---- */
+
+static void i440fx_write(struct dev_pci_fn *fn, unsigned reg, unsigned size, uint32_t value)
+{
+    (void)value;
+    struct dev_pci_host *h = fn->opaque;
+    if (reg <= DEV_I440FX_SMRAM && reg + size > DEV_I440FX_SMRAM &&
+        (fn->cfg[DEV_I440FX_SMRAM] & SMRAM_D_LCK)) {
+        /* D_LCK clears D_OPEN; both stay so until reset (datasheet 3.2.23). */
+        fn->cfg[DEV_I440FX_SMRAM] &= (uint8_t)~SMRAM_D_OPEN;
+        fn->wmask[DEV_I440FX_SMRAM] = SMRAM_D_CLS | SMRAM_G_SMRAME;
+    }
+    for (unsigned i = 0; i < DEV_I440FX_NPAM; i++) {
+        uint8_t v = fn->cfg[DEV_I440FX_PAM0 + i];
+        if (v != h->pam[i]) {
+            h->pam[i] = v;
+            if (h->pam_changed)
+                h->pam_changed(h->pam_ctx, DEV_I440FX_PAM0 + i, v);
+        }
+    }
+}
 
 /* The 82441FX's header as at power-on (datasheet defaults, QEMU's values). */
 static void bridge_init(struct dev_pci_host *h)
 {
-    memset(h->cfg, 0, sizeof(h->cfg));
-    memset(h->wmask, 0, sizeof(h->wmask));
-    put16(h->cfg + 0x00, 0x8086);        /* vendor: Intel */
-    put16(h->cfg + 0x02, 0x1237);        /* device: 82441FX PMC */
-    put16(h->cfg + 0x04, 0x0006);        /* command: memory space, bus master */
-    put16(h->cfg + 0x06, 0x0280);        /* status: fast back-to-back, DEVSEL medium */
-    h->cfg[0x08] = 0x02;                 /* revision */
-    h->cfg[0x0B] = 0x06;                 /* class: bridge, */
-    h->cfg[0x0A] = 0x00;                 /*   host bridge, */
-    h->cfg[0x09] = 0x00;                 /*   no programming interface */
-    h->cfg[0x0E] = 0x00;                 /* header type 0, single function */
-    put16(h->wmask + 0x04, 0x0147);      /* I/O, memory, master, parity, SERR enables */
-    h->wmask[0x0D] = 0xFF;               /* latency timer */
-    h->wmask[0x3C] = 0xFF;               /* interrupt line: scratch for the OS */
+    struct dev_pci_fn *fn = &h->bridge;
+    dev_pci_fn_init(fn, "i440fx", 0x8086, 0x1237, 0x02, 0x060000, 0x00);
+    dev_pci_set16(fn->cfg, DEV_PCI_COMMAND, 0x0006);   /* memory space, bus master */
+    dev_pci_set16(fn->cfg, DEV_PCI_STATUS, 0x0280);    /* fast back-to-back, DEVSEL medium */
+    fn->wmask[DEV_I440FX_PAM0] = 0x30;                 /* PAM0: 0xF0000-0xFFFFF only */
+    for (unsigned i = 1; i < DEV_I440FX_NPAM; i++)
+        fn->wmask[DEV_I440FX_PAM0 + i] = 0x33;         /* RE, WE of each half */
+    fn->cfg[DEV_I440FX_SMRAM] = SMRAM_C_BASE;
+    fn->wmask[DEV_I440FX_SMRAM] = SMRAM_D_OPEN | SMRAM_D_CLS | SMRAM_D_LCK | SMRAM_G_SMRAME;
+    fn->config_write = i440fx_write;
+    fn->opaque = h;
+    h->fn[0] = fn;
+    fn->host = h;
 }
 
-static bool present(unsigned bus, unsigned devfn)
+void dev_pci_host_set_pam_notify(struct dev_pci_host *h,
+                                 void (*pam_changed)(void *ctx, unsigned reg, uint8_t value),
+                                 void *ctx)
 {
-    return bus == 0 && devfn == 0;
+    h->pam_changed = pam_changed;
+    h->pam_ctx = ctx;
 }
+
+/* ---- configuration cycles ---- */
 
 uint32_t dev_pci_config_read(struct dev_pci_host *h, unsigned bus, unsigned devfn,
                              unsigned reg, unsigned size)
 {
+    const struct dev_pci_fn *fn = bus == 0 && devfn < 256 ? h->fn[devfn] : NULL;
     uint32_t v = 0;
     for (unsigned i = 0; i < size; i++) {
         unsigned r = reg + i;
-        uint8_t b = present(bus, devfn) && r < 256 ? h->cfg[r] : 0xFF;
+        uint8_t b = fn && r < 256 ? fn->cfg[r] : 0xFF;
         v |= (uint32_t)b << (8 * i);
     }
     return v;
@@ -78,13 +279,25 @@ uint32_t dev_pci_config_read(struct dev_pci_host *h, unsigned bus, unsigned devf
 void dev_pci_config_write(struct dev_pci_host *h, unsigned bus, unsigned devfn, unsigned reg,
                           unsigned size, uint32_t v)
 {
-    if (!present(bus, devfn))
+    struct dev_pci_fn *fn = bus == 0 && devfn < 256 ? h->fn[devfn] : NULL;
+    if (!fn || reg >= 256)
         return;
-    for (unsigned i = 0; i < size && reg + i < 256; i++) {
+    if (reg + size > 256)
+        size = 256 - reg;
+    bool remap = false;
+    for (unsigned i = 0; i < size; i++) {
         unsigned r = reg + i;
-        uint8_t b = (uint8_t)(v >> (8 * i));
-        h->cfg[r] = (uint8_t)((h->cfg[r] & ~h->wmask[r]) | (b & h->wmask[r]));
+        uint8_t b = (uint8_t)(v >> (8 * i)), old = fn->cfg[r];
+        uint8_t n = (uint8_t)((old & ~fn->wmask[r]) | (b & fn->wmask[r]));
+        n &= (uint8_t)~(b & fn->w1c[r]);
+        fn->cfg[r] = n;
+        if (n != old && (r == DEV_PCI_COMMAND || (r >= DEV_PCI_BAR0 && r < DEV_PCI_BAR0 + 24)))
+            remap = true;
     }
+    if (remap)
+        bars_update(h, fn);
+    if (fn->config_write)
+        fn->config_write(fn, reg, size, v);
 }
 
 static uint64_t ones(unsigned size)
@@ -149,6 +362,7 @@ struct dev_pci_host *dev_pci_host_new(struct dev_bus *bus, void (*reset)(void *c
     }
     h->reset = reset;
     h->ctx = ctx;
+    h->bus = bus;
     bridge_init(h);
     int err = dev_bus_register_pio(bus, DEV_PCI_CONFIG_PORT, 8, "pci-conf1", pci_io, h);
     if (err) {

@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_bus.c — the port-I/O and MMIO bus: registration rules,
  * dispatch with offsets and sizes, all-ones for unclaimed reads, counters,
- * MMIO page lookup; plus the two trivial devices on it (debug-exit, debugcon).
+ * MMIO page lookup, unregistering (and so moving) ranges; plus the two trivial devices on it (debug-exit, debugcon).
  */
 #include <check.h>
 #include <errno.h>
@@ -190,6 +190,78 @@ START_TEST(mmio_page)
 }
 END_TEST
 
+START_TEST(pio_unregister)
+{
+    struct rec a = { .rdata = 0xa }, b = { .rdata = 0xb }, c = { .rdata = 0xc };
+    ck_assert_int_eq(dev_bus_register_pio(bus, 0x1f0, 8, "a", rec_io, &a), 0);
+    ck_assert_int_eq(dev_bus_register_pio(bus, 0xc000, 16, "b", rec_io, &b), 0);
+    ck_assert_int_eq(dev_bus_register_pio(bus, 0x600, 12, "c", rec_io, &c), 0);
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0xc001), -ENOENT);   /* not a base */
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0x1234), -ENOENT);
+    /* Remove a middle range: the others still dispatch to their own handler. */
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0xc000), 0);
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0xc000), -ENOENT);
+    uint32_t v = 0;
+    dev_bus_pio(bus, 0xc00f, 1, false, &v);
+    ck_assert_uint_eq(v, 0xff);
+    ck_assert_int_eq(b.calls, 0);
+    dev_bus_pio(bus, 0x1f7, 1, false, &v);
+    ck_assert_uint_eq(v, 0xa);
+    dev_bus_pio(bus, 0x60b, 1, false, &v);
+    ck_assert_uint_eq(v, 0xc);
+    ck_assert_uint_eq(c.offset, 0xb);
+    /* Move c: unregister + register elsewhere; the old ports are free. */
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0x600), 0);
+    ck_assert_int_eq(dev_bus_register_pio(bus, 0xb000, 12, "c", rec_io, &c), 0);
+    dev_bus_pio(bus, 0x600, 1, false, &v);
+    ck_assert_uint_eq(v, 0xff);
+    dev_bus_pio(bus, 0xb004, 1, false, &v);
+    ck_assert_uint_eq(v, 0xc);
+    ck_assert_uint_eq(c.offset, 4);
+    ck_assert_int_eq(dev_bus_register_pio(bus, 0x600, 1, "d", rec_io, &b), 0);
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0x1f0), 0);
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0xb000), 0);
+    dev_bus_pio(bus, 0x600, 1, false, &v);
+    ck_assert_uint_eq(v, 0xb);
+    ck_assert_int_eq(dev_bus_unregister_pio(bus, 0x600), 0);
+    dev_bus_pio(bus, 0x600, 1, false, &v);
+    ck_assert_uint_eq(v, 0xff);
+    ck_assert_int_eq(a.calls, 1);
+}
+END_TEST
+
+START_TEST(mmio_unregister)
+{
+    struct rec a = { .rdata = 0xa }, b = { .rdata = 0xb }, c = { .rdata = 0xc };
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfec00000, 0x1000, "a", rec_io, &a), 0);
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfebf0000, 0x1000, "b", rec_io, &b), 0);
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfee00000, 0x1000, "c", rec_io, &c), 0);
+    uint64_t v = 0;
+    ck_assert(dev_bus_mmio(bus, 0xfebf0010, 4, false, &v));   /* caches b */
+    ck_assert_uint_eq(v, 0xb);
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0xfebf0010), -ENOENT);
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0x1000), -ENOENT);
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0xfebf0000), 0);
+    ck_assert(!dev_bus_mmio(bus, 0xfebf0010, 4, false, &v));
+    ck_assert(!dev_bus_mmio_page(bus, 0xfebf0000));
+    ck_assert(dev_bus_mmio(bus, 0xfec00000, 4, false, &v));
+    ck_assert_uint_eq(v, 0xa);
+    ck_assert(dev_bus_mmio(bus, 0xfee00000, 4, false, &v));
+    ck_assert_uint_eq(v, 0xc);
+    /* Move b above c. */
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfef00000, 0x1000, "b", rec_io, &b), 0);
+    ck_assert(dev_bus_mmio(bus, 0xfef00ffc, 4, false, &v));
+    ck_assert_uint_eq(v, 0xb);
+    ck_assert_uint_eq(b.offset, 0xffc);
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0xfee00000), 0);
+    ck_assert(!dev_bus_mmio(bus, 0xfee00000, 4, false, &v));
+    ck_assert(dev_bus_mmio(bus, 0xfec00004, 4, false, &v));
+    ck_assert_uint_eq(v, 0xa);
+    ck_assert(dev_bus_mmio(bus, 0xfef00000, 4, false, &v));
+    ck_assert_uint_eq(v, 0xb);
+}
+END_TEST
+
 /* ---- debug-exit and debugcon ---- */
 
 struct exit_rec { int calls; uint32_t value; };
@@ -260,6 +332,8 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, mmio_register_rules);
     tcase_add_test(tc, mmio_dispatch_and_unclaimed);
     tcase_add_test(tc, mmio_page);
+    tcase_add_test(tc, pio_unregister);
+    tcase_add_test(tc, mmio_unregister);
     tcase_add_test(tc, debugexit_values);
     tcase_add_test(tc, debugcon_bytes);
     suite_add_tcase(s, tc);
