@@ -136,6 +136,17 @@ int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, cons
     return vec_insert(&bus->mmio, at, &r);
 }
 
+int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base)
+{
+    size_t at = mmio_first_ending_after(bus, base);
+    if (at >= bus->mmio.n || bus->mmio.v[at].base != base)
+        return -ENOENT;
+    memmove(&bus->mmio.v[at], &bus->mmio.v[at + 1], (bus->mmio.n - at - 1) * sizeof(bus->mmio.v[0]));
+    bus->mmio.n--;
+    bus->mmio_last = 0;   /* the cached index may now point elsewhere; it is re-checked on use */
+    return 0;
+}
+
 void dev_bus_pio(struct dev_bus *bus, uint16_t port, unsigned size, bool is_write, uint32_t *data)
 {
     bus->stats.pio++;

@@ -27,6 +27,11 @@ int dev_bus_register_pio(struct dev_bus *bus, uint16_t base, uint32_t len, const
                          dev_io_fn fn, void *opaque);
 int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, const char *name,
                           dev_io_fn fn, void *opaque);
+/* Removes the MMIO range that starts exactly at base (a device whose window
+ * moves, like the local APIC's): 0, or -ENOENT if no range starts there.
+ * Not thread-safe, like registration: call it from the thread that
+ * dispatches MMIO (the vcpu thread) or before the machine runs. */
+int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base);
 
 /* Port I/O of size 1, 2 or 4. Unclaimed reads give all-ones. */
 void dev_bus_pio(struct dev_bus *bus, uint16_t port, unsigned size, bool is_write, uint32_t *data);
