@@ -530,6 +530,8 @@ static void illegal_reg(struct dev_lapic *l)
 
 uint32_t dev_lapic_read(struct dev_lapic *l, uint32_t offset)
 {
+    if (offset == 0x20)                           /* the ID: the hottest read */
+        return LD(l->id) << 24;
     if ((offset & 0xF) || offset > 0x3F0) {
         illegal_reg(l);
         return 0;
@@ -544,7 +546,6 @@ uint32_t dev_lapic_read(struct dev_lapic *l, uint32_t offset)
     if (r >= 0x32 && r <= 0x37)
         return LD(l->lvt[r - 0x32]);   /* delivery status and remote IRR read 0 */
     switch (r) {
-    case 0x02: return LD(l->id) << 24;
     case 0x03: return DEV_LAPIC_VERSION;
     case 0x08: return l->tpr;
     case 0x09: return 0;                          /* APR */
@@ -568,6 +569,14 @@ uint32_t dev_lapic_read(struct dev_lapic *l, uint32_t offset)
 
 void dev_lapic_write(struct dev_lapic *l, uint32_t offset, uint32_t v)
 {
+    if (offset == 0xB0) {                         /* EOI and TPR first: the hot ones */
+        dev_lapic_eoi(l);
+        return;
+    }
+    if (offset == 0x80) {
+        dev_lapic_set_tpr(l, (uint8_t)v);
+        return;
+    }
     if ((offset & 0xF) || offset > 0x3F0) {
         illegal_reg(l);
         return;
@@ -582,8 +591,6 @@ void dev_lapic_write(struct dev_lapic *l, uint32_t offset, uint32_t v)
         return;                                   /* ISR/TMR/IRR: read-only */
     switch (r) {
     case 0x02: ST(l->id, v >> 24); return;
-    case 0x08: dev_lapic_set_tpr(l, (uint8_t)v); return;
-    case 0x0B: dev_lapic_eoi(l); return;
     case 0x0D: ST(l->ldr, v & 0xFF000000u); return;
     case 0x0E: ST(l->dfr, v | 0x0FFFFFFFu); return;
     case 0x0F: write_svr(l, v); break;
