@@ -27,7 +27,6 @@ int dev_bus_register_pio(struct dev_bus *bus, uint16_t base, uint32_t len, const
                          dev_io_fn fn, void *opaque);
 int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, const char *name,
                           dev_io_fn fn, void *opaque);
-
 /* Remove the range registered at exactly base (e.g. a PCI BAR that moved or
  * whose decode was turned off). 0, or -ENOENT if no range starts there.
  * May be called from a device handler during dispatch (e.g. a PCI

@@ -8,3 +8,4 @@ BTVM_SRCS += devices/clock.c devices/pic8259.c devices/pit8254.c devices/rtc1468
 BTVM_SRCS += devices/acpi_pm.c devices/pci_host.c
 # PCI functions of QEMU's pc south bridge: PIIX3 ISA bridge, PIIX3 IDE, PIIX4 PM
 BTVM_SRCS += devices/piix.c
+BTVM_SRCS += devices/lapic.c

@@ -173,6 +173,34 @@ START_TEST(mmio_dispatch_and_unclaimed)
 }
 END_TEST
 
+START_TEST(mmio_unregister)
+{
+    struct rec a = { .rdata = 0xaa }, b = { .rdata = 0xbb }, c = { .rdata = 0xcc };
+    uint64_t v = 0;
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfec00000, 0x1000, "a", rec_io, &a), 0);
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfee00000, 0x1000, "b", rec_io, &b), 0);
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfef00000, 0x1000, "c", rec_io, &c), 0);
+    ck_assert(dev_bus_mmio(bus, 0xfee00020, 4, false, &v));   /* caches b */
+    ck_assert_uint_eq(v, 0xbb);
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0xfee00010), -ENOENT);   /* not a base */
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0x1000), -ENOENT);
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0xfee00000), 0);
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0xfee00000), -ENOENT);
+    ck_assert(!dev_bus_mmio(bus, 0xfee00020, 4, false, &v));  /* the cache does not keep it */
+    ck_assert(!dev_bus_mmio_page(bus, 0xfee00000));
+    ck_assert_int_eq(b.calls, 1);
+    ck_assert(dev_bus_mmio(bus, 0xfef00000, 4, false, &v));   /* neighbours still there */
+    ck_assert_uint_eq(v, 0xcc);
+    ck_assert(dev_bus_mmio(bus, 0xfec00000, 4, false, &v));
+    ck_assert_uint_eq(v, 0xaa);
+    /* The freed range can be claimed again, elsewhere too. */
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfed00000, 0x1000, "b", rec_io, &b), 0);
+    ck_assert(dev_bus_mmio(bus, 0xfed00004, 4, false, &v));
+    ck_assert_uint_eq(v, 0xbb);
+    ck_assert_uint_eq(b.offset, 4);
+}
+END_TEST
+
 START_TEST(mmio_page)
 {
     struct rec a = { 0 };
@@ -331,6 +359,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, pio_unclaimed);
     tcase_add_test(tc, mmio_register_rules);
     tcase_add_test(tc, mmio_dispatch_and_unclaimed);
+    tcase_add_test(tc, mmio_unregister);
     tcase_add_test(tc, mmio_page);
     tcase_add_test(tc, pio_unregister);
     tcase_add_test(tc, mmio_unregister);
