@@ -6,5 +6,5 @@ BTVM_SRCS += devices/bus.c devices/uart16550.c devices/debugexit.c devices/debug
 BTVM_SRCS += devices/clock.c devices/pic8259.c devices/pit8254.c devices/rtc146818.c devices/i8042.c
 # ACPI fixed hardware (PM1a, PM timer) and PCI configuration mechanism #1
 BTVM_SRCS += devices/acpi_pm.c devices/pci_host.c
-# APIC platform: I/O APIC
-BTVM_SRCS += devices/ioapic.c
+# APIC platform: I/O APIC, ISA/PCI interrupt routing to both controllers, IMCR
+BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c
