@@ -9,3 +9,5 @@ BTVM_SRCS += devices/acpi_pm.c devices/pci_host.c
 # PCI functions of QEMU's pc south bridge: PIIX3 ISA bridge, PIIX3 IDE, PIIX4 PM
 BTVM_SRCS += devices/piix.c
 BTVM_SRCS += devices/lapic.c
+# APIC platform: I/O APIC, ISA/PCI interrupt routing to both controllers, IMCR
+BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c

@@ -4,8 +4,10 @@
  * control registers (ELCR, ports 0x4D0/0x4D1).
  *
  * Each chip keeps IRR/ISR/IMR and the init/operation command state. A line
- * is level-sensitive when ICW1.LTIM is set or its ELCR bit is set (QEMU
- * does the same; PC guests leave LTIM 0, so ELCR decides). An edge line
+ * is level-sensitive when its ELCR bit is set. ICW1.LTIM is stored but has
+ * no effect: the PIIX/ICH datasheets say the ELCR replaces it (QEMU still
+ * honours it). ELCR bits for IRQ 0, 1, 2, 8 and 13 are fixed 0, so those
+ * are always edge-triggered. An edge line
  * latches IRR on a low-to-high transition and keeps it until INTA even if
  * the line drops again (so devices may pulse); a level line's IRR follows
  * the line, and a request that vanishes before INTA yields the spurious
@@ -47,7 +49,16 @@ struct dev_pic {
 
 static bool level_mode(const struct pic_chip *c, int ir)
 {
-    return c->ltim || (c->elcr & (1u << ir));
+    return c->elcr & (1u << ir);
+}
+
+/* ELCR write: a line that becomes level-sensitive requests exactly while
+ * it is high (a latched edge with the line low is dropped); one that
+ * becomes edge-sensitive keeps its request until INTA. */
+static void chip_set_elcr(struct pic_chip *c, uint8_t v)
+{
+    c->elcr = v & c->elcr_mask;
+    c->irr = (uint8_t)((c->irr & ~c->elcr) | (c->lines & c->elcr));
 }
 
 /* Priority (0 = highest) of the best bit in mask, 8 if none. */
@@ -195,12 +206,14 @@ void dev_pic_set_notify(struct dev_pic *p, void (*fn)(void *ctx), void *ctx)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* ICW1: restart initialisation. Level-triggered requests survive, the
- * rest of the state is cleared (as QEMU; the datasheet clears IMR too). */
+/* ICW1: restart initialisation. Level-triggered requests survive (and the
+ * level inputs stay known, so a later ELCR write sees them), the edge sense
+ * is reset and the rest of the state is cleared (as QEMU; the datasheet
+ * clears IMR too). */
 static void chip_icw1(struct pic_chip *c, uint8_t v)
 {
-    c->lines = 0;
-    c->irr &= c->elcr;
+    c->lines &= c->elcr;
+    c->irr = c->lines & c->elcr;
     c->isr = c->imr = 0;
     c->prio_add = 0;
     c->base = 0;
@@ -208,7 +221,7 @@ static void chip_icw1(struct pic_chip *c, uint8_t v)
     c->auto_eoi = c->rotate_aeoi = c->sfnm = false;
     c->init4 = v & 0x01;
     c->single = v & 0x02;
-    c->ltim = v & 0x08;
+    c->ltim = v & 0x08;                 /* ignored: the ELCR decides */
     c->init_state = 1;
 }
 
@@ -328,7 +341,7 @@ static void pic_io_bytes(struct dev_pic *p, int chip, uint64_t off, unsigned siz
         } else if (chip == 2 && port < 2) {
             struct pic_chip *c = &p->c[port];
             if (wr)
-                c->elcr = (uint8_t)(*data >> (8 * i)) & c->elcr_mask;
+                chip_set_elcr(c, (uint8_t)(*data >> (8 * i)));
             else
                 b = c->elcr;
         }
