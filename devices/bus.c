@@ -136,6 +136,37 @@ int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, cons
     return vec_insert(&bus->mmio, at, &r);
 }
 
+int dev_bus_unregister_pio(struct dev_bus *bus, uint16_t base)
+{
+    size_t i;
+    for (i = 0; i < bus->pio.n; i++)
+        if (bus->pio.v[i].base == base)
+            break;
+    if (i == bus->pio.n)
+        return -ENOENT;
+    struct bus_range *r = &bus->pio.v[i];
+    for (uint64_t p = r->base; p < r->base + r->len; p++)
+        bus->pio_index[p] = 0;
+    memmove(&bus->pio.v[i], &bus->pio.v[i + 1], (bus->pio.n - i - 1) * sizeof(*r));
+    bus->pio.n--;
+    /* Ranges after i moved down by one. */
+    for (uint32_t p = 0; p < 0x10000; p++)
+        if (bus->pio_index[p] > i + 1)
+            bus->pio_index[p]--;
+    return 0;
+}
+
+int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base)
+{
+    size_t i = mmio_first_ending_after(bus, base);
+    if (i == bus->mmio.n || bus->mmio.v[i].base != base)
+        return -ENOENT;
+    memmove(&bus->mmio.v[i], &bus->mmio.v[i + 1], (bus->mmio.n - i - 1) * sizeof(bus->mmio.v[0]));
+    bus->mmio.n--;
+    bus->mmio_last = 0;
+    return 0;
+}
+
 void dev_bus_pio(struct dev_bus *bus, uint16_t port, unsigned size, bool is_write, uint32_t *data)
 {
     bus->stats.pio++;

@@ -28,6 +28,12 @@ int dev_bus_register_pio(struct dev_bus *bus, uint16_t base, uint32_t len, const
 int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, const char *name,
                           dev_io_fn fn, void *opaque);
 
+/* Remove the range registered at exactly base (a device that moves, e.g. a
+ * PCI BAR, or whose decoding is switched off): 0, or -ENOENT if no range
+ * starts there. Not thread-safe, like registration. */
+int dev_bus_unregister_pio(struct dev_bus *bus, uint16_t base);
+int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base);
+
 /* Port I/O of size 1, 2 or 4. Unclaimed reads give all-ones. */
 void dev_bus_pio(struct dev_bus *bus, uint16_t port, unsigned size, bool is_write, uint32_t *data);
 
