@@ -30,6 +30,7 @@ include cpu/module.mk
 include shadowmmu/module.mk
 include bt/module.mk
 include devices/module.mk
+include block/module.mk
 include hav/module.mk
 include guests/module.mk
 include guests/linux/module.mk

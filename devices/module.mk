@@ -11,3 +11,5 @@ BTVM_SRCS += devices/piix.c
 BTVM_SRCS += devices/lapic.c
 # APIC platform: I/O APIC, ISA/PCI interrupt routing to both controllers, IMCR
 BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c
+# IDE: two channels, ATA disks, ATAPI CD-ROMs, PIIX bus-master DMA
+BTVM_SRCS += devices/ide.c
