@@ -7,4 +7,4 @@ BTVM_SRCS += devices/clock.c devices/pic8259.c devices/pit8254.c devices/rtc1468
 # ACPI fixed hardware (PM1a, PM timer) and PCI configuration mechanism #1
 BTVM_SRCS += devices/acpi_pm.c devices/pci_host.c
 # HPET (0xFED00000) and QEMU's fw_cfg (0x510/0x511, DMA 0x514)
-BTVM_SRCS += devices/hpet.c
+BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
