@@ -13,3 +13,5 @@ BTVM_SRCS += devices/lapic.c
 BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c
 # IDE: two channels, ATA disks, ATAPI CD-ROMs, PIIX bus-master DMA
 BTVM_SRCS += devices/ide.c
+# HPET (0xFED00000) and QEMU's fw_cfg (0x510/0x511, DMA 0x514)
+BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
