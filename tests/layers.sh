@@ -11,15 +11,16 @@
 # include without a folder ("x.h") is taken as its own folder.
 set -euo pipefail
 
-FOLDERS="decoder devices shadowmmu cpu bt hav vm"
+FOLDERS="decoder devices block shadowmmu cpu bt hav vm"
 declare -A MAY=(
     [decoder]=""
     [devices]=""
+    [block]=""
     [shadowmmu]="decoder devices"
     [cpu]="decoder devices shadowmmu"
     [bt]="decoder shadowmmu cpu vm/vm.h"
     [hav]="decoder shadowmmu cpu vm/vm.h"
-    [vm]="decoder devices shadowmmu cpu bt hav"
+    [vm]="decoder devices block shadowmmu cpu bt hav"
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -258,7 +258,7 @@ START_TEST(pio_unregister)
 }
 END_TEST
 
-START_TEST(mmio_unregister)
+START_TEST(mmio_unregister_move)
 {
     struct rec a = { .rdata = 0xa }, b = { .rdata = 0xb }, c = { .rdata = 0xc };
     ck_assert_int_eq(dev_bus_register_mmio(bus, 0xfec00000, 0x1000, "a", rec_io, &a), 0);
@@ -362,7 +362,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, mmio_unregister);
     tcase_add_test(tc, mmio_page);
     tcase_add_test(tc, pio_unregister);
-    tcase_add_test(tc, mmio_unregister);
+    tcase_add_test(tc, mmio_unregister_move);
     tcase_add_test(tc, debugexit_values);
     tcase_add_test(tc, debugcon_bytes);
     suite_add_tcase(s, tc);
