@@ -66,6 +66,16 @@ extern const struct vm_engine_ops hav_engine_ops;
 
 enum vm_engine_choice { VM_ENGINE_AUTO, VM_ENGINE_BT, VM_ENGINE_KVM };
 
+/* An IDE drive (-hda..-hdd, -cdrom, -drive): index = channel * 2 + unit. */
+enum vm_media { VM_MEDIA_DISK, VM_MEDIA_CDROM };
+struct vm_drive {
+    bool used;
+    const char *file;
+    enum vm_media media;
+    bool readonly;
+};
+#define VM_MAX_DRIVES 4
+
 struct vm_options {
     const char *kernel;
     const char *cmdline;
@@ -78,6 +88,8 @@ struct vm_options {
     enum vm_engine_choice engine; /* --engine, default auto */
     bool quiet;                /* --quiet: no engine-choice line */
     bool reboot;               /* --reboot: a guest reset reboots */
+    bool no_reboot;            /* --no-reboot: a guest reset ends btvm (status 6) */
+    struct vm_drive drives[VM_MAX_DRIVES]; /* by IDE index */
 };
 
 struct vm {
