@@ -521,10 +521,19 @@ static void bt_destroy(struct vm *vm)
     vm->engine_priv = NULL;
 }
 
+/* DMA wrote guest RAM: the same traces and code invalidation as a store. */
+static void bt_ram_written(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    struct bt *bt = vm->engine_priv;
+    if (bt)
+        smmu_phys_written(&bt->mmu, gpa, len);
+}
+
 const struct vm_engine_ops bt_engine_ops = {
     .name = "bt",
     .init = bt_init,
     .run = bt_run,
     .print_stats = bt_print_stats,
+    .ram_written = bt_ram_written,
     .destroy = bt_destroy,
 };

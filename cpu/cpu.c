@@ -145,6 +145,16 @@ void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t ou
         /* EDX: FPU PSE TSC PAE CX8 SEP PGE CMOV MMX FXSR SSE SSE2 (virtualized exactly). */
         out[3] = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 6) | (1u << 8) | (1u << 11) |
                  (1u << 13) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
+        if (c && (c->platform & CPU_PLAT_APIC)) {
+            /* APIC follows IA32_APIC_BASE's global enable (SDM vol. 3
+             * 10.4.3); the initial APIC ID is in EBX[31:24] (0: the BSP). */
+            uint64_t base = 0;
+            if (!c->env || !c->env->msr_read || c->env->msr_read(c->env_ctx, 0x1B, &base) ||
+                (base & (1u << 11)))
+                out[3] |= 1u << 9;
+            if (c->platform & CPU_PLAT_TSC_DEADLINE)
+                out[2] |= 1u << 24;
+        }
         break;
     case 7:
         /* EDX bit 29: IA32_ARCH_CAPABILITIES, when the host gives it any

@@ -97,7 +97,18 @@ struct cpu_env_ops {
     bool (*io_done)(void *ctx);
     /* A device asked the machine to stop (any thread may set it). */
     bool (*stop_requested)(void *ctx);
+    /* MSRs that belong to the platform, not the core (IA32_APIC_BASE 0x1B,
+     * IA32_TSC_DEADLINE 0x6E0): 0 with the value, or -1 when the machine has
+     * no such MSR or refuses the value (the guest gets #GP). A write may
+     * also return 1: the physical memory map changed (the APIC window
+     * moved), so every mapping derived from it must go. NULL: none. */
+    int (*msr_read)(void *ctx, uint32_t msr, uint64_t *val);
+    int (*msr_write)(void *ctx, uint32_t msr, uint64_t val);
 };
+
+/* What the machine around the CPU has, for CPUID (vm/ sets it). */
+#define CPU_PLAT_APIC         0x1u /* a local APIC (CPUID.1:EDX.APIC, while enabled) */
+#define CPU_PLAT_TSC_DEADLINE 0x2u /* its timer has TSC-deadline mode (CPUID.1:ECX[24]) */
 
 struct cpu {
     /* --- hot part: offsets used by emitted code (bt/offsets.h); keep first --- */
@@ -140,6 +151,7 @@ struct cpu {
     /* --- the machine (set after allocation, vm_cpu_env_attach) --- */
     const struct cpu_env_ops *env;
     void *env_ctx;
+    unsigned platform;      /* CPU_PLAT_* */
 
 };
 

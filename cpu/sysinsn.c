@@ -129,7 +129,15 @@ int cpu_co_rdmsr(struct cpu *c, const struct dec_insn *d)
     if (need_cpl0(c))
         return co_fault(c, d, GP0);
     uint64_t v;
-    switch (c->regs[CPU_ECX]) {
+    uint32_t msr = c->regs[CPU_ECX];
+    if ((msr == 0x1B || msr == 0x6E0) && c->env && c->env->msr_read) {
+        if (c->env->msr_read(c->env_ctx, msr, &v))
+            return co_fault(c, d, GP0);
+        c->regs[CPU_EAX] = (uint32_t)v;
+        c->regs[CPU_EDX] = (uint32_t)(v >> 32);
+        return CPU_CO_CONTINUE;
+    }
+    switch (msr) {
     case 0x10: v = guest_tsc(c); break;
     case 0x1B: v = c->msr_apic_base; break;
     case 0x174: v = c->msr_sysenter_cs; break;
@@ -155,7 +163,20 @@ int cpu_co_wrmsr(struct cpu *c, const struct dec_insn *d)
     if (need_cpl0(c))
         return co_fault(c, d, GP0);
     uint64_t v = ((uint64_t)c->regs[CPU_EDX] << 32) | c->regs[CPU_EAX];
-    switch (c->regs[CPU_ECX]) {
+    uint32_t msr = c->regs[CPU_ECX];
+    if ((msr == 0x1B || msr == 0x6E0) && c->env && c->env->msr_write) {
+        int r = c->env->msr_write(c->env_ctx, msr, v);
+        if (r < 0)
+            return co_fault(c, d, GP0);
+        if (r > 0 && c->mmu) {
+            /* The APIC window moved: no shadow entry may keep the old
+             * view of either page, and blocks must see the new one. */
+            smmu_flush(c->mmu);
+            return done_exit(c, d);
+        }
+        return CPU_CO_CONTINUE;
+    }
+    switch (msr) {
     case 0x10: c->tsc_offset = v - __rdtsc(); break;
     case 0x1B:
         /* Bits 0-7, 9 and above the 32-bit physical width are reserved. */

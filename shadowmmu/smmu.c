@@ -223,6 +223,24 @@ void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len)
         m->code_write_hook(m->code_write_opaque, phys, len);
 }
 
+void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
+{
+    while (len) {
+        uint64_t n = 0x1000 - (phys & 0xFFF);
+        if (n > len)
+            n = len;
+        uint64_t ppage = phys >> 12;
+        if (ppage < m->npages) {
+            if (smmu_traced(m, ppage))
+                smmu_trace_write(m, phys, (unsigned)n);
+            if (m->code_pages[ppage] && m->code_write_hook)
+                m->code_write_hook(m->code_write_opaque, phys, (unsigned)n);
+        }
+        phys += n;
+        len -= n;
+    }
+}
+
 /* One piece of an access, inside a page, already translated. */
 static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned len, bool write)
 {

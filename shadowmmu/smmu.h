@@ -170,6 +170,10 @@ void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len);
 int smmu_read(struct smmu *m, uint32_t lin, void *buf, unsigned len, unsigned acc);
 int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len, unsigned acc);
 
+/* A device wrote guest-physical [phys, phys + len) behind the CPU's back
+ * (DMA): apply the traces and code invalidation a CPU write would. */
+void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len);
+
 /* Code coherence: mark a guest-physical page as holding translations (its
  * write entries are dropped so writes take the slow path). */
 void smmu_mark_code(struct smmu *m, uint64_t phys_page);

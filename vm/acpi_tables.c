@@ -1,11 +1,14 @@
 /*
  * vm/acpi_tables.c — builds the ACPI 2.0 tables in guest RAM at boot, as a
  * PC BIOS leaves them: RSDP (revision 2) -> RSDT and XSDT -> FADT
- * (revision 3) -> FACS and DSDT. The FADT describes the fixed hardware of
- * devices/acpi_pm.c (PM1a event/control blocks, PM timer, SCI on IRQ 9),
- * the reset register at 0xCF9 (devices/pci_host.c) and a legacy PC
- * (8042, ISA devices). No SMI_CMD: the machine is in ACPI mode from reset.
- * No MADT: btvm has no local APIC or I/O APIC, so Linux keeps the 8259 PIC.
+ * (revision 3) -> FACS and DSDT, MADT, HPET. The FADT describes the fixed
+ * hardware of devices/acpi_pm.c (PM1a event/control blocks, PM timer, SCI
+ * on IRQ 9), the reset register at 0xCF9 (devices/pci_host.c) and a legacy
+ * PC (8042, ISA devices). No SMI_CMD: the machine is in ACPI mode from
+ * reset. The MADT names the local APIC, the I/O APIC (GSI 0-23) and the
+ * interrupt source overrides of QEMU's pc machine (IRQ 0 on GSI 2; IRQs 5,
+ * 9, 10, 11 level-triggered, active high: the SCI and the PIRQ routes
+ * devices/piix.c presets); the HPET table the timer block at 0xFED00000.
  *
  * The DSDT is hand-assembled AML (ACPI 2.0 section 16) for this ASL:
  *
@@ -31,6 +34,9 @@
 #include <string.h>
 
 #include "devices/acpi_pm.h"
+#include "devices/hpet.h"
+#include "devices/ioapic.h"
+#include "devices/lapic.h"
 #include "devices/pci_host.h"
 
 #define OEM_ID       "BTVM  "    /* 6 bytes */
@@ -257,6 +263,58 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
     finish(t);
 }
 
+/* MADT (ACPI 2.0 5.2.10.4). */
+static uint32_t build_madt(uint8_t *t)
+{
+    uint32_t n = HDR_LEN;
+    w32(t + n, DEV_LAPIC_DEFAULT_BASE);
+    w32(t + n + 4, 1);                            /* PCAT_COMPAT: 8259s present */
+    n += 8;
+    uint8_t *e = t + n;                           /* processor local APIC */
+    e[0] = 0; e[1] = 8; e[2] = 0; e[3] = 0;       /* ACPI processor 0, APIC ID 0 */
+    w32(e + 4, 1);                                /* enabled */
+    n += 8;
+    e = t + n;                                    /* I/O APIC */
+    e[0] = 1; e[1] = 12; e[2] = 0; e[3] = 0;      /* ID 0 */
+    w32(e + 4, DEV_IOAPIC_BASE);
+    w32(e + 8, 0);                                /* GSI base */
+    n += 12;
+    static const struct { uint8_t irq; uint8_t gsi; uint16_t flags; } iso[] = {
+        { 0, 2, 0 }, { 5, 5, 0xD }, { 9, 9, 0xD }, { 10, 10, 0xD }, { 11, 11, 0xD },
+    };
+    for (size_t i = 0; i < sizeof(iso) / sizeof(iso[0]); i++) {
+        e = t + n;                                /* interrupt source override */
+        e[0] = 2; e[1] = 10; e[2] = 0; e[3] = iso[i].irq;
+        w32(e + 4, iso[i].gsi);
+        w16(e + 8, iso[i].flags);                 /* 0xD: active high, level */
+        n += 10;
+    }
+    e = t + n;                                    /* local APIC NMI: LINT1 */
+    e[0] = 4; e[1] = 6; e[2] = 0xFF;
+    w16(e + 3, 0);
+    e[5] = 1;
+    n += 6;
+    header(t, "APIC", n, 1);
+    finish(t);
+    return n;
+}
+
+/* HPET description table (IA-PC HPET specification 1.0a, 3.2.4). */
+static uint32_t build_hpet(uint8_t *t)
+{
+    uint32_t n = HDR_LEN + 20;
+    w32(t + HDR_LEN, 0x8086A201);                 /* rev 1, 3 timers, 64-bit, legacy route */
+    uint8_t *g = t + HDR_LEN + 4;                 /* base address: a GAS in memory space */
+    g[0] = 0; g[1] = 64; g[2] = 0; g[3] = 0;
+    w64(g + 4, DEV_HPET_BASE);
+    t[HDR_LEN + 16] = 0;                          /* HPET number */
+    w16(t + HDR_LEN + 17, 0);                     /* minimum clock tick */
+    t[HDR_LEN + 19] = 0;                          /* no page protection */
+    header(t, "HPET", n, 1);
+    finish(t);
+    return n;
+}
+
 uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
 {
     if (ram_size < VM_ACPI_END)
@@ -267,8 +325,8 @@ uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
     uint32_t rsdp = VM_ACPI_BASE;
     uint32_t facs = align(rsdp + 36, 64);         /* FACS: 64-byte aligned */
     uint32_t rsdt = facs + FACS_LEN;
-    uint32_t xsdt = align(rsdt + HDR_LEN + 4, 16);
-    uint32_t fadt = align(xsdt + HDR_LEN + 8, 16);
+    uint32_t xsdt = align(rsdt + HDR_LEN + 3 * 4, 16);
+    uint32_t fadt = align(xsdt + HDR_LEN + 3 * 8, 16);
     uint32_t dsdt = align(fadt + FADT_LEN, 16);
     uint8_t *p;
 
@@ -277,6 +335,9 @@ uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
     size_t aml = build_aml(p + HDR_LEN);
     header(p, "DSDT", (uint32_t)(HDR_LEN + aml), 2);
     finish(p);
+    uint32_t madt = align(dsdt + HDR_LEN + (uint32_t)aml, 16);
+    uint32_t hpet = align(madt + build_madt(ram + madt), 16);
+    build_hpet(ram + hpet);
 
     /* FACS: no firmware waking vector, global lock free, version 1. */
     p = ram + facs;
@@ -287,13 +348,17 @@ uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
     build_fadt(ram + fadt, facs, dsdt);
 
     p = ram + rsdt;
-    header(p, "RSDT", HDR_LEN + 4, 1);
+    header(p, "RSDT", HDR_LEN + 3 * 4, 1);
     w32(p + HDR_LEN, fadt);
+    w32(p + HDR_LEN + 4, madt);
+    w32(p + HDR_LEN + 8, hpet);
     finish(p);
 
     p = ram + xsdt;
-    header(p, "XSDT", HDR_LEN + 8, 1);
+    header(p, "XSDT", HDR_LEN + 3 * 8, 1);
     w64(p + HDR_LEN, fadt);
+    w64(p + HDR_LEN + 8, madt);
+    w64(p + HDR_LEN + 16, hpet);
     finish(p);
 
     /* RSDP: the first 20 bytes have their own checksum (ACPI 1.0 part),

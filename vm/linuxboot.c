@@ -14,6 +14,7 @@
  */
 #include "vm/loadutil.h"
 #include "vm/linuxboot.h"
+#include "vm/memmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,15 +55,10 @@ bool vm_linux_probe_file(const char *path)
 /* e820: what btvm's machine has (see the file comment). */
 static unsigned build_e820(uint8_t *bp, uint64_t ram_size)
 {
-    static const uint32_t low_ram_end = 0x9FC00; /* EBDA below 640 KiB, as on a PC */
-    const struct { uint64_t base, end; uint32_t type; } map[] = {
-        { 0, low_ram_end, VM_LINUX_E820_RAM },
-        { low_ram_end, 0xA0000, VM_LINUX_E820_RESERVED },
-        { 0xF0000, MIB, VM_LINUX_E820_RESERVED },
-        { MIB, ram_size, VM_LINUX_E820_RAM },
-    };
+    struct vm_mem_range map[VM_MEMMAP_MAX];
+    unsigned nmap = vm_memmap(ram_size, map);
     unsigned n = 0;
-    for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+    for (unsigned i = 0; i < nmap; i++) {
         uint8_t *e = bp + VM_LBP_E820_TABLE + 20 * n++;
         vm_wr64(e, map[i].base);
         vm_wr64(e + 8, map[i].end - map[i].base);

@@ -14,20 +14,33 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include <x86intrin.h>
 #include "devices/acpi_pm.h"
 #include "devices/bus.h"
 #include "devices/debugcon.h"
 #include "devices/debugexit.h"
+#include "devices/hpet.h"
 #include "devices/i8042.h"
+#include "devices/ide.h"
+#include "devices/imcr.h"
+#include "devices/ioapic.h"
+#include "devices/irqroute.h"
+#include "devices/lapic.h"
 #include "devices/pci_host.h"
 #include "devices/pic8259.h"
+#include "devices/piix.h"
 #include "devices/pit8254.h"
 #include "devices/rtc146818.h"
 #include "devices/uart16550.h"
+#include "devices/fw_cfg.h"
 #include "vm/acpi_tables.h"
 #include "vm/console.h"
+#include "vm/dma.h"
+#include "vm/fwcfg.h"
 #include "vm/linuxboot.h"
+#include "vm/mptable.h"
 #include "vm/ram.h"
+#include "vm/storage.h"
 
 void vm_request_stop(struct vm *vm, int status)
 {
@@ -60,9 +73,35 @@ static void on_power_off(void *ctx)
     vm_request_stop(ctx, 0);
 }
 
-static void on_pic_intr(void *ctx)
+/* Something may have become deliverable at the local APIC: the vcpu must
+ * look (leave translated code, wake from HLT). */
+static void on_intr(void *ctx)
 {
     vm_kick(ctx);
+}
+
+/* The PIC's INTR reaches the CPU through the local APIC's LINT0. */
+static void on_pic_intr(void *ctx)
+{
+    struct vm_machine *m = ctx;
+    dev_lapic_extint_changed(m->lapic);
+}
+
+static bool pic_intr(void *ctx)
+{
+    return dev_pic_intr(ctx);
+}
+
+static int pic_ack(void *ctx)
+{
+    return dev_pic_ack(ctx);
+}
+
+/* The TSC the guest reads with RDTSC, for the APIC's TSC-deadline mode. */
+static uint64_t guest_tsc(void *ctx)
+{
+    struct vm *vm = ctx;
+    return __rdtsc() + (vm->cpu ? vm->cpu->tsc_offset : 0);
 }
 
 static void on_console_input(void *ctx)
@@ -72,8 +111,68 @@ static void on_console_input(void *ctx)
     vm_kick(vm);
 }
 
-/* The PC platform: 8259A pair, 8254 PIT, CMOS RTC, i8042, port 0x80, the
- * ACPI fixed hardware (SCI on IRQ 9) and the PCI host bridge. */
+/* The PIIX's configuration registers steer interrupts and IDE decoding. */
+static void on_pirq(void *ctx, unsigned n, uint8_t value)
+{
+    struct vm_machine *m = ctx;
+    dev_irqroute_set_pirq(m->irq, (int)n, value);
+}
+
+static void on_ide_decode(void *ctx, unsigned channel, bool enabled)
+{
+    struct vm_machine *m = ctx;
+    dev_ide_set_decode(m->ide, (int)channel, enabled);
+}
+
+static void on_bm_base(void *ctx, uint16_t port)
+{
+    struct vm_machine *m = ctx;
+    dev_ide_set_bm_base(m->ide, port);
+}
+
+/* Interrupt controllers: the 8259A pair, the local APIC in front of it
+ * (LINT0 as ExtINT, as firmware leaves it: the virtual wire), the I/O
+ * APIC, and the routing that gives every ISA IRQ to both controllers
+ * (IRQ 0 on pin 2) and PIRQA-D to the PIC by the PIIX's route registers. */
+static int setup_irqchips(struct vm_machine *m)
+{
+    struct vm *vm = &m->vm;
+    m->pic = dev_pic_new(vm->bus);
+    if (!m->pic)
+        return -1;
+    vm->pic = m->pic;
+    struct dev_lapic_config lc = {
+        .bus = vm->bus,
+        .timers = vm->timers,
+        .extint = { .intr = pic_intr, .ack = pic_ack, .ctx = m->pic },
+        .tsc_now = guest_tsc,
+        .tsc_ctx = vm,
+        .tsc_hz = cpu_host_tsc_hz(),
+        .apic_id = 0,
+        .bsp = true,
+    };
+    m->lapic = dev_lapic_new(&lc);
+    if (!m->lapic)
+        return -1;
+    dev_lapic_reset(m->lapic, true);
+    vm->lapic = m->lapic;
+    vm->intr_level = dev_lapic_intr_byte(m->lapic); /* the CPU's INTR */
+    dev_lapic_set_notify(m->lapic, on_intr, vm);
+    dev_pic_set_notify(m->pic, on_pic_intr, m);
+    m->ioapic = dev_ioapic_new(vm->bus, DEV_IOAPIC_BASE, dev_lapic_sink(m->lapic));
+    if (!m->ioapic)
+        return -1;
+    struct dev_apic_eoi eoi = dev_ioapic_eoi_target(m->ioapic);
+    dev_lapic_set_eoi(m->lapic, &eoi);
+    m->irq = dev_irqroute_new(m->pic, m->ioapic);
+    m->imcr = dev_imcr_new(vm->bus, NULL, NULL);
+    return m->irq && m->imcr ? 0 : -1;
+}
+
+/* The PC platform: interrupt controllers, HPET (in front of the PIT's and
+ * RTC's IRQs for its legacy replacement route), 8254 PIT, CMOS RTC, i8042,
+ * port 0x80, the ACPI fixed hardware (SCI on IRQ 9), the PCI host bridge
+ * with QEMU's PIIX functions, IDE, fw_cfg. */
 static int setup_platform(struct vm_machine *m)
 {
     struct vm *vm = &m->vm;
@@ -83,26 +182,55 @@ static int setup_platform(struct vm_machine *m)
         fprintf(stderr, "btvm: cannot start the timer thread: %s\n", strerror(-r));
         return VM_STATUS_HOST_ERROR;
     }
-    m->pic = dev_pic_new(vm->bus);
-    if (!m->pic)
+    if (setup_irqchips(m)) {
+        fprintf(stderr, "btvm: cannot create the interrupt controllers\n");
         return VM_STATUS_HOST_ERROR;
-    vm->pic = m->pic;
-    vm->intr_level = dev_pic_intr_byte(m->pic); /* the CPU's INTR: the master's output */
-    dev_pic_set_notify(m->pic, on_pic_intr, vm);
-    m->pit = dev_pit_new(vm->bus, vm->timers, dev_pic_line(m->pic, 0));
-    m->rtc = dev_rtc_new(vm->bus, vm->timers, dev_pic_line(m->pic, 8), vm->ram_size);
-    m->kbc = dev_i8042_new(vm->bus, on_reset, vm, dev_pic_line(m->pic, 1), dev_pic_line(m->pic, 12));
-    m->acpi_pm = dev_acpi_pm_new(vm->bus, vm->timers, dev_pic_line(m->pic, DEV_ACPI_SCI_IRQ),
-                                 on_power_off, vm);
+    }
+    struct dev_hpet_config hc = {
+        .base = DEV_HPET_BASE,
+        .intcap = DEV_HPET_INTCAP_PC,
+        .legacy_irq0 = dev_irqroute_isa_line(m->irq, 0),
+        .legacy_irq8 = dev_irqroute_isa_line(m->irq, 8),
+    };
+    hc.gsi[2] = dev_irqroute_isa_line(m->irq, 0); /* pin 2 = ISA IRQ 0's pin */
+    m->hpet = dev_hpet_new(vm->bus, vm->timers, &hc);
+    if (!m->hpet) {
+        fprintf(stderr, "btvm: cannot create the HPET\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    m->pit = dev_pit_new(vm->bus, vm->timers, dev_hpet_legacy_input(m->hpet, 0));
+    m->rtc = dev_rtc_new(vm->bus, vm->timers, dev_hpet_legacy_input(m->hpet, 8), vm->ram_size);
+    m->kbc = dev_i8042_new(vm->bus, on_reset, vm, dev_irqroute_isa_line(m->irq, 1),
+                           dev_irqroute_isa_line(m->irq, 12));
+    m->acpi_pm = dev_acpi_pm_new(vm->bus, vm->timers,
+                                 dev_irqroute_isa_line(m->irq, DEV_ACPI_SCI_IRQ), on_power_off, vm);
     m->pci = dev_pci_host_new(vm->bus, on_reset, vm);
-    if (!m->pit || !m->rtc || !m->kbc || !m->acpi_pm || !m->pci ||
+    m->ide = dev_ide_new(vm->bus, dev_irqroute_isa_line(m->irq, 14),
+                         dev_irqroute_isa_line(m->irq, 15), vm_dma(vm));
+    if (!m->pit || !m->rtc || !m->kbc || !m->acpi_pm || !m->pci || !m->ide ||
         dev_port80_init(vm->bus) != 0) {
         fprintf(stderr, "btvm: cannot create the PC platform devices\n");
         return VM_STATUS_HOST_ERROR;
     }
-    dev_uart_set_irq(m->uart, dev_pic_line(m->pic, 4));
+    struct dev_piix_ops po = {
+        .pirq_changed = on_pirq, .ide_decode = on_ide_decode, .bm_base = on_bm_base, .ctx = m,
+    };
+    m->piix = dev_piix_new(m->pci, m->acpi_pm, &po);
+    /* What SeaBIOS leaves: PIRQs routed, IDE decoding with BAR4 mapped,
+     * the PM registers at 0x600 (where the FADT says). */
+    if (!m->piix || dev_piix_firmware_setup(m->piix) != 0) {
+        fprintf(stderr, "btvm: cannot create the PIIX functions\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    dev_uart_set_irq(m->uart, dev_irqroute_isa_line(m->irq, 4));
     vm->uart = m->uart;
     vm_console_set_notify(on_console_input, vm);
+    r = vm_storage_attach(vm, m->ide, m->blk);
+    if (r)
+        return r;
+    r = vm_fw_cfg_setup(vm, &m->fw_cfg);
+    if (r)
+        return r;
     return 0;
 }
 
@@ -161,6 +289,13 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         fprintf(stderr, "%s\n", err);
         return VM_STATUS_HOST_ERROR;
     }
+    /* What a PC BIOS leaves in its area (0xF0000-0xFFFFF, reserved in every
+     * memory map): the ACPI tables and the MP tables. A kernel that loads
+     * itself over them simply replaces them. */
+    uint32_t cpuid1[4];
+    cpu_cpuid(NULL, 1, 0, cpuid1);
+    vm_acpi_build(vm->ram, vm->ram_size);
+    vm_mptable_build(vm->ram, vm->ram_size, cpuid1[0], cpuid1[3]);
     /* The loader is chosen by content: a bzImage has "HdrS" at 0x202;
      * everything else (including unreadable files, which it reports) goes
      * to the Multiboot loader as before. */
@@ -175,10 +310,7 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         fprintf(stderr, "%s\n", err);
         return VM_STATUS_BAD_INPUT;
     }
-    /* Linux looks for the RSDP in the BIOS area (Multiboot kernels get the
-     * low megabyte as before). */
-    if (is_linux)
-        vm_acpi_build(vm->ram, vm->ram_size);
+
     vm->engine = vm_engine_select(opt);
     if (!vm->engine)
         return VM_STATUS_BAD_INPUT; /* vm_engine_select printed why */
@@ -200,6 +332,11 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
                 vm->err[0] ? vm->err : "initialization failed");
         return VM_STATUS_HOST_ERROR;
     }
+    vm->cpu->platform = CPU_PLAT_APIC;
+    /* TSC-deadline mode needs the guest's MSR writes; under KVM without an
+     * in-kernel local APIC they never reach btvm (docs/hav.md). */
+    if (vm->engine != &hav_engine_ops)
+        vm->cpu->platform |= CPU_PLAT_TSC_DEADLINE;
     vm_cpu_env_attach(vm, vm->cpu);
     if (is_linux) {
         vm_linux_cpu_entry(vm->cpu, &linux_boot); /* 32-bit boot protocol */
@@ -227,21 +364,42 @@ void vm_machine_destroy(struct vm_machine *m)
         vm->engine->destroy(vm);
     m->engine_ready = false;
     vm_console_set_notify(NULL, NULL);
+    /* Devices before the bus they are registered on; the PIIX before the
+     * PCI host and the ACPI PM it uses; IDE before the images it reads. */
+    if (m->fw_cfg)
+        dev_fw_cfg_free(m->fw_cfg);
+    if (m->piix)
+        dev_piix_free(m->piix);
+    if (m->ide)
+        dev_ide_free(m->ide);
+    vm_storage_close(m->blk);
     if (m->pci)
         dev_pci_host_free(m->pci);
     if (m->acpi_pm)
         dev_acpi_pm_free(m->acpi_pm);
-    m->pci = NULL; m->acpi_pm = NULL;
+    m->fw_cfg = NULL; m->piix = NULL; m->ide = NULL; m->pci = NULL; m->acpi_pm = NULL;
     if (m->kbc)
         dev_i8042_free(m->kbc);
     if (m->rtc)
         dev_rtc_free(m->rtc);
     if (m->pit)
         dev_pit_free(m->pit);
+    if (m->hpet)
+        dev_hpet_free(m->hpet);
+    m->kbc = NULL; m->rtc = NULL; m->pit = NULL; m->hpet = NULL;
+    if (m->imcr)
+        dev_imcr_free(m->imcr);
+    if (m->irq)
+        dev_irqroute_free(m->irq);
+    if (m->ioapic)
+        dev_ioapic_free(m->ioapic);
+    if (m->lapic)
+        dev_lapic_free(m->lapic);
     if (m->pic)
         dev_pic_free(m->pic);
-    m->kbc = NULL; m->rtc = NULL; m->pit = NULL; m->pic = NULL;
+    m->imcr = NULL; m->irq = NULL; m->ioapic = NULL; m->lapic = NULL; m->pic = NULL;
     vm->pic = NULL;
+    vm->lapic = NULL;
     vm->intr_level = NULL;
     vm->uart = NULL;
     if (m->uart)

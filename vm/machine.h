@@ -27,6 +27,15 @@
 struct dev_uart;
 struct dev_acpi_pm;
 struct dev_pci_host;
+struct dev_lapic;
+struct dev_ioapic;
+struct dev_irqroute;
+struct dev_imcr;
+struct dev_hpet;
+struct dev_piix;
+struct dev_ide;
+struct dev_fw_cfg;
+struct blk;
 
 struct vm_machine {
     struct vm vm;              /* first: device callbacks get &m->vm */
@@ -37,6 +46,15 @@ struct vm_machine {
     struct dev_i8042 *kbc;
     struct dev_acpi_pm *acpi_pm;
     struct dev_pci_host *pci;
+    struct dev_lapic *lapic;
+    struct dev_ioapic *ioapic;
+    struct dev_irqroute *irq;  /* ISA and PCI lines to the PIC and the I/O APIC */
+    struct dev_imcr *imcr;
+    struct dev_hpet *hpet;
+    struct dev_piix *piix;
+    struct dev_ide *ide;
+    struct dev_fw_cfg *fw_cfg;
+    struct blk *blk[VM_MAX_DRIVES]; /* open disk images, by IDE index */
     struct dev_timers timers;  /* vm.timers points here */
     struct vm_mb_result boot;
     bool console_open, engine_ready;

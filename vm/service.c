@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include "cpu/cpu.h"
 #include "devices/bus.h"
+#include "devices/lapic.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
 
@@ -41,8 +42,21 @@ void vm_poll_input(struct vm *vm)
     dev_uart_poll(vm->uart);
 }
 
+/* The local APIC's byte says "maybe" (another thread may have raised it):
+ * ask the APIC, which also settles the byte. The PIC's byte is exact. */
+bool vm_intr_check(struct vm *vm)
+{
+    if (vm->lapic)
+        return dev_lapic_pending(vm->lapic) >= 0;
+    return true;
+}
+
+/* INTA through the local APIC when there is one: it hands out its own
+ * vectors, or the PIC's through LINT0 (ExtINT, the virtual wire). */
 int vm_intr_ack(struct vm *vm)
 {
+    if (vm->lapic)
+        return dev_lapic_ack(vm->lapic);
     return dev_pic_ack(vm->pic);
 }
 
@@ -64,14 +78,59 @@ static bool env_stop_requested(void *ctx)
     return __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE);
 }
 
+#define MSR_APIC_BASE    0x1Bu
+#define MSR_TSC_DEADLINE 0x6E0u
+
+static int env_msr_read(void *ctx, uint32_t msr, uint64_t *val)
+{
+    struct vm *vm = ctx;
+    switch (msr) {
+    case MSR_APIC_BASE:
+        *val = dev_lapic_get_base(vm->lapic);
+        return 0;
+    case MSR_TSC_DEADLINE:
+        if (!(vm->cpu->platform & CPU_PLAT_TSC_DEADLINE))
+            return -1;
+        *val = dev_lapic_get_tsc_deadline(vm->lapic);
+        return 0;
+    }
+    return -1;
+}
+
+static int env_msr_write(void *ctx, uint32_t msr, uint64_t val)
+{
+    struct vm *vm = ctx;
+    switch (msr) {
+    case MSR_APIC_BASE: {
+        int r = dev_lapic_set_base(vm->lapic, val);
+        return r < 0 ? -1 : r;
+    }
+    case MSR_TSC_DEADLINE:
+        if (!(vm->cpu->platform & CPU_PLAT_TSC_DEADLINE))
+            return -1;
+        dev_lapic_set_tsc_deadline(vm->lapic, val);
+        return 0;
+    }
+    return -1;
+}
+
 static const struct cpu_env_ops cpu_env = {
     .pio = env_pio,
     .io_done = env_io_done,
     .stop_requested = env_stop_requested,
 };
 
+/* The same with a local APIC: its MSRs are the platform's. */
+static const struct cpu_env_ops cpu_env_apic = {
+    .pio = env_pio,
+    .io_done = env_io_done,
+    .stop_requested = env_stop_requested,
+    .msr_read = env_msr_read,
+    .msr_write = env_msr_write,
+};
+
 void vm_cpu_env_attach(struct vm *vm, struct cpu *c)
 {
-    c->env = &cpu_env;
+    c->env = vm->lapic ? &cpu_env_apic : &cpu_env;
     c->env_ctx = vm;
 }

@@ -21,6 +21,7 @@
 
 struct dev_bus;
 struct dev_pic;
+struct dev_lapic;
 struct dev_uart;
 struct dev_timers;
 struct cpu;
@@ -56,6 +57,9 @@ struct vm_engine_ops {
     int (*init)(struct vm *vm);
     void (*run)(struct vm *vm, struct vm_exit *exit);
     void (*print_stats)(struct vm *vm, void *FILE_stream, bool json);
+    /* A device wrote guest RAM [gpa, gpa + len) by DMA (vcpu thread): drop
+     * what the engine derived from those bytes. NULL: nothing to drop. */
+    void (*ram_written)(struct vm *vm, uint64_t gpa, uint64_t len);
     /* Frees what init allocated, vm->cpu included. */
     void (*destroy)(struct vm *vm);
 };
@@ -105,6 +109,7 @@ struct vm {
 
     /* Interrupts and time (vm/wake.c, vm/service.c). */
     struct dev_pic *pic;     /* vm/ only: engines use vm_intr_* */
+    struct dev_lapic *lapic; /* vm/ only: in front of the PIC when present */
     struct dev_uart *uart;   /* vm/ only: engines use vm_service_input */
     /* The CPU's INTR input: a byte that is 1 while an interrupt waits for
      * the CPU (today the 8259A pair's output). NULL: nothing can interrupt. */
@@ -163,11 +168,15 @@ static inline bool vm_intr_possible(const struct vm *vm)
 }
 /* INTR: an interrupt waits for the CPU (it takes it when IF=1 and no
  * interrupt shadow). */
-static inline bool vm_intr_pending(const struct vm *vm)
+bool vm_intr_check(struct vm *vm);
+static inline bool vm_intr_pending(struct vm *vm)
 {
-    return vm->intr_level && __atomic_load_n(vm->intr_level, __ATOMIC_ACQUIRE);
+    return vm->intr_level && __atomic_load_n(vm->intr_level, __ATOMIC_ACQUIRE) &&
+           vm_intr_check(vm);
 }
-/* The INTR byte itself (0 or 1), for emitted code to read; NULL as above. */
+/* The INTR byte itself, for emitted code to read; NULL as above. With a
+ * local APIC it may say 1 when nothing is deliverable (vm_intr_check, which
+ * vm_intr_pending calls, settles it), never 0 when something is. */
 static inline const volatile uint8_t *vm_intr_level(const struct vm *vm)
 {
     return vm->intr_level;

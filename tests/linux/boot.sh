@@ -28,8 +28,9 @@ echo "== md5"; dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum
 echo "== fork"; n=0; i=0
 while [ $i -lt 50 ]; do /bin/true && n=$((n + 1)); i=$((i + 1)); done
 echo "forkexec ok $n"
-echo "== dmesg"; dmesg | grep -E 'ACPI|PCI|pci|AE_|clocksource: acpi_pm'
+echo "== dmesg"; dmesg | grep -E 'ACPI|PCI|pci|AE_|clocksource: acpi_pm|IOAPIC'
 echo "== interrupts"; cat /proc/interrupts
+echo "== clockevent"; cat /sys/devices/system/clockevents/clockevent0/current_device
 echo "== end"
 SH
 APPEND=$(linux_cmdline "$SCRIPT")
@@ -80,7 +81,14 @@ run_one() {
     check "$sys" "dmesg: ACPI does not support S5" has "$dm" 'ACPI: PM: \(supports .*S5\)'
     check "$sys" "dmesg: no host bridge 8086:1237 at 00:00.0" has "$dm" 'pci 0000:00:00\.0: \[8086:1237\]'
     check "$sys" "dmesg: no acpi_pm clocksource" has "$dm" 'clocksource: acpi_pm: '
-    check "$sys" "/proc/interrupts: no acpi on IRQ 9" has "$(section "$out" interrupts)" '^ *9: .* acpi$'
+    local irqs; irqs=$(section "$out" interrupts)
+    check "$sys" "/proc/interrupts: no acpi on IRQ 9" has "$irqs" '^ *9: .* acpi$'
+    check "$sys" "/proc/interrupts: the timer is not on IO-APIC pin 2" has "$irqs" '^ *0: .*IO-APIC +2-edge +timer$'
+    check "$sys" "/proc/interrupts: the UART is not on the IO-APIC" has "$irqs" '^ *4: .*IO-APIC +4-edge +ttyS0$'
+    check "$sys" "/proc/interrupts: no local timer interrupts" has "$irqs" '^ *LOC: +[1-9]'
+    check "$sys" "/proc/cpuinfo: no apic flag" has "$cpu" '^flags[[:space:]]*: .* apic( |$)'
+    check "$sys" "clockevent is not the local APIC's timer" has "$(section "$out" clockevent)" '^lapic'
+    check "$sys" "dmesg: no I/O APIC at 0xfec00000" has "$dm" 'IOAPIC\[0\]: apic_id 0, version 32, address 0xfec00000, GSI 0-23'
     if [ "$bad" -ne 0 ]; then
         echo "linux: $sys: last lines of the serial output:"
         printf '%s\n' "$out" | tail -n 25 | sed 's/^/  | /'
