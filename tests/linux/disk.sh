@@ -57,6 +57,7 @@ SH
 
 section() { printf '%s\n' "$1" | awk -v s="== $2" '$0 == s { on = 1; next } /^== / { on = 0 } on'; }
 has() { printf '%s\n' "$1" | grep -qE -- "$2"; }
+not_has() { ! has "$@"; }
 fail=0
 check() { # check <system> <what> <condition...>
     local sys=$1 what=$2; shift 2
@@ -124,7 +125,6 @@ run_one() {
     fi
     rm -rf "$tmp"
 }
-not_has() { ! has "$@"; }
 
 btvm_ide() { "$BTVM" --help 2>&1 | grep -q -- '-hda'; }
 ran_btvm=0
