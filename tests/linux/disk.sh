@@ -114,7 +114,7 @@ run_one() {
     # The driver's own account, so a failure (or a PIO fallback) is readable.
     say "$sys: dmesg and transfer modes:"
     printf '%s\n' "$dm" | grep -E 'ata_piix|ata[0-9]' | sed 's/^/  | /'
-    printf '%s\n' "$xf" | sed 's/^/  | xfer_mode /'
+    [ -z "$xf" ] || printf '%s\n' "$xf" | sed 's/^/  | xfer_mode /'
     if [ "$bad" -ne 0 ]; then
         say "$sys: serial output from the script on (or its last 25 lines):"
         if has "$out" '^btvm-init: run$'; then printf '%s\n' "$out" | sed -n '/^btvm-init: run$/,$p'
