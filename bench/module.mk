@@ -1,8 +1,9 @@
 # bench/: `make bench` runs bench/run.sh over BENCH_WORKLOADS; each writes
 # $(BUILD)/bench/<workload>.csv and prints its ratio table. Not part of
 # `make test`. Knobs (environment): BENCH_RUNS, BENCH_WARMUP, BENCH_TIMEOUT.
-BENCH_WORKLOADS := compute nano linux
+# disk (bench/disk.sh) skips itself while btvm takes no -hda.
+BENCH_WORKLOADS := compute nano linux disk
 
-bench: all linux
+bench: all linux linux-disk
 	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh $(BENCH_WORKLOADS)
 	@BENCH_OUT=$(BUILD)/bench BTVM=$(BUILD)/btvm bash bench/report.sh

@@ -12,6 +12,11 @@ have_hdr /usr/include/check.h              || need+=(check)
 have_hdr /usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a || need+=(gcc-multilib)
 command -v pkg-config >/dev/null           || need+=(pkg-config)
 command -v qemu-system-i386 >/dev/null     || need+=(qemu-system-x86)
+# The Linux disk test (tests/linux/disk.sh) makes an ext2 image and an ISO.
+# (e2fsprogs lives in /sbin, which a user's PATH may not have.)
+have_sbin() { PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null; }
+have_sbin mke2fs && have_sbin debugfs && have_sbin e2fsck || need+=(e2fsprogs)
+command -v xorriso >/dev/null              || need+=(xorriso)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

@@ -7,9 +7,9 @@
 #                            guests/linux/init as /init
 # plus $BUILD/linux/native/busybox (busybox-static:amd64, for bench/linux.sh).
 # The .debs are kept in $BUILD/cache/debian/ and reused; nothing is fetched
-# when they are there. The cpio archive is written here by hand (newc is a
-# text header per file), so neither the cpio tool nor root (for the
-# /dev/console node) is needed. Docs: docs/linux.md.
+# when they are there. The cpio archive is written by hand (newc is a
+# text header per file; guests/linux/cpio.sh), so neither the cpio tool
+# nor root (for the /dev/console node) is needed. Docs: docs/linux.md.
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -59,28 +59,8 @@ fetch_debs() {
         die "packages missing in $CACHE after download"
 }
 
-# --- newc cpio writer ---------------------------------------------------
-# cpio_hdr <name> <mode> <size> <rmaj> <rmin>: the 110-byte header, the
-# name and its padding to 4 bytes (mtime 0, uid 0: reproducible).
-CPIO_INO=1
-cpio_hdr() {
-    local name=$1 mode=$2 size=$3 rmaj=${4:-0} rmin=${5:-0} nlen
-    nlen=$(( ${#name} + 1 ))
-    printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-        "$CPIO_INO" "$mode" 0 0 1 0 "$size" 0 0 "$rmaj" "$rmin" "$nlen" 0
-    CPIO_INO=$((CPIO_INO + 1))
-    printf '%s\0' "$name"
-    cpio_pad $(( (110 + nlen) ))
-}
-cpio_pad() { local n=$(( (4 - $1 % 4) % 4 )); [ "$n" -eq 0 ] || head -c "$n" /dev/zero; }
-cpio_dir()  { cpio_hdr "$1" $((0040755)) 0; }
-cpio_chr()  { cpio_hdr "$1" $((0020600)) 0 "$2" "$3"; }
-cpio_link() { cpio_hdr "$1" $((0120777)) ${#2}; printf '%s' "$2"; cpio_pad ${#2}; }
-cpio_file() {
-    local size; size=$(stat -c %s "$2")
-    cpio_hdr "$1" $(( $3 )) "$size"; cat "$2"; cpio_pad "$size"
-}
-cpio_trailer() { cpio_hdr 'TRAILER!!!' 0 0; }
+# The newc cpio writer (cpio_dir, cpio_file, ...).
+. guests/linux/cpio.sh
 
 build_initrd() {
     local bb=$1 out=$2

@@ -5,6 +5,10 @@
 # command line as btvm.cmd=<base64>; guests/linux/init runs it, prints
 # "btvm-init: exit N", writes N to the isa-debug-exit port 0xf4 and powers
 # off. So btvm ends with status N, QEMU (with isa-debug-exit) with 2N+1.
+# IDE media, when set: LINUX_HDA (a raw disk image, primary master) and
+# LINUX_CDROM (an ISO 9660 image, secondary master, read-only) — QEMU's
+# -hda and -cdrom (for QEMU spelt as -drive with format=raw, which spares
+# its "probed raw" warning and write restriction on sector 0).
 LINUX_DIR=${LINUX_DIR:-build/linux}
 LINUX_KERNEL=${LINUX_KERNEL:-$LINUX_DIR/vmlinuz}
 LINUX_INITRD=${LINUX_INITRD:-$LINUX_DIR/initrd.img}
@@ -22,12 +26,17 @@ linux_cmdline() {
 # linux_boot <btvm|qemu> <append>: boots, serial on stdout; the
 # emulator's exit status. stdin must not be a terminal the caller needs.
 linux_boot() {
+    local drv=() qdrv=()
+    [ -n "${LINUX_HDA:-}" ] && drv+=(-hda "$LINUX_HDA") &&
+        qdrv+=(-drive "file=$LINUX_HDA,format=raw,if=ide,index=0,media=disk")
+    [ -n "${LINUX_CDROM:-}" ] && drv+=(-cdrom "$LINUX_CDROM") &&
+        qdrv+=(-drive "file=$LINUX_CDROM,format=raw,if=ide,index=2,media=cdrom,readonly=on")
     case $1 in
-    btvm) "$BTVM" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
-    btvm-ref) "$BTVM_REF" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
-    btvm-kvm) "$BTVM" run -q --engine kvm -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" ;;
+    btvm) "$BTVM" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
+    btvm-ref) "$BTVM_REF" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
+    btvm-kvm) "$BTVM" run -q --engine kvm -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     qemu) "$QEMU" -accel tcg -m "$LINUX_MEM" -kernel "$LINUX_KERNEL" -initrd "$LINUX_INITRD" \
-              -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+              -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${qdrv[@]}" \
               -display none -serial stdio -monitor none -no-reboot ;;
     *) echo "linux_boot: unknown system '$1'" >&2; return 2 ;;
     esac
