@@ -60,11 +60,14 @@ static void on_debug_exit(void *ctx, uint32_t v)
     vm_request_stop(vm, (int)(s & 0xff));
 }
 
-/* The guest pulsed the CPU reset line (i8042 or 0xCF9): btvm stops with a
- * documented status (there is no BIOS to restart through). */
+/* The guest pulsed the CPU reset line (i8042 or 0xCF9): the run ends and
+ * main() builds the machine again (or, with --no-reboot, exits with
+ * VM_STATUS_RESET). */
 static void on_reset(void *ctx)
 {
-    vm_request_stop(ctx, VM_STATUS_RESET);
+    struct vm *vm = ctx;
+    vm->reset_requested = true;
+    vm_request_stop(vm, VM_STATUS_RESET);
 }
 
 /* ACPI S5 (soft off): the guest powered the machine off, a success. */
@@ -278,12 +281,6 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     vm->opt = *opt;
     vm->ram_fd = -1;
     vm->timers = &m->timers;
-    /* Rebooting needs the vcpu's wakeups (vm/wake.c) to survive an engine
-     * teardown, which they cannot yet: refuse rather than ignore it. */
-    if (opt->reboot) {
-        fprintf(stderr, "btvm: --reboot is not supported yet\n");
-        return VM_STATUS_BAD_INPUT;
-    }
 
     if (vm_ram_create(vm, (uint64_t)opt->mem_mib << 20, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);

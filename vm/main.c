@@ -3,6 +3,7 @@
  * machine, run it, exit with its status. Kept alone in this file because
  * the unit tests link everything else (tests/module.mk leaves it out).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,10 +31,18 @@ int main(int argc, char **argv)
         vm_cli_version(stdout);
         return 0;
     }
-    int status = vm_machine_create(&m, &cli.opt);
-    if (status == 0)
-        status = vm_run(&m.vm);
-    vm_machine_destroy(&m);
-    fflush(stdout);
-    return status;
+    /* A guest reset (i8042 pulse, 0xCF9, the ACPI reset register) builds
+     * the machine again from the same files, as QEMU does for -kernel:
+     * fresh RAM, kernel and initrd loaded anew, devices at power-on.
+     * --no-reboot ends btvm with VM_STATUS_RESET instead. */
+    for (;;) {
+        int status = vm_machine_create(&m, &cli.opt);
+        if (status == 0)
+            status = vm_run(&m.vm);
+        bool again = status == VM_STATUS_RESET && m.vm.reset_requested && !cli.opt.no_reboot;
+        vm_machine_destroy(&m);
+        fflush(stdout);
+        if (!again)
+            return status;
+    }
 }

@@ -125,6 +125,7 @@ struct vm {
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;
     int stop_status;         /* btvm's exit status when stopped by a device */
+    bool reset_requested;    /* the stop is a machine reset (main() may boot again) */
 };
 
 /* Ask the machine to stop with the given process exit status; safe from

@@ -25,16 +25,19 @@ linux_cmdline() {
 
 # linux_boot <btvm|qemu> <append>: boots, serial on stdout; the
 # emulator's exit status. stdin must not be a terminal the caller needs.
+# A guest reset ends the run (--no-reboot, QEMU's -no-reboot) unless
+# LINUX_REBOOT=1.
 linux_boot() {
-    local drv=() qdrv=()
+    local drv=() qdrv=() nr=(--no-reboot)
+    [ "${LINUX_REBOOT:-0}" = 1 ] && nr=()
     [ -n "${LINUX_HDA:-}" ] && drv+=(-hda "$LINUX_HDA") &&
         qdrv+=(-drive "file=$LINUX_HDA,format=raw,if=ide,index=0,media=disk")
     [ -n "${LINUX_CDROM:-}" ] && drv+=(-cdrom "$LINUX_CDROM") &&
         qdrv+=(-drive "file=$LINUX_CDROM,format=raw,if=ide,index=2,media=cdrom,readonly=on")
     case $1 in
-    btvm) "$BTVM" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
+    btvm) "$BTVM" run -q --engine bt "${nr[@]}" -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     btvm-ref) "$BTVM_REF" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
-    btvm-kvm) "$BTVM" run -q --engine kvm -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
+    btvm-kvm) "$BTVM" run -q --engine kvm "${nr[@]}" -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     qemu) "$QEMU" -accel tcg -m "$LINUX_MEM" -kernel "$LINUX_KERNEL" -initrd "$LINUX_INITRD" \
               -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${qdrv[@]}" \
               -display none -serial stdio -monitor none -no-reboot ;;

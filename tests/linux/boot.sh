@@ -123,6 +123,21 @@ run_power() {
     rm -f "$log"
 }
 
+# run_reboot <system>: without --no-reboot, `reboot -f` must boot the same
+# kernel again (the script runs a second time); stop after that.
+run_reboot() {
+    local sys=$1 n
+    n=$(LINUX_REBOOT=1 timeout -k 5 "$TIMEOUT" bash -c '. guests/linux/lib.sh; linux_boot "$1" "$2"' _ \
+            "$sys" "$(linux_cmdline "reboot -f")" </dev/null 2>&1 |
+        tr -d '\r' | awk '/^btvm-init: run$/ { if (++n == 2) { print n; exit } } END { if (n < 2) print n + 0 }')
+    if [ "$n" = 2 ]; then
+        echo "linux: $sys: 'reboot -f' without --no-reboot booted the kernel again"
+    else
+        echo "linux: $sys: 'reboot -f' without --no-reboot: the script ran $n time(s), want a second boot"
+        fail=1
+    fi
+}
+
 if [ "${LINUX_TEST_QEMU:-0}" = 1 ]; then
     if command -v "$QEMU" >/dev/null; then
         run_one qemu
@@ -134,5 +149,6 @@ if [ "${LINUX_TEST_BTVM:-1}" = 1 ]; then
     run_one btvm
     run_power btvm "poweroff -f" 0 'reboot: Power down'
     run_power btvm "reboot -f" 6 'reboot: Restarting system'
+    run_reboot btvm
 fi
 exit "$fail"
