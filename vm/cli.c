@@ -4,6 +4,12 @@
  * Owns the subcommands (run, help, version), every option with its btvm and
  * QEMU spelling, the limits on numbers, and the help text. It never exits or
  * prints on its own: errors come back as one line so tests can check them.
+ *
+ * IDE drives follow QEMU: -hda..-hdd FILE are indexes 0-3 (the argument is
+ * the file name as is), -cdrom FILE is index 2 and read-only, and -drive
+ * takes QEMU's KEY=VALUE,... list (",," is a comma in a value, a key alone
+ * is KEY=on, the last of a repeated key counts); a drive without index takes
+ * the first free slot in command-line order.
  */
 #include "vm/cli.h"
 
@@ -16,7 +22,8 @@
 #endif
 
 enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE, O_CODECACHE,
-              O_ENGINE, O_QUIET, O_REBOOT, O_HELP };
+              O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
+              O_DRIVE, O_HELP };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -37,6 +44,13 @@ static const struct opt_def opt_defs[] = {
     { "--engine", O_ENGINE, 1 },
     { "-q", O_QUIET, 0 },      { "--quiet", O_QUIET, 0 },
     { "--reboot", O_REBOOT, 0 },
+    { "--no-reboot", O_NO_REBOOT, 0 }, { "-no-reboot", O_NO_REBOOT, 0 },
+    { "-hda", O_HDA, 1 },      { "--hda", O_HDA, 1 },
+    { "-hdb", O_HDB, 1 },      { "--hdb", O_HDB, 1 },
+    { "-hdc", O_HDC, 1 },      { "--hdc", O_HDC, 1 },
+    { "-hdd", O_HDD, 1 },      { "--hdd", O_HDD, 1 },
+    { "-cdrom", O_CDROM, 1 },  { "--cdrom", O_CDROM, 1 },
+    { "-drive", O_DRIVE, 1 },  { "--drive", O_DRIVE, 1 },
     { "-h", O_HELP, 0 },       { "--help", O_HELP, 0 },
 };
 
@@ -111,6 +125,146 @@ static const char *parse_cache(const char *name, const char *val, struct vm_opti
     return NULL;
 }
 
+/* ---- IDE drives: -hda..-hdd, -cdrom, -drive ---- */
+
+static const char *const slot_name[VM_MAX_DRIVES] = {
+    "primary master", "primary slave", "secondary master", "secondary slave",
+};
+
+/* Which option filled each IDE slot, as typed, for the error when a second
+ * drive wants the same one. */
+struct drive_src {
+    const char *opt[VM_MAX_DRIVES];
+    const char *arg[VM_MAX_DRIVES];
+};
+
+/* Put a drive at index (-1: the first free slot, as QEMU does, in command
+ * line order). file is copied into out->drive_file when copy is set. */
+static const char *add_drive(struct vm_cli *out, struct drive_src *src, int index,
+                             const char *name, const char *arg, const char *file, bool copy,
+                             enum vm_media media, bool readonly, char *err, size_t errlen)
+{
+    if (index < 0) {
+        for (index = 0; index < VM_MAX_DRIVES && out->opt.drives[index].used; index++)
+            ;
+        if (index == VM_MAX_DRIVES)
+            return fail(err, errlen, "%s '%s': no free IDE slot (index 0 to %d are all taken)",
+                        name, arg, VM_MAX_DRIVES - 1);
+    }
+    struct vm_drive *d = &out->opt.drives[index];
+    if (d->used)
+        return fail(err, errlen, "%s '%s': IDE index %d (%s) is already taken by %s '%s'", name,
+                    arg, index, slot_name[index], src->opt[index], src->arg[index]);
+    if (copy) {
+        /* The caller checked the length against VM_CLI_FILE_MAX. */
+        memcpy(out->drive_file[index], file, strlen(file) + 1);
+        file = out->drive_file[index];
+    }
+    d->used = true;
+    d->file = file;
+    d->media = media;
+    d->readonly = readonly || media == VM_MEDIA_CDROM;
+    src->opt[index] = name;
+    src->arg[index] = arg;
+    return NULL;
+}
+
+/* QEMU's boolean spellings (on/off, yes/no, true/false). */
+static bool parse_onoff(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
+        *out = true;
+    else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+static bool key_is(const char *key, size_t klen, const char *want)
+{
+    return strlen(want) == klen && !memcmp(key, want, klen);
+}
+
+/* -drive KEY=VALUE,...: QEMU's option syntax. In a value ",," stands for a
+ * comma; a key alone means KEY=on; a later key overrides an earlier one. */
+static const char *parse_drive(struct vm_cli *out, struct drive_src *src, const char *name,
+                               const char *spec, char *err, size_t errlen)
+{
+    char file[VM_CLI_FILE_MAX], val[VM_CLI_FILE_MAX];
+    bool have_file = false, readonly = false;
+    enum vm_media media = VM_MEDIA_DISK;
+    int index = -1;
+
+    for (const char *p = spec; *p;) {
+        const char *key = p;
+        size_t klen = strcspn(p, "=,");
+        p += klen;
+        if (klen == 0)
+            return fail(err, errlen, "%s '%s': expected KEY=VALUE items separated by ','", name,
+                        spec);
+        size_t vlen = 0;
+        if (*p == '=') {
+            for (p++; *p && !(*p == ',' && p[1] != ','); p++) {
+                if (*p == ',')
+                    p++; /* ",," */
+                if (vlen + 1 >= sizeof(val))
+                    return fail(err, errlen, "%s: the value of '%.*s' is longer than %u bytes",
+                                name, (int)klen, key, VM_CLI_FILE_MAX - 1);
+                val[vlen++] = *p;
+            }
+        } else {
+            memcpy(val, "on", 2);
+            vlen = 2;
+        }
+        val[vlen] = 0;
+        if (*p == ',')
+            p++;
+
+        if (key_is(key, klen, "file")) {
+            if (!vlen)
+                return fail(err, errlen, "%s '%s': file= needs a file name", name, spec);
+            memcpy(file, val, vlen + 1);
+            have_file = true;
+        } else if (key_is(key, klen, "if")) {
+            if (strcmp(val, "ide"))
+                return fail(err, errlen, "%s if=%s: btvm has only IDE drives (if=ide)", name,
+                            val);
+        } else if (key_is(key, klen, "index")) {
+            const char *end;
+            uint64_t v;
+            if (!parse_u32(val, &end, &v) || *end || v >= VM_MAX_DRIVES)
+                return fail(err, errlen,
+                            "%s index=%s: the IDE index is 0 to 3 (primary master, primary "
+                            "slave, secondary master, secondary slave)", name, val);
+            index = (int)v;
+        } else if (key_is(key, klen, "media")) {
+            if (!strcmp(val, "disk"))
+                media = VM_MEDIA_DISK;
+            else if (!strcmp(val, "cdrom"))
+                media = VM_MEDIA_CDROM;
+            else
+                return fail(err, errlen, "%s media=%s: expected media=disk or media=cdrom",
+                            name, val);
+        } else if (key_is(key, klen, "format")) {
+            if (strcmp(val, "raw"))
+                return fail(err, errlen, "%s format=%s: btvm reads only raw images (format=raw)",
+                            name, val);
+        } else if (key_is(key, klen, "readonly")) {
+            if (!parse_onoff(val, &readonly))
+                return fail(err, errlen, "%s readonly=%s: expected readonly=on or readonly=off",
+                            name, val);
+        } else {
+            return fail(err, errlen,
+                        "%s '%s': unknown key '%.*s' (btvm knows file, if, index, media, "
+                        "format and readonly)", name, spec, (int)klen, key);
+        }
+    }
+    if (!have_file)
+        return fail(err, errlen, "%s '%s': file=FILE is required", name, spec);
+    return add_drive(out, src, index, name, spec, file, true, media, readonly, err, errlen);
+}
+
 static const struct opt_def *find_opt(const char *tok, size_t len)
 {
     for (size_t i = 0; i < sizeof(opt_defs) / sizeof(opt_defs[0]); i++)
@@ -123,6 +277,7 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
                              size_t errlen)
 {
     struct vm_options *opt = &out->opt;
+    struct drive_src src = { { NULL }, { NULL } };
     for (; i < argc; i++) {
         const char *tok = argv[i];
         if (tok[0] != '-' || tok[1] == 0) {
@@ -203,7 +358,30 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
             opt->quiet = true;
             break;
         case O_REBOOT:
-            opt->reboot = true;
+            /* The default; the last of --reboot and --no-reboot counts. */
+            opt->no_reboot = false;
+            break;
+        case O_NO_REBOOT:
+            opt->no_reboot = true;
+            break;
+        case O_HDA:
+        case O_HDB:
+        case O_HDC:
+        case O_HDD:
+            /* QEMU takes the argument as the file name itself: no ",,". */
+            if (!*val)
+                return fail(err, errlen, "option '%s' needs a file name", d->name);
+            e = add_drive(out, &src, (int)(d->id - O_HDA), d->name, val, val, false,
+                          VM_MEDIA_DISK, false, err, errlen);
+            break;
+        case O_CDROM:
+            if (!*val)
+                return fail(err, errlen, "option '%s' needs a file name", d->name);
+            e = add_drive(out, &src, 2, d->name, val, val, false, VM_MEDIA_CDROM, true, err,
+                          errlen);
+            break;
+        case O_DRIVE:
+            e = parse_drive(out, &src, d->name, val, err, errlen);
             break;
         case O_HELP:
             out->cmd = VM_CLI_HELP;
@@ -266,14 +444,21 @@ void vm_cli_usage(FILE *f)
         "  --code-cache=KIB       translation cache size, %u..%u KiB, default %u\n"
         "  --engine=auto|bt|kvm   CPU engine (default auto: KVM when usable, else BT)\n"
         "  -q, --quiet            do not say which engine was chosen\n"
-        "  --reboot               not supported yet (refused): a guest reset ends\n"
-        "                         btvm with status 6\n"
+        "  -hda, -hdb, -hdc, -hdd FILE\n"
+        "                         IDE disk (raw image) at index 0, 1, 2, 3\n"
+        "  -cdrom FILE            IDE CD-ROM (read-only) at index 2\n"
+        "  -drive file=FILE[,if=ide][,index=0..3][,media=disk|cdrom][,format=raw]\n"
+        "         [,readonly=on|off]\n"
+        "                         IDE drive, QEMU's syntax: without index the first\n"
+        "                         free one; cdrom is read-only; ',,' is a comma in FILE\n"
+        "  --no-reboot            a guest reset ends btvm with status 6\n"
+        "  --reboot               a guest reset restarts the machine (the default)\n"
         "  -h, --help             this text\n"
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"
         "2 bad command line or kernel, 3 guest halted with interrupts off,\n"
         "4 guest used something btvm does not support, 5 triple fault,\n"
-        "6 the guest reset the machine.\n",
+        "6 the guest reset the machine (--no-reboot).\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
         VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024);
 }

@@ -18,12 +18,16 @@
 #define VM_CODE_CACHE_DEFAULT (64u << 20)
 #define VM_CODE_CACHE_KIB_MIN 16u        /* small enough to test flushing */
 #define VM_CODE_CACHE_KIB_MAX (1u << 20) /* 1 GiB: keeps rel32 jumps inside the cache */
+#define VM_CLI_FILE_MAX      4096u       /* a -drive file name, NUL included (PATH_MAX) */
 
 enum vm_cli_cmd { VM_CLI_RUN, VM_CLI_HELP, VM_CLI_VERSION };
 
 struct vm_cli {
     enum vm_cli_cmd cmd;
-    struct vm_options opt; /* strings point into argv */
+    /* Strings point into argv, except a -drive file name: it is unescaped
+     * (",," is a comma) into drive_file[its index]. */
+    struct vm_options opt;
+    char drive_file[VM_MAX_DRIVES][VM_CLI_FILE_MAX];
 };
 
 /* Parse argv (argv[0] is the program name). Returns NULL on success, or

@@ -4,9 +4,18 @@
  * Owns: finding and checking the Multiboot header, loading either through
  * the header's address fields (the "a.out kludge", flags bit 16) or from
  * ELF32 PT_LOAD segments, placing modules, and writing the boot information
- * (memory sizes, memory map, command line, modules, loader name) into the
- * area 0x9000..0x10000. Every way a file can be wrong ends in one line that
- * names the problem; nothing here touches the CPU or the devices.
+ * (memory sizes, memory map, command line, modules, loader name). Every way
+ * a file can be wrong ends in one line that names the problem; nothing here
+ * touches the CPU or the devices.
+ *
+ * Where the boot information goes (all of it in one block, info struct
+ * first): at 0x9000 when the whole block fits below 0x9FC00 (the EBDA) and
+ * the kernel's extent (lowest to highest loaded byte) does not overlap it;
+ * otherwise at the first page boundary above everything loaded, i.e. above
+ * max(kernel end, 1 MiB) and the last module, which keeps it out of
+ * 0xA0000-0xFFFFF too. It must end inside RAM, or the kernel is refused
+ * ("no room in guest RAM for the boot information"). Modules never lie
+ * below 1 MiB, so only the kernel can be in the way of the low place.
  */
 #include "vm/loadutil.h"
 #include "vm/multiboot.h"
@@ -41,7 +50,8 @@ static bool overlaps(uint64_t a, uint64_t n, uint64_t b, uint64_t c)
     return n && a < c && b < a + n;
 }
 
-/* Where a piece of the kernel may go: inside RAM, clear of the boot info. */
+/* Where a piece of the kernel may go: inside RAM. (The boot information
+ * goes where the kernel is not, so it constrains nothing.) */
 static int check_range(uint64_t addr, uint64_t n, uint64_t ram_size, const char *what,
                        char *err, size_t errlen)
 {
@@ -50,11 +60,6 @@ static int check_range(uint64_t addr, uint64_t n, uint64_t ram_size, const char 
                     "%s at 0x%08llx..0x%08llx is outside guest RAM (%llu MiB; try a larger -m)",
                     what, (unsigned long long)addr, (unsigned long long)(addr + n),
                     (unsigned long long)(ram_size >> 20));
-    if (overlaps(addr, n, VM_MB_INFO_BASE, VM_MB_INFO_END))
-        return vm_ld_fail(err, errlen,
-                    "%s at 0x%08llx..0x%08llx overlaps btvm's boot information area "
-                    "0x%x..0x%x", what, (unsigned long long)addr,
-                    (unsigned long long)(addr + n), VM_MB_INFO_BASE, VM_MB_INFO_END);
     return 0;
 }
 
@@ -234,26 +239,25 @@ static int load_aout(const uint8_t *file, size_t len, size_t hoff, uint8_t *ram,
     return 0;
 }
 
-/* Bump allocator over the boot information area. */
+/* Bump allocator for the boot information: 16-byte aligned items from
+ * next on. With ram NULL it only measures (next starts at 0). */
 struct info_area {
     uint8_t *ram;
-    uint32_t next;
+    uint64_t next;
 };
 
-static uint32_t info_alloc(struct info_area *a, uint32_t n)
+static uint64_t info_alloc(struct info_area *a, uint64_t n)
 {
-    uint32_t at = (a->next + 15) & ~15u;
-    if (at > VM_MB_INFO_END || n > VM_MB_INFO_END - at)
-        return 0;
+    uint64_t at = (a->next + 15) & ~(uint64_t)15;
     a->next = at + n;
     return at;
 }
 
-static uint32_t info_string(struct info_area *a, const char *s)
+static uint64_t info_string(struct info_area *a, const char *s)
 {
-    uint32_t n = (uint32_t)strlen(s) + 1;
-    uint32_t at = info_alloc(a, n);
-    if (at)
+    size_t n = strlen(s) + 1;
+    uint64_t at = info_alloc(a, n);
+    if (a->ram)
         memcpy(a->ram + at, s, n);
     return at;
 }
@@ -266,63 +270,97 @@ static void mmap_entry(uint8_t *p, uint64_t base, uint64_t len, uint32_t type)
     vm_wr32(p + 20, type);
 }
 
-static int build_info(uint8_t *ram, uint64_t ram_size, const char *cmdline,
-                      const struct vm_mb_module *mods, unsigned nmods, struct vm_mb_result *out,
-                      char *err, size_t errlen)
+/* The boot information, in this order: the info struct, the memory map, the
+ * loader name, the command line, the module list, the module strings. The
+ * caller zeroed [a->next, end) when a->ram is set; the measuring pass (ram
+ * NULL) gives the same size, every item being 16-byte aligned relative to a
+ * 16-byte aligned start. Returns the info struct's address. */
+static uint64_t lay_out_info(struct info_area *a, uint64_t ram_size, const char *cmdline,
+                             const struct vm_mb_module *mods, unsigned nmods,
+                             const uint64_t *mod_at)
 {
-    struct info_area a = { ram, VM_MB_INFO_BASE };
-    memset(ram + VM_MB_INFO_BASE, 0, VM_MB_INFO_END - VM_MB_INFO_BASE);
-    uint32_t info = info_alloc(&a, VM_MBI_SIZE);
+    uint8_t *ram = a->ram;
+    uint64_t info = info_alloc(a, VM_MBI_SIZE);
+    uint64_t mm = info_alloc(a, 4 * 24);
+    uint64_t name = info_string(a, "btvm");
+    uint64_t cl = cmdline ? info_string(a, cmdline) : 0;
+    uint64_t ml = info_alloc(a, nmods ? 16 * (uint64_t)nmods : 16);
+    for (unsigned i = 0; i < nmods; i++) {
+        uint64_t s = info_string(a, mods[i].string ? mods[i].string : "");
+        if (ram) {
+            vm_wr32(ram + ml + 16 * i, (uint32_t)mod_at[i]);
+            vm_wr32(ram + ml + 16 * i + 4, (uint32_t)(mod_at[i] + mods[i].len));
+            vm_wr32(ram + ml + 16 * i + 8, (uint32_t)s);
+        }
+    }
+    if (!ram)
+        return info;
+
     uint8_t *mbi = ram + info;
     uint32_t flags = VM_MB_INFO_MEMORY | VM_MB_INFO_MODS | VM_MB_INFO_MMAP | VM_MB_INFO_LOADER;
-
     /* Conventional memory ends where a PC's EBDA begins. */
     vm_wr32(mbi + VM_MBI_MEM_LOWER, 0x9FC00 / 1024);
     vm_wr32(mbi + VM_MBI_MEM_UPPER, (uint32_t)((ram_size - MIB) / 1024));
-
-    uint32_t mm = info_alloc(&a, 4 * 24);
     mmap_entry(ram + mm, 0, 0x9FC00, 1);
     mmap_entry(ram + mm + 24, 0x9FC00, 0xA0000 - 0x9FC00, 2);
     mmap_entry(ram + mm + 48, 0xF0000, 0x10000, 2);
     mmap_entry(ram + mm + 72, MIB, ram_size - MIB, 1);
-    vm_wr32(mbi + VM_MBI_MMAP_ADDR, mm);
+    vm_wr32(mbi + VM_MBI_MMAP_ADDR, (uint32_t)mm);
     vm_wr32(mbi + VM_MBI_MMAP_LENGTH, 4 * 24);
-
-    vm_wr32(mbi + VM_MBI_LOADER_NAME, info_string(&a, "btvm"));
-
+    vm_wr32(mbi + VM_MBI_LOADER_NAME, (uint32_t)name);
     if (cmdline) {
-        uint32_t at = info_string(&a, cmdline);
-        if (!at)
-            return vm_ld_fail(err, errlen, "kernel command line is too long (%zu bytes)",
-                        strlen(cmdline));
-        vm_wr32(mbi + VM_MBI_CMDLINE, at);
+        vm_wr32(mbi + VM_MBI_CMDLINE, (uint32_t)cl);
         flags |= VM_MB_INFO_CMDLINE;
     }
+    vm_wr32(mbi + VM_MBI_MODS_COUNT, nmods);
+    vm_wr32(mbi + VM_MBI_MODS_ADDR, (uint32_t)ml);
+    vm_wr32(mbi + VM_MBI_FLAGS, flags);
+    return info;
+}
+
+/* Modules go page-aligned after max(kernel end, 1 MiB); then the boot
+ * information goes where nothing loaded lies (see multiboot.h). */
+static int build_info(uint8_t *ram, uint64_t ram_size, const char *cmdline,
+                      const struct vm_mb_module *mods, unsigned nmods, struct vm_mb_result *out,
+                      char *err, size_t errlen)
+{
+    uint64_t mod_at[VM_MB_MAX_MODS];
 
     if (nmods > VM_MB_MAX_MODS)
         return vm_ld_fail(err, errlen, "too many modules (%u; at most %u)", nmods, VM_MB_MAX_MODS);
-    uint32_t ml = info_alloc(&a, nmods ? 16 * nmods : 16);
-    vm_wr32(mbi + VM_MBI_MODS_COUNT, nmods);
-    vm_wr32(mbi + VM_MBI_MODS_ADDR, ml);
     uint64_t at = out->kernel_end > MIB ? out->kernel_end : MIB;
     for (unsigned i = 0; i < nmods; i++) {
         at = (at + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-        if (at + mods[i].len > ram_size)
+        if (mods[i].len > ram_size || at > ram_size - mods[i].len)
             return vm_ld_fail(err, errlen,
                         "modules do not fit in guest RAM (%llu MiB; try a larger -m)",
                         (unsigned long long)(ram_size >> 20));
-        uint32_t s = info_string(&a, mods[i].string ? mods[i].string : "");
-        if (!s)
-            return vm_ld_fail(err, errlen, "module names are too long");
-        memcpy(ram + at, mods[i].data, mods[i].len);
-        vm_wr32(ram + ml + 16 * i, (uint32_t)at);
-        vm_wr32(ram + ml + 16 * i + 4, (uint32_t)(at + mods[i].len));
-        vm_wr32(ram + ml + 16 * i + 8, s);
+        mod_at[i] = at;
         at += mods[i].len;
     }
+    for (unsigned i = 0; i < nmods; i++)
+        memcpy(ram + mod_at[i], mods[i].data, mods[i].len);
     out->mods_end = nmods ? (uint32_t)at : out->kernel_end;
-    vm_wr32(mbi + VM_MBI_FLAGS, flags);
-    out->info_addr = info;
+
+    struct info_area a = { NULL, 0 };
+    lay_out_info(&a, ram_size, cmdline, mods, nmods, mod_at);
+    uint64_t size = a.next, base = VM_MB_INFO_LOW;
+    if (size > VM_MB_INFO_LOW_END - VM_MB_INFO_LOW ||
+        overlaps(VM_MB_INFO_LOW, size, out->kernel_start, out->kernel_end)) {
+        /* Above everything loaded: at is the highest loaded byte + 1 (the
+         * last module's end, or max(kernel end, 1 MiB)). */
+        base = (at + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+        if (base > ram_size || size > ram_size - base)
+            return vm_ld_fail(err, errlen,
+                        "no room in guest RAM for the boot information (%llu bytes at "
+                        "0x%08llx, above the kernel and modules; RAM ends at 0x%08llx, "
+                        "try a larger -m)", (unsigned long long)size,
+                        (unsigned long long)base, (unsigned long long)ram_size);
+    }
+    memset(ram + base, 0, size);
+    a = (struct info_area){ ram, base };
+    out->info_addr = (uint32_t)lay_out_info(&a, ram_size, cmdline, mods, nmods, mod_at);
+    out->info_end = (uint32_t)(base + size);
     return 0;
 }
 

@@ -6,10 +6,16 @@
  * reads the kernel and the -initrd modules from disk and calls it.
  *
  * Guest-physical layout it produces (docs/machine.md):
- *   0x9000 .. 0x10000   boot information: info struct, memory map, module
- *                       list, strings (kernels may not load here)
- *   kernel              where its ELF p_paddr / a.out kludge says
+ *   kernel              where its ELF p_paddr / a.out kludge says (anywhere
+ *                       in RAM)
  *   modules             page-aligned, after max(kernel end, 1 MiB)
+ *   boot information    info struct, memory map, loader name, command line,
+ *                       module list and strings, in one block that overlaps
+ *                       nothing loaded: at 0x9000 if it fits below 0x9FC00
+ *                       and the kernel's extent does not reach into it,
+ *                       else at the first page boundary above the kernel,
+ *                       1 MiB and the modules (still inside RAM, or the
+ *                       kernel is refused)
  */
 #ifndef BTVM_VM_MULTIBOOT_H
 #define BTVM_VM_MULTIBOOT_H
@@ -21,8 +27,8 @@
 #define VM_MB_HEADER_MAGIC 0x1BADB002u
 #define VM_MB_BOOT_MAGIC   0x2BADB002u /* in EAX at kernel entry */
 #define VM_MB_SEARCH_LEN   8192u
-#define VM_MB_INFO_BASE    0x9000u
-#define VM_MB_INFO_END     0x10000u   /* 28 KiB: below the usual 64 KiB link address */
+#define VM_MB_INFO_LOW     0x9000u    /* the boot information's first choice */
+#define VM_MB_INFO_LOW_END 0x9FC00u   /* ... if it ends by here (the EBDA) */
 #define VM_MB_MAX_MODS     64u
 
 /* Multiboot information flags (what btvm fills). */
@@ -48,6 +54,7 @@ struct vm_mb_module {
 struct vm_mb_result {
     uint32_t entry;       /* guest-physical entry point (EIP) */
     uint32_t info_addr;   /* guest-physical multiboot_info (EBX) */
+    uint32_t info_end;    /* the boot information is [info_addr, info_end) */
     uint32_t kernel_start, kernel_end; /* loaded image incl. bss, [start, end) */
     uint32_t mods_end;    /* end of the last module, or kernel_end */
     bool aout_kludge;     /* loaded through header address fields, not ELF */

@@ -63,6 +63,10 @@ expect "-m too large"      "between 2 and 3072"    run -k "$T/good.elf" -m 4096
 expect "-m not a number"   "not a size"            run -k "$T/good.elf" -m lots
 expect "bad --stats"       "--stats=json"          run -k "$T/good.elf" --stats=xml
 expect "bad --code-cache"  "code cache size"       run -k "$T/good.elf" --code-cache=1
+expect "-drive if=virtio"  "btvm has only IDE drives (if=ide)" run -k "$T/good.elf" \
+    -drive file=d.img,if=virtio
+expect "two drives at 2"   "IDE index 2 (secondary master) is already taken by -hdc 'a.img'" \
+    run -k "$T/good.elf" -hdc a.img -cdrom b.iso
 
 # Files that cannot be read as a kernel.
 expect "missing file"      "No such file"          run -k "$T/nope.elf"
@@ -85,8 +89,21 @@ if [ "$have_m32" = 1 ]; then
     expect "outside RAM"       "outside guest RAM"    run -k "$T/high.elf"
     kernel "$T/mid.elf" 0x300000 3
     expect "outside small RAM" "outside guest RAM"    run -k "$T/mid.elf" -m 2
-    kernel "$T/info.elf" 0x8000 3
-    expect "over boot info"    "boot information"     run -k "$T/info.elf"
+    # A kernel across 0x9000 loads (the boot information moves above it and
+    # the modules) and reaches its cli; hlt (status 3)...
+    kernel "$T/low.elf" 0x8000 3
+    timeout 20 "$BTVM" run -q -k "$T/low.elf" -m 2 </dev/null >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" -eq 3 ] && grep -q "halted with interrupts disabled" "$T/err"; then
+        pass=$((pass+1)); echo "ok   kernel at 0x8000 runs: $(head -n1 "$T/err")"
+    else
+        fail=$((fail+1)); echo "FAIL kernel at 0x8000 runs: status $rc, want 3"
+        sed 's/^/     | /' "$T/err" | head -5
+    fi
+    # ... unless the kernel and modules leave no room for it in RAM.
+    truncate -s 1M "$T/1m"
+    expect "no room for boot info" "no room in guest RAM for the boot information" \
+        run -k "$T/low.elf" -m 2 -initrd "$T/1m"
     kernel "$T/feat.elf" 0x100000 0x20
     expect "required flag"     "requires features"    run -k "$T/feat.elf"
     expect "missing module"    "cannot open module"   run -k "$T/good.elf" -initrd "$T/nope.img"

@@ -1,6 +1,7 @@
 /*
  * tests/unit/test_cli.c — btvm's command line: subcommands, btvm and QEMU
- * option spellings, defaults, limits, and the one-line errors.
+ * option spellings, defaults, limits, and the one-line errors; the IDE drive
+ * options (-hda..-hdd, -cdrom, -drive with QEMU's syntax) and --no-reboot.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -45,6 +46,9 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cli.opt.mem_mib, 128);
     ck_assert_uint_eq(cli.opt.code_cache_size, 64u << 20);
     ck_assert(!cli.opt.stats && !cli.opt.stats_json && !cli.opt.trace && !cli.opt.exit_code_qemu);
+    ck_assert(!cli.opt.no_reboot);
+    for (unsigned i = 0; i < VM_MAX_DRIVES; i++)
+        ck_assert(!cli.opt.drives[i].used);
 }
 END_TEST
 
@@ -160,6 +164,235 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Exact error text: the whole line. */
+static void assert_error_is(const char *e, const char *want)
+{
+    ck_assert_msg(e != NULL, "expected the error '%s'", want);
+    ck_assert_str_eq(e, want);
+}
+
+static void assert_drive(unsigned i, const char *file, enum vm_media media, bool ro)
+{
+    const struct vm_drive *d = &cli.opt.drives[i];
+    ck_assert_msg(d->used, "drive %u unused", i);
+    ck_assert_str_eq(d->file, file);
+    ck_assert_int_eq(d->media, media);
+    ck_assert_int_eq(d->readonly, ro);
+}
+
+static void assert_unused(unsigned i)
+{
+    ck_assert_msg(!cli.opt.drives[i].used, "drive %u used", i);
+}
+
+START_TEST(test_reboot)
+{
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--no-reboot"));
+    ck_assert(cli.opt.no_reboot);
+    ck_assert_ptr_null(PARSE("-kernel", "k", "-no-reboot"));
+    ck_assert(cli.opt.no_reboot);
+    /* --reboot is the default and accepted; the last one counts. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--reboot"));
+    ck_assert(!cli.opt.no_reboot);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--reboot", "--no-reboot"));
+    ck_assert(cli.opt.no_reboot);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--no-reboot", "--reboot"));
+    ck_assert(!cli.opt.no_reboot);
+    assert_error_is(PARSE("run", "-k", "k", "--no-reboot=1"),
+                    "btvm: option '--no-reboot' takes no value (try 'btvm --help')");
+}
+END_TEST
+
+START_TEST(test_hd_options)
+{
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-hda", "a.img", "-hdb", "b.img", "-hdc",
+                             "c.img", "-hdd", "d,x.img"));
+    assert_drive(0, "a.img", VM_MEDIA_DISK, false);
+    assert_drive(1, "b.img", VM_MEDIA_DISK, false);
+    assert_drive(2, "c.img", VM_MEDIA_DISK, false);
+    /* -hdX takes its argument literally, commas included (as QEMU). */
+    assert_drive(3, "d,x.img", VM_MEDIA_DISK, false);
+    /* The file name is the argument itself. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-hdb", "only.img"));
+    assert_unused(0);
+    assert_drive(1, "only.img", VM_MEDIA_DISK, false);
+    assert_unused(2);
+    assert_unused(3);
+    /* btvm's --name=value and --name value spellings. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--hda=x.img", "--hdd", "y.img"));
+    assert_drive(0, "x.img", VM_MEDIA_DISK, false);
+    assert_drive(3, "y.img", VM_MEDIA_DISK, false);
+    assert_error_is(PARSE("run", "-k", "k", "-hda"),
+                    "btvm: option '-hda' needs a value (try 'btvm --help')");
+    assert_error_is(PARSE("run", "-k", "k", "-hdc", ""), "btvm: option '-hdc' needs a file name");
+    assert_error_is(PARSE("run", "-k", "k", "-hda=x.img"),
+                    "btvm: unknown option '-hda=x.img' (try 'btvm --help')");
+}
+END_TEST
+
+START_TEST(test_cdrom)
+{
+    ck_assert_ptr_null(PARSE("-kernel", "k", "-cdrom", "d.iso", "-hda", "a.img"));
+    assert_drive(2, "d.iso", VM_MEDIA_CDROM, true);
+    assert_drive(0, "a.img", VM_MEDIA_DISK, false);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--cdrom=e.iso"));
+    assert_drive(2, "e.iso", VM_MEDIA_CDROM, true);
+    assert_error_is(PARSE("run", "-k", "k", "-cdrom", ""),
+                    "btvm: option '-cdrom' needs a file name");
+}
+END_TEST
+
+START_TEST(test_drive)
+{
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive",
+                             "file=a.img,if=ide,index=1,media=disk,format=raw,readonly=on"));
+    assert_drive(1, "a.img", VM_MEDIA_DISK, true);
+    assert_unused(0);
+    /* Defaults: ide, raw, disk, writable; the order of keys does not matter. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "index=3,file=b.img"));
+    assert_drive(3, "b.img", VM_MEDIA_DISK, false);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=b.img,readonly=off"));
+    assert_drive(0, "b.img", VM_MEDIA_DISK, false);
+    /* media=cdrom implies read-only, even against readonly=off (QEMU). */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=c.iso,media=cdrom,index=2"));
+    assert_drive(2, "c.iso", VM_MEDIA_CDROM, true);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=c.iso,media=cdrom,readonly=off"));
+    assert_drive(0, "c.iso", VM_MEDIA_CDROM, true);
+    /* QEMU's other boolean spellings, and a key alone meaning KEY=on. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=a,readonly=yes", "-drive",
+                             "file=b,readonly=true", "-drive", "file=c,readonly=no", "-drive",
+                             "readonly,file=d"));
+    ck_assert(cli.opt.drives[0].readonly && cli.opt.drives[1].readonly);
+    ck_assert(!cli.opt.drives[2].readonly && cli.opt.drives[3].readonly);
+    /* A later key overrides an earlier one; a trailing comma is fine. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=x,file=y,index=0,index=2,"));
+    assert_drive(2, "y", VM_MEDIA_DISK, false);
+    assert_unused(0);
+    /* btvm's double-dash spellings. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--drive=file=z.img,index=1"));
+    assert_drive(1, "z.img", VM_MEDIA_DISK, false);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--drive", "file=z.img"));
+    assert_drive(0, "z.img", VM_MEDIA_DISK, false);
+}
+END_TEST
+
+START_TEST(test_drive_escaping)
+{
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=a,,b.img,index=1"));
+    assert_drive(1, "a,b.img", VM_MEDIA_DISK, false);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=,,,,lead,,,media=cdrom"));
+    assert_drive(0, ",,lead,", VM_MEDIA_CDROM, true);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=end,,"));
+    assert_drive(0, "end,", VM_MEDIA_DISK, false);
+    /* "=" inside a value is just a character. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=a=b"));
+    assert_drive(0, "a=b", VM_MEDIA_DISK, false);
+    /* A single comma ends the value: "b.img" is then a key. */
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,b.img"),
+                    "btvm: -drive 'file=a,b.img': unknown key 'b.img' (btvm knows file, if, "
+                    "index, media, format and readonly)");
+    /* The unescaped name is kept when argv's string is not. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=p,,q,index=2", "-drive",
+                             "file=r,,s,index=0"));
+    assert_drive(2, "p,q", VM_MEDIA_DISK, false);
+    assert_drive(0, "r,s", VM_MEDIA_DISK, false);
+    /* Too long for a path. */
+    char *lng = malloc(VM_CLI_FILE_MAX + 16);
+    strcpy(lng, "file=");
+    memset(lng + 5, 'x', VM_CLI_FILE_MAX);
+    lng[5 + VM_CLI_FILE_MAX] = 0;
+    assert_error_is(PARSE("run", "-k", "k", "-drive", lng),
+                    "btvm: -drive: the value of 'file' is longer than 4095 bytes");
+    lng[5 + VM_CLI_FILE_MAX - 1] = 0; /* 4095 bytes: fits */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", lng));
+    ck_assert_uint_eq(strlen(cli.opt.drives[0].file), VM_CLI_FILE_MAX - 1);
+    free(lng);
+}
+END_TEST
+
+START_TEST(test_drive_errors)
+{
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "if=ide,index=0"),
+                    "btvm: -drive 'if=ide,index=0': file=FILE is required");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file="),
+                    "btvm: -drive 'file=': file= needs a file name");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=virtio"),
+                    "btvm: -drive if=virtio: btvm has only IDE drives (if=ide)");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=scsi"),
+                    "btvm: -drive if=scsi: btvm has only IDE drives (if=ide)");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,format=qcow2"),
+                    "btvm: -drive format=qcow2: btvm reads only raw images (format=raw)");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,media=floppy"),
+                    "btvm: -drive media=floppy: expected media=disk or media=cdrom");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,readonly=maybe"),
+                    "btvm: -drive readonly=maybe: expected readonly=on or readonly=off");
+    const char *idx_err = "the IDE index is 0 to 3 (primary master, primary slave, secondary "
+                          "master, secondary slave)";
+    char want[256];
+    const char *bad_idx[] = { "4", "-1", "x", "", "1x", "99999999999" };
+    for (unsigned i = 0; i < sizeof(bad_idx) / sizeof(bad_idx[0]); i++) {
+        char spec[64];
+        snprintf(spec, sizeof(spec), "file=a,index=%s", bad_idx[i]);
+        snprintf(want, sizeof(want), "btvm: -drive index=%s: %s", bad_idx[i], idx_err);
+        assert_error_is(parse((const char *[]){ "btvm", "run", "-k", "k", "-drive", spec, NULL }),
+                        want);
+    }
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,cache=none"),
+                    "btvm: -drive 'file=a,cache=none': unknown key 'cache' (btvm knows file, "
+                    "if, index, media, format and readonly)");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "disk.img"),
+                    "btvm: -drive 'disk.img': unknown key 'disk.img' (btvm knows file, if, "
+                    "index, media, format and readonly)");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", ",file=a"),
+                    "btvm: -drive ',file=a': expected KEY=VALUE items separated by ','");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "=a"),
+                    "btvm: -drive '=a': expected KEY=VALUE items separated by ','");
+    assert_error_is(PARSE("run", "-k", "k", "-drive"),
+                    "btvm: option '-drive' needs a value (try 'btvm --help')");
+    /* Keys and values are case-sensitive, as in QEMU. */
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=IDE"),
+                    "btvm: -drive if=IDE: btvm has only IDE drives (if=ide)");
+}
+END_TEST
+
+START_TEST(test_drive_slots)
+{
+    /* Without index: the first free slot, in command line order. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-hda", "a", "-drive", "file=b", "-cdrom", "c",
+                             "-drive", "file=d"));
+    assert_drive(0, "a", VM_MEDIA_DISK, false);
+    assert_drive(1, "b", VM_MEDIA_DISK, false);
+    assert_drive(2, "c", VM_MEDIA_CDROM, true);
+    assert_drive(3, "d", VM_MEDIA_DISK, false);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=x,index=0", "-drive",
+                             "file=y,media=cdrom"));
+    assert_drive(1, "y", VM_MEDIA_CDROM, true);
+    /* A free-slot drive does not move a later explicit one out of the way. */
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=x", "-hda", "y"),
+                    "btvm: -hda 'y': IDE index 0 (primary master) is already taken by -drive "
+                    "'file=x'");
+    /* Two drives in one slot: both named. */
+    assert_error_is(PARSE("run", "-k", "k", "-hdc", "a.img", "-cdrom", "b.iso"),
+                    "btvm: -cdrom 'b.iso': IDE index 2 (secondary master) is already taken by "
+                    "-hdc 'a.img'");
+    assert_error_is(PARSE("run", "-k", "k", "-cdrom", "b.iso", "--hdc=a.img"),
+                    "btvm: --hdc 'a.img': IDE index 2 (secondary master) is already taken by "
+                    "-cdrom 'b.iso'");
+    assert_error_is(PARSE("run", "-k", "k", "-hda", "a", "-hda", "b"),
+                    "btvm: -hda 'b': IDE index 0 (primary master) is already taken by -hda 'a'");
+    assert_error_is(PARSE("run", "-k", "k", "-hdb", "a", "-drive", "file=b,,c,index=1"),
+                    "btvm: -drive 'file=b,,c,index=1': IDE index 1 (primary slave) is already "
+                    "taken by -hdb 'a'");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=s,index=3", "-hdd", "t"),
+                    "btvm: -hdd 't': IDE index 3 (secondary slave) is already taken by -drive "
+                    "'file=s,index=3'");
+    /* All four taken. */
+    assert_error_is(PARSE("run", "-k", "k", "-hda", "a", "-hdb", "b", "-hdc", "c", "-hdd", "d",
+                          "-drive", "file=e"),
+                    "btvm: -drive 'file=e': no free IDE slot (index 0 to 3 are all taken)");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -172,6 +405,13 @@ int main(void)
     tcase_add_test(tc, test_memory_limits);
     tcase_add_test(tc, test_code_cache_limits);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_reboot);
+    tcase_add_test(tc, test_hd_options);
+    tcase_add_test(tc, test_cdrom);
+    tcase_add_test(tc, test_drive);
+    tcase_add_test(tc, test_drive_escaping);
+    tcase_add_test(tc, test_drive_errors);
+    tcase_add_test(tc, test_drive_slots);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -2,7 +2,8 @@
  * tests/unit/test_multiboot.c — the Multiboot v1 loader on images built
  * here in memory: ELF32 (plain and higher-half), the a.out kludge, modules,
  * the boot information (memory sizes, memory map, cmdline, loader name,
- * module list) and every way a file is refused.
+ * module list) and where it goes (0x9000, or above everything loaded when
+ * the kernel is in the way), and every way a file is refused.
  */
 #include <check.h>
 #include <elf.h>
@@ -48,6 +49,23 @@ static uint64_t r64(uint32_t gpa)
 }
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* [gpa, gpa+n) lies inside the boot information the last load reported. */
+static void assert_in_info(uint32_t gpa, uint32_t n)
+{
+    ck_assert_uint_lt(res.info_addr, res.info_end);
+    ck_assert_msg(gpa >= res.info_addr && gpa + n <= res.info_end,
+                  "0x%x+%u outside the boot information 0x%x..0x%x", gpa, n, res.info_addr,
+                  res.info_end);
+}
+
+/* The boot information overlaps nothing in [a, b). */
+static void assert_info_clear_of(uint32_t a, uint32_t b)
+{
+    ck_assert_msg(res.info_end <= a || res.info_addr >= b,
+                  "boot information 0x%x..0x%x overlaps 0x%x..0x%x", res.info_addr,
+                  res.info_end, a, b);
+}
 
 /* A Multiboot header (magic, flags, checksum) at p. */
 static void mb_header(uint8_t *p, uint32_t flags)
@@ -117,7 +135,7 @@ START_TEST(test_elf_load)
     size_t len = build_elf(0x10000c, s, 2, 3);
     ck_assert_int_eq(load(len, "k.elf a=1", NULL, 0), 0);
     ck_assert_uint_eq(res.entry, 0x10000c);
-    ck_assert_uint_eq(res.info_addr, VM_MB_INFO_BASE);
+    ck_assert_uint_eq(res.info_addr, VM_MB_INFO_LOW); /* kernel above 1 MiB: the low place */
     ck_assert_uint_eq(res.kernel_start, 0x100000);
     ck_assert_uint_eq(res.kernel_end, 0x102020);
     ck_assert(!res.aout_kludge);
@@ -166,9 +184,15 @@ START_TEST(test_info_fields)
         ck_assert_uint_eq(r64(e + 12), want[i][1]);
         ck_assert_uint_eq(r32(e + 20), want[i][2]);
     }
-    /* Everything btvm wrote lies inside the documented area. */
-    ck_assert_uint_ge(mm, VM_MB_INFO_BASE);
-    ck_assert_uint_lt(mm + 96, VM_MB_INFO_END);
+    /* Everything btvm wrote lies inside [info_addr, info_end), and nothing
+     * around it was touched. */
+    ck_assert_uint_eq(mbi, VM_MB_INFO_LOW);
+    assert_in_info(mm, 96);
+    assert_in_info(r32(mbi + VM_MBI_CMDLINE), sizeof("k.elf console=ttyS0"));
+    assert_in_info(r32(mbi + VM_MBI_LOADER_NAME), 5);
+    assert_in_info(r32(mbi + VM_MBI_MODS_ADDR), 16);
+    ck_assert_uint_eq(ram[res.info_addr - 1], FILL);
+    ck_assert_uint_eq(ram[res.info_end], FILL);
 }
 END_TEST
 
@@ -178,12 +202,52 @@ START_TEST(test_no_cmdline)
     size_t len = build_elf(0x100000, s, 1, 0);
     ck_assert_int_eq(load(len, NULL, NULL, 0), 0);
     ck_assert_uint_eq(r32(res.info_addr) & VM_MB_INFO_CMDLINE, 0);
-    /* A command line that does not fit the boot information area. */
-    char *lng = malloc(40000);
-    memset(lng, 'x', 39999);
+}
+END_TEST
+
+/* Command lines of any length that RAM can hold: one that fits below
+ * 0x9FC00 stays low, a longer one goes above the kernel, one larger than
+ * RAM is refused. */
+START_TEST(test_long_cmdline)
+{
+    struct seg s[] = { { 0x100000, 0x100000, 64, 64 } };
+    size_t len = build_elf(0x100000, s, 1, 0);
+    char *lng = malloc(5u << 20);
+    memset(lng, 'x', 40000);
     lng[39999] = 0;
+    ck_assert_msg(load(len, lng, NULL, 0) == 0, "%s", err);
+    ck_assert_uint_eq(res.info_addr, VM_MB_INFO_LOW);
+    ck_assert_str_eq((char *)ram + r32(res.info_addr + VM_MBI_CMDLINE), lng);
+    assert_in_info(r32(res.info_addr + VM_MBI_CMDLINE), 40000);
+
+    memset(lng, 'y', 700000);
+    lng[699999] = 0;
+    ck_assert_msg(load(len, lng, NULL, 0) == 0, "%s", err);
+    ck_assert_uint_eq(res.info_addr, 0x101000); /* the page after the kernel */
+    ck_assert_str_eq((char *)ram + r32(res.info_addr + VM_MBI_CMDLINE), lng);
+    assert_in_info(r32(res.info_addr + VM_MBI_CMDLINE), 700000);
+    ck_assert_str_eq((char *)ram + r32(res.info_addr + VM_MBI_LOADER_NAME), "btvm");
+    ck_assert_uint_eq(ram[0x100000 + 63], 0x10); /* the kernel is intact */
+
+    /* The low place ends at the EBDA (0x9FC00): a block of exactly
+     * 0x9FC00 - 0x9000 bytes (the struct, map, name, this command line and
+     * an empty module list, each 16-byte aligned) still fits, 16 more not. */
+    memset(lng, 'w', 617215);
+    lng[617215] = 0;
+    ck_assert_msg(load(len, lng, NULL, 0) == 0, "%s", err);
+    ck_assert_uint_eq(res.info_addr, VM_MB_INFO_LOW);
+    ck_assert_uint_eq(res.info_end, VM_MB_INFO_LOW_END);
+    ck_assert_str_eq((char *)ram + r32(res.info_addr + VM_MBI_CMDLINE), lng);
+    lng[617215] = 'w';
+    lng[617216] = 0;
+    ck_assert_msg(load(len, lng, NULL, 0) == 0, "%s", err);
+    ck_assert_uint_eq(res.info_addr, 0x101000);
+    ck_assert_str_eq((char *)ram + r32(res.info_addr + VM_MBI_CMDLINE), lng);
+
+    memset(lng, 'z', 5u << 20);
+    lng[(5u << 20) - 1] = 0;
     ck_assert_int_eq(load(len, lng, NULL, 0), -1);
-    ck_assert_ptr_nonnull(strstr(err, "command line is too long"));
+    ck_assert_ptr_nonnull(strstr(err, "no room in guest RAM for the boot information"));
     free(lng);
 }
 END_TEST
@@ -387,11 +451,177 @@ START_TEST(test_refuse_outside_ram)
 }
 END_TEST
 
-START_TEST(test_refuse_info_overlap)
+/* Check the boot information of a load with cmdline "k low" and no modules. */
+static void assert_info_intact(void)
+{
+    uint32_t mbi = res.info_addr;
+    ck_assert_uint_eq(r32(mbi + VM_MBI_FLAGS),
+                      VM_MB_INFO_MEMORY | VM_MB_INFO_CMDLINE | VM_MB_INFO_MODS |
+                          VM_MB_INFO_MMAP | VM_MB_INFO_LOADER);
+    ck_assert_uint_eq(r32(mbi + VM_MBI_MEM_LOWER), 639);
+    ck_assert_uint_eq(r32(mbi + VM_MBI_MEM_UPPER), (RAM_SIZE - 0x100000) / 1024);
+    ck_assert_str_eq((char *)ram + r32(mbi + VM_MBI_CMDLINE), "k low");
+    ck_assert_str_eq((char *)ram + r32(mbi + VM_MBI_LOADER_NAME), "btvm");
+    uint32_t mm = r32(mbi + VM_MBI_MMAP_ADDR);
+    ck_assert_uint_eq(r32(mbi + VM_MBI_MMAP_LENGTH), 96);
+    ck_assert_uint_eq(r64(mm + 4), 0);
+    ck_assert_uint_eq(r64(mm + 12), 0x9FC00);
+    ck_assert_uint_eq(r64(mm + 72 + 4), 0x100000);
+    ck_assert_uint_eq(r64(mm + 72 + 12), RAM_SIZE - 0x100000);
+    ck_assert_uint_eq(r32(mm + 72 + 20), 1);
+    assert_in_info(mm, 96);
+    assert_in_info(r32(mbi + VM_MBI_CMDLINE), 6);
+    assert_in_info(r32(mbi + VM_MBI_LOADER_NAME), 5);
+}
+
+/* A kernel linked at 0x8000, across 0x9000: it used to be refused
+ * ("overlaps btvm's boot information area"); now it loads and the boot
+ * information goes above 1 MiB. */
+START_TEST(test_kernel_at_0x8000)
+{
+    struct seg s[] = { { 0x8000, 0x8000, 0x1800, 0x2000 } };
+    size_t len = build_elf(0x8000, s, 1, 3);
+    ck_assert_msg(load(len, "k low", NULL, 0) == 0, "refused: %s", err);
+    ck_assert_str_eq(err, "");
+    ck_assert_uint_eq(res.entry, 0x8000);
+    ck_assert_uint_eq(res.kernel_start, 0x8000);
+    ck_assert_uint_eq(res.kernel_end, 0xA000);
+    ck_assert_uint_eq(res.info_addr, 0x100000); /* max(kernel end, 1 MiB), page-aligned */
+    assert_info_clear_of(0x8000, 0xA000);
+    assert_info_intact();
+    /* The kernel is whole: header, file bytes across 0x9000, zeroed bss. */
+    ck_assert_uint_eq(r32(0x8000), VM_MB_HEADER_MAGIC);
+    for (uint32_t a = 0x8000 + 12; a < 0x9800; a++)
+        ck_assert_uint_eq(ram[a], 0x10);
+    for (uint32_t a = 0x9800; a < 0xA000; a++)
+        ck_assert_uint_eq(ram[a], 0);
+    ck_assert_uint_eq(ram[0xA000], FILL);
+
+    /* The same through the a.out kludge. */
+    memset(ram, FILL, RAM_SIZE);
+    memset(img, 0x5A, 0x3000);
+    mb_header(img, (1u << 16) | 3);
+    put32(img + 12, 0x8000);
+    put32(img + 16, 0x8000);
+    put32(img + 20, 0xB000);
+    put32(img + 24, 0xC000);
+    put32(img + 28, 0x8020);
+    ck_assert_msg(load(0x3000, "k low", NULL, 0) == 0, "refused: %s", err);
+    ck_assert_uint_eq(res.info_addr, 0x100000);
+    assert_info_intact();
+    ck_assert_uint_eq(ram[0x9000], 0x5A);
+    ck_assert_uint_eq(ram[0xAFFF], 0x5A);
+    ck_assert_uint_eq(ram[0xB000], 0);
+}
+END_TEST
+
+/* The low place is used when the kernel's extent stays clear of it, even
+ * right next to it; the whole block must fit, not just its start. */
+START_TEST(test_low_place_rules)
+{
+    struct seg s[] = { { 0x8000, 0x8000, 64, 0x1000 } }; /* ends at 0x9000 */
+    size_t len = build_elf(0x8000, s, 1, 0);
+    ck_assert_int_eq(load(len, "k low", NULL, 0), 0);
+    ck_assert_uint_eq(res.info_addr, VM_MB_INFO_LOW);
+    assert_info_intact();
+    ck_assert_uint_eq(ram[0x8fff], 0);
+
+    /* A kernel at 0x10000: a short block fits below it, a long one not. */
+    memset(ram, FILL, RAM_SIZE);
+    struct seg s2[] = { { 0x10000, 0x10000, 64, 0x10000 } };
+    len = build_elf(0x10000, s2, 1, 0);
+    ck_assert_int_eq(load(len, "k low", NULL, 0), 0);
+    ck_assert_uint_eq(res.info_addr, VM_MB_INFO_LOW);
+    assert_info_clear_of(0x10000, 0x20000);
+    char lng[40000];
+    memset(lng, 'c', sizeof(lng) - 1);
+    lng[sizeof(lng) - 1] = 0;
+    ck_assert_int_eq(load(len, lng, NULL, 0), 0);
+    ck_assert_uint_eq(res.info_addr, 0x100000);
+    assert_info_clear_of(0x10000, 0x20000);
+    ck_assert_str_eq((char *)ram + r32(res.info_addr + VM_MBI_CMDLINE), lng);
+
+    /* Two segments, one below 0x9000 and one above 1 MiB: their extent
+     * covers the low place, so the block goes above the second. */
+    memset(ram, FILL, RAM_SIZE);
+    struct seg s3[] = { { 0x7000, 0x7000, 64, 64 }, { 0x200000, 0x200000, 64, 0x100 } };
+    len = build_elf(0x7000, s3, 2, 0);
+    ck_assert_int_eq(load(len, "k low", NULL, 0), 0);
+    ck_assert_uint_eq(res.info_addr, 0x201000);
+    assert_info_intact();
+    ck_assert_uint_eq(ram[0x9000], FILL); /* the low place is left alone */
+}
+END_TEST
+
+/* Modules and their strings with a low kernel: modules from 1 MiB, the
+ * boot information after the last one. */
+START_TEST(test_low_kernel_modules)
 {
     struct seg s[] = { { 0x8000, 0x8000, 64, 0x2000 } };
+    size_t len = build_elf(0x8000, s, 1, 1);
+    static const uint8_t a[5000] = { 1, 2, 3 };
+    static const uint8_t b[3] = { 7, 8, 9 };
+    struct vm_mb_module mods[2] = { { a, sizeof(a), "initrd.img arg" }, { b, sizeof(b), "b" } };
+    ck_assert_msg(load(len, "k low", mods, 2) == 0, "%s", err);
+    uint32_t mbi = res.info_addr;
+    ck_assert_uint_eq(res.mods_end, 0x102003);
+    ck_assert_uint_eq(mbi, 0x103000); /* the page after the last module */
+    assert_info_clear_of(0x8000, 0xA000);
+    assert_info_clear_of(0x100000, 0x102003);
+    ck_assert_str_eq((char *)ram + r32(mbi + VM_MBI_CMDLINE), "k low");
+    ck_assert_uint_eq(r32(mbi + VM_MBI_MODS_COUNT), 2);
+    uint32_t ml = r32(mbi + VM_MBI_MODS_ADDR);
+    assert_in_info(ml, 32);
+    ck_assert_uint_eq(r32(ml), 0x100000);
+    ck_assert_uint_eq(r32(ml + 4), 0x100000 + 5000);
+    ck_assert_str_eq((char *)ram + r32(ml + 8), "initrd.img arg");
+    assert_in_info(r32(ml + 8), 15);
+    ck_assert_uint_eq(r32(ml + 16), 0x102000);
+    ck_assert_uint_eq(r32(ml + 20), 0x102003);
+    ck_assert_str_eq((char *)ram + r32(ml + 24), "b");
+    assert_in_info(r32(ml + 24), 2);
+    ck_assert_int_eq(memcmp(ram + 0x100000, a, sizeof(a)), 0);
+    ck_assert_int_eq(memcmp(ram + 0x102000, b, sizeof(b)), 0);
+    ck_assert_uint_eq(r32(0x8000), VM_MB_HEADER_MAGIC);
+}
+END_TEST
+
+/* A kernel (or kernel and modules) that leaves no page for the boot
+ * information is refused with a clear message; one page is enough. */
+START_TEST(test_no_room_for_info)
+{
+    struct seg s[] = { { 0x8000, 0x8000, 64, RAM_SIZE - 0x8000 } };
     size_t len = build_elf(0x8000, s, 1, 0);
-    assert_refused(len, "boot information area");
+    ck_assert_int_eq(load(len, NULL, NULL, 0), -1);
+    ck_assert_str_eq(err, "no room in guest RAM for the boot information (256 bytes at "
+                          "0x00400000, above the kernel and modules; RAM ends at 0x00400000, "
+                          "try a larger -m)");
+    /* Ends 0x80 short of the end of RAM: the next page boundary is the end. */
+    struct seg s2[] = { { 0x8000, 0x8000, 64, RAM_SIZE - 0x8000 - 0x80 } };
+    len = build_elf(0x8000, s2, 1, 0);
+    ck_assert_int_eq(load(len, NULL, NULL, 0), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no room in guest RAM for the boot information"));
+    /* One page left: the boot information takes it. */
+    struct seg s3[] = { { 0x8000, 0x8000, 64, RAM_SIZE - 0x8000 - 0x1000 } };
+    len = build_elf(0x8000, s3, 1, 0);
+    ck_assert_msg(load(len, "k low", NULL, 0) == 0, "%s", err);
+    ck_assert_uint_eq(res.info_addr, RAM_SIZE - 0x1000);
+    ck_assert_uint_le(res.info_end, RAM_SIZE);
+    assert_info_intact();
+    /* Modules that fit, leaving no room after them. */
+    struct seg s4[] = { { 0x8000, 0x8000, 64, 0x2000 } };
+    len = build_elf(0x8000, s4, 1, 0);
+    uint8_t *big = calloc(1, RAM_SIZE);
+    struct vm_mb_module mods[1] = { { big, RAM_SIZE - 0x100000 - 0x10, "big" } };
+    ck_assert_int_eq(load(len, NULL, mods, 1), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no room in guest RAM for the boot information"));
+    /* With the kernel above 1 MiB the same modules leave the low place. */
+    struct seg s5[] = { { 0x100000, 0x100000, 64, 64 } };
+    len = build_elf(0x100000, s5, 1, 0);
+    mods[0].len = RAM_SIZE - 0x101000;
+    ck_assert_msg(load(len, NULL, mods, 1) == 0, "%s", err);
+    ck_assert_uint_eq(res.info_addr, VM_MB_INFO_LOW);
+    free(big);
 }
 END_TEST
 
@@ -504,6 +734,7 @@ int main(void)
     tcase_add_test(tc, test_elf_load);
     tcase_add_test(tc, test_info_fields);
     tcase_add_test(tc, test_no_cmdline);
+    tcase_add_test(tc, test_long_cmdline);
     tcase_add_test(tc, test_elf_higher_half);
     tcase_add_test(tc, test_video_flag_ignored);
     tcase_add_test(tc, test_aout_kludge);
@@ -519,7 +750,10 @@ int main(void)
     tcase_add_test(tc, test_refuse_bad_checksum);
     tcase_add_test(tc, test_refuse_unknown_required_flag);
     tcase_add_test(tc, test_refuse_outside_ram);
-    tcase_add_test(tc, test_refuse_info_overlap);
+    tcase_add_test(tc, test_kernel_at_0x8000);
+    tcase_add_test(tc, test_low_place_rules);
+    tcase_add_test(tc, test_low_kernel_modules);
+    tcase_add_test(tc, test_no_room_for_info);
     tcase_add_test(tc, test_refuse_bad_segments);
     tcase_add_test(tc, test_refuse_bad_aout);
     tcase_add_test(tc, test_load_files);
