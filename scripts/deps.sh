@@ -12,6 +12,7 @@ have_hdr /usr/include/check.h              || need+=(check)
 have_hdr /usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a || need+=(gcc-multilib)
 command -v pkg-config >/dev/null           || need+=(pkg-config)
 command -v qemu-system-i386 >/dev/null     || need+=(qemu-system-x86)
+command -v xorriso >/dev/null              || need+=(xorriso)   # tests/guest/idetest.sh makes an ISO
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2
