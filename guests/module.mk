@@ -106,3 +106,8 @@ $(GUEST_DIR)/idetest.elf: $(IDETEST_OBJS)
 $(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_GCFLAGS) -o $@ guests/idetest/img.c
+
+# ---- fwcfgtest: QEMU's fw_cfg interface (tests/guest/fwcfgtest.sh) ----
+GUESTS += $(GUEST_DIR)/fwcfgtest.elf
+$(GUEST_DIR)/fwcfgtest.elf: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
+.SECONDARY: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
