@@ -4,6 +4,7 @@
  *   idetest-img check FILE     verify it after a run: every filled sector
  *                              holds its host pattern or the guest's write
  *   idetest-img cdfile         print the CD's HELLO.TXT to stdout
+ *   idetest-img sectors        print the disk's size in sectors
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,6 +90,10 @@ int main(int argc, char **argv)
             putchar(pat_file_byte(i));
         return fflush(stdout) ? 1 : 0;
     }
-    fprintf(stderr, "usage: idetest-img disk FILE | check FILE | cdfile\n");
+    if (argc == 2 && !strcmp(argv[1], "sectors")) {
+        printf("%llu\n", (unsigned long long)PAT_DISK_SECTORS);
+        return 0;
+    }
+    fprintf(stderr, "usage: idetest-img disk FILE | check FILE | cdfile | sectors\n");
     return 2;
 }
