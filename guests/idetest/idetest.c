@@ -690,7 +690,8 @@ static void test_range_error(void)
             outb((uint16_t)(pri.bm + BM_CMD), BMC_TOMEM | BMC_START);
             if (wait_irq(14, c0 + 1) < 0)
                 fail("READ DMA EXT at the capacity: no IRQ 14");
-            expect("BMIS ACTIVE after the failed DMA", 0, inb((uint16_t)(pri.bm + BM_STATUS)) & BMS_ACTIVE);
+            /* BMIS ACTIVE is not checked: QEMU clears it, a PIIX keeps it
+             * set (with INT) when the drive ends a command before its PRDs. */
             outb((uint16_t)(pri.bm + BM_CMD), BMC_TOMEM);
             expect_range_error(0, "READ DMA EXT at the capacity");
             expect("buffer untouched", 0xee, buf[0]);
