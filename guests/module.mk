@@ -93,9 +93,6 @@ GUESTS += $(GUEST_DIR)/pagetest.elf
 $(GUEST_DIR)/pagetest.elf: $(PAGETEST_OBJS)
 .SECONDARY: $(PAGETEST_OBJS)
 
-# Every guest appended above (prerequisites are expanded where a rule is read).
-guests: $(GUESTS)
-
 # ---- idetest: PIIX IDE, ATA disk and ATAPI CD-ROM (tests/guest/idetest.sh) ----
 IDETEST_OBJS := $(GUEST_OBJ)/idetest/idetest.o $(GUEST_OBJ)/idetest/atapi.o \
                 $(GUEST_OBJ)/idetest/stubs.o
@@ -111,3 +108,6 @@ $(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h
 GUESTS += $(GUEST_DIR)/fwcfgtest.elf
 $(GUEST_DIR)/fwcfgtest.elf: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
 .SECONDARY: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
+
+# Every guest appended above (prerequisites are expanded where a rule is read).
+guests: $(GUESTS)
