@@ -93,5 +93,21 @@ GUESTS += $(GUEST_DIR)/pagetest.elf
 $(GUEST_DIR)/pagetest.elf: $(PAGETEST_OBJS)
 .SECONDARY: $(PAGETEST_OBJS)
 
+# ---- idetest: PIIX IDE, ATA disk and ATAPI CD-ROM (tests/guest/idetest.sh) ----
+IDETEST_OBJS := $(GUEST_OBJ)/idetest/idetest.o $(GUEST_OBJ)/idetest/atapi.o \
+                $(GUEST_OBJ)/idetest/stubs.o
+GUESTS += $(GUEST_DIR)/idetest.elf $(GUEST_DIR)/idetest-img
+$(GUEST_DIR)/idetest.elf: $(IDETEST_OBJS)
+.SECONDARY: $(IDETEST_OBJS)
+# The host side: makes the sparse scratch disk, checks it afterwards, prints the CD's file.
+$(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_GCFLAGS) -o $@ guests/idetest/img.c
+
+# ---- fwcfgtest: QEMU's fw_cfg interface (tests/guest/fwcfgtest.sh) ----
+GUESTS += $(GUEST_DIR)/fwcfgtest.elf
+$(GUEST_DIR)/fwcfgtest.elf: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
+.SECONDARY: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
+
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)

@@ -16,7 +16,7 @@ command -v qemu-system-i386 >/dev/null     || need+=(qemu-system-x86)
 # (e2fsprogs lives in /sbin, which a user's PATH may not have.)
 have_sbin() { PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null; }
 have_sbin mke2fs && have_sbin debugfs && have_sbin e2fsck || need+=(e2fsprogs)
-command -v xorriso >/dev/null              || need+=(xorriso)
+command -v xorriso >/dev/null              || need+=(xorriso)   # disk.sh, idetest.sh: ISOs
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2
