@@ -554,6 +554,7 @@ static void test_timer_periodic(void)
         expect("current count after writing initial count 0", 0, lapic_rd(LAPIC_TMCCT));
     }
     timer_off();
+    irq_settle();
     irq_set(0x81, NULL);
     tend();
 }
@@ -688,6 +689,7 @@ static void test_tsc_deadline(void)
     cli();
     wrmsr(0x6e0, 0);
     timer_off();
+    irq_settle();
     irq_set(0x82, NULL);
     tend();
 }
@@ -733,6 +735,7 @@ static void test_lint0_extint(void)
     pic_mask_all();
     pit0_stop();
     lapic_wr(LAPIC_LVT_LINT0, LVT_MASKED | 0x700);
+    irq_settle();
     irq_set(0x20, NULL);
     tend();
 }

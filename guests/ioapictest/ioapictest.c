@@ -250,6 +250,7 @@ static void test_pit_edge(void)
     pit0_stop();
     rte_mask(2);
     rte_mask(0);
+    irq_settle();
     irq_set(0x32, NULL);
     irq_set(0x30, NULL);
     tend();
@@ -275,6 +276,7 @@ static void test_rtc_edge(void)
     cmos_wr(0x0a, a);
     (void)cmos(0x0c);
     rte_mask(8);
+    irq_settle();
     irq_set(0x38, NULL);
     tend();
 }
@@ -330,6 +332,7 @@ static void test_mask(void)
     cli();
     pit0_stop();
     rte_mask(2);
+    irq_settle();
     irq_set(0x32, NULL);
 
     hits = 0;

@@ -184,6 +184,13 @@ void delay_ms(uint32_t ms)
         barrier();
 }
 
+void irq_settle(void)
+{
+    sti();
+    delay_ms(2);
+    cli();
+}
+
 int wait_ge(volatile uint32_t *p, uint32_t want, uint32_t ms)
 {
     uint64_t t0 = rdtsc(), d = ms_to_tsc(ms);

@@ -128,6 +128,11 @@ void delay_ms(uint32_t ms);                      /* IF as it is */
 /* Spin until *p >= want or ms elapse; 1 if reached. IF as it is. */
 int wait_ge(volatile uint32_t *p, uint32_t want, uint32_t ms);
 
+/* After a source was stopped or masked with IF=0: let an interrupt that
+ * was already accepted (local APIC IRR, CPU INTR) arrive while its handler
+ * is still installed, 2 ms with IF=1, then IF=0 again. */
+void irq_settle(void);
+
 /* Does the Multiboot command line contain word? */
 int cmdline_has(uint32_t magic, uint32_t mbi, const char *word);
 
