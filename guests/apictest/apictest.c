@@ -661,6 +661,8 @@ static void test_tsc_deadline(void)
     expect("LVT timer mode (bits 18:17)", 2, (lapic_rd(LAPIC_LVT_TIMER) >> 17) & 3);
     lapic_wr(LAPIC_TMICT, 12345);             /* ignored in this mode */
     expect("current count in TSC-deadline mode", 0, lapic_rd(LAPIC_TMCCT));
+    /* SDM 10.5.4.1: order the LVT write before the WRMSR (xAPIC). */
+    __asm__ volatile("mfence" ::: "memory");
     sti();
     uint64_t dl = rdtsc() + ms_to_tsc(2);
     wrmsr(0x6e0, dl);
