@@ -108,6 +108,14 @@ $(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h
 GUESTS += $(GUEST_DIR)/fwcfgtest.elf
 $(GUEST_DIR)/fwcfgtest.elf: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
 .SECONDARY: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
+# ---- apictest / ioapictest: local and I/O APIC suites (tests/guest/apictest.sh, ioapictest.sh) ----
+IRQLIB_OBJS := $(GUEST_OBJ)/lib/irqlib.o $(GUEST_OBJ)/lib/irqstubs.o
+APICTEST_OBJS := $(GUEST_OBJ)/apictest/apictest.o $(IRQLIB_OBJS)
+IOAPICTEST_OBJS := $(GUEST_OBJ)/ioapictest/ioapictest.o $(IRQLIB_OBJS)
+GUESTS += $(GUEST_DIR)/apictest.elf $(GUEST_DIR)/ioapictest.elf
+$(GUEST_DIR)/apictest.elf: $(APICTEST_OBJS)
+$(GUEST_DIR)/ioapictest.elf: $(IOAPICTEST_OBJS)
+.SECONDARY: $(APICTEST_OBJS) $(IOAPICTEST_OBJS)
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
