@@ -88,6 +88,13 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
     struct bt *bt = engine(c);
     uint64_t traced_writes = bt->mmu.stats.traced_writes;
     int r = fn(c, insn);
+    if (bt->mmu.device_written) {
+        /* An MMIO write (an APIC or HPET timer armed): the ticker must
+         * learn the new deadline, as after a port write. */
+        bt->mmu.device_written = false;
+        if (vm_timers_moved(bt->vm))
+            c->async_pending = 1;
+    }
     const struct dec_insn *d = insn;
     if (d) {
         if (fn == (int (*)(struct cpu *, const void *))cpu_co_mov_store)

@@ -92,8 +92,9 @@ enum cpu_vector {
 struct cpu_env_ops {
     /* Port access of size bytes: *val is the value written or read. */
     void (*pio)(void *ctx, uint16_t port, unsigned size, bool write, uint32_t *val);
-    /* After a guest port write: true if the engine must come back to the
-     * machine at the next block (a device moved a timer deadline earlier). */
+    /* After a guest write to a device (port, platform MSR): true if the
+     * engine must come back to the machine at the next block (a device
+     * moved a timer deadline earlier). */
     bool (*io_done)(void *ctx);
     /* A device asked the machine to stop (any thread may set it). */
     bool (*stop_requested)(void *ctx);

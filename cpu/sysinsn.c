@@ -168,6 +168,8 @@ int cpu_co_wrmsr(struct cpu *c, const struct dec_insn *d)
         int r = c->env->msr_write(c->env_ctx, msr, v);
         if (r < 0)
             return co_fault(c, d, GP0);
+        if (c->env->io_done(c->env_ctx))
+            c->async_pending = 1; /* a timer deadline moved (IA32_TSC_DEADLINE) */
         if (r > 0 && c->mmu) {
             /* The APIC window moved: no shadow entry may keep the old
              * view of either page, and blocks must see the new one. */

@@ -273,6 +273,7 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
         if (write)
             memcpy(&v, buf, sz);
         m->stats.mmio++;
+        m->device_written |= write;
         if (!dev_bus_mmio(m->bus, phys, sz, write, &v))
             m->stats.unmapped++;
         if (!write)

@@ -117,6 +117,8 @@ struct smmu {
     /* Last walk fault: linear address and error code. */
     uint32_t pf_addr, pf_err;
     bool fill_traced;      /* the last smmu_fill declined a write: page-table page */
+    bool device_written;   /* an access wrote to a device (the caller clears it): its
+                            * timers may have moved */
     struct smmu_stats stats;
     /* Called when a write reaches a page marked as code (smmu_mark_code);
      * set by the engine after smmu_init (NULL: none). */
