@@ -111,6 +111,8 @@ popek|60|kvm auto|-k \$G/popek.elf
 triple|30|kvm auto|-k \$G/hostile.elf -a 'triple 0'
 hltcli|30|kvm auto|-k \$G/hostile.elf -a 'hlt-cli 0'
 pagetest|120|kvm auto|-k \$G/pagetest.elf
+apictest|120|kvm|-k \$G/apictest.elf
+ioapictest|120|kvm|-k \$G/ioapictest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
 EOF
 )
@@ -129,6 +131,8 @@ judge() {
     triple)   want=5; grep -q 'triple fault' "$err" || { echo "stderr lacks 'triple fault'"; return; } ;;
     hltcli)   want=3; grep -q 'guest halted' "$err" || { echo "stderr lacks 'guest halted'"; return; } ;;
     pagetest) line="pagetest: 0 failures" ;;
+    apictest) line="apictest: 0 failures" ;;
+    ioapictest) line="ioapictest: 0 failures" ;;
     linux)    line="hav-linux-ok" ;;
     esac
     [ "$st" = "$want" ] || { echo "status $st, want $want"; return; }
