@@ -12,7 +12,8 @@
 #          as iso9660 and prints its /known.txt, prints its ata/scsi dmesg
 #          lines, and powers off through debug-exit with status 0;
 #   host   checks every printed line, that ata_piix bound the PIIX IDE
-#          function and configured both drives for DMA (MWDMA or UDMA),
+#          function, set up no slave (no ataN.01: both slaves are absent)
+#          and configured both drives for DMA (MWDMA or UDMA),
 #          then `debugfs -R 'cat /newfile'` against the third line and
 #          `e2fsck -fn` (exit 0: clean).
 # Systems: btvm when it takes IDE drives (`btvm --help` names -hda; force
@@ -98,6 +99,13 @@ run_one() {
     check "$sys" "dmesg: ata_piix did not bind (no 'scsi hostN: ata_piix')" has "$dm" 'scsi host[0-9]+: ata_piix'
     check "$sys" "dmesg: no ATA disk found" has "$dm" 'ata[0-9]+\.00: ATA-[0-9]+:'
     check "$sys" "dmesg: no ATAPI CD-ROM found" has "$dm" 'ata[0-9]+\.00: ATAPI:'
+    # The absent slaves: libata finds them by the register echo, reads error
+    # 0 and signature FF/FF after SRST ("ataN: found unknown device (class
+    # 0)", on QEMU too) and sends IDENTIFY, which status 0 ends as "no
+    # device": nothing is attached as ataN.01 (devN.1 stays in sysfs, class
+    # unknown, on QEMU too).
+    check "$sys" "dmesg: a slave device was set up: $(printf '%s\n' "$dm" | grep -E 'ata[0-9]+\.01' | head -n 2 | tr '\n' ' ')" \
+        not_has "$dm" 'ata[0-9]+\.01'
     # libata prints "configured for <mode>" only after a hard reset, which
     # PATA never does: the mode in use is in sysfs (XFER_MW_DMA_2, ...).
     local xf; xf=$(section "$out" xfer)

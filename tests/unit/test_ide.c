@@ -524,6 +524,91 @@ START_TEST(srst_signatures_and_absent_devices)
 }
 END_TEST
 
+/* Linux 6.1 ata_piix's probe of each channel (ata_sff_softreset: ata_devchk
+ * of both units, SRST, ata_sff_dev_classify of both, then IDENTIFY to the
+ * absent slave and to the master), as QEMU 7.2 answered it with -hda and
+ * -cdrom: captured with -trace ide_ioport_read,ide_ioport_write,
+ * ide_status_read,ide_ctrl_write, the channel's own accesses in order.
+ * Every read must give QEMU's value. The absent slave echoes the shared
+ * registers (so ata_devchk finds it), reads error 0 (libata's "diagnostic
+ * failed") and signature FF/FF after SRST, so libata prints "found unknown
+ * device (class 0)" on QEMU as on btvm and tries IDENTIFY, which status 0
+ * (no BSY, no DRQ) answers as "no device". CTL is the control block port:
+ * written as Device Control, read as Alternate Status. X: a read whose
+ * value is the firmware's doing, not compared: the CD-ROM's status before
+ * the SRST (QEMU's shows SeaBIOS's last ATAPI command, 0x50; btvm boots
+ * without touching the drives, and a packet device leaves power-on reset
+ * with DRDY clear, 0x00). */
+enum { CTL = 8 };
+struct step { char op; uint8_t reg, val; };
+#define W(r, v) { 'w', r, v }
+#define R(r, v) { 'r', r, v }
+#define X(r) { 'x', r, 0 }
+static const struct step probe_disk_ch[] = {
+    W(6, 0xa0), R(CTL, 0x50), W(2, 0x55), W(3, 0xaa), W(2, 0xaa), W(3, 0x55), W(2, 0x55),
+    W(3, 0xaa), R(2, 0x55), R(3, 0xaa), W(6, 0xb0), R(CTL, 0x00), W(2, 0x55), W(3, 0xaa),
+    W(2, 0xaa), W(3, 0x55), W(2, 0x55), W(3, 0xaa), R(2, 0x55), R(3, 0xaa), W(6, 0xa0),
+    R(CTL, 0x50), W(CTL, 0x0a), W(CTL, 0x0e), W(CTL, 0x0a), R(7, 0x50), W(6, 0xb0),
+    R(CTL, 0x00), R(2, 0x01), R(3, 0x01), R(7, 0x00), W(6, 0xa0), R(CTL, 0x50), W(6, 0xb0),
+    R(CTL, 0x00), W(6, 0xa0), R(CTL, 0x50), W(6, 0xa0), R(CTL, 0x50), R(7, 0x50),
+    R(1, 0x01), R(2, 0x01), R(3, 0x01), R(4, 0x00), R(5, 0x00), R(6, 0xa0), R(7, 0x50),
+    W(6, 0xb0), R(CTL, 0x00), R(7, 0x00), R(1, 0x00), R(2, 0x01), R(3, 0x01), R(4, 0xff),
+    R(5, 0xff), R(6, 0xb0), R(7, 0x00), W(CTL, 0x08), R(7, 0x00), W(6, 0xb0), R(CTL, 0x00),
+    W(6, 0xa0), R(CTL, 0x50), W(CTL, 0x08), R(7, 0x50), W(6, 0xb0), R(CTL, 0x00),
+    R(7, 0x00), W(CTL, 0x0a), R(7, 0x00), W(1, 0x00), W(2, 0x00), W(3, 0x00), W(4, 0x00),
+    W(5, 0x00), W(6, 0xb0), R(7, 0x00), W(7, 0xec), R(CTL, 0x00), R(7, 0x00), W(CTL, 0x0a),
+    R(7, 0x00), R(7, 0x00), R(1, 0x00), R(2, 0x00), R(3, 0x00), R(4, 0x00), R(5, 0x00),
+    R(6, 0xb0), R(7, 0x00), W(CTL, 0x08), R(7, 0x00), R(7, 0x00), W(6, 0xa0), R(CTL, 0x50),
+    R(7, 0x50), W(CTL, 0x0a), R(7, 0x50), W(1, 0x00), W(2, 0x00), W(3, 0x00), W(4, 0x00),
+    W(5, 0x00), W(6, 0xa0), R(7, 0x50), W(7, 0xec), R(CTL, 0x58), R(7, 0x58),
+};
+static const struct step probe_cdrom_ch[] = {
+    W(6, 0xa0), X(CTL), W(2, 0x55), W(3, 0xaa), W(2, 0xaa), W(3, 0x55), W(2, 0x55),
+    W(3, 0xaa), R(2, 0x55), R(3, 0xaa), W(6, 0xb0), R(CTL, 0x00), W(2, 0x55), W(3, 0xaa),
+    W(2, 0xaa), W(3, 0x55), W(2, 0x55), W(3, 0xaa), R(2, 0x55), R(3, 0xaa), W(6, 0xa0),
+    X(CTL), W(CTL, 0x0a), W(CTL, 0x0e), W(CTL, 0x0a), R(7, 0x00), W(6, 0xb0),
+    R(CTL, 0x00), R(2, 0x01), R(3, 0x01), R(7, 0x00), W(6, 0xa0), R(CTL, 0x00), W(6, 0xb0),
+    R(CTL, 0x00), W(6, 0xa0), R(CTL, 0x00), W(6, 0xa0), R(CTL, 0x00), R(7, 0x00),
+    R(1, 0x01), R(2, 0x01), R(3, 0x01), R(4, 0x14), R(5, 0xeb), R(6, 0xa0), W(6, 0xb0),
+    R(CTL, 0x00), R(7, 0x00), R(1, 0x00), R(2, 0x01), R(3, 0x01), R(4, 0xff), R(5, 0xff),
+    R(6, 0xb0), R(7, 0x00), W(CTL, 0x08), R(7, 0x00), W(6, 0xb0), R(CTL, 0x00), W(6, 0xa0),
+    R(CTL, 0x00), W(CTL, 0x08), R(7, 0x00), W(6, 0xb0), R(CTL, 0x00), R(7, 0x00),
+    W(CTL, 0x0a), R(7, 0x00), W(1, 0x00), W(2, 0x00), W(3, 0x00), W(4, 0x00), W(5, 0x00),
+    W(6, 0xb0), R(7, 0x00), W(7, 0xec), R(CTL, 0x00), R(7, 0x00), W(CTL, 0x0a), R(7, 0x00),
+    R(7, 0x00), R(1, 0x00), R(2, 0x00), R(3, 0x00), R(4, 0x00), R(5, 0x00), R(6, 0xb0),
+    R(7, 0x00), W(CTL, 0x08), R(7, 0x00), R(7, 0x00), W(6, 0xa0), R(CTL, 0x00), R(7, 0x00),
+    W(CTL, 0x0a), R(7, 0x00), W(1, 0x00), W(2, 0x00), W(3, 0x00), W(4, 0x00), W(5, 0x00),
+    W(6, 0xa0), R(7, 0x00), W(7, 0xa1), R(CTL, 0x58), R(7, 0x58),
+};
+#undef W
+#undef R
+#undef X
+
+static void replay(uint16_t base, uint16_t ctl, const struct step *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t port = s[i].reg == CTL ? ctl : (uint16_t)(base + s[i].reg);
+        if (s[i].op == 'w') {
+            outb(port, s[i].val);
+            continue;
+        }
+        uint8_t got = inb(port);
+        if (s[i].op == 'x')
+            continue;
+        ck_assert_msg(got == s[i].val, "step %zu: read %#x gave %#04x, QEMU %#04x",
+                      i, port, got, s[i].val);
+    }
+}
+
+START_TEST(linux_probe_reads_as_on_qemu)
+{
+    attach(0, 0, make_image("d.img", 32768, 0), false, DEV_IDE_DISK);
+    attach(1, 0, make_image("cd.iso", 736, 0), true, DEV_IDE_CDROM);
+    replay(P0, C0, probe_disk_ch, sizeof(probe_disk_ch) / sizeof(probe_disk_ch[0]));
+    replay(P1, C1, probe_cdrom_ch, sizeof(probe_cdrom_ch) / sizeof(probe_cdrom_ch[0]));
+}
+END_TEST
+
 START_TEST(nien_masks_line_and_decode_and_bm_base)
 {
     attach(0, 0, make_image("d.img", 64, 64), false, DEV_IDE_DISK);
@@ -866,6 +951,7 @@ static Suite *suite(void)
     tcase_add_test(t, read_write_multiple);
     tcase_add_test(t, out_of_range_and_readonly_and_unknown);
     tcase_add_test(t, srst_signatures_and_absent_devices);
+    tcase_add_test(t, linux_probe_reads_as_on_qemu);
     tcase_add_test(t, nien_masks_line_and_decode_and_bm_base);
     tcase_add_test(t, atapi_inquiry_capacity_read_toc_sense);
     tcase_add_test(t, atapi_empty_drive_not_ready);
