@@ -275,8 +275,14 @@ const struct dev_chardev *vm_console_chardev(void)
 
 int vm_console_open(struct vm *vm)
 {
-    if (con.opened)
-        return -EBUSY;
+    if (con.opened) {
+        /* A reboot builds the machine again: the reader thread and the
+         * input it buffered carry over; the terminal goes raw again. */
+        con.vm = vm;
+        if (con.is_tty && !atomic_load(&con.raw))
+            return enter_raw_mode();
+        return 0;
+    }
     con.vm = vm;
     bool tty = isatty(STDIN_FILENO);
     /* A background job must neither change nor read the terminal (it

@@ -406,5 +406,6 @@ void vm_machine_destroy(struct vm_machine *m)
         dev_bus_free(vm->bus);
     vm->bus = NULL;
     vm->cpu = NULL; /* freed by the engine */
+    vm_wake_destroy(vm);
     vm_ram_destroy(vm);
 }

@@ -196,6 +196,9 @@ uint64_t vm_run_timers(struct vm *vm);
 int vm_wake_init(struct vm *vm);
 /* No kick touches vm->cpu after this returns (call before freeing it). */
 void vm_wake_stop(struct vm *vm);
+/* Ends the ticker thread and frees what vm_wake_init made (a reboot builds
+ * the machine again; nothing may kick vm after this). */
+void vm_wake_destroy(struct vm *vm);
 /* True if a device moved a deadline earlier than the ticker is armed for
  * (after a guest I/O write): the vcpu must come back to run timers. */
 bool vm_timers_moved(const struct vm *vm);

@@ -70,6 +70,7 @@ struct vm_wake {
     pthread_t ticker;
     bool ticker_running;
     bool dead;
+    int quit;               /* vm_wake_destroy: the ticker thread ends */
 };
 
 static long futex(int *uaddr, int op, int val, const struct timespec *ts)
@@ -172,20 +173,44 @@ void vm_wait(struct vm *vm, uint64_t deadline_ns)
 static void *ticker_main(void *arg)
 {
     struct vm *vm = arg;
+    struct vm_wake *w = vm->wake;
     uint64_t n;
     for (;;) {
-        ssize_t r = read(vm->wake->tfd, &n, sizeof(n));
+        ssize_t r = read(w->tfd, &n, sizeof(n));
+        if (__atomic_load_n(&w->quit, __ATOMIC_ACQUIRE))
+            return NULL;
         if (r < 0 && errno != EINTR && errno != EAGAIN)
             return NULL;
         if (r == (ssize_t)sizeof(n)) {
             /* The guest ran through a deadline without halting: give it
              * exact deadlines from now on. (A vcpu still asleep only woke
              * late: the host is busy, not the guest.) */
-            if (!__atomic_load_n(&vm->wake->sleeping, __ATOMIC_SEQ_CST))
-                __atomic_store_n(&vm->wake->lazy, 0, __ATOMIC_RELAXED);
+            if (!__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST))
+                __atomic_store_n(&w->lazy, 0, __ATOMIC_RELAXED);
             vm_kick(vm);
         }
     }
+}
+
+void vm_wake_destroy(struct vm *vm)
+{
+    struct vm_wake *w = vm->wake;
+    if (!w)
+        return;
+    vm_wake_stop(vm);
+    if (w->ticker_running) {
+        /* Wake the ticker out of its read: it sees quit and ends. */
+        __atomic_store_n(&w->quit, 1, __ATOMIC_RELEASE);
+        struct itimerspec its;
+        memset(&its, 0, sizeof(its));
+        its.it_value.tv_nsec = 1;
+        timerfd_settime(w->tfd, 0, &its, NULL);
+        pthread_join(w->ticker, NULL);
+    }
+    close(w->tfd);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    vm->wake = NULL;
 }
 
 int vm_wake_init(struct vm *vm)
@@ -211,7 +236,6 @@ int vm_wake_init(struct vm *vm)
      * host allows it) keeps timer interrupts on time under load. */
     struct sched_param sp = { .sched_priority = 1 };
     pthread_setschedparam(w->ticker, SCHED_FIFO, &sp);
-    pthread_detach(w->ticker);
     w->ticker_running = true;
     /* The vcpu (this thread) sleeps to deadlines in vm_wait: the default
      * 50 us slack would delay every idle timer interrupt. */
