@@ -7,7 +7,7 @@
  * failing run can be replayed exactly. tests/guest/hostile.sh runs it;
  * docs/guests.md lists the modes and what each one expects.
  */
-#include "guest.h"
+#include "hostile.h"
 
 /* smc-storm and selfmod-stack live in stubs.S; for them a nonzero seed
  * is the iteration count (default 100000), to bisect a failure. */
@@ -65,6 +65,11 @@ static void defuse(uint8_t *p, size_t n)
             b == 0xf4)
             p[i] = 0x90;
     }
+}
+
+uint32_t hostile_rnd(void)
+{
+    return rnd();
 }
 
 static void raise_one(unsigned which)
@@ -242,6 +247,16 @@ int guest_main(uint32_t magic, uint32_t mbi)
         int bad = out[0] != want;
         gprintf("hostile: selfmod-stack %s: sum %x (want %x)\n", bad ? "FAIL" : "ok", out[0], want);
         return bad;
+    } else if (word_is(mode, "lapic-random")) {
+        return hostile_lapic_random(ram_top);
+    } else if (word_is(mode, "ioapic-random")) {
+        return hostile_ioapic_random(ram_top);
+    } else if (word_is(mode, "ide-dma")) {
+        return hostile_ide_dma(ram_top);
+    } else if (word_is(mode, "fwcfg-random")) {
+        return hostile_fwcfg_random(ram_top);
+    } else if (word_is(mode, "hpet-random")) {
+        return hostile_hpet_random(ram_top);
     } else {
         gprintf("hostile: unknown mode\n");
         return 100;

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "decoder/decoder.h"
+#include "devices/clock_own.h"
 #include "tests/unit/bt_harness.h"
 
 /* ---------------------------------------------------------------------- */
@@ -772,6 +773,54 @@ START_TEST(unmapped_access)
 }
 END_TEST
 
+/* A device register write that arms a timer (a local APIC initial count,
+ * an HPET comparator) must bring the vcpu back to the run loop to fire it,
+ * as an OUT does: hostile "lapic-random" found a guest spinning with
+ * interrupts on never taking a timer armed by a MOV to MMIO. The device
+ * here arms its timer due at once; its fire sets a flag the guest polls. */
+static struct dev_timers arm_timers;
+static struct dev_timer arm_timer;
+
+static void arm_fire(void *ctx, uint64_t now)
+{
+    (void)now;
+    ((struct bth *)ctx)->vm.ram[0x2000] = 1;
+    arm_timer.deadline_ns = UINT64_MAX;
+}
+
+static void arm_mmio(void *opaque, uint64_t off, unsigned size, bool is_write, uint64_t *data)
+{
+    (void)opaque;
+    (void)off;
+    (void)size;
+    if (is_write)
+        arm_timer.deadline_ns = dev_clock_ns();
+    else
+        *data = 0;
+}
+
+START_TEST(mmio_write_arms_timer)
+{
+    arm_timers.head = NULL;
+    arm_timer = (struct dev_timer){ .deadline_ns = UINT64_MAX, .fire = arm_fire, .ctx = &H };
+    dev_timers_add(&arm_timers, &arm_timer);
+    H.vm.timers = &arm_timers;
+    ck_assert_int_eq(dev_bus_register_mmio(H.vm.bus, 0xf0000000u, 0x1000, "arm", arm_mmio, NULL), 0);
+    code(BTH_CODE,
+         "c7 05 00 00 00 f0 01 00 00 00 "  /* mov dword [0xf0000000],1: arms the timer */
+         "b9 00 00 10 00 "                 /* mov ecx,0x100000 */
+         "80 3d 00 20 00 00 00 "           /* 1: cmp byte [0x2000],0 */
+         "75 03 "                          /* jne 2f */
+         "49 "                             /* dec ecx */
+         "75 f4 "                          /* jnz 1b */
+         "f4");                            /* 2: hlt */
+    bth_run_hlt(&H);
+    H.vm.timers = NULL;
+    ck_assert_msg(H.vm.ram[0x2000] == 1, "the timer never fired: the loop ran out");
+    ck_assert_uint_gt(H.c->regs[CPU_ECX], 0);
+}
+END_TEST
+
 START_TEST(tiny_cache_flush)
 {
     bth_destroy(&H);
@@ -848,6 +897,7 @@ static Suite *bt_suite(void)
     tcase_add_test(tc, fpu_ts_nm);
     tcase_add_test(tc, page_cross);
     tcase_add_test(tc, unmapped_access);
+    tcase_add_test(tc, mmio_write_arms_timer);
     tcase_add_test(tc, tiny_cache_flush);
     tcase_add_test(tc, unsupported_fetch);
     tcase_set_timeout(tc, 60);
