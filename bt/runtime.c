@@ -316,15 +316,9 @@ int bt_mem_done(struct cpu *c, const void *unused)
     if (!vc->mem_bounce)
         return 0;
     vc->mem_bounce = 0;
-    uint64_t mmio = bt->mmu.stats.mmio;
     int v = smmu_write(&bt->mmu, vc->bounce_lin, vc->bounce, vc->bounce_size, smmu_acc(&bt->mmu, true));
     if (v)
         return page_fault(c, bt);
-    /* A device register write may have armed a timer (local APIC initial
-     * count, HPET comparator) sooner than the ticker is set for: as after
-     * OUT, the dispatcher re-arms it at the next block entry. */
-    if (bt->mmu.stats.mmio != mmio && c->env && c->env->io_done && c->env->io_done(c->env_ctx))
-        c->async_pending = 1;
     if (bt->invalidated) {
         bt->invalidated = false;
         if (vc->arg0) {

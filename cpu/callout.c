@@ -168,13 +168,7 @@ int cpu_mem_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len)
         memcpy(h, buf, len);
         return 0;
     }
-    uint64_t mmio = c->mmu->stats.mmio;
-    int f = mem_fault(c, smmu_write(c->mmu, lin, buf, len, acc));
-    /* A device write that armed a timer earlier: see cpu_co_out. */
-    if (!f && c->mmu->stats.mmio != mmio && c->env && c->env->io_done &&
-        c->env->io_done(c->env_ctx))
-        c->async_pending = 1;
-    return f;
+    return mem_fault(c, smmu_write(c->mmu, lin, buf, len, acc));
 }
 
 /* Implicit supervisor accesses (descriptor tables, TSS, inner stacks): the
