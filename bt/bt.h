@@ -188,6 +188,12 @@ struct bt {
 struct bt_vcpu {
     struct bt *bt;
     uint32_t bounce_lin, bounce_size; /* the bounced access bt_mem_done writes back */
+    /* Inline interrupt polls (emit_vif.c) store 1 through poll_target[INTR]:
+     * to async_pending when an interrupt waits, else to poll_sink. A store
+     * of 1, never a read-modify-write of async_pending, so a kick from
+     * another thread cannot be overwritten. */
+    uint64_t poll_target[2];
+    uint32_t poll_sink;
     uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* MMIO / page-crossing bounce */
     /* --- hot: BT_OFF_* from R15 --- */
     uint32_t exit_reason;   /* why the code cache returned to C (enum bt_exit) */

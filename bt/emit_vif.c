@@ -44,8 +44,9 @@ static void load_iopl(struct bt_emit *e, ZydisRegister dst)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(dst), bt_r(dst), bt_r(BT_R_TMP1_32));
 }
 
-/* async_pending += INTR, so a pending interrupt is noticed at the next
- * block entry. */
+/* async_pending = 1 if INTR, so a pending interrupt is noticed at the next
+ * block entry: a flag-free store through poll_target[INTR] (bt/bt.h), not a
+ * read-modify-write that could drop another thread's kick. */
 static void poll_intr(struct bt_tctx *t)
 {
     const volatile uint8_t *intr = vm_intr_level(t->bt->vm);
@@ -54,9 +55,9 @@ static void poll_intr(struct bt_tctx *t)
     struct bt_emit *e = t->e;
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1), bt_i((int64_t)(uintptr_t)intr));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP1_32), bt_m(BT_R_TMP1, ZYDIS_REGISTER_NONE, 0, 0, 1));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_TMP0, BT_R_TMP1, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_r(BT_R_TMP0_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0),
+           bt_m(BT_R_CPU, BT_R_TMP1, 8, BT_OFF_POLL_TARGET, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 4), bt_i(1));
 }
 
 /*

@@ -122,6 +122,7 @@ _Static_assert(BT_VC_OFF(mem_addend) == BT_OFF_MEM_ADDEND, "addend");
 _Static_assert(BT_VC_OFF(host_rsp) == BT_OFF_HOST_RSP, "host_rsp");
 _Static_assert(BT_VC_OFF(exit_site) == BT_OFF_EXIT_SITE, "exit_site");
 _Static_assert(BT_VC_OFF(co_insn) == BT_OFF_CO_INSN, "co_insn");
+_Static_assert(BT_VC_OFF(poll_target) == BT_OFF_POLL_TARGET, "poll_target");
 _Static_assert(offsetof(struct bt_vcpu, cpu) <= BT_VCPU_SPAN, "struct bt_vcpu too large");
 _Static_assert(sizeof(struct cpu) <= BT_GROUP_ADDEND_OFF, "struct cpu overlaps the group addends");
 
@@ -149,6 +150,8 @@ static int bt_init(struct vm *vm)
     bt->region = bt->map + BT_VCPU_SPAN;
     bt->vc = (struct bt_vcpu *)(bt->region - offsetof(struct bt_vcpu, cpu));
     bt->vc->bt = bt;
+    bt->vc->poll_target[0] = (uint64_t)(uintptr_t)&bt->vc->poll_sink;
+    bt->vc->poll_target[1] = (uint64_t)(uintptr_t)&bt->vc->cpu.async_pending;
     vm->cpu = &bt->vc->cpu;
     vm->engine_priv = bt; /* from here on, failures clean up with bt_destroy */
     bt->tables = (uint64_t *)(bt->region + BT_TABLES_OFF);
