@@ -17,6 +17,8 @@ command -v qemu-system-i386 >/dev/null     || need+=(qemu-system-x86)
 have_sbin() { PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null; }
 have_sbin mke2fs && have_sbin debugfs && have_sbin e2fsck || need+=(e2fsprogs)
 command -v xorriso >/dev/null              || need+=(xorriso)   # disk.sh, idetest.sh: ISOs
+# tests/unit/test_acpi: iasl -d and acpiexec check the DSDT btvm writes.
+command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-tools)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

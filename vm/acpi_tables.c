@@ -13,7 +13,8 @@
  * The DSDT is hand-assembled AML (ACPI 2.0 section 16) for this ASL:
  *
  *   Name (_S5, Package () { 5, 5, 0, 0 })     // SLP_TYP for PM1a, PM1b
- *   Device (\_SB.PCI0) {
+ *   Scope (\_SB) {
+ *     Device (PCI0) {
  *       Name (_HID, EisaId ("PNP0A03"))       // PCI host bridge
  *       Name (_ADR, 0)
  *       Name (_UID, 0)
@@ -24,10 +25,70 @@
  *           WordIO (0x0D00-0xFFFF)
  *           DWordMemory (0xC0000000-0xFEBFFFFF) // above the most RAM -m allows
  *       })
+ *       Name (_PRT, Package () {              // slots 0-31, pins 0-3 (INTA-D)
+ *           Package () { 0xFFFF, 0, LNKD, 0 },
+ *           Package () { 0xFFFF, 1, LNKA, 0 }, ...
+ *           Package () { 0x1FFFF, 0, LNKS, 0 }, // 00:01.3 (PIIX4 PM): the SCI
+ *           ...                               // else LNK[A-D][(slot + pin - 1) % 4]
+ *       })
+ *       Device (ISA) {                        // 00:01.0, the PIIX3 ISA bridge
+ *           Name (_ADR, 0x00010000)
+ *           OperationRegion (P40C, PCI_Config, 0x60, 4)
+ *       }
+ *     }
+ *     Field (PCI0.ISA.P40C, ByteAcc, NoLock, Preserve) {
+ *         PRQ0, 8, PRQ1, 8, PRQ2, 8, PRQ3, 8  // PIRQA-D route control
+ *     }
+ *     Method (IQST, 1) {                      // _STA of a route value
+ *         If (And (0x80, Arg0)) { Return (0x09) }  // bit 7: not routed
+ *         Return (0x0B)
+ *     }
+ *     Method (IQCR, 1) {                      // _CRS of a route value
+ *         Store (ResourceTemplate () {
+ *             Interrupt (ResourceConsumer, Level, ActiveHigh, Shared) { 0 }
+ *         }, Local0)
+ *         If (LLess (Arg0, 0x80)) { Store (Arg0, Index (Local0, 5)) }
+ *         Return (Local0)
+ *     }
+ *     Device (LNKA) {                         // LNKB-D: _UID 1-3, PRQ1-3
+ *         Name (_HID, EisaId ("PNP0C0F"))     // PCI interrupt link
+ *         Name (_UID, 0)
+ *         Name (_PRS, ResourceTemplate () {
+ *             Interrupt (ResourceConsumer, Level, ActiveHigh, Shared) { 5, 10, 11 }
+ *         })
+ *         Method (_STA) { Return (IQST (PRQ0)) }
+ *         Method (_DIS) { Or (PRQ0, 0x80, PRQ0) }
+ *         Method (_CRS) { Return (IQCR (PRQ0)) }
+ *         Method (_SRS, 1) { Store (DerefOf (Index (Arg0, 5)), PRQ0) }
+ *     }
+ *     Device (LNKS) {                         // the SCI: IRQ 9, fixed
+ *         Name (_HID, EisaId ("PNP0C0F"))
+ *         Name (_UID, 4)
+ *         Name (_PRS, ResourceTemplate () {
+ *             Interrupt (ResourceConsumer, Level, ActiveHigh, Shared) { 9 }
+ *         })
+ *         Method (_STA) { Return (0x0B) }
+ *         Method (_DIS) { }
+ *         Method (_CRS) { Return (_PRS) }
+ *         Method (_SRS, 1) { }
+ *     }
  *   }
  *
  * Linux needs the host bridge in the DSDT to scan PCI at all when ACPI is
- * on (it then takes PCI from ACPI, not from a legacy probe).
+ * on (it then takes PCI from ACPI, not from a legacy probe). The PCI
+ * interrupt routing is QEMU's `pc` machine's: the PIIX3 swizzle (slot s,
+ * pin p to PIRQ (s + p - 1) mod 4, so 00:01 INTA is PIRQA) in _PRT, each
+ * PIRQ a link device whose current IRQ is the PIIX3 route register
+ * (devices/piix.c; a routed PIRQ drives ISA IRQ k on the 8259A and I/O APIC
+ * pin k alike, devices/irqroute.c), so the same table serves the PIC and
+ * the I/O APIC mode and needs no _PIC. The IRQs are level, active high, as
+ * the MADT's overrides for 5, 9, 10 and 11 say. 00:01 INTA is the one
+ * exception, as in QEMU: the PIIX4 PM function's pin is the SCI (IRQ 9,
+ * devices/acpi_pm.c), link LNKS. The _SRS buffer is the Interrupt
+ * descriptor of _PRS (byte 5: the IRQ, below 16). None of the methods
+ * creates a named object, so all are NotSerialized. tests/unit/test_acpi.c
+ * walks the AML, disassembles it with iasl and runs the links' methods
+ * under acpiexec.
  */
 #include "vm/acpi_tables.h"
 
@@ -38,6 +99,7 @@
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
 #include "devices/pci_host.h"
+#include "devices/piix.h"
 
 #define OEM_ID       "BTVM  "    /* 6 bytes */
 #define OEM_TABLE_ID "BTVM    "  /* 8 bytes */
@@ -47,6 +109,11 @@
 #define FACS_LEN     64u
 #define PCI_MEM_LO   0xC0000000u /* btvm RAM ends at or below 3 GiB */
 #define PCI_MEM_HI   0xFEBFFFFFu /* below the I/O APIC / local APIC range */
+#define PCI_SLOTS    32u
+#define PIIX_SLOT    (DEV_PIIX_DEVFN_ISA >> 3)   /* 1 */
+#define PIIX_ISA_FN  (DEV_PIIX_DEVFN_ISA & 7u)   /* 0 */
+#define STA_ON       0x0Bu       /* _STA: present, enabled, functioning */
+#define STA_OFF      0x09u       /* _STA: present, functioning, disabled */
 
 static void w16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void w32(uint8_t *p, uint32_t v) { w16(p, (uint16_t)v); w16(p + 2, (uint16_t)(v >> 16)); }
@@ -106,8 +173,19 @@ static void put(struct aml *a, const void *b, size_t n)
 
 static void put1(struct aml *a, uint8_t b) { a->p[a->n++] = b; }
 
+enum {
+    ZERO_OP = 0x00, ONE_OP = 0x01, NAME_OP = 0x08, BYTE_PREFIX = 0x0A,
+    WORD_PREFIX = 0x0B, DWORD_PREFIX = 0x0C, SCOPE_OP = 0x10, BUFFER_OP = 0x11,
+    PACKAGE_OP = 0x12, METHOD_OP = 0x14, DUAL_NAME = 0x2E, MULTI_NAME = 0x2F,
+    EXT_OP = 0x5B, ROOT_CHAR = 0x5C, LOCAL0_OP = 0x60, ARG0_OP = 0x68,
+    STORE_OP = 0x70, AND_OP = 0x7B, OR_OP = 0x7D, DEREF_OF_OP = 0x83,
+    INDEX_OP = 0x88, LLESS_OP = 0x95, IF_OP = 0xA0, RETURN_OP = 0xA4,
+    /* after EXT_OP */
+    OP_REGION_OP = 0x80, FIELD_OP = 0x81, DEVICE_OP = 0x82,
+};
+
 /* PkgLength (section 16.2.4) counts itself; body is the bytes after it.
- * Writes it at a->n after moving the body (already at a->n) up. */
+ * Writes it at start after moving the body (start..a->n) up. */
 static void wrap_pkglen(struct aml *a, size_t start)
 {
     size_t body = a->n - start;
@@ -125,17 +203,76 @@ static void wrap_pkglen(struct aml *a, size_t start)
     a->n += lb;
 }
 
-enum {
-    ZERO_OP = 0x00, NAME_OP = 0x08, BYTE_PREFIX = 0x0A, DWORD_PREFIX = 0x0C,
-    BUFFER_OP = 0x11, PACKAGE_OP = 0x12, DUAL_NAME = 0x2E, ROOT_CHAR = 0x5C,
-    EXT_OP = 0x5B, DEVICE_OP = 0x82,
-};
+/* A construct with a PkgLength: begin() writes its opcode (ext: after
+ * EXT_OP) and returns where the PkgLength goes; end() writes it there. */
+static size_t begin(struct aml *a, uint8_t op)
+{
+    put1(a, op);
+    return a->n;
+}
 
-static void name_int0(struct aml *a, const char *seg)
+static size_t begin_ext(struct aml *a, uint8_t op)
+{
+    put1(a, EXT_OP);
+    return begin(a, op);
+}
+
+static void end(struct aml *a, size_t start) { wrap_pkglen(a, start); }
+
+/* NameString from ASL spelling: "\\_SB.PCI0", "PRQ0", "PCI0.ISA.P40C";
+ * segments shorter than 4 characters are padded with '_'. */
+static void name(struct aml *a, const char *path)
+{
+    if (*path == '\\') {
+        put1(a, ROOT_CHAR);
+        path++;
+    }
+    unsigned segs = 1;
+    for (const char *c = path; *c; c++)
+        segs += *c == '.';
+    if (segs == 2) {
+        put1(a, DUAL_NAME);
+    } else if (segs > 2) {
+        put1(a, MULTI_NAME);
+        put1(a, (uint8_t)segs);
+    }
+    for (;;) {
+        unsigned i = 0;
+        for (; *path && *path != '.'; path++, i++)
+            put1(a, (uint8_t)*path);
+        for (; i < 4; i++)
+            put1(a, '_');
+        if (!*path++)
+            break;
+    }
+}
+
+/* The shortest integer encoding, as iasl emits it. */
+static void integer(struct aml *a, uint32_t v)
+{
+    if (v <= 1) {
+        put1(a, v ? ONE_OP : ZERO_OP);
+    } else if (v <= 0xFF) {
+        put1(a, BYTE_PREFIX);
+        put1(a, (uint8_t)v);
+    } else if (v <= 0xFFFF) {
+        put1(a, WORD_PREFIX);
+        put1(a, (uint8_t)v);
+        put1(a, (uint8_t)(v >> 8));
+    } else {
+        put1(a, DWORD_PREFIX);
+        uint8_t d[4];
+        w32(d, v);
+        put(a, d, 4);
+    }
+}
+
+/* Name (seg, v) for an integer v. */
+static void name_int(struct aml *a, const char *seg, uint32_t v)
 {
     put1(a, NAME_OP);
-    put(a, seg, 4);
-    put1(a, ZERO_OP);
+    name(a, seg);
+    integer(a, v);
 }
 
 /* EISA ID "PNP0A03" as AML stores it: a big-endian dword (three 5-bit
@@ -149,8 +286,52 @@ static void name_eisaid(struct aml *a, const char *seg, const char *id)
     uint8_t v[5] = { DWORD_PREFIX, (uint8_t)(letters >> 8), (uint8_t)letters,
                      (uint8_t)(hex >> 8), (uint8_t)hex };
     put1(a, NAME_OP);
-    put(a, seg, 4);
+    name(a, seg);
     put(a, v, sizeof(v));
+}
+
+/* Method (seg, args, NotSerialized) { ...; end() (none of these methods
+ * creates named objects, so none needs to be Serialized) */
+static size_t method(struct aml *a, const char *seg, unsigned args)
+{
+    size_t m = begin(a, METHOD_OP);
+    name(a, seg);
+    put1(a, (uint8_t)args);
+    return m;
+}
+
+/* ResourceTemplate () { ...; rt_end(): a Buffer whose size (a ByteConst:
+ * templates here are short) is patched at the end, after the end tag. */
+static size_t rt_begin(struct aml *a)
+{
+    size_t b = begin(a, BUFFER_OP);
+    put1(a, BYTE_PREFIX);
+    put1(a, 0);
+    return b;
+}
+
+static void rt_end(struct aml *a, size_t b)
+{
+    put1(a, 0x79);                                  /* end tag, */
+    put1(a, 0);                                     /* checksum 0: not computed */
+    a->p[b + 1] = (uint8_t)(a->n - (b + 2));
+    end(a, b);
+}
+
+/* Interrupt (ResourceConsumer, Level, ActiveHigh, Shared) { irqs }: the
+ * extended interrupt descriptor (ACPI 2.0 6.4.3.6); the first interrupt
+ * number is at byte 5 (IRQ_FIRST below). */
+#define IRQ_FIRST 5
+static void irq_desc(struct aml *a, const uint8_t *irqs, unsigned n)
+{
+    uint8_t d[5] = { 0x89, 0, 0, 0x09, (uint8_t)n };  /* consumer | shared */
+    w16(d + 1, (uint16_t)(2 + 4 * n));
+    put(a, d, sizeof(d));
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t v[4];
+        w32(v, irqs[i]);
+        put(a, v, 4);
+    }
 }
 
 /* Address space descriptors (ACPI 2.0 6.4.3.5): producer, min and max
@@ -173,16 +354,12 @@ static void dword_mem(struct aml *a, uint32_t min, uint32_t max)
     put(a, d, sizeof(d));
 }
 
-static void crs(struct aml *a)
+/* PCI0's _CRS: what bus 0 decodes. */
+static void pci0_crs(struct aml *a)
 {
     put1(a, NAME_OP);
-    put(a, "_CRS", 4);
-    put1(a, BUFFER_OP);
-    size_t pkg = a->n;
-    size_t size_at = a->n + 1;
-    put1(a, BYTE_PREFIX);
-    put1(a, 0);                                     /* buffer size, below */
-    size_t res = a->n;
+    name(a, "_CRS");
+    size_t b = rt_begin(a);
     word_addr(a, 2, 0, 0x00, 0xFF);                 /* bus numbers */
     uint8_t io[8] = { 0x47, 0x01 };                 /* IO, 16-bit decode */
     w16(io + 2, DEV_PCI_CONFIG_PORT);
@@ -193,10 +370,158 @@ static void crs(struct aml *a)
     word_addr(a, 1, 0x03, 0x0000, DEV_PCI_CONFIG_PORT - 1);  /* I/O, entire range */
     word_addr(a, 1, 0x03, 0x0D00, 0xFFFF);
     dword_mem(a, PCI_MEM_LO, PCI_MEM_HI);
-    put1(a, 0x79);                                  /* end tag, */
-    put1(a, 0);                                     /* checksum 0: not computed */
-    a->p[size_at] = (uint8_t)(a->n - res);
-    wrap_pkglen(a, pkg);
+    rt_end(a, b);
+}
+
+/* Name (_PRT, Package () { Package () { slot << 16 | 0xFFFF, pin, LNKx, 0 },
+ * ... }) for every slot's INTA-D: the PIIX3 swizzle sends slot s, pin p
+ * (0 = INTA) to PIRQ (s + p - 1) mod 4; 00:01 INTA (the PIIX4 PM
+ * function) is the SCI, LNKS. */
+static void pci0_prt(struct aml *a)
+{
+    put1(a, NAME_OP);
+    name(a, "_PRT");
+    size_t pkg = begin(a, PACKAGE_OP);
+    put1(a, PCI_SLOTS * 4);
+    for (unsigned slot = 0; slot < PCI_SLOTS; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            char link[5] = "LNKA";
+            link[3] = slot == PIIX_SLOT && pin == 0 ? 'S' : (char)('A' + (slot + pin + 3) % 4);
+            size_t e = begin(a, PACKAGE_OP);
+            put1(a, 4);
+            integer(a, slot << 16 | 0xFFFF);    /* _ADR form: any function */
+            integer(a, pin);
+            name(a, link);
+            integer(a, 0);                      /* source index */
+            end(a, e);
+        }
+    }
+    end(a, pkg);
+}
+
+static const uint8_t pirq_irqs[] = { 5, 10, 11 };   /* QEMU's choice */
+static const uint8_t sci_irq[] = { DEV_ACPI_SCI_IRQ };
+
+/* Name (_PRS, ResourceTemplate () { Interrupt (...) { irqs } }) */
+static void name_prs(struct aml *a, const uint8_t *irqs, unsigned n)
+{
+    put1(a, NAME_OP);
+    name(a, "_PRS");
+    size_t b = rt_begin(a);
+    irq_desc(a, irqs, n);
+    rt_end(a, b);
+}
+
+/* Index (obj, IRQ_FIRST): the byte of a one-interrupt template that holds
+ * its (first) interrupt number. */
+static void index_irq(struct aml *a, uint8_t obj)
+{
+    put1(a, INDEX_OP);
+    put1(a, obj);
+    integer(a, IRQ_FIRST);
+    put1(a, ZERO_OP);                           /* no target */
+}
+
+/* Method (IQST, 1) { If (And (0x80, Arg0)) { Return (0x09) } Return (0x0B) }
+ * Method (IQCR, 1) {
+ *     Store (ResourceTemplate () { Interrupt (...) { 0 } }, Local0)
+ *     If (LLess (Arg0, 0x80)) { Store (Arg0, Index (Local0, 5)) }
+ *     Return (Local0)
+ * } */
+static void link_helpers(struct aml *a)
+{
+    size_t m = method(a, "IQST", 1);
+    size_t i = begin(a, IF_OP);
+    put1(a, AND_OP);
+    integer(a, DEV_PIIX_PIRQ_DISABLE);
+    put1(a, ARG0_OP);
+    put1(a, ZERO_OP);                           /* no target */
+    put1(a, RETURN_OP);
+    integer(a, STA_OFF);
+    end(a, i);
+    put1(a, RETURN_OP);
+    integer(a, STA_ON);
+    end(a, m);
+
+    m = method(a, "IQCR", 1);
+    put1(a, STORE_OP);
+    size_t b = rt_begin(a);
+    irq_desc(a, (const uint8_t[]){ 0 }, 1);
+    rt_end(a, b);
+    put1(a, LOCAL0_OP);
+    i = begin(a, IF_OP);
+    put1(a, LLESS_OP);
+    put1(a, ARG0_OP);
+    integer(a, DEV_PIIX_PIRQ_DISABLE);
+    put1(a, STORE_OP);
+    put1(a, ARG0_OP);
+    index_irq(a, LOCAL0_OP);
+    end(a, i);
+    put1(a, RETURN_OP);
+    put1(a, LOCAL0_OP);
+    end(a, m);
+}
+
+/* Device (LNKx) for PIRQ n: PNP0C0F, _UID n, _PRS, and _STA, _DIS, _CRS,
+ * _SRS on route register PRQn (see the file comment). */
+static void link_device(struct aml *a, unsigned n)
+{
+    char dev[5] = "LNKA", prq[5] = "PRQ0";
+    dev[3] = (char)('A' + n);
+    prq[3] = (char)('0' + n);
+    size_t d = begin_ext(a, DEVICE_OP);
+    name(a, dev);
+    name_eisaid(a, "_HID", "PNP0C0F");
+    name_int(a, "_UID", n);
+    name_prs(a, pirq_irqs, sizeof(pirq_irqs));
+
+    size_t m = method(a, "_STA", 0);            /* Return (IQST (PRQn)) */
+    put1(a, RETURN_OP);
+    name(a, "IQST");
+    name(a, prq);
+    end(a, m);
+
+    m = method(a, "_DIS", 0);                   /* Or (PRQn, 0x80, PRQn) */
+    put1(a, OR_OP);
+    name(a, prq);
+    integer(a, DEV_PIIX_PIRQ_DISABLE);
+    name(a, prq);
+    end(a, m);
+
+    m = method(a, "_CRS", 0);                   /* Return (IQCR (PRQn)) */
+    put1(a, RETURN_OP);
+    name(a, "IQCR");
+    name(a, prq);
+    end(a, m);
+
+    m = method(a, "_SRS", 1);                   /* Store (DerefOf (Index */
+    put1(a, STORE_OP);                          /*   (Arg0, 5)), PRQn) */
+    put1(a, DEREF_OF_OP);
+    index_irq(a, ARG0_OP);
+    name(a, prq);
+    end(a, m);
+    end(a, d);
+}
+
+/* Device (LNKS): the SCI, fixed on IRQ 9 (devices/acpi_pm.c). */
+static void link_sci(struct aml *a)
+{
+    size_t d = begin_ext(a, DEVICE_OP);
+    name(a, "LNKS");
+    name_eisaid(a, "_HID", "PNP0C0F");
+    name_int(a, "_UID", 4);
+    name_prs(a, sci_irq, 1);
+    size_t m = method(a, "_STA", 0);            /* Return (0x0B) */
+    put1(a, RETURN_OP);
+    integer(a, STA_ON);
+    end(a, m);
+    end(a, method(a, "_DIS", 0));               /* {} */
+    m = method(a, "_CRS", 0);                   /* Return (_PRS) */
+    put1(a, RETURN_OP);
+    name(a, "_PRS");
+    end(a, m);
+    end(a, method(a, "_SRS", 1));               /* {} */
+    end(a, d);
 }
 
 static size_t build_aml(uint8_t *out)
@@ -205,25 +530,53 @@ static size_t build_aml(uint8_t *out)
 
     /* Name (_S5, Package () { S5, S5, 0, 0 }) */
     put1(&a, NAME_OP);
-    put(&a, "_S5_", 4);
-    put1(&a, PACKAGE_OP);
-    size_t pkg = a.n;
-    uint8_t s5[] = { 4, BYTE_PREFIX, DEV_ACPI_SLP_TYP_S5, BYTE_PREFIX, DEV_ACPI_SLP_TYP_S5,
-                     ZERO_OP, ZERO_OP };
-    put(&a, s5, sizeof(s5));
-    wrap_pkglen(&a, pkg);
+    name(&a, "_S5");
+    size_t pkg = begin(&a, PACKAGE_OP);
+    put1(&a, 4);
+    integer(&a, DEV_ACPI_SLP_TYP_S5);
+    integer(&a, DEV_ACPI_SLP_TYP_S5);
+    integer(&a, 0);
+    integer(&a, 0);
+    end(&a, pkg);
 
-    /* Device (\_SB.PCI0) { ... } */
-    put1(&a, EXT_OP);
-    put1(&a, DEVICE_OP);
-    size_t dev = a.n;
-    uint8_t path[] = { ROOT_CHAR, DUAL_NAME, '_', 'S', 'B', '_', 'P', 'C', 'I', '0' };
-    put(&a, path, sizeof(path));
+    size_t sb = begin(&a, SCOPE_OP);                /* Scope (\_SB) */
+    name(&a, "\\_SB");
+
+    size_t pci0 = begin_ext(&a, DEVICE_OP);         /* Device (PCI0) */
+    name(&a, "PCI0");
     name_eisaid(&a, "_HID", "PNP0A03");
-    name_int0(&a, "_ADR");
-    name_int0(&a, "_UID");
-    crs(&a);
-    wrap_pkglen(&a, dev);
+    name_int(&a, "_ADR", 0);
+    name_int(&a, "_UID", 0);
+    pci0_crs(&a);
+    pci0_prt(&a);
+    size_t isa = begin_ext(&a, DEVICE_OP);          /* Device (ISA) */
+    name(&a, "ISA");
+    name_int(&a, "_ADR", PIIX_SLOT << 16 | PIIX_ISA_FN);
+    put1(&a, EXT_OP);                               /* OperationRegion (P40C, */
+    put1(&a, OP_REGION_OP);                         /*   PCI_Config, 0x60, 4) */
+    name(&a, "P40C");
+    put1(&a, 2);                                    /* PCI_Config */
+    integer(&a, DEV_PIIX_PIRQC);
+    integer(&a, 4);
+    end(&a, isa);
+    end(&a, pci0);
+
+    size_t f = begin_ext(&a, FIELD_OP);             /* Field (PCI0.ISA.P40C, */
+    name(&a, "PCI0.ISA.P40C");
+    put1(&a, 0x01);                                 /* ByteAcc, NoLock, Preserve) */
+    for (unsigned n = 0; n < 4; n++) {
+        char prq[5] = "PRQ0";
+        prq[3] = (char)('0' + n);
+        name(&a, prq);                              /* PRQn, 8 */
+        put1(&a, 8);
+    }
+    end(&a, f);
+
+    link_helpers(&a);
+    for (unsigned n = 0; n < 4; n++)
+        link_device(&a, n);
+    link_sci(&a);
+    end(&a, sb);
     return a.n;
 }
 

@@ -1,7 +1,9 @@
 /*
  * vm/acpi_tables.h — the ACPI 2.0 tables btvm's firmware would leave in
- * memory for an OS: RSDP, RSDT, XSDT, FADT, FACS and a DSDT holding \_S5
- * and the PCI host bridge. docs/linux.md ("ACPI").
+ * memory for an OS: RSDP, RSDT, XSDT, FADT, FACS, MADT, HPET and a DSDT
+ * holding \_S5, the PCI host bridge and its interrupt routing (_PRT, link
+ * devices LNKA-LNKD on the PIIX3 route registers, LNKS for the SCI).
+ * docs/linux.md ("ACPI").
  */
 #ifndef BTVM_VM_ACPI_TABLES_H
 #define BTVM_VM_ACPI_TABLES_H

@@ -2,7 +2,8 @@
 # tests/linux/boot.sh — boots Debian's i386 kernel with the busybox
 # initramfs (make linux) on btvm and runs a command script in the guest:
 # uname, /proc/cpuinfo, ls, a pipeline, an 8 MiB dd | md5sum, 50 fork+exec,
-# and the kernel's view of ACPI and PCI (dmesg, /proc/interrupts); checks
+# and the kernel's view of ACPI and PCI (dmesg, /proc/interrupts, the PCI
+# interrupt link devices and a _PRT lookup for 00:01.3); checks
 # every output, the script's exit status (through debug-exit) and btvm's.
 # Then two more boots whose whole script is `poweroff -f` (ACPI S5 must end
 # the emulator with status 0, no debug-exit involved) and `reboot -f` (btvm:
@@ -31,6 +32,8 @@ echo "forkexec ok $n"
 echo "== dmesg"; dmesg | grep -E 'ACPI|PCI|pci|AE_|clocksource: acpi_pm|IOAPIC'
 echo "== interrupts"; cat /proc/interrupts
 echo "== clockevent"; cat /sys/devices/system/clockevents/clockevent0/current_device
+echo "== links"; for d in /sys/bus/acpi/devices/PNP0C0F:*; do echo "$(cat $d/path) $(cat $d/status)"; done
+echo "== prt"; echo 1 >/sys/bus/pci/devices/0000:00:01.3/enable; dmesg | grep -E 'LNKS:|00:01\.3: PCI INT'
 echo "== end"
 SH
 APPEND=$(linux_cmdline "$SCRIPT")
@@ -89,6 +92,24 @@ run_one() {
     check "$sys" "/proc/cpuinfo: no apic flag" has "$cpu" '^flags[[:space:]]*: .* apic( |$)'
     check "$sys" "clockevent is not the local APIC's timer" has "$(section "$out" clockevent)" '^lapic'
     check "$sys" "dmesg: no I/O APIC at 0xfec00000" has "$dm" 'IOAPIC\[0\]: apic_id 0, version 32, address 0xfec00000, GSI 0-23'
+    # PCI interrupts: the DSDT's _PRT and link devices (vm/acpi_tables.c).
+    check "$sys" "dmesg: no 'ACPI: PCI Root Bridge [PCI0]'" has "$dm" 'ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00-ff\]\)'
+    check "$sys" "dmesg: PCI IRQs not routed through ACPI" has "$dm" '^(\[ *[0-9.]+\] )?PCI: Using ACPI for IRQ routing$'
+    for l in A:10 B:10 C:11 D:11 S:9; do
+        check "$sys" "dmesg: no 'Interrupt link LNK${l%:*} configured for IRQ ${l#*:}'" \
+            has "$dm" "ACPI: PCI: Interrupt link LNK${l%:*} configured for IRQ ${l#*:}\$"
+    done
+    # Linux disables every link once probed (_DIS sets the route register's
+    # bit 7 through the PCI_Config region; _STA reads it back: 9); LNKS
+    # (the SCI) stays enabled (11).
+    local lk; lk=$(section "$out" links)
+    for l in A:9 B:9 C:9 D:9 S:11; do
+        check "$sys" "link LNK${l%:*}: want PNP0C0F with _STA ${l#*:}" has "$lk" "^\\\\_SB_\\.LNK${l%:*} ${l#*:}\$"
+    done
+    # Enabling 00:01.3 (the PIIX4 PM function, INTA) looks its pin up in
+    # _PRT: LNKS, which Linux will not share (the SCI is active high) on
+    # QEMU either.
+    check "$sys" "00:01.3 INTA is not looked up through _PRT to LNKS" has "$(section "$out" prt)" 'LNKS: No IRQ available'
     if [ "$bad" -ne 0 ]; then
         echo "linux: $sys: last lines of the serial output:"
         printf '%s\n' "$out" | tail -n 25 | sed 's/^/  | /'
