@@ -47,8 +47,9 @@ hav-test: all
 # The one-way layers (docs/architecture.md): the self-test first proves the
 # check can fail, then the check runs on the tree.
 .PHONY: layer-check
-layer-check:
+layer-check: $(BUILD)/btvm
 	@bash tests/layers.sh --selftest
 	@bash tests/layers.sh
+	@bash scripts/bt_cycles.sh >/dev/null && echo "bt_cycles: bt/ files call each other in one order (scripts/bt_cycles.sh)"
 
 test: layer-check unit-test guest-test linux-test hav-test
