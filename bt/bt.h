@@ -176,6 +176,10 @@ struct bt {
      * site that mostly writes ordinary memory (a shared helper such as
      * spin_unlock) goes back inline for good (never). */
     struct { uint32_t eip, hits, traced, plain; bool never; } adapt[1024];
+    /* Access sites that read the direct device page (the local APIC's
+     * register page, docs/shadowmmu.md §13): key EIP + 1 and the reads
+     * counted; translate.c's emitters ask bt_devsite(). */
+    struct { uint32_t eip1, hits; } devsite[256];
 };
 
 /*

@@ -19,6 +19,9 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
 uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage);
 /* This store keeps hitting traced page tables (translate.c makes it a callout). */
 bool bt_adaptive(const struct bt *bt, uint32_t eip);
+/* This access site reads the direct device page: read through the device
+ * tables first (emit_mem.c). */
+bool bt_devsite(const struct bt *bt, uint32_t eip);
 /* This access site misses its prediction too often: load its entry directly. */
 bool bt_pred_is_direct(const struct bt *bt, uint32_t eip);
 /* Misses a predicted-addend site may take per look at their rate. */
