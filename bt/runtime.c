@@ -186,8 +186,19 @@ static void dev_note(struct bt *bt, struct cpu *c)
         a->eip1 = c->eip + 1;
         a->hits = 0;
     }
-    if (++a->hits == DEV_AFTER)
+    if (++a->hits == DEV_AFTER) {
         retranslate_at(bt, c, c->eip);
+        bt->st.dev_sites++;
+    }
+}
+
+/* Light: see bt_light_tramp. Only the device's store hook runs. */
+void bt_dev_store(struct cpu *c)
+{
+    struct bt_vcpu *vc = bt_vcpu_of(c);
+    struct bt *bt = vc->bt;
+    bt->st.dev_stores++;
+    smmu_direct_write(&bt->mmu, vc->arg1, vc->arg0);
 }
 
 /* An adapted store ran as a callout: if it keeps writing memory no table
@@ -320,7 +331,7 @@ int bt_mem_slow(struct cpu *c, const void *unused)
             return page_fault(c, bt);
         if (bt->mmu.fill_traced)
             adapt_note(bt, c);
-        if (bt->mmu.fill_direct && rd && !wr)
+        if (bt->mmu.fill_direct && rd != wr)
             dev_note(bt, c);
     }
     /* Emulated: every page must allow the access before the instruction

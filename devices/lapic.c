@@ -557,15 +557,15 @@ static void write_svr(struct dev_lapic *l, uint32_t v)
 void dev_lapic_eoi(struct dev_lapic *l)
 {
     int v = highest_isr(l);
-    if (v >= 0) {
-        uint32_t bit = 1u << (v & 31);
-        l->isr[v >> 5] &= ~bit;
-        put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
-        put_ppr(l);
-        /* Level-triggered: tell the I/O APIC (clears its Remote IRR). */
-        if ((LD(TMR(l, v >> 5)) & bit) && l->eoi.eoi)
-            l->eoi.eoi(l->eoi.ctx, (uint8_t)v);
-    }
+    if (v < 0)
+        return;                                   /* nothing in service: nothing changes */
+    uint32_t bit = 1u << (v & 31);
+    l->isr[v >> 5] &= ~bit;
+    put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
+    put_ppr(l);
+    /* Level-triggered: tell the I/O APIC (clears its Remote IRR). */
+    if ((LD(TMR(l, v >> 5)) & bit) && l->eoi.eoi)
+        l->eoi.eoi(l->eoi.ctx, (uint8_t)v);
     refresh(l, true);
 }
 
@@ -881,10 +881,12 @@ static bool reg_readable(unsigned r)
            r == 0x3E;
 }
 
-void dev_lapic_readable(uint8_t readable[256])
+void dev_lapic_readable(uint8_t readable[256], uint8_t writable[256])
 {
-    for (unsigned g = 0; g < 256; g++)
+    for (unsigned g = 0; g < 256; g++) {
         readable[g] = reg_readable(g);
+        writable[g] = g == 0x08 || g == 0x0B;     /* TPR, EOI */
+    }
 }
 
 bool dev_lapic_direct(const struct dev_lapic *l, uint64_t *base)

@@ -142,8 +142,11 @@ const volatile uint8_t *dev_lapic_intr_byte(const struct dev_lapic *l);
 const void *dev_lapic_regs_page(const struct dev_lapic *l);
 /* The 16-byte slots a read may be served from the page for (readable[g]
  * != 0 for the slot at g * 16): the implemented registers. Reads of the
- * others log ESR bit 7 and must reach the model. */
-void dev_lapic_readable(uint8_t readable[256]);
+ * others log ESR bit 7 and must reach the model. writable: the slots an
+ * engine may hand a dword store to dev_lapic_write() for directly, from
+ * inside guest code (TPR and EOI: they change no timer and no mapping,
+ * and at most call the notify callback). */
+void dev_lapic_readable(uint8_t readable[256], uint8_t writable[256]);
 /* Whether reads may be served from the page now, and the window's base. */
 bool dev_lapic_direct(const struct dev_lapic *l, uint64_t *base);
 /* Called (vcpu thread) when dev_lapic_direct's answer changes. */

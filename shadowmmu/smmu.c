@@ -149,12 +149,13 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
     uint64_t ppage = w.phys >> 12;
     uint8_t perm = w.perm;
     if (!is_ram(m, ppage)) {
-        /* The direct device page is shadowed for reads only (the device
-         * tables); anything else past RAM is emulated. */
+        /* The direct device page is shadowed in the device tables only
+         * (which ordinary access sites never read); anything else past
+         * RAM is emulated. */
         m->fill_direct = ppage == m->direct_ppage;
-        if (ppage != m->direct_ppage || !m->direct_allowed || (acc & (SMMU_ACC_W | SMMU_ACC_X)))
+        if (ppage != m->direct_ppage || !m->direct_allowed || (acc & SMMU_ACC_X))
             return -2;
-        perm &= (1u << SMMU_T_SR) | (1u << SMMU_T_UR);
+        perm &= (1u << SMMU_T_SR) | (1u << SMMU_T_SW) | (1u << SMMU_T_UR) | (1u << SMMU_T_UW);
         m->stats.direct_fills++;
     }
     int as = w.global ? SMMU_GLOBAL : m->active;
@@ -341,17 +342,28 @@ int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len, unsi
     return access(m, lin, (uint8_t *)buf, len, acc | SMMU_ACC_W);
 }
 
-void smmu_direct_set(struct smmu *m, uint64_t ppage, const uint8_t *host, const uint8_t *readable)
+void smmu_direct_set(struct smmu *m, const struct smmu_direct_page *p)
 {
-    if (!host || ppage < m->npages || ppage > UINT32_MAX)
+    uint64_t ppage = p && p->host ? p->ppage : ~0ull;
+    const uint8_t *host = p ? p->host : NULL;
+    if (ppage < m->npages || ppage > UINT32_MAX)
         host = NULL, ppage = ~0ull;
     if (m->direct_host && (m->direct_ppage != ppage || m->direct_host != host))
         smmu_drop_page(m, m->direct_ppage);
     m->direct_ppage = ppage;
     m->direct_host = host;
+    m->direct_write_fn = host ? p->write : NULL;
+    m->direct_ctx = host ? p->ctx : NULL;
     uint8_t *map = (uint8_t *)m->tlb + SMMU_DEV_MAP_OFF;
-    for (unsigned g = 0; g < 256; g++)
-        map[g] = host && readable && readable[g] ? 1 : 0;
+    for (unsigned g = 0; g < 256; g++) {
+        map[g] = host && p->readable && p->readable[g] ? 1 : 0;
+        map[256 + g] = host && p->write && p->writable && p->writable[g] ? 1 : 0;
+    }
+}
+
+void smmu_direct_write(struct smmu *m, uint32_t offset, uint32_t value)
+{
+    m->direct_write_fn(m->direct_ctx, offset & 0xFFF, value);
 }
 
 void smmu_direct_allow(struct smmu *m, bool allow)

@@ -28,8 +28,8 @@
 /* Byte offset of table t (SMMU_T_*) from the start of the six tables. */
 #define SMMU_TLB_OFF(t)     ((t) * SMMU_TLB_TABLE_SIZE)
 /* After the six tables: four device tables, the direct device page's
- * entries for the four data tables (SMMU_T_DEV), then the page's map of
- * readable 16-byte granules (one byte each, nonzero = readable). */
+ * entries for the four data tables (SMMU_T_DEV), then the page's maps of
+ * 16-byte granules (one byte each): readable, then (at +256) writable. */
 #define SMMU_TLB_NDEV       4
 #define SMMU_DEV_MAP_OFF    SMMU_TLB_OFF(6 + SMMU_TLB_NDEV)
 #define SMMU_DEV_MAP_SIZE   4096u
@@ -131,13 +131,16 @@ struct smmu {
     uint32_t pf_addr, pf_err;
     bool fill_traced;      /* the last smmu_fill declined a write: page-table page */
     bool fill_direct;      /* the last smmu_fill met the direct device page (and
-                            * shadowed it for reads if allowed): the access is emulated */
+                            * shadowed it in the device tables if allowed): the
+                            * access is emulated */
     /* The direct device page (smmu_direct_set): reads of guest-physical
      * page direct_ppage may be served from direct_host through the device
      * tables while direct_allowed. */
     uint64_t direct_ppage;  /* ~0: none */
     const uint8_t *direct_host;
     bool direct_allowed;
+    void (*direct_write_fn)(void *ctx, uint32_t offset, uint32_t value);
+    void *direct_ctx;
     bool device_written;   /* an access wrote to a device (the caller clears it): its
                             * timers may have moved */
     struct smmu_stats stats;
@@ -203,15 +206,32 @@ void smmu_mark_code(struct smmu *m, uint64_t phys_page);
 void smmu_unmark_code(struct smmu *m, uint64_t phys_page);
 
 /*
- * A direct-read device page, as VMX's APIC-access page: the device keeps
- * a host page `host` mirroring its registers at their offsets, and reads
- * of guest-physical page `ppage` may be served from it by translated code
+ * A direct device page, as VMX's APIC-access page: the device keeps a host
+ * page `host` mirroring its registers at their offsets, and reads of
+ * guest-physical page `ppage` may be served from it by translated code
  * (the device tables, SMMU_T_DEV) for the 16-byte granules readable[g]
- * (256 bytes) allows. Writes never are: they keep the slow path to the
- * device. ppage must lie past RAM (else, or host NULL: no direct page).
- * Setting another page or host drops every entry of the old one.
+ * allows. No access ever writes the host page: writes keep the slow path
+ * to the device, except aligned 32-bit stores to a granule writable[g]
+ * allows, which an engine may hand straight to write(ctx, offset, value)
+ * (smmu_direct_write) once the device write table says the guest's tables
+ * let it write there. write runs inside translated code with only the
+ * registers the C ABI lets it clobber saved: it must not touch the CPU's
+ * state, raise guest faults or stop the run; it may kick the vcpu.
+ * ppage must lie past RAM (else: no direct page).
  */
-void smmu_direct_set(struct smmu *m, uint64_t ppage, const uint8_t *host, const uint8_t *readable);
+struct smmu_direct_page {
+    uint64_t ppage;
+    const uint8_t *host;
+    const uint8_t *readable;  /* 256 granules */
+    const uint8_t *writable;  /* 256 granules, NULL: none */
+    void (*write)(void *ctx, uint32_t offset, uint32_t value);
+    void *ctx;
+};
+/* p NULL: none. Another page or host drops every entry of the old one. */
+void smmu_direct_set(struct smmu *m, const struct smmu_direct_page *p);
+/* A store the engine's store site took straight to the device (offset
+ * within the page). */
+void smmu_direct_write(struct smmu *m, uint32_t offset, uint32_t value);
 /* Revoke (false: every shadow entry mapping the page is dropped, in every
  * address space, and none is made) or re-allow (true: entries come back
  * at the next read that misses) direct reads. */

@@ -134,6 +134,13 @@ static void on_bm_base(void *ctx, uint16_t port)
     dev_ide_set_bm_base(m->ide, port);
 }
 
+/* Stores the MMU's direct page lets through (TPR, EOI): the lapic's own
+ * write, which kicks the vcpu at most (smmu_direct_page's contract). */
+static void on_lapic_store(void *ctx, uint32_t offset, uint32_t value)
+{
+    dev_lapic_write(ctx, offset, value);
+}
+
 /* The local APIC's register page may serve guest reads of its window
  * (dev_lapic_direct): tell the shadow MMU (BT engine) which page and
  * whether it may now; it drops its entries when not. */
@@ -145,8 +152,17 @@ static void on_lapic_direct(void *ctx)
         return;
     uint64_t base;
     bool ok = dev_lapic_direct(m->lapic, &base);
-    if (ok)
-        smmu_direct_set(mmu, base >> 12, dev_lapic_regs_page(m->lapic), m->lapic_readable);
+    if (ok) {
+        struct smmu_direct_page p = {
+            .ppage = base >> 12,
+            .host = dev_lapic_regs_page(m->lapic),
+            .readable = m->lapic_readable,
+            .writable = m->lapic_writable,
+            .write = on_lapic_store,
+            .ctx = m->lapic,
+        };
+        smmu_direct_set(mmu, &p);
+    }
     smmu_direct_allow(mmu, ok);
 }
 
@@ -354,7 +370,7 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     vm_cpu_env_attach(vm, vm->cpu);
     if (vm->cpu->mmu) {
         /* BT: APIC reads from translated code served by the register page. */
-        dev_lapic_readable(m->lapic_readable);
+        dev_lapic_readable(m->lapic_readable, m->lapic_writable);
         dev_lapic_set_direct_notify(m->lapic, on_lapic_direct, m);
         on_lapic_direct(m);
     }

@@ -765,8 +765,8 @@ static void on_direct(void *ctx) { (void)ctx; direct_notes++; }
  * the rest of each slot is zero. */
 static void check_page(const char *when)
 {
-    uint8_t readable[256];
-    dev_lapic_readable(readable);
+    uint8_t readable[256], writable[256];
+    dev_lapic_readable(readable, writable);
     const uint32_t *pg = dev_lapic_regs_page(lapic);
     bool direct = dev_lapic_direct(lapic, NULL);
     for (unsigned g = 0; g < 256; g++) {
@@ -784,8 +784,10 @@ static void check_page(const char *when)
 
 START_TEST(regs_page_mirrors)
 {
-    uint8_t readable[256];
-    dev_lapic_readable(readable);
+    uint8_t readable[256], writable[256];
+    dev_lapic_readable(readable, writable);
+    for (unsigned g = 0; g < 256; g++)
+        ck_assert_uint_eq(writable[g], g == 0x08 || g == 0x0B);
     ck_assert(readable[0x02] && readable[0x03] && readable[0x08] && readable[0x0B]);
     ck_assert(readable[0x10] && readable[0x27] && readable[0x28] && readable[0x30]);
     ck_assert(readable[0x37] && readable[0x39] && readable[0x3E]);

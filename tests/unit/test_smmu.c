@@ -1349,6 +1349,12 @@ static void dev_mmio(void *opaque, uint64_t off, unsigned size, bool is_write, u
     }
 }
 
+static void dev_store(void *ctx, uint32_t offset, uint32_t value)
+{
+    (*(unsigned *)ctx)++;
+    dev_last_write = offset << 12 | value;
+}
+
 /* The device-table entry of table t (SR..UW) for lin. */
 #define DEV_ENT(t, lin) ENT(SMMU_T_DEV(t), lin)
 
@@ -1359,13 +1365,24 @@ START_TEST(direct_page_read_write_revoke)
     uint8_t *host = aligned_alloc(4096, 4096);
     memset(host, 0, 4096);
     memcpy(host + 0x20, &(uint32_t){ 0xABCD }, 4);
-    uint8_t readable[256] = { 0 };
+    uint8_t readable[256] = { 0 }, writable[256] = { 0 };
     readable[2] = 1;
-    smmu_direct_set(&m, DEVP >> 12, host, readable);
+    writable[0xB] = 1;
+    struct smmu_direct_page dp = {
+        .ppage = DEVP >> 12, .host = host, .readable = readable, .writable = writable,
+        .write = dev_store, .ctx = &dev_writes,
+    };
+    smmu_direct_set(&m, &dp);
     smmu_direct_allow(&m, true);
     const uint8_t *map = (const uint8_t *)tables + SMMU_DEV_MAP_OFF;
     ck_assert_uint_eq(map[2], 1);
     ck_assert_uint_eq(map[4], 0);
+    ck_assert_uint_eq(map[256 + 0xB], 1);
+    ck_assert_uint_eq(map[256 + 2], 0);
+    smmu_direct_write(&m, 0x004050B0, 9); /* the hook gets the offset */
+    ck_assert_uint_eq(dev_writes, 1);
+    ck_assert_uint_eq(dev_last_write, 0xB0009);
+    dev_writes = 0;
     uint64_t dev_add_a = (uint64_t)(uintptr_t)host - 0x00405000u;
     uint64_t dev_add_b = (uint64_t)(uintptr_t)host - 0x00406000u;
 
@@ -1382,11 +1399,13 @@ START_TEST(direct_page_read_write_revoke)
     ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), dev_add_a);
     ck_assert_uint_eq(DEV_ENT(SMMU_T_SW, 0x00405000), 0);
     ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00405000), 0); /* PTE supervisor-only */
-    /* A write gets no entry; slow paths still reach the device. */
+    /* A write is emulated too, with an entry in the device write table
+     * only (D now set); slow paths still reach the device. */
     ck_assert_ptr_null(smmu_fill(&m, 0x00405020, SMMU_ACC_W, &fault));
     ck_assert(!fault);
     ck_assert(m.fill_direct);
-    ck_assert_uint_eq(DEV_ENT(SMMU_T_SW, 0x00405000), 0);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SW, 0x00405000), dev_add_a);
+    ck_assert_uint_eq(rd32(pte_addr(PT_A, 0x00405000)) & D, D);
     ck_assert(all_zero(0x00405000));
     uint64_t phys = 0;
     ck_assert(smmu_translate(&m, 0x00405020, 0, &phys));
@@ -1456,12 +1475,14 @@ START_TEST(direct_page_read_write_revoke)
     ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0); /* dropped by the revocation */
     ck_assert_ptr_null(smmu_fill(&m, 0x00405020, 0, &fault));
     ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), dev_add_a);
-    smmu_direct_set(&m, (DEVP >> 12) + 1, host, readable);
+    dp.ppage = (DEVP >> 12) + 1;
+    smmu_direct_set(&m, &dp);
     ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0);
     ck_assert_ptr_null(smmu_fill(&m, 0x00405020, 0, &fault));
     ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0); /* not the direct page now */
     /* A page inside RAM is refused. */
-    smmu_direct_set(&m, DATA >> 12, host, readable);
+    dp.ppage = DATA >> 12;
+    smmu_direct_set(&m, &dp);
     ck_assert_uint_eq(m.direct_ppage, ~0ull);
     ck_assert_uint_eq(map[2], 0);
     free(host);
@@ -1475,7 +1496,8 @@ START_TEST(direct_page_paging_off)
     uint8_t *host = aligned_alloc(4096, 4096);
     memset(host, 0, 4096);
     uint8_t readable[256] = { [2] = 1 };
-    smmu_direct_set(&m, DEVP >> 12, host, readable);
+    struct smmu_direct_page dp = { .ppage = DEVP >> 12, .host = host, .readable = readable };
+    smmu_direct_set(&m, &dp);
     smmu_direct_allow(&m, true);
     bool fault;
     ck_assert_ptr_null(smmu_fill(&m, DEVP + 0x20, 0, &fault));
