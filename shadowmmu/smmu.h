@@ -109,7 +109,7 @@ struct smmu_as {
 struct smmu {
     struct smmu_cpu_view cpu;
     struct dev_bus *bus;    /* device pages and holes (MMIO) */
-    uint64_t *tlb;          /* six tables, SMMU_TLB_ENTRIES each */
+    uint64_t *tlb;          /* six tables, four device tables, granule maps (SMMU_TLB_SIZE) */
     uint8_t *ram;           /* guest-physical 0 */
     uint8_t *code_pages;    /* one byte per guest-physical page: holds translated code */
     uint64_t npages;        /* guest-physical pages of RAM */
@@ -152,7 +152,7 @@ struct smmu {
 
 /* ram/ram_size: guest RAM (guest-physical 0 up); bus: where other
  * guest-physical addresses go; cpu: the registers (copied, the pointers
- * must stay valid); tables: the six tables (SMMU_TLB_SIZE bytes, zeroed).
+ * must stay valid); tables: the tables and maps (SMMU_TLB_SIZE bytes, zeroed).
  * 0 or -ENOMEM (nothing left allocated). */
 int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
               const struct smmu_cpu_view *cpu, uint64_t *tables);
