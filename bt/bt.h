@@ -149,7 +149,7 @@ struct bt {
     uint32_t pred_used;    /* predicted-addend slots handed out (cache.c) */
     uint64_t *pred_since;  /* per slot: when its budget was last refilled (ns) */
     uint32_t pred_direct[1024]; /* EIP + 1 of sites that miss too often to predict */
-    uint8_t *tramp_exit, *tramp_callout; /* reachable by rel32 from any block */
+    uint8_t *tramp_exit, *tramp_callout, *tramp_light; /* reachable by rel32 from any block */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -176,6 +176,10 @@ struct bt {
      * site that mostly writes ordinary memory (a shared helper such as
      * spin_unlock) goes back inline for good (never). */
     struct { uint32_t eip, hits, traced, plain; bool never; } adapt[1024];
+    /* Access sites that read the direct device page (the local APIC's
+     * register page, docs/shadowmmu.md §13): key EIP + 1 and the reads
+     * counted; translate.c's emitters ask bt_devsite(). */
+    struct { uint32_t eip1, hits; } devsite[256];
 };
 
 /*
@@ -231,6 +235,7 @@ struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
 uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend);
 void bt_exit_tramp(void);
 void bt_callout_tramp(void);
+void bt_light_tramp(void);
 
 /* cache.c */
 /* 0 or -errno (the caller reports it). */

@@ -46,6 +46,8 @@ static void reset_region(struct bt *bt)
     p = emit_tramp(bt, p, bt_exit_tramp);
     bt->tramp_callout = p;
     p = emit_tramp(bt, p, bt_callout_tramp);
+    bt->tramp_light = p;
+    p = emit_tramp(bt, p, bt_light_tramp);
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;
 }

@@ -222,6 +222,84 @@ static void compared_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi,
     bt_enc(e, BT_MAIN, req);
 }
 
+/*
+ * A site that reads the direct device page (bt_devsite: the local APIC's
+ * register page) tries it first: the page's device-table entry (nonzero
+ * only while the linear page maps the device page for reads at this
+ * privilege and the device allows it, docs/shadowmmu.md §13), an access
+ * inside one 16-byte granule (aligned: size is a power of two ≤ 16), and
+ * a readable granule (the map after the tables) — then the instruction
+ * reads the host page. Anything else falls through to the usual check.
+ */
+static void emit_device_read(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, unsigned size,
+                             int after)
+{
+    struct bt_emit *e = t->e;
+    int other = bt_label(e);
+    int32_t dev = (int32_t)BT_TLB_OFF(SMMU_T_DEV(bt_key_cpl(t->key) == 3 ? SMMU_T_UR : SMMU_T_SR));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, BT_R_ENTRY, 8, dev, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    if (size > 1) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i((int)size - 1));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+    }
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_ADDR_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_TMP0_32), bt_i(4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i(0xFF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+           bt_m(BT_R_CPU, BT_R_TMP0, 1, (int64_t)(BT_TABLES_OFF + SMMU_DEV_MAP_OFF), 1), bt_i(0));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    if (t->live_in)
+        bt_emit_flags_restore(t, BT_MAIN);
+    req->operands[mi].mem.index = BT_R_ENTRY;
+    bt_enc(e, BT_MAIN, req);
+    bt_jmp_label(e, BT_MAIN, after);
+    bt_bind(e, BT_MAIN, other);
+}
+
+/*
+ * A store site of the direct device page (bt_devsite; MOV m32, r32/imm32):
+ * if the page's device write entry says the guest may write there, the
+ * store is aligned and its granule is one the device takes directly (the
+ * writable map at +256), the value goes to ARG0 (the same MOV with ARG0 as
+ * its destination), the address to ARG1, and bt_light_tramp hands it to
+ * the device: one light call instead of two callouts and a bounce.
+ */
+static void emit_device_store(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, int after)
+{
+    struct bt_emit *e = t->e;
+    int other = bt_label(e);
+    int32_t dev = (int32_t)BT_TLB_OFF(SMMU_T_DEV(bt_key_cpl(t->key) == 3 ? SMMU_T_UW : SMMU_T_SW));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, BT_R_ENTRY, 8, dev, 8), bt_i(0));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i(3));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_ADDR_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_TMP0_32), bt_i(4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i(0xFF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+           bt_m(BT_R_CPU, BT_R_TMP0, 1, (int64_t)(BT_TABLES_OFF + SMMU_DEV_MAP_OFF + 256), 1), bt_i(0));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    ZydisEncoderRequest st = *req;
+    st.operands[mi].mem.base = BT_R_CPU;
+    st.operands[mi].mem.index = ZYDIS_REGISTER_NONE;
+    st.operands[mi].mem.scale = 0;
+    st.operands[mi].mem.displacement = BT_OFF_ARG0;
+    bt_enc(e, BT_MAIN, &st);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4),
+           bt_r(BT_R_ADDR_32));
+    bt_call_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_light);
+    if (t->live_in)
+        bt_emit_flags_restore(t, BT_MAIN);
+    bt_jmp_label(e, BT_MAIN, after);
+    bt_bind(e, BT_MAIN, other);
+}
+
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr)
 {
     struct bt_emit *e = t->e;
@@ -237,6 +315,11 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
+    if (rd && !wr && (size & (size - 1)) == 0 && size <= 16 && bt_devsite(t->bt, t->d->eip))
+        emit_device_read(t, req, mi, size, after);
+    if (wr && !rd && size == 4 && t->d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && mi == 0 &&
+        bt_devsite(t->bt, t->d->eip))
+        emit_device_store(t, req, mi, after);
     int32_t pred = direct_entry(t) ? bt_pred_alloc(t->bt, t->d->eip) : -1;
     if (pred >= 0) {
         /* User code with paging: its data pages each have their own addend.

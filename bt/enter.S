@@ -176,4 +176,56 @@ bt_signal_leave:
     .data
     .align 4
 host_mxcsr: .long 0x1f80
+/*
+ * A light callout: called from a store site of the direct device page
+ * (emit_mem.c) with the value in the bt_vcpu arg0 and the linear address in
+ * arg1; calls bt_dev_store(cpu) (runtime.c), which hands the store to the
+ * device (smmu_direct_write). No guest spill: only what the C ABI lets the
+ * callee clobber is saved — RAX RCX RDX RSI RDI R8-R11, XMM0-15 (in the
+ * fxsave image, as SAVE_XMM does), DF (cleared for C, set again after) —
+ * so the callee must not read or change guest state in struct cpu (the
+ * registers there are stale) or raise anything: the smmu_direct_page
+ * contract. The arithmetic flags are the caller's to save when live.
+ */
+    .text
+    .globl bt_light_tramp
+    .type bt_light_tramp, @function
+bt_light_tramp:
+    push rax
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push r8
+    push r9
+    push r10
+    push r11
+    push rbp
+    pushfq
+    cld
+    SAVE_XMM
+    mov rbp, rsp
+    and rsp, -16
+    mov rdi, r15
+    call bt_dev_store
+    mov rsp, rbp
+    LOAD_XMM
+    test dword ptr [rsp], 0x400
+    jz 1f
+    std
+1:  lea rsp, [rsp + 8]
+    pop rbp
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rax
+    ret
+    .size bt_light_tramp, . - bt_light_tramp
+
     .section .note.GNU-stack,"",@progbits
+

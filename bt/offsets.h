@@ -57,8 +57,9 @@
 /* Addends of user-mode access groups (groups.c), one per group of a block,
  * in the region's gap between struct cpu and the tables. */
 #define BT_GROUP_ADDEND_OFF (BT_TABLES_OFF - 32u * 8u)
-/* The six shadow tables (layout: shadowmmu/smmu.h): sup read, sup write,
- * user read, user write, sup exec, user exec; R15-relative. */
+/* The shadow tables (layout: shadowmmu/smmu.h): sup read, sup write,
+ * user read, user write, sup exec, user exec, then the device tables and
+ * the direct page's granule maps; R15-relative. */
 #define BT_TLB_OFF(t)      (BT_TABLES_OFF + SMMU_TLB_OFF(t))
 #define BT_IBTC_OFF        (BT_TABLES_OFF + SMMU_TLB_SIZE)
 #define BT_IBTC_ENTRIES    (1u << 16)

@@ -158,6 +158,49 @@ static void adapt_note(struct bt *bt, struct cpu *c)
     retranslate_at(bt, c, c->eip);
 }
 
+/*
+ * A read of the direct device page (the local APIC's register page) came
+ * through the slow path: the page has no entry in the ordinary tables,
+ * only in the device tables, which only sites translated for it read.
+ * After DEV_AFTER such reads the block holding the site is translated
+ * again with the device read first (bt_emit_mem_op); a site that later
+ * reads other memory still works (it falls through to the usual check).
+ */
+#define DEV_AFTER 2
+
+static uint32_t dev_slot(uint32_t eip)
+{
+    return (eip * 0x9E3779B1u) >> 24; /* 256 slots */
+}
+
+bool bt_devsite(const struct bt *bt, uint32_t eip)
+{
+    const __typeof__(bt->devsite[0]) *a = &bt->devsite[dev_slot(eip)];
+    return a->eip1 == eip + 1 && a->hits >= DEV_AFTER;
+}
+
+static void dev_note(struct bt *bt, struct cpu *c)
+{
+    __typeof__(bt->devsite[0]) *a = &bt->devsite[dev_slot(c->eip)];
+    if (a->eip1 != c->eip + 1) {
+        a->eip1 = c->eip + 1;
+        a->hits = 0;
+    }
+    if (++a->hits == DEV_AFTER) {
+        retranslate_at(bt, c, c->eip);
+        bt->st.dev_sites++;
+    }
+}
+
+/* Light: see bt_light_tramp. Only the device's store hook runs. */
+void bt_dev_store(struct cpu *c)
+{
+    struct bt_vcpu *vc = bt_vcpu_of(c);
+    struct bt *bt = vc->bt;
+    bt->st.dev_stores++;
+    smmu_direct_write(&bt->mmu, vc->arg1, vc->arg0);
+}
+
 /* An adapted store ran as a callout: if it keeps writing memory no table
  * lives in, the inline path would have been faster; go back to it. */
 #define ADAPT_PLAIN_MIN 64
@@ -288,6 +331,8 @@ int bt_mem_slow(struct cpu *c, const void *unused)
             return page_fault(c, bt);
         if (bt->mmu.fill_traced)
             adapt_note(bt, c);
+        if (bt->mmu.fill_direct && rd != wr)
+            dev_note(bt, c);
     }
     /* Emulated: every page must allow the access before the instruction
      * runs, so a fault leaves it (and memory) untouched. */

@@ -19,6 +19,9 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
 uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage);
 /* This store keeps hitting traced page tables (translate.c makes it a callout). */
 bool bt_adaptive(const struct bt *bt, uint32_t eip);
+/* This access site reads the direct device page: read through the device
+ * tables first (emit_mem.c). */
+bool bt_devsite(const struct bt *bt, uint32_t eip);
 /* This access site misses its prediction too often: load its entry directly. */
 bool bt_pred_is_direct(const struct bt *bt, uint32_t eip);
 /* Misses a predicted-addend site may take per look at their rate. */
@@ -29,5 +32,8 @@ int bt_mem_slow(struct cpu *c, const void *unused);     /* inline TLB check fail
 int bt_mem_done(struct cpu *c, const void *unused);     /* write a bounce back */
 int bt_entry_refill(struct cpu *c, const void *unused); /* block entry: code page not in the execute table */
 int bt_pred_spent(struct cpu *c, const void *unused);   /* a predicted-addend site spent its misses */
+/* Called through bt_light_tramp (enter.S) by a store site of the direct
+ * device page: the store (arg0 = value, arg1 = linear address) to the device. */
+void bt_dev_store(struct cpu *c);
 
 #endif

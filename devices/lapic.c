@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "devices/clock_own.h"
 #include "devices/lapic.h"
@@ -38,8 +39,15 @@ enum { TM_ONESHOT, TM_PERIODIC, TM_TSC };
 #define ST(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
 struct dev_lapic {
+    /*
+     * The register page (dev_lapic_regs_page): every register at its
+     * offset, as the guest reads it, for an engine to serve reads from
+     * (docs/devices.md). IRR and TMR live only there (any thread changes
+     * them, with atomic operations); the other registers are copied in by
+     * the vcpu thread after each change (page_sync and the hot paths).
+     */
+    _Atomic uint32_t *page;
     /* Changed by any thread. */
-    _Atomic uint32_t irr[8], tmr[8];
     _Atomic uint32_t esr_new;       /* errors detected since the last ESR write */
     _Atomic bool nmi;
     _Atomic uint8_t intr;
@@ -72,7 +80,18 @@ struct dev_lapic {
     bool bsp;
     void (*notify)(void *ctx);
     void *notify_ctx;
+    /* Reads may be served from the page (dev_lapic_direct) as of the last
+     * direct_update, for this window base; who to tell when that changes. */
+    bool direct_ok;
+    uint64_t direct_base;
+    void (*direct_notify)(void *ctx);
+    void *direct_ctx;
 };
+
+/* A register of the page by offset; IRR and TMR words. */
+#define REG(l, off) ((l)->page[(off) >> 2])
+#define IRR(l, i)   REG(l, 0x200u + 0x10u * (unsigned)(i))
+#define TMR(l, i)   REG(l, 0x180u + 0x10u * (unsigned)(i))
 
 _Static_assert(sizeof(_Atomic uint8_t) == 1, "intr must be one byte");
 
@@ -94,7 +113,7 @@ static int highest_isr(const struct dev_lapic *l)
 static int highest_irr(struct dev_lapic *l)
 {
     for (int i = 7; i >= 0; i--) {
-        uint32_t w = LD(l->irr[i]);
+        uint32_t w = LD(IRR(l, i));
         if (w)
             return i * 32 + fls32(w);
     }
@@ -188,10 +207,10 @@ static void accept(struct dev_lapic *l, uint8_t vec, bool level)
 {
     uint32_t bit = 1u << (vec & 31);
     if (level)
-        atomic_fetch_or(&l->tmr[vec >> 5], bit);
+        atomic_fetch_or(&TMR(l, vec >> 5), bit);
     else
-        atomic_fetch_and(&l->tmr[vec >> 5], ~bit);
-    atomic_fetch_or(&l->irr[vec >> 5], bit);
+        atomic_fetch_and(&TMR(l, vec >> 5), ~bit);
+    atomic_fetch_or(&IRR(l, vec >> 5), bit);
 }
 
 /* Log errors and raise the error LVT. An illegal vector in the error LVT
@@ -283,6 +302,8 @@ void dev_lapic_extint_changed(struct dev_lapic *l)
 
 /* ---- timer ---- */
 
+static void page_sync(struct dev_lapic *l);
+
 static int timer_mode(struct dev_lapic *l)
 {
     unsigned m = (LD(l->lvt[LVT_TIMER]) >> 17) & 3;
@@ -358,6 +379,7 @@ static void timer_fire(void *ctx, uint64_t now)
             l->timer.deadline_ns - now < DEV_LAPIC_MIN_PERIOD_NS)
             l->timer.deadline_ns = now + DEV_LAPIC_MIN_PERIOD_NS;
     }
+    page_sync(l);
     refresh(l, true);
 }
 
@@ -423,6 +445,69 @@ uint64_t dev_lapic_get_tsc_deadline(const struct dev_lapic *l)
     return timer_mode((struct dev_lapic *)l) == TM_TSC ? l->tsc_deadline : 0;
 }
 
+/* ---- the register page ---- */
+
+static void put(struct dev_lapic *l, uint32_t off, uint32_t v)
+{
+    ST(REG(l, off), v);
+}
+
+/* TMCCT does not change with time: no count loaded, TSC-deadline mode
+ * (reads 0), or a one-shot count that ran out and was fired (reads 0). A
+ * one-shot that ran out but was not fired yet still counts here: its
+ * reads take the model, which says 0 too. Constant means 0. */
+static bool tmcct_constant(struct dev_lapic *l)
+{
+    int mode = timer_mode(l);
+    return !l->counting || mode == TM_TSC ||
+           (mode != TM_PERIODIC && l->timer.deadline_ns == UINT64_MAX);
+}
+
+/* Reads may be served from the page while the window is there and no
+ * register reads differently from one moment to the next (TMCCT while
+ * counting). xAPIC reads have no side effects except on unimplemented
+ * registers (ESR bit 7), which dev_lapic_readable() leaves out. */
+static void direct_update(struct dev_lapic *l)
+{
+    bool ok = l->mapped && tmcct_constant(l);
+    uint64_t base = ok ? l->mapped_base : 0;
+    if (ok == l->direct_ok && base == l->direct_base)
+        return;
+    l->direct_ok = ok;
+    l->direct_base = base;
+    if (l->direct_notify)
+        l->direct_notify(l->direct_ctx);
+}
+
+static void put_ppr(struct dev_lapic *l)
+{
+    put(l, 0xA0, lapic_ppr(l));
+}
+
+/* vcpu thread, after a change: every register but IRR/TMR (which live in
+ * the page) copied in, then whether the page may be read directly. */
+static void page_sync(struct dev_lapic *l)
+{
+    put(l, 0x20, LD(l->id) << 24);
+    put(l, 0x30, DEV_LAPIC_VERSION);
+    put(l, 0x80, l->tpr);
+    put_ppr(l);
+    put(l, 0xD0, LD(l->ldr));
+    put(l, 0xE0, LD(l->dfr));
+    put(l, 0xF0, LD(l->svr));
+    for (unsigned i = 0; i < 8; i++)
+        put(l, 0x100 + 0x10 * i, l->isr[i]);
+    put(l, 0x280, l->esr);
+    put(l, 0x300, l->icr_lo);
+    put(l, 0x310, l->icr_hi);
+    for (unsigned i = 0; i < LVT_N; i++)
+        put(l, 0x320 + 0x10 * i, LD(l->lvt[i]));
+    put(l, 0x380, l->tmict);
+    put(l, 0x390, 0);                             /* TMCCT: read here only while constant */
+    put(l, 0x3E0, l->tdcr);
+    direct_update(l);
+}
+
 /* ---- registers ---- */
 
 static const uint32_t lvt_wmask[LVT_N] = {
@@ -472,19 +557,23 @@ static void write_svr(struct dev_lapic *l, uint32_t v)
 void dev_lapic_eoi(struct dev_lapic *l)
 {
     int v = highest_isr(l);
-    if (v >= 0) {
-        uint32_t bit = 1u << (v & 31);
-        l->isr[v >> 5] &= ~bit;
-        /* Level-triggered: tell the I/O APIC (clears its Remote IRR). */
-        if ((LD(l->tmr[v >> 5]) & bit) && l->eoi.eoi)
-            l->eoi.eoi(l->eoi.ctx, (uint8_t)v);
-    }
+    if (v < 0)
+        return;                                   /* nothing in service: nothing changes */
+    uint32_t bit = 1u << (v & 31);
+    l->isr[v >> 5] &= ~bit;
+    put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
+    put_ppr(l);
+    /* Level-triggered: tell the I/O APIC (clears its Remote IRR). */
+    if ((LD(TMR(l, v >> 5)) & bit) && l->eoi.eoi)
+        l->eoi.eoi(l->eoi.ctx, (uint8_t)v);
     refresh(l, true);
 }
 
 void dev_lapic_set_tpr(struct dev_lapic *l, uint8_t tpr)
 {
     l->tpr = tpr;
+    put(l, 0x80, tpr);
+    put_ppr(l);
     refresh(l, true);
 }
 
@@ -540,9 +629,9 @@ uint32_t dev_lapic_read(struct dev_lapic *l, uint32_t offset)
     if (r >= 0x10 && r <= 0x17)
         return l->isr[r - 0x10];
     if (r >= 0x18 && r <= 0x1F)
-        return LD(l->tmr[r - 0x18]);
+        return LD(TMR(l, r - 0x18));
     if (r >= 0x20 && r <= 0x27)
-        return LD(l->irr[r - 0x20]);
+        return LD(IRR(l, r - 0x20));
     if (r >= 0x32 && r <= 0x37)
         return LD(l->lvt[r - 0x32]);   /* delivery status and remote IRR read 0 */
     switch (r) {
@@ -567,16 +656,8 @@ uint32_t dev_lapic_read(struct dev_lapic *l, uint32_t offset)
     }
 }
 
-void dev_lapic_write(struct dev_lapic *l, uint32_t offset, uint32_t v)
+static void write_reg(struct dev_lapic *l, uint32_t offset, uint32_t v)
 {
-    if (offset == 0xB0) {                         /* EOI and TPR first: the hot ones */
-        dev_lapic_eoi(l);
-        return;
-    }
-    if (offset == 0x80) {
-        dev_lapic_set_tpr(l, (uint8_t)v);
-        return;
-    }
     if ((offset & 0xF) || offset > 0x3F0) {
         illegal_reg(l);
         return;
@@ -606,6 +687,20 @@ void dev_lapic_write(struct dev_lapic *l, uint32_t offset, uint32_t v)
         return;
     }
     refresh(l, true);
+}
+
+void dev_lapic_write(struct dev_lapic *l, uint32_t offset, uint32_t v)
+{
+    if (offset == 0xB0) {                         /* EOI and TPR first: the hot ones */
+        dev_lapic_eoi(l);
+        return;
+    }
+    if (offset == 0x80) {
+        dev_lapic_set_tpr(l, (uint8_t)v);
+        return;
+    }
+    write_reg(l, offset, v);
+    page_sync(l);
 }
 
 /* The 4 KiB window: each register is the first dword of a 16-byte slot.
@@ -648,8 +743,8 @@ static bool window_sync(struct dev_lapic *l)
 static void regs_reset(struct dev_lapic *l)
 {
     for (int i = 0; i < 8; i++) {
-        ST(l->irr[i], 0);
-        ST(l->tmr[i], 0);
+        ST(IRR(l, i), 0);
+        ST(TMR(l, i), 0);
         l->isr[i] = 0;
     }
     ST(l->id, l->reset_id);
@@ -680,6 +775,7 @@ void dev_lapic_reset(struct dev_lapic *l, bool virtual_wire)
         ST(l->lvt[LVT_LINT0], 0x8700u);           /* ExtINT, level */
         ST(l->lvt[LVT_LINT1], 0x8400u);           /* NMI */
     }
+    page_sync(l);
     refresh(l, false);
 }
 
@@ -697,6 +793,7 @@ int dev_lapic_set_base(struct dev_lapic *l, uint64_t msr)
     }
     ST(l->base, b);
     int moved = window_sync(l);
+    page_sync(l);
     refresh(l, true);
     return moved;
 }
@@ -727,8 +824,10 @@ int dev_lapic_ack(struct dev_lapic *l)
         v = l->extint.ack(l->extint.ctx);         /* the PIC's INTA */
     } else if ((v = vector_pending(l)) >= 0) {
         uint32_t bit = 1u << (v & 31);
-        atomic_fetch_and(&l->irr[v >> 5], ~bit);
+        atomic_fetch_and(&IRR(l, v >> 5), ~bit);
         l->isr[v >> 5] |= bit;
+        put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
+        put_ppr(l);
     } else if (!hw_enabled(l) && l->extint.ack) {
         v = l->extint.ack(l->extint.ctx);         /* no APIC: the PIC answers (IRQ 7) */
     } else {
@@ -766,6 +865,43 @@ void dev_lapic_set_eoi(struct dev_lapic *l, const struct dev_apic_eoi *eoi)
     l->eoi = *eoi;
 }
 
+/* ---- the register page, for engines ---- */
+
+const void *dev_lapic_regs_page(const struct dev_lapic *l)
+{
+    return (const void *)l->page;
+}
+
+/* What dev_lapic_read answers without logging an error: the page holds
+ * each one in the first dword of its 16-byte slot, zeros after it, as
+ * lapic_mmio reads them. */
+static bool reg_readable(unsigned r)
+{
+    return (r >= 0x02 && r <= 0x03) || (r >= 0x08 && r <= 0x28) || (r >= 0x30 && r <= 0x39) ||
+           r == 0x3E;
+}
+
+void dev_lapic_readable(uint8_t readable[256], uint8_t writable[256])
+{
+    for (unsigned g = 0; g < 256; g++) {
+        readable[g] = reg_readable(g);
+        writable[g] = g == 0x08 || g == 0x0B;     /* TPR, EOI */
+    }
+}
+
+bool dev_lapic_direct(const struct dev_lapic *l, uint64_t *base)
+{
+    if (base)
+        *base = l->direct_base;
+    return l->direct_ok;
+}
+
+void dev_lapic_set_direct_notify(struct dev_lapic *l, void (*fn)(void *ctx), void *ctx)
+{
+    l->direct_notify = fn;
+    l->direct_ctx = ctx;
+}
+
 /* ---- life cycle ---- */
 
 struct dev_lapic *dev_lapic_new(const struct dev_lapic_config *cfg)
@@ -773,6 +909,12 @@ struct dev_lapic *dev_lapic_new(const struct dev_lapic_config *cfg)
     struct dev_lapic *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
+    l->page = aligned_alloc(4096, 4096);
+    if (!l->page) {
+        free(l);
+        return NULL;
+    }
+    memset((void *)l->page, 0, 4096);
     l->bus = cfg->bus;
     l->timers = cfg->timers;
     l->extint = cfg->extint;
@@ -798,5 +940,6 @@ void dev_lapic_free(struct dev_lapic *l)
     if (l->mapped)
         dev_bus_unregister_mmio(l->bus, l->mapped_base);
     dev_timers_remove(l->timers, &l->timer);
+    free((void *)l->page);
     free(l);
 }

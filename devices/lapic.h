@@ -129,6 +129,29 @@ bool dev_lapic_take_nmi(struct dev_lapic *l);
  * (a "maybe"); the vcpu thread lowers it when it recomputes. */
 const volatile uint8_t *dev_lapic_intr_byte(const struct dev_lapic *l);
 
+/*
+ * The register page: 4 KiB holding every register at its offset (in the
+ * first dword of its 16-byte slot, zeros after it), kept current after
+ * each change, so an engine can serve guest reads of the window from it
+ * (as VMX's APIC-access page) without calling the model. IRR/TMR words may
+ * lag a delivery from another thread by an instant — a CPU's read races
+ * the delivery the same way. Only while dev_lapic_direct() says so: then
+ * no readable register changes without the model changing the page
+ * (TMCCT does while the timer counts, so not then).
+ */
+const void *dev_lapic_regs_page(const struct dev_lapic *l);
+/* The 16-byte slots a read may be served from the page for (readable[g]
+ * != 0 for the slot at g * 16): the implemented registers. Reads of the
+ * others log ESR bit 7 and must reach the model. writable: the slots an
+ * engine may hand a dword store to dev_lapic_write() for directly, from
+ * inside guest code (TPR and EOI: they change no timer and no mapping,
+ * and at most call the notify callback). */
+void dev_lapic_readable(uint8_t readable[256], uint8_t writable[256]);
+/* Whether reads may be served from the page now, and the window's base. */
+bool dev_lapic_direct(const struct dev_lapic *l, uint64_t *base);
+/* Called (vcpu thread) when dev_lapic_direct's answer changes. */
+void dev_lapic_set_direct_notify(struct dev_lapic *l, void (*fn)(void *ctx), void *ctx);
+
 /* Called (from any thread) when an interrupt or NMI may have become
  * deliverable, so the engine leaves translated code or wakes from HLT. */
 void dev_lapic_set_notify(struct dev_lapic *l, void (*fn)(void *ctx), void *ctx);

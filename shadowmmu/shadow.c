@@ -108,14 +108,42 @@ static int hgrow(struct smmu_as *a)
 
 /* ---- tables ------------------------------------------------------------ */
 
-static void tables_clear(struct smmu *m, uint32_t vpn)
+/* Entries past RAM exist only for the direct device page (smmu_direct_set):
+ * they live in the device tables, and their reverse map in the extra slot
+ * after the RAM pages'. The device tables are touched only for them (a
+ * store of 0 would make their untouched pages resident). */
+static inline bool is_dev(const struct smmu *m, uint64_t ppage)
+{
+    return ppage >= m->npages;
+}
+
+static inline uint64_t rmap_index(const struct smmu *m, uint64_t ppage)
+{
+    return is_dev(m, ppage) ? m->npages : ppage;
+}
+
+static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage)
 {
     for (int t = 0; t < SMMU_NTABLES; t++)
         TBL(m, t, vpn) = 0;
+    if (is_dev(m, ppage))
+        for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
+            TBL(m, SMMU_T_DEV(t), vpn) = 0;
 }
 
 static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
 {
+    if (is_dev(m, ppage)) {
+        /* Only the direct page has entries here, only while it is allowed
+         * (revoking drops them all): reads through the device tables. */
+        bool ok = ppage == m->direct_ppage && m->direct_allowed && m->direct_host;
+        uint64_t dev = (uint64_t)(uintptr_t)m->direct_host - ((uint64_t)vpn << 12);
+        for (int t = 0; t < SMMU_NTABLES; t++)
+            TBL(m, t, vpn) = 0;
+        for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
+            TBL(m, SMMU_T_DEV(t), vpn) = ok && ((perm >> t) & 1) ? dev : 0;
+        return;
+    }
     uint64_t addend = (uint64_t)(uintptr_t)(m->ram + ((uint64_t)ppage << 12)) -
                       ((uint64_t)vpn << 12);
     if (m->code_pages[ppage] || smmu_traced(m, ppage))
@@ -130,7 +158,7 @@ static void as_unload(struct smmu *m, struct smmu_as *a)
 {
     for (uint32_t i = 0; i < a->cap; i++)
         if (a->h[i].key)
-            tables_clear(m, a->h[i].key - 1);
+            tables_clear(m, a->h[i].key - 1, a->h[i].ppage);
 }
 
 static void as_load(struct smmu *m, struct smmu_as *a)
@@ -180,7 +208,7 @@ static void as_drop(struct smmu *m, struct smmu_as *a)
 
 static void pools_reset(struct smmu *m)
 {
-    for (uint64_t p = 0; p < m->npages; p++)
+    for (uint64_t p = 0; p <= m->npages; p++) /* + the direct device page's slot */
         m->ref_head[p] = m->rmap_head[p] = -1;
     for (uint32_t i = 0; i < m->ref_cap; i++)
         m->refs[i].next = i + 1 < m->ref_cap ? (int32_t)i + 1 : -1;
@@ -282,10 +310,11 @@ static void invalidate(struct smmu *m, int as, uint32_t vpn)
     struct smmu_hent *e = hfind(a, vpn);
     if (!e)
         return;
+    uint32_t ppage = e->ppage;
     hdel(a, e);
     m->entries--;
     if (loaded(m, as))
-        tables_clear(m, vpn);
+        tables_clear(m, vpn, ppage);
     m->stats.trace_invalidations++;
 }
 
@@ -445,7 +474,7 @@ static void rmap_add(struct smmu *m, int as, uint32_t vpn, uint32_t ppage)
 {
     /* A page refilled after an invalidation would add a record each time:
      * reuse the live one, and free dead ones met on the way. */
-    int32_t *l = &m->rmap_head[ppage];
+    int32_t *l = &m->rmap_head[rmap_index(m, ppage)];
     while (*l >= 0) {
         struct smmu_rmap *r = &m->rmaps[*l];
         struct smmu_as *a = &m->as[r->as];
@@ -468,8 +497,26 @@ static void rmap_add(struct smmu *m, int as, uint32_t vpn, uint32_t ppage)
     r->vpn = vpn;
     r->as = (uint8_t)as;
     r->gen = m->as[as].gen;
-    r->next = m->rmap_head[ppage];
-    m->rmap_head[ppage] = i;
+    r->next = m->rmap_head[rmap_index(m, ppage)];
+    m->rmap_head[rmap_index(m, ppage)] = i;
+}
+
+void smmu_drop_page(struct smmu *m, uint64_t ppage)
+{
+    if (is_dev(m, ppage) && ppage != m->direct_ppage)
+        return; /* no entry maps any other page past RAM */
+    int32_t *l = &m->rmap_head[rmap_index(m, ppage)];
+    while (*l >= 0) {
+        struct smmu_rmap *r = &m->rmaps[*l];
+        struct smmu_as *a = &m->as[r->as];
+        struct smmu_hent *e = (a->used && a->gen == r->gen) ? hfind(a, r->vpn) : NULL;
+        if (e && e->ppage == ppage)
+            invalidate(m, r->as, r->vpn);
+        int32_t dead = *l;
+        *l = r->next;
+        r->next = m->rmap_free;
+        m->rmap_free = dead;
+    }
 }
 
 static int lru_victim(struct smmu *m)
@@ -504,6 +551,8 @@ void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, ui
         e->perm = 0;
         rmap_add(m, as, vpn, ppage);
     } else if (e->ppage != ppage) {
+        if (is_dev(m, e->ppage) && loaded(m, as))
+            tables_clear(m, vpn, e->ppage); /* its device-table slots */
         e->ppage = ppage;
         e->perm = 0;
         rmap_add(m, as, vpn, ppage);

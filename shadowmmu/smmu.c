@@ -39,6 +39,7 @@ int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *b
     m->tlb = tables;
     m->ram = ram;
     m->npages = ram_size >> 12;
+    m->direct_ppage = ~0ull;
     m->code_pages = calloc(m->npages ? m->npages : 1, 1);
     int r = m->code_pages ? smmu_shadow_init(m) : -ENOMEM;
     if (!r) {
@@ -146,8 +147,17 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
         return -1;
     }
     uint64_t ppage = w.phys >> 12;
-    if (!is_ram(m, ppage))
-        return -2;
+    uint8_t perm = w.perm;
+    if (!is_ram(m, ppage)) {
+        /* The direct device page is shadowed in the device tables only
+         * (which ordinary access sites never read); anything else past
+         * RAM is emulated. */
+        m->fill_direct = ppage == m->direct_ppage;
+        if (ppage != m->direct_ppage || !m->direct_allowed || (acc & SMMU_ACC_X))
+            return -2;
+        perm &= (1u << SMMU_T_SR) | (1u << SMMU_T_SW) | (1u << SMMU_T_UR) | (1u << SMMU_T_UW);
+        m->stats.direct_fills++;
+    }
     int as = w.global ? SMMU_GLOBAL : m->active;
     /* A global translation does not depend on the directory it was found
      * through: like a global TLB entry it lives until INVLPG or a CR4.PGE
@@ -157,7 +167,7 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
      * reused. Its page table (4 KiB pages) is still traced. */
     for (int i = w.global ? 1 : 0; i < w.ntables; i++)
         smmu_trace_ref(m, as, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
-    smmu_shadow_insert(m, as, lin >> 12, (uint32_t)ppage, w.perm);
+    smmu_shadow_insert(m, as, lin >> 12, (uint32_t)ppage, perm);
     m->stats.hidden_faults++;
     return (int64_t)ppage;
 }
@@ -166,6 +176,7 @@ uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
 {
     *fault = false;
     m->fill_traced = false;
+    m->fill_direct = false;
     int64_t ppage = fill(m, lin, acc);
     if (ppage == -1) {
         *fault = true;
@@ -173,6 +184,10 @@ uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
     }
     if (ppage < 0)
         return NULL;
+    if ((uint64_t)ppage >= m->npages) {
+        m->fill_direct = true; /* the direct device page: this access is emulated */
+        return NULL;
+    }
     if (acc & SMMU_ACC_W) {
         m->stats.fills_write++;
         if (smmu_traced(m, (uint64_t)ppage)) {
@@ -325,6 +340,41 @@ int smmu_write(struct smmu *m, uint32_t lin, const void *buf, unsigned len, unsi
 {
     m->stats.slow_writes++;
     return access(m, lin, (uint8_t *)buf, len, acc | SMMU_ACC_W);
+}
+
+void smmu_direct_set(struct smmu *m, const struct smmu_direct_page *p)
+{
+    uint64_t ppage = p && p->host ? p->ppage : ~0ull;
+    const uint8_t *host = p ? p->host : NULL;
+    if (ppage < m->npages || ppage > UINT32_MAX)
+        host = NULL, ppage = ~0ull;
+    if (m->direct_host && (m->direct_ppage != ppage || m->direct_host != host))
+        smmu_drop_page(m, m->direct_ppage);
+    m->direct_ppage = ppage;
+    m->direct_host = host;
+    m->direct_write_fn = host ? p->write : NULL;
+    m->direct_ctx = host ? p->ctx : NULL;
+    uint8_t *map = (uint8_t *)m->tlb + SMMU_DEV_MAP_OFF;
+    for (unsigned g = 0; g < 256; g++) {
+        map[g] = host && p->readable && p->readable[g] ? 1 : 0;
+        map[256 + g] = host && p->write && p->writable && p->writable[g] ? 1 : 0;
+    }
+}
+
+void smmu_direct_write(struct smmu *m, uint32_t offset, uint32_t value)
+{
+    m->direct_write_fn(m->direct_ctx, offset & 0xFFF, value);
+}
+
+void smmu_direct_allow(struct smmu *m, bool allow)
+{
+    if (m->direct_allowed == allow)
+        return;
+    m->direct_allowed = allow;
+    if (!allow && m->direct_host) {
+        smmu_drop_page(m, m->direct_ppage);
+        m->stats.direct_drops++;
+    }
 }
 
 void smmu_mark_code(struct smmu *m, uint64_t phys_page)

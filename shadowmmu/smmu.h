@@ -27,7 +27,13 @@
 #define SMMU_TLB_TABLE_SIZE (SMMU_TLB_ENTRIES * 8u)
 /* Byte offset of table t (SMMU_T_*) from the start of the six tables. */
 #define SMMU_TLB_OFF(t)     ((t) * SMMU_TLB_TABLE_SIZE)
-#define SMMU_TLB_SIZE       SMMU_TLB_OFF(6) /* all six (SMMU_NTABLES) */
+/* After the six tables: four device tables, the direct device page's
+ * entries for the four data tables (SMMU_T_DEV), then the page's maps of
+ * 16-byte granules (one byte each): readable, then (at +256) writable. */
+#define SMMU_TLB_NDEV       4
+#define SMMU_DEV_MAP_OFF    SMMU_TLB_OFF(6 + SMMU_TLB_NDEV)
+#define SMMU_DEV_MAP_SIZE   4096u
+#define SMMU_TLB_SIZE       (SMMU_DEV_MAP_OFF + SMMU_DEV_MAP_SIZE) /* everything */
 
 #ifndef __ASSEMBLER__
 
@@ -50,7 +56,13 @@ struct dev_bus;
 
 /* Shadow table indices (tables follow each other, SMMU_TLB_ENTRIES each). */
 enum { SMMU_T_SR, SMMU_T_SW, SMMU_T_UR, SMMU_T_UW, SMMU_T_SX, SMMU_T_UX, SMMU_NTABLES };
-_Static_assert(SMMU_TLB_SIZE == SMMU_NTABLES * SMMU_TLB_TABLE_SIZE, "six tables");
+/* The device table beside data table t (SR..UW): entries only for linear
+ * pages that map the direct device page (addend to its host page), never
+ * looked at by ordinary access sites — only by sites translated for the
+ * device page (bt/emit_mem.c), which also check the granule map. */
+#define SMMU_T_DEV(t) (SMMU_NTABLES + (t))
+_Static_assert(SMMU_DEV_MAP_OFF == (SMMU_NTABLES + SMMU_TLB_NDEV) * SMMU_TLB_TABLE_SIZE,
+               "six tables, then the device tables");
 
 /* The CPU registers the MMU reads, as pointers into the CPU model's state
  * (cpu_smmu_view() fills them from struct cpu): the MMU reads them on every
@@ -72,6 +84,7 @@ struct smmu_stats {
     uint64_t hidden_faults, true_faults, trace_hits, trace_invalidations;
     uint64_t traced_writes; /* writes that reached a traced page, same value or not */
     uint64_t as_hits, as_misses, as_reclaims, flushes, invlpg, cr3_loads, global_flushes;
+    uint64_t direct_fills, direct_drops; /* the direct device page: entries made, revocations */
 };
 
 struct smmu_hent {
@@ -96,7 +109,7 @@ struct smmu_as {
 struct smmu {
     struct smmu_cpu_view cpu;
     struct dev_bus *bus;    /* device pages and holes (MMIO) */
-    uint64_t *tlb;          /* six tables, SMMU_TLB_ENTRIES each */
+    uint64_t *tlb;          /* six tables, four device tables, granule maps (SMMU_TLB_SIZE) */
     uint8_t *ram;           /* guest-physical 0 */
     uint8_t *code_pages;    /* one byte per guest-physical page: holds translated code */
     uint64_t npages;        /* guest-physical pages of RAM */
@@ -117,6 +130,17 @@ struct smmu {
     /* Last walk fault: linear address and error code. */
     uint32_t pf_addr, pf_err;
     bool fill_traced;      /* the last smmu_fill declined a write: page-table page */
+    bool fill_direct;      /* the last smmu_fill met the direct device page (and
+                            * shadowed it in the device tables if allowed): the
+                            * access is emulated */
+    /* The direct device page (smmu_direct_set): reads of guest-physical
+     * page direct_ppage may be served from direct_host through the device
+     * tables while direct_allowed. */
+    uint64_t direct_ppage;  /* ~0: none */
+    const uint8_t *direct_host;
+    bool direct_allowed;
+    void (*direct_write_fn)(void *ctx, uint32_t offset, uint32_t value);
+    void *direct_ctx;
     bool device_written;   /* an access wrote to a device (the caller clears it): its
                             * timers may have moved */
     struct smmu_stats stats;
@@ -128,7 +152,7 @@ struct smmu {
 
 /* ram/ram_size: guest RAM (guest-physical 0 up); bus: where other
  * guest-physical addresses go; cpu: the registers (copied, the pointers
- * must stay valid); tables: the six tables (SMMU_TLB_SIZE bytes, zeroed).
+ * must stay valid); tables: the tables and maps (SMMU_TLB_SIZE bytes, zeroed).
  * 0 or -ENOMEM (nothing left allocated). */
 int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
               const struct smmu_cpu_view *cpu, uint64_t *tables);
@@ -180,6 +204,41 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len);
  * write entries are dropped so writes take the slow path). */
 void smmu_mark_code(struct smmu *m, uint64_t phys_page);
 void smmu_unmark_code(struct smmu *m, uint64_t phys_page);
+
+/*
+ * A direct device page, as VMX's APIC-access page: the device keeps a host
+ * page `host` mirroring its registers at their offsets, and reads of
+ * guest-physical page `ppage` may be served from it by translated code
+ * (the device tables, SMMU_T_DEV) for the 16-byte granules readable[g]
+ * allows. No access ever writes the host page: writes keep the slow path
+ * to the device, except aligned 32-bit stores to a granule writable[g]
+ * allows, which an engine may hand straight to write(ctx, offset, value)
+ * (smmu_direct_write) once the device write table says the guest's tables
+ * let it write there. write runs inside translated code with only the
+ * registers the C ABI lets it clobber saved: it must not touch the CPU's
+ * state, raise guest faults or stop the run; it may kick the vcpu.
+ * ppage must lie past RAM (else: no direct page).
+ */
+struct smmu_direct_page {
+    uint64_t ppage;
+    const uint8_t *host;
+    const uint8_t *readable;  /* 256 granules */
+    const uint8_t *writable;  /* 256 granules, NULL: none */
+    void (*write)(void *ctx, uint32_t offset, uint32_t value);
+    void *ctx;
+};
+/* p NULL: none. Another page or host drops every entry of the old one. */
+void smmu_direct_set(struct smmu *m, const struct smmu_direct_page *p);
+/* A store the engine's store site took straight to the device (offset
+ * within the page). */
+void smmu_direct_write(struct smmu *m, uint32_t offset, uint32_t value);
+/* Revoke (false: every shadow entry mapping the page is dropped, in every
+ * address space, and none is made) or re-allow (true: entries come back
+ * at the next read that misses) direct reads. */
+void smmu_direct_allow(struct smmu *m, bool allow);
+/* Drop every shadow entry, in every address space, that maps
+ * guest-physical page ppage (a RAM page or the direct device page). */
+void smmu_drop_page(struct smmu *m, uint64_t ppage);
 
 /* shadow.c internals shared with smmu.c */
 void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm);

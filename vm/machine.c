@@ -41,6 +41,7 @@
 #include "vm/mptable.h"
 #include "vm/ram.h"
 #include "vm/storage.h"
+#include "shadowmmu/smmu.h"
 
 void vm_request_stop(struct vm *vm, int status)
 {
@@ -131,6 +132,38 @@ static void on_bm_base(void *ctx, uint16_t port)
 {
     struct vm_machine *m = ctx;
     dev_ide_set_bm_base(m->ide, port);
+}
+
+/* Stores the MMU's direct page lets through (TPR, EOI): the lapic's own
+ * write, which kicks the vcpu at most (smmu_direct_page's contract). */
+static void on_lapic_store(void *ctx, uint32_t offset, uint32_t value)
+{
+    dev_lapic_write(ctx, offset, value);
+}
+
+/* The local APIC's register page may serve guest reads of its window
+ * (dev_lapic_direct): tell the shadow MMU (BT engine) which page and
+ * whether it may now; it drops its entries when not. */
+static void on_lapic_direct(void *ctx)
+{
+    struct vm_machine *m = ctx;
+    struct smmu *mmu = m->vm.cpu ? m->vm.cpu->mmu : NULL;
+    if (!mmu)
+        return;
+    uint64_t base;
+    bool ok = dev_lapic_direct(m->lapic, &base);
+    if (ok) {
+        struct smmu_direct_page p = {
+            .ppage = base >> 12,
+            .host = dev_lapic_regs_page(m->lapic),
+            .readable = m->lapic_readable,
+            .writable = m->lapic_writable,
+            .write = on_lapic_store,
+            .ctx = m->lapic,
+        };
+        smmu_direct_set(mmu, &p);
+    }
+    smmu_direct_allow(mmu, ok);
 }
 
 /* Interrupt controllers: the 8259A pair, the local APIC in front of it
@@ -335,6 +368,12 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     if (vm->engine != &hav_engine_ops)
         vm->cpu->platform |= CPU_PLAT_TSC_DEADLINE;
     vm_cpu_env_attach(vm, vm->cpu);
+    if (vm->cpu->mmu) {
+        /* BT: APIC reads from translated code served by the register page. */
+        dev_lapic_readable(m->lapic_readable, m->lapic_writable);
+        dev_lapic_set_direct_notify(m->lapic, on_lapic_direct, m);
+        on_lapic_direct(m);
+    }
     if (is_linux) {
         vm_linux_cpu_entry(vm->cpu, &linux_boot); /* 32-bit boot protocol */
     } else {
@@ -357,6 +396,8 @@ void vm_machine_destroy(struct vm_machine *m)
         vm_console_close();
     m->console_open = false;
     vm_wake_stop(vm);
+    if (m->lapic)
+        dev_lapic_set_direct_notify(m->lapic, NULL, NULL); /* the MMU goes with the engine */
     if (m->engine_ready)
         vm->engine->destroy(vm);
     m->engine_ready = false;

@@ -47,6 +47,8 @@ struct vm_machine {
     struct dev_acpi_pm *acpi_pm;
     struct dev_pci_host *pci;
     struct dev_lapic *lapic;
+    uint8_t lapic_readable[256]; /* its slots the shadow MMU may read directly */
+    uint8_t lapic_writable[256]; /* and the ones stores may go straight to */
     struct dev_ioapic *ioapic;
     struct dev_irqroute *irq;  /* ISA and PCI lines to the PIC and the I/O APIC */
     struct dev_imcr *imcr;

@@ -35,7 +35,7 @@ static void setup(void)
     cpu_reset_flat32(c);
     vm.cpu = c;
     vm_cpu_env_attach(&vm, c);
-    tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);
+    tables = calloc(1, SMMU_TLB_SIZE);
     struct smmu_cpu_view view;
     cpu_smmu_view(c, &view);
     ck_assert_int_eq(smmu_init(&mmu, vm.ram, vm.ram_size, vm.bus, &view, tables), 0);

@@ -755,6 +755,118 @@ START_TEST(intr_byte_and_notify)
 }
 END_TEST
 
+/* ---- the register page ---- */
+
+static int direct_notes;
+static void on_direct(void *ctx) { (void)ctx; direct_notes++; }
+
+/* Every readable slot of the register page holds what a read through the
+ * window returns (TMCCT only while reads may be served from the page), and
+ * the rest of each slot is zero. */
+static void check_page(const char *when)
+{
+    uint8_t readable[256], writable[256];
+    dev_lapic_readable(readable, writable);
+    const uint32_t *pg = dev_lapic_regs_page(lapic);
+    bool direct = dev_lapic_direct(lapic, NULL);
+    for (unsigned g = 0; g < 256; g++) {
+        if (!readable[g])
+            continue;
+        if (g == 0x39 && !direct)
+            continue;
+        uint32_t want = rd(g * 16);
+        ck_assert_msg(pg[g * 4] == want, "%s: register %#x: page %#x, model %#x", when, g * 16,
+                      pg[g * 4], want);
+        for (unsigned k = 1; k < 4; k++)
+            ck_assert_msg(pg[g * 4 + k] == 0, "%s: slot %#x dword %u", when, g * 16, k);
+    }
+}
+
+START_TEST(regs_page_mirrors)
+{
+    uint8_t readable[256], writable[256];
+    dev_lapic_readable(readable, writable);
+    for (unsigned g = 0; g < 256; g++)
+        ck_assert_uint_eq(writable[g], g == 0x08 || g == 0x0B);
+    ck_assert(readable[0x02] && readable[0x03] && readable[0x08] && readable[0x0B]);
+    ck_assert(readable[0x10] && readable[0x27] && readable[0x28] && readable[0x30]);
+    ck_assert(readable[0x37] && readable[0x39] && readable[0x3E]);
+    ck_assert(!readable[0x00] && !readable[0x01] && !readable[0x04] && !readable[0x07]);
+    ck_assert(!readable[0x29] && !readable[0x2F] && !readable[0x3A] && !readable[0x3F]);
+    ck_assert(!readable[0x40] && !readable[0xFF]);
+    direct_notes = 0;
+    dev_lapic_set_direct_notify(lapic, on_direct, NULL);
+    uint64_t b;
+    ck_assert(dev_lapic_direct(lapic, &b));
+    ck_assert_uint_eq(b, BASE);
+    check_page("reset");
+    enable();
+    check_page("SVR");
+    wr(0x20, 0x05000000); check_page("ID");
+    wr(0x20, 0); check_page("ID 0");
+    wr(0xD0, 0x01000000); check_page("LDR");
+    wr(0xE0, 0x0FFFFFFF); check_page("DFR");
+    wr(0x80, 0x20); check_page("TPR");
+    wr(0x310, 0x05000000); check_page("ICR high");
+    wr(0x350, 0x700); wr(0x360, 0x400); wr(0x370, 0xFE); check_page("LVTs");
+    /* Deliveries (IRR/TMR), acceptance, EOI. */
+    send(0x51, true); send(0x62, false); check_page("deliver");
+    ck_assert_int_eq(dev_lapic_ack(lapic), 0x62); check_page("ack");
+    wr(0xB0, 0); check_page("EOI");
+    ck_assert_int_eq(dev_lapic_ack(lapic), 0x51); check_page("ack 2");
+    dev_lapic_eoi(lapic); check_page("EOI direct (level: broadcast)");
+    dev_lapic_set_tpr(lapic, 0x30); check_page("TPR direct");
+    wr(0x80, 0); check_page("TPR 0");
+    /* Self-IPI through the ICR; an error latched into ESR. */
+    wr(0x300, 0x40000 | 0x45); check_page("self-IPI");
+    (void)rd(0x40); wr(0x280, 0); check_page("ESR");
+    /* One-shot timer: not direct while it counts, direct again once fired. */
+    int notes = direct_notes;
+    wr(0x3E0, 0xB);
+    wr(0x320, 0x40);
+    wr(0x380, 100);
+    ck_assert(!dev_lapic_direct(lapic, NULL));
+    ck_assert_int_gt(direct_notes, notes);
+    check_page("one-shot counting");
+    fake_now += 100;
+    dev_timers_run(&timers, fake_now);
+    ck_assert(dev_lapic_direct(lapic, NULL));
+    check_page("one-shot fired");
+    /* Periodic: never constant. */
+    wr(0x320, 0x20040);
+    wr(0x380, 1000);
+    ck_assert(!dev_lapic_direct(lapic, NULL));
+    fake_now += 1000;
+    dev_timers_run(&timers, fake_now);
+    ck_assert(!dev_lapic_direct(lapic, NULL));
+    check_page("periodic fired");
+    wr(0x380, 0);
+    ck_assert(dev_lapic_direct(lapic, NULL));
+    check_page("stopped");
+    /* TSC-deadline mode: TMCCT reads 0, direct while armed. */
+    wr(0x320, 0x40040);
+    dev_lapic_set_tsc_deadline(lapic, fake_tsc + 1000);
+    ck_assert(dev_lapic_direct(lapic, NULL));
+    check_page("TSC deadline armed");
+    /* Moved: direct at the new base (told); globally disabled: not. */
+    notes = direct_notes;
+    ck_assert_int_eq(dev_lapic_set_base(lapic, 0xFEE10000u | DEV_LAPIC_BASE_ENABLE), 1);
+    ck_assert_int_gt(direct_notes, notes);
+    ck_assert(dev_lapic_direct(lapic, &b));
+    ck_assert_uint_eq(b, 0xFEE10000u);
+    ck_assert_int_eq(dev_lapic_set_base(lapic, 0xFEE00000u | DEV_LAPIC_BASE_ENABLE), 1);
+    check_page("moved back");
+    ck_assert_int_eq(dev_lapic_set_base(lapic, 0xFEE00000u), 1);
+    ck_assert(!dev_lapic_direct(lapic, NULL));
+    ck_assert_int_eq(dev_lapic_set_base(lapic, 0xFEE00000u | DEV_LAPIC_BASE_ENABLE), 1);
+    ck_assert(dev_lapic_direct(lapic, NULL));
+    check_page("re-enabled (power-on state)");
+    dev_lapic_reset(lapic, true);
+    check_page("reset to virtual wire");
+    dev_lapic_set_direct_notify(lapic, NULL, NULL);
+}
+END_TEST
+
 static Suite *lapic_suite(void)
 {
     Suite *s = suite_create("lapic");
@@ -777,6 +889,7 @@ static Suite *lapic_suite(void)
     tcase_add_test(tc, global_disable);
     tcase_add_test(tc, relocation);
     tcase_add_test(tc, intr_byte_and_notify);
+    tcase_add_test(tc, regs_page_mirrors);
     suite_add_tcase(s, tc);
     return s;
 }

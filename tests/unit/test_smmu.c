@@ -65,7 +65,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(c);
     memset(c, 0, sizeof(*c));
     vm.cpu = c;
-    tables = calloc(SMMU_NTABLES, SMMU_TLB_TABLE_SIZE);
+    tables = calloc(1, SMMU_TLB_SIZE);
     struct smmu_cpu_view view;
     cpu_smmu_view(c, &view);
     ck_assert_ptr_nonnull(tables);
@@ -1331,6 +1331,186 @@ START_TEST(rmap_refill_does_not_leak)
 }
 END_TEST
 
+/* ---- the direct device page (smmu_direct_set) ------------------------- */
+
+#define DEVP   0xFEE00000u
+static unsigned dev_reads, dev_writes;
+static uint32_t dev_last_write;
+
+static void dev_mmio(void *opaque, uint64_t off, unsigned size, bool is_write, uint64_t *data)
+{
+    (void)opaque; (void)size;
+    if (is_write) {
+        dev_writes++;
+        dev_last_write = (uint32_t)*data;
+    } else {
+        dev_reads++;
+        *data = off == 0x20 ? 0x1234 : 0;
+    }
+}
+
+static void dev_store(void *ctx, uint32_t offset, uint32_t value)
+{
+    (*(unsigned *)ctx)++;
+    dev_last_write = offset << 12 | value;
+}
+
+/* The device-table entry of table t (SR..UW) for lin. */
+#define DEV_ENT(t, lin) ENT(SMMU_T_DEV(t), lin)
+
+START_TEST(direct_page_read_write_revoke)
+{
+    dev_reads = dev_writes = 0;
+    ck_assert_int_eq(dev_bus_register_mmio(vm.bus, DEVP, 0x1000, "dev", dev_mmio, NULL), 0);
+    uint8_t *host = aligned_alloc(4096, 4096);
+    memset(host, 0, 4096);
+    memcpy(host + 0x20, &(uint32_t){ 0xABCD }, 4);
+    uint8_t readable[256] = { 0 }, writable[256] = { 0 };
+    readable[2] = 1;
+    writable[0xB] = 1;
+    struct smmu_direct_page dp = {
+        .ppage = DEVP >> 12, .host = host, .readable = readable, .writable = writable,
+        .write = dev_store, .ctx = &dev_writes,
+    };
+    smmu_direct_set(&m, &dp);
+    smmu_direct_allow(&m, true);
+    const uint8_t *map = (const uint8_t *)tables + SMMU_DEV_MAP_OFF;
+    ck_assert_uint_eq(map[2], 1);
+    ck_assert_uint_eq(map[4], 0);
+    ck_assert_uint_eq(map[256 + 0xB], 1);
+    ck_assert_uint_eq(map[256 + 2], 0);
+    smmu_direct_write(&m, 0x004050B0, 9); /* the hook gets the offset */
+    ck_assert_uint_eq(dev_writes, 1);
+    ck_assert_uint_eq(dev_last_write, 0xB0009);
+    dev_writes = 0;
+    uint64_t dev_add_a = (uint64_t)(uintptr_t)host - 0x00405000u;
+    uint64_t dev_add_b = (uint64_t)(uintptr_t)host - 0x00406000u;
+
+    /* Space A maps 0x00405000 (supervisor), space B 0x00406000 (user) to it. */
+    map32(PD_A, PT_A, 0x00405000, DEVP, P | W | U, P | W);
+    map32(PD_B, PT_B, 0x00406000, DEVP, P | W | U, P | W | U);
+    paging32(PD_A, 0, true);
+    bool fault = true;
+    /* A read: no ordinary entry, the device tables' read entry; emulated. */
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405020, 0, &fault));
+    ck_assert(!fault);
+    ck_assert(m.fill_direct);
+    ck_assert(all_zero(0x00405000));
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), dev_add_a);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SW, 0x00405000), 0);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00405000), 0); /* PTE supervisor-only */
+    /* A write is emulated too, with an entry in the device write table
+     * only (D now set); slow paths still reach the device. */
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405020, SMMU_ACC_W, &fault));
+    ck_assert(!fault);
+    ck_assert(m.fill_direct);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SW, 0x00405000), dev_add_a);
+    ck_assert_uint_eq(rd32(pte_addr(PT_A, 0x00405000)) & D, D);
+    ck_assert(all_zero(0x00405000));
+    uint64_t phys = 0;
+    ck_assert(smmu_translate(&m, 0x00405020, 0, &phys));
+    ck_assert_uint_eq(phys, DEVP + 0x20);
+    uint32_t v = 0;
+    ck_assert_int_eq(smmu_read(&m, 0x00405020, &v, 4, 0), 0);
+    ck_assert_uint_eq(v, 0x1234);
+    ck_assert_uint_eq(dev_reads, 1);
+    ck_assert_int_eq(smmu_write(&m, 0x00405030, &(uint32_t){ 7 }, 4, 0), 0);
+    ck_assert_uint_eq(dev_writes, 1);
+    ck_assert_uint_eq(dev_last_write, 7);
+    /* A user-mode read of a supervisor page faults as before. */
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405020, SMMU_ACC_U, &fault));
+    ck_assert(fault);
+
+    /* CR3 switch: A's entry leaves the tables, B's comes; back to A without a walk. */
+    paging32(PD_B, 0, true);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0);
+    ck_assert_ptr_null(smmu_fill(&m, 0x00406020, SMMU_ACC_U, &fault));
+    ck_assert(!fault);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00406000), dev_add_b);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00406000), dev_add_b);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UW, 0x00406000), 0);
+    paging32(PD_A, 0, true);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00406000), 0);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), dev_add_a);
+
+    /* INVLPG drops it; the next read makes it again. */
+    smmu_invlpg(&m, 0x00405000);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0);
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405020, 0, &fault));
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), dev_add_a);
+
+    /* Revoked: gone from the tables and from every space (B's does not
+     * come back at the switch), and no read makes one. */
+    uint64_t drops = m.stats.direct_drops;
+    smmu_direct_allow(&m, false);
+    ck_assert_uint_eq(m.stats.direct_drops, drops + 1);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0);
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405020, 0, &fault));
+    ck_assert(m.fill_direct);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0);
+    paging32(PD_B, 0, true);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00406000), 0);
+    ck_assert(smmu_translate(&m, 0x00406020, SMMU_ACC_U, &phys));
+    ck_assert_uint_eq(phys, DEVP + 0x20);
+    ck_assert_int_eq(smmu_read(&m, 0x00406020, &v, 4, SMMU_ACC_U), 0);
+    ck_assert_uint_eq(v, 0x1234);
+    /* Allowed again: the next read makes the entry. */
+    smmu_direct_allow(&m, true);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00406000), 0);
+    ck_assert_ptr_null(smmu_fill(&m, 0x00406020, SMMU_ACC_U, &fault));
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00406000), dev_add_b);
+
+    /* The guest remaps the page to RAM (a traced PTE write): the device
+     * entry goes, an ordinary one comes. */
+    wr32(pte_addr(PT_B, 0x00406000), DATA | P | W | U);
+    smmu_phys_written(&m, pte_addr(PT_B, 0x00406000), 4);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00406000), 0);
+    ck_assert_ptr_eq(smmu_fill(&m, 0x00406000, SMMU_ACC_U, &fault), vm.ram + DATA);
+    ck_assert(!m.fill_direct);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, 0x00406000), 0);
+    ck_assert_uint_eq(ENT(SMMU_T_UR, 0x00406000), addend(DATA, 0x00406000));
+
+    /* Another page set: the old page's entries are dropped. */
+    paging32(PD_A, 0, true);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0); /* dropped by the revocation */
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405020, 0, &fault));
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), dev_add_a);
+    dp.ppage = (DEVP >> 12) + 1;
+    smmu_direct_set(&m, &dp);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0);
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405020, 0, &fault));
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, 0x00405000), 0); /* not the direct page now */
+    /* A page inside RAM is refused. */
+    dp.ppage = DATA >> 12;
+    smmu_direct_set(&m, &dp);
+    ck_assert_uint_eq(m.direct_ppage, ~0ull);
+    ck_assert_uint_eq(map[2], 0);
+    free(host);
+}
+END_TEST
+
+/* Paging off: the identity space shadows the device page too. */
+START_TEST(direct_page_paging_off)
+{
+    ck_assert_int_eq(dev_bus_register_mmio(vm.bus, DEVP, 0x1000, "dev", dev_mmio, NULL), 0);
+    uint8_t *host = aligned_alloc(4096, 4096);
+    memset(host, 0, 4096);
+    uint8_t readable[256] = { [2] = 1 };
+    struct smmu_direct_page dp = { .ppage = DEVP >> 12, .host = host, .readable = readable };
+    smmu_direct_set(&m, &dp);
+    smmu_direct_allow(&m, true);
+    bool fault;
+    ck_assert_ptr_null(smmu_fill(&m, DEVP + 0x20, 0, &fault));
+    ck_assert(!fault);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, DEVP), (uint64_t)(uintptr_t)host - DEVP);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_UR, DEVP), (uint64_t)(uintptr_t)host - DEVP);
+    ck_assert(all_zero(DEVP));
+    smmu_flush(&m);
+    ck_assert_uint_eq(DEV_ENT(SMMU_T_SR, DEVP), 0);
+    free(host);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("smmu");
@@ -1370,6 +1550,8 @@ static Suite *suite(void)
     tcase_add_test(t, global_pages_survive_cr3_loads);
     tcase_add_test(t, rmap_refill_does_not_leak);
     tcase_add_test(t, trace_write_protect_downgrades);
+    tcase_add_test(t, direct_page_read_write_revoke);
+    tcase_add_test(t, direct_page_paging_off);
     tcase_set_timeout(t, 120);
     suite_add_tcase(s, t);
     return s;
