@@ -75,7 +75,9 @@ struct dev_lapic {
     struct dev_apic_eoi eoi;
     uint64_t (*tsc_now)(void *ctx);
     void *tsc_ctx;
-    uint64_t tsc_hz;
+    uint64_t tsc_hz;                /* 0 until known (tsc_hz_fn) */
+    uint64_t (*tsc_hz_fn)(void);
+    bool has_tsc;                   /* TSC-deadline mode offered */
     uint8_t reset_id;
     bool bsp;
     void (*notify)(void *ctx);
@@ -341,8 +343,10 @@ static void timer_arm(struct dev_lapic *l, uint64_t now)
 }
 
 /* TSC ticks to ns, rounded up so a re-arm always makes progress. */
-static uint64_t tsc_to_ns(const struct dev_lapic *l, uint64_t delta)
+static uint64_t tsc_to_ns(struct dev_lapic *l, uint64_t delta)
 {
+    if (!l->tsc_hz)
+        l->tsc_hz = l->tsc_hz_fn();
     uint64_t whole = delta / l->tsc_hz, rest = delta % l->tsc_hz;
     if (whole > UINT64_MAX / 2 / 1000000000u)
         return UINT64_MAX / 2;
@@ -430,7 +434,7 @@ static void write_tdcr(struct dev_lapic *l, uint32_t v)
 
 void dev_lapic_set_tsc_deadline(struct dev_lapic *l, uint64_t tsc)
 {
-    if (!l->tsc_now || !l->tsc_hz || timer_mode(l) != TM_TSC)
+    if (!l->has_tsc || timer_mode(l) != TM_TSC)
         return;
     l->tsc_deadline = tsc;
     if (!tsc)
@@ -522,7 +526,7 @@ static const uint32_t lvt_wmask[LVT_N] = {
 static void write_lvt(struct dev_lapic *l, int n, uint32_t v)
 {
     uint32_t mask = lvt_wmask[n];
-    if (n == LVT_TIMER && l->tsc_now && l->tsc_hz)
+    if (n == LVT_TIMER && l->has_tsc)
         mask |= 1u << 18;
     v &= mask;
     if (!sw_enabled(l))
@@ -922,6 +926,8 @@ struct dev_lapic *dev_lapic_new(const struct dev_lapic_config *cfg)
     l->tsc_now = cfg->tsc_now;
     l->tsc_ctx = cfg->tsc_ctx;
     l->tsc_hz = cfg->tsc_now ? cfg->tsc_hz : 0;
+    l->tsc_hz_fn = cfg->tsc_now ? cfg->tsc_hz_fn : NULL;
+    l->has_tsc = cfg->tsc_now && (cfg->tsc_hz || cfg->tsc_hz_fn);
     l->reset_id = cfg->apic_id;
     l->bsp = cfg->bsp;
     l->timer.fire = timer_fire;

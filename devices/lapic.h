@@ -53,11 +53,14 @@ struct dev_lapic_config {
     struct dev_timers *timers;      /* the timer's dev_timer is added here */
     struct dev_lapic_extint extint; /* optional (intr NULL: nothing on LINT0) */
     struct dev_apic_eoi eoi;        /* optional: EOI of level-triggered vectors */
-    /* Guest TSC for TSC-deadline mode; tsc_now NULL or tsc_hz 0 = no
-     * TSC-deadline mode (LVT timer bit 18 then stays 0). */
+    /* Guest TSC for TSC-deadline mode; tsc_now NULL or neither tsc_hz nor
+     * tsc_hz_fn = no TSC-deadline mode (LVT timer bit 18 then stays 0).
+     * tsc_hz_fn is asked once, the first time a deadline is armed (the
+     * host's rate may take a calibration to learn). */
     uint64_t (*tsc_now)(void *ctx);
     void *tsc_ctx;
     uint64_t tsc_hz;
+    uint64_t (*tsc_hz_fn)(void);
     uint8_t apic_id;                /* 0 for the BSP */
     bool bsp;
 };

@@ -183,7 +183,7 @@ static int setup_irqchips(struct vm_machine *m)
         .extint = { .intr = pic_intr, .ack = pic_ack, .ctx = m->pic },
         .tsc_now = guest_tsc,
         .tsc_ctx = vm,
-        .tsc_hz = cpu_host_tsc_hz(),
+        .tsc_hz_fn = cpu_host_tsc_hz, /* lazily: learning it may take 20 ms */
         .apic_id = 0,
         .bsp = true,
     };
