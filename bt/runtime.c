@@ -83,6 +83,39 @@ static int deliver_and_jump(struct bt *bt, struct cpu *c)
 
 static void adapt_outcome(struct bt *bt, struct cpu *c, const struct dec_insn *d, bool traced);
 
+/*
+ * A callout finished its instruction (CONTINUE) and something asked for
+ * the vcpu meanwhile (async_pending: a device raised an interrupt, a timer
+ * is due). Rather than run on to the next block entry, leave for the
+ * dispatcher and come back, do the dispatcher's part here, at this
+ * instruction boundary: run the due timers, take a deliverable interrupt,
+ * enter its handler's block directly. Stop requests and console input are
+ * left to the dispatcher (async_pending stays set for them).
+ */
+static int async_at_boundary(struct bt *bt, struct cpu *c, uint32_t next)
+{
+    struct vm *vm = bt->vm;
+    c->eip = next;
+    __atomic_exchange_n(&c->async_pending, 0, __ATOMIC_ACQ_REL);
+    if (__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&c->async_pending, 1, __ATOMIC_RELEASE);
+        return BT_EXIT_CALLOUT;
+    }
+    vm_run_timers(vm);
+    c->shadow = false; /* the instruction after STI/MOV SS is done */
+    if (vm_intr_pending(vm)) {
+        bt->st.interrupts++;
+        int dr = cpu_interrupt(c, vm_intr_ack(vm));
+        if (dr != 0) {
+            bt->deferred_delivery = dr;
+            return BT_EXIT_CALLOUT;
+        }
+        bt->st.fast_deliveries++;
+    }
+    return try_jump(bt, c);
+}
+
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
 {
     struct bt *bt = engine(c);
@@ -112,6 +145,12 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
         if (r == BT_EXIT_CALLOUT) {
             bt->invalidated = false; /* the lookup only finds live blocks */
             return deliver_and_jump(bt, c);
+        }
+        if (r == 0 && (c->eflags & CPU_FL_IF) && !c->halted && c->pending_vector < 0 &&
+            __atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE)) {
+            uint32_t next = d->eip + d->len;
+            if (!(c->shadow && c->shadow_eip == next))
+                return async_at_boundary(bt, c, next);
         }
     } else if (r == BT_EXIT_CALLOUT && c->pending_vector >= 0) {
         return deliver_and_jump(bt, c); /* a fault found by bt_mem_slow */

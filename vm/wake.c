@@ -68,6 +68,7 @@ struct vm_wake {
     unsigned same_steps;    /* times in a row step stayed the same: periodic */
     uint64_t catchup;       /* fire timers at their own deadlines up to here */
     pthread_t ticker;
+    pthread_t vcpu;         /* the thread that runs the guest (and calls vm_wake_init) */
     bool ticker_running;
     bool dead;
     int quit;               /* vm_wake_destroy: the ticker thread ends */
@@ -91,9 +92,19 @@ void vm_wake_stop(struct vm *vm)
 void vm_kick(struct vm *vm)
 {
     struct vm_wake *w = vm->wake;
-    if (!w) {
+    /* From the vcpu's own thread (a device it just drove raised an
+     * interrupt): it is awake and tears the machine down itself, so
+     * neither the lock nor a futex wake is needed. */
+    if (!w || pthread_equal(pthread_self(), w->vcpu)) {
         if (vm->cpu)
             __atomic_store_n(&vm->cpu->async_pending, 1, __ATOMIC_RELEASE);
+        if (w) {
+            /* A timer fired in vm_run_timers just before vm_wait: it must
+             * not sleep past this interrupt (same thread: relaxed). */
+            __atomic_store_n(&w->kicked, 1, __ATOMIC_RELAXED);
+            if (vm->kick_hook && vm->cpu)
+                vm->kick_hook(vm);
+        }
         return;
     }
     /* Under the lock: vm_wake_stop() guarantees no kick touches the vcpu
@@ -220,6 +231,7 @@ int vm_wake_init(struct vm *vm)
         return -ENOMEM;
     pthread_mutex_init(&w->lock, NULL);
     w->armed = UINT64_MAX;
+    w->vcpu = pthread_self();
     w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     if (w->tfd < 0) {
         free(w);

@@ -64,13 +64,23 @@ else
     echo "idetest: btvm has no IDE yet (no -hda in its --help): btvm run skipped"
 fi
 
-if command -v qemu-system-i386 >/dev/null; then
+# The reference run: QEMU's ATAPI signature after SRST has read 0 once in
+# many runs on a loaded host (session 12, QEMU 7.2); one retry keeps a
+# reference-side flake from failing the suite (btvm's run gets none).
+qemu_run() {
     "$IMG" disk "$DISK" || exit 1
     out=$(timeout 60 qemu-system-i386 -accel tcg -kernel "$ELF" -append "$APPEND" \
           -drive "file=$DISK,format=raw,if=ide,index=0,media=disk" \
           -drive "file=$tmp/cd.iso,format=raw,if=ide,index=2,media=cdrom,readonly=on" \
           -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
           -display none -serial stdio -monitor none -no-reboot </dev/null 2>"$err"); st=$?
+}
+if command -v qemu-system-i386 >/dev/null; then
+    qemu_run
+    if [ "$st" -ne 1 ]; then
+        echo "idetest: qemu: status $st, retrying the reference run once"
+        qemu_run
+    fi
     check qemu "$st" 1 "$out"
 else
     echo "idetest: qemu-system-i386 not installed, reference run skipped"
