@@ -13,11 +13,8 @@
 # match the host's, or the run fails. A separate workload and boot from
 # bench/linux.sh: the modules and the larger initramfs would otherwise
 # weigh on linux.csv's boot rows.
-# Systems: DISK_BENCH_SYSTEMS (default "btvm-bt qemu-tcg"); btvm-bt only
-# when `btvm --help` names -hda. Without IDE in btvm, and with
-# DISK_BENCH_SYSTEMS unset, the workload is skipped (no CSV), so `make
-# bench` costs nothing until btvm has IDE. BENCH_RUNS boots per system,
-# interleaved round by round as in bench/linux.sh.
+# Systems: DISK_BENCH_SYSTEMS (default "btvm-bt qemu-tcg"). BENCH_RUNS
+# boots per system, interleaved round by round as in bench/linux.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.." || exit 1
@@ -32,17 +29,7 @@ LINUX_INITRD=$LINUX_DIR/initrd-disk.img
 csv=$BENCH_OUT/disk.csv
 MIB=64
 
-btvm_ide() { [ -x "$BTVM" ] && "$BTVM" --help 2>&1 | grep -q -- '-hda'; }
-if [ -n "${DISK_BENCH_SYSTEMS:-}" ]; then
-    SYSTEMS=$DISK_BENCH_SYSTEMS
-elif btvm_ide; then
-    SYSTEMS="btvm-bt qemu-tcg"
-else
-    rm -f "$csv"
-    bench_note "SKIP disk: '$BTVM --help' names no -hda (no IDE drives in this btvm);" \
-               "DISK_BENCH_SYSTEMS=qemu-tcg runs QEMU alone"
-    exit 0
-fi
+SYSTEMS=${DISK_BENCH_SYSTEMS:-btvm-bt qemu-tcg}
 
 script() {
     cat <<SH
@@ -95,7 +82,7 @@ boot_once() {
 RUN_SYSTEMS=""
 for sys in $SYSTEMS; do
     case $sys in
-    btvm-bt) btvm_ide || bench_die "$BTVM takes no -hda: no btvm-bt disk row" ;;
+    btvm-bt) [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)" ;;
     qemu-tcg)
         if ! command -v "$QEMU" >/dev/null 2>&1; then
             bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"

@@ -7,8 +7,6 @@
 # beyond 2^28 are real) and the ISO made here with HELLO.TXT in it; every
 # case must print "idetest: <name> ok", none FAIL, and afterwards the host
 # file must hold exactly the guest's writes (idetest-img check).
-# btvm runs only once it has IDE (-hda in its --help); until then its half
-# is skipped with a message. Once it has it, a failing case fails this test.
 set -u
 BTVM=${BTVM:-build/btvm}   # override to test another build
 cd "$(dirname "$0")/../.."
@@ -31,24 +29,15 @@ iso_blocks=$(( $(stat -c %s "$tmp/cd.iso") / 2048 ))
 DISK=$tmp/disk.img
 APPEND="disk=$("$IMG" sectors) iso=$iso_blocks"
 
-# check <engine> <status> <want-status> <output>: the cases, then the host image.
+. tests/guest/lib/suite.sh
+SUITE=idetest
+# check <system> <status> <want-status> <output>: the cases, then the host image.
 check() {
-    local out bad=0 t
-    out=$(printf '%s\n' "$4" | tr -d '\r')
-    if [ "$2" -ne "$3" ]; then
-        echo "idetest: $1 exited with status $2, want $3$( [ "$2" -eq 124 ] && echo ' (timeout)')"; bad=1
-    fi
-    for t in $TESTS; do
-        printf '%s\n' "$out" | grep -qx "idetest: $t ok" || { echo "idetest: $1: no 'idetest: $t ok'"; bad=1; }
-    done
-    if printf '%s\n' "$out" | grep -q '^idetest: .* FAIL\|^idetest: unexpected'; then
-        printf '%s\n' "$out" | grep '^idetest: .* FAIL\|^idetest: unexpected' | sed "s/^/  $1: /" | head -40
-        bad=1
-    fi
-    printf '%s\n' "$out" | grep -qx 'idetest: 0 failures' || { echo "idetest: $1: no 'idetest: 0 failures'"; bad=1; }
+    local bad=0
+    suite_check "$1" "$2" "$3" "$4" "$TESTS" || bad=1
     "$IMG" check "$DISK" | sed "s/^/  $1: /" | grep -v 'host image ok' ; [ "${PIPESTATUS[0]}" -eq 0 ] || bad=1
     if [ "$bad" -ne 0 ]; then
-        head -20 "$err"; fail=1
+        fail=1
     else
         echo "idetest: $1: all $(echo $TESTS | wc -w) tests ok, host image holds the guest's writes"
     fi
@@ -56,12 +45,10 @@ check() {
 
 if [ ! -x "$BTVM" ]; then
     echo "idetest: $BTVM missing (run make)"; fail=1
-elif "$BTVM" --help 2>&1 | grep -q -- '-hda'; then
+else
     "$IMG" disk "$DISK" || exit 1
     out=$(timeout 60 "$BTVM" run -k "$ELF" -a "$APPEND" -hda "$DISK" -cdrom "$tmp/cd.iso" </dev/null 2>"$err"); st=$?
     check btvm "$st" 0 "$out"
-else
-    echo "idetest: btvm has no IDE yet (no -hda in its --help): btvm run skipped"
 fi
 
 # The reference run: QEMU's ATAPI signature after SRST has read 0 once in
