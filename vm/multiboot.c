@@ -19,6 +19,7 @@
  */
 #include "vm/loadutil.h"
 #include "vm/multiboot.h"
+#include "vm/memmap.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -281,7 +282,7 @@ static uint64_t lay_out_info(struct info_area *a, uint64_t ram_size, const char 
 {
     uint8_t *ram = a->ram;
     uint64_t info = info_alloc(a, VM_MBI_SIZE);
-    uint64_t mm = info_alloc(a, 4 * 24);
+    uint64_t mm = info_alloc(a, VM_MEMMAP_MAX * 24);
     uint64_t name = info_string(a, "btvm");
     uint64_t cl = cmdline ? info_string(a, cmdline) : 0;
     uint64_t ml = info_alloc(a, nmods ? 16 * (uint64_t)nmods : 16);
@@ -298,15 +299,16 @@ static uint64_t lay_out_info(struct info_area *a, uint64_t ram_size, const char 
 
     uint8_t *mbi = ram + info;
     uint32_t flags = VM_MB_INFO_MEMORY | VM_MB_INFO_MODS | VM_MB_INFO_MMAP | VM_MB_INFO_LOADER;
-    /* Conventional memory ends where a PC's EBDA begins. */
-    vm_wr32(mbi + VM_MBI_MEM_LOWER, 0x9FC00 / 1024);
+    /* The machine's map (vm/memmap.c); conventional memory ends where the
+     * first RAM range does, at the EBDA. */
+    struct vm_mem_range map[VM_MEMMAP_MAX];
+    unsigned nmap = vm_memmap(ram_size, map);
+    vm_wr32(mbi + VM_MBI_MEM_LOWER, (uint32_t)(map[0].end / 1024));
     vm_wr32(mbi + VM_MBI_MEM_UPPER, (uint32_t)((ram_size - MIB) / 1024));
-    mmap_entry(ram + mm, 0, 0x9FC00, 1);
-    mmap_entry(ram + mm + 24, 0x9FC00, 0xA0000 - 0x9FC00, 2);
-    mmap_entry(ram + mm + 48, 0xF0000, 0x10000, 2);
-    mmap_entry(ram + mm + 72, MIB, ram_size - MIB, 1);
+    for (unsigned i = 0; i < nmap; i++)
+        mmap_entry(ram + mm + 24 * i, map[i].base, map[i].end - map[i].base, map[i].type);
     vm_wr32(mbi + VM_MBI_MMAP_ADDR, (uint32_t)mm);
-    vm_wr32(mbi + VM_MBI_MMAP_LENGTH, 4 * 24);
+    vm_wr32(mbi + VM_MBI_MMAP_LENGTH, 24 * nmap);
     vm_wr32(mbi + VM_MBI_LOADER_NAME, (uint32_t)name);
     if (cmdline) {
         vm_wr32(mbi + VM_MBI_CMDLINE, (uint32_t)cl);
