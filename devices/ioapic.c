@@ -39,12 +39,12 @@
  *    dword accesses, a narrower one reads or merges bytes of the dword
  *    register it falls in; the rest of the page reads 0.
  *
- * Locking: lines may be set from any thread, so state is under a mutex.
+ * Locking: lines may be set from any thread, so state is under a lock (devices/lock.h).
  * Messages are collected under it and sent after it is dropped, so a sink
  * that calls back into dev_ioapic_eoi() (a local APIC taking an EOI) cannot
  * deadlock.
  */
-#include <pthread.h>
+#include "devices/lock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +57,7 @@
 #define RTE_HIGH_WRITABLE 0xff000000u    /* destination, bits 56-63 */
 
 struct dev_ioapic {
-    pthread_mutex_t lock;
+    struct dev_lock lock;
     struct dev_apic_sink sink;
     uint8_t regsel;
     uint8_t id, arb;
@@ -132,7 +132,7 @@ static void ioapic_set_line(void *ctx, int pin, int level)
     struct outbox ob = { .n = 0 };
     if (pin < 0 || pin >= DEV_IOAPIC_PINS)
         return;
-    pthread_mutex_lock(&io->lock);
+    dev_lock(&io->lock);
     bool was = pin_asserted(io, pin);
     if (level)
         io->wires |= 1u << pin;
@@ -146,7 +146,7 @@ static void ioapic_set_line(void *ctx, int pin, int level)
         else if (!was && now)
             send_pin(io, pin, &ob);
     }
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(&io->lock);
     flush(io, &ob);
 }
 
@@ -169,9 +169,9 @@ static void eoi_locked(struct dev_ioapic *io, uint8_t vector, struct outbox *ob)
 void dev_ioapic_eoi(struct dev_ioapic *io, uint8_t vector)
 {
     struct outbox ob = { .n = 0 };
-    pthread_mutex_lock(&io->lock);
+    dev_lock(&io->lock);
     eoi_locked(io, vector, &ob);
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(&io->lock);
     flush(io, &ob);
 }
 
@@ -266,7 +266,7 @@ static void ioapic_mmio(void *opaque, uint64_t off, unsigned size, bool wr, uint
 {
     struct dev_ioapic *io = opaque;
     struct outbox ob = { .n = 0 };
-    pthread_mutex_lock(&io->lock);
+    dev_lock(&io->lock);
     if (size == 8) {
         uint64_t lo = *data & 0xffffffffu, hi = *data >> 32;
         ioapic_access(io, off, 4, wr, &lo, &ob);
@@ -278,7 +278,7 @@ static void ioapic_mmio(void *opaque, uint64_t off, unsigned size, bool wr, uint
     } else {
         ioapic_access(io, off, size, wr, data, &ob);
     }
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(&io->lock);
     flush(io, &ob);
 }
 
@@ -292,9 +292,9 @@ static void reset_locked(struct dev_ioapic *io)
 
 void dev_ioapic_reset(struct dev_ioapic *io)
 {
-    pthread_mutex_lock(&io->lock);
+    dev_lock(&io->lock);
     reset_locked(io);
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(&io->lock);
 }
 
 struct dev_ioapic *dev_ioapic_new(struct dev_bus *bus, uint64_t base, struct dev_apic_sink sink)
@@ -304,14 +304,13 @@ struct dev_ioapic *dev_ioapic_new(struct dev_bus *bus, uint64_t base, struct dev
         fprintf(stderr, "btvm: ioapic: out of memory\n");
         return NULL;
     }
-    pthread_mutex_init(&io->lock, NULL);
+    dev_lock_init(&io->lock);
     io->sink = sink;
     reset_locked(io);
     int err = dev_bus_register_mmio(bus, base, DEV_IOAPIC_SIZE, "ioapic", ioapic_mmio, io);
     if (err) {
         fprintf(stderr, "btvm: ioapic: cannot claim 0x%llx: %s\n", (unsigned long long)base,
                 strerror(-err));
-        pthread_mutex_destroy(&io->lock);
         free(io);
         return NULL;
     }
@@ -322,6 +321,5 @@ void dev_ioapic_free(struct dev_ioapic *io)
 {
     if (!io)
         return;
-    pthread_mutex_destroy(&io->lock);
     free(io);
 }

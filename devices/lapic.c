@@ -58,6 +58,7 @@ struct dev_lapic {
     _Atomic uint32_t lvt[LVT_N];
     /* vcpu thread only. */
     uint32_t isr[8];
+    int isr_top;                    /* highest vector in isr[], -1: none (PPR reads it) */
     uint32_t tpr, esr, icr_lo, icr_hi;
     uint32_t tmict, tdcr;
     unsigned shift;                 /* log2 of the divider */
@@ -104,7 +105,7 @@ static int fls32(uint32_t v)
     return 31 - __builtin_clz(v);
 }
 
-static int highest_isr(const struct dev_lapic *l)
+static int scan_isr(const struct dev_lapic *l)
 {
     for (int i = 7; i >= 0; i--)
         if (l->isr[i])
@@ -126,7 +127,7 @@ static int highest_irr(struct dev_lapic *l)
  * else the in-service class with sub-class 0. */
 static uint32_t lapic_ppr(const struct dev_lapic *l)
 {
-    int isrv = highest_isr(l);
+    int isrv = l->isr_top;
     uint32_t cls = isrv < 0 ? 0 : (uint32_t)isrv & 0xF0;
     return (l->tpr & 0xF0) >= cls ? l->tpr : cls;
 }
@@ -196,8 +197,11 @@ static int refresh(struct dev_lapic *l, bool notify)
 /* Any thread, after it changed IRR/NMI/the PIC: raise the byte, wake the engine. */
 static void signal_remote(struct dev_lapic *l)
 {
+    /* A release store is enough here: the vcpu's refresh() stores with a
+     * full barrier before it re-reads gen, so if its 0 lands after this 1
+     * it sees gen moved (bumped before this store) and computes again. */
     atomic_fetch_add(&l->gen, 1);
-    atomic_store(&l->intr, 1);
+    atomic_store_explicit(&l->intr, 1, memory_order_release);
     if (l->notify)
         l->notify(l->notify_ctx);
 }
@@ -208,10 +212,13 @@ static void signal_remote(struct dev_lapic *l)
 static void accept(struct dev_lapic *l, uint8_t vec, bool level)
 {
     uint32_t bit = 1u << (vec & 31);
-    if (level)
-        atomic_fetch_or(&TMR(l, vec >> 5), bit);
-    else
-        atomic_fetch_and(&TMR(l, vec >> 5), ~bit);
+    /* Most interrupts keep their trigger mode: skip the locked RMW then. */
+    if (!(LD(TMR(l, vec >> 5)) & bit) != !level) {
+        if (level)
+            atomic_fetch_or(&TMR(l, vec >> 5), bit);
+        else
+            atomic_fetch_and(&TMR(l, vec >> 5), ~bit);
+    }
     atomic_fetch_or(&IRR(l, vec >> 5), bit);
 }
 
@@ -560,11 +567,12 @@ static void write_svr(struct dev_lapic *l, uint32_t v)
 
 void dev_lapic_eoi(struct dev_lapic *l)
 {
-    int v = highest_isr(l);
+    int v = l->isr_top;
     if (v < 0)
         return;                                   /* nothing in service: nothing changes */
     uint32_t bit = 1u << (v & 31);
     l->isr[v >> 5] &= ~bit;
+    l->isr_top = scan_isr(l);
     put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
     put_ppr(l);
     /* Level-triggered: tell the I/O APIC (clears its Remote IRR). */
@@ -751,6 +759,7 @@ static void regs_reset(struct dev_lapic *l)
         ST(TMR(l, i), 0);
         l->isr[i] = 0;
     }
+    l->isr_top = -1;
     ST(l->id, l->reset_id);
     ST(l->ldr, 0);
     ST(l->dfr, 0xFFFFFFFFu);
@@ -830,6 +839,8 @@ int dev_lapic_ack(struct dev_lapic *l)
         uint32_t bit = 1u << (v & 31);
         atomic_fetch_and(&IRR(l, v >> 5), ~bit);
         l->isr[v >> 5] |= bit;
+        if (v > l->isr_top)
+            l->isr_top = v;
         put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
         put_ppr(l);
     } else if (!hw_enabled(l) && l->extint.ack) {

@@ -117,6 +117,10 @@ struct vm {
     struct dev_timers *timers; /* the devices' timers; NULL: none */
     uint64_t next_deadline;  /* nearest device deadline, ns of CLOCK_MONOTONIC */
     struct vm_wake *wake;
+    /* Set by the ticker thread when a deadline passed, before it kicks: an
+     * engine taking a kick for an interrupt a device raised on the vcpu's
+     * own thread need not read the clock (vm_timers_due). */
+    int timer_kicked;
     /* vm_kick() calls this (any thread, vcpu alive) for an engine that needs
      * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
     void (*kick_hook)(struct vm *vm);
@@ -202,6 +206,9 @@ void vm_wake_destroy(struct vm *vm);
 /* True if a device moved a deadline earlier than the ticker is armed for
  * (after a guest I/O write): the vcpu must come back to run timers. */
 bool vm_timers_moved(const struct vm *vm);
+/* vcpu thread, at a kick: must vm_run_timers() run? Yes when the ticker
+ * found a deadline passed (consumes that news) or a device moved one. */
+bool vm_timers_due(struct vm *vm);
 
 /* Guest-physical address to host pointer, or NULL if not RAM (len bytes). */
 static inline uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
