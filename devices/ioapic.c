@@ -57,7 +57,8 @@
 #define RTE_HIGH_WRITABLE 0xff000000u    /* destination, bits 56-63 */
 
 struct dev_ioapic {
-    struct dev_lock lock;
+    struct dev_lock own_lock;
+    struct dev_lock *lock;   /* own_lock, or the routing's (dev_ioapic_use_lock) */
     struct dev_apic_sink sink;
     uint8_t regsel;
     uint8_t id, arb;
@@ -132,7 +133,7 @@ static void ioapic_set_line(void *ctx, int pin, int level)
     struct outbox ob = { .n = 0 };
     if (pin < 0 || pin >= DEV_IOAPIC_PINS)
         return;
-    dev_lock(&io->lock);
+    dev_lock(io->lock);
     bool was = pin_asserted(io, pin);
     if (level)
         io->wires |= 1u << pin;
@@ -146,8 +147,13 @@ static void ioapic_set_line(void *ctx, int pin, int level)
         else if (!was && now)
             send_pin(io, pin, &ob);
     }
-    dev_unlock(&io->lock);
+    dev_unlock(io->lock);
     flush(io, &ob);
+}
+
+void dev_ioapic_use_lock(struct dev_ioapic *io, struct dev_lock *lock)
+{
+    io->lock = lock ? lock : &io->own_lock;
 }
 
 struct dev_irq_line dev_ioapic_line(struct dev_ioapic *io, int pin)
@@ -169,9 +175,9 @@ static void eoi_locked(struct dev_ioapic *io, uint8_t vector, struct outbox *ob)
 void dev_ioapic_eoi(struct dev_ioapic *io, uint8_t vector)
 {
     struct outbox ob = { .n = 0 };
-    dev_lock(&io->lock);
+    dev_lock(io->lock);
     eoi_locked(io, vector, &ob);
-    dev_unlock(&io->lock);
+    dev_unlock(io->lock);
     flush(io, &ob);
 }
 
@@ -266,7 +272,7 @@ static void ioapic_mmio(void *opaque, uint64_t off, unsigned size, bool wr, uint
 {
     struct dev_ioapic *io = opaque;
     struct outbox ob = { .n = 0 };
-    dev_lock(&io->lock);
+    dev_lock(io->lock);
     if (size == 8) {
         uint64_t lo = *data & 0xffffffffu, hi = *data >> 32;
         ioapic_access(io, off, 4, wr, &lo, &ob);
@@ -278,7 +284,7 @@ static void ioapic_mmio(void *opaque, uint64_t off, unsigned size, bool wr, uint
     } else {
         ioapic_access(io, off, size, wr, data, &ob);
     }
-    dev_unlock(&io->lock);
+    dev_unlock(io->lock);
     flush(io, &ob);
 }
 
@@ -292,9 +298,9 @@ static void reset_locked(struct dev_ioapic *io)
 
 void dev_ioapic_reset(struct dev_ioapic *io)
 {
-    dev_lock(&io->lock);
+    dev_lock(io->lock);
     reset_locked(io);
-    dev_unlock(&io->lock);
+    dev_unlock(io->lock);
 }
 
 struct dev_ioapic *dev_ioapic_new(struct dev_bus *bus, uint64_t base, struct dev_apic_sink sink)
@@ -304,7 +310,8 @@ struct dev_ioapic *dev_ioapic_new(struct dev_bus *bus, uint64_t base, struct dev
         fprintf(stderr, "btvm: ioapic: out of memory\n");
         return NULL;
     }
-    dev_lock_init(&io->lock);
+    dev_lock_init(&io->own_lock);
+    io->lock = &io->own_lock;
     io->sink = sink;
     reset_locked(io);
     int err = dev_bus_register_mmio(bus, base, DEV_IOAPIC_SIZE, "ioapic", ioapic_mmio, io);

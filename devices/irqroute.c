@@ -178,6 +178,12 @@ struct dev_irqroute *dev_irqroute_new(struct dev_pic *pic, struct dev_ioapic *io
     dev_lock_init(&r->lock);
     r->pic = pic;
     r->io = io;
+    /* One lock for the three: a line change through here takes it once
+     * (the controllers' nested locking is then a depth count). */
+    if (pic)
+        dev_pic_use_lock(pic, &r->lock);
+    if (io)
+        dev_ioapic_use_lock(io, &r->lock);
     for (int n = 0; n < DEV_IRQROUTE_PIRQS; n++)
         r->pirq_route[n] = DEV_IRQROUTE_PIRQ_DISABLED;
     return r;
@@ -187,5 +193,9 @@ void dev_irqroute_free(struct dev_irqroute *r)
 {
     if (!r)
         return;
+    if (r->pic)
+        dev_pic_use_lock(r->pic, NULL);
+    if (r->io)
+        dev_ioapic_use_lock(r->io, NULL);
     free(r);
 }

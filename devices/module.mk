@@ -10,7 +10,7 @@ BTVM_SRCS += devices/acpi_pm.c devices/pci_host.c
 BTVM_SRCS += devices/piix.c
 BTVM_SRCS += devices/lapic.c
 # APIC platform: I/O APIC, ISA/PCI interrupt routing to both controllers, IMCR
-BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c
+BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c devices/lock.c
 # IDE: two channels, ATA disks, ATAPI CD-ROMs, PIIX bus-master DMA
 BTVM_SRCS += devices/ide.c
 # HPET (0xFED00000) and QEMU's fw_cfg (0x510/0x511, DMA 0x514)
