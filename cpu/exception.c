@@ -77,6 +77,8 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
 int cpu_deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
                 uint32_t ret_eip)
 {
+    if (cpu_deliver_fast(c, vec, has_error, error, soft, ret_eip))
+        return 0;
     c->sys_access++;
     int r = deliver(c, vec, has_error, error, soft, ret_eip);
     c->sys_access--;

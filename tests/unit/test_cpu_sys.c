@@ -6,6 +6,7 @@
  * and far JMP, BCD adjusts against the SDM pseudocode, PUSHA/POPA.
  */
 #include "tests/unit/cpu_harness.h"
+#include "cpu/internal.h"
 
 #define GDT 0x800
 #define IDT 0x1000
@@ -222,6 +223,67 @@ START_TEST(exception_through_idt)
 }
 END_TEST
 
+/* cpu/deliver_fast.c declines while the general path has work it does not
+ * do (here: setting the descriptor's accessed bit), then produces exactly
+ * what the general path did. */
+START_TEST(fast_delivery_same_as_general)
+{
+    build_gdt();
+    set_gate(0x41, 0x3000, 0x08, 0xE, 0, 1);
+    set_gate(CPU_VEC_GP, 0x3400, 0x08, 0xF, 0, 1);
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF;
+    c->eip = 0x4000;
+    struct cpu *before = malloc(sizeof(*c));
+    memcpy(before, c, sizeof(*c));
+    ck_assert(!cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));   /* GDT: accessed clear */
+    ck_assert_uint_eq(c->eip, 0x4000);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    ck_assert_int_eq(cpu_interrupt(c, 0x41), CPU_DELIVERED);          /* the general path */
+    ck_assert_uint_eq(vm.ram[GDT + 0x08 + 5], 0x9B);                  /* accessed set */
+    struct cpu_segment cs = c->segs[CPU_CS];
+    uint32_t eip = c->eip, esp = c->regs[CPU_ESP], fl = c->eflags;
+    uint8_t frame[12];
+    memcpy(frame, vm.ram + 0x9000 - 12, 12);
+    memset(vm.ram + 0x9000 - 12, 0, 12);
+    memcpy(c, before, sizeof(*c));
+    ck_assert(cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));
+    ck_assert_uint_eq(c->eip, eip);
+    ck_assert_uint_eq(c->eip, 0x3000);
+    ck_assert_uint_eq(c->regs[CPU_ESP], esp);
+    ck_assert_uint_eq(c->eflags, fl);
+    ck_assert(!(c->eflags & (CPU_FL_IF | CPU_FL_TF)));
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, cs.sel);
+    ck_assert_uint_eq(c->segs[CPU_CS].flags, cs.flags);
+    ck_assert_mem_eq(vm.ram + 0x9000 - 12, frame, 12);
+    /* With an error code, through a trap gate (IF kept). */
+    memcpy(c, before, sizeof(*c));
+    ck_assert(cpu_deliver_fast(c, CPU_VEC_GP, true, 0x1234, false, 0x4000));
+    ck_assert_uint_eq(c->eip, 0x3400);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 16);
+    ck_assert_uint_eq(rd32(0x9000 - 16), 0x1234);
+    ck_assert_uint_eq(rd32(0x9000 - 12), 0x4000);
+    ck_assert_uint_eq(rd32(0x9000 - 8), 0x08);
+    ck_assert_uint_eq(rd32(0x9000 - 4), CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF);
+    ck_assert(c->eflags & CPU_FL_IF);
+    /* Declined, nothing changed: a 16-bit gate, the accessed bit clear in
+     * the GDT (the general path must write it), CPL 3, another selector. */
+    memcpy(c, before, sizeof(*c));
+    set_gate(0x42, 0x3000, 0x08, 0x6, 0, 1);
+    ck_assert(!cpu_deliver_fast(c, 0x42, false, 0, false, 0x4000));
+    vm.ram[GDT + 0x08 + 5] = 0x9A;
+    ck_assert(!cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));
+    vm.ram[GDT + 0x08 + 5] = 0x9B;
+    c->cpl = 3;
+    ck_assert(!cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));
+    c->cpl = 0;
+    set_gate(0x43, 0x3000, 0x18, 0xE, 0, 1);
+    ck_assert(!cpu_deliver_fast(c, 0x43, false, 0, false, 0x4000));
+    ck_assert_uint_eq(c->eip, 0x4000);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    free(before);
+}
+END_TEST
+
 START_TEST(int_iret_roundtrip)
 {
     build_gdt();
@@ -420,6 +482,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("sys");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, cpuid_leaf0);
+    tcase_add_test(t, fast_delivery_same_as_general);
     tcase_add_test(t, arch_capabilities_msr);
     tcase_add_test(t, pushf_popf_images);
     tcase_add_test(t, cli_sti_iopl);
