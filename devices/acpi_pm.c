@@ -93,7 +93,7 @@ static void update(struct dev_acpi_pm *pm, uint64_t now)
         dev_irq_set(&pm->sci, level);
     }
     bool want = (pm->en & PM1_TMR) && !(pm->sts & PM1_TMR);
-    pm->timer.deadline_ns = want ? tick_ns(pm, (pm->flips + 1) << TMR_FLIP_SHIFT) : UINT64_MAX;
+    dev_timer_set(&pm->timer, want ? tick_ns(pm, (pm->flips + 1) << TMR_FLIP_SHIFT) : UINT64_MAX);
 }
 
 static void pm_fire(void *ctx, uint64_t now)

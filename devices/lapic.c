@@ -335,7 +335,7 @@ static uint32_t timer_count(struct dev_lapic *l, uint64_t now)
  * start_ns + k << shift), or UINT64_MAX. */
 static void timer_arm(struct dev_lapic *l, uint64_t now)
 {
-    l->timer.deadline_ns = UINT64_MAX;
+    dev_timer_set(&l->timer, UINT64_MAX);
     if (!l->counting || timer_mode(l) == TM_TSC)
         return;
     uint64_t t = now > l->start_ns ? (now - l->start_ns) >> l->shift : 0;
@@ -346,7 +346,7 @@ static void timer_arm(struct dev_lapic *l, uint64_t now)
         return;                                   /* one-shot: spent */
     else
         n = l->c0 + ((t - l->c0) / l->tmict + 1) * l->tmict;
-    l->timer.deadline_ns = l->start_ns + (n << l->shift);
+    dev_timer_set(&l->timer, l->start_ns + (n << l->shift));
 }
 
 /* TSC ticks to ns, rounded up so a re-arm always makes progress. */
@@ -366,12 +366,12 @@ static void tsc_arm(struct dev_lapic *l, uint64_t now)
     if (tsc >= l->tsc_deadline) {
         /* Due: the timer disarms itself and clears the MSR (SDM 10.5.4.1). */
         l->tsc_deadline = 0;
-        l->timer.deadline_ns = UINT64_MAX;
+        dev_timer_set(&l->timer, UINT64_MAX);
         lvt_fire(l, LVT_TIMER);
         return;
     }
     uint64_t ns = tsc_to_ns(l, l->tsc_deadline - tsc);
-    l->timer.deadline_ns = now > UINT64_MAX - ns ? UINT64_MAX - 1 : now + ns;
+    dev_timer_set(&l->timer, now > UINT64_MAX - ns ? UINT64_MAX - 1 : now + ns);
 }
 
 static void timer_fire(void *ctx, uint64_t now)
@@ -381,14 +381,14 @@ static void timer_fire(void *ctx, uint64_t now)
         if (l->tsc_deadline)
             tsc_arm(l, now);
         else
-            l->timer.deadline_ns = UINT64_MAX;
+            dev_timer_set(&l->timer, UINT64_MAX);
     } else {
         lvt_fire(l, LVT_TIMER);                   /* only called once due */
         /* A late run loop gets one interrupt, not one per missed period. */
         timer_arm(l, now);
         if (timer_mode(l) == TM_PERIODIC && l->timer.deadline_ns != UINT64_MAX &&
             l->timer.deadline_ns - now < DEV_LAPIC_MIN_PERIOD_NS)
-            l->timer.deadline_ns = now + DEV_LAPIC_MIN_PERIOD_NS;
+            dev_timer_set(&l->timer, now + DEV_LAPIC_MIN_PERIOD_NS);
     }
     page_sync(l);
     refresh(l, true);
@@ -445,7 +445,7 @@ void dev_lapic_set_tsc_deadline(struct dev_lapic *l, uint64_t tsc)
         return;
     l->tsc_deadline = tsc;
     if (!tsc)
-        l->timer.deadline_ns = UINT64_MAX;
+        dev_timer_set(&l->timer, UINT64_MAX);
     else
         tsc_arm(l, dev_clock_ns());
     refresh(l, true);
@@ -775,7 +775,7 @@ static void regs_reset(struct dev_lapic *l)
     l->c0 = 0;
     l->start_ns = 0;
     l->tsc_deadline = 0;
-    l->timer.deadline_ns = UINT64_MAX;
+    dev_timer_set(&l->timer, UINT64_MAX);
 }
 
 void dev_lapic_reset(struct dev_lapic *l, bool virtual_wire)
@@ -943,7 +943,7 @@ struct dev_lapic *dev_lapic_new(const struct dev_lapic_config *cfg)
     l->bsp = cfg->bsp;
     l->timer.fire = timer_fire;
     l->timer.ctx = l;
-    l->timer.deadline_ns = UINT64_MAX;
+    dev_timer_set(&l->timer, UINT64_MAX);
     if (l->timers)
         dev_timers_add(l->timers, &l->timer);
     dev_lapic_reset(l, false);

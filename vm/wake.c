@@ -356,8 +356,5 @@ bool vm_timers_due(struct vm *vm)
 
 bool vm_timers_moved(const struct vm *vm)
 {
-    for (const struct dev_timer *t = vm->timers ? vm->timers->head : NULL; t; t = t->next)
-        if (t->deadline_ns < vm->next_deadline)
-            return true;
-    return false;
+    return vm->timers && vm->timers->moved;
 }
