@@ -185,6 +185,10 @@ void cpu_seg_bounds(struct cpu *c, int i);
 /* Reset to the state of a Multiboot entry (flat 32-bit protected mode, CPL 0). */
 void cpu_reset_flat32(struct cpu *c);
 
+/* Power-on / RESET state (SDM vol. 3 table 9-1): real mode at F000:FFF0
+ * with CS base FFFF0000, EDX = the CPUID signature. Set c->platform first. */
+void cpu_power_on(struct cpu *c);
+
 /* Fill EAX..EDX for CPUID leaf eax/subleaf ecx from btvm's documented model. */
 void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 /* The host TSC rate in Hz (CPUID leaf 0x15 reports it to the guest). */

@@ -414,6 +414,35 @@ START_TEST(pusha_popa)
 }
 END_TEST
 
+/* Power-on state (SDM vol. 3 table 9-1): the first fetch at FFFFFFF0,
+ * real mode, EDX = CPUID.1:EAX; the first CS load sets base = sel * 16. */
+START_TEST(power_on_state)
+{
+    cpu_power_on(c);
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, 0xF000);
+    ck_assert_uint_eq(c->seg_base[CPU_CS] + c->eip, 0xFFFFFFF0u);
+    ck_assert_uint_eq(c->cr0, 0x60000010u);
+    ck_assert_uint_eq(c->eflags, 2);
+    uint32_t sig[4];
+    cpu_cpuid(c, 1, 0, sig);
+    ck_assert_uint_eq(c->regs[CPU_EDX], sig[0]);
+    ck_assert_uint_eq(c->regs[CPU_EAX] | c->regs[CPU_ESP], 0);
+    for (int i = 0; i < CPU_NSEG; i++) {
+        ck_assert_uint_eq(c->segs[i].limit, 0xFFFF);
+        ck_assert_uint_eq(c->seg_hi[i], 0xFFFF);
+    }
+    ck_assert_uint_eq(c->idtr.limit, 0xFFFF);
+    ck_assert_uint_eq(c->dr[7], 0x400);
+    ck_assert_int_eq(c->pending_vector, -1);
+    /* A far JMP F000:E05B (real mode: ptr16:16). */
+    ck_assert_int_eq(dec_decode(DEC_MODE_16, 0xFFF0, BYTES(0xEA, 0x5B, 0xE0, 0x00, 0xF0), &insn), 0);
+    ck_assert_int_eq(cpu_callout_for(&insn)(c, &insn), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0xF0000);
+    ck_assert_uint_eq(c->eip, 0xE05B);
+    ck_assert_uint_eq(c->segs[CPU_CS].limit, 0xFFFF);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cpu_sys");
@@ -435,6 +464,7 @@ static Suite *suite(void)
     tcase_add_test(t, segment_loads_and_far_jmp);
     tcase_add_test(t, bcd_adjusts);
     tcase_add_test(t, pusha_popa);
+    tcase_add_test(t, power_on_state);
     suite_add_tcase(s, t);
     return s;
 }
