@@ -33,8 +33,14 @@ uint32_t bt_mode_key(const struct cpu *c)
     }
     if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
         k |= BT_KEY_NOFPU;
-    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & CPU_SEGF_DB))
+    /* The stack size follows SS.B in every mode (real mode keeps the
+     * hidden B bit as it keeps the limit; v8086 segments have B = 0). */
+    if (!(c->segs[CPU_SS].flags & CPU_SEGF_DB))
         k |= BT_KEY_STACK16;
+    if (!(c->cr0 & CPU_CR0_PE))
+        k |= BT_KEY_REAL;
+    else if (c->eflags & CPU_FL_VM)
+        k |= BT_KEY_V86;
     if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
         k |= BT_KEY_PG;
     return k;

@@ -655,6 +655,37 @@ int cpu_co_ret_far(struct cpu *c, const struct dec_insn *d)
     return CPU_CO_EXIT;
 }
 
+/* A segment as virtual-8086 mode has it: base selector * 16, limit FFFF,
+ * a present DPL 3 read/write data segment (SDM vol. 3 20.2.1). */
+static void v86_seg(struct cpu *c, int seg, uint16_t sel)
+{
+    struct cpu_segment s = { .sel = sel, .base = (uint32_t)sel << 4, .limit = 0xFFFF,
+                             .flags = 0x3 | CPU_SEGF_S | (3u << CPU_SEGF_DPL_SHIFT) | CPU_SEGF_P };
+    cpu_set_seg(c, seg, &s);
+}
+
+/* IRETD at CPL 0 with VM set in the popped EFLAGS (SDM IRET,
+ * RETURN-TO-VIRTUAL-8086-MODE): ESP, SS, ES, DS, FS, GS follow on the
+ * stack; every segment is loaded v8086-style, the CPL becomes 3. */
+static int iret_to_v86(struct cpu *c, const struct dec_insn *d, struct far_ret *r, uint32_t fl)
+{
+    uint32_t v[6];
+    int f = ss_top(c, r->esp, 6, 4);
+    for (int i = 0; !f && i < 6; i++)
+        f = cpu_pop(c, &r->esp, &v[i], 4);
+    if (f)
+        return co_fault(c, d, f);
+    c->eflags = (fl & 0x3F7FD5u) | CPU_FL_FIX1;
+    c->cpl = 3;
+    static const int order[5] = { CPU_SS, CPU_ES, CPU_DS, CPU_FS, CPU_GS };
+    for (int i = 0; i < 5; i++)
+        v86_seg(c, order[i], (uint16_t)v[i + 1]);
+    v86_seg(c, CPU_CS, r->cs_sel);
+    c->regs[CPU_ESP] = v[0];
+    c->eip = r->eip & 0xFFFF;
+    return CPU_CO_EXIT;
+}
+
 /* IRET/IRETD (SDM vol. 2 IRET pseudocode: REAL-ADDRESS-MODE,
  * PROTECTED-MODE-RETURN to same or outer privilege). */
 int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
@@ -670,9 +701,14 @@ int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
     r.cs_sel = (uint16_t)sel;
     uint32_t mask;
     if (!cpu_pmode(c)) {
-        if (c->eflags & CPU_FL_VM)
-            return co_stop(c, "iret in virtual-8086 mode not supported yet");
         mask = 0x257FD5; /* everything but VM, VIF, VIP, reserved */
+        if (c->eflags & CPU_FL_VM) {
+            /* v8086 at IOPL 3 returns as in real mode but keeps IOPL
+             * (SDM IRET, RETURN-FROM-VIRTUAL-8086-MODE); else #GP(0). */
+            if (cpu_iopl_denied(c))
+                return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, 0));
+            mask &= ~CPU_FL_IOPL;
+        }
         if (w == 2)
             mask &= 0xFFFF;
         c->regs[CPU_ESP] = r.esp;
@@ -684,7 +720,7 @@ int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
     if (c->eflags & CPU_FL_NT)
         return co_stop(c, "iret with NT=1 (task return) not supported yet");
     if (w == 4 && (fl & CPU_FL_VM) && c->cpl == 0)
-        return co_stop(c, "iret to virtual-8086 mode not supported yet");
+        return iret_to_v86(c, d, &r, fl);
     if (w == 2)
         r.eip &= 0xFFFF;
     if ((f = far_ret_check(c, &r, w, 0)))

@@ -120,3 +120,10 @@ $(GUEST_DIR)/ioapictest.elf: $(IOAPICTEST_OBJS)
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+
+# ---- realtest: real mode, big real mode, 16-bit PM, v8086 (tests/guest/realtest.sh) ----
+REALTEST_OBJS := $(GUEST_OBJ)/realtest/realtest.o $(GUEST_OBJ)/realtest/rm.o
+GUESTS += $(GUEST_DIR)/realtest.elf
+$(GUEST_DIR)/realtest.elf: $(REALTEST_OBJS)
+.SECONDARY: $(REALTEST_OBJS)
+guests: $(GUEST_DIR)/realtest.elf
