@@ -206,19 +206,24 @@ void cpu_null_outer_segs(struct cpu *c)
 /* ---- MOV / PUSH / POP / Lxx of segment registers ---------------------- */
 
 /* A load of CS, DS, ES or SS may change the translation key (base, limit,
- * expand-down: bt_mode_key), so translated code is left, unless DS or ES
- * came out exactly as they were (a kernel entry reloading the selectors
- * they already hold, as Linux does on every system call and interrupt).
+ * expand-down: bt_mode_key), so translated code is left, unless the key
+ * cannot have changed: DS or ES came out exactly as they were (a kernel
+ * entry reloading the selectors they already hold, as Linux does on every
+ * system call and interrupt), or the segments were not flat before the
+ * load and are not after it (real-mode and 16-bit code reloading DS/ES
+ * all the time: non-flat translations read bases and bounds at run time).
  * FS and GS are not in the key (their accesses read base and bounds at
  * run time): the block goes on. SS always leaves: its load also holds off
  * interrupts for one instruction, which the dispatcher models. */
-static int after_load(struct cpu *c, const struct dec_insn *d, int seg, const struct cpu_segment *old)
+static int after_load(struct cpu *c, const struct dec_insn *d, int seg, const struct cpu_segment *old,
+                      bool was_nonflat)
 {
     const struct cpu_segment *s = &c->segs[seg];
     if (seg == CPU_FS || seg == CPU_GS)
         return CPU_CO_CONTINUE;
-    if ((seg == CPU_DS || seg == CPU_ES) && s->sel == old->sel && s->base == old->base &&
-        s->limit == old->limit && s->flags == old->flags)
+    if ((seg == CPU_DS || seg == CPU_ES) &&
+        ((s->sel == old->sel && s->base == old->base && s->limit == old->limit &&
+          s->flags == old->flags) || (was_nonflat && cpu_segs_nonflat(c))))
         return CPU_CO_CONTINUE;
     c->eip = next_eip(d);
     return CPU_CO_EXIT;
@@ -231,12 +236,13 @@ int cpu_co_mov_to_sreg(struct cpu *c, const struct dec_insn *d)
         return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
     uint32_t v;
     struct cpu_segment old = c->segs[seg];
+    bool nonflat = cpu_segs_nonflat(c);
     int f = op_check(c, d, &d->ops[1], 2, false);
     if (!f)
         f = cpu_read_op(c, d, &d->ops[1], &v);
     if (!f)
         f = cpu_load_seg(c, seg, (uint16_t)v);
-    return f ? co_fault(c, d, f) : after_load(c, d, seg, &old);
+    return f ? co_fault(c, d, f) : after_load(c, d, seg, &old, nonflat);
 }
 
 int cpu_co_mov_from_sreg(struct cpu *c, const struct dec_insn *d)
@@ -280,6 +286,7 @@ int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
     unsigned w = d->zi.operand_width / 8;
     uint32_t esp = c->regs[CPU_ESP], v;
     struct cpu_segment old = c->segs[seg];
+    bool nonflat = cpu_segs_nonflat(c);
     int f = ss_top(c, esp, 1, w);
     if (!f)
         f = cpu_pop(c, &esp, &v, w);
@@ -288,7 +295,7 @@ int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     cpu_commit_esp(c, esp);
-    return after_load(c, d, seg, &old);
+    return after_load(c, d, seg, &old, nonflat);
 }
 
 /* LDS/LES/LFS/LGS/LSS r, m16:16/m16:32. */
@@ -305,6 +312,7 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
     unsigned w = d->zi.operand_width / 8;
     uint32_t lin = cpu_ea(c, d, &d->ops[1]), off = 0;
     struct cpu_segment old = c->segs[seg];
+    bool nonflat = cpu_segs_nonflat(c);
     uint16_t sel;
     int f = op_check(c, d, &d->ops[1], w + 2, false);
     if (!f) f = cpu_mem_read(c, lin, &off, w);
@@ -313,7 +321,7 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     cpu_set_reg(c, d->ops[0].reg.value, off);
-    return after_load(c, d, seg, &old);
+    return after_load(c, d, seg, &old, nonflat);
 }
 
 /* ---- far transfers ---------------------------------------------------- */

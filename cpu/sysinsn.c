@@ -394,8 +394,13 @@ int cpu_co_lmsw(struct cpu *c, const struct dec_insn *d)
     int f = cpu_read_op(c, d, &d->ops[0], &v);
     if (f)
         return co_fault(c, d, f);
-    /* Loads PE MP EM TS; cannot clear PE. */
+    /* Loads PE MP EM TS; cannot clear PE. Setting PE keeps the segment
+     * caches, as MOV CR0 does (only their checks change). */
+    uint32_t old = c->cr0;
     c->cr0 = (c->cr0 & ~0xEu) | (v & 0xF) | (c->cr0 & CPU_CR0_PE);
+    if ((old ^ c->cr0) & CPU_CR0_PE)
+        for (int i = 0; i < CPU_NSEG; i++)
+            cpu_seg_bounds(c, i);
     return done_exit(c, d);
 }
 
