@@ -9,8 +9,8 @@
  * where every case stores its results at RES_PHYS, and comes back; the
  * checks below compare them with what the SDM says. Then v86_run() enters
  * v8086 mode twice (IOPL 0 and 3) with v86_trap() as the ring-0 monitor,
- * which logs every event it gets and emulates CLI/STI/INT/PUSHF and the
- * denied IN. Lines "realtest: <case> ok" / "... FAIL ...", then
+ * which logs every event it gets and emulates CLI/STI/INT/PUSHF/POPF/IRET
+ * and the denied IN; at IOPL 3 the PIT interrupts v8086 code too. Lines "realtest: <case> ok" / "... FAIL ...", then
  * "realtest: N failures"; the exit status is the failure count.
  */
 #include "guest.h"
@@ -20,7 +20,7 @@
 extern const uint8_t rm_start[], rm_end[];
 void rm_run(void);
 void v86_run(uint32_t eflags);
-void v86_gp(void), v86_int3(void), v86_int30(void), pm_unexpected(void);
+void v86_gp(void), v86_int3(void), v86_int30(void), v86_irq0(void), pm_unexpected(void);
 
 /* Read by rm.S in big real mode through FS above 1 MiB. */
 volatile uint32_t big_magic[2] = { 0xCAFEF00Du, 0 };
@@ -80,6 +80,7 @@ static void setup(void)
     idt[3] = gate(v86_int3, 3);
     idt[13] = gate(v86_gp, 0);
     idt[0x30] = gate(v86_int30, 3);
+    idt[PIC_BASE] = gate(v86_irq0, 0);
     idt_desc.limit = sizeof(idt) - 1;
     idt_desc.base = (uint32_t)(uintptr_t)idt;
     memset(&tss, 0, sizeof(tss));
@@ -224,6 +225,11 @@ int v86_trap(struct v86_frame *f)
         f->cs != RM_CS)
         v86_bad_frame++;
     uint8_t op = *lin(f->cs, f->eip);
+    if (f->vec == PIC_BASE) {
+        (*(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_V86_IRQ))++;
+        outb(0x20, 0x20);
+        return 0;
+    }
     if (v86_n < LOG_MAX)
         v86_log[v86_n++] = f->vec << 8 | (f->vec == 13 ? op : 0);
     if (f->vec != 13)
@@ -238,6 +244,17 @@ int v86_trap(struct v86_frame *f)
         *(uint16_t *)lin(f->ss, f->esp) = (uint16_t)f->eflags;
         f->eip += 1;
         return 0;
+    case 0x9D:                                                 /* POPF: IF would be virtual */
+        f->esp = (f->esp & ~0xFFFFu) | ((f->esp + 2) & 0xFFFF);
+        f->eip += 1;
+        return 0;
+    case 0xCF: {                                               /* IRET */
+        uint16_t *sp = (uint16_t *)lin(f->ss, f->esp);
+        f->eip = sp[0];
+        f->cs = sp[1];
+        f->esp = (f->esp & ~0xFFFFu) | ((f->esp + 6) & 0xFFFF);
+        return 0;
+    }
     case 0xF4: return 1;                                       /* HLT: the end */
     default: return 1;
     }
@@ -251,7 +268,13 @@ static void check_v86(const char *name, uint32_t iopl, const uint32_t *want, int
     *(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_V86_MARK) = 0;
     *(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_V86_OUT) = 0;
     *(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_V86_DONE) = 0;
+    *(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_V86_IRET) = 0;
+    *(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_V86_IRQ) = 0;
+    *(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_V86_WANTIRQ) = iopl == 3;
+    if (iopl == 3)
+        outb(0x21, 0xFE); /* PIT IRQ 0 while in v8086 mode */
     v86_run(0x20002u | iopl << 12);
+    outb(0x21, 0xFF);
     expect("v8086 store", 0x8686, r16(R_V86_MARK));
     expect("OUT 80h allowed by the bitmap", 1, r16(R_V86_OUT));
     expect("reached the end", 0xD0E, r16(R_V86_DONE));
@@ -259,8 +282,13 @@ static void check_v86(const char *name, uint32_t iopl, const uint32_t *want, int
     expect("events", nwant, v86_n);
     for (int i = 0; i < nwant && i < v86_n; i++)
         expect("event", want[i], v86_log[i]);
-    if (iopl == 3)
+    expect("IRET inside v8086 mode", 1, r16(R_V86_IRET));
+    if (iopl == 3) {
         expect("PUSHF image IOPL", 0x3000, r16(R_V86_PF) & 0x3000);
+        expect("POPF sets IF, keeps IOPL", 0x3200, r16(R_V86_PF2) & 0x3200);
+        if (r16(R_V86_IRQ) < 2)
+            fail("PIT interrupts from v8086 mode: %u", r16(R_V86_IRQ));
+    }
     end();
 }
 
@@ -277,9 +305,11 @@ int guest_main(uint32_t magic, uint32_t mbi)
 
     /* IOPL 0: CLI, STI, INT 30h, the denied IN, PUSHF and HLT reach the
      * monitor as #GP; INT3 goes through the IDT (not IOPL-sensitive). */
-    static const uint32_t iopl0[] = { 0xDFA, 0xDFB, 0xDCD, 0xDE4, 0x300, 0xD9C, 0xDF4 };
-    check_v86("v86_iopl0", 0, iopl0, 7);
-    /* IOPL 3: INT 30h goes to its DPL 3 gate; the bitmap still denies IN. */
+    static const uint32_t iopl0[] = { 0xDFA, 0xDFB, 0xDCD, 0xDE4, 0x300, 0xD9C, 0xD9D, 0xD9C, 0xD9C,
+                                      0xDCF, 0xDFA, 0xDF4 };
+    check_v86("v86_iopl0", 0, iopl0, 12);
+    /* IOPL 3: INT 30h goes to its DPL 3 gate; the bitmap still denies IN;
+     * PUSHF, POPF, IRET, STI run; the PIT interrupts v8086 code. */
     static const uint32_t iopl3[] = { 0x3000, 0xDE4, 0x300, 0xDF4 };
     check_v86("v86_iopl3", 3, iopl3, 4);
     return report_failures();

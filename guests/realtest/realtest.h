@@ -88,6 +88,10 @@
 #define R_V86_OUT    0x082  /* 16: v8086 reached the instruction after OUT 80h */
 #define R_V86_PF     0x084  /* 16: PUSHF image at IOPL 3 */
 #define R_V86_DONE   0x086
+#define R_V86_PF2    0x088  /* 16: FLAGS after POPF of 0x0202 */
+#define R_V86_IRET   0x08A  /* 16: reached the IRET's target */
+#define R_V86_WANTIRQ 0x08C /* 16: set by realtest.c: wait for PIT interrupts */
+#define R_V86_IRQ    0x08E  /* 16: PIT interrupts the monitor took from v8086 mode */
 
 #define RES_MAGIC 0x5245  /* "RE" */
 

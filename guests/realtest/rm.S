@@ -57,7 +57,11 @@ v86_run:
     pushl $O(v86_code)
     iretl
 
-    .globl v86_gp, v86_int3, v86_int30
+    .globl v86_gp, v86_int3, v86_int30, v86_irq0
+v86_irq0:
+    pushl $0
+    pushl $PIC_BASE
+    jmp v86_common
 v86_gp:
     pushl $13
     jmp v86_common
@@ -418,6 +422,26 @@ v86_code:
     pushfw
     popw %ax
     movw %ax, R_V86_PF
+    pushw $0x0202                   /* IF = 1, IOPL = 0 */
+    popfw                           /* IOPL stays (3), or #GP at IOPL 0 */
+    pushfw
+    popw %ax
+    movw %ax, R_V86_PF2
+    pushfw                          /* IRET inside v8086 mode */
+    pushw %cs
+    pushw $O(v86_after_iret)
+    iret
+v86_after_iret:
+    movw $1, R_V86_IRET
+    cmpw $0, R_V86_WANTIRQ
+    je 2f
+    sti                             /* PIT interrupts go to the ring-0 monitor */
+    movl $200000000, %ecx
+1:  cmpw $2, R_V86_IRQ
+    jae 2f
+    decl %ecx
+    jnz 1b
+2:  cli
     movw $0xD0E, R_V86_DONE
     hlt                             /* #GP: the monitor ends the run */
 rm_end:
