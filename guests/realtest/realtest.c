@@ -1,6 +1,7 @@
 /*
  * guests/realtest/realtest.c — real mode, big real mode, 16-bit protected
- * mode, the switches between them, and virtual-8086 mode (docs/guests.md).
+ * mode, the switches between them, and virtual-8086 mode (docs/cpu.md,
+ * docs/translation.md §8a).
  *
  * The guest starts in flat 32-bit protected mode (Multiboot), builds its
  * own GDT (with 16-bit segments and a TSS whose I/O bitmap allows port 0x80
