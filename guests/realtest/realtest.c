@@ -142,6 +142,8 @@ static void check_real_mode(void)
     expect("imul CF/OF", 0, r16(R_IMUL_FL) & 0x801);
     expect("shl ax", 2, r16(R_SHL_AX));
     expect("shl flags", 0x801, r16(R_SHL_FL) & 0x8C5);
+    expect("PUSHFD image (CF, bit 1; no VM, RF)", 0x3, r32(R_PUSHFD) & 0x30003);
+    expect("POPFD", 0x8D7, r32(R_POPFD) & 0x308D7);
     expect("32-bit add", 0x23456789, r32(R_ADD32));
     expect("32-bit address", RES_MAGIC, r16(R_ADDR32));
     end();

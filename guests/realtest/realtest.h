@@ -84,6 +84,8 @@
 #define R_BACK       0x06E  /* 16: stored in real mode after that round trip */
 #define R_CR0        0x070  /* 32: CR0 read in real mode */
 #define R_DONE       0x074  /* 16: last word real mode stores */
+#define R_PUSHFD     0x078  /* 32: PUSHFD image after STC (66h in 16-bit code) */
+#define R_POPFD      0x07C  /* 32: EFLAGS after POPFD of 0x8D7 */
 #define R_V86_MARK   0x080  /* 16: stored by v8086 code (DS = RES_SEG) */
 #define R_V86_OUT    0x082  /* 16: v8086 reached the instruction after OUT 80h */
 #define R_V86_PF     0x084  /* 16: PUSHF image at IOPL 3 */

@@ -193,6 +193,17 @@ real_entry:                         /* real mode, CS = RM_CS */
     pushfw
     popw R_SHL_FL
     movw %ax, R_SHL_AX
+    stc
+    pushfl                          /* 32-bit PUSHFD/POPFD in 16-bit code */
+    popl %eax
+    movl %eax, R_PUSHFD
+    pushl $0x8D7
+    popfl
+    pushfl
+    popl %eax
+    movl %eax, R_POPFD
+    pushl $2
+    popfl
     movl $0x12345678, %eax          /* operand-size prefix */
     addl $0x11111111, %eax
     movl %eax, R_ADD32
