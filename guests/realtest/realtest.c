@@ -295,16 +295,37 @@ static void check_v86(const char *name, uint32_t iopl, const uint32_t *want, int
     end();
 }
 
+/* Is word on the Multiboot command line? */
+static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
+{
+    const uint32_t *info = (const uint32_t *)(uintptr_t)mbi;
+    if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(info[0] & 4))
+        return 0;
+    size_t n = strlen(word);
+    for (const char *s = (const char *)(uintptr_t)info[4]; *s; s++)
+        if (!memcmp(s, word, n) && (s[n] == 0 || s[n] == ' '))
+            return 1;
+    return 0;
+}
+
 int guest_main(uint32_t magic, uint32_t mbi)
 {
-    (void)magic; (void)mbi;
     report_suite("realtest");
     setup();
     memcpy((void *)RM_PHYS, rm_start, (size_t)(rm_end - rm_start));
     memset((void *)RES_PHYS, 0, 0x100);
+    int limits = cmdline_has(magic, mbi, "limits");
+    *(volatile uint16_t *)(uintptr_t)(RES_PHYS + R_WANT_LIMIT) = (uint16_t)limits;
     rm_run();
     outb(0x21, 0xFF);
     check_real_mode();
+    if (limits) {
+        begin("real_limit");
+        expect("#GP for a word at DS:FFFF", 1, r16(R_GP_N));
+        expect("#GP IP (the MOV)", r16(R_GP_IPWANT), r16(R_GP_IP));
+        expect("went on after FS:FFFF (4 GiB limit)", 1, r16(R_LIMIT_DONE));
+        end();
+    }
 
     /* IOPL 0: CLI, STI, INT 30h, the denied IN, PUSHF and HLT reach the
      * monitor as #GP; INT3 goes through the IDT (not IOPL-sensitive). */

@@ -86,7 +86,12 @@
 #define R_DONE       0x074  /* 16: last word real mode stores */
 #define R_PUSHFD     0x078  /* 32: PUSHFD image after STC (66h in 16-bit code) */
 #define R_POPFD      0x07C  /* 32: EFLAGS after POPFD of 0x8D7 */
-#define R_V86_MARK   0x080  /* 16: stored by v8086 code (DS = RES_SEG) */
+#define R_V86_MARK   0x080
+#define R_WANT_LIMIT 0x090  /* 16: set by realtest.c ("limits" on the command line) */
+#define R_GP_N       0x092  /* 16: #GP (INT 13) taken in real mode */
+#define R_GP_IP      0x094  /* 16: IP it pushed */
+#define R_GP_IPWANT  0x096
+#define R_LIMIT_DONE 0x098  /* 16: stored by v8086 code (DS = RES_SEG) */
 #define R_V86_OUT    0x082  /* 16: v8086 reached the instruction after OUT 80h */
 #define R_V86_PF     0x084  /* 16: PUSHF image at IOPL 3 */
 #define R_V86_DONE   0x086

@@ -339,6 +339,22 @@ smc2_insn:
     movl %fs:(%esi), %eax
     movl %eax, R_BIG2
 
+    /* Segment limits in real mode (btvm only: QEMU's TCG checks none):
+     * a word at DS:FFFF crosses the 64 KiB limit, #GP through the IVT;
+     * the same through FS (4 GiB limit kept) does not fault. */
+    cmpw $0, R_WANT_LIMIT
+    je 1f
+    movw $(IVT_PHYS >> 4), %ax
+    movw %ax, %es
+    movw $O(h_gp), %es:13*4
+    movw $RM_CS, %es:13*4+2
+    movw $O(gp_insn), R_GP_IPWANT
+    movw $3, 0xF4
+gp_insn:
+    movw 0xFFFF, %ax
+    movw %fs:0xFFFF, %ax
+    movw $1, R_LIMIT_DONE
+1:
     /* real -> 16-bit protected -> real */
     movl %cr0, %eax
     orl $1, %eax
@@ -394,6 +410,14 @@ h_de:
     movw (%bp), %ax
     movw %ax, R_DE_IP
     addw $2, (%bp)                  /* past DIV CX */
+    iret
+h_gp:
+    incw R_GP_N
+    movw %sp, %bp
+    movw (%bp), %ax
+    movw %ax, R_GP_IP
+    movw 0xF4, %ax
+    addw %ax, (%bp)
     iret
 h_bp:
     incw R_BP_N

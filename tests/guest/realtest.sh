@@ -22,6 +22,11 @@ check() {
 out=$(timeout 60 "$BTVM" run -k "$ELF" </dev/null 2>"$err"); st=$?
 check btvm "$st" 0 "$out" "$TESTS"
 
+# Real-mode segment limits (a word at DS:FFFF is #GP, a big-real-mode FS
+# is not): QEMU's TCG checks no data-segment limits, so btvm only.
+out=$(timeout 60 "$BTVM" run -k "$ELF" -a limits </dev/null 2>"$err"); st=$?
+check "btvm (limits)" "$st" 0 "$out" "$TESTS real_limit"
+
 if command -v qemu-system-i386 >/dev/null; then
     out=$(timeout 60 qemu-system-i386 -accel tcg -kernel "$ELF" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
           -display none -serial stdio -monitor none -no-reboot </dev/null 2>"$err"); st=$?
