@@ -321,9 +321,11 @@ int guest_main(uint32_t magic, uint32_t mbi)
     check_real_mode();
     if (limits) {
         begin("real_limit");
-        expect("#GP for a word at DS:FFFF", 1, r16(R_GP_N));
-        expect("#GP IP (the MOV)", r16(R_GP_IPWANT), r16(R_GP_IP));
+        expect("#GP for a word at DS:FFFF, then IP past FFFF", 2, r16(R_GP_N));
+        expect("#GP IP (the MOV)", r16(R_GP_IPWANT), r16(R_GP_IP1));
         expect("went on after FS:FFFF (4 GiB limit)", 1, r16(R_LIMIT_DONE));
+        expect("#GP IP (the instruction crossing FFFF)", 0xFFFE, r16(R_GP_IP));
+        expect("back from 5000:0001", 1, r16(R_IPWRAP));
         end();
     }
 

@@ -91,7 +91,9 @@
 #define R_GP_N       0x092  /* 16: #GP (INT 13) taken in real mode */
 #define R_GP_IP      0x094  /* 16: IP it pushed */
 #define R_GP_IPWANT  0x096
-#define R_LIMIT_DONE 0x098  /* 16: stored by v8086 code (DS = RES_SEG) */
+#define R_LIMIT_DONE 0x098
+#define R_GP_IP1     0x09A  /* 16: IP the first #GP pushed */
+#define R_IPWRAP     0x09C  /* 16: back after the IP ran past FFFF (#GP) */  /* 16: stored by v8086 code (DS = RES_SEG) */
 #define R_V86_OUT    0x082  /* 16: v8086 reached the instruction after OUT 80h */
 #define R_V86_PF     0x084  /* 16: PUSHF image at IOPL 3 */
 #define R_V86_DONE   0x086

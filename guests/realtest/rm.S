@@ -354,6 +354,23 @@ gp_insn:
     movw 0xFFFF, %ax
     movw %fs:0xFFFF, %ax
     movw $1, R_LIMIT_DONE
+    movw R_GP_IP, %ax
+    movw %ax, R_GP_IP1
+    /* An instruction at 5000:FFFE running past the CS limit: #GP; its
+     * handler adds 3 to IP, which wraps to 0001, where a far JMP leads
+     * back. The code is written through ES = 5000 and GS = 6000. */
+    movw $0x5000, %ax
+    movw %ax, %es
+    movw $0x6000, %ax
+    movw %ax, %gs
+    movw $0x34B8, %es:0xFFFE         /* mov ax, 0x1234 */
+    movb $0x12, %gs:0
+    movb $0xEA, %es:1                /* jmp RM_CS:ipwrap_back */
+    movw $O(ipwrap_back), %es:2
+    movw $RM_CS, %es:4
+    ljmp $0x5000, $0xFFFE
+ipwrap_back:
+    movw $1, R_IPWRAP
 1:
     /* real -> 16-bit protected -> real */
     movl %cr0, %eax
