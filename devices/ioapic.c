@@ -130,7 +130,8 @@ static void flush(struct dev_ioapic *io, const struct outbox *ob)
 static void ioapic_set_line(void *ctx, int pin, int level)
 {
     struct dev_ioapic *io = ctx;
-    struct outbox ob = { .n = 0 };
+    struct outbox ob;
+    ob.n = 0; /* the messages are written before they are read */
     if (pin < 0 || pin >= DEV_IOAPIC_PINS)
         return;
     dev_lock(io->lock);
@@ -174,7 +175,8 @@ static void eoi_locked(struct dev_ioapic *io, uint8_t vector, struct outbox *ob)
 
 void dev_ioapic_eoi(struct dev_ioapic *io, uint8_t vector)
 {
-    struct outbox ob = { .n = 0 };
+    struct outbox ob;
+    ob.n = 0; /* the messages are written before they are read */
     dev_lock(io->lock);
     eoi_locked(io, vector, &ob);
     dev_unlock(io->lock);
@@ -271,7 +273,8 @@ static void ioapic_access(struct dev_ioapic *io, uint64_t off, unsigned size, bo
 static void ioapic_mmio(void *opaque, uint64_t off, unsigned size, bool wr, uint64_t *data)
 {
     struct dev_ioapic *io = opaque;
-    struct outbox ob = { .n = 0 };
+    struct outbox ob;
+    ob.n = 0; /* the messages are written before they are read */
     dev_lock(io->lock);
     if (size == 8) {
         uint64_t lo = *data & 0xffffffffu, hi = *data >> 32;

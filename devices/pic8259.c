@@ -190,10 +190,14 @@ static void pic_line_set(void *ctx, int line, int level)
     if (line < 0 || line > 15)
         return;
     dev_lock(p->lock);
-    chip_set_line(&p->c[line >> 3], line & 7, level);
-    bool on = pic_update(p);
+    struct pic_chip *ch = &p->c[line >> 3];
+    chip_set_line(ch, line & 7, level);
+    /* A masked input changes IRR only: INTR (and the slave's output) stay
+     * as they are. With the I/O APIC in use every ISA line is masked here. */
+    bool masked = ch->imr & (1u << (line & 7));
+    bool on = masked ? atomic_load_explicit(&p->intr, memory_order_relaxed) : pic_update(p);
     dev_unlock(p->lock);
-    pic_notify(p, on && level);
+    pic_notify(p, on && level && !masked);
 }
 
 struct dev_irq_line dev_pic_line(struct dev_pic *p, int irq)

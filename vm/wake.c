@@ -351,7 +351,11 @@ uint64_t vm_run_timers(struct vm *vm)
 
 bool vm_timers_due(struct vm *vm)
 {
-    return __atomic_exchange_n(&vm->timer_kicked, 0, __ATOMIC_ACQ_REL) || vm_timers_moved(vm);
+    /* Look before the locked exchange: most kicks are not the ticker's. */
+    if (__atomic_load_n(&vm->timer_kicked, __ATOMIC_ACQUIRE) &&
+        __atomic_exchange_n(&vm->timer_kicked, 0, __ATOMIC_ACQ_REL))
+        return true;
+    return vm_timers_moved(vm);
 }
 
 bool vm_timers_moved(const struct vm *vm)
