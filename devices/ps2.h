@@ -15,13 +15,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A device's transmit buffer. start[] marks the first byte of a unit that
- * must reach the host whole and in order (a scancode sequence, a mouse
- * packet), so replies never land inside one. */
+/* A device's transmit buffer. tag[] is nonzero on the first byte of a
+ * unit that must reach the host whole and in order (a reply, a scancode
+ * sequence, a mouse packet) and says which kind it is; 0 on the rest. */
 #define DEV_PS2Q_SIZE 256
+#define DEV_PS2Q_REPLY  1
+#define DEV_PS2Q_PACKET 2
 struct dev_ps2q {
     uint8_t b[DEV_PS2Q_SIZE];
-    bool start[DEV_PS2Q_SIZE];
+    uint8_t tag[DEV_PS2Q_SIZE];
     unsigned head, n;
 };
 
@@ -31,14 +33,14 @@ static inline unsigned dev_ps2q_room(const struct dev_ps2q *q)
 }
 
 /* Appends a unit of n bytes; false (nothing queued) if it does not fit. */
-static inline bool dev_ps2q_put(struct dev_ps2q *q, const uint8_t *bytes, unsigned n)
+static inline bool dev_ps2q_put(struct dev_ps2q *q, const uint8_t *bytes, unsigned n, uint8_t tag)
 {
     if (n == 0 || n > dev_ps2q_room(q))
         return false;
     for (unsigned i = 0; i < n; i++) {
         unsigned at = (q->head + q->n) % DEV_PS2Q_SIZE;
         q->b[at] = bytes[i];
-        q->start[at] = i == 0;
+        q->tag[at] = i == 0 ? tag : 0;
         q->n++;
     }
     return true;
@@ -55,16 +57,26 @@ static inline uint8_t dev_ps2q_get(struct dev_ps2q *q)
 /* True while the head byte continues a unit the host has begun reading. */
 static inline bool dev_ps2q_mid_unit(const struct dev_ps2q *q)
 {
-    return q->n && !q->start[q->head];
+    return q->n && !q->tag[q->head];
 }
 
-/* Drops every unit the host has not begun; the rest of a begun one stays. */
-static inline void dev_ps2q_drop_unsent(struct dev_ps2q *q)
+/* Drops the units of one kind the host has not begun reading; the rest
+ * of a begun one and the other units stay, in order. */
+static inline void dev_ps2q_drop_unsent(struct dev_ps2q *q, uint8_t tag)
 {
-    unsigned keep = 0;
-    while (keep < q->n && !q->start[(q->head + keep) % DEV_PS2Q_SIZE])
-        keep++;
-    q->n = keep;
+    unsigned out = 0;
+    bool dropping = false;
+    for (unsigned i = 0; i < q->n; i++) {
+        unsigned from = (q->head + i) % DEV_PS2Q_SIZE;
+        if (q->tag[from])
+            dropping = q->tag[from] == tag;
+        if (dropping)
+            continue;
+        unsigned to = (q->head + out++) % DEV_PS2Q_SIZE;
+        q->b[to] = q->b[from];
+        q->tag[to] = q->tag[from];
+    }
+    q->n = out;
 }
 
 /* The 8042's scancode translation (command byte bit 6): a set-2 byte to

@@ -117,19 +117,19 @@ static void send_scan(struct dev_ps2kbd *k, const uint8_t *s2, unsigned n)
         memcpy(out, s2, n);
         m = n;
     }
-    if (dev_ps2q_put(&k->scan, out, m))
+    if (dev_ps2q_put(&k->scan, out, m, DEV_PS2Q_PACKET))
         return;
     /* Buffer overrun: the overrun code (0x00 in set 2, 0xFF in set 1)
      * in place of the sequence, once. */
     uint8_t ovr = k->set == 1 ? 0xff : 0x00;
     unsigned last = (k->scan.head + k->scan.n + DEV_PS2Q_SIZE - 1) % DEV_PS2Q_SIZE;
-    if (!k->scan.n || k->scan.b[last] != ovr || !k->scan.start[last])
-        dev_ps2q_put(&k->scan, &ovr, 1);
+    if (!k->scan.n || k->scan.b[last] != ovr || !k->scan.tag[last])
+        dev_ps2q_put(&k->scan, &ovr, 1, DEV_PS2Q_PACKET);
 }
 
 static void reply(struct dev_ps2kbd *k, uint8_t b)
 {
-    dev_ps2q_put(&k->resp, &b, 1);
+    dev_ps2q_put(&k->resp, &b, 1, DEV_PS2Q_REPLY);
 }
 
 bool dev_ps2kbd_has_data(const struct dev_ps2kbd *k)

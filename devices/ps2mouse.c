@@ -30,7 +30,7 @@
 
 static void reply(struct dev_ps2mouse *m, uint8_t b)
 {
-    dev_ps2q_put(&m->q, &b, 1);
+    dev_ps2q_put(&m->q, &b, 1, DEV_PS2Q_REPLY);
 }
 
 static void set_defaults(struct dev_ps2mouse *m)
@@ -129,7 +129,7 @@ static bool stream_packet(struct dev_ps2mouse *m)
     }
     uint8_t p[4];
     unsigned n = build_packet(m, x, y, z, xo, yo, p);
-    dev_ps2q_put(&m->q, p, n);
+    dev_ps2q_put(&m->q, p, n, DEV_PS2Q_PACKET);
     m->sent_buttons = m->buttons;
     return true;
 }
@@ -144,10 +144,10 @@ void dev_ps2mouse_flush(struct dev_ps2mouse *m)
         m->sent_buttons = m->buttons;
         return;
     }
-    while (stream_packet(m))
-        ;
     if (m->id == 0)
         m->dz = 0;                      /* no wheel to report it with */
+    while (stream_packet(m))
+        ;
 }
 
 void dev_ps2mouse_event(struct dev_ps2mouse *m, int dx, int dy, int dz, unsigned buttons)
@@ -169,7 +169,7 @@ static void read_data(struct dev_ps2mouse *m)
     int32_t z = clamp(m->dz, z_limit_lo(m), z_limit_hi(m));
     uint8_t p[4];
     unsigned n = build_packet(m, x, y, z, xo, yo, p);
-    dev_ps2q_put(&m->q, p, n);
+    dev_ps2q_put(&m->q, p, n, DEV_PS2Q_REPLY);   /* an answer, not a report */
     m->dx = m->dy = m->dz = 0;
     m->sent_buttons = m->buttons;
 }
@@ -281,8 +281,9 @@ static void command(struct dev_ps2mouse *m, uint8_t c)
 
 void dev_ps2mouse_write(struct dev_ps2mouse *m, uint8_t b)
 {
-    /* The host talks: packets it has not begun reading are withdrawn. */
-    dev_ps2q_drop_unsent(&m->q);
+    /* The host talks: packets it has not begun reading are withdrawn
+     * (replies it has not read stay). */
+    dev_ps2q_drop_unsent(&m->q, DEV_PS2Q_PACKET);
     uint8_t cmd = m->arg_cmd;
     m->arg_cmd = 0;
     if (cmd == 0xe8) {
