@@ -25,7 +25,8 @@ struct dev_i8042 *dev_i8042_new(struct dev_bus *bus, void (*reset)(void *ctx), v
                                 struct dev_irq_line irq1, struct dev_irq_line irq12);
 void dev_i8042_free(struct dev_i8042 *k);
 
-/* a20(ctx, on) is called when the guest changes output port bit 1 (A20). */
+/* a20(ctx, on) is called when the guest changes output port bit 1 (A20;
+ * on at power-on, so the first call is normally an 'off'). */
 void dev_i8042_set_a20_cb(struct dev_i8042 *k, void (*a20)(void *ctx, bool on), void *ctx);
 /* The clock for typematic repeat. Without one, the host's own repeated
  * key-down events are passed on as the repeats. */
@@ -33,7 +34,9 @@ void dev_i8042_set_timers(struct dev_i8042 *k, struct dev_timers *timers);
 /* fn(ctx) is called on the input thread after it queued an event, to get
  * the vcpu thread to call dev_i8042_poll (set input_pending and kick). */
 void dev_i8042_set_input_notify(struct dev_i8042 *k, void (*fn)(void *ctx), void *ctx);
-/* vcpu thread: move queued host input into the keyboard and mouse. */
+/* vcpu thread: move queued host input into the keyboard and mouse.
+ * dev_i8042_free must not run while another thread may still call
+ * dev_i8042_key/_mouse on k. */
 void dev_i8042_poll(struct dev_i8042 *k);
 
 /* ---- host input: any thread ---- */
