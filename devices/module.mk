@@ -15,3 +15,5 @@ BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c devices/lock.c
 BTVM_SRCS += devices/ide.c
 # HPET (0xFED00000) and QEMU's fw_cfg (0x510/0x511, DMA 0x514)
 BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
+# PS/2 keyboard and mouse behind the i8042
+BTVM_SRCS += devices/ps2kbd.c devices/ps2mouse.c

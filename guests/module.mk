@@ -126,3 +126,8 @@ $(GUEST_DIR)/ioapictest.elf: $(IOAPICTEST_OBJS)
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+# ---- kbdtest: the i8042, PS/2 keyboard and mouse, polled (tests/guest/kbdtest.sh) ----
+GUESTS += $(GUEST_DIR)/kbdtest.elf
+$(GUEST_DIR)/kbdtest.elf: $(GUEST_OBJ)/kbdtest/kbdtest.o
+.SECONDARY: $(GUEST_OBJ)/kbdtest/kbdtest.o
+guests: $(GUEST_DIR)/kbdtest.elf

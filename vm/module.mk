@@ -6,3 +6,6 @@ BTVM_SRCS += vm/wake.c vm/main.c vm/cli.c vm/ram.c vm/multiboot.c vm/linuxboot.c
 
 # btvm popek: the Popek-Goldberg teaching table (docs/popek.md).
 BTVM_SRCS += vm/popek.c
+
+# Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
+BTVM_SRCS += vm/keymap.c
