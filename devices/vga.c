@@ -441,6 +441,60 @@ static void vga_ports(void *opaque, uint64_t offset, unsigned size, bool is_writ
     *data = r;
 }
 
+void dev_vga_bios_text_mode(struct dev_vga *v)
+{
+    /* IBM VGA BIOS parameter table, mode 3 (80x25, 9x16 cells, 720x400). */
+    static const uint8_t sr[5] = { 0x03, 0x00, 0x03, 0x00, 0x02 };
+    static const uint8_t cr[25] = { 0x5F, 0x4F, 0x50, 0x82, 0x55, 0x81, 0xBF, 0x1F, 0x00,
+                                    0x4F, 0x0D, 0x0E, 0x00, 0x00, 0x00, 0x00, 0x9C, 0x8E,
+                                    0x8F, 0x28, 0x1F, 0x96, 0xB9, 0xA3, 0xFF };
+    static const uint8_t gr[9] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0E, 0x00, 0xFF };
+    static const uint8_t ar[21] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38,
+                                    0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x0C, 0x00,
+                                    0x0F, 0x08, 0x00 };
+    port_write(v, 0x3C2, 0x67);
+    for (unsigned i = 0; i < sizeof(sr); i++) {
+        port_write(v, 0x3C4, (uint8_t)i);
+        port_write(v, 0x3C5, sr[i]);
+    }
+    port_write(v, 0x3D4, 0x11);
+    port_write(v, 0x3D5, 0x00);   /* unprotect CR0-7 */
+    for (unsigned i = 0; i < sizeof(cr); i++) {
+        port_write(v, 0x3D4, (uint8_t)i);
+        port_write(v, 0x3D5, cr[i]);
+    }
+    for (unsigned i = 0; i < sizeof(gr); i++) {
+        port_write(v, 0x3CE, (uint8_t)i);
+        port_write(v, 0x3CF, gr[i]);
+    }
+    port_read(v, 0x3DA);
+    for (unsigned i = 0; i < sizeof(ar); i++) {
+        port_write(v, 0x3C0, (uint8_t)i);
+        port_write(v, 0x3C0, ar[i]);
+    }
+    port_write(v, 0x3C0, 0x20);   /* palette address source: display on */
+    /* The EGA-compatible 64-colour DAC table: bits 2/1/0 are R/G/B at
+     * 2/3 intensity, bits 5/4/3 add 1/3. */
+    port_write(v, 0x3C8, 0);
+    for (unsigned i = 0; i < 256; i++) {
+        unsigned r = (i >> 2 & 1) * 0x2A + (i >> 5 & 1) * 0x15;
+        unsigned g = (i >> 1 & 1) * 0x2A + (i >> 4 & 1) * 0x15;
+        unsigned b = (i & 1) * 0x2A + (i >> 3 & 1) * 0x15;
+        port_write(v, 0x3C9, (uint8_t)(i < 64 ? r : 0));
+        port_write(v, 0x3C9, (uint8_t)(i < 64 ? g : 0));
+        port_write(v, 0x3C9, (uint8_t)(i < 64 ? b : 0));
+    }
+    /* Blank cells, light grey on black, as INT 10h AH=00 leaves them. */
+    for (uint32_t a = 0; a < 0x8000; a += 2) {
+        uint64_t cell = 0x0720;
+        mem_access(v, 0xB8000 + a, 2, true, &cell);
+        if (v->fast) {
+            v->ram[0xB8000 + a] = 0x20;
+            v->ram[0xB8000 + a + 1] = 0x07;
+        }
+    }
+}
+
 struct dev_vga *dev_vga_new(const struct dev_vga_config *cfg)
 {
     struct dev_vga *v = calloc(1, sizeof(*v));

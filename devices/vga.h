@@ -48,6 +48,11 @@ void dev_vga_free(struct dev_vga *v);
 int dev_vga_pci_register(struct dev_vga *v, struct dev_pci_host *h, unsigned devfn,
                          const void *rom, size_t rom_len);
 
+/* What the VGA BIOS leaves after INT 10h mode 3 (80x25 colour text, the
+ * window at 0xB8000, cleared), less the font it would load into plane 2:
+ * for guests started without firmware. */
+void dev_vga_bios_text_mode(struct dev_vga *v);
+
 /* ---- What a display sees (call from the thread that runs the vcpu) ---- */
 
 enum dev_vga_kind { DEV_VGA_BLANK, DEV_VGA_TEXT, DEV_VGA_GRAPHICS };

@@ -1,0 +1,314 @@
+/*
+ * vm/display.c — the curses display and the screendump.
+ *
+ * Sampling and drawing are split so neither costs the vcpu much nor races
+ * with it: a 30 Hz device timer (it fires on the vcpu thread, between
+ * guest instructions, where the VGA's state is consistent) copies the text
+ * cells (about 4 KiB for 80x25) when they changed and wakes the display
+ * thread, which turns the difference into escapes and writes them to the
+ * terminal. A slow terminal delays only the display thread; frames in
+ * between are skipped. docs/display.md.
+ */
+#include "vm/display.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devices/i8042.h"
+#include "devices/irq.h"
+#include "devices/vga.h"
+#include "vm/console.h"
+#include "vm/display_png.h"
+#include "vm/display_text.h"
+/* The host keymap comes from the keyboard work (wip-kbd); until it is in
+ * the tree, the curses display has no keyboard and says so. */
+#if __has_include("vm/keymap.h")
+#include "vm/keymap.h"
+#define DISPLAY_HAVE_KEYMAP 1
+#else
+#define DISPLAY_HAVE_KEYMAP 0
+#endif
+
+#define DISPLAY_PERIOD_NS (1000000000ull / 30)
+
+/* Alternate screen, cursor shown, colours reset: the terminal as it was. */
+static const char leave_screen[] = "\033[0m\033[?25h\033[?1049l";
+
+struct vm_display {
+    struct vm *vm;
+    struct dev_vga *vga;
+    struct dev_i8042 *kbc;
+    struct dev_timer timer;
+#if DISPLAY_HAVE_KEYMAP
+    struct vm_keymap keymap;
+#endif
+
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool dirty, quit;
+    /* Under mu: the latest sample. */
+    bool next_text;
+    unsigned gfx_w, gfx_h;
+    struct dev_vga_text next;
+    /* vcpu thread only. */
+    struct dev_vga_text sample;
+    /* Display thread only. */
+    struct dev_vga_text shown;
+    bool shown_valid, shown_gfx;
+};
+
+static void null_write(void *ctx, const uint8_t *buf, size_t n)
+{
+    (void)ctx; (void)buf; (void)n;
+}
+
+static int null_read(void *ctx, uint8_t *byte)
+{
+    (void)ctx; (void)byte;
+    return 0;
+}
+
+static const struct dev_chardev null_chardev = { .write = null_write, .read = null_read };
+
+const struct dev_chardev *vm_display_null_chardev(void)
+{
+    return &null_chardev;
+}
+
+bool vm_display_owns_terminal(const struct vm_options *opt)
+{
+    return opt->display == VM_DISPLAY_CURSES;
+}
+
+#if DISPLAY_HAVE_KEYMAP
+static void emit_key(void *opaque, uint16_t set1code, bool down)
+{
+    struct vm_display *d = opaque;
+    dev_i8042_key(d->kbc, set1code, down);
+}
+#endif
+
+/* Terminal bytes (the console's input ring) to PS/2 key events. */
+static void feed_keys(struct vm_display *d)
+{
+    const struct dev_chardev *con = vm_console_chardev();
+    uint8_t b;
+    while (con->read(con->ctx, &b) == 1) {
+#if DISPLAY_HAVE_KEYMAP
+        vm_keymap_feed(&d->keymap, b, emit_key, d);
+#else
+        (void)d;   /* no keymap: dropped (vm_display_open said so) */
+#endif
+    }
+}
+
+/* vcpu thread: sample the screen, hand keys to the keyboard. */
+static void display_tick(void *ctx, uint64_t now)
+{
+    struct vm_display *d = ctx;
+    d->timer.deadline_ns = now + DISPLAY_PERIOD_NS;
+
+    feed_keys(d);
+    bool text = dev_vga_text(d->vga, &d->sample);
+    pthread_mutex_lock(&d->mu);
+    if (text) {
+        size_t n = offsetof(struct dev_vga_text, cell) +
+                   sizeof(uint16_t) * d->sample.cols * d->sample.rows;
+        if (!d->next_text || memcmp(&d->next, &d->sample, n) != 0) {
+            memcpy(&d->next, &d->sample, n);
+            d->next_text = true;
+            d->dirty = true;
+        }
+    } else if (d->next_text) {
+        d->next_text = false;
+        d->dirty = true;
+    }
+    if (d->dirty)
+        pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void write_out(const char *buf, size_t n)
+{
+    while (n && vm_console_screen_owned()) {
+        ssize_t w = write(STDOUT_FILENO, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+static void *display_main(void *arg)
+{
+    struct vm_display *d = arg;
+    static struct dev_vga_text cur;
+    for (;;) {
+        pthread_mutex_lock(&d->mu);
+        while (!d->dirty && !d->quit)
+            pthread_cond_wait(&d->cv, &d->mu);
+        if (d->quit) {
+            pthread_mutex_unlock(&d->mu);
+            return NULL;
+        }
+        bool text = d->next_text;
+        if (text)
+            memcpy(&cur, &d->next, sizeof(cur));
+        d->dirty = false;
+        pthread_mutex_unlock(&d->mu);
+
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+            continue;
+        if (text) {
+            vm_text_to_ansi(f, d->shown_valid ? &d->shown : NULL, &cur);
+            memcpy(&d->shown, &cur, sizeof(cur));
+            d->shown_valid = true;
+            d->shown_gfx = false;
+        } else if (!d->shown_gfx) {
+            fputs("\033[0m\033[2J\033[H\033[?25l"
+                  "btvm: the guest's screen is blank or in a graphics mode "
+                  "(-display curses shows text modes only)", f);
+            d->shown_valid = false;
+            d->shown_gfx = true;
+        }
+        fclose(f);
+        write_out(buf, len);
+        free(buf);
+    }
+}
+
+int vm_display_open(struct vm_display **out, struct vm *vm, struct dev_vga *vga,
+                    struct dev_i8042 *kbc)
+{
+    const struct vm_options *opt = &vm->opt;
+    *out = NULL;
+    if (opt->vnc) {
+        fprintf(stderr, "btvm: -vnc: this btvm was built without a VNC server "
+                        "(docs/display.md)\n");
+        return 2;
+    }
+    if (opt->display != VM_DISPLAY_CURSES)
+        return 0;
+    if (!vga) {
+        fprintf(stderr, "btvm: -display curses needs the VGA (not -vga none)\n");
+        return 2;
+    }
+    if (!isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "btvm: -display curses: standard output is not a terminal\n");
+        return 2;
+    }
+    struct vm_display *d = calloc(1, sizeof(*d));
+    if (!d)
+        return 1;
+    d->vm = vm;
+    d->vga = vga;
+    d->kbc = kbc;
+#if DISPLAY_HAVE_KEYMAP
+    vm_keymap_init(&d->keymap);
+#else
+    fprintf(stderr, "btvm: -display curses: no host keymap in this build; keys are dropped "
+                    "(Ctrl-A X quits)\n");
+#endif
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    /* The alternate screen keeps the user's scrollback untouched. */
+    static const char enter_screen[] = "\033[?1049h\033[2J";
+    vm_console_take_screen(leave_screen);
+    write_out(enter_screen, strlen(enter_screen));
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals are the vcpu thread's */
+    int r = pthread_create(&d->thread, NULL, display_main, d);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r) {
+        fprintf(stderr, "btvm: cannot start the display thread: %s\n", strerror(r));
+        free(d);
+        return 1;
+    }
+    d->thread_started = true;
+    d->timer.fire = display_tick;
+    d->timer.ctx = d;
+    d->timer.deadline_ns = dev_clock_ns() + DISPLAY_PERIOD_NS;
+    dev_timers_add(vm->timers, &d->timer);
+    *out = d;
+    return 0;
+}
+
+void vm_display_close(struct vm_display *d)
+{
+    if (!d)
+        return;
+    d->timer.deadline_ns = UINT64_MAX;
+    if (d->thread_started) {
+        pthread_mutex_lock(&d->mu);
+        d->quit = true;
+        pthread_cond_signal(&d->cv);
+        pthread_mutex_unlock(&d->mu);
+        pthread_join(d->thread, NULL);
+    }
+    vm_console_close();
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    free(d);
+}
+
+int vm_display_screendump(const struct vm_options *opt, struct dev_vga *vga)
+{
+    int st = 0;
+    if (opt->screendump) {
+        uint32_t *px = NULL;
+        size_t cap = 0;
+        unsigned w = 0, h = 0;
+        int r = vga ? dev_vga_render(vga, &px, &cap, &w, &h) : 0;
+        if (r == 0 && (!w || !h)) {
+            /* Blank (or no VGA): a black 640x480 frame, what a monitor shows. */
+            w = 640;
+            h = 480;
+            free(px);
+            px = calloc((size_t)w * h, sizeof(*px));
+            r = px ? 0 : -ENOMEM;
+        }
+        if (r == 0)
+            r = vm_png_write(opt->screendump, px, w, h);
+        free(px);
+        if (r) {
+            fprintf(stderr, "btvm: --screendump %s: %s\n", opt->screendump, strerror(-r));
+            st = -1;
+        }
+    }
+    if (opt->screendump_text) {
+        struct dev_vga_text *t = malloc(sizeof(*t));
+        if (!t || !vga || !dev_vga_text(vga, t)) {
+            fprintf(stderr, "btvm: --screendump-text %s: the screen is not in a text mode\n",
+                    opt->screendump_text);
+            free(t);
+            return -1;
+        }
+        FILE *f = fopen(opt->screendump_text, "w");
+        if (!f) {
+            fprintf(stderr, "btvm: --screendump-text %s: %s\n", opt->screendump_text,
+                    strerror(errno));
+            free(t);
+            return -1;
+        }
+        vm_text_dump(f, t);
+        free(t);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "btvm: --screendump-text %s: write failed\n", opt->screendump_text);
+            st = -1;
+        }
+    }
+    return st;
+}
