@@ -180,13 +180,19 @@ static int render_vbe(struct dev_vga *v, uint32_t **buf, size_t *cap, unsigned *
     return 0;
 }
 
+/* The raster the CRTC scans out, as QEMU shows it: every scan line (a
+ * row repeated per CR9's scan count and double-scan bit), and in 256-colour
+ * mode each pixel two dots wide (one pixel per two dot clocks), as is
+ * every pixel when SR1 halves the dot clock. */
 static int render_vga(struct dev_vga *v, uint32_t **buf, size_t *cap, unsigned *w, unsigned *h)
 {
     bool c256 = v->ar[0x10] & 0x40;
     unsigned dots = (v->cr[1] + 1u) * 8;
     unsigned scan = ((v->cr[9] & 0x1F) + 1u) * ((v->cr[9] & 0x80) ? 2 : 1);
-    *w = c256 ? dots / 2 : dots;
-    *h = vert_display(v) / scan;
+    unsigned wide = (c256 || (v->sr[1] & 0x08)) ? 2 : 1;
+    unsigned pixels = c256 ? dots / 2 : dots;
+    *w = pixels * wide;
+    *h = vert_display(v);
     if (ensure(buf, cap, (size_t)*w * *h))
         return -ENOMEM;
     unsigned stride = v->cr[0x13] * 2u, start = start_addr(v), mult = addr_mult(v);
@@ -195,17 +201,18 @@ static int render_vga(struct dev_vga *v, uint32_t **buf, size_t *cap, unsigned *
         pal16[i] = vga_dac_rgb(v, ar_index(v, i));
     unsigned plane_en = v->ar[0x12] & 0xF;
     for (unsigned y = 0; y < *h; y++) {
-        unsigned line = start + y * stride;
+        unsigned line = start + (y / scan) * stride;
         uint32_t *px = *buf + (size_t)y * *w;
         for (unsigned x = 0; x < *w; x++) {
+            unsigned p = x / wide;
             if (c256) {
-                uint8_t b = vga_plane_byte(v, x & 3, (line + x / 4) * mult);
+                uint8_t b = vga_plane_byte(v, p & 3, (line + p / 4) * mult);
                 px[x] = vga_dac_rgb(v, b & v->pel_mask);
             } else {
-                uint32_t off = (line + x / 8) * mult;
-                unsigned bit = 7 - (x & 7), c = 0;
-                for (unsigned p = 0; p < 4; p++)
-                    c |= (unsigned)(vga_plane_byte(v, p, off) >> bit & 1) << p;
+                uint32_t off = (line + p / 8) * mult;
+                unsigned bit = 7 - (p & 7), c = 0;
+                for (unsigned q = 0; q < 4; q++)
+                    c |= (unsigned)(vga_plane_byte(v, q, off) >> bit & 1) << q;
                 px[x] = pal16[c & plane_en];
             }
         }

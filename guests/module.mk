@@ -120,3 +120,7 @@ $(GUEST_DIR)/ioapictest.elf: $(IOAPICTEST_OBJS)
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+# ---- vgatest: the VGA programmed directly (tests/guest/vgatest.sh) ----
+GUESTS += $(GUEST_DIR)/vgatest.elf
+$(GUEST_DIR)/vgatest.elf: $(GUEST_OBJ)/vgatest/vgatest.o
+.SECONDARY: $(GUEST_OBJ)/vgatest/vgatest.o

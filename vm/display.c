@@ -280,8 +280,11 @@ int vm_display_screendump(const struct vm_options *opt, struct dev_vga *vga)
             px = calloc((size_t)w * h, sizeof(*px));
             r = px ? 0 : -ENOMEM;
         }
+        size_t n = strlen(opt->screendump);
+        bool ppm = n > 4 && !strcmp(opt->screendump + n - 4, ".ppm");
         if (r == 0)
-            r = vm_png_write(opt->screendump, px, w, h);
+            r = ppm ? vm_ppm_write(opt->screendump, px, w, h)
+                    : vm_png_write(opt->screendump, px, w, h);
         free(px);
         if (r) {
             fprintf(stderr, "btvm: --screendump %s: %s\n", opt->screendump, strerror(-r));

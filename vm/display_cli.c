@@ -16,6 +16,7 @@ const char vm_cli_display_help[] =
     "  -vga std|none          the standard VGA with Bochs VBE at PCI 00:02.0\n"
     "                         (default std)\n"
     "  --screendump FILE      write the screen as a PNG when the guest stops\n"
+    "                         (a binary PPM if FILE ends in .ppm)\n"
     "  --screendump-text FILE write a text-mode screen as UTF-8 text at exit\n";
 
 static const char *fail(char *err, size_t errlen, const char *msg, const char *name,

@@ -84,3 +84,20 @@ int vm_png_write(const char *path, const uint32_t *px, unsigned w, unsigned h)
         return -EIO;
     return 0;
 }
+
+int vm_ppm_write(const char *path, const uint32_t *px, unsigned w, unsigned h)
+{
+    if (!w || !h)
+        return -EINVAL;
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -errno;
+    bool ok = fprintf(f, "P6\n%u %u\n255\n", w, h) > 0;
+    for (size_t i = 0; ok && i < (size_t)w * h; i++) {
+        uint8_t rgb[3] = { (uint8_t)(px[i] >> 16), (uint8_t)(px[i] >> 8), (uint8_t)px[i] };
+        ok = fwrite(rgb, 1, 3, f) == 3;
+    }
+    if (fclose(f) != 0 || !ok)
+        return -EIO;
+    return 0;
+}

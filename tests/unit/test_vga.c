@@ -411,10 +411,13 @@ START_TEST(render_mode13_and_12)
     size_t cap = 0;
     unsigned w, h;
     ck_assert_int_eq(dev_vga_render(vga, &px, &cap, &w, &h), 0);
-    ck_assert_uint_eq(w, 320);
-    ck_assert_uint_eq(h, 200);
-    ck_assert_uint_eq(px[2 * 320 + 5], 0xFF0000);
-    ck_assert_uint_eq(px[2 * 320 + 6], 0x000000);
+    /* The scanned raster: 640x400, each pixel 2x2. */
+    ck_assert_uint_eq(w, 640);
+    ck_assert_uint_eq(h, 400);
+    ck_assert_uint_eq(px[4 * 640 + 10], 0xFF0000);
+    ck_assert_uint_eq(px[5 * 640 + 11], 0xFF0000);
+    ck_assert_uint_eq(px[4 * 640 + 12], 0x000000);
+    ck_assert_uint_eq(px[6 * 640 + 10], 0x000000);
     /* Mode 12h-like: planar 640x480, byte mode, 16 colours. */
     sr(4, 0x06); gr(5, 0x00);
     outw(0x3D4, 0xDF12); outw(0x3D4, 0x3E07); outw(0x3D4, 0x4009);
