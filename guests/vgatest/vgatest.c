@@ -374,6 +374,6 @@ int guest_main(uint32_t magic, uint32_t mbi)
     serial_puts("vgatest: drawn\n");
     if (has(cmdline, "wait"))
         for (;;)
-            __asm__ volatile("cli; hlt");
+            __asm__ volatile("sti; hlt");
     return failures ? 1 : 0;
 }
