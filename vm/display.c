@@ -25,14 +25,7 @@
 #include "vm/console.h"
 #include "vm/display_png.h"
 #include "vm/display_text.h"
-/* The host keymap comes from the keyboard work (wip-kbd); until it is in
- * the tree, the curses display has no keyboard and says so. */
-#if __has_include("vm/keymap.h")
 #include "vm/keymap.h"
-#define DISPLAY_HAVE_KEYMAP 1
-#else
-#define DISPLAY_HAVE_KEYMAP 0
-#endif
 
 #define DISPLAY_PERIOD_NS (1000000000ull / 30)
 
@@ -44,9 +37,8 @@ struct vm_display {
     struct dev_vga *vga;
     struct dev_i8042 *kbc;
     struct dev_timer timer;
-#if DISPLAY_HAVE_KEYMAP
     struct vm_keymap keymap;
-#endif
+    uint64_t last_key_ns;      /* when the last terminal byte came */
 
     pthread_t thread;
     bool thread_started;
@@ -87,26 +79,26 @@ bool vm_display_owns_terminal(const struct vm_options *opt)
     return opt->display == VM_DISPLAY_CURSES;
 }
 
-#if DISPLAY_HAVE_KEYMAP
 static void emit_key(void *opaque, uint16_t set1code, bool down)
 {
     struct vm_display *d = opaque;
-    dev_i8042_key(d->kbc, set1code, down);
+    if (d->kbc)
+        dev_i8042_key(d->kbc, set1code, down);
 }
-#endif
 
-/* Terminal bytes (the console's input ring) to PS/2 key events. */
-static void feed_keys(struct vm_display *d)
+/* Terminal bytes (the console's input ring) to PS/2 key events; a lone
+ * ESC is the Escape key once no byte followed it for a while. */
+static void feed_keys(struct vm_display *d, uint64_t now)
 {
     const struct dev_chardev *con = vm_console_chardev();
     uint8_t b;
     while (con->read(con->ctx, &b) == 1) {
-#if DISPLAY_HAVE_KEYMAP
         vm_keymap_feed(&d->keymap, b, emit_key, d);
-#else
-        (void)d;   /* no keymap: dropped (vm_display_open said so) */
-#endif
+        d->last_key_ns = now;
     }
+    if (vm_keymap_pending(&d->keymap) &&
+        now - d->last_key_ns >= VM_KEYMAP_ESC_TIMEOUT_MS * 1000000ull)
+        vm_keymap_flush(&d->keymap, emit_key, d);
 }
 
 /* vcpu thread: sample the screen, hand keys to the keyboard. */
@@ -115,7 +107,7 @@ static void display_tick(void *ctx, uint64_t now)
     struct vm_display *d = ctx;
     d->timer.deadline_ns = now + DISPLAY_PERIOD_NS;
 
-    feed_keys(d);
+    feed_keys(d, now);
     bool text = dev_vga_text(d->vga, &d->sample);
     pthread_mutex_lock(&d->mu);
     if (text) {
@@ -215,12 +207,7 @@ int vm_display_open(struct vm_display **out, struct vm *vm, struct dev_vga *vga,
     d->vm = vm;
     d->vga = vga;
     d->kbc = kbc;
-#if DISPLAY_HAVE_KEYMAP
     vm_keymap_init(&d->keymap);
-#else
-    fprintf(stderr, "btvm: -display curses: no host keymap in this build; keys are dropped "
-                    "(Ctrl-A X quits)\n");
-#endif
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     /* The alternate screen keeps the user's scrollback untouched. */

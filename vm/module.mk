@@ -9,3 +9,6 @@ BTVM_SRCS += vm/popek.c
 # Display: the curses text display, screendumps (PNG through zlib, text), its options
 BTVM_SRCS += vm/display.c vm/display_text.c vm/display_png.c vm/display_cli.c vm/display_machine.c
 LDLIBS += -lz
+
+# Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
+BTVM_SRCS += vm/keymap.c
