@@ -92,13 +92,21 @@ static void feed_keys(struct vm_display *d, uint64_t now)
 {
     const struct dev_chardev *con = vm_console_chardev();
     uint8_t b;
+    bool any = false;
     while (con->read(con->ctx, &b) == 1) {
         vm_keymap_feed(&d->keymap, b, emit_key, d);
         d->last_key_ns = now;
+        any = true;
     }
     if (vm_keymap_pending(&d->keymap) &&
-        now - d->last_key_ns >= VM_KEYMAP_ESC_TIMEOUT_MS * 1000000ull)
+        now - d->last_key_ns >= VM_KEYMAP_ESC_TIMEOUT_MS * 1000000ull) {
         vm_keymap_flush(&d->keymap, emit_key, d);
+        any = true;
+    }
+    /* We are on the vcpu thread: move the keys into the keyboard now
+     * (its output buffer, IRQ 1) instead of waiting for a guest access. */
+    if (any && d->kbc)
+        dev_i8042_poll(d->kbc);
 }
 
 /* vcpu thread: sample the screen, hand keys to the keyboard. */
