@@ -372,6 +372,26 @@ int guest_main(uint32_t magic, uint32_t mbi)
     else
         screen_text(has(cmdline, "screen=text50"));
     serial_puts("vgatest: drawn\n");
+    /* "keys": show the scancodes the keyboard sends (polled), on the
+     * screen's row 3 and on COM1, until Escape (make code 0x01). */
+    if (has(cmdline, "keys")) {
+        unsigned col = 0;
+        for (;;) {
+            if (!(inb(0x64) & 1))
+                continue;
+            bool aux = inb(0x64) & 0x20;
+            uint8_t sc = inb(0x60);
+            if (aux)
+                continue;
+            gprintf("vgatest: key %x\n", sc);
+            static const char hex[] = "0123456789abcdef";
+            text[3 * 80 + col] = (uint16_t)(0x0A00 | hex[sc >> 4]);
+            text[3 * 80 + col + 1] = (uint16_t)(0x0A00 | hex[sc & 15]);
+            col = (col + 3) % 78;
+            if (sc == 0x01)
+                break;
+        }
+    }
     if (has(cmdline, "wait"))
         for (;;)
             __asm__ volatile("sti; hlt");
