@@ -245,7 +245,12 @@ void vm_display_close(struct vm_display *d)
 {
     if (!d)
         return;
-    d->timer.deadline_ns = UINT64_MAX;
+    /* Off the machine's timer list: the list outlives this struct. */
+    for (struct dev_timer **pp = &d->vm->timers->head; *pp; pp = &(*pp)->next)
+        if (*pp == &d->timer) {
+            *pp = d->timer.next;
+            break;
+        }
     if (d->thread_started) {
         pthread_mutex_lock(&d->mu);
         d->quit = true;
