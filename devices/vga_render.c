@@ -203,17 +203,27 @@ static int render_vga(struct dev_vga *v, uint32_t **buf, size_t *cap, unsigned *
     for (unsigned y = 0; y < *h; y++) {
         unsigned line = start + (y / scan) * stride;
         uint32_t *px = *buf + (size_t)y * *w;
-        for (unsigned x = 0; x < *w; x++) {
-            unsigned p = x / wide;
-            if (c256) {
+        if (c256) {
+            for (unsigned x = 0; x < *w; x++) {
+                unsigned p = x / wide;
                 uint8_t b = vga_plane_byte(v, p & 3, (line + p / 4) * mult);
                 px[x] = vga_dac_rgb(v, b & v->pel_mask);
-            } else {
-                uint32_t off = (line + p / 8) * mult;
-                unsigned bit = 7 - (p & 7), c = 0;
+            }
+            continue;
+        }
+        /* Planar: the four plane bytes of 8 pixels at a time. */
+        for (unsigned xb = 0; xb < pixels / 8; xb++) {
+            uint32_t off = (line + xb) * mult;
+            uint8_t b[4];
+            for (unsigned q = 0; q < 4; q++)
+                b[q] = vga_plane_byte(v, q, off);
+            for (unsigned i = 0; i < 8; i++) {
+                unsigned bit = 7 - i, c = 0;
                 for (unsigned q = 0; q < 4; q++)
-                    c |= (unsigned)(vga_plane_byte(v, q, off) >> bit & 1) << q;
-                px[x] = pal16[c & plane_en];
+                    c |= (unsigned)(b[q] >> bit & 1) << q;
+                uint32_t rgb = pal16[c & plane_en];
+                for (unsigned k = 0; k < wide; k++)
+                    px[(xb * 8 + i) * wide + k] = rgb;
             }
         }
     }

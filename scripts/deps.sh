@@ -22,6 +22,7 @@ command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-to
 # The VGA's BIOS (vgabios-stdvga.bin) and --screendump's PNG (zlib).
 [ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
 have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
+have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

@@ -53,3 +53,10 @@ layer-check: $(BUILD)/btvm
 	@bash scripts/bt_cycles.sh >/dev/null && echo "bt_cycles: bt/ files call each other in one order (scripts/bt_cycles.sh)"
 
 test: layer-check unit-test guest-test linux-test hav-test
+
+# tests/tools/vncgrab: a minimal VNC viewer for tests/guest/vgatest.sh.
+$(BUILD)/tests/vncgrab: tests/tools/vncgrab.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lvncclient
+guest-test: $(BUILD)/tests/vncgrab
+all: $(BUILD)/tests/vncgrab

@@ -25,6 +25,7 @@
 #include "vm/console.h"
 #include "vm/display_png.h"
 #include "vm/display_text.h"
+#include "vm/display_vnc.h"
 #include "vm/keymap.h"
 
 #define DISPLAY_PERIOD_NS (1000000000ull / 30)
@@ -37,8 +38,15 @@ struct vm_display {
     struct dev_vga *vga;
     struct dev_i8042 *kbc;
     struct dev_timer timer;
+    bool curses;
     struct vm_keymap keymap;
     uint64_t last_key_ns;      /* when the last terminal byte came */
+    /* -vnc (vcpu thread only): the last text frame sent, the pixels. */
+    struct vm_vnc *vnc;
+    bool vnc_sent_text;
+    struct dev_vga_text vnc_last;
+    uint32_t *px;
+    size_t px_cap;
 
     pthread_t thread;
     bool thread_started;
@@ -109,18 +117,61 @@ static void feed_keys(struct vm_display *d, uint64_t now)
         dev_i8042_poll(d->kbc);
 }
 
+static size_t text_bytes(const struct dev_vga_text *t)
+{
+    return offsetof(struct dev_vga_text, cell) + sizeof(uint16_t) * t->cols * t->rows;
+}
+
+/* VNC: render only while a viewer looks, and a text screen only when its
+ * cells or cursor changed (rendering costs the vcpu; comparing does not). */
+static void vnc_tick(struct vm_display *d, bool text)
+{
+    bool fresh = vm_vnc_take_new_client(d->vnc);
+    if (!fresh && !vm_vnc_has_clients(d->vnc))
+        return;
+    if (text && !fresh && d->vnc_sent_text &&
+        !memcmp(&d->vnc_last, &d->sample, text_bytes(&d->sample)))
+        return;
+    unsigned w, h;
+    if (dev_vga_render(d->vga, &d->px, &d->px_cap, &w, &h) != 0)
+        return;
+    if (!w || !h) {   /* blank: a black frame of the last size */
+        w = 640;
+        h = 480;
+        if (d->px_cap < (size_t)w * h) {
+            free(d->px);
+            d->px = calloc((size_t)w * h, sizeof(*d->px));
+            d->px_cap = d->px ? (size_t)w * h : 0;
+            if (!d->px)
+                return;
+        }
+        memset(d->px, 0, (size_t)w * h * sizeof(*d->px));
+    }
+    vm_vnc_frame(d->vnc, d->px, w, h);
+    d->vnc_sent_text = text;
+    if (text)
+        memcpy(&d->vnc_last, &d->sample, text_bytes(&d->sample));
+}
+
 /* vcpu thread: sample the screen, hand keys to the keyboard. */
 static void display_tick(void *ctx, uint64_t now)
 {
     struct vm_display *d = ctx;
     d->timer.deadline_ns = now + DISPLAY_PERIOD_NS;
 
-    feed_keys(d, now);
+    if (d->curses)
+        feed_keys(d, now);
     bool text = dev_vga_text(d->vga, &d->sample);
+    if (d->vnc) {
+        vnc_tick(d, text);
+        if (d->kbc)
+            dev_i8042_poll(d->kbc);   /* the viewer's keys and pointer, queued by its thread */
+    }
+    if (!d->curses)
+        return;
     pthread_mutex_lock(&d->mu);
     if (text) {
-        size_t n = offsetof(struct dev_vga_text, cell) +
-                   sizeof(uint16_t) * d->sample.cols * d->sample.rows;
+        size_t n = text_bytes(&d->sample);
         if (!d->next_text || memcmp(&d->next, &d->sample, n) != 0) {
             memcpy(&d->next, &d->sample, n);
             d->next_text = true;
@@ -194,18 +245,15 @@ int vm_display_open(struct vm_display **out, struct vm *vm, struct dev_vga *vga,
 {
     const struct vm_options *opt = &vm->opt;
     *out = NULL;
-    if (opt->vnc) {
-        fprintf(stderr, "btvm: -vnc: this btvm was built without a VNC server "
-                        "(docs/display.md)\n");
-        return 2;
-    }
-    if (opt->display != VM_DISPLAY_CURSES)
+    bool curses = opt->display == VM_DISPLAY_CURSES;
+    if (!curses && !opt->vnc)
         return 0;
     if (!vga) {
-        fprintf(stderr, "btvm: -display curses needs the VGA (not -vga none)\n");
+        fprintf(stderr, "btvm: %s needs the VGA (not -vga none)\n",
+                curses ? "-display curses" : "-vnc");
         return 2;
     }
-    if (!isatty(STDOUT_FILENO)) {
+    if (curses && !isatty(STDOUT_FILENO)) {
         fprintf(stderr, "btvm: -display curses: standard output is not a terminal\n");
         return 2;
     }
@@ -215,29 +263,42 @@ int vm_display_open(struct vm_display **out, struct vm *vm, struct dev_vga *vga,
     d->vm = vm;
     d->vga = vga;
     d->kbc = kbc;
+    d->curses = curses;
     vm_keymap_init(&d->keymap);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
-    /* The alternate screen keeps the user's scrollback untouched. */
-    static const char enter_screen[] = "\033[?1049h\033[2J";
-    vm_console_take_screen(leave_screen);
-    write_out(enter_screen, strlen(enter_screen));
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals are the vcpu thread's */
-    int r = pthread_create(&d->thread, NULL, display_main, d);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r) {
-        fprintf(stderr, "btvm: cannot start the display thread: %s\n", strerror(r));
-        free(d);
-        return 1;
+    *out = d;   /* vm_display_close undoes whatever was done below */
+    if (opt->vnc) {
+        char err[160];
+        d->vnc = vm_vnc_open(opt->vnc_display, kbc, err, sizeof(err));
+        if (!d->vnc) {
+            fprintf(stderr, "btvm: -vnc :%u: %s\n", opt->vnc_display, err);
+            return 1;
+        }
+        if (!opt->quiet)
+            fprintf(stderr, "btvm: VNC server on 127.0.0.1:%u (display :%u)\n",
+                    5900 + opt->vnc_display, opt->vnc_display);
     }
-    d->thread_started = true;
+    if (curses) {
+        /* The alternate screen keeps the user's scrollback untouched. */
+        static const char enter_screen[] = "\033[?1049h\033[2J";
+        vm_console_take_screen(leave_screen);
+        write_out(enter_screen, strlen(enter_screen));
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals are the vcpu thread's */
+        int r = pthread_create(&d->thread, NULL, display_main, d);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r) {
+            fprintf(stderr, "btvm: cannot start the display thread: %s\n", strerror(r));
+            return 1;
+        }
+        d->thread_started = true;
+    }
     d->timer.fire = display_tick;
     d->timer.ctx = d;
     d->timer.deadline_ns = dev_clock_ns() + DISPLAY_PERIOD_NS;
     dev_timers_add(vm->timers, &d->timer);
-    *out = d;
     return 0;
 }
 
@@ -258,7 +319,10 @@ void vm_display_close(struct vm_display *d)
         pthread_mutex_unlock(&d->mu);
         pthread_join(d->thread, NULL);
     }
-    vm_console_close();
+    if (d->curses)
+        vm_console_close();
+    vm_vnc_close(d->vnc);
+    free(d->px);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d);

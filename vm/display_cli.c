@@ -15,6 +15,8 @@ const char vm_cli_display_help[] =
     "  -nographic             no display: COM1 on this terminal (the default)\n"
     "  -vga std|none          the standard VGA with Bochs VBE at PCI 00:02.0\n"
     "                         (default std)\n"
+    "  -vnc :N                a VNC server for the screen (any mode) on\n"
+    "                         127.0.0.1 port 5900+N; keys and mouse to PS/2\n"
     "  --screendump FILE      write the screen as a PNG when the guest stops\n"
     "                         (a binary PPM if FILE ends in .ppm)\n"
     "  --screendump-text FILE write a text-mode screen as UTF-8 text at exit\n";
@@ -37,8 +39,8 @@ const char *vm_cli_display_option(const char *name, int which, const char *val,
             opt->display = VM_DISPLAY_NONE;
         } else if (!strcmp(val, "sdl") || !strncmp(val, "sdl,", 4) || !strcmp(val, "gtk")) {
             return fail(err, errlen,
-                        "this btvm has no window display; use -vnc :N (docs/display.md)", name,
-                        val);
+                        "btvm has no window display; use -vnc :N and a VNC viewer "
+                        "(docs/display.md)", name, val);
         } else {
             return fail(err, errlen, "expected curses or none", name, val);
         }

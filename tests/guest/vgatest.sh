@@ -76,6 +76,35 @@ else
     echo "vgatest: script(1) not installed, curses run skipped"
 fi
 
+# -vnc: tests/tools/vncgrab (libvncclient, raw encoding) takes the mode 13h
+# screen and must get exactly btvm's own screendump; the server listens on
+# loopback only; the keys it types reach the guest's keyboard.
+VNCGRAB=build/tests/vncgrab
+if [ -x "$VNCGRAB" ]; then
+    n=$(( 40 + $$ % 50 )); port=$((5900 + n))
+    timeout 60 "$BTVM" run -q -k "$ELF" -a "screen=13h keys" -vnc ":$n" \
+        --screendump "$tmp/vnc-btvm.ppm" </dev/null >"$tmp/vnc-serial" 2>"$err" &
+    vpid=$!
+    for i in $(seq 300); do grep -q "vgatest: drawn" "$tmp/vnc-serial" 2>/dev/null && break; sleep 0.1; done
+    if command -v ss >/dev/null; then
+        ss -ltnH "sport = :$port" | awk '{ print $4 }' | grep -v '^127\.0\.0\.1:\|^\[::1\]:' |
+            grep -q . && { echo "vgatest: the VNC server listens beyond loopback"; fail=1; }
+    fi
+    "$VNCGRAB" "$port" 1.5 "$tmp/vnc-grab.ppm" 61 62 ff1b || fail=1
+    wait "$vpid"; st=$?
+    [ "$st" -eq 0 ] || { echo "vgatest: btvm -vnc exited with status $st"; head -5 "$err"; fail=1; }
+    keys=$(tr -d '\r' < "$tmp/vnc-serial" | grep '^vgatest: key ' | tr '\n' ' ')
+    [ "$keys" = "vgatest: key 1e vgatest: key 9e vgatest: key 30 vgatest: key b0 vgatest: key 1 " ] ||
+        { echo "vgatest: keys typed over VNC did not reach the guest"; fail=1; }
+    if [ -s "$tmp/vnc-grab.ppm" ] && cmp -s "$tmp/vnc-grab.ppm" "$tmp/vnc-btvm.ppm"; then
+        echo "vgatest: VNC frame and keys ok"
+    else
+        echo "vgatest: the VNC viewer's frame differs from btvm's screendump"; fail=1
+    fi
+else
+    echo "vgatest: $VNCGRAB missing (make it)"; fail=1
+fi
+
 # QEMU: the guest halts after drawing ("wait"); its monitor (on a FIFO)
 # takes the screendump, then quits.
 qemu_shot() {   # qemu_shot SCREEN

@@ -15,6 +15,7 @@
 #include "vm/cli.h"
 #include "vm/display_png.h"
 #include "vm/display_text.h"
+#include "vm/display_vnc.h"
 
 static struct dev_vga_text a, b;
 
@@ -183,6 +184,24 @@ START_TEST(cli_display_options)
 }
 END_TEST
 
+START_TEST(vnc_keysyms)
+{
+    ck_assert_uint_eq(vm_vnc_keysym_set1('a'), 0x1E);
+    ck_assert_uint_eq(vm_vnc_keysym_set1('A'), 0x1E);   /* Shift comes as its own key */
+    ck_assert_uint_eq(vm_vnc_keysym_set1('!'), 0x02);
+    ck_assert_uint_eq(vm_vnc_keysym_set1('?'), 0x35);
+    ck_assert_uint_eq(vm_vnc_keysym_set1(' '), 0x39);
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0xFF0D), 0x1C);   /* Return */
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0xFF1B), 0x01);   /* Escape */
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0xFF52), 0xE048); /* Up */
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0xFFBE), 0x3B);   /* F1 */
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0xFFC9), 0x58);   /* F12 */
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0xFFE4), 0xE01D); /* Right Ctrl */
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0xFFB7), 0x47);   /* keypad 7 */
+    ck_assert_uint_eq(vm_vnc_keysym_set1(0x20AC), 0);      /* the euro sign: no key */
+}
+END_TEST
+
 static Suite *display_suite(void)
 {
     Suite *s = suite_create("display");
@@ -191,6 +210,7 @@ static Suite *display_suite(void)
     tcase_add_test(t, text_dump_utf8);
     tcase_add_test(t, png_round_trip);
     tcase_add_test(t, cli_display_options);
+    tcase_add_test(t, vnc_keysyms);
     suite_add_tcase(s, t);
     return s;
 }
