@@ -9,7 +9,7 @@
  * write modes 0-3 / read mode 1 / latches in planar mode, chain-4
  * plane selection.
  *
- * Command line: screen=text|text50|13h|12h picks the final screen; "wait"
+ * Command line: screen=text|text50|13h|12h|vbe picks the final screen; "wait"
  * halts instead of exiting (QEMU stays up for its monitor's screendump).
  */
 #include <stdbool.h>
@@ -344,6 +344,46 @@ static void screen_text(bool fifty)
     cr(0x0F, (uint8_t)pos);
 }
 
+static void vbe(unsigned idx, uint16_t v)
+{
+    outw(0x1CE, (uint16_t)idx);
+    outw(0x1CF, v);
+}
+
+/* Bochs VBE 800x600x32 through the LFB (BAR0, assigned here when no
+ * firmware did), the top rows also through the banked 0xA0000 window. */
+static void screen_vbe(void)
+{
+    uint32_t bar = pci_read(2, 0x10) & ~0xFu;
+    if (!bar) {
+        outl(0xCF8, 0x80000000u | 2 << 11 | 0x10);
+        outl(0xCFC, 0xE0000000u);
+        bar = 0xE0000000u;
+    }
+    outl(0xCF8, 0x80000000u | 2 << 11 | 0x04);
+    outl(0xCFC, inl(0xCFC) | 2);                 /* memory decode on */
+    vbe(4, 0);
+    vbe(1, 800);
+    vbe(2, 600);
+    vbe(3, 32);
+    vbe(4, 0x41);                                /* enabled, LFB */
+    volatile uint32_t *lfb = (volatile uint32_t *)(uintptr_t)bar;
+    for (unsigned y = 16; y < 600; y++)
+        for (unsigned x = 0; x < 800; x++)
+            lfb[y * 800 + x] = (x * 255 / 799) << 16 | (y * 255 / 599) << 8 | ((x ^ y) & 0xFF);
+    /* Rows 0-15 (800 * 16 * 4 = 51200 bytes) through bank 0 at 0xA0000. */
+    vbe(5, 0);
+    volatile uint32_t *win = (volatile uint32_t *)0xA0000;
+    for (unsigned i = 0; i < 800 * 16; i++)
+        win[i] = 0x00FF8000u | (i & 0xFF);
+    unsigned f = failures;
+    begin("vbe_lfb");
+    check("LFB reads what the window wrote", 0x00FF8005u, lfb[5]);
+    vbe(5, 1);                                   /* bank 1: VRAM 64K.. */
+    check("bank 1 sees the LFB", lfb[0x10000 / 4 + 3], win[3]);
+    end(f);
+}
+
 static bool has(const char *s, const char *w)
 {
     size_t n = strlen(w);
@@ -367,6 +407,8 @@ int guest_main(uint32_t magic, uint32_t mbi)
     gprintf("vgatest: %u failures\n", failures);
     if (has(cmdline, "screen=13h"))
         screen_13h();
+    else if (has(cmdline, "screen=vbe"))
+        screen_vbe();
     else if (has(cmdline, "screen=12h"))
         screen_12h();
     else

@@ -4,7 +4,8 @@
 # = guest 0), then the screens it leaves, compared:
 #   screen=text, text50: btvm's --screendump-text must show the guest's
 #     lines (80x25 and 80x50), and its PNG must be 720x400;
-#   screen=13h, 12h: btvm's --screendump (PPM) against QEMU's monitor
+#   screen=13h, 12h, vbe (800x600x32 through the LFB and the bank window):
+#     btvm's --screendump (PPM) against QEMU's monitor
 #     screendump of the same guest: same size, every colour byte within 4
 #     (btvm scales the DAC's 6 bits to 8 by v*255/63, QEMU by shifting).
 set -u
@@ -54,6 +55,7 @@ else
 fi
 btvm_run 13h
 btvm_run 12h
+TESTS="$TESTS vbe_lfb" btvm_run vbe
 
 # -display curses on a pseudo-terminal (script(1)): the screen drawn with
 # escapes inside the alternate screen, left on exit; "ab" then Escape typed
@@ -125,7 +127,7 @@ qemu_shot() {   # qemu_shot SCREEN
     echo quit >&3
     exec 3>&-
     wait "$pid"
-    suite_check "qemu ($1)" 0 0 "$(cat "$log")" "$TESTS" || fail=1
+    suite_check "qemu ($1)" 0 0 "$(cat "$log")" "$TESTS$( [ "$1" = vbe ] && echo ' vbe_lfb')" || fail=1
 }
 
 same_screen() {   # same_screen A.ppm B.ppm
@@ -140,7 +142,7 @@ same_screen() {   # same_screen A.ppm B.ppm
 }
 
 if command -v qemu-system-i386 >/dev/null; then
-    for s in 13h 12h; do
+    for s in 13h 12h vbe; do
         qemu_shot "$s"
         if [ -s "$tmp/qemu-$s.ppm" ] && [ -s "$tmp/btvm-$s.ppm" ]; then
             same_screen "$tmp/btvm-$s.ppm" "$tmp/qemu-$s.ppm" && echo "vgatest: screen $s matches QEMU's" || fail=1
