@@ -124,10 +124,15 @@ $(GUEST_DIR)/apictest.elf: $(APICTEST_OBJS)
 $(GUEST_DIR)/ioapictest.elf: $(IOAPICTEST_OBJS)
 .SECONDARY: $(APICTEST_OBJS) $(IOAPICTEST_OBJS)
 
-# Every guest appended above (prerequisites are expanded where a rule is read).
-guests: $(GUESTS)
 # ---- kbdtest: the i8042, PS/2 keyboard and mouse, polled (tests/guest/kbdtest.sh) ----
 GUESTS += $(GUEST_DIR)/kbdtest.elf
 $(GUEST_DIR)/kbdtest.elf: $(GUEST_OBJ)/kbdtest/kbdtest.o
 .SECONDARY: $(GUEST_OBJ)/kbdtest/kbdtest.o
-guests: $(GUEST_DIR)/kbdtest.elf
+
+# ---- vgatest: the VGA programmed directly (tests/guest/vgatest.sh) ----
+GUESTS += $(GUEST_DIR)/vgatest.elf
+$(GUEST_DIR)/vgatest.elf: $(GUEST_OBJ)/vgatest/vgatest.o
+.SECONDARY: $(GUEST_OBJ)/vgatest/vgatest.o
+
+# Every guest appended above (prerequisites are expanded where a rule is read).
+guests: $(GUESTS)

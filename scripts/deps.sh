@@ -19,6 +19,10 @@ have_sbin mke2fs && have_sbin debugfs && have_sbin e2fsck || need+=(e2fsprogs)
 command -v xorriso >/dev/null              || need+=(xorriso)   # disk.sh, idetest.sh: ISOs
 # tests/unit/test_acpi: iasl -d and acpiexec check the DSDT btvm writes.
 command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-tools)
+# The VGA's BIOS (vgabios-stdvga.bin) and --screendump's PNG (zlib).
+[ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
+have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
+have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

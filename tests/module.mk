@@ -60,3 +60,10 @@ linux-test: linux-ps2-test
 .PHONY: linux-ps2-test
 linux-ps2-test: $(BUILD)/btvm linux
 	@bash tests/linux/ps2.sh
+
+# tests/tools/vncgrab: a minimal VNC viewer for tests/guest/vgatest.sh.
+$(BUILD)/tests/vncgrab: tests/tools/vncgrab.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lvncclient
+guest-test: $(BUILD)/tests/vncgrab
+all: $(BUILD)/tests/vncgrab

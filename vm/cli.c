@@ -12,6 +12,7 @@
  * the first free slot in command-line order.
  */
 #include "vm/cli.h"
+#include "vm/display_cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@
 
 enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE, O_CODECACHE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
-              O_DRIVE, O_HELP };
+              O_DRIVE, O_HELP,
+              O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -52,6 +54,12 @@ static const struct opt_def opt_defs[] = {
     { "-cdrom", O_CDROM, 1 },  { "--cdrom", O_CDROM, 1 },
     { "-drive", O_DRIVE, 1 },  { "--drive", O_DRIVE, 1 },
     { "-h", O_HELP, 0 },       { "--help", O_HELP, 0 },
+    { "-display", O_DISPLAY, 1 }, { "--display", O_DISPLAY, 1 },
+    { "-nographic", O_NOGRAPHIC, 0 }, { "--nographic", O_NOGRAPHIC, 0 },
+    { "-vnc", O_VNC, 1 },      { "--vnc", O_VNC, 1 },
+    { "-vga", O_VGA, 1 },      { "--vga", O_VGA, 1 },
+    { "--screendump", O_SCREENDUMP, 1 },
+    { "--screendump-text", O_SCREENDUMP_TEXT, 1 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -386,6 +394,14 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_HELP:
             out->cmd = VM_CLI_HELP;
             return NULL;
+        case O_DISPLAY:
+        case O_NOGRAPHIC:
+        case O_VNC:
+        case O_VGA:
+        case O_SCREENDUMP:
+        case O_SCREENDUMP_TEXT:
+            e = vm_cli_display_option(d->name, (int)(d->id - O_DISPLAY), val, opt, err, errlen);
+            break;
         }
         if (e)
             return e;
@@ -453,6 +469,7 @@ void vm_cli_usage(FILE *f)
         "                         free one; cdrom is read-only; ',,' is a comma in FILE\n"
         "  --no-reboot            a guest reset ends btvm with status 6\n"
         "  --reboot               a guest reset restarts the machine (the default)\n"
+        "%s"
         "  -h, --help             this text\n"
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"
@@ -460,7 +477,7 @@ void vm_cli_usage(FILE *f)
         "4 guest used something btvm does not support, 5 triple fault,\n"
         "6 the guest reset the machine (--no-reboot).\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
-        VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024);
+        VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help);
 }
 
 void vm_cli_version(FILE *f)

@@ -35,6 +35,7 @@
 #include "devices/fw_cfg.h"
 #include "vm/acpi_tables.h"
 #include "vm/console.h"
+#include "vm/display.h"
 #include "vm/dma.h"
 #include "vm/fwcfg.h"
 #include "vm/linuxboot.h"
@@ -267,6 +268,9 @@ static int setup_platform(struct vm_machine *m)
     r = vm_fw_cfg_setup(vm, &m->fw_cfg);
     if (r)
         return r;
+    r = vm_machine_vga_setup(m);
+    if (r)
+        return r;
     return 0;
 }
 
@@ -286,7 +290,8 @@ static int setup_devices(struct vm_machine *m)
         return VM_STATUS_HOST_ERROR;
     }
     m->console_open = true;
-    const struct dev_chardev *con = vm_console_chardev();
+    const struct dev_chardev *con = vm_display_owns_terminal(&vm->opt)
+                                        ? vm_display_null_chardev() : vm_console_chardev();
     m->uart = dev_uart_new(vm->bus, VM_PORT_COM1, con);
     if (!m->uart)
         return VM_STATUS_HOST_ERROR; /* dev_uart_new printed why */
@@ -391,6 +396,9 @@ void vm_machine_destroy(struct vm_machine *m)
 {
     struct vm *vm = &m->vm;
 
+    if (m->engine_ready)
+        vm_display_screendump(&vm->opt, m->vga);
+    vm_machine_vga_close_display(m);
     /* Terminal first: whatever happens below, the user gets it back. */
     if (m->console_open)
         vm_console_close();
@@ -406,6 +414,7 @@ void vm_machine_destroy(struct vm_machine *m)
      * PCI host and the ACPI PM it uses; IDE before the images it reads. */
     if (m->fw_cfg)
         dev_fw_cfg_free(m->fw_cfg);
+    vm_machine_vga_free(m);
     if (m->piix)
         dev_piix_free(m->piix);
     if (m->ide)

@@ -36,6 +36,8 @@ struct dev_piix;
 struct dev_ide;
 struct dev_fw_cfg;
 struct blk;
+struct dev_vga;
+struct vm_display;
 
 struct vm_machine {
     struct vm vm;              /* first: device callbacks get &m->vm */
@@ -56,6 +58,8 @@ struct vm_machine {
     struct dev_piix *piix;
     struct dev_ide *ide;
     struct dev_fw_cfg *fw_cfg;
+    struct dev_vga *vga;       /* -vga std (vm/display_machine.c) */
+    struct vm_display *display;
     struct blk *blk[VM_MAX_DRIVES]; /* open disk images, by IDE index */
     struct dev_timers timers;  /* vm.timers points here */
     struct vm_mb_result boot;
@@ -68,6 +72,11 @@ struct vm_machine {
  * vm_machine_destroy() either way. */
 int vm_machine_create(struct vm_machine *m, const struct vm_options *opt);
 void vm_machine_destroy(struct vm_machine *m);
+
+/* The VGA at PCI 00:02.0 with its BIOS, and the display (vm/display_machine.c). */
+int vm_machine_vga_setup(struct vm_machine *m);
+void vm_machine_vga_close_display(struct vm_machine *m);
+void vm_machine_vga_free(struct vm_machine *m);
 
 /* Run the guest until it stops; restores the terminal, prints why it
  * stopped (if btvm's reason) and --stats; returns the exit status. */

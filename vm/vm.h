@@ -94,6 +94,13 @@ struct vm_options {
     bool reboot;               /* --reboot: a guest reset reboots */
     bool no_reboot;            /* --no-reboot: a guest reset ends btvm (status 6) */
     struct vm_drive drives[VM_MAX_DRIVES]; /* by IDE index */
+    /* Display (vm/display.c, docs/display.md). */
+    enum vm_display_kind { VM_DISPLAY_NONE, VM_DISPLAY_CURSES, VM_DISPLAY_SDL } display;
+    bool vnc;                  /* -vnc :N */
+    unsigned vnc_display;      /* N: TCP port 5900 + N on 127.0.0.1 */
+    bool no_vga;               /* -vga none */
+    const char *screendump;    /* --screendump FILE: PNG of the screen at exit */
+    const char *screendump_text; /* --screendump-text FILE: a text screen as UTF-8 */
 };
 
 struct vm {
