@@ -13,3 +13,5 @@ LDLIBS += -lz -lvncserver
 
 # Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
 BTVM_SRCS += vm/keymap.c
+# Opening a command-line drive's image (format, cache, snapshot; block/).
+BTVM_SRCS += vm/drive_open.c
