@@ -18,5 +18,6 @@ int hostile_ioapic_random(uint32_t ram_top);
 int hostile_ide_dma(uint32_t ram_top);
 int hostile_fwcfg_random(uint32_t ram_top);
 int hostile_hpet_random(uint32_t ram_top);
+int hostile_virtio_blk(uint32_t ram_top);   /* virtio.c */
 
 #endif
