@@ -15,3 +15,5 @@ BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c
 BTVM_SRCS += devices/ide.c
 # HPET (0xFED00000) and QEMU's fw_cfg (0x510/0x511, DMA 0x514)
 BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
+# System control port A (0x92: fast A20, fast reset)
+BTVM_SRCS += devices/port92.c

@@ -79,8 +79,10 @@ int dev_pci_fn_set_bar(struct dev_pci_fn *fn, unsigned i, enum dev_pci_bar_type 
     if (i >= 6 || !size || (size & (size - 1)))
         return -EINVAL;
     uint32_t mask;
+    /* I/O BARs keep all 32 address bits writable, as QEMU's do: SeaBIOS
+     * sizes a BAR over 32 bits, and one set past 64 KiB decodes nowhere. */
     if (type == DEV_PCI_BAR_IO && size >= 4 && size <= 256)
-        mask = 0xFFFFu & ~(size - 1);
+        mask = ~(size - 1);
     else if (type == DEV_PCI_BAR_MEM32 && size >= 16)
         mask = ~(size - 1);
     else
@@ -108,7 +110,7 @@ static bool bar_target(const struct dev_pci_fn *fn, unsigned i, uint32_t *base)
     case DEV_PCI_BAR_IO:
         if (!(cmd & DEV_PCI_CMD_IO))
             return false;
-        *base = v & 0xFFFCu & ~(b->size - 1);
+        *base = v & ~3u & ~(b->size - 1);
         top = 0xFFFF;
         break;
     case DEV_PCI_BAR_MEM32:

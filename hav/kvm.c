@@ -87,7 +87,7 @@ static int hav_init(struct vm *vm)
         .slot = 0,
         .guest_phys_addr = 0,
         .memory_size = vm->ram_size,
-        .userspace_addr = (uint64_t)(uintptr_t)vm->ram,
+        .userspace_addr = (uint64_t)(uintptr_t)(vm->dram ? vm->dram : vm->ram),
     };
     what = "KVM_SET_USER_MEMORY_REGION";
     if (ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)

@@ -23,7 +23,7 @@
 
 enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE, O_CODECACHE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
-              O_DRIVE, O_HELP };
+              O_DRIVE, O_HELP, O_BIOS, O_BIOS_LOG, O_BOOT };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -52,6 +52,9 @@ static const struct opt_def opt_defs[] = {
     { "-cdrom", O_CDROM, 1 },  { "--cdrom", O_CDROM, 1 },
     { "-drive", O_DRIVE, 1 },  { "--drive", O_DRIVE, 1 },
     { "-h", O_HELP, 0 },       { "--help", O_HELP, 0 },
+    { "-bios", O_BIOS, 1 },    { "--bios", O_BIOS, 1 },
+    { "--bios-log", O_BIOS_LOG, 1 },
+    { "-boot", O_BOOT, 1 },    { "--boot", O_BOOT, 1 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -265,6 +268,46 @@ static const char *parse_drive(struct vm_cli *out, struct drive_src *src, const 
     return add_drive(out, src, index, name, spec, file, true, media, readonly, err, errlen);
 }
 
+/* -boot: QEMU's [order=]DRIVES[,menu=on|off] (DRIVES: c the first disk, d
+ * the first CD-ROM); a bare DRIVES is the legacy spelling of order=. */
+static const char *parse_boot(const char *name, const char *spec, struct vm_options *opt,
+                              char *err, size_t errlen)
+{
+    for (const char *p = spec; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        const char *val = eq ? eq + 1 : p;
+        size_t klen = eq ? (size_t)(eq - p) : 0, vlen = len - (eq ? klen + 1 : 0);
+        if (!eq || key_is(p, klen, "order")) {
+            if (!vlen || vlen >= sizeof(opt->boot_order))
+                return fail(err, errlen, "%s '%s': expected order=DRIVES (c, d)", name, spec);
+            for (size_t i = 0; i < vlen; i++)
+                if (val[i] != 'c' && val[i] != 'd')
+                    return fail(err, errlen,
+                                "%s '%s': boot device '%c': btvm boots from c (the first "
+                                "disk) and d (the first CD-ROM) only", name, spec, val[i]);
+            memcpy(opt->boot_order, val, vlen);
+            opt->boot_order[vlen] = 0;
+        } else if (key_is(p, klen, "menu")) {
+            char v[8];
+            if (vlen >= sizeof(v))
+                return fail(err, errlen, "%s menu=%.*s: expected menu=on or menu=off", name,
+                            (int)vlen, val);
+            memcpy(v, val, vlen);
+            v[vlen] = 0;
+            if (!parse_onoff(v, &opt->boot_menu))
+                return fail(err, errlen, "%s menu=%s: expected menu=on or menu=off", name, v);
+        } else {
+            return fail(err, errlen, "%s '%s': unknown key '%.*s' (btvm knows order and menu)",
+                        name, spec, (int)klen, p);
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
+}
+
 static const struct opt_def *find_opt(const char *tok, size_t len)
 {
     for (size_t i = 0; i < sizeof(opt_defs) / sizeof(opt_defs[0]); i++)
@@ -386,12 +429,38 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_HELP:
             out->cmd = VM_CLI_HELP;
             return NULL;
+        case O_BIOS:
+            if (!*val)
+                return fail(err, errlen, "option '%s' needs a file name", d->name);
+            opt->bios = val;
+            break;
+        case O_BIOS_LOG:
+            if (!*val)
+                return fail(err, errlen, "option '%s' needs a file name", d->name);
+            opt->bios_log = val;
+            break;
+        case O_BOOT:
+            e = parse_boot(d->name, val, opt, err, errlen);
+            break;
         }
         if (e)
             return e;
     }
-    if (!opt->kernel)
-        return fail(err, errlen, "no kernel given: use btvm run -k FILE (try 'btvm --help')");
+    bool drives = false;
+    for (int k = 0; k < VM_MAX_DRIVES; k++)
+        drives |= opt->drives[k].used;
+    if (opt->kernel && opt->bios)
+        return fail(err, errlen, "-kernel and -bios: btvm loads a kernel itself, without "
+                    "firmware (drop one of them)");
+    /* Firmware boot: asked for with -bios, or drives without a kernel. */
+    opt->firmware = !opt->kernel && (opt->bios || drives);
+    if (!opt->kernel && !opt->firmware)
+        return fail(err, errlen, "no kernel given: use btvm run -k FILE, or boot a disk with "
+                    "-hda/-cdrom (try 'btvm --help')");
+    if (!opt->firmware && (opt->bios_log || opt->boot_order[0] || opt->boot_menu))
+        return fail(err, errlen, "--bios-log and -boot apply to firmware boot only (no -kernel)");
+    if (opt->firmware && !opt->bios)
+        opt->bios = VM_BIOS_DEFAULT;
     return NULL;
 }
 
@@ -451,6 +520,12 @@ void vm_cli_usage(FILE *f)
         "         [,readonly=on|off]\n"
         "                         IDE drive, QEMU's syntax: without index the first\n"
         "                         free one; cdrom is read-only; ',,' is a comma in FILE\n"
+        "  -bios FILE             firmware image (default " VM_BIOS_DEFAULT ");\n"
+        "                         firmware boot is the default without -kernel\n"
+        "  -boot [order=]DRIVES[,menu=on|off]\n"
+        "                         boot order, c = first disk, d = first CD-ROM\n"
+        "                         (default cd); menu=on lets the BIOS wait for F12\n"
+        "  --bios-log FILE        the BIOS's debug output (port 0x402) into FILE\n"
         "  --no-reboot            a guest reset ends btvm with status 6\n"
         "  --reboot               a guest reset restarts the machine (the default)\n"
         "  -h, --help             this text\n"

@@ -28,6 +28,7 @@
 #include "devices/lapic.h"
 #include "devices/pci_host.h"
 #include "devices/pic8259.h"
+#include "devices/port92.h"
 #include "devices/piix.h"
 #include "devices/pit8254.h"
 #include "devices/rtc146818.h"
@@ -36,6 +37,7 @@
 #include "vm/acpi_tables.h"
 #include "vm/console.h"
 #include "vm/dma.h"
+#include "vm/firmware.h"
 #include "vm/fwcfg.h"
 #include "vm/linuxboot.h"
 #include "vm/mptable.h"
@@ -132,6 +134,17 @@ static void on_bm_base(void *ctx, uint16_t port)
 {
     struct vm_machine *m = ctx;
     dev_ide_set_bm_base(m->ide, port);
+}
+
+/* PAM registers of the 440FX: what the CPU sees at 0xC0000-0xFFFFF. */
+static void on_pam(void *ctx, unsigned reg, uint8_t value)
+{
+    vm_firmware_pam(ctx, reg, value);
+}
+
+static void on_port92_a20(void *ctx, bool on)
+{
+    vm_a20_set(ctx, VM_A20_PORT92, on);
 }
 
 /* Stores the MMU's direct page lets through (TPR, EOI): the lapic's own
@@ -267,6 +280,28 @@ static int setup_platform(struct vm_machine *m)
     r = vm_fw_cfg_setup(vm, &m->fw_cfg);
     if (r)
         return r;
+    /* m is also &m->vm (its first member), which on_reset takes. */
+    struct dev_port92_ops p92 = { .a20 = on_port92_a20, .reset = on_reset, .ctx = m };
+    if (dev_port92_init(vm->bus, &p92) != 0) {
+        fprintf(stderr, "btvm: cannot add port 0x92\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    dev_pci_host_set_pam_notify(m->pci, on_pam, m);
+    if (vm->opt.firmware) {
+        /* As QEMU's piix4: ACPI mode off until the OS writes ACPI_ENABLE
+         * to the APM port the FADT names (SMI_CMD). */
+        dev_acpi_pm_set_sci_en(m->acpi_pm, false);
+        r = vm_firmware_config(m);
+        if (!r && vm->opt.bios_log)
+            r = vm_firmware_log_open(m, vm->opt.bios_log);
+        if (r)
+            return r;
+    } else {
+        /* No BIOS: RAM at 0xC0000-0xFFFFF readable and writable, the
+         * state a BIOS that shadowed nothing would leave. */
+        for (unsigned i = 0; i < DEV_I440FX_NPAM; i++)
+            dev_pci_config_write(m->pci, 0, 0, DEV_I440FX_PAM0 + i, 1, i ? 0x33 : 0x30);
+    }
     return 0;
 }
 
@@ -319,21 +354,32 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         fprintf(stderr, "%s\n", err);
         return VM_STATUS_HOST_ERROR;
     }
+    struct vm_linux_result linux_boot;
+    bool is_linux = false;
+    if (opt->firmware) {
+        /* The BIOS finds the disks, builds its tables and loads the boot
+         * sector itself. */
+        int fr = vm_firmware_load(m, opt->bios, err, sizeof(err));
+        if (fr) {
+            fprintf(stderr, "%s\n", err);
+            return fr;
+        }
+        goto loaded;
+    }
     /* What a PC BIOS leaves in its area (0xF0000-0xFFFFF, reserved in every
      * memory map): the ACPI tables and the MP tables. A kernel that loads
      * itself over them simply replaces them. */
     uint32_t cpuid1[4];
     cpu_cpuid(NULL, 1, 0, cpuid1);
-    vm_acpi_build(vm->ram, vm->ram_size);
-    vm_mptable_build(vm->ram, vm->ram_size, cpuid1[0], cpuid1[3]);
+    vm_acpi_build(vm->dram, vm->ram_size);
+    vm_mptable_build(vm->dram, vm->ram_size, cpuid1[0], cpuid1[3]);
     /* The loader is chosen by content: a bzImage has "HdrS" at 0x202;
      * everything else (including unreadable files, which it reports) goes
      * to the Multiboot loader as before. */
-    struct vm_linux_result linux_boot;
-    bool is_linux = vm_linux_probe_file(opt->kernel);
-    int lr = is_linux ? vm_linux_load_files(vm->ram, vm->ram_size, opt->kernel, opt->cmdline,
+    is_linux = vm_linux_probe_file(opt->kernel);
+    int lr = is_linux ? vm_linux_load_files(vm->dram, vm->ram_size, opt->kernel, opt->cmdline,
                                             opt->initrd, &linux_boot, err, sizeof(err))
-                      : vm_multiboot_load_files(vm->ram, vm->ram_size, opt->kernel,
+                      : vm_multiboot_load_files(vm->dram, vm->ram_size, opt->kernel,
                                                 opt->cmdline, opt->initrd, &m->boot, err,
                                                 sizeof(err));
     if (lr) {
@@ -341,6 +387,7 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         return VM_STATUS_BAD_INPUT;
     }
 
+loaded:
     vm->engine = vm_engine_select(opt);
     if (!vm->engine)
         return VM_STATUS_BAD_INPUT; /* vm_engine_select printed why */
@@ -374,7 +421,15 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         dev_lapic_set_direct_notify(m->lapic, on_lapic_direct, m);
         on_lapic_direct(m);
     }
-    if (is_linux) {
+    /* The CPU's view of 0xC0000-0xFFFFF and of the ROM, as the PAM bytes
+     * say, now that the engine exists to be told; A20 on, as the i8042's
+     * output port starts. */
+    if (vm_firmware_pam_all(m))
+        return VM_STATUS_HOST_ERROR;
+    vm_a20_set(m, VM_A20_KBC, true);
+    if (opt->firmware) {
+        cpu_power_on(vm->cpu); /* F000:FFF0, CS base 0xFFFF0000: the ROM's reset vector */
+    } else if (is_linux) {
         vm_linux_cpu_entry(vm->cpu, &linux_boot); /* 32-bit boot protocol */
     } else {
         cpu_reset_flat32(vm->cpu);
@@ -448,5 +503,6 @@ void vm_machine_destroy(struct vm_machine *m)
     vm->bus = NULL;
     vm->cpu = NULL; /* freed by the engine */
     vm_wake_destroy(vm);
+    vm_firmware_unload(m);
     vm_ram_destroy(vm);
 }

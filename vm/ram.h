@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include "vm/vm.h"
 
-/* Create vm->ram_fd/ram/ram_size for size bytes. 0 or -errno; on failure
+/* The guest-physical space vm->ram reserves: 4 GiB (no PAE above it). */
+#define VM_PHYS_SPACE (1ull << 32)
+
+/* Create vm->ram_fd/ram/dram/ram_size for size bytes. 0 or -errno; on failure
  * err holds one line. */
 int vm_ram_create(struct vm *vm, uint64_t size, char *err, size_t errlen);
 /* Unmap and close; safe on a vm whose RAM was never created. */

@@ -60,6 +60,10 @@ struct vm_engine_ops {
     /* A device wrote guest RAM [gpa, gpa + len) by DMA (vcpu thread): drop
      * what the engine derived from those bytes. NULL: nothing to drop. */
     void (*ram_written)(struct vm *vm, uint64_t gpa, uint64_t len);
+    /* What the CPU sees in guest-physical [gpa, gpa + len) changed (a PAM
+     * register, vm/firmware.c; vcpu thread): remap it. NULL: the engine
+     * reads the map from vm->ram and is told otherwise (BT's MMU). */
+    void (*mem_changed)(struct vm *vm, uint64_t gpa, uint64_t len);
     /* Frees what init allocated, vm->cpu included. */
     void (*destroy)(struct vm *vm);
 };
@@ -94,18 +98,25 @@ struct vm_options {
     bool reboot;               /* --reboot: a guest reset reboots */
     bool no_reboot;            /* --no-reboot: a guest reset ends btvm (status 6) */
     struct vm_drive drives[VM_MAX_DRIVES]; /* by IDE index */
+    bool firmware;             /* boot through the BIOS (no -kernel) */
+    const char *bios;          /* -bios FILE (firmware boot: set, default Debian's SeaBIOS) */
+    const char *bios_log;      /* --bios-log FILE: port 0x402 output */
+    char boot_order[8];        /* -boot order=: 'c', 'd' in order; "" = default */
+    bool boot_menu;            /* -boot menu=on */
 };
 
 struct vm {
     struct vm_options opt;
     int ram_fd;              /* memfd holding guest RAM */
-    uint8_t *ram;            /* host mapping of guest-physical 0 */
+    uint8_t *ram;            /* host mapping of guest-physical 0 as the CPU sees it
+                              * (RAM, ROM, PAM areas; vm/ram.c) */
     uint64_t ram_size;
     struct dev_bus *bus;
     struct cpu *cpu;
     void *engine_priv;
     const struct vm_engine_ops *engine;
     char err[256];           /* why the last failing call failed (vm_set_error) */
+    uint8_t *dram;           /* RAM alone, whatever the CPU sees (DMA, KVM); NULL: ram */
 
     /* Interrupts and time (vm/wake.c, vm/service.c). */
     struct dev_pic *pic;     /* vm/ only: engines use vm_intr_* */
@@ -203,12 +214,13 @@ void vm_wake_destroy(struct vm *vm);
  * (after a guest I/O write): the vcpu must come back to run timers. */
 bool vm_timers_moved(const struct vm *vm);
 
-/* Guest-physical address to host pointer, or NULL if not RAM (len bytes). */
+/* Guest-physical address to host pointer into RAM itself (what DMA reaches,
+ * whatever the CPU sees in the PAM areas), or NULL if not RAM (len bytes). */
 static inline uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 {
     if (gpa >= vm->ram_size || len > vm->ram_size - gpa)
         return NULL;
-    return vm->ram + gpa;
+    return (vm->dram ? vm->dram : vm->ram) + gpa;
 }
 
 #endif

@@ -614,7 +614,7 @@ START_TEST(piix_ide_decode_and_bm)
     /* BAR4: 16 ports; sized, programmed, reported while I/O is on. */
     ck_assert_int_eq(pr.bm_calls, 0);
     cfg_wr(IDE, 0x20, 4, 0xFFFFFFFF);
-    ck_assert_uint_eq(cfg_rd(IDE, 0x20, 4), 0x0000FFF1u);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x20, 4), 0xFFFFFFF1u);
     ck_assert_int_eq(pr.bm_calls, 0);          /* the sizing value is not decoded */
     cfg_wr(IDE, 0x20, 4, 0xC000);
     ck_assert_int_eq(pr.bm_calls, 1);

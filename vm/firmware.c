@@ -1,0 +1,292 @@
+/*
+ * vm/firmware.c — the BIOS ROM, the PAM shadow areas and the A20 gate as
+ * the CPU sees them (docs/machine.md, "Firmware and the ROM map").
+ *
+ * vm->ram is a 4 GiB reservation (vm/ram.c): RAM at 0, and here the ROM
+ * image read-only at 4 GiB - size. Each PAM segment of 0xC0000-0xFFFFF
+ * shows, at vm->ram + address, what a CPU read returns: DRAM (a mapping of
+ * the RAM memfd), the ROM (0xE0000-0xFFFFF, a mapping of the image's
+ * memfd), or an all-ones page (PCI side, nothing there). Writes follow the
+ * PAM write enable; the engine is told which pages take no direct writes
+ * (BT: smmu_set_page_flags; KVM: vm_engine_ops.mem_changed).
+ */
+#include "vm/firmware.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cpu/cpu.h"
+#include "devices/bus.h"
+#include "devices/debugcon.h"
+#include "devices/fw_cfg.h"
+#include "devices/pci_host.h"
+#include "shadowmmu/smmu.h"
+#include "vm/cli.h"
+#include "vm/ram.h"
+
+#define PAGE 4096u
+#define PAM_RE 1u /* read enable: reads from DRAM */
+#define PAM_WE 2u /* write enable: writes to DRAM */
+
+void vm_pam_segment(unsigned i, uint32_t *base, uint32_t *len, unsigned *reg, unsigned *shift)
+{
+    if (i == 0) { /* PAM0 bits 5:4: 0xF0000-0xFFFFF; bits 3:0 reserved */
+        *base = 0xF0000;
+        *len = 0x10000;
+        *reg = DEV_I440FX_PAM0;
+        *shift = 4;
+        return;
+    }
+    *base = 0xC0000 + (i - 1) * 0x4000;
+    *len = 0x4000;
+    *reg = DEV_I440FX_PAM0 + 1 + (i - 1) / 2;
+    *shift = (i - 1) % 2 ? 4 : 0;
+}
+
+/* One all-ones page to show where reads go to the PCI side and find no
+ * device (0xC0000-0xDFFFF, and the ROM's place without a ROM). */
+static int ff_fd(struct vm_machine *m)
+{
+    if (m->ff_fd > 0)
+        return m->ff_fd;
+    int fd = memfd_create("btvm-unassigned", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, PAGE) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    uint8_t ones[PAGE];
+    memset(ones, 0xFF, sizeof(ones));
+    if (pwrite(fd, ones, PAGE, 0) != PAGE) {
+        close(fd);
+        return -1;
+    }
+    m->ff_fd = fd;
+    return fd;
+}
+
+int vm_firmware_load(struct vm_machine *m, const char *path, char *err, size_t errlen)
+{
+    struct vm *vm = &m->vm;
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0) {
+        snprintf(err, errlen, "btvm: cannot open the firmware '%s': %s%s", path, strerror(errno),
+                 errno == ENOENT && !strcmp(path, VM_BIOS_DEFAULT)
+                     ? " (install Debian's seabios package)" : "");
+        if (in >= 0)
+            close(in);
+        return VM_STATUS_BAD_INPUT;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    /* QEMU's rule: a whole number of 64 KiB, and it must fit below 4 GiB
+     * above the devices (16 MiB here). */
+    if (!S_ISREG(st.st_mode) || size == 0 || size % 0x10000 || size > VM_BIOS_SIZE_MAX) {
+        snprintf(err, errlen, "btvm: firmware '%s': the size must be a multiple of 64 KiB, "
+                 "at most %u MiB (it is %llu bytes)", path, VM_BIOS_SIZE_MAX >> 20,
+                 (unsigned long long)size);
+        close(in);
+        return VM_STATUS_BAD_INPUT;
+    }
+    int fd = memfd_create("btvm-bios", MFD_CLOEXEC);
+    int r = fd < 0 ? -1 : ftruncate(fd, (off_t)size);
+    for (uint64_t off = 0; r == 0 && off < size;) {
+        uint8_t buf[65536];
+        ssize_t n = pread(in, buf, sizeof(buf), (off_t)off);
+        if (n <= 0 || pwrite(fd, buf, (size_t)n, (off_t)off) != n)
+            r = -1;
+        off += n > 0 ? (uint64_t)n : 0;
+    }
+    int e = errno;
+    close(in);
+    void *p = MAP_FAILED;
+    if (r == 0)
+        p = mmap(vm->ram + VM_PHYS_SPACE - size, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        if (r == 0)
+            e = errno;
+        snprintf(err, errlen, "btvm: cannot load the firmware '%s': %s", path, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return VM_STATUS_BAD_INPUT;
+    }
+    m->bios_fd = fd;
+    m->bios_size = size;
+    return 0;
+}
+
+void vm_firmware_unload(struct vm_machine *m)
+{
+    /* The mappings go with vm->ram's reservation (vm_ram_destroy). */
+    if (m->bios_fd > 0)
+        close(m->bios_fd);
+    if (m->ff_fd > 0)
+        close(m->ff_fd);
+    if (m->bios_log_fd > 0)
+        close(m->bios_log_fd);
+    m->bios_fd = m->ff_fd = m->bios_log_fd = 0;
+}
+
+/* What a read of [base, base + len) shows: DRAM, ROM, or all-ones. */
+static int map_segment(struct vm_machine *m, uint32_t base, uint32_t len, unsigned mode)
+{
+    struct vm *vm = &m->vm;
+    uint8_t *at = vm->ram + base;
+    uint32_t isa = m->bios_size < VM_ISA_BIOS_SIZE ? (uint32_t)m->bios_size : VM_ISA_BIOS_SIZE;
+    if (mode & PAM_RE) {
+        if (mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, vm->ram_fd, base) ==
+            MAP_FAILED)
+            return -errno;
+    } else if (m->bios_fd > 0 && base >= 0x100000 - isa) {
+        off_t off = (off_t)(m->bios_size - (0x100000 - base));
+        if (mmap(at, len, PROT_READ, MAP_SHARED | MAP_FIXED, m->bios_fd, off) == MAP_FAILED)
+            return -errno;
+    } else {
+        int fd = ff_fd(m);
+        if (fd < 0)
+            return -ENOMEM;
+        for (uint32_t o = 0; o < len; o += PAGE)
+            if (mmap(at + o, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+                return -errno;
+    }
+    return 0;
+}
+
+static void apply_segment(struct vm_machine *m, unsigned i)
+{
+    struct vm *vm = &m->vm;
+    uint32_t base, len;
+    unsigned reg, shift;
+    vm_pam_segment(i, &base, &len, &reg, &shift);
+    unsigned mode = (m->pam[reg - DEV_I440FX_PAM0] >> shift) & 3u;
+    if (mode == m->pam_mapped[i])
+        return;
+    bool shown_changed = m->pam_mapped[i] > 3 || ((mode ^ m->pam_mapped[i]) & PAM_RE);
+    if (shown_changed) {
+        int r = map_segment(m, base, len, mode);
+        if (r) {
+            fprintf(stderr, "btvm: cannot remap 0x%x-0x%x for PAM: %s\n", base, base + len - 1,
+                    strerror(-r));
+            vm_request_stop(vm, VM_STATUS_HOST_ERROR);
+            return;
+        }
+    }
+    m->pam_mapped[i] = (uint8_t)mode;
+    struct smmu *mmu = vm->cpu ? vm->cpu->mmu : NULL;
+    if (mmu) {
+        uint8_t flags = mode == (PAM_RE | PAM_WE) ? 0
+                      : mode == PAM_WE ? SMMU_PG_WALIAS : SMMU_PG_WDROP;
+        smmu_set_page_flags(mmu, base / PAGE, len / PAGE, flags, shown_changed);
+    }
+    if (vm->cpu && vm->engine && vm->engine->mem_changed)
+        vm->engine->mem_changed(vm, base, len);
+}
+
+void vm_firmware_pam(struct vm_machine *m, unsigned reg, uint8_t value)
+{
+    if (reg < DEV_I440FX_PAM0 || reg >= DEV_I440FX_PAM0 + DEV_I440FX_NPAM)
+        return;
+    m->pam[reg - DEV_I440FX_PAM0] = value;
+    for (unsigned i = 0; i < VM_PAM_SEGMENTS; i++) {
+        uint32_t base, len;
+        unsigned r, shift;
+        vm_pam_segment(i, &base, &len, &r, &shift);
+        if (r == reg)
+            apply_segment(m, i);
+    }
+}
+
+int vm_firmware_pam_all(struct vm_machine *m)
+{
+    struct vm *vm = &m->vm;
+    if (vm->cpu && vm->cpu->mmu)
+        smmu_set_ram_alias(vm->cpu->mmu, vm->dram);
+    if (vm->cpu && vm->cpu->mmu && m->bios_size)
+        smmu_set_rom(vm->cpu->mmu, VM_PHYS_SPACE - m->bios_size);
+    for (unsigned i = 0; i < VM_PAM_SEGMENTS; i++) {
+        m->pam_mapped[i] = 0xFF; /* unknown: map it */
+        apply_segment(m, i);
+    }
+    return vm->stop_requested ? VM_STATUS_HOST_ERROR : 0;
+}
+
+void vm_a20_set(struct vm_machine *m, int source, bool on)
+{
+    m->a20_src[source] = on;
+    bool a20 = m->a20_src[VM_A20_PORT92] || m->a20_src[VM_A20_KBC];
+    struct smmu *mmu = m->vm.cpu ? m->vm.cpu->mmu : NULL;
+    if (mmu)
+        smmu_set_a20(mmu, a20);
+    /* KVM: no A20 masking (docs/hav.md); the gate stays open there. */
+}
+
+static void log_write(void *ctx, const uint8_t *buf, size_t n)
+{
+    struct vm_machine *m = ctx;
+    while (n) {
+        ssize_t w = write(m->bios_log_fd, buf, n);
+        if (w <= 0)
+            return; /* a full disk loses log text, not the run */
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+static int log_read(void *ctx, uint8_t *byte)
+{
+    (void)ctx;
+    (void)byte;
+    return 0;
+}
+
+int vm_firmware_log_open(struct vm_machine *m, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "btvm: --bios-log '%s': %s\n", path, strerror(errno));
+        return VM_STATUS_BAD_INPUT;
+    }
+    m->bios_log_fd = fd;
+    m->bios_log = (struct dev_chardev){ .write = log_write, .read = log_read, .ctx = m };
+    int r = dev_debugcon_init(m->vm.bus, VM_PORT_BIOS_DEBUG, &m->bios_log);
+    if (r) {
+        fprintf(stderr, "btvm: cannot add the debug console at port 0x%x: %s\n",
+                VM_PORT_BIOS_DEBUG, strerror(-r));
+        return VM_STATUS_HOST_ERROR;
+    }
+    return 0;
+}
+
+/* CMOS bytes 0x3D and 0x38 (bits 7:4): up to three boot devices, 2 = hard
+ * disk, 3 = CD-ROM, as QEMU's pc machine writes them for -boot order= and
+ * SeaBIOS reads them when no bootorder file names devices. */
+static void cmos_write(struct vm *vm, uint8_t index, uint8_t value)
+{
+    uint32_t i = index, v = value;
+    dev_bus_pio(vm->bus, 0x70, 1, true, &i);
+    dev_bus_pio(vm->bus, 0x71, 1, true, &v);
+}
+
+int vm_firmware_config(struct vm_machine *m)
+{
+    struct vm *vm = &m->vm;
+    const char *order = vm->opt.boot_order[0] ? vm->opt.boot_order : "cd";
+    uint8_t dev[3] = { 0, 0, 0 };
+    for (unsigned i = 0; i < 3 && order[i]; i++)
+        dev[i] = order[i] == 'c' ? 2 : 3;
+    cmos_write(vm, 0x3D, (uint8_t)(dev[1] << 4 | dev[0]));
+    cmos_write(vm, 0x38, (uint8_t)(dev[2] << 4)); /* bit 0 clear: no floppy signature check */
+    /* No display yet: SeaBIOS then puts its text console on COM1 (sercon). */
+    if (dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_NOGRAPHIC, 1) ||
+        dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_BOOT_MENU, vm->opt.boot_menu ? 1 : 0) ||
+        dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_MAX_CPUS, 1)) {
+        fprintf(stderr, "btvm: cannot fill the fw_cfg device\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    return 0;
+}
