@@ -67,6 +67,12 @@ void dev_pci_fn_init(struct dev_pci_fn *fn, const char *name, uint16_t vendor, u
     fn->cfg[DEV_PCI_CLASS] = (uint8_t)(class_code >> 8);
     fn->cfg[DEV_PCI_CLASS + 1] = (uint8_t)(class_code >> 16);
     fn->cfg[DEV_PCI_HEADER_TYPE] = header_type;
+    if (!(header_type & 0x7F)) {
+        /* QEMU gives every function its subsystem ID (Red Hat, QEMU);
+         * SeaBIOS recognizes QEMU by the host bridge's. */
+        dev_pci_set16(fn->cfg, DEV_PCI_SUBSYS_VENDOR, 0x1AF4);
+        dev_pci_set16(fn->cfg, DEV_PCI_SUBSYS_ID, 0x1100);
+    }
     dev_pci_set16(fn->wmask, DEV_PCI_COMMAND, 0x0147); /* I/O, memory, master, parity, SERR */
     fn->wmask[DEV_PCI_LATENCY] = 0xFF;
     fn->wmask[DEV_PCI_INT_LINE] = 0xFF;                /* scratch for the OS */

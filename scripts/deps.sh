@@ -19,6 +19,8 @@ have_sbin mke2fs && have_sbin debugfs && have_sbin e2fsck || need+=(e2fsprogs)
 command -v xorriso >/dev/null              || need+=(xorriso)   # disk.sh, idetest.sh: ISOs
 # tests/unit/test_acpi: iasl -d and acpiexec check the DSDT btvm writes.
 command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-tools)
+# Firmware boot (vm/firmware.c, tests/guest/biosboot.sh): the SeaBIOS QEMU uses.
+have_hdr /usr/share/seabios/bios-256k.bin || need+=(seabios)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

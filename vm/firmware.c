@@ -284,7 +284,10 @@ int vm_firmware_config(struct vm_machine *m)
     /* No display yet: SeaBIOS then puts its text console on COM1 (sercon). */
     if (dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_NOGRAPHIC, 1) ||
         dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_BOOT_MENU, vm->opt.boot_menu ? 1 : 0) ||
-        dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_MAX_CPUS, 1)) {
+        dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_MAX_CPUS, 1) ||
+        /* QEMU's -boot reboot-timeout default: after "No bootable device"
+         * wait forever instead of rebooting. */
+        dev_fw_cfg_add_file(m->fw_cfg, "etc/boot-fail-wait", "\xff\xff\xff\xff", 4)) {
         fprintf(stderr, "btvm: cannot fill the fw_cfg device\n");
         return VM_STATUS_HOST_ERROR;
     }

@@ -265,9 +265,10 @@ static int setup_platform(struct vm_machine *m)
         .pirq_changed = on_pirq, .ide_decode = on_ide_decode, .bm_base = on_bm_base, .ctx = m,
     };
     m->piix = dev_piix_new(m->pci, m->acpi_pm, &po);
-    /* What SeaBIOS leaves: PIRQs routed, IDE decoding with BAR4 mapped,
-     * the PM registers at 0x600 (where the FADT says). */
-    if (!m->piix || dev_piix_firmware_setup(m->piix) != 0) {
+    /* Without firmware, what SeaBIOS leaves: PIRQs routed, IDE decoding
+     * with BAR4 mapped, the PM registers at 0x600 (where the FADT says).
+     * With it, the power-on values: SeaBIOS sets them up itself. */
+    if (!m->piix || (!vm->opt.firmware && dev_piix_firmware_setup(m->piix) != 0)) {
         fprintf(stderr, "btvm: cannot create the PIIX functions\n");
         return VM_STATUS_HOST_ERROR;
     }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# tests/guest/biosboot.sh — boots Debian's SeaBIOS (firmware boot: drives,
+# no -kernel) with nothing bootable on btvm and on qemu-system-i386, and
+# checks that both reach the same point: the serial console (SeaBIOS's
+# sercon, fw_cfg key 0x04) shows the boot attempts in -boot order and "No
+# bootable device." (QEMU: -nographic, no VGA), and the debug log (port 0x402) shows POST on QEMU's
+# i440FX: PCI probing, ATA disk found, ACPI tables from the table loader.
+# Two runs per system: -hda alone, and -hda + -cdrom with -boot order=dc.
+set -u
+BTVM=${BTVM:-build/btvm}
+cd "$(dirname "$0")/../.."
+BIOS=/usr/share/seabios/bios-256k.bin
+[ -f "$BIOS" ] || { echo "biosboot: $BIOS missing (apt-get install seabios)"; exit 1; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+truncate -s 1M "$tmp/disk.img"      # zeros: no boot signature
+truncate -s 1M "$tmp/cd.iso"        # no ISO 9660 / El Torito: unreadable boot record
+fail=0
+
+# run NAME OUT LOG CMD...: start CMD, wait until OUT shows "No bootable
+# device." (or 60 s), stop it.
+run() {
+    local out=$2; shift 3
+    "$@" </dev/null >"$out" 2>"$out.err" &
+    local pid=$! t=0
+    while [ $t -lt 600 ] && kill -0 $pid 2>/dev/null && ! grep -q "No bootable device\." "$out" 2>/dev/null; do
+        sleep 0.1; t=$((t + 1))
+    done
+    sleep 0.2; kill $pid 2>/dev/null; wait $pid 2>/dev/null
+    tr -d '\r' <"$out" >"$out.txt"
+}
+
+# expect NAME FILE LINE...: every LINE appears in FILE, in this order.
+expect() {
+    local name=$1 file=$2; shift 2
+    local rest; rest=$(cat "$file")
+    for line in "$@"; do
+        local after=${rest#*"$line"}
+        if [ "$after" = "$rest" ]; then
+            echo "biosboot: $name: FAIL: missing (in order) '$line'"; fail=1; return
+        fi
+        rest=$after
+    done
+    echo "biosboot: $name ok"
+}
+
+serial_hd=("SeaBIOS (version" "Booting from Hard Disk..." "Boot failed: not a bootable disk"
+           "No bootable device.")
+serial_dc=("SeaBIOS (version" "Booting from DVD/CD..." "Boot failed: Could not read from CDROM"
+           "Booting from Hard Disk..." "Boot failed: not a bootable disk" "No bootable device.")
+debug=("Running on QEMU (i440fx)" "Found QEMU fw_cfg" "qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]"
+       "Moving pm_base to 0x600" "Found 4 PCI devices" "PCI: map device bdf=00:01.1  bar 4, addr 0000c000, size 00000010 [io]"
+       "sercon: using ioport 0x3f8" "ata0-0: " "HARDDISK ATA-7 Hard-Disk (1 MiBytes)"
+       "Booting from Hard Disk...")
+
+for sys in btvm qemu; do
+    if [ $sys = qemu ]; then
+        command -v qemu-system-i386 >/dev/null || { echo "biosboot: qemu-system-i386 not installed, reference run skipped"; continue; }
+        hd=(qemu-system-i386 -accel tcg -m 128 -nodefaults -nographic -serial stdio -monitor none
+            -no-reboot -drive file="$tmp/disk.img",format=raw,if=ide,index=0
+            -chardev file,id=dbg,path="$tmp/$sys-hd.log" -device isa-debugcon,iobase=0x402,chardev=dbg)
+        dc=(qemu-system-i386 -accel tcg -m 128 -nodefaults -nographic -serial stdio -monitor none
+            -no-reboot -drive file="$tmp/disk.img",format=raw,if=ide,index=0
+            -drive file="$tmp/cd.iso",format=raw,media=cdrom,index=2 -boot order=dc)
+    else
+        hd=("$BTVM" run -q --engine=bt -m 128 -hda "$tmp/disk.img" --bios-log "$tmp/$sys-hd.log")
+        dc=("$BTVM" run -q --engine=bt -m 128 -hda "$tmp/disk.img" -cdrom "$tmp/cd.iso" -boot order=dc)
+    fi
+    run $sys "$tmp/$sys-hd.out" x "${hd[@]}"
+    expect "$sys -hda serial" "$tmp/$sys-hd.out.txt" "${serial_hd[@]}"
+    expect "$sys -hda debug log" "$tmp/$sys-hd.log" "${debug[@]}"
+    run $sys "$tmp/$sys-dc.out" x "${dc[@]}"
+    expect "$sys -boot order=dc serial" "$tmp/$sys-dc.out.txt" "${serial_dc[@]}"
+done
+exit "$fail"
