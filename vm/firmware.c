@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@
 #include "devices/fw_cfg.h"
 #include "devices/pci_host.h"
 #include "shadowmmu/smmu.h"
+#include "vm/acpi_tables.h"
 #include "vm/cli.h"
 #include "vm/ram.h"
 
@@ -272,6 +274,110 @@ static void cmos_write(struct vm *vm, uint8_t index, uint8_t value)
     dev_bus_pio(vm->bus, 0x71, 1, true, &v);
 }
 
+/*
+ * QEMU's ACPI table loader (etc/table-loader): 128-byte commands the
+ * firmware runs in order. ALLOCATE places a fw_cfg file's bytes in a zone
+ * (HIGH: top of RAM, FSEG: 0xE0000-0xFFFFF, where an OS finds the RSDP);
+ * ADD_POINTER adds the address where a file landed to a field of another;
+ * ADD_CHECKSUM fixes a checksum byte over a range after that.
+ */
+enum { LOADER_ALLOCATE = 1, LOADER_ADD_POINTER = 2, LOADER_ADD_CHECKSUM = 3 };
+enum { ZONE_HIGH = 1, ZONE_FSEG = 2 };
+#define LOADER_ENTRY 128u
+#define LOADER_MAX   32u
+#define ACPI_TABLES  "etc/acpi/tables"
+#define ACPI_RSDP    "etc/acpi/rsdp"
+
+struct loader {
+    uint8_t cmd[LOADER_MAX * LOADER_ENTRY];
+    unsigned n;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint8_t *loader_cmd(struct loader *ld, uint32_t op)
+{
+    uint8_t *c = ld->cmd + ld->n++ * LOADER_ENTRY; /* LOADER_MAX covers what is built below */
+    put32(c, op);
+    return c + 4;
+}
+
+static void loader_alloc(struct loader *ld, const char *file, uint32_t align, uint8_t zone)
+{
+    uint8_t *c = loader_cmd(ld, LOADER_ALLOCATE);
+    strcpy((char *)c, file);
+    put32(c + DEV_FW_CFG_NAME_MAX, align);
+    c[DEV_FW_CFG_NAME_MAX + 4] = zone;
+}
+
+static void loader_pointer(struct loader *ld, const char *dest, const char *src, uint32_t offset,
+                           uint8_t size)
+{
+    uint8_t *c = loader_cmd(ld, LOADER_ADD_POINTER);
+    strcpy((char *)c, dest);
+    strcpy((char *)c + DEV_FW_CFG_NAME_MAX, src);
+    put32(c + 2 * DEV_FW_CFG_NAME_MAX, offset);
+    c[2 * DEV_FW_CFG_NAME_MAX + 4] = size;
+}
+
+static void loader_checksum(struct loader *ld, const char *file, uint32_t offset, uint32_t start,
+                            uint32_t len)
+{
+    uint8_t *c = loader_cmd(ld, LOADER_ADD_CHECKSUM);
+    strcpy((char *)c, file);
+    put32(c + DEV_FW_CFG_NAME_MAX, offset);
+    put32(c + DEV_FW_CFG_NAME_MAX + 4, start);
+    put32(c + DEV_FW_CFG_NAME_MAX + 8, len);
+}
+
+static uint32_t table_len(const uint8_t *t)
+{
+    return (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+}
+
+/* The platform's ACPI tables (vm/acpi_tables.c), built at offset 0 of one
+ * blob and relocated by the firmware; the RSDP a blob of its own in the
+ * F segment. 0 or -ENOMEM. */
+static int acpi_tables(struct vm_machine *m)
+{
+    static uint8_t area[VM_ACPI_END - VM_ACPI_BASE];
+    struct vm_acpi_layout l;
+    vm_acpi_build_at(area, 0, true, &l);
+    uint8_t rsdp[36];
+    memcpy(rsdp, area, sizeof(rsdp));
+    memset(area, 0, l.facs); /* the RSDP lives in its own blob */
+    struct loader *ld = calloc(1, sizeof(*ld));
+    if (!ld)
+        return -ENOMEM;
+    loader_alloc(ld, ACPI_TABLES, 64, ZONE_HIGH); /* 64: the FACS's alignment */
+    loader_alloc(ld, ACPI_RSDP, 16, ZONE_FSEG);
+    loader_pointer(ld, ACPI_TABLES, ACPI_TABLES, l.fadt + 36, 4); /* FIRMWARE_CTRL */
+    loader_pointer(ld, ACPI_TABLES, ACPI_TABLES, l.fadt + 40, 4); /* DSDT */
+    loader_pointer(ld, ACPI_TABLES, ACPI_TABLES, l.fadt + 140, 8); /* X_DSDT */
+    loader_checksum(ld, ACPI_TABLES, l.fadt + 9, l.fadt, table_len(area + l.fadt));
+    for (uint32_t i = 0; i < 3; i++) { /* FADT, MADT, HPET */
+        loader_pointer(ld, ACPI_TABLES, ACPI_TABLES, l.rsdt + 36 + 4 * i, 4);
+        loader_pointer(ld, ACPI_TABLES, ACPI_TABLES, l.xsdt + 36 + 8 * i, 8);
+    }
+    loader_checksum(ld, ACPI_TABLES, l.rsdt + 9, l.rsdt, table_len(area + l.rsdt));
+    loader_checksum(ld, ACPI_TABLES, l.xsdt + 9, l.xsdt, table_len(area + l.xsdt));
+    loader_pointer(ld, ACPI_RSDP, ACPI_TABLES, 16, 4); /* RsdtAddress */
+    loader_pointer(ld, ACPI_RSDP, ACPI_TABLES, 24, 8); /* XsdtAddress */
+    loader_checksum(ld, ACPI_RSDP, 8, 0, 20);          /* ACPI 1.0 part first */
+    loader_checksum(ld, ACPI_RSDP, 32, 0, 36);
+    int r = dev_fw_cfg_add_file(m->fw_cfg, ACPI_TABLES, area, l.end);
+    if (!r)
+        r = dev_fw_cfg_add_file(m->fw_cfg, ACPI_RSDP, rsdp, sizeof(rsdp));
+    if (!r)
+        r = dev_fw_cfg_add_file(m->fw_cfg, "etc/table-loader", ld->cmd, ld->n * LOADER_ENTRY);
+    free(ld);
+    return r;
+}
+
 int vm_firmware_config(struct vm_machine *m)
 {
     struct vm *vm = &m->vm;
@@ -287,7 +393,8 @@ int vm_firmware_config(struct vm_machine *m)
         dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_MAX_CPUS, 1) ||
         /* QEMU's -boot reboot-timeout default: after "No bootable device"
          * wait forever instead of rebooting. */
-        dev_fw_cfg_add_file(m->fw_cfg, "etc/boot-fail-wait", "\xff\xff\xff\xff", 4)) {
+        dev_fw_cfg_add_file(m->fw_cfg, "etc/boot-fail-wait", "\xff\xff\xff\xff", 4) ||
+        acpi_tables(m)) {
         fprintf(stderr, "btvm: cannot fill the fw_cfg device\n");
         return VM_STATUS_HOST_ERROR;
     }
