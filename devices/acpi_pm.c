@@ -5,10 +5,10 @@
  *
  * PM1_STS bits are set by hardware and cleared by writing 1 (WAK_STS,
  * TMR_STS, ...); PM1_EN enables them as SCI sources; the SCI (IRQ 9, level)
- * is high while an enabled status bit is set. PM1_CNT: SCI_EN is 1 unless
- * firmware cleared it (dev_acpi_pm_set_sci_en: the APM port toggles it);
- * without firmware there is no SMI_CMD and the machine is always in ACPI
- * mode; SLP_EN is write-only
+ * is high while an enabled status bit is set. PM1_CNT: SCI_EN starts at 1
+ * without firmware (no SMI_CMD: the machine is always in ACPI mode), at 0
+ * with it, until the OS asks the APM port (dev_acpi_pm_set_sci_en); it is
+ * also writable, as on the PIIX4; SLP_EN is write-only
  * and, with SLP_TYP = the \_S5 value, powers the machine off. The PM timer
  * counts at 3.579545 MHz from the host clock, 24 bits wide; TMR_STS is set
  * each time its bit 23 changes (and raises the SCI when TMR_EN is set).
@@ -58,7 +58,7 @@ struct dev_acpi_pm {
     struct dev_timer timer;  /* next bit-23 change while TMR_EN is set */
     struct dev_irq_line sci;
     int sci_level;
-    bool sci_en;   /* PM1_CNT.SCI_EN: set by hardware only (dev_acpi_pm_set_sci_en) */
+    bool sci_en;   /* PM1_CNT.SCI_EN (also dev_acpi_pm_set_sci_en: the APM port) */
     void (*power_off)(void *ctx);
     void *ctx;
 };
@@ -121,6 +121,9 @@ static uint8_t reg_byte(const struct dev_acpi_pm *pm, unsigned off, uint32_t tmr
 static void write_cnt(struct dev_acpi_pm *pm, uint16_t v, uint16_t mask)
 {
     pm->cnt = (uint16_t)((pm->cnt & ~(mask & CNT_RW)) | (v & mask & CNT_RW));
+    /* SCI_EN is read/write on the PIIX4 (PMCNTRL bit 0) and in QEMU. */
+    if (mask & CNT_SCI_EN)
+        pm->sci_en = v & CNT_SCI_EN;
     /* GBL_RLS would tell a BIOS the OS released the global lock: no BIOS. */
     if ((mask & CNT_SLP_EN) && (v & CNT_SLP_EN)) {
         unsigned typ = (pm->cnt & CNT_SLP_TYP) >> CNT_SLP_TYP_SHIFT;

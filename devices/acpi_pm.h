@@ -51,9 +51,9 @@ int dev_acpi_pm_set_base(struct dev_acpi_pm *pm, uint16_t base);
 uint16_t dev_acpi_pm_base(const struct dev_acpi_pm *pm);
 
 /* The PM timer's current value (24 bits), for tests. */
-/* PM1_CNT.SCI_EN, which software cannot write (ACPI 4.7.2.2): 1 at
- * creation (no SMI_CMD: always in ACPI mode); with firmware, the PIIX4's
- * APM port 0xB2 sets and clears it (ACPI_ENABLE/ACPI_DISABLE, devices/piix.c). */
+/* PM1_CNT.SCI_EN: 1 at creation (no SMI_CMD: always in ACPI mode); with
+ * firmware, the PIIX4's APM port 0xB2 sets and clears it (ACPI_ENABLE /
+ * ACPI_DISABLE, devices/piix.c). */
 void dev_acpi_pm_set_sci_en(struct dev_acpi_pm *pm, bool on);
 bool dev_acpi_pm_sci_en(const struct dev_acpi_pm *pm);
 uint32_t dev_acpi_pm_timer(const struct dev_acpi_pm *pm);

@@ -120,3 +120,7 @@ $(GUEST_DIR)/ioapictest.elf: $(IOAPICTEST_OBJS)
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+# ---- chipsettest: ROM, PAM shadowing, A20, APM (tests/guest/chipsettest.sh) ----
+GUESTS += $(GUEST_DIR)/chipsettest.elf
+$(GUEST_DIR)/chipsettest.elf: $(GUEST_OBJ)/chipsettest/chipsettest.o
+.SECONDARY: $(GUEST_OBJ)/chipsettest/chipsettest.o

@@ -449,9 +449,6 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
     bool drives = false;
     for (int k = 0; k < VM_MAX_DRIVES; k++)
         drives |= opt->drives[k].used;
-    if (opt->kernel && opt->bios)
-        return fail(err, errlen, "-kernel and -bios: btvm loads a kernel itself, without "
-                    "firmware (drop one of them)");
     /* Firmware boot: asked for with -bios, or drives without a kernel. */
     opt->firmware = !opt->kernel && (opt->bios || drives);
     if (!opt->kernel && !opt->firmware)
@@ -521,7 +518,8 @@ void vm_cli_usage(FILE *f)
         "                         IDE drive, QEMU's syntax: without index the first\n"
         "                         free one; cdrom is read-only; ',,' is a comma in FILE\n"
         "  -bios FILE             firmware image (default " VM_BIOS_DEFAULT ");\n"
-        "                         firmware boot is the default without -kernel\n"
+        "                         firmware boot is the default without -kernel;\n"
+        "                         with -kernel the ROM is only mapped\n"
         "  -boot [order=]DRIVES[,menu=on|off]\n"
         "                         boot order, c = first disk, d = first CD-ROM\n"
         "                         (default cd); menu=on lets the BIOS wait for F12\n"

@@ -219,8 +219,11 @@ int vm_firmware_pam_all(struct vm_machine *m)
 
 void vm_a20_set(struct vm_machine *m, int source, bool on)
 {
+    /* As QEMU wires them: both sources drive one line, the last write
+     * wins. (The PIIX3 ORs them; guests toggle one source, and tests
+     * compare with QEMU.) */
     m->a20_src[source] = on;
-    bool a20 = m->a20_src[VM_A20_PORT92] || m->a20_src[VM_A20_KBC];
+    bool a20 = on;
     struct smmu *mmu = m->vm.cpu ? m->vm.cpu->mmu : NULL;
     if (mmu)
         smmu_set_a20(mmu, a20);

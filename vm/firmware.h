@@ -30,8 +30,8 @@ int vm_firmware_pam_all(struct vm_machine *m);
 /* Segment i: guest-physical base and length, the PAM byte and its shift. */
 void vm_pam_segment(unsigned i, uint32_t *base, uint32_t *len, unsigned *reg, unsigned *shift);
 
-/* The A20 gate is the OR of port 0x92 bit 1 and the i8042's output port
- * bit 1 (PIIX3); a change reaches the shadow MMU. */
+/* The A20 gate: port 0x92 bit 1 and the i8042's output port bit 1 drive
+ * it, the last write winning (as in QEMU); a change reaches the shadow MMU. */
 void vm_a20_set(struct vm_machine *m, int source, bool on);
 enum { VM_A20_PORT92, VM_A20_KBC };
 

@@ -341,10 +341,42 @@ static int setup_devices(struct vm_machine *m)
     return setup_platform(m);
 }
 
+/* Direct boot: the BIOS's tables, then the kernel (and modules or initrd)
+ * in RAM. 0 or VM_STATUS_BAD_INPUT. */
+static int load_kernel(struct vm_machine *m, struct vm_linux_result *linux_boot, bool *is_linux_out)
+{
+    struct vm *vm = &m->vm;
+    const struct vm_options *opt = &vm->opt;
+    char err[512];
+    /* What a PC BIOS leaves in its area (0xF0000-0xFFFFF, reserved in every
+     * memory map): the ACPI tables and the MP tables. A kernel that loads
+     * itself over them simply replaces them. */
+    uint32_t cpuid1[4];
+    cpu_cpuid(NULL, 1, 0, cpuid1);
+    vm_acpi_build(vm->dram, vm->ram_size);
+    vm_mptable_build(vm->dram, vm->ram_size, cpuid1[0], cpuid1[3]);
+    /* The loader is chosen by content: a bzImage has "HdrS" at 0x202;
+     * everything else (including unreadable files, which it reports) goes
+     * to the Multiboot loader as before. */
+    bool is_linux = vm_linux_probe_file(opt->kernel);
+    int lr = is_linux ? vm_linux_load_files(vm->dram, vm->ram_size, opt->kernel, opt->cmdline,
+                                            opt->initrd, linux_boot, err, sizeof(err))
+                      : vm_multiboot_load_files(vm->dram, vm->ram_size, opt->kernel,
+                                                opt->cmdline, opt->initrd, &m->boot, err,
+                                                sizeof(err));
+    if (lr) {
+        fprintf(stderr, "%s\n", err);
+        return VM_STATUS_BAD_INPUT;
+    }
+    *is_linux_out = is_linux;
+    return 0;
+}
+
 int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
 {
     struct vm *vm = &m->vm;
     char err[512];
+    int r;
 
     memset(m, 0, sizeof(*m));
     vm->opt = *opt;
@@ -357,38 +389,20 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     }
     struct vm_linux_result linux_boot;
     bool is_linux = false;
-    if (opt->firmware) {
-        /* The BIOS finds the disks, builds its tables and loads the boot
-         * sector itself. */
+    if (opt->bios) {
+        /* The ROM (with -kernel it is only mapped, not run, as a test
+         * guest may want to see it). */
         int fr = vm_firmware_load(m, opt->bios, err, sizeof(err));
         if (fr) {
             fprintf(stderr, "%s\n", err);
             return fr;
         }
-        goto loaded;
     }
-    /* What a PC BIOS leaves in its area (0xF0000-0xFFFFF, reserved in every
-     * memory map): the ACPI tables and the MP tables. A kernel that loads
-     * itself over them simply replaces them. */
-    uint32_t cpuid1[4];
-    cpu_cpuid(NULL, 1, 0, cpuid1);
-    vm_acpi_build(vm->dram, vm->ram_size);
-    vm_mptable_build(vm->dram, vm->ram_size, cpuid1[0], cpuid1[3]);
-    /* The loader is chosen by content: a bzImage has "HdrS" at 0x202;
-     * everything else (including unreadable files, which it reports) goes
-     * to the Multiboot loader as before. */
-    is_linux = vm_linux_probe_file(opt->kernel);
-    int lr = is_linux ? vm_linux_load_files(vm->dram, vm->ram_size, opt->kernel, opt->cmdline,
-                                            opt->initrd, &linux_boot, err, sizeof(err))
-                      : vm_multiboot_load_files(vm->dram, vm->ram_size, opt->kernel,
-                                                opt->cmdline, opt->initrd, &m->boot, err,
-                                                sizeof(err));
-    if (lr) {
-        fprintf(stderr, "%s\n", err);
-        return VM_STATUS_BAD_INPUT;
-    }
+    /* With firmware, the BIOS finds the disks, builds its tables and loads
+     * the boot sector itself: no loader. */
+    if (!opt->firmware && (r = load_kernel(m, &linux_boot, &is_linux)) != 0)
+        return r;
 
-loaded:
     vm->engine = vm_engine_select(opt);
     if (!vm->engine)
         return VM_STATUS_BAD_INPUT; /* vm_engine_select printed why */
