@@ -179,6 +179,7 @@ static void apply_segment(struct vm_machine *m, unsigned i)
         }
     }
     m->pam_mapped[i] = (uint8_t)mode;
+    vm->memseg[i] = (struct vm_memseg){ base, len, mode == (PAM_RE | PAM_WE) };
     struct smmu *mmu = vm->cpu ? vm->cpu->mmu : NULL;
     if (mmu) {
         uint8_t flags = mode == (PAM_RE | PAM_WE) ? 0
@@ -201,6 +202,18 @@ void vm_firmware_pam(struct vm_machine *m, unsigned reg, uint8_t value)
         if (r == reg)
             apply_segment(m, i);
     }
+}
+
+void vm_firmware_memmap_init(struct vm_machine *m)
+{
+    struct vm *vm = &m->vm;
+    for (unsigned i = 0; i < VM_PAM_SEGMENTS; i++) {
+        uint32_t base, len;
+        unsigned reg, shift;
+        vm_pam_segment(i, &base, &len, &reg, &shift);
+        vm->memseg[i] = (struct vm_memseg){ base, len, true }; /* RAM until PAM says */
+    }
+    vm->rom_base = m->bios_size ? VM_PHYS_SPACE - m->bios_size : 0;
 }
 
 int vm_firmware_pam_all(struct vm_machine *m)

@@ -17,6 +17,7 @@
 #define VM_BIOS_SIZE_MAX   (16u << 20)
 #define VM_ISA_BIOS_SIZE   0x20000u     /* what of the image shows below 1 MiB */
 #define VM_PAM_SEGMENTS    13u          /* 0xF0000 (64 KiB), then 12 of 16 KiB from 0xC0000 */
+_Static_assert(VM_PAM_SEGMENTS == VM_MEMSEGS, "one vm_memseg per PAM segment");
 
 /* Read the -bios image into its memfd and map it below 4 GiB in the CPU's
  * view (vm->ram). 0, or VM_STATUS_BAD_INPUT with err filled. */
@@ -25,6 +26,9 @@ void vm_firmware_unload(struct vm_machine *m);
 
 /* The PAM byte reg (0x59-0x5F) now holds value: remap its segments. */
 void vm_firmware_pam(struct vm_machine *m, unsigned reg, uint8_t value);
+/* vm->memseg and rom_base as the window shows them before any PAM byte is
+ * applied (RAM everywhere, the ROM if loaded): what an engine maps at init. */
+void vm_firmware_memmap_init(struct vm_machine *m);
 /* Map every segment as the PAM bytes say (after the engine exists). */
 int vm_firmware_pam_all(struct vm_machine *m);
 /* Segment i: guest-physical base and length, the PAM byte and its shift. */

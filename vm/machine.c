@@ -398,6 +398,7 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
             return fr;
         }
     }
+    vm_firmware_memmap_init(m);
     /* With firmware, the BIOS finds the disks, builds its tables and loads
      * the boot sector itself: no loader. */
     if (!opt->firmware && (r = load_kernel(m, &linux_boot, &is_linux)) != 0)

@@ -105,6 +105,8 @@ struct vm_options {
     bool boot_menu;            /* -boot menu=on */
 };
 
+#define VM_MEMSEGS 13
+
 struct vm {
     struct vm_options opt;
     int ram_fd;              /* memfd holding guest RAM */
@@ -117,6 +119,13 @@ struct vm {
     const struct vm_engine_ops *engine;
     char err[256];           /* why the last failing call failed (vm_set_error) */
     uint8_t *dram;           /* RAM alone, whatever the CPU sees (DMA, KVM); NULL: ram */
+    /* The CPU's view where it is not plain RAM (vm/firmware.c), for an
+     * engine that maps memory itself (KVM): the PAM segments of
+     * 0xC0000-0xFFFFF, whose reads see vm->ram + base (RAM, ROM or
+     * all-ones) and whose writes reach RAM only when writable, and the ROM
+     * [rom_base, 4 GiB), read-only (rom_base 0: none). */
+    struct vm_memseg { uint32_t base, len; bool writable; } memseg[VM_MEMSEGS];
+    uint64_t rom_base;
 
     /* Interrupts and time (vm/wake.c, vm/service.c). */
     struct dev_pic *pic;     /* vm/ only: engines use vm_intr_* */
