@@ -124,3 +124,10 @@ guests: $(GUESTS)
 GUESTS += $(GUEST_DIR)/chipsettest.elf
 $(GUEST_DIR)/chipsettest.elf: $(GUEST_OBJ)/chipsettest/chipsettest.o
 .SECONDARY: $(GUEST_OBJ)/chipsettest/chipsettest.o
+# ---- biosboot: boot sectors the BIOS loads (tests/guest/biosboot.sh) ----
+GUESTS += $(GUEST_DIR)/biosboot/mbr.bin $(GUEST_DIR)/biosboot/cd.bin
+$(GUEST_DIR)/biosboot/%.bin: guests/biosboot/%.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c $< -o $(@:.bin=.o)
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o $@ $(@:.bin=.o)
+guests: $(GUESTS)

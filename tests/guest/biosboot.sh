@@ -6,6 +6,9 @@
 # bootable device." (QEMU: -nographic, no VGA), and the debug log (port 0x402) shows POST on QEMU's
 # i440FX: PCI probing, ATA disk found, ACPI tables from the table loader.
 # Two runs per system: -hda alone, and -hda + -cdrom with -boot order=dc.
+# Then two boots: a hard-disk MBR (guests/biosboot/mbr.S: INT 10h output,
+# INT 13h read of sector 2, debug-exit 0x31) and an El Torito
+# no-emulation CD (guests/biosboot/cd.S: debug-exit with DL = 0xE0).
 set -u
 BTVM=${BTVM:-build/btvm}
 cd "$(dirname "$0")/../.."
@@ -15,6 +18,12 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 truncate -s 1M "$tmp/disk.img"      # zeros: no boot signature
 truncate -s 1M "$tmp/cd.iso"        # no ISO 9660 / El Torito: unreadable boot record
 fail=0
+MBR=build/guests/biosboot/mbr.bin CDBOOT=build/guests/biosboot/cd.bin
+[ -f "$MBR" ] && [ -f "$CDBOOT" ] || { echo "biosboot: $MBR or $CDBOOT missing (run make guests)"; exit 1; }
+cp "$MBR" "$tmp/mbr.img"; truncate -s 1M "$tmp/mbr.img"
+mkdir "$tmp/isodir"; cp "$CDBOOT" "$tmp/isodir/boot.bin"
+xorriso -as mkisofs -quiet -o "$tmp/boot.iso" -b boot.bin -no-emul-boot -boot-load-size 4 \
+    "$tmp/isodir" 2>/dev/null || { echo "biosboot: xorriso failed"; exit 1; }
 
 # run NAME OUT LOG CMD...: start CMD, wait until OUT shows "No bootable
 # device." (or 60 s), stop it.
@@ -71,4 +80,31 @@ for sys in btvm qemu; do
     run $sys "$tmp/$sys-dc.out" x "${dc[@]}"
     expect "$sys -boot order=dc serial" "$tmp/$sys-dc.out.txt" "${serial_dc[@]}"
 done
+# boot NAME WANT-STATUS FILE CMD...: CMD must exit with WANT-STATUS (the boot
+# sector's debug-exit) within 60 s; its serial output goes to FILE.
+boot() {
+    local name=$1 want=$2 out=$3; shift 3
+    timeout 60 "$@" </dev/null 2>"$out.err" | tr -d '\r' >"$out"
+    local st=${PIPESTATUS[0]}
+    if [ "$st" -ne "$want" ]; then
+        echo "biosboot: $name: FAIL: exit status $st, want $want"; fail=1; head -5 "$out.err"
+    fi
+}
+
+QEMU_EXIT=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+boot "btvm mbr" $((0x31)) "$tmp/btvm-mbr" "$BTVM" run -q --engine=bt -hda "$tmp/mbr.img"
+expect "btvm mbr serial" "$tmp/btvm-mbr" "Booting from Hard Disk..." "mbr: running" \
+       "sector 2: read through int 13"
+boot "btvm cd" $((0xE0)) "$tmp/btvm-cd" "$BTVM" run -q --engine=bt -cdrom "$tmp/boot.iso"
+expect "btvm cd serial" "$tmp/btvm-cd" "Booting from DVD/CD..." "cd: El Torito boot image"
+if command -v qemu-system-i386 >/dev/null; then
+    q=(qemu-system-i386 -accel tcg -m 128 -nodefaults -nographic -serial stdio -monitor none
+       "${QEMU_EXIT[@]}")
+    boot "qemu mbr" $(((0x31 << 1 | 1) & 255)) "$tmp/qemu-mbr" "${q[@]}" \
+         -drive file="$tmp/mbr.img",format=raw,if=ide,index=0
+    expect "qemu mbr serial" "$tmp/qemu-mbr" "Booting from Hard Disk..." "mbr: running" \
+           "sector 2: read through int 13"
+    boot "qemu cd" $(((0xE0 << 1 | 1) & 255)) "$tmp/qemu-cd" "${q[@]}" -cdrom "$tmp/boot.iso"
+    expect "qemu cd serial" "$tmp/qemu-cd" "Booting from DVD/CD..." "cd: El Torito boot image"
+fi
 exit "$fail"
