@@ -5,7 +5,8 @@
 # sercon, fw_cfg key 0x04) shows the boot attempts in -boot order and "No
 # bootable device." (QEMU: -nographic, no VGA), and the debug log (port 0x402) shows POST on QEMU's
 # i440FX: PCI probing, ATA disk found, ACPI tables from the table loader.
-# Two runs per system: -hda alone, and -hda + -cdrom with -boot order=dc.
+# Two runs per system: -hda alone (no boot menu prompt), and -hda + -cdrom
+# with -boot order=dc,menu=on.
 # Then two boots: a hard-disk MBR (guests/biosboot/mbr.S: INT 10h output,
 # INT 13h read of sector 2, debug-exit 0x31) and an El Torito
 # no-emulation CD (guests/biosboot/cd.S: debug-exit with DL = 0xE0).
@@ -54,7 +55,7 @@ expect() {
 
 serial_hd=("SeaBIOS (version" "Booting from Hard Disk..." "Boot failed: not a bootable disk"
            "No bootable device.")
-serial_dc=("SeaBIOS (version" "Booting from DVD/CD..." "Boot failed: Could not read from CDROM"
+serial_dc=("SeaBIOS (version" "Press ESC for boot menu." "Booting from DVD/CD..." "Boot failed: Could not read from CDROM"
            "Booting from Hard Disk..." "Boot failed: not a bootable disk" "No bootable device.")
 debug=("Running on QEMU (i440fx)" "Found QEMU fw_cfg" "qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]"
        "Moving pm_base to 0x600" "Found 4 PCI devices" "PCI: map device bdf=00:01.1  bar 4, addr 0000c000, size 00000010 [io]"
@@ -69,16 +70,19 @@ for sys in btvm qemu; do
             -chardev file,id=dbg,path="$tmp/$sys-hd.log" -device isa-debugcon,iobase=0x402,chardev=dbg)
         dc=(qemu-system-i386 -accel tcg -m 128 -nodefaults -nographic -serial stdio -monitor none
             -no-reboot -drive file="$tmp/disk.img",format=raw,if=ide,index=0
-            -drive file="$tmp/cd.iso",format=raw,media=cdrom,index=2 -boot order=dc)
+            -drive file="$tmp/cd.iso",format=raw,media=cdrom,index=2 -boot order=dc,menu=on)
     else
         hd=("$BTVM" run -q --engine=bt -m 128 -hda "$tmp/disk.img" --bios-log "$tmp/$sys-hd.log")
-        dc=("$BTVM" run -q --engine=bt -m 128 -hda "$tmp/disk.img" -cdrom "$tmp/cd.iso" -boot order=dc)
+        dc=("$BTVM" run -q --engine=bt -m 128 -hda "$tmp/disk.img" -cdrom "$tmp/cd.iso" -boot order=dc,menu=on)
     fi
     run $sys "$tmp/$sys-hd.out" x "${hd[@]}"
     expect "$sys -hda serial" "$tmp/$sys-hd.out.txt" "${serial_hd[@]}"
+    if grep -q "Press ESC" "$tmp/$sys-hd.out.txt"; then
+        echo "biosboot: $sys: FAIL: a boot menu prompt without -boot menu=on"; fail=1
+    fi
     expect "$sys -hda debug log" "$tmp/$sys-hd.log" "${debug[@]}"
     run $sys "$tmp/$sys-dc.out" x "${dc[@]}"
-    expect "$sys -boot order=dc serial" "$tmp/$sys-dc.out.txt" "${serial_dc[@]}"
+    expect "$sys -boot order=dc,menu=on serial" "$tmp/$sys-dc.out.txt" "${serial_dc[@]}"
 done
 # boot NAME WANT-STATUS FILE CMD...: CMD must exit with WANT-STATUS (the boot
 # sector's debug-exit) within 60 s; its serial output goes to FILE.
