@@ -270,6 +270,13 @@ int vm_firmware_log_open(struct vm_machine *m, const char *path)
         return VM_STATUS_BAD_INPUT;
     }
     m->bios_log_fd = fd;
+    return 0;
+}
+
+int vm_firmware_log_attach(struct vm_machine *m)
+{
+    if (m->bios_log_fd <= 0)
+        return 0;
     m->bios_log = (struct dev_chardev){ .write = log_write, .read = log_read, .ctx = m };
     int r = dev_debugcon_init(m->vm.bus, VM_PORT_BIOS_DEBUG, &m->bios_log);
     if (r) {

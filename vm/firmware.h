@@ -40,8 +40,11 @@ void vm_a20_set(struct vm_machine *m, int source, bool on);
 enum { VM_A20_PORT92, VM_A20_KBC };
 
 /* The firmware's debug port (0x402, SeaBIOS's QEMU debug console) into
- * the --bios-log file. 0 or VM_STATUS_BAD_INPUT / HOST_ERROR. */
+ * the --bios-log file: open it (with the other input checks: 0 or
+ * VM_STATUS_BAD_INPUT), then put the port on the bus (0 or
+ * VM_STATUS_HOST_ERROR; nothing without a log). */
 int vm_firmware_log_open(struct vm_machine *m, const char *path);
+int vm_firmware_log_attach(struct vm_machine *m);
 
 /* fw_cfg items and CMOS bytes the firmware reads: boot order, boot menu,
  * nographic. 0 or VM_STATUS_HOST_ERROR. */

@@ -293,8 +293,8 @@ static int setup_platform(struct vm_machine *m)
          * to the APM port the FADT names (SMI_CMD). */
         dev_acpi_pm_set_sci_en(m->acpi_pm, false);
         r = vm_firmware_config(m);
-        if (!r && vm->opt.bios_log)
-            r = vm_firmware_log_open(m, vm->opt.bios_log);
+        if (!r)
+            r = vm_firmware_log_attach(m);
         if (r)
             return r;
     } else {
@@ -398,6 +398,8 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
             return fr;
         }
     }
+    if (opt->bios_log && (r = vm_firmware_log_open(m, opt->bios_log)) != 0)
+        return r;
     vm_firmware_memmap_init(m);
     /* With firmware, the BIOS finds the disks, builds its tables and loads
      * the boot sector itself: no loader. */
