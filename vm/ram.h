@@ -1,6 +1,7 @@
 /*
  * vm/ram.h — guest RAM: one memfd mapped shared, so every engine (and a
- * later KVM memslot) sees the same bytes.
+ * KVM memslot) sees the same bytes; vm->ram is the CPU's view of the whole
+ * 4 GiB guest-physical space, vm->dram RAM alone (vm/ram.c).
  */
 #ifndef BTVM_VM_RAM_H
 #define BTVM_VM_RAM_H
