@@ -1,10 +1,10 @@
 /*
  * vm/machine.c — assembles the machine: guest RAM, the BIOS ROM
  * (vm/firmware.c) or the kernel (Multiboot ELF or Linux bzImage, chosen by
- * the file's content) with the ACPI tables, the device bus with COM1, the debug console and debug-exit, the
- * PC platform (PIC, PIT, RTC, i8042, ACPI PM, PCI host bridge), the user's
- * terminal, the virtual CPU at the reset vector or in its loader's entry
- * state, and the engine.
+ * the file's content) with the ACPI tables, the device bus with COM1, the
+ * debug console and debug-exit, the PC platform (PIC, PIT, RTC, i8042,
+ * port 0x92, ACPI PM, PCI host bridge), the user's terminal, the virtual
+ * CPU at the reset vector or in its loader's entry state, and the engine.
  * Also vm_request_stop(), the one way devices end the run.
  */
 #include "vm/machine.h"
