@@ -109,6 +109,12 @@ $(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h
 GUESTS += $(GUEST_DIR)/fwcfgtest.elf
 $(GUEST_DIR)/fwcfgtest.elf: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
 .SECONDARY: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
+# ---- realtest: real mode, big real mode, 16-bit PM, v8086 (tests/guest/realtest.sh) ----
+REALTEST_OBJS := $(GUEST_OBJ)/realtest/realtest.o $(GUEST_OBJ)/realtest/rm.o
+GUESTS += $(GUEST_DIR)/realtest.elf
+$(GUEST_DIR)/realtest.elf: $(REALTEST_OBJS)
+.SECONDARY: $(REALTEST_OBJS)
+
 # ---- apictest / ioapictest: local and I/O APIC suites (tests/guest/apictest.sh, ioapictest.sh) ----
 IRQLIB_OBJS := $(GUEST_OBJ)/lib/irqlib.o $(GUEST_OBJ)/lib/irqstubs.o
 APICTEST_OBJS := $(GUEST_OBJ)/apictest/apictest.o $(IRQLIB_OBJS)

@@ -113,6 +113,7 @@ hltcli|30|kvm auto|-k \$G/hostile.elf -a 'hlt-cli 0'
 pagetest|120|kvm auto|-k \$G/pagetest.elf
 apictest|120|kvm|-k \$G/apictest.elf
 ioapictest|120|kvm|-k \$G/ioapictest.elf
+realtest|120|kvm|-k \$G/realtest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
 EOF
 )
@@ -133,6 +134,7 @@ judge() {
     pagetest) line="pagetest: 0 failures" ;;
     apictest) line="apictest: 0 failures" ;;
     ioapictest) line="ioapictest: 0 failures" ;;
+    realtest) line="realtest: 0 failures" ;;
     linux)    line="hav-linux-ok" ;;
     esac
     [ "$st" = "$want" ] || { echo "status $st, want $want"; return; }

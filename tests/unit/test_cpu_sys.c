@@ -443,6 +443,132 @@ START_TEST(power_on_state)
 }
 END_TEST
 
+/* Decode bytes as 16-bit code at eip and run the callout. */
+static int run16_at(uint32_t eip, const uint8_t *b, size_t n)
+{
+    ck_assert_int_eq(dec_decode(DEC_MODE_16, eip, b, n, &insn), 0);
+    c->eip = insn.eip;
+    return cpu_callout_for(&insn)(c, &insn);
+}
+#define RUN16(eip, ...) run16_at(eip, BYTES(__VA_ARGS__))
+static uint16_t rd16(uint32_t a) { uint16_t v; memcpy(&v, vm.ram + a, 2); return v; }
+static void set_seg(int i, const struct cpu_segment *s)
+{
+    c->segs[i] = *s;
+    c->seg_base[i] = s->base;
+    cpu_seg_bounds(c, i);
+}
+
+/* MOV CR0 clearing PE keeps the hidden caches (a 4 GiB DS limit: big real
+ * mode), CPL 0; a real-mode load changes selector and base only; INT n
+ * through the IVT pushes FLAGS, CS, IP and clears IF; IRET comes back;
+ * LAR is #UD in real mode. */
+START_TEST(real_mode_transitions)
+{
+    build_gdt();
+    c->segs[CPU_DS].limit = 0xFFFFFFFF;
+    c->regs[CPU_EAX] = CPU_CR0_ET;                                   /* PE = 0 */
+    ck_assert_int_eq(RUN(0x0F, 0x22, 0xC0), CPU_CO_EXIT);             /* mov cr0, eax */
+    ck_assert_uint_eq(c->cr0 & CPU_CR0_PE, 0);
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->seg_hi[CPU_DS], 0xFFFFFFFF);
+    c->regs[CPU_EAX] = 0x1000;
+    ck_assert_int_eq(RUN16(0x100, 0x8E, 0xD8), CPU_CO_EXIT);          /* mov ds, ax: flat -> not */
+    c->regs[CPU_EAX] = 0x1234;
+    ck_assert_int_eq(RUN16(0x100, 0x8E, 0xD8), CPU_CO_CONTINUE);      /* non-flat before and after */
+    ck_assert_uint_eq(c->seg_base[CPU_DS], 0x12340);
+    ck_assert_uint_eq(c->segs[CPU_DS].limit, 0xFFFFFFFF);            /* big real mode */
+    /* Real-mode CS 0x0100, SS:SP 0:9000, IVT entry 0x21 = 0200:0010. */
+    struct cpu_segment cs = { .sel = 0x100, .base = 0x1000, .limit = 0xFFFF, .flags = 0x9B };
+    set_seg(CPU_CS, &cs);
+    struct cpu_segment ss = { .sel = 0, .base = 0, .limit = 0xFFFF, .flags = 0x93 };
+    set_seg(CPU_SS, &ss);
+    c->idtr.base = 0; c->idtr.limit = 0x3FF;
+    wr32(0x21 * 4, 0x02000010);
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF;
+    ck_assert_int_eq(RUN16(0x50, 0xCD, 0x21), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x2000);
+    ck_assert_uint_eq(c->eip, 0x10);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 6);
+    ck_assert_uint_eq(rd16(0x9000 - 6), 0x52);                      /* IP */
+    ck_assert_uint_eq(rd16(0x9000 - 4), 0x100);                     /* CS */
+    ck_assert_uint_eq(rd16(0x9000 - 2), CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF);
+    ck_assert_uint_eq(c->eflags & (CPU_FL_IF | CPU_FL_TF), 0);
+    ck_assert_int_eq(RUN16(0x10, 0xCF), CPU_CO_EXIT);                 /* iret */
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x1000);
+    ck_assert_uint_eq(c->eip, 0x52);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    ck_assert(c->eflags & CPU_FL_IF);
+    ck_assert_int_eq(RUN16(0x52, 0x0F, 0x02, 0xC3), CPU_CO_EXIT);     /* lar ax, bx */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_UD);
+    /* MOV CR0 setting PE again: caches stay until the far jump. */
+    c->pending_vector = -1;
+    c->regs[CPU_EAX] = CPU_CR0_ET | CPU_CR0_PE;
+    ck_assert_int_eq(RUN16(0x60, 0x0F, 0x22, 0xC0), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x1000);
+    ck_assert_int_eq(RUN16(0x63, 0x66, 0xEA, 0x00, 0x30, 0x00, 0x00, 0x08, 0x00), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0);
+    ck_assert_uint_eq(c->segs[CPU_CS].flags & CPU_SEGF_DB, CPU_SEGF_DB);
+    ck_assert_uint_eq(c->eip, 0x3000);
+}
+END_TEST
+
+/* v8086 mode: IRETD with VM set enters it (segments base = sel * 16, CPL
+ * 3); CLI at IOPL 0 is #GP(0); the #GP goes to the ring-0 handler on the
+ * TSS stack with GS, FS, DS, ES pushed and zeroed; IN checks the bitmap. */
+START_TEST(v86_enter_and_trap)
+{
+    build_gdt();
+    /* 32-bit TSS at 0x2000, SS0:ESP0 = 0x10:0x7000, I/O bitmap at +0x68. */
+    wr64(GDT + 0x30, 0x0000890020002068ull);
+    c->gdtr.limit = 0x37;
+    wr32(0x2000 + 4, 0x7000);
+    wr32(0x2000 + 8, 0x10);
+    wr32(0x2000 + 0x64, 0x68u << 16);
+    memset(vm.ram + 0x2068, 0xFF, 0x2001);
+    vm.ram[0x2068 + 0x80 / 8] &= (uint8_t)~1u;                     /* port 0x80 allowed */
+    c->regs[CPU_EAX] = 0x30;
+    ck_assert_int_eq(RUN(0x0F, 0x00, 0xD8), CPU_CO_CONTINUE);       /* ltr ax */
+    set_gate(13, 0x3100, 0x08, 0xE, 0, 1);
+    /* IRETD frame: EIP CS EFLAGS ESP SS ES DS FS GS. */
+    static const uint32_t fr[9] = { 0x10, 0x800, 0x20002, 0xFFF0, 0x6000, 0x4000, 0x200, 0x11, 0x22 };
+    for (int i = 0; i < 9; i++)
+        wr32(0x9000 + 4 * i, fr[i]);
+    ck_assert_int_eq(RUN(0xCF), CPU_CO_EXIT);
+    ck_assert(c->eflags & CPU_FL_VM);
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x8000);
+    ck_assert_uint_eq(c->seg_base[CPU_DS], 0x2000);
+    ck_assert_uint_eq(c->seg_base[CPU_GS], 0x220);
+    ck_assert_uint_eq(c->segs[CPU_SS].limit, 0xFFFF);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0xFFF0);
+    ck_assert_uint_eq(c->eip, 0x10);
+    /* OUT 80h is allowed, IN 64h is not. */
+    ck_assert_int_eq(RUN16(0x10, 0xE6, 0x80), CPU_CO_CONTINUE);
+    ck_assert_int_eq(RUN16(0x12, 0xE4, 0x64), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    c->pending_vector = -1;
+    ck_assert_int_eq(RUN16(0x14, 0xFA), CPU_CO_EXIT);                 /* cli */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert_int_eq(cpu_deliver_pending(c), CPU_DELIVERED);
+    ck_assert_uint_eq(c->eflags & CPU_FL_VM, 0);
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->eip, 0x3100);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x7000 - 40);
+    static const uint32_t want[10] = { 0, 0x14, 0x800, 0x20002, 0xFFF0, 0x6000, 0x4000, 0x200, 0x11, 0x22 };
+    for (int i = 0; i < 10; i++)
+        ck_assert_uint_eq(rd32(0x7000 - 40 + 4 * i), want[i]);
+    ck_assert_uint_eq(c->segs[CPU_DS].sel, 0);
+    ck_assert_uint_eq(c->seg_hi[CPU_DS], 0);                        /* null: unusable */
+    /* IRETD (error code popped by the handler) goes back to v8086. */
+    c->regs[CPU_ESP] += 4;
+    ck_assert_int_eq(RUN(0xCF), CPU_CO_EXIT);
+    ck_assert(c->eflags & CPU_FL_VM);
+    ck_assert_uint_eq(c->seg_base[CPU_DS], 0x2000);
+    ck_assert_uint_eq(c->eip, 0x14);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cpu_sys");
@@ -465,6 +591,8 @@ static Suite *suite(void)
     tcase_add_test(t, bcd_adjusts);
     tcase_add_test(t, pusha_popa);
     tcase_add_test(t, power_on_state);
+    tcase_add_test(t, real_mode_transitions);
+    tcase_add_test(t, v86_enter_and_trap);
     suite_add_tcase(s, t);
     return s;
 }
