@@ -17,3 +17,5 @@ BTVM_SRCS += devices/ide.c
 BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
 # System control port A (0x92: fast A20, fast reset)
 BTVM_SRCS += devices/port92.c
+# PS/2 keyboard and mouse behind the i8042
+BTVM_SRCS += devices/ps2kbd.c devices/ps2mouse.c

@@ -7,3 +7,6 @@ BTVM_SRCS += vm/firmware.c
 
 # btvm popek: the Popek-Goldberg teaching table (docs/popek.md).
 BTVM_SRCS += vm/popek.c
+
+# Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
+BTVM_SRCS += vm/keymap.c

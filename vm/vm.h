@@ -131,6 +131,7 @@ struct vm {
     struct dev_pic *pic;     /* vm/ only: engines use vm_intr_* */
     struct dev_lapic *lapic; /* vm/ only: in front of the PIC when present */
     struct dev_uart *uart;   /* vm/ only: engines use vm_service_input */
+    struct dev_i8042 *kbc;   /* vm/ only: host keys and mouse, polled like the UART */
     /* The CPU's INTR input: a byte that is 1 while an interrupt waits for
      * the CPU (today the 8259A pair's output). NULL: nothing can interrupt. */
     const volatile uint8_t *intr_level;
@@ -140,7 +141,7 @@ struct vm {
     /* vm_kick() calls this (any thread, vcpu alive) for an engine that needs
      * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
     void (*kick_hook)(struct vm *vm);
-    volatile int input_pending; /* console input arrived: poll the UART */
+    volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;
