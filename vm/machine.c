@@ -148,6 +148,11 @@ static void on_port92_a20(void *ctx, bool on)
     vm_a20_set(ctx, VM_A20_PORT92, on);
 }
 
+static void on_kbc_a20(void *ctx, bool on)
+{
+    vm_a20_set(ctx, VM_A20_KBC, on);
+}
+
 /* Stores the MMU's direct page lets through (TPR, EOI): the lapic's own
  * write, which kicks the vcpu at most (smmu_direct_page's contract). */
 static void on_lapic_store(void *ctx, uint32_t offset, uint32_t value)
@@ -254,6 +259,8 @@ static int setup_platform(struct vm_machine *m)
                            dev_irqroute_isa_line(m->irq, 12));
     m->acpi_pm = dev_acpi_pm_new(vm->bus, vm->timers,
                                  dev_irqroute_isa_line(m->irq, DEV_ACPI_SCI_IRQ), on_power_off, vm);
+    if (m->kbc)
+        dev_i8042_set_a20_cb(m->kbc, on_kbc_a20, m); /* output port bit 1 */
     m->pci = dev_pci_host_new(vm->bus, on_reset, vm);
     m->ide = dev_ide_new(vm->bus, dev_irqroute_isa_line(m->irq, 14),
                          dev_irqroute_isa_line(m->irq, 15), vm_dma(vm));

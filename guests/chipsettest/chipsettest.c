@@ -13,6 +13,7 @@
  *   on the command line leaves this case out);
  * - a20_port92: with port 0x92 bit 1 clear, address bit 20 is forced to 0
  *   (0x300000 reads and writes 0x200000); set again, it is not;
+ * - a20_kbc: the same through the i8042's output port (command 0xD1);
  * - apm: writes of 0xF0/0xF1 to the APM port 0xB2 clear/set PM1_CNT.SCI_EN
  *   (PM base from the PIIX4's PMBA), APMS 0xB3 keeps a byte.
  *
@@ -172,6 +173,37 @@ __asm__(".text\n"
         "  ret\n"
         "a20_blob_end:\n");
 
+/*
+ * The same through the i8042's output port (command 0xD1, then the port's
+ * value on 0x60: 0xDD = A20 off, 0xDF = on, bit 0 (reset) kept 1). Waits
+ * for the input buffer with calls, so it runs on a stack below 1 MiB
+ * (0x7000) and returns on the caller's, once A20 is on again.
+ */
+extern const uint8_t a20kbc_blob[], a20kbc_blob_end[];
+__asm__(".text\n"
+        "a20kbc_blob:\n"
+        "  movl %esp, %ebp\n"
+        "  movl $0x7000, %esp\n"
+        "  movb $0xD1, %al\n  call 1f\n  outb %al, $0x64\n"
+        "  movb $0xDD, %al\n  call 1f\n  outb %al, $0x60\n"
+        "  call 1f\n"
+        "  movl 0x300000, %ecx\n"
+        "  movl $0x77, 0x300010\n"
+        "  movb $0xD1, %al\n  call 1f\n  outb %al, $0x64\n"
+        "  movb $0xDF, %al\n  call 1f\n  outb %al, $0x60\n"
+        "  call 1f\n"
+        "  movl 0x300000, %edx\n"
+        "  movl %ebp, %esp\n"
+        "  ret\n"
+        /* wait until the controller's input buffer is empty (AL kept) */
+        "1: movb %al, %ah\n"
+        "2: inb $0x64, %al\n"
+        "  testb $2, %al\n"
+        "  jnz 2b\n"
+        "  movb %ah, %al\n"
+        "  ret\n"
+        "a20kbc_blob_end:\n");
+
 #define LOW_CODE 0x8000u
 
 static void test_a20(void)
@@ -193,6 +225,25 @@ static void test_a20(void)
     expect("store to 0x300010 with A20 off reached 0x200010", 0x77, *(volatile uint32_t *)0x200010);
     expect("0x300010 untouched", 0, *(volatile uint32_t *)0x300010);
     expect("port 0x92 bit 1 reads back", 2, inb(0x92) & 2);
+    end();
+}
+
+static void test_a20_kbc(void)
+{
+    begin("a20_kbc");
+    *(volatile uint32_t *)0x200000 = 0x22222222;
+    *(volatile uint32_t *)0x300000 = 0x44444444;
+    *(volatile uint32_t *)0x200010 = 0;
+    *(volatile uint32_t *)0x300010 = 0;
+    for (const uint8_t *p = a20kbc_blob; p < a20kbc_blob_end; p++)
+        at(LOW_CODE)[p - a20kbc_blob] = *p;
+    uint32_t closed, open;
+    __asm__ volatile("pushf\n cli\n call *%2\n popf"
+                     : "=c"(closed), "=d"(open) : "r"(LOW_CODE) : "eax", "ebp", "memory");
+    expect("0x300000 with the i8042's A20 off (reads 0x200000)", 0x22222222, closed);
+    expect("0x300000 with A20 on again", 0x44444444, open);
+    expect("store to 0x300010 with A20 off reached 0x200010", 0x77, *(volatile uint32_t *)0x200010);
+    expect("0x300010 untouched", 0, *(volatile uint32_t *)0x300010);
     end();
 }
 
@@ -228,6 +279,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     test_rom();
     test_pam();
     test_a20();
+    test_a20_kbc();
     test_apm();
     return report_failures();
 }

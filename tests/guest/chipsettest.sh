@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/guest/chipsettest.sh — runs guests/chipsettest (BIOS ROM at 0xF0000
-# and 0xFFFF0000, i440FX PAM shadowing, A20 through port 0x92, the APM
+# and 0xFFFF0000, i440FX PAM shadowing, A20 through port 0x92 and the
+# i8042's output port, the APM
 # port's ACPI enable) on btvm with Debian's SeaBIOS ROM mapped (-kernel
 # with -bios: mapped, not run; status 0) and on qemu-system-i386 (status 1
 # = guest 0). QEMU maps a write-only PAM segment as RAM, so its run leaves
@@ -10,7 +11,7 @@ BTVM=${BTVM:-build/btvm}
 cd "$(dirname "$0")/../.."
 ELF=build/guests/chipsettest.elf
 BIOS=/usr/share/seabios/bios-256k.bin
-TESTS="rom pam_rw pam_ro pam_off pam_back a20_port92 apm"
+TESTS="rom pam_rw pam_ro pam_off pam_back a20_port92 a20_kbc apm"
 fail=0
 [ -f "$ELF" ] || { echo "chipsettest: $ELF missing (run make guests)"; exit 1; }
 [ -f "$BIOS" ] || { echo "chipsettest: $BIOS missing (apt-get install seabios)"; exit 1; }
