@@ -137,3 +137,12 @@ $(GUEST_DIR)/biosboot/%.bin: guests/biosboot/%.S | $(DEPS_STAMP)
 	$(CC) -m32 -c $< -o $(@:.bin=.o)
 	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o $@ $(@:.bin=.o)
 guests: $(GUESTS)
+# The images the BIOS boots them from (tests/hav/nested.sh; biosboot.sh makes its own).
+GUESTS += $(GUEST_DIR)/biosboot/mbr.img $(GUEST_DIR)/biosboot/cd.iso
+$(GUEST_DIR)/biosboot/mbr.img: $(GUEST_DIR)/biosboot/mbr.bin
+	cp $< $@ && truncate -s 1M $@
+$(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
+	rm -rf $@.d && mkdir -p $@.d && cp $< $@.d/boot.bin
+	xorriso -as mkisofs -quiet -o $@ -b boot.bin -no-emul-boot -boot-load-size 4 $@.d 2>/dev/null
+	rm -rf $@.d
+guests: $(GUESTS)

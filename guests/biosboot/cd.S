@@ -23,7 +23,15 @@ _start:
     mov $7, %bx
     int $0x10
     jmp 1b
-2:  mov %dl, %al
+2:  push %dx
+    /* SeaBIOS's serial console writes lazily, on timer ticks (18.2 Hz): wait 200 ms
+     * (INT 15h AH=86h) so all of the text is out before debug-exit. */
+    mov $0x86, %ah
+    mov $0x0003, %cx
+    mov $0x0D40, %dx
+    int $0x15
+    pop %dx
+    mov %dl, %al
     out %al, $0xf4
 3:  hlt
     jmp 3b

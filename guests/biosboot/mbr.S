@@ -28,15 +28,25 @@ _start:
     jc bad
     mov $0x7e00, %si
     call puts
+    call flush
     mov $0x31, %al
     out %al, $0xf4
 bad:
     mov $msg2 - _start + 0x7c00, %si
     call puts
+    call flush
     mov $0x7f, %al
     out %al, $0xf4
 1:  hlt
     jmp 1b
+/* SeaBIOS's serial console writes lazily, on timer ticks (18.2 Hz): wait 200 ms
+ * (INT 15h AH=86h) so all of the text is out before debug-exit. */
+flush:
+    mov $0x86, %ah
+    mov $0x0003, %cx
+    mov $0x0D40, %dx
+    int $0x15
+    ret
 puts:
     lodsb
     test %al, %al

@@ -98,17 +98,17 @@ boot() {
 QEMU_EXIT=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 boot "btvm mbr" $((0x31)) "$tmp/btvm-mbr" "$BTVM" run -q --engine=bt -hda "$tmp/mbr.img"
 expect "btvm mbr serial" "$tmp/btvm-mbr" "Booting from Hard Disk..." "mbr: running" \
-       "sector 2: read through int 13"
+       "sector 2: read through int 13h"
 boot "btvm cd" $((0xE0)) "$tmp/btvm-cd" "$BTVM" run -q --engine=bt -cdrom "$tmp/boot.iso"
-expect "btvm cd serial" "$tmp/btvm-cd" "Booting from DVD/CD..." "cd: El Torito boot image"
+expect "btvm cd serial" "$tmp/btvm-cd" "Booting from DVD/CD..." "cd: El Torito boot image running"
 if command -v qemu-system-i386 >/dev/null; then
     q=(qemu-system-i386 -accel tcg -m 128 -nodefaults -nographic -serial stdio -monitor none
        "${QEMU_EXIT[@]}")
     boot "qemu mbr" $(((0x31 << 1 | 1) & 255)) "$tmp/qemu-mbr" "${q[@]}" \
          -drive file="$tmp/mbr.img",format=raw,if=ide,index=0
     expect "qemu mbr serial" "$tmp/qemu-mbr" "Booting from Hard Disk..." "mbr: running" \
-           "sector 2: read through int 13"
+           "sector 2: read through int 13h"
     boot "qemu cd" $(((0xE0 << 1 | 1) & 255)) "$tmp/qemu-cd" "${q[@]}" -cdrom "$tmp/boot.iso"
-    expect "qemu cd serial" "$tmp/qemu-cd" "Booting from DVD/CD..." "cd: El Torito boot image"
+    expect "qemu cd serial" "$tmp/qemu-cd" "Booting from DVD/CD..." "cd: El Torito boot image running"
 fi
 exit "$fail"
