@@ -490,6 +490,7 @@ void vm_cli_usage(FILE *f)
 {
     fprintf(f,
         "usage: btvm run -k KERNEL [options]\n"
+        "       btvm run -hda DISK | -cdrom ISO [options]   boot them through the BIOS\n"
         "       btvm popek [-k POPEK_ELF] [--markdown]   the Popek-Goldberg table\n"
         "       btvm --help | --version\n"
         "\n"
@@ -517,9 +518,10 @@ void vm_cli_usage(FILE *f)
         "         [,readonly=on|off]\n"
         "                         IDE drive, QEMU's syntax: without index the first\n"
         "                         free one; cdrom is read-only; ',,' is a comma in FILE\n"
-        "  -bios FILE             firmware image (default " VM_BIOS_DEFAULT ");\n"
-        "                         firmware boot is the default without -kernel;\n"
-        "                         with -kernel the ROM is only mapped\n"
+        "  -bios FILE             firmware ROM (default: Debian's SeaBIOS,\n"
+        "                         " VM_BIOS_DEFAULT ");\n"
+        "                         drives without -kernel boot through it; with\n"
+        "                         -kernel the ROM is only mapped\n"
         "  -boot [order=]DRIVES[,menu=on|off]\n"
         "                         boot order, c = first disk, d = first CD-ROM\n"
         "                         (default cd); menu=on lets the BIOS wait for F12\n"
