@@ -121,6 +121,11 @@ static int map_memory(struct hav *h, const char **what)
             return -1;
     }
     if (vm->rom_base) {
+        if (vm->rom_base < HAV_TSS_ADDR + 3 * 4096ull) {
+            *what = "a ROM over 256 KiB: it would cover the TSS KVM needs at 0xFFFBD000";
+            errno = ENOTSUP;
+            return -1;
+        }
         if (!ro_ok) {
             *what = "read-only memory for the BIOS ROM (KVM_CAP_READONLY_MEM)";
             errno = ENOTSUP;
