@@ -64,8 +64,9 @@ static void hav_free(struct hav *h)
 }
 
 /*
- * Guest memory as KVM memslots (docs/hav.md): RAM below 0xC0000 and above
- * 1 MiB from vm->dram; each PAM segment of 0xC0000-0xFFFFF from the CPU's
+ * Guest memory as KVM memslots (docs/hav.md): RAM below 0xC0000 (below
+ * 0xA0000 when a device such as a VGA claims the legacy video window, whose
+ * accesses must then exit) and above 1 MiB from vm->dram; each PAM segment of 0xC0000-0xFFFFF from the CPU's
  * view in vm->ram (RAM, the ROM or all-ones, as vm/firmware.c maps it),
  * read-only unless its writes reach RAM there; the ROM below 4 GiB
  * read-only. A write to a read-only slot exits as MMIO and is dropped by
@@ -75,6 +76,7 @@ static void hav_free(struct hav *h)
  */
 enum { SLOT_LOW, SLOT_HIGH, SLOT_ROM, SLOT_SEG0 };
 #define LOW_END 0xC0000u
+#define LEGACY_BASE 0xA0000u /* the legacy video window: RAM unless a device (VGA) has it */
 #define HIGH_BASE 0x100000u
 
 static int set_slot(struct hav *h, uint32_t slot, uint64_t gpa, uint64_t len, const void *host,
@@ -107,7 +109,10 @@ static int map_memory(struct hav *h, const char **what)
     bool segs = vm->memseg[0].len != 0;
     if (!segs) /* no CPU view (a unit test's vm): all RAM, one slot */
         return set_slot(h, SLOT_LOW, 0, vm->ram_size, ram, false);
-    if (set_slot(h, SLOT_LOW, 0, LOW_END, ram, false) < 0 ||
+    bool legacy_ram = true;
+    for (uint64_t a = LEGACY_BASE; a < LOW_END; a += 4096)
+        legacy_ram &= !vm_mmio_claimed(vm, a);
+    if (set_slot(h, SLOT_LOW, 0, legacy_ram ? LOW_END : LEGACY_BASE, ram, false) < 0 ||
         set_slot(h, SLOT_HIGH, HIGH_BASE, vm->ram_size - HIGH_BASE, ram + HIGH_BASE, false) < 0)
         return -1;
     bool ro_ok = ioctl(h->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;

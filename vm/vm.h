@@ -172,6 +172,9 @@ void vm_cpu_env_attach(struct vm *vm, struct cpu *c);
  * no device claims addr (reads all-ones, writes dropped). */
 void vm_pio(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
 bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *val);
+/* A device claims MMIO in addr's page (an engine that maps RAM itself must
+ * leave it unmapped there, e.g. the VGA window inside low RAM). */
+bool vm_mmio_claimed(struct vm *vm, uint64_t addr);
 
 /* Console input arrived: hand it to the UART (vcpu thread, between guest
  * runs). Cheap when there is none. */
