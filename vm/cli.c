@@ -23,7 +23,7 @@
 
 enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE, O_CODECACHE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
-              O_DRIVE, O_HELP, O_BIOS, O_BIOS_LOG, O_BOOT };
+              O_DRIVE, O_HELP, O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -55,6 +55,7 @@ static const struct opt_def opt_defs[] = {
     { "-bios", O_BIOS, 1 },    { "--bios", O_BIOS, 1 },
     { "--bios-log", O_BIOS_LOG, 1 },
     { "-boot", O_BOOT, 1 },    { "--boot", O_BOOT, 1 },
+    { "-debugcon", O_DEBUGCON, 1 }, { "--debugcon", O_DEBUGCON, 1 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -442,6 +443,23 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_BOOT:
             e = parse_boot(d->name, val, opt, err, errlen);
             break;
+        case O_DEBUGCON:
+            /* QEMU's -debugcon CHARDEV for the port 0xE9 console; the
+             * chardev kinds that make sense here. */
+            if (!strcmp(val, "stdio")) {
+                opt->debugcon = VM_DEBUGCON_STDIO;
+            } else if (!strcmp(val, "null")) {
+                opt->debugcon = VM_DEBUGCON_NULL;
+            } else if (!strcmp(val, "none")) {
+                opt->debugcon = VM_DEBUGCON_NONE;
+            } else if (!strncmp(val, "file:", 5) && val[5]) {
+                opt->debugcon = VM_DEBUGCON_FILE;
+                opt->debugcon_file = val + 5;
+            } else {
+                return fail(err, errlen, "%s %s: expected stdio, file:FILE, null or none",
+                            d->name, val);
+            }
+            break;
         }
         if (e)
             return e;
@@ -526,6 +544,9 @@ void vm_cli_usage(FILE *f)
         "                         boot order, c = first disk, d = first CD-ROM\n"
         "                         (default cd); menu=on lets the BIOS wait for F12\n"
         "  --bios-log FILE        the BIOS's debug output (port 0x402) into FILE\n"
+        "  -debugcon stdio|file:FILE|null|none\n"
+        "                         where the port 0xE9 debug console goes (default\n"
+        "                         stdio: this terminal)\n"
         "  --no-reboot            a guest reset ends btvm with status 6\n"
         "  --reboot               a guest reset restarts the machine (the default)\n"
         "  -h, --help             this text\n"

@@ -129,9 +129,8 @@ void vm_firmware_unload(struct vm_machine *m)
         close(m->bios_fd);
     if (m->ff_fd > 0)
         close(m->ff_fd);
-    if (m->bios_log_fd > 0)
-        close(m->bios_log_fd);
-    m->bios_fd = m->ff_fd = m->bios_log_fd = 0;
+    vm_filechr_close(&m->bios_log);
+    m->bios_fd = m->ff_fd = 0;
 }
 
 /* What a read of [base, base + len) shows: DRAM, ROM, or all-ones. */
@@ -243,42 +242,21 @@ void vm_a20_set(struct vm_machine *m, int source, bool on)
     /* KVM: no A20 masking (docs/hav.md); the gate stays open there. */
 }
 
-static void log_write(void *ctx, const uint8_t *buf, size_t n)
-{
-    struct vm_machine *m = ctx;
-    while (n) {
-        ssize_t w = write(m->bios_log_fd, buf, n);
-        if (w <= 0)
-            return; /* a full disk loses log text, not the run */
-        buf += w;
-        n -= (size_t)w;
-    }
-}
-
-static int log_read(void *ctx, uint8_t *byte)
-{
-    (void)ctx;
-    (void)byte;
-    return 0;
-}
-
 int vm_firmware_log_open(struct vm_machine *m, const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fprintf(stderr, "btvm: --bios-log '%s': %s\n", path, strerror(errno));
+    int r = vm_filechr_open(&m->bios_log, path);
+    if (r) {
+        fprintf(stderr, "btvm: --bios-log '%s': %s\n", path, strerror(-r));
         return VM_STATUS_BAD_INPUT;
     }
-    m->bios_log_fd = fd;
     return 0;
 }
 
 int vm_firmware_log_attach(struct vm_machine *m)
 {
-    if (m->bios_log_fd <= 0)
+    if (!m->bios_log.open)
         return 0;
-    m->bios_log = (struct dev_chardev){ .write = log_write, .read = log_read, .ctx = m };
-    int r = dev_debugcon_init(m->vm.bus, VM_PORT_BIOS_DEBUG, &m->bios_log);
+    int r = dev_debugcon_init(m->vm.bus, VM_PORT_BIOS_DEBUG, &m->bios_log.chr);
     if (r) {
         fprintf(stderr, "btvm: cannot add the debug console at port 0x%x: %s\n",
                 VM_PORT_BIOS_DEBUG, strerror(-r));

@@ -334,7 +334,12 @@ static int setup_devices(struct vm_machine *m)
     m->uart = dev_uart_new(vm->bus, VM_PORT_COM1, con);
     if (!m->uart)
         return VM_STATUS_HOST_ERROR; /* dev_uart_new printed why */
-    r = dev_debugcon_init(vm->bus, VM_PORT_DEBUGCON, con);
+    /* -debugcon: the port 0xE9 console to the terminal, a file, nowhere,
+     * or no device at all (the port then reads all-ones, as unclaimed). */
+    const struct dev_chardev *dbg = vm->opt.debugcon == VM_DEBUGCON_FILE ? &m->debugcon.chr
+                                  : vm->opt.debugcon == VM_DEBUGCON_NULL ? vm_null_chardev() : con;
+    r = vm->opt.debugcon == VM_DEBUGCON_NONE ? 0
+      : dev_debugcon_init(vm->bus, VM_PORT_DEBUGCON, dbg);
     if (r) {
         fprintf(stderr, "btvm: cannot add the debug console at port 0x%x: %s\n",
                 VM_PORT_DEBUGCON, strerror(-r));
@@ -408,6 +413,10 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
     }
     if (opt->bios_log && (r = vm_firmware_log_open(m, opt->bios_log)) != 0)
         return r;
+    if (opt->debugcon == VM_DEBUGCON_FILE && (r = vm_filechr_open(&m->debugcon, opt->debugcon_file))) {
+        fprintf(stderr, "btvm: -debugcon file:%s: %s\n", opt->debugcon_file, strerror(-r));
+        return VM_STATUS_BAD_INPUT;
+    }
     vm_firmware_memmap_init(m);
     /* With firmware, the BIOS finds the disks, builds its tables and loads
      * the boot sector itself: no loader. */
@@ -530,5 +539,6 @@ void vm_machine_destroy(struct vm_machine *m)
     vm->cpu = NULL; /* freed by the engine */
     vm_wake_destroy(vm);
     vm_firmware_unload(m);
+    vm_filechr_close(&m->debugcon);
     vm_ram_destroy(vm);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include "devices/chardev.h"
 #include "devices/irq.h"
+#include "vm/filechr.h"
 #include "vm/multiboot.h"
 #include "vm/vm.h"
 
@@ -68,8 +69,8 @@ struct vm_machine {
     uint8_t pam[7];            /* PAM0-6 as last written */
     uint8_t pam_mapped[13];    /* mode each segment is mapped for (> 3: none yet) */
     bool a20_src[2];           /* port 0x92 bit 1, i8042 output port bit 1 */
-    int bios_log_fd;           /* --bios-log; 0: none */
-    struct dev_chardev bios_log; /* the debug console at 0x402 writes there */
+    struct vm_filechr bios_log;  /* --bios-log: the debug console at 0x402 */
+    struct vm_filechr debugcon;  /* -debugcon file:F: the one at 0xE9 */
 };
 
 /* RAM, kernel, bus, devices, console, CPU, engine — in that order, so a bad

@@ -10,3 +10,4 @@ BTVM_SRCS += vm/popek.c
 
 # Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
 BTVM_SRCS += vm/keymap.c
+BTVM_SRCS += vm/filechr.c

@@ -103,6 +103,10 @@ struct vm_options {
     const char *bios_log;      /* --bios-log FILE: port 0x402 output */
     char boot_order[8];        /* -boot order=: 'c', 'd' in order; "" = default */
     bool boot_menu;            /* -boot menu=on */
+    /* -debugcon: the port 0xE9 console's target (default: the console). */
+    enum vm_debugcon { VM_DEBUGCON_STDIO, VM_DEBUGCON_FILE, VM_DEBUGCON_NULL,
+                       VM_DEBUGCON_NONE } debugcon;
+    const char *debugcon_file; /* file:FILE */
 };
 
 #define VM_MEMSEGS 13

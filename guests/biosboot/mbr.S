@@ -1,7 +1,7 @@
 /*
  * guests/biosboot/mbr.S — a hard-disk boot sector for tests/guest/biosboot.sh:
  * loaded by the BIOS at 0x7C00, it prints through INT 10h (SeaBIOS's serial
- * console without a display), reads sector 2 of the boot drive through
+ * console without a display) and to the debug console at port 0xE9, reads sector 2 of the boot drive through
  * INT 13h AH=02 and prints the text found there, then leaves through
  * debug-exit with 0x31 (0x7F if the read failed). 1024 bytes: the boot
  * sector (0x55AA at 510) and sector 2.
@@ -19,6 +19,13 @@ _start:
     sti
     mov $msg1 - _start + 0x7c00, %si
     call puts
+    /* The same line on the debug console (port 0xE9: QEMU's -debugcon). */
+    push %dx                          /* DL: the boot drive */
+    mov $msg1 - _start + 0x7c00, %si
+    mov $0xe9, %dx
+    mov $14, %cx
+    rep outsb
+    pop %dx
     /* INT 13h AH=02: sector 2 (CHS 0/0/2) of the boot drive (DL) to 0x7E00. */
     mov $0x0201, %ax
     mov $0x0002, %cx

@@ -121,6 +121,8 @@ expect "bios odd size"     "multiple of 64 KiB"        run -hda "$T/disk.img" -b
 expect "bios-log dir"      "--bios-log"                run -hda "$T/disk.img" --bios-log "$T/dir"
 expect "boot device a"     "boot device 'a'"           run -hda "$T/disk.img" -boot a
 expect "no kernel, no disk" "no kernel given"          run -m 64
+expect "debugcon kind"     "file:FILE, null or none"   run -hda "$T/disk.img" -debugcon tcp:1
+expect "debugcon dir"      "-debugcon file:"           run -hda "$T/disk.img" -debugcon file:"$T/dir"
 
 echo "badinput: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

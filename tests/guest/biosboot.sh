@@ -8,7 +8,8 @@
 # Two runs per system: -hda alone (no boot menu prompt), and -hda + -cdrom
 # with -boot order=dc,menu=on.
 # Then two boots: a hard-disk MBR (guests/biosboot/mbr.S: INT 10h output,
-# INT 13h read of sector 2, debug-exit 0x31) and an El Torito
+# the same line on port 0xE9 into -debugcon file:F, INT 13h read of sector
+# 2, debug-exit 0x31) and an El Torito
 # no-emulation CD (guests/biosboot/cd.S: debug-exit with DL = 0xE0).
 set -u
 BTVM=${BTVM:-build/btvm}
@@ -96,7 +97,9 @@ boot() {
 }
 
 QEMU_EXIT=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
-boot "btvm mbr" $((0x31)) "$tmp/btvm-mbr" "$BTVM" run -q --engine=bt -hda "$tmp/mbr.img"
+boot "btvm mbr" $((0x31)) "$tmp/btvm-mbr" "$BTVM" run -q --engine=bt -hda "$tmp/mbr.img" \
+     -debugcon file:"$tmp/btvm-mbr.dbg"
+expect "btvm mbr -debugcon file:" "$tmp/btvm-mbr.dbg" "mbr: running"
 expect "btvm mbr serial" "$tmp/btvm-mbr" "Booting from Hard Disk..." "mbr: running" \
        "sector 2: read through int 13h"
 boot "btvm cd" $((0xE0)) "$tmp/btvm-cd" "$BTVM" run -q --engine=bt -cdrom "$tmp/boot.iso"
@@ -105,7 +108,8 @@ if command -v qemu-system-i386 >/dev/null; then
     q=(qemu-system-i386 -accel tcg -m 128 -nodefaults -nographic -serial stdio -monitor none
        "${QEMU_EXIT[@]}")
     boot "qemu mbr" $(((0x31 << 1 | 1) & 255)) "$tmp/qemu-mbr" "${q[@]}" \
-         -drive file="$tmp/mbr.img",format=raw,if=ide,index=0
+         -drive file="$tmp/mbr.img",format=raw,if=ide,index=0 -debugcon file:"$tmp/qemu-mbr.dbg"
+    expect "qemu mbr -debugcon file:" "$tmp/qemu-mbr.dbg" "mbr: running"
     expect "qemu mbr serial" "$tmp/qemu-mbr" "Booting from Hard Disk..." "mbr: running" \
            "sector 2: read through int 13h"
     boot "qemu cd" $(((0xE0 << 1 | 1) & 255)) "$tmp/qemu-cd" "${q[@]}" -cdrom "$tmp/boot.iso"

@@ -421,6 +421,18 @@ START_TEST(test_firmware_options)
     assert_error(PARSE("-hda", "a.img", "-boot", "splash=x"), "unknown key 'splash'");
     assert_error(PARSE("-k", "k", "-boot", "d"), "firmware boot only");
     assert_error(PARSE("run"), "no kernel given");
+    /* -debugcon: QEMU's chardev spellings that make sense here. */
+    ck_assert_ptr_null(PARSE("-k", "k"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_STDIO);
+    ck_assert_ptr_null(PARSE("-k", "k", "-debugcon", "file:/tmp/x"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_FILE);
+    ck_assert_str_eq(cli.opt.debugcon_file, "/tmp/x");
+    ck_assert_ptr_null(PARSE("-k", "k", "-debugcon", "null"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_NULL);
+    ck_assert_ptr_null(PARSE("-k", "k", "--debugcon=none"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_NONE);
+    assert_error(PARSE("-k", "k", "-debugcon", "file:"), "expected stdio, file:FILE, null or none");
+    assert_error(PARSE("-k", "k", "-debugcon", "tcp:1"), "expected stdio, file:FILE, null or none");
 }
 END_TEST
 
