@@ -68,10 +68,9 @@ static void hav_free(struct hav *h)
  * 0xA0000 when a device such as a VGA claims the legacy video window, whose
  * accesses must then exit) and above 1 MiB from vm->dram; each PAM segment of 0xC0000-0xFFFFF from the CPU's
  * view in vm->ram (RAM, the ROM or all-ones, as vm/firmware.c maps it),
- * read-only unless its writes reach RAM there; the ROM below 4 GiB
- * read-only. A write to a read-only slot exits as MMIO and is dropped by
- * the bus (so a write-only PAM segment drops writes here; the BT engine
- * sends them to RAM). The slots of the PAM segments are remade when
+ * read-only unless it is plain RAM; the ROM below 4 GiB read-only. A write
+ * to a read-only slot exits as MMIO: it goes to RAM in a write-only PAM
+ * segment (reads see the ROM there), else the bus drops it. The slots of the PAM segments are remade when
  * vm_engine_ops.mem_changed says a PAM byte changed.
  */
 enum { SLOT_LOW, SLOT_HIGH, SLOT_ROM, SLOT_SEG0 };
@@ -99,7 +98,8 @@ static int map_segment(struct hav *h, unsigned i)
     const struct vm_memseg *s = &vm->memseg[i];
     if (set_slot(h, SLOT_SEG0 + i, s->base, 0, NULL, false) < 0 && errno != EINVAL)
         return -1;
-    return set_slot(h, SLOT_SEG0 + i, s->base, s->len, vm->ram + s->base, !s->writable);
+    return set_slot(h, SLOT_SEG0 + i, s->base, s->len, vm->ram + s->base,
+                    !(s->reads_ram && s->writes_ram));
 }
 
 static int map_memory(struct hav *h, const char **what)
@@ -117,7 +117,7 @@ static int map_memory(struct hav *h, const char **what)
         return -1;
     bool ro_ok = ioctl(h->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
     for (unsigned i = 0; i < VM_MEMSEGS; i++) {
-        if (!vm->memseg[i].writable && !ro_ok) {
+        if (!(vm->memseg[i].reads_ram && vm->memseg[i].writes_ram) && !ro_ok) {
             *what = "read-only memory for the BIOS areas (KVM_CAP_READONLY_MEM)";
             errno = ENOTSUP;
             return -1;
@@ -265,11 +265,30 @@ static void do_pio(struct hav *h)
     h->st.pio += run->io.count;
 }
 
+/* A write that left a read-only slot of a PAM segment whose writes go to
+ * RAM (write-only: reads see the ROM): true once it is in RAM. */
+static bool pam_write(struct hav *h, uint64_t gpa, const void *data, unsigned len)
+{
+    struct vm *vm = h->vm;
+    for (unsigned i = 0; i < VM_MEMSEGS; i++) {
+        const struct vm_memseg *s = &vm->memseg[i];
+        if (s->writes_ram && gpa >= s->base && gpa + len <= (uint64_t)s->base + s->len) {
+            memcpy((vm->dram ? vm->dram : vm->ram) + gpa, data, len);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void do_mmio(struct hav *h)
 {
     struct kvm_run *run = h->run;
     uint64_t v = 0;
     unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    if (run->mmio.is_write && pam_write(h, run->mmio.phys_addr, run->mmio.data, len)) {
+        h->st.mmio++;
+        return;
+    }
     if (run->mmio.is_write)
         memcpy(&v, run->mmio.data, len);
     vm_mmio(h->vm, run->mmio.phys_addr, len, run->mmio.is_write, &v);

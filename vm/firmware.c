@@ -178,7 +178,7 @@ static void apply_segment(struct vm_machine *m, unsigned i)
         }
     }
     m->pam_mapped[i] = (uint8_t)mode;
-    vm->memseg[i] = (struct vm_memseg){ base, len, mode == (PAM_RE | PAM_WE) };
+    vm->memseg[i] = (struct vm_memseg){ base, len, mode & PAM_RE, mode & PAM_WE };
     struct smmu *mmu = vm->cpu ? vm->cpu->mmu : NULL;
     if (mmu) {
         uint8_t flags = mode == (PAM_RE | PAM_WE) ? 0
@@ -210,7 +210,7 @@ void vm_firmware_memmap_init(struct vm_machine *m)
         uint32_t base, len;
         unsigned reg, shift;
         vm_pam_segment(i, &base, &len, &reg, &shift);
-        vm->memseg[i] = (struct vm_memseg){ base, len, true }; /* RAM until PAM says */
+        vm->memseg[i] = (struct vm_memseg){ base, len, true, true }; /* RAM until PAM says */
     }
     vm->rom_base = m->bios_size ? VM_PHYS_SPACE - m->bios_size : 0;
 }

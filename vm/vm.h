@@ -125,10 +125,11 @@ struct vm {
     uint8_t *dram;           /* RAM alone, whatever the CPU sees (DMA, KVM); NULL: ram */
     /* The CPU's view where it is not plain RAM (vm/firmware.c), for an
      * engine that maps memory itself (KVM): the PAM segments of
-     * 0xC0000-0xFFFFF, whose reads see vm->ram + base (RAM, ROM or
-     * all-ones) and whose writes reach RAM only when writable, and the ROM
-     * [rom_base, 4 GiB), read-only (rom_base 0: none). */
-    struct vm_memseg { uint32_t base, len; bool writable; } memseg[VM_MEMSEGS];
+     * 0xC0000-0xFFFFF, whose reads see vm->ram + base (RAM when reads_ram,
+     * else ROM or all-ones) and whose writes reach RAM (vm->dram) when
+     * writes_ram, else nothing; and the ROM [rom_base, 4 GiB), read-only
+     * (rom_base 0: none). */
+    struct vm_memseg { uint32_t base, len; bool reads_ram, writes_ram; } memseg[VM_MEMSEGS];
     uint64_t rom_base;
 
     /* Interrupts and time (vm/wake.c, vm/service.c). */

@@ -117,6 +117,7 @@ realtest|120|kvm|-k \$G/realtest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
 biosmbr|60|kvm auto|-hda \$G/biosboot/mbr.img
 bioscd|60|kvm|-cdrom \$G/biosboot/cd.iso
+chipsettest|60|kvm|-k \$G/chipsettest.elf -bios /usr/share/seabios/bios-256k.bin -a a20=skip
 EOF
 )
 OPTIONAL=" pagetest linux " # run nested only if they pass on BT here (work in progress elsewhere)
@@ -140,6 +141,7 @@ judge() {
     linux)    line="hav-linux-ok" ;;
     biosmbr)  want=49; line="sector 2: read through int 13h" ;;   # SeaBIOS boots the MBR (guests/biosboot)
     bioscd)   want=224; line="cd: El Torito boot image running" ;;
+    chipsettest) line="chipsettest: 0 failures" ;;   # ROM, PAM and APM under KVM
     esac
     [ "$st" = "$want" ] || { echo "status $st, want $want"; return; }
     [ -z "$line" ] || grep -qxF "$line" "$out" || echo "output lacks '$line'"
