@@ -76,6 +76,8 @@ void vm_cli_defaults(struct vm_options *opt)
 {
     memset(opt, 0, sizeof(*opt));
     opt->mem_mib = VM_MEM_MIB_DEFAULT;
+    opt->boot_splash_ms = -1;
+    opt->boot_reboot_ms = -1;
     opt->code_cache_size = VM_CODE_CACHE_DEFAULT;
 }
 
@@ -298,9 +300,27 @@ static const char *parse_boot(const char *name, const char *spec, struct vm_opti
             v[vlen] = 0;
             if (!parse_onoff(v, &opt->boot_menu))
                 return fail(err, errlen, "%s menu=%s: expected menu=on or menu=off", name, v);
+        } else if (key_is(p, klen, "splash-time") || key_is(p, klen, "reboot-timeout")) {
+            /* Milliseconds: how long the menu prompt waits; how long
+             * SeaBIOS waits after "No bootable device" before rebooting. */
+            char v[16];
+            const char *end;
+            uint64_t ms;
+            bool splash = key_is(p, klen, "splash-time");
+            memcpy(v, val, vlen < sizeof(v) ? vlen : sizeof(v) - 1);
+            v[vlen < sizeof(v) ? vlen : sizeof(v) - 1] = 0;
+            if (vlen >= sizeof(v) || !parse_u32(v, &end, &ms) || *end ||
+                ms > (splash ? 0xFFFFu : 0xFFFFFFFEu))
+                return fail(err, errlen, "%s %.*s: expected milliseconds, at most %u", name,
+                            (int)len, p, splash ? 0xFFFFu : 0xFFFFFFFEu);
+            if (splash)
+                opt->boot_splash_ms = (int32_t)ms;
+            else
+                opt->boot_reboot_ms = (int64_t)ms;
         } else {
-            return fail(err, errlen, "%s '%s': unknown key '%.*s' (btvm knows order and menu)",
-                        name, spec, (int)klen, p);
+            return fail(err, errlen,
+                        "%s '%s': unknown key '%.*s' (btvm knows order, menu, splash-time and "
+                        "reboot-timeout)", name, spec, (int)klen, p);
         }
         p += len;
         if (*p == ',')
@@ -472,7 +492,8 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
     if (!opt->kernel && !opt->firmware)
         return fail(err, errlen, "no kernel given: use btvm run -k FILE, or boot a disk with "
                     "-hda/-cdrom (try 'btvm --help')");
-    if (!opt->firmware && (opt->bios_log || opt->boot_order[0] || opt->boot_menu))
+    if (!opt->firmware && (opt->bios_log || opt->boot_order[0] || opt->boot_menu ||
+                           opt->boot_splash_ms >= 0 || opt->boot_reboot_ms >= 0))
         return fail(err, errlen, "--bios-log and -boot apply to firmware boot only (no -kernel)");
     if (opt->firmware && !opt->bios)
         opt->bios = VM_BIOS_DEFAULT;
@@ -540,9 +561,11 @@ void vm_cli_usage(FILE *f)
         "                         " VM_BIOS_DEFAULT ");\n"
         "                         drives without -kernel boot through it; with\n"
         "                         -kernel the ROM is only mapped\n"
-        "  -boot [order=]DRIVES[,menu=on|off]\n"
+        "  -boot [order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]\n"
         "                         boot order, c = first disk, d = first CD-ROM\n"
         "                         (default cd); menu=on lets the BIOS wait for F12\n"
+        "                         (splash-time: how long); reboot-timeout: reboot\n"
+        "                         that long after no bootable device (default never)\n"
         "  --bios-log FILE        the BIOS's debug output (port 0x402) into FILE\n"
         "  -debugcon stdio|file:FILE|null|none\n"
         "                         where the port 0xE9 debug console goes (default\n"

@@ -388,13 +388,19 @@ int vm_firmware_config(struct vm_machine *m)
         dev[i] = order[i] == 'c' ? 2 : 3;
     cmos_write(vm, 0x3D, (uint8_t)(dev[1] << 4 | dev[0]));
     cmos_write(vm, 0x38, (uint8_t)(dev[2] << 4)); /* bit 0 clear: no floppy signature check */
+    uint32_t fw = (uint32_t)vm->opt.boot_reboot_ms; /* -1 stays all-ones */
+    uint8_t fail_wait[4] = { (uint8_t)fw, (uint8_t)(fw >> 8), (uint8_t)(fw >> 16), (uint8_t)(fw >> 24) };
+    uint16_t mw = (uint16_t)vm->opt.boot_splash_ms;
+    uint8_t menu_wait[2] = { (uint8_t)mw, (uint8_t)(mw >> 8) };
     /* No display yet: SeaBIOS then puts its text console on COM1 (sercon). */
     if (dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_NOGRAPHIC, 1) ||
         dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_BOOT_MENU, vm->opt.boot_menu ? 1 : 0) ||
         dev_fw_cfg_add_i16(m->fw_cfg, DEV_FW_CFG_MAX_CPUS, 1) ||
-        /* QEMU's -boot reboot-timeout default: after "No bootable device"
-         * wait forever instead of rebooting. */
-        dev_fw_cfg_add_file(m->fw_cfg, "etc/boot-fail-wait", "\xff\xff\xff\xff", 4) ||
+        /* -boot reboot-timeout (QEMU's default -1: after "No bootable
+         * device" wait forever instead of rebooting), little-endian. */
+        dev_fw_cfg_add_file(m->fw_cfg, "etc/boot-fail-wait", fail_wait, 4) ||
+        (vm->opt.boot_splash_ms >= 0 &&
+         dev_fw_cfg_add_file(m->fw_cfg, "etc/boot-menu-wait", menu_wait, 2)) ||
         acpi_tables(m)) {
         fprintf(stderr, "btvm: cannot fill the fw_cfg device\n");
         return VM_STATUS_HOST_ERROR;

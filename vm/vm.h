@@ -103,6 +103,8 @@ struct vm_options {
     const char *bios_log;      /* --bios-log FILE: port 0x402 output */
     char boot_order[8];        /* -boot order=: 'c', 'd' in order; "" = default */
     bool boot_menu;            /* -boot menu=on */
+    int32_t boot_splash_ms;    /* -boot splash-time=MS, the menu prompt's wait; -1: BIOS default */
+    int64_t boot_reboot_ms;    /* -boot reboot-timeout=MS; -1: never reboot (QEMU's default) */
     /* -debugcon: the port 0xE9 console's target (default: the console). */
     enum vm_debugcon { VM_DEBUGCON_STDIO, VM_DEBUGCON_FILE, VM_DEBUGCON_NULL,
                        VM_DEBUGCON_NONE } debugcon;

@@ -10,7 +10,8 @@
 # Then two boots: a hard-disk MBR (guests/biosboot/mbr.S: INT 10h output,
 # the same line on port 0xE9 into -debugcon file:F, INT 13h read of sector
 # 2, debug-exit 0x31) and an El Torito
-# no-emulation CD (guests/biosboot/cd.S: debug-exit with DL = 0xE0).
+# no-emulation CD (guests/biosboot/cd.S: debug-exit with DL = 0xE0), and
+# -boot reboot-timeout.
 set -u
 BTVM=${BTVM:-build/btvm}
 cd "$(dirname "$0")/../.."
@@ -97,6 +98,12 @@ boot() {
 }
 
 QEMU_EXIT=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+# -boot reboot-timeout=MS (etc/boot-fail-wait): SeaBIOS resets the machine
+# after "No bootable device"; btvm --no-reboot then ends with 6, QEMU's
+# -no-reboot with 0.
+boot "btvm reboot-timeout" 6 "$tmp/btvm-rt" "$BTVM" run -q --engine=bt --no-reboot \
+     -hda "$tmp/disk.img" -boot reboot-timeout=100
+expect "btvm reboot-timeout serial" "$tmp/btvm-rt" "No bootable device.  Retrying in 0 seconds." "Rebooting"
 boot "btvm mbr" $((0x31)) "$tmp/btvm-mbr" "$BTVM" run -q --engine=bt -hda "$tmp/mbr.img" \
      -debugcon file:"$tmp/btvm-mbr.dbg"
 expect "btvm mbr -debugcon file:" "$tmp/btvm-mbr.dbg" "mbr: running"
@@ -112,6 +119,10 @@ if command -v qemu-system-i386 >/dev/null; then
     expect "qemu mbr -debugcon file:" "$tmp/qemu-mbr.dbg" "mbr: running"
     expect "qemu mbr serial" "$tmp/qemu-mbr" "Booting from Hard Disk..." "mbr: running" \
            "sector 2: read through int 13h"
+    boot "qemu reboot-timeout" 0 "$tmp/qemu-rt" "${q[@]}" \
+         -drive file="$tmp/disk.img",format=raw,if=ide,index=0 -boot reboot-timeout=100 -no-reboot
+    expect "qemu reboot-timeout serial" "$tmp/qemu-rt" "No bootable device.  Retrying in 0 seconds." \
+           "Rebooting"
     boot "qemu cd" $(((0xE0 << 1 | 1) & 255)) "$tmp/qemu-cd" "${q[@]}" -cdrom "$tmp/boot.iso"
     expect "qemu cd serial" "$tmp/qemu-cd" "Booting from DVD/CD..." "cd: El Torito boot image running"
 fi

@@ -419,6 +419,14 @@ START_TEST(test_firmware_options)
     assert_error(PARSE("-hda", "a.img", "-boot", "order=a"), "boot device 'a'");
     assert_error(PARSE("-hda", "a.img", "-boot", "menu=maybe"), "menu=on or menu=off");
     assert_error(PARSE("-hda", "a.img", "-boot", "splash=x"), "unknown key 'splash'");
+    ck_assert_ptr_null(PARSE("-hda", "a.img", "-boot", "menu=on,splash-time=1500,reboot-timeout=0"));
+    ck_assert_int_eq(cli.opt.boot_splash_ms, 1500);
+    ck_assert_int_eq(cli.opt.boot_reboot_ms, 0);
+    ck_assert_ptr_null(PARSE("-hda", "a.img"));
+    ck_assert_int_eq(cli.opt.boot_splash_ms, -1);
+    ck_assert_int_eq(cli.opt.boot_reboot_ms, -1);
+    assert_error(PARSE("-hda", "a.img", "-boot", "splash-time=70000"), "at most 65535");
+    assert_error(PARSE("-hda", "a.img", "-boot", "reboot-timeout=x"), "expected milliseconds");
     assert_error(PARSE("-k", "k", "-boot", "d"), "firmware boot only");
     assert_error(PARSE("run"), "no kernel given");
     /* -debugcon: QEMU's chardev spellings that make sense here. */

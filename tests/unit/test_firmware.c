@@ -18,6 +18,7 @@
 #include "devices/piix.h"
 #include "devices/rtc146818.h"
 #include "vm/dma.h"
+#include "vm/cli.h"
 #include "vm/firmware.h"
 
 static struct vm_machine mach;
@@ -46,6 +47,7 @@ static void setup_with(const char *order, bool menu)
     rtc = dev_rtc_new(mach.vm.bus, &timers, (struct dev_irq_line){ .set = irq_set, .line = 8 },
                       128u << 20);
     ck_assert(mach.fw_cfg && rtc);
+    vm_cli_defaults(&mach.vm.opt);
     mach.vm.opt.firmware = true;
     strcpy(mach.vm.opt.boot_order, order);
     mach.vm.opt.boot_menu = menu;
@@ -125,6 +127,23 @@ START_TEST(keys_and_boot_order)
     setup_with("d", false);
     ck_assert_uint_eq(cmos(0x3D), 0x03);
     teardown();
+    /* -boot splash-time / reboot-timeout: QEMU's files. */
+    ck_assert_int_lt(dev_fw_cfg_file_key(mach.fw_cfg, "etc/boot-menu-wait"), 0);
+    memset(&mach, 0, sizeof(mach));
+    mach.vm.bus = dev_bus_new();
+    struct dev_dma dma = { .read = nodma, .write = (int (*)(void *, uint64_t, const void *, size_t))nodma };
+    mach.fw_cfg = dev_fw_cfg_new(mach.vm.bus, &dma);
+    vm_cli_defaults(&mach.vm.opt);
+    mach.vm.opt.firmware = true;
+    mach.vm.opt.boot_splash_ms = 1500;
+    mach.vm.opt.boot_reboot_ms = 5000;
+    ck_assert_int_eq(vm_firmware_config(&mach), 0);
+    ck_assert_uint_eq(file("etc/boot-menu-wait", b, 4), 2);
+    ck_assert_uint_eq(b[0] | b[1] << 8, 1500);
+    ck_assert_uint_eq(file("etc/boot-fail-wait", b, 4), 4);
+    ck_assert_uint_eq(le32(b), 5000);
+    dev_fw_cfg_free(mach.fw_cfg);
+    dev_bus_free(mach.vm.bus);
 }
 END_TEST
 
