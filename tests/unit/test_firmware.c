@@ -126,9 +126,9 @@ START_TEST(keys_and_boot_order)
     teardown();
     setup_with("d", false);
     ck_assert_uint_eq(cmos(0x3D), 0x03);
+    ck_assert_int_lt(dev_fw_cfg_file_key(mach.fw_cfg, "etc/boot-menu-wait"), 0);
     teardown();
     /* -boot splash-time / reboot-timeout: QEMU's files. */
-    ck_assert_int_lt(dev_fw_cfg_file_key(mach.fw_cfg, "etc/boot-menu-wait"), 0);
     memset(&mach, 0, sizeof(mach));
     mach.vm.bus = dev_bus_new();
     struct dev_dma dma = { .read = nodma, .write = (int (*)(void *, uint64_t, const void *, size_t))nodma };
