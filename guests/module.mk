@@ -131,7 +131,7 @@ GUESTS += $(GUEST_DIR)/chipsettest.elf
 $(GUEST_DIR)/chipsettest.elf: $(GUEST_OBJ)/chipsettest/chipsettest.o
 .SECONDARY: $(GUEST_OBJ)/chipsettest/chipsettest.o
 # ---- biosboot: boot sectors the BIOS loads (tests/guest/biosboot.sh) ----
-GUESTS += $(GUEST_DIR)/biosboot/mbr.bin $(GUEST_DIR)/biosboot/cd.bin
+GUESTS += $(GUEST_DIR)/biosboot/mbr.bin $(GUEST_DIR)/biosboot/cd.bin $(GUEST_DIR)/biosboot/a20.bin
 $(GUEST_DIR)/biosboot/%.bin: guests/biosboot/%.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c $< -o $(@:.bin=.o)

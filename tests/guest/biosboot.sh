@@ -10,8 +10,9 @@
 # Then two boots: a hard-disk MBR (guests/biosboot/mbr.S: INT 10h output,
 # the same line on port 0xE9 into -debugcon file:F, INT 13h read of sector
 # 2, debug-exit 0x31) and an El Torito
-# no-emulation CD (guests/biosboot/cd.S: debug-exit with DL = 0xE0), and
-# -boot reboot-timeout.
+# no-emulation CD (guests/biosboot/cd.S: debug-exit with DL = 0xE0), a
+# boot sector checking the A20 wrap from real mode (guests/biosboot/a20.S:
+# debug-exit 0x5A), and -boot reboot-timeout.
 set -u
 BTVM=${BTVM:-build/btvm}
 cd "$(dirname "$0")/../.."
@@ -24,6 +25,9 @@ fail=0
 MBR=build/guests/biosboot/mbr.bin CDBOOT=build/guests/biosboot/cd.bin
 [ -f "$MBR" ] && [ -f "$CDBOOT" ] || { echo "biosboot: $MBR or $CDBOOT missing (run make guests)"; exit 1; }
 cp "$MBR" "$tmp/mbr.img"; truncate -s 1M "$tmp/mbr.img"
+A20=build/guests/biosboot/a20.bin
+[ -f "$A20" ] || { echo "biosboot: $A20 missing (run make guests)"; exit 1; }
+cp "$A20" "$tmp/a20.img"; truncate -s 1M "$tmp/a20.img"
 mkdir "$tmp/isodir"; cp "$CDBOOT" "$tmp/isodir/boot.bin"
 xorriso -as mkisofs -quiet -o "$tmp/boot.iso" -b boot.bin -no-emul-boot -boot-load-size 4 \
     "$tmp/isodir" 2>/dev/null || { echo "biosboot: xorriso failed"; exit 1; }
@@ -94,6 +98,8 @@ boot() {
     local st=${PIPESTATUS[0]}
     if [ "$st" -ne "$want" ]; then
         echo "biosboot: $name: FAIL: exit status $st, want $want"; fail=1; head -5 "$out.err"
+    else
+        echo "biosboot: $name: status $st ok"
     fi
 }
 
@@ -109,6 +115,8 @@ boot "btvm mbr" $((0x31)) "$tmp/btvm-mbr" "$BTVM" run -q --engine=bt -hda "$tmp/
 expect "btvm mbr -debugcon file:" "$tmp/btvm-mbr.dbg" "mbr: running"
 expect "btvm mbr serial" "$tmp/btvm-mbr" "Booting from Hard Disk..." "mbr: running" \
        "sector 2: read through int 13h"
+boot "btvm a20 (real mode, port 0x92)" $((0x5A)) "$tmp/btvm-a20" "$BTVM" run -q --engine=bt \
+     -hda "$tmp/a20.img"
 boot "btvm cd" $((0xE0)) "$tmp/btvm-cd" "$BTVM" run -q --engine=bt -cdrom "$tmp/boot.iso"
 expect "btvm cd serial" "$tmp/btvm-cd" "Booting from DVD/CD..." "cd: El Torito boot image running"
 if command -v qemu-system-i386 >/dev/null; then
@@ -123,6 +131,8 @@ if command -v qemu-system-i386 >/dev/null; then
          -drive file="$tmp/disk.img",format=raw,if=ide,index=0 -boot reboot-timeout=100 -no-reboot
     expect "qemu reboot-timeout serial" "$tmp/qemu-rt" "No bootable device.  Retrying in 0 seconds." \
            "Rebooting"
+    boot "qemu a20 (real mode, port 0x92)" $(((0x5A << 1 | 1) & 255)) "$tmp/qemu-a20" "${q[@]}" \
+         -drive file="$tmp/a20.img",format=raw,if=ide,index=0
     boot "qemu cd" $(((0xE0 << 1 | 1) & 255)) "$tmp/qemu-cd" "${q[@]}" -cdrom "$tmp/boot.iso"
     expect "qemu cd serial" "$tmp/qemu-cd" "Booting from DVD/CD..." "cd: El Torito boot image running"
 fi
