@@ -222,6 +222,8 @@ static uint8_t kbc_outport_read(const struct dev_i8042 *k)
 
 static void kbc_write_cmdbyte(struct dev_i8042 *k, uint8_t v)
 {
+    if ((CB(k) ^ v) & CB_XLATE)
+        k->xlate_break = false;         /* a half-translated break ends with translation */
     CB(k) = v;
     /* Command byte bit 2 is copied to status bit 2 (IBM PS/2 reference). */
     k->status = (uint8_t)((k->status & ~ST_SYS) | (v & CB_SYS));

@@ -287,8 +287,13 @@ void dev_ps2kbd_init(struct dev_ps2kbd *k)
 static void command(struct dev_ps2kbd *k, uint8_t c)
 {
     switch (c) {
-    case 0xed:                          /* set LEDs */
     case 0xf0:                          /* get/set scancode set */
+        k->scan.n = 0;                  /* clears its buffer and typematic key */
+        stop_repeat(k);
+        k->arg_cmd = c;
+        reply(k, ACK);
+        break;
+    case 0xed:                          /* set LEDs */
     case 0xf3:                          /* typematic rate/delay */
         k->arg_cmd = c;
         reply(k, ACK);
@@ -361,7 +366,6 @@ static void argument(struct dev_ps2kbd *k, uint8_t cmd, uint8_t a)
         if (a == 0) {
             reply(k, k->set);
         } else if (a != 3) {
-            k->scan.n = 0;
             k->set = a;
         }
         break;

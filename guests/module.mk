@@ -146,3 +146,8 @@ $(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
 	xorriso -as mkisofs -quiet -o $@ -b boot.bin -no-emul-boot -boot-load-size 4 $@.d 2>/dev/null
 	rm -rf $@.d
 guests: $(GUESTS)
+# ---- kbdtest: the i8042, PS/2 keyboard and mouse, polled (tests/guest/kbdtest.sh) ----
+GUESTS += $(GUEST_DIR)/kbdtest.elf
+$(GUEST_DIR)/kbdtest.elf: $(GUEST_OBJ)/kbdtest/kbdtest.o
+.SECONDARY: $(GUEST_OBJ)/kbdtest/kbdtest.o
+guests: $(GUEST_DIR)/kbdtest.elf

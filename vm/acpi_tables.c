@@ -36,13 +36,14 @@
  *       Device (ISA) {                        // 00:01.0, the PIIX3 ISA bridge
  *           Name (_ADR, 0x00010000)
  *           OperationRegion (P40C, PCI_Config, 0x60, 4)
- *           Device (KBD) {                    // the i8042 (SeaBIOS looks for it)
+ *           Device (KBD) {                    // the i8042 and its keyboard
  *               Name (_HID, EisaId ("PNP0303"))
  *               Name (_CRS, ResourceTemplate () {
- *                   IO (Decode16, 0x60, 0x60, 1, 1)  IO (Decode16, 0x64, 0x64, 1, 1)
+ *                   IO (Decode16, 0x60, 0x60, 1, 1)
+ *                   IO (Decode16, 0x64, 0x64, 1, 1)
  *                   IRQNoFlags () { 1 } })
  *           }
- *           Device (MOU) {                    // its auxiliary port
+ *           Device (MOU) {                    // its PS/2 mouse
  *               Name (_HID, EisaId ("PNP0F13"))
  *               Name (_CRS, ResourceTemplate () { IRQNoFlags () { 12 } })
  *           }
@@ -366,6 +367,49 @@ static void dword_mem(struct aml *a, uint32_t min, uint32_t max)
     put(a, d, sizeof(d));
 }
 
+/* Small resource descriptors (ACPI 2.0 6.4.2): a fixed 16-bit-decoded I/O
+ * port, and an ISA IRQ (edge, active high: IRQNoFlags). */
+static void io_port(struct aml *a, uint16_t port)
+{
+    uint8_t d[8] = { 0x47, 0x01, 0, 0, 0, 0, 1, 1 };
+    w16(d + 2, port);
+    w16(d + 4, port);
+    put(a, d, sizeof(d));
+}
+
+static void irq_noflags(struct aml *a, unsigned irq)
+{
+    uint8_t d[3] = { 0x22, 0, 0 };
+    w16(d + 1, (uint16_t)(1u << irq));
+    put(a, d, sizeof(d));
+}
+
+/* Device (KBD) and Device (MOU): the PS/2 controller as QEMU's DSDT
+ * describes it, so OSes find it through ACPI (Linux's i8042 through PNP). */
+static void ps2_devices(struct aml *a)
+{
+    size_t d = begin_ext(a, DEVICE_OP);
+    name(a, "KBD");
+    name_eisaid(a, "_HID", "PNP0303");
+    put1(a, NAME_OP);
+    name(a, "_CRS");
+    size_t rt = rt_begin(a);
+    io_port(a, 0x60);
+    io_port(a, 0x64);
+    irq_noflags(a, 1);
+    rt_end(a, rt);
+    end(a, d);
+    d = begin_ext(a, DEVICE_OP);
+    name(a, "MOU");
+    name_eisaid(a, "_HID", "PNP0F13");
+    put1(a, NAME_OP);
+    name(a, "_CRS");
+    rt = rt_begin(a);
+    irq_noflags(a, 12);
+    rt_end(a, rt);
+    end(a, d);
+}
+
 /* PCI0's _CRS: what bus 0 decodes. */
 static void pci0_crs(struct aml *a)
 {
@@ -536,28 +580,6 @@ static void link_sci(struct aml *a)
     end(a, d);
 }
 
-/* Device (seg) { Name (_HID, EisaId (id)), Name (_CRS, ResourceTemplate
- * () { [IO (Decode16, 0x60, 0x60, 1, 1), IO (Decode16, 0x64, 0x64, 1, 1),]
- * IRQNoFlags () { irq } }) }: the i8042's keyboard and mouse, which
- * SeaBIOS looks for in the DSDT before it touches the controller. */
-static void ps2_device(struct aml *a, const char *seg, const char *id, bool ports, unsigned irq)
-{
-    size_t d = begin_ext(a, DEVICE_OP);
-    name(a, seg);
-    name_eisaid(a, "_HID", id);
-    put1(a, NAME_OP);
-    name(a, "_CRS");
-    size_t rt = rt_begin(a);
-    for (unsigned port = 0x60; ports && port <= 0x64; port += 4) {
-        uint8_t io[8] = { 0x47, 1, (uint8_t)port, 0, (uint8_t)port, 0, 1, 1 };
-        put(a, io, sizeof(io));
-    }
-    uint8_t irqd[3] = { 0x22, (uint8_t)(1u << irq), (uint8_t)((1u << irq) >> 8) };
-    put(a, irqd, sizeof(irqd));
-    rt_end(a, rt);
-    end(a, d);
-}
-
 static size_t build_aml(uint8_t *out)
 {
     struct aml a = { out, 0 };
@@ -592,8 +614,7 @@ static size_t build_aml(uint8_t *out)
     put1(&a, 2);                                    /* PCI_Config */
     integer(&a, DEV_PIIX_PIRQC);
     integer(&a, 4);
-    ps2_device(&a, "KBD", "PNP0303", true, 1);
-    ps2_device(&a, "MOU", "PNP0F13", false, 12);
+    ps2_devices(&a);
     end(&a, isa);
     end(&a, pci0);
 

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "devices/i8042.h"
 #include "vm/keymap.h"
 
 enum { ST_GROUND, ST_ESC, ST_CSI, ST_CSI_LB, ST_SS3, ST_SKIP };
@@ -351,4 +352,9 @@ void vm_keymap_flush(struct vm_keymap *km, vm_keymap_emit_fn emit, void *opaque)
         ascii('[', M_ALT, emit, opaque);
     else if (st == ST_SS3 && bare)
         ascii('O', M_ALT, emit, opaque);
+}
+
+void vm_keymap_to_i8042(void *kbc, uint16_t set1code, bool down)
+{
+    dev_i8042_key(kbc, set1code, down);
 }

@@ -46,4 +46,8 @@ bool vm_keymap_pending(const struct vm_keymap *km);
  * Alt+[ and Alt+O; any other partial sequence is dropped. */
 void vm_keymap_flush(struct vm_keymap *km, vm_keymap_emit_fn emit, void *opaque);
 
+/* An emit function that hands the events to the i8042 (opaque: its
+ * struct dev_i8042 *). */
+void vm_keymap_to_i8042(void *kbc, uint16_t set1code, bool down);
+
 #endif

@@ -4,7 +4,8 @@
 # AUX IRQ tests), atkbd (built in: GETID, LEDs, typematic) and psmouse
 # (the module, loaded from a cpio appended to the busybox initramfs: its
 # protocol probes Synaptics, ALPS, Elantech, ... and settles on the
-# IntelliMouse Explorer). Checks that both input devices appear with the
+# IntelliMouse Explorer). Checks that Linux finds the controller through
+# the DSDT's PNP0303/PNP0F13 devices, that both input devices appear with the
 # names and IDs Linux gives them on QEMU, that IRQ 1 and 12 were taken,
 # and that no i8042/psmouse errors were logged.
 # Systems: btvm (LINUX_TEST_BTVM=0 skips it) and qemu-system-i386 TCG as
@@ -74,6 +75,8 @@ run_one() {
     check "$sys" "IRQ 1 not taken" has "$irq" '^ *1: +[1-9][0-9]* .*1-edge +i8042$'
     check "$sys" "IRQ 12 not taken" has "$irq" '^ *12: +[1-9][0-9]* .*12-edge +i8042$'
     dm=$(section "$out" dmesg)
+    check "$sys" "the DSDT's KBD/MOU devices not found (PNP0303, PNP0F13)" \
+        has "$dm" 'i8042: PNP: PS/2 Controller \[PNP0303:KBD,PNP0f13:MOU\] at 0x60,0x64 irq 1,12'
     check "$sys" "no KBD port" has "$dm" 'serio: i8042 KBD port at 0x60,0x64 irq 1'
     check "$sys" "no AUX port" has "$dm" 'serio: i8042 AUX port at 0x60,0x64 irq 12'
     check "$sys" "errors: $(printf '%s\n' "$dm" | grep -iE 'fail|error|timeout|bad|lost' | head -n 3 | tr '\n' ' ')" \

@@ -262,6 +262,12 @@ START_TEST(keyboard_replies)
     EXPECT(KBD, 0xfa);
     key(0x1e, false);
     EXPECT(KBD, 0xf0, 0x1c);
+    cmd(0xad);                          /* a key waits in the keyboard... */
+    key(0x30, true);
+    to_kbd(0xf0);                       /* ...and 0xF0 clears its buffer */
+    EXPECT(KBD, 0xfa);
+    to_kbd(0x02);
+    EXPECT(KBD, 0xfa);
 }
 END_TEST
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/bus.h"
+#include "devices/i8042.h"
 #include "vm/keymap.h"
 
 struct ev {
@@ -305,6 +307,33 @@ START_TEST(garbage_balanced)
 }
 END_TEST
 
+/* Through to the guest's side: "A" typed on the terminal is Shift, A in
+ * set 1 (translated) at port 0x60. */
+START_TEST(to_i8042)
+{
+    struct dev_bus *bus = dev_bus_new();
+    struct dev_i8042 *k = dev_i8042_new(bus, NULL, NULL, (struct dev_irq_line){ 0 },
+                                        (struct dev_irq_line){ 0 });
+    ck_assert_ptr_nonnull(k);
+    const char *typed = "A\x1b[A";
+    for (const char *p = typed; *p; p++)
+        vm_keymap_feed(&km, (uint8_t)*p, vm_keymap_to_i8042, k);
+    static const uint8_t want[] = { 0x2a, 0x1e, 0x9e, 0xaa, 0xe0, 0x48, 0xe0, 0xc8 };
+    for (size_t i = 0; i < sizeof(want); i++) {
+        uint32_t st = 0, d = 0;
+        dev_bus_pio(bus, 0x64, 1, false, &st);
+        ck_assert_uint_eq(st & 1, 1);
+        dev_bus_pio(bus, 0x60, 1, false, &d);
+        ck_assert_uint_eq(d & 0xff, want[i]);
+    }
+    uint32_t st = 0;
+    dev_bus_pio(bus, 0x64, 1, false, &st);
+    ck_assert_uint_eq(st & 1, 0);
+    dev_i8042_free(k);
+    dev_bus_free(bus);
+}
+END_TEST
+
 static Suite *keymap_suite(void)
 {
     Suite *s = suite_create("keymap");
@@ -316,6 +345,7 @@ static Suite *keymap_suite(void)
     tcase_add_test(tc, alt_and_escape);
     tcase_add_test(tc, utf8_dropped);
     tcase_add_test(tc, garbage_balanced);
+    tcase_add_test(tc, to_i8042);
     suite_add_tcase(s, tc);
     return s;
 }
