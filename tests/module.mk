@@ -53,3 +53,10 @@ layer-check: $(BUILD)/btvm
 	@bash scripts/bt_cycles.sh >/dev/null && echo "bt_cycles: bt/ files call each other in one order (scripts/bt_cycles.sh)"
 
 test: layer-check unit-test guest-test linux-test hav-test
+
+# Firmware boot (tests/fwboot/fwboot.sh): guests/bootimg's GRUB ISO, GRUB
+# disk and memtest86+ booted through SeaBIOS on QEMU and btvm. Not part of
+# `test` until btvm boots firmware (real mode, SeaBIOS, VGA).
+.PHONY: fwboot-test
+fwboot-test: $(BUILD)/btvm bootimg
+	@bash tests/fwboot/fwboot.sh

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# tests/fwboot/fwboot.sh — boots the images of guests/bootimg (make
+# bootimg) through the PC firmware (SeaBIOS), the way a PC boots, on
+# qemu-system-i386 (the reference) and on btvm, with the same
+# expectations:
+#   linux-iso       -cdrom build/bootimg/linux.iso (GRUB, El Torito)
+#   linux-disk      -hda build/bootimg/linux-disk.img (GRUB in the MBR)
+#       serial shows GRUB's marker, the kernel's console, then init's
+#       markers: the command line GRUB gave (btvm.img=iso|disk), an
+#       SMBIOS BIOS vendor of SeaBIOS (only firmware writes SMBIOS), and
+#       "btvm-init: exit 0" with the debug-exit status (btvm 0, QEMU 1)
+#   memtest-serial  -cdrom build/bootimg/memtest-serial.iso (GRUB, linux16,
+#       console=ttyS0): memtest86+'s screen on serial reaches its first
+#       test ("[Address test"); then the emulator is stopped
+#   memtest-screen  -cdrom build/bootimg/memtest86+ia32.iso (Debian's ISO,
+#       floppy emulation, text screen only): the 80x25 text screen shows
+#       "Memtest86+" and "Status: Testing". QEMU: read from VGA memory at
+#       0xB8000 through the monitor (xp). btvm: run FWBOOT_MEMTEST_SECONDS,
+#       then SIGTERM; btvm must have written --screendump FILE.png (PNG)
+#       and, for the text screen, FILE.txt (80 columns a line).
+# Every boot has FWBOOT_TIMEOUT seconds (120); a failure prints the tail
+# of the serial output. FWBOOT_SYSTEMS picks systems ("qemu btvm"),
+# FWBOOT_CASES the cases, BTVM the binary. Not in `make test` yet: run it
+# with `make fwboot-test`. docs/guests.md, "Bootable images".
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BTVM=${BTVM:-build/btvm}
+QEMU=${QEMU:-qemu-system-i386}
+IMG=${BOOTIMG_DIR:-build/bootimg}
+TIMEOUT=${FWBOOT_TIMEOUT:-120}
+MT_SECONDS=${FWBOOT_MEMTEST_SECONDS:-40}
+SYSTEMS=${FWBOOT_SYSTEMS:-qemu btvm}
+CASES=${FWBOOT_CASES:-linux-iso linux-disk memtest-serial memtest-screen}
+MEM=256
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+say() { echo "fwboot: $*"; }
+
+for f in linux.iso linux-disk.img memtest-serial.iso memtest86+ia32.iso; do
+    [ -f "$IMG/$f" ] || { say "$IMG/$f missing (run 'make bootimg')"; exit 1; }
+done
+
+# media <case>: the drive options, QEMU's -drive spelling for qemu.
+media() {
+    local f kind
+    case $2 in
+    linux-iso) f=$IMG/linux.iso kind=cdrom ;;
+    linux-disk) f=$IMG/linux-disk.img kind=disk ;;
+    memtest-serial) f=$IMG/memtest-serial.iso kind=cdrom ;;
+    memtest-screen) f=$IMG/memtest86+ia32.iso kind=cdrom ;;
+    esac
+    case $1:$kind in
+    qemu:cdrom) echo "-drive file=$f,format=raw,if=ide,index=2,media=cdrom,readonly=on" ;;
+    qemu:disk) echo "-drive file=$f,format=raw,if=ide,index=0,media=disk" ;;
+    btvm:cdrom) echo "-cdrom $f" ;;
+    btvm:disk) echo "-hda $f" ;;
+    esac
+}
+
+# The machine, alike on both: 256 MiB, no NIC (btvm has none), serial on
+# stdout, no display window, a guest reset ends the run.
+# shellcheck disable=SC2046
+emu() { # emu <system> <case> [extra options...]
+    local sys=$1 c=$2; shift 2
+    case $sys in
+    qemu) "$QEMU" -accel tcg -m $MEM -net none -no-reboot \
+              -device isa-debug-exit,iobase=0xf4,iosize=0x04 $(media qemu "$c") "$@" ;;
+    btvm) "$BTVM" run -q --engine bt --no-reboot -m $MEM $(media btvm "$c") "$@" ;;
+    esac
+}
+
+failed() { # failed <system> <case> <log> <why>
+    say "FAIL $1 $2: $4"
+    if [ -s "$3" ]; then
+        echo "---- last lines of the output ($1 $2):"
+        tr -d '\r' <"$3" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' | tail -n 25
+        echo "----"
+    fi
+    fail=$((fail + 1))
+}
+passed() { say "ok   $1 $2 ($3 s)"; pass=$((pass + 1)); }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# has <log> <fixed string>: the string anywhere in the output (the serial
+# stream interleaves GRUB's own serial terminal, SeaBIOS's copy of the
+# screen and the kernel's console, so lines are not whole).
+has() { grep -aqF -- "$2" "$1"; }
+
+linux_case() { # <system> <case> <tag>
+    local sys=$1 c=$2 tag=$3 log=$tmp/$1-$2.log t0 st want m
+    t0=$EPOCHREALTIME
+    timeout -k 5 "$TIMEOUT" bash -c "$(declare -f emu media); $(declare -p QEMU BTVM MEM IMG); emu \"\$@\"" \
+        _ "$sys" "$c" -nographic -monitor none </dev/null >"$log" 2>&1
+    st=$?
+    [ "$sys" = qemu ] && want=1 || want=0
+    [ "$st" = 124 ] || [ "$st" = 137 ] && { failed "$sys" "$c" "$log" "no end within ${TIMEOUT}s"; return; }
+    for m in "btvm-fwboot: grub" "Linux version" "btvm-fwboot: init ok" \
+             "btvm-fwboot: cmdline BOOT_IMAGE=/boot/vmlinuz console=tty0 console=ttyS0 btvm.img=$tag" \
+             "btvm-fwboot: bios_vendor SeaBIOS" "btvm-init: exit 0"; do
+        has "$log" "$m" || { failed "$sys" "$c" "$log" "no '$m' on serial (exit status $st)"; return; }
+    done
+    [ "$st" = "$want" ] || { failed "$sys" "$c" "$log" "exit status $st, expected $want"; return; }
+    passed "$sys" "$c" "$(secs "$t0" "$EPOCHREALTIME")"
+}
+
+# run_until <system> <case> <log> <marker...> [-- extra options]: starts
+# the emulator in the background and waits until every marker is in the
+# log (status 0), it ends by itself (1) or the time runs out (2); then
+# stops it.
+run_until() {
+    local sys=$1 c=$2 log=$3 pid r=2 m all t0; shift 3
+    local marks=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do marks+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    emu "$sys" "$c" "$@" </dev/null >"$log" 2>&1 &
+    pid=$!
+    t0=${EPOCHREALTIME%.*}
+    while [ $(( ${EPOCHREALTIME%.*} - t0 )) -lt "$TIMEOUT" ]; do
+        all=1
+        for m in "${marks[@]}"; do has "$log" "$m" || { all=0; break; }; done
+        [ $all = 1 ] && { r=0; break; }
+        kill -0 "$pid" 2>/dev/null || { r=1; break; }
+        sleep 0.5
+    done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    return $r
+}
+
+memtest_serial_case() { # <system>
+    local sys=$1 c=memtest-serial log=$tmp/$1-memtest-serial.log t0 r
+    t0=$EPOCHREALTIME
+    run_until "$sys" $c "$log" "btvm-fwboot: grub" "Memtest86+ v6" "[Address test" -- -nographic -monitor none
+    r=$?
+    case $r in
+    0) passed "$sys" $c "$(secs "$t0" "$EPOCHREALTIME")" ;;
+    1) failed "$sys" $c "$log" "ended before memtest86+ ran its first test" ;;
+    *) failed "$sys" $c "$log" "memtest86+ did not run its first test within ${TIMEOUT}s" ;;
+    esac
+}
+
+# xp2txt: QEMU monitor `xp /2000hx 0xb8000` output (8 halfwords a line:
+# attribute << 8 | character) to 25 lines of 80 characters.
+xp2txt() {
+    tr -d '\r' | awk '
+        function hex(h,   i, n) {
+            n = 0; h = tolower(substr(h, 3))
+            for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+            return n
+        }
+        /^[0-9a-f]+: 0x/ { for (i = 2; i <= NF; i++) { v = hex($i) % 256; s = s ((v >= 32 && v < 127) ? sprintf("%c", v) : " ") } }
+        END { for (r = 0; r < length(s) / 80; r++) print substr(s, r * 80 + 1, 80) }'
+}
+screen_ok() { grep -qF "Memtest86+" "$1" && grep -qF "Status: Testing" "$1"; }
+
+memtest_screen_qemu() {
+    local c=memtest-screen log=$tmp/qemu-$c.serial mon=$tmp/qemu-$c.mon scr=$tmp/qemu-$c.txt pid t0 off n=0
+    rm -f "$tmp/mon.in"; mkfifo "$tmp/mon.in"
+    t0=$EPOCHREALTIME
+    emu qemu $c -display none -serial "file:$log" -monitor stdio <"$tmp/mon.in" >"$mon" 2>&1 &
+    pid=$!
+    exec 3>"$tmp/mon.in"
+    : >"$scr"
+    while [ $n -lt "$TIMEOUT" ] && kill -0 "$pid" 2>/dev/null; do
+        sleep 2; n=$((n + 2))
+        off=$(stat -c %s "$mon")
+        echo "xp /2000hx 0xb8000" >&3
+        sleep 0.5
+        tail -c +"$((off + 1))" "$mon" | xp2txt >"$scr"
+        screen_ok "$scr" && break
+    done
+    echo quit >&3; exec 3>&-
+    wait "$pid" 2>/dev/null
+    if screen_ok "$scr"; then
+        passed qemu $c "$(secs "$t0" "$EPOCHREALTIME")"
+    else
+        failed qemu $c "$scr" "the text screen never showed memtest86+ testing within ${TIMEOUT}s"
+    fi
+}
+
+memtest_screen_btvm() {
+    local c=memtest-screen log=$tmp/btvm-$c.log png=$tmp/btvm-$c.png txt=$tmp/btvm-$c.txt st t0
+    t0=$EPOCHREALTIME
+    timeout -k 5 "$MT_SECONDS" bash -c "$(declare -f emu media); $(declare -p QEMU BTVM MEM IMG); emu \"\$@\"" \
+        _ btvm $c -nographic --screendump "$png" </dev/null >"$log" 2>&1
+    st=$?
+    [ "$st" = 124 ] || { failed btvm $c "$log" "btvm exited with status $st before the ${MT_SECONDS}s were up"; return; }
+    [ "$(head -c 8 "$png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+        { failed btvm $c "$log" "no PNG screendump in $png at exit"; return; }
+    [ -f "$txt" ] || { failed btvm $c "$log" "no text screendump $txt at exit"; return; }
+    screen_ok "$txt" || { failed btvm $c "$txt" "the text screen does not show memtest86+ testing"; return; }
+    passed btvm $c "$(secs "$t0" "$EPOCHREALTIME")"
+}
+
+for sys in $SYSTEMS; do
+    case $sys in
+    qemu) command -v "$QEMU" >/dev/null || { say "FAIL qemu: $QEMU not found (apt-get install qemu-system-x86)"; fail=$((fail + 1)); continue; } ;;
+    btvm) [ -x "$BTVM" ] || { say "FAIL btvm: $BTVM not built"; fail=$((fail + 1)); continue; } ;;
+    *) say "unknown system '$sys'"; exit 2 ;;
+    esac
+    for c in $CASES; do
+        case $c in
+        linux-iso) linux_case "$sys" "$c" iso ;;
+        linux-disk) linux_case "$sys" "$c" disk ;;
+        memtest-serial) memtest_serial_case "$sys" ;;
+        memtest-screen) memtest_screen_"$sys" ;;
+        *) say "unknown case '$c'"; exit 2 ;;
+        esac
+    done
+done
+echo "fwboot: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
