@@ -18,57 +18,44 @@
 #       0xB8000 through the monitor (xp). btvm: run FWBOOT_MEMTEST_SECONDS,
 #       then SIGTERM; btvm must have written --screendump FILE.png (PNG)
 #       and, for the text screen, FILE.txt (80 columns a line).
-# Every boot has FWBOOT_TIMEOUT seconds (120); a failure prints the tail
+# Every boot has FWBOOT_TIMEOUT seconds (180: memtest86+ measures caches
+# and memory before its first test, slow under TCG on a loaded host); a failure prints the tail
 # of the serial output. FWBOOT_SYSTEMS picks systems ("qemu btvm"),
 # FWBOOT_CASES the cases, BTVM the binary. Not in `make test` yet: run it
 # with `make fwboot-test`. docs/guests.md, "Bootable images".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-BTVM=${BTVM:-build/btvm}
-QEMU=${QEMU:-qemu-system-i386}
 IMG=${BOOTIMG_DIR:-build/bootimg}
-TIMEOUT=${FWBOOT_TIMEOUT:-120}
-MT_SECONDS=${FWBOOT_MEMTEST_SECONDS:-40}
+TIMEOUT=${FWBOOT_TIMEOUT:-180}
+MT_SECONDS=${FWBOOT_MEMTEST_SECONDS:-60}
 SYSTEMS=${FWBOOT_SYSTEMS:-qemu btvm}
 CASES=${FWBOOT_CASES:-linux-iso linux-disk memtest-serial memtest-screen}
-MEM=256
 pass=0 fail=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "$BGPID" ] && kill "$BGPID" 2>/dev/null; rm -rf "$tmp"' EXIT
 say() { echo "fwboot: $*"; }
 
 for f in linux.iso linux-disk.img memtest-serial.iso memtest86+ia32.iso; do
     [ -f "$IMG/$f" ] || { say "$IMG/$f missing (run 'make bootimg')"; exit 1; }
 done
 
-# media <case>: the drive options, QEMU's -drive spelling for qemu.
-media() {
-    local f kind
-    case $2 in
-    linux-iso) f=$IMG/linux.iso kind=cdrom ;;
-    linux-disk) f=$IMG/linux-disk.img kind=disk ;;
-    memtest-serial) f=$IMG/memtest-serial.iso kind=cdrom ;;
-    memtest-screen) f=$IMG/memtest86+ia32.iso kind=cdrom ;;
-    esac
-    case $1:$kind in
-    qemu:cdrom) echo "-drive file=$f,format=raw,if=ide,index=2,media=cdrom,readonly=on" ;;
-    qemu:disk) echo "-drive file=$f,format=raw,if=ide,index=0,media=disk" ;;
-    btvm:cdrom) echo "-cdrom $f" ;;
-    btvm:disk) echo "-hda $f" ;;
-    esac
-}
-
-# The machine, alike on both: 256 MiB, no NIC (btvm has none), serial on
-# stdout, no display window, a guest reset ends the run.
-# shellcheck disable=SC2046
-emu() { # emu <system> <case> [extra options...]
+. guests/bootimg/boot.sh
+# emu <system> <case> [options...]: one boot of the case's image.
+emu() {
     local sys=$1 c=$2; shift 2
-    case $sys in
-    qemu) "$QEMU" -accel tcg -m $MEM -net none -no-reboot \
-              -device isa-debug-exit,iobase=0xf4,iosize=0x04 $(media qemu "$c") "$@" ;;
-    btvm) "$BTVM" run -q --engine bt --no-reboot -m $MEM $(media btvm "$c") "$@" ;;
+    case $c in
+    linux-iso) bootimg_boot "$sys" cdrom "$IMG/linux.iso" "$@" ;;
+    linux-disk) bootimg_boot "$sys" disk "$IMG/linux-disk.img" "$@" ;;
+    memtest-serial) bootimg_boot "$sys" cdrom "$IMG/memtest-serial.iso" "$@" ;;
+    memtest-screen) bootimg_boot "$sys" cdrom "$IMG/memtest86+ia32.iso" "$@" ;;
     esac
 }
+# temu <seconds> <system> <case> [options...]: emu under timeout(1), as a
+# simple command, so that `cmd &` makes $! timeout's own pid: a SIGTERM to
+# it ends its whole process group, the emulator included.
+EMU_SRC=". guests/bootimg/boot.sh; $(declare -f emu); $(declare -p IMG); emu \"\$@\""
+temu() { local s=$1; shift; timeout -k 5 "$s" bash -c "$EMU_SRC" _ "$@"; }
+BGPID=
 
 failed() { # failed <system> <case> <log> <why>
     say "FAIL $1 $2: $4"
@@ -90,10 +77,9 @@ has() { grep -aqF -- "$2" "$1"; }
 linux_case() { # <system> <case> <tag>
     local sys=$1 c=$2 tag=$3 log=$tmp/$1-$2.log t0 st want m
     t0=$EPOCHREALTIME
-    timeout -k 5 "$TIMEOUT" bash -c "$(declare -f emu media); $(declare -p QEMU BTVM MEM IMG); emu \"\$@\"" \
-        _ "$sys" "$c" -nographic -monitor none </dev/null >"$log" 2>&1
+    temu "$TIMEOUT" "$sys" "$c" -nographic -monitor none </dev/null >"$log" 2>&1
     st=$?
-    [ "$sys" = qemu ] && want=1 || want=0
+    want=$(bootimg_want_status "$sys" 0)
     [ "$st" = 124 ] || [ "$st" = 137 ] && { failed "$sys" "$c" "$log" "no end within ${TIMEOUT}s"; return; }
     for m in "btvm-fwboot: grub" "Linux version" "btvm-fwboot: init ok" \
              "btvm-fwboot: cmdline BOOT_IMAGE=/boot/vmlinuz console=tty0 console=ttyS0 btvm.img=$tag" \
@@ -113,8 +99,8 @@ run_until() {
     local marks=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do marks+=("$1"); shift; done
     [ $# -gt 0 ] && shift
-    emu "$sys" "$c" "$@" </dev/null >"$log" 2>&1 &
-    pid=$!
+    timeout -k 5 "$TIMEOUT" bash -c "$EMU_SRC" _ "$sys" "$c" "$@" </dev/null >"$log" 2>&1 &
+    pid=$! BGPID=$!
     t0=${EPOCHREALTIME%.*}
     while [ $(( ${EPOCHREALTIME%.*} - t0 )) -lt "$TIMEOUT" ]; do
         all=1
@@ -123,7 +109,7 @@ run_until() {
         kill -0 "$pid" 2>/dev/null || { r=1; break; }
         sleep 0.5
     done
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; BGPID=
     return $r
 }
 
@@ -157,8 +143,9 @@ memtest_screen_qemu() {
     local c=memtest-screen log=$tmp/qemu-$c.serial mon=$tmp/qemu-$c.mon scr=$tmp/qemu-$c.txt pid t0 off n=0
     rm -f "$tmp/mon.in"; mkfifo "$tmp/mon.in"
     t0=$EPOCHREALTIME
-    emu qemu $c -display none -serial "file:$log" -monitor stdio <"$tmp/mon.in" >"$mon" 2>&1 &
-    pid=$!
+    timeout -k 5 "$TIMEOUT" bash -c "$EMU_SRC" _ qemu $c -display none -serial "file:$log" -monitor stdio \
+        <"$tmp/mon.in" >"$mon" 2>&1 &
+    pid=$! BGPID=$!
     exec 3>"$tmp/mon.in"
     : >"$scr"
     while [ $n -lt "$TIMEOUT" ] && kill -0 "$pid" 2>/dev/null; do
@@ -170,7 +157,7 @@ memtest_screen_qemu() {
         screen_ok "$scr" && break
     done
     echo quit >&3; exec 3>&-
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null; BGPID=
     if screen_ok "$scr"; then
         passed qemu $c "$(secs "$t0" "$EPOCHREALTIME")"
     else
@@ -181,8 +168,7 @@ memtest_screen_qemu() {
 memtest_screen_btvm() {
     local c=memtest-screen log=$tmp/btvm-$c.log png=$tmp/btvm-$c.png txt=$tmp/btvm-$c.txt st t0
     t0=$EPOCHREALTIME
-    timeout -k 5 "$MT_SECONDS" bash -c "$(declare -f emu media); $(declare -p QEMU BTVM MEM IMG); emu \"\$@\"" \
-        _ btvm $c -nographic --screendump "$png" </dev/null >"$log" 2>&1
+    temu "$MT_SECONDS" btvm $c -nographic --screendump "$png" </dev/null >"$log" 2>&1
     st=$?
     [ "$st" = 124 ] || { failed btvm $c "$log" "btvm exited with status $st before the ${MT_SECONDS}s were up"; return; }
     [ "$(head -c 8 "$png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||

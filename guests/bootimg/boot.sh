@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# guests/bootimg/boot.sh — booting a bootable image through the firmware
+# on btvm or on qemu-system-i386, alike on both (sourced by tests/fwboot
+# and bench/fwboot.sh). The machine: BOOTIMG_MEM MiB (256), no NIC (btvm
+# has none, and QEMU's iPXE ROM would add its own start-up time), a guest
+# reset ends the run, the debug-exit port at 0xf4 (btvm always has it;
+# btvm exits with the value v, QEMU with (v<<1)|1). Media as QEMU spells
+# them with -drive (format=raw spares its "probed raw" warning).
+BTVM=${BTVM:-build/btvm}
+QEMU=${QEMU:-qemu-system-i386}
+BOOTIMG_MEM=${BOOTIMG_MEM:-256}
+
+# bootimg_boot <btvm|qemu> <cdrom|disk> <image> [options...]: runs the
+# emulator in the foreground with the options added (display and serial
+# options are the caller's, e.g. -nographic); its exit status.
+bootimg_boot() {
+    local sys=$1 kind=$2 img=$3 drv=(); shift 3
+    case $sys:$kind in
+    qemu:cdrom) drv=(-drive "file=$img,format=raw,if=ide,index=2,media=cdrom,readonly=on") ;;
+    qemu:disk) drv=(-drive "file=$img,format=raw,if=ide,index=0,media=disk") ;;
+    btvm:cdrom) drv=(-cdrom "$img") ;;
+    btvm:disk) drv=(-hda "$img") ;;
+    *) echo "bootimg_boot: unknown system or medium '$sys:$kind'" >&2; return 2 ;;
+    esac
+    case $sys in
+    qemu) "$QEMU" -accel tcg -m "$BOOTIMG_MEM" -net none -no-reboot \
+              -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${drv[@]}" "$@" ;;
+    btvm) "$BTVM" run -q --engine bt --no-reboot -m "$BOOTIMG_MEM" "${drv[@]}" "$@" ;;
+    esac
+}
+
+# bootimg_want_status <btvm|qemu> <guest status>: what the emulator returns.
+bootimg_want_status() {
+    case $1 in qemu) echo $(( ($2 << 1) | 1 )) ;; *) echo "$2" ;; esac
+}
