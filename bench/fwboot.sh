@@ -18,7 +18,7 @@
 # FWBOOT_BENCH_SYSTEMS picks systems (default "btvm-bt qemu-tcg");
 # BENCH_RUNS boots per system, interleaved round by round as in
 # bench/linux.sh. btvm's rows are left out, with a note, while btvm cannot
-# boot firmware (no --bios in `btvm run --help`).
+# boot firmware (no -bios in `btvm run --help`).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.." || exit 1
@@ -74,8 +74,8 @@ for sys in $SYSTEMS; do
     case $sys in
     btvm-bt)
         [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)"
-        if ! "$BTVM" run --help 2>&1 | grep -q -- '--bios'; then
-            bench_note "SKIP btvm-bt rows: this btvm boots no firmware yet (no --bios in 'btvm run --help')"
+        if ! "$BTVM" run --help 2>&1 | grep -qE -- ' --?bios '; then
+            bench_note "SKIP btvm-bt rows: this btvm boots no firmware yet (no -bios in 'btvm run --help')"
             continue
         fi ;;
     qemu-tcg)
