@@ -29,6 +29,13 @@ bootimg_boot() {
     esac
 }
 
+# bootimg_serial_opts <btvm|qemu>: no display, COM1 on stdout (SeaBIOS
+# turns its serial console on: QEMU tells it through fw_cfg under
+# -nographic), and for QEMU no monitor on that stdout either.
+bootimg_serial_opts() {
+    case $1 in qemu) echo "-nographic -monitor none" ;; *) echo "-nographic" ;; esac
+}
+
 # bootimg_want_status <btvm|qemu> <guest status>: what the emulator returns.
 bootimg_want_status() {
     case $1 in qemu) echo $(( ($2 << 1) | 1 )) ;; *) echo "$2" ;; esac
