@@ -16,11 +16,11 @@
 #   memtest-screen  -cdrom build/bootimg/memtest86+ia32.iso (Debian's ISO,
 #       floppy emulation, text screen only): the 80x25 text screen shows
 #       "Memtest86+" and "Status: Testing". QEMU: read from VGA memory at
-#       0xB8000 through the monitor (xp). btvm: run FWBOOT_MEMTEST_SECONDS,
-#       then SIGTERM (memtest86+ never stops by itself; btvm reads no
-#       Ctrl-A X from a pipe), which must stop it in order: the files of
-#       --screendump (a PNG) and --screendump-text (the text screen)
-#       written as at any other stop.
+#       0xB8000 through the monitor (xp). btvm: on a pseudo-terminal
+#       (script(1)), quit with Ctrl-A X after FWBOOT_MEMTEST_SECONDS
+#       (memtest86+ never stops by itself); the stop writes --screendump
+#       (a PNG, kept as build/bootimg/fwboot-memtest-btvm.png) and
+#       --screendump-text (the text screen).
 # Every boot has FWBOOT_TIMEOUT seconds (180: memtest86+ measures caches
 # and memory before its first test, slow under TCG on a loaded host); a failure prints the tail
 # of the serial output. FWBOOT_SYSTEMS picks systems ("qemu btvm"),
@@ -171,16 +171,22 @@ memtest_screen_qemu() {
     fi
 }
 
+# btvm takes Ctrl-A X (quit: an orderly stop, which writes the
+# screendumps) only from a terminal: script(1) gives it a pseudo-terminal
+# and passes on what this pipe sends after FWBOOT_MEMTEST_SECONDS.
 memtest_screen_btvm() {
-    local c=memtest-screen log=$tmp/btvm-$c.log png=$tmp/btvm-$c.png txt=$tmp/btvm-$c.txt st t0
+    local c=memtest-screen log=$tmp/btvm-$c.log png=$tmp/btvm-$c.png txt=$tmp/btvm-$c.txt st t0 cmd
     t0=$EPOCHREALTIME
-    temu "$MT_SECONDS" btvm $c -nographic --screendump "$png" --screendump-text "$txt" </dev/null >"$log" 2>&1
-    st=$?
-    [ "$st" = 124 ] || { failed btvm $c "$log" "btvm exited with status $st before the ${MT_SECONDS}s were up"; return; }
+    cmd=$(printf '%q ' bash -c "$EMU_SRC" _ btvm $c -nographic --screendump "$png" --screendump-text "$txt")
+    { sleep "$MT_SECONDS"; printf '\001x'; sleep 5; } |
+        timeout -k 5 $((MT_SECONDS + 30)) script -qefc "$cmd" /dev/null >"$log" 2>&1
+    st=${PIPESTATUS[1]}
+    [ "$st" = 0 ] || { failed btvm $c "$log" "exit status $st, expected 0 after Ctrl-A X at ${MT_SECONDS}s"; return; }
     [ "$(head -c 8 "$png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
-        { failed btvm $c "$log" "no PNG in --screendump's file after SIGTERM"; return; }
-    [ -f "$txt" ] || { failed btvm $c "$log" "no --screendump-text file after SIGTERM"; return; }
+        { failed btvm $c "$log" "no PNG in --screendump's file"; return; }
+    [ -f "$txt" ] || { failed btvm $c "$log" "no --screendump-text file"; return; }
     screen_ok "$txt" || { failed btvm $c "$txt" "the text screen does not show memtest86+ testing"; return; }
+    cp "$png" "$IMG/fwboot-memtest-btvm.png" 2>/dev/null
     passed btvm $c "$(secs "$t0" "$EPOCHREALTIME")"
 }
 
