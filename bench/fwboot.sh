@@ -44,6 +44,7 @@ boot_once() {
     local tpost="" tload="" tinit="" s
     : >"$log"
     t0=$(bench_now)
+    # shellcheck disable=SC2046
     while IFS= read -r line; do
         line=${line%$'\r'}
         case $line in
@@ -62,6 +63,7 @@ boot_once() {
         bench_die "$sys: boot $3 exited $st, expected $want after GRUB's marker and 'btvm-init: exit 0' (log: $log)"
     fi
     for s in "fw_post $tpost" "fw_boot_to_loader $tload" "fw_boot_to_init $tinit"; do
+        # shellcheck disable=SC2086
         set -- $s
         [ $# = 2 ] && echo "$1 $sys $(awk -v a="$t0" -v b="$2" 'BEGIN { printf "%.6f", b - a }')" >>"$SAMPLES"
     done

@@ -122,6 +122,7 @@ run_until() {
 memtest_serial_case() { # <system>
     local sys=$1 c=memtest-serial log=$tmp/$1-memtest-serial.log t0 r
     t0=$EPOCHREALTIME
+    # shellcheck disable=SC2046
     run_until "$sys" $c "$log" "btvm-fwboot: grub" "Memtest86+ v6" "[Address test" -- $(bootimg_serial_opts "$sys")
     r=$?
     case $r in
@@ -146,7 +147,8 @@ xp2txt() {
 screen_ok() { grep -qF "Memtest86+" "$1" && grep -qF "Status: Testing" "$1"; }
 
 memtest_screen_qemu() {
-    local c=memtest-screen log=$tmp/qemu-$c.serial mon=$tmp/qemu-$c.mon scr=$tmp/qemu-$c.txt pid t0 off n=0
+    local c=memtest-screen
+    local log=$tmp/qemu-$c.serial mon=$tmp/qemu-$c.mon scr=$tmp/qemu-$c.txt pid t0 off n=0
     rm -f "$tmp/mon.in"; mkfifo "$tmp/mon.in"
     t0=$EPOCHREALTIME
     timeout -k 5 "$TIMEOUT" bash -c "$EMU_SRC" _ qemu $c -display none -serial "file:$log" -monitor stdio \
@@ -175,7 +177,8 @@ memtest_screen_qemu() {
 # screendumps) only from a terminal: script(1) gives it a pseudo-terminal
 # and passes on what this pipe sends after FWBOOT_MEMTEST_SECONDS.
 memtest_screen_btvm() {
-    local c=memtest-screen log=$tmp/btvm-$c.log png=$tmp/btvm-$c.png txt=$tmp/btvm-$c.txt st t0 cmd
+    local c=memtest-screen
+    local log=$tmp/btvm-$c.log png=$tmp/btvm-$c.png txt=$tmp/btvm-$c.txt st t0 cmd
     t0=$EPOCHREALTIME
     cmd=$(printf '%q ' bash -c "$EMU_SRC" _ btvm $c -nographic --screendump "$png" --screendump-text "$txt")
     { sleep "$MT_SECONDS"; printf '\001x'; sleep 5; } |
