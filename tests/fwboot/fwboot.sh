@@ -75,7 +75,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # has <log> <fixed string>: the string anywhere in the output (the serial
 # stream interleaves GRUB's own serial terminal, SeaBIOS's copy of the
 # screen and the kernel's console, so lines are not whole).
-has() { grep -aqF -- "$2" "$1"; }
+has() { grep -aqF -- "$2" "$1" 2>/dev/null; }
 
 linux_case() { # <system> <case> <tag>
     local sys=$1 c=$2 tag=$3 log=$tmp/$1-$2.log t0 st want m
@@ -105,6 +105,7 @@ run_until() {
     local marks=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do marks+=("$1"); shift; done
     [ $# -gt 0 ] && shift
+    : >"$log"
     timeout -k 5 "$TIMEOUT" bash -c "$EMU_SRC" _ "$sys" "$c" "$@" </dev/null >"$log" 2>&1 &
     pid=$! BGPID=$!
     t0=${EPOCHREALTIME%.*}
