@@ -77,12 +77,21 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # screen and the kernel's console, so lines are not whole).
 has() { grep -aqF -- "$2" "$1" 2>/dev/null; }
 
-linux_case() { # <system> <case> <tag>
-    local sys=$1 c=$2 tag=$3 log=$tmp/$1-$2.log t0 st want m
+# The kernel's console on the text screen: a line opening with a printk
+# time stamp (tty0 is a console beside ttyS0; init talks to ttyS0 only).
+kernel_screen_ok() { grep -qE '^\[ *[0-9]+\.[0-9]{6}\] ' "$1"; }
+
+# linux_case <system> <case> <tag>. btvm: -nographic (COM1 on stdout)
+# and the text screen as it was at the stop (--screendump-text). QEMU:
+# COM1 into a file and the screen read while it runs (qemu_screen).
+linux_case() {
+    local sys=$1 c=$2 tag=$3 log=$tmp/$1-$2.log scr=$tmp/$1-$2.screen t0 st want m
     t0=$EPOCHREALTIME
-    # shellcheck disable=SC2046
-    temu "$TIMEOUT" "$sys" "$c" $(bootimg_serial_opts "$sys") </dev/null >"$log" 2>&1
-    st=$?
+    case $sys in
+    btvm) temu "$TIMEOUT" btvm "$c" -nographic --screendump-text "$scr" </dev/null >"$log" 2>&1
+          st=$? ;;
+    qemu) qemu_screen "$c" "$log" "$scr" kernel_screen_ok 0; st=$QS ;;
+    esac
     want=$(bootimg_want_status "$sys" 0)
     [ "$st" = 124 ] || [ "$st" = 137 ] && { failed "$sys" "$c" "$log" "no end within ${TIMEOUT}s"; return; }
     for m in "btvm-fwboot: grub" "Linux version" "btvm-fwboot: init ok" \
@@ -93,6 +102,8 @@ linux_case() { # <system> <case> <tag>
     grep -aqE 'btvm-fwboot: bios_vendor [^[:space:]]' "$log" ||
         { failed "$sys" "$c" "$log" "no SMBIOS BIOS vendor: no tables from firmware (exit status $st)"; return; }
     [ "$st" = "$want" ] || { failed "$sys" "$c" "$log" "exit status $st, expected $want"; return; }
+    kernel_screen_ok "$scr" ||
+        { failed "$sys" "$c" "$scr" "the text screen never showed the kernel's console"; return; }
     passed "$sys" "$c" "$(secs "$t0" "$EPOCHREALTIME")"
 }
 
@@ -145,32 +156,47 @@ xp2txt() {
         /^[0-9a-f]+: 0x/ { for (i = 2; i <= NF; i++) { v = hex($i) % 256; s = s ((v >= 32 && v < 127) ? sprintf("%c", v) : " ") } }
         END { for (r = 0; r < length(s) / 80; r++) print substr(s, r * 80 + 1, 80) }'
 }
-screen_ok() { grep -qF "Memtest86+" "$1" && grep -qF "Status: Testing" "$1"; }
+memtest_screen_ok() { grep -qF "Memtest86+" "$1" && grep -qF "Status: Testing" "$1"; }
 
-memtest_screen_qemu() {
-    local c=memtest-screen
-    local log=$tmp/qemu-$c.serial mon=$tmp/qemu-$c.mon scr=$tmp/qemu-$c.txt pid t0 off n=0
+# qemu_screen <case> <log> <screen> <predicate> <stop>: QEMU with COM1
+# into <log> and its monitor on a FIFO; every second the text screen is
+# read (xp2txt), and the last one the predicate holds for is kept in
+# <screen>; stop=1 quits QEMU at the first. QS: QEMU's exit status (124
+# when the time ran out).
+qemu_screen() {
+    local c=$1 log=$2 scr=$3 pred=$4 stop=$5 mon=$tmp/qemu-$1.mon snap=$tmp/qemu-$1.snap pid off
     rm -f "$tmp/mon.in"; mkfifo "$tmp/mon.in"
-    t0=$EPOCHREALTIME
-    timeout -k 5 "$TIMEOUT" bash -c "$EMU_SRC" _ qemu $c -display none -serial "file:$log" -monitor stdio \
-        <"$tmp/mon.in" >"$mon" 2>&1 &
+    : >"$scr"; : >"$mon"; : >"$log"
+    timeout -k 5 "$TIMEOUT" bash -c "$EMU_SRC" _ qemu "$c" -display none -serial "file:$log" \
+        -monitor stdio <"$tmp/mon.in" >"$mon" 2>&1 &
     pid=$! BGPID=$!
     exec 3>"$tmp/mon.in"
-    : >"$scr"
-    while [ $n -lt "$TIMEOUT" ] && kill -0 "$pid" 2>/dev/null; do
-        sleep 2; n=$((n + 2))
+    trap '' PIPE        # QEMU may be gone between the check and the write
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
         off=$(stat -c %s "$mon")
-        echo "xp /2000hx 0xb8000" >&3
-        sleep 0.5
-        tail -c +"$((off + 1))" "$mon" | xp2txt >"$scr"
-        screen_ok "$scr" && break
+        echo "xp /2000hx 0xb8000" >&3 2>/dev/null || break
+        sleep 0.3
+        tail -c +"$((off + 1))" "$mon" | xp2txt >"$snap"
+        if "$pred" "$snap"; then
+            cp "$snap" "$scr"
+            [ "$stop" = 1 ] && break
+        fi
     done
-    echo quit >&3; exec 3>&-
-    wait "$pid" 2>/dev/null; BGPID=
-    if screen_ok "$scr"; then
+    echo quit >&3 2>/dev/null
+    exec 3>&-
+    trap - PIPE
+    wait "$pid"; QS=$?; BGPID=
+}
+
+memtest_screen_qemu() {
+    local c=memtest-screen t0
+    t0=$EPOCHREALTIME
+    qemu_screen $c "$tmp/qemu-$c.serial" "$tmp/qemu-$c.txt" memtest_screen_ok 1
+    if memtest_screen_ok "$tmp/qemu-$c.txt"; then
         passed qemu $c "$(secs "$t0" "$EPOCHREALTIME")"
     else
-        failed qemu $c "$scr" "the text screen never showed memtest86+ testing within ${TIMEOUT}s"
+        failed qemu $c "$tmp/qemu-$c.mon" "the text screen never showed memtest86+ testing within ${TIMEOUT}s"
     fi
 }
 
@@ -189,7 +215,7 @@ memtest_screen_btvm() {
     [ "$(head -c 8 "$png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
         { failed btvm $c "$log" "no PNG in --screendump's file"; return; }
     [ -f "$txt" ] || { failed btvm $c "$log" "no --screendump-text file"; return; }
-    screen_ok "$txt" || { failed btvm $c "$txt" "the text screen does not show memtest86+ testing"; return; }
+    memtest_screen_ok "$txt" || { failed btvm $c "$txt" "the text screen does not show memtest86+ testing"; return; }
     cp "$png" "$IMG/fwboot-memtest-btvm.png" 2>/dev/null
     passed btvm $c "$(secs "$t0" "$EPOCHREALTIME")"
 }
