@@ -44,6 +44,13 @@ linux-test: $(BUILD)/btvm linux linux-disk
 hav-test: all
 	@bash tests/hav/nested.sh
 
+# Firmware boot (tests/fwboot/fwboot.sh): guests/bootimg's GRUB ISO, GRUB
+# disk and memtest86+ booted through SeaBIOS on QEMU and btvm. Not part of
+# `test` until btvm boots firmware (real mode, SeaBIOS, VGA).
+.PHONY: fwboot-test
+fwboot-test: $(BUILD)/btvm bootimg
+	@bash tests/fwboot/fwboot.sh
+
 # The one-way layers (docs/architecture.md): the self-test first proves the
 # check can fail, then the check runs on the tree.
 .PHONY: layer-check
@@ -53,10 +60,3 @@ layer-check: $(BUILD)/btvm
 	@bash scripts/bt_cycles.sh >/dev/null && echo "bt_cycles: bt/ files call each other in one order (scripts/bt_cycles.sh)"
 
 test: layer-check unit-test guest-test linux-test hav-test
-
-# Firmware boot (tests/fwboot/fwboot.sh): guests/bootimg's GRUB ISO, GRUB
-# disk and memtest86+ booted through SeaBIOS on QEMU and btvm. Not part of
-# `test` until btvm boots firmware (real mode, SeaBIOS, VGA).
-.PHONY: fwboot-test
-fwboot-test: $(BUILD)/btvm bootimg
-	@bash tests/fwboot/fwboot.sh
