@@ -55,7 +55,7 @@ boot_once() {
         esac
         printf '%s\n' "$line" >>"$log"
     done < <(timeout -k 5 "$BENCH_TIMEOUT" bash -c '. guests/bootimg/boot.sh; bootimg_boot "$@"' \
-                 _ "$emu" cdrom "$ISO" $(bootimg_serial_opts "$emu") </dev/null 2>&1; echo "btvm-bench-status $?")
+                 _ "$emu" -cdrom "$ISO" $(bootimg_serial_opts "$emu") </dev/null 2>&1; echo "btvm-bench-status $?")
     [ "$st" = 124 ] || [ "$st" = 137 ] && bench_die "$sys: timed out after ${BENCH_TIMEOUT}s (log: $log)"
     want=$(bootimg_want_status "$emu" 0)
     if [ "$st" != "$want" ] || ! grep -q 'btvm-init: exit 0' "$log" || [ -z "$tload" ] || [ -z "$tinit" ]; then

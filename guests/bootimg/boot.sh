@@ -10,18 +10,22 @@ BTVM=${BTVM:-build/btvm}
 QEMU=${QEMU:-qemu-system-i386}
 BOOTIMG_MEM=${BOOTIMG_MEM:-256}
 
-# bootimg_boot <btvm|qemu> <cdrom|disk> <image> [options...]: runs the
-# emulator in the foreground with the options added (display and serial
-# options are the caller's, e.g. -nographic); its exit status.
+# bootimg_boot <btvm|qemu> [-cdrom ISO] [-hda DISK] [options...]: runs
+# the emulator in the foreground with those media (QEMU's spelling, turned
+# into -drive for QEMU) and the options added (display, serial, -boot are
+# the caller's, e.g. -nographic); its exit status.
 bootimg_boot() {
-    local sys=$1 kind=$2 img=$3 drv=(); shift 3
-    case $sys:$kind in
-    qemu:cdrom) drv=(-drive "file=$img,format=raw,if=ide,index=2,media=cdrom,readonly=on") ;;
-    qemu:disk) drv=(-drive "file=$img,format=raw,if=ide,index=0,media=disk") ;;
-    btvm:cdrom) drv=(-cdrom "$img") ;;
-    btvm:disk) drv=(-hda "$img") ;;
-    *) echo "bootimg_boot: unknown system or medium '$sys:$kind'" >&2; return 2 ;;
-    esac
+    local sys=$1 drv=(); shift
+    case $sys in qemu|btvm) ;; *) echo "bootimg_boot: unknown system '$sys'" >&2; return 2 ;; esac
+    while [ $# -ge 2 ]; do
+        case $sys:$1 in
+        qemu:-cdrom) drv+=(-drive "file=$2,format=raw,if=ide,index=2,media=cdrom,readonly=on") ;;
+        qemu:-hda) drv+=(-drive "file=$2,format=raw,if=ide,index=0,media=disk") ;;
+        btvm:-cdrom|btvm:-hda) drv+=("$1" "$2") ;;
+        *) break ;;
+        esac
+        shift 2
+    done
     case $sys in
     qemu) "$QEMU" -accel tcg -m "$BOOTIMG_MEM" -net none -no-reboot \
               -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${drv[@]}" "$@" ;;

@@ -10,6 +10,8 @@
 #       SMBIOS BIOS vendor (only firmware writes SMBIOS tables: QEMU's
 #       say "SeaBIOS", the ones SeaBIOS makes itself "Bochs"), and
 #       "btvm-init: exit 0" with the debug-exit status (btvm 0, QEMU 1)
+#   order-dc, order-cd  both of them, -boot order=dc (the CD boots:
+#       btvm.img=iso) and order=cd (the disk boots: btvm.img=disk)
 #   memtest-serial  -cdrom build/bootimg/memtest-serial.iso (GRUB, linux16,
 #       console=ttyS0): memtest86+'s screen on serial reaches its first
 #       test ("[Address test"); then the emulator is stopped
@@ -22,8 +24,8 @@
 #       (a PNG, kept as build/bootimg/fwboot-memtest-btvm.png) and
 #       --screendump-text (the text screen).
 # Every boot has FWBOOT_TIMEOUT seconds (180: memtest86+ measures caches
-# and memory before its first test, slow under TCG on a loaded host); a failure prints the tail
-# of the serial output. FWBOOT_SYSTEMS picks systems ("qemu btvm"),
+# and memory before its first test, slow under TCG on a loaded host); a
+# failure prints the tail of the serial output. FWBOOT_SYSTEMS picks systems ("qemu btvm"),
 # FWBOOT_CASES the cases, BTVM the binary. Not in `make test` yet: run it
 # with `make fwboot-test`. docs/guests.md, "Bootable images".
 set -u
@@ -32,7 +34,7 @@ IMG=${BOOTIMG_DIR:-build/bootimg}
 TIMEOUT=${FWBOOT_TIMEOUT:-180}
 MT_SECONDS=${FWBOOT_MEMTEST_SECONDS:-60}
 SYSTEMS=${FWBOOT_SYSTEMS:-qemu btvm}
-CASES=${FWBOOT_CASES:-linux-iso linux-disk memtest-serial memtest-screen}
+CASES=${FWBOOT_CASES:-linux-iso linux-disk order-dc order-cd memtest-serial memtest-screen}
 pass=0 fail=0
 tmp=$(mktemp -d)
 trap '[ -n "$BGPID" ] && kill "$BGPID" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -47,10 +49,12 @@ done
 emu() {
     local sys=$1 c=$2; shift 2
     case $c in
-    linux-iso) bootimg_boot "$sys" cdrom "$IMG/linux.iso" "$@" ;;
-    linux-disk) bootimg_boot "$sys" disk "$IMG/linux-disk.img" "$@" ;;
-    memtest-serial) bootimg_boot "$sys" cdrom "$IMG/memtest-serial.iso" "$@" ;;
-    memtest-screen) bootimg_boot "$sys" cdrom "$IMG/memtest86+ia32.iso" "$@" ;;
+    linux-iso) bootimg_boot "$sys" -cdrom "$IMG/linux.iso" "$@" ;;
+    linux-disk) bootimg_boot "$sys" -hda "$IMG/linux-disk.img" "$@" ;;
+    order-dc) bootimg_boot "$sys" -cdrom "$IMG/linux.iso" -hda "$IMG/linux-disk.img" -boot order=dc "$@" ;;
+    order-cd) bootimg_boot "$sys" -cdrom "$IMG/linux.iso" -hda "$IMG/linux-disk.img" -boot order=cd "$@" ;;
+    memtest-serial) bootimg_boot "$sys" -cdrom "$IMG/memtest-serial.iso" "$@" ;;
+    memtest-screen) bootimg_boot "$sys" -cdrom "$IMG/memtest86+ia32.iso" "$@" ;;
     esac
 }
 # temu <seconds> <system> <case> [options...]: emu under timeout(1), as a
@@ -230,6 +234,8 @@ for sys in $SYSTEMS; do
         case $c in
         linux-iso) linux_case "$sys" "$c" iso ;;
         linux-disk) linux_case "$sys" "$c" disk ;;
+        order-dc) linux_case "$sys" "$c" iso ;;
+        order-cd) linux_case "$sys" "$c" disk ;;
         memtest-serial) memtest_serial_case "$sys" ;;
         memtest-screen) memtest_screen_"$sys" ;;
         *) say "unknown case '$c'"; exit 2 ;;
