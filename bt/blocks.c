@@ -20,21 +20,18 @@ uint32_t bt_mode_key(const struct cpu *c)
     uint32_t k = c->cpl & BT_KEY_CPL;
     if (c->segs[CPU_CS].flags & CPU_SEGF_DB)
         k |= BT_KEY_CODE32;
-    /* Non-flat: a base, limit or expand-down on CS/DS/ES/SS means every
-     * access adds the base and checks the bounds. (FS and GS accesses
-     * always do, so a null FS does not slow everything down.) */
-    static const int main_segs[4] = { CPU_ES, CPU_CS, CPU_SS, CPU_DS };
-    for (int i = 0; i < 4; i++) {
-        int s = main_segs[i];
-        if (c->seg_base[s] || c->seg_lo[s] || c->seg_hi[s] != 0xFFFFFFFFu)
-            k |= BT_KEY_NONFLAT;
-        if (s != CPU_CS && (c->seg_wlo[s] || c->seg_whi[s] != 0xFFFFFFFFu))
-            k |= BT_KEY_NONFLAT; /* a read-only DS/ES: writes must be checked */
-    }
+    if (cpu_segs_nonflat(c))
+        k |= BT_KEY_NONFLAT;
     if (c->cr0 & (CPU_CR0_TS | CPU_CR0_EM))
         k |= BT_KEY_NOFPU;
-    if ((c->cr0 & CPU_CR0_PE) && !(c->segs[CPU_SS].flags & CPU_SEGF_DB))
+    /* The stack size follows SS.B in every mode (real mode keeps the
+     * hidden B bit as it keeps the limit; v8086 segments have B = 0). */
+    if (!(c->segs[CPU_SS].flags & CPU_SEGF_DB))
         k |= BT_KEY_STACK16;
+    if (!(c->cr0 & CPU_CR0_PE))
+        k |= BT_KEY_REAL;
+    else if (c->eflags & CPU_FL_VM)
+        k |= BT_KEY_V86;
     if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
         k |= BT_KEY_PG;
     return k;

@@ -65,6 +65,8 @@ enum bt_exit {
 #define BT_KEY_NOFPU    0x20u /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
 #define BT_KEY_STACK16  0x40u /* SS.B = 0: the stack pointer is SP */
 #define BT_KEY_PG       0x80u /* paging on: block entries check their code page's mapping */
+#define BT_KEY_REAL     0x100u /* CR0.PE = 0: real-address mode (CPL 0) */
+#define BT_KEY_V86      0x200u /* EFLAGS.VM = 1: virtual-8086 mode (CPL 3) */
 
 static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 

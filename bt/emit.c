@@ -17,6 +17,61 @@ static bool tail_is_zero(const ZydisEncoderRequest *req)
     return !memcmp(&req->evex, zero, sizeof(zero));
 }
 
+static uint8_t *put(uint8_t *k, const void *v, size_t n)
+{
+    memcpy(k, v, n);
+    return k + n;
+}
+
+/* The fields of req the encoder reads (machine mode is always 64-bit; the
+ * operand fields of the operand's type only), packed; the key's length,
+ * 0 if req cannot be memoized. */
+static size_t enc_key(const ZydisEncoderRequest *req, uint8_t k[BT_ENC_KEY_MAX])
+{
+    if (req->operand_count > 5 || !tail_is_zero(req))
+        return 0;
+    uint8_t *p = k;
+    uint16_t m = (uint16_t)req->mnemonic;
+    p = put(p, &m, 2);
+    uint64_t pfx = req->prefixes;
+    p = put(p, &pfx, 8);
+    *p++ = (uint8_t)req->allowed_encodings;
+    *p++ = (uint8_t)req->branch_type;
+    *p++ = (uint8_t)req->branch_width;
+    *p++ = (uint8_t)req->address_size_hint;
+    *p++ = (uint8_t)req->operand_size_hint;
+    *p++ = req->operand_count;
+    for (int i = 0; i < req->operand_count; i++) {
+        const ZydisEncoderOperand *o = &req->operands[i];
+        *p++ = (uint8_t)o->type;
+        switch (o->type) {
+        case ZYDIS_OPERAND_TYPE_REGISTER: {
+            uint16_t r = (uint16_t)o->reg.value;
+            p = put(p, &r, 2);
+            *p++ = o->reg.is4;
+            break;
+        }
+        case ZYDIS_OPERAND_TYPE_MEMORY: {
+            uint16_t r[3] = { (uint16_t)o->mem.base, (uint16_t)o->mem.index, o->mem.size };
+            p = put(p, r, 6);
+            *p++ = o->mem.scale;
+            p = put(p, &o->mem.displacement, 8);
+            break;
+        }
+        case ZYDIS_OPERAND_TYPE_POINTER:
+            p = put(p, &o->ptr.segment, 2);
+            p = put(p, &o->ptr.offset, 4);
+            break;
+        case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+            p = put(p, &o->imm.u, 8);
+            break;
+        default:
+            break;
+        }
+    }
+    return (size_t)(p - k);
+}
+
 void bt_emit_reset(struct bt_emit *e)
 {
     bool oom = false;
@@ -84,15 +139,16 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         }
     }
     struct bt_enc_memo *memo = NULL;
-    /* The key is the request's own bytes: the header and the operands in
-     * use (Zydis ignores operands past operand_count). Requests with an
-     * EVEX/MVEX tail (never emitted here) bypass the memo. */
-    size_t klen = offsetof(ZydisEncoderRequest, operands) + (size_t)req->operand_count * sizeof(req->operands[0]);
+    /* Requests with an EVEX/MVEX tail (never emitted here) bypass the memo. */
+    uint8_t key[BT_ENC_KEY_MAX];
+    size_t klen = enc_key(req, key);
     uint64_t h = 0;
-    if (tail_is_zero(req)) {
-        h = XXH3_64bits(req, klen);
-        memo = &e->memo[h & (BT_ENC_MEMO_SIZE - 1)];
-        if (memo->len && memo->hash == h && memo->klen == klen && !memcmp(memo->key, req, klen)) {
+    size_t slot = 0;
+    if (klen) {
+        h = XXH3_64bits(key, klen) | 1;
+        slot = (h >> 1) & (BT_ENC_MEMO_SIZE - 1);
+        memo = &e->memo[slot];
+        if (e->memo_tag[slot] == h && memo->klen == klen && !memcmp(memo->key, key, klen)) {
             memcpy(e->buf[b] + e->len[b], memo->bytes, memo->len);
             e->len[b] += memo->len;
             return;
@@ -106,11 +162,11 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         return;
     }
     if (memo) {
-        memcpy(memo->key, req, klen);
-        memo->klen = (uint16_t)klen;
-        memo->hash = h;
+        memcpy(memo->key, key, klen);
+        memo->klen = (uint8_t)klen;
         memcpy(memo->bytes, e->buf[b] + e->len[b], n);
         memo->len = (uint8_t)n;
+        e->memo_tag[slot] = h;
     }
     e->len[b] += (uint32_t)n;
 }

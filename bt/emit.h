@@ -25,16 +25,17 @@ enum { BT_MAIN = 0, BT_OOL = 1 };
  * Zydis' encoder searches its instruction tables on every call, which made
  * it most of the translation time. The translator asks for the same few
  * hundred encodings over and over (TLB checks, flag saves, callout stubs),
- * so results are memoized per emitter, keyed by the whole request (compared
- * in full: a hash collision can only cost a miss).
+ * so results are memoized per emitter, keyed by the request's meaningful
+ * fields packed into a few dozen bytes (compared in full: a hash collision
+ * can only cost a miss). The tags sit in an array of their own: a lookup
+ * touches one small line before it touches an entry.
  */
-#define BT_ENC_MEMO_SIZE (1u << 14)
+#define BT_ENC_MEMO_SIZE (1u << 13)
+#define BT_ENC_KEY_MAX   (16 + 5 * 16) /* header + 5 operands (emit.c: enc_key) */
 struct bt_enc_memo {
-    uint64_t hash;
-    uint16_t klen;
-    uint8_t len;
+    uint8_t klen, len;
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    uint8_t key[offsetof(ZydisEncoderRequest, evex)];
+    uint8_t key[BT_ENC_KEY_MAX];
 };
 
 /* One emitter (part of struct bt, never on the stack: the memo is large). */
@@ -47,7 +48,8 @@ struct bt_emit {
     int nfix;
     bool failed;
     char err[160];
-    struct bt_enc_memo memo[BT_ENC_MEMO_SIZE]; /* empty entries: len 0 */
+    uint64_t memo_tag[BT_ENC_MEMO_SIZE];       /* key hash | 1; 0: empty */
+    struct bt_enc_memo memo[BT_ENC_MEMO_SIZE];
 };
 
 void bt_emit_reset(struct bt_emit *e);

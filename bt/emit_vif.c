@@ -17,8 +17,9 @@
  * IOPL is read from cpu->eflags at run time. At CPL > 0, CLI/STI test
  * CPL <= IOPL inline and call the C callout only to raise #GP(0); POPF
  * keeps IOPL and changes IF only when CPL <= IOPL (SDM vol. 2 CLI, STI,
- * POPF; VME/PVI are not modelled). PUSHF/POPF inline need 32-bit operands;
- * CLI/STI work in any code size.
+ * POPF; VME/PVI are not modelled). PUSHF/POPF inline need 32-bit operands
+ * and are callouts in v8086 mode; CLI/STI work in any code size and mode
+ * (in v8086 mode CPL 3 <= IOPL means IOPL 3, the v8086 rule).
  */
 #include "bt/translate.h"
 
@@ -134,7 +135,10 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
     const struct dec_insn *d = t->d;
     struct bt_emit *e = t->e;
     unsigned cpl = bt_key_cpl(t->key);
-    bool op32 = (t->key & BT_KEY_CODE32) && d->zi.operand_width == 32;
+    /* 32-bit PUSHFD/POPFD inline in any code size (16-bit firmware uses
+     * 66h PUSHFD/POPFD around its critical sections), but not in v8086
+     * mode, where IOPL < 3 must fault (the callout does). */
+    bool op32 = d->zi.operand_width == 32 && !(t->key & BT_KEY_V86);
     int done;
     switch (d->zi.mnemonic) {
     case ZYDIS_MNEMONIC_CLI:

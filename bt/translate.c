@@ -289,7 +289,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     bool pg = key & BT_KEY_PG;
     /* Code is fetched at CS.base + EIP; blocks are keyed by EIP, the mode
      * key and the CS base. */
-    uint32_t cs_base = bt->cpu->seg_base[CPU_CS];
+    uint32_t cs_base = bt->cpu->seg_base[CPU_CS], cs_limit = bt->cpu->segs[CPU_CS].limit;
 
     for (;;) {
         uint8_t bytes[16];
@@ -325,6 +325,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             d->cls = DEC_UNDEFINED;
             d->len = 1;
             memcpy(d->bytes, bytes, 15);
+        }
+        if (d->len - 1u > cs_limit - pc || pc > cs_limit) {
+            /* Past the CS limit (a 16-bit IP running off 0xFFFF): #GP(0)
+             * when reached (SDM vol. 3 5.3). */
+            if (n > 0)
+                break;
+            cpu_raise(bt->cpu, CPU_VEC_GP, true, 0);
+            return NULL;
         }
         if ((fr.phys & 0xFFF) + d->len > 4096) {
             physn = fr.phys2 >> 12;

@@ -1,5 +1,5 @@
 /*
- * cpu/cpu.c — vcpu reset, the CPUID model and the register dump.
+ * cpu/cpu.c — vcpu reset (Multiboot entry state, power-on state), the CPUID model and the register dump.
  *
  * The CPUID model advertises only what btvm virtualizes correctly (see
  * docs/cpuid.md); never VMX/SVM.
@@ -86,6 +86,58 @@ void cpu_reset_flat32(struct cpu *c)
     uint32_t mxcsr = 0x1F80, mask = 0xFFFF;
     memcpy(&c->fxstate[24], &mxcsr, 4);
     memcpy(&c->fxstate[28], &mask, 4);
+}
+
+/* Power-on / RESET state (SDM vol. 3 9.1.1, table 9-1): real mode, CS
+ * selector F000 with the hidden base FFFF0000 so the first fetch is at
+ * FFFFFFF0 (the base becomes selector * 16 at the first CS load), every
+ * other segment 0 with a 64 KiB limit, EDX the processor signature. The
+ * hidden attributes are those of a present, writable, accessed data
+ * segment (0x93), CS included, as the table gives them. */
+void cpu_power_on(struct cpu *c)
+{
+    memset(c->regs, 0, sizeof(c->regs));
+    c->eip = 0xFFF0;
+    c->eflags = CPU_FL_FIX1;
+    c->cr0 = 0x60000000u | CPU_CR0_ET; /* CD, NW, ET */
+    c->cr2 = c->cr3 = c->cr4 = 0;
+    for (int i = 0; i < CPU_NSEG; i++)
+        c->segs[i] = (struct cpu_segment){ .sel = 0, .base = 0, .limit = 0xFFFF,
+                                           .flags = CPU_SEGF_P | CPU_SEGF_S | 0x3 };
+    c->segs[CPU_CS].sel = 0xF000;
+    c->segs[CPU_CS].base = 0xFFFF0000u;
+    for (int i = 0; i < CPU_NSEG; i++) {
+        c->seg_base[i] = c->segs[i].base;
+        cpu_seg_bounds(c, i);
+    }
+    c->gdtr = (struct cpu_dtr){ .base = 0, .limit = 0xFFFF };
+    c->idtr = (struct cpu_dtr){ .base = 0, .limit = 0xFFFF };
+    /* LDTR and TR: selector 0, limit FFFF, "present, R/W" (type 2). */
+    c->ldtr = (struct cpu_segment){ .limit = 0xFFFF, .flags = CPU_SEGF_P | 0x2 };
+    c->tr = (struct cpu_segment){ .limit = 0xFFFF, .flags = CPU_SEGF_P | 0x2 };
+    memset(c->dr, 0, sizeof(c->dr));
+    c->dr[6] = 0xFFFF0FF0u;
+    c->dr[7] = 0x400;
+    c->efer = 0;
+    c->cpl = 0;
+    c->sys_access = 0;
+    c->halted = false;
+    c->pending_vector = -1;
+    c->shadow = false;
+    c->msr_sysenter_cs = c->msr_sysenter_esp = c->msr_sysenter_eip = 0;
+    c->msr_apic_base = 0xFEE00900; /* enabled, BSP */
+    c->msr_misc_enable = 1u | (1u << 11) | (1u << 12);
+    /* x87 after power-up: FCW 0040, FSW 0, all tags "zero" (5555: the
+     * abridged fxsave tag byte has every register valid), MXCSR 1F80. */
+    memset(c->fxstate, 0, sizeof(c->fxstate));
+    c->fxstate[0] = 0x40;
+    c->fxstate[4] = 0xFF;
+    uint32_t mxcsr = 0x1F80, mask = 0xFFFF;
+    memcpy(&c->fxstate[24], &mxcsr, 4);
+    memcpy(&c->fxstate[28], &mask, 4);
+    uint32_t sig[4];
+    cpu_cpuid(c, 1, 0, sig);
+    c->regs[CPU_EDX] = sig[0];
 }
 
 static void put_str(uint32_t *dst, const char *s12)

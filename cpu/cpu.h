@@ -182,8 +182,29 @@ int cpu_interrupt(struct cpu *c, int vector);
 /* Recompute seg_lo/seg_hi of segment i from segs[i]. */
 void cpu_seg_bounds(struct cpu *c, int i);
 
+/* CS/DS/ES/SS not all base 0, 4 GiB, writable data: translated code must
+ * add bases and check bounds (bt/ keys blocks on it; inline: the
+ * dispatcher asks at every block entry). FS and GS accesses always add
+ * their base and check their bounds, so they do not count. */
+static inline bool cpu_segs_nonflat(const struct cpu *c)
+{
+    static const int main_segs[4] = { CPU_ES, CPU_CS, CPU_SS, CPU_DS };
+    for (int i = 0; i < 4; i++) {
+        int s = main_segs[i];
+        if (c->seg_base[s] || c->seg_lo[s] || c->seg_hi[s] != 0xFFFFFFFFu)
+            return true;
+        if (s != CPU_CS && (c->seg_wlo[s] || c->seg_whi[s] != 0xFFFFFFFFu))
+            return true; /* a read-only DS/ES/SS: writes must be checked */
+    }
+    return false;
+}
+
 /* Reset to the state of a Multiboot entry (flat 32-bit protected mode, CPL 0). */
 void cpu_reset_flat32(struct cpu *c);
+
+/* Power-on / RESET state (SDM vol. 3 table 9-1): real mode at F000:FFF0
+ * with CS base FFFF0000, EDX = the CPUID signature. Set c->platform first. */
+void cpu_power_on(struct cpu *c);
 
 /* Fill EAX..EDX for CPUID leaf eax/subleaf ecx from btvm's documented model. */
 void cpu_cpuid(const struct cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);

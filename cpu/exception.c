@@ -77,6 +77,8 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
 int cpu_deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
                 uint32_t ret_eip)
 {
+    if (cpu_deliver_fast(c, vec, has_error, error, soft, ret_eip))
+        return 0;
     c->sys_access++;
     int r = deliver(c, vec, has_error, error, soft, ret_eip);
     c->sys_access--;
@@ -88,8 +90,6 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
 {
     if (!(c->cr0 & CPU_CR0_PE))
         return deliver_real(c, vec, ret_eip);
-    if (c->eflags & CPU_FL_VM)
-        return fault_stop(c, "interrupt %d in virtual-8086 mode not supported yet", vec);
 
     unsigned ext = soft ? 0 : 1;
     uint32_t idterr = (uint32_t)vec * 8 + 2 + ext;
@@ -128,6 +128,14 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
     bool conforming = SEGF_TYPE(cs.flags) & 4;
     unsigned ncpl = conforming ? c->cpl : SEGF_DPL(cs.flags);
     unsigned nslots = has_error ? 4 : 3;
+    /* From virtual-8086 mode only to a ring-0 nonconforming handler, which
+     * also gets GS, FS, DS, ES on its stack (SDM INT n,
+     * INTERRUPT-FROM-VIRTUAL-8086-MODE). */
+    bool v86 = c->eflags & CPU_FL_VM;
+    if (v86 && ncpl != 0)
+        return CPU_FAULT(CPU_VEC_GP, SEL_ERR(sel) | ext);
+    if (v86)
+        nslots += 4;
 
     uint32_t esp, ssbase, ssmask;
     struct cpu_segment ss;
@@ -157,6 +165,10 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
             return CPU_FAULT(CPU_VEC_SS, SEL_ERR(nss) | ext);
         if (off > cs.limit)
             return CPU_FAULT(CPU_VEC_GP, ext);
+        static const int v86_segs[4] = { CPU_GS, CPU_FS, CPU_DS, CPU_ES };
+        for (int i = 0; v86 && i < 4; i++)
+            if ((f = push_raw(c, ssbase, ssmask, &esp, c->segs[v86_segs[i]].sel, w)))
+                return f;
         if ((f = push_raw(c, ssbase, ssmask, &esp, c->segs[CPU_SS].sel, w)) ||
             (f = push_raw(c, ssbase, ssmask, &esp, c->regs[CPU_ESP], w)))
             return f;
@@ -189,6 +201,13 @@ static int deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool 
     cs.flags |= 1; /* accessed */
     cpu_set_seg(c, CPU_CS, &cs);
     c->cpl = ncpl;
+    if (v86) {
+        static const int data[4] = { CPU_ES, CPU_DS, CPU_FS, CPU_GS };
+        for (int i = 0; i < 4; i++) {
+            struct cpu_segment null = { 0 };
+            cpu_set_seg(c, data[i], &null);
+        }
+    }
     c->eip = off;
     c->eflags &= ~(CPU_FL_TF | CPU_FL_NT | CPU_FL_RF | CPU_FL_VM);
     if (!trap)
@@ -242,6 +261,10 @@ static int soft_int(struct cpu *c, const struct dec_insn *d, int vec, bool soft)
 
 int cpu_co_int(struct cpu *c, const struct dec_insn *d)
 {
+    /* INT n is IOPL-sensitive in virtual-8086 mode only (INT3, INTO and
+     * INT1 are not). */
+    if ((c->eflags & CPU_FL_VM) && cpu_iopl_denied(c))
+        return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, 0));
     return soft_int(c, d, (int)(d->ops[0].imm.value.u & 0xFF), true);
 }
 

@@ -72,6 +72,14 @@ void cpu_null_outer_segs(struct cpu *c);
 int cpu_deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
                 uint32_t ret_eip);
 
+/* deliver_fast.c: the same delivery for a CPL 0 gate into the current CS
+ * with everything mapped; false: declined, nothing changed. */
+bool cpu_deliver_fast(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
+                      uint32_t ret_eip);
+
+/* sysinsn.c: an IOPL-sensitive instruction must #GP(0) now. */
+bool cpu_iopl_denied(const struct cpu *c);
+
 /* portio.c */
 int cpu_io_allowed(struct cpu *c, uint16_t port, unsigned size);
 

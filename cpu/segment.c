@@ -206,19 +206,24 @@ void cpu_null_outer_segs(struct cpu *c)
 /* ---- MOV / PUSH / POP / Lxx of segment registers ---------------------- */
 
 /* A load of CS, DS, ES or SS may change the translation key (base, limit,
- * expand-down: bt_mode_key), so translated code is left, unless DS or ES
- * came out exactly as they were (a kernel entry reloading the selectors
- * they already hold, as Linux does on every system call and interrupt).
+ * expand-down: bt_mode_key), so translated code is left, unless the key
+ * cannot have changed: DS or ES came out exactly as they were (a kernel
+ * entry reloading the selectors they already hold, as Linux does on every
+ * system call and interrupt), or the segments were not flat before the
+ * load and are not after it (real-mode and 16-bit code reloading DS/ES
+ * all the time: non-flat translations read bases and bounds at run time).
  * FS and GS are not in the key (their accesses read base and bounds at
  * run time): the block goes on. SS always leaves: its load also holds off
  * interrupts for one instruction, which the dispatcher models. */
-static int after_load(struct cpu *c, const struct dec_insn *d, int seg, const struct cpu_segment *old)
+static int after_load(struct cpu *c, const struct dec_insn *d, int seg, const struct cpu_segment *old,
+                      bool was_nonflat)
 {
     const struct cpu_segment *s = &c->segs[seg];
     if (seg == CPU_FS || seg == CPU_GS)
         return CPU_CO_CONTINUE;
-    if ((seg == CPU_DS || seg == CPU_ES) && s->sel == old->sel && s->base == old->base &&
-        s->limit == old->limit && s->flags == old->flags)
+    if ((seg == CPU_DS || seg == CPU_ES) &&
+        ((s->sel == old->sel && s->base == old->base && s->limit == old->limit &&
+          s->flags == old->flags) || (was_nonflat && cpu_segs_nonflat(c))))
         return CPU_CO_CONTINUE;
     c->eip = next_eip(d);
     return CPU_CO_EXIT;
@@ -231,12 +236,13 @@ int cpu_co_mov_to_sreg(struct cpu *c, const struct dec_insn *d)
         return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
     uint32_t v;
     struct cpu_segment old = c->segs[seg];
+    bool nonflat = cpu_segs_nonflat(c);
     int f = op_check(c, d, &d->ops[1], 2, false);
     if (!f)
         f = cpu_read_op(c, d, &d->ops[1], &v);
     if (!f)
         f = cpu_load_seg(c, seg, (uint16_t)v);
-    return f ? co_fault(c, d, f) : after_load(c, d, seg, &old);
+    return f ? co_fault(c, d, f) : after_load(c, d, seg, &old, nonflat);
 }
 
 int cpu_co_mov_from_sreg(struct cpu *c, const struct dec_insn *d)
@@ -280,6 +286,7 @@ int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
     unsigned w = d->zi.operand_width / 8;
     uint32_t esp = c->regs[CPU_ESP], v;
     struct cpu_segment old = c->segs[seg];
+    bool nonflat = cpu_segs_nonflat(c);
     int f = ss_top(c, esp, 1, w);
     if (!f)
         f = cpu_pop(c, &esp, &v, w);
@@ -288,7 +295,7 @@ int cpu_co_pop_sreg(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     cpu_commit_esp(c, esp);
-    return after_load(c, d, seg, &old);
+    return after_load(c, d, seg, &old, nonflat);
 }
 
 /* LDS/LES/LFS/LGS/LSS r, m16:16/m16:32. */
@@ -305,6 +312,7 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
     unsigned w = d->zi.operand_width / 8;
     uint32_t lin = cpu_ea(c, d, &d->ops[1]), off = 0;
     struct cpu_segment old = c->segs[seg];
+    bool nonflat = cpu_segs_nonflat(c);
     uint16_t sel;
     int f = op_check(c, d, &d->ops[1], w + 2, false);
     if (!f) f = cpu_mem_read(c, lin, &off, w);
@@ -313,7 +321,7 @@ int cpu_co_lxs(struct cpu *c, const struct dec_insn *d)
     if (f)
         return co_fault(c, d, f);
     cpu_set_reg(c, d->ops[0].reg.value, off);
-    return after_load(c, d, seg, &old);
+    return after_load(c, d, seg, &old, nonflat);
 }
 
 /* ---- far transfers ---------------------------------------------------- */
@@ -655,6 +663,37 @@ int cpu_co_ret_far(struct cpu *c, const struct dec_insn *d)
     return CPU_CO_EXIT;
 }
 
+/* A segment as virtual-8086 mode has it: base selector * 16, limit FFFF,
+ * a present DPL 3 read/write data segment (SDM vol. 3 20.2.1). */
+static void v86_seg(struct cpu *c, int seg, uint16_t sel)
+{
+    struct cpu_segment s = { .sel = sel, .base = (uint32_t)sel << 4, .limit = 0xFFFF,
+                             .flags = 0x3 | CPU_SEGF_S | (3u << CPU_SEGF_DPL_SHIFT) | CPU_SEGF_P };
+    cpu_set_seg(c, seg, &s);
+}
+
+/* IRETD at CPL 0 with VM set in the popped EFLAGS (SDM IRET,
+ * RETURN-TO-VIRTUAL-8086-MODE): ESP, SS, ES, DS, FS, GS follow on the
+ * stack; every segment is loaded v8086-style, the CPL becomes 3. */
+static int iret_to_v86(struct cpu *c, const struct dec_insn *d, struct far_ret *r, uint32_t fl)
+{
+    uint32_t v[6];
+    int f = ss_top(c, r->esp, 6, 4);
+    for (int i = 0; !f && i < 6; i++)
+        f = cpu_pop(c, &r->esp, &v[i], 4);
+    if (f)
+        return co_fault(c, d, f);
+    c->eflags = (fl & 0x3F7FD5u) | CPU_FL_FIX1;
+    c->cpl = 3;
+    static const int order[5] = { CPU_SS, CPU_ES, CPU_DS, CPU_FS, CPU_GS };
+    for (int i = 0; i < 5; i++)
+        v86_seg(c, order[i], (uint16_t)v[i + 1]);
+    v86_seg(c, CPU_CS, r->cs_sel);
+    c->regs[CPU_ESP] = v[0];
+    c->eip = r->eip & 0xFFFF;
+    return CPU_CO_EXIT;
+}
+
 /* IRET/IRETD (SDM vol. 2 IRET pseudocode: REAL-ADDRESS-MODE,
  * PROTECTED-MODE-RETURN to same or outer privilege). */
 int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
@@ -670,9 +709,14 @@ int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
     r.cs_sel = (uint16_t)sel;
     uint32_t mask;
     if (!cpu_pmode(c)) {
-        if (c->eflags & CPU_FL_VM)
-            return co_stop(c, "iret in virtual-8086 mode not supported yet");
         mask = 0x257FD5; /* everything but VM, VIF, VIP, reserved */
+        if (c->eflags & CPU_FL_VM) {
+            /* v8086 at IOPL 3 returns as in real mode but keeps IOPL
+             * (SDM IRET, RETURN-FROM-VIRTUAL-8086-MODE); else #GP(0). */
+            if (cpu_iopl_denied(c))
+                return co_fault(c, d, CPU_FAULT(CPU_VEC_GP, 0));
+            mask &= ~CPU_FL_IOPL;
+        }
         if (w == 2)
             mask &= 0xFFFF;
         c->regs[CPU_ESP] = r.esp;
@@ -684,7 +728,7 @@ int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
     if (c->eflags & CPU_FL_NT)
         return co_stop(c, "iret with NT=1 (task return) not supported yet");
     if (w == 4 && (fl & CPU_FL_VM) && c->cpl == 0)
-        return co_stop(c, "iret to virtual-8086 mode not supported yet");
+        return iret_to_v86(c, d, &r, fl);
     if (w == 2)
         r.eip &= 0xFFFF;
     if ((f = far_ret_check(c, &r, w, 0)))

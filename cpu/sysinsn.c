@@ -35,10 +35,22 @@ int cpu_co_hlt(struct cpu *c, const struct dec_insn *d)
     return done_exit(c, d);
 }
 
-/* CLI/STI: IOPL-sensitive (PVI/VME not modelled: CR4 bits stored only). */
+/* CLI, STI, PUSHF, POPF, INT n and IRET are IOPL-sensitive: #GP(0) at
+ * CPL > IOPL in protected mode, and in virtual-8086 mode (CPL 3) whenever
+ * IOPL < 3 (SDM vol. 3 20.2.7; VME/PVI are not modelled, CPUID does not
+ * offer them). Never in real mode. */
+bool cpu_iopl_denied(const struct cpu *c)
+{
+    if (!(c->cr0 & CPU_CR0_PE))
+        return false;
+    if (c->eflags & CPU_FL_VM)
+        return cpu_iopl(c) < 3;
+    return c->cpl > cpu_iopl(c);
+}
+
 int cpu_co_cli(struct cpu *c, const struct dec_insn *d)
 {
-    if (cpu_pmode(c) && c->cpl > cpu_iopl(c))
+    if (cpu_iopl_denied(c))
         return co_fault(c, d, GP0);
     c->eflags &= ~CPU_FL_IF;
     return CPU_CO_CONTINUE;
@@ -46,7 +58,7 @@ int cpu_co_cli(struct cpu *c, const struct dec_insn *d)
 
 int cpu_co_sti(struct cpu *c, const struct dec_insn *d)
 {
-    if (cpu_pmode(c) && c->cpl > cpu_iopl(c))
+    if (cpu_iopl_denied(c))
         return co_fault(c, d, GP0);
     if (!(c->eflags & CPU_FL_IF)) {
         /* Interrupts stay off until after the next instruction (SDM STI). */
@@ -61,8 +73,8 @@ int cpu_co_pushf(struct cpu *c, const struct dec_insn *d)
 {
     unsigned w = d->zi.operand_width / 8;
     uint32_t esp = c->regs[CPU_ESP];
-    if (c->eflags & CPU_FL_VM)
-        return co_stop(c, "pushf in virtual-8086 mode not supported yet");
+    if ((c->eflags & CPU_FL_VM) && cpu_iopl_denied(c))
+        return co_fault(c, d, GP0);
     int f = cpu_push(c, &esp, c->eflags & ~(CPU_FL_VM | CPU_FL_RF), w);
     if (f)
         return co_fault(c, d, f);
@@ -76,13 +88,13 @@ int cpu_co_popf(struct cpu *c, const struct dec_insn *d)
 {
     unsigned w = d->zi.operand_width / 8;
     uint32_t esp = c->regs[CPU_ESP], v;
-    if (c->eflags & CPU_FL_VM)
-        return co_stop(c, "popf in virtual-8086 mode not supported yet");
+    if ((c->eflags & CPU_FL_VM) && cpu_iopl_denied(c))
+        return co_fault(c, d, GP0);
     int f = cpu_pop(c, &esp, &v, w);
     if (f)
         return co_fault(c, d, f);
     uint32_t mask = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_DF | CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
-    unsigned cpl = cpu_pmode(c) ? c->cpl : 0;
+    unsigned cpl = (c->cr0 & CPU_CR0_PE) ? c->cpl : 0; /* v8086: 3, IOPL stays */
     if (cpl == 0)
         mask |= CPU_FL_IOPL;
     if (cpl <= cpu_iopl(c))
@@ -382,8 +394,13 @@ int cpu_co_lmsw(struct cpu *c, const struct dec_insn *d)
     int f = cpu_read_op(c, d, &d->ops[0], &v);
     if (f)
         return co_fault(c, d, f);
-    /* Loads PE MP EM TS; cannot clear PE. */
+    /* Loads PE MP EM TS; cannot clear PE. Setting PE keeps the segment
+     * caches, as MOV CR0 does (only their checks change). */
+    uint32_t old = c->cr0;
     c->cr0 = (c->cr0 & ~0xEu) | (v & 0xF) | (c->cr0 & CPU_CR0_PE);
+    if ((old ^ c->cr0) & CPU_CR0_PE)
+        for (int i = 0; i < CPU_NSEG; i++)
+            cpu_seg_bounds(c, i);
     return done_exit(c, d);
 }
 
@@ -400,9 +417,9 @@ int cpu_co_clts(struct cpu *c, const struct dec_insn *d)
 #define CR0_AM 0x00040000u
 #define CR0_WRITABLE (CPU_CR0_PE | CPU_CR0_MP | CPU_CR0_EM | CPU_CR0_TS | CPU_CR0_NE | \
                       CPU_CR0_WP | CR0_AM | CR0_NW | CR0_CD | CPU_CR0_PG)
-/* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT: stored, the MMU
- * issue gives PSE/PAE/PGE their meaning. */
-#define CR4_WRITABLE 0x7FFu
+/* TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT. VME and PVI are reserved
+ * (#GP): CPUID does not offer them (docs/cpu.md, virtual-8086 mode). */
+#define CR4_WRITABLE 0x7FCu
 
 int cpu_co_mov_cr(struct cpu *c, const struct dec_insn *d)
 {
@@ -442,6 +459,15 @@ int cpu_co_mov_cr(struct cpu *c, const struct dec_insn *d)
         *cr = old; /* PAE: a PDPTE with reserved bits set */
         smmu_cr_write(c->mmu);
         return co_fault(c, d, GP0);
+    }
+    if (n == 0 && ((old ^ v) & CPU_CR0_PE)) {
+        /* Switching PE keeps every hidden segment cache (base, limit,
+         * attributes: big real mode); only what the mode makes of them
+         * changes (real mode ignores types and presence), and the CPL is
+         * 0 on both sides. The next far jump loads CS of the new mode. */
+        c->cpl = 0;
+        for (int i = 0; i < CPU_NSEG; i++)
+            cpu_seg_bounds(c, i);
     }
     /* A CR3 load that leaves the running code where it was (a kernel is
      * mapped alike in every address space) lets the block go on; block

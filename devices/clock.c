@@ -33,7 +33,9 @@ void dev_timers_add(struct dev_timers *ts, struct dev_timer *t)
     while (*pp)
         pp = &(*pp)->next;
     t->next = NULL;
+    t->set = ts;
     *pp = t;
+    ts->moved = true; /* until the next run has seen it */
 }
 
 void dev_timers_remove(struct dev_timers *ts, struct dev_timer *t)
@@ -44,6 +46,7 @@ void dev_timers_remove(struct dev_timers *ts, struct dev_timer *t)
         if (*pp == t) {
             *pp = t->next;
             t->next = NULL;
+            t->set = NULL;
             return;
         }
     }
@@ -61,5 +64,7 @@ uint64_t dev_timers_run(struct dev_timers *ts, uint64_t now_ns)
         if (t->deadline_ns < nearest)
             nearest = t->deadline_ns;
     }
+    ts->armed_ns = nearest;
+    ts->moved = false;
     return nearest;
 }

@@ -190,7 +190,7 @@ static void hpet_rearm(struct dev_hpet *h)
     for (int n = 0; n < DEV_HPET_TIMERS; n++)
         if (h->t[n].deadline_ns < d)
             d = h->t[n].deadline_ns;
-    h->timer.deadline_ns = d;
+    dev_timer_set(&h->timer, d);
 }
 
 static void timer_arm(struct dev_hpet *h, struct hpet_timer *t, uint64_t tick, uint64_t now)

@@ -39,12 +39,12 @@
  *    dword accesses, a narrower one reads or merges bytes of the dword
  *    register it falls in; the rest of the page reads 0.
  *
- * Locking: lines may be set from any thread, so state is under a mutex.
+ * Locking: lines may be set from any thread, so state is under a lock (devices/lock.h).
  * Messages are collected under it and sent after it is dropped, so a sink
  * that calls back into dev_ioapic_eoi() (a local APIC taking an EOI) cannot
  * deadlock.
  */
-#include <pthread.h>
+#include "devices/lock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +57,8 @@
 #define RTE_HIGH_WRITABLE 0xff000000u    /* destination, bits 56-63 */
 
 struct dev_ioapic {
-    pthread_mutex_t lock;
+    struct dev_lock own_lock;
+    struct dev_lock *lock;   /* own_lock, or the routing's (dev_ioapic_use_lock) */
     struct dev_apic_sink sink;
     uint8_t regsel;
     uint8_t id, arb;
@@ -129,10 +130,11 @@ static void flush(struct dev_ioapic *io, const struct outbox *ob)
 static void ioapic_set_line(void *ctx, int pin, int level)
 {
     struct dev_ioapic *io = ctx;
-    struct outbox ob = { .n = 0 };
+    struct outbox ob;
+    ob.n = 0; /* the messages are written before they are read */
     if (pin < 0 || pin >= DEV_IOAPIC_PINS)
         return;
-    pthread_mutex_lock(&io->lock);
+    dev_lock(io->lock);
     bool was = pin_asserted(io, pin);
     if (level)
         io->wires |= 1u << pin;
@@ -146,8 +148,13 @@ static void ioapic_set_line(void *ctx, int pin, int level)
         else if (!was && now)
             send_pin(io, pin, &ob);
     }
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(io->lock);
     flush(io, &ob);
+}
+
+void dev_ioapic_use_lock(struct dev_ioapic *io, struct dev_lock *lock)
+{
+    io->lock = lock ? lock : &io->own_lock;
 }
 
 struct dev_irq_line dev_ioapic_line(struct dev_ioapic *io, int pin)
@@ -168,10 +175,11 @@ static void eoi_locked(struct dev_ioapic *io, uint8_t vector, struct outbox *ob)
 
 void dev_ioapic_eoi(struct dev_ioapic *io, uint8_t vector)
 {
-    struct outbox ob = { .n = 0 };
-    pthread_mutex_lock(&io->lock);
+    struct outbox ob;
+    ob.n = 0; /* the messages are written before they are read */
+    dev_lock(io->lock);
     eoi_locked(io, vector, &ob);
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(io->lock);
     flush(io, &ob);
 }
 
@@ -265,8 +273,9 @@ static void ioapic_access(struct dev_ioapic *io, uint64_t off, unsigned size, bo
 static void ioapic_mmio(void *opaque, uint64_t off, unsigned size, bool wr, uint64_t *data)
 {
     struct dev_ioapic *io = opaque;
-    struct outbox ob = { .n = 0 };
-    pthread_mutex_lock(&io->lock);
+    struct outbox ob;
+    ob.n = 0; /* the messages are written before they are read */
+    dev_lock(io->lock);
     if (size == 8) {
         uint64_t lo = *data & 0xffffffffu, hi = *data >> 32;
         ioapic_access(io, off, 4, wr, &lo, &ob);
@@ -278,7 +287,7 @@ static void ioapic_mmio(void *opaque, uint64_t off, unsigned size, bool wr, uint
     } else {
         ioapic_access(io, off, size, wr, data, &ob);
     }
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(io->lock);
     flush(io, &ob);
 }
 
@@ -292,9 +301,9 @@ static void reset_locked(struct dev_ioapic *io)
 
 void dev_ioapic_reset(struct dev_ioapic *io)
 {
-    pthread_mutex_lock(&io->lock);
+    dev_lock(io->lock);
     reset_locked(io);
-    pthread_mutex_unlock(&io->lock);
+    dev_unlock(io->lock);
 }
 
 struct dev_ioapic *dev_ioapic_new(struct dev_bus *bus, uint64_t base, struct dev_apic_sink sink)
@@ -304,14 +313,14 @@ struct dev_ioapic *dev_ioapic_new(struct dev_bus *bus, uint64_t base, struct dev
         fprintf(stderr, "btvm: ioapic: out of memory\n");
         return NULL;
     }
-    pthread_mutex_init(&io->lock, NULL);
+    dev_lock_init(&io->own_lock);
+    io->lock = &io->own_lock;
     io->sink = sink;
     reset_locked(io);
     int err = dev_bus_register_mmio(bus, base, DEV_IOAPIC_SIZE, "ioapic", ioapic_mmio, io);
     if (err) {
         fprintf(stderr, "btvm: ioapic: cannot claim 0x%llx: %s\n", (unsigned long long)base,
                 strerror(-err));
-        pthread_mutex_destroy(&io->lock);
         free(io);
         return NULL;
     }
@@ -322,6 +331,5 @@ void dev_ioapic_free(struct dev_ioapic *io)
 {
     if (!io)
         return;
-    pthread_mutex_destroy(&io->lock);
     free(io);
 }

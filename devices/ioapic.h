@@ -49,6 +49,10 @@ struct dev_ioapic;
 struct dev_ioapic *dev_ioapic_new(struct dev_bus *bus, uint64_t base, struct dev_apic_sink sink);
 void dev_ioapic_free(struct dev_ioapic *io);
 
+struct dev_lock;
+/* As dev_pic_use_lock: guard the state with lock (NULL: its own). */
+void dev_ioapic_use_lock(struct dev_ioapic *io, struct dev_lock *lock);
+
 /* The input line of pin 0..23 (level 1 = the wire is high; the entry's
  * polarity decides whether high means asserted). */
 struct dev_irq_line dev_ioapic_line(struct dev_ioapic *io, int pin);

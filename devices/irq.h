@@ -30,17 +30,30 @@ static inline void dev_irq_set(const struct dev_irq_line *l, int level)
 uint64_t dev_clock_ns(void);
 
 /* A timer callback: called with the current time once now >= deadline.
- * It sets the next deadline itself (UINT64_MAX = none). */
+ * It sets the next deadline itself (UINT64_MAX = none) with dev_timer_set. */
 struct dev_timer {
-    uint64_t deadline_ns;
+    uint64_t deadline_ns;   /* read freely; written only through dev_timer_set */
     void (*fire)(void *ctx, uint64_t now_ns);
     void *ctx;
     struct dev_timer *next;
+    struct dev_timers *set; /* set by dev_timers_add */
 };
 
 struct dev_timers {
     struct dev_timer *head;
+    /* The nearest deadline as of the last dev_timers_run, and whether a
+     * timer was set earlier than that since: the run loop's ticker must be
+     * re-armed (checked after every guest I/O write, so a flag, not a walk). */
+    uint64_t armed_ns;
+    bool moved;
 };
+
+static inline void dev_timer_set(struct dev_timer *t, uint64_t deadline_ns)
+{
+    t->deadline_ns = deadline_ns;
+    if (t->set && deadline_ns < t->set->armed_ns)
+        t->set->moved = true;
+}
 
 void dev_timers_add(struct dev_timers *ts, struct dev_timer *t);
 /* Fire every due timer; return the nearest remaining deadline (UINT64_MAX if none). */

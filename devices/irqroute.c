@@ -7,7 +7,7 @@
  * PIRQA-D while routed to it. Each PIRQ keeps a mask of its PCI devices.
  * An input's level is "mask != 0"; the controllers hear of changes only.
  */
-#include <pthread.h>
+#include "devices/lock.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@
 #define PIRQ_SOURCES    32
 
 struct dev_irqroute {
-    pthread_mutex_t lock;
+    struct dev_lock lock;
     struct dev_pic *pic;
     struct dev_ioapic *io;
     uint32_t isa_src[ISA_IRQS];
@@ -104,10 +104,10 @@ static void isa_line_set(void *ctx, int line, int level)
     unsigned src = (unsigned)line >> 8;
     if (irq >= ISA_IRQS || src >= ISA_DEV_SOURCES)
         return;
-    pthread_mutex_lock(&r->lock);
+    dev_lock(&r->lock);
     set_bit(&r->isa_src[irq], src, level);
     isa_update(r, irq);
-    pthread_mutex_unlock(&r->lock);
+    dev_unlock(&r->lock);
 }
 
 static void pirq_line_set(void *ctx, int line, int level)
@@ -117,10 +117,10 @@ static void pirq_line_set(void *ctx, int line, int level)
     unsigned src = (unsigned)line >> 8;
     if (n >= DEV_IRQROUTE_PIRQS || src >= PIRQ_SOURCES)
         return;
-    pthread_mutex_lock(&r->lock);
+    dev_lock(&r->lock);
     set_bit(&r->pirq_src[n], src, level);
     pirq_update(r, n);
-    pthread_mutex_unlock(&r->lock);
+    dev_unlock(&r->lock);
 }
 
 /* The next source number of a line, or the last one when all are taken. */
@@ -137,9 +137,9 @@ struct dev_irq_line dev_irqroute_isa_line(struct dev_irqroute *r, int irq)
 {
     if (irq < 0 || irq >= ISA_IRQS)
         return (struct dev_irq_line){ .set = NULL };
-    pthread_mutex_lock(&r->lock);
+    dev_lock(&r->lock);
     unsigned src = new_source(&r->isa_nsrc[irq], ISA_DEV_SOURCES, "IRQ", irq);
-    pthread_mutex_unlock(&r->lock);
+    dev_unlock(&r->lock);
     return (struct dev_irq_line){ .set = isa_line_set, .ctx = r, .line = irq | (int)(src << 8) };
 }
 
@@ -147,9 +147,9 @@ struct dev_irq_line dev_irqroute_pirq_line(struct dev_irqroute *r, int n)
 {
     if (n < 0 || n >= DEV_IRQROUTE_PIRQS)
         return (struct dev_irq_line){ .set = NULL };
-    pthread_mutex_lock(&r->lock);
+    dev_lock(&r->lock);
     unsigned src = new_source(&r->pirq_nsrc[n], PIRQ_SOURCES, "PIRQ", n);
-    pthread_mutex_unlock(&r->lock);
+    dev_unlock(&r->lock);
     return (struct dev_irq_line){ .set = pirq_line_set, .ctx = r, .line = n | (int)(src << 8) };
 }
 
@@ -157,7 +157,7 @@ void dev_irqroute_set_pirq(struct dev_irqroute *r, int n, uint8_t value)
 {
     if (n < 0 || n >= DEV_IRQROUTE_PIRQS)
         return;
-    pthread_mutex_lock(&r->lock);
+    dev_lock(&r->lock);
     int old = route_target(r->pirq_route[n]);
     r->pirq_route[n] = value;
     if (old >= 0 && old != route_target(value)) {
@@ -165,7 +165,7 @@ void dev_irqroute_set_pirq(struct dev_irqroute *r, int n, uint8_t value)
         isa_update(r, old);
     }
     pirq_update(r, n);
-    pthread_mutex_unlock(&r->lock);
+    dev_unlock(&r->lock);
 }
 
 struct dev_irqroute *dev_irqroute_new(struct dev_pic *pic, struct dev_ioapic *io)
@@ -175,9 +175,15 @@ struct dev_irqroute *dev_irqroute_new(struct dev_pic *pic, struct dev_ioapic *io
         fprintf(stderr, "btvm: irqroute: out of memory\n");
         return NULL;
     }
-    pthread_mutex_init(&r->lock, NULL);
+    dev_lock_init(&r->lock);
     r->pic = pic;
     r->io = io;
+    /* One lock for the three: a line change through here takes it once
+     * (the controllers' nested locking is then a depth count). */
+    if (pic)
+        dev_pic_use_lock(pic, &r->lock);
+    if (io)
+        dev_ioapic_use_lock(io, &r->lock);
     for (int n = 0; n < DEV_IRQROUTE_PIRQS; n++)
         r->pirq_route[n] = DEV_IRQROUTE_PIRQ_DISABLED;
     return r;
@@ -187,6 +193,9 @@ void dev_irqroute_free(struct dev_irqroute *r)
 {
     if (!r)
         return;
-    pthread_mutex_destroy(&r->lock);
+    if (r->pic)
+        dev_pic_use_lock(r->pic, NULL);
+    if (r->io)
+        dev_ioapic_use_lock(r->io, NULL);
     free(r);
 }

@@ -47,7 +47,9 @@
 
 struct dev_irqroute;
 
-/* pic and/or io may be NULL (a machine without an I/O APIC). */
+/* pic and/or io may be NULL (a machine without an I/O APIC). The routing
+ * hands its lock to both controllers (dev_pic_use_lock); free it before
+ * them (it gives them their own locks back). */
 struct dev_irqroute *dev_irqroute_new(struct dev_pic *pic, struct dev_ioapic *io);
 void dev_irqroute_free(struct dev_irqroute *r);
 

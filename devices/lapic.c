@@ -58,6 +58,7 @@ struct dev_lapic {
     _Atomic uint32_t lvt[LVT_N];
     /* vcpu thread only. */
     uint32_t isr[8];
+    int isr_top;                    /* highest vector in isr[], -1: none (PPR reads it) */
     uint32_t tpr, esr, icr_lo, icr_hi;
     uint32_t tmict, tdcr;
     unsigned shift;                 /* log2 of the divider */
@@ -104,7 +105,7 @@ static int fls32(uint32_t v)
     return 31 - __builtin_clz(v);
 }
 
-static int highest_isr(const struct dev_lapic *l)
+static int scan_isr(const struct dev_lapic *l)
 {
     for (int i = 7; i >= 0; i--)
         if (l->isr[i])
@@ -126,7 +127,7 @@ static int highest_irr(struct dev_lapic *l)
  * else the in-service class with sub-class 0. */
 static uint32_t lapic_ppr(const struct dev_lapic *l)
 {
-    int isrv = highest_isr(l);
+    int isrv = l->isr_top;
     uint32_t cls = isrv < 0 ? 0 : (uint32_t)isrv & 0xF0;
     return (l->tpr & 0xF0) >= cls ? l->tpr : cls;
 }
@@ -196,8 +197,11 @@ static int refresh(struct dev_lapic *l, bool notify)
 /* Any thread, after it changed IRR/NMI/the PIC: raise the byte, wake the engine. */
 static void signal_remote(struct dev_lapic *l)
 {
+    /* A release store is enough here: the vcpu's refresh() stores with a
+     * full barrier before it re-reads gen, so if its 0 lands after this 1
+     * it sees gen moved (bumped before this store) and computes again. */
     atomic_fetch_add(&l->gen, 1);
-    atomic_store(&l->intr, 1);
+    atomic_store_explicit(&l->intr, 1, memory_order_release);
     if (l->notify)
         l->notify(l->notify_ctx);
 }
@@ -208,10 +212,13 @@ static void signal_remote(struct dev_lapic *l)
 static void accept(struct dev_lapic *l, uint8_t vec, bool level)
 {
     uint32_t bit = 1u << (vec & 31);
-    if (level)
-        atomic_fetch_or(&TMR(l, vec >> 5), bit);
-    else
-        atomic_fetch_and(&TMR(l, vec >> 5), ~bit);
+    /* Most interrupts keep their trigger mode: skip the locked RMW then. */
+    if (!(LD(TMR(l, vec >> 5)) & bit) != !level) {
+        if (level)
+            atomic_fetch_or(&TMR(l, vec >> 5), bit);
+        else
+            atomic_fetch_and(&TMR(l, vec >> 5), ~bit);
+    }
     atomic_fetch_or(&IRR(l, vec >> 5), bit);
 }
 
@@ -328,7 +335,7 @@ static uint32_t timer_count(struct dev_lapic *l, uint64_t now)
  * start_ns + k << shift), or UINT64_MAX. */
 static void timer_arm(struct dev_lapic *l, uint64_t now)
 {
-    l->timer.deadline_ns = UINT64_MAX;
+    dev_timer_set(&l->timer, UINT64_MAX);
     if (!l->counting || timer_mode(l) == TM_TSC)
         return;
     uint64_t t = now > l->start_ns ? (now - l->start_ns) >> l->shift : 0;
@@ -339,7 +346,7 @@ static void timer_arm(struct dev_lapic *l, uint64_t now)
         return;                                   /* one-shot: spent */
     else
         n = l->c0 + ((t - l->c0) / l->tmict + 1) * l->tmict;
-    l->timer.deadline_ns = l->start_ns + (n << l->shift);
+    dev_timer_set(&l->timer, l->start_ns + (n << l->shift));
 }
 
 /* TSC ticks to ns, rounded up so a re-arm always makes progress. */
@@ -359,12 +366,12 @@ static void tsc_arm(struct dev_lapic *l, uint64_t now)
     if (tsc >= l->tsc_deadline) {
         /* Due: the timer disarms itself and clears the MSR (SDM 10.5.4.1). */
         l->tsc_deadline = 0;
-        l->timer.deadline_ns = UINT64_MAX;
+        dev_timer_set(&l->timer, UINT64_MAX);
         lvt_fire(l, LVT_TIMER);
         return;
     }
     uint64_t ns = tsc_to_ns(l, l->tsc_deadline - tsc);
-    l->timer.deadline_ns = now > UINT64_MAX - ns ? UINT64_MAX - 1 : now + ns;
+    dev_timer_set(&l->timer, now > UINT64_MAX - ns ? UINT64_MAX - 1 : now + ns);
 }
 
 static void timer_fire(void *ctx, uint64_t now)
@@ -374,14 +381,14 @@ static void timer_fire(void *ctx, uint64_t now)
         if (l->tsc_deadline)
             tsc_arm(l, now);
         else
-            l->timer.deadline_ns = UINT64_MAX;
+            dev_timer_set(&l->timer, UINT64_MAX);
     } else {
         lvt_fire(l, LVT_TIMER);                   /* only called once due */
         /* A late run loop gets one interrupt, not one per missed period. */
         timer_arm(l, now);
         if (timer_mode(l) == TM_PERIODIC && l->timer.deadline_ns != UINT64_MAX &&
             l->timer.deadline_ns - now < DEV_LAPIC_MIN_PERIOD_NS)
-            l->timer.deadline_ns = now + DEV_LAPIC_MIN_PERIOD_NS;
+            dev_timer_set(&l->timer, now + DEV_LAPIC_MIN_PERIOD_NS);
     }
     page_sync(l);
     refresh(l, true);
@@ -438,7 +445,7 @@ void dev_lapic_set_tsc_deadline(struct dev_lapic *l, uint64_t tsc)
         return;
     l->tsc_deadline = tsc;
     if (!tsc)
-        l->timer.deadline_ns = UINT64_MAX;
+        dev_timer_set(&l->timer, UINT64_MAX);
     else
         tsc_arm(l, dev_clock_ns());
     refresh(l, true);
@@ -560,11 +567,12 @@ static void write_svr(struct dev_lapic *l, uint32_t v)
 
 void dev_lapic_eoi(struct dev_lapic *l)
 {
-    int v = highest_isr(l);
+    int v = l->isr_top;
     if (v < 0)
         return;                                   /* nothing in service: nothing changes */
     uint32_t bit = 1u << (v & 31);
     l->isr[v >> 5] &= ~bit;
+    l->isr_top = scan_isr(l);
     put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
     put_ppr(l);
     /* Level-triggered: tell the I/O APIC (clears its Remote IRR). */
@@ -751,6 +759,7 @@ static void regs_reset(struct dev_lapic *l)
         ST(TMR(l, i), 0);
         l->isr[i] = 0;
     }
+    l->isr_top = -1;
     ST(l->id, l->reset_id);
     ST(l->ldr, 0);
     ST(l->dfr, 0xFFFFFFFFu);
@@ -766,7 +775,7 @@ static void regs_reset(struct dev_lapic *l)
     l->c0 = 0;
     l->start_ns = 0;
     l->tsc_deadline = 0;
-    l->timer.deadline_ns = UINT64_MAX;
+    dev_timer_set(&l->timer, UINT64_MAX);
 }
 
 void dev_lapic_reset(struct dev_lapic *l, bool virtual_wire)
@@ -830,6 +839,8 @@ int dev_lapic_ack(struct dev_lapic *l)
         uint32_t bit = 1u << (v & 31);
         atomic_fetch_and(&IRR(l, v >> 5), ~bit);
         l->isr[v >> 5] |= bit;
+        if (v > l->isr_top)
+            l->isr_top = v;
         put(l, 0x100 + 0x10 * (unsigned)(v >> 5), l->isr[v >> 5]);
         put_ppr(l);
     } else if (!hw_enabled(l) && l->extint.ack) {
@@ -932,7 +943,7 @@ struct dev_lapic *dev_lapic_new(const struct dev_lapic_config *cfg)
     l->bsp = cfg->bsp;
     l->timer.fire = timer_fire;
     l->timer.ctx = l;
-    l->timer.deadline_ns = UINT64_MAX;
+    dev_timer_set(&l->timer, UINT64_MAX);
     if (l->timers)
         dev_timers_add(l->timers, &l->timer);
     dev_lapic_reset(l, false);

@@ -10,8 +10,14 @@ BTVM_SRCS += devices/acpi_pm.c devices/pci_host.c
 BTVM_SRCS += devices/piix.c
 BTVM_SRCS += devices/lapic.c
 # APIC platform: I/O APIC, ISA/PCI interrupt routing to both controllers, IMCR
-BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c
+BTVM_SRCS += devices/ioapic.c devices/irqroute.c devices/imcr.c devices/lock.c
 # IDE: two channels, ATA disks, ATAPI CD-ROMs, PIIX bus-master DMA
 BTVM_SRCS += devices/ide.c
 # HPET (0xFED00000) and QEMU's fw_cfg (0x510/0x511, DMA 0x514)
 BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
+# VGA with Bochs VBE (PCI 1234:1111): registers and planar memory, VBE/PCI, rendering
+BTVM_SRCS += devices/vga.c devices/vga_vbe.c devices/vga_render.c
+# System control port A (0x92: fast A20, fast reset)
+BTVM_SRCS += devices/port92.c
+# PS/2 keyboard and mouse behind the i8042
+BTVM_SRCS += devices/ps2kbd.c devices/ps2mouse.c

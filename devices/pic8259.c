@@ -14,10 +14,10 @@
  * IR7 vector with no ISR bit. The slave's INT output drives master IR2.
  *
  * Locking: device lines may be set from other threads (the console input
- * thread via the UART), so all state is under one mutex. The notify
+ * thread via the UART), so all state is under one lock (devices/lock.h). The notify
  * callback runs outside it, whenever INTR may have risen.
  */
-#include <pthread.h>
+#include "devices/lock.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,8 @@ struct pic_chip {
 };
 
 struct dev_pic {
-    pthread_mutex_t lock;
+    struct dev_lock own_lock;
+    struct dev_lock *lock;   /* own_lock, or the routing's (dev_pic_use_lock) */
     struct pic_chip c[2];    /* 0 master, 1 slave */
     atomic_bool intr;
     void (*notify)(void *ctx);
@@ -114,7 +115,9 @@ static bool pic_update(struct dev_pic *p)
 {
     chip_set_line(&p->c[0], 2, chip_pending(&p->c[1], false) >= 0);
     bool on = chip_pending(&p->c[0], true) >= 0;
-    atomic_store(&p->intr, on);
+    /* Under the lock: readers see the byte change, nothing else to order. */
+    if (atomic_load_explicit(&p->intr, memory_order_relaxed) != on)
+        atomic_store_explicit(&p->intr, on, memory_order_release);
     return on;
 }
 
@@ -160,10 +163,10 @@ static int pic_ack_locked(struct dev_pic *p)
 
 int dev_pic_ack(struct dev_pic *p)
 {
-    pthread_mutex_lock(&p->lock);
+    dev_lock(p->lock);
     int vec = pic_ack_locked(p);
     bool on = pic_update(p);
-    pthread_mutex_unlock(&p->lock);
+    dev_unlock(p->lock);
     /* Another request behind this one: the engine learns of it from
      * dev_pic_intr after the handler, no need to notify. */
     (void)on;
@@ -186,11 +189,15 @@ static void pic_line_set(void *ctx, int line, int level)
     struct dev_pic *p = ctx;
     if (line < 0 || line > 15)
         return;
-    pthread_mutex_lock(&p->lock);
-    chip_set_line(&p->c[line >> 3], line & 7, level);
-    bool on = pic_update(p);
-    pthread_mutex_unlock(&p->lock);
-    pic_notify(p, on && level);
+    dev_lock(p->lock);
+    struct pic_chip *ch = &p->c[line >> 3];
+    chip_set_line(ch, line & 7, level);
+    /* A masked input changes IRR only: INTR (and the slave's output) stay
+     * as they are. With the I/O APIC in use every ISA line is masked here. */
+    bool masked = ch->imr & (1u << (line & 7));
+    bool on = masked ? atomic_load_explicit(&p->intr, memory_order_relaxed) : pic_update(p);
+    dev_unlock(p->lock);
+    pic_notify(p, on && level && !masked);
 }
 
 struct dev_irq_line dev_pic_line(struct dev_pic *p, int irq)
@@ -198,12 +205,17 @@ struct dev_irq_line dev_pic_line(struct dev_pic *p, int irq)
     return (struct dev_irq_line){ .set = pic_line_set, .ctx = p, .line = irq };
 }
 
+void dev_pic_use_lock(struct dev_pic *p, struct dev_lock *lock)
+{
+    p->lock = lock ? lock : &p->own_lock;
+}
+
 void dev_pic_set_notify(struct dev_pic *p, void (*fn)(void *ctx), void *ctx)
 {
-    pthread_mutex_lock(&p->lock);
+    dev_lock(p->lock);
     p->notify = fn;
     p->notify_ctx = ctx;
-    pthread_mutex_unlock(&p->lock);
+    dev_unlock(p->lock);
 }
 
 /* ICW1: restart initialisation. Level-triggered requests survive (and the
@@ -329,7 +341,7 @@ static void pic_io_bytes(struct dev_pic *p, int chip, uint64_t off, unsigned siz
                          uint64_t *data)
 {
     uint64_t out = 0;
-    pthread_mutex_lock(&p->lock);
+    dev_lock(p->lock);
     for (unsigned i = 0; i < size; i++) {
         uint64_t port = off + i;
         uint8_t b = 0xff;
@@ -348,7 +360,7 @@ static void pic_io_bytes(struct dev_pic *p, int chip, uint64_t off, unsigned siz
         out |= (uint64_t)b << (8 * i);
     }
     bool on = pic_update(p);
-    pthread_mutex_unlock(&p->lock);
+    dev_unlock(p->lock);
     if (!wr)
         *data = out;
     pic_notify(p, on);
@@ -376,7 +388,8 @@ struct dev_pic *dev_pic_new(struct dev_bus *bus)
         fprintf(stderr, "btvm: pic: out of memory\n");
         return NULL;
     }
-    pthread_mutex_init(&p->lock, NULL);
+    dev_lock_init(&p->own_lock);
+    p->lock = &p->own_lock;
     atomic_init(&p->intr, false);
     /* PIIX: IRQ 0, 1, 2, 8 and 13 are always edge-triggered. */
     p->c[0].elcr_mask = 0xf8;
@@ -389,8 +402,7 @@ struct dev_pic *dev_pic_new(struct dev_bus *bus)
     if (err) {
         /* Ranges already claimed point at p: let the bus free it. */
         fprintf(stderr, "btvm: pic: cannot claim ports: %s\n", strerror(-err));
-        if (dev_bus_own(bus, p) == 0)
-            pthread_mutex_destroy(&p->lock);
+        (void)dev_bus_own(bus, p);
         return NULL;
     }
     return p;
@@ -400,6 +412,5 @@ void dev_pic_free(struct dev_pic *p)
 {
     if (!p)
         return;
-    pthread_mutex_destroy(&p->lock);
     free(p);
 }

@@ -27,6 +27,12 @@ const volatile uint8_t *dev_pic_intr_byte(const struct dev_pic *p);
  * vectors when the request went away). Call only when dev_pic_intr(). */
 int dev_pic_ack(struct dev_pic *p);
 
+struct dev_lock;
+/* Guard the PIC's state with lock (recursive, devices/lock.h) instead of its
+ * own: the interrupt routing shares its lock so a line change locks once.
+ * NULL: its own again. Before the machine runs. */
+void dev_pic_use_lock(struct dev_pic *p, struct dev_lock *lock);
+
 /* Called (from any thread) whenever INTR may have gone high, so the engine
  * can leave translated code / wake from HLT. */
 void dev_pic_set_notify(struct dev_pic *p, void (*fn)(void *ctx), void *ctx);

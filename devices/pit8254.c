@@ -136,7 +136,7 @@ static uint64_t irq_first_event(const struct pit_ch *c)
 static void pit_arm(struct dev_pit *p)
 {
     const struct pit_ch *c = &p->ch[0];
-    p->timer.deadline_ns = p->irq_next == UINT64_MAX ? UINT64_MAX : ticks_to_ns(c, p->irq_next);
+    dev_timer_set(&p->timer, p->irq_next == UINT64_MAX ? UINT64_MAX : ticks_to_ns(c, p->irq_next));
 }
 
 static void pit_irq_reset(struct dev_pit *p)
@@ -150,7 +150,7 @@ static void pit_fire(void *ctx, uint64_t now)
     struct dev_pit *p = ctx;
     const struct pit_ch *c = &p->ch[0];
     if (p->irq_next == UINT64_MAX) {
-        p->timer.deadline_ns = UINT64_MAX;
+        dev_timer_set(&p->timer, UINT64_MAX);
         return;
     }
     uint64_t d = ch_ticks(c, now);

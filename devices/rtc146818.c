@@ -207,7 +207,7 @@ static void rtc_arm(struct dev_rtc *r, uint64_t now)
                 d = dn;
         }
     }
-    r->timer.deadline_ns = d;
+    dev_timer_set(&r->timer, d);
 }
 
 static void rtc_fire(void *ctx, uint64_t now)

@@ -109,6 +109,12 @@ $(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h
 GUESTS += $(GUEST_DIR)/fwcfgtest.elf
 $(GUEST_DIR)/fwcfgtest.elf: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
 .SECONDARY: $(GUEST_OBJ)/fwcfgtest/fwcfgtest.o
+# ---- realtest: real mode, big real mode, 16-bit PM, v8086 (tests/guest/realtest.sh) ----
+REALTEST_OBJS := $(GUEST_OBJ)/realtest/realtest.o $(GUEST_OBJ)/realtest/rm.o
+GUESTS += $(GUEST_DIR)/realtest.elf
+$(GUEST_DIR)/realtest.elf: $(REALTEST_OBJS)
+.SECONDARY: $(REALTEST_OBJS)
+
 # ---- apictest / ioapictest: local and I/O APIC suites (tests/guest/apictest.sh, ioapictest.sh) ----
 IRQLIB_OBJS := $(GUEST_OBJ)/lib/irqlib.o $(GUEST_OBJ)/lib/irqstubs.o
 APICTEST_OBJS := $(GUEST_OBJ)/apictest/apictest.o $(IRQLIB_OBJS)
@@ -117,6 +123,35 @@ GUESTS += $(GUEST_DIR)/apictest.elf $(GUEST_DIR)/ioapictest.elf
 $(GUEST_DIR)/apictest.elf: $(APICTEST_OBJS)
 $(GUEST_DIR)/ioapictest.elf: $(IOAPICTEST_OBJS)
 .SECONDARY: $(APICTEST_OBJS) $(IOAPICTEST_OBJS)
+
+# ---- kbdtest: the i8042, PS/2 keyboard and mouse, polled (tests/guest/kbdtest.sh) ----
+GUESTS += $(GUEST_DIR)/kbdtest.elf
+$(GUEST_DIR)/kbdtest.elf: $(GUEST_OBJ)/kbdtest/kbdtest.o
+.SECONDARY: $(GUEST_OBJ)/kbdtest/kbdtest.o
+
+# ---- vgatest: the VGA programmed directly (tests/guest/vgatest.sh) ----
+GUESTS += $(GUEST_DIR)/vgatest.elf
+$(GUEST_DIR)/vgatest.elf: $(GUEST_OBJ)/vgatest/vgatest.o
+.SECONDARY: $(GUEST_OBJ)/vgatest/vgatest.o
+
+# ---- chipsettest: ROM, PAM shadowing, A20, APM (tests/guest/chipsettest.sh) ----
+GUESTS += $(GUEST_DIR)/chipsettest.elf
+$(GUEST_DIR)/chipsettest.elf: $(GUEST_OBJ)/chipsettest/chipsettest.o
+.SECONDARY: $(GUEST_OBJ)/chipsettest/chipsettest.o
+# ---- biosboot: boot sectors the BIOS loads (tests/guest/biosboot.sh) ----
+GUESTS += $(GUEST_DIR)/biosboot/mbr.bin $(GUEST_DIR)/biosboot/cd.bin $(GUEST_DIR)/biosboot/a20.bin
+$(GUEST_DIR)/biosboot/%.bin: guests/biosboot/%.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c $< -o $(@:.bin=.o)
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o $@ $(@:.bin=.o)
+# The images the BIOS boots them from (tests/hav/nested.sh; biosboot.sh makes its own).
+GUESTS += $(GUEST_DIR)/biosboot/mbr.img $(GUEST_DIR)/biosboot/cd.iso
+$(GUEST_DIR)/biosboot/mbr.img: $(GUEST_DIR)/biosboot/mbr.bin
+	cp $< $@ && truncate -s 1M $@
+$(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
+	rm -rf $@.d && mkdir -p $@.d && cp $< $@.d/boot.bin
+	xorriso -as mkisofs -quiet -o $@ -b boot.bin -no-emul-boot -boot-load-size 4 $@.d 2>/dev/null
+	rm -rf $@.d
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)

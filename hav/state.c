@@ -22,6 +22,17 @@
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
 
+/* Virtual-8086 mode: every segment is base selector*16, limit FFFF,
+ * a present DPL 3 read/write accessed data segment (VMX checks exactly
+ * this on entry, SDM vol. 3 27.3.1.2). */
+static void v86_seg(struct kvm_segment *k)
+{
+    k->base = (uint64_t)k->selector << 4;
+    k->limit = 0xFFFF;
+    k->type = 3; k->s = 1; k->dpl = 3; k->present = 1;
+    k->avl = 0; k->l = 0; k->db = 0; k->g = 0; k->unusable = 0;
+}
+
 static void seg_to_kvm(const struct cpu_segment *s, struct kvm_segment *k, bool pe, bool code)
 {
     uint32_t f = s->flags;
@@ -106,8 +117,11 @@ int hav_state_load(struct hav *h)
         return -errno;
     bool pe = c->cr0 & CPU_CR0_PE;
     struct kvm_segment *ks[CPU_NSEG] = { &sr.es, &sr.cs, &sr.ss, &sr.ds, &sr.fs, &sr.gs };
-    for (int i = 0; i < CPU_NSEG; i++)
+    for (int i = 0; i < CPU_NSEG; i++) {
         seg_to_kvm(&c->segs[i], ks[i], pe, i == CPU_CS);
+        if (pe && (c->eflags & CPU_FL_VM))
+            v86_seg(ks[i]);
+    }
     seg_to_kvm(&c->ldtr, &sr.ldt, true, false);
     if (!sr.ldt.selector)
         sr.ldt.unusable = 1, sr.ldt.present = 0;

@@ -26,6 +26,12 @@ have_sbin sfdisk                           || need+=(fdisk)
 [ -f /usr/lib/memtest86+/memtest86+ia32.iso ] || need+=(memtest86+)
 # tests/unit/test_acpi: iasl -d and acpiexec check the DSDT btvm writes.
 command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-tools)
+# The VGA's BIOS (vgabios-stdvga.bin) and --screendump's PNG (zlib).
+[ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
+have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
+have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
+# Firmware boot (vm/firmware.c, tests/guest/biosboot.sh): the SeaBIOS QEMU uses.
+have_hdr /usr/share/seabios/bios-256k.bin || need+=(seabios)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

@@ -60,3 +60,17 @@ layer-check: $(BUILD)/btvm
 	@bash scripts/bt_cycles.sh >/dev/null && echo "bt_cycles: bt/ files call each other in one order (scripts/bt_cycles.sh)"
 
 test: layer-check unit-test guest-test linux-test hav-test
+
+# The i8042 and its PS/2 keyboard and mouse under Linux's own drivers
+# (tests/linux/ps2.sh; i8042, atkbd, psmouse); part of linux-test.
+linux-test: linux-ps2-test
+.PHONY: linux-ps2-test
+linux-ps2-test: $(BUILD)/btvm linux
+	@bash tests/linux/ps2.sh
+
+# tests/tools/vncgrab: a minimal VNC viewer for tests/guest/vgatest.sh.
+$(BUILD)/tests/vncgrab: tests/tools/vncgrab.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lvncclient
+guest-test: $(BUILD)/tests/vncgrab
+all: $(BUILD)/tests/vncgrab

@@ -63,8 +63,17 @@ static struct {
 
 /* ---- terminal state: everything here is async-signal-safe ---- */
 
+/* A full-screen display (vm/display.c) owns the screen: leave it (the
+ * sequence it gave) before the terminal modes go back. */
+static const char *screen_restore;
+static atomic_int screen_owned;
+
 static void restore_terminal(void)
 {
+    if (atomic_exchange(&screen_owned, 0) && screen_restore) {
+        ssize_t r = write(STDOUT_FILENO, screen_restore, strlen(screen_restore));
+        (void)r;   /* best effort, async-signal-safe */
+    }
     if (!atomic_exchange(&con.raw, 0))
         return;
     /* A background process changing the terminal gets SIGTTOU (stopped);
@@ -95,6 +104,17 @@ static void fatal_signal_handler(int sig)
 void vm_console_close(void)
 {
     restore_terminal();
+}
+
+void vm_console_take_screen(const char *restore)
+{
+    screen_restore = restore;
+    atomic_store(&screen_owned, 1);
+}
+
+bool vm_console_screen_owned(void)
+{
+    return atomic_load(&screen_owned);
 }
 
 /* Installs our handler only where nobody else has one: an engine's SIGSEGV

@@ -9,6 +9,7 @@
 #ifndef BTVM_VM_CONSOLE_H
 #define BTVM_VM_CONSOLE_H
 
+#include <stdbool.h>
 #include "devices/chardev.h"
 #include "vm/vm.h"
 
@@ -20,5 +21,11 @@ int vm_console_open(struct vm *vm);
 void vm_console_set_notify(void (*fn)(void *ctx), void *ctx);
 /* The chardev devices use to reach the console. */
 const struct dev_chardev *vm_console_chardev(void);
+
+/* A full-screen display draws on stdout from now on; restore (a static
+ * string) is written when the terminal is given back, on every exit path. */
+void vm_console_take_screen(const char *restore);
+/* False once the terminal was given back: draw nothing more. */
+bool vm_console_screen_owned(void);
 
 #endif

@@ -3,6 +3,15 @@
 BTVM_SRCS += vm/wake.c vm/main.c vm/cli.c vm/ram.c vm/multiboot.c vm/linuxboot.c vm/loadutil.c \
              vm/acpi_tables.c vm/machine.c vm/runloop.c vm/service.c vm/dma.c vm/storage.c \
              vm/fwcfg.c vm/memmap.c vm/mptable.c
+BTVM_SRCS += vm/firmware.c
 
 # btvm popek: the Popek-Goldberg teaching table (docs/popek.md).
 BTVM_SRCS += vm/popek.c
+# Display: the curses text display, screendumps (PNG through zlib, text), its options
+BTVM_SRCS += vm/display.c vm/display_text.c vm/display_png.c vm/display_cli.c vm/display_machine.c \
+             vm/display_vnc.c
+LDLIBS += -lz -lvncserver
+
+# Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
+BTVM_SRCS += vm/keymap.c
+BTVM_SRCS += vm/filechr.c

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include "cpu/cpu.h"
 #include "devices/bus.h"
+#include "devices/i8042.h"
 #include "devices/lapic.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
@@ -34,12 +35,21 @@ bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *
     return dev_bus_mmio(vm->bus, addr, size, write, val);
 }
 
+bool vm_mmio_claimed(struct vm *vm, uint64_t addr)
+{
+    return dev_bus_mmio_page(vm->bus, addr);
+}
+
 void vm_poll_input(struct vm *vm)
 {
-    if (!vm->uart)
-        return;
     __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
-    dev_uart_poll(vm->uart);
+    if (vm->uart)
+        dev_uart_poll(vm->uart);
+    if (vm->kbc) {
+        dev_i8042_poll(vm->kbc);
+        if (vm_timers_moved(vm))        /* a key started typematic */
+            vm_run_timers(vm);
+    }
 }
 
 /* The local APIC's byte says "maybe" (another thread may have raised it):

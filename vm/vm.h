@@ -60,6 +60,10 @@ struct vm_engine_ops {
     /* A device wrote guest RAM [gpa, gpa + len) by DMA (vcpu thread): drop
      * what the engine derived from those bytes. NULL: nothing to drop. */
     void (*ram_written)(struct vm *vm, uint64_t gpa, uint64_t len);
+    /* What the CPU sees in guest-physical [gpa, gpa + len) changed (a PAM
+     * register, vm/firmware.c; vcpu thread): remap it. NULL: the engine
+     * reads the map from vm->ram and is told otherwise (BT's MMU). */
+    void (*mem_changed)(struct vm *vm, uint64_t gpa, uint64_t len);
     /* Frees what init allocated, vm->cpu included. */
     void (*destroy)(struct vm *vm);
 };
@@ -94,33 +98,68 @@ struct vm_options {
     bool reboot;               /* --reboot: a guest reset reboots */
     bool no_reboot;            /* --no-reboot: a guest reset ends btvm (status 6) */
     struct vm_drive drives[VM_MAX_DRIVES]; /* by IDE index */
+    /* Display (vm/display.c, docs/display.md). */
+    enum vm_display_kind { VM_DISPLAY_NONE, VM_DISPLAY_CURSES, VM_DISPLAY_SDL } display;
+    bool vnc;                  /* -vnc :N */
+    unsigned vnc_display;      /* N: TCP port 5900 + N on 127.0.0.1 */
+    bool no_vga;               /* -vga none */
+    const char *screendump;    /* --screendump FILE: PNG of the screen at exit */
+    const char *screendump_text; /* --screendump-text FILE: a text screen as UTF-8 */
+    bool firmware;             /* boot through the BIOS (no -kernel) */
+    const char *bios;          /* -bios FILE (firmware boot: set, default Debian's SeaBIOS) */
+    const char *bios_log;      /* --bios-log FILE: port 0x402 output */
+    char boot_order[8];        /* -boot order=: 'c', 'd' in order; "" = default */
+    bool boot_menu;            /* -boot menu=on */
+    int32_t boot_splash_ms;    /* -boot splash-time=MS, the menu prompt's wait; -1: BIOS default */
+    int64_t boot_reboot_ms;    /* -boot reboot-timeout=MS; -1: never reboot (QEMU's default) */
+    /* -debugcon: the port 0xE9 console's target (default: the console). */
+    enum vm_debugcon { VM_DEBUGCON_STDIO, VM_DEBUGCON_FILE, VM_DEBUGCON_NULL,
+                       VM_DEBUGCON_NONE } debugcon;
+    const char *debugcon_file; /* file:FILE */
 };
+
+#define VM_MEMSEGS 13
 
 struct vm {
     struct vm_options opt;
     int ram_fd;              /* memfd holding guest RAM */
-    uint8_t *ram;            /* host mapping of guest-physical 0 */
+    uint8_t *ram;            /* host mapping of guest-physical 0 as the CPU sees it
+                              * (RAM, ROM, PAM areas; vm/ram.c) */
     uint64_t ram_size;
     struct dev_bus *bus;
     struct cpu *cpu;
     void *engine_priv;
     const struct vm_engine_ops *engine;
     char err[256];           /* why the last failing call failed (vm_set_error) */
+    uint8_t *dram;           /* RAM alone, whatever the CPU sees (DMA, KVM); NULL: ram */
+    /* The CPU's view where it is not plain RAM (vm/firmware.c), for an
+     * engine that maps memory itself (KVM): the PAM segments of
+     * 0xC0000-0xFFFFF, whose reads see vm->ram + base (RAM when reads_ram,
+     * else ROM or all-ones) and whose writes reach RAM (vm->dram) when
+     * writes_ram, else nothing; and the ROM [rom_base, 4 GiB), read-only
+     * (rom_base 0: none). */
+    struct vm_memseg { uint32_t base, len; bool reads_ram, writes_ram; } memseg[VM_MEMSEGS];
+    uint64_t rom_base;
 
     /* Interrupts and time (vm/wake.c, vm/service.c). */
     struct dev_pic *pic;     /* vm/ only: engines use vm_intr_* */
     struct dev_lapic *lapic; /* vm/ only: in front of the PIC when present */
     struct dev_uart *uart;   /* vm/ only: engines use vm_service_input */
+    struct dev_i8042 *kbc;   /* vm/ only: host keys and mouse, polled like the UART */
     /* The CPU's INTR input: a byte that is 1 while an interrupt waits for
      * the CPU (today the 8259A pair's output). NULL: nothing can interrupt. */
     const volatile uint8_t *intr_level;
     struct dev_timers *timers; /* the devices' timers; NULL: none */
     uint64_t next_deadline;  /* nearest device deadline, ns of CLOCK_MONOTONIC */
     struct vm_wake *wake;
+    /* Set by the ticker thread when a deadline passed, before it kicks: an
+     * engine taking a kick for an interrupt a device raised on the vcpu's
+     * own thread need not read the clock (vm_timers_due). */
+    int timer_kicked;
     /* vm_kick() calls this (any thread, vcpu alive) for an engine that needs
      * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
     void (*kick_hook)(struct vm *vm);
-    volatile int input_pending; /* console input arrived: poll the UART */
+    volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;
@@ -151,6 +190,9 @@ void vm_cpu_env_attach(struct vm *vm, struct cpu *c);
  * no device claims addr (reads all-ones, writes dropped). */
 void vm_pio(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
 bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *val);
+/* A device claims MMIO in addr's page (an engine that maps RAM itself must
+ * leave it unmapped there, e.g. the VGA window inside low RAM). */
+bool vm_mmio_claimed(struct vm *vm, uint64_t addr);
 
 /* Console input arrived: hand it to the UART (vcpu thread, between guest
  * runs). Cheap when there is none. */
@@ -202,13 +244,17 @@ void vm_wake_destroy(struct vm *vm);
 /* True if a device moved a deadline earlier than the ticker is armed for
  * (after a guest I/O write): the vcpu must come back to run timers. */
 bool vm_timers_moved(const struct vm *vm);
+/* vcpu thread, at a kick: must vm_run_timers() run? Yes when the ticker
+ * found a deadline passed (consumes that news) or a device moved one. */
+bool vm_timers_due(struct vm *vm);
 
-/* Guest-physical address to host pointer, or NULL if not RAM (len bytes). */
+/* Guest-physical address to host pointer into RAM itself (what DMA reaches,
+ * whatever the CPU sees in the PAM areas), or NULL if not RAM (len bytes). */
 static inline uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 {
     if (gpa >= vm->ram_size || len > vm->ram_size - gpa)
         return NULL;
-    return vm->ram + gpa;
+    return (vm->dram ? vm->dram : vm->ram) + gpa;
 }
 
 #endif

@@ -198,6 +198,7 @@ static void *ticker_main(void *arg)
              * late: the host is busy, not the guest.) */
             if (!__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST))
                 __atomic_store_n(&w->lazy, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&vm->timer_kicked, 1, __ATOMIC_RELEASE);
             vm_kick(vm);
         }
     }
@@ -311,6 +312,7 @@ static void arm_for(struct vm_wake *w, uint64_t target, uint64_t now)
 uint64_t vm_run_timers(struct vm *vm)
 {
     struct vm_wake *w = vm->wake;
+    __atomic_store_n(&vm->timer_kicked, 0, __ATOMIC_RELAXED);
     uint64_t now = dev_clock_ns();
     if (w && w->catchup) {
         /* Ticks held back while halted: fire the oldest one as of its own
@@ -347,10 +349,16 @@ uint64_t vm_run_timers(struct vm *vm)
     return next;
 }
 
+bool vm_timers_due(struct vm *vm)
+{
+    /* Look before the locked exchange: most kicks are not the ticker's. */
+    if (__atomic_load_n(&vm->timer_kicked, __ATOMIC_ACQUIRE) &&
+        __atomic_exchange_n(&vm->timer_kicked, 0, __ATOMIC_ACQ_REL))
+        return true;
+    return vm_timers_moved(vm);
+}
+
 bool vm_timers_moved(const struct vm *vm)
 {
-    for (const struct dev_timer *t = vm->timers ? vm->timers->head : NULL; t; t = t->next)
-        if (t->deadline_ns < vm->next_deadline)
-            return true;
-    return false;
+    return vm->timers && vm->timers->moved;
 }

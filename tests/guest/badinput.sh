@@ -113,5 +113,16 @@ else
     echo "skip: gcc -m32 unavailable, ELF32 cases not run"
 fi
 
+# Firmware: the ROM image and the BIOS log are checked before anything runs.
+truncate -s 1M "$T/disk.img"
+truncate -s 1000 "$T/odd.bin"
+expect "bios missing"      "cannot open the firmware"  run -hda "$T/disk.img" -bios "$T/nope.bin"
+expect "bios odd size"     "multiple of 64 KiB"        run -hda "$T/disk.img" -bios "$T/odd.bin"
+expect "bios-log dir"      "--bios-log"                run -hda "$T/disk.img" --bios-log "$T/dir"
+expect "boot device a"     "boot device 'a'"           run -hda "$T/disk.img" -boot a
+expect "no kernel, no disk" "no kernel given"          run -m 64
+expect "debugcon kind"     "file:FILE, null or none"   run -hda "$T/disk.img" -debugcon tcp:1
+expect "debugcon dir"      "-debugcon file:"           run -hda "$T/disk.img" -debugcon file:"$T/dir"
+
 echo "badinput: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

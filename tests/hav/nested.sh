@@ -113,7 +113,11 @@ hltcli|30|kvm auto|-k \$G/hostile.elf -a 'hlt-cli 0'
 pagetest|120|kvm auto|-k \$G/pagetest.elf
 apictest|120|kvm|-k \$G/apictest.elf
 ioapictest|120|kvm|-k \$G/ioapictest.elf
+realtest|120|kvm|-k \$G/realtest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
+biosmbr|60|kvm auto|-hda \$G/biosboot/mbr.img
+bioscd|60|kvm|-cdrom \$G/biosboot/cd.iso
+chipsettest|60|kvm|-k \$G/chipsettest.elf -bios /usr/share/seabios/bios-256k.bin -a a20=skip
 EOF
 )
 OPTIONAL=" pagetest linux " # run nested only if they pass on BT here (work in progress elsewhere)
@@ -133,7 +137,11 @@ judge() {
     pagetest) line="pagetest: 0 failures" ;;
     apictest) line="apictest: 0 failures" ;;
     ioapictest) line="ioapictest: 0 failures" ;;
+    realtest) line="realtest: 0 failures" ;;
     linux)    line="hav-linux-ok" ;;
+    biosmbr)  want=49; line="sector 2: read through int 13h" ;;   # SeaBIOS boots the MBR (guests/biosboot)
+    bioscd)   want=224; line="cd: El Torito boot image running" ;;
+    chipsettest) line="chipsettest: 0 failures" ;;   # ROM, PAM and APM under KVM
     esac
     [ "$st" = "$want" ] || { echo "status $st, want $want"; return; }
     [ -z "$line" ] || grep -qxF "$line" "$out" || echo "output lacks '$line'"
@@ -187,6 +195,10 @@ for lib in $(ldd "$BTVM" | grep -oE '/[^ ]+'); do
 done
 cp "$KDIR"/mod/*.ko "$R/hav/mod/"; cp "$KDIR/modules" "$R/hav/modules"
 cp $G/*.elf "$R/hav/guests/"
+# Firmware boots: the boot images and the BIOS where btvm looks for it.
+mkdir -p "$R/hav/guests/biosboot" "$R/usr/share/seabios"
+cp $G/biosboot/mbr.img $G/biosboot/cd.iso "$R/hav/guests/biosboot/"
+cp /usr/share/seabios/bios-256k.bin "$R/usr/share/seabios/"
 case $l1cases in *"linux|"*) cp $L/vmlinuz $L/initrd.img "$R/hav/linux/" ;; esac
 printf '%s' "$l1cases" | sed 's|\$G/|/hav/guests/|g; s|\$L/|/hav/linux/|g' >"$R/hav/cases"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$WORK/initrd.gz" ||

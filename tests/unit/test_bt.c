@@ -785,7 +785,7 @@ static void arm_fire(void *ctx, uint64_t now)
 {
     (void)now;
     ((struct bth *)ctx)->vm.ram[0x2000] = 1;
-    arm_timer.deadline_ns = UINT64_MAX;
+    dev_timer_set(&arm_timer, UINT64_MAX);
 }
 
 static void arm_mmio(void *opaque, uint64_t off, unsigned size, bool is_write, uint64_t *data)
@@ -794,14 +794,14 @@ static void arm_mmio(void *opaque, uint64_t off, unsigned size, bool is_write, u
     (void)off;
     (void)size;
     if (is_write)
-        arm_timer.deadline_ns = dev_clock_ns();
+        dev_timer_set(&arm_timer, dev_clock_ns());
     else
         *data = 0;
 }
 
 START_TEST(mmio_write_arms_timer)
 {
-    arm_timers.head = NULL;
+    arm_timers = (struct dev_timers){ .head = NULL };
     arm_timer = (struct dev_timer){ .deadline_ns = UINT64_MAX, .fire = arm_fire, .ctx = &H };
     dev_timers_add(&arm_timers, &arm_timer);
     H.vm.timers = &arm_timers;

@@ -6,6 +6,7 @@
  * and far JMP, BCD adjusts against the SDM pseudocode, PUSHA/POPA.
  */
 #include "tests/unit/cpu_harness.h"
+#include "cpu/internal.h"
 
 #define GDT 0x800
 #define IDT 0x1000
@@ -222,6 +223,67 @@ START_TEST(exception_through_idt)
 }
 END_TEST
 
+/* cpu/deliver_fast.c declines while the general path has work it does not
+ * do (here: setting the descriptor's accessed bit), then produces exactly
+ * what the general path did. */
+START_TEST(fast_delivery_same_as_general)
+{
+    build_gdt();
+    set_gate(0x41, 0x3000, 0x08, 0xE, 0, 1);
+    set_gate(CPU_VEC_GP, 0x3400, 0x08, 0xF, 0, 1);
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF;
+    c->eip = 0x4000;
+    struct cpu *before = malloc(sizeof(*c));
+    memcpy(before, c, sizeof(*c));
+    ck_assert(!cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));   /* GDT: accessed clear */
+    ck_assert_uint_eq(c->eip, 0x4000);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    ck_assert_int_eq(cpu_interrupt(c, 0x41), CPU_DELIVERED);          /* the general path */
+    ck_assert_uint_eq(vm.ram[GDT + 0x08 + 5], 0x9B);                  /* accessed set */
+    struct cpu_segment cs = c->segs[CPU_CS];
+    uint32_t eip = c->eip, esp = c->regs[CPU_ESP], fl = c->eflags;
+    uint8_t frame[12];
+    memcpy(frame, vm.ram + 0x9000 - 12, 12);
+    memset(vm.ram + 0x9000 - 12, 0, 12);
+    memcpy(c, before, sizeof(*c));
+    ck_assert(cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));
+    ck_assert_uint_eq(c->eip, eip);
+    ck_assert_uint_eq(c->eip, 0x3000);
+    ck_assert_uint_eq(c->regs[CPU_ESP], esp);
+    ck_assert_uint_eq(c->eflags, fl);
+    ck_assert(!(c->eflags & (CPU_FL_IF | CPU_FL_TF)));
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, cs.sel);
+    ck_assert_uint_eq(c->segs[CPU_CS].flags, cs.flags);
+    ck_assert_mem_eq(vm.ram + 0x9000 - 12, frame, 12);
+    /* With an error code, through a trap gate (IF kept). */
+    memcpy(c, before, sizeof(*c));
+    ck_assert(cpu_deliver_fast(c, CPU_VEC_GP, true, 0x1234, false, 0x4000));
+    ck_assert_uint_eq(c->eip, 0x3400);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 16);
+    ck_assert_uint_eq(rd32(0x9000 - 16), 0x1234);
+    ck_assert_uint_eq(rd32(0x9000 - 12), 0x4000);
+    ck_assert_uint_eq(rd32(0x9000 - 8), 0x08);
+    ck_assert_uint_eq(rd32(0x9000 - 4), CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF);
+    ck_assert(c->eflags & CPU_FL_IF);
+    /* Declined, nothing changed: a 16-bit gate, the accessed bit clear in
+     * the GDT (the general path must write it), CPL 3, another selector. */
+    memcpy(c, before, sizeof(*c));
+    set_gate(0x42, 0x3000, 0x08, 0x6, 0, 1);
+    ck_assert(!cpu_deliver_fast(c, 0x42, false, 0, false, 0x4000));
+    vm.ram[GDT + 0x08 + 5] = 0x9A;
+    ck_assert(!cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));
+    vm.ram[GDT + 0x08 + 5] = 0x9B;
+    c->cpl = 3;
+    ck_assert(!cpu_deliver_fast(c, 0x41, false, 0, false, 0x4000));
+    c->cpl = 0;
+    set_gate(0x43, 0x3000, 0x18, 0xE, 0, 1);
+    ck_assert(!cpu_deliver_fast(c, 0x43, false, 0, false, 0x4000));
+    ck_assert_uint_eq(c->eip, 0x4000);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    free(before);
+}
+END_TEST
+
 START_TEST(int_iret_roundtrip)
 {
     build_gdt();
@@ -414,12 +476,168 @@ START_TEST(pusha_popa)
 }
 END_TEST
 
+/* Power-on state (SDM vol. 3 table 9-1): the first fetch at FFFFFFF0,
+ * real mode, EDX = CPUID.1:EAX; the first CS load sets base = sel * 16. */
+START_TEST(power_on_state)
+{
+    cpu_power_on(c);
+    ck_assert_uint_eq(c->segs[CPU_CS].sel, 0xF000);
+    ck_assert_uint_eq(c->seg_base[CPU_CS] + c->eip, 0xFFFFFFF0u);
+    ck_assert_uint_eq(c->cr0, 0x60000010u);
+    ck_assert_uint_eq(c->eflags, 2);
+    uint32_t sig[4];
+    cpu_cpuid(c, 1, 0, sig);
+    ck_assert_uint_eq(c->regs[CPU_EDX], sig[0]);
+    ck_assert_uint_eq(c->regs[CPU_EAX] | c->regs[CPU_ESP], 0);
+    for (int i = 0; i < CPU_NSEG; i++) {
+        ck_assert_uint_eq(c->segs[i].limit, 0xFFFF);
+        ck_assert_uint_eq(c->seg_hi[i], 0xFFFF);
+    }
+    ck_assert_uint_eq(c->idtr.limit, 0xFFFF);
+    ck_assert_uint_eq(c->dr[7], 0x400);
+    ck_assert_int_eq(c->pending_vector, -1);
+    /* A far JMP F000:E05B (real mode: ptr16:16). */
+    ck_assert_int_eq(dec_decode(DEC_MODE_16, 0xFFF0, BYTES(0xEA, 0x5B, 0xE0, 0x00, 0xF0), &insn), 0);
+    ck_assert_int_eq(cpu_callout_for(&insn)(c, &insn), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0xF0000);
+    ck_assert_uint_eq(c->eip, 0xE05B);
+    ck_assert_uint_eq(c->segs[CPU_CS].limit, 0xFFFF);
+}
+END_TEST
+
+/* Decode bytes as 16-bit code at eip and run the callout. */
+static int run16_at(uint32_t eip, const uint8_t *b, size_t n)
+{
+    ck_assert_int_eq(dec_decode(DEC_MODE_16, eip, b, n, &insn), 0);
+    c->eip = insn.eip;
+    return cpu_callout_for(&insn)(c, &insn);
+}
+#define RUN16(eip, ...) run16_at(eip, BYTES(__VA_ARGS__))
+static uint16_t rd16(uint32_t a) { uint16_t v; memcpy(&v, vm.ram + a, 2); return v; }
+static void set_seg(int i, const struct cpu_segment *s)
+{
+    c->segs[i] = *s;
+    c->seg_base[i] = s->base;
+    cpu_seg_bounds(c, i);
+}
+
+/* MOV CR0 clearing PE keeps the hidden caches (a 4 GiB DS limit: big real
+ * mode), CPL 0; a real-mode load changes selector and base only; INT n
+ * through the IVT pushes FLAGS, CS, IP and clears IF; IRET comes back;
+ * LAR is #UD in real mode. */
+START_TEST(real_mode_transitions)
+{
+    build_gdt();
+    c->segs[CPU_DS].limit = 0xFFFFFFFF;
+    c->regs[CPU_EAX] = CPU_CR0_ET;                                   /* PE = 0 */
+    ck_assert_int_eq(RUN(0x0F, 0x22, 0xC0), CPU_CO_EXIT);             /* mov cr0, eax */
+    ck_assert_uint_eq(c->cr0 & CPU_CR0_PE, 0);
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->seg_hi[CPU_DS], 0xFFFFFFFF);
+    c->regs[CPU_EAX] = 0x1000;
+    ck_assert_int_eq(RUN16(0x100, 0x8E, 0xD8), CPU_CO_EXIT);          /* mov ds, ax: flat -> not */
+    c->regs[CPU_EAX] = 0x1234;
+    ck_assert_int_eq(RUN16(0x100, 0x8E, 0xD8), CPU_CO_CONTINUE);      /* non-flat before and after */
+    ck_assert_uint_eq(c->seg_base[CPU_DS], 0x12340);
+    ck_assert_uint_eq(c->segs[CPU_DS].limit, 0xFFFFFFFF);            /* big real mode */
+    /* Real-mode CS 0x0100, SS:SP 0:9000, IVT entry 0x21 = 0200:0010. */
+    struct cpu_segment cs = { .sel = 0x100, .base = 0x1000, .limit = 0xFFFF, .flags = 0x9B };
+    set_seg(CPU_CS, &cs);
+    struct cpu_segment ss = { .sel = 0, .base = 0, .limit = 0xFFFF, .flags = 0x93 };
+    set_seg(CPU_SS, &ss);
+    c->idtr.base = 0; c->idtr.limit = 0x3FF;
+    wr32(0x21 * 4, 0x02000010);
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF;
+    ck_assert_int_eq(RUN16(0x50, 0xCD, 0x21), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x2000);
+    ck_assert_uint_eq(c->eip, 0x10);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000 - 6);
+    ck_assert_uint_eq(rd16(0x9000 - 6), 0x52);                      /* IP */
+    ck_assert_uint_eq(rd16(0x9000 - 4), 0x100);                     /* CS */
+    ck_assert_uint_eq(rd16(0x9000 - 2), CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF);
+    ck_assert_uint_eq(c->eflags & (CPU_FL_IF | CPU_FL_TF), 0);
+    ck_assert_int_eq(RUN16(0x10, 0xCF), CPU_CO_EXIT);                 /* iret */
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x1000);
+    ck_assert_uint_eq(c->eip, 0x52);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    ck_assert(c->eflags & CPU_FL_IF);
+    ck_assert_int_eq(RUN16(0x52, 0x0F, 0x02, 0xC3), CPU_CO_EXIT);     /* lar ax, bx */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_UD);
+    /* MOV CR0 setting PE again: caches stay until the far jump. */
+    c->pending_vector = -1;
+    c->regs[CPU_EAX] = CPU_CR0_ET | CPU_CR0_PE;
+    ck_assert_int_eq(RUN16(0x60, 0x0F, 0x22, 0xC0), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x1000);
+    ck_assert_int_eq(RUN16(0x63, 0x66, 0xEA, 0x00, 0x30, 0x00, 0x00, 0x08, 0x00), CPU_CO_EXIT);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0);
+    ck_assert_uint_eq(c->segs[CPU_CS].flags & CPU_SEGF_DB, CPU_SEGF_DB);
+    ck_assert_uint_eq(c->eip, 0x3000);
+}
+END_TEST
+
+/* v8086 mode: IRETD with VM set enters it (segments base = sel * 16, CPL
+ * 3); CLI at IOPL 0 is #GP(0); the #GP goes to the ring-0 handler on the
+ * TSS stack with GS, FS, DS, ES pushed and zeroed; IN checks the bitmap. */
+START_TEST(v86_enter_and_trap)
+{
+    build_gdt();
+    /* 32-bit TSS at 0x2000, SS0:ESP0 = 0x10:0x7000, I/O bitmap at +0x68. */
+    wr64(GDT + 0x30, 0x0000890020002068ull);
+    c->gdtr.limit = 0x37;
+    wr32(0x2000 + 4, 0x7000);
+    wr32(0x2000 + 8, 0x10);
+    wr32(0x2000 + 0x64, 0x68u << 16);
+    memset(vm.ram + 0x2068, 0xFF, 0x2001);
+    vm.ram[0x2068 + 0x80 / 8] &= (uint8_t)~1u;                     /* port 0x80 allowed */
+    c->regs[CPU_EAX] = 0x30;
+    ck_assert_int_eq(RUN(0x0F, 0x00, 0xD8), CPU_CO_CONTINUE);       /* ltr ax */
+    set_gate(13, 0x3100, 0x08, 0xE, 0, 1);
+    /* IRETD frame: EIP CS EFLAGS ESP SS ES DS FS GS. */
+    static const uint32_t fr[9] = { 0x10, 0x800, 0x20002, 0xFFF0, 0x6000, 0x4000, 0x200, 0x11, 0x22 };
+    for (int i = 0; i < 9; i++)
+        wr32(0x9000 + 4 * i, fr[i]);
+    ck_assert_int_eq(RUN(0xCF), CPU_CO_EXIT);
+    ck_assert(c->eflags & CPU_FL_VM);
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->seg_base[CPU_CS], 0x8000);
+    ck_assert_uint_eq(c->seg_base[CPU_DS], 0x2000);
+    ck_assert_uint_eq(c->seg_base[CPU_GS], 0x220);
+    ck_assert_uint_eq(c->segs[CPU_SS].limit, 0xFFFF);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0xFFF0);
+    ck_assert_uint_eq(c->eip, 0x10);
+    /* OUT 80h is allowed, IN 64h is not. */
+    ck_assert_int_eq(RUN16(0x10, 0xE6, 0x80), CPU_CO_CONTINUE);
+    ck_assert_int_eq(RUN16(0x12, 0xE4, 0x64), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    c->pending_vector = -1;
+    ck_assert_int_eq(RUN16(0x14, 0xFA), CPU_CO_EXIT);                 /* cli */
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert_int_eq(cpu_deliver_pending(c), CPU_DELIVERED);
+    ck_assert_uint_eq(c->eflags & CPU_FL_VM, 0);
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->eip, 0x3100);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x7000 - 40);
+    static const uint32_t want[10] = { 0, 0x14, 0x800, 0x20002, 0xFFF0, 0x6000, 0x4000, 0x200, 0x11, 0x22 };
+    for (int i = 0; i < 10; i++)
+        ck_assert_uint_eq(rd32(0x7000 - 40 + 4 * i), want[i]);
+    ck_assert_uint_eq(c->segs[CPU_DS].sel, 0);
+    ck_assert_uint_eq(c->seg_hi[CPU_DS], 0);                        /* null: unusable */
+    /* IRETD (error code popped by the handler) goes back to v8086. */
+    c->regs[CPU_ESP] += 4;
+    ck_assert_int_eq(RUN(0xCF), CPU_CO_EXIT);
+    ck_assert(c->eflags & CPU_FL_VM);
+    ck_assert_uint_eq(c->seg_base[CPU_DS], 0x2000);
+    ck_assert_uint_eq(c->eip, 0x14);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cpu_sys");
     TCase *t = tcase_create("sys");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, cpuid_leaf0);
+    tcase_add_test(t, fast_delivery_same_as_general);
     tcase_add_test(t, arch_capabilities_msr);
     tcase_add_test(t, pushf_popf_images);
     tcase_add_test(t, cli_sti_iopl);
@@ -435,6 +653,9 @@ static Suite *suite(void)
     tcase_add_test(t, segment_loads_and_far_jmp);
     tcase_add_test(t, bcd_adjusts);
     tcase_add_test(t, pusha_popa);
+    tcase_add_test(t, power_on_state);
+    tcase_add_test(t, real_mode_transitions);
+    tcase_add_test(t, v86_enter_and_trap);
     suite_add_tcase(s, t);
     return s;
 }
