@@ -45,8 +45,8 @@ hav-test: all
 	@bash tests/hav/nested.sh
 
 # Firmware boot (tests/fwboot/fwboot.sh): guests/bootimg's GRUB ISO, GRUB
-# disk and memtest86+ booted through SeaBIOS on QEMU and btvm. Not part of
-# `test` until btvm boots firmware (real mode, SeaBIOS, VGA).
+# disk and memtest86+ booted through SeaBIOS on QEMU and btvm (~4 min).
+# Not part of `test` yet.
 .PHONY: fwboot-test
 fwboot-test: $(BUILD)/btvm bootimg
 	@bash tests/fwboot/fwboot.sh

@@ -32,7 +32,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 IMG=${BOOTIMG_DIR:-build/bootimg}
 TIMEOUT=${FWBOOT_TIMEOUT:-180}
-MT_SECONDS=${FWBOOT_MEMTEST_SECONDS:-60}
+MT_SECONDS=${FWBOOT_MEMTEST_SECONDS:-20}
 SYSTEMS=${FWBOOT_SYSTEMS:-qemu btvm}
 CASES=${FWBOOT_CASES:-linux-iso linux-disk order-dc order-cd memtest-serial memtest-screen}
 pass=0 fail=0
