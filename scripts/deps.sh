@@ -17,6 +17,13 @@ command -v qemu-system-i386 >/dev/null     || need+=(qemu-system-x86)
 have_sbin() { PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null; }
 have_sbin mke2fs && have_sbin debugfs && have_sbin e2fsck || need+=(e2fsprogs)
 command -v xorriso >/dev/null              || need+=(xorriso)   # disk.sh, idetest.sh: ISOs
+# guests/bootimg (make bootimg): GRUB for BIOS PCs (grub-mkrescue,
+# grub-mkimage, boot.img), sfdisk for the disk image's partition table,
+# and memtest86+'s BIOS ISO and binary.
+command -v grub-mkrescue >/dev/null && command -v grub-mkimage >/dev/null || need+=(grub-common)
+[ -f /usr/lib/grub/i386-pc/boot.img ]     || need+=(grub-pc-bin)
+have_sbin sfdisk                           || need+=(fdisk)
+[ -f /usr/lib/memtest86+/memtest86+ia32.iso ] || need+=(memtest86+)
 # tests/unit/test_acpi: iasl -d and acpiexec check the DSDT btvm writes.
 command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-tools)
 # The VGA's BIOS (vgabios-stdvga.bin) and --screendump's PNG (zlib).

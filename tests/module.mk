@@ -44,6 +44,13 @@ linux-test: $(BUILD)/btvm linux linux-disk
 hav-test: all
 	@bash tests/hav/nested.sh
 
+# Firmware boot (tests/fwboot/fwboot.sh): guests/bootimg's GRUB ISO, GRUB
+# disk and memtest86+ booted through SeaBIOS on QEMU and btvm (~4 min).
+# Not part of `test` yet.
+.PHONY: fwboot-test
+fwboot-test: $(BUILD)/btvm bootimg
+	@bash tests/fwboot/fwboot.sh
+
 # The one-way layers (docs/architecture.md): the self-test first proves the
 # check can fail, then the check runs on the tree.
 .PHONY: layer-check
