@@ -59,7 +59,7 @@ layer-check: $(BUILD)/btvm
 	@bash tests/layers.sh
 	@bash scripts/bt_cycles.sh >/dev/null && echo "bt_cycles: bt/ files call each other in one order (scripts/bt_cycles.sh)"
 
-test: layer-check unit-test guest-test linux-test hav-test
+test: layer-check unit-test guest-test linux-test fwboot-test hav-test
 
 # The i8042 and its PS/2 keyboard and mouse under Linux's own drivers
 # (tests/linux/ps2.sh; i8042, atkbd, psmouse); part of linux-test.
