@@ -27,6 +27,7 @@ CACHE=build/cache/hav
 WORK=build/hav/nested
 G=build/guests
 L=build/linux
+B=build/bootimg
 TIMEOUT=${HAV_NESTED_TIMEOUT:-420}
 SMP=${HAV_NESTED_SMP:-1}
 TRIES=${HAV_NESTED_TRIES:-2}
@@ -117,6 +118,7 @@ realtest|120|kvm|-k \$G/realtest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
 biosmbr|60|kvm auto|-hda \$G/biosboot/mbr.img
 bioscd|60|kvm|-cdrom \$G/biosboot/cd.iso
+grubiso|300|kvm|-cdrom \$B/linux.iso -m 256 --no-reboot -nographic
 chipsettest|60|kvm|-k \$G/chipsettest.elf -bios /usr/share/seabios/bios-256k.bin -a a20=skip
 EOF
 )
@@ -141,6 +143,7 @@ judge() {
     linux)    line="hav-linux-ok" ;;
     biosmbr)  want=49; line="sector 2: read through int 13h" ;;   # SeaBIOS boots the MBR (guests/biosboot)
     bioscd)   want=224; line="cd: El Torito boot image running" ;;
+    grubiso)  line="btvm-fwboot: init ok" ;;   # SeaBIOS, GRUB from the CD, Debian's kernel (guests/bootimg)
     chipsettest) line="chipsettest: 0 failures" ;;   # ROM, PAM and APM under KVM
     esac
     [ "$st" = "$want" ] || { echo "status $st, want $want"; return; }
@@ -200,7 +203,9 @@ mkdir -p "$R/hav/guests/biosboot" "$R/usr/share/seabios"
 cp $G/biosboot/mbr.img $G/biosboot/cd.iso "$R/hav/guests/biosboot/"
 cp /usr/share/seabios/bios-256k.bin "$R/usr/share/seabios/"
 case $l1cases in *"linux|"*) cp $L/vmlinuz $L/initrd.img "$R/hav/linux/" ;; esac
-printf '%s' "$l1cases" | sed 's|\$G/|/hav/guests/|g; s|\$L/|/hav/linux/|g' >"$R/hav/cases"
+case $l1cases in *"grubiso|"*) mkdir -p "$R/hav/bootimg" "$R/usr/share/seabios"
+    cp $B/linux.iso "$R/hav/bootimg/"; cp /usr/share/seabios/vgabios-stdvga.bin "$R/usr/share/seabios/" ;; esac
+printf '%s' "$l1cases" | sed 's|\$G/|/hav/guests/|g; s|\$L/|/hav/linux/|g; s|\$B/|/hav/bootimg/|g' >"$R/hav/cases"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$WORK/initrd.gz" ||
     die "cannot build the initramfs"
 say "initramfs $(du -k "$WORK/initrd.gz" | cut -f1) KiB, $(grep -c . "$R/hav/cases") cases"
