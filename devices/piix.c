@@ -43,6 +43,7 @@ struct dev_piix {
     struct dev_pci_fn isa, ide, acpi;
     uint8_t pirq[4];          /* as last reported */
     bool ide_on[2];
+    bool ide_master;      /* the IDE function's Bus Master Enable, as last reported */
     uint16_t bm_port;
     int pm_err;               /* last dev_acpi_pm_set_base result */
     uint8_t apmc, apms;       /* APM control and status ports */
@@ -122,6 +123,12 @@ static void ide_write(struct dev_pci_fn *fn, unsigned reg, unsigned size, uint32
     (void)reg; (void)size; (void)value;
     struct dev_piix *p = fn->opaque;
     bool io = dev_pci_get16(fn->cfg, DEV_PCI_COMMAND) & DEV_PCI_CMD_IO;
+    bool master = dev_pci_get16(fn->cfg, DEV_PCI_COMMAND) & DEV_PCI_CMD_MASTER;
+    if (master != p->ide_master) {
+        p->ide_master = master;
+        if (p->ops.bm_enable)
+            p->ops.bm_enable(p->ops.ctx, master);
+    }
     for (unsigned ch = 0; ch < 2; ch++) {
         bool on = io && (dev_pci_get16(fn->cfg, DEV_PIIX_IDETIM + 2 * ch) & DEV_PIIX_IDETIM_IDE);
         if (on != p->ide_on[ch]) {

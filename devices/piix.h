@@ -46,6 +46,9 @@ struct dev_piix_ops {
     void (*ide_decode)(void *ctx, unsigned channel, bool enabled);
     /* The bus-master IDE registers are at ports port..port+15; 0: not decoded. */
     void (*bm_base)(void *ctx, uint16_t port);
+    /* The IDE function's Bus Master Enable (command bit 2): without it the
+     * bus-master engine cannot reach memory. */
+    void (*bm_enable)(void *ctx, bool enabled);
     void *ctx;
 };
 

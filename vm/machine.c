@@ -138,6 +138,12 @@ static void on_bm_base(void *ctx, uint16_t port)
     dev_ide_set_bm_base(m->ide, port);
 }
 
+static void on_bm_enable(void *ctx, bool enabled)
+{
+    struct vm_machine *m = ctx;
+    dev_ide_set_bus_master(m->ide, enabled);
+}
+
 /* PAM registers of the 440FX: what the CPU sees at 0xC0000-0xFFFFF. */
 static void on_pam(void *ctx, unsigned reg, uint8_t value)
 {
@@ -271,7 +277,8 @@ static int setup_platform(struct vm_machine *m)
         return VM_STATUS_HOST_ERROR;
     }
     struct dev_piix_ops po = {
-        .pirq_changed = on_pirq, .ide_decode = on_ide_decode, .bm_base = on_bm_base, .ctx = m,
+        .pirq_changed = on_pirq, .ide_decode = on_ide_decode, .bm_base = on_bm_base,
+        .bm_enable = on_bm_enable, .ctx = m,
     };
     m->piix = dev_piix_new(m->pci, m->acpi_pm, &po);
     /* Without firmware, what SeaBIOS leaves: PIRQs routed, IDE decoding

@@ -122,6 +122,7 @@ grubiso|300|kvm|-cdrom \$B/linux.iso -m 256 --no-reboot -nographic
 chipsettest|60|kvm|-k \$G/chipsettest.elf -bios /usr/share/seabios/bios-256k.bin -a a20=skip
 EOF
 )
+NOCMP=" grubiso "   # a full kernel log on the console differs by engine
 OPTIONAL=" pagetest linux " # run nested only if they pass on BT here (work in progress elsewhere)
 COMPUTE_WANT=$([ -x $G/compute-native ] && $G/compute-native | grep -E '^compute checksum: ')
 
@@ -285,7 +286,9 @@ while IFS='|' read -r id _ engines _; do
             row+=" | $e $st ok"
         fi
     done
-    # Same serial output as BT, apart from lines that depend on the wall clock.
+    # Same serial output as BT, apart from lines that depend on the wall clock
+    # (a whole kernel log also names the CPU and its timings: judged only).
+    case $NOCMP in *" $id "*) printf 'nested: %-9s %s\n' "$id" "$row | output judged only"; continue ;; esac
     grep -Ev "$CLOCK_LINES" "$WORK/bt/$id.out" >"$WORK/bt/$id.cmp"
     grep -Ev "$CLOCK_LINES" "$WORK/kvm/$id.out" >"$WORK/kvm/$id.cmp"
     if cmp -s "$WORK/bt/$id.cmp" "$WORK/kvm/$id.cmp"; then row+=" | output = bt"
