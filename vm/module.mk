@@ -15,3 +15,5 @@ LDLIBS += -lz -lvncserver
 # Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
 BTVM_SRCS += vm/keymap.c
 BTVM_SRCS += vm/filechr.c
+# SIGTERM/SIGINT/SIGHUP: the machine stops in order (vm/signals.c).
+BTVM_SRCS += vm/signals.c
