@@ -23,6 +23,9 @@ command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-to
 [ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
 have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
 have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
+# block/ tests (tests/unit/test_blk*.c, tests/linux/qcow2.sh): qemu-img
+# makes, checks and compares qcow2 images.
+command -v qemu-img >/dev/null             || need+=(qemu-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2
