@@ -15,3 +15,5 @@ LDLIBS += -lz -lvncserver
 BTVM_SRCS += vm/keymap.c
 # Opening a command-line drive's image (format, cache, snapshot; block/).
 BTVM_SRCS += vm/drive_open.c
+# Virtio devices on the machine and the I/O threads behind virtio-blk
+BTVM_SRCS += vm/virtio_machine.c vm/iothread.c

@@ -91,7 +91,7 @@ struct vm_drive {
 /* Set to 1 by the virtio-blk device's wiring; until then the command line
  * refuses if=virtio. */
 #ifndef VM_HAVE_VIRTIO_BLK
-#define VM_HAVE_VIRTIO_BLK 0
+#define VM_HAVE_VIRTIO_BLK 1
 #endif
 
 struct vm_options {
@@ -149,6 +149,7 @@ struct vm {
      * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
     void (*kick_hook)(struct vm *vm);
     volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
+    struct vm_iothreads *iothreads; /* vm/ only: finished disk jobs, collected with input */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;
