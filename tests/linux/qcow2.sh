@@ -14,7 +14,9 @@
 #          convert: debugfs finds /newfile's line and /big's md5sum, and
 #          e2fsck -fn is clean.
 # A second boot with -snapshot writes the same way and must leave
-# top.qcow2 byte-identical.
+# top.qcow2 byte-identical; a third writes through virtio-blk with
+# cache=none (-drive if=virtio: its I/O threads call block/ at once) and
+# is checked as the first.
 # Systems: btvm (LINUX_TEST_BTVM=0 skips it) and qemu-system-i386 TCG as
 # the reference (LINUX_TEST_QEMU=1). BTVM overrides the binary,
 # LINUX_TEST_TIMEOUT the per-boot limit in seconds (600).
@@ -33,14 +35,14 @@ for t in mke2fs debugfs e2fsck qemu-img; do
     command -v "$t" >/dev/null || { say "$t missing (scripts/deps.sh)"; exit 1; }
 done
 
-guest_script() {
-    printf "NEW='%s'\n" "$1"
+guest_script() { # guest_script <line for /newfile> [disk device, default sda]
+    printf "NEW='%s'\nDEV=/dev/%s\n" "$1" "${2:-sda}"
     cat <<'SH'
 dmesg -n 1
 echo "== modules"; btvm-disk-modules; echo "status $?"
-i=0; while [ ! -b /dev/sda ]; do [ $i -ge 300 ] && break; usleep 100000; i=$((i + 1)); done
+i=0; while [ ! -b $DEV ]; do [ $i -ge 300 ] && break; usleep 100000; i=$((i + 1)); done
 mkdir -p /mnt/d
-echo "== known"; mount -t ext2 /dev/sda /mnt/d && cat /mnt/d/known.txt
+echo "== known"; mount -t ext2 $DEV /mnt/d && cat /mnt/d/known.txt
 echo "== write"; echo "$NEW" >/mnt/d/newfile && dd if=/dev/urandom of=/mnt/d/big bs=64k count=32 2>/dev/null && echo written
 echo "== md5"; md5sum /mnt/d/big | cut -d' ' -f1
 sync && umount /mnt/d
@@ -131,8 +133,25 @@ run_one() {
     guest_checks "$sys" "$st" "$tmp/serial2.log" "$known"
     check "$sys" "host: -snapshot changed the images" bash -c "cd '$tmp' && sha256sum -c --quiet top.sum"
 
+    # virtio-blk with cache=none: requests from the I/O threads at once.
+    newline="btvm virtio wrote $(rnd)"
+    boot "$sys" "file=$tmp/top.qcow2,format=qcow2,if=virtio,cache=none" \
+        "$(linux_cmdline "$(guest_script "$newline" vda)")" "$tmp/serial3.log"
+    st=$?
+    guest_checks "$sys" "$st" "$tmp/serial3.log" "$known"
+    got=$(qemu-img check "$tmp/top.qcow2" 2>&1); st=$?
+    check "$sys" "host: virtio: qemu-img check status $st: $(printf '%s\n' "$got" | tail -n 3 | tr '\n' ' ')" \
+        [ "$st" -eq 0 ]
+    qemu-img convert -f qcow2 -O raw "$tmp/top.qcow2" "$tmp/out.raw"
+    got=$(debugfs -R 'cat /newfile' "$tmp/out.raw" 2>/dev/null)
+    check "$sys" "host: virtio: /newfile '$got', want '$newline'" [ "$got" = "$newline" ]
+    sum=$(debugfs -R 'cat /big' "$tmp/out.raw" 2>/dev/null | md5sum | cut -d' ' -f1)
+    check "$sys" "host: virtio: /big md5 $sum, guest said '$md5'" [ "$sum" = "$md5" ]
+    got=$(e2fsck -fn "$tmp/out.raw" 2>&1); st=$?
+    check "$sys" "host: virtio: e2fsck -fn status $st" [ "$st" -eq 0 ]
+
     if [ "$bad" -ne 0 ]; then fail=1
-    else say "$sys: all checks ok (ext2 on qcow2 over qcow2: qemu-img check clean, data read back, -snapshot left the image alone)"
+    else say "$sys: all checks ok (ext2 on qcow2 over qcow2 via IDE and virtio cache=none: qemu-img check clean, data read back, -snapshot left the image alone)"
     fi
     rm -rf "$tmp"
 }
