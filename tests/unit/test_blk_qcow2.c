@@ -163,6 +163,56 @@ START_TEST(backing_files)
 }
 END_TEST
 
+/* Hide an image's backing format extension (its type becomes one nobody
+ * knows, which readers skip), so the backing file's format is probed. */
+static void hide_backing_format(const char *name)
+{
+    int fd = open(in_dir(name), O_RDWR);
+    uint8_t h[4096];
+    ck_assert_int_eq(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+    uint32_t p = (uint32_t)h[100] << 24 | h[101] << 16 | h[102] << 8 | h[103];
+    bool found = false;
+    while (p + 8 <= sizeof(h)) {
+        uint32_t type = (uint32_t)h[p] << 24 | h[p + 1] << 16 | h[p + 2] << 8 | h[p + 3];
+        uint32_t len = (uint32_t)h[p + 4] << 24 | h[p + 5] << 16 | h[p + 6] << 8 | h[p + 7];
+        if (type == 0)
+            break;
+        if (type == 0xe2792acau) {
+            static const uint8_t unknown[4] = { 0x7b, 0x7b, 0x7b, 0x7b };
+            ck_assert_int_eq(pwrite(fd, unknown, 4, p), 4);
+            found = true;
+        }
+        p += 8 + ((len + 7) & ~7u);
+    }
+    close(fd);
+    ck_assert_msg(found, "%s has no backing format extension", name);
+}
+
+/* Without a backing format in the header, the backing file's own first
+ * bytes decide: qcow2 under qcow2, raw under that. */
+START_TEST(backing_format_probed)
+{
+    int ex = expect_file("want.raw", 4 << 20);
+    ck_assert_int_eq(sh("qemu-img create -q -f raw base.raw 4M && "
+                        "qemu-img create -q -f qcow2 -b base.raw -F raw mid.qcow2 4M && "
+                        "qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 top.qcow2 4M"), 0);
+    struct blk *b = open_img("base.raw", BLK_FMT_RAW, false, false, BLK_CACHE_WRITEBACK);
+    write_both(b, ex, 0, 2048, 1);
+    blk_close(b);
+    b = open_img("mid.qcow2", BLK_FMT_QCOW2, false, false, BLK_CACHE_WRITEBACK);
+    write_both(b, ex, 1000, 3000, 2);
+    blk_close(b);
+    hide_backing_format("mid.qcow2");
+    hide_backing_format("top.qcow2");
+    b = open_img("top.qcow2", BLK_FMT_QCOW2, false, false, BLK_CACHE_WRITEBACK);
+    write_both(b, ex, 5000, 100, 3);
+    assert_same(b, ex);
+    blk_close(b);
+    ck_assert_int_eq(sh("qemu-img check -q top.qcow2"), 0);
+    close(ex);
+}
+END_TEST
+
 START_TEST(discard_and_write_zeroes)
 {
     ck_assert_int_eq(sh("qemu-img create -q -f qcow2 -o cluster_size=4096 img.qcow2 16M"), 0);
@@ -423,6 +473,7 @@ int main(void)
     tcase_add_test(tc, small_clusters_cross_every_boundary);
     tcase_add_test(tc, refcount_widths);
     tcase_add_test(tc, backing_files);
+    tcase_add_test(tc, backing_format_probed);
     tcase_add_test(tc, discard_and_write_zeroes);
     tcase_add_test(tc, threads_write_at_once);
     tcase_add_test(tc, cache_none);
