@@ -140,6 +140,10 @@ static int tc_get(struct qcow2 *q, struct tcache *c, uint64_t off, bool fresh, s
     for (int i = 0; i < c->n; i++) {
         struct tent *t = &c->e[i];
         if (t->off == off) {
+            if (fresh) {        /* only with a damaged image: start it over */
+                memset(t->data, 0, q->cs);
+                t->dirty = true;
+            }
             t->used = ++c->tick;
             *out = t;
             return 0;
