@@ -32,6 +32,9 @@ have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
 have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
 # Firmware boot (vm/firmware.c, tests/guest/biosboot.sh): the SeaBIOS QEMU uses.
 have_hdr /usr/share/seabios/bios-256k.bin || need+=(seabios)
+# block/ tests (tests/unit/test_blk*.c, tests/linux/qcow2.sh): qemu-img
+# makes, checks and compares qcow2 images.
+command -v qemu-img >/dev/null             || need+=(qemu-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

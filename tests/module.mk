@@ -74,3 +74,10 @@ $(BUILD)/tests/vncgrab: tests/tools/vncgrab.c | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) -o $@ $< -lvncclient
 guest-test: $(BUILD)/tests/vncgrab
 all: $(BUILD)/tests/vncgrab
+
+# An ext2 file system on a qcow2 IDE disk over a qcow2 backing file, and
+# -snapshot (tests/linux/qcow2.sh; block/qcow2.c); part of linux-test.
+linux-test: linux-qcow2-test
+.PHONY: linux-qcow2-test
+linux-qcow2-test: $(BUILD)/btvm linux linux-disk
+	@bash tests/linux/qcow2.sh

@@ -17,3 +17,7 @@ BTVM_SRCS += vm/keymap.c
 BTVM_SRCS += vm/filechr.c
 # SIGTERM/SIGINT/SIGHUP: the machine stops in order (vm/signals.c).
 BTVM_SRCS += vm/signals.c
+# Opening a command-line drive's image (format, cache, snapshot; block/).
+BTVM_SRCS += vm/drive_open.c
+# Virtio devices on the machine and the I/O threads behind virtio-blk
+BTVM_SRCS += vm/virtio_machine.c vm/iothread.c

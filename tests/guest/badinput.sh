@@ -63,8 +63,33 @@ expect "-m too large"      "between 2 and 3072"    run -k "$T/good.elf" -m 4096
 expect "-m not a number"   "not a size"            run -k "$T/good.elf" -m lots
 expect "bad --stats"       "--stats=json"          run -k "$T/good.elf" --stats=xml
 expect "bad --code-cache"  "code cache size"       run -k "$T/good.elf" --code-cache=1
-expect "-drive if=virtio"  "btvm has only IDE drives (if=ide)" run -k "$T/good.elf" \
-    -drive file=d.img,if=virtio
+expect "-drive if=scsi"    "btvm has if=ide and if=virtio" run -k "$T/good.elf" \
+    -drive file=d.img,if=scsi
+expect "-drive format"     "btvm reads format=raw and format=qcow2" run -k "$T/good.elf" \
+    -drive file=d.img,format=vmdk
+expect "-drive cache"      "btvm has cache=writeback and cache=none" run -k "$T/good.elf" \
+    -drive file=d.img,cache=directsync
+expect "-drive snapshot"   "expected snapshot=on or snapshot=off" run -k "$T/good.elf" \
+    -drive file=d.img,snapshot=2
+expect "-drive aio"        "unknown key 'aio'" run -k "$T/good.elf" -drive file=d.img,aio=native
+expect "virtio index"      "index= is for if=ide" run -k "$T/good.elf" \
+    -drive file=d.img,if=virtio,index=0
+
+# Images block/ cannot take: refused when the drives are opened, before the
+# guest starts.
+if command -v qemu-img >/dev/null; then
+    qemu-img create -q -f raw "$T/src.raw" 1M && printf data >>"$T/src.raw"
+    qemu-img convert -c -f raw -O qcow2 "$T/src.raw" "$T/comp.qcow2"
+    expect "compressed qcow2"  "compressed clusters" run -q -k "$T/good.elf" -hda "$T/comp.qcow2"
+    expect "raw as qcow2"      "not a qcow2 image" run -q -k "$T/good.elf" \
+        -drive "file=$T/src.raw,format=qcow2"
+    qemu-img create -q -f qcow2 -u -b "$T/gone.raw" -F raw "$T/orphan.qcow2" 1M
+    expect "missing backing"   "gone.raw" run -q -k "$T/good.elf" -hda "$T/orphan.qcow2"
+    qemu-img create -q -f qcow2 "$T/snap.qcow2" 1M && qemu-img snapshot -c s1 "$T/snap.qcow2"
+    expect "qcow2 snapshots"   "internal snapshots" run -q -k "$T/good.elf" -hda "$T/snap.qcow2"
+else
+    echo "badinput: qemu-img missing (scripts/deps.sh): qcow2 cases not run" >&2; fail=$((fail+1))
+fi
 expect "two drives at 2"   "IDE index 2 (secondary master) is already taken by -hdc 'a.img'" \
     run -k "$T/good.elf" -hdc a.img -cdrom b.iso
 
