@@ -7,3 +7,11 @@ BENCH_WORKLOADS := compute nano linux disk
 bench: all linux linux-disk
 	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh $(BENCH_WORKLOADS)
 	@BENCH_OUT=$(BUILD)/bench BTVM=$(BUILD)/btvm bash bench/report.sh
+
+# fwboot (bench/fwboot.sh): power-on to SeaBIOS's boot line, to GRUB and to
+# Linux's /init from build/bootimg/linux.iso. `make fwboot-bench` alone.
+BENCH_WORKLOADS += fwboot
+bench: bootimg
+.PHONY: fwboot-bench
+fwboot-bench: all bootimg
+	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh fwboot

@@ -113,7 +113,10 @@ for sys in "${systems[@]}"; do
             ticks=3000 sfx=
             [ $mode = idle100 ] && ticks=300 sfx=_100hz
             run_guest "$sys" $mode "$log"
-            grep -q "^idle: $ticks ticks" "$log" || bench_die "$sys: $mode guest did not finish (log: $log)"
+            # At least $ticks: a tick still due when the last one returns (a
+            # stalled host delivers two at once) is taken before the CLI.
+            got=$(sed -n 's/^idle: \([0-9]*\) ticks.*/\1/p' "$log" | head -n 1)
+            [ -n "$got" ] && [ "$got" -ge "$ticks" ] || bench_die "$sys: $mode guest did not finish (log: $log)"
             read -r wall usr sy < <(tail -n 1 "$log.time")
             awk -v s="$sys" -v w="$wall" -v u="$usr" -v k="$sy" -v x="$sfx" \
                 'BEGIN { printf "idle_cpu%s %s %.2f %%core\nidle_cpu_s%s %s %.2f s\n", x, s, 100 * (u + k) / w, x, s, u + k }' >>"$sysraw"

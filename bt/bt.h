@@ -221,6 +221,10 @@ static inline struct bt_vcpu *bt_vcpu_of(struct cpu *c)
     return (struct bt_vcpu *)((uint8_t *)c - offsetof(struct bt_vcpu, cpu));
 }
 
+/* engine.c: the max most frequent callout kinds (by count, descending)
+ * into idx; how many. */
+int bt_top_callouts(const struct bt *bt, int *idx, int max);
+
 /* blocks.c */
 uint32_t bt_mode_key(const struct cpu *c);
 void bt_free_co_recs(struct bt_co_rec *r);

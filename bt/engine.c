@@ -406,7 +406,7 @@ static const char *exit_names[BT_EXIT_KINDS] = {
 };
 
 /* The most frequent callouts, by instruction (only counted with --stats). */
-static int top_callouts(const struct bt *bt, int *idx, int max)
+int bt_top_callouts(const struct bt *bt, int *idx, int max)
 {
     int n = 0;
     if (!bt->callout_counts)
@@ -415,8 +415,11 @@ static int top_callouts(const struct bt *bt, int *idx, int max)
         uint64_t v = bt->callout_counts[m];
         if (!v)
             continue;
-        int at = n < max ? n++ : max - 1;
-        if (at == max - 1 && n == max && bt->callout_counts[idx[at]] >= v)
+        /* Full: v replaces the smallest kept one if it beats it (idx[max-1]
+         * is only read once it was written: the twelfth kind seen fills it). */
+        bool full = n == max;
+        int at = full ? max - 1 : n++;
+        if (full && bt->callout_counts[idx[at]] >= v)
             continue;
         idx[at] = m;
         while (at > 0 && bt->callout_counts[idx[at - 1]] < bt->callout_counts[idx[at]]) {
@@ -434,7 +437,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
     const struct bt_stats *s = &bt->st;
     const struct smmu_stats *m = &bt->mmu.stats;
     int top[12];
-    int ntop = top_callouts(bt, top, 12);
+    int ntop = bt_top_callouts(bt, top, 12);
     typedef unsigned long long ull;
     if (json) {
         fprintf(f, "{\"engine\":\"bt\"");

@@ -5,8 +5,10 @@
  *
  * PM1_STS bits are set by hardware and cleared by writing 1 (WAK_STS,
  * TMR_STS, ...); PM1_EN enables them as SCI sources; the SCI (IRQ 9, level)
- * is high while an enabled status bit is set. PM1_CNT: SCI_EN is always 1
- * (no SMI_CMD: the machine is always in ACPI mode); SLP_EN is write-only
+ * is high while an enabled status bit is set. PM1_CNT: SCI_EN starts at 1
+ * without firmware (no SMI_CMD: the machine is always in ACPI mode), at 0
+ * with it, until the OS asks the APM port (dev_acpi_pm_set_sci_en); it is
+ * also writable, as on the PIIX4; SLP_EN is write-only
  * and, with SLP_TYP = the \_S5 value, powers the machine off. The PM timer
  * counts at 3.579545 MHz from the host clock, 24 bits wide; TMR_STS is set
  * each time its bit 23 changes (and raises the SCI when TMR_EN is set).
@@ -56,6 +58,7 @@ struct dev_acpi_pm {
     struct dev_timer timer;  /* next bit-23 change while TMR_EN is set */
     struct dev_irq_line sci;
     int sci_level;
+    bool sci_en;   /* PM1_CNT.SCI_EN (also dev_acpi_pm_set_sci_en: the APM port) */
     void (*power_off)(void *ctx);
     void *ctx;
 };
@@ -107,7 +110,7 @@ static uint8_t reg_byte(const struct dev_acpi_pm *pm, unsigned off, uint32_t tmr
     switch (off & ~1u) {
     case R_STS: v = pm->sts; break;
     case R_EN:  v = pm->en; break;
-    case R_CNT: v = (pm->cnt & CNT_RW) | CNT_SCI_EN; break;
+    case R_CNT: v = (pm->cnt & CNT_RW) | (pm->sci_en ? CNT_SCI_EN : 0); break;
     case R_TMR: v = tmr & 0xFFFF; break;
     case R_TMR + 2: v = tmr >> 16; break;
     default: v = 0; break;  /* offsets 6-7: nothing there */
@@ -118,6 +121,9 @@ static uint8_t reg_byte(const struct dev_acpi_pm *pm, unsigned off, uint32_t tmr
 static void write_cnt(struct dev_acpi_pm *pm, uint16_t v, uint16_t mask)
 {
     pm->cnt = (uint16_t)((pm->cnt & ~(mask & CNT_RW)) | (v & mask & CNT_RW));
+    /* SCI_EN is read/write on the PIIX4 (PMCNTRL bit 0) and in QEMU. */
+    if (mask & CNT_SCI_EN)
+        pm->sci_en = v & CNT_SCI_EN;
     /* GBL_RLS would tell a BIOS the OS released the global lock: no BIOS. */
     if ((mask & CNT_SLP_EN) && (v & CNT_SLP_EN)) {
         unsigned typ = (pm->cnt & CNT_SLP_TYP) >> CNT_SLP_TYP_SHIFT;
@@ -188,6 +194,7 @@ struct dev_acpi_pm *dev_acpi_pm_new(struct dev_bus *bus, struct dev_timers *time
         fprintf(stderr, "btvm: acpi-pm: out of memory\n");
         return NULL;
     }
+    pm->sci_en = true;
     pm->t0_ns = dev_clock_ns();
     pm->timers = timers;
     pm->sci = sci;
@@ -213,4 +220,14 @@ void dev_acpi_pm_free(struct dev_acpi_pm *pm)
         return;
     dev_timers_remove(pm->timers, &pm->timer);
     free(pm);
+}
+
+void dev_acpi_pm_set_sci_en(struct dev_acpi_pm *pm, bool on)
+{
+    pm->sci_en = on;
+}
+
+bool dev_acpi_pm_sci_en(const struct dev_acpi_pm *pm)
+{
+    return pm->sci_en;
 }

@@ -1,14 +1,16 @@
 /*
  * devices/acpi_pm.h — the ACPI fixed hardware of a PIIX4-like chipset:
  * PM1a event block (status, enable), PM1a control block and the PM timer,
- * at the ports the FADT (vm/acpi_tables.c) names. ACPI mode is always on
- * (no SMI_CMD), so SCI_EN reads 1. The block is relocatable: the PIIX4
+ * at the ports the FADT (vm/acpi_tables.c) names. Without firmware ACPI
+ * mode is always on (no SMI_CMD), so SCI_EN reads 1; with firmware the OS
+ * enables it through the APM port (SMI_CMD 0xB2). The block is relocatable: the PIIX4
  * ACPI function (devices/piix.c) moves it to its PMBA while PMREGMISC
  * enables it. docs/devices.md.
  */
 #ifndef BTVM_DEV_ACPI_PM_H
 #define BTVM_DEV_ACPI_PM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "devices/bus.h"
 #include "devices/irq.h"
@@ -49,6 +51,11 @@ int dev_acpi_pm_set_base(struct dev_acpi_pm *pm, uint16_t base);
 uint16_t dev_acpi_pm_base(const struct dev_acpi_pm *pm);
 
 /* The PM timer's current value (24 bits), for tests. */
+/* PM1_CNT.SCI_EN: 1 at creation (no SMI_CMD: always in ACPI mode); with
+ * firmware, the PIIX4's APM port 0xB2 sets and clears it (ACPI_ENABLE /
+ * ACPI_DISABLE, devices/piix.c). */
+void dev_acpi_pm_set_sci_en(struct dev_acpi_pm *pm, bool on);
+bool dev_acpi_pm_sci_en(const struct dev_acpi_pm *pm);
 uint32_t dev_acpi_pm_timer(const struct dev_acpi_pm *pm);
 
 #endif

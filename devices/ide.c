@@ -153,6 +153,7 @@ struct dev_ide {
     struct dev_dma dma;
     struct channel ch[2];
     uint16_t bm_base;
+    bool bus_master;     /* the PCI function's Bus Master Enable */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -1288,7 +1289,7 @@ static bool dma_op(enum op op)
 /* Run the waiting DMA command if the engine is started. */
 static void dma_try(struct channel *ch)
 {
-    if (!(ch->bmic & BMIC_START))
+    if (!(ch->bmic & BMIC_START) || !ch->ide->bus_master)
         return;
     for (int i = 0; i < 2; i++) {
         struct drive *d = &ch->d[(ch->unit + i) & 1];
@@ -1509,6 +1510,14 @@ int dev_ide_set_decode(struct dev_ide *ide, int channel, bool on)
     }
     ch->decode = on;
     return 0;
+}
+
+void dev_ide_set_bus_master(struct dev_ide *ide, bool enabled)
+{
+    ide->bus_master = enabled;
+    if (enabled)
+        for (int c = 0; c < 2; c++)
+            dma_try(&ide->ch[c]);
 }
 
 int dev_ide_set_bm_base(struct dev_ide *ide, uint16_t port)

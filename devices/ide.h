@@ -57,6 +57,10 @@ int dev_ide_attach(struct dev_ide *ide, int channel, int unit,
 /* Bus-master registers at port..port+15 (primary 0-7, secondary 8-15);
  * port 0 unmaps them; low 4 bits ignored. 0 or the bus's -errno. */
 int dev_ide_set_bm_base(struct dev_ide *ide, uint16_t port);
+/* The PCI function's Bus Master Enable (power-on: off). While off, a
+ * started bus-master engine waits (BMIS active, no memory access, no
+ * interrupt); setting it lets the waiting transfer run. */
+void dev_ide_set_bus_master(struct dev_ide *ide, bool enabled);
 /* Claim (on) or release (off) channel 0/1's command block and control
  * port. While off the ports read all-ones as unclaimed; drive state stays.
  * 0, -EINVAL, or the bus's -errno. */

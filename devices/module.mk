@@ -17,6 +17,8 @@ BTVM_SRCS += devices/ide.c
 BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
 # VGA with Bochs VBE (PCI 1234:1111): registers and planar memory, VBE/PCI, rendering
 BTVM_SRCS += devices/vga.c devices/vga_vbe.c devices/vga_render.c
+# System control port A (0x92: fast A20, fast reset)
+BTVM_SRCS += devices/port92.c
 # PS/2 keyboard and mouse behind the i8042
 BTVM_SRCS += devices/ps2kbd.c devices/ps2mouse.c
 BTVM_SRCS += devices/virtio_ring.c devices/virtio_pci.c devices/virtio_blk.c

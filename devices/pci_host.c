@@ -67,6 +67,12 @@ void dev_pci_fn_init(struct dev_pci_fn *fn, const char *name, uint16_t vendor, u
     fn->cfg[DEV_PCI_CLASS] = (uint8_t)(class_code >> 8);
     fn->cfg[DEV_PCI_CLASS + 1] = (uint8_t)(class_code >> 16);
     fn->cfg[DEV_PCI_HEADER_TYPE] = header_type;
+    if (!(header_type & 0x7F)) {
+        /* QEMU gives every function its subsystem ID (Red Hat, QEMU);
+         * SeaBIOS recognizes QEMU by the host bridge's. */
+        dev_pci_set16(fn->cfg, DEV_PCI_SUBSYS_VENDOR, 0x1AF4);
+        dev_pci_set16(fn->cfg, DEV_PCI_SUBSYS_ID, 0x1100);
+    }
     dev_pci_set16(fn->wmask, DEV_PCI_COMMAND, 0x0147); /* I/O, memory, master, parity, SERR */
     fn->wmask[DEV_PCI_LATENCY] = 0xFF;
     fn->wmask[DEV_PCI_INT_LINE] = 0xFF;                /* scratch for the OS */
@@ -79,8 +85,10 @@ int dev_pci_fn_set_bar(struct dev_pci_fn *fn, unsigned i, enum dev_pci_bar_type 
     if (i >= 6 || !size || (size & (size - 1)))
         return -EINVAL;
     uint32_t mask;
+    /* I/O BARs keep all 32 address bits writable, as QEMU's do: SeaBIOS
+     * sizes a BAR over 32 bits, and one set past 64 KiB decodes nowhere. */
     if (type == DEV_PCI_BAR_IO && size >= 4 && size <= 256)
-        mask = 0xFFFFu & ~(size - 1);
+        mask = ~(size - 1);
     else if (type == DEV_PCI_BAR_MEM32 && size >= 16)
         mask = ~(size - 1);
     else
@@ -108,7 +116,7 @@ static bool bar_target(const struct dev_pci_fn *fn, unsigned i, uint32_t *base)
     case DEV_PCI_BAR_IO:
         if (!(cmd & DEV_PCI_CMD_IO))
             return false;
-        *base = v & 0xFFFCu & ~(b->size - 1);
+        *base = v & ~3u & ~(b->size - 1);
         top = 0xFFFF;
         break;
     case DEV_PCI_BAR_MEM32:

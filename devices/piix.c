@@ -24,6 +24,10 @@
  *   decode at PMBA. DEVACTB 0x58-0x5B is stored, 0x5B = 0x02 (APMC_EN: as
  *   QEMU with SMM off, it tells SeaBIOS SMM is set up). SMBus (SMBBA 0x90)
  *   is not modelled: reads 0.
+ *   The APM ports (PIIX4 datasheet 7.2): APMC 0xB2, whose writes of 0xF1
+ *   (ACPI_ENABLE) and 0xF0 (ACPI_DISABLE) set and clear PM1_CNT.SCI_EN —
+ *   what QEMU's piix4 does; with SMM off no SMI is raised — and APMS 0xB3,
+ *   a scratch byte.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,9 +43,33 @@ struct dev_piix {
     struct dev_pci_fn isa, ide, acpi;
     uint8_t pirq[4];          /* as last reported */
     bool ide_on[2];
+    bool ide_master;      /* the IDE function's Bus Master Enable, as last reported */
     uint16_t bm_port;
     int pm_err;               /* last dev_acpi_pm_set_base result */
+    uint8_t apmc, apms;       /* APM control and status ports */
+    bool apm_on;              /* registered on the bus */
 };
+
+/* ---- APM ports 0xB2/0xB3 ---- */
+
+static void apm_io(void *opaque, uint64_t offset, unsigned size, bool is_write, uint64_t *data)
+{
+    struct dev_piix *p = opaque;
+    for (unsigned i = 0; i < size && offset + i < 2; i++) {
+        uint8_t *r = offset + i == 0 ? &p->apmc : &p->apms;
+        if (!is_write) {
+            if (i == 0)
+                *data = 0;
+            *data |= (uint64_t)*r << (8 * i);
+            continue;
+        }
+        *r = (uint8_t)(*data >> (8 * i));
+        if (r == &p->apmc && *r == DEV_PIIX_APM_ACPI_ENABLE)
+            dev_acpi_pm_set_sci_en(p->pm, true);
+        else if (r == &p->apmc && *r == DEV_PIIX_APM_ACPI_DISABLE)
+            dev_acpi_pm_set_sci_en(p->pm, false);
+    }
+}
 
 /* ---- 00:01.0 ISA bridge ---- */
 
@@ -95,6 +123,12 @@ static void ide_write(struct dev_pci_fn *fn, unsigned reg, unsigned size, uint32
     (void)reg; (void)size; (void)value;
     struct dev_piix *p = fn->opaque;
     bool io = dev_pci_get16(fn->cfg, DEV_PCI_COMMAND) & DEV_PCI_CMD_IO;
+    bool master = dev_pci_get16(fn->cfg, DEV_PCI_COMMAND) & DEV_PCI_CMD_MASTER;
+    if (master != p->ide_master) {
+        p->ide_master = master;
+        if (p->ops.bm_enable)
+            p->ops.bm_enable(p->ops.ctx, master);
+    }
     for (unsigned ch = 0; ch < 2; ch++) {
         bool on = io && (dev_pci_get16(fn->cfg, DEV_PIIX_IDETIM + 2 * ch) & DEV_PIIX_IDETIM_IDE);
         if (on != p->ide_on[ch]) {
@@ -192,6 +226,9 @@ struct dev_piix *dev_piix_new(struct dev_pci_host *h, struct dev_acpi_pm *pm,
         err = dev_pci_register(h, DEV_PIIX_DEVFN_ACPI, &p->acpi);
         if (!err)
             err = dev_acpi_pm_set_base(pm, 0);   /* PMREGMISC = 0 */
+        if (!err)
+            err = dev_bus_register_pio(dev_pci_host_bus(h), DEV_PIIX_APM_PORT, 2, "apm", apm_io, p);
+        p->apm_on = !err;
     }
     if (err) {
         fprintf(stderr, "btvm: piix: cannot add the functions at 00:01: %s\n", strerror(-err));
@@ -206,6 +243,8 @@ void dev_piix_free(struct dev_piix *p)
     if (!p)
         return;
     memset(&p->ops, 0, sizeof(p->ops));
+    if (p->apm_on)
+        dev_bus_unregister_pio(dev_pci_host_bus(p->host), DEV_PIIX_APM_PORT);
     struct dev_pci_fn *fns[] = { &p->isa, &p->ide, &p->acpi };
     for (size_t i = 0; i < 3; i++)
         if (fns[i]->host == p->host && dev_pci_fn_at(p->host, fns[i]->devfn) == fns[i])

@@ -46,6 +46,9 @@ struct dev_piix_ops {
     void (*ide_decode)(void *ctx, unsigned channel, bool enabled);
     /* The bus-master IDE registers are at ports port..port+15; 0: not decoded. */
     void (*bm_base)(void *ctx, uint16_t port);
+    /* The IDE function's Bus Master Enable (command bit 2): without it the
+     * bus-master engine cannot reach memory. */
+    void (*bm_enable)(void *ctx, bool enabled);
     void *ctx;
 };
 
@@ -55,6 +58,11 @@ struct dev_piix;
  * (not routed), IDE decode off and BAR4 unprogrammed, PM not decoded —
  * which unmaps pm's registers (pm may be NULL: no 00:01.3). A firmware-less
  * boot calls dev_piix_firmware_setup() next. NULL on error (printed). */
+/* PIIX4 APM control (0xB2) and status (0xB3) ports; SMI_CMD in the FADT. */
+#define DEV_PIIX_APM_PORT 0xB2u
+#define DEV_PIIX_APM_ACPI_ENABLE  0xF1u
+#define DEV_PIIX_APM_ACPI_DISABLE 0xF0u
+
 struct dev_piix *dev_piix_new(struct dev_pci_host *h, struct dev_acpi_pm *pm,
                               const struct dev_piix_ops *ops);
 /* Unregisters the functions (no hooks called). Before dev_pci_host_free

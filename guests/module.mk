@@ -136,5 +136,24 @@ GUESTS += $(GUEST_DIR)/vgatest.elf
 $(GUEST_DIR)/vgatest.elf: $(GUEST_OBJ)/vgatest/vgatest.o
 .SECONDARY: $(GUEST_OBJ)/vgatest/vgatest.o
 
+# ---- chipsettest: ROM, PAM shadowing, A20, APM (tests/guest/chipsettest.sh) ----
+GUESTS += $(GUEST_DIR)/chipsettest.elf
+$(GUEST_DIR)/chipsettest.elf: $(GUEST_OBJ)/chipsettest/chipsettest.o
+.SECONDARY: $(GUEST_OBJ)/chipsettest/chipsettest.o
+# ---- biosboot: boot sectors the BIOS loads (tests/guest/biosboot.sh) ----
+GUESTS += $(GUEST_DIR)/biosboot/mbr.bin $(GUEST_DIR)/biosboot/cd.bin $(GUEST_DIR)/biosboot/a20.bin
+$(GUEST_DIR)/biosboot/%.bin: guests/biosboot/%.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c $< -o $(@:.bin=.o)
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o $@ $(@:.bin=.o)
+# The images the BIOS boots them from (tests/hav/nested.sh; biosboot.sh makes its own).
+GUESTS += $(GUEST_DIR)/biosboot/mbr.img $(GUEST_DIR)/biosboot/cd.iso
+$(GUEST_DIR)/biosboot/mbr.img: $(GUEST_DIR)/biosboot/mbr.bin
+	cp $< $@ && truncate -s 1M $@
+$(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
+	rm -rf $@.d && mkdir -p $@.d && cp $< $@.d/boot.bin
+	xorriso -as mkisofs -quiet -o $@ -b boot.bin -no-emul-boot -boot-load-size 4 $@.d 2>/dev/null
+	rm -rf $@.d
+
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)

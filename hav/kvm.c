@@ -63,6 +63,99 @@ static void hav_free(struct hav *h)
     free(h);
 }
 
+/*
+ * Guest memory as KVM memslots (docs/hav.md): RAM below 0xC0000 (below
+ * 0xA0000 when a device such as a VGA claims the legacy video window, whose
+ * accesses must then exit) and above 1 MiB from vm->dram; each PAM segment of 0xC0000-0xFFFFF from the CPU's
+ * view in vm->ram (RAM, the ROM or all-ones, as vm/firmware.c maps it),
+ * read-only unless it is plain RAM; the ROM below 4 GiB read-only. A write
+ * to a read-only slot exits as MMIO: it goes to RAM in a write-only PAM
+ * segment (reads see the ROM there), else the bus drops it. The slots of the PAM segments are remade when
+ * vm_engine_ops.mem_changed says a PAM byte changed.
+ */
+enum { SLOT_LOW, SLOT_HIGH, SLOT_ROM, SLOT_SEG0 };
+#define LOW_END 0xC0000u
+#define LEGACY_BASE 0xA0000u /* the legacy video window: RAM unless a device (VGA) has it */
+#define HIGH_BASE 0x100000u
+
+static int set_slot(struct hav *h, uint32_t slot, uint64_t gpa, uint64_t len, const void *host,
+                    bool readonly)
+{
+    struct kvm_userspace_memory_region mr = {
+        .slot = slot,
+        .flags = readonly ? KVM_MEM_READONLY : 0,
+        .guest_phys_addr = gpa,
+        .memory_size = len,
+        .userspace_addr = (uint64_t)(uintptr_t)host,
+    };
+    return ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr);
+}
+
+/* Flags of a slot can only change by deleting it (size 0) first. */
+static int map_segment(struct hav *h, unsigned i)
+{
+    struct vm *vm = h->vm;
+    const struct vm_memseg *s = &vm->memseg[i];
+    if (set_slot(h, SLOT_SEG0 + i, s->base, 0, NULL, false) < 0 && errno != EINVAL)
+        return -1;
+    return set_slot(h, SLOT_SEG0 + i, s->base, s->len, vm->ram + s->base,
+                    !(s->reads_ram && s->writes_ram));
+}
+
+static int map_memory(struct hav *h, const char **what)
+{
+    struct vm *vm = h->vm;
+    uint8_t *ram = vm->dram ? vm->dram : vm->ram;
+    bool segs = vm->memseg[0].len != 0;
+    if (!segs) /* no CPU view (a unit test's vm): all RAM, one slot */
+        return set_slot(h, SLOT_LOW, 0, vm->ram_size, ram, false);
+    bool legacy_ram = true;
+    for (uint64_t a = LEGACY_BASE; a < LOW_END; a += 4096)
+        legacy_ram &= !vm_mmio_claimed(vm, a);
+    if (set_slot(h, SLOT_LOW, 0, legacy_ram ? LOW_END : LEGACY_BASE, ram, false) < 0 ||
+        set_slot(h, SLOT_HIGH, HIGH_BASE, vm->ram_size - HIGH_BASE, ram + HIGH_BASE, false) < 0)
+        return -1;
+    bool ro_ok = ioctl(h->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+    for (unsigned i = 0; i < VM_MEMSEGS; i++) {
+        if (!(vm->memseg[i].reads_ram && vm->memseg[i].writes_ram) && !ro_ok) {
+            *what = "read-only memory for the BIOS areas (KVM_CAP_READONLY_MEM)";
+            errno = ENOTSUP;
+            return -1;
+        }
+        if (map_segment(h, i) < 0)
+            return -1;
+    }
+    if (vm->rom_base) {
+        if (vm->rom_base < HAV_TSS_ADDR + 3 * 4096ull) {
+            *what = "a ROM over 256 KiB: it would cover the TSS KVM needs at 0xFFFBD000";
+            errno = ENOTSUP;
+            return -1;
+        }
+        if (!ro_ok) {
+            *what = "read-only memory for the BIOS ROM (KVM_CAP_READONLY_MEM)";
+            errno = ENOTSUP;
+            return -1;
+        }
+        if (set_slot(h, SLOT_ROM, vm->rom_base, (1ull << 32) - vm->rom_base,
+                     vm->ram + vm->rom_base, true) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void hav_mem_changed(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+    struct hav *h = vm->engine_priv;
+    for (unsigned i = 0; h && i < VM_MEMSEGS; i++) {
+        const struct vm_memseg *s = &vm->memseg[i];
+        if (s->len && gpa < s->base + s->len && s->base < gpa + len && map_segment(h, i) < 0) {
+            fprintf(stderr, "btvm: kvm: remapping 0x%x-0x%x: %s\n", s->base,
+                    s->base + s->len - 1, strerror(errno));
+            vm_request_stop(vm, 1);
+        }
+    }
+}
+
 static int hav_init(struct vm *vm)
 {
     struct hav *h = calloc(1, sizeof(*h));
@@ -83,14 +176,8 @@ static int hav_init(struct vm *vm)
     what = "KVM_SET_TSS_ADDR";
     if (ioctl(h->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)HAV_TSS_ADDR) < 0)
         goto fail;
-    struct kvm_userspace_memory_region mr = {
-        .slot = 0,
-        .guest_phys_addr = 0,
-        .memory_size = vm->ram_size,
-        .userspace_addr = (uint64_t)(uintptr_t)vm->ram,
-    };
     what = "KVM_SET_USER_MEMORY_REGION";
-    if (ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
+    if (map_memory(h, &what) < 0)
         goto fail;
     what = "KVM_CREATE_VCPU";
     h->vcpu_fd = ioctl(h->vm_fd, KVM_CREATE_VCPU, 0);
@@ -178,11 +265,30 @@ static void do_pio(struct hav *h)
     h->st.pio += run->io.count;
 }
 
+/* A write that left a read-only slot of a PAM segment whose writes go to
+ * RAM (write-only: reads see the ROM): true once it is in RAM. */
+static bool pam_write(struct hav *h, uint64_t gpa, const void *data, unsigned len)
+{
+    struct vm *vm = h->vm;
+    for (unsigned i = 0; i < VM_MEMSEGS; i++) {
+        const struct vm_memseg *s = &vm->memseg[i];
+        if (s->writes_ram && gpa >= s->base && gpa + len <= (uint64_t)s->base + s->len) {
+            memcpy((vm->dram ? vm->dram : vm->ram) + gpa, data, len);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void do_mmio(struct hav *h)
 {
     struct kvm_run *run = h->run;
     uint64_t v = 0;
     unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    if (run->mmio.is_write && pam_write(h, run->mmio.phys_addr, run->mmio.data, len)) {
+        h->st.mmio++;
+        return;
+    }
     if (run->mmio.is_write)
         memcpy(&v, run->mmio.data, len);
     vm_mmio(h->vm, run->mmio.phys_addr, len, run->mmio.is_write, &v);
@@ -370,6 +476,7 @@ static void hav_destroy(struct vm *vm)
 }
 
 const struct vm_engine_ops hav_engine_ops = {
+    .mem_changed = hav_mem_changed,
     .name = "kvm",
     .probe = hav_probe,
     .init = hav_init,

@@ -17,12 +17,24 @@ command -v qemu-system-i386 >/dev/null     || need+=(qemu-system-x86)
 have_sbin() { PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null; }
 have_sbin mke2fs && have_sbin debugfs && have_sbin e2fsck || need+=(e2fsprogs)
 command -v xorriso >/dev/null              || need+=(xorriso)   # disk.sh, idetest.sh: ISOs
+# guests/bootimg (make bootimg): GRUB for BIOS PCs (grub-mkrescue,
+# grub-mkimage, boot.img), sfdisk for the disk image's partition table,
+# and memtest86+'s BIOS ISO and binary.
+command -v grub-mkrescue >/dev/null && command -v grub-mkimage >/dev/null || need+=(grub-common)
+[ -f /usr/lib/grub/i386-pc/boot.img ]     || need+=(grub-pc-bin)
+have_sbin sfdisk                           || need+=(fdisk)
+[ -f /usr/lib/memtest86+/memtest86+ia32.iso ] || need+=(memtest86+)
 # tests/unit/test_acpi: iasl -d and acpiexec check the DSDT btvm writes.
 command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-tools)
 # The VGA's BIOS (vgabios-stdvga.bin) and --screendump's PNG (zlib).
 [ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
 have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
 have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
+# Firmware boot (vm/firmware.c, tests/guest/biosboot.sh): the SeaBIOS QEMU uses.
+have_hdr /usr/share/seabios/bios-256k.bin || need+=(seabios)
+# block/ tests (tests/unit/test_blk*.c, tests/linux/qcow2.sh): qemu-img
+# makes, checks and compares qcow2 images.
+command -v qemu-img >/dev/null             || need+=(qemu-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

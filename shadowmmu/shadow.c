@@ -114,12 +114,14 @@ static int hgrow(struct smmu_as *a)
  * store of 0 would make their untouched pages resident). */
 static inline bool is_dev(const struct smmu *m, uint64_t ppage)
 {
-    return ppage >= m->npages;
+    return ppage >= m->npages && !smmu_is_rom(m, ppage);
 }
 
+/* ROM pages share the extra slot too: they never change, so the only
+ * drop that reaches them (the direct page's) costs refills, nothing else. */
 static inline uint64_t rmap_index(const struct smmu *m, uint64_t ppage)
 {
-    return is_dev(m, ppage) ? m->npages : ppage;
+    return ppage >= m->npages ? m->npages : ppage;
 }
 
 static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage)
@@ -146,7 +148,7 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
     }
     uint64_t addend = (uint64_t)(uintptr_t)(m->ram + ((uint64_t)ppage << 12)) -
                       ((uint64_t)vpn << 12);
-    if (m->code_pages[ppage] || smmu_traced(m, ppage))
+    if (!smmu_page_writable(m, ppage) || m->code_pages[ppage] || smmu_traced(m, ppage))
         perm &= (uint8_t)~((1u << SMMU_T_SW) | (1u << SMMU_T_UW));
     for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
         TBL(m, t, vpn) = (perm >> t) & 1 ? addend : 0;

@@ -40,8 +40,12 @@ int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *b
     m->ram = ram;
     m->npages = ram_size >> 12;
     m->direct_ppage = ~0ull;
+    m->rom_first = 1ull << 20;
+    m->a20_mask = ~0u;
+    m->wram = ram;
     m->code_pages = calloc(m->npages ? m->npages : 1, 1);
-    int r = m->code_pages ? smmu_shadow_init(m) : -ENOMEM;
+    m->pg_flags = calloc(m->npages ? m->npages : 1, 1);
+    int r = m->code_pages && m->pg_flags ? smmu_shadow_init(m) : -ENOMEM;
     if (!r) {
         m->mode = ~0u; /* force the first switch */
         r = smmu_cr_write(m);
@@ -57,6 +61,7 @@ void smmu_destroy(struct smmu *m)
 {
     smmu_shadow_destroy(m);
     free(m->code_pages);
+    free(m->pg_flags);
 }
 
 int smmu_cr_write(struct smmu *m)
@@ -113,8 +118,13 @@ bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
     int t = smmu_table_for(acc);
     uint64_t e = m->tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
     if (e && t < SMMU_T_SX) {
-        *phys = e + lin - (uint64_t)(uintptr_t)m->ram;
-        return true;
+        /* Every data entry points at ram + its own guest-physical page
+         * (RAM, ROM and PAM pages alike), the direct page aside. */
+        uint64_t p = e + lin - (uint64_t)(uintptr_t)m->ram;
+        if (p < (1ull << 32)) {
+            *phys = p;
+            return true;
+        }
     }
     uint32_t pp;
     if (m->paging && smmu_shadow_lookup(m, lin >> 12, t, false, &pp)) {
@@ -128,9 +138,11 @@ bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
     return true;
 }
 
+/* Read from ram + phys: RAM (PAM pages included) and ROM. */
 static bool is_ram(struct smmu *m, uint64_t ppage)
 {
-    return ppage < m->npages && !dev_bus_mmio_page(m->bus, ppage << 12);
+    return (ppage < m->npages || smmu_is_rom(m, ppage)) &&
+           !dev_bus_mmio_page(m->bus, ppage << 12);
 }
 
 /* Walk for acc and shadow the page. Returns the guest-physical page, -1 on
@@ -184,12 +196,14 @@ uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
     }
     if (ppage < 0)
         return NULL;
-    if ((uint64_t)ppage >= m->npages) {
+    if ((uint64_t)ppage >= m->npages && !smmu_is_rom(m, (uint64_t)ppage)) {
         m->fill_direct = true; /* the direct device page: this access is emulated */
         return NULL;
     }
     if (acc & SMMU_ACC_W) {
         m->stats.fills_write++;
+        if (!smmu_page_writable(m, (uint64_t)ppage))
+            return NULL; /* ROM or PAM: the slow path drops or redirects it */
         if (smmu_traced(m, (uint64_t)ppage)) {
             m->fill_traced = true;
             return NULL; /* the write must be seen: emulate it */
@@ -224,13 +238,13 @@ uint8_t *smmu_write_ptr(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
         *fault = true;
         return NULL;
     }
-    return is_ram(m, phys >> 12) ? m->ram + phys : NULL;
+    return smmu_page_writable(m, phys >> 12) && is_ram(m, phys >> 12) ? m->ram + phys : NULL;
 }
 
 void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len)
 {
     uint64_t phys;
-    if (!len || !smmu_translate(m, lin, SMMU_ACC_W, &phys))
+    if (!len || !smmu_translate(m, lin, SMMU_ACC_W, &phys) || phys >> 12 >= m->npages)
         return;
     if (smmu_traced(m, phys >> 12))
         smmu_trace_write(m, phys, len);
@@ -259,7 +273,17 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
 /* One piece of an access, inside a page, already translated. */
 static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned len, bool write)
 {
-    if (is_ram(m, phys >> 12)) {
+    uint64_t ppage = phys >> 12;
+    if (write && is_ram(m, ppage) && !smmu_page_writable(m, ppage)) {
+        /* ROM, or a PAM area whose writes are disabled or go to the RAM
+         * under a ROM the reads see. */
+        if (ppage < m->npages && (m->pg_flags[ppage] & SMMU_PG_WALIAS))
+            memcpy(m->wram + phys, buf, len);
+        else
+            m->stats.rom_writes++;
+        return;
+    }
+    if (is_ram(m, ppage)) {
         uint8_t *ram = m->ram + phys;
         if (write) {
             bool traced = smmu_traced(m, phys >> 12);
@@ -375,6 +399,56 @@ void smmu_direct_allow(struct smmu *m, bool allow)
         smmu_drop_page(m, m->direct_ppage);
         m->stats.direct_drops++;
     }
+}
+
+void smmu_set_rom(struct smmu *m, uint64_t base)
+{
+    uint64_t first = base >> 12;
+    if (first < m->npages)
+        first = m->npages;
+    if (first == m->rom_first)
+        return;
+    smmu_flush(m); /* entries made while the pages were holes */
+    m->rom_first = first;
+}
+
+void smmu_set_ram_alias(struct smmu *m, uint8_t *wram)
+{
+    m->wram = wram ? wram : m->ram;
+}
+
+/* The hook drops the translations made from the page and unmarks it. */
+static void invalidate_code(struct smmu *m, uint64_t ppage)
+{
+    if (ppage < m->npages && m->code_pages[ppage] && m->code_write_hook)
+        m->code_write_hook(m->code_write_opaque, ppage << 12, 4096);
+}
+
+void smmu_set_page_flags(struct smmu *m, uint64_t ppage, unsigned n, uint8_t flags,
+                         bool content_changed)
+{
+    for (uint64_t p = ppage; p < ppage + n && p < m->npages; p++) {
+        if (m->pg_flags[p] == flags && !content_changed)
+            continue;
+        m->pg_flags[p] = flags;
+        smmu_drop_page(m, p);
+        if (content_changed)
+            invalidate_code(m, p);
+    }
+}
+
+void smmu_set_a20(struct smmu *m, bool on)
+{
+    uint32_t mask = on ? ~0u : ~(1u << 20);
+    if (mask == m->a20_mask)
+        return;
+    m->a20_mask = mask;
+    m->stats.a20_toggles++;
+    /* Every translation of an address with bit 20 set now means another
+     * page; which ones exist is not worth tracking for a rare event. */
+    smmu_flush(m);
+    for (uint64_t p = 0; p < m->npages; p++)
+        invalidate_code(m, p);
 }
 
 void smmu_mark_code(struct smmu *m, uint64_t phys_page)

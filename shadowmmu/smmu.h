@@ -42,6 +42,11 @@
 
 struct dev_bus;
 
+/* Per RAM page (smmu_set_page_flags): what the CPU's writes do when the
+ * page does not simply read and write RAM (the i440FX PAM shadow areas). */
+#define SMMU_PG_WDROP  1u /* writes are dropped (write-protected shadow RAM, or a ROM shown there) */
+#define SMMU_PG_WALIAS 2u /* reads see something else at ram + phys (ROM); writes go to wram + phys */
+
 /* Access kinds (bit flags). */
 #define SMMU_ACC_W 1u /* write */
 #define SMMU_ACC_U 2u /* user-mode access (CPL 3, not an implicit supervisor access) */
@@ -85,6 +90,8 @@ struct smmu_stats {
     uint64_t traced_writes; /* writes that reached a traced page, same value or not */
     uint64_t as_hits, as_misses, as_reclaims, flushes, invlpg, cr3_loads, global_flushes;
     uint64_t direct_fills, direct_drops; /* the direct device page: entries made, revocations */
+    uint64_t rom_writes;   /* writes dropped: ROM, write-protected shadow RAM (PAM) */
+    uint64_t a20_toggles;  /* A20 gate changes (each flushes the shadow) */
 };
 
 struct smmu_hent {
@@ -113,6 +120,12 @@ struct smmu {
     uint8_t *ram;           /* guest-physical 0 */
     uint8_t *code_pages;    /* one byte per guest-physical page: holds translated code */
     uint64_t npages;        /* guest-physical pages of RAM */
+    /* Host-backed pages that are not plain RAM (§14): reads and fetches
+     * come from ram + phys like RAM's, writes do not. */
+    uint64_t rom_first;     /* ROM: pages [rom_first, 2^20) (2^20: none) */
+    uint8_t *pg_flags;      /* one byte per RAM page: SMMU_PG_* */
+    uint8_t *wram;          /* RAM as SMMU_PG_WALIAS writes reach it (a second mapping) */
+    uint32_t a20_mask;      /* ANDed into every guest-physical address: ~0u, or bit 20 clear */
     /* Paging mode (snapshot of CR0/CR4/EFER bits, kept by smmu_mode_changed). */
     bool paging, pae, pse, wp, nxe, pge;
     uint32_t mode;
@@ -239,6 +252,38 @@ void smmu_direct_allow(struct smmu *m, bool allow);
 /* Drop every shadow entry, in every address space, that maps
  * guest-physical page ppage (a RAM page or the direct device page). */
 void smmu_drop_page(struct smmu *m, uint64_t ppage);
+
+/*
+ * Host-backed pages that are not plain RAM (docs/shadowmmu.md §14). The
+ * host mapping at ram + phys must be readable for every page made
+ * host-backed here: the machine maps ROM there (the "window").
+ *
+ * ROM: guest-physical [base, 4 GiB), above RAM: read and fetched from
+ * ram + phys through the tables; writes are dropped (slow path).
+ */
+void smmu_set_rom(struct smmu *m, uint64_t base);
+/* RAM pages [ppage, ppage + n) take flags (SMMU_PG_*; 0: plain RAM);
+ * content_changed: what ram + phys shows for them changed (a PAM read
+ * enable toggled), so translations from them are invalidated. Drops every
+ * shadow entry of the pages in every address space. */
+void smmu_set_page_flags(struct smmu *m, uint64_t ppage, unsigned n, uint8_t flags,
+                         bool content_changed);
+/* The second mapping of RAM that SMMU_PG_WALIAS writes go to. */
+void smmu_set_ram_alias(struct smmu *m, uint8_t *wram);
+/* The A20 gate: off forces bit 20 of every guest-physical address to 0
+ * (page walks included). A change flushes every shadow entry and
+ * invalidates all translated code. */
+void smmu_set_a20(struct smmu *m, bool on);
+
+static inline bool smmu_is_rom(const struct smmu *m, uint64_t ppage)
+{
+    return ppage >= m->rom_first && ppage < (1ull << 20);
+}
+/* A write entry may map the page: plain RAM. */
+static inline bool smmu_page_writable(const struct smmu *m, uint64_t ppage)
+{
+    return ppage < m->npages && !m->pg_flags[ppage];
+}
 
 /* shadow.c internals shared with smmu.c */
 void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm);

@@ -25,6 +25,7 @@
 
 static uint64_t rd(struct smmu *m, uint64_t pa, unsigned size)
 {
+    pa &= m->a20_mask | ~0xFFFFFFFFull;
     if (pa + size > m->npages * 4096ull)
         return 0; /* outside RAM: reads as not present */
     uint64_t v = 0;
@@ -34,8 +35,9 @@ static uint64_t rd(struct smmu *m, uint64_t pa, unsigned size)
 
 static void set_bits(struct smmu *m, uint64_t pa, uint32_t bits)
 {
-    if (pa + 4 > m->npages * 4096ull)
-        return;
+    pa &= m->a20_mask | ~0xFFFFFFFFull;
+    if (pa + 4 > m->npages * 4096ull || !smmu_page_writable(m, pa >> 12))
+        return; /* a table in ROM or write-protected shadow RAM keeps its bits */
     uint32_t v;
     memcpy(&v, m->ram + pa, 4);
     if ((v & bits) != bits) {
@@ -194,11 +196,17 @@ bool smmu_walk(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk *r)
 {
     memset(r, 0, sizeof(*r));
     if (!m->paging) {
-        r->phys = lin & ~0xFFFu;
+        r->phys = lin & ~0xFFFu & m->a20_mask;
         r->perm = 0x3F;
         return true;
     }
-    return m->pae ? walk_pae(m, lin, acc, r) : walk32(m, lin, acc, r);
+    bool ok = m->pae ? walk_pae(m, lin, acc, r) : walk32(m, lin, acc, r);
+    /* The A20 gate sits after the MMU: on the result and the tables read. */
+    uint64_t mask = (m->a20_mask | ~0xFFFFFFFFull) >> 12;
+    r->phys &= m->a20_mask | ~0xFFFFFFFFull;
+    for (int i = 0; i < r->ntables; i++)
+        r->table[i] &= mask;
+    return ok;
 }
 
 int smmu_load_pdptes(struct smmu *m, uint64_t out[4])

@@ -41,8 +41,15 @@ linux-test: $(BUILD)/btvm linux linux-disk
 	@st=0; bash tests/linux/boot.sh || st=1; bash tests/linux/disk.sh || st=1; exit $$st
 
 # The KVM engine, tested in a nested VM (qemu-system-x86_64 -cpu EPYC,+svm).
-hav-test: all
+hav-test: all bootimg
 	@bash tests/hav/nested.sh
+
+# Firmware boot (tests/fwboot/fwboot.sh): guests/bootimg's GRUB ISO, GRUB
+# disk and memtest86+ booted through SeaBIOS on QEMU and btvm (~4 min).
+# Not part of `test` yet.
+.PHONY: fwboot-test
+fwboot-test: $(BUILD)/btvm bootimg
+	@bash tests/fwboot/fwboot.sh
 
 # The one-way layers (docs/architecture.md): the self-test first proves the
 # check can fail, then the check runs on the tree.
@@ -52,7 +59,7 @@ layer-check: $(BUILD)/btvm
 	@bash tests/layers.sh
 	@bash scripts/bt_cycles.sh >/dev/null && echo "bt_cycles: bt/ files call each other in one order (scripts/bt_cycles.sh)"
 
-test: layer-check unit-test guest-test linux-test hav-test
+test: layer-check unit-test guest-test linux-test fwboot-test hav-test
 
 # The i8042 and its PS/2 keyboard and mouse under Linux's own drivers
 # (tests/linux/ps2.sh; i8042, atkbd, psmouse); part of linux-test.
@@ -74,3 +81,10 @@ linux-test: linux-virtio-test
 .PHONY: linux-virtio-test
 linux-virtio-test: $(BUILD)/btvm linux linux-disk
 	@bash tests/linux/disk-virtio.sh
+
+# An ext2 file system on a qcow2 IDE disk over a qcow2 backing file, and
+# -snapshot (tests/linux/qcow2.sh; block/qcow2.c); part of linux-test.
+linux-test: linux-qcow2-test
+.PHONY: linux-qcow2-test
+linux-qcow2-test: $(BUILD)/btvm linux linux-disk
+	@bash tests/linux/qcow2.sh

@@ -4,8 +4,10 @@
  * (revision 3) -> FACS and DSDT, MADT, HPET. The FADT describes the fixed
  * hardware of devices/acpi_pm.c (PM1a event/control blocks, PM timer, SCI
  * on IRQ 9), the reset register at 0xCF9 (devices/pci_host.c) and a legacy
- * PC (8042, ISA devices). No SMI_CMD: the machine is in ACPI mode from
- * reset. The MADT names the local APIC, the I/O APIC (GSI 0-23) and the
+ * PC (8042, ISA devices). No SMI_CMD when the tables are loaded without
+ * firmware: the machine is then in ACPI mode from reset; with firmware
+ * (vm/firmware.c relocates them through QEMU's table loader) SMI_CMD is
+ * the APM port, as on QEMU. The MADT names the local APIC, the I/O APIC (GSI 0-23) and the
  * interrupt source overrides of QEMU's pc machine (IRQ 0 on GSI 2; IRQs 5,
  * 9, 10, 11 level-triggered, active high: the SCI and the PIRQ routes
  * devices/piix.c presets); the HPET table the timer block at 0xFED00000.
@@ -639,7 +641,7 @@ static size_t build_aml(uint8_t *out)
 
 static uint32_t align(uint32_t v, uint32_t a) { return (v + a - 1) & ~(a - 1); }
 
-static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
+static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt, bool smi_cmd)
 {
     memset(t, 0, FADT_LEN);
     header(t, "FACP", FADT_LEN, 3);
@@ -647,7 +649,13 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
     w32(t + 40, dsdt);
     t[45] = 0;                                    /* preferred PM profile: unspecified */
     w16(t + 46, DEV_ACPI_SCI_IRQ);
-    /* SMI_CMD, ACPI_ENABLE, ACPI_DISABLE 0: always in ACPI mode. */
+    /* SMI_CMD, ACPI_ENABLE, ACPI_DISABLE: with firmware, the PIIX4's APM
+     * port, as QEMU's (devices/piix.c); else 0: always in ACPI mode. */
+    if (smi_cmd) {
+        w32(t + 48, DEV_PIIX_APM_PORT);
+        t[52] = DEV_PIIX_APM_ACPI_ENABLE;
+        t[53] = DEV_PIIX_APM_ACPI_DISABLE;
+    }
     w32(t + 56, DEV_ACPI_PM1_EVT);                /* PM1a_EVT_BLK */
     w32(t + 64, DEV_ACPI_PM1_CNT);                /* PM1a_CNT_BLK */
     w32(t + 76, DEV_ACPI_PM_TMR);                 /* PM_TMR_BLK */
@@ -727,10 +735,18 @@ uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
 {
     if (ram_size < VM_ACPI_END)
         return 0;
-    uint8_t *base = ram + VM_ACPI_BASE;
-    memset(base, 0, VM_ACPI_END - VM_ACPI_BASE);
+    struct vm_acpi_layout l;
+    vm_acpi_build_at(ram + VM_ACPI_BASE, VM_ACPI_BASE, false, &l);
+    return l.rsdp;
+}
 
-    uint32_t rsdp = VM_ACPI_BASE;
+void vm_acpi_build_at(uint8_t *area, uint32_t base, bool smi_cmd, struct vm_acpi_layout *l)
+{
+    memset(area, 0, VM_ACPI_END - VM_ACPI_BASE);
+    /* ram + a is where address a is built (a >= base). */
+    uint8_t *ram = area - base;
+
+    uint32_t rsdp = base;
     uint32_t facs = align(rsdp + 36, 64);         /* FACS: 64-byte aligned */
     uint32_t rsdt = facs + FACS_LEN;
     uint32_t xsdt = align(rsdt + HDR_LEN + 3 * 4, 16);
@@ -745,7 +761,7 @@ uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
     finish(p);
     uint32_t madt = align(dsdt + HDR_LEN + (uint32_t)aml, 16);
     uint32_t hpet = align(madt + build_madt(ram + madt), 16);
-    build_hpet(ram + hpet);
+    uint32_t end = hpet + build_hpet(ram + hpet);
 
     /* FACS: no firmware waking vector, global lock free, version 1. */
     p = ram + facs;
@@ -753,8 +769,7 @@ uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
     w32(p + 4, FACS_LEN);
     p[32] = 1;
 
-    build_fadt(ram + fadt, facs, dsdt);
-
+    build_fadt(ram + fadt, facs, dsdt, smi_cmd);
     p = ram + rsdt;
     header(p, "RSDT", HDR_LEN + 3 * 4, 1);
     w32(p + HDR_LEN, fadt);
@@ -780,5 +795,7 @@ uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size)
     w64(p + 24, xsdt);
     p[8] = checksum(p, 20);
     p[32] = checksum(p, 36);
-    return rsdp;
+    *l = (struct vm_acpi_layout){ .rsdp = rsdp, .facs = facs, .rsdt = rsdt, .xsdt = xsdt,
+                                  .fadt = fadt, .dsdt = dsdt, .madt = madt, .hpet = hpet,
+                                  .end = end };
 }

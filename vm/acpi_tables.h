@@ -8,6 +8,7 @@
 #ifndef BTVM_VM_ACPI_TABLES_H
 #define BTVM_VM_ACPI_TABLES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The tables live in the BIOS area, which the e820 map (vm/linuxboot.c)
@@ -19,5 +20,16 @@
 /* Write the tables into guest RAM (which must reach VM_ACPI_END). Returns
  * the RSDP's guest-physical address, or 0 if RAM is too small. */
 uint32_t vm_acpi_build(uint8_t *ram, uint64_t ram_size);
+
+/* Where each table went (addresses), and the end of the last. */
+struct vm_acpi_layout {
+    uint32_t rsdp, facs, rsdt, xsdt, fadt, dsdt, madt, hpet, end;
+};
+/* The same tables built at area (VM_ACPI_END - VM_ACPI_BASE bytes) as if
+ * it were at address base; base 0 gives offsets, for a loader that places
+ * and relocates them (vm/firmware.c: QEMU's table loader). smi_cmd: the
+ * FADT names the APM port (SMI_CMD, ACPI_ENABLE/DISABLE), for firmware
+ * that starts the machine outside ACPI mode. */
+void vm_acpi_build_at(uint8_t *area, uint32_t base, bool smi_cmd, struct vm_acpi_layout *l);
 
 #endif

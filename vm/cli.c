@@ -26,7 +26,7 @@ enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
               O_DRIVE, O_HELP,
               O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT,
-              O_SNAPSHOT };
+              O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -62,6 +62,10 @@ static const struct opt_def opt_defs[] = {
     { "-vga", O_VGA, 1 },      { "--vga", O_VGA, 1 },
     { "--screendump", O_SCREENDUMP, 1 },
     { "--screendump-text", O_SCREENDUMP_TEXT, 1 },
+    { "-bios", O_BIOS, 1 },    { "--bios", O_BIOS, 1 },
+    { "--bios-log", O_BIOS_LOG, 1 },
+    { "-boot", O_BOOT, 1 },    { "--boot", O_BOOT, 1 },
+    { "-debugcon", O_DEBUGCON, 1 }, { "--debugcon", O_DEBUGCON, 1 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -82,6 +86,8 @@ void vm_cli_defaults(struct vm_options *opt)
 {
     memset(opt, 0, sizeof(*opt));
     opt->mem_mib = VM_MEM_MIB_DEFAULT;
+    opt->boot_splash_ms = -1;
+    opt->boot_reboot_ms = -1;
     opt->code_cache_size = VM_CODE_CACHE_DEFAULT;
 }
 
@@ -365,6 +371,64 @@ static const char *parse_drive(struct vm_cli *out, struct drive_src *src, const 
     return add_drive(out, src, index, name, spec, file, true, &p, err, errlen);
 }
 
+/* -boot: QEMU's [order=]DRIVES[,menu=on|off] (DRIVES: c the first disk, d
+ * the first CD-ROM); a bare DRIVES is the legacy spelling of order=. */
+static const char *parse_boot(const char *name, const char *spec, struct vm_options *opt,
+                              char *err, size_t errlen)
+{
+    for (const char *p = spec; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        const char *val = eq ? eq + 1 : p;
+        size_t klen = eq ? (size_t)(eq - p) : 0, vlen = len - (eq ? klen + 1 : 0);
+        if (!eq || key_is(p, klen, "order")) {
+            if (!vlen || vlen >= sizeof(opt->boot_order))
+                return fail(err, errlen, "%s '%s': expected order=DRIVES (c, d)", name, spec);
+            for (size_t i = 0; i < vlen; i++)
+                if (val[i] != 'c' && val[i] != 'd')
+                    return fail(err, errlen,
+                                "%s '%s': boot device '%c': btvm boots from c (the first "
+                                "disk) and d (the first CD-ROM) only", name, spec, val[i]);
+            memcpy(opt->boot_order, val, vlen);
+            opt->boot_order[vlen] = 0;
+        } else if (key_is(p, klen, "menu")) {
+            char v[8];
+            if (vlen >= sizeof(v))
+                return fail(err, errlen, "%s menu=%.*s: expected menu=on or menu=off", name,
+                            (int)vlen, val);
+            memcpy(v, val, vlen);
+            v[vlen] = 0;
+            if (!parse_onoff(v, &opt->boot_menu))
+                return fail(err, errlen, "%s menu=%s: expected menu=on or menu=off", name, v);
+        } else if (key_is(p, klen, "splash-time") || key_is(p, klen, "reboot-timeout")) {
+            /* Milliseconds: how long the menu prompt waits; how long
+             * SeaBIOS waits after "No bootable device" before rebooting. */
+            char v[16];
+            const char *end;
+            uint64_t ms;
+            bool splash = key_is(p, klen, "splash-time");
+            memcpy(v, val, vlen < sizeof(v) ? vlen : sizeof(v) - 1);
+            v[vlen < sizeof(v) ? vlen : sizeof(v) - 1] = 0;
+            if (vlen >= sizeof(v) || !parse_u32(v, &end, &ms) || *end ||
+                ms > (splash ? 0xFFFFu : 0xFFFFFFFEu))
+                return fail(err, errlen, "%s %.*s: expected milliseconds, at most %u", name,
+                            (int)len, p, splash ? 0xFFFFu : 0xFFFFFFFEu);
+            if (splash)
+                opt->boot_splash_ms = (int32_t)ms;
+            else
+                opt->boot_reboot_ms = (int64_t)ms;
+        } else {
+            return fail(err, errlen,
+                        "%s '%s': unknown key '%.*s' (btvm knows order, menu, splash-time and "
+                        "reboot-timeout)", name, spec, (int)klen, p);
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
+}
+
 static const struct opt_def *find_opt(const char *tok, size_t len)
 {
     for (size_t i = 0; i < sizeof(opt_defs) / sizeof(opt_defs[0]); i++)
@@ -499,12 +563,55 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_SCREENDUMP_TEXT:
             e = vm_cli_display_option(d->name, (int)(d->id - O_DISPLAY), val, opt, err, errlen);
             break;
+        case O_BIOS:
+            if (!*val)
+                return fail(err, errlen, "option '%s' needs a file name", d->name);
+            opt->bios = val;
+            break;
+        case O_BIOS_LOG:
+            if (!*val)
+                return fail(err, errlen, "option '%s' needs a file name", d->name);
+            opt->bios_log = val;
+            break;
+        case O_BOOT:
+            e = parse_boot(d->name, val, opt, err, errlen);
+            break;
+        case O_DEBUGCON:
+            /* QEMU's -debugcon CHARDEV for the port 0xE9 console; the
+             * chardev kinds that make sense here. */
+            if (!strcmp(val, "stdio")) {
+                opt->debugcon = VM_DEBUGCON_STDIO;
+            } else if (!strcmp(val, "null")) {
+                opt->debugcon = VM_DEBUGCON_NULL;
+            } else if (!strcmp(val, "none")) {
+                opt->debugcon = VM_DEBUGCON_NONE;
+            } else if (!strncmp(val, "file:", 5) && val[5]) {
+                opt->debugcon = VM_DEBUGCON_FILE;
+                opt->debugcon_file = val + 5;
+            } else {
+                return fail(err, errlen, "%s %s: expected stdio, file:FILE, null or none",
+                            d->name, val);
+            }
+            break;
         }
         if (e)
             return e;
     }
-    if (!opt->kernel)
-        return fail(err, errlen, "no kernel given: use btvm run -k FILE (try 'btvm --help')");
+    bool drives = false;
+    for (int k = 0; k < VM_MAX_DRIVES; k++)
+        drives |= opt->drives[k].used;
+    for (int k = 0; k < VM_MAX_VIRTIO_DRIVES; k++)
+        drives |= opt->virtio_drives[k].used;
+    /* Firmware boot: asked for with -bios, or drives without a kernel. */
+    opt->firmware = !opt->kernel && (opt->bios || drives);
+    if (!opt->kernel && !opt->firmware)
+        return fail(err, errlen, "no kernel given: use btvm run -k FILE, or boot a disk with "
+                    "-hda/-cdrom (try 'btvm --help')");
+    if (!opt->firmware && (opt->bios_log || opt->boot_order[0] || opt->boot_menu ||
+                           opt->boot_splash_ms >= 0 || opt->boot_reboot_ms >= 0))
+        return fail(err, errlen, "--bios-log and -boot apply to firmware boot only (no -kernel)");
+    if (opt->firmware && !opt->bios)
+        opt->bios = VM_BIOS_DEFAULT;
     return drives_finish(out, &src, err, errlen);
 }
 
@@ -537,6 +644,7 @@ void vm_cli_usage(FILE *f)
 {
     fprintf(f,
         "usage: btvm run -k KERNEL [options]\n"
+        "       btvm run -hda DISK | -cdrom ISO [options]   boot them through the BIOS\n"
         "       btvm popek [-k POPEK_ELF] [--markdown]   the Popek-Goldberg table\n"
         "       btvm --help | --version\n"
         "\n"
@@ -569,6 +677,19 @@ void vm_cli_usage(FILE *f)
         "                         its magic; ',,' is a comma in FILE\n"
         "  -snapshot              every drive writes to a throwaway overlay: the\n"
         "                         images stay as they were (not snapshot=off ones)\n"
+        "  -bios FILE             firmware ROM (default: Debian's SeaBIOS,\n"
+        "                         " VM_BIOS_DEFAULT ");\n"
+        "                         drives without -kernel boot through it; with\n"
+        "                         -kernel the ROM is only mapped\n"
+        "  -boot [order=]DRIVES[,menu=on|off][,splash-time=MS][,reboot-timeout=MS]\n"
+        "                         boot order, c = first disk, d = first CD-ROM\n"
+        "                         (default cd); menu=on lets the BIOS wait for F12\n"
+        "                         (splash-time: how long); reboot-timeout: reboot\n"
+        "                         that long after no bootable device (default never)\n"
+        "  --bios-log FILE        the BIOS's debug output (port 0x402) into FILE\n"
+        "  -debugcon stdio|file:FILE|null|none\n"
+        "                         where the port 0xE9 debug console goes (default\n"
+        "                         stdio: this terminal)\n"
         "  --no-reboot            a guest reset ends btvm with status 6\n"
         "  --reboot               a guest reset restarts the machine (the default)\n"
         "%s"

@@ -18,6 +18,7 @@
 #define VM_CODE_CACHE_DEFAULT (64u << 20)
 #define VM_CODE_CACHE_KIB_MIN 16u        /* small enough to test flushing */
 #define VM_CODE_CACHE_KIB_MAX (1u << 20) /* 1 GiB: keeps rel32 jumps inside the cache */
+#define VM_BIOS_DEFAULT      "/usr/share/seabios/bios-256k.bin" /* Debian's seabios */
 #define VM_CLI_FILE_MAX      4096u       /* a -drive file name, NUL included (PATH_MAX) */
 
 enum vm_cli_cmd { VM_CLI_RUN, VM_CLI_HELP, VM_CLI_VERSION };

@@ -1,9 +1,10 @@
 /*
- * vm/machine.c — assembles the machine: guest RAM, the kernel (Multiboot
- * ELF or Linux bzImage, chosen by the file's content), the ACPI tables (for
- * Linux), the device bus with COM1, the debug console and debug-exit, the
- * PC platform (PIC, PIT, RTC, i8042, ACPI PM, PCI host bridge), the user's
- * terminal, the virtual CPU in its loader's entry state, and the engine.
+ * vm/machine.c — assembles the machine: guest RAM, the BIOS ROM
+ * (vm/firmware.c) or the kernel (Multiboot ELF or Linux bzImage, chosen by
+ * the file's content) with the ACPI tables, the device bus with COM1, the
+ * debug console and debug-exit, the PC platform (PIC, PIT, RTC, i8042,
+ * port 0x92, ACPI PM, PCI host bridge), the user's terminal, the virtual
+ * CPU at the reset vector or in its loader's entry state, and the engine.
  * Also vm_request_stop(), the one way devices end the run.
  */
 #include "vm/machine.h"
@@ -28,6 +29,7 @@
 #include "devices/lapic.h"
 #include "devices/pci_host.h"
 #include "devices/pic8259.h"
+#include "devices/port92.h"
 #include "devices/piix.h"
 #include "devices/pit8254.h"
 #include "devices/rtc146818.h"
@@ -37,6 +39,7 @@
 #include "vm/console.h"
 #include "vm/display.h"
 #include "vm/dma.h"
+#include "vm/firmware.h"
 #include "vm/fwcfg.h"
 #include "vm/linuxboot.h"
 #include "vm/mptable.h"
@@ -133,6 +136,28 @@ static void on_bm_base(void *ctx, uint16_t port)
 {
     struct vm_machine *m = ctx;
     dev_ide_set_bm_base(m->ide, port);
+}
+
+static void on_bm_enable(void *ctx, bool enabled)
+{
+    struct vm_machine *m = ctx;
+    dev_ide_set_bus_master(m->ide, enabled);
+}
+
+/* PAM registers of the 440FX: what the CPU sees at 0xC0000-0xFFFFF. */
+static void on_pam(void *ctx, unsigned reg, uint8_t value)
+{
+    vm_firmware_pam(ctx, reg, value);
+}
+
+static void on_port92_a20(void *ctx, bool on)
+{
+    vm_a20_set(ctx, VM_A20_PORT92, on);
+}
+
+static void on_kbc_a20(void *ctx, bool on)
+{
+    vm_a20_set(ctx, VM_A20_KBC, on);
 }
 
 /* Stores the MMU's direct page lets through (TPR, EOI): the lapic's own
@@ -241,6 +266,8 @@ static int setup_platform(struct vm_machine *m)
                            dev_irqroute_isa_line(m->irq, 12));
     m->acpi_pm = dev_acpi_pm_new(vm->bus, vm->timers,
                                  dev_irqroute_isa_line(m->irq, DEV_ACPI_SCI_IRQ), on_power_off, vm);
+    if (m->kbc)
+        dev_i8042_set_a20_cb(m->kbc, on_kbc_a20, m); /* output port bit 1 */
     m->pci = dev_pci_host_new(vm->bus, on_reset, vm);
     m->ide = dev_ide_new(vm->bus, dev_irqroute_isa_line(m->irq, 14),
                          dev_irqroute_isa_line(m->irq, 15), vm_dma(vm));
@@ -250,18 +277,25 @@ static int setup_platform(struct vm_machine *m)
         return VM_STATUS_HOST_ERROR;
     }
     struct dev_piix_ops po = {
-        .pirq_changed = on_pirq, .ide_decode = on_ide_decode, .bm_base = on_bm_base, .ctx = m,
+        .pirq_changed = on_pirq, .ide_decode = on_ide_decode, .bm_base = on_bm_base,
+        .bm_enable = on_bm_enable, .ctx = m,
     };
     m->piix = dev_piix_new(m->pci, m->acpi_pm, &po);
-    /* What SeaBIOS leaves: PIRQs routed, IDE decoding with BAR4 mapped,
-     * the PM registers at 0x600 (where the FADT says). */
-    if (!m->piix || dev_piix_firmware_setup(m->piix) != 0) {
+    /* Without firmware, what SeaBIOS leaves: PIRQs routed, IDE decoding
+     * with BAR4 mapped, the PM registers at 0x600 (where the FADT says).
+     * With it, the power-on values: SeaBIOS sets them up itself. */
+    if (!m->piix || (!vm->opt.firmware && dev_piix_firmware_setup(m->piix) != 0)) {
         fprintf(stderr, "btvm: cannot create the PIIX functions\n");
         return VM_STATUS_HOST_ERROR;
     }
     dev_uart_set_irq(m->uart, dev_irqroute_isa_line(m->irq, 4));
     vm->uart = m->uart;
     vm_console_set_notify(on_console_input, vm);
+    /* Host keys and mouse (displays) reach the i8042 like console input
+     * reaches the UART: queued, then polled on the vcpu thread. */
+    vm->kbc = m->kbc;
+    dev_i8042_set_input_notify(m->kbc, on_console_input, vm);
+    dev_i8042_set_timers(m->kbc, vm->timers);
     r = vm_storage_attach(vm, m->ide, m->blk);
     if (r)
         return r;
@@ -274,6 +308,28 @@ static int setup_platform(struct vm_machine *m)
     r = vm_machine_virtio_setup(m);
     if (r)
         return r;
+    /* m is also &m->vm (its first member), which on_reset takes. */
+    struct dev_port92_ops p92 = { .a20 = on_port92_a20, .reset = on_reset, .ctx = m };
+    if (dev_port92_init(vm->bus, &p92) != 0) {
+        fprintf(stderr, "btvm: cannot add port 0x92\n");
+        return VM_STATUS_HOST_ERROR;
+    }
+    dev_pci_host_set_pam_notify(m->pci, on_pam, m);
+    if (vm->opt.firmware) {
+        /* As QEMU's piix4: ACPI mode off until the OS writes ACPI_ENABLE
+         * to the APM port the FADT names (SMI_CMD). */
+        dev_acpi_pm_set_sci_en(m->acpi_pm, false);
+        r = vm_firmware_config(m);
+        if (!r)
+            r = vm_firmware_log_attach(m);
+        if (r)
+            return r;
+    } else {
+        /* No BIOS: RAM at 0xC0000-0xFFFFF readable and writable, the
+         * state a BIOS that shadowed nothing would leave. */
+        for (unsigned i = 0; i < DEV_I440FX_NPAM; i++)
+            dev_pci_config_write(m->pci, 0, 0, DEV_I440FX_PAM0 + i, 1, i ? 0x33 : 0x30);
+    }
     return 0;
 }
 
@@ -298,7 +354,12 @@ static int setup_devices(struct vm_machine *m)
     m->uart = dev_uart_new(vm->bus, VM_PORT_COM1, con);
     if (!m->uart)
         return VM_STATUS_HOST_ERROR; /* dev_uart_new printed why */
-    r = dev_debugcon_init(vm->bus, VM_PORT_DEBUGCON, con);
+    /* -debugcon: the port 0xE9 console to the terminal, a file, nowhere,
+     * or no device at all (the port then reads all-ones, as unclaimed). */
+    const struct dev_chardev *dbg = vm->opt.debugcon == VM_DEBUGCON_FILE ? &m->debugcon.chr
+                                  : vm->opt.debugcon == VM_DEBUGCON_NULL ? vm_null_chardev() : con;
+    r = vm->opt.debugcon == VM_DEBUGCON_NONE ? 0
+      : dev_debugcon_init(vm->bus, VM_PORT_DEBUGCON, dbg);
     if (r) {
         fprintf(stderr, "btvm: cannot add the debug console at port 0x%x: %s\n",
                 VM_PORT_DEBUGCON, strerror(-r));
@@ -313,10 +374,42 @@ static int setup_devices(struct vm_machine *m)
     return setup_platform(m);
 }
 
+/* Direct boot: the BIOS's tables, then the kernel (and modules or initrd)
+ * in RAM. 0 or VM_STATUS_BAD_INPUT. */
+static int load_kernel(struct vm_machine *m, struct vm_linux_result *linux_boot, bool *is_linux_out)
+{
+    struct vm *vm = &m->vm;
+    const struct vm_options *opt = &vm->opt;
+    char err[512];
+    /* What a PC BIOS leaves in its area (0xF0000-0xFFFFF, reserved in every
+     * memory map): the ACPI tables and the MP tables. A kernel that loads
+     * itself over them simply replaces them. */
+    uint32_t cpuid1[4];
+    cpu_cpuid(NULL, 1, 0, cpuid1);
+    vm_acpi_build(vm->dram, vm->ram_size);
+    vm_mptable_build(vm->dram, vm->ram_size, cpuid1[0], cpuid1[3]);
+    /* The loader is chosen by content: a bzImage has "HdrS" at 0x202;
+     * everything else (including unreadable files, which it reports) goes
+     * to the Multiboot loader as before. */
+    bool is_linux = vm_linux_probe_file(opt->kernel);
+    int lr = is_linux ? vm_linux_load_files(vm->dram, vm->ram_size, opt->kernel, opt->cmdline,
+                                            opt->initrd, linux_boot, err, sizeof(err))
+                      : vm_multiboot_load_files(vm->dram, vm->ram_size, opt->kernel,
+                                                opt->cmdline, opt->initrd, &m->boot, err,
+                                                sizeof(err));
+    if (lr) {
+        fprintf(stderr, "%s\n", err);
+        return VM_STATUS_BAD_INPUT;
+    }
+    *is_linux_out = is_linux;
+    return 0;
+}
+
 int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
 {
     struct vm *vm = &m->vm;
     char err[512];
+    int r;
 
     memset(m, 0, sizeof(*m));
     vm->opt = *opt;
@@ -327,27 +420,28 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         fprintf(stderr, "%s\n", err);
         return VM_STATUS_HOST_ERROR;
     }
-    /* What a PC BIOS leaves in its area (0xF0000-0xFFFFF, reserved in every
-     * memory map): the ACPI tables and the MP tables. A kernel that loads
-     * itself over them simply replaces them. */
-    uint32_t cpuid1[4];
-    cpu_cpuid(NULL, 1, 0, cpuid1);
-    vm_acpi_build(vm->ram, vm->ram_size);
-    vm_mptable_build(vm->ram, vm->ram_size, cpuid1[0], cpuid1[3]);
-    /* The loader is chosen by content: a bzImage has "HdrS" at 0x202;
-     * everything else (including unreadable files, which it reports) goes
-     * to the Multiboot loader as before. */
     struct vm_linux_result linux_boot;
-    bool is_linux = vm_linux_probe_file(opt->kernel);
-    int lr = is_linux ? vm_linux_load_files(vm->ram, vm->ram_size, opt->kernel, opt->cmdline,
-                                            opt->initrd, &linux_boot, err, sizeof(err))
-                      : vm_multiboot_load_files(vm->ram, vm->ram_size, opt->kernel,
-                                                opt->cmdline, opt->initrd, &m->boot, err,
-                                                sizeof(err));
-    if (lr) {
-        fprintf(stderr, "%s\n", err);
+    bool is_linux = false;
+    if (opt->bios) {
+        /* The ROM (with -kernel it is only mapped, not run, as a test
+         * guest may want to see it). */
+        int fr = vm_firmware_load(m, opt->bios, err, sizeof(err));
+        if (fr) {
+            fprintf(stderr, "%s\n", err);
+            return fr;
+        }
+    }
+    if (opt->bios_log && (r = vm_firmware_log_open(m, opt->bios_log)) != 0)
+        return r;
+    if (opt->debugcon == VM_DEBUGCON_FILE && (r = vm_filechr_open(&m->debugcon, opt->debugcon_file))) {
+        fprintf(stderr, "btvm: -debugcon file:%s: %s\n", opt->debugcon_file, strerror(-r));
         return VM_STATUS_BAD_INPUT;
     }
+    vm_firmware_memmap_init(m);
+    /* With firmware, the BIOS finds the disks, builds its tables and loads
+     * the boot sector itself: no loader. */
+    if (!opt->firmware && (r = load_kernel(m, &linux_boot, &is_linux)) != 0)
+        return r;
 
     vm->engine = vm_engine_select(opt);
     if (!vm->engine)
@@ -382,7 +476,15 @@ int vm_machine_create(struct vm_machine *m, const struct vm_options *opt)
         dev_lapic_set_direct_notify(m->lapic, on_lapic_direct, m);
         on_lapic_direct(m);
     }
-    if (is_linux) {
+    /* The CPU's view of 0xC0000-0xFFFFF and of the ROM, as the PAM bytes
+     * say, now that the engine exists to be told; A20 on, as the i8042's
+     * output port starts. */
+    if (vm_firmware_pam_all(m))
+        return VM_STATUS_HOST_ERROR;
+    vm_a20_set(m, VM_A20_KBC, true);
+    if (opt->firmware) {
+        cpu_power_on(vm->cpu); /* F000:FFF0, CS base 0xFFFF0000: the ROM's reset vector */
+    } else if (is_linux) {
         vm_linux_cpu_entry(vm->cpu, &linux_boot); /* 32-bit boot protocol */
     } else {
         cpu_reset_flat32(vm->cpu);
@@ -429,6 +531,7 @@ void vm_machine_destroy(struct vm_machine *m)
     if (m->acpi_pm)
         dev_acpi_pm_free(m->acpi_pm);
     m->fw_cfg = NULL; m->piix = NULL; m->ide = NULL; m->pci = NULL; m->acpi_pm = NULL;
+    vm->kbc = NULL;
     if (m->kbc)
         dev_i8042_free(m->kbc);
     if (m->rtc)
@@ -461,5 +564,7 @@ void vm_machine_destroy(struct vm_machine *m)
     vm->bus = NULL;
     vm->cpu = NULL; /* freed by the engine */
     vm_wake_destroy(vm);
+    vm_firmware_unload(m);
+    vm_filechr_close(&m->debugcon);
     vm_ram_destroy(vm);
 }

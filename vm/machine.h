@@ -7,7 +7,9 @@
 #define BTVM_VM_MACHINE_H
 
 #include <stdbool.h>
+#include "devices/chardev.h"
 #include "devices/irq.h"
+#include "vm/filechr.h"
 #include "vm/multiboot.h"
 #include "vm/vm.h"
 
@@ -23,6 +25,7 @@
 #define VM_PORT_COM1       0x3f8
 #define VM_PORT_DEBUGCON   0xe9
 #define VM_PORT_DEBUGEXIT  0xf4
+#define VM_PORT_BIOS_DEBUG 0x402 /* SeaBIOS's debug output on QEMU (--bios-log) */
 
 struct dev_uart;
 struct dev_acpi_pm;
@@ -70,6 +73,14 @@ struct vm_machine {
     struct dev_timers timers;  /* vm.timers points here */
     struct vm_mb_result boot;
     bool console_open, engine_ready;
+    /* Firmware and memory map (vm/firmware.c). */
+    int bios_fd, ff_fd;        /* memfds: the ROM image, an all-ones page; 0: none */
+    uint64_t bios_size;
+    uint8_t pam[7];            /* PAM0-6 as last written */
+    uint8_t pam_mapped[13];    /* mode each segment is mapped for (> 3: none yet) */
+    bool a20_src[2];           /* port 0x92 bit 1, i8042 output port bit 1 */
+    struct vm_filechr bios_log;  /* --bios-log: the debug console at 0x402 */
+    struct vm_filechr debugcon;  /* -debugcon file:F: the one at 0xE9 */
 };
 
 /* RAM, kernel, bus, devices, console, CPU, engine — in that order, so a bad

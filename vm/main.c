@@ -10,6 +10,7 @@
 #include "vm/cli.h"
 #include "vm/machine.h"
 #include "vm/popek.h"
+#include "vm/signals.h"
 
 int main(int argc, char **argv)
 {
@@ -31,14 +32,21 @@ int main(int argc, char **argv)
         vm_cli_version(stdout);
         return 0;
     }
+    if (vm_signals_init() != 0) {
+        fprintf(stderr, "btvm: cannot set up signal handling\n");
+        return VM_STATUS_HOST_ERROR;
+    }
     /* A guest reset (i8042 pulse, 0xCF9, the ACPI reset register) builds
      * the machine again from the same files, as QEMU does for -kernel:
      * fresh RAM, kernel and initrd loaded anew, devices at power-on.
      * --no-reboot ends btvm with VM_STATUS_RESET instead. */
     for (;;) {
         int status = vm_machine_create(&m, &cli.opt);
-        if (status == 0)
+        if (status == 0) {
+            vm_signals_attach(&m.vm);
             status = vm_run(&m.vm);
+            vm_signals_attach(NULL);
+        }
         bool again = status == VM_STATUS_RESET && m.vm.reset_requested && !cli.opt.no_reboot;
         vm_machine_destroy(&m);
         fflush(stdout);

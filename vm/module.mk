@@ -3,6 +3,7 @@
 BTVM_SRCS += vm/wake.c vm/main.c vm/cli.c vm/ram.c vm/multiboot.c vm/linuxboot.c vm/loadutil.c \
              vm/acpi_tables.c vm/machine.c vm/runloop.c vm/service.c vm/dma.c vm/storage.c \
              vm/fwcfg.c vm/memmap.c vm/mptable.c
+BTVM_SRCS += vm/firmware.c
 
 # btvm popek: the Popek-Goldberg teaching table (docs/popek.md).
 BTVM_SRCS += vm/popek.c
@@ -13,6 +14,9 @@ LDLIBS += -lz -lvncserver
 
 # Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
 BTVM_SRCS += vm/keymap.c
+BTVM_SRCS += vm/filechr.c
+# SIGTERM/SIGINT/SIGHUP: the machine stops in order (vm/signals.c).
+BTVM_SRCS += vm/signals.c
 # Opening a command-line drive's image (format, cache, snapshot; block/).
 BTVM_SRCS += vm/drive_open.c
 # Virtio devices on the machine and the I/O threads behind virtio-blk

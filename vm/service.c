@@ -36,6 +36,11 @@ bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *
     return dev_bus_mmio(vm->bus, addr, size, write, val);
 }
 
+bool vm_mmio_claimed(struct vm *vm, uint64_t addr)
+{
+    return dev_bus_mmio_page(vm->bus, addr);
+}
+
 void vm_poll_input(struct vm *vm)
 {
     __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);

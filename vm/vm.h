@@ -61,6 +61,10 @@ struct vm_engine_ops {
     /* A device wrote guest RAM [gpa, gpa + len) by DMA (vcpu thread): drop
      * what the engine derived from those bytes. NULL: nothing to drop. */
     void (*ram_written)(struct vm *vm, uint64_t gpa, uint64_t len);
+    /* What the CPU sees in guest-physical [gpa, gpa + len) changed (a PAM
+     * register, vm/firmware.c; vcpu thread): remap it. NULL: the engine
+     * reads the map from vm->ram and is told otherwise (BT's MMU). */
+    void (*mem_changed)(struct vm *vm, uint64_t gpa, uint64_t len);
     /* Frees what init allocated, vm->cpu included. */
     void (*destroy)(struct vm *vm);
 };
@@ -117,18 +121,41 @@ struct vm_options {
     bool no_vga;               /* -vga none */
     const char *screendump;    /* --screendump FILE: PNG of the screen at exit */
     const char *screendump_text; /* --screendump-text FILE: a text screen as UTF-8 */
+    bool firmware;             /* boot through the BIOS (no -kernel) */
+    const char *bios;          /* -bios FILE (firmware boot: set, default Debian's SeaBIOS) */
+    const char *bios_log;      /* --bios-log FILE: port 0x402 output */
+    char boot_order[8];        /* -boot order=: 'c', 'd' in order; "" = default */
+    bool boot_menu;            /* -boot menu=on */
+    int32_t boot_splash_ms;    /* -boot splash-time=MS, the menu prompt's wait; -1: BIOS default */
+    int64_t boot_reboot_ms;    /* -boot reboot-timeout=MS; -1: never reboot (QEMU's default) */
+    /* -debugcon: the port 0xE9 console's target (default: the console). */
+    enum vm_debugcon { VM_DEBUGCON_STDIO, VM_DEBUGCON_FILE, VM_DEBUGCON_NULL,
+                       VM_DEBUGCON_NONE } debugcon;
+    const char *debugcon_file; /* file:FILE */
 };
+
+#define VM_MEMSEGS 13
 
 struct vm {
     struct vm_options opt;
     int ram_fd;              /* memfd holding guest RAM */
-    uint8_t *ram;            /* host mapping of guest-physical 0 */
+    uint8_t *ram;            /* host mapping of guest-physical 0 as the CPU sees it
+                              * (RAM, ROM, PAM areas; vm/ram.c) */
     uint64_t ram_size;
     struct dev_bus *bus;
     struct cpu *cpu;
     void *engine_priv;
     const struct vm_engine_ops *engine;
     char err[256];           /* why the last failing call failed (vm_set_error) */
+    uint8_t *dram;           /* RAM alone, whatever the CPU sees (DMA, KVM); NULL: ram */
+    /* The CPU's view where it is not plain RAM (vm/firmware.c), for an
+     * engine that maps memory itself (KVM): the PAM segments of
+     * 0xC0000-0xFFFFF, whose reads see vm->ram + base (RAM when reads_ram,
+     * else ROM or all-ones) and whose writes reach RAM (vm->dram) when
+     * writes_ram, else nothing; and the ROM [rom_base, 4 GiB), read-only
+     * (rom_base 0: none). */
+    struct vm_memseg { uint32_t base, len; bool reads_ram, writes_ram; } memseg[VM_MEMSEGS];
+    uint64_t rom_base;
 
     /* Interrupts and time (vm/wake.c, vm/service.c). */
     struct dev_pic *pic;     /* vm/ only: engines use vm_intr_* */
@@ -180,6 +207,9 @@ void vm_cpu_env_attach(struct vm *vm, struct cpu *c);
  * no device claims addr (reads all-ones, writes dropped). */
 void vm_pio(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
 bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *val);
+/* A device claims MMIO in addr's page (an engine that maps RAM itself must
+ * leave it unmapped there, e.g. the VGA window inside low RAM). */
+bool vm_mmio_claimed(struct vm *vm, uint64_t addr);
 
 /* Console input arrived: hand it to the UART (vcpu thread, between guest
  * runs). Cheap when there is none. */
@@ -235,12 +265,13 @@ bool vm_timers_moved(const struct vm *vm);
  * found a deadline passed (consumes that news) or a device moved one. */
 bool vm_timers_due(struct vm *vm);
 
-/* Guest-physical address to host pointer, or NULL if not RAM (len bytes). */
+/* Guest-physical address to host pointer into RAM itself (what DMA reaches,
+ * whatever the CPU sees in the PAM areas), or NULL if not RAM (len bytes). */
 static inline uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 {
     if (gpa >= vm->ram_size || len > vm->ram_size - gpa)
         return NULL;
-    return vm->ram + gpa;
+    return (vm->dram ? vm->dram : vm->ram) + gpa;
 }
 
 #endif

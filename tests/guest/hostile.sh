@@ -108,18 +108,23 @@ else
 fi
 
 # The same with Ctrl-A X on a non-terminal stdin: btvm only honours the
-# escape on a terminal, so it keeps running; SIGTERM must then end it by
-# that very signal (143), not by SIGSEGV/SIGBUS/SIGABRT on the way out.
-printf '\001x' | "$BTVM" run -k "$ELF" -a "spin-cli 0" >/dev/null 2>"$T/err" &
+# escape on a terminal, so it keeps running; SIGTERM must then stop the
+# machine in order (vm/signals.c: "terminating on signal 15", --stats and
+# --screendump-text written on the way out) with status 143, not end it by
+# SIGSEGV/SIGBUS/SIGABRT.
+rm -f "$T/screen.txt"
+printf '\001x' | "$BTVM" run -k "$ELF" -a "spin-cli 0" --stats --screendump-text "$T/screen.txt" \
+    >/dev/null 2>"$T/err" &
 pid=$!
 sleep 1
 if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"; wait "$pid"; rc=$?
-    if [ "$rc" -eq 143 ]; then
-        pass=$((pass+1)); echo "ok   spin-cli (stdin ^A x): running after 1 s, ended by SIGTERM"
+    if [ "$rc" -eq 143 ] && grep -q '^btvm: terminating on signal 15$' "$T/err" &&
+       grep -q 'blocks translated' "$T/err" && [ -s "$T/screen.txt" ]; then
+        pass=$((pass+1)); echo "ok   spin-cli (stdin ^A x): running after 1 s, stopped in order by SIGTERM"
     else
         fail=$((fail+1))
-        echo "FAIL spin-cli (stdin ^A x): after SIGTERM status $rc ($( [ "$rc" -gt 128 ] && echo "SIG$(signame "$rc")")), want 143 (SIGTERM)"
+        echo "FAIL spin-cli (stdin ^A x): after SIGTERM status $rc ($( [ "$rc" -gt 128 ] && echo "SIG$(signame "$rc")")), want 143 (SIGTERM), the message, stats and screen dump"
         sed 's/^/     | /' "$T/err" | head -5
     fi
 else

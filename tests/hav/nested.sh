@@ -27,6 +27,7 @@ CACHE=build/cache/hav
 WORK=build/hav/nested
 G=build/guests
 L=build/linux
+B=build/bootimg
 TIMEOUT=${HAV_NESTED_TIMEOUT:-420}
 SMP=${HAV_NESTED_SMP:-1}
 TRIES=${HAV_NESTED_TRIES:-2}
@@ -115,8 +116,13 @@ apictest|120|kvm|-k \$G/apictest.elf
 ioapictest|120|kvm|-k \$G/ioapictest.elf
 realtest|120|kvm|-k \$G/realtest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
+biosmbr|60|kvm auto|-hda \$G/biosboot/mbr.img
+bioscd|60|kvm|-cdrom \$G/biosboot/cd.iso
+grubiso|300|kvm|-cdrom \$B/linux.iso -m 256 --no-reboot -nographic
+chipsettest|60|kvm|-k \$G/chipsettest.elf -bios /usr/share/seabios/bios-256k.bin -a a20=skip
 EOF
 )
+NOCMP=" grubiso "   # a full kernel log on the console differs by engine
 OPTIONAL=" pagetest linux " # run nested only if they pass on BT here (work in progress elsewhere)
 COMPUTE_WANT=$([ -x $G/compute-native ] && $G/compute-native | grep -E '^compute checksum: ')
 
@@ -136,6 +142,10 @@ judge() {
     ioapictest) line="ioapictest: 0 failures" ;;
     realtest) line="realtest: 0 failures" ;;
     linux)    line="hav-linux-ok" ;;
+    biosmbr)  want=49; line="sector 2: read through int 13h" ;;   # SeaBIOS boots the MBR (guests/biosboot)
+    bioscd)   want=224; line="cd: El Torito boot image running" ;;
+    grubiso)  line="btvm-fwboot: init ok" ;;   # SeaBIOS, GRUB from the CD, Debian's kernel (guests/bootimg)
+    chipsettest) line="chipsettest: 0 failures" ;;   # ROM, PAM and APM under KVM
     esac
     [ "$st" = "$want" ] || { echo "status $st, want $want"; return; }
     [ -z "$line" ] || grep -qxF "$line" "$out" || echo "output lacks '$line'"
@@ -189,8 +199,14 @@ for lib in $(ldd "$BTVM" | grep -oE '/[^ ]+'); do
 done
 cp "$KDIR"/mod/*.ko "$R/hav/mod/"; cp "$KDIR/modules" "$R/hav/modules"
 cp $G/*.elf "$R/hav/guests/"
+# Firmware boots: the boot images and the BIOS where btvm looks for it.
+mkdir -p "$R/hav/guests/biosboot" "$R/usr/share/seabios"
+cp $G/biosboot/mbr.img $G/biosboot/cd.iso "$R/hav/guests/biosboot/"
+cp /usr/share/seabios/bios-256k.bin "$R/usr/share/seabios/"
 case $l1cases in *"linux|"*) cp $L/vmlinuz $L/initrd.img "$R/hav/linux/" ;; esac
-printf '%s' "$l1cases" | sed 's|\$G/|/hav/guests/|g; s|\$L/|/hav/linux/|g' >"$R/hav/cases"
+case $l1cases in *"grubiso|"*) mkdir -p "$R/hav/bootimg" "$R/usr/share/seabios"
+    cp $B/linux.iso "$R/hav/bootimg/"; cp /usr/share/seabios/vgabios-stdvga.bin "$R/usr/share/seabios/" ;; esac
+printf '%s' "$l1cases" | sed 's|\$G/|/hav/guests/|g; s|\$L/|/hav/linux/|g; s|\$B/|/hav/bootimg/|g' >"$R/hav/cases"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$WORK/initrd.gz" ||
     die "cannot build the initramfs"
 say "initramfs $(du -k "$WORK/initrd.gz" | cut -f1) KiB, $(grep -c . "$R/hav/cases") cases"
@@ -270,7 +286,9 @@ while IFS='|' read -r id _ engines _; do
             row+=" | $e $st ok"
         fi
     done
-    # Same serial output as BT, apart from lines that depend on the wall clock.
+    # Same serial output as BT, apart from lines that depend on the wall clock
+    # (a whole kernel log also names the CPU and its timings: judged only).
+    case $NOCMP in *" $id "*) printf 'nested: %-9s %s\n' "$id" "$row | output judged only"; continue ;; esac
     grep -Ev "$CLOCK_LINES" "$WORK/bt/$id.out" >"$WORK/bt/$id.cmp"
     grep -Ev "$CLOCK_LINES" "$WORK/kvm/$id.out" >"$WORK/kvm/$id.cmp"
     if cmp -s "$WORK/bt/$id.cmp" "$WORK/kvm/$id.cmp"; then row+=" | output = bt"

@@ -261,6 +261,37 @@ static void fill_buf(uint8_t *b)
         b[i] = (uint8_t)(i * 37 + 11);
 }
 
+/* --stats' list of the most frequent callouts: more kinds than slots, in
+ * every order; the slots start out as garbage (an earlier version read the
+ * last one before writing it). */
+START_TEST(top_callouts)
+{
+    struct bt *bt = calloc(1, sizeof(*bt));
+    bt->callout_counts = calloc(ZYDIS_MNEMONIC_MAX_VALUE + 1, sizeof(uint64_t));
+    for (int round = 0; round < 3; round++) {
+        for (int m = 0; m <= ZYDIS_MNEMONIC_MAX_VALUE; m++)
+            bt->callout_counts[m] = 0;
+        for (int k = 0; k < 40; k++) /* 40 kinds, counts 1..40 in three orders */
+            bt->callout_counts[100 + k] = round == 0 ? (uint64_t)k + 1
+                                        : round == 1 ? 40 - (uint64_t)k : (uint64_t)(k * 7 % 40) + 1;
+        int idx[12];
+        for (int i = 0; i < 12; i++)
+            idx[i] = 0x3fffffff;
+        ck_assert_int_eq(bt_top_callouts(bt, idx, 12), 12);
+        for (int i = 0; i < 12; i++)
+            ck_assert_uint_eq(bt->callout_counts[idx[i]], 40 - (uint64_t)i);
+    }
+    for (int m = 0; m <= ZYDIS_MNEMONIC_MAX_VALUE; m++)
+        bt->callout_counts[m] = 0;
+    bt->callout_counts[7] = 5;
+    int idx[12];
+    ck_assert_int_eq(bt_top_callouts(bt, idx, 12), 1);
+    ck_assert_int_eq(idx[0], 7);
+    free(bt->callout_counts);
+    free(bt);
+}
+END_TEST
+
 START_TEST(native_compare)
 {
     const struct ncase *nc = &ncases[_i];
@@ -900,6 +931,7 @@ static Suite *bt_suite(void)
     tcase_add_test(tc, mmio_write_arms_timer);
     tcase_add_test(tc, tiny_cache_flush);
     tcase_add_test(tc, unsupported_fetch);
+    tcase_add_test(tc, top_callouts);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

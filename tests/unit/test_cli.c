@@ -445,6 +445,57 @@ START_TEST(test_drive_slots)
 }
 END_TEST
 
+/* Firmware boot: drives without -kernel, -bios, -boot, --bios-log. */
+START_TEST(test_firmware_options)
+{
+    ck_assert_ptr_null(PARSE("-hda", "a.img"));
+    ck_assert(cli.opt.firmware);
+    ck_assert_str_eq(cli.opt.bios, VM_BIOS_DEFAULT);
+    ck_assert_str_eq(cli.opt.boot_order, "");
+    ck_assert(!cli.opt.boot_menu);
+    ck_assert_ptr_null(PARSE("run", "-cdrom", "x.iso", "-bios", "my.bin", "-boot", "order=dc,menu=on",
+                             "--bios-log", "l.txt"));
+    ck_assert(cli.opt.firmware);
+    ck_assert_str_eq(cli.opt.bios, "my.bin");
+    ck_assert_str_eq(cli.opt.boot_order, "dc");
+    ck_assert(cli.opt.boot_menu);
+    ck_assert_str_eq(cli.opt.bios_log, "l.txt");
+    ck_assert_ptr_null(PARSE("-hda", "a.img", "-boot", "d"));
+    ck_assert_str_eq(cli.opt.boot_order, "d");
+    ck_assert_ptr_null(PARSE("-bios", "b.bin"));        /* firmware with nothing to boot */
+    ck_assert(cli.opt.firmware);
+    /* -kernel stays the direct path; -bios then only maps the ROM. */
+    ck_assert_ptr_null(PARSE("-kernel", "k", "-hda", "a.img", "-bios", "b.bin"));
+    ck_assert(!cli.opt.firmware);
+    ck_assert_str_eq(cli.opt.bios, "b.bin");
+    assert_error(PARSE("-hda", "a.img", "-boot", "order=a"), "boot device 'a'");
+    assert_error(PARSE("-hda", "a.img", "-boot", "menu=maybe"), "menu=on or menu=off");
+    assert_error(PARSE("-hda", "a.img", "-boot", "splash=x"), "unknown key 'splash'");
+    ck_assert_ptr_null(PARSE("-hda", "a.img", "-boot", "menu=on,splash-time=1500,reboot-timeout=0"));
+    ck_assert_int_eq(cli.opt.boot_splash_ms, 1500);
+    ck_assert_int_eq(cli.opt.boot_reboot_ms, 0);
+    ck_assert_ptr_null(PARSE("-hda", "a.img"));
+    ck_assert_int_eq(cli.opt.boot_splash_ms, -1);
+    ck_assert_int_eq(cli.opt.boot_reboot_ms, -1);
+    assert_error(PARSE("-hda", "a.img", "-boot", "splash-time=70000"), "at most 65535");
+    assert_error(PARSE("-hda", "a.img", "-boot", "reboot-timeout=x"), "expected milliseconds");
+    assert_error(PARSE("-k", "k", "-boot", "d"), "firmware boot only");
+    assert_error(PARSE("run"), "no kernel given");
+    /* -debugcon: QEMU's chardev spellings that make sense here. */
+    ck_assert_ptr_null(PARSE("-k", "k"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_STDIO);
+    ck_assert_ptr_null(PARSE("-k", "k", "-debugcon", "file:/tmp/x"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_FILE);
+    ck_assert_str_eq(cli.opt.debugcon_file, "/tmp/x");
+    ck_assert_ptr_null(PARSE("-k", "k", "-debugcon", "null"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_NULL);
+    ck_assert_ptr_null(PARSE("-k", "k", "--debugcon=none"));
+    ck_assert_int_eq(cli.opt.debugcon, VM_DEBUGCON_NONE);
+    assert_error(PARSE("-k", "k", "-debugcon", "file:"), "expected stdio, file:FILE, null or none");
+    assert_error(PARSE("-k", "k", "-debugcon", "tcp:1"), "expected stdio, file:FILE, null or none");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -464,6 +515,7 @@ int main(void)
     tcase_add_test(tc, test_drive_escaping);
     tcase_add_test(tc, test_drive_errors);
     tcase_add_test(tc, test_drive_slots);
+    tcase_add_test(tc, test_firmware_options);
     tcase_add_test(tc, test_drive_storage_keys);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -125,6 +125,7 @@ static void setup(void)
     struct dev_dma dma = { .read = ram_read, .write = ram_write };
     ide = dev_ide_new(bus, l14, l15, dma);
     ck_assert_ptr_nonnull(ide);
+    dev_ide_set_bus_master(ide, true);   /* what an OS's driver sets (pci_set_master) */
 }
 
 static void teardown(void)
@@ -827,6 +828,32 @@ static void bm_setup(int ch, uint32_t table, bool to_mem)
     outb(b, to_mem ? 0x08 : 0x00);
 }
 
+/* Bus Master Enable off: a started engine waits without touching memory or
+ * raising the interrupt; setting it runs the transfer. */
+START_TEST(dma_waits_for_bus_master_enable)
+{
+    char *path = make_image("d.img", 256, 256);
+    attach(0, 0, path, false, DEV_IDE_DISK);
+    ck_assert_int_eq(dev_ide_set_bm_base(ide, BM), 0);
+    dev_ide_set_bus_master(ide, false);
+    prd(0x1000, 0, 0x10000, 1024, true);
+    bm_setup(0, 0x1000, true);
+    ata_cmd(P0, 0, 0xc8, 7, 2, false);
+    outb(BM, 0x09);                                        /* start, to memory */
+    ck_assert_uint_eq(inb(BM + 2) & 0x07, 0x01);           /* active, no INT */
+    ck_assert_int_eq(irq.rises[14], 0);
+    uint8_t zero[1024] = { 0 }, want[512];
+    ck_assert_mem_eq(ram + 0x10000, zero, sizeof(zero));
+    dev_ide_set_bus_master(ide, true);
+    ck_assert_uint_eq(inb(BM + 2) & 0x07, 0x04);           /* done: INT, not active */
+    ck_assert_int_eq(irq.rises[14], 1);
+    for (int i = 0; i < 2; i++) {
+        pattern(want, 7 + i, 512);
+        ck_assert_mem_eq(ram + 0x10000 + i * 512, want, 512);
+    }
+}
+END_TEST
+
 START_TEST(dma_read_and_write)
 {
     char *path = make_image("d.img", 256, 256);
@@ -953,6 +980,7 @@ static Suite *suite(void)
     tcase_add_test(t, srst_signatures_and_absent_devices);
     tcase_add_test(t, linux_probe_reads_as_on_qemu);
     tcase_add_test(t, nien_masks_line_and_decode_and_bm_base);
+    tcase_add_test(t, dma_waits_for_bus_master_enable);
     tcase_add_test(t, atapi_inquiry_capacity_read_toc_sense);
     tcase_add_test(t, atapi_empty_drive_not_ready);
     tcase_add_test(t, dma_read_and_write);

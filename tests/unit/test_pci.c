@@ -308,7 +308,7 @@ START_TEST(bar_sizing)
     ck_assert_uint_eq(cfg_rd(TDEV, 0x14, 4), 0x00000000u);
     cfg_wr(TDEV, 0x10, 4, 0xFFFFFFFF);
     cfg_wr(TDEV, 0x14, 4, 0xFFFFFFFF);
-    ck_assert_uint_eq(cfg_rd(TDEV, 0x10, 4), 0x0000FFE1u);   /* 32 ports, 16-bit decode */
+    ck_assert_uint_eq(cfg_rd(TDEV, 0x10, 4), 0xFFFFFFE1u);   /* 32 ports; all 32 bits writable, as QEMU */
     ck_assert_uint_eq(cfg_rd(TDEV, 0x14, 4), 0xFFFFF000u);   /* 4 KiB */
     for (unsigned b = 2; b < 6; b++) {
         cfg_wr(TDEV, 0x10 + 4 * b, 4, 0xFFFFFFFF);
@@ -452,7 +452,8 @@ static uint64_t fake_now;
 static int powered_off;
 
 struct piixrec {
-    int pirq_calls, decode_calls, bm_calls;
+    int pirq_calls, decode_calls, bm_calls, master_calls;
+    bool master;
     uint8_t pirq[4];
     bool decode[2];
     uint16_t bm;
@@ -485,6 +486,13 @@ static void on_bm(void *ctx, uint16_t port)
     pr.bm = port;
 }
 
+static void on_master(void *ctx, bool enabled)
+{
+    ck_assert_ptr_eq(ctx, &pr);
+    pr.master_calls++;
+    pr.master = enabled;
+}
+
 static void on_power_off(void *ctx)
 {
     (void)ctx;
@@ -508,7 +516,7 @@ static void piix_setup(void)
                          on_power_off, NULL);
     ck_assert_ptr_nonnull(pm);
     struct dev_piix_ops ops = { .pirq_changed = on_pirq, .ide_decode = on_decode,
-                                .bm_base = on_bm, .ctx = &pr };
+                                .bm_base = on_bm, .bm_enable = on_master, .ctx = &pr };
     piix = dev_piix_new(host, pm, &ops);
     ck_assert_ptr_nonnull(piix);
 }
@@ -595,6 +603,8 @@ START_TEST(piix_ide_decode_and_bm)
     cfg_wr(IDE, 0x04, 2, 0xFFFF);              /* only IOSE and BME stick */
     ck_assert_uint_eq(cfg_rd(IDE, 0x04, 2), 0x0005);
     ck_assert(dev_piix_ide_bus_master(piix));
+    ck_assert_int_eq(pr.master_calls, 1);      /* the IDE model hears of BME */
+    ck_assert(pr.master);
     ck_assert_int_eq(pr.decode_calls, 1);
     ck_assert(pr.decode[0]);
     ck_assert(dev_piix_ide_decoding(piix, 0));
@@ -614,7 +624,7 @@ START_TEST(piix_ide_decode_and_bm)
     /* BAR4: 16 ports; sized, programmed, reported while I/O is on. */
     ck_assert_int_eq(pr.bm_calls, 0);
     cfg_wr(IDE, 0x20, 4, 0xFFFFFFFF);
-    ck_assert_uint_eq(cfg_rd(IDE, 0x20, 4), 0x0000FFF1u);
+    ck_assert_uint_eq(cfg_rd(IDE, 0x20, 4), 0xFFFFFFF1u);
     ck_assert_int_eq(pr.bm_calls, 0);          /* the sizing value is not decoded */
     cfg_wr(IDE, 0x20, 4, 0xC000);
     ck_assert_int_eq(pr.bm_calls, 1);
@@ -633,6 +643,7 @@ START_TEST(piix_ide_decode_and_bm)
     ck_assert(pr.decode[1]);
     ck_assert(!pr.decode[0]);
     ck_assert(!dev_piix_ide_bus_master(piix));
+    ck_assert(!pr.master);
     /* BARs 0-3 read 0 in legacy mode. */
     cfg_wr(IDE, 0x10, 4, 0xFFFFFFFF);
     ck_assert_uint_eq(cfg_rd(IDE, 0x10, 4), 0);
