@@ -160,7 +160,7 @@ static void kbc_settle(struct dev_i8042 *k)
     kbc_fill(k);
     kbc_update_irq(k);
     if (k->timers)
-        k->timer.deadline_ns = k->kbd.rep_deadline;
+        dev_timer_set(&k->timer, k->kbd.rep_deadline);
 }
 
 /* A controller reply (or a 0xD2/0xD3 byte): queued ahead of the devices. */
@@ -398,7 +398,7 @@ void dev_i8042_set_timers(struct dev_i8042 *k, struct dev_timers *timers)
     k->kbd.has_clock = timers != NULL;
     if (!timers)
         return;
-    k->timer.deadline_ns = k->kbd.rep_deadline;
+    dev_timer_set(&k->timer, k->kbd.rep_deadline);
     k->timer.fire = kbc_timer_fire;
     k->timer.ctx = k;
     dev_timers_add(timers, &k->timer);

@@ -157,7 +157,7 @@ static void vnc_tick(struct vm_display *d, bool text)
 static void display_tick(void *ctx, uint64_t now)
 {
     struct vm_display *d = ctx;
-    d->timer.deadline_ns = now + DISPLAY_PERIOD_NS;
+    dev_timer_set(&d->timer, now + DISPLAY_PERIOD_NS);
 
     if (d->curses)
         feed_keys(d, now);
@@ -297,7 +297,7 @@ int vm_display_open(struct vm_display **out, struct vm *vm, struct dev_vga *vga,
     }
     d->timer.fire = display_tick;
     d->timer.ctx = d;
-    d->timer.deadline_ns = dev_clock_ns() + DISPLAY_PERIOD_NS;
+    dev_timer_set(&d->timer, dev_clock_ns() + DISPLAY_PERIOD_NS);
     dev_timers_add(vm->timers, &d->timer);
     return 0;
 }
