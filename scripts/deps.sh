@@ -23,6 +23,9 @@ command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-to
 [ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
 have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
 have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
+# -netdev user: libslirp (its slirp.pc needs glib's .pc: libglib2.0-dev).
+have_hdr /usr/include/slirp/libslirp.h     || need+=(libslirp-dev)
+have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

@@ -13,3 +13,8 @@ LDLIBS += -lz -lvncserver
 
 # Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
 BTVM_SRCS += vm/keymap.c
+
+# Network: -netdev/-device/-nic (vm/net_cli.c), the libslirp user network on
+# an I/O thread of its own (vm/net_slirp.c), docs/network.md.
+BTVM_SRCS += vm/net_cli.c vm/net_slirp.c
+LDLIBS += $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp -lglib-2.0)

@@ -80,6 +80,24 @@ struct vm_drive {
 };
 #define VM_MAX_DRIVES 4
 
+/* The network card and its user-mode backend (-netdev, -device, -nic;
+ * vm/net_cli.c, docs/network.md). Addresses and ports in host byte order. */
+#define VM_NET_MAX_FWD 16
+struct vm_net_fwd {
+    bool udp;
+    uint32_t host_addr;        /* 0: any address (QEMU's empty host address) */
+    uint16_t host_port;
+    uint32_t guest_addr;       /* 0: the first DHCP address, 10.0.2.15 */
+    uint16_t guest_port;
+};
+struct vm_net_options {
+    bool enabled;              /* a virtio-net card on a user network */
+    bool restricted;           /* restrict=on: the guest reaches only slirp's services */
+    uint8_t mac[6];
+    unsigned nfwd;
+    struct vm_net_fwd fwd[VM_NET_MAX_FWD];
+};
+
 struct vm_options {
     const char *kernel;
     const char *cmdline;
@@ -101,6 +119,7 @@ struct vm_options {
     bool no_vga;               /* -vga none */
     const char *screendump;    /* --screendump FILE: PNG of the screen at exit */
     const char *screendump_text; /* --screendump-text FILE: a text screen as UTF-8 */
+    struct vm_net_options net; /* -netdev/-device/-nic (vm/net_cli.c) */
 };
 
 struct vm {
