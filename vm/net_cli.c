@@ -199,13 +199,13 @@ bool vm_cli_net_parse_hostfwd(const char *s, size_t len, struct vm_net_fwd *out)
 }
 
 /* A key of the user backend (hostfwd, restrict); false if not one. */
-static const char *user_key(const char *name, const char *spec, const struct item *it,
+static const char *user_key(const char *name, const struct item *it,
                             struct vm_cli_net *st, bool *known, char *err, size_t errlen)
 {
     *known = true;
     if (key_is(it, "hostfwd")) {
         if (st->user.nfwd == VM_NET_MAX_FWD)
-            return fail(err, errlen, "%s '%s': more than %d hostfwd rules", name, spec,
+            return fail(err, errlen, "%s: more than %d hostfwd rules", name,
                         VM_NET_MAX_FWD);
         if (!vm_cli_net_parse_hostfwd(it->val, strlen(it->val), &st->user.fwd[st->user.nfwd]))
             return fail(err, errlen,
@@ -285,7 +285,7 @@ static const char *parse_netdev(const char *name, const char *spec, struct vm_cl
         if ((e = check_item(name, &it, err, errlen)))
             return e;
         bool known;
-        if ((e = user_key(name, spec, &it, st, &known, err, errlen)))
+        if ((e = user_key(name, &it, st, &known, err, errlen)))
             return e;
         if (known)
             continue;
@@ -369,7 +369,7 @@ static const char *parse_nic(const char *name, const char *spec, struct vm_cli_n
         if ((e = check_item(name, &it, err, errlen)))
             return e;
         bool known;
-        if ((e = user_key(name, spec, &it, st, &known, err, errlen)))
+        if ((e = user_key(name, &it, st, &known, err, errlen)))
             return e;
         if (known)
             continue;
