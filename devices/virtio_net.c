@@ -234,7 +234,8 @@ bool dev_virtio_net_receive(struct dev_virtio_net *n, const uint8_t *frame, size
 }
 
 struct dev_virtio_net *dev_virtio_net_new(struct dev_pci_host *h, unsigned devfn,
-                                          const uint8_t mac[6], struct dev_virtio_net_peer peer,
+                                          const uint8_t mac[6], uint64_t offloads,
+                                          struct dev_virtio_net_peer peer,
                                           struct dev_dma dma, struct dev_irq_line irq)
 {
     struct dev_virtio_net *n = calloc(1, sizeof(*n));
@@ -249,7 +250,8 @@ struct dev_virtio_net *dev_virtio_net_new(struct dev_pci_host *h, unsigned devfn
     n->peer = peer;
     n->dma = dma;
     uint64_t f = 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_STATUS |
-                 1ull << VIRTIO_NET_F_MRG_RXBUF | DEV_VIRTIO_NET_OFFLOADS;
+                 1ull << VIRTIO_NET_F_MRG_RXBUF |
+                 (offloads & (1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM));
     struct dev_virtio_config vc = {
         .device_id = 0x1000, .virtio_type = 1, .class_code = 0x020000,
         .nqueues = 2, .queue_size = DEV_VIRTIO_NET_QUEUE_SIZE, .config_len = CONFIG_LEN,

@@ -121,7 +121,11 @@ static void setup(void)
     struct dev_dma dma = { .read = ram_read, .write = ram_write, .map = ram_map };
     struct dev_irq_line irq = { .set = irq_set };
     struct dev_virtio_net_peer peer = { .send = peer_send, .rx_ready = peer_rx_ready };
-    net = dev_virtio_net_new(host, DEVFN, mac, peer, dma, irq);
+    /* Both offloads, so both paths are tested (the machine offers
+     * DEV_VIRTIO_NET_OFFLOADS). */
+    net = dev_virtio_net_new(host, DEVFN, mac,
+                             1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM, peer,
+                             dma, irq);
     ck_assert_ptr_nonnull(net);
     dev_pci_config_write(host, 0, DEVFN, 0x10, 4, IOBASE | 1);
     dev_pci_config_write(host, 0, DEVFN, 0x04, 2, DEV_PCI_CMD_IO | DEV_PCI_CMD_MASTER);
