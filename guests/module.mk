@@ -85,6 +85,8 @@ HOSTILE_OBJS += $(GUEST_OBJ)/hostile/virtio_net.o
 GUESTS += $(GUEST_DIR)/hostile.elf
 $(GUEST_DIR)/hostile.elf: $(HOSTILE_OBJS)
 .SECONDARY: $(HOSTILE_OBJS)
+$(GUEST_DIR)/hostile.elf: $(GUEST_OBJ)/hostile/virtio.o
+.SECONDARY: $(GUEST_OBJ)/hostile/virtio.o
 
 # ---- pagetest: paging test suite, shadow page tables' reference (tests/guest/pagetest.sh) ----
 PAGETEST_OBJS := $(GUEST_OBJ)/pagetest/kernel.o $(GUEST_OBJ)/pagetest/mmu.o \

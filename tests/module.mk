@@ -67,3 +67,10 @@ $(BUILD)/tests/vncgrab: tests/tools/vncgrab.c | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) -o $@ $< -lvncclient
 guest-test: $(BUILD)/tests/vncgrab
 all: $(BUILD)/tests/vncgrab
+
+# Debian's kernel on two virtio-blk disks (tests/linux/disk-virtio.sh):
+# mke2fs, ext2 write, e2fsck, a read-only disk, discard; part of linux-test.
+linux-test: linux-virtio-test
+.PHONY: linux-virtio-test
+linux-virtio-test: $(BUILD)/btvm linux linux-disk
+	@bash tests/linux/disk-virtio.sh

@@ -9,6 +9,10 @@
 # LINUX_CDROM (an ISO 9660 image, secondary master, read-only) — QEMU's
 # -hda and -cdrom (for QEMU spelt as -drive with format=raw, which spares
 # its "probed raw" warning and write restriction on sector 0).
+# Virtio disks, when set: LINUX_VIRTIO, a space-separated list of raw
+# images, each optionally followed by ,readonly=on; -drive
+# file=...,if=virtio,format=raw on both systems (QEMU also gets
+# discard=unmap, which btvm always does), /dev/vda, /dev/vdb, ... in order.
 LINUX_DIR=${LINUX_DIR:-build/linux}
 LINUX_KERNEL=${LINUX_KERNEL:-$LINUX_DIR/vmlinuz}
 LINUX_INITRD=${LINUX_INITRD:-$LINUX_DIR/initrd.img}
@@ -28,18 +32,24 @@ linux_cmdline() {
 # A guest reset ends the run (--no-reboot, QEMU's -no-reboot) unless
 # LINUX_REBOOT=1.
 linux_boot() {
-    local drv=() qdrv=() nr=(--no-reboot)
+    local drv=() qdrv=() qnet=() nr=(--no-reboot)
     [ "${LINUX_REBOOT:-0}" = 1 ] && nr=()
     [ -n "${LINUX_HDA:-}" ] && drv+=(-hda "$LINUX_HDA") &&
         qdrv+=(-drive "file=$LINUX_HDA,format=raw,if=ide,index=0,media=disk")
     [ -n "${LINUX_CDROM:-}" ] && drv+=(-cdrom "$LINUX_CDROM") &&
         qdrv+=(-drive "file=$LINUX_CDROM,format=raw,if=ide,index=2,media=cdrom,readonly=on")
+    local v
+    for v in ${LINUX_VIRTIO:-}; do
+        drv+=(-drive "file=$v,if=virtio,format=raw")
+        qdrv+=(-drive "file=$v,if=virtio,format=raw,discard=unmap")
+        qnet=(-nic none)   # QEMU's default NIC would take 00:03.0; btvm has none
+    done
     case $1 in
     btvm) "$BTVM" run -q --engine bt "${nr[@]}" -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     btvm-ref) "$BTVM_REF" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     btvm-kvm) "$BTVM" run -q --engine kvm "${nr[@]}" -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     qemu) "$QEMU" -accel tcg -m "$LINUX_MEM" -kernel "$LINUX_KERNEL" -initrd "$LINUX_INITRD" \
-              -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${qdrv[@]}" \
+              -append "$2" -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${qdrv[@]}" "${qnet[@]}" \
               -display none -serial stdio -monitor none -no-reboot ;;
     *) echo "linux_boot: unknown system '$1'" >&2; return 2 ;;
     esac

@@ -76,22 +76,24 @@ for s in $(seq 1 "$SEEDS"); do
     check "wild-jump $s"   "4 5 124"
 done
 
-# Device modes: seeded abuse of the local APIC, I/O APIC, fw_cfg, HPET and
-# IDE bus-master DMA; the guest then checks the device still works and
-# exits with 0. ide-dma gets a scratch 1 MiB disk and CD image: both must
-# keep their size (no DMA or write lands past the end of an image).
-truncate -s 1M "$T/disk.img" "$T/cd.img"
+# Device modes: seeded abuse of the local APIC, I/O APIC, fw_cfg, HPET,
+# IDE bus-master DMA and virtio-blk; the guest then checks the device still
+# works and exits with 0. ide-dma gets a scratch 1 MiB disk and CD image,
+# virtio-blk a 1 MiB disk: they must keep their size (no DMA or write lands
+# past the end of an image).
+truncate -s 1M "$T/disk.img" "$T/cd.img" "$T/vdisk.img"
 for s in $(seq 1 "$DEV_SEEDS"); do
     check "lapic-random $s"  "0" "hostile: lapic-random ok"
     check "ioapic-random $s" "0" "hostile: ioapic-random ok"
     check "fwcfg-random $s"  "0" "hostile: fwcfg-random ok"
     check "hpet-random $s"   "0" "hostile: hpet-random ok"
     check "ide-dma $s"       "0" "hostile: ide-dma ok" "-hda $T/disk.img -cdrom $T/cd.img"
+    check "virtio-blk $s"    "0" "hostile: virtio-blk ok" "-drive file=$T/vdisk.img,if=virtio,format=raw"
     check "virtio-net $s"    "0" "hostile: virtio-net ok" "-nic user"
-    for img in disk cd; do
+    for img in disk cd vdisk; do
         sz=$(stat -c %s "$T/$img.img" 2>/dev/null || echo missing)
         if [ "$sz" != 1048576 ]; then
-            fail=$((fail+1)); echo "FAIL ide-dma $s: $img.img is $sz bytes, want 1048576"
+            fail=$((fail+1)); echo "FAIL ide-dma/virtio-blk $s: $img.img is $sz bytes, want 1048576"
             truncate -s 1M "$T/$img.img"
         fi
     done
