@@ -35,6 +35,9 @@ have_hdr /usr/share/seabios/bios-256k.bin || need+=(seabios)
 # block/ tests (tests/unit/test_blk*.c, tests/linux/qcow2.sh): qemu-img
 # makes, checks and compares qcow2 images.
 command -v qemu-img >/dev/null             || need+=(qemu-utils)
+# -netdev user: libslirp (its slirp.pc needs glib's .pc: libglib2.0-dev).
+have_hdr /usr/include/slirp/libslirp.h     || need+=(libslirp-dev)
+have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

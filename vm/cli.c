@@ -13,6 +13,7 @@
  */
 #include "vm/cli.h"
 #include "vm/display_cli.h"
+#include "vm/net_cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
               O_DRIVE, O_HELP,
               O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT,
-              O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT };
+              O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT, O_NETDEV, O_DEVICE, O_NIC };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -66,6 +67,9 @@ static const struct opt_def opt_defs[] = {
     { "--bios-log", O_BIOS_LOG, 1 },
     { "-boot", O_BOOT, 1 },    { "--boot", O_BOOT, 1 },
     { "-debugcon", O_DEBUGCON, 1 }, { "--debugcon", O_DEBUGCON, 1 },
+    { "-netdev", O_NETDEV, 1 }, { "--netdev", O_NETDEV, 1 },
+    { "-device", O_DEVICE, 1 }, { "--device", O_DEVICE, 1 },
+    { "-nic", O_NIC, 1 },       { "--nic", O_NIC, 1 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -442,6 +446,8 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
 {
     struct vm_options *opt = &out->opt;
     struct drive_src src = { { NULL }, { NULL }, { 0 }, { 0 } };
+    struct vm_cli_net net;
+    memset(&net, 0, sizeof(net));
     for (; i < argc; i++) {
         const char *tok = argv[i];
         if (tok[0] != '-' || tok[1] == 0) {
@@ -593,10 +599,18 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
                             d->name, val);
             }
             break;
+        case O_NETDEV:
+        case O_DEVICE:
+        case O_NIC:
+            e = vm_cli_net_option(d->name, (int)(d->id - O_NETDEV), val, &net, err, errlen);
+            break;
         }
         if (e)
             return e;
     }
+    const char *ne = vm_cli_net_finish(&net, opt, err, errlen);
+    if (ne)
+        return ne;
     bool drives = false;
     for (int k = 0; k < VM_MAX_DRIVES; k++)
         drives |= opt->drives[k].used;
@@ -693,6 +707,7 @@ void vm_cli_usage(FILE *f)
         "  --no-reboot            a guest reset ends btvm with status 6\n"
         "  --reboot               a guest reset restarts the machine (the default)\n"
         "%s"
+        "%s"
         "  -h, --help             this text\n"
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"
@@ -700,7 +715,8 @@ void vm_cli_usage(FILE *f)
         "4 guest used something btvm does not support, 5 triple fault,\n"
         "6 the guest reset the machine (--no-reboot).\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
-        VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help);
+        VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help,
+        vm_cli_net_help);
 }
 
 void vm_cli_version(FILE *f)

@@ -308,6 +308,9 @@ static int setup_platform(struct vm_machine *m)
     r = vm_machine_virtio_setup(m);
     if (r)
         return r;
+    r = vm_machine_net_setup(m);
+    if (r)
+        return r;
     /* m is also &m->vm (its first member), which on_reset takes. */
     struct dev_port92_ops p92 = { .a20 = on_port92_a20, .reset = on_reset, .ctx = m };
     if (dev_port92_init(vm->bus, &p92) != 0) {
@@ -521,6 +524,7 @@ void vm_machine_destroy(struct vm_machine *m)
         dev_fw_cfg_free(m->fw_cfg);
     vm_machine_vga_free(m);
     vm_machine_virtio_free(m);
+    vm_machine_net_free(m);
     if (m->piix)
         dev_piix_free(m->piix);
     if (m->ide)

@@ -98,6 +98,24 @@ struct vm_drive {
 #define VM_HAVE_VIRTIO_BLK 1
 #endif
 
+/* The network card and its user-mode backend (-netdev, -device, -nic;
+ * vm/net_cli.c, docs/network.md). Addresses and ports in host byte order. */
+#define VM_NET_MAX_FWD 16
+struct vm_net_fwd {
+    bool udp;
+    uint32_t host_addr;        /* 0: any address (QEMU's empty host address) */
+    uint16_t host_port;
+    uint32_t guest_addr;       /* 0: the first DHCP address, 10.0.2.15 */
+    uint16_t guest_port;
+};
+struct vm_net_options {
+    bool enabled;              /* a virtio-net card on a user network */
+    bool restricted;           /* restrict=on: the guest reaches only slirp's services */
+    uint8_t mac[6];
+    unsigned nfwd;
+    struct vm_net_fwd fwd[VM_NET_MAX_FWD];
+};
+
 struct vm_options {
     const char *kernel;
     const char *cmdline;
@@ -132,6 +150,7 @@ struct vm_options {
     enum vm_debugcon { VM_DEBUGCON_STDIO, VM_DEBUGCON_FILE, VM_DEBUGCON_NULL,
                        VM_DEBUGCON_NONE } debugcon;
     const char *debugcon_file; /* file:FILE */
+    struct vm_net_options net; /* -netdev/-device/-nic (vm/net_cli.c) */
 };
 
 #define VM_MEMSEGS 13
@@ -176,6 +195,7 @@ struct vm {
      * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
     void (*kick_hook)(struct vm *vm);
     volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
+    struct vm_net_card *net;    /* vm/ only: frames for the network card (vm/net_machine.c) */
     struct vm_iothreads *iothreads; /* vm/ only: finished disk jobs, collected with input */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */

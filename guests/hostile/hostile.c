@@ -259,6 +259,8 @@ int guest_main(uint32_t magic, uint32_t mbi)
         return hostile_hpet_random(ram_top);
     } else if (word_is(mode, "virtio-blk")) {
         return hostile_virtio_blk(ram_top);
+    } else if (word_is(mode, "virtio-net")) {
+        return hostile_virtio_net(ram_top);
     } else {
         gprintf("hostile: unknown mode\n");
         return 100;

@@ -19,5 +19,7 @@ int hostile_ide_dma(uint32_t ram_top);
 int hostile_fwcfg_random(uint32_t ram_top);
 int hostile_hpet_random(uint32_t ram_top);
 int hostile_virtio_blk(uint32_t ram_top);   /* virtio.c */
+/* virtio_net.c (run with -nic user). */
+int hostile_virtio_net(uint32_t ram_top);
 
 #endif
