@@ -23,6 +23,10 @@ command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-to
 [ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
 have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
 have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
+# guests/diskimg (make diskimg) and its tests: qemu-img for qcow2 images
+# and checks; a static i386 libc for the benchmark's helper.
+command -v qemu-img >/dev/null             || need+=(qemu-utils)
+have_hdr /usr/lib32/libc.a                 || need+=(libc6-dev-i386)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2
