@@ -1,97 +1,61 @@
 /*
- * block/blk.c — raw image files: pread/pwrite in 512-byte sectors, fdatasync,
- * and an OFD lock against a second user of the same image.
+ * block/blk.c — the front of every image: opens the backend the options
+ * name (block/raw.c, block/qcow2.c), puts the snapshot overlay on top
+ * (block/overlay.c), and checks ranges and read-only-ness once for all.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "block/blk.h"
-
-struct blk {
-    int fd;
-    bool readonly;
-    uint64_t sectors;
-};
-
-/* Lock the whole file: a read lock for a read-only image, a write lock
- * otherwise. 0, -EBUSY on a conflict, or 0 as well when the file system
- * has no OFD locks (nothing better can be done there). */
-static int lock_image(int fd, bool readonly)
-{
-    struct flock fl = {
-        .l_type = readonly ? F_RDLCK : F_WRLCK,
-        .l_whence = SEEK_SET,
-        .l_start = 0,
-        .l_len = 0,       /* to the end, however the file grows */
-    };
-    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-        return 0;
-    if (errno == EAGAIN || errno == EACCES)
-        return -EBUSY;
-    if (errno == EINVAL || errno == ENOLCK || errno == EOPNOTSUPP)
-        return 0;
-    return -errno;
-}
+#include "block/blk_int.h"
 
 int blk_open(const char *path, bool readonly, struct blk **out, char *err, size_t errlen)
 {
+    struct blk_opts o = { .format = BLK_FMT_RAW, .readonly = readonly,
+                          .cache = BLK_CACHE_WRITEBACK };
+    return blk_open_opts(path, &o, out, err, errlen);
+}
+
+int blk_open_opts(const char *path, const struct blk_opts *o, struct blk **out, char *err,
+                  size_t errlen)
+{
     *out = NULL;
-    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: cannot open disk image%s: %s", path,
-                 readonly ? "" : " for writing", strerror(e));
-        return -e;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        close(fd);
-        return -e;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: is a directory, not a disk image", path);
-        close(fd);
-        return -EISDIR;
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file or block device", path);
-        close(fd);
-        return -EINVAL;
-    }
-    int rc = lock_image(fd, readonly);
-    if (rc) {
-        if (rc == -EBUSY)
-            snprintf(err, errlen, "%s: disk image is in use by another process "
-                     "(it holds a %s lock on the file)", path, readonly ? "write" : "conflicting");
-        else
-            snprintf(err, errlen, "%s: cannot lock disk image: %s", path, strerror(-rc));
-        close(fd);
+    /* A snapshot never writes the image: open it read-only (and so with a
+     * read lock, which lets others read it too). */
+    struct blk_opts bo = *o;
+    if (o->snapshot)
+        bo.readonly = true;
+    struct blk *b;
+    int rc = o->format == BLK_FMT_QCOW2 ? blk_qcow2_open(path, &bo, &b, err, errlen)
+                                        : blk_raw_open(path, &bo, &b, err, errlen);
+    if (rc)
         return rc;
+    if (o->snapshot && !o->readonly) {
+        rc = blk_overlay_open(b, &b);
+        if (rc) {
+            snprintf(err, errlen, "%s: cannot make the snapshot overlay: %s", path,
+                     strerror(-rc));
+            return rc;
+        }
     }
-    off_t size = lseek(fd, 0, SEEK_END);
-    if (size < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: cannot find its size: %s", path, strerror(e));
-        close(fd);
-        return -e;
-    }
-    struct blk *b = calloc(1, sizeof(*b));
-    if (!b) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        close(fd);
-        return -ENOMEM;
-    }
-    b->fd = fd;
-    b->readonly = readonly;
-    b->sectors = (uint64_t)size / BLK_SECTOR_SIZE;
     *out = b;
+    return 0;
+}
+
+int blk_probe_format(const char *path, enum blk_format *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    uint8_t m[4];
+    ssize_t n = pread(fd, m, 4, 0);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    *out = n == 4 && !memcmp(m, "QFI\xfb", 4) ? BLK_FMT_QCOW2 : BLK_FMT_RAW;
     return 0;
 }
 
@@ -114,23 +78,7 @@ int blk_read(struct blk *b, uint64_t sector, uint32_t count, void *buf)
 {
     if (!in_range(b, sector, count))
         return -EINVAL;
-    uint8_t *p = buf;
-    size_t left = (size_t)count * BLK_SECTOR_SIZE;
-    off_t off = (off_t)(sector * BLK_SECTOR_SIZE);
-    while (left) {
-        ssize_t n = pread(b->fd, p, left, off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;    /* the file shrank under us */
-        p += n;
-        off += n;
-        left -= (size_t)n;
-    }
-    return 0;
+    return count ? b->ops->read(b, sector, count, buf) : 0;
 }
 
 int blk_write(struct blk *b, uint64_t sector, uint32_t count, const void *buf)
@@ -139,40 +87,40 @@ int blk_write(struct blk *b, uint64_t sector, uint32_t count, const void *buf)
         return -EROFS;
     if (!in_range(b, sector, count))
         return -EINVAL;
-    const uint8_t *p = buf;
-    size_t left = (size_t)count * BLK_SECTOR_SIZE;
-    off_t off = (off_t)(sector * BLK_SECTOR_SIZE);
-    while (left) {
-        ssize_t n = pwrite(b->fd, p, left, off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;
-        p += n;
-        off += n;
-        left -= (size_t)n;
-    }
-    return 0;
+    return count ? b->ops->write(b, sector, count, buf) : 0;
+}
+
+int blk_discard(struct blk *b, uint64_t sector, uint32_t count)
+{
+    if (b->readonly)
+        return -EROFS;
+    if (!in_range(b, sector, count))
+        return -EINVAL;
+    if (!b->ops->discard)
+        return -EOPNOTSUPP;
+    return count ? b->ops->discard(b, sector, count) : 0;
+}
+
+int blk_write_zeroes(struct blk *b, uint64_t sector, uint32_t count, bool unmap)
+{
+    if (b->readonly)
+        return -EROFS;
+    if (!in_range(b, sector, count))
+        return -EINVAL;
+    if (!b->ops->write_zeroes)
+        return -EOPNOTSUPP;
+    return count ? b->ops->write_zeroes(b, sector, count, unmap) : 0;
 }
 
 int blk_flush(struct blk *b)
 {
     if (b->readonly)
         return 0;
-    while (fdatasync(b->fd) != 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    return b->ops->flush(b);
 }
 
 void blk_close(struct blk *b)
 {
-    if (!b)
-        return;
-    close(b->fd);
-    free(b);
+    if (b)
+        b->ops->destroy(b);
 }

@@ -19,3 +19,7 @@ BTVM_SRCS += devices/hpet.c devices/fw_cfg.c
 BTVM_SRCS += devices/vga.c devices/vga_vbe.c devices/vga_render.c
 # PS/2 keyboard and mouse behind the i8042
 BTVM_SRCS += devices/ps2kbd.c devices/ps2mouse.c
+BTVM_SRCS += devices/virtio_ring.c devices/virtio_pci.c devices/virtio_blk.c
+
+# virtio-net (docs/network.md).
+BTVM_SRCS += devices/virtio_net.c

@@ -27,6 +27,9 @@ have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
 # and checks; a static i386 libc for the benchmark's helper.
 command -v qemu-img >/dev/null             || need+=(qemu-utils)
 have_hdr /usr/lib32/libc.a                 || need+=(libc6-dev-i386)
+# -netdev user: libslirp (its slirp.pc needs glib's .pc: libglib2.0-dev).
+have_hdr /usr/include/slirp/libslirp.h     || need+=(libslirp-dev)
+have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

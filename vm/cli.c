@@ -13,6 +13,7 @@
  */
 #include "vm/cli.h"
 #include "vm/display_cli.h"
+#include "vm/net_cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@
 enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE, O_CODECACHE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
               O_DRIVE, O_HELP,
-              O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT };
+              O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT,
+              O_SNAPSHOT, O_NETDEV, O_DEVICE, O_NIC };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -53,6 +55,7 @@ static const struct opt_def opt_defs[] = {
     { "-hdd", O_HDD, 1 },      { "--hdd", O_HDD, 1 },
     { "-cdrom", O_CDROM, 1 },  { "--cdrom", O_CDROM, 1 },
     { "-drive", O_DRIVE, 1 },  { "--drive", O_DRIVE, 1 },
+    { "-snapshot", O_SNAPSHOT, 0 }, { "--snapshot", O_SNAPSHOT, 0 },
     { "-h", O_HELP, 0 },       { "--help", O_HELP, 0 },
     { "-display", O_DISPLAY, 1 }, { "--display", O_DISPLAY, 1 },
     { "-nographic", O_NOGRAPHIC, 0 }, { "--nographic", O_NOGRAPHIC, 0 },
@@ -60,6 +63,9 @@ static const struct opt_def opt_defs[] = {
     { "-vga", O_VGA, 1 },      { "--vga", O_VGA, 1 },
     { "--screendump", O_SCREENDUMP, 1 },
     { "--screendump-text", O_SCREENDUMP_TEXT, 1 },
+    { "-netdev", O_NETDEV, 1 }, { "--netdev", O_NETDEV, 1 },
+    { "-device", O_DEVICE, 1 }, { "--device", O_DEVICE, 1 },
+    { "-nic", O_NIC, 1 },       { "--nic", O_NIC, 1 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -144,13 +150,40 @@ static const char *const slot_name[VM_MAX_DRIVES] = {
 struct drive_src {
     const char *opt[VM_MAX_DRIVES];
     const char *arg[VM_MAX_DRIVES];
+    int snap[VM_MAX_DRIVES];              /* snapshot= as said: -1 not, 0, 1 */
+    int vsnap[VM_MAX_VIRTIO_DRIVES];
 };
+
+/* What a -drive (or -hda.., -cdrom) says about the drive besides its slot. */
+struct drive_params {
+    enum vm_media media;
+    bool readonly;
+    enum vm_drive_if iface;
+    enum blk_format format;
+    bool format_given;
+    enum blk_cache cache;
+    int snapshot;       /* -1: not said (then -snapshot decides), 0 off, 1 on */
+};
+
+static void drive_fill(struct vm_drive *d, const char *file, const struct drive_params *p)
+{
+    d->used = true;
+    d->file = file;
+    d->media = p->media;
+    d->readonly = p->readonly || p->media == VM_MEDIA_CDROM;
+    d->iface = p->iface;
+    d->format = p->format;
+    d->format_given = p->format_given;
+    d->cache = p->cache;
+    /* -snapshot may come after the drive: 1 on, 0 off, -1 decided at the end */
+    d->snapshot = p->snapshot == 1;
+}
 
 /* Put a drive at index (-1: the first free slot, as QEMU does, in command
  * line order). file is copied into out->drive_file when copy is set. */
 static const char *add_drive(struct vm_cli *out, struct drive_src *src, int index,
                              const char *name, const char *arg, const char *file, bool copy,
-                             enum vm_media media, bool readonly, char *err, size_t errlen)
+                             const struct drive_params *p, char *err, size_t errlen)
 {
     if (index < 0) {
         for (index = 0; index < VM_MAX_DRIVES && out->opt.drives[index].used; index++)
@@ -168,12 +201,44 @@ static const char *add_drive(struct vm_cli *out, struct drive_src *src, int inde
         memcpy(out->drive_file[index], file, strlen(file) + 1);
         file = out->drive_file[index];
     }
-    d->used = true;
-    d->file = file;
-    d->media = media;
-    d->readonly = readonly || media == VM_MEDIA_CDROM;
+    drive_fill(d, file, p);
     src->opt[index] = name;
     src->arg[index] = arg;
+    src->snap[index] = p->snapshot;
+    return NULL;
+}
+
+/* The next if=virtio drive, in command-line order. */
+static const char *add_virtio_drive(struct vm_cli *out, struct drive_src *src, const char *name,
+                                    const char *arg, const char *file,
+                                    const struct drive_params *p, char *err, size_t errlen)
+{
+    int n = 0;
+    while (n < VM_MAX_VIRTIO_DRIVES && out->opt.virtio_drives[n].used)
+        n++;
+    if (n == VM_MAX_VIRTIO_DRIVES)
+        return fail(err, errlen, "%s '%s': at most %d if=virtio drives", name, arg,
+                    VM_MAX_VIRTIO_DRIVES);
+    memcpy(out->virtio_drive_file[n], file, strlen(file) + 1);
+    drive_fill(&out->opt.virtio_drives[n], out->virtio_drive_file[n], p);
+    src->vsnap[n] = p->snapshot;
+    return NULL;
+}
+
+/* After the whole command line: -snapshot applies to every drive that did
+ * not say snapshot=off (QEMU's rule), and if=virtio needs the device. */
+static const char *drives_finish(struct vm_cli *out, const struct drive_src *src, char *err,
+                                 size_t errlen)
+{
+    for (int i = 0; i < VM_MAX_DRIVES; i++)
+        if (out->opt.drives[i].used && src->snap[i] < 0)
+            out->opt.drives[i].snapshot = out->opt.snapshot;
+    for (int i = 0; i < VM_MAX_VIRTIO_DRIVES; i++)
+        if (out->opt.virtio_drives[i].used && src->vsnap[i] < 0)
+            out->opt.virtio_drives[i].snapshot = out->opt.snapshot;
+    if (!VM_HAVE_VIRTIO_BLK && out->opt.virtio_drives[0].used)
+        return fail(err, errlen, "-drive file=%s,if=virtio: this btvm has no virtio-blk device "
+                    "yet (use if=ide)", out->opt.virtio_drives[0].file);
     return NULL;
 }
 
@@ -200,34 +265,36 @@ static const char *parse_drive(struct vm_cli *out, struct drive_src *src, const 
                                const char *spec, char *err, size_t errlen)
 {
     char file[VM_CLI_FILE_MAX], val[VM_CLI_FILE_MAX];
-    bool have_file = false, readonly = false;
-    enum vm_media media = VM_MEDIA_DISK;
+    bool have_file = false, snap = false;
+    struct drive_params p = { .media = VM_MEDIA_DISK, .iface = VM_DRIVE_IF_IDE,
+                              .format = BLK_FMT_RAW, .cache = BLK_CACHE_WRITEBACK,
+                              .snapshot = -1 };
     int index = -1;
 
-    for (const char *p = spec; *p;) {
-        const char *key = p;
-        size_t klen = strcspn(p, "=,");
-        p += klen;
+    for (const char *s = spec; *s;) {
+        const char *key = s;
+        size_t klen = strcspn(s, "=,");
+        s += klen;
         if (klen == 0)
             return fail(err, errlen, "%s '%s': expected KEY=VALUE items separated by ','", name,
                         spec);
         size_t vlen = 0;
-        if (*p == '=') {
-            for (p++; *p && !(*p == ',' && p[1] != ','); p++) {
-                if (*p == ',')
-                    p++; /* ",," */
+        if (*s == '=') {
+            for (s++; *s && !(*s == ',' && s[1] != ','); s++) {
+                if (*s == ',')
+                    s++; /* ",," */
                 if (vlen + 1 >= sizeof(val))
                     return fail(err, errlen, "%s: the value of '%.*s' is longer than %u bytes",
                                 name, (int)klen, key, VM_CLI_FILE_MAX - 1);
-                val[vlen++] = *p;
+                val[vlen++] = *s;
             }
         } else {
             memcpy(val, "on", 2);
             vlen = 2;
         }
         val[vlen] = 0;
-        if (*p == ',')
-            p++;
+        if (*s == ',')
+            s++;
 
         if (key_is(key, klen, "file")) {
             if (!vlen)
@@ -235,9 +302,12 @@ static const char *parse_drive(struct vm_cli *out, struct drive_src *src, const 
             memcpy(file, val, vlen + 1);
             have_file = true;
         } else if (key_is(key, klen, "if")) {
-            if (strcmp(val, "ide"))
-                return fail(err, errlen, "%s if=%s: btvm has only IDE drives (if=ide)", name,
-                            val);
+            if (!strcmp(val, "ide"))
+                p.iface = VM_DRIVE_IF_IDE;
+            else if (!strcmp(val, "virtio"))
+                p.iface = VM_DRIVE_IF_VIRTIO;
+            else
+                return fail(err, errlen, "%s if=%s: btvm has if=ide and if=virtio", name, val);
         } else if (key_is(key, klen, "index")) {
             const char *end;
             uint64_t v;
@@ -248,29 +318,55 @@ static const char *parse_drive(struct vm_cli *out, struct drive_src *src, const 
             index = (int)v;
         } else if (key_is(key, klen, "media")) {
             if (!strcmp(val, "disk"))
-                media = VM_MEDIA_DISK;
+                p.media = VM_MEDIA_DISK;
             else if (!strcmp(val, "cdrom"))
-                media = VM_MEDIA_CDROM;
+                p.media = VM_MEDIA_CDROM;
             else
                 return fail(err, errlen, "%s media=%s: expected media=disk or media=cdrom",
                             name, val);
         } else if (key_is(key, klen, "format")) {
-            if (strcmp(val, "raw"))
-                return fail(err, errlen, "%s format=%s: btvm reads only raw images (format=raw)",
+            if (!strcmp(val, "raw"))
+                p.format = BLK_FMT_RAW;
+            else if (!strcmp(val, "qcow2"))
+                p.format = BLK_FMT_QCOW2;
+            else
+                return fail(err, errlen, "%s format=%s: btvm reads format=raw and format=qcow2",
                             name, val);
+            p.format_given = true;
+        } else if (key_is(key, klen, "cache")) {
+            if (!strcmp(val, "writeback"))
+                p.cache = BLK_CACHE_WRITEBACK;
+            else if (!strcmp(val, "none"))
+                p.cache = BLK_CACHE_NONE;
+            else
+                return fail(err, errlen, "%s cache=%s: btvm has cache=writeback and cache=none",
+                            name, val);
+        } else if (key_is(key, klen, "snapshot")) {
+            if (!parse_onoff(val, &snap))
+                return fail(err, errlen, "%s snapshot=%s: expected snapshot=on or snapshot=off",
+                            name, val);
+            p.snapshot = snap;
         } else if (key_is(key, klen, "readonly")) {
-            if (!parse_onoff(val, &readonly))
+            if (!parse_onoff(val, &p.readonly))
                 return fail(err, errlen, "%s readonly=%s: expected readonly=on or readonly=off",
                             name, val);
         } else {
             return fail(err, errlen,
                         "%s '%s': unknown key '%.*s' (btvm knows file, if, index, media, "
-                        "format and readonly)", name, spec, (int)klen, key);
+                        "format, cache, snapshot and readonly)", name, spec, (int)klen, key);
         }
     }
     if (!have_file)
         return fail(err, errlen, "%s '%s': file=FILE is required", name, spec);
-    return add_drive(out, src, index, name, spec, file, true, media, readonly, err, errlen);
+    if (p.iface == VM_DRIVE_IF_VIRTIO) {
+        if (index >= 0)
+            return fail(err, errlen, "%s '%s': index= is for if=ide (virtio drives are "
+                        "numbered in command-line order)", name, spec);
+        if (p.media == VM_MEDIA_CDROM)
+            return fail(err, errlen, "%s '%s': media=cdrom needs if=ide", name, spec);
+        return add_virtio_drive(out, src, name, spec, file, &p, err, errlen);
+    }
+    return add_drive(out, src, index, name, spec, file, true, &p, err, errlen);
 }
 
 static const struct opt_def *find_opt(const char *tok, size_t len)
@@ -285,7 +381,9 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
                              size_t errlen)
 {
     struct vm_options *opt = &out->opt;
-    struct drive_src src = { { NULL }, { NULL } };
+    struct drive_src src = { { NULL }, { NULL }, { 0 }, { 0 } };
+    struct vm_cli_net net;
+    memset(&net, 0, sizeof(net));
     for (; i < argc; i++) {
         const char *tok = argv[i];
         if (tok[0] != '-' || tok[1] == 0) {
@@ -380,16 +478,21 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
             if (!*val)
                 return fail(err, errlen, "option '%s' needs a file name", d->name);
             e = add_drive(out, &src, (int)(d->id - O_HDA), d->name, val, val, false,
-                          VM_MEDIA_DISK, false, err, errlen);
+                          &(struct drive_params){ .media = VM_MEDIA_DISK, .snapshot = -1 }, err,
+                          errlen);
             break;
         case O_CDROM:
             if (!*val)
                 return fail(err, errlen, "option '%s' needs a file name", d->name);
-            e = add_drive(out, &src, 2, d->name, val, val, false, VM_MEDIA_CDROM, true, err,
-                          errlen);
+            e = add_drive(out, &src, 2, d->name, val, val, false,
+                          &(struct drive_params){ .media = VM_MEDIA_CDROM, .readonly = true,
+                                                  .snapshot = -1 }, err, errlen);
             break;
         case O_DRIVE:
             e = parse_drive(out, &src, d->name, val, err, errlen);
+            break;
+        case O_SNAPSHOT:
+            opt->snapshot = true;
             break;
         case O_HELP:
             out->cmd = VM_CLI_HELP;
@@ -402,13 +505,21 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_SCREENDUMP_TEXT:
             e = vm_cli_display_option(d->name, (int)(d->id - O_DISPLAY), val, opt, err, errlen);
             break;
+        case O_NETDEV:
+        case O_DEVICE:
+        case O_NIC:
+            e = vm_cli_net_option(d->name, (int)(d->id - O_NETDEV), val, &net, err, errlen);
+            break;
         }
         if (e)
             return e;
     }
+    const char *ne = vm_cli_net_finish(&net, opt, err, errlen);
+    if (ne)
+        return ne;
     if (!opt->kernel)
         return fail(err, errlen, "no kernel given: use btvm run -k FILE (try 'btvm --help')");
-    return NULL;
+    return drives_finish(out, &src, err, errlen);
 }
 
 const char *vm_cli_parse(int argc, char *const argv[], struct vm_cli *out, char *err,
@@ -461,14 +572,20 @@ void vm_cli_usage(FILE *f)
         "  --engine=auto|bt|kvm   CPU engine (default auto: KVM when usable, else BT)\n"
         "  -q, --quiet            do not say which engine was chosen\n"
         "  -hda, -hdb, -hdc, -hdd FILE\n"
-        "                         IDE disk (raw image) at index 0, 1, 2, 3\n"
+        "                         IDE disk (raw or qcow2 image) at index 0, 1, 2, 3\n"
         "  -cdrom FILE            IDE CD-ROM (read-only) at index 2\n"
-        "  -drive file=FILE[,if=ide][,index=0..3][,media=disk|cdrom][,format=raw]\n"
+        "  -drive file=FILE[,if=ide|virtio][,index=0..3][,media=disk|cdrom]\n"
+        "         [,format=raw|qcow2][,cache=writeback|none][,snapshot=on|off]\n"
         "         [,readonly=on|off]\n"
-        "                         IDE drive, QEMU's syntax: without index the first\n"
-        "                         free one; cdrom is read-only; ',,' is a comma in FILE\n"
+        "                         a drive, QEMU's syntax: an IDE one without index\n"
+        "                         takes the first free slot; cdrom is read-only;\n"
+        "                         without format= a qcow2 image is recognized by\n"
+        "                         its magic; ',,' is a comma in FILE\n"
+        "  -snapshot              every drive writes to a throwaway overlay: the\n"
+        "                         images stay as they were (not snapshot=off ones)\n"
         "  --no-reboot            a guest reset ends btvm with status 6\n"
         "  --reboot               a guest reset restarts the machine (the default)\n"
+        "%s"
         "%s"
         "  -h, --help             this text\n"
         "\n"
@@ -477,7 +594,8 @@ void vm_cli_usage(FILE *f)
         "4 guest used something btvm does not support, 5 triple fault,\n"
         "6 the guest reset the machine (--no-reboot).\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
-        VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help);
+        VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help,
+        vm_cli_net_help);
 }
 
 void vm_cli_version(FILE *f)

@@ -25,9 +25,11 @@ enum vm_cli_cmd { VM_CLI_RUN, VM_CLI_HELP, VM_CLI_VERSION };
 struct vm_cli {
     enum vm_cli_cmd cmd;
     /* Strings point into argv, except a -drive file name: it is unescaped
-     * (",," is a comma) into drive_file[its index]. */
+     * (",," is a comma) into drive_file[its index] (virtio_drive_file[n]
+     * for the n-th if=virtio drive). */
     struct vm_options opt;
     char drive_file[VM_MAX_DRIVES][VM_CLI_FILE_MAX];
+    char virtio_drive_file[VM_MAX_VIRTIO_DRIVES][VM_CLI_FILE_MAX];
 };
 
 /* Parse argv (argv[0] is the program name). Returns NULL on success, or

@@ -31,7 +31,20 @@ static int dma_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
     return 0;
 }
 
+static void *dma_map(void *ctx, uint64_t gpa, size_t len)
+{
+    return vm_ram_ptr(ctx, gpa, len);
+}
+
+static void dma_written(void *ctx, uint64_t gpa, size_t len)
+{
+    struct vm *vm = ctx;
+    if (len && vm->engine && vm->engine->ram_written && vm->cpu)
+        vm->engine->ram_written(vm, gpa, len);
+}
+
 struct dev_dma vm_dma(struct vm *vm)
 {
-    return (struct dev_dma){ .read = dma_read, .write = dma_write, .ctx = vm };
+    return (struct dev_dma){ .read = dma_read, .write = dma_write, .ctx = vm,
+                             .map = dma_map, .written = dma_written };
 }

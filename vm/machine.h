@@ -38,6 +38,9 @@ struct dev_fw_cfg;
 struct blk;
 struct dev_vga;
 struct vm_display;
+struct dev_virtio_blk;
+struct vm_vdisk;
+struct vm_iothreads;
 
 struct vm_machine {
     struct vm vm;              /* first: device callbacks get &m->vm */
@@ -61,6 +64,9 @@ struct vm_machine {
     struct dev_vga *vga;       /* -vga std (vm/display_machine.c) */
     struct vm_display *display;
     struct blk *blk[VM_MAX_DRIVES]; /* open disk images, by IDE index */
+    struct dev_virtio_blk *virtio_blk[VM_MAX_VIRTIO_DRIVES]; /* -drive if=virtio (vm/virtio_machine.c) */
+    struct vm_vdisk *vdisk[VM_MAX_VIRTIO_DRIVES];            /* their images */
+    struct vm_iothreads *iothreads;                          /* their I/O threads */
     struct dev_timers timers;  /* vm.timers points here */
     struct vm_mb_result boot;
     bool console_open, engine_ready;
@@ -77,6 +83,10 @@ void vm_machine_destroy(struct vm_machine *m);
 int vm_machine_vga_setup(struct vm_machine *m);
 void vm_machine_vga_close_display(struct vm_machine *m);
 void vm_machine_vga_free(struct vm_machine *m);
+
+/* The virtio devices and their I/O threads (vm/virtio_machine.c). */
+int vm_machine_virtio_setup(struct vm_machine *m);
+void vm_machine_virtio_free(struct vm_machine *m);
 
 /* Run the guest until it stops; restores the terminal, prints why it
  * stopped (if btvm's reason) and --stats; returns the exit status. */

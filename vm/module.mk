@@ -13,3 +13,12 @@ LDLIBS += -lz -lvncserver
 
 # Terminal bytes to PS/2 key events (vm/keymap.h), for the text display.
 BTVM_SRCS += vm/keymap.c
+# Opening a command-line drive's image (format, cache, snapshot; block/).
+BTVM_SRCS += vm/drive_open.c
+# Virtio devices on the machine and the I/O threads behind virtio-blk
+BTVM_SRCS += vm/virtio_machine.c vm/iothread.c
+
+# Network: -netdev/-device/-nic (vm/net_cli.c), the libslirp user network on
+# an I/O thread of its own (vm/net_slirp.c), docs/network.md.
+BTVM_SRCS += vm/net_cli.c vm/net_slirp.c
+LDLIBS += $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp -lglib-2.0)

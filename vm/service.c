@@ -16,6 +16,7 @@
 #include "devices/lapic.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
+#include "vm/iothread.h"
 
 void vm_set_error(struct vm *vm, const char *fmt, ...)
 {
@@ -38,6 +39,8 @@ bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *
 void vm_poll_input(struct vm *vm)
 {
     __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
+    if (vm->iothreads)              /* disk requests ended: their interrupts */
+        vm_iothreads_poll(vm->iothreads);
     if (vm->uart)
         dev_uart_poll(vm->uart);
     if (vm->kbc) {

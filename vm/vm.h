@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "block/blk.h"
 
 struct dev_bus;
 struct dev_pic;
@@ -70,15 +71,46 @@ extern const struct vm_engine_ops hav_engine_ops;
 
 enum vm_engine_choice { VM_ENGINE_AUTO, VM_ENGINE_BT, VM_ENGINE_KVM };
 
-/* An IDE drive (-hda..-hdd, -cdrom, -drive): index = channel * 2 + unit. */
+/* A drive (-hda..-hdd, -cdrom, -drive): an IDE one sits at index =
+ * channel * 2 + unit, a virtio one in -drive order. */
 enum vm_media { VM_MEDIA_DISK, VM_MEDIA_CDROM };
+enum vm_drive_if { VM_DRIVE_IF_IDE, VM_DRIVE_IF_VIRTIO };
 struct vm_drive {
     bool used;
     const char *file;
     enum vm_media media;
     bool readonly;
+    enum vm_drive_if iface;
+    enum blk_format format;    /* raw unless format= or the qcow2 magic says */
+    bool format_given;         /* format= was on the command line: no probing */
+    enum blk_cache cache;      /* cache=, default writeback */
+    bool snapshot;             /* snapshot=on, or -snapshot without snapshot=off */
 };
 #define VM_MAX_DRIVES 4
+#define VM_MAX_VIRTIO_DRIVES 8
+/* Set to 1 by the virtio-blk device's wiring; until then the command line
+ * refuses if=virtio. */
+#ifndef VM_HAVE_VIRTIO_BLK
+#define VM_HAVE_VIRTIO_BLK 1
+#endif
+
+/* The network card and its user-mode backend (-netdev, -device, -nic;
+ * vm/net_cli.c, docs/network.md). Addresses and ports in host byte order. */
+#define VM_NET_MAX_FWD 16
+struct vm_net_fwd {
+    bool udp;
+    uint32_t host_addr;        /* 0: any address (QEMU's empty host address) */
+    uint16_t host_port;
+    uint32_t guest_addr;       /* 0: the first DHCP address, 10.0.2.15 */
+    uint16_t guest_port;
+};
+struct vm_net_options {
+    bool enabled;              /* a virtio-net card on a user network */
+    bool restricted;           /* restrict=on: the guest reaches only slirp's services */
+    uint8_t mac[6];
+    unsigned nfwd;
+    struct vm_net_fwd fwd[VM_NET_MAX_FWD];
+};
 
 struct vm_options {
     const char *kernel;
@@ -94,6 +126,8 @@ struct vm_options {
     bool reboot;               /* --reboot: a guest reset reboots */
     bool no_reboot;            /* --no-reboot: a guest reset ends btvm (status 6) */
     struct vm_drive drives[VM_MAX_DRIVES]; /* by IDE index */
+    struct vm_drive virtio_drives[VM_MAX_VIRTIO_DRIVES]; /* -drive if=virtio, in order */
+    bool snapshot;             /* -snapshot: every drive writes to a throwaway overlay */
     /* Display (vm/display.c, docs/display.md). */
     enum vm_display_kind { VM_DISPLAY_NONE, VM_DISPLAY_CURSES, VM_DISPLAY_SDL } display;
     bool vnc;                  /* -vnc :N */
@@ -101,6 +135,7 @@ struct vm_options {
     bool no_vga;               /* -vga none */
     const char *screendump;    /* --screendump FILE: PNG of the screen at exit */
     const char *screendump_text; /* --screendump-text FILE: a text screen as UTF-8 */
+    struct vm_net_options net; /* -netdev/-device/-nic (vm/net_cli.c) */
 };
 
 struct vm {
@@ -133,6 +168,7 @@ struct vm {
      * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
     void (*kick_hook)(struct vm *vm);
     volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
+    struct vm_iothreads *iothreads; /* vm/ only: finished disk jobs, collected with input */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;

@@ -31,8 +31,8 @@ die() { echo "linux-disk: $*" >&2; exit 1; }
 # ata_piix: the PIIX3 IDE function (8086:7010) of QEMU's pc machine and
 # btvm's; sd_mod: ATA disks (/dev/sda); sr_mod: ATAPI CD-ROMs (/dev/sr0);
 # ext4: mounts ext2 (CONFIG_EXT4_USE_FOR_EXT2=y, there is no ext2.ko);
-# isofs: ISO 9660.
-ROOTS="ata_piix sd_mod sr_mod ext4 isofs"
+# isofs: ISO 9660; virtio_pci, virtio_blk: virtio disks (/dev/vda).
+ROOTS="ata_piix sd_mod sr_mod ext4 isofs virtio_pci virtio_blk"
 # Soft dependencies named by a crypto algorithm: the generic C module
 # (crc32c-intel needs SSE4.2, which neither QEMU's default CPU nor btvm
 # has).

@@ -63,8 +63,17 @@ expect "-m too large"      "between 2 and 3072"    run -k "$T/good.elf" -m 4096
 expect "-m not a number"   "not a size"            run -k "$T/good.elf" -m lots
 expect "bad --stats"       "--stats=json"          run -k "$T/good.elf" --stats=xml
 expect "bad --code-cache"  "code cache size"       run -k "$T/good.elf" --code-cache=1
-expect "-drive if=virtio"  "btvm has only IDE drives (if=ide)" run -k "$T/good.elf" \
-    -drive file=d.img,if=virtio
+expect "-drive if=scsi"    "btvm has if=ide and if=virtio" run -k "$T/good.elf" \
+    -drive file=d.img,if=scsi
+expect "-drive format"     "btvm reads format=raw and format=qcow2" run -k "$T/good.elf" \
+    -drive file=d.img,format=vmdk
+expect "-drive cache"      "btvm has cache=writeback and cache=none" run -k "$T/good.elf" \
+    -drive file=d.img,cache=directsync
+expect "-drive snapshot"   "expected snapshot=on or snapshot=off" run -k "$T/good.elf" \
+    -drive file=d.img,snapshot=2
+expect "-drive aio"        "unknown key 'aio'" run -k "$T/good.elf" -drive file=d.img,aio=native
+expect "virtio index"      "index= is for if=ide" run -k "$T/good.elf" \
+    -drive file=d.img,if=virtio,index=0
 expect "two drives at 2"   "IDE index 2 (secondary master) is already taken by -hdc 'a.img'" \
     run -k "$T/good.elf" -hdc a.img -cdrom b.iso
 

@@ -290,7 +290,7 @@ START_TEST(test_drive_escaping)
     /* A single comma ends the value: "b.img" is then a key. */
     assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,b.img"),
                     "btvm: -drive 'file=a,b.img': unknown key 'b.img' (btvm knows file, if, "
-                    "index, media, format and readonly)");
+                    "index, media, format, cache, snapshot and readonly)");
     /* The unescaped name is kept when argv's string is not. */
     ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=p,,q,index=2", "-drive",
                              "file=r,,s,index=0"));
@@ -316,12 +316,24 @@ START_TEST(test_drive_errors)
                     "btvm: -drive 'if=ide,index=0': file=FILE is required");
     assert_error_is(PARSE("run", "-k", "k", "-drive", "file="),
                     "btvm: -drive 'file=': file= needs a file name");
-    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=virtio"),
-                    "btvm: -drive if=virtio: btvm has only IDE drives (if=ide)");
     assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=scsi"),
-                    "btvm: -drive if=scsi: btvm has only IDE drives (if=ide)");
-    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,format=qcow2"),
-                    "btvm: -drive format=qcow2: btvm reads only raw images (format=raw)");
+                    "btvm: -drive if=scsi: btvm has if=ide and if=virtio");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,format=vmdk"),
+                    "btvm: -drive format=vmdk: btvm reads format=raw and format=qcow2");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,cache=unsafe"),
+                    "btvm: -drive cache=unsafe: btvm has cache=writeback and cache=none");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,snapshot=perhaps"),
+                    "btvm: -drive snapshot=perhaps: expected snapshot=on or snapshot=off");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=virtio,index=1"),
+                    "btvm: -drive 'file=a,if=virtio,index=1': index= is for if=ide (virtio "
+                    "drives are numbered in command-line order)");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=virtio,media=cdrom"),
+                    "btvm: -drive 'file=a,if=virtio,media=cdrom': media=cdrom needs if=ide");
+#if !VM_HAVE_VIRTIO_BLK
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=virtio"),
+                    "btvm: -drive file=a,if=virtio: this btvm has no virtio-blk device yet "
+                    "(use if=ide)");
+#endif
     assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,media=floppy"),
                     "btvm: -drive media=floppy: expected media=disk or media=cdrom");
     assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,readonly=maybe"),
@@ -337,12 +349,12 @@ START_TEST(test_drive_errors)
         assert_error_is(parse((const char *[]){ "btvm", "run", "-k", "k", "-drive", spec, NULL }),
                         want);
     }
-    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,cache=none"),
-                    "btvm: -drive 'file=a,cache=none': unknown key 'cache' (btvm knows file, "
-                    "if, index, media, format and readonly)");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,aio=native"),
+                    "btvm: -drive 'file=a,aio=native': unknown key 'aio' (btvm knows file, "
+                    "if, index, media, format, cache, snapshot and readonly)");
     assert_error_is(PARSE("run", "-k", "k", "-drive", "disk.img"),
                     "btvm: -drive 'disk.img': unknown key 'disk.img' (btvm knows file, if, "
-                    "index, media, format and readonly)");
+                    "index, media, format, cache, snapshot and readonly)");
     assert_error_is(PARSE("run", "-k", "k", "-drive", ",file=a"),
                     "btvm: -drive ',file=a': expected KEY=VALUE items separated by ','");
     assert_error_is(PARSE("run", "-k", "k", "-drive", "=a"),
@@ -351,7 +363,47 @@ START_TEST(test_drive_errors)
                     "btvm: option '-drive' needs a value (try 'btvm --help')");
     /* Keys and values are case-sensitive, as in QEMU. */
     assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,if=IDE"),
-                    "btvm: -drive if=IDE: btvm has only IDE drives (if=ide)");
+                    "btvm: -drive if=IDE: btvm has if=ide and if=virtio");
+    assert_error_is(PARSE("run", "-k", "k", "-drive", "file=a,format=QCOW2"),
+                    "btvm: -drive format=QCOW2: btvm reads format=raw and format=qcow2");
+}
+END_TEST
+
+/* format=, cache=, snapshot= and -snapshot (QEMU's rule: -snapshot covers
+ * every drive that does not say snapshot=off, wherever it stands). */
+START_TEST(test_drive_storage_keys)
+{
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=a.qcow2,format=qcow2,cache=none",
+                             "-drive", "file=b.img,format=raw,snapshot=on", "-hdc", "c.img"));
+    const struct vm_drive *d = cli.opt.drives;
+    ck_assert(d[0].format == BLK_FMT_QCOW2 && d[0].format_given);
+    ck_assert(d[0].cache == BLK_CACHE_NONE && !d[0].snapshot);
+    ck_assert(d[0].iface == VM_DRIVE_IF_IDE);
+    ck_assert(d[1].format == BLK_FMT_RAW && d[1].format_given);
+    ck_assert(d[1].cache == BLK_CACHE_WRITEBACK && d[1].snapshot);
+    ck_assert(!d[2].format_given && !d[2].snapshot && !cli.opt.snapshot);
+
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-hda", "a.img", "-drive",
+                             "file=b.img,snapshot=off", "-drive", "file=c.img,snapshot=on",
+                             "-snapshot", "-drive", "file=d.img"));
+    ck_assert(cli.opt.snapshot);
+    ck_assert(d[0].snapshot && !d[1].snapshot && d[2].snapshot && d[3].snapshot);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=e.img,snapshot"));
+    ck_assert(d[0].snapshot);
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "--snapshot", "-cdrom", "x.iso"));
+    ck_assert(d[2].snapshot && d[2].readonly);
+#if VM_HAVE_VIRTIO_BLK
+    /* if=virtio drives go in their own list, in order, not in IDE slots. */
+    ck_assert_ptr_null(PARSE("run", "-k", "k", "-drive", "file=v0,,x,if=virtio,format=qcow2",
+                             "-drive", "file=i.img", "-drive", "file=v1,if=virtio,readonly=on"));
+    const struct vm_drive *v = cli.opt.virtio_drives;
+    ck_assert_str_eq(v[0].file, "v0,x");
+    ck_assert(v[0].iface == VM_DRIVE_IF_VIRTIO && v[0].format == BLK_FMT_QCOW2);
+    ck_assert_str_eq(v[1].file, "v1");
+    ck_assert(v[1].readonly && !v[2].used);
+    assert_drive(0, "i.img", VM_MEDIA_DISK, false);
+    assert_unused(1);
+#endif
 }
 END_TEST
 
@@ -412,6 +464,7 @@ int main(void)
     tcase_add_test(tc, test_drive_escaping);
     tcase_add_test(tc, test_drive_errors);
     tcase_add_test(tc, test_drive_slots);
+    tcase_add_test(tc, test_drive_storage_keys);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -122,7 +122,7 @@ static void setup(void)
     ram = calloc(1, RAM_SIZE);
     bus = dev_bus_new();
     struct dev_irq_line l14 = { irq_set, NULL, 14 }, l15 = { irq_set, NULL, 15 };
-    struct dev_dma dma = { ram_read, ram_write, NULL };
+    struct dev_dma dma = { .read = ram_read, .write = ram_write };
     ide = dev_ide_new(bus, l14, l15, dma);
     ck_assert_ptr_nonnull(ide);
 }
@@ -515,7 +515,7 @@ START_TEST(srst_signatures_and_absent_devices)
     dev_ide_free(ide);
     ide = dev_ide_new(bus, (struct dev_irq_line){ irq_set, NULL, 14 },
                       (struct dev_irq_line){ irq_set, NULL, 15 },
-                      (struct dev_dma){ ram_read, ram_write, NULL });
+                      (struct dev_dma){ .read = ram_read, .write = ram_write });
     ck_assert_uint_eq(inb(P0 + CMD), 0x7f);
     ck_assert_uint_eq(inb(C0), 0x7f);
     outb(P0 + NSECT, 0x55);
