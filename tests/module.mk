@@ -67,3 +67,12 @@ $(BUILD)/tests/vncgrab: tests/tools/vncgrab.c | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) -o $@ $< -lvncclient
 guest-test: $(BUILD)/tests/vncgrab
 all: $(BUILD)/tests/vncgrab
+
+# The persistent image end to end (tests/linux/virtio_blk.sh, durability.sh,
+# virtio_snapshot.sh, net.sh; btvm and QEMU with the same expectations):
+# virtio-blk raw and qcow2, SIGKILL durability, -snapshot, virtio-net with
+# user networking. Separate from linux-test until btvm passes all of them.
+.PHONY: linux-virtio-test
+linux-virtio-test: $(BUILD)/btvm diskimg
+	@st=0; for t in virtio_blk durability virtio_snapshot net; do \
+	    bash tests/linux/$$t.sh || st=1; done; exit $$st
