@@ -81,6 +81,7 @@ $(GUEST_DIR)/nano.elf: $(NANO_OBJS)
 # ---- hostile: misbehaving guest, btvm must stop cleanly (tests/guest/hostile.sh) ----
 HOSTILE_OBJS := $(GUEST_OBJ)/hostile/hostile.o $(GUEST_OBJ)/hostile/stubs.o \
                 $(GUEST_OBJ)/hostile/devices.o $(GUEST_OBJ)/hostile/isr.o
+HOSTILE_OBJS += $(GUEST_OBJ)/hostile/virtio_net.o
 GUESTS += $(GUEST_DIR)/hostile.elf
 $(GUEST_DIR)/hostile.elf: $(HOSTILE_OBJS)
 .SECONDARY: $(HOSTILE_OBJS)

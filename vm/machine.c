@@ -274,6 +274,9 @@ static int setup_platform(struct vm_machine *m)
     r = vm_machine_virtio_setup(m);
     if (r)
         return r;
+    r = vm_machine_net_setup(m);
+    if (r)
+        return r;
     return 0;
 }
 
@@ -419,6 +422,7 @@ void vm_machine_destroy(struct vm_machine *m)
         dev_fw_cfg_free(m->fw_cfg);
     vm_machine_vga_free(m);
     vm_machine_virtio_free(m);
+    vm_machine_net_free(m);
     if (m->piix)
         dev_piix_free(m->piix);
     if (m->ide)

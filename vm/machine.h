@@ -41,6 +41,7 @@ struct vm_display;
 struct dev_virtio_blk;
 struct vm_vdisk;
 struct vm_iothreads;
+struct vm_net_card;
 
 struct vm_machine {
     struct vm vm;              /* first: device callbacks get &m->vm */
@@ -67,6 +68,7 @@ struct vm_machine {
     struct dev_virtio_blk *virtio_blk[VM_MAX_VIRTIO_DRIVES]; /* -drive if=virtio (vm/virtio_machine.c) */
     struct vm_vdisk *vdisk[VM_MAX_VIRTIO_DRIVES];            /* their images */
     struct vm_iothreads *iothreads;                          /* their I/O threads */
+    struct vm_net_card *net;   /* -nic/-netdev + -device (vm/net_machine.c) */
     struct dev_timers timers;  /* vm.timers points here */
     struct vm_mb_result boot;
     bool console_open, engine_ready;
@@ -87,6 +89,10 @@ void vm_machine_vga_free(struct vm_machine *m);
 /* The virtio devices and their I/O threads (vm/virtio_machine.c). */
 int vm_machine_virtio_setup(struct vm_machine *m);
 void vm_machine_virtio_free(struct vm_machine *m);
+
+/* The network card on the user network (vm/net_machine.c). */
+int vm_machine_net_setup(struct vm_machine *m);
+void vm_machine_net_free(struct vm_machine *m);
 
 /* Run the guest until it stops; restores the terminal, prints why it
  * stopped (if btvm's reason) and --stats; returns the exit status. */

@@ -20,5 +20,5 @@ BTVM_SRCS += vm/virtio_machine.c vm/iothread.c
 
 # Network: -netdev/-device/-nic (vm/net_cli.c), the libslirp user network on
 # an I/O thread of its own (vm/net_slirp.c), docs/network.md.
-BTVM_SRCS += vm/net_cli.c vm/net_slirp.c
+BTVM_SRCS += vm/net_cli.c vm/net_slirp.c vm/net_machine.c
 LDLIBS += $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp -lglib-2.0)

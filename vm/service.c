@@ -41,6 +41,8 @@ void vm_poll_input(struct vm *vm)
     __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
     if (vm->iothreads)              /* disk requests ended: their interrupts */
         vm_iothreads_poll(vm->iothreads);
+    if (vm->net)                    /* frames from the network */
+        vm_net_machine_poll(vm->net);
     if (vm->uart)
         dev_uart_poll(vm->uart);
     if (vm->kbc) {

@@ -168,6 +168,7 @@ struct vm {
      * more than cpu->async_pending to notice: hav/ interrupts KVM_RUN. */
     void (*kick_hook)(struct vm *vm);
     volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
+    struct vm_net_card *net;    /* vm/ only: frames for the network card (vm/net_machine.c) */
     struct vm_iothreads *iothreads; /* vm/ only: finished disk jobs, collected with input */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
@@ -199,6 +200,9 @@ void vm_cpu_env_attach(struct vm *vm, struct cpu *c);
  * no device claims addr (reads all-ones, writes dropped). */
 void vm_pio(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
 bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *val);
+
+/* vcpu thread: frames that came from the network, into the card. */
+void vm_net_machine_poll(struct vm_net_card *c);
 
 /* Console input arrived: hand it to the UART (vcpu thread, between guest
  * runs). Cheap when there is none. */

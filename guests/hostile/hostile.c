@@ -257,6 +257,8 @@ int guest_main(uint32_t magic, uint32_t mbi)
         return hostile_fwcfg_random(ram_top);
     } else if (word_is(mode, "hpet-random")) {
         return hostile_hpet_random(ram_top);
+    } else if (word_is(mode, "virtio-net")) {
+        return hostile_virtio_net(ram_top);
     } else {
         gprintf("hostile: unknown mode\n");
         return 100;

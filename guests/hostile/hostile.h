@@ -18,5 +18,7 @@ int hostile_ioapic_random(uint32_t ram_top);
 int hostile_ide_dma(uint32_t ram_top);
 int hostile_fwcfg_random(uint32_t ram_top);
 int hostile_hpet_random(uint32_t ram_top);
+/* virtio_net.c (run with -nic user). */
+int hostile_virtio_net(uint32_t ram_top);
 
 #endif

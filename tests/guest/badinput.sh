@@ -76,6 +76,33 @@ expect "virtio index"      "index= is for if=ide" run -k "$T/good.elf" \
     -drive file=d.img,if=virtio,index=0
 expect "two drives at 2"   "IDE index 2 (secondary master) is already taken by -hdc 'a.img'" \
     run -k "$T/good.elf" -hdc a.img -cdrom b.iso
+# Network options (vm/net_cli.c, docs/network.md).
+expect "-netdev tap"       "unsupported network backend 'tap'" run -k "$T/good.elf" -netdev tap,id=n0
+expect "-netdev no id"     "needs id=ID" run -k "$T/good.elf" -netdev user
+expect "-netdev key"       "unknown or unsupported key 'smb'" run -k "$T/good.elf" \
+    -netdev user,id=n0,smb=/tmp -device virtio-net-pci,netdev=n0
+expect "-netdev unused"    "no -device virtio-net-pci,netdev=n0 uses it" run -k "$T/good.elf" \
+    -netdev user,id=n0
+expect "-device e1000"     "unsupported device 'e1000'" run -k "$T/good.elf" -device e1000,netdev=n0
+expect "-device no netdev" "needs netdev=ID" run -k "$T/good.elf" -device virtio-net-pci
+expect "-device wrong id"  "netdev 'n1' is not a -netdev's id" run -k "$T/good.elf" \
+    -netdev user,id=n0 -device virtio-net-pci,netdev=n1
+expect "-device mac"       "expected a unicast" run -k "$T/good.elf" -nic user,mac=01:02:03:04:05:06
+expect "-nic model"        "model 'e1000': unsupported" run -k "$T/good.elf" -nic user,model=e1000
+expect "-nic twice"        "one network card" run -k "$T/good.elf" -nic user -nic user
+expect "hostfwd syntax"    "hostfwd 'tcp:127.0.0.1:80'" run -k "$T/good.elf" \
+    -nic user,hostfwd=tcp:127.0.0.1:80
+expect "restrict value"    "restrict 'maybe'" run -k "$T/good.elf" -nic user,restrict=maybe
+# A forwarded port somebody already listens on: refused before the guest runs
+# (-q: the engine-choice line comes before the devices are built).
+python3 -c 'import socket,sys,time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); sys.stdout.close(); time.sleep(30)' >"$T/port" &
+lpid=$!
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+expect "hostfwd port busy" "could not listen there" run -q -k "$T/good.elf" \
+    -nic "user,hostfwd=tcp:127.0.0.1:$(cat "$T/port")-:22"
+kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
 
 # Files that cannot be read as a kernel.
 expect "missing file"      "No such file"          run -k "$T/nope.elf"

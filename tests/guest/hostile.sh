@@ -87,6 +87,7 @@ for s in $(seq 1 "$DEV_SEEDS"); do
     check "fwcfg-random $s"  "0" "hostile: fwcfg-random ok"
     check "hpet-random $s"   "0" "hostile: hpet-random ok"
     check "ide-dma $s"       "0" "hostile: ide-dma ok" "-hda $T/disk.img -cdrom $T/cd.img"
+    check "virtio-net $s"    "0" "hostile: virtio-net ok" "-nic user"
     for img in disk cd; do
         sz=$(stat -c %s "$T/$img.img" 2>/dev/null || echo missing)
         if [ "$sz" != 1048576 ]; then
