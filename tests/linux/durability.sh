@@ -53,8 +53,15 @@ run_one() {
     done
     # The emulator is diskimg_boot's child when it is a function in a
     # subshell: kill the whole job's processes by their ids.
-    kill -9 $(pgrep -P "$pid") "$pid" 2>/dev/null
+    local kids; kids=$(pgrep -P "$pid")
+    kill -9 $kids "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    # The killed emulator is nobody's child now: wait until it is gone
+    # (its image lock and file descriptors with it).
+    for ((i = 0; i < 100; i++)); do
+        kill -0 $kids 2>/dev/null || break
+        sleep 0.1
+    done
     check "the guest never reported the fsync'd file (serial: $(tail -n 3 "$tmp/serial.log" | tr -d '\r' | tr '\n' ' '))" [ -n "$sum" ]
     if [ "$fmt" = qcow2 ]; then
         got=$(qemu-img check "$img" 2>&1); st=$?
