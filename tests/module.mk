@@ -77,7 +77,8 @@ linux-virtio-test: $(BUILD)/btvm diskimg
 	@st=0; for t in virtio_blk durability virtio_snapshot net; do \
 	    bash tests/linux/$$t.sh || st=1; done; exit $$st
 # The disk half passes on btvm: part of linux-test. net.sh joins it once
-# btvm's virtio-net no longer hangs now and then (see the lead's notes).
+# btvm's virtio-net stops hanging now and then (a guest stall after an
+# HTTP download, about one run in five; issue 16).
 linux-test: linux-virtio-disk-test
 .PHONY: linux-virtio-disk-test
 linux-virtio-disk-test: $(BUILD)/btvm diskimg
