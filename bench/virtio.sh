@@ -16,7 +16,8 @@
 #                               netpeer.py's sink, which checks the count
 # O_DIRECT: every MiB is a request to the device, none comes from the
 # guest's page cache. Writes $BENCH_OUT/virtio.csv (these columns plus
-# median_rate and unit: MB/s as MiB/s, IOPS) and puts the same rows into
+# median_rate and rate_unit: MB/s as MiB/s, or IOPS; bench/report.sh
+# reads column 3, the time, as the value) and puts the same rows into
 # $BENCH_OUT/linux.csv (replacing earlier virtio rows; after bench/linux.sh
 # in `make bench`). VIRTIO_BENCH_SYSTEMS (default "btvm-bt qemu-tcg").
 set -u
@@ -129,7 +130,7 @@ for ((i = 1; i <= BENCH_RUNS; i++)); do
     bench_note "virtio: run $i of $BENCH_RUNS done ($RUN_SYSTEMS )"
 done
 rm -f "$ROOT" "$BENCH_OUT/virtio-vdb.img" "$BENCH_OUT/virtio-sda.img"
-echo "workload,system,median_s,min_s,max_s,runs,median_rate,unit" >"$BENCH_CSV.tmp"
+echo "workload,system,median_s,min_s,max_s,runs,median_rate,rate_unit" >"$BENCH_CSV.tmp"
 for wl in $ROWS; do
     case $wl in
     *_128m) amount=$MIB unit=MB/s ;;
