@@ -18,7 +18,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 export PATH=$PATH:/usr/sbin:/sbin
 . guests/diskimg/lib.sh
-TIMEOUT=${LINUX_TEST_TIMEOUT:-600}
+TIMEOUT=${LINUX_TEST_TIMEOUT:-240}
 say() { echo "durability: $*"; }
 for f in "$LINUX_KERNEL" "$DISKIMG_INITRD" "$DISKIMG_DIR/btvm-randread"; do
     [ -f "$f" ] || { say "$f missing (run 'make diskimg')"; exit 1; }
