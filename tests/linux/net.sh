@@ -11,6 +11,7 @@
 #          80; the test fetches it through hostfwd=tcp:127.0.0.1:HPORT-:80
 #          and compares the sha256 with the guest's; then it puts "done" on
 #          its server, which the guest polls for before powering off.
+# A fresh root image per run (guests/diskimg/build.sh), not the user's.
 # Systems: DISKIMG_TEST_SYSTEMS (default "btvm qemu"); LINUX_TEST_TIMEOUT.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -53,10 +54,11 @@ run_one() {
     python3 -m http.server --bind 127.0.0.1 --directory "$tmp/srv" "$hp" >"$tmp/http.log" 2>&1 &
     spid=$!
     fp=$(diskimg_free_port)
+    diskimg_new "$tmp/root.img" || { say "$sys: building the image failed"; fail=1; kill "$spid"; return; }
     : >"$tmp/serial.log"
     timeout -k 5 "$TIMEOUT" bash -c '. guests/diskimg/lib.sh; diskimg_boot "$@"' _ "$sys" \
         "$(linux_cmdline "$(script "$hp")" "root=/dev/vda quiet")" \
-        -drive "file=$DISKIMG_DIR/root.img,if=virtio,format=raw,snapshot=on" \
+        -drive "file=$tmp/root.img,if=virtio,format=raw" \
         -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$fp-:80" </dev/null >"$tmp/serial.log" 2>&1 &
     pid=$!
     for ((i = 0; i < TIMEOUT * 10; i++)); do
@@ -95,6 +97,5 @@ run_one() {
 }
 not_has() { ! grep -qE -- "$2" <<<"$1"; }
 
-[ -f "$DISKIMG_DIR/root.img" ] || { say "$DISKIMG_DIR/root.img missing (run 'make diskimg')"; exit 1; }
 for sys in $(diskimg_systems); do run_one; done
 exit "$fail"
