@@ -78,8 +78,9 @@ int blk_write(struct blk *b, uint64_t sector, uint32_t count, const void *buf);
 int blk_discard(struct blk *b, uint64_t sector, uint32_t count);
 
 /* The range reads back as zeroes afterwards. unmap: its space may be freed
- * (holes). 0, -EROFS, -EINVAL, or -EOPNOTSUPP where this cannot be done
- * better than writing zeroes (the caller then writes them itself). */
+ * (holes). 0, -EROFS, -EINVAL, or -EOPNOTSUPP where a backend cannot (the
+ * caller then writes zeroes itself); raw, qcow2 and the snapshot overlay
+ * always can: where nothing better works they write the zeroes. */
 int blk_write_zeroes(struct blk *b, uint64_t sector, uint32_t count, bool unmap);
 
 /* Everything written before it is on the host's disk when it returns

@@ -140,6 +140,10 @@ static int tc_get(struct qcow2 *q, struct tcache *c, uint64_t off, bool fresh, s
     for (int i = 0; i < c->n; i++) {
         struct tent *t = &c->e[i];
         if (t->off == off) {
+            if (fresh) {        /* only with a damaged image: start it over */
+                memset(t->data, 0, q->cs);
+                t->dirty = true;
+            }
             t->used = ++c->tick;
             *out = t;
             return 0;
@@ -269,8 +273,16 @@ static int set_refcount(struct qcow2 *q, uint64_t cl, uint64_t v)
 static int alloc_cluster(struct qcow2 *q, uint64_t *out)
 {
     uint64_t cl = q->free_hint, rc_v;
+    int64_t fsz = blk_file_size(&q->f);
+    if (fsz < 0)
+        return (int)fsz;
+    /* Past the end of the file only clusters allocated since the last
+     * flush can be in use; a long run of them means a corrupt table. */
+    uint64_t limit = ((uint64_t)fsz >> q->cbits) + 65536;
     int rc;
     for (;; cl++) {
+        if (cl > limit)
+            return -EIO;
         if ((rc = refcount(q, cl, &rc_v)))
             return rc;
         if (rc_v == 0)
@@ -540,10 +552,15 @@ static int zero_clusters(struct qcow2 *q, uint64_t sector, uint32_t count, bool 
             struct tent *t;
             uint64_t idx, e;
             pthread_mutex_lock(&q->lock);
-            rc = q->err ? q->err : l2_lookup(q, off >> q->cbits, true, &e, &t, &idx);
+            rc = q->err ? q->err : l2_lookup(q, off >> q->cbits, false, &e, NULL, NULL);
+            /* Already zero and nothing to give back: no L2 table needed. */
+            bool done = !rc && (e & OFLAG_ZERO ? !(e & L2E_OFFSET) || !unmap
+                                               : !e && !q->backing);
+            if (!rc && !done)
+                rc = l2_lookup(q, off >> q->cbits, true, &e, &t, &idx);
             if (!rc && (e & OFLAG_COMPRESSED))
                 rc = -EIO;
-            if (!rc) {
+            if (!rc && !done) {
                 uint64_t host = e & L2E_OFFSET;
                 if (host && unmap)
                     blk_file_punch(&q->f, host, q->cs);   /* best effort */

@@ -23,13 +23,15 @@ command -v iasl >/dev/null && command -v acpiexec >/dev/null || need+=(acpica-to
 [ -e /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
 have_hdr /usr/include/zlib.h               || need+=(zlib1g-dev)
 have_hdr /usr/include/rfb/rfb.h            || need+=(libvncserver-dev)   # -vnc
-# guests/diskimg (make diskimg) and its tests: qemu-img for qcow2 images
-# and checks; a static i386 libc for the benchmark's helper.
-command -v qemu-img >/dev/null             || need+=(qemu-utils)
+# guests/diskimg (make diskimg): a static i386 libc for the benchmark's
+# helper (its tests use qemu-img too, below).
 have_hdr /usr/lib32/libc.a                 || need+=(libc6-dev-i386)
 # -netdev user: libslirp (its slirp.pc needs glib's .pc: libglib2.0-dev).
 have_hdr /usr/include/slirp/libslirp.h     || need+=(libslirp-dev)
 have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
+# block/ tests (tests/unit/test_blk*.c, tests/linux/qcow2.sh): qemu-img
+# makes, checks and compares qcow2 images.
+command -v qemu-img >/dev/null             || need+=(qemu-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

@@ -84,3 +84,9 @@ linux-diskimg-test: $(BUILD)/btvm diskimg
 linux-diskimg-disk-test: $(BUILD)/btvm diskimg
 	@st=0; for t in virtio_blk durability virtio_snapshot; do \
 	    bash tests/linux/$$t.sh || st=1; done; exit $$st
+# An ext2 file system on a qcow2 IDE disk over a qcow2 backing file, and
+# -snapshot (tests/linux/qcow2.sh; block/qcow2.c); part of linux-test.
+linux-test: linux-qcow2-test
+.PHONY: linux-qcow2-test
+linux-qcow2-test: $(BUILD)/btvm linux linux-disk
+	@bash tests/linux/qcow2.sh

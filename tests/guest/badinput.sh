@@ -74,6 +74,22 @@ expect "-drive snapshot"   "expected snapshot=on or snapshot=off" run -k "$T/goo
 expect "-drive aio"        "unknown key 'aio'" run -k "$T/good.elf" -drive file=d.img,aio=native
 expect "virtio index"      "index= is for if=ide" run -k "$T/good.elf" \
     -drive file=d.img,if=virtio,index=0
+
+# Images block/ cannot take: refused when the drives are opened, before the
+# guest starts.
+if command -v qemu-img >/dev/null; then
+    qemu-img create -q -f raw "$T/src.raw" 1M && printf data >>"$T/src.raw"
+    qemu-img convert -c -f raw -O qcow2 "$T/src.raw" "$T/comp.qcow2"
+    expect "compressed qcow2"  "compressed clusters" run -q -k "$T/good.elf" -hda "$T/comp.qcow2"
+    expect "raw as qcow2"      "not a qcow2 image" run -q -k "$T/good.elf" \
+        -drive "file=$T/src.raw,format=qcow2"
+    qemu-img create -q -f qcow2 -u -b "$T/gone.raw" -F raw "$T/orphan.qcow2" 1M
+    expect "missing backing"   "gone.raw" run -q -k "$T/good.elf" -hda "$T/orphan.qcow2"
+    qemu-img create -q -f qcow2 "$T/snap.qcow2" 1M && qemu-img snapshot -c s1 "$T/snap.qcow2"
+    expect "qcow2 snapshots"   "internal snapshots" run -q -k "$T/good.elf" -hda "$T/snap.qcow2"
+else
+    echo "badinput: qemu-img missing (scripts/deps.sh): qcow2 cases not run" >&2; fail=$((fail+1))
+fi
 expect "two drives at 2"   "IDE index 2 (secondary master) is already taken by -hdc 'a.img'" \
     run -k "$T/good.elf" -hdc a.img -cdrom b.iso
 # Network options (vm/net_cli.c, docs/network.md).

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "tests/unit/blk_harness.h"
+#include "vm/drive_open.h"
 
 #define MIB (1024 * 1024)
 
@@ -230,6 +231,33 @@ START_TEST(probe_format)
 }
 END_TEST
 
+/* A command-line drive: without format= the qcow2 magic decides (QEMU's
+ * probing), format=raw shows the qcow2 file itself; cdrom is read-only. */
+START_TEST(drive_open_probes)
+{
+    ck_assert_int_eq(sh("qemu-img create -q -f qcow2 d.qcow2 3M"), 0);
+    struct vm_drive d = { .used = true, .file = in_dir("d.qcow2") };
+    struct blk *b;
+    char err[512];
+    ck_assert_int_eq(vm_drive_open(&d, &b, err, sizeof(err)), 0);
+    ck_assert_uint_eq(blk_sectors(b), 3 * 2048);
+    ck_assert(!blk_readonly(b));
+    blk_close(b);
+    d.format_given = true;             /* format=raw: the file as it is */
+    ck_assert_int_eq(vm_drive_open(&d, &b, err, sizeof(err)), 0);
+    ck_assert_uint_lt(blk_sectors(b), 3 * 2048);
+    blk_close(b);
+    d.format_given = false;
+    d.media = VM_MEDIA_CDROM;
+    ck_assert_int_eq(vm_drive_open(&d, &b, err, sizeof(err)), 0);
+    ck_assert(blk_readonly(b));
+    blk_close(b);
+    d.file = in_dir("missing");
+    ck_assert_int_eq(vm_drive_open(&d, &b, err, sizeof(err)), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "missing"));
+}
+END_TEST
+
 /* Durability: a child writes generation after generation, flushing after
  * each and telling the parent; the parent SIGKILLs it in the middle of the
  * next one. Every flushed generation must be there. */
@@ -327,6 +355,7 @@ int main(void)
     tcase_add_test(tc, raw_snapshot_leaves_image);
     tcase_add_test(tc, raw_lock_second_writer);
     tcase_add_test(tc, probe_format);
+    tcase_add_test(tc, drive_open_probes);
     tcase_add_test(tc, raw_durability_sigkill);
     tcase_add_test(tc, qcow2_durability_sigkill);
     suite_add_tcase(s, tc);
