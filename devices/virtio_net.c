@@ -66,10 +66,34 @@ static void config_write(void *ctx, unsigned off, unsigned size, uint64_t val)
             n->mac[off + i] = (uint8_t)(val >> (8 * i));
 }
 
+/* VIRTIO_NET_F_CSUM: the driver left the TCP/UDP checksum to us (5.1.6.2):
+ * the ones' complement sum from csum_start to the end, stored at
+ * csum_start + csum_offset (which holds the pseudo-header's sum). false:
+ * the offsets point outside the frame. */
+static bool complete_csum(uint8_t *f, size_t len, const uint8_t *hdr)
+{
+    size_t start = (size_t)(hdr[6] | hdr[7] << 8), off = (size_t)(hdr[8] | hdr[9] << 8);
+    if (start > len || off > len - start || len - start - off < 2)
+        return false;
+    uint64_t sum = 0;
+    size_t i = start;
+    for (; i + 1 < len; i += 2)
+        sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+    if (i < len)
+        sum += (uint32_t)f[i] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t c = (uint16_t)~sum;
+    f[start + off] = (uint8_t)(c >> 8);
+    f[start + off + 1] = (uint8_t)c;
+    return true;
+}
+
 static void tx(struct dev_virtio_net *n)
 {
     struct dev_vq *vq = dev_virtio_queue(n->t, TXQ);
     unsigned hl = hdr_len(n);
+    bool csum = dev_virtio_features(n->t) >> VIRTIO_NET_F_CSUM & 1;
     bool pushed = false;
     /* Until the ring is empty: the guest does not run meanwhile (this is
      * its vcpu thread), so the loop ends. */
@@ -82,11 +106,12 @@ static void tx(struct dev_virtio_net *n)
             dev_virtio_broken(n->t);
             return;
         }
-        /* The header's fields ask for offloads we did not offer: the
-         * frame goes as it is. A chain too short for the header, or a
-         * frame past 64 KiB, is a broken driver. */
+        /* A chain too short for the header, or a frame past 64 KiB, is
+         * a broken driver. GSO was not offered: gso_type is ignored. */
+        uint8_t hdr[VIRTIO_NET_HDR_MRG_LEN];
         uint64_t flen = e.out_len - hl;
         if (e.out_len < hl || flen > DEV_VIRTIO_NET_FRAME_MAX ||
+            dev_vq_copy_from(vq, &e, 0, hdr, hl) ||
             dev_vq_copy_from(vq, &e, hl, n->frame, flen)) {
             dev_vq_elem_free(&e);
             dev_virtio_broken(n->t);
@@ -94,7 +119,12 @@ static void tx(struct dev_virtio_net *n)
         }
         uint16_t head = e.head;
         dev_vq_elem_free(&e);
-        if (flen >= 14) {        /* shorter than an Ethernet header: nothing to send */
+        bool ok = flen >= 14;    /* shorter than an Ethernet header: nothing to send */
+        if (ok && csum && (hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+            ok = complete_csum(n->frame, (size_t)flen, hdr);
+        if (!ok) {
+            n->st.tx_dropped++;
+        } else {
             n->st.tx_frames++;
             n->st.tx_bytes += flen;
             n->peer.send(n->peer.ctx, n->frame, (size_t)flen);
@@ -166,6 +196,11 @@ bool dev_virtio_net_receive(struct dev_virtio_net *n, const uint8_t *frame, size
     }
     uint8_t hdr[VIRTIO_NET_HDR_MRG_LEN];
     memset(hdr, 0, sizeof(hdr));
+    /* GUEST_CSUM: every frame comes from libslirp, which wrote correct
+     * checksums, over a wire that cannot corrupt: the driver need not check
+     * them again (DATA_VALID, 5.1.6.4). */
+    if (f >> VIRTIO_NET_F_GUEST_CSUM & 1)
+        hdr[0] = VIRTIO_NET_HDR_F_DATA_VALID;
     hdr[10] = (uint8_t)k;        /* num_buffers (le16), read only with mrg */
     hdr[11] = (uint8_t)(k >> 8);
     uint64_t done = 0;           /* bytes of header + frame written */
@@ -199,7 +234,8 @@ bool dev_virtio_net_receive(struct dev_virtio_net *n, const uint8_t *frame, size
 }
 
 struct dev_virtio_net *dev_virtio_net_new(struct dev_pci_host *h, unsigned devfn,
-                                          const uint8_t mac[6], struct dev_virtio_net_peer peer,
+                                          const uint8_t mac[6], uint64_t offloads,
+                                          struct dev_virtio_net_peer peer,
                                           struct dev_dma dma, struct dev_irq_line irq)
 {
     struct dev_virtio_net *n = calloc(1, sizeof(*n));
@@ -214,7 +250,8 @@ struct dev_virtio_net *dev_virtio_net_new(struct dev_pci_host *h, unsigned devfn
     n->peer = peer;
     n->dma = dma;
     uint64_t f = 1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_STATUS |
-                 1ull << VIRTIO_NET_F_MRG_RXBUF;
+                 1ull << VIRTIO_NET_F_MRG_RXBUF |
+                 (offloads & (1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM));
     struct dev_virtio_config vc = {
         .device_id = 0x1000, .virtio_type = 1, .class_code = 0x020000,
         .nqueues = 2, .queue_size = DEV_VIRTIO_NET_QUEUE_SIZE, .config_len = CONFIG_LEN,

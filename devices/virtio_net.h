@@ -18,6 +18,9 @@
 
 #define DEV_VIRTIO_NET_QUEUE_SIZE 256u
 #define DEV_VIRTIO_NET_FRAME_MAX  65535u   /* largest frame the guest may send */
+/* The checksum offloads the machine offers: only GUEST_CSUM (received
+ * frames marked DATA_VALID); docs/network.md has the measurements. */
+#define DEV_VIRTIO_NET_OFFLOADS (1ull << VIRTIO_NET_F_GUEST_CSUM)
 
 /* Feature bits (5.1.3). */
 #define VIRTIO_NET_F_CSUM        0
@@ -32,6 +35,7 @@
 #define VIRTIO_NET_HDR_LEN        10u
 #define VIRTIO_NET_HDR_MRG_LEN    12u
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1u
+#define VIRTIO_NET_HDR_F_DATA_VALID 2u
 #define VIRTIO_NET_HDR_GSO_NONE   0u
 
 struct dev_virtio_net;
@@ -47,11 +51,14 @@ struct dev_virtio_net_peer {
 struct dev_virtio_net_stats {
     uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
     uint64_t rx_dropped;        /* the driver was not running, or a frame fit no buffer */
+    uint64_t tx_dropped;        /* runts, checksum offsets outside the frame */
 };
 
-/* A virtio-net function at 00:devfn with that MAC. NULL on failure. */
+/* A virtio-net function at 00:devfn with that MAC, offering the offloads
+ * in the mask (VIRTIO_NET_F_CSUM and/or GUEST_CSUM bits). NULL on failure. */
 struct dev_virtio_net *dev_virtio_net_new(struct dev_pci_host *h, unsigned devfn,
-                                          const uint8_t mac[6], struct dev_virtio_net_peer peer,
+                                          const uint8_t mac[6], uint64_t offloads,
+                                          struct dev_virtio_net_peer peer,
                                           struct dev_dma dma, struct dev_irq_line irq);
 void dev_virtio_net_free(struct dev_virtio_net *n);
 

@@ -51,4 +51,9 @@ void vm_net_rx_pop(struct vm_net *n);
 
 void vm_net_get_stats(struct vm_net *n, struct vm_net_stats *st);
 
+/* vcpu thread (vm_poll_input): frames that came from the network, into
+ * the card (vm/net_machine.c). */
+struct vm_net_card;
+void vm_net_machine_poll(struct vm_net_card *c);
+
 #endif

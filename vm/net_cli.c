@@ -198,7 +198,7 @@ bool vm_cli_net_parse_hostfwd(const char *s, size_t len, struct vm_net_fwd *out)
     return parse_port(s, (size_t)(end - s), &out->guest_port) && out->guest_port != 0;
 }
 
-/* A key of the user backend (hostfwd, restrict); false if not one. */
+/* A key of the user backend (hostfwd, restrict); *known = false if it is not one. */
 static const char *user_key(const char *name, const struct item *it,
                             struct vm_cli_net *st, bool *known, char *err, size_t errlen)
 {

@@ -94,7 +94,8 @@ int vm_machine_net_setup(struct vm_machine *m)
     }
     struct dev_virtio_net_peer peer = { .send = card_send, .rx_ready = card_rx_ready, .ctx = c };
     /* INTA# through the PIIX3 swizzle: slot s, pin A -> PIRQ (s + 3) % 4. */
-    c->dev = dev_virtio_net_new(m->pci, DEV_PCI_DEVFN(slot, 0), vm->opt.net.mac, peer,
+    c->dev = dev_virtio_net_new(m->pci, DEV_PCI_DEVFN(slot, 0), vm->opt.net.mac,
+                                DEV_VIRTIO_NET_OFFLOADS, peer,
                                 vm_dma(vm), dev_irqroute_pirq_line(m->irq, (slot + 3) % 4));
     if (!c->dev) {
         fprintf(stderr, "btvm: cannot create the virtio-net device\n");

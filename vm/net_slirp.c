@@ -45,6 +45,7 @@ struct vm_net {
     pthread_t thread;
     bool thread_running;
     int wake_fd;                   /* eventfd: a frame went in, or quit */
+    int wake_pending;              /* wake_fd written since the I/O thread last looked */
     volatile int quit;
 
     /* poll set, rebuilt each round (I/O thread only) */
@@ -146,8 +147,12 @@ static void cb_unregister_poll_fd(int fd, void *opaque)
     (void)fd, (void)opaque;
 }
 
+/* One eventfd write per I/O-thread round, however many frames the guest
+ * sends meanwhile (a TCP stream sends tens of thousands a second). */
 static void wake(struct vm_net *n)
 {
+    if (__atomic_exchange_n(&n->wake_pending, 1, __ATOMIC_ACQ_REL))
+        return;
     uint64_t one = 1;
     ssize_t r = write(n->wake_fd, &one, sizeof(one));
     (void)r;   /* EAGAIN: the counter is already non-zero, it wakes anyway */
@@ -245,6 +250,8 @@ static void *io_main(void *arg)
     struct vm_net *n = arg;
     while (!__atomic_load_n(&n->quit, __ATOMIC_ACQUIRE)) {
         pthread_mutex_lock(&n->lock);
+        /* Before filling: a frame sent from here on wakes the poll below. */
+        __atomic_store_n(&n->wake_pending, 0, __ATOMIC_RELEASE);
         n->npfd = 0;
         add_poll(n->wake_fd, SLIRP_POLL_IN, n);
         uint32_t timeout = run_timers(n);
@@ -335,7 +342,9 @@ void vm_net_free(struct vm_net *n)
         return;
     if (n->thread_running) {
         __atomic_store_n(&n->quit, 1, __ATOMIC_RELEASE);
-        wake(n);
+        uint64_t one = 1;      /* not wake(): its coalescing could skip this write */
+        ssize_t r = write(n->wake_fd, &one, sizeof(one));
+        (void)r;
         pthread_join(n->thread, NULL);
     }
     if (n->slirp)

@@ -17,6 +17,7 @@
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
 #include "vm/iothread.h"
+#include "vm/net.h"
 
 void vm_set_error(struct vm *vm, const char *fmt, ...)
 {

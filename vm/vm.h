@@ -201,9 +201,6 @@ void vm_cpu_env_attach(struct vm *vm, struct cpu *c);
 void vm_pio(struct vm *vm, uint16_t port, unsigned size, bool write, uint32_t *val);
 bool vm_mmio(struct vm *vm, uint64_t addr, unsigned size, bool write, uint64_t *val);
 
-/* vcpu thread: frames that came from the network, into the card. */
-void vm_net_machine_poll(struct vm_net_card *c);
-
 /* Console input arrived: hand it to the UART (vcpu thread, between guest
  * runs). Cheap when there is none. */
 void vm_poll_input(struct vm *vm);

@@ -121,7 +121,11 @@ static void setup(void)
     struct dev_dma dma = { .read = ram_read, .write = ram_write, .map = ram_map };
     struct dev_irq_line irq = { .set = irq_set };
     struct dev_virtio_net_peer peer = { .send = peer_send, .rx_ready = peer_rx_ready };
-    net = dev_virtio_net_new(host, DEVFN, mac, peer, dma, irq);
+    /* Both offloads, so both paths are tested (the machine offers
+     * DEV_VIRTIO_NET_OFFLOADS). */
+    net = dev_virtio_net_new(host, DEVFN, mac,
+                             1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM, peer,
+                             dma, irq);
     ck_assert_ptr_nonnull(net);
     dev_pci_config_write(host, 0, DEVFN, 0x10, 4, IOBASE | 1);
     dev_pci_config_write(host, 0, DEVFN, 0x04, 2, DEV_PCI_CMD_IO | DEV_PCI_CMD_MASTER);
@@ -168,7 +172,8 @@ START_TEST(test_pci_identity_and_config)
     ck_assert(f >> VIRTIO_NET_F_MAC & 1);
     ck_assert(f >> VIRTIO_NET_F_STATUS & 1);
     ck_assert(f >> VIRTIO_NET_F_MRG_RXBUF & 1);
-    ck_assert(!(f >> VIRTIO_NET_F_CSUM & 1));
+    ck_assert(f >> VIRTIO_NET_F_CSUM & 1);
+    ck_assert(f >> VIRTIO_NET_F_GUEST_CSUM & 1);
     for (unsigned i = 0; i < 6; i++)
         ck_assert_uint_eq(io(VIRTIO_PCI_CONFIG + i, 1, false, 0), mac[i]);
     ck_assert_uint_eq(io(VIRTIO_PCI_CONFIG + 6, 2, false, 0), VIRTIO_NET_S_LINK_UP);
@@ -203,6 +208,69 @@ START_TEST(test_tx)
     dev_virtio_net_get_stats(net, &st);
     ck_assert_uint_eq(st.tx_frames, 1);
     ck_assert_uint_eq(st.tx_bytes, 100);
+}
+END_TEST
+
+static uint16_t fold(const uint8_t *p, size_t len)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (len & 1)
+        sum += (uint32_t)p[len - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* CSUM: the device completes a partial checksum; offsets outside the frame
+ * drop the frame (counted), without breaking the device. */
+START_TEST(test_tx_csum)
+{
+    driver_init(1u << VIRTIO_NET_F_CSUM | 1u << VIRTIO_NET_F_MRG_RXBUF);
+    uint8_t *h = ram + BUF, *f = ram + BUF + 0x100;
+    memset(h, 0, 12);
+    h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h[6] = 34, h[8] = 6;                       /* csum_start 34 (UDP), csum_offset 6 */
+    for (unsigned i = 0; i < 75; i++)
+        f[i] = (uint8_t)(i * 13 + 1);
+    f[40] = 0x12, f[41] = 0x34;                 /* the pseudo-header's sum, as Linux leaves it */
+    set_desc(Q1, 0, BUF, 12, VIRTQ_DESC_F_NEXT, 1);
+    set_desc(Q1, 1, BUF + 0x100, 75, 0, 0);    /* odd length: the last byte pads */
+    make_avail(Q1, 0);
+    io(VIRTIO_PCI_QUEUE_NOTIFY, 2, true, 1);
+    ck_assert_uint_eq(nsent, 1);
+    ck_assert_mem_eq(sent, f, 40);
+    ck_assert_mem_eq(sent + 42, f + 42, 33);
+    /* Summing again with the stored checksum gives all ones. */
+    uint8_t chk[75];
+    memcpy(chk, sent, 75);
+    uint16_t stored = (uint16_t)(chk[40] << 8 | chk[41]);
+    chk[40] = 0x12, chk[41] = 0x34;
+    ck_assert_uint_eq(stored, (uint16_t)~fold(chk + 34, 41));
+    /* csum_offset past the frame: dropped, the device goes on. */
+    h[8] = 200;
+    make_avail(Q1, 0);
+    io(VIRTIO_PCI_QUEUE_NOTIFY, 2, true, 1);
+    ck_assert_uint_eq(nsent, 1);
+    ck_assert(!broken());
+    ck_assert_uint_eq(get16(used(Q1) + 2), 2);
+    struct dev_virtio_net_stats st;
+    dev_virtio_net_get_stats(net, &st);
+    ck_assert_uint_eq(st.tx_dropped, 1);
+}
+END_TEST
+
+/* GUEST_CSUM: frames arrive marked DATA_VALID. */
+START_TEST(test_rx_data_valid)
+{
+    driver_init(1u << VIRTIO_NET_F_GUEST_CSUM | 1u << VIRTIO_NET_F_MRG_RXBUF);
+    uint8_t frame[60] = { 1, 2, 3 };
+    set_desc(Q0, 0, BUF, 2048, VIRTQ_DESC_F_WRITE, 0);
+    make_avail(Q0, 0);
+    ck_assert(dev_virtio_net_receive(net, frame, sizeof(frame)));
+    ck_assert_uint_eq(ram[BUF], VIRTIO_NET_HDR_F_DATA_VALID);
+    ck_assert_mem_eq(ram + BUF + 12, frame, 60);
 }
 END_TEST
 
@@ -348,6 +416,8 @@ int main(void)
     tcase_add_test(tc, test_pci_identity_and_config);
     tcase_add_test(tc, test_tx);
     tcase_add_test(tc, test_rx_mergeable);
+    tcase_add_test(tc, test_tx_csum);
+    tcase_add_test(tc, test_rx_data_valid);
     tcase_add_test(tc, test_rx_no_mergeable);
     tcase_add_test(tc, test_rx_before_driver);
     tcase_add_test(tc, test_hostile_short_header);
