@@ -71,7 +71,7 @@ run_one() {
         curl -s --max-time 120 -o "$tmp/gblob" "http://127.0.0.1:$fp/gblob" &&
             got=$(sha256sum <"$tmp/gblob" | cut -d' ' -f1)
     fi
-    echo done >"$tmp/srv/done"
+    echo 'done' >"$tmp/srv/done"
     wait "$pid"; st=$?
     kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
     out=$(tr -d '\r' <"$tmp/serial.log")
