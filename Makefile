@@ -34,6 +34,7 @@ include block/module.mk
 include hav/module.mk
 include guests/module.mk
 include guests/linux/module.mk
+include guests/diskimg/module.mk
 include tests/module.mk
 include bench/module.mk
 

@@ -15,3 +15,10 @@ bench: bootimg
 .PHONY: fwboot-bench
 fwboot-bench: all bootimg
 	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh fwboot
+# The persistent image's virtio-blk, IDE and virtio-net rows (bench/virtio.sh;
+# virtio.csv, and the same rows in linux.csv): `make bench-virtio` alone.
+BENCH_WORKLOADS += virtio
+bench: diskimg
+.PHONY: bench-virtio
+bench-virtio: all diskimg
+	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh virtio

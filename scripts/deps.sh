@@ -38,6 +38,9 @@ command -v qemu-img >/dev/null             || need+=(qemu-utils)
 # -netdev user: libslirp (its slirp.pc needs glib's .pc: libglib2.0-dev).
 have_hdr /usr/include/slirp/libslirp.h     || need+=(libslirp-dev)
 have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
+# guests/diskimg (make diskimg): a static i386 libc for the benchmark's
+# helper.
+have_hdr /usr/lib32/libc.a                 || need+=(libc6-dev-i386)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2
