@@ -21,3 +21,5 @@ BTVM_SRCS += vm/signals.c
 BTVM_SRCS += vm/drive_open.c
 # Virtio devices on the machine and the I/O threads behind virtio-blk
 BTVM_SRCS += vm/virtio_machine.c vm/iothread.c
+# The human monitor (-monitor): its option, command parser and socket thread.
+BTVM_SRCS += vm/monitor.c vm/monitor_cmd.c vm/monitor_cli.c

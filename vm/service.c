@@ -17,6 +17,7 @@
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
 #include "vm/iothread.h"
+#include "vm/monitor.h"
 
 void vm_set_error(struct vm *vm, const char *fmt, ...)
 {
@@ -46,6 +47,8 @@ void vm_poll_input(struct vm *vm)
     __atomic_store_n(&vm->input_pending, 0, __ATOMIC_RELEASE);
     if (vm->iothreads)              /* disk requests ended: their interrupts */
         vm_iothreads_poll(vm->iothreads);
+    if (vm->monitor)                /* a screendump reads the VGA here */
+        vm_monitor_poll(vm->monitor);
     if (vm->uart)
         dev_uart_poll(vm->uart);
     if (vm->kbc) {

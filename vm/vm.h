@@ -27,6 +27,7 @@ struct dev_uart;
 struct dev_timers;
 struct cpu;
 struct vm_wake;
+struct vm_monitor;
 
 /* Why an engine returned to the run loop. */
 enum vm_exit_kind {
@@ -132,6 +133,9 @@ struct vm_options {
     enum vm_debugcon { VM_DEBUGCON_STDIO, VM_DEBUGCON_FILE, VM_DEBUGCON_NULL,
                        VM_DEBUGCON_NONE } debugcon;
     const char *debugcon_file; /* file:FILE */
+    /* -monitor unix:PATH,server[,nowait] (vm/monitor.c); "": none. */
+    char monitor_path[108];    /* a sockaddr_un's sun_path */
+    bool monitor_wait;         /* wait for a client before the guest starts */
 };
 
 #define VM_MEMSEGS 13
@@ -177,6 +181,7 @@ struct vm {
     void (*kick_hook)(struct vm *vm);
     volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
     struct vm_iothreads *iothreads; /* vm/ only: finished disk jobs, collected with input */
+    struct vm_monitor *monitor; /* vm/ only: a monitor command waiting for the vcpu */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;
