@@ -104,3 +104,11 @@ linux-test: linux-qcow2-test
 .PHONY: linux-qcow2-test
 linux-qcow2-test: $(BUILD)/btvm linux linux-disk
 	@bash tests/linux/qcow2.sh
+
+# Linux's bochs-drm on the VGA's Bochs VBE: /dev/fb0 drawn by the guest,
+# checked pixel by pixel in a monitor screendump, btvm and QEMU
+# (tests/linux/fb.sh); part of linux-test.
+linux-test: linux-fb-test
+.PHONY: linux-fb-test
+linux-fb-test: $(BUILD)/btvm linux
+	@bash tests/linux/fb.sh

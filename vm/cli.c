@@ -14,6 +14,7 @@
 #include "vm/cli.h"
 #include "vm/display_cli.h"
 #include "vm/net_cli.h"
+#include "vm/monitor_cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
               O_DRIVE, O_HELP,
               O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT,
-              O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT, O_NETDEV, O_DEVICE, O_NIC };
+              O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT, O_NETDEV, O_DEVICE, O_NIC,
+              O_MONITOR };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -70,6 +72,7 @@ static const struct opt_def opt_defs[] = {
     { "-netdev", O_NETDEV, 1 }, { "--netdev", O_NETDEV, 1 },
     { "-device", O_DEVICE, 1 }, { "--device", O_DEVICE, 1 },
     { "-nic", O_NIC, 1 },       { "--nic", O_NIC, 1 },
+    { "-monitor", O_MONITOR, 1 }, { "--monitor", O_MONITOR, 1 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -582,6 +585,9 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_BOOT:
             e = parse_boot(d->name, val, opt, err, errlen);
             break;
+        case O_MONITOR:
+            e = vm_cli_monitor_option(d->name, val, opt, err, errlen);
+            break;
         case O_DEBUGCON:
             /* QEMU's -debugcon CHARDEV for the port 0xE9 console; the
              * chardev kinds that make sense here. */
@@ -708,6 +714,7 @@ void vm_cli_usage(FILE *f)
         "  --reboot               a guest reset restarts the machine (the default)\n"
         "%s"
         "%s"
+        "%s"
         "  -h, --help             this text\n"
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"
@@ -716,7 +723,7 @@ void vm_cli_usage(FILE *f)
         "6 the guest reset the machine (--no-reboot).\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
         VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help,
-        vm_cli_net_help);
+        vm_cli_net_help, vm_cli_monitor_help);
 }
 
 void vm_cli_version(FILE *f)

@@ -328,28 +328,38 @@ void vm_display_close(struct vm_display *d)
     free(d);
 }
 
+int vm_display_screendump_file(struct dev_vga *vga, const char *file, bool ppm)
+{
+    uint32_t *px = NULL;
+    size_t cap = 0;
+    unsigned w = 0, h = 0;
+    int r = vga ? dev_vga_render(vga, &px, &cap, &w, &h) : 0;
+    if (r == 0 && (!w || !h)) {
+        /* Blank (or no VGA): a black 640x480 frame, what a monitor shows. */
+        w = 640;
+        h = 480;
+        free(px);
+        px = calloc((size_t)w * h, sizeof(*px));
+        r = px ? 0 : -ENOMEM;
+    }
+    if (r == 0)
+        r = ppm ? vm_ppm_write(file, px, w, h) : vm_png_write(file, px, w, h);
+    free(px);
+    return r;
+}
+
+bool vm_display_file_is_ppm(const char *file)
+{
+    size_t n = strlen(file);
+    return n > 4 && !strcmp(file + n - 4, ".ppm");
+}
+
 int vm_display_screendump(const struct vm_options *opt, struct dev_vga *vga)
 {
     int st = 0;
     if (opt->screendump) {
-        uint32_t *px = NULL;
-        size_t cap = 0;
-        unsigned w = 0, h = 0;
-        int r = vga ? dev_vga_render(vga, &px, &cap, &w, &h) : 0;
-        if (r == 0 && (!w || !h)) {
-            /* Blank (or no VGA): a black 640x480 frame, what a monitor shows. */
-            w = 640;
-            h = 480;
-            free(px);
-            px = calloc((size_t)w * h, sizeof(*px));
-            r = px ? 0 : -ENOMEM;
-        }
-        size_t n = strlen(opt->screendump);
-        bool ppm = n > 4 && !strcmp(opt->screendump + n - 4, ".ppm");
-        if (r == 0)
-            r = ppm ? vm_ppm_write(opt->screendump, px, w, h)
-                    : vm_png_write(opt->screendump, px, w, h);
-        free(px);
+        int r = vm_display_screendump_file(vga, opt->screendump,
+                                           vm_display_file_is_ppm(opt->screendump));
         if (r) {
             fprintf(stderr, "btvm: --screendump %s: %s\n", opt->screendump, strerror(-r));
             st = -1;

@@ -32,5 +32,11 @@ const struct dev_chardev *vm_display_null_chardev(void);
 /* --screendump / --screendump-text: write what the VGA shows now. Prints
  * a line per failure; 0 or -1. */
 int vm_display_screendump(const struct vm_options *opt, struct dev_vga *vga);
+/* What the VGA shows now into file, as PNG or binary PPM (also the
+ * monitor's screendump; call on the vcpu thread or with it stopped).
+ * 0 or -errno. */
+int vm_display_screendump_file(struct dev_vga *vga, const char *file, bool ppm);
+/* Whether a screendump file name asks for PPM (it ends in .ppm). */
+bool vm_display_file_is_ppm(const char *file);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "vm/cli.h"
 #include "vm/machine.h"
+#include "vm/monitor.h"
 #include "vm/popek.h"
 #include "vm/signals.h"
 
@@ -36,6 +37,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "btvm: cannot set up signal handling\n");
         return VM_STATUS_HOST_ERROR;
     }
+    struct vm_monitor *mon;
+    if (vm_monitor_open(&mon, &cli.opt))
+        return VM_STATUS_HOST_ERROR;
     /* A guest reset (i8042 pulse, 0xCF9, the ACPI reset register) builds
      * the machine again from the same files, as QEMU does for -kernel:
      * fresh RAM, kernel and initrd loaded anew, devices at power-on.
@@ -44,13 +48,18 @@ int main(int argc, char **argv)
         int status = vm_machine_create(&m, &cli.opt);
         if (status == 0) {
             vm_signals_attach(&m.vm);
+            vm_monitor_attach(mon, &m.vm, m.vga);
             status = vm_run(&m.vm);
+            vm_monitor_attach(mon, NULL, NULL);
             vm_signals_attach(NULL);
         }
-        bool again = status == VM_STATUS_RESET && m.vm.reset_requested && !cli.opt.no_reboot;
+        bool again = status == VM_STATUS_RESET && m.vm.reset_requested && !cli.opt.no_reboot &&
+                     !vm_monitor_quit_requested(mon);
         vm_machine_destroy(&m);
         fflush(stdout);
-        if (!again)
+        if (!again) {
+            vm_monitor_close(mon);
             return status;
+        }
     }
 }

@@ -18,6 +18,7 @@
 #include "devices/uart16550.h"
 #include "vm/iothread.h"
 #include "vm/net.h"
+#include "vm/monitor.h"
 
 void vm_set_error(struct vm *vm, const char *fmt, ...)
 {
@@ -49,6 +50,8 @@ void vm_poll_input(struct vm *vm)
         vm_iothreads_poll(vm->iothreads);
     if (vm->net)                    /* frames from the network */
         vm_net_machine_poll(vm->net);
+    if (vm->monitor)                /* a screendump reads the VGA here */
+        vm_monitor_poll(vm->monitor);
     if (vm->uart)
         dev_uart_poll(vm->uart);
     if (vm->kbc) {

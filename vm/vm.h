@@ -27,6 +27,7 @@ struct dev_uart;
 struct dev_timers;
 struct cpu;
 struct vm_wake;
+struct vm_monitor;
 
 /* Why an engine returned to the run loop. */
 enum vm_exit_kind {
@@ -151,6 +152,9 @@ struct vm_options {
                        VM_DEBUGCON_NONE } debugcon;
     const char *debugcon_file; /* file:FILE */
     struct vm_net_options net; /* -netdev/-device/-nic (vm/net_cli.c) */
+    /* -monitor unix:PATH,server[,nowait] (vm/monitor.c); "": none. */
+    char monitor_path[108];    /* a sockaddr_un's sun_path */
+    bool monitor_wait;         /* wait for a client before the guest starts */
 };
 
 #define VM_MEMSEGS 13
@@ -197,6 +201,7 @@ struct vm {
     volatile int input_pending; /* console/key input arrived: poll the UART and i8042 */
     struct vm_net_card *net;    /* vm/ only: frames for the network card (vm/net_machine.c) */
     struct vm_iothreads *iothreads; /* vm/ only: finished disk jobs, collected with input */
+    struct vm_monitor *monitor; /* vm/ only: a monitor command waiting for the vcpu */
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;

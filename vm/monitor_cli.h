@@ -1,0 +1,16 @@
+/*
+ * vm/monitor_cli.h — the -monitor option (QEMU's spelling). docs/monitor.md.
+ */
+#ifndef BTVM_VM_MONITOR_CLI_H
+#define BTVM_VM_MONITOR_CLI_H
+
+#include <stddef.h>
+#include "vm/vm.h"
+
+extern const char vm_cli_monitor_help[];
+
+/* -monitor VAL into opt; NULL, or err filled with a one-line reason. */
+const char *vm_cli_monitor_option(const char *name, const char *val, struct vm_options *opt,
+                                  char *err, size_t errlen);
+
+#endif
