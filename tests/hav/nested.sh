@@ -118,7 +118,6 @@ realtest|120|kvm|-k \$G/realtest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
 biosmbr|60|kvm auto|-hda \$G/biosboot/mbr.img
 bioscd|60|kvm|-cdrom \$G/biosboot/cd.iso
-grubiso|300|kvm|-cdrom \$B/linux.iso -m 256 --no-reboot -nographic
 chipsettest|60|kvm|-k \$G/chipsettest.elf -bios /usr/share/seabios/bios-256k.bin -a a20=skip
 EOF
 )
