@@ -159,7 +159,7 @@ static void kbc_settle(struct dev_i8042 *k)
 {
     kbc_fill(k);
     kbc_update_irq(k);
-    if (k->timers)
+    if (k->timers && k->timer.deadline_ns != k->kbd.rep_deadline)
         dev_timer_set(&k->timer, k->kbd.rep_deadline);
 }
 
