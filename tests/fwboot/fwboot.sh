@@ -211,9 +211,13 @@ memtest_screen_btvm() {
     local c=memtest-screen
     local log=$tmp/btvm-$c.log png=$tmp/btvm-$c.png txt=$tmp/btvm-$c.txt st t0 cmd
     t0=$EPOCHREALTIME
-    cmd=$(printf '%q ' bash -c "$EMU_SRC" _ btvm $c -nographic --screendump "$png" --screendump-text "$txt")
+    # script(1) runs its command with $SHELL, which may be dash: hand it a
+    # bash script file rather than bash-only $'...' quoting.
+    cmd=$tmp/btvm-$c.sh
+    { printf '%s\n' "$EMU_SRC"; } >"$cmd"
     { sleep "$MT_SECONDS"; printf '\001x'; sleep 5; } |
-        timeout -k 5 $((MT_SECONDS + 30)) script -qefc "$cmd" /dev/null >"$log" 2>&1
+        timeout -k 5 $((MT_SECONDS + 30)) env SHELL=/bin/bash script -qefc \
+            "bash $cmd btvm $c -nographic --screendump $png --screendump-text $txt" /dev/null >"$log" 2>&1
     st=${PIPESTATUS[1]}
     [ "$st" = 0 ] || { failed btvm $c "$log" "exit status $st, expected 0 after Ctrl-A X at ${MT_SECONDS}s"; return; }
     [ "$(head -c 8 "$png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
