@@ -475,7 +475,13 @@ static void hav_destroy(struct vm *vm)
     vm->engine_priv = NULL;
 }
 
+static int hav_sync_state(struct vm *vm)
+{
+    return hav_state_save(vm->engine_priv);
+}
+
 const struct vm_engine_ops hav_engine_ops = {
+    .sync_state = hav_sync_state,
     .mem_changed = hav_mem_changed,
     .name = "kvm",
     .probe = hav_probe,

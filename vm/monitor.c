@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cpu/cpu.h"
 #include "vm/display.h"
 #include "vm/machine.h"
 #include "vm/monitor_cmd.h"
@@ -44,6 +45,7 @@ struct vm_monitor {
     bool pending, done;
     struct vm_monitor_cmd req;
     int result;                 /* 0 or -errno */
+    char text[2048];            /* info registers: what the vcpu wrote */
 };
 
 static void put(int fd, const char *s)
@@ -98,8 +100,25 @@ void vm_monitor_poll(struct vm_monitor *mon)
         const struct vm_monitor_cmd *c = &mon->req;
         bool ppm = c->format == VM_MON_FMT_PPM ||
                    (c->format == VM_MON_FMT_AUTO && vm_display_file_is_ppm(c->file));
-        mon->result = c->op == VM_MON_SCREENDUMP
-                          ? vm_display_screendump_file(mon->vga, c->file, ppm) : -EINVAL;
+        if (c->op == VM_MON_SCREENDUMP) {
+            mon->result = vm_display_screendump_file(mon->vga, c->file, ppm);
+        } else if (c->op == VM_MON_INFO_REGISTERS) {
+            /* Between instructions; an engine that keeps the state
+             * elsewhere (KVM) copies it into vm->cpu first. */
+            struct vm *vm = mon->vm;
+            FILE *f = fmemopen(mon->text, sizeof(mon->text), "w");
+            mon->result = -ENOMEM;
+            if (f && (!vm->engine->sync_state || vm->engine->sync_state(vm) == 0)) {
+                cpu_dump(vm->cpu, f);
+                mon->result = 0;
+            } else if (f) {
+                mon->result = -EIO;
+            }
+            if (f)
+                fclose(f);
+        } else {
+            mon->result = -EINVAL;
+        }
         mon->pending = false;
         mon->done = true;
         pthread_cond_broadcast(&mon->cv);
@@ -129,7 +148,8 @@ static bool run(struct vm_monitor *mon, int fd, const char *line)
         put(fd, vm_monitor_help);
         break;
     case VM_MON_INFO:
-        put(fd, "info status -- the machine's state\n");
+        put(fd, "info registers -- the CPU's registers\n"
+                 "info status -- the machine's state\n");
         break;
     case VM_MON_INFO_STATUS:
         pthread_mutex_lock(&mon->lock);
@@ -144,6 +164,16 @@ static bool run(struct vm_monitor *mon, int fd, const char *line)
             put(fd, "screendump: no machine is running\n");
         else if (r)
             putf(fd, "screendump: %s: %s\n", cmd->file, strerror(-r));
+        break;
+    }
+    case VM_MON_INFO_REGISTERS: {
+        int r = on_vcpu(mon, cmd);
+        if (r == -ESRCH)
+            put(fd, "info registers: no machine is running\n");
+        else if (r)
+            putf(fd, "info registers: %s\n", strerror(-r));
+        else
+            put(fd, mon->text);
         break;
     }
     case VM_MON_SYSTEM_RESET:

@@ -1,7 +1,7 @@
 /*
  * vm/monitor_cmd.c — parses one monitor line. QEMU's HMP spellings:
  * "screendump FILE [-f png|ppm]" (the option may also come first),
- * "info status", "system_reset", "quit"/"q", "help"/"?". Words are split
+ * "info status", "info registers", "system_reset", "quit"/"q", "help"/"?". Words are split
  * on blanks; a file name with blanks can be quoted ("..." or '...'), as
  * HMP allows. docs/monitor.md.
  */
@@ -12,6 +12,7 @@
 
 const char vm_monitor_help[] =
     "help|? -- show this list\n"
+    "info registers -- the CPU's registers\n"
     "info status -- the machine's state\n"
     "quit|q -- stop the machine and end btvm (status 0)\n"
     "screendump FILE [-f png|ppm] -- write the screen to FILE (PNG unless -f ppm or FILE ends in .ppm)\n"
@@ -119,6 +120,10 @@ int vm_monitor_parse(const char *line, struct vm_monitor_cmd *cmd, char *err, si
         }
         if (n == 2 && !strcmp(w[1], "status")) {
             cmd->op = VM_MON_INFO_STATUS;
+            return 0;
+        }
+        if (n == 2 && !strcmp(w[1], "registers")) {
+            cmd->op = VM_MON_INFO_REGISTERS;
             return 0;
         }
         return fail(err, errlen, "info: unknown topic '%s' (try 'info')", w[1]);

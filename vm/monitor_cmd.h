@@ -15,6 +15,7 @@ enum vm_monitor_op {
     VM_MON_HELP,           /* help, ? */
     VM_MON_INFO,           /* info with no topic: the topics */
     VM_MON_INFO_STATUS,    /* info status */
+    VM_MON_INFO_REGISTERS, /* info registers: the vcpu's state */
     VM_MON_SCREENDUMP,     /* screendump FILE [-f png|ppm] */
     VM_MON_SYSTEM_RESET,   /* system_reset */
     VM_MON_QUIT,           /* quit, q */

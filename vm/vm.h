@@ -66,6 +66,9 @@ struct vm_engine_ops {
      * register, vm/firmware.c; vcpu thread): remap it. NULL: the engine
      * reads the map from vm->ram and is told otherwise (BT's MMU). */
     void (*mem_changed)(struct vm *vm, uint64_t gpa, uint64_t len);
+    /* Copy the vcpu's state into vm->cpu (vcpu thread, between
+     * instructions): 0 or -errno. NULL: vm->cpu is always current there. */
+    int (*sync_state)(struct vm *vm);
     /* Frees what init allocated, vm->cpu included. */
     void (*destroy)(struct vm *vm);
 };

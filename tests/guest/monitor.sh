@@ -6,6 +6,7 @@
 #   screendump F.png, screendump F -f ppm, screendump F.ppm -f png
 #                    -> files that decode (tests/tools/image.py) to the same
 #                       pixels as the --screendump btvm writes at exit
+#   info registers   -> EIP= and the code segment (selector 0008)
 #   bad commands     -> one-line errors, the monitor goes on
 #   quit             -> btvm ends with status 0
 # then system_reset with --no-reboot (status 6), a server without nowait
@@ -38,7 +39,7 @@ pid=$!
 wait_drawn "$tmp/serial"
 $HMP "$tmp/m.sock" "info status" "screendump $tmp/a.png" "screendump $tmp/b -f ppm" \
     "screendump $tmp/c.ppm -f png" "bogus" "screendump" "screendump $tmp/no/such.png" \
-    "info status" quit >"$tmp/hmp.out" 2>&1 || bad "hmp client failed: $(cat "$tmp/hmp.out")"
+    "info status" "info registers" quit >"$tmp/hmp.out" 2>&1 || bad "hmp client failed: $(cat "$tmp/hmp.out")"
 wait "$pid"; st=$?
 [ "$st" -eq 0 ] || bad "btvm after quit: status $st, want 0 ($(head -3 "$tmp/err"))"
 [ ! -e "$tmp/m.sock" ] || bad "the socket file is left after exit"
@@ -46,6 +47,8 @@ out=$(cat "$tmp/hmp.out")
 grep -q "^banner: btvm monitor" <<<"$out" || bad "no banner: $out"
 [ "$(grep -c '^VM status: running$' <<<"$out")" -eq 2 ] || bad "info status: $out"
 grep -q "^unknown command: 'bogus'" <<<"$out" || bad "no error for a bad command: $out"
+regs_ok() { grep -Eq 'EIP=[0-9a-f]{8}' <<<"$1" && grep -Eiq '^ *cs *=0008' <<<"$1"; }
+regs_ok "$out" || bad "info registers: no EIP= or CS 0008 line: $out"
 grep -q "^screendump: needs a file name" <<<"$out" || bad "no error for a missing file name"
 grep -q "^screendump: $tmp/no/such.png: No such file or directory" <<<"$out" ||
     bad "no error for an unwritable file"
@@ -93,12 +96,13 @@ if command -v qemu-system-i386 >/dev/null; then
     pid=$!
     wait_drawn "$tmp/qserial"
     $HMP "$tmp/q.sock" "info status" "screendump $tmp/q.png -f png" "screendump $tmp/q.ppm" \
-        "bogus" quit >"$tmp/qhmp.out" 2>&1
+        "bogus" "info registers" quit >"$tmp/qhmp.out" 2>&1
     wait "$pid"; st=$?
     [ "$st" -eq 0 ] || bad "qemu after quit: status $st"
     out=$(cat "$tmp/qhmp.out")
     grep -q '^VM status: running$' <<<"$out" || bad "qemu: info status: $out"
     grep -q "^unknown command: 'bogus'" <<<"$out" || bad "qemu: bad command: $out"
+    regs_ok "$out" || bad "qemu: info registers: $out"
     $IMG same "$tmp/q.png" "$tmp/q.ppm" || bad "qemu's PNG and PPM differ (image.py is wrong)"
     $IMG same "$tmp/q.png" "$tmp/a.png" 4 || bad "qemu's and btvm's screendumps differ"
     [ "$fail" -eq 0 ] && echo "monitor: qemu: the same commands and screen ok"

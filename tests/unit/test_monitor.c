@@ -37,6 +37,8 @@ START_TEST(simple_commands)
     ck_assert_int_eq(cmd.op, VM_MON_INFO);
     ck_assert_int_eq(parse("  info   status \r\n"), 0);
     ck_assert_int_eq(cmd.op, VM_MON_INFO_STATUS);
+    ck_assert_int_eq(parse("info registers"), 0);
+    ck_assert_int_eq(cmd.op, VM_MON_INFO_REGISTERS);
     ck_assert_int_eq(parse("system_reset"), 0);
     ck_assert_int_eq(cmd.op, VM_MON_SYSTEM_RESET);
     ck_assert_int_eq(parse("quit"), 0);
@@ -50,7 +52,7 @@ START_TEST(bad_commands)
 {
     ck_assert_int_ne(parse("bogus"), 0);
     ck_assert_ptr_nonnull(strstr(err, "bogus"));
-    ck_assert_int_ne(parse("info registers"), 0);
+    ck_assert_int_ne(parse("info mtree"), 0);
     ck_assert_int_ne(parse("info status now"), 0);
     ck_assert_int_ne(parse("quit now"), 0);
     ck_assert_int_ne(parse("system_reset 1"), 0);
