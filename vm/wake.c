@@ -289,7 +289,8 @@ static void arm_for(struct vm_wake *w, uint64_t target, uint64_t now)
         /* Late is the point; not early, and not later than a halted
          * guest's sleep would make it anyway. */
         uint64_t want = batch_end(w, target) + HALT_GRACE_NS;
-        if (w->period || w->armed < target || w->armed > want)
+        /* armed <= now: that one-shot has fired (or is firing) already. */
+        if (w->period || w->armed < target || w->armed > want || w->armed <= now)
             arm(w, want, 0);
         return;
     }
@@ -324,12 +325,20 @@ uint64_t vm_run_timers(struct vm *vm)
         for (const struct dev_timer *t = vm->timers ? vm->timers->head : NULL; t; t = t->next)
             if (t->deadline_ns < first)
                 first = t->deadline_ns;
-        if (!__atomic_load_n(&w->lazy, __ATOMIC_RELAXED) || first >= now || first > w->catchup)
+        /* A guest that is running again (an interrupt woke it) gets the
+         * held-back ticks now too: it may never halt again, and waiting
+         * for a halt would starve its timer for good. */
+        if (!__atomic_load_n(&w->lazy, __ATOMIC_RELAXED) || first >= now ||
+            first > w->catchup || !vm->cpu->halted) {
             w->catchup = 0;
-        else if (!vm->cpu->halted || vm_intr_pending(vm))
+        } else if (vm_intr_pending(vm)) {
+            /* Halted with an interrupt about to wake it: its tick after
+             * that one, by the ticker, whatever the guest does next. */
+            arm(w, now + HALT_GRACE_NS, 0);
             return vm->next_deadline;
-        else
+        } else {
             now = first;
+        }
     }
     uint64_t next = vm->timers ? dev_timers_run(vm->timers, now) : UINT64_MAX;
     vm->next_deadline = next;
