@@ -48,7 +48,7 @@ echo "$HAV"
 
 # --- tables (markdown) and plot data (one .dat per CSV) -----------------------
 TMP=$(mktemp -d /tmp/btvm-report.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${REPORT_KEEP:-}" ] || rm -rf "$TMP"' EXIT
 {
     echo "# btvm benchmark report"
     echo
@@ -64,22 +64,56 @@ for csv in "${csvs[@]}"; do
     name=$(basename "$csv" .csv)
     n=$((n + 1))
     awk -F, -v order="$ORDER" -v name="$name" -v dat="$TMP/$n.dat" -v ttl="$TMP/$n.title" '
-        NR == 1 { metric = $3; for (i = 1; i <= NF; i++) if ($i == "unit") ucol = i; next }
+        NR == 1 { metric = $3; paired = ($2 == "pair")
+                  for (i = 1; i <= NF; i++) if ($i == "unit") ucol = i; next }
         NF >= 3 && $3 != "" {
             k = $1; s = $2
             if (!(k in seenk)) { seenk[k] = 1; keys[++nk] = k }
             if (!(s in seens)) { seens[s] = 1; sys[++ns] = s }
-            val[k, s] = $3
+            val[k, s] = $3; cnt[s]++
+            if (paired) { lo[k, s] = $4; hi[k, s] = $5 }
             if (ucol) unit[k] = $ucol
         }
         END {
+            if (paired) {
+                # Ratios measured pairwise in one run (A time / B time per
+                # run): drawn as they are, one bar per pair.
+                printf "\n## %s (%s: A / B time per run, median of the runs; above 1: B faster)\n\n", name, metric
+                printf "| workload |"
+                for (i = 1; i <= ns; i++) printf " %s |", sys[i]
+                printf "\n|---|"
+                for (i = 1; i <= ns; i++) printf "---:|"
+                printf "\n"
+                printf "%s", "key" > dat
+                for (i = 1; i <= ns; i++) printf " \"%s\"", sys[i] > dat
+                printf "\n" > dat
+                for (r = 1; r <= nk; r++) {
+                    k = keys[r]
+                    printf "| %s |", k; printf "%s", k > dat
+                    for (i = 1; i <= ns; i++) {
+                        if ((k, sys[i]) in val) {
+                            printf " %.2fx (%s-%s) |", val[k, sys[i]], lo[k, sys[i]], hi[k, sys[i]]
+                            printf " %s", val[k, sys[i]] > dat
+                        } else {
+                            printf " n/a |"; printf " -" > dat
+                        }
+                    }
+                    printf "\n"; printf "\n" > dat
+                }
+                printf "%s: paired ratios, same run (above 1: the second system is faster)\n", name > ttl
+                exit
+            }
             # Systems: the known ones in a fixed order, then any others.
             no = split(order, o, " ")
             for (i = 1; i <= no; i++) if (o[i] in seens) cols[++nc] = o[i]
             for (i = 1; i <= ns; i++) { known = 0
                 for (j = 1; j <= no; j++) if (sys[i] == o[j]) known = 1
                 if (!known) cols[++nc] = sys[i] }
+            # The baseline: the system measured on the most rows (ties: the
+            # order above), so rows without a native run still get ratios.
             base = cols[1]
+            for (i = 2; i <= nc; i++) if (cnt[cols[i]] > cnt[base]) base = cols[i]
+            for (i = 1; i <= nc; i++) if (cols[i] == base) { t = cols[1]; cols[1] = base; cols[i] = t }
             printf "\n## %s (%s; baseline %s)\n\n", name, metric, base
             printf "| %s |", (ucol ? "measure" : "workload")
             for (i = 1; i <= nc; i++) printf " %s |", cols[i]
@@ -98,7 +132,8 @@ for csv in "${csvs[@]}"; do
                 printf "%s", k > dat
                 b = ((k, base) in val) ? val[k, base] + 0 : 0
                 for (i = 2; i <= nc; i++) {
-                    if (((k, cols[i]) in val) && b > 0) {
+                    # 0 or less: the system could not run it (no bar).
+                    if (((k, cols[i]) in val) && b > 0 && val[k, cols[i]] + 0 > 0) {
                         rt = val[k, cols[i]] / b
                         printf " %.2fx |", rt; printf " %.6g", rt > dat
                     } else {
