@@ -85,18 +85,11 @@ linux-virtio-test: $(BUILD)/btvm linux linux-disk
 # The persistent image end to end (tests/linux/virtio_blk.sh, durability.sh,
 # virtio_snapshot.sh, net.sh; btvm and QEMU with the same expectations):
 # virtio-blk raw and qcow2, SIGKILL durability, -snapshot, virtio-net with
-# user networking. Separate from linux-test until btvm passes all of them.
+# user networking; part of linux-test.
+linux-test: linux-diskimg-test
 .PHONY: linux-diskimg-test
 linux-diskimg-test: $(BUILD)/btvm diskimg
 	@st=0; for t in virtio_blk durability virtio_snapshot net; do \
-	    bash tests/linux/$$t.sh || st=1; done; exit $$st
-# The disk half (virtio_blk, durability, virtio_snapshot) passes on btvm
-# but for a rare guest stall (a virtio request or frame that never
-# completes, seen in about 1 boot in 12; net.sh too). Once that is fixed:
-# linux-test: linux-diskimg-disk-test
-.PHONY: linux-diskimg-disk-test
-linux-diskimg-disk-test: $(BUILD)/btvm diskimg
-	@st=0; for t in virtio_blk durability virtio_snapshot; do \
 	    bash tests/linux/$$t.sh || st=1; done; exit $$st
 # An ext2 file system on a qcow2 IDE disk over a qcow2 backing file, and
 # -snapshot (tests/linux/qcow2.sh; block/qcow2.c); part of linux-test.

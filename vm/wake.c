@@ -28,7 +28,10 @@
  * ("catch-up"): no tick is lost, each is at most IDLE_BATCH_NS late, and
  * only while the guest waits in HLT. Input and stop requests still wake
  * it at once. Slower timers (Linux's 250 Hz, one-shot deadlines) are not
- * delayed.
+ * delayed. A guest that runs again (an interrupt woke it first) gets its
+ * due ticks at once: it may never halt again (Linux polling for entropy
+ * spins with interrupts on), and a tick kept for the next HLT would never
+ * come (tests/unit/test_wake.c).
  */
 #include "vm/vm.h"
 
