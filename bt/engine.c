@@ -278,9 +278,10 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         if (c->shadow && c->eip != c->shadow_eip)
             c->shadow = false;
-        if ((c->eflags & CPU_FL_IF) && !c->shadow && vm_intr_pending(vm)) {
+        int vec;
+        if ((c->eflags & CPU_FL_IF) && !c->shadow && (vec = vm_intr_take(vm)) >= 0) {
             bt->st.interrupts++;
-            if (delivery_failed(bt, ex, cpu_interrupt(c, vm_intr_ack(vm))))
+            if (delivery_failed(bt, ex, cpu_interrupt(c, vec)))
                 return;
             site = 0;
             want_safe = false;

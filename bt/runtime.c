@@ -107,9 +107,10 @@ static int async_at_boundary(struct bt *bt, struct cpu *c, uint32_t next)
     if (vm_timers_due(vm))
         vm_run_timers(vm);
     c->shadow = false; /* the instruction after STI/MOV SS is done */
-    if (vm_intr_pending(vm)) {
+    int vec = vm_intr_take(vm);
+    if (vec >= 0) {
         bt->st.interrupts++;
-        int dr = cpu_interrupt(c, vm_intr_ack(vm));
+        int dr = cpu_interrupt(c, vec);
         if (dr != 0) {
             bt->deferred_delivery = dr;
             return BT_EXIT_CALLOUT;

@@ -185,7 +185,15 @@ static int refresh(struct dev_lapic *l, bool notify)
         uint32_t g = atomic_load(&l->gen);
         int p = pending_calc(l);
         bool on = p >= 0 || atomic_load(&l->nmi);
-        atomic_store(&l->intr, on);
+        /* Only a store of 0 can hide a remote's 1: that one needs the full
+         * barrier before gen is read again; an unchanged byte needs no
+         * store at all (the common case on the interrupt path). */
+        if (atomic_load_explicit(&l->intr, memory_order_relaxed) != on) {
+            if (on)
+                atomic_store_explicit(&l->intr, 1, memory_order_release);
+            else
+                atomic_store(&l->intr, 0);
+        }
         if (atomic_load(&l->gen) == g) {
             if (on && notify && l->notify)
                 l->notify(l->notify_ctx);
@@ -830,12 +838,13 @@ int dev_lapic_pending(struct dev_lapic *l)
     return refresh(l, false);
 }
 
-int dev_lapic_ack(struct dev_lapic *l)
+/* INTA with p what pending_calc said just now. */
+static int ack(struct dev_lapic *l, int p)
 {
-    int v;
-    if (extint_open(l) && l->extint.intr(l->extint.ctx)) {
+    int v = p;
+    if (p == DEV_LAPIC_PENDING_EXTINT) {
         v = l->extint.ack(l->extint.ctx);         /* the PIC's INTA */
-    } else if ((v = vector_pending(l)) >= 0) {
+    } else if (v >= 0) {
         uint32_t bit = 1u << (v & 31);
         atomic_fetch_and(&IRR(l, v >> 5), ~bit);
         l->isr[v >> 5] |= bit;
@@ -850,6 +859,17 @@ int dev_lapic_ack(struct dev_lapic *l)
     }
     refresh(l, false);
     return v;
+}
+
+int dev_lapic_ack(struct dev_lapic *l)
+{
+    return ack(l, pending_calc(l));
+}
+
+int dev_lapic_take(struct dev_lapic *l)
+{
+    int p = refresh(l, false);
+    return p < 0 ? -1 : ack(l, p);
 }
 
 bool dev_lapic_nmi_pending(const struct dev_lapic *l)

@@ -122,6 +122,9 @@ void dev_lapic_set_eoi(struct dev_lapic *l, const struct dev_apic_eoi *eoi);
  * vector if the request went away. */
 int dev_lapic_pending(struct dev_lapic *l);
 int dev_lapic_ack(struct dev_lapic *l);
+/* Both at once (vcpu thread): the vector taken, or -1 when nothing is
+ * deliverable; one priority computation instead of two. */
+int dev_lapic_take(struct dev_lapic *l);
 /* NMI requested (ICR, an NMI message, LINT1): pending reads it, take
  * clears it and says whether there was one. */
 bool dev_lapic_nmi_pending(const struct dev_lapic *l);

@@ -72,6 +72,15 @@ bool vm_intr_check(struct vm *vm)
 
 /* INTA through the local APIC when there is one: it hands out its own
  * vectors, or the PIC's through LINT0 (ExtINT, the virtual wire). */
+int vm_intr_take(struct vm *vm)
+{
+    if (!vm->intr_level || !__atomic_load_n(vm->intr_level, __ATOMIC_ACQUIRE))
+        return -1;
+    if (vm->lapic)
+        return dev_lapic_take(vm->lapic);
+    return dev_pic_ack(vm->pic);
+}
+
 int vm_intr_ack(struct vm *vm)
 {
     if (vm->lapic)

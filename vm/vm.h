@@ -272,6 +272,8 @@ static inline const volatile uint8_t *vm_intr_level(const struct vm *vm)
 /* INTA: the CPU takes the interrupt; returns its vector. Call only when
  * vm_intr_pending(). */
 int vm_intr_ack(struct vm *vm);
+/* vm_intr_pending() and, if so, vm_intr_ack() in one: the vector, or -1. */
+int vm_intr_take(struct vm *vm);
 
 /* Get the vcpu's attention from any thread: translated code leaves at its
  * next block entry and a vcpu sleeping in HLT wakes. */

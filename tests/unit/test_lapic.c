@@ -592,6 +592,36 @@ START_TEST(no_tsc_deadline_without_tsc)
 }
 END_TEST
 
+/* dev_lapic_take: pending and ack in one, as the engines call it. */
+START_TEST(take)
+{
+    enable();
+    ck_assert_int_eq(dev_lapic_take(lapic), -1);      /* nothing: no spurious vector */
+    ck_assert_uint_eq(*dev_lapic_intr_byte(lapic), 0);
+    send(0x45, false);
+    send(0x52, false);
+    ck_assert_uint_eq(*dev_lapic_intr_byte(lapic), 1);
+    ck_assert_int_eq(dev_lapic_take(lapic), 0x52);
+    ck_assert_uint_eq(reg_bit(0x100, 0x52), 1);
+    ck_assert_uint_eq(reg_bit(0x200, 0x52), 0);
+    ck_assert_int_eq(dev_lapic_take(lapic), -1);      /* 0x45: a lower class, held */
+    ck_assert_uint_eq(*dev_lapic_intr_byte(lapic), 0);
+    wr(0xB0, 0);
+    ck_assert_uint_eq(*dev_lapic_intr_byte(lapic), 1);
+    ck_assert_int_eq(dev_lapic_take(lapic), 0x45);
+    wr(0xB0, 0);
+    /* The PIC through LINT0 (virtual wire). */
+    dev_lapic_reset(lapic, true);
+    pic.intr = true;
+    pic.vector = 0x33;
+    dev_lapic_extint_changed(lapic);
+    ck_assert_int_eq(dev_lapic_take(lapic), 0x33);
+    ck_assert_int_eq(pic.acks, 1);
+    ck_assert_int_eq(dev_lapic_take(lapic), -1);
+    ck_assert_int_eq(pic.acks, 1);                    /* no INTA without a request */
+}
+END_TEST
+
 START_TEST(extint_lint0)
 {
     /* Power-on: LINT0 masked, the PIC's request does not get through. */
@@ -875,6 +905,7 @@ static Suite *lapic_suite(void)
     tcase_add_test(tc, reset_values);
     tcase_add_test(tc, id_and_sizes);
     tcase_add_test(tc, tpr_ppr);
+    tcase_add_test(tc, take);
     tcase_add_test(tc, priority_nesting);
     tcase_add_test(tc, eoi_order_and_broadcast);
     tcase_add_test(tc, spurious);
