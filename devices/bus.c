@@ -41,6 +41,7 @@ struct dev_bus {
     void **owned;
     size_t n_owned;
     struct dev_bus_stats stats;
+    uint32_t *port_count;         /* [port * 2 + is_write], when counting */
 };
 
 static uint64_t ones(unsigned size)
@@ -62,6 +63,7 @@ void dev_bus_free(struct dev_bus *bus)
     free(bus->owned);
     free(bus->pio.v);
     free(bus->mmio.v);
+    free(bus->port_count);
     free(bus);
 }
 
@@ -171,6 +173,8 @@ int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base)
 void dev_bus_pio(struct dev_bus *bus, uint16_t port, unsigned size, bool is_write, uint32_t *data)
 {
     bus->stats.pio++;
+    if (bus->port_count)
+        bus->port_count[port * 2u + is_write]++;
     uint16_t idx = bus->pio_index[port];
     if (!idx) {
         if (is_write)
@@ -233,4 +237,34 @@ bool dev_bus_mmio_page(struct dev_bus *bus, uint64_t page_addr)
 void dev_bus_get_stats(const struct dev_bus *bus, struct dev_bus_stats *out)
 {
     *out = bus->stats;
+}
+
+int dev_bus_count_ports(struct dev_bus *bus)
+{
+    if (!bus->port_count)
+        bus->port_count = calloc(65536 * 2, sizeof(*bus->port_count));
+    return bus->port_count ? 0 : -ENOMEM;
+}
+
+size_t dev_bus_top_ports(const struct dev_bus *bus, struct dev_bus_port_count *out, size_t n)
+{
+    size_t k = 0;
+    if (!bus->port_count)
+        return 0;
+    for (uint32_t i = 0; i < 65536 * 2; i++) {
+        uint32_t c = bus->port_count[i];
+        if (!c || (k == n && c <= out[k - 1].count))
+            continue;
+        size_t j = k < n ? k++ : k - 1;   /* the last slot gives way */
+        while (j > 0 && out[j - 1].count < c) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        const uint16_t idx = bus->pio_index[i / 2];
+        out[j] = (struct dev_bus_port_count){
+            .port = (uint16_t)(i / 2), .write = i & 1, .count = c,
+            .name = idx ? bus->pio.v[idx - 1].name : NULL,
+        };
+    }
+    return k;
 }

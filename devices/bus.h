@@ -11,6 +11,7 @@
 #define BTVM_DEV_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Handler: on read fill *data, on write consume *data. */
@@ -50,5 +51,17 @@ struct dev_bus_stats {
              unclaimed_mmio_reads, unclaimed_mmio_writes;
 };
 void dev_bus_get_stats(const struct dev_bus *bus, struct dev_bus_stats *out);
+
+/* Count accesses per port and direction from now on (--stats): 0 or
+ * -ENOMEM. */
+int dev_bus_count_ports(struct dev_bus *bus);
+struct dev_bus_port_count {
+    uint16_t port;
+    bool write;
+    uint32_t count;
+    const char *name;   /* the claiming device's range, NULL: unclaimed */
+};
+/* The n most used (port, direction) pairs, most first; how many there are. */
+size_t dev_bus_top_ports(const struct dev_bus *bus, struct dev_bus_port_count *out, size_t n);
 
 #endif

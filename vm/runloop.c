@@ -21,24 +21,35 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* How many (port, direction) pairs --stats lists, most used first. */
+#define TOP_PORTS 10
+
 static void print_stats(struct vm *vm, int status, double seconds)
 {
     struct dev_bus_stats bs;
     bool json = vm->opt.stats_json;
 
+    struct dev_bus_port_count top[TOP_PORTS];
     memset(&bs, 0, sizeof(bs));
     dev_bus_get_stats(vm->bus, &bs);
+    size_t ntop = dev_bus_top_ports(vm->bus, top, TOP_PORTS);
     if (json) {
         fprintf(stderr,
                 "{\"engine\":\"%s\",\"exit_status\":%d,\"seconds\":%.6f,"
                 "\"bus\":{\"pio\":%llu,\"mmio\":%llu,\"unclaimed_pio_reads\":%llu,"
                 "\"unclaimed_pio_writes\":%llu,\"unclaimed_mmio_reads\":%llu,"
-                "\"unclaimed_mmio_writes\":%llu},\"engine_stats\":",
+                "\"unclaimed_mmio_writes\":%llu}",
                 vm->engine->name, status, seconds, (unsigned long long)bs.pio,
                 (unsigned long long)bs.mmio, (unsigned long long)bs.unclaimed_pio_reads,
                 (unsigned long long)bs.unclaimed_pio_writes,
                 (unsigned long long)bs.unclaimed_mmio_reads,
                 (unsigned long long)bs.unclaimed_mmio_writes);
+        fputs(",\"ports\":[", stderr);
+        for (size_t i = 0; i < ntop; i++)
+            fprintf(stderr, "%s{\"port\":%u,\"dir\":\"%s\",\"count\":%u,\"device\":\"%s\"}",
+                    i ? "," : "", top[i].port, top[i].write ? "out" : "in", top[i].count,
+                    top[i].name ? top[i].name : "");
+        fputs("],\"engine_stats\":", stderr);
         fflush(stderr);
         if (vm->engine->print_stats)
             vm->engine->print_stats(vm, stderr, true);
@@ -55,6 +66,13 @@ static void print_stats(struct vm *vm, int status, double seconds)
                 (unsigned long long)bs.unclaimed_pio_writes, (unsigned long long)bs.mmio,
                 (unsigned long long)bs.unclaimed_mmio_reads,
                 (unsigned long long)bs.unclaimed_mmio_writes);
+        if (ntop) {
+            fputs("btvm: stats: most used ports:", stderr);
+            for (size_t i = 0; i < ntop; i++)
+                fprintf(stderr, "%s %s %#x %u (%s)", i ? "," : "", top[i].write ? "out" : "in",
+                        top[i].port, top[i].count, top[i].name ? top[i].name : "unclaimed");
+            fputc('\n', stderr);
+        }
         if (vm->engine->print_stats)
             vm->engine->print_stats(vm, stderr, false);
     }
@@ -68,6 +86,8 @@ int vm_run(struct vm *vm)
     bool dump = false;
     int status = -1;
     double t0 = now_seconds();
+    if (vm->opt.stats)
+        dev_bus_count_ports(vm->bus); /* without the memory: totals only */
 
     while (status < 0) {
         memset(&ex, 0, sizeof(ex));

@@ -116,6 +116,38 @@ START_TEST(pio_unclaimed)
 }
 END_TEST
 
+START_TEST(port_counts)
+{
+    struct rec a = { 0 };
+    struct dev_bus_port_count top[3];
+    ck_assert_int_eq(dev_bus_register_pio(bus, 0x60, 1, "kbd", rec_io, &a), 0);
+    uint32_t v = 0;
+    dev_bus_pio(bus, 0x60, 1, false, &v);       /* not counted yet */
+    ck_assert_uint_eq(dev_bus_top_ports(bus, top, 3), 0);
+    ck_assert_int_eq(dev_bus_count_ports(bus), 0);
+    for (int i = 0; i < 5; i++)
+        dev_bus_pio(bus, 0x60, 1, false, &v);
+    for (int i = 0; i < 3; i++)
+        dev_bus_pio(bus, 0x60, 1, true, &v);
+    for (int i = 0; i < 7; i++)
+        dev_bus_pio(bus, 0x80, 1, true, &v);
+    dev_bus_pio(bus, 0x61, 1, false, &v);
+    dev_bus_pio(bus, 0x62, 1, false, &v);
+    ck_assert_uint_eq(dev_bus_top_ports(bus, top, 3), 3);
+    ck_assert_uint_eq(top[0].port, 0x80);
+    ck_assert(top[0].write);
+    ck_assert_uint_eq(top[0].count, 7);
+    ck_assert_ptr_null(top[0].name);              /* unclaimed */
+    ck_assert_uint_eq(top[1].port, 0x60);
+    ck_assert(!top[1].write);
+    ck_assert_uint_eq(top[1].count, 5);
+    ck_assert_str_eq(top[1].name, "kbd");
+    ck_assert_uint_eq(top[2].port, 0x60);
+    ck_assert(top[2].write);
+    ck_assert_uint_eq(top[2].count, 3);
+}
+END_TEST
+
 START_TEST(mmio_register_rules)
 {
     struct rec a = { 0 };
@@ -355,6 +387,7 @@ static Suite *bus_suite(void)
     TCase *tc = tcase_create("bus");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, pio_register_rules);
+    tcase_add_test(tc, port_counts);
     tcase_add_test(tc, pio_dispatch_offsets);
     tcase_add_test(tc, pio_unclaimed);
     tcase_add_test(tc, mmio_register_rules);
