@@ -152,6 +152,7 @@ struct bt {
     uint64_t *pred_since;  /* per slot: when its budget was last refilled (ns) */
     uint32_t pred_direct[1024]; /* EIP + 1 of sites that miss too often to predict */
     uint8_t *tramp_exit, *tramp_callout, *tramp_light; /* reachable by rel32 from any block */
+    uint8_t *tramp_mem_slow, *tramp_mem_done;          /* the same (enter.S) */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -242,6 +243,8 @@ uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend);
 void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 void bt_light_tramp(void);
+void bt_mem_slow_tramp(void);
+void bt_mem_done_tramp(void);
 
 /* cache.c */
 /* 0 or -errno (the caller reports it). */

@@ -48,6 +48,10 @@ static void reset_region(struct bt *bt)
     p = emit_tramp(bt, p, bt_callout_tramp);
     bt->tramp_light = p;
     p = emit_tramp(bt, p, bt_light_tramp);
+    bt->tramp_mem_slow = p;
+    p = emit_tramp(bt, p, bt_mem_slow_tramp);
+    bt->tramp_mem_done = p;
+    p = emit_tramp(bt, p, bt_mem_done_tramp);
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;
 }

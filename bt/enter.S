@@ -165,6 +165,39 @@ bt_callout_tramp:
     LEAVE_TO_C
     .size bt_callout_tramp, . - bt_callout_tramp
 
+/*
+ * The memory slow path's two callouts (emit_mem.c), compact: the block
+ * sets only R11 = ARG0 in the low half and the guest EIP in the high half
+ * (one MOV) and calls here; R10 holds the linear address. This fills
+ * ARG0, EIP, ARG1 and CO_INSN (internal: none) as the generic callout
+ * sequence would, with moves only (the guest's flags are live in RFLAGS),
+ * and goes on as bt_callout_tramp with the C function in R11. About 30
+ * bytes less per call site.
+ */
+    .globl bt_mem_slow_tramp
+    .type bt_mem_slow_tramp, @function
+bt_mem_slow_tramp:
+    mov [r15 + BT_OFF_ARG0], r11
+    mov r11d, [r15 + BT_OFF_ARG1]
+    mov [r15 + CPU_OFF_EIP], r11d
+    mov [r15 + BT_OFF_ARG1], r10d
+    mov qword ptr [r15 + BT_OFF_CO_INSN], 0
+    lea r11, [rip + bt_mem_slow]
+    jmp bt_callout_tramp
+    .size bt_mem_slow_tramp, . - bt_mem_slow_tramp
+
+    .globl bt_mem_done_tramp
+    .type bt_mem_done_tramp, @function
+bt_mem_done_tramp:
+    mov [r15 + BT_OFF_ARG0], r11
+    mov r11d, [r15 + BT_OFF_ARG1]
+    mov [r15 + CPU_OFF_EIP], r11d
+    mov [r15 + BT_OFF_ARG1], r10d
+    mov qword ptr [r15 + BT_OFF_CO_INSN], 0
+    lea r11, [rip + bt_mem_done]
+    jmp bt_callout_tramp
+    .size bt_mem_done_tramp, . - bt_mem_done_tramp
+
 /* A signal handler redirected here: guest state is already in struct cpu
  * (taken from the signal frame) and r15 = struct cpu *. */
     .globl bt_signal_leave
