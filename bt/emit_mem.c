@@ -186,10 +186,11 @@ static bool direct_entry(const struct bt_tctx *t)
 }
 
 /* The access through its page's own entry (R11 = page number on entry):
- * load it, empty or crossing → slow, then the access with [R10 + R11].
+ * load it, empty → slow, crossing → slow unless the caller checked that
+ * already (check), then the access with [R10 + R11].
  * learn >= 0: also store the entry in that prediction slot. */
 static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int mi, int64_t table,
-                         unsigned size, int slow, int32_t learn)
+                         unsigned size, int slow, int32_t learn, bool check)
 {
     struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, BT_R_ENTRY, 8, table, 8));
@@ -197,7 +198,8 @@ static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
     bt_jcc_label(e, b, ZYDIS_MNEMONIC_JZ, slow);
     if (learn >= 0)
         bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, learn, 8), bt_r(BT_R_ENTRY));
-    emit_cross_check(e, b, size, slow);
+    if (check)
+        emit_cross_check(e, b, size, slow);
     if (t->live_in)
         bt_emit_flags_restore(t, b);
     req->operands[mi].mem.index = BT_R_ENTRY;
@@ -205,9 +207,11 @@ static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
 }
 
 /* The main path: the page's entry (page number in `page`) must equal
- * `addend`, which the access then uses without waiting for the entry. */
+ * `addend`, which the access then uses without waiting for the entry.
+ * The caller has checked for a page crossing first (emit_cross_check), so
+ * the out-of-line path for another page needs no check of its own. */
 static void compared_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, int64_t table,
-                            unsigned size, ZydisRegister addend, ZydisRegister page, int other, int slow)
+                            ZydisRegister addend, ZydisRegister page, int other)
 {
     struct bt_emit *e = t->e;
     ZydisRegister page32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(page));
@@ -215,7 +219,6 @@ static void compared_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi,
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(page32), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(addend), bt_m(BT_R_CPU, page, 8, table, 8));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
-    emit_cross_check(e, BT_MAIN, size, slow);
     if (t->live_in)
         bt_emit_flags_restore(t, BT_MAIN);
     req->operands[mi].mem.index = addend;
@@ -327,7 +330,8 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
          * the access waits only for the slot's load, not for the table's:
          * the compare runs beside it and its branch is predicted. */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
-        compared_access(t, req, mi, table, size, BT_R_ENTRY, BT_R_TMP0, other, slow);
+        emit_cross_check(e, BT_MAIN, size, slow);   /* uses R9 only: R11 stays */
+        compared_access(t, req, mi, table, BT_R_ENTRY, BT_R_TMP0, other);
         bt_bind(e, BT_MAIN, after);
 
         /* Another page: learn its entry (if it has one), then as below. */
@@ -339,7 +343,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         bt_bind(e, BT_OOL, learn);
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
-        entry_access(t, BT_OOL, req, mi, table, size, slow, pred);
+        entry_access(t, BT_OOL, req, mi, table, size, slow, pred, false);
         bt_jmp_label(e, BT_OOL, after);
         /* Out of misses: bt_pred_spent judges their rate. */
         bt_bind(e, BT_OOL, spent);
@@ -354,16 +358,17 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
          * left): the entry itself, one dependent load. */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
-        entry_access(t, BT_MAIN, req, mi, table, size, slow, -1);
+        entry_access(t, BT_MAIN, req, mi, table, size, slow, -1, true);
         bt_bind(e, BT_MAIN, after);
         goto slow_path;
     }
-    compared_access(t, req, mi, table, size, BT_R_ADDEND, BT_R_ENTRY, other, slow);
+    emit_cross_check(e, BT_MAIN, size, slow);
+    compared_access(t, req, mi, table, BT_R_ADDEND, BT_R_ENTRY, other);
     bt_bind(e, BT_MAIN, after);
 
     /* A page with its own addend. */
     bt_bind(e, BT_OOL, other);
-    entry_access(t, BT_OOL, req, mi, table, size, slow, -1);
+    entry_access(t, BT_OOL, req, mi, table, size, slow, -1, false);
     bt_jmp_label(e, BT_OOL, after);
 
     /* Slow path: fill the entry or bounce. */
