@@ -72,9 +72,25 @@ static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 
 
 /* A decoded instruction kept for the callouts emitted for it. */
+/* A callout site in a block: what bt_site_tramp (enter.S) loads, so that
+ * the block itself carries only its address (emit_common.c). */
+struct bt_co_site {
+    uint64_t fn;           /* int (*)(struct cpu *, const void *) */
+    const void *insn;      /* &rec->d, or NULL for an internal callout */
+    uint32_t eip;          /* the guest instruction's EIP */
+    uint32_t pad;
+};
+#define BT_CO_SITES 4
+_Static_assert(sizeof(struct bt_co_site) == 24, "enter.S knows the layout");
+
+/* Callout sites of one instruction (with its decoded record, which must
+ * outlive translation), or of internal callouts (no record: allocated
+ * without d). Owned by the block. */
 struct bt_co_rec {
     struct bt_co_rec *next;
-    struct dec_insn d;
+    unsigned nsites;
+    struct bt_co_site sites[BT_CO_SITES];
+    struct dec_insn d;     /* last: internal records stop before it */
 };
 
 /* One translated block. */
@@ -152,7 +168,7 @@ struct bt {
     uint64_t *pred_since;  /* per slot: when its budget was last refilled (ns) */
     uint32_t pred_direct[1024]; /* EIP + 1 of sites that miss too often to predict */
     uint8_t *tramp_exit, *tramp_callout, *tramp_light; /* reachable by rel32 from any block */
-    uint8_t *tramp_mem_slow, *tramp_mem_done;          /* the same (enter.S) */
+    uint8_t *tramp_mem_slow, *tramp_mem_done, *tramp_site; /* the same (enter.S) */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -245,6 +261,7 @@ void bt_callout_tramp(void);
 void bt_light_tramp(void);
 void bt_mem_slow_tramp(void);
 void bt_mem_done_tramp(void);
+void bt_site_tramp(void);
 
 /* cache.c */
 /* 0 or -errno (the caller reports it). */

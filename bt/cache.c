@@ -52,6 +52,8 @@ static void reset_region(struct bt *bt)
     p = emit_tramp(bt, p, bt_mem_slow_tramp);
     bt->tramp_mem_done = p;
     p = emit_tramp(bt, p, bt_mem_done_tramp);
+    bt->tramp_site = p;
+    p = emit_tramp(bt, p, bt_site_tramp);
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;
 }

@@ -11,6 +11,7 @@
  */
 #include "bt/emit_common.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include "bt/offsets.h"
 #include "bt/runtime.h"
@@ -157,36 +158,51 @@ uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
 
 /* --- callouts into C --- */
 
-static void callout(struct bt_tctx *t, int b, uint64_t fn, const void *insn)
+/* A free site: in this instruction's record (with_insn) or the block's
+ * internal one; a new record, owned by the block (freed when the cache is
+ * flushed), when there is none or it is full. */
+static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn)
 {
-    struct bt_emit *e = t->e;
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)t->d->eip));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)insn));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_CO_INSN, 8), bt_r(BT_R_CALL));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)fn));
-    bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_callout);
+    struct bt_co_rec *r = with_insn ? (t->co_k == t->k ? t->co_rec : NULL) : t->co_int;
+    if (!r || r->nsites == BT_CO_SITES) {
+        r = malloc(with_insn ? sizeof(*r) : offsetof(struct bt_co_rec, d));
+        if (!r) {
+            bt_emit_fail(t->e, "out of memory");
+            return NULL;
+        }
+        r->nsites = 0;
+        r->next = t->blk->callout_insns;
+        t->blk->callout_insns = r;
+        if (with_insn) {
+            r->d = *t->d;   /* must outlive translation */
+            t->co_rec = r;
+            t->co_k = t->k;
+        } else {
+            t->co_int = r;
+        }
+    }
+    return &r->sites[r->nsites++];
+}
+
+/* MOVABS R11, site; CALL bt_site_tramp: 15 bytes (the EIP, record and
+ * function stores the trampoline makes took 37 inline). */
+static void callout(struct bt_tctx *t, int b, uint64_t fn, bool with_insn)
+{
+    struct bt_co_site *s = new_site(t, with_insn);
+    if (!s)
+        return;
+    struct bt_co_rec *r = with_insn ? t->co_rec : NULL;
+    *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : NULL, .eip = t->d->eip };
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)s));
+    bt_call_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_site);
 }
 
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
 {
-    /* The decoded record must outlive translation: one copy per
-     * instruction, owned by the block (freed when the cache is flushed). */
-    if (!t->co_rec || t->co_k != t->k) {
-        struct bt_co_rec *r = malloc(sizeof(*r));
-        if (!r) {
-            bt_emit_fail(t->e, "out of memory");
-            return;
-        }
-        r->d = *t->d;
-        r->next = t->blk->callout_insns;
-        t->blk->callout_insns = r;
-        t->co_rec = r;
-        t->co_k = t->k;
-    }
-    callout(t, b, (uint64_t)(uintptr_t)fn, &t->co_rec->d);
+    callout(t, b, (uint64_t)(uintptr_t)fn, true);
 }
 
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
 {
-    callout(t, b, (uint64_t)(uintptr_t)fn, NULL);
+    callout(t, b, (uint64_t)(uintptr_t)fn, false);
 }

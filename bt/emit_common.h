@@ -79,6 +79,7 @@ struct bt_tctx {
     int k;                        /* its index in the block */
     uint32_t live_in;             /* arithmetic flags live before it */
     struct bt_co_rec *co_rec;     /* record of instruction co_k (callouts share it) */
+    struct bt_co_rec *co_int;     /* sites of internal callouts (no record) */
     int co_k;
     /* chain sites to resolve once placed: buffer, rel32 offset, the OOL
      * label of the exit path, and the imm64 slot that stores the site. */

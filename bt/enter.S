@@ -198,6 +198,22 @@ bt_mem_done_tramp:
     jmp bt_callout_tramp
     .size bt_mem_done_tramp, . - bt_mem_done_tramp
 
+/*
+ * Every other callout (emit_common.c): R11 = its struct bt_co_site
+ * {fn, insn, eip}. R10 is free here: a callout never keeps it (the C
+ * code clobbers it). Moves only: the guest's flags are live in RFLAGS.
+ */
+    .globl bt_site_tramp
+    .type bt_site_tramp, @function
+bt_site_tramp:
+    mov r10, [r11 + 8]
+    mov [r15 + BT_OFF_CO_INSN], r10
+    mov r10d, [r11 + 16]
+    mov [r15 + CPU_OFF_EIP], r10d
+    mov r11, [r11]
+    jmp bt_callout_tramp
+    .size bt_site_tramp, . - bt_site_tramp
+
 /* A signal handler redirected here: guest state is already in struct cpu
  * (taken from the signal frame) and r15 = struct cpu *. */
     .globl bt_signal_leave
