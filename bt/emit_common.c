@@ -105,27 +105,34 @@ void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason
     bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
 }
 
-/* The out-of-line stub behind a chainable rel32 at (b, rel_at). */
+static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn);
+
+/* The out-of-line stub behind a chainable rel32 at (b, rel_at): MOVABS
+ * R11, record; JMP bt_exit_site_tramp (enter.S), which sets the exit
+ * site, EIP and reason from the record {site, -, eip, reason} (15 bytes
+ * instead of 35). The site, the rel32's address, is known after
+ * placement (translate.c writes it into the record). */
 static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target,
                              unsigned reason)
 {
     struct bt_emit *e = t->e;
     bt_bind(e, BT_OOL, stub);
-    /* movabs r11, <address of the rel32 field>, filled in after placement */
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
+    struct bt_co_site *r = new_site(t, false);
+    if (!r)
+        return;
+    *r = (struct bt_co_site){ .fn = 0 /* not chainable */, .eip = target, .pad = reason };
     if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
         t->sites[t->nsites].buf = (int8_t)b;
         t->sites[t->nsites].rel_at = rel_at;
-        t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
+        t->sites[t->nsites].imm_at = 0;
+        t->sites[t->nsites].patch = &r->fn;
         /* Every loop has a jump back (to an EIP at or below its own):
          * forward jumps may skip the target's async check. */
         t->sites[t->nsites].fwd = reason == BT_EXIT_BRANCH && t->d && target > t->d->eip;
         t->nsites++;
-    } else {
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32)); /* not chainable */
     }
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
-    bt_emit_exit_simple(t, BT_OOL, target, reason);
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
+    bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit_site);
 }
 
 static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)

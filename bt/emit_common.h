@@ -82,8 +82,9 @@ struct bt_tctx {
     struct bt_co_rec *co_int;     /* sites of internal callouts (no record) */
     int co_k;
     /* chain sites to resolve once placed: buffer, rel32 offset, the OOL
-     * label of the exit path, and the imm64 slot that stores the site. */
-    struct { int8_t buf; bool fwd; uint32_t rel_at; uint32_t imm_at; } sites[64];
+     * label of the exit path, and the imm64 slot that stores the site
+     * (or, for a compact exit stub, the record field: patch). */
+    struct { int8_t buf; bool fwd; uint32_t rel_at; uint32_t imm_at; uint64_t *patch; } sites[64];
     int nsites;
     bool direct_mem;              /* explicit memory operand checked by a group check */
     int8_t mem_slot;              /* its group (-1: R14) */

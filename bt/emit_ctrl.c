@@ -68,6 +68,7 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
         t->sites[t->nsites].fwd = false;
         t->sites[t->nsites].rel_at = at;
         t->sites[t->nsites].imm_at = bt_here(e, BT_OOL) - 8;
+        t->sites[t->nsites].patch = NULL;
         t->nsites++;
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));

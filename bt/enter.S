@@ -214,6 +214,23 @@ bt_site_tramp:
     jmp bt_callout_tramp
     .size bt_site_tramp, . - bt_site_tramp
 
+/*
+ * A chainable block exit (emit_common.c, exit_stub_reason): R11 = its
+ * record {site, -, eip, reason} (struct bt_co_site). R10 is scratch at an
+ * exit. Moves only, then the usual exit.
+ */
+    .globl bt_exit_site_tramp
+    .type bt_exit_site_tramp, @function
+bt_exit_site_tramp:
+    mov r10, [r11]
+    mov [r15 + BT_OFF_EXIT_SITE], r10
+    mov r10d, [r11 + 16]
+    mov [r15 + CPU_OFF_EIP], r10d
+    mov r10d, [r11 + 20]
+    mov [r15 + BT_OFF_EXIT], r10d
+    jmp bt_exit_tramp
+    .size bt_exit_site_tramp, . - bt_exit_site_tramp
+
 /* A signal handler redirected here: guest state is already in struct cpu
  * (taken from the signal frame) and r15 = struct cpu *. */
     .globl bt_signal_leave

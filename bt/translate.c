@@ -456,6 +456,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.sites[t.nsites].fwd = false;
             t.sites[t.nsites].rel_at = 1;
             t.sites[t.nsites].imm_at = bt_here(e, BT_OOL) - 8;
+            t.sites[t.nsites].patch = NULL;
             t.nsites++;
         } else {
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32));
@@ -480,7 +481,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         for (int s = 0; s < t.nsites; s++) {
             uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at) |
                             (t.sites[s].fwd ? BT_SITE_FWD : 0);
-            memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
+            if (t.sites[s].patch)
+                *t.sites[s].patch = site;
+            else
+                memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
         }
         blk->main_len = e->len[BT_MAIN];
         blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
