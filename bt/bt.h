@@ -168,7 +168,8 @@ struct bt {
     uint64_t *pred_since;  /* per slot: when its budget was last refilled (ns) */
     uint32_t pred_direct[1024]; /* EIP + 1 of sites that miss too often to predict */
     uint8_t *tramp_exit, *tramp_callout, *tramp_light; /* reachable by rel32 from any block */
-    uint8_t *tramp_mem_slow, *tramp_mem_done, *tramp_site, *tramp_exit_site; /* the same (enter.S) */
+    uint8_t *tramp_mem_slow, *tramp_mem_done, *tramp_site, *tramp_exit_site,
+            *tramp_tomb; /* the same (enter.S) */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -263,6 +264,7 @@ void bt_mem_slow_tramp(void);
 void bt_mem_done_tramp(void);
 void bt_site_tramp(void);
 void bt_exit_site_tramp(void);
+void bt_tomb_tramp(void);
 
 /* cache.c */
 /* 0 or -errno (the caller reports it). */

@@ -56,6 +56,8 @@ static void reset_region(struct bt *bt)
     p = emit_tramp(bt, p, bt_site_tramp);
     bt->tramp_exit_site = p;
     p = emit_tramp(bt, p, bt_exit_site_tramp);
+    bt->tramp_tomb = p;
+    p = emit_tramp(bt, p, bt_tomb_tramp);
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;
 }

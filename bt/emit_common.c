@@ -98,14 +98,26 @@ void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
 
 /* --- block exits (chained by the dispatcher) --- */
 
-void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
+static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn);
+
+struct bt_co_site *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, unsigned reason,
+                                       uint64_t arg0)
 {
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_i((int32_t)eip));
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i((int32_t)reason));
-    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+    struct bt_co_site *r = new_site(t, false);
+    if (!r)
+        return NULL;
+    *r = (struct bt_co_site){ .fn = 0, .insn = (const void *)(uintptr_t)arg0, .eip = eip, .pad = reason };
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
+    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)(arg0 ? t->bt->tramp_tomb : t->bt->tramp_exit_site));
+    return r;
 }
 
-static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn);
+/* An exit that is never chained: its site stays 0 (as the dispatcher set
+ * it before entering). */
+void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason)
+{
+    bt_emit_exit_record(t, b, eip, reason, 0);
+}
 
 /* The out-of-line stub behind a chainable rel32 at (b, rel_at): MOVABS
  * R11, record; JMP bt_exit_site_tramp (enter.S), which sets the exit

@@ -126,6 +126,11 @@ void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred);
 void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target);
 uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target);
 /* Leave to the dispatcher at eip for `reason` (enum bt_exit), unchained. */
+/* An exit through a record {site (0), arg0, eip, reason}: arg0 nonzero
+ * also sets ARG0 to its low half (the tombstone's key). Returns the record
+ * (to patch the site into), NULL on failure. */
+struct bt_co_site *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, unsigned reason,
+                                       uint64_t arg0);
 void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason);
 /* Continue in the safe translation of the code at eip (from OOL). */
 void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip);

@@ -231,6 +231,16 @@ bt_exit_site_tramp:
     jmp bt_exit_tramp
     .size bt_exit_site_tramp, . - bt_exit_site_tramp
 
+/* A block's tombstone (translate.c): the same, with ARG0 = the block's key
+ * from the record's insn field. */
+    .globl bt_tomb_tramp
+    .type bt_tomb_tramp, @function
+bt_tomb_tramp:
+    mov r10d, [r11 + 8]
+    mov [r15 + BT_OFF_ARG0], r10d
+    jmp bt_exit_site_tramp
+    .size bt_tomb_tramp, . - bt_tomb_tramp
+
 /* A signal handler redirected here: guest state is already in struct cpu
  * (taken from the signal frame) and r15 = struct cpu *. */
     .globl bt_signal_leave

@@ -450,22 +450,17 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         /* The dispatcher re-points the tombstone (the entry's jmp rel32 at
          * host + 1) at the new translation, so chained jumps that still
          * lead here stop exiting. ARG0 = this block's key. */
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i(0x1122334455667788ll));
-        if (t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
+        /* A record {site, key, eip, STALE} (bt_tomb_tramp sets ARG0 from
+         * the key's low half; bit 32 only makes a key of 0 nonzero). */
+        struct bt_co_site *tr = bt_emit_exit_record(&t, BT_OOL, eip, BT_EXIT_STALE, (uint64_t)key | (1ull << 32));
+        if (tr && t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
             t.sites[t.nsites].buf = BT_MAIN;
             t.sites[t.nsites].fwd = false;
             t.sites[t.nsites].rel_at = 1;
-            t.sites[t.nsites].imm_at = bt_here(e, BT_OOL) - 8;
-            t.sites[t.nsites].patch = NULL;
+            t.sites[t.nsites].imm_at = 0;
+            t.sites[t.nsites].patch = &tr->fn;
             t.nsites++;
-        } else {
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_XOR, 2, bt_r(BT_R_SITE_32), bt_r(BT_R_SITE_32));
         }
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_EXIT_SITE, 8), bt_r(BT_R_SITE));
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i((int32_t)key));
-        bt_emit_exit_simple(&t, BT_OOL, eip, BT_EXIT_STALE);
 
         if (e->failed) {
             snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
