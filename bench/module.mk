@@ -2,7 +2,7 @@
 # $(BUILD)/bench/<workload>.csv and prints its ratio table. Not part of
 # `make test`. Knobs (environment): BENCH_RUNS, BENCH_WARMUP, BENCH_TIMEOUT.
 # disk (bench/disk.sh) skips itself while btvm takes no -hda.
-BENCH_WORKLOADS := compute nano linux disk
+BENCH_WORKLOADS := compute nano linux translate disk
 
 bench: all linux linux-disk
 	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh $(BENCH_WORKLOADS)

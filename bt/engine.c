@@ -440,11 +440,16 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
     int top[12];
     int ntop = bt_top_callouts(bt, top, 12);
     typedef unsigned long long ull;
+    /* Translation cost per block, code size per guest instruction. */
+    double us_per_block = s->blocks ? s->translate_ns / 1e3 / (double)s->blocks : 0;
+    double bytes_per_insn = s->insns ? (double)s->cache_bytes / (double)s->insns : 0;
     if (json) {
         fprintf(f, "{\"engine\":\"bt\"");
 #define BT_STAT(field, key, text) fprintf(f, ",\"" key "\":%llu", (ull)s->field);
 #define BT_STAT_NS(field, key, text) fprintf(f, ",\"" key "\":%.3f", s->field / 1e6);
 #include "bt/stats.def"
+        fprintf(f, ",\"translate_us_per_block\":%.3f,\"host_bytes_per_guest_insn\":%.2f",
+                us_per_block, bytes_per_insn);
         fprintf(f, ",\"code_cache_used\":%zu,\"indirect_misses\":%llu,", bt->cache_used,
                 (ull)s->exits[BT_EXIT_INDIRECT]);
         fprintf(f, "\"exits\":{");
@@ -474,6 +479,8 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
 #define BT_STAT(field, key, text) fprintf(f, "  %-46s %llu\n", text, (ull)s->field);
 #define BT_STAT_NS(field, key, text) fprintf(f, "  %-46s %.3f\n", text, s->field / 1e6);
 #include "bt/stats.def"
+    fprintf(f, "  %-46s %.3f\n", "translation: us per block", us_per_block);
+    fprintf(f, "  %-46s %.2f\n", "translation: host bytes per guest instruction", bytes_per_insn);
     fprintf(f, "  %-46s %zu\n", "code cache bytes in use", bt->cache_used);
     fprintf(f, "  %-46s %llu\n", "indirect branches: inline table misses", (ull)s->exits[BT_EXIT_INDIRECT]);
     fprintf(f, "  exits:");

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/translate.sh — the "translate" workload: what translation costs on
+# a Debian kernel boot to /init (make linux, `quiet`), from btvm's own
+# --stats=json: microseconds per translated block and host code bytes per
+# guest instruction, medians of BENCH_RUNS boots. Writes
+# $BENCH_OUT/translate.csv (measure,system,value,unit). QEMU TCG has no
+# such counters; the row is btvm's alone.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.." || exit 1
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+BUILD=${BUILD:-build}
+BTVM=${BTVM:-$BUILD/btvm}
+LINUX_DIR=$BUILD/linux
+# shellcheck source=guests/linux/lib.sh
+. guests/linux/lib.sh
+csv=$BENCH_OUT/translate.csv
+[ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)"
+for f in "$LINUX_KERNEL" "$LINUX_INITRD"; do
+    [ -e "$f" ] || bench_die "$f is missing (run 'make linux' first)"
+done
+mkdir -p "$BENCH_OUT/logs"
+[[ $BENCH_RUNS =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_RUNS must be >= 1"
+
+samples=$(mktemp)
+trap 'rm -f "$samples"' EXIT
+for ((i = 1; i <= BENCH_RUNS; i++)); do
+    log=$BENCH_OUT/logs/translate-btvm-bt-$i.log
+    timeout -k 5 "$BENCH_TIMEOUT" "$BTVM" run -q --engine bt --no-reboot -m "$LINUX_MEM" \
+        -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$(linux_cmdline true) quiet" --stats=json \
+        </dev/null >"$log.out" 2>"$log"
+    st=$?
+    [ "$st" = 0 ] || bench_die "btvm-bt: boot $i exited $st (log: $log, $log.out)"
+    python3 - "$log" >>"$samples" <<'PY' || bench_die "btvm-bt: no --stats=json in $log"
+import json, sys
+line = [l for l in open(sys.argv[1]) if l.startswith('{"engine"')][-1]
+e = json.loads(line)["engine_stats"]
+print("us_per_block", e["translate_us_per_block"])
+print("bytes_per_insn", e["host_bytes_per_guest_insn"])
+print("blocks", e["blocks_translated"])
+PY
+done
+{
+    echo "measure,system,value,unit"
+    for m in us_per_block:us bytes_per_insn:B blocks:blocks; do
+        awk -v m="${m%%:*}" '$1 == m { print $2 }' "$samples" | sort -g |
+            awk -v m="${m%%:*}" -v u="${m#*:}" '{ v[NR] = $1 }
+                END { x = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                      printf "translate_%s,btvm-bt,%.3f,%s\n", m, x, u }' 
+    done
+} >"$csv"
+bench_note "wrote $csv"
+column -s, -t "$csv"
