@@ -88,6 +88,9 @@ static inline ZydisEncoderOperand bt_m(ZydisRegister base, ZydisRegister index, 
     return o;
 }
 
+/* A rel32 JMP, CALL or Jcc (placeholder displacement) from its fixed
+ * encoding; returns the offset of the rel32. Others go through the encoder. */
+uint32_t bt_emit_rel32(struct bt_emit *e, int b, ZydisMnemonic m);
 /* rel32 jumps/calls: to a label, or to an absolute host address. Return the
  * offset of the rel32 field in buffer b (for chain patching). */
 uint32_t bt_jmp_label(struct bt_emit *e, int b, int label);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bt/emit.h"
 #include "decoder/decoder.h"
 
 static const char *const rt[] = {
@@ -149,11 +150,65 @@ START_TEST(roundtrip)
 }
 END_TEST
 
+/* bt_emit_rel32's templates (bt/emit.c): every JMP/CALL/Jcc it writes
+ * decodes (Zydis, 64-bit) as that branch with a rel32 and equals what the
+ * encoder makes of the same request. */
+static const ZydisMnemonic rel32_mn[] = {
+    ZYDIS_MNEMONIC_JMP, ZYDIS_MNEMONIC_CALL, ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JNO,
+    ZYDIS_MNEMONIC_JB, ZYDIS_MNEMONIC_JNB, ZYDIS_MNEMONIC_JZ, ZYDIS_MNEMONIC_JNZ,
+    ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JNS,
+    ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JNP, ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JNL,
+    ZYDIS_MNEMONIC_JLE, ZYDIS_MNEMONIC_JNLE,
+};
+#define NREL ((int)(sizeof(rel32_mn) / sizeof(rel32_mn[0])))
+
+START_TEST(rel32_templates)
+{
+    static struct bt_emit e;
+    static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
+    e.buf[0] = b0;
+    e.buf[1] = b1;
+    bt_emit_reset(&e);
+    ZydisMnemonic m = rel32_mn[_i];
+    uint32_t at = bt_emit_rel32(&e, 0, m);
+    ck_assert(!e.failed);
+    uint32_t len = bt_here(&e, 0);
+    ck_assert_uint_eq(at, len - 4);
+
+    ZydisDecoder dec;
+    ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    ZydisDecodedInstruction zi;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    ck_assert(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b0, len, &zi, ops)));
+    ck_assert_uint_eq(zi.length, len);
+    ck_assert_msg(zi.mnemonic == m, "%s became %s", ZydisMnemonicGetString(m),
+                  ZydisMnemonicGetString(zi.mnemonic));
+    ck_assert_uint_eq(zi.raw.imm[0].size, 32);
+    ck_assert_uint_eq(zi.raw.imm[0].value.u & 0xFFFFFFFFu, 0x12345678u);
+
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    req.mnemonic = m;
+    req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_32;
+    req.operand_count = 1;
+    req.operands[0].type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    req.operands[0].imm.u = 0x12345678;
+    uint8_t out[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZyanUSize olen = sizeof(out);
+    ck_assert(ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, out, &olen)));
+    ck_assert_uint_eq(olen, len);
+    ck_assert(!memcmp(out, b0, len));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bt_encode");
     TCase *tc = tcase_create("roundtrip");
     tcase_add_loop_test(tc, roundtrip, 0, NRT);
+    tcase_add_loop_test(tc, rel32_templates, 0, NREL);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
