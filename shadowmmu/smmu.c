@@ -103,14 +103,6 @@ void smmu_invlpg(struct smmu *m, uint32_t lin)
     smmu_shadow_invlpg(m, lin >> 12);
 }
 
-unsigned smmu_acc(const struct smmu *m, bool write)
-{
-    unsigned a = write ? SMMU_ACC_W : 0;
-    if (*m->cpu.cpl == 3 && !*m->cpu.sys_access)
-        a |= SMMU_ACC_U;
-    return a;
-}
-
 bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
 {
     /* A shadow entry that allows the access is the walk's answer (its A/D

@@ -180,8 +180,15 @@ int smmu_cr_write(struct smmu *m);
 /* INVLPG lin. */
 void smmu_invlpg(struct smmu *m, uint32_t lin);
 
-/* Access kind for an access by the CPU at its current CPL. */
-unsigned smmu_acc(const struct smmu *m, bool write);
+/* Access kind for an access by the CPU at its current CPL (inline: every
+ * emulated access asks). */
+static inline unsigned smmu_acc(const struct smmu *m, bool write)
+{
+    unsigned a = write ? SMMU_ACC_W : 0;
+    if (*m->cpu.cpl == 3 && !*m->cpu.sys_access)
+        a |= SMMU_ACC_U;
+    return a;
+}
 
 /* Walk the guest's tables for one access (sets A/D bits as hardware would).
  * Returns true with *phys, or false with pf_addr/pf_err set. */
