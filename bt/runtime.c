@@ -270,8 +270,13 @@ static void adapt_outcome(struct bt *bt, struct cpu *c, const struct dec_insn *d
  * costs a mispredicted branch; its block is translated again with the
  * site loading its entry directly. Otherwise the budget is refilled.
  * ARG0 = the slot's offset, EIP = the site.
+ * 8 us, not 2: busybox's shell loop has sites that miss about once per
+ * iteration (1.5-2.8 us); at 2 us they were made direct only when the loop
+ * already ran fast, so it ran at one of two speeds (0.58 or 1.1 s for 100k
+ * iterations, 8.9 M or 21 M misses); at 8 us it stays at the fast one
+ * (57 k misses) and the other bench rows do not move.
  */
-#define PRED_MIN_NS 2000u
+#define PRED_MIN_NS 8000u
 
 static uint32_t pred_hash(uint32_t eip, uint32_t i)
 {
