@@ -395,6 +395,17 @@ bool smmu_trace_write_protect(struct smmu *m, uint64_t phys8, uint64_t old, uint
     return true;
 }
 
+/*
+ * A cached space that is not loaded and whose table pages take this many
+ * traced writes before it is loaded again is dropped (its records go
+ * stale). Its process has most likely exited and the kernel reused its
+ * page directory for data: without this, every store to that page stayed
+ * a traced bounce for as long as the dead space stayed cached (a busybox
+ * shell loop ran at half speed when its variables landed there). Dropping
+ * a cached space is always safe: loading it again rebuilds it.
+ */
+#define FOREIGN_WRITES_MAX 32u
+
 void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
 {
     uint64_t ppage = phys >> 12;
@@ -408,6 +419,12 @@ void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
     for (int32_t *l = &m->ref_head[ppage]; *l >= 0;) {
         struct smmu_ref *r = &m->refs[*l];
         bool valid = ref_valid(m, r, ppage);
+        if (valid && r->as != m->active && r->as != SMMU_GLOBAL &&
+            ++m->as[r->as].foreign_writes >= FOREIGN_WRITES_MAX) {
+            as_flush(m, &m->as[r->as]); /* this record and its siblings go stale */
+            m->stats.as_foreign_flushes++;
+            valid = false;
+        }
         if (valid) {
             /* Entries e0..e1 map one contiguous run of linear pages. */
             unsigned e0 = off >> r->esize_log, e1 = (off + len - 1) >> r->esize_log;
@@ -628,6 +645,7 @@ void smmu_shadow_switch(struct smmu *m, uint32_t cr3, uint32_t mode, const uint6
         m->active = fresh;
     }
     m->as[m->active].last_use = ++m->clock;
+    m->as[m->active].foreign_writes = 0;
 }
 
 /* Every space built under another paging mode is useless now. */

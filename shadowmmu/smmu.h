@@ -89,6 +89,7 @@ struct smmu_stats {
     uint64_t hidden_faults, true_faults, trace_hits, trace_invalidations;
     uint64_t traced_writes; /* writes that reached a traced page, same value or not */
     uint64_t as_hits, as_misses, as_reclaims, flushes, invlpg, cr3_loads, global_flushes;
+    uint64_t as_foreign_flushes; /* cached spaces dropped for writes while not loaded */
     uint64_t direct_fills, direct_drops; /* the direct device page: entries made, revocations */
     uint64_t rom_writes;   /* writes dropped: ROM, write-protected shadow RAM (PAM) */
     uint64_t a20_toggles;  /* A20 gate changes (each flushes the shadow) */
@@ -107,6 +108,7 @@ struct smmu_as {
     uint64_t pdpte[4];  /* PAE: PDPTEs loaded with CR3 */
     uint32_t gen;       /* bumped when flushed: stale trace/rmap records */
     uint64_t last_use;
+    uint32_t foreign_writes; /* traced writes to its tables since it was last loaded */
     struct smmu_hent *h;
     uint32_t cap, n;
     uint16_t *region_n;  /* entries per 2 MiB region (range invalidations skip empty ones) */

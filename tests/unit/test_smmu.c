@@ -892,6 +892,59 @@ START_TEST(as_cache_pte_write_while_inactive)
 }
 END_TEST
 
+/* A cached space whose directory takes FOREIGN_WRITES_MAX (32) traced
+ * writes while another space runs is dropped: its process is gone and the
+ * page reused for data, which must stop bouncing (shadow.c). */
+START_TEST(as_cache_dropped_after_foreign_writes)
+{
+    map32(PD_A, PT_A, 0x00405000, DATA, P | W | U, P | W | U);
+    map32(PD_B, PT_B, 0x00408000, PD_A, P | W, P | W);       /* B reaches A's directory */
+    paging32(PD_A, 0, true);
+    bool fault;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00405000, SMMU_ACC_W, &fault));
+    ck_assert(smmu_traced(&m, PD_A >> 12));
+    c->cr3 = PD_B;
+    ck_assert_int_eq(smmu_cr_write(&m), 0);
+    uint64_t base = m.stats.as_foreign_flushes;
+    for (uint32_t i = 0; i < 31; i++) {
+        uint32_t v = 0x1000 * (i + 1);                        /* changed: a real trace */
+        ck_assert_int_eq(smmu_write(&m, 0x00408000 + 0x800 + 4 * i, &v, 4, 0), 0);
+    }
+    ck_assert(smmu_traced(&m, PD_A >> 12));                   /* 31: still A's */
+    ck_assert_uint_eq(m.stats.as_foreign_flushes, base);
+    uint32_t v = 0x55000;
+    ck_assert_int_eq(smmu_write(&m, 0x00408000 + 0x900, &v, 4, 0), 0);
+    ck_assert_uint_eq(m.stats.as_foreign_flushes, base + 1);
+    ck_assert(!smmu_traced(&m, PD_A >> 12));
+    /* Now plain data: B gets a write entry for it. */
+    ck_assert_ptr_eq(smmu_fill(&m, 0x00408000, SMMU_ACC_W, &fault), vm.ram + PD_A);
+    /* Loaded again, A is rebuilt by walks (its directory is what it is). */
+    c->cr3 = PD_A;
+    ck_assert_int_eq(smmu_cr_write(&m), 0);
+    ck_assert(all_zero(0x00405000));
+    ck_assert_ptr_eq(smmu_fill(&m, 0x00405000, 0, &fault), vm.ram + DATA);
+}
+END_TEST
+
+/* Writes to the running space's own tables never count as foreign. */
+START_TEST(as_cache_own_writes_not_foreign)
+{
+    map32(PD_A, PT_A, 0x00405000, DATA, P | W | U, P | W | U);
+    map32(PD_A, PT_A, 0x00409000, PT_A, P | W | U, P | W);   /* A maps its own PT */
+    paging32(PD_A, 0, true);
+    bool fault;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00405000, SMMU_ACC_W, &fault));
+    uint64_t base = m.stats.as_foreign_flushes;
+    for (uint32_t i = 0; i < 100; i++) {
+        uint32_t pte = DATA | P | W | U;
+        ck_assert_int_eq(smmu_write(&m, 0x00409000 + 5 * 4, &pte, 4, 0), 0);
+        ck_assert_ptr_nonnull(smmu_fill(&m, 0x00405000, 0, &fault));
+    }
+    ck_assert_uint_eq(m.stats.as_foreign_flushes, base);
+    ck_assert(smmu_traced(&m, PT_A >> 12));
+}
+END_TEST
+
 START_TEST(as_cache_alias_written_before_traced)
 {
     /* B has a write entry for PT_A's page before A ever walks it. */
@@ -1541,6 +1594,8 @@ static Suite *suite(void)
     tcase_add_test(t, code_page_inactive_space);
     tcase_add_test(t, as_cache_switch_and_restore);
     tcase_add_test(t, as_cache_pte_write_while_inactive);
+    tcase_add_test(t, as_cache_dropped_after_foreign_writes);
+    tcase_add_test(t, as_cache_own_writes_not_foreign);
     tcase_add_test(t, as_cache_alias_written_before_traced);
     tcase_add_test(t, as_cache_lru);
     tcase_add_test(t, mode_change_drops_all);
