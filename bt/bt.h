@@ -170,6 +170,7 @@ struct bt {
     uint8_t *tramp_exit, *tramp_callout, *tramp_light; /* reachable by rel32 from any block */
     uint8_t *tramp_mem_slow, *tramp_mem_done, *tramp_site, *tramp_exit_site,
             *tramp_tomb; /* the same (enter.S) */
+    uint8_t *tramp_cross[4];                           /* bt_cross2..16, by log2(size) - 1 */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -265,6 +266,10 @@ void bt_mem_done_tramp(void);
 void bt_site_tramp(void);
 void bt_exit_site_tramp(void);
 void bt_tomb_tramp(void);
+void bt_cross2(void);
+void bt_cross4(void);
+void bt_cross8(void);
+void bt_cross16(void);
 
 /* cache.c */
 /* 0 or -errno (the caller reports it). */

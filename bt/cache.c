@@ -58,6 +58,11 @@ static void reset_region(struct bt *bt)
     p = emit_tramp(bt, p, bt_exit_site_tramp);
     bt->tramp_tomb = p;
     p = emit_tramp(bt, p, bt_tomb_tramp);
+    void (*cross[4])(void) = { bt_cross2, bt_cross4, bt_cross8, bt_cross16 };
+    for (int i = 0; i < 4; i++) {
+        bt->tramp_cross[i] = p;
+        p = emit_tramp(bt, p, cross[i]);
+    }
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;
 }

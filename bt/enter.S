@@ -241,6 +241,27 @@ bt_tomb_tramp:
     jmp bt_exit_site_tramp
     .size bt_tomb_tramp, . - bt_tomb_tramp
 
+/*
+ * The exact page-crossing test of a misaligned access (emit_mem.c,
+ * emit_cross_check), shared: R10 = the linear address; leaves the flags
+ * of CMP (R10 & 0xFFF), 0x1000 - size, so the caller's JA goes to its slow
+ * path. Clobbers R9. One per access size.
+ */
+.macro CROSS size
+    .globl bt_cross\size
+    .type bt_cross\size, @function
+bt_cross\size:
+    mov r9d, r10d
+    and r9d, 0xfff
+    cmp r9d, 0x1000 - \size
+    ret
+    .size bt_cross\size, . - bt_cross\size
+.endm
+    CROSS 2
+    CROSS 4
+    CROSS 8
+    CROSS 16
+
 /* A signal handler redirected here: guest state is already in struct cpu
  * (taken from the signal frame) and r15 = struct cpu *. */
     .globl bt_signal_leave
