@@ -186,10 +186,30 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
         else
             popf_cpl0(t);
         /* Host RFLAGS takes only the flags it carries for the guest (never
-         * TF or AC: those would act on the host). R9D holds the new EFLAGS. */
-        and_mask(e, BT_R_TMP2_32, BT_R_TMP0_32, CPU_FL_HOSTLIVE);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSH, 1, bt_r(BT_R_TMP2));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POPFQ, 0);
+         * TF or AC: those would act on the host). R9D holds the new EFLAGS.
+         * POPF writes every flag, so the old ones are dead here and plain
+         * ALU instructions may clobber them: DF by STD/CLD, then OF by
+         * ADD AL,7Fh and SF ZF AF PF CF by SAHF (guest EAX parked in R10).
+         * POPFQ did it in one instruction, but a microcoded one that took
+         * half of the PUSHF/POPF pair's time. */
+        {
+            int cld = bt_label(e), df_done = bt_label(e);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(10));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNB, cld);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_STD, 0);
+            bt_jmp_label(e, BT_MAIN, df_done);
+            bt_bind(e, BT_MAIN, cld);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CLD, 0);
+            bt_bind(e, BT_MAIN, df_done);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2), R(RAX));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(EAX), bt_r(ZYDIS_REGISTER_R9B));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(EAX), bt_i(8));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(11));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SETB, 1, R(AL));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SAHF, 0);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP2));
+        }
         poll_intr(t);
         return true;
     default:

@@ -64,6 +64,15 @@ static void check_push_pop(void)
     /* pushf/popf round trip of the arithmetic flags (IF stays 0). */
     __asm__ volatile("pushfl\n\tpushl $0x8d7\n\tpopfl\n\tpushfl\n\tpopl ss_v0\n\tpopfl" : : : "memory", "cc");
     expect("pushf_popf", "eflags", 0x8d7, ss_v0 & 0xfd7);
+    /* DF alone, then OF alone, then nothing: each flag is set and cleared
+     * on its own (POPF is not one host POPF under btvm). */
+    __asm__ volatile("pushfl\n\tpushl $0x402\n\tpopfl\n\tpushfl\n\tpopl ss_v0\n\tpopfl" : : : "memory", "cc");
+    expect("popf_df", "eflags", 0x402, ss_v0 & 0xfd7);
+    __asm__ volatile("pushfl\n\tpushl $0x802\n\tpopfl\n\tpushfl\n\tpopl ss_v0\n\tpopfl" : : : "memory", "cc");
+    expect("popf_of", "eflags", 0x802, ss_v0 & 0xfd7);
+    __asm__ volatile("pushfl\n\tpushl $0xcd7\n\tpopfl\n\tpushl $0x2\n\tpopfl\n\tpushfl\n\tpopl ss_v0\n\tpopfl"
+                     : : : "memory", "cc");
+    expect("popf_clear", "eflags", 0x2, ss_v0 & 0xfd7);
 }
 
 static void check_pusha(void)
