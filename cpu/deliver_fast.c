@@ -8,6 +8,9 @@
  * descriptor must equal the CS cache; otherwise it declines, having changed
  * nothing the guest can see, and cpu_deliver's general path (exception.c)
  * runs. About 30 cycles against the general path's ~110 (docs/cpu.md).
+ * The other common case, a user program's INT n, exception or interrupt
+ * into a ring-0 handler (deliver_outer), switches to the TSS's SS0:ESP0
+ * the same way: every descriptor already accessed, a flat 32-bit stack.
  */
 #include "cpu/internal.h"
 
@@ -29,10 +32,79 @@ static inline uint8_t *sys_ptr(const struct cpu *c, uint32_t lin, unsigned len, 
     return smmu_fill(c->mmu, lin, write ? SMMU_ACC_W : 0, &fault);
 }
 
+/* The GDT descriptor of sel, parsed, if it can be read without a fault and
+ * its accessed bit is set already (nothing to write back). */
+static bool gdt_desc(const struct cpu *c, uint16_t sel, struct cpu_segment *out)
+{
+    if (!(sel & ~3u) || (sel & 4) || (uint32_t)(sel | 7) > c->gdtr.limit)
+        return false;
+    const uint8_t *d = sys_ptr(c, c->gdtr.base + (sel & ~7u), 8, false);
+    if (!d)
+        return false;
+    uint32_t desc[2];
+    memcpy(desc, d, 8);
+    cpu_desc_parse(sel, desc[0], desc[1], out);
+    return (desc[1] >> 8) & 1;
+}
+
+/*
+ * From CPL > 0 into a present non-conforming DPL 0 code segment: SS0:ESP0
+ * from the 32-bit TSS, a present, accessed, writable, expand-up 32-bit DPL 0
+ * data segment with room for the frame (SS, ESP, EFLAGS, CS, EIP, error),
+ * all in plain RAM. What the general path checks beyond these (null or
+ * out-of-table selectors, RPLs, type faults) it declines and leaves there.
+ */
+static bool deliver_outer(struct cpu *c, const uint32_t gate[2], unsigned gtype, bool has_error,
+                          uint32_t error, uint32_t ret_eip)
+{
+    uint16_t sel = gate[0] >> 16;
+    struct cpu_segment cs, ss;
+    if (!gdt_desc(c, sel, &cs) || !SEGF_S(cs.flags) || (SEGF_TYPE(cs.flags) & 0xC) != 0x8 ||
+        SEGF_DPL(cs.flags) != 0 || !SEGF_P(cs.flags))
+        return false;
+    uint32_t off = (gate[0] & 0xFFFF) | (gate[1] & 0xFFFF0000u);
+    if (off > cs.limit)
+        return false;
+    unsigned ttype = SEGF_TYPE(c->tr.flags);
+    if ((ttype != 0x9 && ttype != 0xB) || c->tr.limit < 4 + 5)
+        return false;
+    const uint8_t *t = sys_ptr(c, c->tr.base + 4, 6, false);
+    if (!t)
+        return false;
+    uint32_t esp0;
+    uint16_t ss0;
+    memcpy(&esp0, t, 4);
+    memcpy(&ss0, t + 4, 2);
+    if ((ss0 & 3) || !gdt_desc(c, ss0, &ss) || !SEGF_S(ss.flags) ||
+        (SEGF_TYPE(ss.flags) & 0xE) != 0x2 || SEGF_DPL(ss.flags) != 0 || !SEGF_P(ss.flags) ||
+        !SEGF_DB(ss.flags))
+        return false;
+    unsigned n = has_error ? 24 : 20;
+    if (esp0 < n || esp0 - 1 > ss.limit)
+        return false;
+    uint8_t *s = sys_ptr(c, ss.base + esp0 - n, n, true);
+    if (!s)
+        return false;
+    uint32_t frame[6] = { error, ret_eip, c->segs[CPU_CS].sel, c->eflags, c->regs[CPU_ESP],
+                          c->segs[CPU_SS].sel };
+    memcpy(s, has_error ? frame : frame + 1, n);
+    cpu_set_seg(c, CPU_SS, &ss);
+    c->regs[CPU_ESP] = esp0 - n;
+    cs.sel = sel & ~3u;
+    cpu_set_seg(c, CPU_CS, &cs);
+    c->cpl = 0;
+    c->eip = off;
+    c->eflags &= ~(CPU_FL_TF | CPU_FL_NT | CPU_FL_RF | CPU_FL_VM);
+    if (gtype == 0x0E)
+        c->eflags &= ~CPU_FL_IF;
+    c->halted = false;
+    return true;
+}
+
 bool cpu_deliver_fast(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
                       uint32_t ret_eip)
 {
-    if (!(c->cr0 & CPU_CR0_PE) || (c->eflags & CPU_FL_VM) || c->cpl != 0 ||
+    if (!(c->cr0 & CPU_CR0_PE) || (c->eflags & CPU_FL_VM) ||
         (uint32_t)vec * 8 + 7 > c->idtr.limit)
         return false;
     const uint8_t *g = sys_ptr(c, c->idtr.base + (uint32_t)vec * 8, 8, false);
@@ -41,11 +113,14 @@ bool cpu_deliver_fast(struct cpu *c, int vec, bool has_error, uint32_t error, bo
     uint32_t gate[2];
     memcpy(gate, g, 8);
     unsigned gtype = (gate[1] >> 8) & 0x1F;
-    /* Present 32-bit interrupt or trap gate; a soft INT n at CPL 0 passes
-     * every gate DPL. */
+    /* Present 32-bit interrupt or trap gate; a soft INT n needs a gate
+     * DPL of at least the CPL (at CPL 0: any). */
     if ((gtype != 0x0E && gtype != 0x0F) || !(gate[1] & (CPU_SEGF_P << 8)))
         return false;
-    (void)soft;
+    if (soft && ((gate[1] >> 13) & 3) < c->cpl)
+        return false;
+    if (c->cpl != 0)
+        return deliver_outer(c, gate, gtype, has_error, error, ret_eip);
     uint16_t sel = gate[0] >> 16;
     const struct cpu_segment *cs = &c->segs[CPU_CS];
     if ((sel & ~3u) != (cs->sel & ~3u) || (sel & 4) || (uint32_t)(sel | 7) > c->gdtr.limit)

@@ -353,6 +353,74 @@ START_TEST(int_from_user_switches_stack)
 }
 END_TEST
 
+/* The ring 3 -> 0 fast delivery (cpu/deliver_fast.c, deliver_outer) leaves
+ * exactly what the general path leaves, and declines where it must. */
+START_TEST(fast_outer_delivery_same_as_general)
+{
+    build_gdt();
+    wr64(GDT + 0x30, 0x0000890020000067ull);                      /* TSS at 0x2000 */
+    c->gdtr.limit = 0x37;
+    wr32(0x2000 + 4, 0x7000);
+    wr32(0x2000 + 8, 0x10);
+    c->regs[CPU_EAX] = 0x30;
+    ck_assert_int_eq(RUN(0x0F, 0x00, 0xD8), CPU_CO_CONTINUE);     /* ltr ax */
+    set_gate(0x80, 0x3100, 0x08, 0xE, 3, 1);
+    set_gate(CPU_VEC_PF, 0x3200, 0x08, 0xF, 0, 1);
+    c->segs[CPU_CS].sel = 0x1B; c->segs[CPU_CS].flags = 0xCFFB;
+    c->segs[CPU_SS].sel = 0x23; c->segs[CPU_SS].flags = 0xCFF3;
+    c->cpl = 3;
+    c->regs[CPU_ESP] = 0x8000;
+    c->eflags = CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_TF;
+    struct cpu *before = malloc(sizeof(*c));
+    memcpy(before, c, sizeof(*c));
+    /* Accessed bits clear: the general path must write them. */
+    ck_assert(!cpu_deliver_fast(c, 0x80, false, 0, true, 0x5002));
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_int_eq(cpu_deliver(c, 0x80, false, 0, true, 0x5002), 0);
+    struct cpu *gen = malloc(sizeof(*c));
+    memcpy(gen, c, sizeof(*c));
+    uint8_t frame[24];
+    memcpy(frame, vm.ram + 0x7000 - 24, 24);
+    memset(vm.ram + 0x7000 - 24, 0, 24);
+    memcpy(c, before, sizeof(*c));
+    ck_assert(cpu_deliver_fast(c, 0x80, false, 0, true, 0x5002));
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->eip, 0x3100);
+    ck_assert_uint_eq(c->eip, gen->eip);
+    ck_assert_uint_eq(c->regs[CPU_ESP], gen->regs[CPU_ESP]);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x7000 - 20);
+    ck_assert_uint_eq(c->eflags, gen->eflags);
+    for (int i = 0; i < CPU_NSEG; i++) {
+        ck_assert_uint_eq(c->segs[i].sel, gen->segs[i].sel);
+        ck_assert_uint_eq(c->segs[i].base, gen->segs[i].base);
+        ck_assert_uint_eq(c->segs[i].limit, gen->segs[i].limit);
+        ck_assert_uint_eq(c->segs[i].flags, gen->segs[i].flags);
+        ck_assert_uint_eq(c->seg_base[i], gen->seg_base[i]);
+    }
+    ck_assert_mem_eq(vm.ram + 0x7000 - 24, frame, 24);
+    /* An exception with an error code through a trap gate (IF kept). */
+    memcpy(c, before, sizeof(*c));
+    ck_assert(cpu_deliver_fast(c, CPU_VEC_PF, true, 0x7, false, 0x5000));
+    ck_assert_uint_eq(c->eip, 0x3200);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x7000 - 24);
+    ck_assert_uint_eq(rd32(0x7000 - 24), 0x7);
+    ck_assert_uint_eq(rd32(0x7000 - 20), 0x5000);
+    ck_assert_uint_eq(rd32(0x7000 - 4), 0x23);
+    ck_assert(c->eflags & CPU_FL_IF);
+    /* Declined, nothing changed: INT n through a DPL 0 gate from CPL 3
+     * (#GP for the general path), an SS0 with RPL 3. */
+    memcpy(c, before, sizeof(*c));
+    ck_assert(!cpu_deliver_fast(c, CPU_VEC_PF, false, 0, true, 0x5002));
+    wr32(0x2000 + 8, 0x13);
+    ck_assert(!cpu_deliver_fast(c, 0x80, false, 0, true, 0x5002));
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x8000);
+    ck_assert_uint_eq(c->eip, before->eip);
+    free(before);
+    free(gen);
+}
+END_TEST
+
 START_TEST(double_and_triple_fault)
 {
     build_gdt();
@@ -649,6 +717,7 @@ static Suite *suite(void)
     tcase_add_test(t, exception_through_idt);
     tcase_add_test(t, int_iret_roundtrip);
     tcase_add_test(t, int_from_user_switches_stack);
+    tcase_add_test(t, fast_outer_delivery_same_as_general);
     tcase_add_test(t, double_and_triple_fault);
     tcase_add_test(t, segment_loads_and_far_jmp);
     tcase_add_test(t, bcd_adjusts);
