@@ -11,6 +11,8 @@
  * The other common case, a user program's INT n, exception or interrupt
  * into a ring-0 handler (deliver_outer), switches to the TSS's SS0:ESP0
  * the same way: every descriptor already accessed, a flat 32-bit stack.
+ * cpu_iret_fast is the way back: IRETD at CPL 0 to the same or an outer
+ * ring under the same conditions.
  */
 #include "cpu/internal.h"
 
@@ -162,5 +164,64 @@ bool cpu_deliver_fast(struct cpu *c, int vec, bool has_error, uint32_t error, bo
     if (gtype == 0x0E)
         c->eflags &= ~CPU_FL_IF;
     c->halted = false;
+    return true;
+}
+
+/*
+ * IRETD at CPL 0, not to virtual-8086 mode, NT clear: EIP, CS, EFLAGS (and
+ * for an outer ring ESP, SS) from a flat 32-bit stack in plain RAM, into a
+ * present non-conforming code segment of DPL = RPL (and a present,
+ * writable, expand-up data SS of that DPL = RPL), descriptors accessed.
+ * Otherwise false, nothing changed: cpu_co_iret's general path runs.
+ */
+bool cpu_iret_fast(struct cpu *c)
+{
+    if (c->cpl != 0 || !(c->cr0 & CPU_CR0_PE) || (c->eflags & (CPU_FL_VM | CPU_FL_NT)) ||
+        cpu_stack_mask(c) != 0xFFFFFFFFu)
+        return false;
+    uint32_t esp = c->regs[CPU_ESP];
+    if (esp < c->seg_lo[CPU_SS] || esp > 0xFFFFFFFFu - 20 || esp + 11 > c->seg_hi[CPU_SS])
+        return false;
+    const uint8_t *p = sys_ptr(c, c->seg_base[CPU_SS] + esp, 12, false);
+    if (!p)
+        return false;
+    uint32_t f[5];
+    memcpy(f, p, 12);
+    uint16_t sel = (uint16_t)f[1];
+    uint32_t fl = f[2];
+    unsigned rpl = sel & 3u;
+    struct cpu_segment cs, ss;
+    if ((fl & CPU_FL_VM) || !gdt_desc(c, sel, &cs) || !SEGF_S(cs.flags) ||
+        (SEGF_TYPE(cs.flags) & 0xC) != 0x8 || SEGF_DPL(cs.flags) != rpl || !SEGF_P(cs.flags) ||
+        f[0] > cs.limit)
+        return false;
+    bool outer = rpl != 0;
+    if (outer) {
+        /* ESP and SS, possibly on the next page. */
+        if (esp + 19 > c->seg_hi[CPU_SS] || !(p = sys_ptr(c, c->seg_base[CPU_SS] + esp + 12, 8, false)))
+            return false;
+        memcpy(f + 3, p, 8);
+        uint16_t nss = (uint16_t)f[4];
+        if ((nss & 3u) != rpl || !gdt_desc(c, nss, &ss) || !SEGF_S(ss.flags) ||
+            (SEGF_TYPE(ss.flags) & 0xE) != 0x2 || SEGF_DPL(ss.flags) != rpl || !SEGF_P(ss.flags) ||
+            !SEGF_DB(ss.flags))
+            return false;
+    }
+    /* At CPL 0 every flag but VM (checked clear) is the popped one. */
+    uint32_t mask = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_DF | CPU_FL_NT | CPU_FL_RF | CPU_FL_AC |
+                    CPU_FL_ID | CPU_FL_IF | CPU_FL_IOPL | CPU_FL_VIF | CPU_FL_VIP;
+    c->eflags = (c->eflags & ~mask) | (fl & mask) | CPU_FL_FIX1;
+    if (outer) {
+        cpu_set_seg(c, CPU_SS, &ss);
+        c->regs[CPU_ESP] = f[3];
+    } else {
+        c->regs[CPU_ESP] = esp + 12;
+    }
+    cs.sel = sel;
+    cpu_set_seg(c, CPU_CS, &cs);
+    c->cpl = rpl;
+    c->eip = f[0];
+    if (outer)
+        cpu_null_outer_segs(c);
     return true;
 }

@@ -74,6 +74,9 @@ int cpu_deliver(struct cpu *c, int vec, bool has_error, uint32_t error, bool sof
 
 /* deliver_fast.c: the same delivery for a CPL 0 gate into the current CS
  * with everything mapped; false: declined, nothing changed. */
+/* IRETD's common case (cpu/deliver_fast.c): true if done, else nothing
+ * changed and the general path must run. */
+bool cpu_iret_fast(struct cpu *c);
 bool cpu_deliver_fast(struct cpu *c, int vec, bool has_error, uint32_t error, bool soft,
                       uint32_t ret_eip);
 

@@ -699,6 +699,8 @@ static int iret_to_v86(struct cpu *c, const struct dec_insn *d, struct far_ret *
 int cpu_co_iret(struct cpu *c, const struct dec_insn *d)
 {
     unsigned w = d->zi.operand_width / 8;
+    if (w == 4 && cpu_iret_fast(c))
+        return CPU_CO_EXIT;
     struct far_ret r = { .esp = c->regs[CPU_ESP] };
     uint32_t sel = 0, fl = 0;
     int f;

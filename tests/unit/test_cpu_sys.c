@@ -421,6 +421,69 @@ START_TEST(fast_outer_delivery_same_as_general)
 }
 END_TEST
 
+/* IRETD's fast path (cpu_iret_fast) to ring 3 and to ring 0 leaves what
+ * the general path leaves; it declines while a descriptor's accessed bit
+ * is clear (the general path writes it). */
+START_TEST(fast_iret_same_as_general)
+{
+    build_gdt();
+    /* A ring-0 stack at 0x7000 - 20: EIP, CS 0x1B, EFLAGS, ESP, SS 0x23. */
+    uint32_t frame[5] = { 0x5002, 0x1B, CPU_FL_FIX1 | CPU_FL_IF | CPU_FL_CF | CPU_FL_DF, 0x8000, 0x23 };
+    memcpy(vm.ram + 0x7000 - 20, frame, 20);
+    c->regs[CPU_ESP] = 0x7000 - 20;
+    c->eflags = CPU_FL_FIX1;
+    c->segs[CPU_DS].sel = 0x10; c->segs[CPU_DS].flags = 0xCF93;  /* DPL 0: nulled at ring 3 */
+    struct cpu *before = malloc(sizeof(*c));
+    memcpy(before, c, sizeof(*c));
+    ck_assert(!cpu_iret_fast(c));                                 /* 0x18/0x20 not accessed */
+    ck_assert_int_eq(run_at(0x3100, BYTES(0xCF)), CPU_CO_EXIT);   /* general path */
+    ck_assert_uint_eq(c->cpl, 3);
+    struct cpu *gen = malloc(sizeof(*c));
+    memcpy(gen, c, sizeof(*c));
+    memcpy(c, before, sizeof(*c));
+    c->eip = 0x3101;                                              /* as after the general one */
+    ck_assert(cpu_iret_fast(c));
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->eip, 0x5002);
+    ck_assert_uint_eq(c->eip, gen->eip);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x8000);
+    ck_assert_uint_eq(c->eflags, gen->eflags);
+    for (int i = 0; i < CPU_NSEG; i++) {
+        ck_assert_uint_eq(c->segs[i].sel, gen->segs[i].sel);
+        ck_assert_uint_eq(c->segs[i].base, gen->segs[i].base);
+        ck_assert_uint_eq(c->segs[i].limit, gen->segs[i].limit);
+        ck_assert_uint_eq(c->segs[i].flags, gen->segs[i].flags);
+        ck_assert_uint_eq(c->seg_lo[i], gen->seg_lo[i]);
+        ck_assert_uint_eq(c->seg_hi[i], gen->seg_hi[i]);
+    }
+    ck_assert_uint_eq(c->segs[CPU_DS].sel, 0);
+    /* Same ring: EIP, CS 0x08, EFLAGS only. */
+    uint32_t f0[3] = { 0x6000, 0x08, CPU_FL_FIX1 | CPU_FL_ZF };
+    memcpy(vm.ram + 0x9000 - 12, f0, 12);
+    memcpy(c, before, sizeof(*c));
+    c->regs[CPU_ESP] = 0x9000 - 12;
+    vm.ram[GDT + 0x08 + 5] = 0x9B;
+    ck_assert(cpu_iret_fast(c));
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->eip, 0x6000);
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x9000);
+    ck_assert_uint_eq(c->eflags, CPU_FL_FIX1 | CPU_FL_ZF);
+    ck_assert_uint_eq(c->segs[CPU_DS].sel, 0x10);                 /* kept */
+    /* Declined, nothing changed: NT set, a DPL 3 CS with RPL 0. */
+    memcpy(c, before, sizeof(*c));
+    c->eflags |= CPU_FL_NT;
+    ck_assert(!cpu_iret_fast(c));
+    c->eflags &= ~CPU_FL_NT;
+    frame[1] = 0x18;
+    memcpy(vm.ram + 0x7000 - 20, frame, 20);
+    ck_assert(!cpu_iret_fast(c));
+    ck_assert_uint_eq(c->regs[CPU_ESP], 0x7000 - 20);
+    ck_assert_uint_eq(c->cpl, 0);
+    free(before);
+    free(gen);
+}
+END_TEST
+
 START_TEST(double_and_triple_fault)
 {
     build_gdt();
@@ -718,6 +781,7 @@ static Suite *suite(void)
     tcase_add_test(t, int_iret_roundtrip);
     tcase_add_test(t, int_from_user_switches_stack);
     tcase_add_test(t, fast_outer_delivery_same_as_general);
+    tcase_add_test(t, fast_iret_same_as_general);
     tcase_add_test(t, double_and_triple_fault);
     tcase_add_test(t, segment_loads_and_far_jmp);
     tcase_add_test(t, bcd_adjusts);
