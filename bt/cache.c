@@ -42,26 +42,17 @@ static uint8_t *emit_tramp(struct bt *bt, uint8_t *at, void (*target)(void))
 static void reset_region(struct bt *bt)
 {
     uint8_t *p = bt->cache;
-    bt->tramp_exit = p;
-    p = emit_tramp(bt, p, bt_exit_tramp);
-    bt->tramp_callout = p;
-    p = emit_tramp(bt, p, bt_callout_tramp);
-    bt->tramp_light = p;
-    p = emit_tramp(bt, p, bt_light_tramp);
-    bt->tramp_mem_slow = p;
-    p = emit_tramp(bt, p, bt_mem_slow_tramp);
-    bt->tramp_mem_done = p;
-    p = emit_tramp(bt, p, bt_mem_done_tramp);
-    bt->tramp_site = p;
-    p = emit_tramp(bt, p, bt_site_tramp);
-    bt->tramp_exit_site = p;
-    p = emit_tramp(bt, p, bt_exit_site_tramp);
-    bt->tramp_tomb = p;
-    p = emit_tramp(bt, p, bt_tomb_tramp);
-    void (*cross[4])(void) = { bt_cross2, bt_cross4, bt_cross8, bt_cross16 };
-    for (int i = 0; i < 4; i++) {
-        bt->tramp_cross[i] = p;
-        p = emit_tramp(bt, p, cross[i]);
+    struct { uint8_t **slot; void (*fn)(void); } t[] = {
+        { &bt->tramp_exit, bt_exit_tramp },         { &bt->tramp_callout, bt_callout_tramp },
+        { &bt->tramp_light, bt_light_tramp },       { &bt->tramp_mem_slow, bt_mem_slow_tramp },
+        { &bt->tramp_mem_done, bt_mem_done_tramp }, { &bt->tramp_site, bt_site_tramp },
+        { &bt->tramp_exit_site, bt_exit_site_tramp }, { &bt->tramp_tomb, bt_tomb_tramp },
+        { &bt->tramp_cross[0], bt_cross2 },         { &bt->tramp_cross[1], bt_cross4 },
+        { &bt->tramp_cross[2], bt_cross8 },         { &bt->tramp_cross[3], bt_cross16 },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        *t[i].slot = p;
+        p = emit_tramp(bt, p, t[i].fn);
     }
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;

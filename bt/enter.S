@@ -174,29 +174,21 @@ bt_callout_tramp:
  * and goes on as bt_callout_tramp with the C function in R11. About 30
  * bytes less per call site.
  */
-    .globl bt_mem_slow_tramp
-    .type bt_mem_slow_tramp, @function
-bt_mem_slow_tramp:
+.macro MEM_TRAMP name, fn
+    .globl \name
+    .type \name, @function
+\name:
     mov [r15 + BT_OFF_ARG0], r11
     mov r11d, [r15 + BT_OFF_ARG1]
     mov [r15 + CPU_OFF_EIP], r11d
     mov [r15 + BT_OFF_ARG1], r10d
     mov qword ptr [r15 + BT_OFF_CO_INSN], 0
-    lea r11, [rip + bt_mem_slow]
+    lea r11, [rip + \fn]
     jmp bt_callout_tramp
-    .size bt_mem_slow_tramp, . - bt_mem_slow_tramp
-
-    .globl bt_mem_done_tramp
-    .type bt_mem_done_tramp, @function
-bt_mem_done_tramp:
-    mov [r15 + BT_OFF_ARG0], r11
-    mov r11d, [r15 + BT_OFF_ARG1]
-    mov [r15 + CPU_OFF_EIP], r11d
-    mov [r15 + BT_OFF_ARG1], r10d
-    mov qword ptr [r15 + BT_OFF_CO_INSN], 0
-    lea r11, [rip + bt_mem_done]
-    jmp bt_callout_tramp
-    .size bt_mem_done_tramp, . - bt_mem_done_tramp
+    .size \name, . - \name
+.endm
+    MEM_TRAMP bt_mem_slow_tramp, bt_mem_slow
+    MEM_TRAMP bt_mem_done_tramp, bt_mem_done
 
 /*
  * Every other callout (emit_common.c): R11 = its struct bt_co_site
