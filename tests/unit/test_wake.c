@@ -121,7 +121,7 @@ START_TEST(running_guest_gets_exact_ticks)
         __atomic_store_n(&vm.timer_kicked, 0, __ATOMIC_RELEASE);
         dev_timer_set(&t, dev_clock_ns() + 1000000);
         vm_run_timers(&vm);
-        for (int k = 0; k < 200 && !__atomic_load_n(&vm.timer_kicked, __ATOMIC_ACQUIRE); k++)
+        for (int k = 0; k < 2000 && !__atomic_load_n(&vm.timer_kicked, __ATOMIC_ACQUIRE); k++)
             sleep_us(100);
         ck_assert(__atomic_load_n(&vm.timer_kicked, __ATOMIC_ACQUIRE));
         vm_run_timers(&vm);
