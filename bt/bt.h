@@ -182,6 +182,7 @@ struct bt {
     /* translate.c's per-block scratch (one block is translated at a time) */
     struct dec_insn insns[BT_MAX_BLOCK_INSNS];
     uint32_t live_in[BT_MAX_BLOCK_INSNS]; /* arithmetic flags live before each */
+    uint32_t live_out[BT_MAX_BLOCK_INSNS]; /* and after each */
     struct bt_plan plan;
     struct bt_stats st;
     bool trace;

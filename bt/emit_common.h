@@ -78,6 +78,7 @@ struct bt_tctx {
     const struct dec_insn *d;     /* instruction being translated */
     int k;                        /* its index in the block */
     uint32_t live_in;             /* arithmetic flags live before it */
+    uint32_t live_out;            /* ... and after it */
     struct bt_co_rec *co_rec;     /* record of instruction co_k (callouts share it) */
     struct bt_co_rec *co_int;     /* sites of internal callouts (no record) */
     int co_k;

@@ -171,9 +171,22 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
          * VM and RF clear (SDM PUSHF). */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_KEEP));
-        and_mask(e, BT_R_KEEP_32, BT_R_KEEP_32, CPU_FL_HOSTLIVE);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
-        and_mask(e, BT_R_TMP0_32, BT_R_TMP0_32, ~(CPU_FL_HOSTLIVE | CPU_FL_VM | CPU_FL_RF));
+        if (t->live_out & CPU_FL_ARITH) {
+            /* The guest reads the flags again: merge without touching them. */
+            and_mask(e, BT_R_KEEP_32, BT_R_KEEP_32, CPU_FL_HOSTLIVE);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
+            and_mask(e, BT_R_TMP0_32, BT_R_TMP0_32, ~(CPU_FL_HOSTLIVE | CPU_FL_VM | CPU_FL_RF));
+        } else {
+            /* They are in R13 now and dead after this instruction (the
+             * next writes them first, a POPF say): plain ANDs, and the
+             * push below needs no flag save either. DF is not an
+             * arithmetic flag: AND leaves it. */
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_KEEP_32), bt_i((int32_t)CPU_FL_HOSTLIVE));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32),
+                   bt_i((int32_t)~(CPU_FL_HOSTLIVE | CPU_FL_VM | CPU_FL_RF)));
+            t->live_in = 0;
+        }
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_KEEP_32),
                bt_m(BT_R_KEEP, BT_R_TMP0, 1, 0, 0));
         bt_emit_push(t, 4, bt_r(BT_R_KEEP_32));

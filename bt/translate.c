@@ -280,7 +280,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
 {
     uint64_t t0 = now_ns();
     struct dec_insn *insns = bt->insns;
-    uint32_t *live_in = bt->live_in;
+    uint32_t *live_in = bt->live_in, *live_out = bt->live_out;
     int n = 0;
     enum dec_mode mode = (key & BT_KEY_CODE32) ? DEC_MODE_32 : DEC_MODE_16;
     uint32_t pc = eip;
@@ -357,6 +357,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     /* Backward flag liveness from what the successors need. */
     uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0);
     for (int k = n - 1; k >= 0; k--) {
+        live_out[k] = live;
         if (bt_emit_kind(&insns[k]) == BT_EMIT_CALLOUT)
             live = CPU_FL_ARITH; /* it may exit (HLT, a fault, ...): the guest sees every flag */
         else
@@ -413,6 +414,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.d = &insns[k];
             t.k = k;
             t.live_in = live_in[k];
+            t.live_out = live_out[k];
             t.direct_mem = plan->direct_mem[k];
             t.mem_slot = plan->mem_slot[k];
             t.direct_stack = plan->direct_stack[k];

@@ -73,6 +73,12 @@ static void check_push_pop(void)
     __asm__ volatile("pushfl\n\tpushl $0xcd7\n\tpopfl\n\tpushl $0x2\n\tpopfl\n\tpushfl\n\tpopl ss_v0\n\tpopfl"
                      : : : "memory", "cc");
     expect("popf_clear", "eflags", 0x2, ss_v0 & 0xfd7);
+    /* PUSHF with the flags still read after it (ADC takes CF): btvm keeps
+     * them intact only then (bt/emit_vif.c). */
+    uint32_t sum = 0;
+    __asm__ volatile("stc\n\tpushfl\n\tadcl $0, %0\n\tpopl ss_v0" : "+r"(sum) : : "memory", "cc");
+    expect("pushf_cf_live", "adc", 1, sum);
+    expect("pushf_cf_live", "eflags.cf", 1, ss_v0 & 1);
 }
 
 static void check_pusha(void)
