@@ -83,35 +83,17 @@ RUN_SYSTEMS=""
 for sys in $SYSTEMS; do
     case $sys in
     btvm-bt) [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)" ;;
-    qemu-tcg)
-        if ! command -v "$QEMU" >/dev/null 2>&1; then
-            bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"
-            continue
-        fi ;;
+    qemu-tcg) bench_qemu_present || continue ;;
     *) bench_die "unknown system '$sys' in DISK_BENCH_SYSTEMS (btvm-bt, qemu-tcg)" ;;
     esac
     RUN_SYSTEMS="$RUN_SYSTEMS $sys"
 done
-for ((i = 1; i <= BENCH_RUNS; i++)); do
-    for sys in $RUN_SYSTEMS; do
-        case $sys in
-        btvm-bt) boot_once btvm btvm-bt "$i" ;;
-        qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
-        esac
-    done
-    bench_note "disk: run $i of $BENCH_RUNS done ($RUN_SYSTEMS )"
-done
+bench_rounds disk
 rm -f "$IMG"
 echo "workload,system,median_s,min_s,max_s,runs,median_mb_s" >"$BENCH_CSV.tmp"
 for sys in $SYSTEMS; do
-    awk -v sys="$sys" '$2 == sys { print $3 }' "$SAMPLES" | sort -g |
-        awk -v sys="$sys" -v mib="$MIB" '
-            { t[NR] = $1 }
-            END {
-                if (NR == 0) exit
-                m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-                printf "disk_read_64m,%s,%.6f,%.6f,%.6f,%d,%.1f\n", sys, m, t[1], t[NR], NR, mib / m
-            }' >>"$BENCH_CSV.tmp"
+    bench_sample_row "$SAMPLES" disk_read_64m "$sys" |
+        awk -F, -v mib="$MIB" '{ printf "%s,%.1f\n", $0, mib / $3 }' >>"$BENCH_CSV.tmp"
 done
 bench_csv_end
 echo

@@ -80,38 +80,19 @@ for sys in $SYSTEMS; do
             bench_note "SKIP btvm-bt rows: this btvm boots no firmware yet (no -bios in 'btvm run --help')"
             continue
         fi ;;
-    qemu-tcg)
-        if ! command -v "$QEMU" >/dev/null 2>&1; then
-            bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"
-            continue
-        fi ;;
+    qemu-tcg) bench_qemu_present || continue ;;
     *) bench_die "unknown system '$sys' in FWBOOT_BENCH_SYSTEMS (btvm-bt, qemu-tcg)" ;;
     esac
     RUN_SYSTEMS="$RUN_SYSTEMS $sys"
 done
-for ((i = 1; i <= BENCH_RUNS; i++)); do
-    for sys in $RUN_SYSTEMS; do
-        case $sys in
-        btvm-bt) boot_once btvm btvm-bt "$i" ;;
-        qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
-        esac
-    done
-    bench_note "fwboot: run $i of $BENCH_RUNS done ($RUN_SYSTEMS )"
-done
+bench_rounds fwboot
 for sys in $RUN_SYSTEMS; do
     grep -q "^fw_post $sys " "$SAMPLES" ||
         bench_note "no fw_post row for $sys: no 'Booting from' line on its serial port (SeaBIOS's serial console off?)"
 done
 for wl in $ROWS; do
     for sys in $SYSTEMS; do
-        awk -v wl="$wl" -v sys="$sys" '$1 == wl && $2 == sys { print $3 }' "$SAMPLES" | sort -g |
-            awk -v wl="$wl" -v sys="$sys" '
-                { t[NR] = $1 }
-                END {
-                    if (NR == 0) exit
-                    m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-                    printf "%s,%s,%.6f,%.6f,%.6f,%d\n", wl, sys, m, t[1], t[NR], NR
-                }' >>"$BENCH_CSV.tmp"
+        bench_sample_row "$SAMPLES" "$wl" "$sys" >>"$BENCH_CSV.tmp"
     done
 done
 bench_csv_end

@@ -135,3 +135,43 @@ bench_kvm_usable() {
     fi
     [ "$BENCH_KVM_OK" -eq 0 ]
 }
+
+# bench_rounds <name>: BENCH_RUNS rounds over $RUN_SYSTEMS, one boot of each
+# system per round (interleaved: load drifting on this shared host weighs
+# on every system alike). The workload defines boot_once <emu> <system>
+# <round> (and native_once <round> when it has a native system).
+bench_rounds() {
+    local i sys
+    for ((i = 1; i <= BENCH_RUNS; i++)); do
+        for sys in $RUN_SYSTEMS; do
+            case $sys in
+            btvm-bt) boot_once btvm btvm-bt "$i" ;;
+            qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
+            native) native_once "$i" ;;
+            *) boot_once "$sys" "$sys" "$i" ;;
+            esac
+        done
+        bench_note "$1: run $i of $BENCH_RUNS done ($RUN_SYSTEMS )"
+    done
+}
+
+# bench_qemu_present: true when $QEMU runs here, else a SKIP note.
+bench_qemu_present() {
+    command -v "$QEMU" >/dev/null 2>&1 && return 0
+    bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"
+    return 1
+}
+
+# bench_sample_row <samples> <workload> <system>: the CSV row
+# "workload,system,median,min,max,runs" of the "workload system seconds"
+# lines in samples; nothing when there are none.
+bench_sample_row() {
+    awk -v wl="$2" -v sys="$3" '$1 == wl && $2 == sys { print $3 }' "$1" | sort -g |
+        awk -v wl="$2" -v sys="$3" '
+            { t[NR] = $1 }
+            END {
+                if (NR == 0) exit
+                m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+                printf "%s,%s,%.6f,%.6f,%.6f,%d\n", wl, sys, m, t[1], t[NR], NR
+            }'
+}

@@ -116,11 +116,7 @@ for sys in $SYSTEMS; do
     btvm-ref)
         [ -x "${BTVM_REF:-}" ] || bench_die "btvm-ref needs BTVM_REF=<an older btvm binary>" ;;
     btvm-kvm) ;;
-    qemu-tcg)
-        if ! command -v "$QEMU" >/dev/null 2>&1; then
-            bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"
-            continue
-        fi ;;
+    qemu-tcg) bench_qemu_present || continue ;;
     native)
         mkdir -p "$NATIVE_BIN"
         [ -e "$NATIVE_BIN/true" ] || "$NATIVE_BB" --install -s "$(pwd)/$NATIVE_BIN" ||
@@ -131,29 +127,11 @@ for sys in $SYSTEMS; do
     esac
     RUN_SYSTEMS="$RUN_SYSTEMS $sys"
 done
-for ((i = 1; i <= BENCH_RUNS; i++)); do
-    for sys in $RUN_SYSTEMS; do
-        case $sys in
-        btvm-bt) boot_once btvm btvm-bt "$i" ;;
-        btvm-ref) boot_once btvm-ref btvm-ref "$i" ;;
-        btvm-kvm) boot_once btvm-kvm btvm-kvm "$i" ;;
-        qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
-        native) native_once "$i" ;;
-        esac
-    done
-    bench_note "linux: run $i of $BENCH_RUNS done ($RUN_SYSTEMS )"
-done
+bench_rounds linux
 # Rows in a fixed order: workload, then system as listed.
 for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
     for sys in $SYSTEMS; do
-        awk -v wl="$wl" -v sys="$sys" '$1 == wl && $2 == sys { print $3 }' "$SAMPLES" | sort -g |
-            awk -v wl="$wl" -v sys="$sys" '
-                { t[NR] = $1 }
-                END {
-                    if (NR == 0) exit
-                    m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-                    printf "%s,%s,%.6f,%.6f,%.6f,%d\n", wl, sys, m, t[1], t[NR], NR
-                }' >>"$BENCH_CSV.tmp"
+        bench_sample_row "$SAMPLES" "$wl" "$sys" >>"$BENCH_CSV.tmp"
     done
 done
 bench_csv_end

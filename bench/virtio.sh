@@ -111,24 +111,12 @@ RUN_SYSTEMS=""
 for sys in $SYSTEMS; do
     case $sys in
     btvm-bt) [ -x "$BTVM" ] || bench_die "$BTVM is missing (run 'make all' first)" ;;
-    qemu-tcg)
-        if ! command -v "$QEMU" >/dev/null 2>&1; then
-            bench_note "SKIP qemu-tcg rows: $QEMU not found (apt-get install qemu-system-x86)"
-            continue
-        fi ;;
+    qemu-tcg) bench_qemu_present || continue ;;
     *) bench_die "unknown system '$sys' in VIRTIO_BENCH_SYSTEMS (btvm-bt, qemu-tcg)" ;;
     esac
     RUN_SYSTEMS="$RUN_SYSTEMS $sys"
 done
-for ((i = 1; i <= BENCH_RUNS; i++)); do
-    for sys in $RUN_SYSTEMS; do
-        case $sys in
-        btvm-bt) boot_once btvm btvm-bt "$i" ;;
-        qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
-        esac
-    done
-    bench_note "virtio: run $i of $BENCH_RUNS done ($RUN_SYSTEMS )"
-done
+bench_rounds virtio
 rm -f "$ROOT" "$BENCH_OUT/virtio-vdb.img" "$BENCH_OUT/virtio-sda.img"
 echo "workload,system,median_s,min_s,max_s,runs,median_rate,rate_unit" >"$BENCH_CSV.tmp"
 for wl in $ROWS; do
@@ -138,14 +126,9 @@ for wl in $ROWS; do
     *_4k) amount=$READS unit=IOPS ;;
     esac
     for sys in $SYSTEMS; do
-        awk -v wl="$wl" -v sys="$sys" '$1 == wl && $2 == sys { print $3 }' "$SAMPLES" | sort -g |
-            awk -v wl="$wl" -v sys="$sys" -v n="$amount" -v unit="$unit" '
-                { t[NR] = $1 }
-                END {
-                    if (NR == 0) exit
-                    m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-                    printf "%s,%s,%.6f,%.6f,%.6f,%d,%.1f,%s\n", wl, sys, m, t[1], t[NR], NR, n / m, unit
-                }' >>"$BENCH_CSV.tmp"
+        bench_sample_row "$SAMPLES" "$wl" "$sys" |
+            awk -F, -v n="$amount" -v unit="$unit" '{ printf "%s,%.1f,%s\n", $0, n / $3, unit }' \
+            >>"$BENCH_CSV.tmp"
     done
 done
 bench_csv_end
