@@ -7,6 +7,9 @@
 #   boot_to_prompt_wall  host wall time from launch to init running the
 #                        command script (VMs only)
 #   sha256_32m md5_32m gzip1_16m shloop_100k forkexec_300 dd_bs1_200k
+#   dynexec_20           20 warm starts of a dynamically linked glibc
+#                        program (coreutils:i386 `true`; on the host the
+#                        same binary with the host's i386 glibc)
 #                        timed inside the guest (adjtimex, microseconds) on
 #                        data made from /dev/urandom in tmpfs beforehand
 # One boot yields one sample of every row; BENCH_RUNS boots per system.
@@ -28,12 +31,13 @@ SYSTEMS=${LINUX_BENCH_SYSTEMS:-btvm-bt qemu-tcg native}
 NATIVE_BB=$LINUX_DIR/native/busybox
 NATIVE_BIN=$LINUX_DIR/native/bin
 csv=$BENCH_OUT/linux.csv
-WORKLOADS="sha256_32m md5_32m gzip1_16m shloop_100k forkexec_300 dd_bs1_200k"
+WORKLOADS="sha256_32m md5_32m gzip1_16m shloop_100k forkexec_300 dd_bs1_200k dynexec_20"
 
 # The commands, for guest and host alike: $T is a tmpfs folder, $B holds
-# busybox's applet links. Busybox date has no %N; adjtimex shows µs.
+# busybox's applet links, $D the dynamically linked program. Busybox date
+# has no %N; adjtimex shows µs.
 script() {
-    printf 'T=%s; B=%s\n' "$1" "$2"
+    printf 'T=%s; B=%s; D=%s\n' "$1" "$2" "$3"
     cat <<'SH'
 now() { adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf "%d.%06d\n", s, u }'; }
 rep() { awk -v n="$1" -v a="$2" -v b="$3" -v ok="$4" 'BEGIN { printf "bench: %s %.6f %s\n", n, b - a, ok ? "ok" : "FAIL" }'; }
@@ -46,6 +50,7 @@ a=$(now); gzip -1 -c $T/d16 >/dev/null; s=$?; b=$(now); rep gzip1_16m $a $b $((s
 i=0; a=$(now); while [ $i -lt 100000 ]; do i=$((i + 1)); done; b=$(now); rep shloop_100k $a $b $((i == 100000))
 n=0; j=0; a=$(now); while [ $j -lt 300 ]; do $B/true && n=$((n + 1)); j=$((j + 1)); done; b=$(now); rep forkexec_300 $a $b $((n == 300))
 a=$(now); dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null; s=$?; b=$(now); rep dd_bs1_200k $a $b $((s == 0))
+$D/true; n=0; j=0; a=$(now); while [ $j -lt 20 ]; do $D/true && n=$((n + 1)); j=$((j + 1)); done; b=$(now); rep dynexec_20 $a $b $((n == 20))
 rm -f $T/d32 $T/d16
 SH
 }
@@ -95,7 +100,7 @@ boot_once() {
 native_once() {
     local log="$BENCH_OUT/logs/linux-native-$1.log" t
     t=$(mktemp -d "${LINUX_BENCH_TMP:-/dev/shm}/btvm-bench.XXXXXX") || bench_die "native: no tmp folder"
-    env -i PATH="$(pwd)/$NATIVE_BIN" "$NATIVE_BB" sh -c "$(script "$t" "$(pwd)/$NATIVE_BIN")" >"$log" 2>&1
+    env -i PATH="$(pwd)/$NATIVE_BIN" "$NATIVE_BB" sh -c "$(script "$t" "$(pwd)/$NATIVE_BIN" "$(pwd)/$LINUX_DIR/native/dyn")" >"$log" 2>&1
     rm -rf "$t"
     parse_log native "$log"
 }
@@ -104,7 +109,7 @@ bench_csv_begin "$csv" '^bench: '
 for f in "$LINUX_KERNEL" "$LINUX_INITRD" "$NATIVE_BB"; do
     [ -e "$f" ] || bench_die "$f is missing (run 'make linux' first)"
 done
-APPEND=$(linux_cmdline "$(script /tmp /bin)" quiet)
+APPEND=$(linux_cmdline "$(script /tmp /bin /usr/lib/btvm-dyn)" quiet)
 # Check every system first; then run them interleaved (run 1 of each, run 2
 # of each, ...), so that load on this shared host drifting during the
 # bench weighs on every system alike and the ratios stay fair.

@@ -1,7 +1,10 @@
 /*
  * bt/blocks.c — block records and the directory that finds them.
  *
- * Blocks are found by (guest EIP, mode key, CS base) in a hash table and
+ * Blocks are found by (guest EIP, mode key, CS base) in a hash table, or
+ * for user-mode flat code by (guest-physical address, mode key) so that
+ * one translation serves every linear address the code is mapped at
+ * (bt_key_shared), and
  * are also listed per guest-physical page, so a write to a code page can
  * drop them (their entries become jumps to a "stale" stub: tombstones).
  * Why a file of its own, below everything but encoding: the run-time
@@ -37,9 +40,15 @@ uint32_t bt_mode_key(const struct cpu *c)
     return k;
 }
 
-static inline uint32_t hash(uint32_t eip, uint32_t key)
+static inline uint32_t hash(uint64_t lpc, uint32_t key)
 {
-    return (eip * 0x9E3779B1u) ^ (key * 0x85EBCA6Bu);
+    return ((uint32_t)lpc * 0x9E3779B1u) ^ ((uint32_t)(lpc >> 32) * 0xC2B2AE35u) ^ (key * 0x85EBCA6Bu);
+}
+
+/* What a block at linear cs_base + eip, code page ppage, is found by. */
+static inline uint64_t lookup_pc(uint32_t eip, uint32_t key, uint32_t cs_base, uint64_t ppage)
+{
+    return bt_key_shared(key) ? (ppage << 12) | ((cs_base + eip) & 0xFFFu) : eip;
 }
 
 /* ppage: the guest-physical page EIP's code is on now. A block whose last
@@ -48,8 +57,9 @@ static inline uint32_t hash(uint32_t eip, uint32_t key)
 struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
                            uint64_t ppage)
 {
-    for (struct bt_block *b = bt->hash[(hash(eip, key) >> 16) & bt->hash_mask]; b; b = b->hnext) {
-        if (b->eip != eip || b->key != key || b->cs_base != cs_base || !b->valid ||
+    uint64_t lpc = lookup_pc(eip, key, cs_base, ppage);
+    for (struct bt_block *b = bt->hash[(hash(lpc, key) >> 16) & bt->hash_mask]; b; b = b->hnext) {
+        if (b->lpc != lpc || b->key != key || b->cs_base != cs_base || !b->valid ||
             b->phys_page != ppage)
             continue;
         if (b->phys_page2 != b->phys_page &&
@@ -71,7 +81,8 @@ struct bt_block *bt_block_alloc(struct bt *bt)
 
 void bt_insert(struct bt *bt, struct bt_block *blk)
 {
-    uint32_t h = (hash(blk->eip, blk->key) >> 16) & bt->hash_mask;
+    blk->lpc = lookup_pc(blk->eip, blk->key, blk->cs_base, blk->phys_page);
+    uint32_t h = (hash(blk->lpc, blk->key) >> 16) & bt->hash_mask;
     blk->hnext = bt->hash[h];
     bt->hash[h] = blk;
     blk->valid = true;
@@ -96,7 +107,7 @@ static void tombstone(struct bt *bt, struct bt_block *b)
         return;
     b->valid = false;
     /* Out of the lookup hash, so dead blocks do not lengthen its chains. */
-    for (struct bt_block **l = &bt->hash[(hash(b->eip, b->key) >> 16) & bt->hash_mask]; *l; l = &(*l)->hnext)
+    for (struct bt_block **l = &bt->hash[(hash(b->lpc, b->key) >> 16) & bt->hash_mask]; *l; l = &(*l)->hnext)
         if (*l == b) {
             *l = b->hnext;
             break;
@@ -150,7 +161,7 @@ struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *pc)
 {
     for (size_t i = 0; i < bt->pool_used; i++) {
         struct bt_block *b = &bt->blocks_pool[i];
-        if (b->valid && pc >= b->host && pc < b->host + b->host_len)
+        if (b->valid && pc >= b->code && pc < b->code + b->host_len)
             return b;
     }
     return NULL;

@@ -70,6 +70,26 @@ enum bt_exit {
 
 static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 
+/*
+ * Blocks of user-mode 32-bit flat code with paging are found by the
+ * guest-physical address of their first byte and run at any linear
+ * address (docs/translation.md §8b): every EIP they need comes from the
+ * bt_vcpu vbase, the linear page of the running block's entry, plus an
+ * offset. ASLR maps the same library pages at different addresses in each
+ * process; their translations are reused. Other blocks are found by EIP
+ * and carry their EIPs as constants (vbase is 0 while they run).
+ */
+static inline bool bt_key_shared(uint32_t key)
+{
+    return (key & (BT_KEY_PG | BT_KEY_CODE32 | BT_KEY_NONFLAT | BT_KEY_REAL | BT_KEY_V86 | BT_KEY_CPL)) ==
+           (BT_KEY_PG | BT_KEY_CODE32 | 3u);
+}
+/* The vbase a block entered at linear cs_base + eip runs with. */
+static inline uint32_t bt_vbase(uint32_t key, uint32_t eip)
+{
+    return bt_key_shared(key) ? eip & ~0xFFFu : 0;
+}
+
 
 /* A decoded instruction kept for the callouts emitted for it. */
 /* A callout site in a block: what bt_site_tramp (enter.S) loads, so that
@@ -77,7 +97,7 @@ static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 struct bt_co_site {
     uint64_t fn;           /* int (*)(struct cpu *, const void *) */
     const void *insn;      /* &rec->d, or NULL for an internal callout */
-    uint32_t eip;          /* the guest instruction's EIP */
+    uint32_t eip;          /* the guest instruction's EIP - the block's vbase0 */
     uint32_t pad;          /* exit stubs: the exit reason (fn: the site) */
 };
 #define BT_CO_SITES 4
@@ -95,12 +115,17 @@ struct bt_co_rec {
 
 /* One translated block. */
 struct bt_block {
-    uint32_t eip;          /* guest linear EIP of the first instruction */
+    uint32_t eip;          /* guest linear EIP of the first instruction (when translated) */
     uint32_t key;          /* mode key (BT_KEY_*) */
+    uint64_t lpc;          /* what lookups match: the entry's guest-physical address
+                            * (bt_key_shared keys), else eip */
+    uint32_t vbase0;       /* bt_vbase at translation: record EIPs are relative to it */
     uint32_t cs_base;      /* code is at linear cs_base + eip */
     uint32_t phys_page;    /* guest-physical page of the first byte */
     uint32_t phys_page2;   /* second page if the block's last insn crosses, else same */
+    uint8_t *code;         /* the block's first byte in the code cache (map_host is relative to it) */
     uint8_t *host;         /* entry in the code cache */
+    uint8_t *ientry;       /* entry for indirect jumps (R8 = target EIP): sets vbase, then host */
     uint32_t host_len;
     uint16_t ninsn;
     struct bt_block *hnext;   /* hash chain */
@@ -148,7 +173,8 @@ struct bt_plan {
     bool direct_stack[BT_MAX_BLOCK_INSNS];
 };
 
-/* Inline indirect-branch table entry: tag = -((key << 32) | eip), so that
+/* Inline indirect-branch table entry: tag = -((key << 32) | eip) (the
+ * linear EIP, in any key), host = the block's ientry; so that
  * emitted code can test a hit without touching flags (emit_ctrl.c). */
 struct bt_ibtc_entry { uint64_t neg_tag; uint64_t host; };
 
@@ -223,11 +249,11 @@ struct bt_vcpu {
     uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* MMIO / page-crossing bounce */
     /* --- hot: BT_OFF_* from R15 --- */
     uint32_t exit_reason;   /* why the code cache returned to C (enum bt_exit) */
-    uint32_t insn_eip;      /* guest EIP of the instruction a callout serves */
+    uint32_t vbase;         /* the running block's EIP base (bt_key_shared; 0 otherwise) */
     uint32_t arg0;          /* callout immediate operand */
     uint32_t arg1;          /* callout linear address */
     uint32_t mem_bounce;    /* slow memory path used the bounce buffer */
-    uint32_t pad0;
+    uint32_t keep;          /* an indirect CALL's target across its push (emit_ctrl.c) */
     uint64_t mem_addend;    /* slow memory path result: host = linear + addend */
     uint64_t host_rsp;      /* host stack pointer at bt_enter */
     uint64_t exit_site;     /* host address of a patchable jump, 0 if none */

@@ -106,7 +106,8 @@ struct bt_co_site *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, u
     struct bt_co_site *r = new_site(t, false);
     if (!r)
         return NULL;
-    *r = (struct bt_co_site){ .fn = 0, .insn = (const void *)(uintptr_t)arg0, .eip = eip, .pad = reason };
+    *r = (struct bt_co_site){ .fn = 0, .insn = (const void *)(uintptr_t)arg0, .eip = bt_rel_eip(t, eip),
+                              .pad = reason };
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
     bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)(arg0 ? t->bt->tramp_tomb : t->bt->tramp_exit_site));
     return r;
@@ -132,7 +133,9 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
     struct bt_co_site *r = new_site(t, false);
     if (!r)
         return;
-    *r = (struct bt_co_site){ .fn = 0 /* not chainable */, .eip = target, .pad = reason };
+    /* Relative to the target's vbase: the jump to the stub set it. */
+    *r = (struct bt_co_site){ .fn = 0 /* not chainable */, .eip = target - bt_vbase(t->key, target),
+                              .pad = reason };
     if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
         t->sites[t->nsites].buf = (int8_t)b;
         t->sites[t->nsites].rel_at = rel_at;
@@ -160,19 +163,71 @@ void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip)
     exit_stub_reason(t, BT_OOL, at, stub, eip, BT_EXIT_SAFE);
 }
 
+/*
+ * Shared blocks: a direct jump to another linear page moves vbase to the
+ * target's page first (the target block's entry check and its EIPs read
+ * it), by the constant page distance, or to a constant for a target that
+ * is absolute (16-bit operand size wraps it at 64 KiB). Flag-free: the
+ * guest's flags may be live. Returns whether anything was emitted.
+ */
+static bool emit_vbase_for(struct bt_tctx *t, int b, uint32_t target)
+{
+    if (!t->shared)
+        return false;
+    struct bt_emit *e = t->e;
+    ZydisEncoderOperand slot = bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4);
+    if (t->target_abs) {
+        bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, slot, bt_i((int32_t)(target & ~0xFFFu)));
+        return true;
+    }
+    int32_t delta = (int32_t)((target & ~0xFFFu) - t->vbase0);
+    if (!delta)
+        return false;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3_32), slot);
+    bt_ins(e, b, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32), bt_m(BT_R_TMP3, ZYDIS_REGISTER_NONE, 0, delta, 0));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, slot, bt_r(BT_R_TMP3_32));
+    return true;
+}
+
+static bool needs_vbase(const struct bt_tctx *t, uint32_t target)
+{
+    return t->shared && (t->target_abs || (target & ~0xFFFu) != t->vbase0);
+}
+
 void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target)
 {
+    emit_vbase_for(t, b, target);
     int stub = bt_label(t->e);
     uint32_t at = bt_jmp_label(t->e, b, stub);
     exit_stub(t, b, at, stub, target);
 }
 
-uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
+void bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
 {
     int stub = bt_label(t->e);
+    if (needs_vbase(t, target)) {
+        /* Taken: out of line, vbase moved, then the chainable jump. */
+        int taken = bt_label(t->e);
+        bt_jcc_label(t->e, BT_MAIN, jcc, taken);
+        bt_bind(t->e, BT_OOL, taken);
+        emit_vbase_for(t, BT_OOL, target);
+        uint32_t at = bt_jmp_label(t->e, BT_OOL, stub);
+        exit_stub(t, BT_OOL, at, stub, target);
+        return;
+    }
     uint32_t at = bt_jcc_label(t->e, BT_MAIN, jcc, stub);
     exit_stub(t, BT_MAIN, at, stub, target);
-    return at;
+}
+
+ZydisEncoderOperand bt_emit_eip(struct bt_tctx *t, int b, ZydisRegister reg32, uint32_t eip)
+{
+    if (!t->shared)
+        return bt_i((int32_t)eip);
+    ZydisRegister reg64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg32);
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4));
+    bt_ins(t->e, b, ZYDIS_MNEMONIC_LEA, 2, bt_r(reg32),
+           bt_m(reg64, ZYDIS_REGISTER_NONE, 0, (int32_t)bt_rel_eip(t, eip), 0));
+    return bt_r(reg32);
 }
 
 /* --- callouts into C --- */
@@ -211,7 +266,7 @@ static void callout(struct bt_tctx *t, int b, uint64_t fn, bool with_insn)
     if (!s)
         return;
     struct bt_co_rec *r = with_insn ? t->co_rec : NULL;
-    *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : NULL, .eip = t->d->eip };
+    *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : NULL, .eip = bt_rel_eip(t, t->d->eip) };
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)s));
     bt_call_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_site);
 }

@@ -94,7 +94,16 @@ struct bt_tctx {
     bool direct_stack;            /* implicit stack access checked by a group check */
     bool mem_last_act;            /* the memory write being emitted ends the instruction */
     bool last;                    /* the instruction is the block's last (a jcc before it falls through) */
+    bool shared;                  /* bt_key_shared(key): EIPs come from the run-time vbase */
+    uint32_t vbase0;              /* bt_vbase of the block's entry at translation */
+    bool target_abs;              /* the next direct exit's target is absolute (16-bit operand size) */
 };
+
+/* A record's EIP: relative to the vbase the block runs with (bt/enter.S). */
+static inline uint32_t bt_rel_eip(const struct bt_tctx *t, uint32_t eip) { return eip - t->vbase0; }
+/* The guest EIP `eip` (as translated) at run time: an immediate, or in
+ * shared blocks reg32 = vbase + offset (flag-free). */
+ZydisEncoderOperand bt_emit_eip(struct bt_tctx *t, int b, ZydisRegister reg32, uint32_t eip);
 
 /* The shadow table emitted code uses: CPL 3 code uses the user view. */
 static inline int32_t bt_tlb_off(uint32_t key, bool wr)
@@ -125,7 +134,7 @@ void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred);
 /* Block exits. A direct exit is a chainable jmp rel32 to a stub that asks
  * the dispatcher for the target (and to patch the jump). */
 void bt_emit_exit_direct(struct bt_tctx *t, int b, uint32_t target);
-uint32_t bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target);
+void bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target);
 /* Leave to the dispatcher at eip for `reason` (enum bt_exit), unchained. */
 /* An exit through a record {site (0), arg0, eip, reason}: arg0 nonzero
  * also sets ARG0 to its low half (the tombstone's key). Returns the record

@@ -98,14 +98,15 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_jmp_label(e, BT_MAIN, miss);
     if (bt_here(e, BT_MAIN) - a != 8)
         bt_emit_fail(e, "indirect lookup: unexpected encoding length");
-    if (t->bt->count) {
-        /* ++ibtc_hits without touching flags (only with --stats). */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)(uintptr_t)&t->bt->st.ibtc_hits));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1), bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP1), bt_m(BT_R_TMP1, ZYDIS_REGISTER_NONE, 0, 1, 0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_r(BT_R_TMP1));
-    }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
+    if (t->bt->count) {
+        /* ++ibtc_hits without touching flags (only with --stats), in R9
+         * and R10: R8 (the target) goes on to the indirect entry. */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)(uintptr_t)&t->bt->st.ibtc_hits));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2), bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP2), bt_m(BT_R_TMP2, ZYDIS_REGISTER_NONE, 0, 1, 0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_r(BT_R_TMP2));
+    }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF + 8, 8));
 
     bt_bind(e, BT_OOL, miss);
@@ -125,6 +126,32 @@ static uint32_t branch_target(const struct bt_tctx *t)
     if (d->zi.operand_width == 16)
         tgt &= 0xFFFF;
     return tgt;
+}
+
+/* Exits to the branch target: one wrapped at 64 KiB is the same EIP
+ * wherever a shared block runs (emit_common.c, emit_vbase_for). */
+static void exit_to_target(struct bt_tctx *t, int b)
+{
+    t->target_abs = t->shared && t->d->zi.operand_width == 16;
+    bt_emit_exit_direct(t, b, branch_target(t));
+    t->target_abs = false;
+}
+
+static void jcc_to_target(struct bt_tctx *t, ZydisMnemonic jcc)
+{
+    t->target_abs = t->shared && t->d->zi.operand_width == 16;
+    bt_emit_jcc_exit(t, jcc, branch_target(t));
+    t->target_abs = false;
+}
+
+/* The return address a CALL pushes: R13 in shared blocks (it survives the
+ * push's slow path), an immediate otherwise. */
+static ZydisEncoderOperand return_address(struct bt_tctx *t, unsigned osz)
+{
+    ZydisEncoderOperand v = bt_emit_eip(t, BT_MAIN, BT_R_KEEP_32, next_eip(t));
+    if (osz == 2 && v.type == ZYDIS_OPERAND_TYPE_REGISTER)
+        v = bt_r(BT_R_KEEP_16);
+    return v;
 }
 
 /* Load the target of jmp/call r/m into R8D (memory forms go through the
@@ -184,7 +211,7 @@ static bool emit_loop16(struct bt_tctx *t)
     /* CX == 0 */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     if (m == ZYDIS_MNEMONIC_JCXZ)
-        bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+        exit_to_target(t, BT_MAIN);
     else
         bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
     /* CX != 0 (ECX already restored) */
@@ -196,7 +223,7 @@ static bool emit_loop16(struct bt_tctx *t)
             bt_emit_jcc_exit(t, ZYDIS_MNEMONIC_JNZ, next_eip(t));
         else if (m == ZYDIS_MNEMONIC_LOOPNE)
             bt_emit_jcc_exit(t, ZYDIS_MNEMONIC_JZ, next_eip(t));
-        bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+        exit_to_target(t, BT_MAIN);
     }
     return true;
 }
@@ -252,10 +279,20 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
 {
     struct bt_emit *e = t->e;
     int real = bt_label(e);
-    bt_emit_push(t, 4, bt_i((int32_t)next_eip(t)));
+    ZydisEncoderOperand ret = return_address(t, 4);
+    bt_emit_push(t, 4, ret);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX),
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, bt_exec_off(t->key) + (int32_t)((target >> 12) * 8), 8));
+    if (t->shared) {
+        /* The thunk's linear page: vbase's page + the translated distance. */
+        int32_t dpages = (int32_t)((target >> 12) - (t->vbase0 >> 12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, R(ECX),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4), bt_i(12));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_RCX, 8, bt_exec_off(t->key) + dpages * 8, 8));
+    } else {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, bt_exec_off(t->key) + (int32_t)((target >> 12) * 8), 8));
+    }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX),
            bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
     jrcxz_or_fail(t, real);
@@ -267,7 +304,7 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     jrcxz_or_fail(t, real);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_emit_adjust_esp(t, BT_R_ESP64, 4); /* the thunk's RET */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg), bt_i((int32_t)next_eip(t)));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg), ret);
     bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
     bt_bind(e, BT_OOL, real);
     bt_emit_exit_direct(t, BT_OOL, target);
@@ -282,7 +319,7 @@ bool bt_emit_control(struct bt_tctx *t)
     struct bt_emit *e = t->e;
     unsigned osz = d->zi.operand_width / 8;
     if (bt_is_jcc(d->zi.mnemonic)) {
-        bt_emit_jcc_exit(t, d->zi.mnemonic, branch_target(t));
+        jcc_to_target(t, d->zi.mnemonic);
         if (t->last) /* else the block goes on with the fall-through */
             bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
         return true;
@@ -292,7 +329,7 @@ bool bt_emit_control(struct bt_tctx *t)
         if (d->zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
             return false;
         if (d->ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-            bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+            exit_to_target(t, BT_MAIN);
         } else {
             load_indirect_target(t);
             bt_emit_exit_indirect(t, BT_R_TARGET_32);
@@ -309,13 +346,21 @@ bool bt_emit_control(struct bt_tctx *t)
                 emit_pc_thunk_call(t, reg, branch_target(t), ppage, bytes);
                 return true;
             }
-            bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
-            bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
+            bt_emit_push(t, osz, return_address(t, osz));
+            exit_to_target(t, BT_MAIN);
         } else {
             load_indirect_target(t);
-            /* R8 does not survive the push's slow path: keep it in R13. */
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_KEEP_32), bt_r(BT_R_TARGET_32));
-            bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
+            if (t->shared) {
+                /* R13 carries the return address through the push's slow
+                 * path; the target waits in the bt_vcpu. */
+                bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_KEEP, 4), bt_r(BT_R_TARGET_32));
+                bt_emit_push(t, osz, return_address(t, osz));
+                bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_KEEP_32), CPUM(BT_OFF_KEEP, 4));
+            } else {
+                /* R8 does not survive the push's slow path: keep it in R13. */
+                bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_KEEP_32), bt_r(BT_R_TARGET_32));
+                bt_emit_push(t, osz, bt_i((int32_t)next_eip(t)));
+            }
             bt_emit_exit_indirect(t, BT_R_KEEP_32);
         }
         return true;
@@ -333,7 +378,7 @@ bool bt_emit_control(struct bt_tctx *t)
     case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JCXZ: {
         if (d->zi.address_width == 16)
             return emit_loop16(t);
-        /* [67] loop/jecxz +5 ; jmp fallthrough ; jmp taken */
+        /* [67] loop/jecxz +5 ; jmp fall ; taken: exit ; fall: exit */
         ZydisEncoderRequest req;
         memset(&req, 0, sizeof(req));
         req.mnemonic = d->zi.mnemonic == ZYDIS_MNEMONIC_JCXZ ? ZYDIS_MNEMONIC_JECXZ : d->zi.mnemonic;
@@ -343,8 +388,13 @@ bool bt_emit_control(struct bt_tctx *t)
         req.operand_count = 1;
         req.operands[0] = bt_i(5);
         bt_enc(e, BT_MAIN, &req);
+        /* Not taken: a 5-byte jump to the fall-through exit (which may
+         * move vbase first, so it is not itself the 5 bytes skipped). */
+        int fall = bt_label(e);
+        bt_jmp_label(e, BT_MAIN, fall);
+        exit_to_target(t, BT_MAIN);
+        bt_bind(e, BT_MAIN, fall);
         bt_emit_exit_direct(t, BT_MAIN, next_eip(t));
-        bt_emit_exit_direct(t, BT_MAIN, branch_target(t));
         return true;
     }
     default:

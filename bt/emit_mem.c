@@ -379,7 +379,7 @@ slow_path:
     if (live)
         bt_emit_flags_restore(t, BT_OOL);
     /* bt_mem_slow_tramp (enter.S): ARG0 low, EIP high; ARG1 from R10. */
-    uint64_t eip_hi = (uint64_t)t->d->eip << 32;
+    uint64_t eip_hi = (uint64_t)bt_rel_eip(t, t->d->eip) << 32;
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL),
            bt_i((int64_t)(eip_hi | size | (wr ? 1u << 16 : 0) | (rd ? 1u << 17 : 0))));
     bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_mem_slow);
@@ -390,9 +390,9 @@ slow_path:
     bt_enc(e, BT_OOL, req);
     if (wr) {
         /* bt_mem_done may end the block after this instruction if the
-         * write is its last act (ARG0 = where to resume), else 0. */
+         * write is its last act (ARG0 = its length: resume after it), else 0. */
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL),
-               bt_i((int64_t)(eip_hi | (t->mem_last_act ? t->d->eip + t->d->len : 0))));
+               bt_i((int64_t)(eip_hi | (t->mem_last_act ? t->d->len : 0))));
         bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_mem_done);
     }
     bt_jmp_label(e, BT_OOL, after);

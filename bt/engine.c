@@ -84,7 +84,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
         raise(sig);
         return;
     }
-    int k = insn_of_pc(blk, (uint32_t)(pc - blk->host));
+    int k = insn_of_pc(blk, (uint32_t)(pc - blk->code));
     struct cpu *c = bt->cpu;
     greg_t *g = uc->uc_mcontext.gregs;
     c->regs[CPU_EAX] = (uint32_t)g[REG_RAX];
@@ -98,7 +98,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     c->eflags = (c->eflags & ~(uint32_t)CPU_FL_HOSTLIVE) | ((uint32_t)g[REG_EFL] & CPU_FL_HOSTLIVE);
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
-    c->eip = blk->map_eip[k];
+    c->eip = blk->map_eip[k] - blk->vbase0 + bt->vc->vbase;
     cpu_raise(c, fpe_vector(bt, si, pc), false, 0);
     bt->vc->exit_reason = BT_EXIT_CALLOUT;
     g[REG_R15] = (greg_t)(uintptr_t)c;
@@ -114,7 +114,8 @@ _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
 _Static_assert(offsetof(struct cpu, async_pending) == CPU_OFF_ASYNC, "async");
 _Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
 _Static_assert(BT_VC_OFF(exit_reason) == BT_OFF_EXIT, "exit");
-_Static_assert(BT_VC_OFF(insn_eip) == BT_OFF_INSN_EIP, "insn_eip");
+_Static_assert(BT_VC_OFF(vbase) == BT_OFF_VBASE, "vbase");
+_Static_assert(BT_VC_OFF(keep) == BT_OFF_KEEP, "keep");
 _Static_assert(BT_VC_OFF(arg0) == BT_OFF_ARG0, "arg0");
 _Static_assert(BT_VC_OFF(arg1) == BT_OFF_ARG1, "arg1");
 _Static_assert(BT_VC_OFF(mem_bounce) == BT_OFF_MEM_BOUNCE, "bounce flag");
@@ -332,8 +333,9 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             site = 0; /* a tombstone only forwards to the same kind of block */
         site_key = ~0u;
         if (site) {
-            /* A forward jump enters past the async check (translate.c). */
-            uint8_t *to = blk->host + ((site & BT_SITE_FWD) ? blk->fwd_off : 0);
+            /* A forward jump enters past the async check (translate.c); an
+             * inline cache through the indirect entry (R8 = EIP sets vbase). */
+            uint8_t *to = site_icache ? blk->ientry : blk->host + ((site & BT_SITE_FWD) ? blk->fwd_off : 0);
             site &= ~BT_SITE_FWD;
             int32_t rel = (int32_t)((int64_t)(uintptr_t)to - (int64_t)(site + 4));
             if (site_icache) {
@@ -351,6 +353,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         site_icache = false;
         bt->st.dispatches++;
         bt->vc->exit_site = 0;
+        bt->vc->vbase = bt_vbase(blk->key, c->eip);
         uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt, blk->phys_page));
         if (reason < BT_EXIT_KINDS)
             bt->st.exits[reason]++;
@@ -371,7 +374,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             struct bt_block *tb = tp < 0 ? NULL : bt_lookup(bt, c->eip, k2, c->seg_base[CPU_CS], (uint64_t)tp);
             if (tb && !(k2 & BT_KEY_NONFLAT)) { /* the inline table serves flat code (CS base 0) only */
                 struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
-                en->neg_tag = 0 - (((uint64_t)k2 << 32) | c->eip); en->host = (uint64_t)(uintptr_t)tb->host;
+                en->neg_tag = 0 - (((uint64_t)k2 << 32) | c->eip); en->host = (uint64_t)(uintptr_t)tb->ientry;
             }
             break;
         }

@@ -166,6 +166,11 @@ bt_callout_tramp:
     .size bt_callout_tramp, . - bt_callout_tramp
 
 /*
+ * Records and the trampolines below hold EIPs relative to the bt_vcpu
+ * vbase (0 but in blocks found by physical address, bt/bt.h
+ * bt_key_shared): each adds it with LEA (flags are the guest's). R9 is
+ * free at every one of them (C code clobbers it anyway).
+ *
  * The memory slow path's two callouts (emit_mem.c), compact: the block
  * sets only R11 = ARG0 in the low half and the guest EIP in the high half
  * (one MOV) and calls here; R10 holds the linear address. This fills
@@ -180,6 +185,8 @@ bt_callout_tramp:
 \name:
     mov [r15 + BT_OFF_ARG0], r11
     mov r11d, [r15 + BT_OFF_ARG1]
+    mov r9d, [r15 + BT_OFF_VBASE]
+    lea r11d, [r11 + r9]
     mov [r15 + CPU_OFF_EIP], r11d
     mov [r15 + BT_OFF_ARG1], r10d
     mov qword ptr [r15 + BT_OFF_CO_INSN], 0
@@ -201,6 +208,8 @@ bt_site_tramp:
     mov r10, [r11 + 8]
     mov [r15 + BT_OFF_CO_INSN], r10
     mov r10d, [r11 + 16]
+    mov r9d, [r15 + BT_OFF_VBASE]
+    lea r10d, [r10 + r9]
     mov [r15 + CPU_OFF_EIP], r10d
     mov r11, [r11]
     jmp bt_callout_tramp
@@ -217,6 +226,8 @@ bt_exit_site_tramp:
     mov r10, [r11]
     mov [r15 + BT_OFF_EXIT_SITE], r10
     mov r10d, [r11 + 16]
+    mov r9d, [r15 + BT_OFF_VBASE]
+    lea r10d, [r10 + r9]
     mov [r15 + CPU_OFF_EIP], r10d
     mov r10d, [r11 + 20]
     mov [r15 + BT_OFF_EXIT], r10d

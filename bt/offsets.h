@@ -21,10 +21,11 @@
  * before struct cpu: its hot fields sit at small negative offsets from R15
  * (disp8 like the CPU's own). bt/engine.c checks each one. */
 #define BT_OFF_EXIT        (-64)
-#define BT_OFF_INSN_EIP    (-60)
+#define BT_OFF_VBASE       (-60)
 #define BT_OFF_ARG0        (-56)
 #define BT_OFF_ARG1        (-52)
 #define BT_OFF_MEM_BOUNCE  (-48)
+#define BT_OFF_KEEP        (-44)
 #define BT_OFF_MEM_ADDEND  (-40)
 #define BT_OFF_HOST_RSP    (-32)
 #define BT_OFF_EXIT_SITE   (-24)

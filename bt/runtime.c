@@ -59,6 +59,7 @@ static int try_jump(struct bt *bt, struct cpu *c)
     if (!b)
         return BT_EXIT_CALLOUT;
     vc->exit_site = (uint64_t)(uintptr_t)b->host; /* the trampoline jumps here */
+    vc->vbase = bt_vbase(b->key, c->eip);
     vc->mem_addend = bt_fast_addend(bt, b->phys_page); /* with this R14 */
     bt->st.fast_transfers++;
     return BT_CO_JUMP;
@@ -124,6 +125,10 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
 {
     struct bt *bt = engine(c);
     uint64_t traced_writes = bt->mmu.stats.traced_writes;
+    /* A record serves its block wherever it runs (bt_key_shared): its
+     * d->eip is this run's, as the trampoline set cpu->eip. */
+    if (insn && ((const struct dec_insn *)insn)->eip != c->eip)
+        ((struct dec_insn *)insn)->eip = c->eip;
     int r = fn(c, insn);
     if (bt->mmu.device_written) {
         /* An MMIO write (an APIC or HPET timer armed): the ticker must
@@ -416,8 +421,9 @@ int bt_mem_done(struct cpu *c, const void *unused)
         bt->invalidated = false;
         if (vc->arg0) {
             /* The write was the instruction's last act: resume after it in
-             * the dispatcher, before any stale translation can run. */
-            c->eip = vc->arg0;
+             * the dispatcher, before any stale translation can run (ARG0 =
+             * its length; cpu->eip is its EIP, set by the trampoline). */
+            c->eip += vc->arg0;
             return BT_EXIT_CALLOUT;
         }
         /* More of the instruction follows (ESP update, the jump of a CALL):

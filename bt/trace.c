@@ -34,9 +34,9 @@ void bt_trace_block(struct bt *bt, const struct bt_block *blk, const struct dec_
             snprintf(buf, sizeof(buf), "(undefined)");
         fprintf(stderr, "  %08x  %-40s [%s]\n", d->eip, buf, dec_class_str(d->cls));
         uint32_t a = blk->map_host[k], b = blk->map_host[k + 1];
-        host_range(blk->host + a, b - a, (uint64_t)(uintptr_t)(blk->host + a));
+        host_range(blk->code + a, b - a, (uint64_t)(uintptr_t)(blk->code + a));
     }
     uint32_t tail = blk->map_host[n];
     fprintf(stderr, "  -- block exit and out-of-line paths --\n");
-    host_range(blk->host + tail, blk->host_len - tail, (uint64_t)(uintptr_t)(blk->host + tail));
+    host_range(blk->code + tail, blk->host_len - tail, (uint64_t)(uintptr_t)(blk->code + tail));
 }

@@ -220,10 +220,29 @@ static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
         bt_emit_fail(e, "block entry: unexpected encoding length");
 }
 
-static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, uint64_t ppage)
+/* The execute-table entry of the block's linear page (second: the next
+ * page): at a constant index, or in shared blocks at vbase's page, which
+ * RORX turns into the index (vbase is page-aligned; flag-free) in R11. */
+static ZydisEncoderOperand exec_entry(struct bt_emit *e, bool shared, int32_t exec_off, uint64_t vpn,
+                                      bool second)
 {
+    if (!shared)
+        return bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8);
+    if (!second)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, bt_r(BT_R_TMP3_32),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4), bt_i(12));
+    return bt_m(BT_R_CPU, BT_R_TMP3, 8, exec_off + (second ? 8 : 0), 8);
+}
+
+static void emit_page_term(struct bt_emit *e, bool shared, int32_t exec_off, uint64_t vpn, uint64_t ppage)
+{
+    /* (RCX is 0 before the second page's term: R11 is recomputed.) */
+    if (shared)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RORX, 3, bt_r(BT_R_TMP3_32),
+               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3),
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8));
+           shared ? bt_m(BT_R_CPU, BT_R_TMP3, 8, exec_off + (int32_t)(vpn * 8), 8)
+                  : bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3),
            bt_m(BT_R_TMP3, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_i(32));
@@ -233,7 +252,7 @@ static void emit_page_term(struct bt_emit *e, int32_t exec_off, uint64_t vpn, ui
            bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP3, 1, 0, 0));
 }
 
-static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t vpn,
+static void emit_entry(struct bt_emit *e, bool live, bool shared, int32_t exec_off, uint64_t vpn,
                        uint64_t ppage, int64_t vpn2, uint64_t ppage2, int async, int recheck, int fwd)
 {
     if (live) {
@@ -241,10 +260,10 @@ static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t 
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_ECX),
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
         if (exec_off >= 0)
-            emit_page_term(e, exec_off, vpn, ppage);
+            emit_page_term(e, shared, exec_off, shared ? 0 : vpn, ppage);
         emit_jrcxz_or_leave(e, exec_off >= 0 ? recheck : async);
         if (exec_off >= 0 && vpn2 >= 0) { /* RCX is 0 here */
-            emit_page_term(e, exec_off, (uint64_t)vpn2, ppage2);
+            emit_page_term(e, shared, exec_off, shared ? 1 : (uint64_t)vpn2, ppage2);
             emit_jrcxz_or_leave(e, recheck);
         }
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(BT_R_RCX_PARK));
@@ -257,13 +276,11 @@ static void emit_entry(struct bt_emit *e, bool live, int32_t exec_off, uint64_t 
         return;
     /* Forward jumps enter here: a tombstone can cover this compare too. */
     bt_bind(e, BT_MAIN, fwd);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, exec_entry(e, shared, exec_off, vpn, false),
            bt_i((int64_t)ppage + 1));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
     if (vpn2 >= 0) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn2 * 8), 8),
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, exec_entry(e, shared, exec_off, (uint64_t)vpn2, true),
                bt_i((int64_t)ppage2 + 1));
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
     }
@@ -374,7 +391,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             bt_cache_flush(bt);
             continue;
         }
-        struct bt_tctx t = { .bt = bt, .e = e, .blk = blk, .key = key };
+        struct bt_tctx t = { .bt = bt, .e = e, .blk = blk, .key = key, .shared = bt_key_shared(key),
+                             .vbase0 = bt_vbase(key, eip) };
         t.co_k = -1;
         blk->map_host = calloc((size_t)n + 1, sizeof(uint32_t));
         blk->map_eip = calloc((size_t)n + 1, sizeof(uint32_t));
@@ -385,11 +403,19 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
          * (paging on) if the code page's mapping is not the one this block
          * was translated from (see emit_entry). */
         int async = bt_label(e), recheck = bt_label(e), start = bt_label(e), fwd = bt_label(e);
+        if (t.shared) {
+            /* The indirect entry (inline caches, the indirect table): R8 =
+             * the target EIP, whose page is this run's vbase. */
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32),
+                   bt_m(BT_R_TARGET, ZYDIS_REGISTER_NONE, 0, -(int32_t)(eip & 0xFFFu), 0));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4),
+                   bt_r(BT_R_TMP3_32));
+        }
         bt_bind(e, BT_MAIN, start);
         uint32_t lin0 = cs_base + eip;
         uint32_t lin2 = (lin0 | 0xFFFu) + 1; /* the next page, if the last insn crosses */
         bool crosses = physn != phys0 >> 12;
-        emit_entry(e, live_in[0] != 0, pg ? bt_exec_off(key) : -1, lin0 >> 12, phys0 >> 12,
+        emit_entry(e, live_in[0] != 0, t.shared, pg ? bt_exec_off(key) : -1, lin0 >> 12, phys0 >> 12,
                    crosses ? (int64_t)(lin2 >> 12) : -1, physn, async, recheck, fwd);
         if (pg) {
             /* A code page not (or no longer) in the execute table: refill
@@ -458,7 +484,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         if (tr && t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
             t.sites[t.nsites].buf = BT_MAIN;
             t.sites[t.nsites].fwd = false;
-            t.sites[t.nsites].rel_at = 1;
+            t.sites[t.nsites].rel_at = (uint32_t)e->label[start].off + 1; /* the entry's jmp rel32 */
             t.sites[t.nsites].imm_at = 0;
             t.sites[t.nsites].patch = &tr->fn;
             t.nsites++;
@@ -484,13 +510,17 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
                 memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
         }
         blk->main_len = e->len[BT_MAIN];
-        blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - host);
+        blk->code = host;
+        blk->ientry = host;
+        blk->host = bt_placed(e, host, BT_MAIN, (uint32_t)e->label[start].off);
+        /* Both relative to the entry (blocks.c writes the tombstone there). */
+        blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - blk->host);
         blk->fwd_off = e->label[fwd].buf == BT_MAIN && !(key & BT_KEY_NONFLAT) ?
-                       (uint32_t)(bt_placed(e, host, BT_MAIN, (uint32_t)e->label[fwd].off) - host) : 0;
+                       (uint32_t)(bt_placed(e, host, BT_MAIN, (uint32_t)e->label[fwd].off) - blk->host) : 0;
         blk->eip = eip;
+        blk->vbase0 = t.vbase0;
         blk->key = key;
         blk->cs_base = cs_base;
-        blk->host = host;
         blk->host_len = bt_emit_size(e);
         blk->phys_lo = phys0;
         blk->phys_hi = physend;

@@ -1,0 +1,196 @@
+/*
+ * tests/unit/test_shared.c — translations found by guest-physical address
+ * and run at any linear address (bt_key_shared, docs/translation.md §8b):
+ * user-mode code mapped at two linear addresses, re-mapped between runs,
+ * and rewritten while inline caches still lead to its old translation.
+ * Through the real engine (tests/unit/bt_harness.h) at CPL 3 with paging.
+ * Each run ends with HLT, which at CPL 3 raises #GP(0): the frame on the
+ * ring-0 stack gives the EIP the guest saw.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bt/bt.h"
+#include "tests/unit/bt_harness.h"
+
+#define TSS    0x3000u
+#define ESP0   0x90000u
+#define HANDLR (BTH_CODE + 0x400u)
+#define PD     0x100000u
+#define PT     0x101000u
+#define CODEP  0x300000u /* two pages of code */
+#define CODEQ  0x308000u /* other code for the same linear page */
+#define LIN_X  0x200000u /* → CODEP */
+#define LIN_Y  0x2A5000u /* → CODEP as well */
+
+static struct bth H;
+static struct cpu saved;
+
+static void map(uint32_t lin, uint32_t phys)
+{
+    bth_wr32(&H, PT + 4 * (lin >> 12), phys | 7);
+}
+
+static void setup(void)
+{
+    bth_init(&H, 0);
+    bth_outer_ring(&H, TSS, ESP0, HANDLR);
+    bth_wr32(&H, PD, PT | 7);
+    for (uint32_t p = 0; p < 1024; p++)
+        bth_wr32(&H, PT + 4 * p, (p << 12) | 7);
+    map(LIN_X, CODEP);
+    map(LIN_X + 0x1000, CODEP + 0x1000);
+    map(LIN_Y, CODEP);
+    map(LIN_Y + 0x1000, CODEP + 0x1000);
+    H.c->cr0 |= CPU_CR0_PG;
+    H.c->cr3 = PD;
+    ck_assert_int_eq(smmu_cr_write(&H.bt->mmu), 0);
+    H.c->cpl = 3;
+    saved = *H.c;
+}
+
+static void teardown(void)
+{
+    bth_destroy(&H);
+}
+
+/* Run at CPL 3 from eip until the HLT's #GP; returns the EIP it saw. */
+static uint32_t run_at(uint32_t eip)
+{
+    memcpy(H.c->segs, saved.segs, sizeof(saved.segs));
+    memcpy(H.c->seg_base, saved.seg_base, sizeof(saved.seg_base));
+    H.c->cpl = 3;
+    H.c->eflags = saved.eflags;
+    H.c->halted = false;
+    H.c->regs[CPU_ESP] = BTH_STACK;
+    H.c->eip = eip;
+    bth_run_hlt(&H);
+    return bth_rd32(&H, ESP0 - 20);
+}
+
+/*
+ * Page 1:                              Page 2:
+ *   +0x00 call +0x40                     +0x1000 call +0x1005
+ *   +0x05 mov ebx, eax                   +0x1005 pop edx
+ *   +0x07 test ebx, ebx                  +0x1006 lea esi, [edx + 0x10]
+ *   +0x09 jnz +0x1000  (to page 2)       +0x1009 jmp esi
+ *   +0x0F hlt                            +0x1015 jmp +0x50 (back to page 1)
+ *   +0x40 mov eax, [esp] ; ret
+ *   +0x50 hlt
+ * EBX, EDX and ESI hold EIPs the CALLs pushed; the #GP frame the HLT's.
+ */
+static void put_two_pages(void)
+{
+    static const uint8_t p1[] = {
+        0xE8, 0x3B, 0x00, 0x00, 0x00, 0x89, 0xC3, 0x85, 0xDB,
+        0x0F, 0x85, 0xF1, 0x0F, 0x00, 0x00, 0xF4,
+    };
+    static const uint8_t f[] = { 0x8B, 0x04, 0x24, 0xC3 };
+    static const uint8_t p2[] = {
+        0xE8, 0x00, 0x00, 0x00, 0x00, 0x5A, 0x8D, 0x72, 0x10, 0xFF, 0xE6,
+    };
+    static const uint8_t back[] = { 0xE9, 0x36, 0xF0, 0xFF, 0xFF };
+    bth_put(&H, CODEP, p1, sizeof(p1));
+    bth_put(&H, CODEP + 0x40, f, sizeof(f));
+    H.vm.ram[CODEP + 0x50] = 0xF4;
+    bth_put(&H, CODEP + 0x1000, p2, sizeof(p2));
+    bth_put(&H, CODEP + 0x1015, back, sizeof(back));
+}
+
+static void check_run(uint32_t base)
+{
+    ck_assert_uint_eq(run_at(base), base + 0x50);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], base + 5);
+    ck_assert_uint_eq(H.c->regs[CPU_EDX], base + 0x1005);
+    ck_assert_uint_eq(H.c->regs[CPU_ESI], base + 0x1015);
+}
+
+START_TEST(two_addresses_one_translation)
+{
+    put_two_pages();
+    check_run(LIN_X);
+    uint64_t blocks = H.bt->st.blocks;
+    ck_assert_uint_ge(blocks, 6);
+    /* The same pages at another address: every EIP is the new one, and
+     * nothing is translated again (the #GP handler's block is reused too). */
+    check_run(LIN_Y);
+    ck_assert_uint_eq(H.bt->st.blocks, blocks);
+    check_run(LIN_X);
+    ck_assert_uint_eq(H.bt->st.blocks, blocks);
+}
+END_TEST
+
+/* Linear page 1 of X re-mapped to other code between runs: the new code
+ * runs (the old translation is not used for it), and mapped back, the old
+ * translation serves again. */
+START_TEST(remapped_between_runs)
+{
+    put_two_pages();
+    check_run(LIN_X);
+    /* CODEQ: mov ebx, 0x77 ; hlt */
+    static const uint8_t q[] = { 0xBB, 0x77, 0x00, 0x00, 0x00, 0xF4 };
+    bth_put(&H, CODEQ, q, sizeof(q));
+    map(LIN_X, CODEQ);
+    smmu_invlpg(&H.bt->mmu, LIN_X); /* as the guest's INVLPG after its PTE write */
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 5);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 0x77);
+    map(LIN_X, CODEP);
+    smmu_invlpg(&H.bt->mmu, LIN_X);
+    uint64_t blocks = H.bt->st.blocks;
+    check_run(LIN_X);
+    check_run(LIN_Y);
+    ck_assert_uint_eq(H.bt->st.blocks, blocks);
+}
+END_TEST
+
+/*
+ *   +0x00 call +0x40 ; +0x05 mov ebx, eax ; +0x07 hlt
+ *   +0x40 mov eax, 0x11 ; ret
+ * The RET's inline cache leads to the block at +5 through its indirect
+ * entry. That block is then rewritten (mov ebx, ecx): the next run meets
+ * its tombstone through the indirect entry and the dispatcher forwards
+ * the tombstone's jump to the new translation; the run after that must go
+ * the same way without leaving again (the forwarded jump is the entry's,
+ * not a byte of the indirect entry before it).
+ */
+START_TEST(tombstone_behind_indirect_entry)
+{
+    static const uint8_t code[] = { 0xE8, 0x3B, 0x00, 0x00, 0x00, 0x89, 0xC3, 0xF4 };
+    static const uint8_t f[] = { 0xB8, 0x11, 0x00, 0x00, 0x00, 0xC3 };
+    bth_put(&H, CODEP, code, sizeof(code));
+    bth_put(&H, CODEP + 0x40, f, sizeof(f));
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 0x11);
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7); /* fills the RET's inline cache */
+    ck_assert_uint_ge(H.bt->st.icache_fills, 1);
+    H.vm.ram[CODEP + 6] = 0xCB; /* mov ebx, ecx */
+    bt_invalidate_phys(H.bt, CODEP + 6, 1);
+    H.c->regs[CPU_ECX] = 0x22;
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 0x22);
+    uint64_t stale = H.bt->st.exits[BT_EXIT_STALE];
+    ck_assert_uint_ge(stale, 1);
+    H.c->regs[CPU_ECX] = 0x33;
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 0x33);
+    ck_assert_uint_eq(H.bt->st.exits[BT_EXIT_STALE], stale);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("shared");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, two_addresses_one_translation);
+    tcase_add_test(tc, remapped_between_runs);
+    tcase_add_test(tc, tombstone_behind_indirect_entry);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
