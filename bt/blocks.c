@@ -57,6 +57,8 @@ static inline uint64_t lookup_pc(uint32_t eip, uint32_t key, uint32_t cs_base, u
 struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
                            uint64_t ppage)
 {
+    if (bt_key_shareable(key) && ppage < bt->npages && bt->page_lin[ppage] == BT_PAGE_SHARED)
+        key |= BT_KEY_VSHARED;
     uint64_t lpc = lookup_pc(eip, key, cs_base, ppage);
     for (struct bt_block *b = bt->hash[(hash(lpc, key) >> 16) & bt->hash_mask]; b; b = b->hnext) {
         if (b->lpc != lpc || b->key != key || b->cs_base != cs_base || !b->valid ||
@@ -68,6 +70,22 @@ struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t c
         return b;
     }
     return NULL;
+}
+
+/* The key a new translation of user code at linear lin (on guest-physical
+ * page ppage) gets: shared once the page has run at a second linear page. */
+uint32_t bt_share_key(struct bt *bt, uint32_t key, uint32_t lin, uint64_t ppage)
+{
+    if (!bt_key_shareable(key) || ppage >= bt->npages)
+        return key;
+    uint32_t *pl = &bt->page_lin[ppage];
+    if (*pl == 0)
+        *pl = (lin >> 12) + 1;
+    else if (*pl != BT_PAGE_SHARED && *pl != (lin >> 12) + 1) {
+        *pl = BT_PAGE_SHARED;
+        bt->st.shared_pages++;
+    }
+    return *pl == BT_PAGE_SHARED ? key | BT_KEY_VSHARED : key;
 }
 
 struct bt_block *bt_block_alloc(struct bt *bt)

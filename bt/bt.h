@@ -67,22 +67,31 @@ enum bt_exit {
 #define BT_KEY_PG       0x80u /* paging on: block entries check their code page's mapping */
 #define BT_KEY_REAL     0x100u /* CR0.PE = 0: real-address mode (CPL 0) */
 #define BT_KEY_V86      0x200u /* EFLAGS.VM = 1: virtual-8086 mode (CPL 3) */
+/* Not a mode bit: the block is found by guest-physical address and runs at
+ * any linear address (bt_key_shared; bt_mode_key never sets it). */
+#define BT_KEY_VSHARED  0x400u
 
 static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 
 /*
- * Blocks of user-mode 32-bit flat code with paging are found by the
- * guest-physical address of their first byte and run at any linear
- * address (docs/translation.md §8b): every EIP they need comes from the
- * bt_vcpu vbase, the linear page of the running block's entry, plus an
- * offset. ASLR maps the same library pages at different addresses in each
- * process; their translations are reused. Other blocks are found by EIP
- * and carry their EIPs as constants (vbase is 0 while they run).
+ * User-mode 32-bit flat code with paging (bt_key_shareable) whose
+ * guest-physical page has run at two linear pages is translated "shared"
+ * (BT_KEY_VSHARED): found by the guest-physical address of its first byte,
+ * run at any linear address (docs/translation.md §8b). Every EIP such a
+ * block needs comes from the bt_vcpu vbase, the linear page of the running
+ * block's entry, plus an offset. ASLR maps the same library pages at
+ * different addresses in each process; their translations are reused.
+ * Other blocks are found by EIP and carry their EIPs as constants (they
+ * never read vbase).
  */
-static inline bool bt_key_shared(uint32_t key)
+static inline bool bt_key_shareable(uint32_t key)
 {
     return (key & (BT_KEY_PG | BT_KEY_CODE32 | BT_KEY_NONFLAT | BT_KEY_REAL | BT_KEY_V86 | BT_KEY_CPL)) ==
            (BT_KEY_PG | BT_KEY_CODE32 | 3u);
+}
+static inline bool bt_key_shared(uint32_t key)
+{
+    return (key & BT_KEY_VSHARED) != 0;
 }
 /* The vbase a block entered at linear cs_base + eip runs with. */
 static inline uint32_t bt_vbase(uint32_t key, uint32_t eip)
@@ -144,6 +153,7 @@ struct bt_block {
 };
 
 #define BT_EXIT_KINDS 9
+#define BT_PAGE_SHARED 0xFFFFFFFFu
 
 /* Counters (--stats), one field per entry of bt/stats.def. */
 struct bt_stats {
@@ -194,13 +204,17 @@ struct bt {
     uint64_t *pred_since;  /* per slot: when its budget was last refilled (ns) */
     uint32_t pred_direct[1024]; /* EIP + 1 of sites that miss too often to predict */
     uint8_t *tramp_exit, *tramp_callout, *tramp_light; /* reachable by rel32 from any block */
-    uint8_t *tramp_mem_slow, *tramp_mem_done, *tramp_site, *tramp_exit_site,
-            *tramp_tomb; /* the same (enter.S) */
+    /* the same (enter.S), [1]: the _vb variant for shared blocks */
+    uint8_t *tramp_mem_slow[2], *tramp_mem_done[2], *tramp_site[2], *tramp_exit_site[2], *tramp_tomb[2];
     uint8_t *tramp_cross[4];                           /* bt_cross2..16, by log2(size) - 1 */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
     struct bt_block **page_blocks; /* per guest-physical page lists */
+    /* Per guest-physical page: 0, the linear page number + 1 user code on
+     * it was first translated at, or BT_PAGE_SHARED once it ran at a second
+     * one (its user blocks are then translated shared, bt_key_shared). */
+    uint32_t *page_lin;
     uint64_t npages;
     struct bt_block *blocks_pool; /* bump-allocated block records */
     size_t pool_used, pool_cap;
@@ -277,6 +291,7 @@ void bt_free_co_recs(struct bt_co_rec *r);
 struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
                            uint64_t ppage);
 struct bt_block *bt_block_alloc(struct bt *bt);
+uint32_t bt_share_key(struct bt *bt, uint32_t key, uint32_t lin, uint64_t ppage);
 void bt_insert(struct bt *bt, struct bt_block *blk);
 void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
@@ -293,6 +308,11 @@ void bt_mem_done_tramp(void);
 void bt_site_tramp(void);
 void bt_exit_site_tramp(void);
 void bt_tomb_tramp(void);
+void bt_mem_slow_tramp_vb(void);
+void bt_mem_done_tramp_vb(void);
+void bt_site_tramp_vb(void);
+void bt_exit_site_tramp_vb(void);
+void bt_tomb_tramp_vb(void);
 void bt_cross2(void);
 void bt_cross4(void);
 void bt_cross8(void);

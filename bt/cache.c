@@ -44,9 +44,12 @@ static void reset_region(struct bt *bt)
     uint8_t *p = bt->cache;
     struct { uint8_t **slot; void (*fn)(void); } t[] = {
         { &bt->tramp_exit, bt_exit_tramp },         { &bt->tramp_callout, bt_callout_tramp },
-        { &bt->tramp_light, bt_light_tramp },       { &bt->tramp_mem_slow, bt_mem_slow_tramp },
-        { &bt->tramp_mem_done, bt_mem_done_tramp }, { &bt->tramp_site, bt_site_tramp },
-        { &bt->tramp_exit_site, bt_exit_site_tramp }, { &bt->tramp_tomb, bt_tomb_tramp },
+        { &bt->tramp_light, bt_light_tramp },
+        { &bt->tramp_mem_slow[0], bt_mem_slow_tramp }, { &bt->tramp_mem_slow[1], bt_mem_slow_tramp_vb },
+        { &bt->tramp_mem_done[0], bt_mem_done_tramp }, { &bt->tramp_mem_done[1], bt_mem_done_tramp_vb },
+        { &bt->tramp_site[0], bt_site_tramp },         { &bt->tramp_site[1], bt_site_tramp_vb },
+        { &bt->tramp_exit_site[0], bt_exit_site_tramp }, { &bt->tramp_exit_site[1], bt_exit_site_tramp_vb },
+        { &bt->tramp_tomb[0], bt_tomb_tramp },         { &bt->tramp_tomb[1], bt_tomb_tramp_vb },
         { &bt->tramp_cross[0], bt_cross2 },         { &bt->tramp_cross[1], bt_cross4 },
         { &bt->tramp_cross[2], bt_cross8 },         { &bt->tramp_cross[3], bt_cross16 },
     };
@@ -87,10 +90,11 @@ int bt_cache_init(struct bt *bt, size_t size)
     bt->hash = calloc(bt->hash_mask + 1, sizeof(*bt->hash));
     bt->npages = bt->vm->ram_size >> 12;
     bt->page_blocks = calloc(bt->npages + 1, sizeof(*bt->page_blocks));
+    bt->page_lin = calloc(bt->npages + 1, sizeof(*bt->page_lin));
     bt->pool_cap = POOL_BLOCKS;
     bt->blocks_pool = calloc(bt->pool_cap, sizeof(struct bt_block));
     bt->pred_since = calloc(BT_PRED_SLOTS, sizeof(*bt->pred_since));
-    if (!bt->hash || !bt->page_blocks || !bt->blocks_pool || !bt->pred_since)
+    if (!bt->hash || !bt->page_blocks || !bt->page_lin || !bt->blocks_pool || !bt->pred_since)
         return -ENOMEM;
     reset_region(bt);
     return 0;

@@ -109,7 +109,7 @@ struct bt_co_site *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, u
     *r = (struct bt_co_site){ .fn = 0, .insn = (const void *)(uintptr_t)arg0, .eip = bt_rel_eip(t, eip),
                               .pad = reason };
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
-    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)(arg0 ? t->bt->tramp_tomb : t->bt->tramp_exit_site));
+    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)(arg0 ? t->bt->tramp_tomb[t->shared] : t->bt->tramp_exit_site[t->shared]));
     return r;
 }
 
@@ -147,7 +147,7 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
         t->nsites++;
     }
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
-    bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit_site);
+    bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit_site[t->shared]);
 }
 
 static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
@@ -268,7 +268,7 @@ static void callout(struct bt_tctx *t, int b, uint64_t fn, bool with_insn)
     struct bt_co_rec *r = with_insn ? t->co_rec : NULL;
     *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : NULL, .eip = bt_rel_eip(t, t->d->eip) };
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)s));
-    bt_call_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_site);
+    bt_call_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_site[t->shared]);
 }
 
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)

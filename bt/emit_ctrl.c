@@ -47,9 +47,18 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
          * the host predicts (a RET to one caller, a call through a
          * pointer that does not change). LEA + JRCXZ compare the EIP.
          * Until the first run fills it (engine.c), both ways lead to the
-         * dispatcher; then a different target takes the table below. */
+         * dispatcher; then a different target takes the table below.
+         * Shared blocks compare the target's distance from vbase (NOT
+         * ECX = -vbase - 1), so a return within a library hits in every
+         * process, wherever ASLR put it. */
         int lookup = bt_label(e), first = bt_label(e);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(BT_R_TARGET, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
+        if (t->shared) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(ECX), CPUM(BT_OFF_VBASE, 4));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(ECX));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TARGET, 1, 0x7FFFFFFF, 0));
+        } else {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(BT_R_TARGET, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
+        }
         uint32_t eip_at = bt_here(e, BT_MAIN) - 4;
         bt_emit_jrcxz_skip8(e);
         uint32_t a0 = bt_here(e, BT_MAIN);
@@ -85,7 +94,8 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_TMP3_32), bt_r(BT_R_TARGET_16));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32), bt_m(BT_R_TMP3, BT_R_TMP3, 1, 0, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF, 8));
-    uint32_t key = t->key & ~BT_KEY_SAFE; /* targets are found by their normal key */
+    /* Targets are found by their mode key (shared or not). */
+    uint32_t key = t->key & ~(BT_KEY_SAFE | BT_KEY_VSHARED);
     if (key) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)((uint64_t)key << 32)));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP0, 1, 0, 0));

@@ -382,7 +382,7 @@ slow_path:
     uint64_t eip_hi = (uint64_t)bt_rel_eip(t, t->d->eip) << 32;
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL),
            bt_i((int64_t)(eip_hi | size | (wr ? 1u << 16 : 0) | (rd ? 1u << 17 : 0))));
-    bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_mem_slow);
+    bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_mem_slow[t->shared]);
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
@@ -393,7 +393,7 @@ slow_path:
          * write is its last act (ARG0 = its length: resume after it), else 0. */
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL),
                bt_i((int64_t)(eip_hi | (t->mem_last_act ? t->d->len : 0))));
-        bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_mem_done);
+        bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_mem_done[t->shared]);
     }
     bt_jmp_label(e, BT_OOL, after);
 }

@@ -331,16 +331,24 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         if (site && site_key != ~0u && blk->key != site_key)
             site = 0; /* a tombstone only forwards to the same kind of block */
+        /* A direct jump from a block that does not keep vbase must not
+         * lead into one that reads it (an inline cache goes through the
+         * indirect entry, which sets it). */
+        if (site && !site_icache && !(site & BT_SITE_VB) && bt_key_shared(blk->key))
+            site = 0;
         site_key = ~0u;
         if (site) {
             /* A forward jump enters past the async check (translate.c); an
              * inline cache through the indirect entry (R8 = EIP sets vbase). */
             uint8_t *to = site_icache ? blk->ientry : blk->host + ((site & BT_SITE_FWD) ? blk->fwd_off : 0);
-            site &= ~BT_SITE_FWD;
+            bool site_vb = site & BT_SITE_VB;
+            site &= ~(BT_SITE_FWD | BT_SITE_VB);
             int32_t rel = (int32_t)((int64_t)(uintptr_t)to - (int64_t)(site + 4));
             if (site_icache) {
-                /* The EIP the cache now holds, then its jump. */
-                int32_t neg = (int32_t)(0u - c->eip);
+                /* The EIP the cache now holds, then its jump. A shared
+                 * block's holds 1 - (EIP - its vbase); vbase is still the
+                 * jumping block's here (emit_ctrl.c). */
+                int32_t neg = site_vb ? (int32_t)(1u - (c->eip - bt->vc->vbase)) : (int32_t)(0u - c->eip);
                 int32_t to_table = BT_ICACHE_MISS_BACK; /* rel32 → the byte after the jump */
                 memcpy((void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK), &neg, 4);
                 memcpy((void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK), &to_table, 4);
@@ -530,6 +538,7 @@ static void bt_destroy(struct vm *vm)
     free(bt->hash);
     free(bt->pred_since);
     free(bt->page_blocks);
+    free(bt->page_lin);
     smmu_destroy(&bt->mmu);
     free(bt->em.buf[0]);
     free(bt->em.buf[1]);

@@ -166,11 +166,20 @@ bt_callout_tramp:
     .size bt_callout_tramp, . - bt_callout_tramp
 
 /*
- * Records and the trampolines below hold EIPs relative to the bt_vcpu
- * vbase (0 but in blocks found by physical address, bt/bt.h
- * bt_key_shared): each adds it with LEA (flags are the guest's). R9 is
- * free at every one of them (C code clobbers it anyway).
- *
+ * Records and the trampolines below hold guest EIPs. In blocks found by
+ * physical address (bt/bt.h bt_key_shared) they are relative to the
+ * bt_vcpu vbase, and the _vb variants add it with LEA (the guest's flags
+ * are live) into R9, which is free at every one of them (C code clobbers
+ * it anyway). Other blocks hold absolute EIPs and use the plain ones.
+ */
+.macro ADD_VBASE reg32, reg64, vb
+.if \vb
+    mov r9d, [r15 + BT_OFF_VBASE]
+    lea \reg32, [\reg64 + r9]
+.endif
+.endm
+
+/*
  * The memory slow path's two callouts (emit_mem.c), compact: the block
  * sets only R11 = ARG0 in the low half and the guest EIP in the high half
  * (one MOV) and calls here; R10 holds the linear address. This fills
@@ -179,14 +188,13 @@ bt_callout_tramp:
  * and goes on as bt_callout_tramp with the C function in R11. About 30
  * bytes less per call site.
  */
-.macro MEM_TRAMP name, fn
+.macro MEM_TRAMP name, fn, vb
     .globl \name
     .type \name, @function
 \name:
     mov [r15 + BT_OFF_ARG0], r11
     mov r11d, [r15 + BT_OFF_ARG1]
-    mov r9d, [r15 + BT_OFF_VBASE]
-    lea r11d, [r11 + r9]
+    ADD_VBASE r11d, r11, \vb
     mov [r15 + CPU_OFF_EIP], r11d
     mov [r15 + BT_OFF_ARG1], r10d
     mov qword ptr [r15 + BT_OFF_CO_INSN], 0
@@ -194,55 +202,67 @@ bt_callout_tramp:
     jmp bt_callout_tramp
     .size \name, . - \name
 .endm
-    MEM_TRAMP bt_mem_slow_tramp, bt_mem_slow
-    MEM_TRAMP bt_mem_done_tramp, bt_mem_done
+    MEM_TRAMP bt_mem_slow_tramp, bt_mem_slow, 0
+    MEM_TRAMP bt_mem_done_tramp, bt_mem_done, 0
+    MEM_TRAMP bt_mem_slow_tramp_vb, bt_mem_slow, 1
+    MEM_TRAMP bt_mem_done_tramp_vb, bt_mem_done, 1
 
 /*
  * Every other callout (emit_common.c): R11 = its struct bt_co_site
  * {fn, insn, eip}. R10 is free here: a callout never keeps it (the C
  * code clobbers it). Moves only: the guest's flags are live in RFLAGS.
  */
-    .globl bt_site_tramp
-    .type bt_site_tramp, @function
-bt_site_tramp:
+.macro SITE_TRAMP name, vb
+    .globl \name
+    .type \name, @function
+\name:
     mov r10, [r11 + 8]
     mov [r15 + BT_OFF_CO_INSN], r10
     mov r10d, [r11 + 16]
-    mov r9d, [r15 + BT_OFF_VBASE]
-    lea r10d, [r10 + r9]
+    ADD_VBASE r10d, r10, \vb
     mov [r15 + CPU_OFF_EIP], r10d
     mov r11, [r11]
     jmp bt_callout_tramp
-    .size bt_site_tramp, . - bt_site_tramp
+    .size \name, . - \name
+.endm
+    SITE_TRAMP bt_site_tramp, 0
+    SITE_TRAMP bt_site_tramp_vb, 1
 
 /*
  * A chainable block exit (emit_common.c, exit_stub_reason): R11 = its
  * record {site, -, eip, reason} (struct bt_co_site). R10 is scratch at an
  * exit. Moves only, then the usual exit.
  */
-    .globl bt_exit_site_tramp
-    .type bt_exit_site_tramp, @function
-bt_exit_site_tramp:
+.macro EXIT_SITE_TRAMP name, vb
+    .globl \name
+    .type \name, @function
+\name:
     mov r10, [r11]
     mov [r15 + BT_OFF_EXIT_SITE], r10
     mov r10d, [r11 + 16]
-    mov r9d, [r15 + BT_OFF_VBASE]
-    lea r10d, [r10 + r9]
+    ADD_VBASE r10d, r10, \vb
     mov [r15 + CPU_OFF_EIP], r10d
     mov r10d, [r11 + 20]
     mov [r15 + BT_OFF_EXIT], r10d
     jmp bt_exit_tramp
-    .size bt_exit_site_tramp, . - bt_exit_site_tramp
+    .size \name, . - \name
+.endm
+    EXIT_SITE_TRAMP bt_exit_site_tramp, 0
+    EXIT_SITE_TRAMP bt_exit_site_tramp_vb, 1
 
 /* A block's tombstone (translate.c): the same, with ARG0 = the block's key
  * from the record's insn field. */
-    .globl bt_tomb_tramp
-    .type bt_tomb_tramp, @function
-bt_tomb_tramp:
+.macro TOMB_TRAMP name, next
+    .globl \name
+    .type \name, @function
+\name:
     mov r10d, [r11 + 8]
     mov [r15 + BT_OFF_ARG0], r10d
-    jmp bt_exit_site_tramp
-    .size bt_tomb_tramp, . - bt_tomb_tramp
+    jmp \next
+    .size \name, . - \name
+.endm
+    TOMB_TRAMP bt_tomb_tramp, bt_exit_site_tramp
+    TOMB_TRAMP bt_tomb_tramp_vb, bt_exit_site_tramp_vb
 
 /*
  * The exact page-crossing test of a misaligned access (emit_mem.c,

@@ -45,6 +45,9 @@
  * (target EIP above the jump's own): the dispatcher chains it to the
  * target's fwd_off entry, past the async check (translate.c). */
 #define BT_SITE_FWD (1ull << 63)
+/* Set in a site address in a shared block (bt/bt.h bt_key_shared), which
+ * keeps vbase; only those may chain to a shared block (engine.c). */
+#define BT_SITE_VB (1ull << 62)
 
 #define BT_ICACHE_EIP_BACK 18
 #define BT_ICACHE_MISS_BACK 8

@@ -384,6 +384,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         live_in[k] = live;
     }
 
+    /* User code whose page already ran at another linear page: shared. */
+    key = bt_share_key(bt, key, cs_base + eip, phys0 >> 12);
     struct bt_emit *e = &bt->em;
     for (int attempt = 0; attempt < 2; attempt++) {
         struct bt_block *blk = bt_block_alloc(bt);
@@ -503,7 +505,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         bt_emit_place(e, host);
         for (int s = 0; s < t.nsites; s++) {
             uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at) |
-                            (t.sites[s].fwd ? BT_SITE_FWD : 0);
+                            (t.sites[s].fwd ? BT_SITE_FWD : 0) | (t.shared ? BT_SITE_VB : 0);
             if (t.sites[s].patch)
                 *t.sites[s].patch = site;
             else
@@ -528,6 +530,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         blk->phys_page2 = (uint32_t)physn;
         bt_insert(bt, blk);
         bt->st.blocks++;
+        bt->st.shared_blocks += t.shared;
         bt->st.insns += (uint64_t)k;
         bt->st.cache_bytes += blk->host_len;
         bt->st.translate_ns += now_ns() - t0;

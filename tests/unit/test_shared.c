@@ -1,8 +1,10 @@
 /*
  * tests/unit/test_shared.c — translations found by guest-physical address
  * and run at any linear address (bt_key_shared, docs/translation.md §8b):
- * user-mode code mapped at two linear addresses, re-mapped between runs,
- * and rewritten while inline caches still lead to its old translation.
+ * user-mode code run at one linear address keeps plain translations; run
+ * at a second, its pages are translated shared, and those serve every
+ * address after; re-mapped between runs; rewritten while inline caches
+ * still lead to its old translation.
  * Through the real engine (tests/unit/bt_harness.h) at CPL 3 with paging.
  * Each run ends with HLT, which at CPL 3 raises #GP(0): the frame on the
  * ring-0 stack gives the EIP the guest saw.
@@ -107,17 +109,37 @@ static void check_run(uint32_t base)
     ck_assert_uint_eq(H.c->regs[CPU_ESI], base + 0x1015);
 }
 
-START_TEST(two_addresses_one_translation)
+#define LIN_Z 0x3F0000u /* a third address */
+
+START_TEST(one_address_stays_plain)
 {
     put_two_pages();
     check_run(LIN_X);
     uint64_t blocks = H.bt->st.blocks;
     ck_assert_uint_ge(blocks, 6);
-    /* The same pages at another address: every EIP is the new one, and
-     * nothing is translated again (the #GP handler's block is reused too). */
-    check_run(LIN_Y);
-    ck_assert_uint_eq(H.bt->st.blocks, blocks);
     check_run(LIN_X);
+    ck_assert_uint_eq(H.bt->st.blocks, blocks);
+    ck_assert_uint_eq(H.bt->st.shared_pages, 0);
+    ck_assert_uint_eq(H.bt->st.shared_blocks, 0);
+}
+END_TEST
+
+START_TEST(two_addresses_one_translation)
+{
+    put_two_pages();
+    map(LIN_Z, CODEP);
+    map(LIN_Z + 0x1000, CODEP + 0x1000);
+    check_run(LIN_X);
+    /* The same pages at another address: both pages become shared and
+     * their code is translated once more, for every address after. */
+    check_run(LIN_Y);
+    ck_assert_uint_eq(H.bt->st.shared_pages, 2);
+    ck_assert_uint_ge(H.bt->st.shared_blocks, 5);
+    uint64_t blocks = H.bt->st.blocks;
+    /* Every EIP is the run's own, and nothing is translated again. */
+    check_run(LIN_X);
+    check_run(LIN_Z);
+    check_run(LIN_Y);
     ck_assert_uint_eq(H.bt->st.blocks, blocks);
 }
 END_TEST
@@ -129,6 +151,7 @@ START_TEST(remapped_between_runs)
 {
     put_two_pages();
     check_run(LIN_X);
+    check_run(LIN_Y);
     /* CODEQ: mov ebx, 0x77 ; hlt */
     static const uint8_t q[] = { 0xBB, 0x77, 0x00, 0x00, 0x00, 0xF4 };
     bth_put(&H, CODEQ, q, sizeof(q));
@@ -161,7 +184,9 @@ START_TEST(tombstone_behind_indirect_entry)
     static const uint8_t f[] = { 0xB8, 0x11, 0x00, 0x00, 0x00, 0xC3 };
     bth_put(&H, CODEP, code, sizeof(code));
     bth_put(&H, CODEP + 0x40, f, sizeof(f));
-    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7);
+    ck_assert_uint_eq(run_at(LIN_Y), LIN_Y + 7); /* plain */
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7); /* shared from here */
+    ck_assert_uint_ge(H.bt->st.shared_blocks, 2);
     ck_assert_uint_eq(H.c->regs[CPU_EBX], 0x11);
     ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7); /* fills the RET's inline cache */
     ck_assert_uint_ge(H.bt->st.icache_fills, 1);
@@ -184,6 +209,7 @@ int main(void)
     Suite *s = suite_create("shared");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, one_address_stays_plain);
     tcase_add_test(tc, two_addresses_one_translation);
     tcase_add_test(tc, remapped_between_runs);
     tcase_add_test(tc, tombstone_behind_indirect_entry);
