@@ -15,7 +15,8 @@
 # One boot yields one sample of every row; BENCH_RUNS boots per system.
 # LINUX_BENCH_SYSTEMS picks systems (default "btvm-bt qemu-tcg native");
 # "btvm-ref" runs the binary BTVM_REF (an older build) beside btvm-bt, for
-# before/after comparisons in one interleaved run.
+# before/after comparisons in one interleaved run. LINUX_BENCH_APPEND adds
+# kernel parameters to the VMs' command line.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.." || exit 1
@@ -109,7 +110,8 @@ bench_csv_begin "$csv" '^bench: '
 for f in "$LINUX_KERNEL" "$LINUX_INITRD" "$NATIVE_BB"; do
     [ -e "$f" ] || bench_die "$f is missing (run 'make linux' first)"
 done
-APPEND=$(linux_cmdline "$(script /tmp /bin /usr/lib/btvm-dyn)" quiet)
+# LINUX_BENCH_APPEND adds kernel parameters (e.g. norandmaps: ASLR off).
+APPEND=$(linux_cmdline "$(script /tmp /bin /usr/lib/btvm-dyn)" "quiet${LINUX_BENCH_APPEND:+ $LINUX_BENCH_APPEND}")
 # Check every system first; then run them interleaved (run 1 of each, run 2
 # of each, ...), so that load on this shared host drifting during the
 # bench weighs on every system alike and the ratios stay fair.

@@ -81,11 +81,17 @@ uint32_t bt_share_key(struct bt *bt, uint32_t key, uint32_t lin, uint64_t ppage)
     uint32_t *pl = &bt->page_lin[ppage];
     if (*pl == 0)
         *pl = (lin >> 12) + 1;
-    else if (*pl != BT_PAGE_SHARED && *pl != (lin >> 12) + 1) {
-        *pl = BT_PAGE_SHARED;
+    else if (*pl != (lin >> 12) + 1)
+        bt_share_page(bt, ppage);
+    return *pl == BT_PAGE_SHARED ? key | BT_KEY_VSHARED : key;
+}
+
+void bt_share_page(struct bt *bt, uint64_t ppage)
+{
+    if (ppage < bt->npages && bt->page_lin[ppage] != BT_PAGE_SHARED) {
+        bt->page_lin[ppage] = BT_PAGE_SHARED;
         bt->st.shared_pages++;
     }
-    return *pl == BT_PAGE_SHARED ? key | BT_KEY_VSHARED : key;
 }
 
 struct bt_block *bt_block_alloc(struct bt *bt)

@@ -292,6 +292,8 @@ struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t c
                            uint64_t ppage);
 struct bt_block *bt_block_alloc(struct bt *bt);
 uint32_t bt_share_key(struct bt *bt, uint32_t key, uint32_t lin, uint64_t ppage);
+/* From now on, user code on this guest-physical page is translated shared. */
+void bt_share_page(struct bt *bt, uint64_t ppage);
 void bt_insert(struct bt *bt, struct bt_block *blk);
 void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);

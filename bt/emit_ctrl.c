@@ -238,6 +238,13 @@ static bool emit_loop16(struct bt_tctx *t)
     return true;
 }
 
+/* "mov reg, [esp] ; ret": 8B /r with ModRM mod=00 rm=100 (SIB), SIB 0x24
+ * = [esp], reg not ESP; then C3. */
+static bool pc_thunk_bytes(const uint8_t *b)
+{
+    return b[0] == 0x8B && (b[1] & 0xC7) == 0x04 && b[2] == 0x24 && b[3] == 0xC3 && (b[1] >> 3 & 7) != 4;
+}
+
 /*
  * i386 position-independent code learns its own address by calling a thunk
  * "mov reg, [esp] ; ret" (GCC's __x86.get_pc_thunk.*), from everywhere. The
@@ -262,8 +269,7 @@ static ZydisRegister pc_thunk(struct bt_tctx *t, uint32_t target, uint64_t *ppag
         return ZYDIS_REGISTER_NONE; /* not run yet: no guess, no fill */
     *ppage = ex - 1;
     const uint8_t *b = vm->ram + (*ppage << 12) + (target & 0xFFF);
-    /* 8B /r with ModRM mod=00 rm=100 (SIB), SIB 0x24 = [esp]; then C3. */
-    if (b[0] != 0x8B || (b[1] & 0xC7) != 0x04 || b[2] != 0x24 || b[3] != 0xC3 || (b[1] >> 3 & 7) == 4)
+    if (!pc_thunk_bytes(b))
         return ZYDIS_REGISTER_NONE;
     memcpy(bytes, b, 4);
     static const ZydisRegister regs[8] = {

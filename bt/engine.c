@@ -242,6 +242,25 @@ static bool delivery_failed(struct bt *bt, struct vm_exit *ex, int r)
     return false;
 }
 
+/* The way in from a plain block's direct jump (which does not keep vbase)
+ * into the shared block blk at eip: "mov dword [r15 + vbase], page ; jmp
+ * entry", in the cache. A plain block runs at one linear address, so its
+ * target's page is a constant. NULL when the cache is full (no chain). */
+static uint8_t *vbase_stub(struct bt *bt, struct bt_block *blk, uint32_t eip, bool fwd)
+{
+    struct bt_emit *e = &bt->em;
+    bt_emit_reset(e);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4),
+           bt_i((int32_t)bt_vbase(blk->key, eip)));
+    bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)(blk->host + (fwd ? blk->fwd_off : 0)));
+    uint8_t *at = e->failed ? NULL : bt_cache_alloc(bt, bt_emit_size(e));
+    if (!at)
+        return NULL;
+    bt_emit_place(e, at);
+    bt->st.vbase_stubs++;
+    return at;
+}
+
 static void bt_run(struct vm *vm, struct vm_exit *ex)
 {
     struct bt *bt = vm->engine_priv;
@@ -315,6 +334,11 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             cpu_raise(c, CPU_VEC_PF, true, bt->mmu.pf_err);
             continue;
         }
+        /* A shared block runs at many linear addresses, so what it chains
+         * to must too: a direct jump or inline cache from one makes its
+         * target's page shared (the same library, as a rule). */
+        if (site && (site & BT_SITE_VB) && bt_key_shareable(key))
+            bt_share_page(bt, (uint64_t)ppage);
         struct bt_block *blk = bt_lookup(bt, c->eip, key, c->seg_base[CPU_CS], (uint64_t)ppage);
         if (!blk) {
             blk = bt_translate(bt, c->eip, key);
@@ -331,16 +355,18 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         }
         if (site && site_key != ~0u && blk->key != site_key)
             site = 0; /* a tombstone only forwards to the same kind of block */
-        /* A direct jump from a block that does not keep vbase must not
-         * lead into one that reads it (an inline cache goes through the
-         * indirect entry, which sets it). */
-        if (site && !site_icache && !(site & BT_SITE_VB) && bt_key_shared(blk->key))
+        /* A direct jump from a block that does not keep vbase into one that
+         * reads it goes through a stub that sets it (an inline cache goes
+         * through the indirect entry, which sets it from R8). */
+        uint8_t *via = NULL;
+        if (site && !site_icache && !(site & BT_SITE_VB) && bt_key_shared(blk->key) &&
+            !(via = vbase_stub(bt, blk, c->eip, (site & BT_SITE_FWD) != 0)))
             site = 0;
         site_key = ~0u;
         if (site) {
             /* A forward jump enters past the async check (translate.c); an
              * inline cache through the indirect entry (R8 = EIP sets vbase). */
-            uint8_t *to = site_icache ? blk->ientry : blk->host + ((site & BT_SITE_FWD) ? blk->fwd_off : 0);
+            uint8_t *to = via ? via : site_icache ? blk->ientry : blk->host + ((site & BT_SITE_FWD) ? blk->fwd_off : 0);
             bool site_vb = site & BT_SITE_VB;
             site &= ~(BT_SITE_FWD | BT_SITE_VB);
             int32_t rel = (int32_t)((int64_t)(uintptr_t)to - (int64_t)(site + 4));

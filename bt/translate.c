@@ -384,7 +384,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         live_in[k] = live;
     }
 
-    /* User code whose page already ran at another linear page: shared. */
+    /* User code whose page already ran at another linear page is
+     * translated shared. */
     key = bt_share_key(bt, key, cs_base + eip, phys0 >> 12);
     struct bt_emit *e = &bt->em;
     for (int attempt = 0; attempt < 2; attempt++) {

@@ -79,7 +79,7 @@ static uint32_t run_at(uint32_t eip)
  *   +0x07 test ebx, ebx                  +0x1006 lea esi, [edx + 0x10]
  *   +0x09 jnz +0x1000  (to page 2)       +0x1009 jmp esi
  *   +0x0F hlt                            +0x1015 jmp +0x50 (back to page 1)
- *   +0x40 mov eax, [esp] ; ret
+ *   +0x40 mov eax, [esp + 0] ; ret   (not a PC thunk: disp8)
  *   +0x50 hlt
  * EBX, EDX and ESI hold EIPs the CALLs pushed; the #GP frame the HLT's.
  */
@@ -89,7 +89,7 @@ static void put_two_pages(void)
         0xE8, 0x3B, 0x00, 0x00, 0x00, 0x89, 0xC3, 0x85, 0xDB,
         0x0F, 0x85, 0xF1, 0x0F, 0x00, 0x00, 0xF4,
     };
-    static const uint8_t f[] = { 0x8B, 0x04, 0x24, 0xC3 };
+    static const uint8_t f[] = { 0x8B, 0x44, 0x24, 0x00, 0xC3 };
     static const uint8_t p2[] = {
         0xE8, 0x00, 0x00, 0x00, 0x00, 0x5A, 0x8D, 0x72, 0x10, 0xFF, 0xE6,
     };
@@ -204,6 +204,50 @@ START_TEST(tombstone_behind_indirect_entry)
 }
 END_TEST
 
+/*
+ *   +0x00   jmp +0x1000                 +0x1000 call +0x1040
+ *                                       +0x1005 hlt
+ *                                       +0x1040 mov ebx, [esp] ; ret
+ * Page 2 runs at Y and X first (shared), page 1 at X only (plain). The
+ * second run from X takes page 1's chained jump into page 2's shared
+ * block, through a stub that sets vbase (a plain block does not keep it):
+ * EBX is the return address of that run's CALL. Then a shared block that
+ * jumps back to page 1 (+0x1005: jmp +0x50 ; +0x50: hlt) makes page 1
+ * shared: what shared code chains to must run at any address too.
+ */
+START_TEST(plain_into_shared_and_back)
+{
+    static const uint8_t p1[] = { 0xE9, 0xFB, 0x0F, 0x00, 0x00 };
+    static const uint8_t p2[] = { 0xE8, 0x3B, 0x00, 0x00, 0x00, 0xF4 };
+    static const uint8_t thunk[] = { 0x8B, 0x1C, 0x24, 0xC3 };
+    static const uint8_t back[] = { 0xE9, 0x46, 0xF0, 0xFF, 0xFF };
+    bth_put(&H, CODEP, p1, sizeof(p1));
+    H.vm.ram[CODEP + 0x50] = 0xF4;
+    bth_put(&H, CODEP + 0x1000, p2, sizeof(p2));
+    bth_put(&H, CODEP + 0x1040, thunk, sizeof(thunk));
+    ck_assert_uint_eq(run_at(LIN_Y + 0x1000), LIN_Y + 0x1005);
+    ck_assert_uint_eq(run_at(LIN_X + 0x1000), LIN_X + 0x1005);
+    ck_assert_uint_eq(H.bt->st.shared_pages, 1);
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 0x1005);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], LIN_X + 0x1005);
+    ck_assert_uint_eq(H.bt->st.shared_pages, 1);
+    ck_assert_uint_ge(H.bt->st.shared_blocks, 1);
+    uint64_t blocks = H.bt->st.blocks;
+    H.c->regs[CPU_EBX] = 0;
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 0x1005);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], LIN_X + 0x1005);
+    ck_assert_uint_ge(H.bt->st.vbase_stubs, 1);
+    ck_assert_uint_eq(H.bt->st.blocks, blocks);
+
+    bth_put(&H, CODEP + 0x1005, back, sizeof(back));
+    bt_invalidate_phys(H.bt, CODEP + 0x1005, sizeof(back));
+    ck_assert_uint_eq(run_at(LIN_X), LIN_X + 0x50);
+    ck_assert_uint_eq(H.bt->st.shared_pages, 2);
+    ck_assert_uint_eq(run_at(LIN_Y), LIN_Y + 0x50);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], LIN_Y + 0x1005);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shared");
@@ -213,6 +257,7 @@ int main(void)
     tcase_add_test(tc, two_addresses_one_translation);
     tcase_add_test(tc, remapped_between_runs);
     tcase_add_test(tc, tombstone_behind_indirect_entry);
+    tcase_add_test(tc, plain_into_shared_and_back);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
