@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bt/offsets.h"
+#include "bt/runtime.h"
 #include "vm/vm.h"
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
@@ -120,11 +121,11 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF + 8, 8));
 
     bt_bind(e, BT_OOL, miss);
-    /* Not an inline cache to fill (a callout may have left a block there). */
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
-    bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+    /* Fill the table in a callout, which goes on in the target's block
+     * (or leaves for the dispatcher): never returns here. */
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_ARG0, 4), bt_r(BT_R_TARGET_32));
+    bt_emit_internal_callout(t, BT_OOL, bt_indirect_miss);
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_UD2, 0);
 }
 
 static uint32_t next_eip(const struct bt_tctx *t) { return t->d->eip + t->d->len; }

@@ -334,10 +334,11 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             cpu_raise(c, CPU_VEC_PF, true, bt->mmu.pf_err);
             continue;
         }
-        /* A shared block runs at many linear addresses, so what it chains
-         * to must too: a direct jump or inline cache from one makes its
-         * target's page shared (the same library, as a rule). */
-        if (site && (site & BT_SITE_VB) && bt_key_shareable(key))
+        /* A shared block runs at many linear addresses, so what its direct
+         * jumps chain to must too: they make their target's page shared
+         * (the same library, as a rule). Not its inline caches: a RET goes
+         * back to any module (from the vDSO into a static program). */
+        if (site && (site & BT_SITE_VB) && !site_icache && bt_key_shareable(key))
             bt_share_page(bt, (uint64_t)ppage);
         struct bt_block *blk = bt_lookup(bt, c->eip, key, c->seg_base[CPU_CS], (uint64_t)ppage);
         if (!blk) {
@@ -370,12 +371,18 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             bool site_vb = site & BT_SITE_VB;
             site &= ~(BT_SITE_FWD | BT_SITE_VB);
             int32_t rel = (int32_t)((int64_t)(uintptr_t)to - (int64_t)(site + 4));
-            if (site_icache) {
+            int32_t to_table = BT_ICACHE_MISS_BACK; /* rel32 → the byte after the jump */
+            if (site_icache && site_vb && !bt_key_shared(blk->key)) {
+                /* A shared block's cache compares the target's distance from
+                 * its vbase, which a plain target (valid at one address)
+                 * cannot promise: both ways go to the table (absolute tags). */
+                memcpy((void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK), &to_table, 4);
+                rel = 0; /* the table lookup follows the jump */
+            } else if (site_icache) {
                 /* The EIP the cache now holds, then its jump. A shared
                  * block's holds 1 - (EIP - its vbase); vbase is still the
                  * jumping block's here (emit_ctrl.c). */
                 int32_t neg = site_vb ? (int32_t)(1u - (c->eip - bt->vc->vbase)) : (int32_t)(0u - c->eip);
-                int32_t to_table = BT_ICACHE_MISS_BACK; /* rel32 → the byte after the jump */
                 memcpy((void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK), &neg, 4);
                 memcpy((void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK), &to_table, 4);
                 bt->st.icache_fills++;
@@ -488,7 +495,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
         fprintf(f, ",\"translate_us_per_block\":%.3f,\"host_bytes_per_guest_insn\":%.2f",
                 us_per_block, bytes_per_insn);
         fprintf(f, ",\"code_cache_used\":%zu,\"indirect_misses\":%llu,", bt->cache_used,
-                (ull)s->exits[BT_EXIT_INDIRECT]);
+                (ull)(s->exits[BT_EXIT_INDIRECT] + s->ibtc_miss_callouts));
         fprintf(f, "\"exits\":{");
         for (int i = 1; i < BT_EXIT_KINDS; i++)
             fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", exit_names[i], (ull)s->exits[i]);
@@ -520,7 +527,8 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
     fprintf(f, "  %-46s %.3f\n", "translation: us per block", us_per_block);
     fprintf(f, "  %-46s %.2f\n", "translation: host bytes per guest instruction", bytes_per_insn);
     fprintf(f, "  %-46s %zu\n", "code cache bytes in use", bt->cache_used);
-    fprintf(f, "  %-46s %llu\n", "indirect branches: inline table misses", (ull)s->exits[BT_EXIT_INDIRECT]);
+    fprintf(f, "  %-46s %llu\n", "indirect branches: inline table misses",
+            (ull)(s->exits[BT_EXIT_INDIRECT] + s->ibtc_miss_callouts));
     fprintf(f, "  exits:");
     for (int i = 1; i < BT_EXIT_KINDS; i++)
         fprintf(f, " %s %llu", exit_names[i], (ull)s->exits[i]);

@@ -334,6 +334,34 @@ int bt_pred_spent(struct cpu *c, const void *unused)
     return 0;
 }
 
+/*
+ * An indirect jump's target (ARG0) missed the inline table. Fill the entry
+ * if the target is translated for the code page mapped now, and go on in
+ * its block (try_jump) rather than through the dispatcher; otherwise, or
+ * when the dispatcher has work (an interrupt, a fault, ...), leave to it at
+ * the target. Cheaper than an exit: the inline table misses in every new
+ * address space of a process that ASLR moved.
+ */
+int bt_indirect_miss(struct cpu *c, const void *unused)
+{
+    (void)unused;
+    struct bt_vcpu *vc = bt_vcpu_of(c);
+    struct bt *bt = engine(c);
+    c->eip = vc->arg0;
+    bt->st.ibtc_miss_callouts++;
+    uint32_t key = bt_mode_key(c);
+    if (!(key & BT_KEY_NONFLAT)) { /* the inline table serves flat code (CS base 0) only */
+        int64_t pp = smmu_exec_page(&bt->mmu, c->eip);
+        struct bt_block *b = pp < 0 ? NULL : bt_lookup(bt, c->eip, key, 0, (uint64_t)pp);
+        if (b) {
+            struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
+            en->neg_tag = 0 - (((uint64_t)key << 32) | c->eip);
+            en->host = (uint64_t)(uintptr_t)b->ientry;
+        }
+    }
+    return try_jump(bt, c);
+}
+
 static int page_fault(struct cpu *c, struct bt *bt)
 {
     c->cr2 = bt->mmu.pf_addr;

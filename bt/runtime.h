@@ -32,6 +32,7 @@ int bt_mem_slow(struct cpu *c, const void *unused);     /* inline TLB check fail
 int bt_mem_done(struct cpu *c, const void *unused);     /* write a bounce back */
 int bt_entry_refill(struct cpu *c, const void *unused); /* block entry: code page not in the execute table */
 int bt_pred_spent(struct cpu *c, const void *unused);   /* a predicted-addend site spent its misses */
+int bt_indirect_miss(struct cpu *c, const void *unused); /* indirect table miss (arg0 = target EIP) */
 /* Called through bt_light_tramp (enter.S) by a store site of the direct
  * device page: the store (arg0 = value, arg1 = linear address) to the device. */
 void bt_dev_store(struct cpu *c);

@@ -248,6 +248,35 @@ START_TEST(plain_into_shared_and_back)
 }
 END_TEST
 
+/*
+ *   +0x00 call +0x1010 ; +0x05 mov ebx, eax ; +0x07 hlt
+ *   +0x1000 hlt ; +0x1010 mov eax, 5 ; ret
+ * Page 2 is shared (run at Y and X), page 1 plain at X: the RET in page 2
+ * goes back to a plain block, which its inline cache (comparing the
+ * target's distance from vbase) must not take: from Y the same distance
+ * is Y + 5, which the plain block for X + 5 is not.
+ */
+START_TEST(shared_return_to_plain)
+{
+    static const uint8_t p1[] = { 0xE8, 0x0B, 0x10, 0x00, 0x00, 0x89, 0xC3, 0xF4 };
+    static const uint8_t f[] = { 0xB8, 0x05, 0x00, 0x00, 0x00, 0xC3 };
+    bth_put(&H, CODEP, p1, sizeof(p1));
+    H.vm.ram[CODEP + 0x1000] = 0xF4;
+    bth_put(&H, CODEP + 0x1010, f, sizeof(f));
+    ck_assert_uint_eq(run_at(LIN_Y + 0x1000), LIN_Y + 0x1000);
+    ck_assert_uint_eq(run_at(LIN_X + 0x1000), LIN_X + 0x1000);
+    ck_assert_uint_eq(H.bt->st.shared_pages, 1);
+    for (int i = 0; i < 2; i++) {
+        H.c->regs[CPU_EBX] = 0;
+        ck_assert_uint_eq(run_at(LIN_X), LIN_X + 7);
+        ck_assert_uint_eq(H.c->regs[CPU_EBX], 5);
+    }
+    H.c->regs[CPU_EBX] = 0;
+    ck_assert_uint_eq(run_at(LIN_Y), LIN_Y + 7);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 5);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shared");
@@ -258,6 +287,7 @@ int main(void)
     tcase_add_test(tc, remapped_between_runs);
     tcase_add_test(tc, tombstone_behind_indirect_entry);
     tcase_add_test(tc, plain_into_shared_and_back);
+    tcase_add_test(tc, shared_return_to_plain);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
