@@ -118,6 +118,33 @@ void bt_bind(struct bt_emit *e, int b, int label)
 
 uint32_t bt_here(const struct bt_emit *e, int b) { return e->len[b]; }
 
+/*
+ * MOV r64, imm64 whose value does not fit a sign-extended imm32: REX.W (+B)
+ * B8+r imm64, the one encoding Zydis produces for it (test_bt_encode:
+ * movabs_template). It is the most frequent request that misses the memo
+ * (record and counter addresses differ every time): written directly.
+ */
+static bool movabs_template(struct bt_emit *e, int b, const ZydisEncoderRequest *req)
+{
+    if (req->mnemonic != ZYDIS_MNEMONIC_MOV || req->operand_count != 2 ||
+        req->operands[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+        req->operands[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || req->prefixes)
+        return false;
+    ZydisRegister r = req->operands[0].reg.value;
+    if (r < ZYDIS_REGISTER_RAX || r > ZYDIS_REGISTER_R15)
+        return false;
+    int64_t v = req->operands[1].imm.s;
+    if (v == (int64_t)(int32_t)v)
+        return false;
+    unsigned id = (unsigned)(r - ZYDIS_REGISTER_RAX);
+    uint8_t *p = e->buf[b] + e->len[b];
+    p[0] = (uint8_t)(0x48 | (id >> 3));
+    p[1] = (uint8_t)(0xB8 + (id & 7));
+    memcpy(p + 2, &v, 8);
+    e->len[b] += 10;
+    return true;
+}
+
 void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
 {
     if (e->failed)
@@ -126,6 +153,8 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         bt_emit_fail(e, "block too large");
         return;
     }
+    if (movabs_template(e, b, req))
+        return;
     req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
     if (req->mnemonic == ZYDIS_MNEMONIC_LEA) {
         /* Zydis wants an LEA operand's size to be its address size. */

@@ -162,6 +162,45 @@ static const ZydisMnemonic rel32_mn[] = {
 };
 #define NREL ((int)(sizeof(rel32_mn) / sizeof(rel32_mn[0])))
 
+/*
+ * MOV r64, imm64 is written from a template when the value needs 64 bits
+ * (bt/emit.c movabs_template): for every register and a spread of values,
+ * the bytes must be Zydis's own encoding of the request, and values that
+ * fit a sign-extended imm32 must still get Zydis's shorter form.
+ */
+START_TEST(movabs_template)
+{
+    static struct bt_emit e;
+    static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
+    e.buf[0] = b0;
+    e.buf[1] = b1;
+    static const uint64_t vals[] = {
+        0x1122334455667788ull, 0x00007F0012345678ull, 0x0000000080000000ull, 0xFFFFFFFF7FFFFFFFull,
+        0x00000000FFFFFFFFull, 0x8000000000000000ull, 0x7FFFFFFFull, 0xFFFFFFFF80000000ull, 0, 1,
+    };
+    ZydisRegister r = (ZydisRegister)(ZYDIS_REGISTER_RAX + _i);
+    for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+        bt_emit_reset(&e);
+        bt_ins(&e, 0, ZYDIS_MNEMONIC_MOV, 2, bt_r(r), bt_i((int64_t)vals[k]));
+        ck_assert(!e.failed);
+        ZydisEncoderRequest req;
+        memset(&req, 0, sizeof(req));
+        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+        req.mnemonic = ZYDIS_MNEMONIC_MOV;
+        req.operand_count = 2;
+        req.operands[0].type = ZYDIS_OPERAND_TYPE_REGISTER;
+        req.operands[0].reg.value = r;
+        req.operands[1].type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+        req.operands[1].imm.u = vals[k];
+        uint8_t out[ZYDIS_MAX_INSTRUCTION_LENGTH];
+        ZyanUSize olen = sizeof(out);
+        ck_assert(ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, out, &olen)));
+        ck_assert_msg(olen == bt_here(&e, 0) && !memcmp(out, b0, olen), "%s, %llx: %u bytes vs Zydis's %u",
+                      ZydisRegisterGetString(r), (unsigned long long)vals[k], bt_here(&e, 0), (unsigned)olen);
+    }
+}
+END_TEST
+
 START_TEST(rel32_templates)
 {
     static struct bt_emit e;
@@ -209,6 +248,7 @@ int main(void)
     TCase *tc = tcase_create("roundtrip");
     tcase_add_loop_test(tc, roundtrip, 0, NRT);
     tcase_add_loop_test(tc, rel32_templates, 0, NREL);
+    tcase_add_loop_test(tc, movabs_template, 0, 16);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
