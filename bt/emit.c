@@ -23,9 +23,31 @@ static uint8_t *put(uint8_t *k, const void *v, size_t n)
     return k + n;
 }
 
+/*
+ * Displacements and immediates enter the key by class, not value: the
+ * encoder's choice of form depends only on whether a value is one of a few
+ * small ones (no displacement at 0, a shift by 1, INT 3) or fits 8, 16 or
+ * 32 signed bits. A memo entry records where the encoding holds the
+ * displacement and the immediate, and a hit writes this request's values
+ * there (bt_enc). Unique addresses and offsets (record pointers, group and
+ * prediction slots, counters) then hit like any other request.
+ */
+static uint8_t value_class(int64_t v)
+{
+    if (v >= -1 && v <= 3)
+        return (uint8_t)(v + 1); /* 0..4: the value itself */
+    if (v == (int8_t)v)
+        return 8;
+    if (v == (int16_t)v)
+        return 16;
+    if (v == (int32_t)v)
+        return 32;
+    return 64;
+}
+
 /* The fields of req the encoder reads (machine mode is always 64-bit; the
- * operand fields of the operand's type only), packed; the key's length,
- * 0 if req cannot be memoized. */
+ * operand fields of the operand's type only; values by class), packed; the
+ * key's length, 0 if req cannot be memoized. */
 static size_t enc_key(const ZydisEncoderRequest *req, uint8_t k[BT_ENC_KEY_MAX])
 {
     if (req->operand_count > 5 || !tail_is_zero(req))
@@ -55,7 +77,7 @@ static size_t enc_key(const ZydisEncoderRequest *req, uint8_t k[BT_ENC_KEY_MAX])
             uint16_t r[3] = { (uint16_t)o->mem.base, (uint16_t)o->mem.index, o->mem.size };
             p = put(p, r, 6);
             *p++ = o->mem.scale;
-            p = put(p, &o->mem.displacement, 8);
+            *p++ = value_class(o->mem.displacement);
             break;
         }
         case ZYDIS_OPERAND_TYPE_POINTER:
@@ -63,7 +85,7 @@ static size_t enc_key(const ZydisEncoderRequest *req, uint8_t k[BT_ENC_KEY_MAX])
             p = put(p, &o->ptr.offset, 4);
             break;
         case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-            p = put(p, &o->imm.u, 8);
+            *p++ = value_class(o->imm.s);
             break;
         default:
             break;
@@ -145,6 +167,58 @@ static bool movabs_template(struct bt_emit *e, int b, const ZydisEncoderRequest 
     return true;
 }
 
+/* Where the n bytes Zydis made for req hold its displacement and its
+ * immediate (offsets and sizes into memo); false (do not memoize) for
+ * anything else: two immediates, a value the bytes do not hold as given. */
+static bool where_values(struct bt_emit *e, const ZydisEncoderRequest *req, const uint8_t *bytes, size_t n,
+                         struct bt_enc_memo *memo)
+{
+    memo->disp_off = memo->disp_size = memo->imm_off = memo->imm_size = 0;
+    bool has_mem = false, has_imm = false;
+    int64_t disp = 0, imm = 0;
+    for (int i = 0; i < req->operand_count; i++) {
+        if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            has_mem = true;
+            disp = req->operands[i].mem.displacement;
+        } else if (req->operands[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            if (has_imm)
+                return false;
+            has_imm = true;
+            imm = req->operands[i].imm.s;
+        }
+    }
+    if (!has_mem && !has_imm)
+        return true;
+    if (!e->dec_ready) {
+        ZydisDecoderInit(&e->dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+        e->dec_ready = true;
+    }
+    ZydisDecodedInstruction zi;
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&e->dec, NULL, bytes, n, &zi)) || zi.length != n ||
+        zi.raw.imm[1].size)
+        return false;
+    if (has_mem && zi.raw.disp.size) {
+        memo->disp_off = zi.raw.disp.offset;
+        memo->disp_size = zi.raw.disp.size / 8;
+    }
+    if (has_imm && zi.raw.imm[0].size) {
+        memo->imm_off = zi.raw.imm[0].offset;
+        memo->imm_size = zi.raw.imm[0].size / 8;
+    }
+    /* The bytes must hold the values as given (not, say, a relative form). */
+    int64_t d = 0, v = 0;
+    memcpy(&d, bytes + memo->disp_off, memo->disp_size);
+    memcpy(&v, bytes + memo->imm_off, memo->imm_size);
+    uint64_t dm = memo->disp_size == 8 ? ~0ull : (1ull << (8 * memo->disp_size)) - 1;
+    uint64_t vm = memo->imm_size == 8 ? ~0ull : (1ull << (8 * memo->imm_size)) - 1;
+    if (((uint64_t)d & dm) != ((uint64_t)disp & dm) || ((uint64_t)v & vm) != ((uint64_t)imm & vm))
+        return false;
+    /* A value the form has no room for must be 0 (no displacement byte). */
+    if ((has_mem && !memo->disp_size && disp) || (has_imm && !memo->imm_size && value_class(imm) > 4))
+        return false;
+    return true;
+}
+
 void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
 {
     if (e->failed)
@@ -178,7 +252,19 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         slot = (h >> 1) & (BT_ENC_MEMO_SIZE - 1);
         memo = &e->memo[slot];
         if (e->memo_tag[slot] == h && memo->klen == klen && !memcmp(memo->key, key, klen)) {
-            memcpy(e->buf[b] + e->len[b], memo->bytes, memo->len);
+            uint8_t *p = e->buf[b] + e->len[b];
+            memcpy(p, memo->bytes, memo->len);
+            if (memo->disp_size || memo->imm_size) {
+                int64_t disp = 0, imm = 0;
+                for (int i = 0; i < req->operand_count; i++) {
+                    if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+                        disp = req->operands[i].mem.displacement;
+                    else if (req->operands[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+                        imm = req->operands[i].imm.s;
+                }
+                memcpy(p + memo->disp_off, &disp, memo->disp_size); /* little-endian: the low bytes */
+                memcpy(p + memo->imm_off, &imm, memo->imm_size);
+            }
             e->len[b] += memo->len;
             return;
         }
@@ -190,7 +276,7 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
                      ZydisMnemonicGetString(req->mnemonic), (unsigned)st);
         return;
     }
-    if (memo) {
+    if (memo && where_values(e, req, e->buf[b] + e->len[b], n, memo)) {
         memcpy(memo->key, key, klen);
         memo->klen = (uint8_t)klen;
         memcpy(memo->bytes, e->buf[b] + e->len[b], n);

@@ -34,6 +34,7 @@ enum { BT_MAIN = 0, BT_OOL = 1 };
 #define BT_ENC_KEY_MAX   (16 + 5 * 16) /* header + 5 operands (emit.c: enc_key) */
 struct bt_enc_memo {
     uint8_t klen, len;
+    uint8_t disp_off, disp_size, imm_off, imm_size; /* where a hit writes its values (bytes) */
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     uint8_t key[BT_ENC_KEY_MAX];
 };
@@ -49,6 +50,8 @@ struct bt_emit {
     bool failed;
     char err[160];
     uint64_t memo_tag[BT_ENC_MEMO_SIZE];       /* key hash | 1; 0: empty */
+    ZydisDecoder dec;                          /* finds values in new memo entries */
+    bool dec_ready;
     struct bt_enc_memo memo[BT_ENC_MEMO_SIZE];
 };
 
