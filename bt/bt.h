@@ -272,7 +272,9 @@ struct bt_vcpu {
     uint64_t host_rsp;      /* host stack pointer at bt_enter */
     uint64_t exit_site;     /* host address of a patchable jump, 0 if none */
     const void *co_insn;    /* decoded instruction the current callout serves */
-    uint64_t pad1;
+    uint32_t ones;          /* 0xFFFFFFFF: what a shared block's inline cache reads instead of
+                             * vbase once it compares an absolute EIP (emit_ctrl.c) */
+    uint32_t pad1;
     struct cpu cpu __attribute__((aligned(64)));
 };
 

@@ -53,14 +53,18 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
          * ECX = -vbase - 1), so a return within a library hits in every
          * process, wherever ASLR put it. */
         int lookup = bt_label(e), first = bt_label(e);
+        uint32_t base_at = 0;
         if (t->shared) {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(ECX), CPUM(BT_OFF_VBASE, 4));
+            base_at = bt_here(e, BT_MAIN) - 1;
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, R(ECX));
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TARGET, 1, 0x7FFFFFFF, 0));
         } else {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(BT_R_TARGET, ZYDIS_REGISTER_NONE, 0, 0x7FFFFFFF, 0));
         }
         uint32_t eip_at = bt_here(e, BT_MAIN) - 4;
+        if (t->shared && eip_at - base_at != BT_ICACHE_BASE_BACK)
+            bt_emit_fail(e, "indirect cache: unexpected base layout");
         bt_emit_jrcxz_skip8(e);
         uint32_t a0 = bt_here(e, BT_MAIN);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));

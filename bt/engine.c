@@ -116,6 +116,7 @@ _Static_assert(offsetof(struct cpu, fxstate) == CPU_OFF_FXSTATE, "fxstate");
 _Static_assert(BT_VC_OFF(exit_reason) == BT_OFF_EXIT, "exit");
 _Static_assert(BT_VC_OFF(vbase) == BT_OFF_VBASE, "vbase");
 _Static_assert(BT_VC_OFF(keep) == BT_OFF_KEEP, "keep");
+_Static_assert(BT_VC_OFF(ones) == BT_OFF_ONES, "ones");
 _Static_assert(BT_VC_OFF(arg0) == BT_OFF_ARG0, "arg0");
 _Static_assert(BT_VC_OFF(arg1) == BT_OFF_ARG1, "arg1");
 _Static_assert(BT_VC_OFF(mem_bounce) == BT_OFF_MEM_BOUNCE, "bounce flag");
@@ -152,6 +153,7 @@ static int bt_init(struct vm *vm)
     bt->vc = (struct bt_vcpu *)(bt->region - offsetof(struct bt_vcpu, cpu));
     bt->vc->bt = bt;
     bt->vc->poll_target[0] = (uint64_t)(uintptr_t)&bt->vc->poll_sink;
+    bt->vc->ones = 0xFFFFFFFFu;
     bt->vc->poll_target[1] = (uint64_t)(uintptr_t)&bt->vc->cpu.async_pending;
     vm->cpu = &bt->vc->cpu;
     vm->engine_priv = bt; /* from here on, failures clean up with bt_destroy */
@@ -372,17 +374,20 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             site &= ~(BT_SITE_FWD | BT_SITE_VB);
             int32_t rel = (int32_t)((int64_t)(uintptr_t)to - (int64_t)(site + 4));
             int32_t to_table = BT_ICACHE_MISS_BACK; /* rel32 → the byte after the jump */
-            if (site_icache && site_vb && !bt_key_shared(blk->key)) {
-                /* A shared block's cache compares the target's distance from
-                 * its vbase, which a plain target (valid at one address)
-                 * cannot promise: both ways go to the table (absolute tags). */
-                memcpy((void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK), &to_table, 4);
-                rel = 0; /* the table lookup follows the jump */
-            } else if (site_icache) {
+            if (site_icache) {
                 /* The EIP the cache now holds, then its jump. A shared
-                 * block's holds 1 - (EIP - its vbase); vbase is still the
-                 * jumping block's here (emit_ctrl.c). */
-                int32_t neg = site_vb ? (int32_t)(1u - (c->eip - bt->vc->vbase)) : (int32_t)(0u - c->eip);
+                 * block's compares the target's distance from its vbase
+                 * (1 - (EIP - vbase); vbase is still the jumping block's
+                 * here), a return within a library in any process; but a
+                 * plain target is valid at one address only, so for one it
+                 * compares the EIP itself: its load reads ones (NOT gives
+                 * 0) instead of vbase (emit_ctrl.c). */
+                bool rel_cmp = site_vb && bt_key_shared(blk->key);
+                int32_t neg = rel_cmp ? (int32_t)(1u - (c->eip - bt->vc->vbase)) : (int32_t)(0u - c->eip);
+                if (site_vb && !rel_cmp) {
+                    int8_t ones = BT_OFF_ONES;
+                    memcpy((void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK - BT_ICACHE_BASE_BACK), &ones, 1);
+                }
                 memcpy((void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK), &neg, 4);
                 memcpy((void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK), &to_table, 4);
                 bt->st.icache_fills++;

@@ -30,6 +30,7 @@
 #define BT_OFF_HOST_RSP    (-32)
 #define BT_OFF_EXIT_SITE   (-24)
 #define BT_OFF_CO_INSN     (-16)
+#define BT_OFF_ONES        (-8)
 #define BT_OFF_POLL_TARGET (-688)
 /* The mapping starts this far before struct cpu (room for struct bt_vcpu). */
 #define BT_VCPU_SPAN       4096
@@ -51,6 +52,10 @@
 
 #define BT_ICACHE_EIP_BACK 18
 #define BT_ICACHE_MISS_BACK 8
+/* In a shared block's cache, "mov ecx, [r15 + disp8] ; not ecx" comes
+ * first: its disp8 (vbase, or ones for an absolute compare) is this far
+ * before the EIP. */
+#define BT_ICACHE_BASE_BACK 7
 
 /* Flags the host RFLAGS carries for the guest: CF PF AF ZF SF OF DF. */
 #define BT_HOSTLIVE_FLAGS 0x0CD5
