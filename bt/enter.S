@@ -62,20 +62,21 @@
 
 /*
  * A callout's C code (and the C library under it) may use the XMM
- * registers but never the x87 stack and never writes MXCSR, so only
- * XMM0-15 are parked in the fxsave image around it — a fraction of FXSAVE
- * + FXRSTOR. MXCSR stays the guest's in the register (STMXCSR + LDMXCSR
- * cost ~25 cycles here); the image's copy is brought up to date by the
- * FXSAVE of a callout that leaves to the dispatcher.
+ * registers but never the x87 stack and never writes MXCSR, so only the
+ * guest's XMM0-7 are parked in the fxsave image around it — a fraction of
+ * FXSAVE + FXRSTOR. A 32-bit guest has no XMM8-15 and translated code
+ * keeps nothing in them. MXCSR stays the guest's in the register (STMXCSR
+ * + LDMXCSR cost ~25 cycles here); the image's copy is brought up to date
+ * by the FXSAVE of a callout that leaves to the dispatcher.
  */
 .macro SAVE_XMM
-    .irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    .irp i, 0,1,2,3,4,5,6,7
     movaps [r15 + CPU_OFF_FXSTATE + 160 + 16 * \i], xmm\i
     .endr
 .endm
 
 .macro LOAD_XMM
-    .irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    .irp i, 0,1,2,3,4,5,6,7
     movaps xmm\i, [r15 + CPU_OFF_FXSTATE + 160 + 16 * \i]
     .endr
 .endm
@@ -301,7 +302,7 @@ host_mxcsr: .long 0x1f80
  * (emit_mem.c) with the value in the bt_vcpu arg0 and the linear address in
  * arg1; calls bt_dev_store(cpu) (runtime.c), which hands the store to the
  * device (smmu_direct_write). No guest spill: only what the C ABI lets the
- * callee clobber is saved — RAX RCX RDX RSI RDI R8-R11, XMM0-15 (in the
+ * callee clobber is saved — RAX RCX RDX RSI RDI R8-R11, XMM0-7 (the guest's, in the
  * fxsave image, as SAVE_XMM does), DF (cleared for C, set again after) —
  * so the callee must not read or change guest state in struct cpu (the
  * registers there are stale) or raise anything: the smmu_direct_page

@@ -12,6 +12,12 @@
  * and, with SLP_TYP = the \_S5 value, powers the machine off. The PM timer
  * counts at 3.579545 MHz from the host clock, 24 bits wide; TMR_STS is set
  * each time its bit 23 changes (and raises the SCI when TMR_EN is set).
+ * Reads of PM_TMR are spaced DEV_ACPI_PM_TMR_GAP_NS apart: on chipsets the
+ * register sits behind the LPC bus and a read takes about a microsecond,
+ * and guests bound calibration loops by that (memtest86+ takes at most a
+ * million reads for 50 ms of PM timer; btvm's ~30 ns reads ended its loop
+ * after ~37 ms, and its clock ran 1.35x fast). Time-bounded loops, such as
+ * Linux's, only read it fewer times.
  * Registers may be read or written with any width at any byte (the bus
  * hands us offset and size); each byte goes to its register. The block
  * starts at 0x600 and moves with dev_acpi_pm_set_base() (the PIIX4's PMBA).
@@ -51,6 +57,7 @@ enum { R_STS = 0, R_EN = 2, R_CNT = 4, R_TMR = 8 };
 struct dev_acpi_pm {
     uint16_t sts, en, cnt;
     uint64_t t0_ns;          /* the PM timer counts from here */
+    uint64_t tmr_read_ns;    /* host time of the last PM_TMR read */
     uint64_t flips;          /* ticks >> 23 when TMR_STS was last brought up to date */
     struct dev_bus *bus;
     uint16_t base;           /* where the block is decoded; 0: nowhere */
@@ -138,6 +145,10 @@ static void pm_io(void *opaque, uint64_t offset, unsigned size, bool is_write, u
     uint64_t now = dev_clock_ns();
     update(pm, now);
     if (!is_write) {
+        if (offset + size > R_TMR && offset < R_TMR + 4) {
+            dev_clock_min_gap(&pm->tmr_read_ns, DEV_ACPI_PM_TMR_GAP_NS);
+            now = dev_clock_ns();
+        }
         uint32_t tmr = (uint32_t)(ticks_at(pm, now) & 0xFFFFFFu);
         uint64_t v = 0;
         for (unsigned i = 0; i < size; i++)

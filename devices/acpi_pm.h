@@ -33,6 +33,9 @@
 
 /* PM timer rate (ACPI: 3.579545 MHz), a 24-bit counter. */
 #define DEV_ACPI_PM_TMR_HZ   3579545u
+/* Least host time between two PM_TMR reads (acpi_pm.c: as slow as the LPC bus,
+ * roughly; a million reads take at least 0.2 s). */
+#define DEV_ACPI_PM_TMR_GAP_NS 200u
 
 struct dev_acpi_pm;
 

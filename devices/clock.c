@@ -27,6 +27,22 @@ uint64_t dev_clock_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void dev_clock_min_gap(uint64_t *last_ns, uint32_t gap_ns)
+{
+    if (fake_clock)
+        return; /* tests: fake time does not move while we wait */
+    struct timespec ts;
+    uint64_t t;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (t >= *last_ns + gap_ns)
+            break;
+        __builtin_ia32_pause();
+    }
+    *last_ns = t;
+}
+
 void dev_timers_add(struct dev_timers *ts, struct dev_timer *t)
 {
     struct dev_timer **pp = &ts->head;

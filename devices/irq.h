@@ -28,6 +28,10 @@ static inline void dev_irq_set(const struct dev_irq_line *l, int level)
 
 /* Host CLOCK_MONOTONIC in nanoseconds. */
 uint64_t dev_clock_ns(void);
+/* Wait until gap_ns of host time have passed since *last_ns, then set it to
+ * now: a register that real hardware cannot read faster than that. Not
+ * with a fake clock (tests). */
+void dev_clock_min_gap(uint64_t *last_ns, uint32_t gap_ns);
 
 /* A timer callback: called with the current time once now >= deadline.
  * It sets the next deadline itself (UINT64_MAX = none) with dev_timer_set. */

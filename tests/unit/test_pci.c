@@ -772,6 +772,36 @@ START_TEST(pm_new_decodes_at_0x600)
 }
 END_TEST
 
+/*
+ * PM_TMR reads are spaced DEV_ACPI_PM_TMR_GAP_NS apart on the host clock
+ * (devices/acpi_pm.c), so a guest loop bounded by a read count cannot end
+ * before the time it expects (memtest86+'s TSC calibration): 4000 reads
+ * take at least 0.8 ms, and the counter moved with them.
+ */
+START_TEST(pm_timer_reads_spaced)
+{
+    dev_clock_set_fake(NULL);
+    struct dev_bus *b2 = dev_bus_new();
+    struct dev_timers t2 = { 0 };
+    struct dev_acpi_pm *p2 = dev_acpi_pm_new(b2, &t2, (struct dev_irq_line){ .set = sci_set },
+                                             on_power_off, NULL);
+    ck_assert_ptr_nonnull(p2);
+    enum { N = 4000 };
+    uint32_t first = 0, last = 0;
+    dev_bus_pio(b2, 0x608, 4, false, &first);
+    uint64_t t0 = dev_clock_ns();
+    for (int i = 0; i < N; i++)
+        dev_bus_pio(b2, 0x608, 4, false, &last);
+    uint64_t dt = dev_clock_ns() - t0;
+    ck_assert_uint_ge(dt, (uint64_t)N * DEV_ACPI_PM_TMR_GAP_NS);
+    /* At 3.579545 MHz, 0.8 ms is at least 2863 ticks (24-bit wrap aside). */
+    uint32_t ticks = (last - first) & 0xFFFFFFu;
+    ck_assert_uint_ge(ticks, (uint64_t)N * DEV_ACPI_PM_TMR_GAP_NS * DEV_ACPI_PM_TMR_HZ / 1000000000u);
+    dev_acpi_pm_free(p2);
+    dev_bus_free(b2);
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
     Suite *s = suite_create("pci");
@@ -798,6 +828,7 @@ static Suite *pci_suite(void)
     tcase_add_test(tp, piix_without_pm);
     tcase_add_test(tp, pm_set_base_direct);
     tcase_add_test(tp, pm_new_decodes_at_0x600);
+    tcase_add_test(tp, pm_timer_reads_spaced);
     suite_add_tcase(s, tp);
     return s;
 }
