@@ -269,6 +269,8 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
             return;
         }
     }
+    for (int i = req->operand_count; i < ZYDIS_ENCODER_MAX_OPERANDS; i++)
+        memset(&req->operands[i], 0, sizeof(req->operands[i])); /* bt_ins left them unset */
     ZyanUSize n = ZYDIS_MAX_INSTRUCTION_LENGTH;
     ZyanStatus st = ZydisEncoderEncodeInstruction(req, e->buf[b] + e->len[b], &n);
     if (!ZYAN_SUCCESS(st)) {
@@ -288,8 +290,12 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
 
 void bt_ins(struct bt_emit *e, int b, ZydisMnemonic m, int n, ...)
 {
+    /* Only the header, the operands used and the EVEX/MVEX tail are read
+     * (enc_key; bt_enc clears the rest before Zydis sees it): 400 bytes of
+     * memset per host instruction were a tenth of the encoder's time. */
     ZydisEncoderRequest req;
-    memset(&req, 0, sizeof(req));
+    memset(&req, 0, offsetof(ZydisEncoderRequest, operands));
+    memset(&req.evex, 0, sizeof(req) - offsetof(ZydisEncoderRequest, evex));
     req.mnemonic = m;
     req.operand_count = (ZyanU8)n;
     va_list ap;
