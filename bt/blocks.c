@@ -190,12 +190,3 @@ struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *pc)
     }
     return NULL;
 }
-
-void bt_free_co_recs(struct bt_co_rec *r)
-{
-    while (r) {
-        struct bt_co_rec *n = r->next;
-        free(r);
-        r = n;
-    }
-}

@@ -218,6 +218,10 @@ struct bt {
     uint64_t npages;
     struct bt_block *blocks_pool; /* bump-allocated block records */
     size_t pool_used, pool_cap;
+    /* What blocks own beside their code (map arrays, callout records),
+     * bump-allocated and freed all at once with the cache (cache.c). */
+    struct bt_arena_chunk *arena;
+    size_t arena_used, arena_cap;
     struct bt_emit em;
     /* translate.c's per-block scratch (one block is translated at a time) */
     struct dec_insn insns[BT_MAX_BLOCK_INSNS];
@@ -289,7 +293,6 @@ int bt_top_callouts(const struct bt *bt, int *idx, int max);
 
 /* blocks.c */
 uint32_t bt_mode_key(const struct cpu *c);
-void bt_free_co_recs(struct bt_co_rec *r);
 struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t cs_base,
                            uint64_t ppage);
 struct bt_block *bt_block_alloc(struct bt *bt);
@@ -328,6 +331,10 @@ int bt_cache_init(struct bt *bt, size_t size);
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
+/* Zeroed memory that lives until the next flush, 16-byte aligned; NULL
+ * when the host has none. */
+void *bt_arena_alloc(struct bt *bt, size_t len);
+void bt_arena_free(struct bt *bt);
 /* A fresh predicted-addend slot for the access site at eip (its offset
  * from R15), or -1: none left until the next flush, or the site misses too
  * often to predict (runtime.c). */

@@ -14,6 +14,7 @@
 #include "bt/offsets.h"
 #include "bt/runtime.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -109,21 +110,50 @@ void bt_ibtc_reset(struct bt *bt)
     }
 }
 
-static void free_block_data(struct bt_block *b)
+struct bt_arena_chunk {
+    struct bt_arena_chunk *next;
+    size_t cap;
+    max_align_t data[];
+};
+
+#define BT_ARENA_CHUNK (256u << 10)
+
+/* malloc per block record was costly: callout records (over 1 KiB, with
+ * their decoded instruction) made glibc consolidate its fast bins on every
+ * one. */
+void *bt_arena_alloc(struct bt *bt, size_t len)
 {
-    free(b->map_host);
-    free(b->map_eip);
-    free(b->map_ool);
-    b->map_ool = NULL;
-    bt_free_co_recs(b->callout_insns);
-    b->map_host = b->map_eip = NULL;
-    b->callout_insns = NULL;
+    len = (len + 15) & ~(size_t)15;
+    if (!bt->arena || bt->arena_used + len > bt->arena_cap) {
+        size_t cap = len > BT_ARENA_CHUNK ? len : BT_ARENA_CHUNK;
+        struct bt_arena_chunk *c = malloc(sizeof(*c) + cap);
+        if (!c)
+            return NULL;
+        c->next = bt->arena;
+        c->cap = cap;
+        bt->arena = c;
+        bt->arena_used = 0;
+        bt->arena_cap = cap;
+    }
+    void *p = (uint8_t *)bt->arena->data + bt->arena_used;
+    bt->arena_used += len;
+    memset(p, 0, len);
+    return p;
+}
+
+void bt_arena_free(struct bt *bt)
+{
+    while (bt->arena) {
+        struct bt_arena_chunk *n = bt->arena->next;
+        free(bt->arena);
+        bt->arena = n;
+    }
+    bt->arena_used = bt->arena_cap = 0;
 }
 
 void bt_cache_flush(struct bt *bt)
 {
-    for (size_t i = 0; i < bt->pool_used; i++)
-        free_block_data(&bt->blocks_pool[i]);
+    bt_arena_free(bt);
     bt->pool_used = 0;
     memset(bt->hash, 0, (bt->hash_mask + 1) * sizeof(*bt->hash));
     memset(bt->page_blocks, 0, (bt->npages + 1) * sizeof(*bt->page_blocks));

@@ -239,7 +239,7 @@ static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn)
 {
     struct bt_co_rec *r = with_insn ? (t->co_k == t->k ? t->co_rec : NULL) : t->co_int;
     if (!r || r->nsites == BT_CO_SITES) {
-        r = malloc(with_insn ? sizeof(*r) : offsetof(struct bt_co_rec, d));
+        r = bt_arena_alloc(t->bt, with_insn ? sizeof(*r) : offsetof(struct bt_co_rec, d));
         if (!r) {
             bt_emit_fail(t->e, "out of memory");
             return NULL;

@@ -566,12 +566,7 @@ static void bt_destroy(struct vm *vm)
     signal(SIGFPE, SIG_DFL);
     if (thread_bt == bt)
         thread_bt = NULL;
-    for (size_t i = 0; i < bt->pool_used; i++) {
-        free(bt->blocks_pool[i].map_host);
-        free(bt->blocks_pool[i].map_eip);
-        free(bt->blocks_pool[i].map_ool);
-        bt_free_co_recs(bt->blocks_pool[i].callout_insns);
-    }
+    bt_arena_free(bt);
     free(bt->blocks_pool);
     free(bt->callout_counts);
     free(bt->hash);

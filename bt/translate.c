@@ -397,9 +397,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         struct bt_tctx t = { .bt = bt, .e = e, .blk = blk, .key = key, .shared = bt_key_shared(key),
                              .vbase0 = bt_vbase(key, eip) };
         t.co_k = -1;
-        blk->map_host = calloc((size_t)n + 1, sizeof(uint32_t));
-        blk->map_eip = calloc((size_t)n + 1, sizeof(uint32_t));
-        blk->map_ool = calloc((size_t)n + 1, sizeof(uint32_t));
+        blk->map_host = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
+        blk->map_eip = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
+        blk->map_ool = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
+        if (!blk->map_host || !blk->map_eip || !blk->map_ool) {
+            snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
+                     "out of host memory translating the block at EIP %08x", eip);
+            return NULL;
+        }
         bt_emit_reset(e);
 
         /* Block entry: leave if something asynchronous is pending, or
