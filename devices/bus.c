@@ -38,6 +38,10 @@ struct dev_bus {
     uint16_t pio_index[65536];
     struct range_vec pio, mmio;   /* mmio sorted by base, non-overlapping */
     size_t mmio_last;             /* index of the last MMIO range hit */
+    /* dev_bus_mmio_page's last answer (page + 1, 0: none): the shadow MMU
+     * asks it for every emulated access, mostly about the same page. */
+    uint64_t mmio_page_q;
+    bool mmio_page_a;
     void **owned;
     size_t n_owned;
     struct dev_bus_stats stats;
@@ -156,6 +160,7 @@ int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, cons
     if (at < bus->mmio.n && bus->mmio.v[at].base <= base + (len - 1))
         return -EEXIST;
     struct bus_range r = { base, len, name, fn, opaque };
+    bus->mmio_page_q = 0;
     return vec_insert(&bus->mmio, at, &r);
 }
 
@@ -167,6 +172,7 @@ int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base)
     memmove(&bus->mmio.v[at], &bus->mmio.v[at + 1], (bus->mmio.n - at - 1) * sizeof(struct bus_range));
     bus->mmio.n--;
     bus->mmio_last = 0; /* checked against n before use */
+    bus->mmio_page_q = 0;
     return 0;
 }
 
@@ -230,8 +236,13 @@ bool dev_bus_mmio(struct dev_bus *bus, uint64_t addr, unsigned size, bool is_wri
 bool dev_bus_mmio_page(struct dev_bus *bus, uint64_t page_addr)
 {
     uint64_t page = page_addr & ~UINT64_C(0xfff);
+    if (bus->mmio_page_q == page + 1)
+        return bus->mmio_page_a;
     size_t i = mmio_first_ending_after(bus, page);
-    return i < bus->mmio.n && bus->mmio.v[i].base <= page + 0xfff;
+    bool a = i < bus->mmio.n && bus->mmio.v[i].base <= page + 0xfff;
+    bus->mmio_page_q = page + 1;
+    bus->mmio_page_a = a;
+    return a;
 }
 
 void dev_bus_get_stats(const struct dev_bus *bus, struct dev_bus_stats *out)

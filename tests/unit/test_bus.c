@@ -247,6 +247,13 @@ START_TEST(mmio_page)
     ck_assert(dev_bus_mmio_page(bus, 0x10001000));
     ck_assert(!dev_bus_mmio_page(bus, 0x10002000));
     ck_assert(!dev_bus_mmio_page(bus, 0x0fff0000));
+    /* The last answer is remembered, and forgotten when the map changes. */
+    ck_assert(!dev_bus_mmio_page(bus, 0x000a0000));
+    ck_assert(!dev_bus_mmio_page(bus, 0x000a0004));
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0x000a0000, 0x20000, "vga", rec_io, &a), 0);
+    ck_assert(dev_bus_mmio_page(bus, 0x000a0004));
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0x000a0000), 0);
+    ck_assert(!dev_bus_mmio_page(bus, 0x000a0004));
 }
 END_TEST
 
