@@ -171,6 +171,36 @@ END_TEST
  *   +25 dec ecx ; jnz +7 ; hlt ; nop
  *   +30 F: add eax, 0x10000 ; ret
  */
+/*
+ * A stack group's check compares its page's entry with R14, the stack
+ * page's addend as of the last entry from C (bt/groups.c). Here a loop
+ * switches between two stacks on different pages (LIN_B, another
+ * guest-physical page, and the identity-mapped one) without leaving the
+ * code cache:
+ *      mov esp, LIN_B + 0x800 ; mov esi, 0x7FF00 ; mov ecx, 100
+ *   l: push ecx ; push ecx ; pop eax ; pop edx ; add ebx, eax
+ *      xchg esp, esi ; dec ecx ; jnz l ; hlt
+ * Each group's page is mapped, so it moves R14 there and goes on (before,
+ * every other pass failed over to the safe translation). The first touch
+ * of each page still does (its entry is empty).
+ */
+START_TEST(stack_group_follows_esp)
+{
+    const uint8_t code[] = {
+        0xBC, 0x00, 0x18, 0x20, 0x00, 0xBE, 0x00, 0xFF, 0x07, 0x00, 0xB9, 0x64, 0x00, 0x00, 0x00,
+        0x51, 0x51, 0x58, 0x5A, 0x01, 0xC3, 0x87, 0xF4, 0x49, 0x75, 0xF5, 0xF4,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    H.c->regs[CPU_EBX] = 0;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 5050);
+    ck_assert_uint_ge(H.bt->st.stack_rebases, 90);
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_B + 0x7FC), 2);   /* LIN_B's stack took the even passes */
+    ck_assert_uint_eq(bth_rd32(&H, 0x7FF00 - 4), 1);      /* the identity page's the odd ones */
+}
+END_TEST
+
 START_TEST(ret_inline_cache)
 {
     const uint8_t code[] = {
@@ -291,6 +321,7 @@ int main(void)
     tcase_add_test(tc, one_page_keeps_prediction);
     tcase_add_test(tc, pc_thunk_inlined);
     tcase_add_test(tc, ret_inline_cache);
+    tcase_add_test(tc, stack_group_follows_esp);
     tcase_add_test(tc, indexed_group_wraps);
     tcase_add_test(tc, indexed_group_crosses);
     tcase_add_test(tc, forward_entry_after_rewrite);
