@@ -73,13 +73,17 @@ struct bt_block *bt_lookup(struct bt *bt, uint32_t eip, uint32_t key, uint32_t c
 }
 
 /* The key a new translation of user code at linear lin (on guest-physical
- * page ppage) gets: shared once the page has run at a second linear page. */
+ * page ppage) gets: shared once the page has run at a second linear page,
+ * or at once high in the address space (BT_SHARE_FROM), where systems put
+ * shared libraries and the vDSO (docs/translation.md §8b). */
 uint32_t bt_share_key(struct bt *bt, uint32_t key, uint32_t lin, uint64_t ppage)
 {
     if (!bt_key_shareable(key) || ppage >= bt->npages)
         return key;
     uint32_t *pl = &bt->page_lin[ppage];
-    if (*pl == 0)
+    if (lin >= BT_SHARE_FROM)
+        bt_share_page(bt, ppage);
+    else if (*pl == 0)
         *pl = (lin >> 12) + 1;
     else if (*pl != (lin >> 12) + 1)
         bt_share_page(bt, ppage);

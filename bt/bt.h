@@ -154,6 +154,12 @@ struct bt_block {
 
 #define BT_EXIT_KINDS 9
 #define BT_PAGE_SHARED 0xFFFFFFFFu
+/* User code at or above this linear address is translated shared from its
+ * first run: Linux maps shared libraries, the dynamic loader and the vDSO
+ * from just below the kernel downwards, Windows its DLLs high too, while
+ * programs linked at a fixed address sit low (i386: 0x08048000, or
+ * 0x00400000). A policy, not a correctness matter (blocks.c). */
+#define BT_SHARE_FROM 0x40000000u
 
 /* Counters (--stats), one field per entry of bt/stats.def. */
 struct bt_stats {

@@ -284,6 +284,28 @@ START_TEST(shared_return_to_plain)
 }
 END_TEST
 
+/*
+ * Code high in the address space (BT_SHARE_FROM and up, where Linux puts
+ * shared libraries and the vDSO) is translated shared from its first run:
+ * the same two pages at 0x40200000 (a second page table), then at X.
+ */
+#define PT_HIGH 0x102000u
+#define LIN_H   0x40200000u
+
+START_TEST(high_code_shared_at_once)
+{
+    put_two_pages();
+    bth_wr32(&H, PD + 4 * (LIN_H >> 22), PT_HIGH | 7);
+    bth_wr32(&H, PT_HIGH + 4 * ((LIN_H >> 12) & 0x3FF), CODEP | 7);
+    bth_wr32(&H, PT_HIGH + 4 * (((LIN_H >> 12) + 1) & 0x3FF), (CODEP + 0x1000) | 7);
+    check_run(LIN_H);
+    ck_assert_uint_eq(H.bt->st.shared_pages, 2);
+    uint64_t blocks = H.bt->st.blocks;
+    check_run(LIN_X);
+    ck_assert_uint_eq(H.bt->st.blocks, blocks);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shared");
@@ -295,6 +317,7 @@ int main(void)
     tcase_add_test(tc, tombstone_behind_indirect_entry);
     tcase_add_test(tc, plain_into_shared_and_back);
     tcase_add_test(tc, shared_return_to_plain);
+    tcase_add_test(tc, high_code_shared_at_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
