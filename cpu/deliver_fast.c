@@ -125,15 +125,9 @@ bool cpu_deliver_fast(struct cpu *c, int vec, bool has_error, uint32_t error, bo
         return deliver_outer(c, gate, gtype, has_error, error, ret_eip);
     uint16_t sel = gate[0] >> 16;
     const struct cpu_segment *cs = &c->segs[CPU_CS];
-    if ((sel & ~3u) != (cs->sel & ~3u) || (sel & 4) || (uint32_t)(sel | 7) > c->gdtr.limit)
-        return false;
-    const uint8_t *d = sys_ptr(c, c->gdtr.base + (sel & ~7u), 8, false);
-    if (!d)
-        return false;
-    uint32_t desc[2];
-    memcpy(desc, d, 8);
     struct cpu_segment ncs;
-    cpu_desc_parse(sel, desc[0], desc[1], &ncs);
+    if ((sel & ~3u) != (cs->sel & ~3u) || !gdt_desc(c, sel, &ncs))
+        return false;
     /* The descriptor as loaded (accessed bit already set: nothing to
      * write), a present non-conforming DPL 0 code segment. Bits 8-11 of
      * flags are the limit's top, compared as the limit (a cache set up
