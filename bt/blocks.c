@@ -142,14 +142,15 @@ static void tombstone(struct bt *bt, struct bt_block *b)
         }
     uint8_t *stub = b->host + b->tomb_off;
     int32_t rel = (int32_t)(stub - (b->host + 5));
-    b->host[0] = 0xE9; /* jmp rel32 — the entry's first bytes hold no call return address */
-    memcpy(b->host + 1, &rel, 4);
+    uint8_t *w = bt_cw(bt, b->host);
+    w[0] = 0xE9; /* jmp rel32 — the entry's first bytes hold no call return address */
+    memcpy(w + 1, &rel, 4);
     if (b->fwd_off) {
         /* The forward entry (a compare of 8+ bytes, never a return
          * address) goes through the first, which the dispatcher re-points. */
         int32_t back = -(int32_t)(b->fwd_off + 5);
-        b->host[b->fwd_off] = 0xE9;
-        memcpy(b->host + b->fwd_off + 1, &back, 4);
+        w[b->fwd_off] = 0xE9;
+        memcpy(w + b->fwd_off + 1, &back, 4);
     }
     bt->st.invalidations++;
 }

@@ -204,7 +204,8 @@ struct bt {
     uint64_t *tables;      /* TLB read, TLB write, IBTC */
     struct bt_ibtc_entry *ibtc;
     /* code cache */
-    uint8_t *cache;
+    uint8_t *cache;        /* the executable view: what runs and what jumps name */
+    ptrdiff_t cache_wr;    /* writable view - executable view (cache.c: never both at one address) */
     size_t cache_size, cache_used;
     uint32_t pred_used;    /* predicted-addend slots handed out (cache.c) */
     uint64_t *pred_since;  /* per slot: when its budget was last refilled (ns) */
@@ -334,6 +335,10 @@ void bt_cross16(void);
 /* cache.c */
 /* 0 or -errno (the caller reports it). */
 int bt_cache_init(struct bt *bt, size_t size);
+void bt_cache_destroy(struct bt *bt);
+/* The writable alias of a code-cache address: every store into translated
+ * code goes through it (the executable view is read-only). */
+static inline void *bt_cw(const struct bt *bt, const void *x) { return (uint8_t *)(uintptr_t)x + bt->cache_wr; }
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */

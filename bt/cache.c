@@ -1,7 +1,7 @@
 /*
  * bt/cache.c — the code cache: its memory, trampolines and flush.
  *
- * One executable region, bump-allocated; when it is full everything is
+ * One region, bump-allocated; when it is full everything is
  * flushed (blocks, chains, the inline indirect-branch table) and execution
  * continues — translations are cheap to redo. Also the predicted-addend
  * slots, which live as long as the cache. The block directory (lookup,
@@ -9,6 +9,12 @@
  * it (the trampolines lead into bt/enter.S) and below the emitters, which
  * take predicted-addend slots, and block formation, which allocates code
  * and flushes.
+ *
+ * The region is one memfd mapped twice: read+execute where code runs, and
+ * read+write at another address where the translator writes (W^X, QEMU's
+ * split-wx). No host page is ever writable and executable at once, so a
+ * bug in a guest-address check cannot become host code injection.
+ * docs/translation.md, "The code cache's two views".
  */
 #include "bt/bt.h"
 #include "bt/offsets.h"
@@ -20,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "vm/vm.h"
 
 #define POOL_BLOCKS (1u << 18)
@@ -34,9 +41,10 @@ static uint8_t *emit_tramp(struct bt *bt, uint8_t *at, void (*target)(void))
     struct bt_emit *e = &bt->em;
     bt_emit_reset(e);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_JMP, 1, bt_m(ZYDIS_REGISTER_RIP, ZYDIS_REGISTER_NONE, 0, 0, 8));
-    memcpy(at, e->buf[BT_MAIN], e->len[BT_MAIN]);
+    uint8_t *w = bt_cw(bt, at);
+    memcpy(w, e->buf[BT_MAIN], e->len[BT_MAIN]);
     uint64_t a = (uint64_t)(uintptr_t)target;
-    memcpy(at + e->len[BT_MAIN], &a, 8);
+    memcpy(w + e->len[BT_MAIN], &a, 8);
     return at + 16;
 }
 
@@ -79,13 +87,26 @@ int bt_cache_init(struct bt *bt, size_t size)
 {
     if (size < 16 * 1024)
         size = 16 * 1024;
-    bt->cache = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (bt->cache == MAP_FAILED) {
-        int r = -errno;
+    size = (size + 4095) & ~(size_t)4095;
+    int fd = memfd_create("btvm-code-cache", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    uint8_t *wr = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) < 0)
+        r = -errno;
+    if (!r && (bt->cache = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0)) == MAP_FAILED)
+        r = -errno;
+    if (!r && (wr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+        r = -errno;
+        munmap(bt->cache, size);
+    }
+    close(fd); /* the mappings keep the memory */
+    if (r) {
         bt->cache = NULL;
         return r;
     }
+    bt->cache_wr = wr - bt->cache;
     bt->cache_size = size;
     bt->hash_mask = (1u << 16) - 1;
     bt->hash = calloc(bt->hash_mask + 1, sizeof(*bt->hash));
@@ -149,6 +170,15 @@ void bt_arena_free(struct bt *bt)
         bt->arena = n;
     }
     bt->arena_used = bt->arena_cap = 0;
+}
+
+void bt_cache_destroy(struct bt *bt)
+{
+    if (!bt->cache)
+        return;
+    munmap(bt->cache + bt->cache_wr, bt->cache_size);
+    munmap(bt->cache, bt->cache_size);
+    bt->cache = NULL;
 }
 
 void bt_cache_flush(struct bt *bt)

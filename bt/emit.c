@@ -394,10 +394,10 @@ uint32_t bt_jcc_label(struct bt_emit *e, int b, ZydisMnemonic jcc, int label) { 
 uint32_t bt_jmp_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_JMP, -1, t); }
 uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_CALL, -1, t); }
 
-void bt_emit_place(struct bt_emit *e, uint8_t *dst)
+void bt_emit_place(struct bt_emit *e, uint8_t *dst, ptrdiff_t wr)
 {
-    memcpy(dst, e->buf[0], e->len[0]);
-    memcpy(dst + e->len[0], e->buf[1], e->len[1]);
+    memcpy(dst + wr, e->buf[0], e->len[0]);
+    memcpy(dst + wr + e->len[0], e->buf[1], e->len[1]);
     for (int i = 0; i < e->nfix; i++) {
         uint8_t *at = bt_placed(e, dst, e->fix[i].buf, e->fix[i].at);
         uint64_t target;
@@ -409,7 +409,7 @@ void bt_emit_place(struct bt_emit *e, uint8_t *dst)
         }
         int64_t rel = (int64_t)target - (int64_t)(uintptr_t)(at + 4);
         int32_t r32 = (int32_t)rel;
-        memcpy(at, &r32, 4);
+        memcpy(at + wr, &r32, 4);
     }
 }
 

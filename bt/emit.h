@@ -110,7 +110,9 @@ void bt_emit_jrcxz_skip8(struct bt_emit *e);
 /* Total size once placed. */
 static inline uint32_t bt_emit_size(const struct bt_emit *e) { return e->len[0] + e->len[1]; }
 /* Copy MAIN then OOL to dst (host address dst) and resolve fixups. */
-void bt_emit_place(struct bt_emit *e, uint8_t *dst);
+/* Copy the block to dst (the address it runs at), storing through dst + wr
+ * (the writable view of the code cache, bt_cw). */
+void bt_emit_place(struct bt_emit *e, uint8_t *dst, ptrdiff_t wr);
 /* Host address of (buffer, offset) once placed at dst. */
 static inline uint8_t *bt_placed(const struct bt_emit *e, uint8_t *dst, int b, uint32_t off)
 {

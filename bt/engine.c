@@ -258,7 +258,7 @@ static uint8_t *vbase_stub(struct bt *bt, struct bt_block *blk, uint32_t eip, bo
     uint8_t *at = e->failed ? NULL : bt_cache_alloc(bt, bt_emit_size(e));
     if (!at)
         return NULL;
-    bt_emit_place(e, at);
+    bt_emit_place(e, at, bt->cache_wr);
     bt->st.vbase_stubs++;
     return at;
 }
@@ -386,13 +386,13 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
                 int32_t neg = rel_cmp ? (int32_t)(1u - (c->eip - bt->vc->vbase)) : (int32_t)(0u - c->eip);
                 if (site_vb && !rel_cmp) {
                     int8_t ones = BT_OFF_ONES;
-                    memcpy((void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK - BT_ICACHE_BASE_BACK), &ones, 1);
+                    memcpy(bt_cw(bt, (void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK - BT_ICACHE_BASE_BACK)), &ones, 1);
                 }
-                memcpy((void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK), &neg, 4);
-                memcpy((void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK), &to_table, 4);
+                memcpy(bt_cw(bt, (void *)(uintptr_t)(site - BT_ICACHE_EIP_BACK)), &neg, 4);
+                memcpy(bt_cw(bt, (void *)(uintptr_t)(site - BT_ICACHE_MISS_BACK)), &to_table, 4);
                 bt->st.icache_fills++;
             }
-            memcpy((void *)(uintptr_t)site, &rel, 4);
+            memcpy(bt_cw(bt, (void *)(uintptr_t)site), &rel, 4);
             bt->st.chains++;
             site = 0;
         }
@@ -576,8 +576,7 @@ static void bt_destroy(struct vm *vm)
     smmu_destroy(&bt->mmu);
     free(bt->em.buf[0]);
     free(bt->em.buf[1]);
-    if (bt->cache && bt->cache != MAP_FAILED)
-        munmap(bt->cache, bt->cache_size);
+    bt_cache_destroy(bt);
     munmap(bt->map, BT_VCPU_SPAN + BT_REGION_SIZE);
     if (bt->perfmap)
         fclose(bt->perfmap);

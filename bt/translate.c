@@ -508,14 +508,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             bt_cache_flush(bt);
             continue;
         }
-        bt_emit_place(e, host);
+        bt_emit_place(e, host, bt->cache_wr);
         for (int s = 0; s < t.nsites; s++) {
             uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at) |
                             (t.sites[s].fwd ? BT_SITE_FWD : 0) | (t.shared ? BT_SITE_VB : 0);
             if (t.sites[s].patch)
                 *t.sites[s].patch = site;
             else
-                memcpy(bt_placed(e, host, BT_OOL, t.sites[s].imm_at), &site, 8);
+                memcpy(bt_cw(bt, bt_placed(e, host, BT_OOL, t.sites[s].imm_at)), &site, 8);
         }
         blk->main_len = e->len[BT_MAIN];
         blk->code = host;
