@@ -156,6 +156,39 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
     TBL(m, SMMU_T_UX, vpn) = (perm >> SMMU_T_UX) & 1 ? ppage + 1ull : 0;
 }
 
+size_t smmu_audit(const struct smmu *m, uint32_t vpn_lo, uint32_t vpn_hi)
+{
+    const uint8_t *ram = m->ram;
+    size_t bad = 0;
+    if (vpn_hi > SMMU_TLB_ENTRIES)
+        vpn_hi = SMMU_TLB_ENTRIES;
+    for (uint32_t vpn = vpn_lo; vpn < vpn_hi; vpn++) {
+        uint64_t lin = (uint64_t)vpn << 12;
+        for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++) {
+            uint64_t e = TBL(m, t, vpn);
+            if (!e)
+                continue;
+            uintptr_t h = (uintptr_t)(e + lin);
+            uint64_t off = (uint64_t)(h - (uintptr_t)ram);
+            bool in_ram = h >= (uintptr_t)ram && off < ((uint64_t)m->npages << 12);
+            bool in_rom = h >= (uintptr_t)ram && off >> 12 >= m->rom_first && off >> 12 < (1ull << 20);
+            bad += !(in_ram || in_rom) || (off & 0xFFF);
+        }
+        for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++) {
+            uint64_t e = TBL(m, SMMU_T_DEV(t), vpn);
+            if (e)
+                bad += !(m->direct_host && m->direct_allowed &&
+                         (uintptr_t)(e + lin) == (uintptr_t)m->direct_host);
+        }
+        for (int t = SMMU_T_SX; t <= SMMU_T_UX; t++) {
+            uint64_t e = TBL(m, t, vpn);
+            if (e)
+                bad += !(e - 1 < m->npages || smmu_is_rom(m, e - 1));
+        }
+    }
+    return bad;
+}
+
 static void as_unload(struct smmu *m, struct smmu_as *a)
 {
     for (uint32_t i = 0; i < a->cap; i++)

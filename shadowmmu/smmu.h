@@ -38,6 +38,7 @@
 #ifndef __ASSEMBLER__
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct dev_bus;
@@ -174,6 +175,12 @@ int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *b
 void smmu_destroy(struct smmu *m);
 /* Drop every shadow entry of every address space. */
 void smmu_flush(struct smmu *m);
+/* Check the loaded shadow entries for linear pages [vpn_lo, vpn_hi): every
+ * host address one leads to must lie in guest RAM, the ROM window or the
+ * direct device page, and every execute entry must name such a page.
+ * Returns how many entries break that (0: all good). A full scan costs
+ * milliseconds: for tests and debugging, not the run path. */
+size_t smmu_audit(const struct smmu *m, uint32_t vpn_lo, uint32_t vpn_hi);
 
 /* The CPU's paging controls changed (CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE,
  * or CR3 was loaded). Returns 0, or -EINVAL when a PAE CR3 load must #GP

@@ -1216,6 +1216,43 @@ static void guest_write32(uint32_t lin, uint32_t v)
         ck_assert_int_eq(smmu_write(&m, lin, &v, 4, 0), 0);
 }
 
+/* Every host address the shadow tables lead to is guest RAM (or ROM, or
+ * the direct device page): PTEs naming a device page, a page past RAM and,
+ * under PAE, a page above 4 GiB get no host entry; smmu_audit finds a
+ * planted bad entry, so it can fail. */
+START_TEST(audit_host_windows)
+{
+    wr64(PDPT + 0, PAE_PD | P);
+    wr64(PAE_PD + 2 * 8, PAE_PT | P | W | U);
+    wr64(PAE_PT + 0 * 8, DATA | P | W | U);               /* 0x00400000: RAM */
+    wr64(PAE_PT + 1 * 8, 0xFEC00000u | P | W | U);        /* 0x00401000: the IOAPIC's page */
+    wr64(PAE_PT + 2 * 8, (uint64_t)RAM | P | W | U);      /* 0x00402000: just past RAM */
+    wr64(PAE_PT + 3 * 8, (1ull << 32) | P | W | U);       /* 0x00403000: above 4 GiB */
+    wr64(PAE_PT + 4 * 8, ((1ull << 36) - 0x1000) | P | W | U); /* 0x00404000: the top of 36 bits */
+    paging_pae(false);
+    bool fault;
+    for (uint32_t lin = 0x00400000; lin < 0x00405000; lin += 0x1000) {
+        static const unsigned accs[] = { 0, SMMU_ACC_W, SMMU_ACC_U, SMMU_ACC_U | SMMU_ACC_W };
+        for (int a = 0; a < 4; a++)
+            (void)smmu_fill(&m, lin + 0x10, accs[a], &fault);
+        c->cpl = 3;
+        (void)smmu_exec_page(&m, lin);
+        c->cpl = 0;
+        (void)smmu_exec_page(&m, lin);
+    }
+    ck_assert_uint_ne(ENT(SMMU_T_UW, 0x00400000), 0);
+    for (uint32_t lin = 0x00401000; lin < 0x00405000; lin += 0x1000)
+        ck_assert_msg(all_zero(lin), "a host entry for the non-RAM page at %08x", lin);
+    ck_assert_uint_eq(smmu_audit(&m, 0, SMMU_TLB_ENTRIES), 0);
+    /* A planted entry one page past RAM, and an execute entry past it. */
+    ENT(SMMU_T_SR, 0x00402000) = (uint64_t)(uintptr_t)(vm.ram + RAM) - 0x00402000;
+    ENT(SMMU_T_SX, 0x00403000) = (RAM >> 12) + 1;
+    ck_assert_uint_eq(smmu_audit(&m, 0, SMMU_TLB_ENTRIES), 2);
+    ENT(SMMU_T_SR, 0x00402000) = 0;
+    ENT(SMMU_T_SX, 0x00403000) = 0;
+}
+END_TEST
+
 START_TEST(random_coherence)
 {
     rng ^= (uint64_t)_i * 0x2545F4914F6CDD1Dull;
@@ -1289,6 +1326,7 @@ START_TEST(random_coherence)
         }
         check_coherent(cr3, step);
     }
+    ck_assert_uint_eq(smmu_audit(&m, 0, SMMU_TLB_ENTRIES), 0);
     if (getenv("SMMU_TEST_STATS"))
         fprintf(stderr, "fills r %llu w %llu x %llu, true faults %llu, hidden %llu, trace hits %llu "
                 "inval %llu, as hits %llu misses %llu reclaims %llu, flushes %llu\n",
@@ -1602,6 +1640,7 @@ static Suite *suite(void)
     tcase_add_test(t, cross_page_write_fault);
     tcase_add_test(t, paging_off_identity);
     tcase_add_loop_test(t, random_coherence, 0, 4);
+    tcase_add_test(t, audit_host_windows);
     tcase_add_test(t, global_pages_survive_cr3_loads);
     tcase_add_test(t, rmap_refill_does_not_leak);
     tcase_add_test(t, trace_write_protect_downgrades);
