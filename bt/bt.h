@@ -237,6 +237,7 @@ struct bt {
     struct bt_plan plan;
     struct bt_stats st;
     bool trace;
+    bool oom;                /* a host allocation failed (translation): flush and retry, else stop */
     ZydisDecoder host_decoder; /* host code, for mapping a SIGFPE to the guest */
     void *perfmap;           /* FILE * of /tmp/perf-<pid>.map (BTVM_PERFMAP=1), or NULL */
     bool invalidated;        /* a guest write just invalidated translations */

@@ -241,7 +241,8 @@ static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn)
     if (!r || r->nsites == BT_CO_SITES) {
         r = bt_arena_alloc(t->bt, with_insn ? sizeof(*r) : offsetof(struct bt_co_rec, d));
         if (!r) {
-            bt_emit_fail(t->e, "out of memory");
+            t->bt->oom = true;
+            bt_emit_fail(t->e, "out of host memory");
             return NULL;
         }
         r->nsites = 0;

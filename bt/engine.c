@@ -348,6 +348,15 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             if (!blk) {
                 if (c->pending_vector >= 0)
                     continue; /* a fetch fault */
+                if (bt->oom) {
+                    /* Even an empty cache left no room: a host failure,
+                     * not the guest's; stop in order. */
+                    bt->oom = false;
+                    ex->kind = VM_EXIT_ERROR;
+                    ex->eip = c->eip;
+                    snprintf(ex->msg, sizeof(ex->msg), "%s", c->unsupported);
+                    return;
+                }
                 unsupported_exit(bt, ex, c->unsupported);
                 return;
             }

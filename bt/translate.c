@@ -400,7 +400,16 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         blk->map_host = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
         blk->map_eip = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
         blk->map_ool = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
-        if (!blk->map_host || !blk->map_eip || !blk->map_ool) {
+        if (!blk->map_host || !blk->map_eip || !blk->map_ool)
+            bt->oom = true;
+        if (bt->oom) {
+            if (attempt == 0) {
+                /* The flush frees every block's records: try once more. */
+                bt->oom = false;
+                bt->st.oom_flushes++;
+                bt_cache_flush(bt);
+                continue;
+            }
             snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
                      "out of host memory translating the block at EIP %08x", eip);
             return NULL;
@@ -498,6 +507,12 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.nsites++;
         }
 
+        if (e->failed && bt->oom && attempt == 0) {
+            bt->oom = false;
+            bt->st.oom_flushes++;
+            bt_cache_flush(bt);
+            continue;
+        }
         if (e->failed) {
             snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
                      "translator: %.100s (block at EIP %08x)", e->err, eip);

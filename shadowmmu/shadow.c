@@ -226,12 +226,29 @@ static void as_flush(struct smmu *m, struct smmu_as *a)
     a->gen++;
 }
 
+/* Park arrays in the spare slots that are empty; free the rest. */
+static void spare_park(struct smmu *m, struct smmu_as *a)
+{
+    if (!m->spare_h && a->h) {
+        m->spare_h = a->h;
+        m->spare_cap = a->cap;
+    } else {
+        free(a->h);
+    }
+    if (!m->spare_region_n)
+        m->spare_region_n = a->region_n;
+    else
+        free(a->region_n);
+    if (!m->spare_present)
+        m->spare_present = a->present;
+    else
+        free(a->present);
+}
+
 static void as_drop(struct smmu *m, struct smmu_as *a)
 {
     as_flush(m, a);
-    free(a->h);
-    free(a->region_n);
-    free(a->present);
+    spare_park(m, a); /* emptied by as_flush */
     a->h = NULL;
     a->region_n = NULL;
     a->present = NULL;
@@ -583,11 +600,50 @@ static int lru_victim(struct smmu *m)
     return v;
 }
 
+/* Give a the arrays it lacks from the spare slots; when those are empty,
+ * drop the least recently used other space first (it parks its arrays
+ * there). False only when nothing can be had. */
+static bool spare_take(struct smmu *m, struct smmu_as *a)
+{
+    if ((!m->spare_h || !m->spare_region_n || !m->spare_present)) {
+        int v = lru_victim(m);
+        if (v >= 0 && &m->as[v] != a) {
+            as_drop(m, &m->as[v]);
+            m->stats.as_reclaims++;
+        }
+    }
+    if ((!a->h && !m->spare_h) || (!a->region_n && !m->spare_region_n) ||
+        (!a->present && !m->spare_present))
+        return false;
+    if (!a->h) {
+        a->h = m->spare_h;
+        a->cap = m->spare_cap;
+        m->spare_h = NULL;
+    }
+    if (!a->region_n) {
+        a->region_n = m->spare_region_n;
+        m->spare_region_n = NULL;
+    }
+    if (!a->present) {
+        a->present = m->spare_present;
+        m->spare_present = NULL;
+    }
+    return true;
+}
+
 void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm)
 {
     struct smmu_as *a = &m->as[as];
-    if ((a->n + 1) * 4 > a->cap * 3 && hgrow(a) != 0)
-        return;
+    if ((a->n + 1) * 4 > a->cap * 3 && hgrow(a) != 0) {
+        /* No host memory to grow: empty this space in what it has (or in
+         * spare arrays), so the entry asked for still gets made — it may be
+         * the execute entry a block entry waits for, and without it the
+         * guest would make no progress. */
+        if ((!a->h || !a->region_n || !a->present) && !spare_take(m, a))
+            return;
+        as_flush(m, a);
+        m->stats.oom_flushes++;
+    }
     struct smmu_hent *e = hfind(a, vpn);
     if (!e) {
         uint32_t mask = a->cap - 1, j = hslot(vpn, mask);
@@ -714,6 +770,12 @@ int smmu_shadow_init(struct smmu *m)
     m->rmaps = calloc(m->rmap_cap, sizeof(struct smmu_rmap));
     if (!m->ref_head || !m->rmap_head || !m->refs || !m->rmaps)
         return -ENOMEM;
+    m->spare_cap = 256;
+    m->spare_h = calloc(m->spare_cap, sizeof(struct smmu_hent));
+    m->spare_region_n = calloc(SMMU_REGIONS, sizeof(uint16_t));
+    m->spare_present = calloc(SMMU_TLB_ENTRIES / 64, sizeof(uint64_t));
+    if (!m->spare_h || !m->spare_region_n || !m->spare_present)
+        return -ENOMEM;
     m->as[SMMU_GLOBAL].used = true;
     m->as[SMMU_GLOBAL].cr3 = ~0u;
     m->as[SMMU_GLOBAL].mode = ~0u; /* never matched by a CR3 load */
@@ -728,6 +790,9 @@ void smmu_shadow_destroy(struct smmu *m)
         free(m->as[i].region_n);
         free(m->as[i].present);
     }
+    free(m->spare_h);
+    free(m->spare_region_n);
+    free(m->spare_present);
     free(m->ref_head);
     free(m->rmap_head);
     free(m->refs);

@@ -94,6 +94,7 @@ struct smmu_stats {
     uint64_t direct_fills, direct_drops; /* the direct device page: entries made, revocations */
     uint64_t rom_writes;   /* writes dropped: ROM, write-protected shadow RAM (PAM) */
     uint64_t a20_toggles;  /* A20 gate changes (each flushes the shadow) */
+    uint64_t oom_flushes;  /* a space's hash could not grow (host memory): emptied instead */
 };
 
 struct smmu_hent {
@@ -133,6 +134,14 @@ struct smmu {
     bool paging, pae, pse, wp, nxe, pge;
     uint32_t mode;
     struct smmu_as as[SMMU_NAS + 1];
+    /* One set of hash arrays kept back (shadow.c, spare_take): a space
+     * whose own cannot be allocated takes it, so a failed allocation never
+     * leaves the active space unable to hold the execute entry a block
+     * entry waits for. Dropped spaces park their arrays here. */
+    struct smmu_hent *spare_h;
+    uint16_t *spare_region_n;
+    uint64_t *spare_present;
+    uint32_t spare_cap;
     int active;
     uint64_t clock;
     uint32_t budget, entries; /* shadow entries in all address spaces, and the limit */

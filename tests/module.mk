@@ -28,6 +28,9 @@ $(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/san/libbtvm.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/san/libbtvm.a $(CHECK_LIBS) $(LDLIBS)
 
+# test_oom makes the engine's allocations fail on demand.
+$(BUILD)/tests/test_oom $(BUILD)/san/tests/test_oom: LDLIBS += -Wl,--wrap=malloc,--wrap=calloc
+
 unit-test: $(UNIT_BINS) $(UNIT_SAN)
 	@bash tests/run-unit.sh $(UNIT_BINS) $(UNIT_SAN)
 
