@@ -86,13 +86,14 @@ linux-virtio-test: $(BUILD)/btvm linux linux-disk
 	@bash tests/linux/disk-virtio.sh
 
 # The persistent image end to end (tests/linux/virtio_blk.sh, durability.sh,
-# virtio_snapshot.sh, net.sh, diskfull.sh; btvm and QEMU with the same
-# expectations): virtio-blk raw and qcow2, SIGKILL durability, -snapshot,
-# virtio-net with user networking, a full host disk; part of linux-test.
+# virtio_snapshot.sh, net.sh, diskfull.sh, sigterm.sh; btvm and QEMU with
+# the same expectations): virtio-blk raw and qcow2, SIGKILL durability,
+# -snapshot, virtio-net with user networking, a full host disk, SIGTERM
+# while writing; part of linux-test.
 linux-test: linux-diskimg-test
 .PHONY: linux-diskimg-test
 linux-diskimg-test: $(BUILD)/btvm diskimg
-	@st=0; for t in virtio_blk durability virtio_snapshot net diskfull; do \
+	@st=0; for t in virtio_blk durability virtio_snapshot net diskfull sigterm; do \
 	    bash tests/linux/$$t.sh || st=1; done; exit $$st
 # An ext2 file system on a qcow2 IDE disk over a qcow2 backing file, and
 # -snapshot (tests/linux/qcow2.sh; block/qcow2.c); part of linux-test.
