@@ -109,3 +109,11 @@ linux-test: linux-fb-test
 .PHONY: linux-fb-test
 linux-fb-test: $(BUILD)/btvm linux
 	@bash tests/linux/fb.sh
+
+# A 10-minute Linux run under mixed load (fork/exec, gzip, virtio disk and
+# network I/O, timers): heap flat after warm-up, guest clock drift < 0.1%,
+# no kernel warnings, every round's checksums equal to a short run's
+# (tests/soak.py; SOAK_SECONDS, SOAK_WARMUP). Not part of `make test`.
+.PHONY: soak
+soak: $(BUILD)/btvm diskimg
+	@python3 tests/soak.py
