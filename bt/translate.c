@@ -156,6 +156,8 @@ static bool emit_one(struct bt_tctx *t, bool last)
         return true;
     if (bt_emit_push_sreg(t))
         return true;
+    if (bt_emit_invlpg(t))
+        return true;
     /* Adaptive translation: a MOV store that keeps writing traced page
      * tables becomes one direct callout (no inline check, no bounce). */
     if (d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&

@@ -47,6 +47,9 @@ bool bt_emit_ident(struct bt_tctx *t);
 /* emit_vif.c: CLI/STI/PUSHF/POPF inline; false = use the callout. */
 bool bt_emit_vif(struct bt_tctx *t, bool last_in_block);
 
+/* emit_invlpg.c: INVLPG with nothing to drop, inline; false = use the callout. */
+bool bt_emit_invlpg(struct bt_tctx *t);
+
 /* emit_ctrl.c */
 void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32);
 bool bt_emit_control(struct bt_tctx *t);
