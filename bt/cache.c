@@ -10,7 +10,7 @@
  * take predicted-addend slots, and block formation, which allocates code
  * and flushes.
  *
- * The region is one memfd mapped twice: read+execute where code runs, and
+ * The region is shared memory mapped twice: read+execute where code runs, and
  * read+write at another address where the translator writes (W^X, QEMU's
  * split-wx). No host page is ever writable and executable at once, so a
  * bug in a guest-address check cannot become host code injection.
@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #include "vm/vm.h"
 
 #define POOL_BLOCKS (1u << 18)
@@ -88,21 +87,20 @@ int bt_cache_init(struct bt *bt, size_t size)
     if (size < 16 * 1024)
         size = 16 * 1024;
     size = (size + 4095) & ~(size_t)4095;
-    int fd = memfd_create("btvm-code-cache", MFD_CLOEXEC);
-    if (fd < 0)
+    /* Shared anonymous memory, mapped a second time by mremap(old size 0):
+     * unlike a memfd it still reads as anonymous ("/dev/zero"), so perf
+     * resolves BTVM_PERFMAP's names in it. */
+    bt->cache = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (bt->cache == MAP_FAILED) {
+        bt->cache = NULL;
         return -errno;
-    int r = 0;
-    uint8_t *wr = MAP_FAILED;
-    if (ftruncate(fd, (off_t)size) < 0)
-        r = -errno;
-    if (!r && (bt->cache = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0)) == MAP_FAILED)
-        r = -errno;
-    if (!r && (wr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
-        r = -errno;
-        munmap(bt->cache, size);
     }
-    close(fd); /* the mappings keep the memory */
-    if (r) {
+    uint8_t *wr = mremap(bt->cache, 0, size, MREMAP_MAYMOVE);
+    if (wr == MAP_FAILED || mprotect(wr, size, PROT_READ | PROT_WRITE) != 0) {
+        int r = -errno;
+        if (wr != MAP_FAILED)
+            munmap(wr, size);
+        munmap(bt->cache, size);
         bt->cache = NULL;
         return r;
     }
