@@ -158,3 +158,18 @@ $(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+
+# ---- legacytest: BCD adjusts, XLAT, SALC, ARPL over every input, against
+# the host CPU (tests/guest/legacytest.sh). The generator is built -m32:
+# those encodings do not exist in 64-bit mode, and the host is the reference.
+LEGACYTEST_OBJS := $(GUEST_OBJ)/legacytest/legacytest.o $(GUEST_OBJ)/legacytest/stubs.o
+GUESTS += $(GUEST_DIR)/legacytest.elf
+$(GUEST_DIR)/legacytest.elf: $(LEGACYTEST_OBJS)
+.SECONDARY: $(LEGACYTEST_OBJS)
+$(GUEST_DIR)/legacytest-gen: guests/legacytest/gen.c guests/legacytest/stubs.S \
+                             guests/legacytest/legacy.h guests/legacytest/dump.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_GCFLAGS) -m32 -fno-pie -no-pie -o $@ guests/legacytest/gen.c guests/legacytest/stubs.S
+$(GUEST_DIR)/legacytest_expected.h: $(GUEST_DIR)/legacytest-gen
+	$< > $@.tmp && mv $@.tmp $@
+$(GUEST_OBJ)/legacytest/legacytest.o: $(GUEST_DIR)/legacytest_expected.h
