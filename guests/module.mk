@@ -173,3 +173,8 @@ $(GUEST_DIR)/legacytest-gen: guests/legacytest/gen.c guests/legacytest/stubs.S \
 $(GUEST_DIR)/legacytest_expected.h: $(GUEST_DIR)/legacytest-gen
 	$< > $@.tmp && mv $@.tmp $@
 $(GUEST_OBJ)/legacytest/legacytest.o: $(GUEST_DIR)/legacytest_expected.h
+
+# ---- cpuidtest: the CPUID leaves, printed for tests/guest/cpuid.sh ----
+GUESTS += $(GUEST_DIR)/cpuidtest.elf
+$(GUEST_DIR)/cpuidtest.elf: $(GUEST_OBJ)/cpuidtest/cpuidtest.o
+.SECONDARY: $(GUEST_OBJ)/cpuidtest/cpuidtest.o
