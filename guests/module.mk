@@ -178,3 +178,8 @@ $(GUEST_OBJ)/legacytest/legacytest.o: $(GUEST_DIR)/legacytest_expected.h
 GUESTS += $(GUEST_DIR)/cpuidtest.elf
 $(GUEST_DIR)/cpuidtest.elf: $(GUEST_OBJ)/cpuidtest/cpuidtest.o
 .SECONDARY: $(GUEST_OBJ)/cpuidtest/cpuidtest.o
+
+# ---- rtctest: the CMOS clock read like a BIOS does (tests/guest/rtctest.sh) ----
+GUESTS += $(GUEST_DIR)/rtctest.elf
+$(GUEST_DIR)/rtctest.elf: $(GUEST_OBJ)/rtctest/rtctest.o
+.SECONDARY: $(GUEST_OBJ)/rtctest/rtctest.o
