@@ -62,10 +62,3 @@ clean:
 
 -include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)
 include guests/bootimg/module.mk
-
-# Mutation testing (tests/mutate.sh, tests/mutations.txt): each listed bug
-# planted alone in a scratch copy, rebuilt, its tests run; fails if any
-# survives. A long run (minutes): not part of `test`.
-.PHONY: mutate
-mutate: all
-	@bash tests/mutate.sh

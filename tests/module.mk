@@ -106,3 +106,10 @@ linux-test: linux-fb-test
 .PHONY: linux-fb-test
 linux-fb-test: $(BUILD)/btvm linux
 	@bash tests/linux/fb.sh
+
+# Mutation testing (tests/mutate.sh, tests/mutations.txt): each listed bug
+# planted alone in a scratch copy, rebuilt, its tests run; fails if any
+# survives. A long run (minutes): not part of `test`.
+.PHONY: mutate
+mutate: all
+	@bash tests/mutate.sh
