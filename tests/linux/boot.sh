@@ -7,8 +7,9 @@
 # every output, the script's exit status (through debug-exit) and btvm's.
 # Then two more boots whose whole script is `poweroff -f` (ACPI S5 must end
 # the emulator with status 0, no debug-exit involved) and `reboot -f` (btvm:
-# status 6, a reset). LINUX_TEST_QEMU=1 runs the same on qemu-system-i386
-# first (the reference); LINUX_TEST_BTVM=0 skips btvm. BTVM overrides the
+# status 6, a reset). The same script and checks run on qemu-system-i386
+# first, the reference, whenever it is installed (LINUX_TEST_QEMU=0 skips
+# it, =1 fails when QEMU is missing); LINUX_TEST_BTVM=0 skips btvm. BTVM overrides the
 # binary, LINUX_TEST_TIMEOUT the per-boot limit in seconds.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -159,12 +160,15 @@ run_reboot() {
     fi
 }
 
-if [ "${LINUX_TEST_QEMU:-0}" = 1 ]; then
-    if command -v "$QEMU" >/dev/null; then
+case ${LINUX_TEST_QEMU:-auto} in
+0) echo "linux: LINUX_TEST_QEMU=0, reference run skipped" ;;
+*)  if command -v "$QEMU" >/dev/null; then
         run_one qemu
         run_power qemu "poweroff -f" 0 'reboot: Power down'
-    else echo "linux: $QEMU not installed, reference run skipped"; fi
-fi
+    elif [ "${LINUX_TEST_QEMU:-auto}" = 1 ]; then
+        echo "linux: LINUX_TEST_QEMU=1 but $QEMU is not installed"; fail=1
+    else echo "linux: $QEMU not installed, reference run skipped"; fi ;;
+esac
 if [ "${LINUX_TEST_BTVM:-1}" = 1 ]; then
     [ -x "$BTVM" ] || { echo "linux: $BTVM missing (run 'make')"; exit 1; }
     run_one btvm
