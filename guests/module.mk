@@ -34,7 +34,8 @@ $(GUEST_DIR)/%.elf: $(GUEST_LIB_OBJS) guests/lib/link.ld | $(DEPS_STAMP)
 
 $(GUEST_DIR)/hello.elf: $(GUEST_OBJ)/hello/hello.o
 $(GUEST_DIR)/compute.elf: $(GUEST_OBJ)/compute/compute.o $(GUEST_OBJ)/compute/guest_main.o
-$(GUEST_DIR)/insntest.elf: $(GUEST_OBJ)/insntest/insntest.o $(GUEST_OBJ)/insntest/stackcases.o
+$(GUEST_DIR)/insntest.elf: $(GUEST_OBJ)/insntest/insntest.o $(GUEST_OBJ)/insntest/stackcases.o \
+                            $(GUEST_OBJ)/insntest/smccases.o
 
 # insntest: expected values come from running the same cases natively.
 # -no-pie keeps the scratch buffer below 2 GiB so the case templates can
@@ -56,7 +57,7 @@ $(GUEST_DIR)/compute-native: guests/compute/compute.c guests/compute/native_main
 # Keep objects between builds (they are otherwise make intermediates).
 .SECONDARY: $(GUEST_LIB_OBJS) $(GUEST_OBJ)/hello/hello.o $(GUEST_OBJ)/compute/compute.o \
             $(GUEST_OBJ)/compute/guest_main.o $(GUEST_OBJ)/insntest/insntest.o \
-            $(GUEST_OBJ)/insntest/stackcases.o
+            $(GUEST_OBJ)/insntest/stackcases.o $(GUEST_OBJ)/insntest/smccases.o
 
 -include $(wildcard $(GUEST_OBJ)/*/*.d)
 

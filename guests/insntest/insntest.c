@@ -138,6 +138,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     }
     int table_run = ncases;
     ist_guest_only_checks(&ncases, &fails);
+    ist_smc_checks(&ncases, &fails);
 
     /* tests/guest/insntest.sh checks these counts against the host's
      * table size and QEMU's run: a skip must be the CPU model's, not a bug. */
