@@ -34,7 +34,13 @@ NATIVE_BIN=$LINUX_DIR/native/bin
 csv=$BENCH_OUT/linux.csv
 WORKLOADS="sha256_32m md5_32m gzip1_16m shloop_100k forkexec_300 dd_bs1_200k dynexec_20"
 
-# The commands, for guest and host alike: $T is a tmpfs folder, $B holds
+# The commands, for guest and host alike. The data is the same everywhere:
+# a 64 KiB block from the ZX81 LCG (exact in any awk's doubles, bytes
+# 1..255) doubled up to 32 MiB; its period is twice deflate's 32 KiB
+# window, so gzip finds it as incompressible as random data. So every
+# system's sha256, md5 and gzip output (one "bench-hash:" line) must equal
+# the first system's, native included, or the bench fails.
+# $T is a tmpfs folder, $B holds
 # busybox's applet links, $D the dynamically linked program. Busybox date
 # has no %N; adjtimex shows µs, or ns when the kernel keeps time in
 # nanoseconds (status STA_NANO, 0x2000: this host's, not the guest's).
@@ -43,12 +49,14 @@ script() {
     cat <<'SH'
 now() { adjtimex | awk '/status/ { n = int($2 / 8192) % 2 } /tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf n ? "%d.%09d\n" : "%d.%06d\n", s, u }'; }
 rep() { awk -v n="$1" -v a="$2" -v b="$3" -v ok="$4" 'BEGIN { printf "bench: %s %.6f %s\n", n, b - a, ok ? "ok" : "FAIL" }'; }
-dd if=/dev/urandom of=$T/d32 bs=1048576 count=32 iflag=fullblock 2>/dev/null
+awk 'BEGIN{for(;i++<65536;)printf"%c",(x=(x*75+74)%65537)%255+1}'>$T/d32
+for k in 1 2 3 4 5 6 7 8 9;do cat $T/d32 $T/d32>$T/e;mv $T/e $T/d32;done
 dd if=$T/d32 of=$T/d16 bs=1048576 count=16 2>/dev/null
 [ "$(wc -c <$T/d32)" -eq 33554432 ] && [ "$(wc -c <$T/d16)" -eq 16777216 ] || echo "bench: data FAIL"
-a=$(now); sha256sum $T/d32 >/dev/null; s=$?; b=$(now); rep sha256_32m $a $b $((s == 0))
-a=$(now); md5sum $T/d32 >/dev/null; s=$?; b=$(now); rep md5_32m $a $b $((s == 0))
-a=$(now); gzip -1 -c $T/d16 >/dev/null; s=$?; b=$(now); rep gzip1_16m $a $b $((s == 0))
+a=$(now); sha256sum <$T/d32 >$T/o1; s=$?; b=$(now); rep sha256_32m $a $b $((s == 0))
+a=$(now); md5sum <$T/d32 >$T/o2; s=$?; b=$(now); rep md5_32m $a $b $((s == 0))
+a=$(now); gzip -1 -c $T/d16 >$T/o3; s=$?; b=$(now); rep gzip1_16m $a $b $((s == 0))
+echo bench-hash: $(cat $T/o1 $T/o2) $(md5sum <$T/o3); rm $T/o?
 i=0; a=$(now); while [ $i -lt 100000 ]; do i=$((i + 1)); done; b=$(now); rep shloop_100k $a $b $((i == 100000))
 n=0; j=0; a=$(now); while [ $j -lt 300 ]; do $B/true && n=$((n + 1)); j=$((j + 1)); done; b=$(now); rep forkexec_300 $a $b $((n == 300))
 a=$(now); dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null; s=$?; b=$(now); rep dd_bs1_200k $a $b $((s == 0))
@@ -57,13 +65,20 @@ rm -f $T/d32 $T/d16
 SH
 }
 
-SAMPLES=$(mktemp)
-trap 'rm -f "$SAMPLES"' EXIT
+SAMPLES=$(mktemp) HASHES=$(mktemp)
+trap 'rm -f "$SAMPLES" "$HASHES"' EXIT
 
 # parse_log <system> <log>: the "bench:" lines into samples; all must be ok.
 parse_log() {
     local sys=$1 log=$2 wl line
     grep -q '^bench: data FAIL' "$log" && bench_die "$sys: test data not made (log: $log)"
+    # "bench-hash: SHA256 - MD5 - GZIP-MD5 -", the first system's the reference.
+    line=$(grep -m1 -E '^bench-hash: [0-9a-f]{64} - [0-9a-f]{32} - [0-9a-f]{32} -$' "$log") ||
+        bench_die "$sys: no bench-hash line (log: $log)"
+    ref=$(cat "$HASHES")
+    if [ -z "$ref" ]; then echo "$line" >"$HASHES"
+    elif [ "$line" != "$ref" ]; then bench_die "$sys: '$line', the first system gave '$ref' (log: $log)"
+    fi
     for wl in $WORKLOADS; do
         line=$(grep -m1 "^bench: $wl " "$log") || bench_die "$sys: no '$wl' result (log: $log)"
         set -- $line

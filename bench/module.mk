@@ -22,3 +22,9 @@ bench: diskimg
 .PHONY: bench-virtio
 bench-virtio: all diskimg
 	@BUILD=$(BUILD) BENCH_OUT=$(BUILD)/bench bash bench/run.sh virtio
+
+# The README's figures table from build/bench/*.csv (bench/readme_table.sh):
+# `make bench-readme` rewrites it; `bench/readme_table.sh --check` compares.
+.PHONY: bench-readme
+bench-readme:
+	@BENCH_OUT=$(BUILD)/bench bash bench/readme_table.sh --write

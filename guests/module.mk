@@ -34,7 +34,8 @@ $(GUEST_DIR)/%.elf: $(GUEST_LIB_OBJS) guests/lib/link.ld | $(DEPS_STAMP)
 
 $(GUEST_DIR)/hello.elf: $(GUEST_OBJ)/hello/hello.o
 $(GUEST_DIR)/compute.elf: $(GUEST_OBJ)/compute/compute.o $(GUEST_OBJ)/compute/guest_main.o
-$(GUEST_DIR)/insntest.elf: $(GUEST_OBJ)/insntest/insntest.o $(GUEST_OBJ)/insntest/stackcases.o
+$(GUEST_DIR)/insntest.elf: $(GUEST_OBJ)/insntest/insntest.o $(GUEST_OBJ)/insntest/stackcases.o \
+                            $(GUEST_OBJ)/insntest/smccases.o
 
 # insntest: expected values come from running the same cases natively.
 # -no-pie keeps the scratch buffer below 2 GiB so the case templates can
@@ -56,7 +57,7 @@ $(GUEST_DIR)/compute-native: guests/compute/compute.c guests/compute/native_main
 # Keep objects between builds (they are otherwise make intermediates).
 .SECONDARY: $(GUEST_LIB_OBJS) $(GUEST_OBJ)/hello/hello.o $(GUEST_OBJ)/compute/compute.o \
             $(GUEST_OBJ)/compute/guest_main.o $(GUEST_OBJ)/insntest/insntest.o \
-            $(GUEST_OBJ)/insntest/stackcases.o
+            $(GUEST_OBJ)/insntest/stackcases.o $(GUEST_OBJ)/insntest/smccases.o
 
 -include $(wildcard $(GUEST_OBJ)/*/*.d)
 
@@ -158,3 +159,28 @@ $(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+
+# ---- legacytest: BCD adjusts, XLAT, SALC, ARPL over every input, against
+# the host CPU (tests/guest/legacytest.sh). The generator is built -m32:
+# those encodings do not exist in 64-bit mode, and the host is the reference.
+LEGACYTEST_OBJS := $(GUEST_OBJ)/legacytest/legacytest.o $(GUEST_OBJ)/legacytest/stubs.o
+GUESTS += $(GUEST_DIR)/legacytest.elf
+$(GUEST_DIR)/legacytest.elf: $(LEGACYTEST_OBJS)
+.SECONDARY: $(LEGACYTEST_OBJS)
+$(GUEST_DIR)/legacytest-gen: guests/legacytest/gen.c guests/legacytest/stubs.S \
+                             guests/legacytest/legacy.h guests/legacytest/dump.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_GCFLAGS) -m32 -fno-pie -no-pie -o $@ guests/legacytest/gen.c guests/legacytest/stubs.S
+$(GUEST_DIR)/legacytest_expected.h: $(GUEST_DIR)/legacytest-gen
+	$< > $@.tmp && mv $@.tmp $@
+$(GUEST_OBJ)/legacytest/legacytest.o: $(GUEST_DIR)/legacytest_expected.h
+
+# ---- cpuidtest: the CPUID leaves, printed for tests/guest/cpuid.sh ----
+GUESTS += $(GUEST_DIR)/cpuidtest.elf
+$(GUEST_DIR)/cpuidtest.elf: $(GUEST_OBJ)/cpuidtest/cpuidtest.o
+.SECONDARY: $(GUEST_OBJ)/cpuidtest/cpuidtest.o
+
+# ---- rtctest: the CMOS clock read like a BIOS does (tests/guest/rtctest.sh) ----
+GUESTS += $(GUEST_DIR)/rtctest.elf
+$(GUEST_DIR)/rtctest.elf: $(GUEST_OBJ)/rtctest/rtctest.o
+.SECONDARY: $(GUEST_OBJ)/rtctest/rtctest.o

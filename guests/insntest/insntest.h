@@ -8,4 +8,7 @@
 /* Runs the stack, call/ret, cpuid and rdtsc checks; adds to the counters. */
 void ist_guest_only_checks(int *ncases, int *fails);
 
+/* REP STOS with DF=1 into code that already ran (smccases.c). */
+void ist_smc_checks(int *ncases, int *fails);
+
 #endif

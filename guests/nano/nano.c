@@ -123,12 +123,15 @@ static uint64_t best(uint64_t (*fn)(uint32_t))
     return m;
 }
 
+/* Printed as measured, negative too: an operation cheaper than the empty
+ * loop is noise the reader must see, not a 0 (bench/nano.sh flags it). */
 static void report(const char *name, uint64_t t, uint64_t empty)
 {
-    uint64_t d = t > empty ? t - empty : 0;
+    int neg = t < empty;
+    uint64_t d = neg ? empty - t : t - empty;
     /* tenths of a cycle, rounded */
     uint32_t x10 = (uint32_t)((d * 10 + ITERS / 2) / ITERS);
-    gprintf("nano: %s %u.%u\n", name, x10 / 10, x10 % 10);
+    gprintf("nano: %s %s%u.%u\n", name, neg && x10 ? "-" : "", x10 / 10, x10 % 10);
 }
 
 static void run_nano(void)

@@ -7,8 +7,9 @@
 # every output, the script's exit status (through debug-exit) and btvm's.
 # Then two more boots whose whole script is `poweroff -f` (ACPI S5 must end
 # the emulator with status 0, no debug-exit involved) and `reboot -f` (btvm:
-# status 6, a reset). LINUX_TEST_QEMU=1 runs the same on qemu-system-i386
-# first (the reference); LINUX_TEST_BTVM=0 skips btvm. BTVM overrides the
+# status 6, a reset). The same script and checks run on qemu-system-i386
+# first, the reference, whenever it is installed (LINUX_TEST_QEMU=0 skips
+# it, =1 fails when QEMU is missing); LINUX_TEST_BTVM=0 skips btvm. BTVM overrides the
 # binary, LINUX_TEST_TIMEOUT the per-boot limit in seconds.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -29,7 +30,7 @@ echo "== md5"; dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum
 echo "== fork"; n=0; i=0
 while [ $i -lt 50 ]; do /bin/true && n=$((n + 1)); i=$((i + 1)); done
 echo "forkexec ok $n"
-echo "== dmesg"; dmesg | grep -E 'ACPI|PCI|pci|AE_|clocksource: acpi_pm|IOAPIC'
+echo "== dmesg"; dmesg | grep -E 'ACPI|PCI|pci|AE_|clocksource: acpi_pm|PM-Timer|IOAPIC'
 echo "== interrupts"; cat /proc/interrupts
 echo "== clockevent"; cat /sys/devices/system/clockevents/clockevent0/current_device
 echo "== links"; for d in /sys/bus/acpi/devices/PNP0C0F:*; do echo "$(cat $d/path) $(cat $d/status)"; done
@@ -83,7 +84,13 @@ run_one() {
     check "$sys" "dmesg: no 'ACPI: Interpreter enabled'" has "$dm" 'ACPI: Interpreter enabled'
     check "$sys" "dmesg: ACPI does not support S5" has "$dm" 'ACPI: PM: \(supports .*S5\)'
     check "$sys" "dmesg: no host bridge 8086:1237 at 00:00.0" has "$dm" 'pci 0000:00:00\.0: \[8086:1237\]'
-    check "$sys" "dmesg: no acpi_pm clocksource" has "$dm" 'clocksource: acpi_pm: '
+    # QEMU, the reference, on a loaded host: TCG can fail the kernel's check
+    # of the PM timer's rate against the PIT; the kernel says so.
+    if [ "$sys" = qemu ] && has "$dm" 'PM-Timer (running at invalid rate|had inconsistent results)'; then
+        echo "linux: qemu: no acpi_pm clocksource: $(printf '%s\n' "$dm" | grep -m1 -E 'PM-Timer (running|had)' | sed 's/^\[[ 0-9.]*\] //') (host load; not counted)"
+    else
+        check "$sys" "dmesg: no acpi_pm clocksource" has "$dm" 'clocksource: acpi_pm: '
+    fi
     local irqs; irqs=$(section "$out" interrupts)
     check "$sys" "/proc/interrupts: no acpi on IRQ 9" has "$irqs" '^ *9: .* acpi$'
     check "$sys" "/proc/interrupts: the timer is not on IO-APIC pin 2" has "$irqs" '^ *0: .*IO-APIC +2-edge +timer$'
@@ -159,12 +166,23 @@ run_reboot() {
     fi
 }
 
-if [ "${LINUX_TEST_QEMU:-0}" = 1 ]; then
-    if command -v "$QEMU" >/dev/null; then
+case ${LINUX_TEST_QEMU:-auto} in
+0) echo "linux: LINUX_TEST_QEMU=0, reference run skipped" ;;
+*)  if command -v "$QEMU" >/dev/null; then
+        # The reference gets a second boot if its first fails: on a loaded
+        # host TCG can miss the kernel's PM-timer rate check (no acpi_pm
+        # clocksource), a fact about the host's load, not the checks.
+        f0=$fail
         run_one qemu
+        if [ "$fail" != "$f0" ]; then
+            echo "linux: qemu: failed once; booting the reference again"
+            fail=$f0; run_one qemu
+        fi
         run_power qemu "poweroff -f" 0 'reboot: Power down'
-    else echo "linux: $QEMU not installed, reference run skipped"; fi
-fi
+    elif [ "${LINUX_TEST_QEMU:-auto}" = 1 ]; then
+        echo "linux: LINUX_TEST_QEMU=1 but $QEMU is not installed"; fail=1
+    else echo "linux: $QEMU not installed, reference run skipped"; fi ;;
+esac
 if [ "${LINUX_TEST_BTVM:-1}" = 1 ]; then
     [ -x "$BTVM" ] || { echo "linux: $BTVM missing (run 'make')"; exit 1; }
     run_one btvm

@@ -519,6 +519,14 @@ START_TEST(segment_loads_and_far_jmp)
     ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
     ck_assert_uint_eq(c->pending_error, 0x40);
     c->pending_vector = -1;
+    /* The first slot past the limit (0x2F), holding a valid descriptor
+     * the limit hides: #GP(0x30) all the same. */
+    wr64(GDT + 0x30, 0x00CF92000000FFFFull);
+    c->regs[CPU_EAX] = 0x30;
+    ck_assert_int_eq(RUN(0x8E, 0xD8), CPU_CO_EXIT);
+    ck_assert_int_eq(c->pending_vector, CPU_VEC_GP);
+    ck_assert_uint_eq(c->pending_error, 0x30);
+    c->pending_vector = -1;
     c->regs[CPU_EAX] = 0x28;                                      /* not present */
     ck_assert_int_eq(RUN(0x8E, 0xC0), CPU_CO_EXIT);               /* mov es, ax */
     ck_assert_int_eq(c->pending_vector, CPU_VEC_NP);

@@ -334,6 +334,27 @@ START_TEST(pio_read_lba28_and_48)
 }
 END_TEST
 
+/* LBA48 past 2 TiB (bits 32..39 from the HOB LBA mid register): the
+ * sector is planted in a sparse file behind the device's back and read
+ * through it, so a wrong address cannot read back its own write. */
+START_TEST(pio_read_lba48_above_2tib)
+{
+    uint64_t hi = (2ull << 32) + (5ull << 24) + (3ull << 8) + 7;
+    char *path = make_image("huge.img", hi + 16, 0);
+    uint8_t s[512], got[512];
+    pattern(s, hi, 512);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, s, 512, (off_t)(hi * 512)), 512);
+    close(fd);
+    attach(0, 0, path, false, DEV_IDE_DISK);
+    ata_cmd(P0, 0, 0x24, hi, 1, true);
+    ck_assert_uint_eq(inb(P0 + CMD), 0x58);
+    pio_in(P0, got, 512, 2);
+    ck_assert_mem_eq(got, s, 512);
+}
+END_TEST
+
 START_TEST(count_zero_means_256_and_65536)
 {
     attach(0, 0, make_image("d.img", 70000, 300), false, DEV_IDE_DISK);
@@ -973,6 +994,7 @@ static Suite *suite(void)
     tcase_add_test(t, blk_write_reaches_file);
     tcase_add_test(t, identify_capacity_words);
     tcase_add_test(t, pio_read_lba28_and_48);
+    tcase_add_test(t, pio_read_lba48_above_2tib);
     tcase_add_test(t, count_zero_means_256_and_65536);
     tcase_add_test(t, pio_write_32bit_reaches_file_and_flush);
     tcase_add_test(t, read_write_multiple);

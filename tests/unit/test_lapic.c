@@ -212,6 +212,9 @@ START_TEST(tpr_ppr)
     dev_lapic_set_tpr(lapic, 0);
     ck_assert_uint_eq(dev_lapic_get_tpr(lapic), 0);
     ck_assert_uint_eq(rd(0xA0), 0);
+    send(0x6A, false);                        /* sub-class 0xA: the ISR gives its class only */
+    ck_assert_int_eq(dev_lapic_ack(lapic), 0x6A);
+    ck_assert_uint_eq(rd(0xA0), 0x60);
 }
 END_TEST
 

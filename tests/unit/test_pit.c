@@ -87,6 +87,21 @@ START_TEST(mode2_count)
 }
 END_TEST
 
+/* A count of 0 is 65536 (SDM-era 8254 datasheet): the counter reads 0
+ * then 65535, and the mode 2 period is 65536 ticks. */
+START_TEST(count_zero_is_65536)
+{
+    out8(0x43, 0x34);
+    out8(0x40, 0x00); out8(0x40, 0x00);
+    uint64_t t0 = fake_now;
+    ck_assert_uint_eq(latch_read(0), 0);
+    fake_now = t0 + ticks_ns(1);
+    ck_assert_uint_eq(latch_read(0), 65535);
+    fake_now = t0;
+    ck_assert_uint_eq(dev_timers_run(&timers, fake_now), t0 + ticks_ns(65536));
+}
+END_TEST
+
 START_TEST(mode3_count_and_out)
 {
     out8(0x43, 0x36);                   /* ch0 mode 3 */
@@ -189,6 +204,7 @@ static Suite *pit_suite(void)
     TCase *tc = tcase_create("pit");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, mode2_count);
+    tcase_add_test(tc, count_zero_is_65536);
     tcase_add_test(tc, mode3_count_and_out);
     tcase_add_test(tc, readback);
     tcase_add_test(tc, mode0_port61);
