@@ -157,9 +157,6 @@ $(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
 	xorriso -as mkisofs -quiet -o $@ -b boot.bin -no-emul-boot -boot-load-size 4 $@.d 2>/dev/null
 	rm -rf $@.d
 
-# Every guest appended above (prerequisites are expanded where a rule is read).
-guests: $(GUESTS)
-
 # ---- legacytest: BCD adjusts, XLAT, SALC, ARPL over every input, against
 # the host CPU (tests/guest/legacytest.sh). The generator is built -m32:
 # those encodings do not exist in 64-bit mode, and the host is the reference.
@@ -184,3 +181,7 @@ $(GUEST_DIR)/cpuidtest.elf: $(GUEST_OBJ)/cpuidtest/cpuidtest.o
 GUESTS += $(GUEST_DIR)/rtctest.elf
 $(GUEST_DIR)/rtctest.elf: $(GUEST_OBJ)/rtctest/rtctest.o
 .SECONDARY: $(GUEST_OBJ)/rtctest/rtctest.o
+
+# Last, so every GUESTS += above is a prerequisite (make expands a rule's
+# prerequisites where the rule is read).
+guests: $(GUESTS)
