@@ -158,3 +158,8 @@ $(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+
+# ---- qmptest: ticks on the serial line, the ACPI power button (tests/guest/qmp.sh) ----
+GUESTS += $(GUEST_DIR)/qmptest.elf
+$(GUEST_DIR)/qmptest.elf: $(GUEST_OBJ)/qmptest/qmptest.o $(IRQLIB_OBJS)
+.SECONDARY: $(GUEST_OBJ)/qmptest/qmptest.o
