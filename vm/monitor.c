@@ -346,18 +346,26 @@ bool vm_monitor_quit_requested(struct vm_monitor *mon)
     return q;
 }
 
+struct vm_monitor *vm_monitor_new(void)
+{
+    struct vm_monitor *mon = calloc(1, sizeof(*mon));
+    if (mon) {
+        pthread_mutex_init(&mon->lock, NULL);
+        pthread_cond_init(&mon->cv, NULL);
+    }
+    return mon;
+}
+
 int vm_monitor_open(struct vm_monitor **out, const struct vm_options *opt)
 {
     *out = NULL;
     if (!opt->monitor_path[0] && !opt->qmp_path[0])
         return 0;
-    struct vm_monitor *mon = calloc(1, sizeof(*mon));
+    struct vm_monitor *mon = vm_monitor_new();
     if (!mon) {
         fprintf(stderr, "btvm: monitor: out of memory\n");
         return -1;
     }
-    pthread_mutex_init(&mon->lock, NULL);
-    pthread_cond_init(&mon->cv, NULL);
     /* The monitors' threads live until the process ends: a failure here
      * ends it too, so nothing is torn down. */
     if (vm_hmp_open(&mon->hmp, mon, opt) || vm_qmp_open(&mon->qmp, mon, opt)) {

@@ -36,6 +36,9 @@ void vm_monitor_poll(struct vm_monitor *mon);
 bool vm_monitor_quit_requested(struct vm_monitor *mon);
 /* Close the sockets' files (the process is ending). */
 void vm_monitor_close(struct vm_monitor *mon);
+/* The common part alone, no socket (vm_monitor_open's first step; unit
+ * tests drive it directly). NULL when out of memory. */
+struct vm_monitor *vm_monitor_new(void);
 
 /* ---- For the monitors (any thread but the vcpu's) ---- */
 
