@@ -105,3 +105,11 @@ linux-test: linux-fb-test
 .PHONY: linux-fb-test
 linux-fb-test: $(BUILD)/btvm linux
 	@bash tests/linux/fb.sh
+
+# QMP's system_powerdown under Linux's ACPI button driver: the SCI and the
+# fixed event counted, btvm and QEMU (tests/linux/powerdown.sh, ~15 s);
+# part of linux-test.
+linux-test: linux-powerdown-test
+.PHONY: linux-powerdown-test
+linux-powerdown-test: $(BUILD)/btvm linux
+	@bash tests/linux/powerdown.sh
