@@ -366,6 +366,7 @@ int vm_monitor_open(struct vm_monitor **out, const struct vm_options *opt)
         fprintf(stderr, "btvm: monitor: out of memory\n");
         return -1;
     }
+    mon->paused = opt->start_paused; /* -S: attach makes it "prelaunch" */
     /* The monitors' threads live until the process ends: a failure here
      * ends it too, so nothing is torn down. */
     if (vm_hmp_open(&mon->hmp, mon, opt) || vm_qmp_open(&mon->qmp, mon, opt)) {

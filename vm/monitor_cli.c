@@ -12,12 +12,14 @@
 #include <sys/un.h>
 
 const char vm_cli_monitor_help[] =
-    "  -monitor unix:PATH,server[,nowait]  a monitor (HMP commands: help,\n"
-    "                         screendump, info status, system_reset, quit) on a\n"
-    "                         Unix socket; without nowait btvm waits for a client\n"
+    "  -monitor unix:PATH,server[,nowait]  a monitor (HMP commands: help, screendump,\n"
+    "                         info status|registers, stop, cont, system_powerdown,\n"
+    "                         system_reset, quit) on a Unix socket; without nowait\n"
+    "                         btvm waits for a client\n"
     "  -monitor none          no monitor (the default)\n"
     "  -qmp unix:PATH,server=on[,wait=off]  QMP, QEMU's JSON monitor (docs/monitor.md)\n"
-    "                         on a Unix socket; without wait=off btvm waits for a client\n";
+    "                         on a Unix socket; without wait=off btvm waits for a client\n"
+    "  -S                     start paused (\"prelaunch\") until a monitor's cont\n";
 
 static const char *fail(char *err, size_t errlen, const char *name, const char *val,
                         const char *msg)

@@ -161,6 +161,7 @@ struct vm_options {
     /* -qmp unix:PATH,server=on[,wait=off] (vm/qmp.c); "": none. */
     char qmp_path[108];
     bool qmp_wait;
+    bool start_paused;         /* -S: the machine waits for cont before its first instruction */
 };
 
 #define VM_MEMSEGS 13

@@ -12,9 +12,11 @@
 #          -> btvm's status 0
 #   quit   a guest that ignores the button, stop, system_reset while paused
 #          (stays stopped: prelaunch), quit (SHUTDOWN host-qmp-quit) -> 0
+#   prelaunch  -S: no guest output until cont (RESUME), then quit
 # then -qmp with the wait mode (the guest starts only once a client came),
 # -monitor and -qmp together (stop through HMP, STOP on QMP), and the
-# refused spellings (tcp:, stdio: status 2 before the guest starts). The
+# refused spellings (tcp:, stdio, -S without a monitor: status 2 before
+# the guest starts). The
 # same client and scenarios against QEMU's -qmp show the expectations are
 # QEMU's.
 set -u
@@ -49,7 +51,9 @@ run_btvm main -qmp "unix:$tmp/main.sock,server=on,wait=off"
 scenario main main btvm
 run_btvm quit -a nobutton -qmp "unix:$tmp/quit.sock,server,nowait"
 scenario quit quit btvm
-[ "$fail" -eq 0 ] && echo "qmp: btvm: $(grep -c ': ok:' "$tmp/main.out") + $(grep -c ': ok:' "$tmp/quit.out") checks ok"
+run_btvm pre -S -qmp "unix:$tmp/pre.sock,server=on,wait=off"
+scenario pre prelaunch btvm
+[ "$fail" -eq 0 ] && echo "qmp: btvm: $(cat "$tmp"/{main,quit,pre}.out | grep -c ': ok:') checks ok"
 
 # 2. The wait mode: nothing runs before the client connects.
 run_btvm wait -qmp "unix:$tmp/wait.sock,server=on"
@@ -82,6 +86,8 @@ wait "$pid"; st=$?
 [ "$st" -eq 0 ] || bad "both monitors: status $st after quit"
 
 # 4. What btvm does not do: refused before the guest starts (status 2).
+out=$("$BTVM" run -q -k "$ELF" -S </dev/null 2>&1); st=$?
+[ "$st" -eq 2 ] && grep -q "^btvm: -S needs -monitor or -qmp" <<<"$out" || bad "-S alone: status $st, '$out'"
 for v in "tcp:127.0.0.1:4444,server=on,wait=off" stdio "unix:$tmp/x.sock"; do
     out=$("$BTVM" run -q -k "$ELF" -qmp "$v" </dev/null 2>&1); st=$?
     [ "$st" -eq 2 ] || bad "-qmp $v: status $st, want 2"
@@ -92,11 +98,12 @@ done
 
 # 5. QEMU with the same client and scenarios (its \_S5 is 0).
 if command -v qemu-system-i386 >/dev/null; then
-    for sc in main quit; do
+    for sc in main quit prelaunch; do
         app="s5=0"; [ "$sc" = quit ] && app="s5=0 nobutton"
         timeout 60 qemu-system-i386 -accel tcg -kernel "$ELF" -append "$app" \
             -device isa-debug-exit,iobase=0xf4,iosize=0x04 -display none \
             -serial "file:$tmp/q$sc.serial" -qmp "unix:$tmp/q$sc.sock,server=on,wait=off" \
+            $([ "$sc" = prelaunch ] && echo -S) \
             </dev/null >/dev/null 2>"$tmp/q$sc.err" &
         pid=$!
         scenario "q$sc" "$sc" qemu

@@ -19,6 +19,8 @@ Scenarios (tests/guest/qmp.sh):
          happens), stop, system_reset while paused (RESET, stays stopped),
          quit (SHUTDOWN host-qmp-quit)
   greet  connect, negotiate, query-status, then quit
+  prelaunch  started with -S: "prelaunch", no guest output; cont (RESUME),
+         the guest runs; quit
 """
 import json
 import os
@@ -159,6 +161,22 @@ def scenario_greet(q, a):
     r = q.cmd("quit")
     check(r == {"return": {}}, "quit", r)
     check(is_event(q.event("SHUTDOWN"), "SHUTDOWN"), "SHUTDOWN after quit")
+
+
+def scenario_prelaunch(q, a):
+    negotiate(q)
+    st = status(q)
+    check(st.get("status") == "prelaunch" and st.get("running") is False, "-S: prelaunch", st)
+    time.sleep(0.5)
+    check(serial_size(a.serial) == 0, "-S: no guest output before cont")
+    r = q.cmd("cont")
+    check(r == {"return": {}} and is_event(q.event("RESUME", 5), "RESUME"), "cont: RESUME", r)
+    deadline = time.time() + 10
+    while serial_size(a.serial) == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    check(serial_size(a.serial) > 0, "the guest runs after cont")
+    check(status(q).get("status") == "running", "running after cont")
+    check(q.cmd("quit") == {"return": {}} and is_event(q.event("SHUTDOWN"), "SHUTDOWN"), "quit")
 
 
 def decoded_size(path):
@@ -340,7 +358,7 @@ def scenario_quit(q, a):
 def main(argv):
     import argparse
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["main", "quit", "greet"])
+    p.add_argument("scenario", choices=["main", "quit", "greet", "prelaunch"])
     p.add_argument("socket")
     p.add_argument("--serial")
     p.add_argument("--tmp", default="/tmp")
@@ -350,7 +368,8 @@ def main(argv):
     except OSError as e:
         print("qmp: FAIL: cannot connect to", a.socket, e)
         return 1
-    {"main": scenario_main, "quit": scenario_quit, "greet": scenario_greet}[a.scenario](q, a)
+    {"main": scenario_main, "quit": scenario_quit, "greet": scenario_greet,
+     "prelaunch": scenario_prelaunch}[a.scenario](q, a)
     return min(failures, 100)
 
 

@@ -172,6 +172,14 @@ START_TEST(qmp_option)
     ck_assert_ptr_nonnull(strstr(cerr, "only Unix sockets"));
     ck_assert_ptr_nonnull(cli_parse_opt("-qmp", "stdio"));
     ck_assert_ptr_nonnull(cli_parse_opt("-qmp", "unix:q"));
+
+    /* -S: only with a monitor that could say cont. */
+    const char *with[] = { "btvm", "run", "-S", "-k", "x.elf", "-qmp", "unix:q,server", NULL };
+    ck_assert_ptr_null(vm_cli_parse(7, (char *const *)with, &cli, cerr, sizeof(cerr)));
+    ck_assert(cli.opt.start_paused);
+    const char *alone[] = { "btvm", "run", "-S", "-k", "x.elf", NULL };
+    ck_assert_ptr_nonnull(vm_cli_parse(5, (char *const *)alone, &cli, cerr, sizeof(cerr)));
+    ck_assert_ptr_nonnull(strstr(cerr, "-S needs -monitor or -qmp"));
 }
 END_TEST
 
