@@ -13,6 +13,8 @@
 #   quit   a guest that ignores the button, stop, system_reset while paused
 #          (stays stopped: prelaunch), quit (SHUTDOWN host-qmp-quit) -> 0
 #   prelaunch  -S: no guest output until cont (RESUME), then quit
+#   noreboot   --no-reboot: system_reset is SHUTDOWN host-qmp-system-reset
+#              (btvm's status 6, as a guest reset under --no-reboot)
 # then -qmp with the wait mode (the guest starts only once a client came),
 # -monitor and -qmp together (stop through HMP, STOP on QMP), and the
 # refused spellings (tcp:, stdio, -S without a monitor: status 2 before
@@ -35,14 +37,14 @@ run_btvm() {
     timeout 60 "$BTVM" run -q -k "$ELF" "$@" </dev/null >"$tmp/$n.serial" 2>"$tmp/$n.err" &
     pid=$!
 }
-# scenario NAME SCENARIO PEER: the client against $tmp/NAME.sock, then the
-# emulator's exit status
+# scenario NAME SCENARIO PEER [STATUS]: the client against $tmp/NAME.sock,
+# then the emulator's exit status (default 0)
 scenario() {
-    local n=$1 sc=$2 peer=$3
+    local n=$1 sc=$2 peer=$3 want=${4:-0}
     $QMP "$sc" "$tmp/$n.sock" --serial "$tmp/$n.serial" --tmp "$tmp" >"$tmp/$n.out" 2>&1 ||
         bad "$peer $sc: $(grep -v ': ok:' "$tmp/$n.out")"
     wait "$pid"; local st=$?
-    [ "$st" -eq 0 ] || bad "$peer $sc: exit status $st, want 0 ($(head -3 "$tmp/$n.err"))"
+    [ "$st" -eq "$want" ] || bad "$peer $sc: exit status $st, want $want ($(head -3 "$tmp/$n.err"))"
     [ "$peer" = qemu ] || [ ! -e "$tmp/$n.sock" ] || bad "$peer $sc: the socket file is left"
 }
 
@@ -53,7 +55,9 @@ run_btvm quit -a nobutton -qmp "unix:$tmp/quit.sock,server,nowait"
 scenario quit quit btvm
 run_btvm pre -S -qmp "unix:$tmp/pre.sock,server=on,wait=off"
 scenario pre prelaunch btvm
-[ "$fail" -eq 0 ] && echo "qmp: btvm: $(cat "$tmp"/{main,quit,pre}.out | grep -c ': ok:') checks ok"
+run_btvm nr --no-reboot -qmp "unix:$tmp/nr.sock,server=on,wait=off"
+scenario nr noreboot btvm 6
+[ "$fail" -eq 0 ] && echo "qmp: btvm: $(cat "$tmp"/{main,quit,pre,nr}.out | grep -c ': ok:') checks ok"
 
 # 2. The wait mode: nothing runs before the client connects.
 run_btvm wait -qmp "unix:$tmp/wait.sock,server=on"
@@ -98,12 +102,13 @@ done
 
 # 5. QEMU with the same client and scenarios (its \_S5 is 0).
 if command -v qemu-system-i386 >/dev/null; then
-    for sc in main quit prelaunch; do
+    for sc in main quit prelaunch noreboot; do
         app="s5=0"; [ "$sc" = quit ] && app="s5=0 nobutton"
+        nr=; [ "$sc" = noreboot ] && nr=-no-reboot
         timeout 60 qemu-system-i386 -accel tcg -kernel "$ELF" -append "$app" \
             -device isa-debug-exit,iobase=0xf4,iosize=0x04 -display none \
             -serial "file:$tmp/q$sc.serial" -qmp "unix:$tmp/q$sc.sock,server=on,wait=off" \
-            $([ "$sc" = prelaunch ] && echo -S) \
+            $([ "$sc" = prelaunch ] && echo -S) $nr \
             </dev/null >/dev/null 2>"$tmp/q$sc.err" &
         pid=$!
         scenario "q$sc" "$sc" qemu

@@ -21,6 +21,8 @@ Scenarios (tests/guest/qmp.sh):
   greet  connect, negotiate, query-status, then quit
   prelaunch  started with -S: "prelaunch", no guest output; cont (RESUME),
          the guest runs; quit
+  noreboot  with --no-reboot (QEMU's -no-reboot): system_reset ends the
+         run: SHUTDOWN host-qmp-system-reset
 """
 import json
 import os
@@ -177,6 +179,16 @@ def scenario_prelaunch(q, a):
     check(serial_size(a.serial) > 0, "the guest runs after cont")
     check(status(q).get("status") == "running", "running after cont")
     check(q.cmd("quit") == {"return": {}} and is_event(q.event("SHUTDOWN"), "SHUTDOWN"), "quit")
+
+
+def scenario_noreboot(q, a):
+    negotiate(q)
+    r = q.cmd("system_reset")
+    e = q.event("SHUTDOWN", 10)
+    check(r == {"return": {}} and is_event(e, "SHUTDOWN") and
+          e.get("data") == {"guest": False, "reason": "host-qmp-system-reset"},
+          "system_reset under --no-reboot: SHUTDOWN host-qmp-system-reset", (r, e))
+    check(q.event("RESET", 0.5) is None, "no RESET event")
 
 
 def decoded_size(path):
@@ -358,7 +370,7 @@ def scenario_quit(q, a):
 def main(argv):
     import argparse
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["main", "quit", "greet", "prelaunch"])
+    p.add_argument("scenario", choices=["main", "quit", "greet", "prelaunch", "noreboot"])
     p.add_argument("socket")
     p.add_argument("--serial")
     p.add_argument("--tmp", default="/tmp")
@@ -369,7 +381,7 @@ def main(argv):
         print("qmp: FAIL: cannot connect to", a.socket, e)
         return 1
     {"main": scenario_main, "quit": scenario_quit, "greet": scenario_greet,
-     "prelaunch": scenario_prelaunch}[a.scenario](q, a)
+     "prelaunch": scenario_prelaunch, "noreboot": scenario_noreboot}[a.scenario](q, a)
     return min(failures, 100)
 
 
