@@ -188,8 +188,9 @@ void vm_monitor_stop(struct vm_monitor *mon)
     if (mon->m)
         call_vcpu(mon);
     /* Synchronous, as QEMU's: when stop answers, no guest code runs. A run
-     * that is ending (or none) counts as stopped. */
-    while (mon->m && !mon->vcpu_paused && !stopping(mon->m))
+     * that is ending (or none) counts as stopped; a cont from the other
+     * monitor meanwhile ends the wait too. */
+    while (mon->m && mon->paused && !mon->vcpu_paused && !stopping(mon->m))
         wait_a_while(mon);
     pthread_mutex_unlock(&mon->lock);
     emit(mon, VM_MON_EV_STOP, false, NULL);
