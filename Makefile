@@ -62,3 +62,7 @@ clean:
 
 -include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)
 include guests/bootimg/module.mk
+
+# After every include: make expands a rule's prerequisites where the rule
+# is read, so this sees every GUESTS += of every module.mk.
+guests: $(GUESTS)

@@ -12,6 +12,9 @@
  * and, with SLP_TYP = the \_S5 value, powers the machine off. The PM timer
  * counts at 3.579545 MHz from the host clock, 24 bits wide; TMR_STS is set
  * each time its bit 23 changes (and raises the SCI when TMR_EN is set).
+ * The power button (dev_acpi_pm_power_button) sets PWRBTN_STS only while
+ * PWRBTN_EN is set, as QEMU's PIIX4 PM does: a press the OS does not
+ * listen for is lost, not latched for later.
  * Reads of PM_TMR are spaced DEV_ACPI_PM_TMR_GAP_NS apart: on chipsets the
  * register sits behind the LPC bus and a read takes about a microsecond,
  * and guests bound calibration loops by that (memtest86+ takes at most a
@@ -231,6 +234,15 @@ void dev_acpi_pm_free(struct dev_acpi_pm *pm)
         return;
     dev_timers_remove(pm->timers, &pm->timer);
     free(pm);
+}
+
+bool dev_acpi_pm_power_button(struct dev_acpi_pm *pm)
+{
+    if (!(pm->en & PM1_PWRBTN))
+        return false;
+    pm->sts |= PM1_PWRBTN;
+    update(pm, dev_clock_ns());
+    return true;
 }
 
 void dev_acpi_pm_set_sci_en(struct dev_acpi_pm *pm, bool on)

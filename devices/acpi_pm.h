@@ -60,5 +60,10 @@ uint16_t dev_acpi_pm_base(const struct dev_acpi_pm *pm);
 void dev_acpi_pm_set_sci_en(struct dev_acpi_pm *pm, bool on);
 bool dev_acpi_pm_sci_en(const struct dev_acpi_pm *pm);
 uint32_t dev_acpi_pm_timer(const struct dev_acpi_pm *pm);
+/* The fixed-feature power button was pressed (the monitor's
+ * system_powerdown): PWRBTN_STS, and the SCI, when the OS enabled it in
+ * PM1_EN; nothing otherwise, as on QEMU's PIIX4 PM. Returns whether the
+ * guest enabled it. */
+bool dev_acpi_pm_power_button(struct dev_acpi_pm *pm);
 
 #endif

@@ -182,6 +182,8 @@ GUESTS += $(GUEST_DIR)/rtctest.elf
 $(GUEST_DIR)/rtctest.elf: $(GUEST_OBJ)/rtctest/rtctest.o
 .SECONDARY: $(GUEST_OBJ)/rtctest/rtctest.o
 
-# Last, so every GUESTS += above is a prerequisite (make expands a rule's
-# prerequisites where the rule is read).
-guests: $(GUESTS)
+
+# ---- qmptest: ticks on the serial line, the ACPI power button (tests/guest/qmp.sh) ----
+GUESTS += $(GUEST_DIR)/qmptest.elf
+$(GUEST_DIR)/qmptest.elf: $(GUEST_OBJ)/qmptest/qmptest.o $(IRQLIB_OBJS)
+.SECONDARY: $(GUEST_OBJ)/qmptest/qmptest.o

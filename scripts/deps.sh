@@ -41,6 +41,8 @@ have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
 # guests/diskimg (make diskimg): a static i386 libc for the benchmark's
 # helper.
 have_hdr /usr/lib32/libc.a                 || need+=(libc6-dev-i386)
+# -qmp (vm/qmp*.c): QMP's JSON.
+have_hdr /usr/include/jansson.h            || need+=(libjansson-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

@@ -125,3 +125,11 @@ soak: $(BUILD)/btvm diskimg
 .PHONY: mutate
 mutate: all
 	@bash tests/mutate.sh
+
+# QMP's system_powerdown under Linux's ACPI button driver: the SCI and the
+# fixed event counted, btvm and QEMU (tests/linux/powerdown.sh, ~15 s);
+# part of linux-test.
+linux-test: linux-powerdown-test
+.PHONY: linux-powerdown-test
+linux-powerdown-test: $(BUILD)/btvm linux
+	@bash tests/linux/powerdown.sh

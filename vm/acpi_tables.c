@@ -666,9 +666,11 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt, bool smi_cmd)
     w16(t + 98, 0x0FFF);                          /* P_LVL3_LAT > 1000: no C3 */
     t[108] = 0x32;                                /* CENTURY: CMOS index (devices/rtc146818.c) */
     w16(t + 109, 0x0003);                         /* IAPC_BOOT_ARCH: LEGACY_DEVICES | 8042 */
-    /* Flags: WBINVD, PROC_C1 (HLT), PWR_BUTTON and SLP_BUTTON (no fixed
-     * buttons), RESET_REG_SUP; TMR_VAL_EXT clear: the timer is 24 bits. */
-    w32(t + 112, (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5) | (1u << 10));
+    /* Flags: WBINVD, PROC_C1 (HLT), SLP_BUTTON (no fixed sleep button),
+     * RESET_REG_SUP; PWR_BUTTON clear: the fixed power button is there
+     * (devices/acpi_pm.c, the monitor's system_powerdown), as on QEMU's
+     * PC; TMR_VAL_EXT clear: the timer is 24 bits. */
+    w32(t + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 10));
     gas_io(t + 116, DEV_PCI_RESET_PORT, 1);       /* RESET_REG */
     t[128] = DEV_PCI_RESET_VALUE;
     /* X_FIRMWARE_CTRL stays 0: with both set, an OS may load the FACS twice. */

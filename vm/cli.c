@@ -20,16 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef BTVM_VERSION
-#define BTVM_VERSION "0.1"
-#endif
-
 enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE, O_CODECACHE,
               O_ENGINE, O_QUIET, O_REBOOT, O_NO_REBOOT, O_HDA, O_HDB, O_HDC, O_HDD, O_CDROM,
               O_DRIVE, O_HELP,
               O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT,
               O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT, O_NETDEV, O_DEVICE, O_NIC,
-              O_MONITOR };
+              O_MONITOR, O_QMP, O_START_PAUSED };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -73,6 +69,7 @@ static const struct opt_def opt_defs[] = {
     { "-device", O_DEVICE, 1 }, { "--device", O_DEVICE, 1 },
     { "-nic", O_NIC, 1 },       { "--nic", O_NIC, 1 },
     { "-monitor", O_MONITOR, 1 }, { "--monitor", O_MONITOR, 1 },
+    { "-qmp", O_QMP, 1 }, { "--qmp", O_QMP, 1 }, { "-S", O_START_PAUSED, 0 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -588,6 +585,12 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_MONITOR:
             e = vm_cli_monitor_option(d->name, val, opt, err, errlen);
             break;
+        case O_QMP:
+            e = vm_cli_qmp_option(d->name, val, opt, err, errlen);
+            break;
+        case O_START_PAUSED:
+            opt->start_paused = true;
+            break;
         case O_DEBUGCON:
             /* QEMU's -debugcon CHARDEV for the port 0xE9 console; the
              * chardev kinds that make sense here. */
@@ -632,6 +635,8 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         return fail(err, errlen, "--bios-log and -boot apply to firmware boot only (no -kernel)");
     if (opt->firmware && !opt->bios)
         opt->bios = VM_BIOS_DEFAULT;
+    if (opt->start_paused && !opt->monitor_path[0] && !opt->qmp_path[0])
+        return fail(err, errlen, "-S needs -monitor or -qmp: nothing else could start the guest");
     return drives_finish(out, &src, err, errlen);
 }
 

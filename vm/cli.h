@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include "vm/vm.h"
 
+#ifndef BTVM_VERSION
+#define BTVM_VERSION "0.1"               /* MAJOR.MINOR[.MICRO] (QMP's query-version) */
+#endif
+
 #define VM_MEM_MIB_DEFAULT   128u
 #define VM_MEM_MIB_MIN       2u
 #define VM_MEM_MIB_MAX       3072u       /* leaves 1 GiB below 4 GiB for devices */

@@ -234,7 +234,7 @@ static bool input_byte(uint8_t b)
     case 'X':
         say("\nbtvm: Ctrl-A X: quitting\n");
         if (con.vm)
-            vm_request_stop(con.vm, CONSOLE_QUIT_STATUS);
+            vm_request_stop_cause(con.vm, CONSOLE_QUIT_STATUS, VM_CAUSE_HOST_UI);
         return false;
     case CONSOLE_ESCAPE:
         ring_push(CONSOLE_ESCAPE);

@@ -49,7 +49,13 @@
 
 void vm_request_stop(struct vm *vm, int status)
 {
+    vm_request_stop_cause(vm, status, VM_CAUSE_HOST_ERROR);
+}
+
+void vm_request_stop_cause(struct vm *vm, int status, enum vm_stop_cause cause)
+{
     vm->stop_status = status;
+    vm->stop_cause = (int)cause;
     /* Release: whoever sees stop_requested also sees stop_status. */
     __atomic_store_n(&vm->stop_requested, 1, __ATOMIC_RELEASE);
     /* Make translated code leave at its next block entry, wake a halted vcpu. */
@@ -62,7 +68,7 @@ static void on_debug_exit(void *ctx, uint32_t v)
 {
     struct vm *vm = ctx;
     uint32_t s = vm->opt.exit_code_qemu ? (v << 1) | 1 : v;
-    vm_request_stop(vm, (int)(s & 0xff));
+    vm_request_stop_cause(vm, (int)(s & 0xff), VM_CAUSE_GUEST_SHUTDOWN);
 }
 
 /* The guest pulsed the CPU reset line (i8042 or 0xCF9): the run ends and
@@ -72,13 +78,13 @@ static void on_reset(void *ctx)
 {
     struct vm *vm = ctx;
     vm->reset_requested = true;
-    vm_request_stop(vm, VM_STATUS_RESET);
+    vm_request_stop_cause(vm, VM_STATUS_RESET, VM_CAUSE_GUEST_RESET);
 }
 
 /* ACPI S5 (soft off): the guest powered the machine off, a success. */
 static void on_power_off(void *ctx)
 {
-    vm_request_stop(ctx, 0);
+    vm_request_stop_cause(ctx, 0, VM_CAUSE_GUEST_SHUTDOWN);
 }
 
 /* Something may have become deliverable at the local APIC: the vcpu must

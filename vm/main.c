@@ -46,15 +46,18 @@ int main(int argc, char **argv)
      * --no-reboot ends btvm with VM_STATUS_RESET instead. */
     for (;;) {
         int status = vm_machine_create(&m, &cli.opt);
-        if (status == 0) {
+        bool ran = status == 0;
+        if (ran) {
             vm_signals_attach(&m.vm);
-            vm_monitor_attach(mon, &m.vm, m.vga);
+            vm_monitor_attach(mon, &m);
             status = vm_run(&m.vm);
-            vm_monitor_attach(mon, NULL, NULL);
+            vm_monitor_attach(mon, NULL);
             vm_signals_attach(NULL);
         }
         bool again = status == VM_STATUS_RESET && m.vm.reset_requested && !cli.opt.no_reboot &&
                      !vm_monitor_quit_requested(mon);
+        if (ran) /* QMP's SHUTDOWN or RESET */
+            vm_monitor_run_ended(mon, &m.vm, again);
         vm_machine_destroy(&m);
         fflush(stdout);
         if (!again) {

@@ -26,5 +26,9 @@ BTVM_SRCS += vm/virtio_machine.c vm/iothread.c
 # an I/O thread of its own (vm/net_slirp.c), docs/network.md.
 BTVM_SRCS += vm/net_cli.c vm/net_slirp.c vm/net_machine.c
 LDLIBS += $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp -lglib-2.0)
-# The human monitor (-monitor): its option, command parser and socket thread.
-BTVM_SRCS += vm/monitor.c vm/monitor_cmd.c vm/monitor_cli.c
+# The monitors: their common part (machine, pause, events), their sockets,
+# options; the human monitor (-monitor: command parser, sessions); QMP
+# (-qmp: JSON stream, requests and commands, sessions) over jansson.
+BTVM_SRCS += vm/monitor.c vm/monitor_sock.c vm/monitor_cli.c vm/monitor_cmd.c vm/monitor_hmp.c \
+             vm/qmp_stream.c vm/qmp_cmd.c vm/qmp.c
+LDLIBS += $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)

@@ -1,344 +1,339 @@
 /*
- * vm/monitor.c — the human monitor's thread: a Unix stream socket, one
- * client at a time, a line per command (vm/monitor_cmd.c parses it).
+ * vm/monitor.c — what both monitors do to the machine (vm/monitor.h).
  *
  * Commands that only ask the machine to stop (quit, system_reset) do what
- * the devices do: set the stop fields and vm_kick (vm_request_stop), safe
- * from any thread. A screendump reads the VGA, which only the vcpu thread
- * may touch: the monitor thread leaves the command in the mailbox, raises
- * input_pending and kicks; the vcpu calls vm_monitor_poll at its next
- * instruction boundary (vm_poll_input), where the VGA is consistent, and
- * the monitor thread waits for the result. docs/monitor.md.
+ * the devices do: set the stop fields and vm_kick (vm_request_stop_cause),
+ * safe from any thread. What must touch the machine's state (a screendump
+ * reads the VGA, info registers the CPU, the power button the ACPI
+ * registers) runs on the vcpu thread: the monitor thread leaves the
+ * command in the mailbox, raises input_pending and kicks; the vcpu calls
+ * vm_monitor_poll at its next instruction boundary (vm_poll_input) and
+ * the monitor thread waits for the result.
+ *
+ * Pausing (stop) uses the same path: the vcpu, in vm_monitor_poll, waits
+ * on the condition variable until cont, serving the mailbox meanwhile.
+ * A stop request must also end the wait; the monitor's own (quit, reset)
+ * broadcast, others (a signal, Ctrl-A X, a device) only kick the vcpu, so
+ * the wait also looks at stop_requested every PAUSE_POLL_MS.
+ * docs/monitor.md.
  */
 #include "vm/monitor.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpu/cpu.h"
+#include "devices/acpi_pm.h"
 #include "vm/display.h"
 #include "vm/machine.h"
 #include "vm/monitor_cmd.h"
+#include "vm/monitor_hmp.h"
+#include "vm/qmp.h"
 
-static const char banner[] = "btvm monitor - type 'help' for more information\n";
-static const char prompt[] = "(btvm) ";
+#define PAUSE_POLL_MS 50
 
 struct vm_monitor {
-    int listen_fd;
-    int client;                 /* -1: none; the first one, with wait */
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t cv;
-    struct vm *vm;              /* the running machine, or NULL (under lock) */
-    struct dev_vga *vga;
-    bool quit;                  /* quit typed while no machine ran */
-    /* The mailbox for the vcpu (under lock). */
-    bool pending, done;
-    struct vm_monitor_cmd req;
+    pthread_cond_t cv;          /* any change below: waiters recheck */
+    struct vm_machine *m;       /* the running machine, or NULL */
+    bool quit;                  /* quit asked for (main builds no new machine) */
+    bool paused;                /* stop: the vcpu is to wait in vm_monitor_poll */
+    bool prelaunch;             /* paused across a reset: QEMU's "prelaunch" */
+    bool vcpu_paused;           /* the vcpu waits in vm_monitor_poll */
+    bool finished;              /* the last run ended and none follows */
+    int vcpu_tid;
+    /* The mailbox for the vcpu; busy: a caller owns it until it has the
+     * result (both monitors may ask at once). */
+    bool busy, pending, done;
+    const struct vm_monitor_cmd *req;
     int result;                 /* 0 or -errno */
-    char text[2048];            /* info registers: what the vcpu wrote */
+    char *text;                 /* info registers: what the vcpu wrote */
+    size_t cap;
+    vm_monitor_event_fn *event;
+    void *event_ctx;
+    struct vm_hmp *hmp;
+    struct vm_qmp *qmp;
 };
 
-static void put(int fd, const char *s)
+static bool stopping(const struct vm_machine *m)
 {
-    size_t n = strlen(s);
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* the client left; its read side notices */
-        s += w;
-        n -= (size_t)w;
+    return __atomic_load_n(&m->vm.stop_requested, __ATOMIC_ACQUIRE);
+}
+
+static void emit(struct vm_monitor *mon, enum vm_monitor_event ev, bool guest, const char *why)
+{
+    if (mon->event)
+        mon->event(mon->event_ctx, ev, guest, why);
+}
+
+/* Wait on the condition variable at most PAUSE_POLL_MS (see the top). */
+static void wait_a_while(struct vm_monitor *mon)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += PAUSE_POLL_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
     }
+    pthread_cond_timedwait(&mon->cv, &mon->lock, &ts);
 }
 
-static void putf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(int fd, const char *fmt, ...)
+/* Get the vcpu into vm_monitor_poll (under lock). */
+static void call_vcpu(struct vm_monitor *mon)
 {
-    char buf[VM_MONITOR_LINE_MAX + 256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    put(fd, buf);
+    __atomic_store_n(&mon->m->vm.input_pending, 1, __ATOMIC_RELEASE);
+    vm_kick(&mon->m->vm);
+    pthread_cond_broadcast(&mon->cv); /* a paused vcpu waits there already */
 }
 
-/* Hand cmd to the vcpu and wait for it; 0 or -errno (-ESRCH: no machine). */
-static int on_vcpu(struct vm_monitor *mon, const struct vm_monitor_cmd *cmd)
+int vm_monitor_call(struct vm_monitor *mon, const struct vm_monitor_cmd *cmd, char *text,
+                    size_t cap)
 {
     pthread_mutex_lock(&mon->lock);
-    if (!mon->vm) {
+    while (mon->busy)
+        pthread_cond_wait(&mon->cv, &mon->lock);
+    if (!mon->m) {
         pthread_mutex_unlock(&mon->lock);
         return -ESRCH;
     }
-    mon->req = *cmd;
+    mon->req = cmd;
+    mon->text = text;
+    mon->cap = cap;
+    mon->busy = true;
     mon->pending = true;
     mon->done = false;
-    __atomic_store_n(&mon->vm->input_pending, 1, __ATOMIC_RELEASE);
-    vm_kick(mon->vm);
+    call_vcpu(mon);
     while (!mon->done)
         pthread_cond_wait(&mon->cv, &mon->lock);
     int r = mon->result;
+    mon->busy = false;
+    pthread_cond_broadcast(&mon->cv);
     pthread_mutex_unlock(&mon->lock);
     return r;
+}
+
+/* The mailbox's command, on the vcpu thread (under lock). */
+static int carry_out(struct vm_monitor *mon, const struct vm_monitor_cmd *c)
+{
+    struct vm_machine *m = mon->m;
+    struct vm *vm = &m->vm;
+    switch (c->op) {
+    case VM_MON_SCREENDUMP: {
+        bool ppm = c->format == VM_MON_FMT_PPM ||
+                   (c->format == VM_MON_FMT_AUTO && vm_display_file_is_ppm(c->file));
+        return vm_display_screendump_file(m->vga, c->file, ppm);
+    }
+    case VM_MON_INFO_REGISTERS: {
+        /* Between instructions; an engine that keeps the state elsewhere
+         * (KVM) copies it into vm->cpu first. */
+        FILE *f = fmemopen(mon->text, mon->cap, "w");
+        if (!f)
+            return -ENOMEM;
+        int r = vm->engine->sync_state ? vm->engine->sync_state(vm) : 0;
+        if (r == 0)
+            cpu_dump(vm->cpu, f);
+        fclose(f);
+        return r ? -EIO : 0;
+    }
+    case VM_MON_SYSTEM_POWERDOWN:
+        dev_acpi_pm_power_button(m->acpi_pm);
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+static void serve_mailbox(struct vm_monitor *mon)
+{
+    if (!mon->pending)
+        return;
+    mon->result = carry_out(mon, mon->req);
+    mon->pending = false;
+    mon->done = true;
+    pthread_cond_broadcast(&mon->cv);
 }
 
 void vm_monitor_poll(struct vm_monitor *mon)
 {
     pthread_mutex_lock(&mon->lock);
-    if (mon->pending) {
-        const struct vm_monitor_cmd *c = &mon->req;
-        bool ppm = c->format == VM_MON_FMT_PPM ||
-                   (c->format == VM_MON_FMT_AUTO && vm_display_file_is_ppm(c->file));
-        if (c->op == VM_MON_SCREENDUMP) {
-            mon->result = vm_display_screendump_file(mon->vga, c->file, ppm);
-        } else if (c->op == VM_MON_INFO_REGISTERS) {
-            /* Between instructions; an engine that keeps the state
-             * elsewhere (KVM) copies it into vm->cpu first. */
-            struct vm *vm = mon->vm;
-            FILE *f = fmemopen(mon->text, sizeof(mon->text), "w");
-            mon->result = -ENOMEM;
-            if (f && (!vm->engine->sync_state || vm->engine->sync_state(vm) == 0)) {
-                cpu_dump(vm->cpu, f);
-                mon->result = 0;
-            } else if (f) {
-                mon->result = -EIO;
-            }
-            if (f)
-                fclose(f);
-        } else {
-            mon->result = -EINVAL;
+    serve_mailbox(mon);
+    if (mon->paused && !stopping(mon->m)) {
+        mon->vcpu_paused = true;
+        pthread_cond_broadcast(&mon->cv);
+        while (mon->paused && !stopping(mon->m)) {
+            wait_a_while(mon);
+            serve_mailbox(mon);
         }
-        mon->pending = false;
-        mon->done = true;
+        mon->vcpu_paused = false;
         pthread_cond_broadcast(&mon->cv);
     }
     pthread_mutex_unlock(&mon->lock);
 }
 
-/* Carry out one command; false when the client should be let go (quit). */
-static bool run(struct vm_monitor *mon, int fd, const char *line)
+void vm_monitor_stop(struct vm_monitor *mon)
 {
-    struct vm_monitor_cmd *cmd = malloc(sizeof(*cmd));
-    char err[256];
-    bool more = true;
-    if (!cmd) {
-        put(fd, "out of memory\n");
-        return true;
-    }
-    if (vm_monitor_parse(line, cmd, err, sizeof(err))) {
-        putf(fd, "%s\n", err);
-        free(cmd);
-        return true;
-    }
-    switch (cmd->op) {
-    case VM_MON_NOTHING:
-        break;
-    case VM_MON_HELP:
-        put(fd, vm_monitor_help);
-        break;
-    case VM_MON_INFO:
-        put(fd, "info registers -- the CPU's registers\n"
-                 "info status -- the machine's state\n");
-        break;
-    case VM_MON_INFO_STATUS:
-        pthread_mutex_lock(&mon->lock);
-        /* QEMU's wording; btvm has no pause, so a machine runs or is being
-         * rebuilt after a reset. */
-        put(fd, mon->vm ? "VM status: running\n" : "VM status: shutdown\n");
+    pthread_mutex_lock(&mon->lock);
+    if (mon->paused) {
         pthread_mutex_unlock(&mon->lock);
-        break;
-    case VM_MON_SCREENDUMP: {
-        int r = on_vcpu(mon, cmd);
-        if (r == -ESRCH)
-            put(fd, "screendump: no machine is running\n");
-        else if (r)
-            putf(fd, "screendump: %s: %s\n", cmd->file, strerror(-r));
-        break;
+        return;
     }
-    case VM_MON_INFO_REGISTERS: {
-        int r = on_vcpu(mon, cmd);
-        if (r == -ESRCH)
-            put(fd, "info registers: no machine is running\n");
-        else if (r)
-            putf(fd, "info registers: %s\n", strerror(-r));
-        else
-            put(fd, mon->text);
-        break;
+    mon->paused = true;
+    if (mon->m)
+        call_vcpu(mon);
+    /* Synchronous, as QEMU's: when stop answers, no guest code runs. A run
+     * that is ending (or none) counts as stopped; a cont from the other
+     * monitor meanwhile ends the wait too. */
+    while (mon->m && mon->paused && !mon->vcpu_paused && !stopping(mon->m))
+        wait_a_while(mon);
+    pthread_mutex_unlock(&mon->lock);
+    emit(mon, VM_MON_EV_STOP, false, NULL);
+}
+
+void vm_monitor_cont(struct vm_monitor *mon)
+{
+    pthread_mutex_lock(&mon->lock);
+    bool was = mon->paused;
+    mon->paused = false;
+    mon->prelaunch = false;
+    pthread_cond_broadcast(&mon->cv);
+    pthread_mutex_unlock(&mon->lock);
+    if (was)
+        emit(mon, VM_MON_EV_RESUME, false, NULL);
+}
+
+int vm_monitor_reset(struct vm_monitor *mon)
+{
+    pthread_mutex_lock(&mon->lock);
+    int r = -ESRCH;
+    if (mon->m) {
+        mon->m->vm.reset_requested = true;
+        vm_request_stop_cause(&mon->m->vm, VM_STATUS_RESET, VM_CAUSE_HOST_RESET);
+        pthread_cond_broadcast(&mon->cv);
+        r = 0;
     }
-    case VM_MON_SYSTEM_RESET:
-        pthread_mutex_lock(&mon->lock);
-        if (mon->vm) {
-            mon->vm->reset_requested = true;
-            vm_request_stop(mon->vm, VM_STATUS_RESET);
-        } else {
-            put(fd, "system_reset: no machine is running\n");
-        }
-        pthread_mutex_unlock(&mon->lock);
-        break;
-    case VM_MON_QUIT:
-        pthread_mutex_lock(&mon->lock);
-        mon->quit = true;
-        if (mon->vm) {
-            mon->vm->reset_requested = false;
-            vm_request_stop(mon->vm, 0);
-        }
-        pthread_mutex_unlock(&mon->lock);
-        more = false;
-        break;
+    pthread_mutex_unlock(&mon->lock);
+    return r;
+}
+
+void vm_monitor_quit(struct vm_monitor *mon)
+{
+    pthread_mutex_lock(&mon->lock);
+    mon->quit = true;
+    if (mon->m) {
+        mon->m->vm.reset_requested = false;
+        vm_request_stop_cause(&mon->m->vm, 0, VM_CAUSE_HOST_QUIT);
+        pthread_cond_broadcast(&mon->cv);
     }
+    pthread_mutex_unlock(&mon->lock);
+}
+
+int vm_monitor_powerdown(struct vm_monitor *mon)
+{
+    struct vm_monitor_cmd *cmd = calloc(1, sizeof(*cmd));
+    if (!cmd)
+        return -ENOMEM;
+    cmd->op = VM_MON_SYSTEM_POWERDOWN;
+    int r = vm_monitor_call(mon, cmd, NULL, 0);
     free(cmd);
-    return more;
+    if (r == 0)
+        emit(mon, VM_MON_EV_POWERDOWN, false, NULL);
+    return r;
 }
 
-static void serve(struct vm_monitor *mon, int fd)
+enum vm_run_state vm_monitor_state(struct vm_monitor *mon)
 {
-    static char buf[VM_MONITOR_LINE_MAX];
-    size_t len = 0;
-    bool skipping = false; /* the rest of an over-long line */
-    put(fd, banner);
-    put(fd, prompt);
-    for (;;) {
-        ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        len += (size_t)n;
-        char *nl;
-        while ((nl = memchr(buf, '\n', len))) {
-            *nl = 0;
-            bool more = true;
-            if (!skipping)
-                more = run(mon, fd, buf);
-            else
-                put(fd, "line too long\n");
-            skipping = false;
-            size_t used = (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, len - used);
-            len -= used;
-            if (!more)
-                return;
-            put(fd, prompt);
-        }
-        if (len == sizeof(buf) - 1) {
-            skipping = true;
-            len = 0;
-        }
-    }
+    pthread_mutex_lock(&mon->lock);
+    enum vm_run_state s = mon->finished ? VM_RUN_SHUTDOWN
+                          : mon->prelaunch ? VM_RUN_PRELAUNCH
+                          : mon->paused ? VM_RUN_PAUSED
+                                        : VM_RUN_RUNNING;
+    pthread_mutex_unlock(&mon->lock);
+    return s;
 }
 
-static void *thread_main(void *arg)
+const char *vm_run_state_name(enum vm_run_state s)
 {
-    struct vm_monitor *mon = arg;
-    int fd = mon->client;
-    for (;;) {
-        if (fd < 0)
-            fd = accept(mon->listen_fd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return NULL;
-        }
-        serve(mon, fd);
-        close(fd);
-        fd = -1;
-    }
+    static const char *const names[] = { "running", "paused", "prelaunch", "shutdown" };
+    return names[s];
 }
 
-/* Undo a half-opened monitor. */
-static void discard(struct vm_monitor *mon)
+int vm_monitor_vcpu_tid(struct vm_monitor *mon)
 {
-    close(mon->listen_fd);
-    unlink(mon->path);
-    pthread_cond_destroy(&mon->cv);
-    pthread_mutex_destroy(&mon->lock);
-    free(mon);
+    pthread_mutex_lock(&mon->lock);
+    int t = mon->vcpu_tid;
+    pthread_mutex_unlock(&mon->lock);
+    return t;
 }
 
-int vm_monitor_open(struct vm_monitor **out, const struct vm_options *opt)
+void vm_monitor_set_event_sink(struct vm_monitor *mon, vm_monitor_event_fn *fn, void *ctx)
 {
-    *out = NULL;
-    if (!opt->monitor_path[0])
-        return 0;
-    struct vm_monitor *mon = calloc(1, sizeof(*mon));
-    if (!mon) {
-        fprintf(stderr, "btvm: -monitor: out of memory\n");
-        return -1;
-    }
-    mon->client = -1;
-    pthread_mutex_init(&mon->lock, NULL);
-    pthread_cond_init(&mon->cv, NULL);
-    snprintf(mon->path, sizeof(mon->path), "%s", opt->monitor_path);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    memcpy(sa.sun_path, mon->path, sizeof(sa.sun_path));
-    /* A socket file left by an earlier run is replaced (as QEMU does);
-     * any other file is not touched. */
-    struct stat st;
-    if (lstat(mon->path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(mon->path);
-    mon->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (mon->listen_fd < 0 || bind(mon->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-        listen(mon->listen_fd, 1)) {
-        fprintf(stderr, "btvm: -monitor unix:%s: %s\n", mon->path, strerror(errno));
-        if (mon->listen_fd >= 0)
-            close(mon->listen_fd);
-        free(mon);
-        return -1;
-    }
-    if (opt->monitor_wait) {
-        fprintf(stderr, "btvm: waiting for a monitor connection on unix:%s\n", mon->path);
-        do
-            mon->client = accept4(mon->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        while (mon->client < 0 && errno == EINTR);
-        if (mon->client < 0) {
-            fprintf(stderr, "btvm: -monitor unix:%s: %s\n", mon->path, strerror(errno));
-            discard(mon);
-            return -1;
-        }
-    }
-    if (pthread_create(&mon->thread, NULL, thread_main, mon) != 0) {
-        fprintf(stderr, "btvm: -monitor: cannot start its thread\n");
-        if (mon->client >= 0)
-            close(mon->client);
-        discard(mon);
-        return -1;
-    }
-    pthread_detach(mon->thread);
-    *out = mon;
-    return 0;
+    mon->event = fn;
+    mon->event_ctx = ctx;
 }
 
-void vm_monitor_attach(struct vm_monitor *mon, struct vm *vm, struct dev_vga *vga)
+const char *vm_stop_cause_name(int cause, bool *guest)
+{
+    *guest = cause == VM_CAUSE_GUEST_SHUTDOWN || cause == VM_CAUSE_GUEST_RESET;
+    switch (cause) {
+    case VM_CAUSE_GUEST_SHUTDOWN: return "guest-shutdown";
+    case VM_CAUSE_GUEST_RESET:    return "guest-reset";
+    case VM_CAUSE_HOST_QUIT:      return "host-qmp-quit";
+    case VM_CAUSE_HOST_RESET:     return "host-qmp-system-reset";
+    case VM_CAUSE_HOST_SIGNAL:    return "host-signal";
+    case VM_CAUSE_HOST_UI:        return "host-ui";
+    default:                      return "host-error";
+    }
+}
+
+void vm_monitor_run_ended(struct vm_monitor *mon, const struct vm *vm, bool reboot)
+{
+    if (!mon)
+        return;
+    bool guest;
+    const char *why = vm_stop_cause_name(vm->stop_cause, &guest);
+    if (!reboot) {
+        pthread_mutex_lock(&mon->lock);
+        mon->finished = true;
+        pthread_mutex_unlock(&mon->lock);
+    }
+    emit(mon, reboot ? VM_MON_EV_RESET : VM_MON_EV_SHUTDOWN, guest, why);
+}
+
+void vm_monitor_attach(struct vm_monitor *mon, struct vm_machine *m)
 {
     if (!mon)
         return;
     pthread_mutex_lock(&mon->lock);
-    if (vm)
-        vm->monitor = mon;
-    else if (mon->vm)
-        mon->vm->monitor = NULL;
-    mon->vm = vm;
-    mon->vga = vga;
-    if (!vm && mon->pending) {
+    if (m) {
+        m->vm.monitor = mon;
+        mon->vcpu_tid = (int)syscall(SYS_gettid);
+    } else if (mon->m) {
+        mon->m->vm.monitor = NULL;
+    }
+    mon->m = m;
+    if (!m && mon->pending) {
         /* The run ended before the vcpu took the command. */
         mon->result = -ESRCH;
         mon->pending = false;
         mon->done = true;
-        pthread_cond_broadcast(&mon->cv);
     }
-    if (vm && mon->quit)
-        vm_request_stop(vm, 0);
+    if (m && mon->quit)
+        vm_request_stop_cause(&m->vm, 0, VM_CAUSE_HOST_QUIT);
+    if (m && mon->paused) {
+        /* Paused across a reset: the new machine waits before its first
+         * instruction, as QEMU's reset of a paused machine leaves it in
+         * "prelaunch" until cont. */
+        mon->prelaunch = true;
+        __atomic_store_n(&m->vm.input_pending, 1, __ATOMIC_RELEASE);
+    }
+    pthread_cond_broadcast(&mon->cv);
     pthread_mutex_unlock(&mon->lock);
 }
 
@@ -352,11 +347,41 @@ bool vm_monitor_quit_requested(struct vm_monitor *mon)
     return q;
 }
 
+struct vm_monitor *vm_monitor_new(void)
+{
+    struct vm_monitor *mon = calloc(1, sizeof(*mon));
+    if (mon) {
+        pthread_mutex_init(&mon->lock, NULL);
+        pthread_cond_init(&mon->cv, NULL);
+    }
+    return mon;
+}
+
+int vm_monitor_open(struct vm_monitor **out, const struct vm_options *opt)
+{
+    *out = NULL;
+    if (!opt->monitor_path[0] && !opt->qmp_path[0])
+        return 0;
+    struct vm_monitor *mon = vm_monitor_new();
+    if (!mon) {
+        fprintf(stderr, "btvm: monitor: out of memory\n");
+        return -1;
+    }
+    mon->paused = opt->start_paused; /* -S: attach makes it "prelaunch" */
+    /* The monitors' threads live until the process ends: a failure here
+     * ends it too, so nothing is torn down. */
+    if (vm_hmp_open(&mon->hmp, mon, opt) || vm_qmp_open(&mon->qmp, mon, opt)) {
+        vm_monitor_close(mon);
+        return -1;
+    }
+    *out = mon;
+    return 0;
+}
+
 void vm_monitor_close(struct vm_monitor *mon)
 {
     if (!mon)
         return;
-    /* The thread may sit in accept() or recv(): the process is ending, so
-     * the socket file goes and the descriptor stays until exit. */
-    unlink(mon->path);
+    vm_hmp_close(mon->hmp);
+    vm_qmp_close(mon->qmp);
 }

@@ -1,5 +1,6 @@
 /*
- * vm/monitor_cli.h — the -monitor option (QEMU's spelling). docs/monitor.md.
+ * vm/monitor_cli.h — the -monitor and -qmp options (QEMU's spelling).
+ * docs/monitor.md.
  */
 #ifndef BTVM_VM_MONITOR_CLI_H
 #define BTVM_VM_MONITOR_CLI_H
@@ -12,5 +13,8 @@ extern const char vm_cli_monitor_help[];
 /* -monitor VAL into opt; NULL, or err filled with a one-line reason. */
 const char *vm_cli_monitor_option(const char *name, const char *val, struct vm_options *opt,
                                   char *err, size_t errlen);
+/* -qmp VAL, the same syntax. */
+const char *vm_cli_qmp_option(const char *name, const char *val, struct vm_options *opt,
+                              char *err, size_t errlen);
 
 #endif

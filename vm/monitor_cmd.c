@@ -1,7 +1,8 @@
 /*
  * vm/monitor_cmd.c — parses one monitor line. QEMU's HMP spellings:
  * "screendump FILE [-f png|ppm]" (the option may also come first),
- * "info status", "info registers", "system_reset", "quit"/"q", "help"/"?". Words are split
+ * "info status", "info registers", "system_reset", "system_powerdown",
+ * "stop", "cont"/"c", "quit"/"q", "help"/"?". Words are split
  * on blanks; a file name with blanks can be quoted ("..." or '...'), as
  * HMP allows. docs/monitor.md.
  */
@@ -11,11 +12,14 @@
 #include <string.h>
 
 const char vm_monitor_help[] =
+    "cont|c -- resume the paused machine\n"
     "help|? -- show this list\n"
     "info registers -- the CPU's registers\n"
     "info status -- the machine's state\n"
     "quit|q -- stop the machine and end btvm (status 0)\n"
     "screendump FILE [-f png|ppm] -- write the screen to FILE (PNG unless -f ppm or FILE ends in .ppm)\n"
+    "stop -- pause the machine\n"
+    "system_powerdown -- press the ACPI power button\n"
     "system_reset -- reset the machine (as the guest's reset line does)\n";
 
 #define MAX_WORDS 8
@@ -130,10 +134,17 @@ int vm_monitor_parse(const char *line, struct vm_monitor_cmd *cmd, char *err, si
     }
     if (!strcmp(c, "screendump"))
         return parse_screendump(w, n, cmd, err, errlen);
-    if (!strcmp(c, "system_reset") || !strcmp(c, "quit") || !strcmp(c, "q")) {
+    static const struct { const char *name; enum vm_monitor_op op; } bare_cmds[] = {
+        { "system_reset", VM_MON_SYSTEM_RESET }, { "system_powerdown", VM_MON_SYSTEM_POWERDOWN },
+        { "stop", VM_MON_STOP }, { "cont", VM_MON_CONT }, { "c", VM_MON_CONT },
+        { "quit", VM_MON_QUIT }, { "q", VM_MON_QUIT },
+    };
+    for (size_t i = 0; i < sizeof(bare_cmds) / sizeof(bare_cmds[0]); i++) {
+        if (strcmp(c, bare_cmds[i].name))
+            continue;
         if (!bare)
             return fail(err, errlen, "%s: takes no arguments", c);
-        cmd->op = c[0] == 's' ? VM_MON_SYSTEM_RESET : VM_MON_QUIT;
+        cmd->op = bare_cmds[i].op;
         return 0;
     }
     return fail(err, errlen, "unknown command: '%s' (try 'help')", c);

@@ -18,6 +18,9 @@ enum vm_monitor_op {
     VM_MON_INFO_REGISTERS, /* info registers: the vcpu's state */
     VM_MON_SCREENDUMP,     /* screendump FILE [-f png|ppm] */
     VM_MON_SYSTEM_RESET,   /* system_reset */
+    VM_MON_SYSTEM_POWERDOWN, /* system_powerdown: the ACPI power button */
+    VM_MON_STOP,           /* stop: pause the machine */
+    VM_MON_CONT,           /* cont, c: let it go on */
     VM_MON_QUIT,           /* quit, q */
 };
 

@@ -100,27 +100,32 @@ int vm_run(struct vm *vm)
             snprintf(msg, sizeof(msg),
                      "btvm: guest halted with interrupts disabled at EIP %08x", ex.eip);
             status = VM_STATUS_HALTED;
+            vm->stop_cause = VM_CAUSE_GUEST_SHUTDOWN;
             break;
         case VM_EXIT_SHUTDOWN:
             snprintf(msg, sizeof(msg), "btvm: triple fault at EIP %08x, guest shut down%s%s",
                      ex.eip, ex.msg[0] ? ": " : "", ex.msg);
             dump = true;
             status = VM_STATUS_TRIPLE_FAULT;
+            vm->stop_cause = VM_CAUSE_GUEST_RESET; /* QEMU's -no-reboot says so */
             break;
         case VM_EXIT_UNSUPPORTED:
             snprintf(msg, sizeof(msg), "btvm: %s at EIP %08x",
                      ex.msg[0] ? ex.msg : "unsupported guest operation", ex.eip);
             status = VM_STATUS_UNSUPPORTED;
+            vm->stop_cause = VM_CAUSE_HOST_ERROR;
             break;
         case VM_EXIT_ERROR:
             snprintf(msg, sizeof(msg), "btvm: %s (guest EIP %08x)",
                      ex.msg[0] ? ex.msg : "engine error", ex.eip);
             status = VM_STATUS_HOST_ERROR;
+            vm->stop_cause = VM_CAUSE_HOST_ERROR;
             break;
         default:
             snprintf(msg, sizeof(msg), "btvm: engine returned unknown exit kind %d at EIP %08x",
                      (int)ex.kind, ex.eip);
             status = VM_STATUS_HOST_ERROR;
+            vm->stop_cause = VM_CAUSE_HOST_ERROR;
             break;
         }
     }

@@ -38,6 +38,7 @@ static void *waiter(void *arg)
             stopping = true;
             fprintf(stderr, "btvm: terminating on signal %d\n", sig);
             vm->stop_status = 128 + sig;
+            vm->stop_cause = VM_CAUSE_HOST_SIGNAL;
             vm->reset_requested = false;
             __atomic_store_n(&vm->stop_requested, 1, __ATOMIC_RELEASE);
             vm_kick(vm);

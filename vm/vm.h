@@ -158,6 +158,10 @@ struct vm_options {
     /* -monitor unix:PATH,server[,nowait] (vm/monitor.c); "": none. */
     char monitor_path[108];    /* a sockaddr_un's sun_path */
     bool monitor_wait;         /* wait for a client before the guest starts */
+    /* -qmp unix:PATH,server=on[,wait=off] (vm/qmp.c); "": none. */
+    char qmp_path[108];
+    bool qmp_wait;
+    bool start_paused;         /* -S: the machine waits for cont before its first instruction */
 };
 
 #define VM_MEMSEGS 13
@@ -209,12 +213,27 @@ struct vm {
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;
     int stop_status;         /* btvm's exit status when stopped by a device */
+    int stop_cause;          /* enum vm_stop_cause: who ended the run (QMP's events) */
     bool reset_requested;    /* the stop is a machine reset (main() may boot again) */
 };
 
+/* Who ended a run, for the monitor's SHUTDOWN and RESET events (QEMU's
+ * ShutdownCause; docs/monitor.md). */
+enum vm_stop_cause {
+    VM_CAUSE_HOST_ERROR,     /* btvm or the engine failed (vm_request_stop's default) */
+    VM_CAUSE_GUEST_SHUTDOWN, /* ACPI S5, isa-debug-exit, HLT with interrupts off */
+    VM_CAUSE_GUEST_RESET,    /* the reset line, a triple fault */
+    VM_CAUSE_HOST_QUIT,      /* the monitor's quit */
+    VM_CAUSE_HOST_RESET,     /* the monitor's system_reset */
+    VM_CAUSE_HOST_SIGNAL,    /* SIGTERM, SIGINT, SIGHUP */
+    VM_CAUSE_HOST_UI,        /* Ctrl-A X */
+};
+
 /* Ask the machine to stop with the given process exit status; safe from
- * any thread and from device handlers. */
+ * any thread and from device handlers. vm_request_stop says the host
+ * failed (what the engines mean); vm/ names the cause. */
 void vm_request_stop(struct vm *vm, int status);
+void vm_request_stop_cause(struct vm *vm, int status, enum vm_stop_cause cause);
 
 /* Leave a one-line reason (no "btvm: " prefix, no newline) in vm->err for
  * the caller to print. */

@@ -84,6 +84,9 @@ START_TEST(pointers_and_checksums)
     const uint8_t *fadt = table(r32(rsdt + 36), "FACP");
     ck_assert(memcmp(ram + r32(fadt + 36), "FACS", 4) == 0);
     ck_assert_uint_eq(r32(fadt + 140), r32(fadt + 40));      /* X_DSDT */
+    /* PWR_BUTTON clear: a fixed power button (QMP's system_powerdown),
+     * as on QEMU's PC; SLP_BUTTON set: no fixed sleep button. */
+    ck_assert_uint_eq(r32(fadt + 112) & (3u << 4), 2u << 4);
     const uint8_t *d = table(r32(fadt + 40), "DSDT");
     ck_assert_uint_eq(d[8], 2);
 }

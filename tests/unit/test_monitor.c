@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_monitor.c — the monitor's pure parts: HMP lines to
  * commands (vm/monitor_cmd.c: words, quotes, screendump's -f before or
- * after the file, errors) and the -monitor option (vm/monitor_cli.c:
- * unix:PATH keys, none, stdio refused, path length).
+ * after the file, errors) and the -monitor and -qmp options
+ * (vm/monitor_cli.c: unix:PATH keys, none, stdio and tcp: refused, path
+ * length).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -39,6 +40,16 @@ START_TEST(simple_commands)
     ck_assert_int_eq(cmd.op, VM_MON_INFO_STATUS);
     ck_assert_int_eq(parse("info registers"), 0);
     ck_assert_int_eq(cmd.op, VM_MON_INFO_REGISTERS);
+    ck_assert_int_eq(parse("stop"), 0);
+    ck_assert_int_eq(cmd.op, VM_MON_STOP);
+    ck_assert_int_eq(parse("cont"), 0);
+    ck_assert_int_eq(cmd.op, VM_MON_CONT);
+    ck_assert_int_eq(parse("c"), 0);
+    ck_assert_int_eq(cmd.op, VM_MON_CONT);
+    ck_assert_int_eq(parse("system_powerdown"), 0);
+    ck_assert_int_eq(cmd.op, VM_MON_SYSTEM_POWERDOWN);
+    ck_assert_int_ne(parse("stop now"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "takes no arguments"));
     ck_assert_int_eq(parse("system_reset"), 0);
     ck_assert_int_eq(cmd.op, VM_MON_SYSTEM_RESET);
     ck_assert_int_eq(parse("quit"), 0);
@@ -99,14 +110,19 @@ END_TEST
 static struct vm_cli cli;
 static char cerr[512];
 
-static const char *cli_parse(const char *val)
+static const char *cli_parse_opt(const char *opt, const char *val)
 {
-    const char *args[] = { "btvm", "run", "-k", "x.elf", "-monitor", val, NULL };
+    const char *args[] = { "btvm", "run", "-k", "x.elf", opt, val, NULL };
     const char *e = vm_cli_parse(6, (char *const *)args, &cli, cerr, sizeof(cerr));
     if (e) {
         ck_assert_msg(!strncmp(e, "btvm: ", 6) && !strchr(e, '\n'), "one-line error: %s", e);
     }
     return e;
+}
+
+static const char *cli_parse(const char *val)
+{
+    return cli_parse_opt("-monitor", val);
 }
 
 START_TEST(monitor_option)
@@ -140,6 +156,33 @@ START_TEST(monitor_option)
 }
 END_TEST
 
+/* -qmp: the same syntax into its own fields. */
+START_TEST(qmp_option)
+{
+    ck_assert_ptr_null(cli_parse_opt("-qmp", "unix:/tmp/q.sock,server=on,wait=off"));
+    ck_assert_str_eq(cli.opt.qmp_path, "/tmp/q.sock");
+    ck_assert(!cli.opt.qmp_wait);
+    ck_assert_str_eq(cli.opt.monitor_path, "");
+    ck_assert_ptr_null(cli_parse_opt("-qmp", "unix:q,server,nowait"));
+    ck_assert(!cli.opt.qmp_wait);
+    ck_assert_ptr_null(cli_parse_opt("-qmp", "unix:q,server=on"));
+    ck_assert(cli.opt.qmp_wait);
+    ck_assert_ptr_nonnull(cli_parse_opt("-qmp", "tcp:127.0.0.1:4444,server=on,wait=off"));
+    ck_assert_ptr_nonnull(strstr(cerr, "-qmp"));
+    ck_assert_ptr_nonnull(strstr(cerr, "only Unix sockets"));
+    ck_assert_ptr_nonnull(cli_parse_opt("-qmp", "stdio"));
+    ck_assert_ptr_nonnull(cli_parse_opt("-qmp", "unix:q"));
+
+    /* -S: only with a monitor that could say cont. */
+    const char *with[] = { "btvm", "run", "-S", "-k", "x.elf", "-qmp", "unix:q,server", NULL };
+    ck_assert_ptr_null(vm_cli_parse(7, (char *const *)with, &cli, cerr, sizeof(cerr)));
+    ck_assert(cli.opt.start_paused);
+    const char *alone[] = { "btvm", "run", "-S", "-k", "x.elf", NULL };
+    ck_assert_ptr_nonnull(vm_cli_parse(5, (char *const *)alone, &cli, cerr, sizeof(cerr)));
+    ck_assert_ptr_nonnull(strstr(cerr, "-S needs -monitor or -qmp"));
+}
+END_TEST
+
 static Suite *monitor_suite(void)
 {
     Suite *s = suite_create("monitor");
@@ -148,6 +191,7 @@ static Suite *monitor_suite(void)
     tcase_add_test(t, bad_commands);
     tcase_add_test(t, screendump_args);
     tcase_add_test(t, monitor_option);
+    tcase_add_test(t, qmp_option);
     suite_add_tcase(s, t);
     return s;
 }
