@@ -88,9 +88,10 @@ bool bt_emit_ident(struct bt_tctx *t)
                     return true;
                 }
                 if (op->mem.base == ZYDIS_REGISTER_NONE && op->mem.index == ZYDIS_REGISTER_NONE) {
-                    /* [disp32] would be RIP-relative in 64-bit mode. */
+                    /* [disp32] would be RIP-relative in 64-bit mode; Zydis
+                     * wants a 16-bit immediate in the signed range. */
                     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(bt_map_reg(d->ops[0].reg.value)),
-                           bt_i(d->zi.operand_width == 16 ? (uint16_t)op->mem.disp.value
+                           bt_i(d->zi.operand_width == 16 ? (int16_t)(uint16_t)op->mem.disp.value
                                                           : (int32_t)(uint32_t)op->mem.disp.value));
                     return true;
                 }

@@ -440,3 +440,8 @@ VEC(cvtss2si, "movss " MO(16) ", %xmm6\n\tcvtss2si %xmm6, %eax\n\tcvttss2si " MO
 VEC(movd_sse, "movd %ecx, %xmm7\n\tpsllq $4, %xmm7\n\tmovd %xmm7, %eax\n\tmovq %xmm7, " MO(40), M_ALL, N_SSE2)
 VEC(ucomisd, "movsd " M ", %xmm0\n\tucomisd " MO(8) ", %xmm0", M_ALL, N_SSE2)
 VEC(comiss, "movss " MO(4) ", %xmm0\n\tcomiss " MO(16) ", %xmm0", M_ALL, N_SSE)
+
+/* ---- found by difftest (docs/difftest.md): minimized mismatches ---- */
+/* 16-bit LEA of an absolute address whose disp32 is negative: the
+ * translator's MOV r16, imm16 got the zero-extended value and failed to encode. */
+C(dt_lea16_negdisp, "leaw 0xfffffff6, %bx\n\tleaw 0x12345678, %cx", M_ALL, 0x11112222, 0x33334444, F_CF)
