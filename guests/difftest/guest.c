@@ -1,0 +1,182 @@
+/*
+ * guests/difftest/guest.c — the guest side (docs/difftest.md): sets up
+ * what a 32-bit Linux process sees (CPL 3, flat CS 0x23 / DS 0x2b, IOPL 0,
+ * paging, FXSR/SSE enabled) and runs the shared loop there. Results go to
+ * the debugcon port 0xE9, which the TSS I/O bitmap opens to CPL 3 with
+ * the debug-exit port. The data window's two pages are mapped to frames
+ * in the opposite order, so an access across the boundary is two separate
+ * physical accesses. Any exception is reported and ends the run.
+ */
+#include "dt.h"
+#include "guest.h"
+
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_TSS   0x30
+
+struct tss {
+    uint32_t link, esp0, ss0, unused[22];
+    uint16_t trap, iomap;
+    uint8_t bitmap[8192];
+    uint8_t end;
+} __attribute__((packed));
+
+static uint64_t gdt[7] __attribute__((aligned(8)));
+static uint64_t idt[32] __attribute__((aligned(8)));
+static struct tss tss __attribute__((aligned(128)));
+static uint32_t pd[1024] __attribute__((aligned(4096)));
+static uint32_t pt[4][1024] __attribute__((aligned(4096)));
+static uint8_t kstack[16384] __attribute__((aligned(16)));
+static uint8_t ustack[65536] __attribute__((aligned(16)));
+static char cmdline[1024];
+
+extern const uint32_t dt_exc_stubs[32];
+
+void dt_plat_write(const char *s, uint32_t n)
+{
+    while (n--)
+        outb(GUEST_DEBUGCON, (uint8_t)*s++);
+}
+
+static void say(const char *s)
+{
+    uint32_t n = 0;
+    while (s[n]) n++;
+    dt_plat_write(s, n);
+}
+
+static void say_hex(uint32_t v)
+{
+    char t[9];
+    for (int i = 7; i >= 0; i--, v >>= 4)
+        t[i] = "0123456789abcdef"[v & 15];
+    t[8] = 0;
+    say(t);
+}
+
+/* Called from the exception stubs at CPL 0 with vector, error code, EIP. */
+void dt_exception(uint32_t vec, uint32_t err, uint32_t eip, uint32_t cs);
+void dt_exception(uint32_t vec, uint32_t err, uint32_t eip, uint32_t cs)
+{
+    say("EXC vector=");
+    say_hex(vec);
+    say(" error=");
+    say_hex(err);
+    say(" eip=");
+    say_hex(eip);
+    say(" cs=");
+    say_hex(cs);
+    uint32_t cr2;
+    __asm__ volatile("movl %%cr2, %0" : "=r"(cr2));
+    say(" cr2=");
+    say_hex(cr2);
+    say("\n");
+    outl(GUEST_DEBUG_EXIT, 3);
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
+/* Vectors 8, 10-14, 17 push an error code; the others get a zero. */
+__asm__(".text\n"
+        ".macro dtstub n\n"
+        "dt_exc\\n:\n"
+        ".if (\\n == 8) || (\\n >= 10 && \\n <= 14) || (\\n == 17)\n"
+        "\tpopl %eax\n"
+        ".else\n"
+        "\txorl %eax, %eax\n"
+        ".endif\n"
+        "\tmovl $0x10, %edx\n\tmovl %edx, %ds\n\tmovl %edx, %es\n"
+        "\tpushl 4(%esp)\n\tpushl 4(%esp)\n\tpushl %eax\n\tpushl $\\n\n\tcall dt_exception\n"
+        ".endm\n"
+        ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+        "dtstub \\n\n"
+        ".endr\n"
+        ".section .rodata\n.globl dt_exc_stubs\ndt_exc_stubs:\n"
+        ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+        ".long dt_exc\\n\n"
+        ".endr\n"
+        ".previous\n");
+
+static uint64_t seg_desc(uint32_t base, uint32_t limit, uint32_t access, uint32_t flags)
+{
+    return (limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)access << 40 |
+           (uint64_t)((limit >> 16) & 0xf) << 48 | (uint64_t)flags << 52 | (uint64_t)(base >> 24) << 56;
+}
+
+static void user_main(void)
+{
+    outl(GUEST_DEBUG_EXIT, (uint32_t)dt_main(cmdline));
+    for (;;)
+        ;
+}
+
+int guest_main(uint32_t magic, uint32_t mbi)
+{
+    /* The command line (Multiboot info flag bit 2). */
+    if (magic == MULTIBOOT_BOOTLOADER_MAGIC) {
+        const uint32_t *info = (const uint32_t *)(uintptr_t)mbi;
+        if (info[0] & 4) {
+            const char *c = (const char *)(uintptr_t)info[4];
+            uint32_t n = 0;
+            while (c[n] && n < sizeof cmdline - 1) {
+                cmdline[n] = c[n];
+                n++;
+            }
+        }
+    }
+
+    gdt[1] = seg_desc(0, 0xfffff, 0x9a, 0xc);
+    gdt[2] = seg_desc(0, 0xfffff, 0x92, 0xc);
+    gdt[4] = seg_desc(0, 0xfffff, 0xfa, 0xc);
+    gdt[5] = seg_desc(0, 0xfffff, 0xf2, 0xc);
+    gdt[6] = seg_desc((uint32_t)(uintptr_t)&tss, sizeof tss - 1, 0x89, 0);
+    for (int i = 0; i < 32; i++) {
+        uint32_t h = dt_exc_stubs[i];
+        idt[i] = (h & 0xffff) | (uint64_t)SEL_KCODE << 16 | (uint64_t)0x8e << 40 | (uint64_t)(h >> 16) << 48;
+    }
+    tss.esp0 = (uint32_t)(uintptr_t)(kstack + sizeof kstack);
+    tss.ss0 = SEL_KDATA;
+    tss.iomap = (uint16_t)__builtin_offsetof(struct tss, bitmap);
+    for (uint32_t i = 0; i < sizeof tss.bitmap; i++)
+        tss.bitmap[i] = 0xff;
+    tss.end = 0xff;
+    tss.bitmap[GUEST_DEBUGCON / 8] &= (uint8_t)~(1u << (GUEST_DEBUGCON % 8));
+    for (uint32_t p = GUEST_DEBUG_EXIT; p < GUEST_DEBUG_EXIT + 4; p++)
+        tss.bitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
+
+    struct { uint16_t limit; uint32_t base; } __attribute__((packed))
+        gdtr = { sizeof gdt - 1, (uint32_t)(uintptr_t)gdt }, idtr = { sizeof idt - 1, (uint32_t)(uintptr_t)idt };
+    __asm__ volatile("lgdt %0\n\tlidt %1\n\tljmp $0x08, $1f\n1:\n\t"
+                     "movl $0x10, %%eax\n\tmovl %%eax, %%ds\n\tmovl %%eax, %%es\n\tmovl %%eax, %%ss\n\t"
+                     "movl %%eax, %%fs\n\tmovl %%eax, %%gs\n\tmovl $0x30, %%eax\n\tltr %%ax"
+                     : : "m"(gdtr), "m"(idtr) : "eax", "memory");
+
+    /* Identity map of the first 16 MiB, user-accessible; the window's pages swapped. */
+    for (uint32_t t = 0; t < 4; t++) {
+        pd[t] = (uint32_t)(uintptr_t)pt[t] | 7;
+        for (uint32_t i = 0; i < 1024; i++)
+            pt[t][i] = (t << 22 | i << 12) | 7;
+    }
+    pt[DT_DATA >> 22][(DT_DATA >> 12) & 1023] = 0x00901000 | 7;
+    pt[DT_DATA >> 22][((DT_DATA >> 12) + 1) & 1023] = 0x00900000 | 7;
+
+    /* Quiet the PICs: the loop runs with IF=1, like a Linux process. */
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
+
+    uint32_t cr0, cr4;
+    __asm__ volatile("movl %0, %%cr3" : : "r"(pd) : "memory");
+    __asm__ volatile("movl %%cr4, %0" : "=r"(cr4));
+    cr4 |= (1u << 9) | (1u << 10); /* OSFXSR, OSXMMEXCPT */
+    __asm__ volatile("movl %0, %%cr4" : : "r"(cr4));
+    __asm__ volatile("movl %%cr0, %0" : "=r"(cr0));
+    cr0 = (cr0 & ~(4u | 8u)) | 0x80000000u | 0x22u; /* PG, NE, MP; not EM, TS */
+    __asm__ volatile("movl %0, %%cr0\n\tfninit" : : "r"(cr0) : "memory");
+
+    /* To CPL 3 with IF=1, IOPL=0. */
+    __asm__ volatile("movl $0x2b, %%eax\n\tmovl %%eax, %%ds\n\tmovl %%eax, %%es\n\t"
+                     "movl %%eax, %%fs\n\tmovl %%eax, %%gs\n\t"
+                     "pushl $0x2b\n\tpushl %0\n\tpushl $0x202\n\tpushl $0x23\n\tpushl %1\n\tiret"
+                     : : "r"(ustack + sizeof ustack), "r"(user_main) : "eax", "memory");
+    return 0;
+}
