@@ -176,6 +176,36 @@ static void check_cpuid_rdtsc(void)
     }
 }
 
+/* Found by difftest: a block's flag liveness looked ahead into its jump
+ * target on another page; once that code was rewritten to read the flags,
+ * the old block still dropped their save. Each caller runs twice: first
+ * into code that overwrites the flags, then into code that reads CF. */
+uint8_t ss_code[4096] __attribute__((aligned(4096)));
+
+static void __attribute__((noinline)) ss_call_stc(void)
+{
+    __asm__ volatile("xorl %%eax, %%eax\n\tstc\n\tcall ss_code\n\tmovl %%eax, ss_v0" : : : "eax", "memory", "cc");
+}
+
+static void __attribute__((noinline)) ss_call_clc(void)
+{
+    __asm__ volatile("movl $7, %%eax\n\tclc\n\tcall ss_code\n\tmovl %%eax, ss_v1" : : : "eax", "memory", "cc");
+}
+
+static void check_rewritten_successor(void)
+{
+    static const uint8_t kill[] = { 0x31, 0xc0, 0xc3 };                         /* xor eax,eax; ret */
+    static const uint8_t read[] = { 0x0f, 0x92, 0xc0, 0x0f, 0xb6, 0xc0, 0xc3 }; /* setc al; movzx eax,al; ret */
+    memcpy(ss_code, kill, sizeof kill);
+    ss_call_stc();
+    ss_call_clc();
+    memcpy(ss_code, read, sizeof read);
+    ss_call_stc();
+    ss_call_clc();
+    expect("flags_into_rewritten_code", "CF after stc", 1, ss_v0);
+    expect("flags_into_rewritten_code", "CF after clc", 0, ss_v1);
+}
+
 void ist_guest_only_checks(int *ncases, int *fails)
 {
     s_ncases = ncases;
@@ -185,4 +215,5 @@ void ist_guest_only_checks(int *ncases, int *fails)
     check_enter_leave();
     check_call_ret();
     check_cpuid_rdtsc();
+    check_rewritten_successor();
 }
