@@ -754,14 +754,17 @@ static int item_stack(struct g *g)
 }
 
 /* Selectors a CPL-3 flat program may load: the flat data segment, the
- * readable code segment (FS/GS only) and null selectors (FS/GS only). */
+ * readable code segment (FS/GS only) and the null selector (FS/GS only).
+ * Not null with RPL 1-3: the host's IRET back to user mode after an
+ * interrupt clears such a selector to 0, so the native reference would
+ * differ at random (seen as FS 0003 under btvm, 0000 natively). */
 static uint32_t pick_sel(struct g *g, int sreg)
 {
     if (sreg != DT_FS && sreg != DT_GS)
         return DT_SEL_DS;
     switch (rn(g, 4)) {
     case 0: return DT_SEL_CS;
-    case 1: return rn(g, 4);
+    case 1: return 0;
     default: return DT_SEL_DS;
     }
 }

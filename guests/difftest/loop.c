@@ -138,7 +138,7 @@ static void dump(uint32_t seed, uint32_t idx, uint32_t drop, const struct dt_res
     static const char *const rn[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
     static const char *const sn[6] = { "es", "cs", "ss", "ds", "fs", "gs" };
     put("seq seed="); dec(seed); put(" idx="); dec(idx); put(" drop=0x"); hex(drop, 8); put("\n");
-    put("code "); bytes(seq.code, seq.len); put("\nitems");
+    put("code "); bytes(seq.code, seq.item_off[seq.nitems]); put("\nitems"); /* not the jmp back: it differs */
     for (uint32_t i = 0; i <= seq.nitems; i++) { put(" "); dec(seq.item_off[i]); }
     put("\nin");
     for (int i = 0; i < 8; i++) { put(" "); put(rn[i]); put("="); hex(seq.in.r[i], 8); }
