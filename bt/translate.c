@@ -40,6 +40,9 @@ static uint32_t flags_killed(const struct dec_insn *d)
     default:
         break;
     }
+    /* REP CMPS/SCAS with ECX = 0 compare nothing and leave every flag. */
+    if (d->zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+        return 0;
     return d->flags_written & CPU_FL_ARITH;
 }
 
