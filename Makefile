@@ -62,3 +62,12 @@ clean:
 
 -include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)
 include guests/bootimg/module.mk
+
+# Differential instruction testing (docs/difftest.md): a million random
+# instruction sequences under btvm against the host CPU. FUZZ_SEED and
+# FUZZ_COUNT choose the run; the fixed-seed 20,000 are tests/guest/difftest.sh.
+.PHONY: fuzz-cpu
+FUZZ_SEED  ?= $(shell date +%s)
+FUZZ_COUNT ?= 1000000
+fuzz-cpu: $(BUILD)/btvm guests
+	@nice -n 19 bash scripts/difftest.sh --seed $(FUZZ_SEED) --count $(FUZZ_COUNT) --reports 10
