@@ -206,6 +206,42 @@ static void check_rewritten_successor(void)
     expect("flags_into_rewritten_code", "CF after clc", 0, ss_v1);
 }
 
+/* Found by difftest: LAR's 32-bit result holds bits 19:16 of the segment
+ * limit (Intel's mask 00FxFF00h; AMD documents 00FFFF00h; the build host
+ * returns 00CFF300h for Linux's flat DPL-3 data segment). Multiboot leaves
+ * no usable GDT, so the check loads its own for the two instructions. */
+uint64_t ss_gdt[4] __attribute__((aligned(8))) = {
+    0, 0, 0x00cf93000000ffffull, /* 0x10: flat data, 4 GiB */
+    0x0041930000002345ull,       /* 0x18: data, byte-granular limit 0x12345 */
+};
+struct { uint16_t limit; uint32_t base; } __attribute__((packed)) ss_gdtr_old, ss_gdtr_new;
+
+/* QEMU TCG masks LAR with 00F0FF00h: there the limit bits are not checked. */
+static int on_qemu(void)
+{
+    uint32_t r[4];
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0x80000000u), "c"(0));
+    if (r[0] < 0x80000002u)
+        return 0;
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0x80000002u), "c"(0));
+    return r[0] == 0x554d4551; /* "QEMU" */
+}
+
+static void check_lar_limit_bits(void)
+{
+    uint32_t m = on_qemu() ? 0xfff0ffffu : 0xffffffffu;
+    ss_gdtr_new.limit = sizeof ss_gdt - 1;
+    ss_gdtr_new.base = (uint32_t)(uintptr_t)ss_gdt;
+    __asm__ volatile("sgdt ss_gdtr_old\n\tlgdt ss_gdtr_new\n\t"
+                     "movl $0x10, %%eax\n\tlarl %%eax, %%ecx\n\tmovl %%ecx, ss_v0\n\tlsll %%eax, %%ecx\n\tmovl %%ecx, ss_v1\n\t"
+                     "movl $0x18, %%eax\n\tlarl %%eax, %%ecx\n\tmovl %%ecx, ss_v2\n\tlsll %%eax, %%ecx\n\tmovl %%ecx, ss_v3\n\t"
+                     "lgdt ss_gdtr_old" : : : "eax", "ecx", "memory", "cc");
+    expect("lar_limit_bits", "LAR flat", 0x00cf9300 & m, ss_v0 & m);
+    expect("lar_limit_bits", "LSL flat", 0xffffffff, ss_v1);
+    expect("lar_limit_bits", "LAR 0x12345", 0x00419300 & m, ss_v2 & m);
+    expect("lar_limit_bits", "LSL 0x12345", 0x12345, ss_v3);
+}
+
 void ist_guest_only_checks(int *ncases, int *fails)
 {
     s_ncases = ncases;
@@ -216,4 +252,5 @@ void ist_guest_only_checks(int *ncases, int *fails)
     check_call_ret();
     check_cpuid_rdtsc();
     check_rewritten_successor();
+    check_lar_limit_bits();
 }
