@@ -8,7 +8,11 @@
 #
 #   scripts/difftest.sh [-s SEED] [-n COUNT] [-i START] [-c CHUNK] [-r REPORTS]
 #                       [--sut btvm|qemu] [--ref native|qemu] [--one IDX [--drop MASK]]
-#                       [--no-minimize]
+#                       [--skip KINDS] [--no-minimize]
+# KINDS is a mask of item kinds to leave out (DT_K_* in guests/difftest/dt.h:
+# 1 ALU, 2 MUL/DIV, 4 shifts, 8 bit ops, 0x10 BCD, 0x20 moves, 0x40 strings,
+# 0x80 stack, 0x100 segments, 0x200 branches, 0x400 x87, 0x800 MMX/SSE,
+# 0x1000 BOUND/ARPL/LAR/INTO/moffs/16-bit LEA and LOOP).
 # Exit status: 0 when every sequence matched, 1 on a difference, 2 on usage.
 set -u
 cd "$(dirname "$0")/.."
@@ -16,7 +20,7 @@ BTVM=${BTVM:-build/btvm}
 ELF=build/guests/difftest.elf
 NATIVE=build/guests/difftest-native
 DIS=build/guests/difftest-dis
-seed=1 count=20000 start=0 chunk=5000 reports=5 sut=btvm ref=native one= drop=0 minimize=1 batch=1000
+seed=1 count=20000 start=0 chunk=5000 reports=5 sut=btvm ref=native one= drop=0 minimize=1 batch=1000 skip=0
 while [ $# -gt 0 ]; do
     case $1 in
     -s|--seed) seed=$2; shift ;;
@@ -28,8 +32,9 @@ while [ $# -gt 0 ]; do
     --ref) ref=$2; shift ;;
     --one) one=$2; shift ;;
     --drop) drop=$2; shift ;;
+    --skip) skip=$2; shift ;;
     --no-minimize) minimize=0 ;;
-    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
     esac
     shift
 done
@@ -52,7 +57,7 @@ run() {
 
 # dumps <idx> <drop>: full state of one sequence from both sides into $tmp/sut.d, $tmp/ref.d.
 dumps() {
-    local a="seed=$seed start=$1 count=1 mode=d drop=$2"
+    local a="seed=$seed start=$1 count=1 mode=d drop=$2 skip=$skip"
     run "$sut" "$a" "$tmp/sut.d" & run "$ref" "$a" "$tmp/ref.d"; wait
 }
 
@@ -74,7 +79,7 @@ report() {
         dumps "$idx" "$d"
     fi
     echo "=== mismatch: seed=$seed idx=$idx drop=$d ($sut against $ref)"
-    echo "    reproduce: scripts/difftest.sh -s $seed --one $idx --drop $d"
+    echo "    reproduce: scripts/difftest.sh -s $seed --one $idx --drop $d$([ "$skip" != 0 ] && echo " --skip $skip")"
     "$DIS" <"$tmp/ref.d"
     grep -m1 '^in ' "$tmp/ref.d" | sed 's/^/  /'
     echo "  differing state ($ref | $sut):"
@@ -92,7 +97,7 @@ bad_batches=0 shown=0 done_n=0
 while [ "$done_n" -lt "$count" ]; do
     n=$((count - done_n)); [ "$n" -gt "$chunk" ] && n=$chunk
     s=$((start + done_n))
-    a="seed=$seed start=$s count=$n mode=b batch=$batch"
+    a="seed=$seed start=$s count=$n mode=b batch=$batch skip=$skip"
     run "$sut" "$a" "$tmp/sut.b" & run "$ref" "$a" "$tmp/ref.b"; wait
     grep -q "^END $n\$" "$tmp/ref.b" || { echo "difftest: reference ($ref) did not finish: $(tail -c 300 "$tmp/ref.b.log" "$tmp/ref.b" 2>/dev/null)"; exit 2; }
     # Batches that differ, or are missing (the run under test stopped).
@@ -103,7 +108,7 @@ while [ "$done_n" -lt "$count" ]; do
     for b in "${bad[@]}"; do
         [ "$shown" -ge "$reports" ] && break
         shown=$((shown + 1))
-        a="seed=$seed start=$b count=$batch mode=b batch=1"
+        a="seed=$seed start=$b count=$batch mode=b batch=1 skip=$skip"
         run "$sut" "$a" "$tmp/sut.s" & run "$ref" "$a" "$tmp/ref.s"; wait
         first=$(join -a 1 -o 1.1,1.2,2.2 <(grep '^B ' "$tmp/ref.s" | cut -d' ' -f2,3 | sort) \
                                          <(grep '^B ' "$tmp/sut.s" | cut -d' ' -f2,3 | sort) |

@@ -71,8 +71,14 @@ struct dt_result {
     uint8_t win[DT_WIN_SIZE];
 };
 
-/* Generator (gen.c): sequence idx of seed, with the items in drop left out. */
-void dt_generate(uint32_t seed, uint32_t idx, uint32_t drop, struct dt_seq *s, uint32_t back);
+/* Item kinds, for "skip=" (bit 1 << kind). */
+enum { DT_K_ALU, DT_K_MULDIV, DT_K_SHIFT, DT_K_BIT, DT_K_BCD, DT_K_MOVE, DT_K_STRING,
+       DT_K_STACK, DT_K_SEG, DT_K_BRANCH, DT_K_X87, DT_K_VEC, DT_K_MISC, DT_K_COUNT };
+#define DT_K_ALL ((1u << DT_K_COUNT) - 1)
+
+/* Generator (gen.c): sequence idx of seed, with the items in drop left out
+ * and no item of a kind in skip. */
+void dt_generate(uint32_t seed, uint32_t idx, uint32_t drop, uint32_t skip, struct dt_seq *s, uint32_t back);
 
 /* Runner (run.S): runs the code at DT_CODE from dt_in; fills dt_out, dt_fx. */
 extern struct dt_state dt_in, dt_out;

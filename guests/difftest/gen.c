@@ -828,6 +828,96 @@ static int item_seg(struct g *g)
     return 0;
 }
 
+/* Instructions without a 64-bit form, which btvm must emulate or rewrite,
+ * and some rarer encodings: BOUND in range, ARPL, LAR/LSL/VERR/VERW,
+ * INTO with OF clear, MOV moffs, XCHG EAX,r, 16-bit-address LEA, LOOP
+ * and JCXZ on CX. */
+static int item_misc(struct g *g)
+{
+    /* Selectors that mean the same in the guest's GDT and in Linux's. */
+    static const uint8_t sels[] = { 0, 3, 4, 8, 0xb, 0x10, 0x13, 0x20, 0x23, 0x28, 0x2b };
+    int k = (int)rn(g, 9), r = pick_reg(g, R_ALL);
+    struct rm o;
+    switch (k) {
+    case 0: { /* bound r32, m32&32 with the index inside */
+        int64_t lo = (int32_t)val(g), hi = lo + rn(g, 1000);
+        if (hi > INT32_MAX) hi = INT32_MAX;
+        o.is_mem = 1;
+        mem_prep(g, &o.m, pick_addr(g, 8), 1u << r, 1);
+        mov_mi32(g, o.m.addr, (uint32_t)lo);
+        mov_mi32(g, o.m.addr + 4, (uint32_t)hi);
+        mov_ri(g, r, (uint32_t)(lo + rn(g, (uint32_t)(hi - lo) + 1)));
+        rm_seg(g, &o);
+        b(g, 0x62);
+        rm_modrm(g, &o, r);
+        break;
+    }
+    case 1: /* arpl r/m16, r16 */
+        rm_pick(g, &o, 2, R_ALL, 0, 0, 1);
+        rm_seg(g, &o);
+        b(g, 0x63);
+        rm_modrm(g, &o, (int)rn(g, 8));
+        eff(g, DT_ZF, 0);
+        break;
+    case 2: { /* lar, lsl (r, r/m16); verr, verw (r/m16) */
+        int op = (int)rn(g, 4);
+        o.is_mem = rn(g, 2);
+        uint32_t sel = sels[rn(g, sizeof sels)];
+        if (o.is_mem) {
+            mem_prep(g, &o.m, pick_addr(g, 2), 0, 1);
+            mov_mi16(g, o.m.addr, sel);
+        } else {
+            o.reg = pick_reg(g, R_ALL & ~(1u << r));
+            mov_ri(g, o.reg, sel | (rnd(g) & 0xffff0000u));
+        }
+        rm_seg(g, &o);
+        if (op < 2 && rn(g, 4) == 0) b(g, 0x66);
+        b(g, 0x0f);
+        if (op < 2) { b(g, 0x02 + op); rm_modrm(g, &o, r); }
+        else { b(g, 0x00); rm_modrm(g, &o, op + 2); }
+        eff(g, DT_ZF, 0);
+        break;
+    }
+    case 3: /* into after an instruction that clears OF */
+        b(g, 0x85); b(g, 0xc0 | rn(g, 8) << 3 | rn(g, 8)); /* test r32, r32 */
+        b(g, 0xce);
+        eff(g, DT_ARITH & ~DT_AF, DT_AF);
+        break;
+    case 4: { /* mov al/ax/eax <-> moffs */
+        int sz = sz_pick(g), st = (int)rn(g, 2);
+        if (rn(g, 6) == 0) b(g, rn(g, 2) ? 0x36 : 0x26);
+        if (sz == 2) b(g, 0x66);
+        b(g, 0xa0 | st << 1 | (sz > 1));
+        d32(g, pick_addr(g, (uint32_t)sz));
+        break;
+    }
+    case 5: /* xchg eax, r (one byte) */
+        if (rn(g, 3) == 0) b(g, 0x66);
+        b(g, 0x90 + r);
+        break;
+    case 6: { /* lea with 16-bit addressing: computed, never accessed */
+        int mod = (int)rn(g, 3), rmf = (int)rn(g, 8);
+        if (rn(g, 2)) b(g, 0x66);
+        b(g, 0x67); b(g, 0x8d);
+        b(g, mod << 6 | r << 3 | rmf);
+        if (mod == 1) b(g, rnd(g));
+        else if (mod == 2 || (mod == 0 && rmf == 6)) d16(g, rnd(g));
+        break;
+    }
+    default: { /* loop/loope/loopne/jcxz with a 16-bit counter (67h) */
+        int op = (int)rn(g, 4);
+        uint8_t *fix;
+        if (op <= 1) need(g, DT_ZF);
+        if (rn(g, 2)) mov_ri(g, DT_ECX, rn(g, 2) ? 0x10000 + rn(g, 3) : rnd(g));
+        b(g, 0x67); b(g, 0xe0 + op); fix = g->p; b(g, 0);
+        uint8_t *s0 = g->p;
+        emit_plain(g, 0);
+        fix[0] = (uint8_t)(g->p - s0);
+    }
+    }
+    return 0;
+}
+
 /* Near and far control transfers, always forward or into a stub. */
 static int item_branch(struct g *g)
 {
@@ -1159,12 +1249,17 @@ static int item_vec(struct g *g)
     return 0;
 }
 
+/* Item kinds with their weight; "skip=" takes a mask of DT_K_* bits. */
 typedef int (*item_fn)(struct g *);
-static const item_fn items[] = {
-    item_alu, item_alu, item_alu, item_test_unary, item_mul, item_div, item_shift, item_shift,
-    item_shld, item_bitop, item_bitop, item_bsf, item_bcd, item_bcd, item_move, item_move,
-    item_cmpxchg, item_string, item_string, item_stack, item_stack, item_seg, item_branch,
-    item_branch, item_x87, item_x87, item_vec, item_vec,
+static const struct { item_fn fn; uint8_t kind; } items[] = {
+    { item_alu, DT_K_ALU }, { item_alu, DT_K_ALU }, { item_alu, DT_K_ALU }, { item_test_unary, DT_K_ALU },
+    { item_mul, DT_K_MULDIV }, { item_div, DT_K_MULDIV }, { item_shift, DT_K_SHIFT }, { item_shift, DT_K_SHIFT },
+    { item_shld, DT_K_SHIFT }, { item_bitop, DT_K_BIT }, { item_bitop, DT_K_BIT }, { item_bsf, DT_K_BIT },
+    { item_bcd, DT_K_BCD }, { item_bcd, DT_K_BCD }, { item_move, DT_K_MOVE }, { item_move, DT_K_MOVE },
+    { item_cmpxchg, DT_K_MOVE }, { item_string, DT_K_STRING }, { item_string, DT_K_STRING },
+    { item_stack, DT_K_STACK }, { item_stack, DT_K_STACK }, { item_seg, DT_K_SEG }, { item_branch, DT_K_BRANCH },
+    { item_branch, DT_K_BRANCH }, { item_x87, DT_K_X87 }, { item_x87, DT_K_X87 }, { item_vec, DT_K_VEC },
+    { item_vec, DT_K_VEC }, { item_misc, DT_K_MISC },
 };
 
 static uint64_t mix(uint64_t a, uint64_t b)
@@ -1174,8 +1269,10 @@ static uint64_t mix(uint64_t a, uint64_t b)
     return z ^ (z >> 32);
 }
 
-void dt_generate(uint32_t seed, uint32_t idx, uint32_t drop, struct dt_seq *s, uint32_t back)
+void dt_generate(uint32_t seed, uint32_t idx, uint32_t drop, uint32_t skip, struct dt_seq *s, uint32_t back)
 {
+    if ((skip & DT_K_ALL) == DT_K_ALL)
+        skip = 0;
     struct g g = { .rs = mix(seed, idx), .code = s->code };
     g.p = s->code;
     for (int i = 0; i < 8; i++)
@@ -1211,7 +1308,8 @@ void dt_generate(uint32_t seed, uint32_t idx, uint32_t drop, struct dt_seq *s, u
         for (;;) {
             uint8_t *save_p = g.p;
             uint32_t save_esp = g.esp, save_undef = g.undef;
-            if (items[rn(&g, sizeof items / sizeof items[0])](&g) == 0)
+            unsigned k = rn(&g, sizeof items / sizeof items[0]);
+            if (!(skip >> items[k].kind & 1) && items[k].fn(&g) == 0)
                 break;
             g.p = save_p;
             g.esp = save_esp;

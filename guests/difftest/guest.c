@@ -127,8 +127,9 @@ int guest_main(uint32_t magic, uint32_t mbi)
 
     gdt[1] = seg_desc(0, 0xfffff, 0x9a, 0xc);
     gdt[2] = seg_desc(0, 0xfffff, 0x92, 0xc);
-    gdt[4] = seg_desc(0, 0xfffff, 0xfa, 0xc);
-    gdt[5] = seg_desc(0, 0xfffff, 0xf2, 0xc);
+    /* Accessed already, as Linux's are: LAR shows the bit. */
+    gdt[4] = seg_desc(0, 0xfffff, 0xfb, 0xc);
+    gdt[5] = seg_desc(0, 0xfffff, 0xf3, 0xc);
     gdt[6] = seg_desc((uint32_t)(uintptr_t)&tss, sizeof tss - 1, 0x89, 0);
     for (int i = 0; i < 32; i++) {
         uint32_t h = dt_exc_stubs[i];

@@ -6,6 +6,7 @@
  *   mode=s  one line per sequence: "S <index> <hash>"
  *   mode=d  every compared field of each sequence, one per line
  *   mode=g  the generated code only, not run
+ * skip=MASK leaves out the item kinds of dt.h (DT_K_*), drop=MASK items by number.
  * The output ends with "END <count>", so a run cut short shows.
  */
 #include "dt.h"
@@ -133,11 +134,12 @@ static uint64_t hash(const struct dt_result *r)
     return h;
 }
 
-static void dump(uint32_t seed, uint32_t idx, uint32_t drop, const struct dt_result *r)
+static void dump(uint32_t seed, uint32_t idx, uint32_t drop, uint32_t skip, const struct dt_result *r)
 {
     static const char *const rn[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
     static const char *const sn[6] = { "es", "cs", "ss", "ds", "fs", "gs" };
-    put("seq seed="); dec(seed); put(" idx="); dec(idx); put(" drop=0x"); hex(drop, 8); put("\n");
+    put("seq seed="); dec(seed); put(" idx="); dec(idx); put(" drop=0x"); hex(drop, 8);
+    put(" skip=0x"); hex(skip, 4); put("\n");
     put("code "); bytes(seq.code, seq.item_off[seq.nitems]); put("\nitems"); /* not the jmp back: it differs */
     for (uint32_t i = 0; i <= seq.nitems; i++) { put(" "); dec(seq.item_off[i]); }
     put("\nin");
@@ -169,7 +171,7 @@ int dt_main(const char *args)
 {
     uint32_t seed = arg(args, "seed", 1), start = arg(args, "start", 0);
     uint32_t count = arg(args, "count", 1000), mode = arg(args, "mode", 'b');
-    uint32_t drop = arg(args, "drop", 0), batch = arg(args, "batch", 1000);
+    uint32_t drop = arg(args, "drop", 0), batch = arg(args, "batch", 1000), skip = arg(args, "skip", 0);
     uint64_t bh = 0;
     static struct dt_result res;
 
@@ -177,7 +179,7 @@ int dt_main(const char *args)
         batch = 1;
     for (uint32_t n = 0; n < count; n++) {
         uint32_t idx = start + n;
-        dt_generate(seed, idx, drop, &seq, (uint32_t)(uintptr_t)dt_run_back);
+        dt_generate(seed, idx, drop, skip, &seq, (uint32_t)(uintptr_t)dt_run_back);
         if (mode == 'g') { /* the code only, not run: for a sequence that crashes */
             put("seq seed="); dec(seed); put(" idx="); dec(idx); put("\ncode "); bytes(seq.code, seq.len);
             put("\nitems");
@@ -192,7 +194,7 @@ int dt_main(const char *args)
         reduce(&res);
         uint64_t h = hash(&res);
         if (mode == 'd') {
-            dump(seed, idx, drop, &res);
+            dump(seed, idx, drop, skip, &res);
         } else if (mode == 's') {
             put("S "); dec(idx); put(" "); hex((uint32_t)(h >> 32), 8); hex((uint32_t)h, 8); put("\n");
         } else {
