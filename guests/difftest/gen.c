@@ -735,10 +735,10 @@ static int item_stack(struct g *g)
         if (rn(g, 4) == 0) { b(g, 0x66); g->esp -= 16; } else g->esp -= 32;
         b(g, 0x60);
         break;
-    case 7: /* popa */
+    case 7: /* popa, popaw */
         if (above < 32) return -1;
+        if (rn(g, 4) == 0) { b(g, 0x66); g->esp += 16; } else g->esp += 32;
         b(g, 0x61);
-        g->esp += 32;
         break;
     default: { /* enter n, level; leave */
         uint32_t n = rn(g, 5) * 4, lvl = rn(g, 3);
@@ -772,7 +772,7 @@ static uint32_t pick_sel(struct g *g, int sreg)
 static int item_seg(struct g *g)
 {
     static const uint8_t sregs[] = { DT_ES, DT_SS, DT_DS, DT_FS, DT_GS };
-    int k = (int)rn(g, 6), sr = sregs[rn(g, 5)], r = pick_reg(g, R_ALL);
+    int k = (int)rn(g, 8), sr = sregs[rn(g, 5)], r = pick_reg(g, R_ALL);
     uint32_t room = g->esp - (DT_WIN + 40);
     struct rm o;
     switch (k) {
@@ -808,6 +808,31 @@ static int item_seg(struct g *g)
         else if (sr == DT_DS) b(g, 0x1f);
         else { b(g, 0x0f); b(g, sr == DT_FS ? 0xa1 : 0xa9); }
         g->esp -= 4;
+        break;
+    }
+    case 3: { /* FS or GS made flat, then an access through it */
+        int gs = (int)rn(g, 2), sz = sz_pick(g), st = (int)rn(g, 2);
+        mov_ri(g, r, DT_SEL_DS);
+        b(g, 0x8e); b(g, 0xc0 | (gs ? DT_GS : DT_FS) << 3 | r);
+        o.is_mem = 1;
+        mem_prep(g, &o.m, pick_addr(g, (uint32_t)sz), 0, !st);
+        b(g, gs ? 0x65 : 0x64);
+        if (sz == 2) b(g, 0x66);
+        b(g, (st ? 0x88 : 0x8a) | (sz > 1));
+        mem_modrm(g, &o.m, sz == 1 ? (int)rn(g, 8) : pick_reg(g, R_ALL));
+        break;
+    }
+    case 4: { /* iret to the same privilege level: EFLAGS (IF, IOPL kept at CPL 3), CS, EIP */
+        if (room < 16) return -1;
+        uint8_t *fix;
+        b(g, 0x68); d32(g, 0x2 | (rnd(g) & (DT_ARITH | DT_DF | DT_IF | 0x3000u)));
+        b(g, 0x68); d32(g, DT_SEL_CS);
+        b(g, 0x68); fix = g->p; d32(g, 0);
+        b(g, 0xcf);
+        uint32_t t = pc(g) + rn(g, 3);
+        while (pc(g) < t) b(g, 0xcc);
+        fix[0] = (uint8_t)t; fix[1] = (uint8_t)(t >> 8); fix[2] = (uint8_t)(t >> 16); fix[3] = (uint8_t)(t >> 24);
+        eff(g, DT_ARITH, 0);
         break;
     }
     default: { /* lds les lfs lgs lss: offset into r, selector into the sreg */
