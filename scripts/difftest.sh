@@ -67,7 +67,23 @@ differs() { ! cmp -s "$tmp/sut.d" "$tmp/ref.d"; }
 report() {
     local idx=$1 d=$drop n i try
     dumps "$idx" "$d"
-    if ! differs; then echo "difftest: seed=$seed idx=$idx does not differ on its own"; return; fi
+    if ! differs; then
+        # It needs what ran before it in the same boot (translations, caches):
+        # show it after the sequences of its batch, without minimizing.
+        local from=${2:-$idx} a
+        echo "=== mismatch: seed=$seed idx=$idx, only after idx $from..$((idx - 1)) ran in the same boot ($sut against $ref)"
+        a="seed=$seed start=$from count=$((idx - from + 1)) mode=d skip=$skip"
+        run "$sut" "$a" "$tmp/sut.c" & run "$ref" "$a" "$tmp/ref.c"; wait
+        awk '/^seq /{n++} n && /^seq /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$tmp/ref.c" >"$tmp/ref.d"
+        awk '/^seq /{n++} n && /^seq /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$tmp/sut.c" >"$tmp/sut.d"
+        echo "    reproduce: build/guests/difftest-native $a; $BTVM run -k $ELF -a '$a' -debugcon file:OUT"
+        "$DIS" <"$tmp/ref.d"
+        grep -m1 '^in ' "$tmp/ref.d" | sed 's/^/  /'
+        echo "  differing state ($ref | $sut):"
+        diff <(grep -v '^seq\|^code\|^items\|^in ' "$tmp/ref.d") <(grep -v '^seq\|^code\|^items\|^in ' "$tmp/sut.d") |
+            grep '^[<>]' | sed "s/^</  $ref:/; s/^>/  $sut:/" | head -40
+        return
+    fi
     if [ "$minimize" = 1 ]; then
         n=$(grep -m1 '^items' "$tmp/ref.d" | wc -w); n=$((n - 2))
         for ((i = 0; i < n; i++)); do
@@ -115,7 +131,7 @@ while [ "$done_n" -lt "$count" ]; do
                 awk '$2 != $3 { print $1 }' | sort -n)
         nd=$(printf '%s\n' "$first" | grep -c .)
         echo "difftest: batch $b: $nd of $batch sequences differ"
-        report "$(printf '%s\n' "$first" | head -1)"
+        report "$(printf '%s\n' "$first" | head -1)" "$b"
     done
     done_n=$((done_n + n))
 done
