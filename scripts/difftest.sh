@@ -12,7 +12,8 @@
 # KINDS is a mask of item kinds to leave out (DT_K_* in guests/difftest/dt.h:
 # 1 ALU, 2 MUL/DIV, 4 shifts, 8 bit ops, 0x10 BCD, 0x20 moves, 0x40 strings,
 # 0x80 stack, 0x100 segments, 0x200 branches, 0x400 x87, 0x800 MMX/SSE,
-# 0x1000 BOUND/ARPL/LAR/INTO/moffs/16-bit LEA and LOOP).
+# 0x1000 BOUND/ARPL/LAR/INTO/moffs/16-bit LEA and LOOP, 0x2000 self-modifying
+# code and backward loops).
 # Exit status: 0 when every sequence matched, 1 on a difference, 2 on usage.
 set -u
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     --drop) drop=$2; shift ;;
     --skip) skip=$2; shift ;;
     --no-minimize) minimize=0 ;;
-    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
     esac
     shift
 done

@@ -73,7 +73,7 @@ struct dt_result {
 
 /* Item kinds, for "skip=" (bit 1 << kind). */
 enum { DT_K_ALU, DT_K_MULDIV, DT_K_SHIFT, DT_K_BIT, DT_K_BCD, DT_K_MOVE, DT_K_STRING,
-       DT_K_STACK, DT_K_SEG, DT_K_BRANCH, DT_K_X87, DT_K_VEC, DT_K_MISC, DT_K_COUNT };
+       DT_K_STACK, DT_K_SEG, DT_K_BRANCH, DT_K_X87, DT_K_VEC, DT_K_MISC, DT_K_CODE, DT_K_COUNT };
 #define DT_K_ALL ((1u << DT_K_COUNT) - 1)
 
 /* Generator (gen.c): sequence idx of seed, with the items in drop left out

@@ -943,6 +943,40 @@ static int item_misc(struct g *g)
     return 0;
 }
 
+/* Code that changes: a store into an instruction further on (its
+ * immediate, now and then its opcode), and short backward loops. */
+static int item_code(struct g *g)
+{
+    int k = (int)rn(g, 3), r = pick_reg(g, R_ALL);
+    if (k < 2) {
+        /* mov [imm of the mov below], v ; (filler) ; mov r, imm32 */
+        uint8_t *st = g->p;
+        int byte = rn(g, 3) == 0;
+        if (byte) { b(g, 0xc6); b(g, 0x05); d32(g, 0); b(g, rnd(g)); }
+        else mov_mi32(g, 0, val(g));
+        if (k == 1) emit_plain(g, 1u << r);
+        uint32_t at = pc(g) + 1 + (byte ? rn(g, 4) : 0);
+        if (byte && rn(g, 4) == 0) {
+            /* the opcode itself: mov r, imm32 becomes mov r', imm32 */
+            at = pc(g);
+            st[6] = (uint8_t)(0xb8 + pick_reg(g, R_ALL));
+        }
+        st[2] = (uint8_t)at; st[3] = (uint8_t)(at >> 8); st[4] = (uint8_t)(at >> 16); st[5] = (uint8_t)(at >> 24);
+        mov_ri(g, r, val(g));
+        return 0;
+    }
+    /* mov ecx, n ; L: op r, r/imm ; loop L */
+    int op = (int)rn(g, 8), rr = pick_reg(g, R_ALL & ~2u);
+    mov_ri(g, DT_ECX, 1 + rn(g, 6));
+    uint32_t top = pc(g);
+    if (op == 2 || op == 3) need(g, DT_CF);
+    b(g, 0x81); b(g, 0xc0 | op << 3 | rr); d32(g, val(g));
+    b(g, 0xe2); b(g, (uint8_t)(top - (pc(g) + 1)));
+    uint32_t ud = (op == 1 || op == 4 || op == 6) ? DT_AF : 0;
+    eff(g, DT_ARITH & ~ud, ud);
+    return 0;
+}
+
 /* Near and far control transfers, always forward or into a stub. */
 static int item_branch(struct g *g)
 {
@@ -1284,7 +1318,7 @@ static const struct { item_fn fn; uint8_t kind; } items[] = {
     { item_cmpxchg, DT_K_MOVE }, { item_string, DT_K_STRING }, { item_string, DT_K_STRING },
     { item_stack, DT_K_STACK }, { item_stack, DT_K_STACK }, { item_seg, DT_K_SEG }, { item_branch, DT_K_BRANCH },
     { item_branch, DT_K_BRANCH }, { item_x87, DT_K_X87 }, { item_x87, DT_K_X87 }, { item_vec, DT_K_VEC },
-    { item_vec, DT_K_VEC }, { item_misc, DT_K_MISC },
+    { item_vec, DT_K_VEC }, { item_misc, DT_K_MISC }, { item_code, DT_K_CODE },
 };
 
 static uint64_t mix(uint64_t a, uint64_t b)
