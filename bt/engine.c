@@ -96,6 +96,9 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     c->regs[CPU_ESI] = (uint32_t)g[REG_RSI];
     c->regs[CPU_EDI] = (uint32_t)g[REG_RDI];
     c->eflags = (c->eflags & ~(uint32_t)CPU_FL_HOSTLIVE) | ((uint32_t)g[REG_EFL] & CPU_FL_HOSTLIVE);
+    /* bt_signal_leave goes straight back to C, which needs DF clear: the
+     * guest's DF is in c->eflags now. */
+    g[REG_EFL] &= ~(greg_t)CPU_FL_DF;
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
     c->eip = blk->map_eip[k] - blk->vbase0 + bt->vc->vbase;

@@ -242,6 +242,37 @@ static void check_lar_limit_bits(void)
     expect("lar_limit_bits", "LSL 0x12345", 0x12345, ss_v3);
 }
 
+/* Found by difftest: a #DE that the host raises (DIV overflowing in
+ * translated code; a zero divisor is tested inline) with the guest's DF set left DF set in btvm's own C code, which then ran
+ * memset backwards (a decoder assertion when the handler was translated).
+ * Vector 0 gets a temporary IDT, and a GDT holding the code segment the
+ * gate names (Multiboot leaves none); the handler notes the pushed EFLAGS. */
+uint64_t ss_idt[1] __attribute__((aligned(8))), ss_gdt2[8] __attribute__((aligned(8)));
+struct { uint16_t limit; uint32_t base; } __attribute__((packed)) ss_idtr_old, ss_idtr_new, ss_gdtr2;
+void ss_de_handler(void);
+__asm__(".text\n\t.globl ss_de_handler\nss_de_handler:\n\t"
+        "movl 8(%esp), %eax\n\tmovl %eax, ss_v0\n\tincl ss_v1\n\tmovl $ss_de_resume, (%esp)\n\tiret\n");
+
+static void check_de_with_df(void)
+{
+    uint32_t cs, h = (uint32_t)(uintptr_t)ss_de_handler;
+    __asm__ volatile("movl %%cs, %0" : "=r"(cs));
+    ss_idt[0] = (h & 0xffff) | (uint64_t)(cs & 0xffff) << 16 | (uint64_t)0x8e << 40 | (uint64_t)(h >> 16) << 48;
+    ss_gdt2[(cs >> 3) & 7] = 0x00cf9b000000ffffull; /* flat 32-bit code, DPL 0 */
+    ss_gdtr2.limit = sizeof ss_gdt2 - 1;
+    ss_gdtr2.base = (uint32_t)(uintptr_t)ss_gdt2;
+    ss_idtr_new.limit = sizeof ss_idt - 1;
+    ss_idtr_new.base = (uint32_t)(uintptr_t)ss_idt;
+    ss_v0 = 0;
+    ss_v1 = 0;
+    __asm__ volatile("sgdt ss_gdtr_old\n\tlgdt ss_gdtr2\n\tsidt ss_idtr_old\n\tlidt ss_idtr_new\n\t"
+                     "std\n\tmovl $0x1234, %%eax\n\tmovl $5, %%edx\n\tmovl $1, %%ecx\n\tdivl %%ecx\n"
+                     "ss_de_resume:\n\tcld\n\tlidt ss_idtr_old\n\tlgdt ss_gdtr_old"
+                     : : : "eax", "ecx", "edx", "memory", "cc");
+    expect("de_with_df", "#DE taken", 1, ss_v1);
+    expect("de_with_df", "DF in the pushed EFLAGS", 0x400, ss_v0 & 0x400);
+}
+
 void ist_guest_only_checks(int *ncases, int *fails)
 {
     s_ncases = ncases;
@@ -253,4 +284,5 @@ void ist_guest_only_checks(int *ncases, int *fails)
     check_cpuid_rdtsc();
     check_rewritten_successor();
     check_lar_limit_bits();
+    check_de_with_df();
 }
