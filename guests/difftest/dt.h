@@ -18,6 +18,10 @@
 #define DT_WIN       0x00700f80u
 #define DT_WIN_SIZE  256u
 #define DT_STACK_TOP (DT_WIN + 0xc0u) /* initial ESP of a sequence, inside the window */
+#define DT_WIN2      0x00701fc0u  /* the last bytes before DT_HOLE, also compared */
+#define DT_WIN2_SIZE 64u
+#define DT_HOLE      0x00702000u  /* not mapped: string instructions run into it */
+#define DT_UNMAPPED  0x3ff00000u  /* not mapped either, on both sides */
 #define DT_MAX_ITEMS 24
 
 /* Selectors of a 32-bit process on x86-64 Linux; the guest's GDT copies them. */
@@ -46,9 +50,13 @@ struct dt_state {
     uint32_t seg[6];     /*  36 */
     uint32_t fcw;        /*  60 */
     uint32_t mxcsr;      /*  64 */
-    uint32_t pad[3];     /*  68 */
+    uint32_t vec;        /*  68: out: exception vector, or DT_NO_FAULT */
+    uint32_t err;        /*  72: out: its error code */
+    uint32_t eip;        /*  76: out: the EIP it reported */
     uint8_t xmm[8][16];  /*  80: 16-aligned within the struct */
+    uint32_t cr2;        /* 208: out: CR2 of a #PF */
 };
+#define DT_NO_FAULT 0xffffffffu
 
 /* One generated sequence: code, where each item starts, initial state. */
 struct dt_seq {
@@ -57,6 +65,7 @@ struct dt_seq {
     uint32_t flag_mask;            /* EFLAGS bits defined at the end */
     struct dt_state in __attribute__((aligned(16)));
     uint8_t win[DT_WIN_SIZE];
+    uint8_t win2[DT_WIN2_SIZE];
     uint8_t code[DT_CODE_MAX];
 };
 
@@ -69,11 +78,13 @@ struct dt_result {
     uint8_t st[8][10]; /* ST(i); empty registers zeroed */
     uint8_t xmm[8][16];
     uint8_t win[DT_WIN_SIZE];
+    uint8_t win2[DT_WIN2_SIZE];
+    uint32_t vec, err, eip, cr2; /* the exception a sequence ended with, if any */
 };
 
 /* Item kinds, for "skip=" (bit 1 << kind). */
 enum { DT_K_ALU, DT_K_MULDIV, DT_K_SHIFT, DT_K_BIT, DT_K_BCD, DT_K_MOVE, DT_K_STRING,
-       DT_K_STACK, DT_K_SEG, DT_K_BRANCH, DT_K_X87, DT_K_VEC, DT_K_MISC, DT_K_CODE, DT_K_COUNT };
+       DT_K_STACK, DT_K_SEG, DT_K_BRANCH, DT_K_X87, DT_K_VEC, DT_K_MISC, DT_K_CODE, DT_K_FAULT, DT_K_COUNT };
 #define DT_K_ALL ((1u << DT_K_COUNT) - 1)
 
 /* Generator (gen.c): sequence idx of seed, with the items in drop left out
@@ -85,6 +96,8 @@ extern struct dt_state dt_in, dt_out;
 extern uint8_t dt_fx[512];
 void dt_run(void);
 void dt_run_back(void);
+/* Where a platform's exception handler resumes, dt_out already filled. */
+void dt_fault_back(void);
 
 /* Loop (loop.c): parses "seed= start= count= mode= drop= batch=" and runs. */
 int dt_main(const char *args);

@@ -977,6 +977,119 @@ static int item_code(struct g *g)
     return 0;
 }
 
+/* The last item of some sequences: an instruction that raises an
+ * exception, compared by vector, error code, EIP, CR2 and the state at the
+ * fault (registers partly updated by a REP string instruction included). */
+static int item_fault(struct g *g)
+{
+    static const uint8_t r8s[] = { 1, 2, 3, 5, 6, 7 }; /* not AL, AH */
+    int k = (int)rn(g, 12), r = pick_reg(g, R_ALL & ~0x05u);
+    struct mem m;
+    switch (k) {
+    case 0: { /* #DE: divide by zero */
+        int sz = sz_pick(g), sgn = (int)rn(g, 2);
+        if (sz == 1) {
+            int r8 = r8s[rn(g, sizeof r8s)];
+            b(g, 0xb0 + r8); b(g, 0);
+            b(g, 0xf6); b(g, 0xc0 | (6 + sgn) << 3 | r8);
+        } else {
+            mov_ri(g, r, rnd(g) & (sz == 2 ? 0xffff0000u : 0));
+            if (sz == 2) b(g, 0x66);
+            b(g, 0xf7); b(g, 0xc0 | (6 + sgn) << 3 | r);
+        }
+        break;
+    }
+    case 1: { /* #DE: quotient too large (DIV, or IDIV of INT_MIN by -1) */
+        if (rn(g, 2)) {
+            uint32_t d = 1 + rn(g, 1000);
+            mov_ri(g, r, d);
+            mov_ri(g, DT_EDX, d + rn(g, 1000));
+            b(g, 0xf7); b(g, 0xf0 | r);
+        } else {
+            mov_ri(g, r, 0xffffffff);
+            mov_ri(g, DT_EAX, 0x80000000u);
+            mov_ri(g, DT_EDX, 0xffffffff);
+            b(g, 0xf7); b(g, 0xf8 | r);
+        }
+        break;
+    }
+    case 2: /* #DE: aam 0 */
+        b(g, 0xd4); b(g, 0);
+        break;
+    case 3: { /* #BR: bound with the index outside */
+        int64_t lo = (int32_t)val(g) / 2, hi = lo + rn(g, 1000);
+        m.kind = 0;
+        mem_prep(g, &m, pick_addr(g, 8), 1u << r, 1);
+        mov_mi32(g, m.addr, (uint32_t)lo);
+        mov_mi32(g, m.addr + 4, (uint32_t)hi);
+        mov_ri(g, r, (uint32_t)(rn(g, 2) ? hi + 1 + rn(g, 100) : lo - 1 - rn(g, 100)));
+        if (m.seg) b(g, m.seg);
+        b(g, 0x62);
+        mem_modrm(g, &m, r);
+        break;
+    }
+    case 4: /* #OF: into after an add that overflows (a trap: EIP after it) */
+        b(g, 0xb0); b(g, 0x7f); b(g, 0x04); b(g, 0x01); /* mov al, 7fh; add al, 1 */
+        eff(g, DT_ARITH, 0);
+        b(g, 0xce);
+        break;
+    case 5: /* #BP: int3 or int 3 */
+        if (rn(g, 2)) b(g, 0xcc); else { b(g, 0xcd); b(g, 3); }
+        break;
+    case 6: /* #UD */
+        b(g, 0x0f); b(g, 0x0b);
+        break;
+    case 7: { /* #GP(selector): a DPL-0 segment into DS, a code segment or null into SS */
+        static const uint16_t bad[] = { 0x08, 0x0b, 0x10, 0x13 };
+        int ss = (int)rn(g, 3) == 0;
+        mov_ri(g, r, ss ? (rn(g, 2) ? DT_SEL_CS : rn(g, 4)) : bad[rn(g, 4)]);
+        b(g, 0x8e); b(g, 0xc0 | (ss ? DT_SS : rn(g, 2) ? DT_DS : DT_ES) << 3 | r);
+        break;
+    }
+    case 8: { /* #GP(0): privileged or I/O-sensitive at CPL 3 */
+        switch (rn(g, 4)) {
+        case 0: b(g, 0xfa); break;                       /* cli */
+        case 1: b(g, 0xf4); break;                       /* hlt */
+        case 2: b(g, 0x0f); b(g, 0x20); b(g, 0xc0 | r); break; /* mov r, cr0 */
+        default: b(g, 0xe4); b(g, 0x80); break;          /* in al, 80h */
+        }
+        break;
+    }
+    case 9: { /* #PF: a load or store at an unmapped address */
+        int st = (int)rn(g, 2), sz = sz_pick(g);
+        mem_prep(g, &m, DT_UNMAPPED + rn(g, 0x1000), 0, !st);
+        if (m.seg) b(g, m.seg);
+        if (sz == 2) b(g, 0x66);
+        b(g, (st ? 0x88 : 0x8a) | (sz > 1));
+        mem_modrm(g, &m, sz == 1 ? (int)rn(g, 8) : r);
+        break;
+    }
+    case 10: { /* #PF: an access across into the hole (nothing of it is done) */
+        int st = (int)rn(g, 2), sz = 2 + 2 * (int)rn(g, 2);
+        m.kind = 0; m.seg = 0;
+        mem_prep(g, &m, DT_HOLE - 1 - rn(g, (uint32_t)sz - 1), 0, !st);
+        if (m.seg) b(g, m.seg);
+        if (sz == 2) b(g, 0x66);
+        b(g, st ? 0x89 : 0x8b);
+        mem_modrm(g, &m, r);
+        break;
+    }
+    default: { /* #PF: REP MOVS/STOS/LODS running into the hole part-way */
+        static const uint8_t ops[] = { 0xa4, 0xaa, 0xac };
+        int op = (int)rn(g, 3), sz = sz_pick(g);
+        uint32_t near = DT_HOLE - (uint32_t)sz * (1 + rn(g, 12)) - rn(g, (uint32_t)sz);
+        mov_ri(g, DT_ESI, op == 2 ? near : DT_WIN + rn(g, 64));
+        mov_ri(g, DT_EDI, op == 2 ? DT_WIN + rn(g, 64) : near);
+        mov_ri(g, DT_ECX, 14 + rn(g, 8));
+        b(g, 0xfc);
+        b(g, 0xf3);
+        if (sz == 2) b(g, 0x66);
+        b(g, ops[op] | (sz > 1));
+    }
+    }
+    return 0;
+}
+
 /* Near and far control transfers, always forward or into a stub. */
 static int item_branch(struct g *g)
 {
@@ -1357,13 +1470,26 @@ void dt_generate(uint32_t seed, uint32_t idx, uint32_t drop, uint32_t skip, stru
             s->win[i + k] = (uint8_t)(v >> 8 * k);
     }
 
+    for (uint32_t i = 0; i < DT_WIN2_SIZE; i += 4) {
+        uint32_t v = rnd(&g);
+        for (int k = 0; k < 4; k++)
+            s->win2[i + k] = (uint8_t)(v >> 8 * k);
+    }
+
+    /* One sequence in eight ends with an exception. */
     uint32_t n = 1 + rn(&g, 12);
+    int fault = rn(&g, 8) == 0 && !(skip >> DT_K_FAULT & 1);
+    n += (uint32_t)fault;
     s->nitems = n;
     for (uint32_t i = 0; i < n; i++) {
         s->item_off[i] = (uint16_t)(g.p - g.code);
         if (drop >> i & 1)
             continue;
         g.rs = mix(mix(seed, idx), i + 1);
+        if (fault && i == n - 1) {
+            item_fault(&g);
+            break;
+        }
         for (;;) {
             uint8_t *save_p = g.p;
             uint32_t save_esp = g.esp, save_undef = g.undef;

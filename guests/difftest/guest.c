@@ -54,20 +54,46 @@ static void say_hex(uint32_t v)
     say(t);
 }
 
-/* Called from the exception stubs at CPL 0 with vector, error code, EIP. */
-void dt_exception(uint32_t vec, uint32_t err, uint32_t eip, uint32_t cs);
-void dt_exception(uint32_t vec, uint32_t err, uint32_t eip, uint32_t cs)
+/* What the stubs push: GPRs (PUSHAD), the data segments, vector, error
+ * code, then the CPU's frame (ESP and SS too: exceptions come from CPL 3). */
+struct dt_frame {
+    uint32_t edi, esi, ebp, esp0, ebx, edx, ecx, eax;
+    uint32_t gs, fs, es, ds, vec, err;
+    uint32_t eip, cs, eflags, esp, ss;
+};
+
+void dt_exception(struct dt_frame *f);
+void dt_exception(struct dt_frame *f)
 {
-    say("EXC vector=");
-    say_hex(vec);
-    say(" error=");
-    say_hex(err);
-    say(" eip=");
-    say_hex(eip);
-    say(" cs=");
-    say_hex(cs);
     uint32_t cr2;
     __asm__ volatile("movl %%cr2, %0" : "=r"(cr2));
+    if ((f->cs & 3) == 3 && f->eip - DT_CODE < 0x1000) {
+        /* A sequence's exception: record the state, resume in the runner. */
+        dt_out.r[DT_EAX] = f->eax; dt_out.r[DT_ECX] = f->ecx; dt_out.r[DT_EDX] = f->edx;
+        dt_out.r[DT_EBX] = f->ebx; dt_out.r[DT_ESP] = f->esp; dt_out.r[DT_EBP] = f->ebp;
+        dt_out.r[DT_ESI] = f->esi; dt_out.r[DT_EDI] = f->edi;
+        dt_out.eflags = f->eflags;
+        dt_out.seg[DT_ES] = f->es & 0xffff; dt_out.seg[DT_CS] = f->cs & 0xffff;
+        dt_out.seg[DT_SS] = f->ss & 0xffff; dt_out.seg[DT_DS] = f->ds & 0xffff;
+        dt_out.seg[DT_FS] = f->fs & 0xffff; dt_out.seg[DT_GS] = f->gs & 0xffff;
+        dt_out.vec = f->vec;
+        dt_out.err = f->err;
+        dt_out.eip = f->eip;
+        dt_out.cr2 = cr2;
+        f->eip = (uint32_t)(uintptr_t)dt_fault_back;
+        f->cs = DT_SEL_CS;
+        f->ss = f->ds = f->es = DT_SEL_DS;
+        f->eflags = 0x202;
+        return;
+    }
+    say("EXC vector=");
+    say_hex(f->vec);
+    say(" error=");
+    say_hex(f->err);
+    say(" eip=");
+    say_hex(f->eip);
+    say(" cs=");
+    say_hex(f->cs);
     say(" cr2=");
     say_hex(cr2);
     say("\n");
@@ -81,16 +107,20 @@ __asm__(".text\n"
         ".macro dtstub n\n"
         "dt_exc\\n:\n"
         ".if (\\n == 8) || (\\n >= 10 && \\n <= 14) || (\\n == 17)\n"
-        "\tpopl %eax\n"
         ".else\n"
-        "\txorl %eax, %eax\n"
+        "\tpushl $0\n"
         ".endif\n"
-        "\tmovl $0x10, %edx\n\tmovl %edx, %ds\n\tmovl %edx, %es\n"
-        "\tpushl 4(%esp)\n\tpushl 4(%esp)\n\tpushl %eax\n\tpushl $\\n\n\tcall dt_exception\n"
+        "\tpushl $\\n\n"
+        "\tjmp dt_exc_common\n"
         ".endm\n"
         ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
         "dtstub \\n\n"
         ".endr\n"
+        "dt_exc_common:\n"
+        "\tpushl %ds\n\tpushl %es\n\tpushl %fs\n\tpushl %gs\n\tpushal\n"
+        "\tmovl $0x10, %eax\n\tmovl %eax, %ds\n\tmovl %eax, %es\n"
+        "\tpushl %esp\n\tcall dt_exception\n\taddl $4, %esp\n"
+        "\tpopal\n\tpopl %gs\n\tpopl %fs\n\tpopl %es\n\tpopl %ds\n\taddl $8, %esp\n\tiret\n"
         ".section .rodata\n.globl dt_exc_stubs\ndt_exc_stubs:\n"
         ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
         ".long dt_exc\\n\n"
@@ -160,6 +190,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     }
     pt[DT_DATA >> 22][(DT_DATA >> 12) & 1023] = 0x00901000 | 7;
     pt[DT_DATA >> 22][((DT_DATA >> 12) + 1) & 1023] = 0x00900000 | 7;
+    pt[DT_HOLE >> 22][(DT_HOLE >> 12) & 1023] = 0; /* as natively: nothing there */
 
     /* Quiet the PICs: the loop runs with IF=1, like a Linux process. */
     outb(0x21, 0xff);

@@ -120,6 +120,14 @@ static void reduce(struct dt_result *r)
             mem_copy(r->st[i], dt_fx + 32 + 16 * i, 10);
     mem_copy(r->xmm, dt_fx + 160, 128);
     mem_copy(r->win, (const void *)(uintptr_t)DT_WIN, DT_WIN_SIZE);
+    mem_copy(r->win2, (const void *)(uintptr_t)DT_WIN2, DT_WIN2_SIZE);
+    r->vec = dt_out.vec;
+    if (r->vec != DT_NO_FAULT) {
+        /* Error codes only where the CPU pushes one; CR2 only for #PF. */
+        r->err = (r->vec >= 10 && r->vec <= 14) || r->vec == 8 || r->vec == 17 ? dt_out.err : 0;
+        r->eip = dt_out.eip;
+        r->cr2 = r->vec == 14 ? dt_out.cr2 : 0;
+    }
 }
 
 static uint64_t hash(const struct dt_result *r)
@@ -165,6 +173,15 @@ static void dump(uint32_t seed, uint32_t idx, uint32_t drop, uint32_t skip, cons
     for (uint32_t i = 0; i < DT_WIN_SIZE; i += 16) {
         put("mem "); hex(DT_WIN + i, 8); put(" "); bytes(r->win + i, 16); put("\n");
     }
+    for (uint32_t i = 0; i < DT_WIN2_SIZE; i += 16) {
+        put("mem "); hex(DT_WIN2 + i, 8); put(" "); bytes(r->win2 + i, 16); put("\n");
+    }
+    if (r->vec == DT_NO_FAULT) {
+        put("fault none\n");
+    } else {
+        put("fault vector="); dec(r->vec); put(" error="); hex(r->err, 4); put(" eip="); hex(r->eip, 8);
+        put(" cr2="); hex(r->cr2, 8); put("\n");
+    }
 }
 
 int dt_main(const char *args)
@@ -189,6 +206,7 @@ int dt_main(const char *args)
         }
         mem_copy((void *)(uintptr_t)DT_CODE, seq.code, seq.len);
         mem_copy((void *)(uintptr_t)DT_WIN, seq.win, DT_WIN_SIZE);
+        mem_copy((void *)(uintptr_t)DT_WIN2, seq.win2, DT_WIN2_SIZE);
         dt_in = seq.in;
         dt_run();
         reduce(&res);

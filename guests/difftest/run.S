@@ -81,6 +81,15 @@ dt_run_back:
     movl %eax, %ss:dt_out+52
     movw %gs, %ax
     movl %eax, %ss:dt_out+56
+    movl $0xffffffff, %ss:dt_out+68
+    jmp 1f
+
+    /* An exception ended the sequence: the platform's handler stored the
+     * state at the fault into dt_out and resumes here. */
+    .globl dt_fault_back
+dt_fault_back:
+    movl %ss:dt_saved_esp, %esp
+1:
     movl %ss:dt_saved_ds, %eax
     movw %ax, %ds
     movw %ax, %es
