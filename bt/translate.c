@@ -24,6 +24,16 @@
 #include "vm/vm.h"
 
 
+/* Flags an instruction needs: those it reads, and for DIV/IDIV all of
+ * them — a #DE leaves EFLAGS as before the instruction, and the handler
+ * sees them in its frame (inline code before it must not clobber them). */
+static uint32_t flags_needed(const struct dec_insn *d)
+{
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_DIV || d->zi.mnemonic == ZYDIS_MNEMONIC_IDIV)
+        return CPU_FL_ARITH;
+    return d->flags_read & CPU_FL_ARITH;
+}
+
 /* Flags an instruction certainly overwrites. Shifts and rotates by a count
  * that may be zero leave flags alone, so they count as writing none. */
 static uint32_t flags_killed(const struct dec_insn *d)
@@ -102,7 +112,7 @@ static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode, 
             break;
         if ((cs_base + eip) >> 12 != page || (cs_base + eip + d.len - 1) >> 12 != page)
             break;
-        needed |= d.flags_read & CPU_FL_ARITH & ~killed;
+        needed |= flags_needed(&d) & ~killed;
         if ((d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT)
             break; /* a callout may leave the block: its flags become visible */
         killed |= flags_killed(&d);
@@ -387,7 +397,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         if (bt_emit_kind(&insns[k]) == BT_EMIT_CALLOUT)
             live = CPU_FL_ARITH; /* it may exit (HLT, a fault, ...): the guest sees every flag */
         else
-            live = (insns[k].flags_read & CPU_FL_ARITH) | (live & ~flags_killed(&insns[k]));
+            live = flags_needed(&insns[k]) | (live & ~flags_killed(&insns[k]));
         if (k < n - 1 && (insns[k].cls & DEC_CONTROL)) /* a jcc passed: its taken way too */
             live |= lookahead_live(bt, insns[k].eip + insns[k].len + (uint32_t)insns[k].ops[0].imm.value.s, mode, page);
         live_in[k] = live;

@@ -243,7 +243,7 @@ static void check_lar_limit_bits(void)
 }
 
 /* Found by difftest: a #DE that the host raises (DIV overflowing in
- * translated code; a zero divisor is tested inline) with the guest's DF set left DF set in btvm's own C code, which then ran
+ * translated code) with the guest's DF set left DF set in btvm's own C code, which then ran
  * memset backwards (a decoder assertion when the handler was translated).
  * Vector 0 gets a temporary IDT, and a GDT holding the code segment the
  * gate names (Multiboot leaves none); the handler notes the pushed EFLAGS. */
@@ -266,11 +266,15 @@ static void check_de_with_df(void)
     ss_v0 = 0;
     ss_v1 = 0;
     __asm__ volatile("sgdt ss_gdtr_old\n\tlgdt ss_gdtr2\n\tsidt ss_idtr_old\n\tlidt ss_idtr_new\n\t"
-                     "std\n\tmovl $0x1234, %%eax\n\tmovl $5, %%edx\n\tmovl $1, %%ecx\n\tdivl %%ecx\n"
+                     "pushl $0xcd7\n\tpopfl\n\tmovl $0x1234, %%eax\n\tmovl $5, %%edx\n\tmovl $1, %%ecx\n\tdivl %%ecx\n"
                      "ss_de_resume:\n\tcld\n\tlidt ss_idtr_old\n\tlgdt ss_gdtr_old"
                      : : : "eax", "ecx", "edx", "memory", "cc");
     expect("de_with_df", "#DE taken", 1, ss_v1);
     expect("de_with_df", "DF in the pushed EFLAGS", 0x400, ss_v0 & 0x400);
+    /* The pushed EFLAGS are those before the DIV (SDM: a fault leaves the
+     * state as before the instruction); btvm's inline zero test had
+     * overwritten them when they looked dead. */
+    expect("de_with_df", "OF SF ZF AF PF CF in the pushed EFLAGS", 0x8d5, ss_v0 & 0x8d5);
 }
 
 void ist_guest_only_checks(int *ncases, int *fails)
