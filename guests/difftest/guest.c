@@ -163,7 +163,10 @@ int guest_main(uint32_t magic, uint32_t mbi)
     gdt[6] = seg_desc((uint32_t)(uintptr_t)&tss, sizeof tss - 1, 0x89, 0);
     for (int i = 0; i < 32; i++) {
         uint32_t h = dt_exc_stubs[i];
-        idt[i] = (h & 0xffff) | (uint64_t)SEL_KCODE << 16 | (uint64_t)0x8e << 40 | (uint64_t)(h >> 16) << 48;
+        /* INT3 and INTO may be used at CPL 3 (gate DPL 3), as under Linux;
+         * other vectors raised by INT n from CPL 3 give #GP. */
+        uint64_t type = i == 3 || i == 4 ? 0xee : 0x8e;
+        idt[i] = (h & 0xffff) | (uint64_t)SEL_KCODE << 16 | type << 40 | (uint64_t)(h >> 16) << 48;
     }
     tss.esp0 = (uint32_t)(uintptr_t)(kstack + sizeof kstack);
     tss.ss0 = SEL_KDATA;
