@@ -983,7 +983,7 @@ static int item_code(struct g *g)
 static int item_fault(struct g *g)
 {
     static const uint8_t r8s[] = { 1, 2, 3, 5, 6, 7 }; /* not AL, AH */
-    int k = (int)rn(g, 12), r = pick_reg(g, R_ALL & ~0x05u);
+    int k = (int)rn(g, 18), r = pick_reg(g, R_ALL & ~0x05u);
     struct mem m;
     switch (k) {
     case 0: { /* #DE: divide by zero */
@@ -1072,6 +1072,60 @@ static int item_fault(struct g *g)
         if (sz == 2) b(g, 0x66);
         b(g, st ? 0x89 : 0x8b);
         mem_modrm(g, &m, r);
+        break;
+    }
+    case 12: { /* #XM: an unmasked SSE exception (ZE, IE, OE, UE or PE) */
+        static const uint8_t ops[] = { 0x5e, 0x51, 0x59, 0x58, 0x5c }; /* div sqrt mul add sub */
+        m.kind = 0; m.seg = 0;
+        mem_prep(g, &m, pick_addr(g, 4), 0, 1);
+        mov_mi32(g, m.addr, 0x1f80 & ~(0x80u << rn(g, 6)));
+        b(g, 0x0f); b(g, 0xae); mem_modrm(g, &m, 2);  /* ldmxcsr */
+        b(g, rn(g, 2) ? 0xf3 : 0xf2); b(g, 0x0f); b(g, ops[rn(g, sizeof ops)]);
+        b(g, 0xc0 | rn(g, 8) << 3 | rn(g, 8));
+        break;
+    }
+    case 13: { /* #MF: an unmasked x87 exception, raised at the next x87 instruction */
+        static const uint8_t ops[] = { 0xf0, 0xf8, 0xc8, 0xc0, 0xe0 }; /* fdiv fdivr fmul fadd fsub st,st(i) */
+        m.kind = 0; m.seg = 0;
+        mem_prep(g, &m, pick_addr(g, 2), 0, 1);
+        b(g, 0xd9); b(g, 0xee);                         /* fldz */
+        b(g, 0xd9); b(g, 0xe8);                         /* fld1 */
+        mov_mi16(g, m.addr, 0x37f & ~(1u << rn(g, 6)));
+        b(g, 0xd9); mem_modrm(g, &m, 5);                /* fldcw */
+        b(g, 0xd8); b(g, ops[rn(g, sizeof ops)] | 1);   /* op st, st(1) */
+        if (rn(g, 2)) b(g, 0x9b);                       /* fwait */
+        else { b(g, 0xd9); b(g, 0xe8); }                /* fld1 */
+        break;
+    }
+    case 14: { /* #GP(n*8+2): INT n through a DPL-0 gate (not 3, 4, 0x80) */
+        uint32_t n;
+        do n = rn(g, 2) ? rn(g, 32) : rnd(g) & 0xff; while (n == 3 || n == 4 || n == 0x80);
+        b(g, 0xcd); b(g, n);
+        break;
+    }
+    case 15: { /* #GP(selector): a far call or jump to a DPL-0 or data segment */
+        static const uint16_t bad[] = { 0x08, 0x10, 0x2b, 0x0b };
+        b(g, rn(g, 2) ? 0x9a : 0xea); d32(g, pc(g) + 6); d16(g, bad[rn(g, 4)]);
+        break;
+    }
+    case 16: { /* #GP(0): MOVAPS/MOVDQA from a misaligned address */
+        m.kind = 0; m.seg = 0;
+        mem_prep(g, &m, DT_WIN + 16 * rn(g, 15) + 1 + rn(g, 15), 0, 1);
+        if (m.seg) b(g, m.seg);
+        if (rn(g, 2)) b(g, 0x66);
+        b(g, 0x0f); b(g, rn(g, 2) ? 0x28 : 0x6f);
+        if (g->p[-1] == 0x6f && g->p[-3] != 0x66) g->p[-1] = 0x28; /* MMX movq has no alignment */
+        mem_modrm(g, &m, (int)rn(g, 8));
+        break;
+    }
+    case 17: { /* #UD: LOCK where it is not allowed, UD0/UD1/UD2, MOV to CS, FF /7 */
+        switch (rn(g, 5)) {
+        case 0: b(g, 0xf0); b(g, 0x01); b(g, 0xc0 | rn(g, 64)); break; /* lock add r, r */
+        case 1: b(g, 0xf0); b(g, 0x90); break;                         /* lock nop */
+        case 2: b(g, 0x0f); b(g, 0xb9); b(g, 0xc0 | rn(g, 64)); break; /* ud1 */
+        case 3: b(g, 0x8e); b(g, 0xc8 | rn(g, 8)); break;              /* mov cs, r */
+        default: b(g, 0xff); b(g, 0xf8 | rn(g, 8)); break;             /* ff /7 */
+        }
         break;
     }
     default: { /* #PF: REP MOVS/STOS/LODS running into the hole part-way */
