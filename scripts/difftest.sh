@@ -72,12 +72,15 @@ report() {
         # It needs what ran before it in the same boot (translations, caches):
         # show it after the sequences of its batch, without minimizing.
         local from=${2:-$idx} a
+        if [ "$from" -ge "$idx" ]; then
+            echo "difftest: seed=$seed idx=$idx drop=$d: $sut and $ref agree"; return
+        fi
         echo "=== mismatch: seed=$seed idx=$idx, only after idx $from..$((idx - 1)) ran in the same boot ($sut against $ref)"
         a="seed=$seed start=$from count=$((idx - from + 1)) mode=d skip=$skip"
         run "$sut" "$a" "$tmp/sut.c" & run "$ref" "$a" "$tmp/ref.c"; wait
         awk '/^seq /{n++} n && /^seq /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$tmp/ref.c" >"$tmp/ref.d"
         awk '/^seq /{n++} n && /^seq /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$tmp/sut.c" >"$tmp/sut.d"
-        echo "    reproduce: build/guests/difftest-native $a; $BTVM run -k $ELF -a '$a' -debugcon file:OUT"
+        echo "    reproduce: scripts/difftest.sh -s $seed -i $from -n $((idx - from + 1)) --sut $sut --ref $ref$([ "$skip" != 0 ] && echo " --skip $skip")"
         "$DIS" <"$tmp/ref.d"
         grep -m1 '^in ' "$tmp/ref.d" | sed 's/^/  /'
         echo "  differing state ($ref | $sut):"

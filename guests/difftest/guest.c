@@ -182,7 +182,11 @@ int guest_main(uint32_t magic, uint32_t mbi)
         gdtr = { sizeof gdt - 1, (uint32_t)(uintptr_t)gdt }, idtr = { sizeof idt - 1, (uint32_t)(uintptr_t)idt };
     __asm__ volatile("lgdt %0\n\tlidt %1\n\tljmp $0x08, $1f\n1:\n\t"
                      "movl $0x10, %%eax\n\tmovl %%eax, %%ds\n\tmovl %%eax, %%es\n\tmovl %%eax, %%ss\n\t"
-                     "movl %%eax, %%fs\n\tmovl %%eax, %%gs\n\tmovl $0x30, %%eax\n\tltr %%ax"
+                     "movl %%eax, %%fs\n\tmovl %%eax, %%gs\n\tmovl $0x30, %%eax\n\tltr %%ax\n\t"
+                     /* a null LDT, as a Linux process has: after reset LDTR
+                      * still describes 64 KiB at 0, and LAR/LSL/VERR of LDT
+                      * selectors would read the low memory */
+                     "xorl %%eax, %%eax\n\tlldt %%ax"
                      : : "m"(gdtr), "m"(idtr) : "eax", "memory");
 
     /* Identity map of the first 16 MiB, user-accessible; the window's pages swapped. */
