@@ -702,8 +702,14 @@ static int item_stack(struct g *g)
         if (rn(g, 4) == 0) { b(g, 0x66); g->esp += 2; } else g->esp += 4;
         b(g, 0x58 + r);
         break;
-    case 2: /* push imm */
+    case 2: /* push imm (32-bit, or 16-bit with 66h) */
         if (room < 4) return -1;
+        if (rn(g, 4) == 0) {
+            b(g, 0x66);
+            if (rn(g, 2)) { b(g, 0x6a); b(g, rnd(g)); } else { b(g, 0x68); d16(g, val(g)); }
+            g->esp -= 2;
+            break;
+        }
         if (rn(g, 2)) { b(g, 0x6a); b(g, rnd(g)); } else { b(g, 0x68); d32(g, val(g)); }
         g->esp -= 4;
         break;
@@ -724,10 +730,18 @@ static int item_stack(struct g *g)
         b(g, 0x9c);
         g->esp -= 4;
         break;
-    case 5: /* popf of a chosen value: arithmetic flags, DF, IF (ignored at CPL 3) */
+    case 5: /* popf of a chosen value: arithmetic flags, DF, IF and IOPL (ignored at CPL 3) */
         if (room < 4) return -1;
-        b(g, 0x68); d32(g, 0x2 | (rnd(g) & (DT_ARITH | DT_DF | DT_IF)));
-        b(g, 0x9d);
+        if (rn(g, 3) == 0) { /* the 16-bit forms: pushfw, then popfw of a pushw imm16 */
+            need(g, DT_ARITH);
+            b(g, 0x66); b(g, 0x9c);
+            b(g, 0x66); b(g, 0x68); d16(g, 0x2 | (rnd(g) & (DT_ARITH | DT_DF | DT_IF | 0x3000u)));
+            b(g, 0x66); b(g, 0x9d);
+            g->esp -= 2;
+        } else {
+            b(g, 0x68); d32(g, 0x2 | (rnd(g) & (DT_ARITH | DT_DF | DT_IF | 0x3000u)));
+            b(g, 0x9d);
+        }
         eff(g, DT_ARITH, 0);
         break;
     case 6: /* pusha */
