@@ -8,12 +8,13 @@
 #
 #   scripts/difftest.sh [-s SEED] [-n COUNT] [-i START] [-c CHUNK] [-r REPORTS]
 #                       [--sut btvm|qemu] [--ref native|qemu] [--one IDX [--drop MASK]]
-#                       [--skip KINDS] [--no-minimize]
+#                       [--skip KINDS] [--cpl0] [--no-minimize]
 # KINDS is a mask of item kinds to leave out (DT_K_* in guests/difftest/dt.h:
 # 1 ALU, 2 MUL/DIV, 4 shifts, 8 bit ops, 0x10 BCD, 0x20 moves, 0x40 strings,
 # 0x80 stack, 0x100 segments, 0x200 branches, 0x400 x87, 0x800 MMX/SSE,
 # 0x1000 BOUND/ARPL/LAR/INTO/moffs/16-bit LEA and LOOP, 0x2000 self-modifying
-# code and backward loops).
+# code and backward loops). --cpl0 runs the guest's sequences at CPL 0 (without
+# the kinds whose results depend on the CPL; the host stays the reference).
 # Exit status: 0 when every sequence matched, 1 on a difference, 2 on usage.
 set -u
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ BTVM=${BTVM:-build/btvm}
 ELF=build/guests/difftest.elf
 NATIVE=build/guests/difftest-native
 DIS=build/guests/difftest-dis
-seed=1 count=20000 start=0 chunk=5000 reports=5 sut=btvm ref=native one= drop=0 minimize=1 batch=1000 skip=0
+seed=1 count=20000 start=0 chunk=5000 reports=5 sut=btvm ref=native one= drop=0 minimize=1 batch=1000 skip=0 cpl=3
 while [ $# -gt 0 ]; do
     case $1 in
     -s|--seed) seed=$2; shift ;;
@@ -34,8 +35,9 @@ while [ $# -gt 0 ]; do
     --one) one=$2; shift ;;
     --drop) drop=$2; shift ;;
     --skip) skip=$2; shift ;;
+    --cpl0) cpl=0 ;;
     --no-minimize) minimize=0 ;;
-    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
     esac
     shift
 done
@@ -58,7 +60,7 @@ run() {
 
 # dumps <idx> <drop>: full state of one sequence from both sides into $tmp/sut.d, $tmp/ref.d.
 dumps() {
-    local a="seed=$seed start=$1 count=1 mode=d drop=$2 skip=$skip"
+    local a="seed=$seed start=$1 count=1 mode=d drop=$2 skip=$skip cpl=$cpl"
     run "$sut" "$a" "$tmp/sut.d" & run "$ref" "$a" "$tmp/ref.d"; wait
 }
 
@@ -76,7 +78,7 @@ report() {
             echo "difftest: seed=$seed idx=$idx drop=$d: $sut and $ref agree"; return
         fi
         echo "=== mismatch: seed=$seed idx=$idx, only after idx $from..$((idx - 1)) ran in the same boot ($sut against $ref)"
-        a="seed=$seed start=$from count=$((idx - from + 1)) mode=d skip=$skip"
+        a="seed=$seed start=$from count=$((idx - from + 1)) mode=d skip=$skip cpl=$cpl"
         run "$sut" "$a" "$tmp/sut.c" & run "$ref" "$a" "$tmp/ref.c"; wait
         awk '/^seq /{n++} n && /^seq /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$tmp/ref.c" >"$tmp/ref.d"
         awk '/^seq /{n++} n && /^seq /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$tmp/sut.c" >"$tmp/sut.d"
@@ -99,7 +101,7 @@ report() {
         dumps "$idx" "$d"
     fi
     echo "=== mismatch: seed=$seed idx=$idx drop=$d ($sut against $ref)"
-    echo "    reproduce: scripts/difftest.sh -s $seed --one $idx --drop $d$([ "$skip" != 0 ] && echo " --skip $skip")"
+    echo "    reproduce: scripts/difftest.sh -s $seed --one $idx --drop $d$([ "$skip" != 0 ] && echo " --skip $skip")$([ "$cpl" = 0 ] && echo " --cpl0")"
     "$DIS" <"$tmp/ref.d"
     grep -m1 '^in ' "$tmp/ref.d" | sed 's/^/  /'
     echo "  differing state ($ref | $sut):"
@@ -117,7 +119,7 @@ bad_batches=0 shown=0 done_n=0
 while [ "$done_n" -lt "$count" ]; do
     n=$((count - done_n)); [ "$n" -gt "$chunk" ] && n=$chunk
     s=$((start + done_n))
-    a="seed=$seed start=$s count=$n mode=b batch=$batch skip=$skip"
+    a="seed=$seed start=$s count=$n mode=b batch=$batch skip=$skip cpl=$cpl"
     run "$sut" "$a" "$tmp/sut.b" & run "$ref" "$a" "$tmp/ref.b"; wait
     grep -q "^END $n\$" "$tmp/ref.b" || { echo "difftest: reference ($ref) did not finish: $(tail -c 300 "$tmp/ref.b.log" "$tmp/ref.b" 2>/dev/null)"; exit 2; }
     # Batches that differ, or are missing (the run under test stopped).
@@ -128,7 +130,7 @@ while [ "$done_n" -lt "$count" ]; do
     for b in "${bad[@]}"; do
         [ "$shown" -ge "$reports" ] && break
         shown=$((shown + 1))
-        a="seed=$seed start=$b count=$batch mode=b batch=1 skip=$skip"
+        a="seed=$seed start=$b count=$batch mode=b batch=1 skip=$skip cpl=$cpl"
         run "$sut" "$a" "$tmp/sut.s" & run "$ref" "$a" "$tmp/ref.s"; wait
         first=$(join -a 1 -o 1.1,1.2,2.2 <(grep '^B ' "$tmp/ref.s" | cut -d' ' -f2,3 | sort) \
                                          <(grep '^B ' "$tmp/sut.s" | cut -d' ' -f2,3 | sort) |
@@ -140,6 +142,6 @@ while [ "$done_n" -lt "$count" ]; do
     done_n=$((done_n + n))
 done
 t1=$(date +%s.%N)
-printf 'difftest: %d sequences (seed %s, from %s), %s against %s, %d batches of %d differ, %.1f s\n' \
-    "$count" "$seed" "$start" "$sut" "$ref" "$bad_batches" "$batch" "$(echo "$t1 - $t0" | bc)"
+printf 'difftest: %d sequences (seed %s, from %s%s), %s against %s, %d batches of %d differ, %.1f s\n' \
+    "$count" "$seed" "$start" "$([ "$cpl" = 0 ] && echo ', CPL 0')" "$sut" "$ref" "$bad_batches" "$batch" "$(echo "$t1 - $t0" | bc)"
 [ "$bad_batches" -eq 0 ]

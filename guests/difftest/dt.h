@@ -86,6 +86,7 @@ struct dt_result {
 enum { DT_K_ALU, DT_K_MULDIV, DT_K_SHIFT, DT_K_BIT, DT_K_BCD, DT_K_MOVE, DT_K_STRING,
        DT_K_STACK, DT_K_SEG, DT_K_BRANCH, DT_K_X87, DT_K_VEC, DT_K_MISC, DT_K_CODE, DT_K_FAULT, DT_K_COUNT };
 #define DT_K_ALL ((1u << DT_K_COUNT) - 1)
+#define DT_CPL0  0x80000000u /* in skip: sequences for a guest at CPL 0 ("cpl=0") */
 
 /* Generator (gen.c): sequence idx of seed, with the items in drop left out
  * and no item of a kind in skip. */

@@ -18,6 +18,7 @@ struct g {
     uint32_t esp;       /* exact */
     uint32_t undef;     /* arithmetic flags with no defined value now */
     int fdepth;         /* x87 stack depth, roughly */
+    int cpl0;           /* the guest runs the sequences at CPL 0 (DT_CPL0) */
 };
 
 static uint32_t rnd(struct g *g)
@@ -686,6 +687,15 @@ static int item_string(struct g *g)
     return 0;
 }
 
+/* A value for POPF: arithmetic flags, DF, and at CPL 3 also IF and IOPL
+ * bits, which it ignores there; at CPL 0 IF stays set and IOPL 0. */
+static uint32_t popf_value(struct g *g)
+{
+    if (g->cpl0)
+        return 0x202 | (rnd(g) & (DT_ARITH | DT_DF));
+    return 0x2 | (rnd(g) & (DT_ARITH | DT_DF | DT_IF | 0x3000u));
+}
+
 /* Stack: push/pop forms, pushf/popf, pusha/popa, enter/leave. ESP tracked. */
 static int item_stack(struct g *g)
 {
@@ -735,11 +745,11 @@ static int item_stack(struct g *g)
         if (rn(g, 3) == 0) { /* the 16-bit forms: pushfw, then popfw of a pushw imm16 */
             need(g, DT_ARITH);
             b(g, 0x66); b(g, 0x9c);
-            b(g, 0x66); b(g, 0x68); d16(g, 0x2 | (rnd(g) & (DT_ARITH | DT_DF | DT_IF | 0x3000u)));
+            b(g, 0x66); b(g, 0x68); d16(g, popf_value(g));
             b(g, 0x66); b(g, 0x9d);
             g->esp -= 2;
         } else {
-            b(g, 0x68); d32(g, 0x2 | (rnd(g) & (DT_ARITH | DT_DF | DT_IF | 0x3000u)));
+            b(g, 0x68); d32(g, popf_value(g));
             b(g, 0x9d);
         }
         eff(g, DT_ARITH, 0);
@@ -777,7 +787,7 @@ static uint32_t pick_sel(struct g *g, int sreg)
     if (sreg != DT_FS && sreg != DT_GS)
         return DT_SEL_DS;
     switch (rn(g, 4)) {
-    case 0: return DT_SEL_CS;
+    case 0: return g->cpl0 ? DT_SEL_DS : DT_SEL_CS; /* at CPL 0, 0x20 is a DPL-0 code segment */
     case 1: return 0;
     default: return DT_SEL_DS;
     }
@@ -1164,6 +1174,8 @@ static int item_branch(struct g *g)
     int k = (int)rn(g, 10);
     uint32_t room = g->esp - (DT_WIN + 40), above = DT_WIN + DT_WIN_SIZE - g->esp;
     uint8_t *fix;
+    if (g->cpl0 && k >= 5)
+        return -1; /* far transfers name CS 0x23, which CPL 0 cannot call */
     switch (k) {
     case 0: { /* jcc rel8/rel32 over filler */
         int cc = (int)rn(g, 16), w = (int)rn(g, 2);
@@ -1511,9 +1523,12 @@ static uint64_t mix(uint64_t a, uint64_t b)
 
 void dt_generate(uint32_t seed, uint32_t idx, uint32_t drop, uint32_t skip, struct dt_seq *s, uint32_t back)
 {
+    int cpl0 = (skip & DT_CPL0) != 0;
+    if (cpl0) /* what CPL 0 does differently: selectors, faults, LAR & co */
+        skip |= 1u << DT_K_SEG | 1u << DT_K_FAULT | 1u << DT_K_MISC;
     if ((skip & DT_K_ALL) == DT_K_ALL)
         skip = 0;
-    struct g g = { .rs = mix(seed, idx), .code = s->code };
+    struct g g = { .rs = mix(seed, idx), .code = s->code, .cpl0 = cpl0 };
     g.p = s->code;
     for (int i = 0; i < 8; i++)
         s->in.r[i] = val(&g);

@@ -21,7 +21,7 @@ struct tss {
     uint8_t end;
 } __attribute__((packed));
 
-static uint64_t gdt[7] __attribute__((aligned(8)));
+static uint64_t gdt[8] __attribute__((aligned(8)));
 static uint64_t idt[32] __attribute__((aligned(8)));
 static struct tss tss __attribute__((aligned(128)));
 static uint32_t pd[1024] __attribute__((aligned(4096)));
@@ -157,9 +157,17 @@ int guest_main(uint32_t magic, uint32_t mbi)
 
     gdt[1] = seg_desc(0, 0xfffff, 0x9a, 0xc);
     gdt[2] = seg_desc(0, 0xfffff, 0x92, 0xc);
-    /* Accessed already, as Linux's are: LAR shows the bit. */
-    gdt[4] = seg_desc(0, 0xfffff, 0xfb, 0xc);
+    /* Accessed already, as Linux's are: LAR shows the bit. With "cpl=0"
+     * the sequences run at CPL 0: 0x20 is then a DPL-0 code segment, and
+     * SS is 0x38 (DS/ES/FS/GS stay 0x2b, which CPL 0 may load too). */
+    int cpl0 = 0;
+    for (const char *p = cmdline; *p; p++)
+        if ((p == cmdline || p[-1] == ' ') && p[0] == 'c' && p[1] == 'p' && p[2] == 'l' && p[3] == '=' &&
+            p[4] == '0')
+            cpl0 = 1;
+    gdt[4] = seg_desc(0, 0xfffff, cpl0 ? 0x9b : 0xfb, 0xc);
     gdt[5] = seg_desc(0, 0xfffff, 0xf3, 0xc);
+    gdt[7] = seg_desc(0, 0xfffff, 0x93, 0xc);
     gdt[6] = seg_desc((uint32_t)(uintptr_t)&tss, sizeof tss - 1, 0x89, 0);
     for (int i = 0; i < 32; i++) {
         uint32_t h = dt_exc_stubs[i];
@@ -211,6 +219,12 @@ int guest_main(uint32_t magic, uint32_t mbi)
     __asm__ volatile("movl %%cr0, %0" : "=r"(cr0));
     cr0 = (cr0 & ~(4u | 8u)) | 0x80000000u | 0x22u; /* PG, NE, MP; not EM, TS */
     __asm__ volatile("movl %0, %%cr0\n\tfninit" : : "r"(cr0) : "memory");
+
+    if (cpl0)
+        __asm__ volatile("movl $0x2b, %%eax\n\tmovl %%eax, %%ds\n\tmovl %%eax, %%es\n\t"
+                         "movl %%eax, %%fs\n\tmovl %%eax, %%gs\n\tmovl $0x38, %%eax\n\tmovl %%eax, %%ss\n\t"
+                         "movl %0, %%esp\n\tljmp $0x20, $1f\n1:\n\tcall *%1"
+                         : : "r"(ustack + sizeof ustack), "r"(user_main) : "eax", "memory");
 
     /* To CPL 3 with IF=1, IOPL=0. */
     __asm__ volatile("movl $0x2b, %%eax\n\tmovl %%eax, %%ds\n\tmovl %%eax, %%es\n\t"

@@ -12,6 +12,7 @@
 #include "dt.h"
 
 static struct dt_seq seq __attribute__((aligned(16)));
+static int cpl0;
 struct dt_state dt_in __attribute__((aligned(16))), dt_out __attribute__((aligned(16)));
 
 static char obuf[4096];
@@ -109,6 +110,8 @@ static void reduce(struct dt_result *r)
     r->eflags = dt_out.eflags & seq.flag_mask;
     for (int i = 0; i < 6; i++)
         r->seg[i] = dt_out.seg[i];
+    if (cpl0) /* the guest's CPL-0 CS and SS cannot be the host's 0x23/0x2b */
+        r->seg[DT_CS] = r->seg[DT_SS] = 0;
     r->fcw = dt_fx[0] | (uint32_t)dt_fx[1] << 8;
     r->fsw = dt_fx[2] | (uint32_t)dt_fx[3] << 8;
     r->ftw = dt_fx[4];
@@ -189,6 +192,9 @@ int dt_main(const char *args)
     uint32_t seed = arg(args, "seed", 1), start = arg(args, "start", 0);
     uint32_t count = arg(args, "count", 1000), mode = arg(args, "mode", 'b');
     uint32_t drop = arg(args, "drop", 0), batch = arg(args, "batch", 1000), skip = arg(args, "skip", 0);
+    cpl0 = arg(args, "cpl", 3) == 0;
+    if (cpl0)
+        skip |= DT_CPL0;
     uint64_t bh = 0;
     static struct dt_result res;
 
