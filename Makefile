@@ -63,6 +63,18 @@ clean:
 -include $(shell find $(BUILD)/obj $(BUILD)/san -name '*.d' 2>/dev/null)
 include guests/bootimg/module.mk
 
+# Differential instruction testing (docs/difftest.md): a million random
+# instruction sequences under btvm against the host CPU (the guest at
+# CPL 3), then a quarter as many with the guest at CPL 0. FUZZ_SEED and
+# FUZZ_COUNT choose the run; the fixed-seed ones are tests/guest/difftest.sh.
+.PHONY: fuzz-cpu
+FUZZ_SEED  ?= $(shell date +%s)
+FUZZ_COUNT ?= 1000000
+fuzz-cpu: $(BUILD)/btvm guests
+	@st=0; nice -n 19 bash scripts/difftest.sh --seed $(FUZZ_SEED) --count $(FUZZ_COUNT) --reports 10 || st=1; \
+	nice -n 19 bash scripts/difftest.sh --seed $(FUZZ_SEED) --count $$(($(FUZZ_COUNT) / 4)) --reports 10 --cpl0 || st=1; \
+	exit $$st
+
 # After every include: make expands a rule's prerequisites where the rule
 # is read, so this sees every GUESTS += of every module.mk.
 guests: $(GUESTS)

@@ -55,17 +55,26 @@ bool bt_emit_ident(struct bt_tctx *t)
     req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
 
     /* DIV/IDIV by a register: test for zero inline and raise #DE through a
-     * callout; the flags are dead here (DIV leaves them all undefined).
-     * Other divide errors (quotient overflow, memory divisors) still reach
-     * the host as SIGFPE and are mapped back (bt/engine.c). */
+     * callout (a host SIGFPE costs tens of microseconds). The flags are
+     * live here (flags_needed() in bt/translate.c: #DE pushes them as they
+     * were), so the TEST runs between a save and a restore. Other divide
+     * errors (quotient overflow, memory divisors) still reach the host as
+     * SIGFPE and are mapped back (bt/engine.c). */
     if ((d->zi.mnemonic == ZYDIS_MNEMONIC_DIV || d->zi.mnemonic == ZYDIS_MNEMONIC_IDIV) &&
-        d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && !t->live_in && !is_high_byte(d->ops[0].reg.value)) {
+        d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && !is_high_byte(d->ops[0].reg.value)) {
         ZydisRegister r = bt_map_reg(d->ops[0].reg.value);
         int de = bt_label(e), back = bt_label(e);
+        bool keep = t->live_in != 0;
+        if (keep)
+            bt_emit_flags_save(t, BT_MAIN);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(r), bt_r(r));
         bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, de);
+        if (keep)
+            bt_emit_flags_restore(t, BT_MAIN);
         bt_bind(e, BT_MAIN, back);
         bt_bind(e, BT_OOL, de);
+        if (keep)
+            bt_emit_flags_restore(t, BT_OOL);
         bt_emit_callout(t, BT_OOL, cpu_co_divide_error);
         bt_jmp_label(e, BT_OOL, back); /* not reached: the callout always exits */
     }
@@ -88,9 +97,10 @@ bool bt_emit_ident(struct bt_tctx *t)
                     return true;
                 }
                 if (op->mem.base == ZYDIS_REGISTER_NONE && op->mem.index == ZYDIS_REGISTER_NONE) {
-                    /* [disp32] would be RIP-relative in 64-bit mode. */
+                    /* [disp32] would be RIP-relative in 64-bit mode; Zydis
+                     * wants a 16-bit immediate in the signed range. */
                     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(bt_map_reg(d->ops[0].reg.value)),
-                           bt_i(d->zi.operand_width == 16 ? (uint16_t)op->mem.disp.value
+                           bt_i(d->zi.operand_width == 16 ? (int16_t)(uint16_t)op->mem.disp.value
                                                           : (int32_t)(uint32_t)op->mem.disp.value));
                     return true;
                 }

@@ -70,14 +70,16 @@ static int insn_of_pc(const struct bt_block *blk, uint32_t off)
 /* A host #DE (or x87/SSE exception) inside translated code is the guest's:
  * map the host PC back to the guest instruction (every guest register is in
  * its host register, unchanged by the faulting instruction) and leave to the
- * dispatcher. */
+ * dispatcher. A host #GP there (SIGSEGV from the kernel, SI_KERNEL) is the
+ * guest's #GP(0): an SSE operand that must be 16-byte aligned and is not —
+ * guest and host addresses share their low 12 bits. */
 static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
     struct bt *bt = thread_bt;
     uint8_t *pc = (uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
     struct bt_block *blk = bt ? bt_block_for_host(bt, pc) : NULL;
-    if (!blk) {
+    if (!blk || (sig == SIGSEGV && si->si_code != SI_KERNEL)) {
         vm_console_close();
         signal(sig, SIG_DFL);
         (void)si;
@@ -96,10 +98,18 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     c->regs[CPU_ESI] = (uint32_t)g[REG_RSI];
     c->regs[CPU_EDI] = (uint32_t)g[REG_RDI];
     c->eflags = (c->eflags & ~(uint32_t)CPU_FL_HOSTLIVE) | ((uint32_t)g[REG_EFL] & CPU_FL_HOSTLIVE);
+    /* bt_signal_leave goes straight back to C, which needs DF clear: the
+     * guest's DF is in c->eflags now. */
+    g[REG_EFL] &= ~(greg_t)CPU_FL_DF;
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
     c->eip = blk->map_eip[k] - blk->vbase0 + bt->vc->vbase;
-    cpu_raise(c, fpe_vector(bt, si, pc), false, 0);
+    if (sig == SIGSEGV) {
+        bt->vc->mem_bounce = 0; /* the faulting access may have been bounced */
+        cpu_raise(c, CPU_VEC_GP, true, 0);
+    }
+    else
+        cpu_raise(c, fpe_vector(bt, si, pc), false, 0);
     bt->vc->exit_reason = BT_EXIT_CALLOUT;
     g[REG_R15] = (greg_t)(uintptr_t)c;
     g[REG_RIP] = (greg_t)(uintptr_t)bt_signal_leave;
@@ -200,6 +210,7 @@ static int bt_init(struct vm *vm)
     sa.sa_sigaction = on_sigfpe;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigaction(SIGFPE, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
     return 0;
 fail:
     bt_destroy(vm);
@@ -573,6 +584,7 @@ static void bt_destroy(struct vm *vm)
     if (!bt)
         return;
     signal(SIGFPE, SIG_DFL);
+    signal(SIGSEGV, SIG_DFL);
     if (thread_bt == bt)
         thread_bt = NULL;
     bt_arena_free(bt);

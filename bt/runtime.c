@@ -421,16 +421,20 @@ int bt_mem_slow(struct cpu *c, const void *unused)
     for (uint32_t p = lin & ~0xFFFu; p - (lin & ~0xFFFu) < (lin & 0xFFF) + size; p += 0x1000)
         if (!smmu_translate(&bt->mmu, p < lin ? lin : p, acc, &phys))
             return page_fault(c, bt);
-    memset(vc->bounce, 0, size);
+    /* The bounce copy keeps the address's alignment: an instruction that
+     * needs 16-byte alignment (MOVAPS...) faults there as it would on the
+     * guest's address, and the host #GP becomes the guest's (bt/engine.c). */
+    uint8_t *bb = vc->bounce + (lin & 15);
+    memset(bb, 0, size);
     if (rd || size > 16) {
-        int v = smmu_read(&bt->mmu, lin, vc->bounce, size, acc);
+        int v = smmu_read(&bt->mmu, lin, bb, size, acc);
         if (v)
             return page_fault(c, bt);
     }
     vc->bounce_lin = lin;
     vc->bounce_size = size;
     vc->mem_bounce = 1;
-    vc->mem_addend = (uint64_t)(uintptr_t)vc->bounce - lin;
+    vc->mem_addend = (uint64_t)(uintptr_t)bb - lin;
     return 0;
 }
 
@@ -442,7 +446,8 @@ int bt_mem_done(struct cpu *c, const void *unused)
     if (!vc->mem_bounce)
         return 0;
     vc->mem_bounce = 0;
-    int v = smmu_write(&bt->mmu, vc->bounce_lin, vc->bounce, vc->bounce_size, smmu_acc(&bt->mmu, true));
+    int v = smmu_write(&bt->mmu, vc->bounce_lin, vc->bounce + (vc->bounce_lin & 15), vc->bounce_size,
+                       smmu_acc(&bt->mmu, true));
     if (v)
         return page_fault(c, bt);
     if (bt->invalidated) {

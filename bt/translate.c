@@ -24,6 +24,16 @@
 #include "vm/vm.h"
 
 
+/* Flags an instruction needs: those it reads, and for DIV/IDIV all of
+ * them — a #DE leaves EFLAGS as before the instruction, and the handler
+ * sees them in its frame (inline code before it must not clobber them). */
+static uint32_t flags_needed(const struct dec_insn *d)
+{
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_DIV || d->zi.mnemonic == ZYDIS_MNEMONIC_IDIV)
+        return CPU_FL_ARITH;
+    return d->flags_read & CPU_FL_ARITH;
+}
+
 /* Flags an instruction certainly overwrites. Shifts and rotates by a count
  * that may be zero leave flags alone, so they count as writing none. */
 static uint32_t flags_killed(const struct dec_insn *d)
@@ -40,6 +50,9 @@ static uint32_t flags_killed(const struct dec_insn *d)
     default:
         break;
     }
+    /* REP CMPS/SCAS with ECX = 0 compare nothing and leave every flag. */
+    if (d->zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+        return 0;
     return d->flags_written & CPU_FL_ARITH;
 }
 
@@ -84,18 +97,22 @@ static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, struct fetch_res 
 /* Flags read at guest EIP `eip` before being overwritten, found by decoding
  * ahead (not translating) up to a few instructions; control flow or an
  * unreadable byte ends the search conservatively (all not-yet-killed flags
- * count as read). Lets a block drop flag saves its successors do not need. */
-static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode)
+ * count as read). Lets a block drop flag saves its successors do not need.
+ * Only code on the block's own page counts: a write there invalidates the
+ * block with it, while code elsewhere could change under the assumption. */
+static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode, uint32_t page)
 {
-    uint32_t needed = 0, killed = 0;
+    uint32_t needed = 0, killed = 0, cs_base = bt->cpu->seg_base[CPU_CS];
     for (int i = 0; i < 12 && killed != CPU_FL_ARITH; i++) {
         uint8_t bytes[16];
         struct fetch_res fr;
         struct dec_insn d;
-        size_t avail = fetch(bt, bt->cpu->seg_base[CPU_CS] + eip, bytes, &fr);
+        size_t avail = fetch(bt, cs_base + eip, bytes, &fr);
         if (avail == 0 || dec_decode(mode, eip, bytes, avail, &d) != 0)
             break;
-        needed |= d.flags_read & CPU_FL_ARITH & ~killed;
+        if ((cs_base + eip) >> 12 != page || (cs_base + eip + d.len - 1) >> 12 != page)
+            break;
+        needed |= flags_needed(&d) & ~killed;
         if ((d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT)
             break; /* a callout may leave the block: its flags become visible */
         killed |= flags_killed(&d);
@@ -121,23 +138,24 @@ static bool passable_jcc(const struct dec_insn *d, uint32_t key)
 }
 
 /* Flags live after the last instruction of a block. */
-static uint32_t block_live_out(struct bt *bt, const struct dec_insn *last, enum dec_mode mode, bool ended_by_control)
+static uint32_t block_live_out(struct bt *bt, const struct dec_insn *last, enum dec_mode mode, bool ended_by_control,
+                               uint32_t page)
 {
     uint32_t next = last->eip + last->len;
     if (!ended_by_control)
-        return lookahead_live(bt, next, mode);
+        return lookahead_live(bt, next, mode, page);
     const ZydisDecodedOperand *op = &last->ops[0];
     bool rel = last->zi.operand_count_visible > 0 && op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
                op->imm.is_relative && last->zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR;
     uint32_t target = next + (uint32_t)op->imm.value.s;
     switch (last->zi.mnemonic) {
     case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL:
-        return rel ? lookahead_live(bt, target, mode) : CPU_FL_ARITH;
+        return rel ? lookahead_live(bt, target, mode, page) : CPU_FL_ARITH;
     case ZYDIS_MNEMONIC_RET:
         return CPU_FL_ARITH;
     default:
         if ((last->cls & DEC_CONTROL) && rel && last->zi.meta.category == ZYDIS_CATEGORY_COND_BR)
-            return lookahead_live(bt, target, mode) | lookahead_live(bt, next, mode);
+            return lookahead_live(bt, target, mode, page) | lookahead_live(bt, next, mode, page);
         return CPU_FL_ARITH;
     }
 }
@@ -374,15 +392,16 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     }
 
     /* Backward flag liveness from what the successors need. */
-    uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0);
+    uint32_t page = (cs_base + eip) >> 12;
+    uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0, page);
     for (int k = n - 1; k >= 0; k--) {
         live_out[k] = live;
         if (bt_emit_kind(&insns[k]) == BT_EMIT_CALLOUT)
             live = CPU_FL_ARITH; /* it may exit (HLT, a fault, ...): the guest sees every flag */
         else
-            live = (insns[k].flags_read & CPU_FL_ARITH) | (live & ~flags_killed(&insns[k]));
+            live = flags_needed(&insns[k]) | (live & ~flags_killed(&insns[k]));
         if (k < n - 1 && (insns[k].cls & DEC_CONTROL)) /* a jcc passed: its taken way too */
-            live |= lookahead_live(bt, insns[k].eip + insns[k].len + (uint32_t)insns[k].ops[0].imm.value.s, mode);
+            live |= lookahead_live(bt, insns[k].eip + insns[k].len + (uint32_t)insns[k].ops[0].imm.value.s, mode, page);
         live_in[k] = live;
     }
 

@@ -557,7 +557,10 @@ int cpu_co_lar_lsl(struct cpu *c, const struct dec_insn *d)
     }
     set_zf(c, ok);
     if (ok) {
-        uint32_t r = lar ? (s.flags << 8) & 0x00F0FF00u : s.limit;
+        /* LAR: the descriptor's bits 23:8, limit 19:16 included, as the
+         * hardware returns them (Intel's mask 00FxFF00h, AMD's 00FFFF00h). */
+        uint32_t raw_limit = (s.flags & CPU_SEGF_G) ? s.limit >> 12 : s.limit;
+        uint32_t r = lar ? ((s.flags << 8) & 0x00F0FF00u) | (raw_limit & 0xF0000u) : s.limit;
         cpu_set_reg(c, d->ops[0].reg.value, d->ops[0].size == 16 ? r & 0xFFFF : r);
     }
     return CPU_CO_CONTINUE;

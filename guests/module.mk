@@ -187,3 +187,16 @@ $(GUEST_DIR)/rtctest.elf: $(GUEST_OBJ)/rtctest/rtctest.o
 GUESTS += $(GUEST_DIR)/qmptest.elf
 $(GUEST_DIR)/qmptest.elf: $(GUEST_OBJ)/qmptest/qmptest.o $(IRQLIB_OBJS)
 .SECONDARY: $(GUEST_OBJ)/qmptest/qmptest.o
+
+# ---- difftest: random instruction sequences, btvm against the host CPU (docs/difftest.md) ----
+# The generator, loop and runner are linked into the guest and into a
+# static 32-bit Linux program that runs the same sequences natively.
+DIFFTEST_SHARED := $(GUEST_OBJ)/difftest/gen.o $(GUEST_OBJ)/difftest/loop.o $(GUEST_OBJ)/difftest/run.o
+GUESTS += $(GUEST_DIR)/difftest.elf $(GUEST_DIR)/difftest-native $(GUEST_DIR)/difftest-dis
+$(GUEST_DIR)/difftest.elf: $(GUEST_OBJ)/difftest/guest.o $(DIFFTEST_SHARED)
+$(GUEST_DIR)/difftest-native: $(GUEST_OBJ)/difftest/native.o $(DIFFTEST_SHARED) $(GUEST_OBJ)/lib/runtime.o
+	$(CC) -m32 -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,noexecstack -o $@ $^ $(GUEST_LIBGCC)
+$(GUEST_DIR)/difftest-dis: guests/difftest/dis.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_GCFLAGS) -o $@ $< -lcapstone
+.SECONDARY: $(GUEST_OBJ)/difftest/guest.o $(GUEST_OBJ)/difftest/native.o $(DIFFTEST_SHARED)

@@ -440,3 +440,22 @@ VEC(cvtss2si, "movss " MO(16) ", %xmm6\n\tcvtss2si %xmm6, %eax\n\tcvttss2si " MO
 VEC(movd_sse, "movd %ecx, %xmm7\n\tpsllq $4, %xmm7\n\tmovd %xmm7, %eax\n\tmovq %xmm7, " MO(40), M_ALL, N_SSE2)
 VEC(ucomisd, "movsd " M ", %xmm0\n\tucomisd " MO(8) ", %xmm0", M_ALL, N_SSE2)
 VEC(comiss, "movss " MO(4) ", %xmm0\n\tcomiss " MO(16) ", %xmm0", M_ALL, N_SSE)
+
+/* ---- found by difftest (docs/difftest.md): minimized mismatches ---- */
+/* 16-bit LEA of an absolute address whose disp32 is negative: the
+ * translator's MOV r16, imm16 got the zero-extended value and failed to encode. */
+C(dt_lea16_negdisp, "leaw 0xfffffff6, %bx\n\tleaw 0x12345678, %cx", M_ALL, 0x11112222, 0x33334444, F_CF)
+/* REPE CMPSB with ECX=0 leaves every flag as it was, so the flags before
+ * it stay live: CMPXCHG8B (ZF only) must keep CF, AF, SF, PF, OF. */
+CASE(dt_cmpxchg8b_repcmps0, "movl %eax, " MO(64) "\n\tmovl %edx, " MO(68) "\n\tcmpxchg8b " MO(64)
+     "\n\trepe cmpsb\n\tlahf\n\tseto %cl", M_ALL, R_ESI | R_EDI, N_NONE,
+     0x11112222, 0x5555, 0, 0x3333, 4, 8, F_CF | F_AF | F_SF | F_PF | F_OF)
+CASE(dt_cmpxchg8b_repcmps0_b, "movl %eax, " MO(64) "\n\tmovl %edx, " MO(68) "\n\tcmpxchg8b " MO(64)
+     "\n\trepne scasb\n\tlahf\n\tseto %cl", M_ALL, R_ESI | R_EDI, N_NONE,
+     0x11112222, 0x5555, 0, 0x3333, 4, 8, F_CF | F_AF)
+CASE(dt_cmpxchg8b_repcmps0_c, "movl %eax, " MO(64) "\n\tmovl %edx, " MO(68) "\n\tcmpxchg8b " MO(64)
+     "\n\tcld\n\t.byte 0x36\n\trepe cmpsb\n\tmovw $2, %ax\n\tlahf\n\txaddw %ax, %bx", M_ALL, R_ESI | R_EDI, N_NONE,
+     0x11112222, 0x5555, 0, 0x3333, 4, 8, F_CF | F_AF | F_SF | F_PF | F_OF)
+CASE(dt_cmpxchg8b_repcmps0_d, "movl %eax, " MO(64) "\n\tmovl %edx, " MO(68) "\n\tcmpxchg8b " MO(64)
+     "\n\tcld\n\trepe cmpsb\n\tmovw $2, %ax\n\tlahf\n\txaddw %ax, %bx", M_ALL, R_ESI | R_EDI, N_NONE,
+     0x11112222, 0x5555, 0, 0x3333, 4, 8, F_CF | F_AF | F_SF | F_PF | F_OF)
