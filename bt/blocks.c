@@ -186,12 +186,30 @@ void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len)
     }
 }
 
+struct bt_block *bt_block_containing(struct bt *bt, const uint8_t *pc)
+{
+    /* The pool and the code cache are both bump-allocated and reset
+     * together by a flush, and a failed translation gives its slot back,
+     * so pool order is code order: the block holding pc is the last one
+     * that starts at or below it. (A linear scan made every host fault in
+     * translated code cost O(blocks): guests that fault often slowed down
+     * the more code they had run.) */
+    size_t lo = 0, hi = bt->pool_used;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bt->blocks_pool[mid].code <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!lo)
+        return NULL;
+    struct bt_block *b = &bt->blocks_pool[lo - 1];
+    return pc < b->code + b->host_len ? b : NULL;
+}
+
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *pc)
 {
-    for (size_t i = 0; i < bt->pool_used; i++) {
-        struct bt_block *b = &bt->blocks_pool[i];
-        if (b->valid && pc >= b->code && pc < b->code + b->host_len)
-            return b;
-    }
-    return NULL;
+    struct bt_block *b = bt_block_containing(bt, pc);
+    return b && b->valid ? b : NULL;
 }

@@ -139,6 +139,7 @@ struct bt_block {
     uint16_t ninsn;
     struct bt_block *hnext;   /* hash chain */
     struct bt_block *pnext;   /* list of blocks on phys_page */
+    struct bt_block *fwd_root; /* the oldest tombstone forwarding to this block (engine.c) */
     struct bt_block *pnext2;  /* list of blocks on phys_page2 (if different) */
     uint32_t tomb_off;        /* OOL stub that exits with "stale block" */
     uint32_t fwd_off;         /* entry for forward direct jumps, past the async check (0: none) */
@@ -310,6 +311,8 @@ void bt_share_page(struct bt *bt, uint64_t ppage);
 void bt_insert(struct bt *bt, struct bt_block *blk);
 void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
+/* The block whose code holds host_pc, live or tombstoned (NULL: none). */
+struct bt_block *bt_block_containing(struct bt *bt, const uint8_t *host_pc);
 
 /* runtime.c: see bt/runtime.h. */
 

@@ -255,6 +255,26 @@ static bool delivery_failed(struct bt *bt, struct vm_exit *ex, int r)
     return false;
 }
 
+/* A tombstone (the jmp rel32 at a dead block's entry + 1, `site`) now
+ * forwards to blk. Translations of one EIP that die one after another
+ * (code rewritten in place) would chain: the first translation's
+ * tombstone, which long-lived inline caches and chains still name, led
+ * through every later one, a hop per generation. So each block remembers
+ * the oldest tombstone forwarding into its chain, and that one is pointed
+ * at the newest block too: at most two hops from it. */
+static void forward_root(struct bt *bt, uint8_t *site, struct bt_block *blk, uint8_t *to)
+{
+    struct bt_block *x = bt_block_containing(bt, site - 1);
+    if (!x || x->host + 1 != site)
+        return;
+    struct bt_block *root = x->fwd_root ? x->fwd_root : x;
+    blk->fwd_root = root;
+    if (root == x || root->key != blk->key)
+        return;
+    int32_t rel = (int32_t)((int64_t)(uintptr_t)to - (int64_t)(uintptr_t)(root->host + 5));
+    memcpy(bt_cw(bt, root->host + 1), &rel, 4);
+}
+
 /* The way in from a plain block's direct jump (which does not keep vbase)
  * into the shared block blk at eip: "mov dword [r15 + vbase], page ; jmp
  * entry", in the cache. A plain block runs at one linear address, so its
@@ -385,6 +405,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         if (site && !site_icache && !(site & BT_SITE_VB) && bt_key_shared(blk->key) &&
             !(via = vbase_stub(bt, blk, c->eip, (site & BT_SITE_FWD) != 0)))
             site = 0;
+        bool tomb_fwd = site_key != ~0u;
         site_key = ~0u;
         if (site) {
             /* A forward jump enters past the async check (translate.c); an
@@ -413,6 +434,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
                 bt->st.icache_fills++;
             }
             memcpy(bt_cw(bt, (void *)(uintptr_t)site), &rel, 4);
+            if (tomb_fwd)
+                forward_root(bt, (uint8_t *)(uintptr_t)site, blk, to);
             bt->st.chains++;
             site = 0;
         }

@@ -433,6 +433,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             }
             snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
                      "out of host memory translating the block at EIP %08x", eip);
+            bt->pool_used--; /* the slot back: pool order stays code order (bt_block_for_host) */
             return NULL;
         }
         bt_emit_reset(e);
@@ -537,6 +538,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         if (e->failed) {
             snprintf(bt->cpu->unsupported, sizeof(bt->cpu->unsupported),
                      "translator: %.100s (block at EIP %08x)", e->err, eip);
+            bt->pool_used--;
             return NULL;
         }
         uint8_t *host = bt_cache_alloc(bt, bt_emit_size(e));

@@ -46,7 +46,6 @@ static const char *const rt[] = {
     "f7 e1",                /* mul ecx */
     "0f af c1",             /* imul eax,ecx */
     "6b c1 f9",             /* imul eax,ecx,-7 */
-    "f7 f1",                /* div ecx */
     "0f 94 c0",             /* sete al */
     "0f 4f c1",             /* cmovg eax,ecx */
     "87 ca",                /* xchg edx,ecx */
@@ -104,8 +103,9 @@ static bool high_byte(ZydisRegister r)
 /*
  * bt_emit_ident itself (bt/emit_ident.c), on the path a block takes once
  * its memory operands are covered by a group check (direct_mem, group -1:
- * the addend in R14), with the flags live so DIV gets no inline zero test
- * (that one needs a whole translator for its callout). The emitted bytes
+ * the addend in R14). DIV/IDIV by a register are not here: their inline
+ * zero test calls out (#DE), which needs a whole translator (insntest's
+ * de_* cases and difftest run them). The emitted bytes
  * are decoded: the guest instruction must be there, same mnemonic, operand
  * count, widths, actions, immediates and registers (ESP as R12D, a high
  * byte next to a REX-needing memory operand as R13B between two RORX);
