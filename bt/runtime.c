@@ -487,3 +487,69 @@ uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
     uint32_t pc = c->seg_base[CPU_CS] + c->eip;
     return (uint64_t)(uintptr_t)bt->vm->ram + (code_ppage << 12) - (pc & ~0xFFFu);
 }
+
+/* ---- x87 instruction pointer in a stored FPU environment ------------------
+ * The guest's FXSAVE/FNSTENV/FNSAVE run as the host's own instruction, so
+ * they store the host's x87 instruction and data pointers: addresses in
+ * the code cache and in btvm's mapping of guest RAM — wrong for the guest,
+ * and a leak of host addresses (docs/translation.md, "x87 pointers"). Right
+ * after one, this callout rewrites them in the stored image: the
+ * instruction pointer becomes the guest EIP of the x87 instruction that
+ * the host address falls in (through the block's instruction map) and the
+ * selector the guest's CS; the data pointer and its selector become 0
+ * (what a CPU that updates them only on x87 exceptions stores after none). */
+static uint32_t x87_guest_ip(struct bt *bt, uint32_t ip32, bool *ok)
+{
+    uintptr_t base = (uintptr_t)bt->cache;
+    *ok = false;
+    for (int64_t d = -1; d <= 1; d++) {
+        uintptr_t h = (uintptr_t)(((uint64_t)base & ~0xFFFFFFFFull) + ((uint64_t)d << 32)) | ip32;
+        if (h < base || h >= base + bt->cache_size)
+            continue;
+        struct bt_block *b = bt_block_containing(bt, (const uint8_t *)h);
+        if (!b || !b->map_host)
+            continue;
+        /* In the main line, or in the instruction's out-of-line code (a
+         * slow-path access runs the instruction there, on the bounce). */
+        uint32_t off = (uint32_t)(h - (uintptr_t)b->code);
+        bool ool = off >= b->main_len;
+        const uint32_t *map = ool ? b->map_ool : b->map_host;
+        if (ool)
+            off -= b->main_len;
+        for (unsigned k = 0; k < b->ninsn; k++)
+            if (off >= map[k] && off < map[k + 1]) {
+                *ok = true;
+                uint32_t eip = b->map_eip[k];
+                /* A shared block's map holds the EIPs of its first run. */
+                return bt_key_shared(b->key) ? eip - b->vbase0 + bt->vc->vbase : eip;
+            }
+    }
+    return 0;
+}
+
+int bt_x87_ptrs(struct cpu *c, const struct dec_insn *d)
+{
+    struct bt *bt = engine(c);
+    uint32_t lin = cpu_ea(c, d, &d->ops[0]);
+    unsigned ip_off, cs_off, dp_off, ds_off, ip_len;
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_FXSAVE) {
+        ip_off = 8, cs_off = 12, dp_off = 16, ds_off = 20, ip_len = 4;
+    } else if (d->zi.operand_width == 16) {
+        ip_off = 6, cs_off = 8, dp_off = 10, ds_off = 12, ip_len = 2; /* 14-byte format */
+    } else {
+        ip_off = 12, cs_off = 16, dp_off = 20, ds_off = 24, ip_len = 4;
+    }
+    unsigned acc = bt_key_cpl(bt_mode_key(c)) == 3 ? SMMU_ACC_U : 0;
+    uint32_t ip = 0;
+    if (smmu_read(&bt->mmu, lin + ip_off, &ip, ip_len, acc))
+        return CPU_CO_CONTINUE; /* it was just written: cannot fail */
+    bool ok;
+    uint32_t gip = ip_len == 4 ? x87_guest_ip(bt, ip, &ok) : 0;
+    uint16_t cs = (uint16_t)c->segs[CPU_CS].sel;
+    uint32_t zero = 0;
+    smmu_write(&bt->mmu, lin + ip_off, &gip, ip_len, acc | SMMU_ACC_W);
+    smmu_write(&bt->mmu, lin + cs_off, &cs, 2, acc | SMMU_ACC_W);
+    smmu_write(&bt->mmu, lin + dp_off, &zero, ip_len, acc | SMMU_ACC_W);
+    smmu_write(&bt->mmu, lin + ds_off, &zero, 2, acc | SMMU_ACC_W);
+    return CPU_CO_CONTINUE;
+}

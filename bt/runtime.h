@@ -12,6 +12,7 @@
 
 struct bt;
 struct cpu;
+struct dec_insn;
 
 /* Every callout goes through here (bt/enter.S). */
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *));
@@ -33,6 +34,9 @@ int bt_mem_done(struct cpu *c, const void *unused);     /* write a bounce back *
 int bt_entry_refill(struct cpu *c, const void *unused); /* block entry: code page not in the execute table */
 int bt_pred_spent(struct cpu *c, const void *unused);   /* a predicted-addend site spent its misses */
 int bt_indirect_miss(struct cpu *c, const void *unused); /* indirect table miss (arg0 = target EIP) */
+/* After the guest's FXSAVE/FNSTENV/FNSAVE: the stored x87 instruction
+ * pointer made the guest's, the data pointer 0 (not the host's). */
+int bt_x87_ptrs(struct cpu *c, const struct dec_insn *d);
 /* Called through bt_light_tramp (enter.S) by a store site of the direct
  * device page: the store (arg0 = value, arg1 = linear address) to the device. */
 void bt_dev_store(struct cpu *c);

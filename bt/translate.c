@@ -191,8 +191,12 @@ static bool emit_one(struct bt_tctx *t, bool last)
     }
     switch (bt_emit_kind(d)) {
     case BT_EMIT_IDENT:
-        if (bt_emit_ident(t))
+        if (bt_emit_ident(t)) {
+            ZydisMnemonic m = d->zi.mnemonic;
+            if (m == ZYDIS_MNEMONIC_FXSAVE || m == ZYDIS_MNEMONIC_FNSTENV || m == ZYDIS_MNEMONIC_FNSAVE)
+                bt_emit_callout(t, BT_MAIN, bt_x87_ptrs);
             return true;
+        }
         break;
     case BT_EMIT_CONTROL:
         if (bt_emit_control(t))
