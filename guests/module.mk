@@ -158,3 +158,10 @@ $(GUEST_DIR)/biosboot/cd.iso: $(GUEST_DIR)/biosboot/cd.bin
 
 # Every guest appended above (prerequisites are expanded where a rule is read).
 guests: $(GUESTS)
+
+# ---- gdbtest: the guest tests/guest/gdb.sh debugs (docs/gdb.md) ----
+# Debug info and no optimisation, so gdb's lines and variables are exact.
+GUESTS += $(GUEST_DIR)/gdbtest.elf
+$(GUEST_DIR)/gdbtest.elf: $(GUEST_OBJ)/gdbtest/gdbtest.o
+$(GUEST_OBJ)/gdbtest/gdbtest.o: GUEST_CFLAGS += -g -O0
+.SECONDARY: $(GUEST_OBJ)/gdbtest/gdbtest.o

@@ -15,6 +15,7 @@
 #include "vm/display_cli.h"
 #include "vm/net_cli.h"
 #include "vm/monitor_cli.h"
+#include "vm/gdb_cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE,
               O_DRIVE, O_HELP,
               O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT,
               O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT, O_NETDEV, O_DEVICE, O_NIC,
-              O_MONITOR };
+              O_MONITOR, O_GDB, O_GDB_S, O_START_STOPPED };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -73,6 +74,9 @@ static const struct opt_def opt_defs[] = {
     { "-device", O_DEVICE, 1 }, { "--device", O_DEVICE, 1 },
     { "-nic", O_NIC, 1 },       { "--nic", O_NIC, 1 },
     { "-monitor", O_MONITOR, 1 }, { "--monitor", O_MONITOR, 1 },
+    { "-gdb", O_GDB, 1 },       { "--gdb", O_GDB, 1 },
+    { "-s", O_GDB_S, 0 },
+    { "-S", O_START_STOPPED, 0 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -588,6 +592,15 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_MONITOR:
             e = vm_cli_monitor_option(d->name, val, opt, err, errlen);
             break;
+        case O_GDB:
+            e = vm_cli_gdb_option(d->name, val, opt, err, errlen);
+            break;
+        case O_GDB_S:
+            e = vm_cli_gdb_option(d->name, "tcp::1234", opt, err, errlen);
+            break;
+        case O_START_STOPPED:
+            opt->start_stopped = true;
+            break;
         case O_DEBUGCON:
             /* QEMU's -debugcon CHARDEV for the port 0xE9 console; the
              * chardev kinds that make sense here. */
@@ -632,6 +645,8 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         return fail(err, errlen, "--bios-log and -boot apply to firmware boot only (no -kernel)");
     if (opt->firmware && !opt->bios)
         opt->bios = VM_BIOS_DEFAULT;
+    if (opt->start_stopped && !opt->gdb)
+        return fail(err, errlen, "-S needs -s or -gdb: only gdb can start a stopped guest");
     return drives_finish(out, &src, err, errlen);
 }
 
@@ -718,6 +733,7 @@ void vm_cli_usage(FILE *f)
         "%s"
         "%s"
         "%s"
+        "%s"
         "  -h, --help             this text\n"
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"
@@ -726,7 +742,7 @@ void vm_cli_usage(FILE *f)
         "6 the guest reset the machine (--no-reboot).\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
         VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help,
-        vm_cli_net_help, vm_cli_monitor_help);
+        vm_cli_net_help, vm_cli_monitor_help, vm_cli_gdb_help);
 }
 
 void vm_cli_version(FILE *f)

@@ -28,3 +28,6 @@ BTVM_SRCS += vm/net_cli.c vm/net_slirp.c vm/net_machine.c
 LDLIBS += $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp -lglib-2.0)
 # The human monitor (-monitor): its option, command parser and socket thread.
 BTVM_SRCS += vm/monitor.c vm/monitor_cmd.c vm/monitor_cli.c
+# The gdb remote stub (-s, -gdb, -S): framing, registers, memory, watch
+# accesses, the stub thread and its options. docs/gdb.md.
+BTVM_SRCS += vm/gdb_proto.c vm/gdb_regs.c vm/gdb_mem.c vm/gdb_watch.c vm/gdbstub.c vm/gdb_cli.c
