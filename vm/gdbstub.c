@@ -68,6 +68,7 @@ struct vm_gdb {
     unsigned nbp;
     uint32_t bp[VM_DEBUG_MAX_BP];
     uint8_t bp_kind[VM_DEBUG_MAX_BP]; /* 0 Z0, 1 Z1 */
+    bool bp_dirty;            /* vm->debug's breakpoints changed: tell the engine at resume */
     unsigned nwp;
     struct { uint32_t addr, len; enum watch_type type; } wp[MAX_WATCH];
     /* The watch hook's state (vcpu thread). */
@@ -122,9 +123,10 @@ static void send_packetf(struct vm_gdb *g, const char *fmt, ...)
 
 /* ---- the debugger's settings into vm->debug (vcpu parked, lock held) ---- */
 
-/* Copy the breakpoints (Z0 and Z1 alike) into vm->debug; tell the engine
- * when the set changed. */
-static void apply_breakpoints(struct vm_gdb *g, struct vm *vm, bool tell)
+/* Copy the breakpoints (Z0 and Z1 alike) into vm->debug; note a change
+ * for the engine. gdb takes its breakpoints out at every stop and puts
+ * them back at every resume: the engine hears of it once, at the resume. */
+static void apply_breakpoints(struct vm_gdb *g, struct vm *vm)
 {
     struct vm_debug *d = &vm->debug;
     struct vm_debug old = *d;
@@ -135,8 +137,7 @@ static void apply_breakpoints(struct vm_gdb *g, struct vm *vm, bool tell)
     bool same = old.nbp == d->nbp;
     for (unsigned i = 0; same && i < d->nbp; i++)
         same = vm_debug_is_bp(&old, d->bp[i]);
-    if (!same && tell && vm->engine->debug_changed)
-        vm->engine->debug_changed(vm);
+    g->bp_dirty |= !same;
 }
 
 static bool watch_hook(struct vm *vm, bool after);
@@ -145,6 +146,9 @@ static bool watch_hook(struct vm *vm, bool after);
 static void release(struct vm_gdb *g, bool step)
 {
     struct vm *vm = g->vm;
+    if (g->bp_dirty && vm->engine->debug_changed)
+        vm->engine->debug_changed(vm);
+    g->bp_dirty = false;
     vm->debug.step = step;
     vm->debug.insn_hook = g->nwp ? watch_hook : NULL;
     g->go = true;
@@ -382,7 +386,7 @@ static void handle_z(struct vm_gdb *g, const char *pkt)
             g->bp[i] = g->bp[g->nbp];
             g->bp_kind[i] = g->bp_kind[g->nbp];
         }
-        apply_breakpoints(g, vm, true);
+        apply_breakpoints(g, vm);
         send_packet(g, "OK");
         return;
     }
@@ -520,7 +524,7 @@ static void forget_debug(struct vm_gdb *g)
     g->nbp = 0;
     g->nwp = 0;
     if (g->vm)
-        apply_breakpoints(g, g->vm, true);
+        apply_breakpoints(g, g->vm);
 }
 
 /* One packet; false: drop the connection (D, k). Lock held. */
@@ -776,7 +780,8 @@ void vm_gdb_attach(struct vm_gdb *g, struct vm *vm)
     if (vm) {
         vm->gdb = g;
         memset(&vm->debug, 0, sizeof(vm->debug));
-        apply_breakpoints(g, vm, false);
+        apply_breakpoints(g, vm);
+        g->bp_dirty = false; /* a new engine: nothing translated yet */
         /* -S stops the first machine before its first instruction; a
          * machine rebuilt by a reset stops too while a debugger is there. */
         if (g->start_stopped || g->fd >= 0)

@@ -4,6 +4,7 @@
  * function to single-step, and a second, paged view of its own image at
  * linear 0x40000000 to set a breakpoint and read memory through. It loads
  * its own GDT, so CS is 0x08 and DS 0x10 on btvm and on QEMU alike.
+ * At the end it spins until the debugger (after a Ctrl-C) sets go_on.
  * Exit status 0 only if the debugger set poke to 0xbeef.
  */
 #include "guest.h"
@@ -15,6 +16,7 @@ volatile uint32_t counter;                 /* the watched global */
 volatile uint32_t poke;                    /* gdb writes 0xbeef here */
 volatile uint32_t table[4] = { 0x11111111, 0x22222222, 0x33333333, 0x44444444 };
 volatile uint32_t alias_result;
+volatile uint32_t go_on;                   /* spins until gdb interrupts and sets it */
 
 static uint64_t gdt[3] __attribute__((aligned(8))) = {
     0,
@@ -72,8 +74,14 @@ int guest_main(uint32_t magic, uint32_t mbi)
     gprintf("gdbtest: counter=%u poke=%x table1=%x\n", (unsigned)counter, (unsigned)poke,
             (unsigned)table[1]);
     paging_on();
+    /* midblock: one instruction into the block that starts where
+     * paging_on returns (a breakpoint there must end that block). */
+    __asm__ volatile("nop\n.globl midblock\nmidblock:\nnop");
     int (*fn)(int) = (int (*)(int))((uint32_t)alias_fn - IMAGE_BASE + ALIAS_BASE);
     alias_result = (uint32_t)fn(5);
     gprintf("gdbtest: alias_fn(5)=%u\n", (unsigned)alias_result);
+    while (!go_on)
+        continue;
+    serial_puts("gdbtest: released\n");
     return poke == 0xbeef ? 0 : 3;
 }
