@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpu/cpu.h"
@@ -236,8 +237,18 @@ void vm_gdb_park(struct vm_gdb *g, struct vm *vm)
         }
     }
     pthread_cond_broadcast(&g->cv);
-    while (!g->go)
-        pthread_cond_wait(&g->cv, &g->lock);
+    /* A stop request (SIGTERM, Ctrl-A X, the monitor's quit) ends the
+     * wait too: the engine then stops the machine at once. */
+    while (!g->go && !__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->lock, &ts);
+    }
     g->parked = false;
     g->go = false;
     pthread_cond_broadcast(&g->cv);
@@ -782,9 +793,9 @@ void vm_gdb_attach(struct vm_gdb *g, struct vm *vm)
         memset(&vm->debug, 0, sizeof(vm->debug));
         apply_breakpoints(g, vm);
         g->bp_dirty = false; /* a new engine: nothing translated yet */
-        /* -S stops the first machine before its first instruction; a
-         * machine rebuilt by a reset stops too while a debugger is there. */
-        if (g->start_stopped || g->fd >= 0)
+        /* -S stops the first machine before its first instruction; one
+         * rebuilt by a reset stops if the debugger had it stopped. */
+        if (g->start_stopped || (g->fd >= 0 && !g->running))
             __atomic_store_n(&vm->debug_requested, 1, __ATOMIC_RELEASE);
         g->start_stopped = false;
     } else if (g->vm) {
