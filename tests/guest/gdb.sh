@@ -72,12 +72,46 @@ session() {
     fi
 }
 
+# attach WHO ENDCMD WANTST START...: start the emulator (listening on
+# $port, its guest's serial on stdout) without -S, let the
+# guest reach its spin loop, attach (which stops it), release the loop and
+# end the session with ENDCMD (detach: the guest runs on and exits 3, as
+# poke was not set; kill: the emulator ends at once).
+attach() {
+    who=$1; local endcmd=$2 want_st=$3; shift 3
+    : >"$tmp/out"
+    "$@" >"$tmp/out" 2>"$tmp/err" </dev/null &
+    local pid=$!
+    for _ in $(seq 100); do grep -q 'alias_fn(5)=16' "$tmp/out" && break; sleep 0.1; done
+    timeout 30 gdb -batch -nx -ex "file $ELF" -ex "target remote :$port" \
+        -ex 'printf "CHK attached spinning=%d in-main=%d\n", go_on == 0, $pc > (unsigned)guest_main && $pc < (unsigned)guest_main + 400' -ex 'set var go_on = 1' -ex "$endcmd" \
+        >"$tmp/log" 2>&1
+    wait "$pid"; local st=$?
+    bad=0
+    want "$endcmd: attaching stops the running guest" '^CHK attached spinning=1 in-main=1$'
+    if [ "$st" -ne "$want_st" ]; then
+        echo "gdb[$who]: $endcmd: exit status $st, want $want_st"; fail=1; bad=1
+    fi
+    if [ "$endcmd" = detach ] && ! grep -q 'gdbtest: released' "$tmp/out"; then
+        echo "gdb[$who]: detach: the guest did not run on"; fail=1; bad=1
+    fi
+    if [ "$endcmd" = kill ] && grep -q 'gdbtest: released' "$tmp/out"; then
+        echo "gdb[$who]: kill: the guest ran on"; fail=1; bad=1
+    fi
+    [ "$bad" -eq 0 ] || { echo "--- gdb log ($who, $endcmd) ---"; head -30 "$tmp/log"; }
+}
+
 port=$((20000 + RANDOM % 20000))
 : >"$tmp/out"
 timeout 90 "$BTVM" run -q -k "$ELF" -gdb tcp::$port -S >"$tmp/out" 2>"$tmp/err" </dev/null &
 session btvm $port $!
 want "gdb sees the guest exit (status 0)" '^\[Inferior 1 \(Remote target\) exited normally\]'
 [ "$st" -eq 0 ] || { echo "gdb[btvm]: btvm exited with status $st, want 0"; fail=1; }
+for end in detach kill; do
+    [ $end = detach ] && st_want=3 || st_want=0
+    port=$((port + 1))
+    attach btvm $end $st_want timeout 60 "$BTVM" run -q -k "$ELF" -gdb tcp::$port
+done
 
 if command -v qemu-system-i386 >/dev/null; then
     port=$((port + 1))
@@ -89,6 +123,12 @@ if command -v qemu-system-i386 >/dev/null; then
     # without a W packet.
     want "gdb sees the connection close" 'Remote connection closed'
     [ "$st" -eq 1 ] || { echo "gdb[qemu]: qemu exited with status $st, want 1"; fail=1; }
+    for end in detach kill; do
+        [ $end = detach ] && st_want=7 || st_want=0   # debug-exit 3 is (3 << 1) | 1
+        port=$((port + 1))
+        attach qemu $end $st_want timeout 60 qemu-system-i386 -kernel "$ELF" -gdb tcp::$port \
+            -device isa-debug-exit,iobase=0xf4,iosize=0x04 -display none -serial stdio -monitor none -no-reboot
+    done
 else
     echo "gdb: qemu-system-i386 not installed, reference run skipped"
 fi
