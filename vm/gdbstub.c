@@ -156,10 +156,11 @@ static void release(struct vm_gdb *g, bool step)
     pthread_cond_broadcast(&g->cv);
 }
 
-/* Ask a running guest to stop at its next instruction boundary. */
+/* Ask a running guest to stop at its next instruction boundary (also one
+ * released but not yet awake: it must not run off). */
 static void request_stop(struct vm_gdb *g)
 {
-    if (g->vm && !g->parked) {
+    if (g->vm && (!g->parked || g->go)) {
         __atomic_store_n(&g->vm->debug_requested, 1, __ATOMIC_RELEASE);
         vm_kick(g->vm);
     }
@@ -220,6 +221,8 @@ void vm_gdb_park(struct vm_gdb *g, struct vm *vm)
     if (vm->debug.why == VM_DEBUG_WHY_REQUEST && g->ctrl_c)
         sig = GDB_SIGINT;
     g->ctrl_c = false;
+    /* A Ctrl-C that raced with another stop is answered by this one. */
+    __atomic_store_n(&vm->debug_requested, 0, __ATOMIC_RELEASE);
     if (vm->debug.why == VM_DEBUG_WHY_HOOK)
         snprintf(g->stop_reply, sizeof(g->stop_reply), "T%02xthread:01;%swatch:%x;", sig,
                  g->hit_type == WATCH_READ ? "r" : g->hit_type == WATCH_ACCESS ? "a" : "",
