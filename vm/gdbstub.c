@@ -69,7 +69,8 @@ struct vm_gdb {
     unsigned nbp;
     uint32_t bp[VM_DEBUG_MAX_BP];
     uint8_t bp_kind[VM_DEBUG_MAX_BP]; /* 0 Z0, 1 Z1 */
-    bool bp_dirty;            /* vm->debug's breakpoints changed: tell the engine at resume */
+    unsigned engine_nbp;      /* the breakpoints the engine last heard of */
+    uint32_t engine_bp[VM_DEBUG_MAX_BP];
     unsigned nwp;
     struct { uint32_t addr, len; enum watch_type type; } wp[MAX_WATCH];
     /* The watch hook's state (vcpu thread). */
@@ -124,21 +125,29 @@ static void send_packetf(struct vm_gdb *g, const char *fmt, ...)
 
 /* ---- the debugger's settings into vm->debug (vcpu parked, lock held) ---- */
 
-/* Copy the breakpoints (Z0 and Z1 alike) into vm->debug; note a change
- * for the engine. gdb takes its breakpoints out at every stop and puts
- * them back at every resume: the engine hears of it once, at the resume. */
+/* Copy the breakpoints (Z0 and Z1 alike, once each) into vm->debug. */
 static void apply_breakpoints(struct vm_gdb *g, struct vm *vm)
 {
     struct vm_debug *d = &vm->debug;
-    struct vm_debug old = *d;
     d->nbp = 0;
     for (unsigned i = 0; i < g->nbp; i++)
         if (!vm_debug_is_bp(d, g->bp[i]))
             d->bp[d->nbp++] = g->bp[i];
-    bool same = old.nbp == d->nbp;
-    for (unsigned i = 0; same && i < d->nbp; i++)
-        same = vm_debug_is_bp(&old, d->bp[i]);
-    g->bp_dirty |= !same;
+}
+
+/* gdb takes its breakpoints out at every stop and puts them back at every
+ * resume: the engine hears of a change only at a resume, and only if the
+ * set differs from the one it had. */
+static void tell_engine(struct vm_gdb *g, struct vm *vm)
+{
+    const struct vm_debug *d = &vm->debug;
+    bool same = g->engine_nbp == d->nbp;
+    for (unsigned i = 0; same && i < g->engine_nbp; i++)
+        same = vm_debug_is_bp(d, g->engine_bp[i]);
+    if (!same && vm->engine->debug_changed)
+        vm->engine->debug_changed(vm);
+    g->engine_nbp = d->nbp;
+    memcpy(g->engine_bp, d->bp, sizeof(g->engine_bp));
 }
 
 static bool watch_hook(struct vm *vm, bool after);
@@ -147,9 +156,7 @@ static bool watch_hook(struct vm *vm, bool after);
 static void release(struct vm_gdb *g, bool step)
 {
     struct vm *vm = g->vm;
-    if (g->bp_dirty && vm->engine->debug_changed)
-        vm->engine->debug_changed(vm);
-    g->bp_dirty = false;
+    tell_engine(g, vm);
     vm->debug.step = step;
     vm->debug.insn_hook = g->nwp ? watch_hook : NULL;
     g->go = true;
@@ -795,7 +802,8 @@ void vm_gdb_attach(struct vm_gdb *g, struct vm *vm)
         vm->gdb = g;
         memset(&vm->debug, 0, sizeof(vm->debug));
         apply_breakpoints(g, vm);
-        g->bp_dirty = false; /* a new engine: nothing translated yet */
+        g->engine_nbp = vm->debug.nbp; /* a new engine: nothing translated yet */
+        memcpy(g->engine_bp, vm->debug.bp, sizeof(g->engine_bp));
         /* -S stops the first machine before its first instruction; one
          * rebuilt by a reset stops if the debugger had it stopped. */
         if (g->start_stopped || (g->fd >= 0 && !g->running))

@@ -17,6 +17,7 @@ volatile uint32_t poke;                    /* gdb writes 0xbeef here */
 volatile uint32_t table[4] = { 0x11111111, 0x22222222, 0x33333333, 0x44444444 };
 volatile uint32_t alias_result;
 volatile uint32_t go_on;                   /* spins until gdb interrupts and sets it */
+volatile uint32_t spin_value;              /* code_target()'s result in the spin loop */
 
 static uint64_t gdt[3] __attribute__((aligned(8))) = {
     0,
@@ -33,6 +34,13 @@ void marker(void);
 __asm__(".text\n.globl marker\n.type marker, @function\n"
         "marker:\n nop\n nop\n movl $0x1234, %eax\n ret\n"
         ".size marker, . - marker\n");
+
+/* Called in the spin loop; gdb rewrites its immediate (1 -> 2) while the
+ * loop's translation is in the cache: the next calls must see it. */
+unsigned code_target(void);
+__asm__(".text\n.globl code_target\n.type code_target, @function\n"
+        "code_target:\n movl $1, %eax\n ret\n"
+        ".size code_target, . - code_target\n");
 
 /* Runs at its alias too: no absolute address inside. */
 __attribute__((noinline)) int alias_fn(int x)
@@ -81,7 +89,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     alias_result = (uint32_t)fn(5);
     gprintf("gdbtest: alias_fn(5)=%u\n", (unsigned)alias_result);
     while (!go_on)
-        continue;
-    serial_puts("gdbtest: released\n");
+        spin_value = code_target();
+    gprintf("gdbtest: released, code_target=%u\n", (unsigned)spin_value);
     return poke == 0xbeef ? 0 : 3;
 }

@@ -53,6 +53,13 @@ shell (sleep 1; kill -INT $PPID) &
 continue
 printf "CHK spinning %d\n", go_on == 0
 info symbol $pc
+# Rewrite code the spinning loop runs translated (mov $1 -> mov $2), no
+# breakpoint change (no cache flush) before it runs again.
+printf "CHK before-patch %d\n", spin_value
+set {unsigned char}((char *)code_target + 1) = 2
+shell (sleep 0.5; kill -INT $PPID) &
+continue
+printf "CHK after-patch %d\n", spin_value
 # A breakpoint inside code that ran chained, translated before it.
 set $spin = $pc
 break *$spin

@@ -62,9 +62,13 @@ session() {
     want "monitor info registers" 'EIP=40000[0-9a-f]{3}'
     want "Ctrl-C stops the guest" 'Program received signal SIGINT'
     want "stopped in the spin loop" '^CHK spinning 1$'
-    want "the spin loop is guest_main" '^guest_main \+ [0-9]+ in section \.text'
+    want "the spin loop is guest_main's" '^(guest_main|code_target)( \+ [0-9]+)? in section \.text'
     want "breakpoint in code translated and chained before it" '^CHK spin-bp 1$'
-    if ! grep -q 'gdbtest: released' "$tmp/out" || ! grep -q 'poke=beef table1=55667788' "$tmp/out"; then
+    want "code ran before the patch" '^CHK before-patch 1$'
+    want "patched code runs (its translation was dropped)" '^CHK after-patch 2$'
+    want "code ran before the patch" '^CHK before-patch 1$'
+    want "patched code runs (its translation was dropped)" '^CHK after-patch 2$'
+    if ! grep -q 'gdbtest: released, code_target=2' "$tmp/out" || ! grep -q 'poke=beef table1=55667788' "$tmp/out"; then
         echo "gdb[$who]: guest output lacks what gdb set:"; tr -d '\r' <"$tmp/out" | head; fail=1; bad=1
     fi
     if [ "$bad" -ne 0 ]; then
@@ -84,7 +88,7 @@ attach() {
     local pid=$!
     for _ in $(seq 100); do grep -q 'alias_fn(5)=16' "$tmp/out" && break; sleep 0.1; done
     timeout 30 gdb -batch -nx -ex "file $ELF" -ex "target remote :$port" \
-        -ex 'printf "CHK attached spinning=%d in-main=%d\n", go_on == 0, $pc > (unsigned)guest_main && $pc < (unsigned)guest_main + 400' -ex 'set var go_on = 1' -ex "$endcmd" \
+        -ex 'printf "CHK attached spinning=%d in-main=%d\n", go_on == 0, ($pc > (unsigned)guest_main && $pc < (unsigned)guest_main + 400) || ($pc >= (unsigned)code_target && $pc < (unsigned)code_target + 6)' -ex 'set var go_on = 1' -ex "$endcmd" \
         >"$tmp/log" 2>&1
     wait "$pid"; local st=$?
     bad=0
