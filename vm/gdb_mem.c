@@ -70,7 +70,9 @@ static int access(struct vm *vm, uint32_t lin, void *buf, size_t len, bool write
         if (n > len)
             n = len;
         uint64_t pa;
-        if (!vm_gdb_lin2phys(vm->cpu, vm->ram, vm->ram_size, lin, &pa))
+        /* Device memory (the VGA window, the APIC page) is not RAM: what
+         * lies beneath would mislead, and a device read may have effects. */
+        if (!vm_gdb_lin2phys(vm->cpu, vm->ram, vm->ram_size, lin, &pa) || vm_mmio_claimed(vm, pa))
             return -EFAULT;
         if (write) {
             uint8_t *p = vm_ram_ptr(vm, pa, n);

@@ -19,7 +19,7 @@ bool vm_gdb_lin2phys(const struct cpu *c, const uint8_t *ram, uint64_t ram_size,
                      uint64_t *phys);
 
 /* Read or write len bytes at linear lin (vcpu parked); 0, or -EFAULT when
- * a page is unmapped or not RAM. A write drops what the engine translated
+ * a page is unmapped, not RAM, or claimed by a device. A write drops what the engine translated
  * from those bytes (engine->ram_written, the DMA path). */
 int vm_gdb_mem_read(struct vm *vm, uint32_t lin, void *buf, size_t len);
 int vm_gdb_mem_write(struct vm *vm, uint32_t lin, const void *buf, size_t len);
