@@ -70,6 +70,9 @@ enum bt_exit {
 /* Not a mode bit: the block is found by guest-physical address and runs at
  * any linear address (bt_key_shared; bt_mode_key never sets it). */
 #define BT_KEY_VSHARED  0x400u
+/* A debugger's single step (vm->debug): one instruction per block, every
+ * exit to the dispatcher (no chaining, no indirect lookup). Never shared. */
+#define BT_KEY_STEP     0x800u
 
 static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 
@@ -86,7 +89,8 @@ static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
  */
 static inline bool bt_key_shareable(uint32_t key)
 {
-    return (key & (BT_KEY_PG | BT_KEY_CODE32 | BT_KEY_NONFLAT | BT_KEY_REAL | BT_KEY_V86 | BT_KEY_CPL)) ==
+    return (key & (BT_KEY_PG | BT_KEY_CODE32 | BT_KEY_NONFLAT | BT_KEY_REAL | BT_KEY_V86 | BT_KEY_CPL |
+                   BT_KEY_STEP)) ==
            (BT_KEY_PG | BT_KEY_CODE32 | 3u);
 }
 static inline bool bt_key_shared(uint32_t key)

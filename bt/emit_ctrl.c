@@ -36,6 +36,14 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     int miss = bt_label(e);
     if (target32 != BT_R_TARGET_32)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(target32));
+    if (t->key & BT_KEY_STEP) {
+        /* A debugger's step: nothing may run on past this instruction. */
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT_SITE, 8), bt_i(0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_TARGET_32));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_EXIT, 4), bt_i(BT_EXIT_INDIRECT));
+        bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_exit);
+        return;
+    }
     /* Non-flat code (real mode, 16-bit code with bases): the table's tags
      * do not hold the CS base, so past the inline cache (whose target has
      * this block's CS base and key: a near branch changes neither, and no
@@ -264,7 +272,7 @@ static bool pc_thunk_bytes(const uint8_t *b)
  */
 static ZydisRegister pc_thunk(struct bt_tctx *t, uint32_t target, uint64_t *ppage, uint32_t *bytes)
 {
-    if (bt_key_cpl(t->key) != 3 || !(t->key & BT_KEY_PG) || (t->key & BT_KEY_NONFLAT) ||
+    if (bt_key_cpl(t->key) != 3 || !(t->key & BT_KEY_PG) || (t->key & (BT_KEY_NONFLAT | BT_KEY_STEP)) ||
         (target & 0xFFF) > 0xFFC)
         return ZYDIS_REGISTER_NONE;
     uint64_t ex;

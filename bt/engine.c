@@ -306,6 +306,12 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     uint64_t flushes = bt->st.flushes;
     memset(ex, 0, sizeof(*ex));
     thread_bt = bt;
+    /* A debugger's requests (docs/gdb.md): they change only between runs. */
+    const struct vm_debug *dbg = &vm->debug;
+    bool step = dbg->step, one = step || dbg->insn_hook;
+    enum vm_debug_why stop_why = VM_DEBUG_WHY_NONE; /* after the step's event delivery */
+    bool at_start = true; /* no instruction ran yet: a breakpoint here is stepped over */
+    uint32_t start_lin = c->seg_base[CPU_CS] + c->eip;
 
     for (;;) {
         if (__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE)) {
@@ -313,6 +319,10 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             ex->eip = c->eip;
             return;
         }
+        if (__atomic_load_n(&vm->debug_requested, __ATOMIC_ACQUIRE) && stop_why == VM_DEBUG_WHY_NONE &&
+            c->pending_vector < 0 && !bt->deferred_delivery)
+            stop_why = VM_DEBUG_WHY_REQUEST;
+
         if (bt->deferred_delivery) {
             int dr = bt->deferred_delivery;
             bt->deferred_delivery = 0;
@@ -324,20 +334,35 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
                 return;
             site = 0;
         }
+        if (stop_why != VM_DEBUG_WHY_NONE) {
+            /* The step's instruction ran (a fault it raised is delivered:
+             * EIP is at the handler), or the debugger asked. */
+            if (stop_why == VM_DEBUG_WHY_REQUEST)
+                __atomic_store_n(&vm->debug_requested, 0, __ATOMIC_RELEASE);
+            vm->debug.why = stop_why;
+            ex->kind = VM_EXIT_DEBUG;
+            ex->eip = c->eip;
+            return;
+        }
         vm_service_input(vm);
-        if (check_timers) {
+        if (check_timers && !step) { /* a step holds device timers off */
             vm_run_timers(vm);
             check_timers = false;
         }
         if (c->shadow && c->eip != c->shadow_eip)
             c->shadow = false;
         int vec;
-        if ((c->eflags & CPU_FL_IF) && !c->shadow && (vec = vm_intr_take(vm)) >= 0) {
+        if (!step && (c->eflags & CPU_FL_IF) && !c->shadow && (vec = vm_intr_take(vm)) >= 0) {
             bt->st.interrupts++;
             if (delivery_failed(bt, ex, cpu_interrupt(c, vec)))
                 return;
             site = 0;
             want_safe = false;
+        }
+        if (c->halted && step) {
+            /* Nothing can wake it while a step holds interrupts off. */
+            stop_why = VM_DEBUG_WHY_STEP;
+            continue;
         }
         if (c->halted) {
             if (!(c->eflags & CPU_FL_IF) || !vm_intr_possible(vm)) {
@@ -357,8 +382,19 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             flushes = bt->st.flushes;
             site = 0;
         }
-        uint32_t key = bt_mode_key(c) | (want_safe ? BT_KEY_SAFE : 0);
+        /* A breakpoint: stop before its instruction, unless the run began
+         * there (the debugger resumes from it). Blocks end before
+         * breakpoints (translate.c) and nothing chains into one (the
+         * chaining below comes after this check; try_jump refuses). */
+        if (dbg->nbp && vm_debug_is_bp(dbg, c->seg_base[CPU_CS] + c->eip) &&
+            !(at_start && c->seg_base[CPU_CS] + c->eip == start_lin)) {
+            stop_why = VM_DEBUG_WHY_BREAK;
+            continue;
+        }
+        uint32_t key = bt_mode_key(c) | (want_safe ? BT_KEY_SAFE : 0) | (one ? BT_KEY_STEP : 0);
         want_safe = false;
+        if (one)
+            site = 0; /* a step block is entered from here only */
         /* The code page as mapped now (fills the execute entry the block
          * entry checks); a fetch fault goes to the guest. */
         int64_t ppage = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
@@ -443,9 +479,22 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         bt->st.dispatches++;
         bt->vc->exit_site = 0;
         bt->vc->vbase = bt_vbase(blk->key, c->eip);
+        if (dbg->insn_hook)
+            dbg->insn_hook(vm, false);
         uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt, blk->phys_page));
         if (reason < BT_EXIT_KINDS)
             bt->st.exits[reason]++;
+        /* Left before its first instruction: the entry's async or page
+         * check, a tombstone, a failed group check. */
+        bool ran = reason != BT_EXIT_ASYNC && reason != BT_EXIT_STALE && reason != BT_EXIT_SAFE;
+        if (ran)
+            at_start = false;
+        if (one && ran) {
+            if (dbg->insn_hook && dbg->insn_hook(vm, true))
+                stop_why = VM_DEBUG_WHY_HOOK;
+            else if (step)
+                stop_why = VM_DEBUG_WHY_STEP;
+        }
         switch (reason) {
         case BT_EXIT_BRANCH:
             site = bt->vc->exit_site;
@@ -461,7 +510,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             uint32_t k2 = bt_mode_key(c);
             int64_t tp = smmu_exec_page(&bt->mmu, c->seg_base[CPU_CS] + c->eip);
             struct bt_block *tb = tp < 0 ? NULL : bt_lookup(bt, c->eip, k2, c->seg_base[CPU_CS], (uint64_t)tp);
-            if (tb && !(k2 & BT_KEY_NONFLAT)) { /* the inline table serves flat code (CS base 0) only */
+            if (tb && !(k2 & BT_KEY_NONFLAT) && !vm_debug_is_bp(dbg, c->eip)) { /* the inline table serves flat code (CS base 0) only */
                 struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
                 en->neg_tag = 0 - (((uint64_t)k2 << 32) | c->eip); en->host = (uint64_t)(uintptr_t)tb->ientry;
             }
@@ -490,7 +539,21 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             snprintf(ex->msg, sizeof(ex->msg), "code cache returned unknown reason %u", reason);
             return;
         }
+        if (one) {
+            site = 0; /* never chain out of a step block either */
+            site_icache = false;
+        }
     }
+}
+
+/* Breakpoints came or went: blocks were cut before the old ones and chains
+ * lead past the new ones, so translate everything again (a breakpoint
+ * change is rare; measure nothing, be correct). */
+static int bt_debug_changed(struct vm *vm)
+{
+    struct bt *bt = vm->engine_priv;
+    bt_cache_flush(bt);
+    return 0;
 }
 
 static const char *exit_names[BT_EXIT_KINDS] = {
@@ -643,5 +706,6 @@ const struct vm_engine_ops bt_engine_ops = {
     .run = bt_run,
     .print_stats = bt_print_stats,
     .ram_written = bt_ram_written,
+    .debug_changed = bt_debug_changed,
     .destroy = bt_destroy,
 };

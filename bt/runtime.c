@@ -46,6 +46,10 @@ static int try_jump(struct bt *bt, struct cpu *c)
 {
     struct bt_vcpu *vc = bt_vcpu_of(c);
     struct vm *vm = bt->vm;
+    /* A debugger's step ends here; a breakpoint is the dispatcher's to see. */
+    if (vm->debug.step || vm->debug.insn_hook ||
+        (vm->debug.nbp && vm_debug_is_bp(&vm->debug, c->seg_base[CPU_CS] + c->eip)))
+        return BT_EXIT_CALLOUT;
     if (c->pending_vector >= 0 || c->halted || c->shadow ||
         __atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE) ||
@@ -97,6 +101,8 @@ static int async_at_boundary(struct bt *bt, struct cpu *c, uint32_t next)
 {
     struct vm *vm = bt->vm;
     c->eip = next;
+    if (vm->debug.step || vm->debug.insn_hook)
+        return BT_EXIT_CALLOUT; /* one instruction ran: the dispatcher decides (async stays set) */
     __atomic_exchange_n(&c->async_pending, 0, __ATOMIC_ACQ_REL);
     if (__atomic_load_n(&vm->stop_requested, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&vm->input_pending, __ATOMIC_ACQUIRE)) {
@@ -353,7 +359,7 @@ int bt_indirect_miss(struct cpu *c, const void *unused)
     if (!(key & BT_KEY_NONFLAT)) { /* the inline table serves flat code (CS base 0) only */
         int64_t pp = smmu_exec_page(&bt->mmu, c->eip);
         struct bt_block *b = pp < 0 ? NULL : bt_lookup(bt, c->eip, key, 0, (uint64_t)pp);
-        if (b) {
+        if (b && !vm_debug_is_bp(&bt->vm->debug, c->eip)) { /* emitted code enters it directly */
             struct bt_ibtc_entry *en = &bt->ibtc[c->eip & (BT_IBTC_ENTRIES - 1)];
             en->neg_tag = 0 - (((uint64_t)key << 32) | c->eip);
             en->host = (uint64_t)(uintptr_t)b->ientry;

@@ -310,6 +310,21 @@ static void emit_entry(struct bt_emit *e, bool live, bool shared, int32_t exec_o
     }
 }
 
+/* A debugger's breakpoint at linear lin: the block must end before it, so
+ * that the dispatcher sees EIP reach it. A block that may be translated
+ * shared runs at other linear pages too: any breakpoint at the same page
+ * offset ends it. */
+static bool ends_at_breakpoint(const struct bt *bt, uint32_t key, uint32_t lin)
+{
+    const struct vm_debug *d = &bt->vm->debug;
+    if (!bt_key_shareable(key))
+        return vm_debug_is_bp(d, lin);
+    for (unsigned i = 0; i < d->nbp; i++)
+        if ((d->bp[i] & 0xFFFu) == (lin & 0xFFFu))
+            return true;
+    return false;
+}
+
 /* A fetch fault on the block's first instruction: the guest gets #PF. */
 static void fetch_fault(struct bt *bt, uint32_t addr, uint32_t err)
 {
@@ -335,6 +350,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     for (;;) {
         uint8_t bytes[16];
         struct fetch_res fr;
+        if (n > 0 && ends_at_breakpoint(bt, key, cs_base + pc))
+            break; /* the dispatcher stops there (docs/gdb.md) */
         size_t avail = fetch(bt, cs_base + pc, bytes, &fr);
         if (n == 0)
             phys0 = fr.phys;
@@ -383,7 +400,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             physend = fr.phys + d->len;
         }
         n++;
-        if (n == BT_MAX_BLOCK_INSNS || (d->cls & DEC_UNDEFINED) ||
+        if (n == BT_MAX_BLOCK_INSNS || (key & BT_KEY_STEP) || (d->cls & DEC_UNDEFINED) ||
             ((d->cls & DEC_CONTROL) && (!passable_jcc(d, key) || ++jccs > BT_MAX_PASSED_JCC)))
             break;
         /* The instruction after STI runs before any interrupt: keep it in

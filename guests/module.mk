@@ -200,3 +200,10 @@ $(GUEST_DIR)/difftest-dis: guests/difftest/dis.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_GCFLAGS) -o $@ $< -lcapstone
 .SECONDARY: $(GUEST_OBJ)/difftest/guest.o $(GUEST_OBJ)/difftest/native.o $(DIFFTEST_SHARED)
+
+# ---- gdbtest: the guest tests/guest/gdb.sh debugs (docs/gdb.md) ----
+# Debug info and no optimisation, so gdb's lines and variables are exact.
+GUESTS += $(GUEST_DIR)/gdbtest.elf
+$(GUEST_DIR)/gdbtest.elf: $(GUEST_OBJ)/gdbtest/gdbtest.o
+$(GUEST_OBJ)/gdbtest/gdbtest.o: GUEST_CFLAGS += -g -O0
+.SECONDARY: $(GUEST_OBJ)/gdbtest/gdbtest.o

@@ -43,6 +43,10 @@ have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
 have_hdr /usr/lib32/libc.a                 || need+=(libc6-dev-i386)
 # -qmp (vm/qmp*.c): QMP's JSON.
 have_hdr /usr/include/jansson.h            || need+=(libjansson-dev)
+# The gdb stub's test (tests/guest/gdb.sh): Debian's gdb, and ss to see
+# the stub listen without connecting.
+command -v gdb >/dev/null                  || need+=(gdb)
+command -v ss >/dev/null                   || need+=(iproute2)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

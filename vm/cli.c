@@ -15,6 +15,7 @@
 #include "vm/display_cli.h"
 #include "vm/net_cli.h"
 #include "vm/monitor_cli.h"
+#include "vm/gdb_cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ enum opt_id { O_KERNEL, O_APPEND, O_INITRD, O_MEM, O_STATS, O_TRACE, O_EXITCODE,
               O_DRIVE, O_HELP,
               O_DISPLAY, O_NOGRAPHIC, O_VNC, O_VGA, O_SCREENDUMP, O_SCREENDUMP_TEXT,
               O_BIOS, O_BIOS_LOG, O_BOOT, O_DEBUGCON, O_SNAPSHOT, O_NETDEV, O_DEVICE, O_NIC,
-              O_MONITOR, O_QMP, O_START_PAUSED };
+              O_MONITOR, O_QMP, O_GDB, O_GDB_S, O_START_PAUSED };
 
 struct opt_def {
     const char *name;   /* as typed, with its dashes */
@@ -70,6 +71,8 @@ static const struct opt_def opt_defs[] = {
     { "-nic", O_NIC, 1 },       { "--nic", O_NIC, 1 },
     { "-monitor", O_MONITOR, 1 }, { "--monitor", O_MONITOR, 1 },
     { "-qmp", O_QMP, 1 }, { "--qmp", O_QMP, 1 }, { "-S", O_START_PAUSED, 0 },
+    { "-gdb", O_GDB, 1 },       { "--gdb", O_GDB, 1 },
+    { "-s", O_GDB_S, 0 },
 };
 
 static const char *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -588,6 +591,12 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         case O_QMP:
             e = vm_cli_qmp_option(d->name, val, opt, err, errlen);
             break;
+        case O_GDB:
+            e = vm_cli_gdb_option(d->name, val, opt, err, errlen);
+            break;
+        case O_GDB_S:
+            e = vm_cli_gdb_option(d->name, "tcp::1234", opt, err, errlen);
+            break;
         case O_START_PAUSED:
             opt->start_paused = true;
             break;
@@ -635,8 +644,13 @@ static const char *parse_run(int argc, char *const argv[], int i, struct vm_cli 
         return fail(err, errlen, "--bios-log and -boot apply to firmware boot only (no -kernel)");
     if (opt->firmware && !opt->bios)
         opt->bios = VM_BIOS_DEFAULT;
+    /* -S: with a gdb stub, gdb starts the guest; else a monitor's cont. */
+    if (opt->start_paused && opt->gdb) {
+        opt->start_stopped = true;
+        opt->start_paused = false;
+    }
     if (opt->start_paused && !opt->monitor_path[0] && !opt->qmp_path[0])
-        return fail(err, errlen, "-S needs -monitor or -qmp: nothing else could start the guest");
+        return fail(err, errlen, "-S needs -s/-gdb, -monitor or -qmp: nothing else could start the guest");
     return drives_finish(out, &src, err, errlen);
 }
 
@@ -723,6 +737,7 @@ void vm_cli_usage(FILE *f)
         "%s"
         "%s"
         "%s"
+        "%s"
         "  -h, --help             this text\n"
         "\n"
         "exit status: the guest's debug-exit value (port 0xf4), or 1 host error,\n"
@@ -731,7 +746,7 @@ void vm_cli_usage(FILE *f)
         "6 the guest reset the machine (--no-reboot).\n",
         VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, VM_MEM_MIB_DEFAULT, VM_CODE_CACHE_KIB_MIN,
         VM_CODE_CACHE_KIB_MAX, VM_CODE_CACHE_DEFAULT / 1024, vm_cli_display_help,
-        vm_cli_net_help, vm_cli_monitor_help);
+        vm_cli_net_help, vm_cli_monitor_help, vm_cli_gdb_help);
 }
 
 void vm_cli_version(FILE *f)

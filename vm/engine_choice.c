@@ -47,6 +47,16 @@ static bool kvm_usable(char *why, size_t n)
 
 const struct vm_engine_ops *vm_engine_choose(const struct vm_options *opt, char *why, size_t n)
 {
+    /* The gdb stub needs an engine with debug_changed (vm/vm.h): BT. */
+    if (opt->gdb && opt->engine == VM_ENGINE_KVM) {
+        snprintf(why, n, "the gdb stub (-s/-gdb) needs the BT engine: the KVM engine has no "
+                 "debug support (breakpoints, single-step) yet; use --engine=bt");
+        return NULL;
+    }
+    if (opt->gdb && opt->engine == VM_ENGINE_AUTO) {
+        snprintf(why, n, "-s/-gdb: the gdb stub runs on the BT engine");
+        return &bt_engine_ops;
+    }
     switch (opt->engine) {
     case VM_ENGINE_BT:
         snprintf(why, n, "--engine=bt");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vm/cli.h"
+#include "vm/gdbstub.h"
 #include "vm/machine.h"
 #include "vm/monitor.h"
 #include "vm/popek.h"
@@ -40,6 +41,9 @@ int main(int argc, char **argv)
     struct vm_monitor *mon;
     if (vm_monitor_open(&mon, &cli.opt))
         return VM_STATUS_HOST_ERROR;
+    struct vm_gdb *gdb;
+    if (vm_gdb_open(&gdb, &cli.opt))
+        return VM_STATUS_HOST_ERROR;
     /* A guest reset (i8042 pulse, 0xCF9, the ACPI reset register) builds
      * the machine again from the same files, as QEMU does for -kernel:
      * fresh RAM, kernel and initrd loaded anew, devices at power-on.
@@ -50,7 +54,9 @@ int main(int argc, char **argv)
         if (ran) {
             vm_signals_attach(&m.vm);
             vm_monitor_attach(mon, &m);
+            vm_gdb_attach(gdb, &m.vm);
             status = vm_run(&m.vm);
+            vm_gdb_attach(gdb, NULL);
             vm_monitor_attach(mon, NULL);
             vm_signals_attach(NULL);
         }
@@ -61,6 +67,7 @@ int main(int argc, char **argv)
         vm_machine_destroy(&m);
         fflush(stdout);
         if (!again) {
+            vm_gdb_close(gdb, status);
             vm_monitor_close(mon);
             return status;
         }

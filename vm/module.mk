@@ -32,3 +32,6 @@ LDLIBS += $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp -lglib-2.0
 BTVM_SRCS += vm/monitor.c vm/monitor_sock.c vm/monitor_cli.c vm/monitor_cmd.c vm/monitor_hmp.c \
              vm/qmp_stream.c vm/qmp_cmd.c vm/qmp.c
 LDLIBS += $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+# The gdb remote stub (-s, -gdb, -S): framing, registers, memory, watch
+# accesses, the stub thread and its options. docs/gdb.md.
+BTVM_SRCS += vm/gdb_proto.c vm/gdb_regs.c vm/gdb_mem.c vm/gdb_watch.c vm/gdbstub.c vm/gdb_cli.c

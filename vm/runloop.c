@@ -13,6 +13,7 @@
 #include "cpu/cpu.h"
 #include "devices/bus.h"
 #include "vm/console.h"
+#include "vm/gdbstub.h"
 
 static double now_seconds(void)
 {
@@ -114,6 +115,15 @@ int vm_run(struct vm *vm)
                      ex.msg[0] ? ex.msg : "unsupported guest operation", ex.eip);
             status = VM_STATUS_UNSUPPORTED;
             vm->stop_cause = VM_CAUSE_HOST_ERROR;
+            break;
+        case VM_EXIT_DEBUG:
+            if (vm->gdb) {
+                vm_gdb_park(vm->gdb, vm); /* until the debugger resumes the guest */
+                break;
+            }
+            snprintf(msg, sizeof(msg), "btvm: engine stopped for a debugger at EIP %08x, but none is attached",
+                     ex.eip);
+            status = VM_STATUS_HOST_ERROR;
             break;
         case VM_EXIT_ERROR:
             snprintf(msg, sizeof(msg), "btvm: %s (guest EIP %08x)",

@@ -28,6 +28,7 @@ struct dev_timers;
 struct cpu;
 struct vm_wake;
 struct vm_monitor;
+struct vm_gdb;
 
 /* Why an engine returned to the run loop. */
 enum vm_exit_kind {
@@ -36,6 +37,7 @@ enum vm_exit_kind {
     VM_EXIT_SHUTDOWN,    /* triple fault */
     VM_EXIT_UNSUPPORTED, /* guest did something btvm does not implement yet: msg says what */
     VM_EXIT_ERROR,       /* host-side failure: msg says what */
+    VM_EXIT_DEBUG,       /* a debugger's stop (vm->debug.why says which); run again to go on */
 };
 
 struct vm_exit {
@@ -45,6 +47,40 @@ struct vm_exit {
 };
 
 struct vm;
+
+/* What a debugger (vm/gdbstub.c, docs/gdb.md) asks of an engine. vm/ writes
+ * it only while the vcpu is parked (between runs); the engine reads it. */
+#define VM_DEBUG_MAX_BP 64
+enum vm_debug_why {
+    VM_DEBUG_WHY_NONE,
+    VM_DEBUG_WHY_REQUEST, /* vm->debug_requested: Ctrl-C, a debugger connected */
+    VM_DEBUG_WHY_STEP,    /* step: one instruction ran */
+    VM_DEBUG_WHY_BREAK,   /* EIP reached a breakpoint (not yet executed) */
+    VM_DEBUG_WHY_HOOK,    /* insn_hook returned true after an instruction */
+};
+struct vm_debug {
+    /* Run one instruction with interrupts and device timers held off (as
+     * QEMU's gdbstub steps by default), then VM_EXIT_DEBUG. */
+    bool step;
+    /* Non-NULL: run every instruction alone, interrupts as usual, calling
+     * insn_hook(vm, false) just before it and insn_hook(vm, true) just after
+     * (vcpu thread, vm->cpu current); true after: VM_EXIT_DEBUG. Exact
+     * watchpoints use it. */
+    bool (*insn_hook)(struct vm *vm, bool after);
+    /* Linear addresses (CS base + EIP) to stop at before executing; the
+     * instruction a run starts at is executed even if it is one. */
+    unsigned nbp;
+    uint32_t bp[VM_DEBUG_MAX_BP];
+    enum vm_debug_why why; /* the engine's, with VM_EXIT_DEBUG */
+};
+
+static inline bool vm_debug_is_bp(const struct vm_debug *d, uint32_t lin)
+{
+    for (unsigned i = 0; i < d->nbp; i++)
+        if (d->bp[i] == lin)
+            return true;
+    return false;
+}
 
 /* A CPU engine. Both engines use the same RAM memfd and the same bus. */
 struct vm_engine_ops {
@@ -69,6 +105,10 @@ struct vm_engine_ops {
     /* Copy the vcpu's state into vm->cpu (vcpu thread, between
      * instructions): 0 or -errno. NULL: vm->cpu is always current there. */
     int (*sync_state)(struct vm *vm);
+    /* vm->debug's breakpoints changed (vcpu parked): drop what was
+     * translated around the old ones. NULL: the engine cannot be debugged
+     * (vm/ refuses the gdb stub with it). */
+    int (*debug_changed)(struct vm *vm);
     /* Frees what init allocated, vm->cpu included. */
     void (*destroy)(struct vm *vm);
 };
@@ -162,6 +202,11 @@ struct vm_options {
     char qmp_path[108];
     bool qmp_wait;
     bool start_paused;         /* -S: the machine waits for cont before its first instruction */
+    /* -s / -gdb tcp:HOST:PORT (vm/gdb_cli.c); -S: stopped until gdb continues. */
+    bool gdb;
+    uint32_t gdb_addr;         /* IPv4, host byte order (loopback only) */
+    uint16_t gdb_port;
+    bool start_stopped;        /* -S with a gdb stub (cli.c turns start_paused into this) */
 };
 
 #define VM_MEMSEGS 13
@@ -209,6 +254,12 @@ struct vm {
     struct vm_net_card *net;    /* vm/ only: frames for the network card (vm/net_machine.c) */
     struct vm_iothreads *iothreads; /* vm/ only: finished disk jobs, collected with input */
     struct vm_monitor *monitor; /* vm/ only: a monitor command waiting for the vcpu */
+    struct vm_gdb *gdb;         /* vm/ only: the gdb stub (vm/gdbstub.c), or NULL */
+    /* The debugger's requests (struct vm_debug above). debug_requested is
+     * set from any thread (then vm_kick): the engine returns VM_EXIT_DEBUG
+     * with why REQUEST at the next instruction boundary and clears it. */
+    struct vm_debug debug;
+    volatile int debug_requested;
 
     /* Set by devices (any thread) to make the engine return VM_EXIT_STOP. */
     volatile int stop_requested;

@@ -91,7 +91,7 @@ wait "$pid"; st=$?
 
 # 4. What btvm does not do: refused before the guest starts (status 2).
 out=$("$BTVM" run -q -k "$ELF" -S </dev/null 2>&1); st=$?
-[ "$st" -eq 2 ] && grep -q "^btvm: -S needs -monitor or -qmp" <<<"$out" || bad "-S alone: status $st, '$out'"
+[ "$st" -eq 2 ] && grep -q "^btvm: -S needs -s/-gdb, -monitor or -qmp" <<<"$out" || bad "-S alone: status $st, '$out'"
 for v in "tcp:127.0.0.1:4444,server=on,wait=off" stdio "unix:$tmp/x.sock"; do
     out=$("$BTVM" run -q -k "$ELF" -qmp "$v" </dev/null 2>&1); st=$?
     [ "$st" -eq 2 ] || bad "-qmp $v: status $st, want 2"

@@ -179,7 +179,7 @@ START_TEST(qmp_option)
     ck_assert(cli.opt.start_paused);
     const char *alone[] = { "btvm", "run", "-S", "-k", "x.elf", NULL };
     ck_assert_ptr_nonnull(vm_cli_parse(5, (char *const *)alone, &cli, cerr, sizeof(cerr)));
-    ck_assert_ptr_nonnull(strstr(cerr, "-S needs -monitor or -qmp"));
+    ck_assert_ptr_nonnull(strstr(cerr, "-S needs -s/-gdb, -monitor or -qmp"));
 }
 END_TEST
 
