@@ -119,6 +119,13 @@ void fz_disk_fill(struct fz_disk *d)
     for (uint64_t i = 0; i < d->sectors * 512; i++)
         d->data[i] = (uint8_t)(i * 7 + i / 512);
     d->npend = 0;
+    d->fail_in = 0;
+}
+
+/* The request the input chose to fail? */
+static bool host_error(struct fz_disk *d)
+{
+    return d->fail_in && --d->fail_in == 0;
 }
 
 void fz_disk_free(struct fz_disk *d)
@@ -139,6 +146,8 @@ static int disk_read(void *ctx, uint64_t s, uint32_t n, void *buf)
 {
     struct fz_disk *d = ctx;
     check_range(d, "read", s, n);
+    if (host_error(d))
+        return -EIO;
     memcpy(buf, d->data + s * 512, (size_t)n * 512);
     return 0;
 }
@@ -149,14 +158,18 @@ static int disk_write(void *ctx, uint64_t s, uint32_t n, const void *buf)
     if (d->readonly)
         fz_bug("%s: write to a read-only disk", d->name);
     check_range(d, "write", s, n);
+    if (host_error(d))
+        return -EIO;
     memcpy(d->data + s * 512, buf, (size_t)n * 512);
     return 0;
 }
 
-static int disk_flush(void *ctx) { (void)ctx; return 0; }
+static int disk_flush(void *ctx) { return host_error(ctx) ? -EIO : 0; }
 
 static int disk_run(struct fz_disk *d, struct dev_blk_req *r)
 {
+    if (host_error(d))
+        return -EIO;
     switch (r->op) {
     case DEV_BLK_READ:
     case DEV_BLK_WRITE: {

@@ -53,6 +53,9 @@ struct fz_disk {
     uint64_t sectors;
     bool readonly;
     const char *name;
+    /* Host I/O errors on demand: the fail_in-th request from now fails
+     * with -EIO (0: none). */
+    unsigned fail_in;
     /* Asynchronous requests (virtio-blk) wait here until completed. */
     struct dev_blk_req *pend[1024];
     unsigned npend;

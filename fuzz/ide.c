@@ -23,10 +23,16 @@ static void on_bm_base(void *ctx, uint16_t port) { dev_ide_set_bm_base(ctx, port
 static void on_bm_enable(void *ctx, bool on) { dev_ide_set_bus_master(ctx, on); }
 static void irq_set(void *ctx, int line, int level) { (void)ctx, (void)line, (void)level; }
 
+/* Opcode 7: reset the controller, or make the n-th request from now of
+ * one of the disks fail as a host I/O error would. */
 static void extra(void *ctx, struct fz_in *in)
 {
-    if (fz_u8(in) & 1)
+    uint8_t sub = fz_u8(in);
+    struct fz_disk *disks[3] = { &hd0, &cd0, &hd1 };
+    if (sub & 1)
         dev_ide_reset(ctx);
+    else
+        disks[sub / 2 % 3]->fail_in = 1 + fz_u8(in) % 8;
 }
 
 static const struct fz_pio_range pio[] = {

@@ -51,6 +51,14 @@ static void check_mb(const struct vm_mb_result *r, uint64_t ram_size)
     check_in_ram("modules", 0, r->mods_end, ram_size);
     if (r->entry >= ram_size)
         fz_bug("entry 0x%x outside RAM", r->entry);
+    /* multiboot.h: the boot information overlaps nothing loaded. */
+    if (r->info_addr < r->kernel_end && r->kernel_start < r->info_end)
+        fz_bug("boot information 0x%x..0x%x overlaps the kernel 0x%x..0x%x", r->info_addr,
+               r->info_end, r->kernel_start, r->kernel_end);
+    uint32_t mods_start = r->kernel_end > 0x100000 ? r->kernel_end : 0x100000;
+    if (r->mods_end > mods_start && r->info_addr < r->mods_end && r->info_end > mods_start)
+        fz_bug("boot information 0x%x..0x%x overlaps the modules up to 0x%x", r->info_addr,
+               r->info_end, r->mods_end);
 }
 
 static void check_linux(const struct vm_linux_result *r, uint64_t ram_size)

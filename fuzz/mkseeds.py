@@ -173,6 +173,15 @@ def virtio_seeds():
          ram(0x20000, struct.pack("<IIQ", 8, 0, 0)) + ram(0x30000, ind) +
          vring(0x10000, [(0x30000, 48, 4, 0)], [0]) + out(0, 0x10, 2, 0) + extra(2, 0) +
          extra(0, 0))
+    # DISCARD then WRITE_ZEROES (unmap), one 16-byte segment each; a host
+    # error on the second.
+    dz = b"\0" + legacy_init(0, [(0, 0x10)])
+    dz += ram(0x20000, struct.pack("<IIQ", 11, 0, 0) + struct.pack("<QII", 8, 16, 0))
+    dz += ram(0x20100, struct.pack("<IIQ", 13, 0, 0) + struct.pack("<QII", 40, 8, 1))
+    dz += vring(0x10000, [(0x20000, 32, 1, 1), (0x22000, 1, 2, 0),
+                          (0x20100, 32, 1, 3), (0x22100, 1, 2, 0)], [0, 2])
+    dz += extra(6, 1) + out(0, 0x10, 2, 0) + extra(0, 0) + extra(0, 0) + inp(0, 0x13, 1)
+    save("virtio", "blk-discard-write-zeroes", dz)
     # Modern: common config at BAR4 + 0, notify at + 0x3000.
     m = b"\0"
     m += mw(0, 0x14, 1, 0) + mw(0, 0x14, 1, 3) + mw(0, 0x00, 4, 1) + mr(0, 0x04, 4)

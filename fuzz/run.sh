@@ -14,7 +14,7 @@ nice -n 19 ../bin/"$s" -max_total_time="$secs" -max_len="$maxlen" -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=crashes/ \
     corpus "$root/fuzz/corpus/$s" >log.txt 2>&1
 st=$?
-grep -E '^#[0-9]+ +(INITED|DONE)|^stat::|ERROR|BUG|SUMMARY|Test unit written' log.txt
+grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|ERROR|BUG|SUMMARY|Test unit written' log.txt
 n=$(ls crashes | wc -l)
 echo "fuzz-$s: exit $st, $n file(s) in $work/crashes"
 exit $st

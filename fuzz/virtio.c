@@ -41,8 +41,9 @@ static void peer_send(void *ctx, const uint8_t *frame, size_t len)
 
 static void peer_rx_ready(void *ctx) { (void)ctx; }
 
-/* Opcode 7: 0-3 complete a waiting request of disk (0-1) or rodisk (2-3),
- * the next byte picks which; 4-7 inject a received frame. */
+/* Opcode 7: 0-1 complete a waiting request of disk, 2-3 of rodisk (the
+ * next byte picks which), 4-5 inject a received frame, 6-7 make the n-th
+ * request from now of either disk fail (a host I/O error). */
 static void extra(void *ctx, struct fz_in *in)
 {
     (void)ctx;
@@ -53,6 +54,9 @@ static void extra(void *ctx, struct fz_in *in)
         break;
     case 2: case 3:
         fz_disk_complete(&rodisk, fz_u8(in));
+        break;
+    case 6: case 7:
+        (sub & 8 ? &rodisk : &disk)->fail_in = 1 + fz_u8(in) % 8;
         break;
     default: {
         const uint8_t *p;
