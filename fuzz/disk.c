@@ -24,7 +24,7 @@
 #define MAX_OPS 64
 #define MAX_COUNT 128u          /* sectors per operation */
 
-static char dir[64], img_path[96], back_path[96];
+static char img_path[96], back_path[96];
 static uint8_t *buf;
 
 static void put_file(const char *path, const uint8_t *p, size_t len)
@@ -37,11 +37,8 @@ static void put_file(const char *path, const uint8_t *p, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0]) {
-        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(dir, sizeof(dir), "%s/btvm-fuzz-XXXXXX", base);
-        if (!mkdtemp(dir))
-            fz_bug("mkdtemp %s", dir);
+    if (!img_path[0]) {
+        const char *dir = fz_scratch_dir();
         snprintf(img_path, sizeof(img_path), "%s/img", dir);
         snprintf(back_path, sizeof(back_path), "%s/b", dir);
         if (!(buf = malloc(MAX_COUNT * 512)))

@@ -3,11 +3,15 @@
  */
 #include "fuzz/fz.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void fz_bug(const char *fmt, ...)
 {
@@ -18,6 +22,55 @@ void fz_bug(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     abort();
+}
+
+/* ---- scratch folder ---- */
+
+static char scratch[64];
+
+static void remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[512];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static void remove_scratch(void) { remove_dir(scratch); }
+
+const char *fz_scratch_dir(void)
+{
+    if (scratch[0])
+        return scratch;
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    DIR *d = opendir(base);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int pid;
+        char path[512];
+        if (sscanf(e->d_name, "btvm-fuzz-%d", &pid) == 1 && pid > 0 &&
+            kill(pid, 0) != 0 && errno == ESRCH) {
+            snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+            remove_dir(path);
+        }
+    }
+    if (d)
+        closedir(d);
+    snprintf(scratch, sizeof(scratch), "%s/btvm-fuzz-%d", base, (int)getpid());
+    remove_dir(scratch);
+    if (mkdir(scratch, 0700) != 0)
+        fz_bug("cannot make %s", scratch);
+    atexit(remove_scratch);
+    return scratch;
 }
 
 /* ---- input ---- */

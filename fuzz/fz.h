@@ -24,6 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 _Noreturn void fz_bug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A folder of this process's own for files a harness hands to the code
+ * under test: /dev/shm/btvm-fuzz-<pid> (/tmp without /dev/shm), emptied
+ * at exit; folders of processes that died (a crash) are removed here. */
+const char *fz_scratch_dir(void);
+
 /* ---- the input: reads past the end give zeroes ---- */
 struct fz_in {
     const uint8_t *p;

@@ -22,7 +22,6 @@
 
 static const uint64_t ram_sizes[4] = { 2u << 20, (2u << 20) + 0x1234, 5u << 20, 16u << 20 };
 static uint8_t *rams[4];
-static char dir[64];
 
 static void check_in_ram(const char *what, uint64_t a, uint64_t b, uint64_t ram_size)
 {
@@ -36,7 +35,7 @@ static const char *put_file(const char *name, const uint8_t *p, size_t len)
     static char paths[8][128];
     static unsigned n;
     char *path = paths[n++ & 7];
-    snprintf(path, 128, "%s/%s", dir, name);
+    snprintf(path, 128, "%s/%s", fz_scratch_dir(), name);
     int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, p, len) != (ssize_t)len)
         fz_bug("cannot write %s", path);
@@ -71,12 +70,6 @@ static void check_linux(const struct vm_linux_result *r, uint64_t ram_size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0]) {
-        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(dir, sizeof(dir), "%s/btvm-fuzz-XXXXXX", base);
-        if (!mkdtemp(dir))
-            fz_bug("mkdtemp %s", dir);
-    }
     struct fz_in in = { data, size };
     uint8_t mode = fz_u8(&in);
     unsigned rs = mode >> 4 & 3;
