@@ -349,6 +349,13 @@ def disk_seeds():
                  img)
         save("disk", "qcow2-backing", disk_input(0x11, open(img, "rb").read(),
                                                  open(b, "rb").read(), ops=ops))
+        # Small clusters, wide refcounts, 4 MiB written: the refcount table
+        # grows and the table caches evict.
+        qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=512,refcount_bits=64",
+                 img, "8M")
+        fill = [(1, 128 * i, 128) for i in range(63)] + [(0, 0, 128)]
+        save("disk", "qcow2-512-refbits64-fill", disk_input(0x01, open(img, "rb").read(),
+                                                            ops=fill))
         qemu_img("create", "-q", "-f", "qcow2", "-o", "cluster_size=65536,refcount_bits=1",
                  img, "1M")
         save("disk", "qcow2-64k-refbits1", disk_input(0x01, open(img, "rb").read(), ops=ops))
