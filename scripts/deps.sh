@@ -41,6 +41,11 @@ have_hdr /usr/include/glib-2.0/glib.h      || need+=(libglib2.0-dev)
 # guests/diskimg (make diskimg): a static i386 libc for the benchmark's
 # helper.
 have_hdr /usr/lib32/libc.a                 || need+=(libc6-dev-i386)
+# fuzz/ (make fuzz-*, docs/fuzzing.md): clang with libFuzzer and the
+# sanitizer runtimes (libclang-rt-14-dev is only recommended by clang).
+command -v clang >/dev/null                || need+=(clang)
+compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    need+=(libclang-rt-14-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2
