@@ -62,8 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_bug("cannot probe %s", img_path);
     struct blk *b;
     char err[512];
-    if (blk_open_opts(img_path, &o, &b, err, sizeof(err)))
+    int fd0 = fz_lowest_fd();
+    if (blk_open_opts(img_path, &o, &b, err, sizeof(err))) {
+        fz_check_fds(fd0, "a failed blk_open_opts");
         return 0;
+    }
     uint64_t sectors = blk_sectors(b);
 
     for (unsigned i = 0; i < MAX_OPS && fz_left(&in); i++) {
@@ -101,5 +104,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    count, (unsigned long long)sector, (unsigned long long)sectors);
     }
     blk_close(b);
+    fz_check_fds(fd0, "blk_close");
     return 0;
 }

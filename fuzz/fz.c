@@ -73,6 +73,22 @@ const char *fz_scratch_dir(void)
     return scratch;
 }
 
+int fz_lowest_fd(void)
+{
+    int fd = dup(0);
+    if (fd < 0)
+        fz_bug("dup: no file descriptor left");
+    close(fd);
+    return fd;
+}
+
+void fz_check_fds(int before, const char *what)
+{
+    int now = fz_lowest_fd();
+    if (now != before)
+        fz_bug("%s left file descriptor %d open", what, before);
+}
+
 /* ---- input ---- */
 
 static uint64_t take_le(struct fz_in *in, unsigned n)

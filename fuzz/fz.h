@@ -29,6 +29,11 @@ _Noreturn void fz_bug(const char *fmt, ...) __attribute__((format(printf, 1, 2))
  * at exit; folders of processes that died (a crash) are removed here. */
 const char *fz_scratch_dir(void);
 
+/* The lowest free file descriptor: the same after a run as before it, or
+ * the code under test leaked one (fz_check_fds aborts). */
+int fz_lowest_fd(void);
+void fz_check_fds(int before, const char *what);
+
 /* ---- the input: reads past the end give zeroes ---- */
 struct fz_in {
     const uint8_t *p;

@@ -125,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_mb(&r, ram_size);
         }
     } else {
+        int fd0 = fz_lowest_fd();
         const char *kpath = put_file("kernel", kernel, klen);
         char list[6 * 256] = "";
         const char *first = NULL;
@@ -150,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         sizeof(err)) == 0)
                 check_mb(&r, ram_size);
         }
+        fz_check_fds(fd0, "a loader");
     }
     for (unsigned i = 0; i < nmods; i++)
         free((void *)mods[i].data);
