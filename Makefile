@@ -36,6 +36,7 @@ include guests/module.mk
 include guests/linux/module.mk
 include guests/diskimg/module.mk
 include tests/module.mk
+include fuzz/module.mk
 include bench/module.mk
 
 BTVM_OBJS := $(BTVM_SRCS:%.c=$(BUILD)/obj/%.o)

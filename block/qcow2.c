@@ -839,7 +839,9 @@ static int load_tables(struct qcow2 *q, const char *path, char *err, size_t errl
         return bad(err, errlen, path, rc, "cannot read the qcow2 tables");
     for (uint64_t i = 0; i < q->rt_entries; i++) {
         q->rt[i] = be64toh(q->rt[i]);
-        if (q->rt[i] & (q->cs - 1) & RT_OFFSET)
+        /* Aligned, and below 2^56 like L1 and L2 offsets: past that no
+         * file reaches, and past 2^63 pread's offset turns negative. */
+        if (q->rt[i] & RT_OFFSET & ((q->cs - 1) | ~L1E_OFFSET))
             return bad(err, errlen, path, -EINVAL, "malformed qcow2 refcount table");
     }
     for (uint32_t i = 0; i < q->l1_size; i++) {

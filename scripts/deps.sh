@@ -47,6 +47,11 @@ have_hdr /usr/include/jansson.h            || need+=(libjansson-dev)
 # the stub listen without connecting.
 command -v gdb >/dev/null                  || need+=(gdb)
 command -v ss >/dev/null                   || need+=(iproute2)
+# fuzz/ (make fuzz-*, docs/fuzzing.md): clang with libFuzzer and the
+# sanitizer runtimes (libclang-rt-14-dev is only recommended by clang).
+command -v clang >/dev/null                || need+=(clang)
+compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    need+=(libclang-rt-14-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "btvm: missing Debian packages: ${need[*]}" >&2

@@ -95,7 +95,8 @@ static uint64_t kernel_extent(const uint8_t *file, uint16_t ver, uint64_t pm_len
             run = pref;
     }
     *run_at = run;
-    uint64_t end = run + init_size;
+    /* Saturating: a pref_address near 2^64 must not wrap back into RAM. */
+    uint64_t end = init_size > UINT64_MAX - run ? UINT64_MAX : run + init_size;
     return end > VM_LINUX_KERNEL + pm_len ? end : VM_LINUX_KERNEL + pm_len;
 }
 
@@ -114,15 +115,17 @@ int vm_linux_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_si
         return vm_ld_fail(err, errlen,
                     "Linux boot protocol %u.%02u is too old; btvm needs 2.06 or later",
                     ver >> 8, ver & 0xff);
-    uint8_t loadflags = file[VM_LBP_LOADFLAGS];
-    if (!(loadflags & VM_LINUX_LF_LOADED_HIGH))
-        return vm_ld_fail(err, errlen, "zImage (loaded below 1 MiB) is not supported; use a bzImage");
-
+    /* The whole setup (at least 5 sectors) before any field past the
+     * version: vm_linux_is_bzimage saw only the first 0x208 bytes. */
     unsigned setup_sects = file[VM_LBP_SETUP_SECTS] ? file[VM_LBP_SETUP_SECTS] : 4;
     size_t pm_off = ((size_t)setup_sects + 1) * 512;
     if (len <= pm_off)
         return vm_ld_fail(err, errlen, "bzImage is truncated (%zu bytes, setup alone is %zu)", len,
                     pm_off);
+    uint8_t loadflags = file[VM_LBP_LOADFLAGS];
+    if (!(loadflags & VM_LINUX_LF_LOADED_HIGH))
+        return vm_ld_fail(err, errlen, "zImage (loaded below 1 MiB) is not supported; use a bzImage");
+
     uint64_t pm_len = len - pm_off, run;
     bool reloc;
     uint64_t kend = kernel_extent(file, ver, pm_len, &run, &reloc);
@@ -130,7 +133,7 @@ int vm_linux_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_si
         return vm_ld_fail(err, errlen,
                     "kernel needs %llu MiB of RAM to boot (%s at 0x%llx, up to 0x%llx); "
                     "guest RAM is %llu MiB (try a larger -m)",
-                    (unsigned long long)align_up(kend, MIB) >> 20,
+                    (unsigned long long)((kend >> 20) + ((kend & (MIB - 1)) != 0)),
                     reloc ? "relocatable, unpacks" : "not relocatable, runs",
                     (unsigned long long)run, (unsigned long long)kend,
                     (unsigned long long)(ram_size >> 20));

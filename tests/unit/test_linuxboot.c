@@ -232,6 +232,18 @@ START_TEST(test_refuse)
 }
 END_TEST
 
+/* A kernel that must run near the top of the 64-bit space: pref_address +
+ * init_size wraps, which must not make it fit in RAM. */
+START_TEST(test_extent_no_wrap)
+{
+    img[VM_LBP_RELOCATABLE] = 0;
+    put64(img + VM_LBP_PREF_ADDRESS, 0xFFFFFFFFFFFFF000ull);
+    put32(img + VM_LBP_INIT_SIZE, 0x2000);
+    ck_assert_int_eq(load("", NULL, 0, RAM_SIZE), -1);
+    ck_assert_msg(strstr(err, "kernel needs 17592186044416 MiB of RAM") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_cpu_entry)
 {
     ck_assert_msg(load("", NULL, 0, RAM_SIZE) == 0, "%s", err);
@@ -327,6 +339,7 @@ int main(void)
     tcase_add_test(tc, test_setup_sects_zero_means_4);
     tcase_add_test(tc, test_not_relocatable);
     tcase_add_test(tc, test_refuse);
+    tcase_add_test(tc, test_extent_no_wrap);
     tcase_add_test(tc, test_cpu_entry);
     tcase_add_test(tc, test_load_files);
     suite_add_tcase(s, tc);
