@@ -75,14 +75,14 @@ for sys in "${systems[@]}"; do
     for ((i = 1; i <= runs; i++)); do
         log=$BENCH_OUT/logs/nano-$sys.log
         run_guest "$sys" "" "$log"
-        n=$(grep -c '^nano: [a-z0-9_]* -?[0-9.]*$' "$log")
+        n=$(grep -cE '^nano: [a-z0-9_]* -?[0-9.]*$' "$log")
         [ "$n" -ge 6 ] || bench_die "$sys: nano printed $n result lines (log: $log)"
         awk -v s="$sys" '/^nano: / { print $2, s, $3 }' "$log" >>"$raw"
 
         if [ "${NANO_PAGING:-1}" != 0 ]; then
             log=$BENCH_OUT/logs/nano-paging-$sys.log
             run_guest "$sys" paging "$log"
-            n=$(grep -c '^nano: [a-z0-9_]* -?[0-9.]*$' "$log")
+            n=$(grep -cE '^nano: [a-z0-9_]* -?[0-9.]*$' "$log")
             [ "$n" -ge 4 ] || bench_die "$sys: nano paging printed $n result lines (log: $log)"
             awk -v s="$sys" '/^nano: / { print $2, s, $3 }' "$log" >>"$raw"
         fi
@@ -91,7 +91,7 @@ for sys in "${systems[@]}"; do
         # prints "no local APIC" and gives none).
         log=$BENCH_OUT/logs/nano-apic-$sys.log
         run_guest "$sys" apic "$log"
-        n=$(grep -c '^nano: [a-z0-9_]* -?[0-9.]*$' "$log")
+        n=$(grep -cE '^nano: [a-z0-9_]* -?[0-9.]*$' "$log")
         if [ "$n" -lt 3 ] && [ "$sys" != btvm-ref ]; then
             bench_die "$sys: nano apic printed $n result lines (log: $log)"
         fi
