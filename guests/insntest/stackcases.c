@@ -237,9 +237,11 @@ static int on_qemu(void)
     return 0;
 }
 
+extern int ist_lar_masked;
+
 static void check_lar_limit_bits(void)
 {
-    uint32_t m = on_qemu() ? 0xfff0ffffu : 0xffffffffu;
+    uint32_t m = on_qemu() || ist_lar_masked ? 0xfff0ffffu : 0xffffffffu;
     ss_gdtr_new.limit = sizeof ss_gdt - 1;
     ss_gdtr_new.base = (uint32_t)(uintptr_t)ss_gdt;
     __asm__ volatile("sgdt ss_gdtr_old\n\tlgdt ss_gdtr_new\n\t"

@@ -70,4 +70,7 @@ void *memmove(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 
+/* Does the Multiboot command line contain word? */
+int cmdline_has(uint32_t magic, uint32_t mbi, const char *word);
+
 #endif

@@ -202,14 +202,3 @@ int wait_ge(volatile uint32_t *p, uint32_t want, uint32_t ms)
     return 1;
 }
 
-int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
-{
-    if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(((const uint32_t *)(uintptr_t)mbi)[0] & 4))
-        return 0;
-    const char *s = (const char *)(uintptr_t)((const uint32_t *)(uintptr_t)mbi)[4];
-    size_t n = strlen(word);
-    for (; *s; s++)
-        if (!memcmp(s, word, n) && (s[n] == 0 || s[n] == ' '))
-            return 1;
-    return 0;
-}

@@ -133,7 +133,5 @@ int wait_ge(volatile uint32_t *p, uint32_t want, uint32_t ms);
  * is still installed, 2 ms with IF=1, then IF=0 again. */
 void irq_settle(void);
 
-/* Does the Multiboot command line contain word? */
-int cmdline_has(uint32_t magic, uint32_t mbi, const char *word);
 
 #endif

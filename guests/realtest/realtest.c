@@ -296,18 +296,6 @@ static void check_v86(const char *name, uint32_t iopl, const uint32_t *want, int
 }
 
 /* Is word on the Multiboot command line? */
-static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
-{
-    const uint32_t *info = (const uint32_t *)(uintptr_t)mbi;
-    if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(info[0] & 4))
-        return 0;
-    size_t n = strlen(word);
-    for (const char *s = (const char *)(uintptr_t)info[4]; *s; s++)
-        if (!memcmp(s, word, n) && (s[n] == 0 || s[n] == ' '))
-            return 1;
-    return 0;
-}
-
 int guest_main(uint32_t magic, uint32_t mbi)
 {
     report_suite("realtest");

@@ -571,19 +571,6 @@ static void test_code16(void)
     end();
 }
 
-/* Does the Multiboot command line contain word? */
-static int cmdline_has(uint32_t magic, uint32_t mbi, const char *word)
-{
-    if (magic != MULTIBOOT_BOOTLOADER_MAGIC || !(((const uint32_t *)(uintptr_t)mbi)[0] & 4))
-        return 0;
-    const char *s = (const char *)(uintptr_t)((const uint32_t *)(uintptr_t)mbi)[4];
-    size_t n = strlen(word);
-    for (; *s; s++)
-        if (!memcmp(s, word, n))
-            return 1;
-    return 0;
-}
-
 int guest_main(uint32_t magic, uint32_t mbi)
 {
     report_suite("systest");
