@@ -76,7 +76,9 @@ static void on_done(struct dev_blk_req *r, int result)
         /* The I/O thread stored into guest RAM: what a DMA write does
          * besides the copy (translated code on those pages goes). */
         for (unsigned i = 0; i < q->e.nseg; i++)
-            if (q->e.seg[i].write)
+            /* A zero-length segment was never mapped, so never checked:
+             * its address may lie anywhere (fuzz/regress/virtio). */
+            if (q->e.seg[i].write && q->e.seg[i].len)
                 dev_dma_written(&b->dma, q->e.seg[i].gpa, q->e.seg[i].len);
     }
     finish(q, result == 0 ? VIRTIO_BLK_S_OK
