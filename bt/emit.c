@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 static bool tail_is_zero(const ZydisEncoderRequest *req)
 {
@@ -45,26 +44,35 @@ static uint8_t value_class(int64_t v)
     return 64;
 }
 
-/* The fields of req the encoder reads (machine mode is always 64-bit; the
- * operand fields of the operand's type only; values by class), packed; the
- * key's length, 0 if req cannot be memoized. */
-static size_t enc_key(const ZydisEncoderRequest *req, uint8_t k[BT_ENC_KEY_MAX])
+/* Zydis wants an LEA operand's size to be its address size. */
+static ZyanU16 lea_size(const ZydisEncoderOperand *o)
 {
-    if (req->operand_count > 5 || !tail_is_zero(req))
+    ZydisRegister r = o->mem.base != ZYDIS_REGISTER_NONE ? o->mem.base : o->mem.index;
+    return r == ZYDIS_REGISTER_NONE ? 4 : (ZyanU16)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r) / 8);
+}
+
+/* The fields of req the encoder reads (machine mode is always 64-bit; the
+ * operand fields of the operand's type only; values by class), packed and
+ * zero-padded to whole words; the key's length in words, 0 if req cannot
+ * be memoized. tail_zero: the caller knows the EVEX/MVEX tail is clear. */
+static size_t enc_key(const ZydisEncoderRequest *req, const ZydisEncoderOperand *ops,
+                      uint64_t kw[BT_ENC_KEY_WORDS], bool tail_zero)
+{
+    if (req->operand_count > 5 || (!tail_zero && !tail_is_zero(req)))
         return 0;
-    uint8_t *p = k;
+    uint8_t *k = (uint8_t *)kw, *p = k;
     uint16_t m = (uint16_t)req->mnemonic;
     p = put(p, &m, 2);
-    uint64_t pfx = req->prefixes;
-    p = put(p, &pfx, 8);
     *p++ = (uint8_t)req->allowed_encodings;
     *p++ = (uint8_t)req->branch_type;
     *p++ = (uint8_t)req->branch_width;
     *p++ = (uint8_t)req->address_size_hint;
     *p++ = (uint8_t)req->operand_size_hint;
     *p++ = req->operand_count;
+    uint64_t pfx = req->prefixes;
+    p = put(p, &pfx, 8);
     for (int i = 0; i < req->operand_count; i++) {
-        const ZydisEncoderOperand *o = &req->operands[i];
+        const ZydisEncoderOperand *o = &ops[i];
         *p++ = (uint8_t)o->type;
         switch (o->type) {
         case ZYDIS_OPERAND_TYPE_REGISTER: {
@@ -74,7 +82,8 @@ static size_t enc_key(const ZydisEncoderRequest *req, uint8_t k[BT_ENC_KEY_MAX])
             break;
         }
         case ZYDIS_OPERAND_TYPE_MEMORY: {
-            uint16_t r[3] = { (uint16_t)o->mem.base, (uint16_t)o->mem.index, o->mem.size };
+            uint16_t r[3] = { (uint16_t)o->mem.base, (uint16_t)o->mem.index,
+                              req->mnemonic == ZYDIS_MNEMONIC_LEA ? lea_size(o) : o->mem.size };
             p = put(p, r, 6);
             *p++ = o->mem.scale;
             *p++ = value_class(o->mem.displacement);
@@ -91,7 +100,29 @@ static size_t enc_key(const ZydisEncoderRequest *req, uint8_t k[BT_ENC_KEY_MAX])
             break;
         }
     }
-    return (size_t)(p - k);
+    size_t n = (size_t)(p - k), words = (n + 7) / 8;
+    memset(p, 0, words * 8 - n);
+    return words;
+}
+
+/* A multiply-rotate hash of the key's words: inline, a few cycles per
+ * word; the memo compares keys in full, so a collision costs only a miss. */
+static inline uint64_t key_hash(const uint64_t *w, size_t n)
+{
+    uint64_t h = n * 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ w[i]) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 29;
+    }
+    return h * 0x94D049BB133111EBull;
+}
+
+static inline bool key_eq(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    uint64_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= a[i] ^ b[i];
+    return d == 0;
 }
 
 void bt_emit_reset(struct bt_emit *e)
@@ -146,16 +177,17 @@ uint32_t bt_here(const struct bt_emit *e, int b) { return e->len[b]; }
  * movabs_template). It is the most frequent request that misses the memo
  * (record and counter addresses differ every time): written directly.
  */
-static bool movabs_template(struct bt_emit *e, int b, const ZydisEncoderRequest *req)
+static bool movabs_template(struct bt_emit *e, int b, const ZydisEncoderRequest *req,
+                            const ZydisEncoderOperand *ops)
 {
     if (req->mnemonic != ZYDIS_MNEMONIC_MOV || req->operand_count != 2 ||
-        req->operands[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
-        req->operands[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || req->prefixes)
+        ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER || ops[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+        req->prefixes)
         return false;
-    ZydisRegister r = req->operands[0].reg.value;
+    ZydisRegister r = ops[0].reg.value;
     if (r < ZYDIS_REGISTER_RAX || r > ZYDIS_REGISTER_R15)
         return false;
-    int64_t v = req->operands[1].imm.s;
+    int64_t v = ops[1].imm.s;
     if (v == (int64_t)(int32_t)v)
         return false;
     unsigned id = (unsigned)(r - ZYDIS_REGISTER_RAX);
@@ -219,48 +251,39 @@ static bool where_values(struct bt_emit *e, const ZydisEncoderRequest *req, cons
     return true;
 }
 
-void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
+/* req: the header (and, from bt_enc, the whole request); ops: its
+ * operands, copied into req only when Zydis must encode it (a memo miss). */
+static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const ZydisEncoderOperand *ops, bool tail_zero)
 {
     if (e->failed)
         return;
-    if (e->len[b] + ZYDIS_MAX_INSTRUCTION_LENGTH > BT_BUF_CAP) {
+    /* 16: a memo hit copies its bytes 16 at a time. */
+    if (e->len[b] + 16 > BT_BUF_CAP) {
         bt_emit_fail(e, "block too large");
         return;
     }
-    if (movabs_template(e, b, req))
+    if (movabs_template(e, b, req, ops))
         return;
-    req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-    if (req->mnemonic == ZYDIS_MNEMONIC_LEA) {
-        /* Zydis wants an LEA operand's size to be its address size. */
-        for (int i = 0; i < req->operand_count; i++) {
-            ZydisEncoderOperand *o = &req->operands[i];
-            if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
-                continue;
-            ZydisRegister r = o->mem.base != ZYDIS_REGISTER_NONE ? o->mem.base : o->mem.index;
-            o->mem.size = r == ZYDIS_REGISTER_NONE ? 4
-                        : (ZyanU16)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r) / 8);
-        }
-    }
     struct bt_enc_memo *memo = NULL;
     /* Requests with an EVEX/MVEX tail (never emitted here) bypass the memo. */
-    uint8_t key[BT_ENC_KEY_MAX];
-    size_t klen = enc_key(req, key);
+    uint64_t key[BT_ENC_KEY_WORDS];
+    size_t kw = enc_key(req, ops, key, tail_zero);
     uint64_t h = 0;
     size_t slot = 0;
-    if (klen) {
-        h = XXH3_64bits(key, klen) | 1;
-        slot = (h >> 1) & (BT_ENC_MEMO_SIZE - 1);
+    if (kw) {
+        h = key_hash(key, kw) | 1;
+        slot = (h >> 40) & (BT_ENC_MEMO_SIZE - 1);
         memo = &e->memo[slot];
-        if (e->memo_tag[slot] == h && memo->klen == klen && !memcmp(memo->key, key, klen)) {
+        if (e->memo_tag[slot] == h && memo->kwords == kw && key_eq(memo->key, key, kw)) {
             uint8_t *p = e->buf[b] + e->len[b];
-            memcpy(p, memo->bytes, memo->len);
+            memcpy(p, memo->bytes, 16);
             if (memo->disp_size || memo->imm_size) {
                 int64_t disp = 0, imm = 0;
                 for (int i = 0; i < req->operand_count; i++) {
-                    if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
-                        disp = req->operands[i].mem.displacement;
-                    else if (req->operands[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-                        imm = req->operands[i].imm.s;
+                    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+                        disp = ops[i].mem.displacement;
+                    else if (ops[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+                        imm = ops[i].imm.s;
                 }
                 memcpy(p + memo->disp_off, &disp, memo->disp_size); /* little-endian: the low bytes */
                 memcpy(p + memo->imm_off, &imm, memo->imm_size);
@@ -269,8 +292,17 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
             return;
         }
     }
+    if (ops != req->operands) {
+        memcpy(req->operands, ops, req->operand_count * sizeof(*ops));
+        memset(&req->evex, 0, sizeof(*req) - offsetof(ZydisEncoderRequest, evex));
+    }
     for (int i = req->operand_count; i < ZYDIS_ENCODER_MAX_OPERANDS; i++)
         memset(&req->operands[i], 0, sizeof(req->operands[i])); /* bt_ins left them unset */
+    req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    if (req->mnemonic == ZYDIS_MNEMONIC_LEA)
+        for (int i = 0; i < req->operand_count; i++)
+            if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+                req->operands[i].mem.size = lea_size(&req->operands[i]);
     ZyanUSize n = ZYDIS_MAX_INSTRUCTION_LENGTH;
     ZyanStatus st = ZydisEncoderEncodeInstruction(req, e->buf[b] + e->len[b], &n);
     if (!ZYAN_SUCCESS(st)) {
@@ -279,8 +311,9 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
         return;
     }
     if (memo && where_values(e, req, e->buf[b] + e->len[b], n, memo)) {
-        memcpy(memo->key, key, klen);
-        memo->klen = (uint8_t)klen;
+        memcpy(memo->key, key, kw * 8);
+        memo->kwords = (uint8_t)kw;
+        memset(memo->bytes, 0, sizeof(memo->bytes));
         memcpy(memo->bytes, e->buf[b] + e->len[b], n);
         memo->len = (uint8_t)n;
         e->memo_tag[slot] = h;
@@ -288,22 +321,42 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
     e->len[b] += (uint32_t)n;
 }
 
-void bt_ins(struct bt_emit *e, int b, ZydisMnemonic m, int n, ...)
+void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req) { enc(e, b, req, req->operands, false); }
+
+
+void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const ZydisEncoderOperand *ops)
 {
-    /* Only the header, the operands used and the EVEX/MVEX tail are read
-     * (enc_key; bt_enc clears the rest before Zydis sees it): 400 bytes of
-     * memset per host instruction were a tenth of the encoder's time. */
+    /* The header only: a memo hit reads the operands where the caller
+     * built them, and a miss copies them in and clears the tail (enc). */
     ZydisEncoderRequest req;
     memset(&req, 0, offsetof(ZydisEncoderRequest, operands));
-    memset(&req.evex, 0, sizeof(req) - offsetof(ZydisEncoderRequest, evex));
     req.mnemonic = m;
     req.operand_count = (ZyanU8)n;
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++)
-        req.operands[i] = va_arg(ap, ZydisEncoderOperand);
-    va_end(ap);
-    bt_enc(e, b, &req);
+    enc(e, b, &req, ops, true);
+}
+
+void bt_emit_const(struct bt_emit *e, int b, int id, void (*gen)(struct bt_emit *e, int b))
+{
+    struct bt_seq *s = &e->seq[id];
+    if (e->failed)
+        return;
+    if (s->len) {
+        if (e->len[b] + s->len > BT_BUF_CAP) {
+            bt_emit_fail(e, "block too large");
+            return;
+        }
+        memcpy(e->buf[b] + e->len[b], s->bytes, s->len);
+        e->len[b] += s->len;
+        return;
+    }
+    uint32_t start = e->len[b];
+    int nfix = e->nfix, nlabels = e->nlabels;
+    gen(e, b);
+    uint32_t n = e->len[b] - start;
+    if (!e->failed && e->nfix == nfix && e->nlabels == nlabels && n <= sizeof(s->bytes)) {
+        memcpy(s->bytes, e->buf[b] + start, n);
+        s->len = (uint8_t)n;
+    }
 }
 
 /* The condition code (low nibble of 0F 8x) of a Jcc, or -1. */

@@ -32,11 +32,20 @@ enum { BT_MAIN = 0, BT_OOL = 1 };
  */
 #define BT_ENC_MEMO_SIZE (1u << 13)
 #define BT_ENC_KEY_MAX   (16 + 5 * 16) /* header + 5 operands (emit.c: enc_key) */
+#define BT_ENC_KEY_WORDS (BT_ENC_KEY_MAX / 8)
 struct bt_enc_memo {
-    uint8_t klen, len;
+    uint8_t kwords, len;                            /* key length in 8-byte words */
     uint8_t disp_off, disp_size, imm_off, imm_size; /* where a hit writes its values (bytes) */
-    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    uint8_t key[BT_ENC_KEY_MAX];
+    uint8_t bytes[16];                              /* the encoding, copied 16 at a time */
+    uint64_t key[BT_ENC_KEY_WORDS];                 /* zero-padded to whole words */
+};
+
+/* Constant host sequences (no labels, no fixups, no operand that varies:
+ * the flag save and restore) are encoded once and then copied. */
+enum { BT_SEQ_FLAGS_SAVE, BT_SEQ_FLAGS_RESTORE, BT_SEQ_COUNT };
+struct bt_seq {
+    uint8_t len;
+    uint8_t bytes[64];
 };
 
 /* One emitter (part of struct bt, never on the stack: the memo is large). */
@@ -53,6 +62,7 @@ struct bt_emit {
     ZydisDecoder dec;                          /* finds values in new memo entries */
     bool dec_ready;
     struct bt_enc_memo memo[BT_ENC_MEMO_SIZE];
+    struct bt_seq seq[BT_SEQ_COUNT];
 };
 
 void bt_emit_reset(struct bt_emit *e);
@@ -60,10 +70,18 @@ int bt_label(struct bt_emit *e);                         /* new unbound label */
 void bt_bind(struct bt_emit *e, int b, int label);       /* label = here in buffer b */
 uint32_t bt_here(const struct bt_emit *e, int b);
 
+/* The constant sequence id: gen's output, encoded by gen the first time
+ * and copied afterwards (gen must emit the same bytes every time). */
+void bt_emit_const(struct bt_emit *e, int b, int id, void (*gen)(struct bt_emit *e, int b));
+
 /* Encode one request (64-bit mode) into buffer b. */
 void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req);
 /* Encode mnemonic with n operands (ZydisEncoderOperand values). */
-void bt_ins(struct bt_emit *e, int b, ZydisMnemonic m, int n, ...);
+void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const ZydisEncoderOperand *ops);
+/* bt_ins(e, b, mnemonic, n, operand...): the operands are built once, in
+ * an array on the caller's stack (the leading {0} lets n be 0). */
+#define bt_ins(e, b, m, n, ...) \
+    bt_ins_ops((e), (b), (m), (n), (const ZydisEncoderOperand[]){ { 0 }, __VA_ARGS__ } + 1)
 
 static inline ZydisEncoderOperand bt_r(ZydisRegister r)
 {

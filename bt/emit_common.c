@@ -51,9 +51,8 @@ int bt_seg_index(ZydisRegister seg)
  * in R9 meanwhile. DF is never touched. Callers keep R8 intact between the
  * two (the checks use R9-R11 only).
  */
-void bt_emit_flags_save(struct bt_tctx *t, int b)
+static void flags_save(struct bt_emit *e, int b)
 {
-    struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
     bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
     bt_ins(e, b, ZYDIS_MNEMONIC_SETO, 1, R(AL));
@@ -61,15 +60,19 @@ void bt_emit_flags_save(struct bt_tctx *t, int b)
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
 }
 
-void bt_emit_flags_restore(struct bt_tctx *t, int b)
+static void flags_restore(struct bt_emit *e, int b)
 {
-    struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), bt_r(BT_R_FLAGS_32));
     bt_ins(e, b, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
     bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
 }
+
+/* A fifth of all host instructions emitted: constant, so copied
+ * (bt_emit_const). */
+void bt_emit_flags_save(struct bt_tctx *t, int b) { bt_emit_const(t->e, b, BT_SEQ_FLAGS_SAVE, flags_save); }
+void bt_emit_flags_restore(struct bt_tctx *t, int b) { bt_emit_const(t->e, b, BT_SEQ_FLAGS_RESTORE, flags_restore); }
 
 /* --- counters and the predicted-addend budget --- */
 

@@ -12,6 +12,7 @@
 #include "decoder/classify.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 /* The flags the translator keeps in host RFLAGS: CF PF AF ZF SF OF and DF.
@@ -40,7 +41,9 @@ int dec_decode(enum dec_mode mode, uint32_t eip, const uint8_t *bytes, size_t av
     const ZydisDecoder *d;
     ZyanStatus st;
 
-    memset(out, 0, sizeof(*out));
+    /* The fields before zi only: a successful decode writes all of zi and
+     * ops (those past the count zeroed); the failures below clear them. */
+    memset(out, 0, offsetof(struct dec_insn, zi));
     out->eip = eip;
     pthread_once(&dec_once, dec_init);
 
@@ -48,23 +51,28 @@ int dec_decode(enum dec_mode mode, uint32_t eip, const uint8_t *bytes, size_t av
     case DEC_MODE_16: d = &dec16; break;
     case DEC_MODE_32: d = &dec32; break;
     default:
+        memset(&out->zi, 0, sizeof(out->zi));
+        memset(out->ops, 0, sizeof(out->ops));
         out->cls = DEC_UNDEFINED;
         return -1;
     }
     if (avail > DEC_MAX_LEN)
         avail = DEC_MAX_LEN;
-    if (avail == 0)
+    if (avail == 0) {
+        memset(&out->zi, 0, sizeof(out->zi));
+        memset(out->ops, 0, sizeof(out->ops));
         return -2;
+    }
 
     st = ZydisDecoderDecodeFull(d, bytes, avail, &out->zi, out->ops);
     if (!ZYAN_SUCCESS(st)) {
         /* Running out of bytes before 15 means the caller cut the
          * instruction short (end of a page, end of a buffer): fetch more
          * and retry. At 15 bytes it can never become valid. */
-        if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < DEC_MAX_LEN)
-            return -2;
         memset(&out->zi, 0, sizeof(out->zi));
         memset(out->ops, 0, sizeof(out->ops));
+        if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < DEC_MAX_LEN)
+            return -2;
         out->cls = DEC_UNDEFINED;
         return -1;
     }

@@ -397,6 +397,63 @@ START_TEST(rel32_templates)
 }
 END_TEST
 
+/*
+ * bt_emit_const: the first emission runs gen, later ones copy its bytes —
+ * the same bytes, at any position and in either buffer; a gen that makes
+ * a label is never cached (it runs every time).
+ */
+static int gen_calls;
+static void gen_two(struct bt_emit *e, int b)
+{
+    gen_calls++;
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R9), bt_r(ZYDIS_REGISTER_RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
+}
+static void gen_label(struct bt_emit *e, int b)
+{
+    gen_calls++;
+    int l = bt_label(e);
+    bt_bind(e, b, l);
+    bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
+}
+
+START_TEST(const_sequences)
+{
+    static struct bt_emit e;
+    static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
+    e.buf[0] = b0;
+    e.buf[1] = b1;
+    bt_emit_reset(&e);
+    gen_calls = 0;
+    gen_two(&e, 0); /* the reference bytes, straight from the encoder */
+    uint32_t n = bt_here(&e, 0);
+    ck_assert_uint_gt(n, 0);
+    bt_emit_reset(&e);
+    for (int k = 0; k < 4; k++) {
+        int b = k & 1;
+        uint32_t at = bt_here(&e, b);
+        bt_emit_const(&e, b, BT_SEQ_FLAGS_SAVE, gen_two);
+        ck_assert_uint_eq(bt_here(&e, b) - at, n);
+        uint8_t ref[64];
+        struct bt_emit *f = calloc(1, sizeof(*f));
+        ck_assert_ptr_nonnull(f);
+        bt_emit_reset(f);
+        gen_two(f, 0);
+        memcpy(ref, f->buf[0], n);
+        free(f->buf[0]);
+        free(f->buf[1]);
+        free(f);
+        ck_assert(!memcmp((b ? b1 : b0) + at, ref, n));
+    }
+    ck_assert_int_eq(gen_calls, 1 + 4 + 1); /* the first reference, one per round, one caching run */
+    gen_calls = 0;
+    bt_emit_const(&e, 0, BT_SEQ_FLAGS_RESTORE, gen_label);
+    bt_emit_const(&e, 0, BT_SEQ_FLAGS_RESTORE, gen_label);
+    ck_assert_int_eq(gen_calls, 2);
+    ck_assert(!e.failed);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bt_encode");
@@ -405,6 +462,7 @@ int main(void)
     tcase_add_loop_test(tc, rel32_templates, 0, NREL);
     tcase_add_loop_test(tc, movabs_template, 0, 16);
     tcase_add_loop_test(tc, memo_values, 0, NSHAPE);
+    tcase_add_test(tc, const_sequences);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
