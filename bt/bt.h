@@ -199,6 +199,16 @@ struct bt_plan {
  * emitted code can test a hit without touching flags (emit_ctrl.c). */
 struct bt_ibtc_entry { uint64_t neg_tag; uint64_t host; };
 
+/* What flag liveness needs of one instruction (translate.c: lookahead_live),
+ * remembered by linear address and checked against its bytes. */
+#define BT_LA_SIZE 4096
+struct bt_la_entry {
+    uint32_t lin;
+    uint8_t mode, len, stop;  /* len 0: empty; stop: control, undefined or a callout */
+    uint8_t bytes[15];
+    uint32_t needed, killed;
+};
+
 struct bt {
     struct vm *vm;
     struct cpu *cpu;
@@ -235,6 +245,7 @@ struct bt {
     struct bt_arena_chunk *arena;
     size_t arena_used, arena_cap;
     struct bt_emit em;
+    struct bt_la_entry la[BT_LA_SIZE];
     /* translate.c's per-block scratch (one block is translated at a time) */
     struct dec_insn insns[BT_MAX_BLOCK_INSNS];
     uint32_t live_in[BT_MAX_BLOCK_INSNS]; /* arithmetic flags live before each */

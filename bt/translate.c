@@ -100,23 +100,46 @@ static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, struct fetch_res 
  * count as read). Lets a block drop flag saves its successors do not need.
  * Only code on the block's own page counts: a write there invalidates the
  * block with it, while code elsewhere could change under the assumption. */
+/* One instruction's part in lookahead_live, through bt->la: a hit needs
+ * the same linear address, mode and bytes (x86 decodes only its own
+ * bytes, so the ones after it do not matter). NULL: undecodable. */
+static const struct bt_la_entry *la_insn(struct bt *bt, uint32_t lin, uint32_t eip, enum dec_mode mode,
+                                         const uint8_t *bytes, size_t avail)
+{
+    struct bt_la_entry *a = &bt->la[(lin ^ lin >> 12) & (BT_LA_SIZE - 1)];
+    if (a->len && a->lin == lin && a->mode == (uint8_t)mode && avail >= a->len && !memcmp(a->bytes, bytes, a->len))
+        return a;
+    struct dec_insn d;
+    if (dec_decode(mode, eip, bytes, avail, &d) != 0)
+        return NULL;
+    a->lin = lin;
+    a->mode = (uint8_t)mode;
+    a->len = d.len;
+    memcpy(a->bytes, bytes, d.len);
+    a->needed = flags_needed(&d);
+    a->killed = flags_killed(&d);
+    a->stop = (d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT;
+    return a;
+}
+
 static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode, uint32_t page)
 {
     uint32_t needed = 0, killed = 0, cs_base = bt->cpu->seg_base[CPU_CS];
     for (int i = 0; i < 12 && killed != CPU_FL_ARITH; i++) {
         uint8_t bytes[16];
         struct fetch_res fr;
-        struct dec_insn d;
-        size_t avail = fetch(bt, cs_base + eip, bytes, &fr);
-        if (avail == 0 || dec_decode(mode, eip, bytes, avail, &d) != 0)
+        uint32_t lin = cs_base + eip;
+        size_t avail = fetch(bt, lin, bytes, &fr);
+        const struct bt_la_entry *a = avail ? la_insn(bt, lin, eip, mode, bytes, avail) : NULL;
+        if (!a)
             break;
-        if ((cs_base + eip) >> 12 != page || (cs_base + eip + d.len - 1) >> 12 != page)
+        if (lin >> 12 != page || (lin + a->len - 1) >> 12 != page)
             break;
-        needed |= flags_needed(&d) & ~killed;
-        if ((d.cls & (DEC_CONTROL | DEC_UNDEFINED)) || bt_emit_kind(&d) == BT_EMIT_CALLOUT)
+        needed |= a->needed & ~killed;
+        if (a->stop)
             break; /* a callout may leave the block: its flags become visible */
-        killed |= flags_killed(&d);
-        eip += d.len;
+        killed |= a->killed;
+        eip += a->len;
     }
     return needed | (CPU_FL_ARITH & ~killed);
 }
