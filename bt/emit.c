@@ -16,12 +16,6 @@ static bool tail_is_zero(const ZydisEncoderRequest *req)
     return !memcmp(&req->evex, zero, sizeof(zero));
 }
 
-static uint8_t *put(uint8_t *k, const void *v, size_t n)
-{
-    memcpy(k, v, n);
-    return k + n;
-}
-
 /*
  * Displacements and immediates enter the key by class, not value: the
  * encoder's choice of form depends only on whether a value is one of a few
@@ -45,64 +39,35 @@ static uint8_t value_class(int64_t v)
 }
 
 /* Zydis wants an LEA operand's size to be its address size. */
-static ZyanU16 lea_size(const ZydisEncoderOperand *o)
+static uint16_t lea_size(ZydisRegister base, ZydisRegister index)
 {
-    ZydisRegister r = o->mem.base != ZYDIS_REGISTER_NONE ? o->mem.base : o->mem.index;
-    return r == ZYDIS_REGISTER_NONE ? 4 : (ZyanU16)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r) / 8);
+    ZydisRegister r = base != ZYDIS_REGISTER_NONE ? base : index;
+    return r == ZYDIS_REGISTER_NONE ? 4 : (uint16_t)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r) / 8);
 }
 
-/* The fields of req the encoder reads (machine mode is always 64-bit; the
- * operand fields of the operand's type only; values by class), packed and
- * zero-padded to whole words; the key's length in words, 0 if req cannot
- * be memoized. tail_zero: the caller knows the EVEX/MVEX tail is clear. */
-static size_t enc_key(const ZydisEncoderRequest *req, const ZydisEncoderOperand *ops,
-                      uint64_t kw[BT_ENC_KEY_WORDS], bool tail_zero)
+/*
+ * The memo's key: two words of header (mnemonic, operand count, the
+ * encoding and branch fields, size hints; the prefixes), then one word per
+ * operand (type, value class, scale, size, base, index). The machine mode
+ * is always 64-bit. Returns its length in words.
+ */
+static size_t enc_key(const ZydisEncoderRequest *req, const struct bt_op *ops, uint64_t kw[BT_ENC_KEY_WORDS])
 {
-    if (req->operand_count > 5 || (!tail_zero && !tail_is_zero(req)))
-        return 0;
-    uint8_t *k = (uint8_t *)kw, *p = k;
-    uint16_t m = (uint16_t)req->mnemonic;
-    p = put(p, &m, 2);
-    *p++ = (uint8_t)req->allowed_encodings;
-    *p++ = (uint8_t)req->branch_type;
-    *p++ = (uint8_t)req->branch_width;
-    *p++ = (uint8_t)req->address_size_hint;
-    *p++ = (uint8_t)req->operand_size_hint;
-    *p++ = req->operand_count;
-    uint64_t pfx = req->prefixes;
-    p = put(p, &pfx, 8);
+    bool lea = req->mnemonic == ZYDIS_MNEMONIC_LEA;
+    kw[0] = (uint64_t)(uint16_t)req->mnemonic | (uint64_t)req->operand_count << 16 |
+            (uint64_t)(uint8_t)req->allowed_encodings << 24 | (uint64_t)(uint8_t)req->branch_type << 32 |
+            (uint64_t)(uint8_t)req->branch_width << 40 | (uint64_t)(uint8_t)req->address_size_hint << 48 |
+            (uint64_t)(uint8_t)req->operand_size_hint << 56;
+    kw[1] = req->prefixes;
     for (int i = 0; i < req->operand_count; i++) {
-        const ZydisEncoderOperand *o = &ops[i];
-        *p++ = (uint8_t)o->type;
-        switch (o->type) {
-        case ZYDIS_OPERAND_TYPE_REGISTER: {
-            uint16_t r = (uint16_t)o->reg.value;
-            p = put(p, &r, 2);
-            *p++ = o->reg.is4;
-            break;
-        }
-        case ZYDIS_OPERAND_TYPE_MEMORY: {
-            uint16_t r[3] = { (uint16_t)o->mem.base, (uint16_t)o->mem.index,
-                              req->mnemonic == ZYDIS_MNEMONIC_LEA ? lea_size(o) : o->mem.size };
-            p = put(p, r, 6);
-            *p++ = o->mem.scale;
-            *p++ = value_class(o->mem.displacement);
-            break;
-        }
-        case ZYDIS_OPERAND_TYPE_POINTER:
-            p = put(p, &o->ptr.segment, 2);
-            p = put(p, &o->ptr.offset, 4);
-            break;
-        case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-            *p++ = value_class(o->imm.s);
-            break;
-        default:
-            break;
-        }
+        const struct bt_op *o = &ops[i];
+        uint16_t size = o->size;
+        if (lea && o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+            size = lea_size((ZydisRegister)o->base, (ZydisRegister)o->index);
+        kw[2 + i] = (uint64_t)o->type | (uint64_t)value_class(o->v) << 4 | (uint64_t)(o->scale & 0xF) << 12 |
+                    (uint64_t)size << 16 | (uint64_t)o->base << 32 | (uint64_t)o->index << 48;
     }
-    size_t n = (size_t)(p - k), words = (n + 7) / 8;
-    memset(p, 0, words * 8 - n);
-    return words;
+    return 2 + (size_t)req->operand_count;
 }
 
 /* A multiply-rotate hash of the key's words: inline, a few cycles per
@@ -177,17 +142,16 @@ uint32_t bt_here(const struct bt_emit *e, int b) { return e->len[b]; }
  * movabs_template). It is the most frequent request that misses the memo
  * (record and counter addresses differ every time): written directly.
  */
-static bool movabs_template(struct bt_emit *e, int b, const ZydisEncoderRequest *req,
-                            const ZydisEncoderOperand *ops)
+static bool movabs_template(struct bt_emit *e, int b, const ZydisEncoderRequest *req, const struct bt_op *ops)
 {
     if (req->mnemonic != ZYDIS_MNEMONIC_MOV || req->operand_count != 2 ||
         ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER || ops[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
         req->prefixes)
         return false;
-    ZydisRegister r = ops[0].reg.value;
+    ZydisRegister r = (ZydisRegister)ops[0].base;
     if (r < ZYDIS_REGISTER_RAX || r > ZYDIS_REGISTER_R15)
         return false;
-    int64_t v = ops[1].imm.s;
+    int64_t v = ops[1].v;
     if (v == (int64_t)(int32_t)v)
         return false;
     unsigned id = (unsigned)(r - ZYDIS_REGISTER_RAX);
@@ -251,9 +215,11 @@ static bool where_values(struct bt_emit *e, const ZydisEncoderRequest *req, cons
     return true;
 }
 
-/* req: the header (and, from bt_enc, the whole request); ops: its
- * operands, copied into req only when Zydis must encode it (a memo miss). */
-static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const ZydisEncoderOperand *ops, bool tail_zero)
+/* req: the header, and the whole request if full (bt_enc); ops: its
+ * operands, put into req only when Zydis must encode it (a memo miss).
+ * memo_ok: the request may be looked up and remembered. */
+static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const struct bt_op *ops, bool memo_ok,
+                bool full)
 {
     if (e->failed)
         return;
@@ -265,12 +231,11 @@ static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const ZydisE
     if (movabs_template(e, b, req, ops))
         return;
     struct bt_enc_memo *memo = NULL;
-    /* Requests with an EVEX/MVEX tail (never emitted here) bypass the memo. */
     uint64_t key[BT_ENC_KEY_WORDS];
-    size_t kw = enc_key(req, ops, key, tail_zero);
+    size_t kw = 0, slot = 0;
     uint64_t h = 0;
-    size_t slot = 0;
-    if (kw) {
+    if (memo_ok) {
+        kw = enc_key(req, ops, key);
         h = key_hash(key, kw) | 1;
         slot = (h >> 40) & (BT_ENC_MEMO_SIZE - 1);
         memo = &e->memo[slot];
@@ -281,9 +246,9 @@ static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const ZydisE
                 int64_t disp = 0, imm = 0;
                 for (int i = 0; i < req->operand_count; i++) {
                     if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
-                        disp = ops[i].mem.displacement;
+                        disp = ops[i].v;
                     else if (ops[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-                        imm = ops[i].imm.s;
+                        imm = ops[i].v;
                 }
                 memcpy(p + memo->disp_off, &disp, memo->disp_size); /* little-endian: the low bytes */
                 memcpy(p + memo->imm_off, &imm, memo->imm_size);
@@ -292,17 +257,20 @@ static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const ZydisE
             return;
         }
     }
-    if (ops != req->operands) {
-        memcpy(req->operands, ops, req->operand_count * sizeof(*ops));
+    if (!full) {
+        for (int i = 0; i < req->operand_count; i++)
+            req->operands[i] = bt_zop(ops[i]);
         memset(&req->evex, 0, sizeof(*req) - offsetof(ZydisEncoderRequest, evex));
     }
     for (int i = req->operand_count; i < ZYDIS_ENCODER_MAX_OPERANDS; i++)
-        memset(&req->operands[i], 0, sizeof(req->operands[i])); /* bt_ins left them unset */
+        memset(&req->operands[i], 0, sizeof(req->operands[i])); /* unset by bt_ins */
     req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
     if (req->mnemonic == ZYDIS_MNEMONIC_LEA)
-        for (int i = 0; i < req->operand_count; i++)
-            if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
-                req->operands[i].mem.size = lea_size(&req->operands[i]);
+        for (int i = 0; i < req->operand_count; i++) {
+            ZydisEncoderOperand *o = &req->operands[i];
+            if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+                o->mem.size = lea_size(o->mem.base, o->mem.index);
+        }
     ZyanUSize n = ZYDIS_MAX_INSTRUCTION_LENGTH;
     ZyanStatus st = ZydisEncoderEncodeInstruction(req, e->buf[b] + e->len[b], &n);
     if (!ZYAN_SUCCESS(st)) {
@@ -321,18 +289,46 @@ static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const ZydisE
     e->len[b] += (uint32_t)n;
 }
 
-void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req) { enc(e, b, req, req->operands, false); }
+/* A whole request: memoized when its operands fit struct bt_op (no
+ * pointer, no is4 register) and it has no EVEX/MVEX tail (never here). */
+void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
+{
+    struct bt_op ops[ZYDIS_ENCODER_MAX_OPERANDS] = { { 0 } };
+    bool memo_ok = req->operand_count <= ZYDIS_ENCODER_MAX_OPERANDS && tail_is_zero(req);
+    for (int i = 0; memo_ok && i < req->operand_count; i++) {
+        const ZydisEncoderOperand *z = &req->operands[i];
+        switch (z->type) {
+        case ZYDIS_OPERAND_TYPE_REGISTER:
+            memo_ok = !z->reg.is4;
+            ops[i] = bt_r(z->reg.value);
+            break;
+        case ZYDIS_OPERAND_TYPE_MEMORY:
+            ops[i] = (struct bt_op){ .type = ZYDIS_OPERAND_TYPE_MEMORY, .scale = z->mem.scale, .size = z->mem.size,
+                                     .base = (uint16_t)z->mem.base, .index = (uint16_t)z->mem.index,
+                                     .v = z->mem.displacement };
+            break;
+        case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+            ops[i] = bt_i(z->imm.s);
+            break;
+        default:
+            memo_ok = false;
+            break;
+        }
+    }
+    if (!memo_ok)
+        memset(ops, 0, sizeof(ops)); /* nothing for movabs_template to misread */
+    enc(e, b, req, ops, memo_ok, true);
+}
 
-
-void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const ZydisEncoderOperand *ops)
+void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops)
 {
     /* The header only: a memo hit reads the operands where the caller
-     * built them, and a miss copies them in and clears the tail (enc). */
+     * built them, and a miss fills in the rest (enc). */
     ZydisEncoderRequest req;
     memset(&req, 0, offsetof(ZydisEncoderRequest, operands));
     req.mnemonic = m;
     req.operand_count = (ZyanU8)n;
-    enc(e, b, &req, ops, true);
+    enc(e, b, &req, ops, n <= ZYDIS_ENCODER_MAX_OPERANDS, false);
 }
 
 void bt_emit_const(struct bt_emit *e, int b, int id, void (*gen)(struct bt_emit *e, int b))
@@ -414,7 +410,7 @@ uint32_t bt_emit_rel32(struct bt_emit *e, int b, ZydisMnemonic m)
         req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
         req.branch_width = ZYDIS_BRANCH_WIDTH_32;
         req.operand_count = 1;
-        req.operands[0] = bt_i(0x12345678); /* forces rel32 */
+        req.operands[0] = bt_zop(bt_i(0x12345678)); /* forces rel32 */
         bt_enc(e, b, &req);
         return e->failed ? 0 : e->len[b] - 4;
     }
@@ -477,6 +473,6 @@ void bt_emit_jrcxz_skip8(struct bt_emit *e)
     req.branch_type = ZYDIS_BRANCH_TYPE_SHORT;
     req.branch_width = ZYDIS_BRANCH_WIDTH_8;
     req.operand_count = 1;
-    req.operands[0] = bt_i(3 + 5);
+    req.operands[0] = bt_zop(bt_i(3 + 5));
     bt_enc(e, BT_MAIN, &req);
 }

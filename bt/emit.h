@@ -31,13 +31,12 @@ enum { BT_MAIN = 0, BT_OOL = 1 };
  * touches one small line before it touches an entry.
  */
 #define BT_ENC_MEMO_SIZE (1u << 13)
-#define BT_ENC_KEY_MAX   (16 + 5 * 16) /* header + 5 operands (emit.c: enc_key) */
-#define BT_ENC_KEY_WORDS (BT_ENC_KEY_MAX / 8)
+#define BT_ENC_KEY_WORDS (2 + ZYDIS_ENCODER_MAX_OPERANDS) /* header + operands (emit.c: enc_key) */
 struct bt_enc_memo {
-    uint8_t kwords, len;                            /* key length in 8-byte words */
+    uint8_t kwords, len;                            /* key length in words */
     uint8_t disp_off, disp_size, imm_off, imm_size; /* where a hit writes its values (bytes) */
     uint8_t bytes[16];                              /* the encoding, copied 16 at a time */
-    uint64_t key[BT_ENC_KEY_WORDS];                 /* zero-padded to whole words */
+    uint64_t key[BT_ENC_KEY_WORDS];
 };
 
 /* Constant host sequences (no labels, no fixups, no operand that varies:
@@ -76,38 +75,66 @@ void bt_emit_const(struct bt_emit *e, int b, int id, void (*gen)(struct bt_emit 
 
 /* Encode one request (64-bit mode) into buffer b. */
 void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req);
-/* Encode mnemonic with n operands (ZydisEncoderOperand values). */
-void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const ZydisEncoderOperand *ops);
+
+/*
+ * An operand of a host instruction the translator asks for: 16 bytes
+ * where Zydis' encoder operand has 64. bt_ins takes these (a memo hit
+ * never builds Zydis' request); bt_zop makes Zydis' operand for a request
+ * of bt_enc's.
+ */
+struct bt_op {
+    uint8_t type;   /* ZYDIS_OPERAND_TYPE_REGISTER, _MEMORY or _IMMEDIATE */
+    uint8_t scale;  /* memory */
+    uint16_t size;  /* memory: bytes */
+    uint16_t base;  /* the register, or the memory operand's base */
+    uint16_t index; /* memory */
+    int64_t v;      /* the immediate, or the memory operand's displacement */
+};
+
+static inline struct bt_op bt_r(ZydisRegister r)
+{
+    return (struct bt_op){ .type = ZYDIS_OPERAND_TYPE_REGISTER, .base = (uint16_t)r };
+}
+
+static inline struct bt_op bt_i(int64_t v)
+{
+    return (struct bt_op){ .type = ZYDIS_OPERAND_TYPE_IMMEDIATE, .v = v };
+}
+
+static inline struct bt_op bt_m(ZydisRegister base, ZydisRegister index, uint8_t scale, int64_t disp,
+                                unsigned size)
+{
+    return (struct bt_op){ .type = ZYDIS_OPERAND_TYPE_MEMORY, .scale = index == ZYDIS_REGISTER_NONE ? 0 : scale,
+                           .size = (uint16_t)size, .base = (uint16_t)base, .index = (uint16_t)index, .v = disp };
+}
+
+static inline ZydisEncoderOperand bt_zop(struct bt_op o)
+{
+    ZydisEncoderOperand z = { .type = (ZydisOperandType)o.type };
+    switch (o.type) {
+    case ZYDIS_OPERAND_TYPE_REGISTER:
+        z.reg.value = (ZydisRegister)o.base;
+        break;
+    case ZYDIS_OPERAND_TYPE_MEMORY:
+        z.mem.base = (ZydisRegister)o.base;
+        z.mem.index = (ZydisRegister)o.index;
+        z.mem.scale = o.scale;
+        z.mem.displacement = o.v;
+        z.mem.size = o.size;
+        break;
+    default:
+        z.imm.s = o.v;
+        break;
+    }
+    return z;
+}
+
+/* Encode mnemonic with n operands. */
+void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops);
 /* bt_ins(e, b, mnemonic, n, operand...): the operands are built once, in
  * an array on the caller's stack (the leading {0} lets n be 0). */
 #define bt_ins(e, b, m, n, ...) \
-    bt_ins_ops((e), (b), (m), (n), (const ZydisEncoderOperand[]){ { 0 }, __VA_ARGS__ } + 1)
-
-static inline ZydisEncoderOperand bt_r(ZydisRegister r)
-{
-    ZydisEncoderOperand o = { .type = ZYDIS_OPERAND_TYPE_REGISTER };
-    o.reg.value = r;
-    return o;
-}
-
-static inline ZydisEncoderOperand bt_i(int64_t v)
-{
-    ZydisEncoderOperand o = { .type = ZYDIS_OPERAND_TYPE_IMMEDIATE };
-    o.imm.s = v;
-    return o;
-}
-
-static inline ZydisEncoderOperand bt_m(ZydisRegister base, ZydisRegister index, uint8_t scale,
-                                       int64_t disp, unsigned size)
-{
-    ZydisEncoderOperand o = { .type = ZYDIS_OPERAND_TYPE_MEMORY };
-    o.mem.base = base;
-    o.mem.index = index;
-    o.mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : scale;
-    o.mem.displacement = disp;
-    o.mem.size = (ZyanU16)size;
-    return o;
-}
+    bt_ins_ops((e), (b), (m), (n), (const struct bt_op[]){ { 0 }, __VA_ARGS__ } + 1)
 
 /* A rel32 JMP, CALL or Jcc (placeholder displacement) from its fixed
  * encoding; returns the offset of the rel32. Others go through the encoder. */

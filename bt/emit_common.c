@@ -178,7 +178,7 @@ static bool emit_vbase_for(struct bt_tctx *t, int b, uint32_t target)
     if (!t->shared)
         return false;
     struct bt_emit *e = t->e;
-    ZydisEncoderOperand slot = bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4);
+    struct bt_op slot = bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4);
     if (t->target_abs) {
         bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, slot, bt_i((int32_t)(target & ~0xFFFu)));
         return true;
@@ -222,7 +222,7 @@ void bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target)
     exit_stub(t, BT_MAIN, at, stub, target);
 }
 
-ZydisEncoderOperand bt_emit_eip(struct bt_tctx *t, int b, ZydisRegister reg32, uint32_t eip)
+struct bt_op bt_emit_eip(struct bt_tctx *t, int b, ZydisRegister reg32, uint32_t eip)
 {
     if (!t->shared)
         return bt_i((int32_t)eip);

@@ -103,7 +103,7 @@ struct bt_tctx {
 static inline uint32_t bt_rel_eip(const struct bt_tctx *t, uint32_t eip) { return eip - t->vbase0; }
 /* The guest EIP `eip` (as translated) at run time: an immediate, or in
  * shared blocks reg32 = vbase + offset (flag-free). */
-ZydisEncoderOperand bt_emit_eip(struct bt_tctx *t, int b, ZydisRegister reg32, uint32_t eip);
+struct bt_op bt_emit_eip(struct bt_tctx *t, int b, ZydisRegister reg32, uint32_t eip);
 
 /* The shadow table emitted code uses: CPL 3 code uses the user view. */
 static inline int32_t bt_tlb_off(uint32_t key, bool wr)

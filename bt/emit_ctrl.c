@@ -169,9 +169,9 @@ static void jcc_to_target(struct bt_tctx *t, ZydisMnemonic jcc)
 
 /* The return address a CALL pushes: R13 in shared blocks (it survives the
  * push's slow path), an immediate otherwise. */
-static ZydisEncoderOperand return_address(struct bt_tctx *t, unsigned osz)
+static struct bt_op return_address(struct bt_tctx *t, unsigned osz)
 {
-    ZydisEncoderOperand v = bt_emit_eip(t, BT_MAIN, BT_R_KEEP_32, next_eip(t));
+    struct bt_op v = bt_emit_eip(t, BT_MAIN, BT_R_KEEP_32, next_eip(t));
     if (osz == 2 && v.type == ZYDIS_OPERAND_TYPE_REGISTER)
         v = bt_r(BT_R_KEEP_16);
     return v;
@@ -195,13 +195,13 @@ static void load_indirect_target(struct bt_tctx *t)
     memset(&req, 0, sizeof(req));
     req.mnemonic = sz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
-    req.operands[0] = bt_r(BT_R_KEEP_32);
+    req.operands[0] = bt_zop(bt_r(BT_R_KEEP_32));
     if (t->direct_mem) {
         req.operands[1] = bt_direct_mem(t, op, sz);
         bt_enc(t->e, BT_MAIN, &req);
     } else {
         bt_emit_ea(t, op, BT_R_ADDR_32, sz, false);
-        req.operands[1] = bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, sz);
+        req.operands[1] = bt_zop(bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, sz));
         bt_emit_mem_op(t, &req, sz, true, false);
     }
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(BT_R_KEEP_32));
@@ -308,7 +308,7 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
 {
     struct bt_emit *e = t->e;
     int real = bt_label(e);
-    ZydisEncoderOperand ret = return_address(t, 4);
+    struct bt_op ret = return_address(t, 4);
     bt_emit_push(t, 4, ret);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     if (t->shared) {
@@ -415,7 +415,7 @@ bool bt_emit_control(struct bt_tctx *t)
         req.branch_width = ZYDIS_BRANCH_WIDTH_8;
         req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_32;
         req.operand_count = 1;
-        req.operands[0] = bt_i(5);
+        req.operands[0] = bt_zop(bt_i(5));
         bt_enc(e, BT_MAIN, &req);
         /* Not taken: a 5-byte jump to the fall-through exit (which may
          * move vbase first, so it is not itself the 5 bytes skipped). */

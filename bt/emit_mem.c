@@ -47,9 +47,9 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
          * guest's) in R10D, then [R10 + addend]. */
         bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ADDR_32),
                bt_m(op->mem.base, op->mem.index, op->mem.scale, (int32_t)disp, 0));
-        return bt_m(BT_R_ADDR, addend, 1, 0, size);
+        return bt_zop(bt_m(BT_R_ADDR, addend, 1, 0, size));
     }
-    return bt_m(reg64(bt_map_reg(op->mem.base)), addend, 1, (int32_t)disp, size);
+    return bt_zop(bt_m(reg64(bt_map_reg(op->mem.base)), addend, 1, (int32_t)disp, size));
 }
 
 /* reg32 += segment base (flag-free, wraps at 4 GiB). Uses R9. */
@@ -122,7 +122,7 @@ void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegis
     } else if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_i((int32_t)(uint32_t)disp));
     } else {
-        ZydisEncoderOperand m = bt_m(bt_map_reg(base), bt_map_reg(index), op->mem.scale,
+        struct bt_op m = bt_m(bt_map_reg(base), bt_map_reg(index), op->mem.scale,
                                      (int32_t)disp, 0);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32), m);
     }

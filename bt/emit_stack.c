@@ -13,7 +13,7 @@
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
 
-static ZydisEncoderOperand host_mem(unsigned size)
+static struct bt_op host_mem(unsigned size)
 {
     return bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, size);
 }
@@ -49,24 +49,24 @@ static void stack_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi, in
                          unsigned size, bool rd, bool wr)
 {
     if (t->direct_stack) {
-        req->operands[mi] = bt_m(BT_R_ESP64, BT_R_ADDEND, 1, delta, size);
+        req->operands[mi] = bt_zop(bt_m(BT_R_ESP64, BT_R_ADDEND, 1, delta, size));
         bt_enc(t->e, BT_MAIN, req);
         return;
     }
     stack_lin(t, delta, size, wr);
-    req->operands[mi] = host_mem(size);
+    req->operands[mi] = bt_zop(host_mem(size));
     bt_emit_mem_op(t, req, size, rd, wr);
 }
 
-void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src)
+void bt_emit_push(struct bt_tctx *t, unsigned size, struct bt_op src)
 {
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
     if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-        src.imm.s = size == 2 ? (int16_t)src.imm.s : (int32_t)src.imm.s;
-    req.operands[1] = src;
+        src.v = size == 2 ? (int16_t)src.v : (int32_t)src.v;
+    req.operands[1] = bt_zop(src);
     stack_access(t, &req, 0, -(int32_t)size, size, false, true);
     adjust_esp(t, -(int32_t)size);
 }
@@ -94,7 +94,7 @@ bool bt_emit_push_sreg(struct bt_tctx *t)
     memset(&req, 0, sizeof(req));
     req.mnemonic = ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
-    req.operands[1] = bt_r(BT_R_KEEP_16);
+    req.operands[1] = bt_zop(bt_r(BT_R_KEEP_16));
     stack_access(t, &req, 0, -(int32_t)osz, 2, false, true);
     adjust_esp(t, -(int32_t)osz);
     return true;
@@ -107,7 +107,7 @@ void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
     memset(&req, 0, sizeof(req));
     req.mnemonic = size == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
-    req.operands[0] = bt_r(dst32);
+    req.operands[0] = bt_zop(bt_r(dst32));
     stack_access(t, &req, 1, 0, size, true, false);
     adjust_esp(t, (int32_t)size);
 }
@@ -122,7 +122,7 @@ static void explicit_access(struct bt_tctx *t, const ZydisDecodedOperand *op, Zy
         return;
     }
     bt_emit_ea(t, op, BT_R_ADDR_32, size, wr);
-    req->operands[mi] = host_mem(size);
+    req->operands[mi] = bt_zop(host_mem(size));
     bt_emit_mem_op(t, req, size, rd, wr);
 }
 
@@ -149,7 +149,7 @@ bool bt_emit_stack(struct bt_tctx *t)
             memset(&req, 0, sizeof(req));
             req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
             req.operand_count = 2;
-            req.operands[0] = bt_r(BT_R_KEEP_32);
+            req.operands[0] = bt_zop(bt_r(BT_R_KEEP_32));
             explicit_access(t, op, &req, 1, osz, true, false);
             bt_emit_push(t, osz, bt_r(sized(BT_R_KEEP_32, osz)));
         }
@@ -169,7 +169,7 @@ bool bt_emit_stack(struct bt_tctx *t)
             memset(&req, 0, sizeof(req));
             req.mnemonic = ZYDIS_MNEMONIC_MOV;
             req.operand_count = 2;
-            req.operands[1] = bt_r(sized(BT_R_KEEP_32, osz));
+            req.operands[1] = bt_zop(bt_r(sized(BT_R_KEEP_32, osz)));
             explicit_access(t, op, &req, 0, osz, false, true);
         }
         return true;
@@ -196,8 +196,8 @@ bool bt_emit_stack(struct bt_tctx *t)
         memset(&req, 0, sizeof(req));
         req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
         req.operand_count = 2;
-        req.operands[0] = bt_r(BT_R_KEEP_32);
-        req.operands[1] = host_mem(osz);
+        req.operands[0] = bt_zop(bt_r(BT_R_KEEP_32));
+        req.operands[1] = bt_zop(host_mem(osz));
         bt_emit_mem_op(t, &req, osz, true, false);
         bt_emit_adjust_esp(t, ZYDIS_REGISTER_RBP, (int32_t)osz); /* ESP = EBP + osz (SP = BP + osz) */
         if (osz == 2)

@@ -53,9 +53,9 @@ static void access(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisMnemon
     memset(&req, 0, sizeof(req));
     req.mnemonic = m;
     req.operand_count = 2;
-    ZydisEncoderOperand mem = bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, size);
-    req.operands[mem_first ? 0 : 1] = mem;
-    req.operands[mem_first ? 1 : 0] = bt_r(reg);
+    struct bt_op mem = bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, size);
+    req.operands[mem_first ? 0 : 1] = bt_zop(mem);
+    req.operands[mem_first ? 1 : 0] = bt_zop(bt_r(reg));
     bt_emit_mem_op(t, &req, size, rd, wr);
 }
 

@@ -270,8 +270,8 @@ static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
 /* The execute-table entry of the block's linear page (second: the next
  * page): at a constant index, or in shared blocks at vbase's page, which
  * RORX turns into the index (vbase is page-aligned; flag-free) in R11. */
-static ZydisEncoderOperand exec_entry(struct bt_emit *e, bool shared, int32_t exec_off, uint64_t vpn,
-                                      bool second)
+static struct bt_op exec_entry(struct bt_emit *e, bool shared, int32_t exec_off, uint64_t vpn,
+                               bool second)
 {
     if (!shared)
         return bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, exec_off + (int32_t)(vpn * 8), 8);

@@ -29,7 +29,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *op, unsigned size);
 
 /* emit_stack.c */
-void bt_emit_push(struct bt_tctx *t, unsigned size, ZydisEncoderOperand src);
+void bt_emit_push(struct bt_tctx *t, unsigned size, struct bt_op src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
 bool bt_emit_push_sreg(struct bt_tctx *t);
 bool bt_emit_stack(struct bt_tctx *t);

@@ -288,35 +288,39 @@ END_TEST
 enum { S_MOV_RM, S_MOV_MI, S_LEA, S_CMP_MI, S_ADD_RI, S_SHR_RI, S_MOV_RI, S_TEST_RI, S_AND_MI8, S_JMP_REL,
        NSHAPE };
 
-static void shape_req(int shape, int64_t v, ZydisEncoderRequest *req)
+/* The shape's request for value v: its operands in ops (what bt_ins
+ * takes) and, through bt_zop, in req (what Zydis and bt_enc take). */
+static void shape_req(int shape, int64_t v, ZydisEncoderRequest *req, struct bt_op ops[2])
 {
     memset(req, 0, sizeof(*req));
     req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
     req->operand_count = 2;
-    ZydisEncoderOperand m = bt_m(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, v, 4);
+    struct bt_op m = bt_m(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, v, 4);
     switch (shape) {
-    case S_MOV_RM:  req->mnemonic = ZYDIS_MNEMONIC_MOV;  req->operands[0] = bt_r(ZYDIS_REGISTER_R11D);
-                    req->operands[1] = bt_m(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, v, 4); break;
-    case S_MOV_MI:  req->mnemonic = ZYDIS_MNEMONIC_MOV;  req->operands[0] = m; req->operands[1] = bt_i(v); break;
-    case S_LEA:     req->mnemonic = ZYDIS_MNEMONIC_LEA;  req->operands[0] = bt_r(ZYDIS_REGISTER_ECX);
-                    req->operands[1] = bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R9, 1, v, 8); break;
+    case S_MOV_RM:  req->mnemonic = ZYDIS_MNEMONIC_MOV;  ops[0] = bt_r(ZYDIS_REGISTER_R11D);
+                    ops[1] = bt_m(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, v, 4); break;
+    case S_MOV_MI:  req->mnemonic = ZYDIS_MNEMONIC_MOV;  ops[0] = m; ops[1] = bt_i(v); break;
+    case S_LEA:     req->mnemonic = ZYDIS_MNEMONIC_LEA;  ops[0] = bt_r(ZYDIS_REGISTER_ECX);
+                    ops[1] = bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R9, 1, v, 8); break;
     case S_CMP_MI:  req->mnemonic = ZYDIS_MNEMONIC_CMP;
-                    req->operands[0] = bt_m(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_R11, 8, v, 8);
-                    req->operands[1] = bt_i(v / 3); break;
-    case S_ADD_RI:  req->mnemonic = ZYDIS_MNEMONIC_ADD;  req->operands[0] = bt_r(ZYDIS_REGISTER_EAX);
-                    req->operands[1] = bt_i(v); break;
-    case S_SHR_RI:  req->mnemonic = ZYDIS_MNEMONIC_SHR;  req->operands[0] = bt_r(ZYDIS_REGISTER_R9);
-                    req->operands[1] = bt_i(v & 63); break;
-    case S_MOV_RI:  req->mnemonic = ZYDIS_MNEMONIC_MOV;  req->operands[0] = bt_r(ZYDIS_REGISTER_R10);
-                    req->operands[1] = bt_i(v); break;
-    case S_TEST_RI: req->mnemonic = ZYDIS_MNEMONIC_TEST; req->operands[0] = bt_r(ZYDIS_REGISTER_R10B);
-                    req->operands[1] = bt_i(v & 0xFF); break;
+                    ops[0] = bt_m(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_R11, 8, v, 8);
+                    ops[1] = bt_i(v / 3); break;
+    case S_ADD_RI:  req->mnemonic = ZYDIS_MNEMONIC_ADD;  ops[0] = bt_r(ZYDIS_REGISTER_EAX);
+                    ops[1] = bt_i(v); break;
+    case S_SHR_RI:  req->mnemonic = ZYDIS_MNEMONIC_SHR;  ops[0] = bt_r(ZYDIS_REGISTER_R9);
+                    ops[1] = bt_i(v & 63); break;
+    case S_MOV_RI:  req->mnemonic = ZYDIS_MNEMONIC_MOV;  ops[0] = bt_r(ZYDIS_REGISTER_R10);
+                    ops[1] = bt_i(v); break;
+    case S_TEST_RI: req->mnemonic = ZYDIS_MNEMONIC_TEST; ops[0] = bt_r(ZYDIS_REGISTER_R10B);
+                    ops[1] = bt_i(v & 0xFF); break;
     case S_AND_MI8: req->mnemonic = ZYDIS_MNEMONIC_AND;
-                    req->operands[0] = bt_m(ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, v, 1);
-                    req->operands[1] = bt_i((int8_t)v); break;
+                    ops[0] = bt_m(ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, v, 1);
+                    ops[1] = bt_i((int8_t)v); break;
     default:        req->mnemonic = ZYDIS_MNEMONIC_JMP;  req->operand_count = 1;
-                    req->operands[0] = bt_i(v); break;
+                    ops[0] = bt_i(v); break;
     }
+    for (int i = 0; i < req->operand_count; i++)
+        req->operands[i] = bt_zop(ops[i]);
 }
 
 START_TEST(memo_values)
@@ -339,19 +343,26 @@ START_TEST(memo_values)
         else
             v = (int32_t)((uint32_t)rand() << 1 ^ (uint32_t)rand());
         ZydisEncoderRequest req, mine;
-        shape_req(_i, v, &req);
+        struct bt_op ops[2];
+        shape_req(_i, v, &req, ops);
         uint8_t out[ZYDIS_MAX_INSTRUCTION_LENGTH];
         ZyanUSize olen = sizeof(out);
         bool ok = ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, out, &olen));
-        bt_emit_reset(&e);
-        shape_req(_i, v, &mine);
-        bt_enc(&e, 0, &mine);
-        ck_assert_msg(ok != e.failed, "shape %d value %lld: Zydis %s, bt_enc %s", _i, (long long)v,
-                      ok ? "encodes" : "refuses", e.failed ? "refuses" : "encodes");
-        if (!ok)
-            continue;
-        ck_assert_msg(olen == bt_here(&e, 0) && !memcmp(out, b0, olen),
-                      "shape %d value %lld: %u bytes, Zydis %u", _i, (long long)v, bt_here(&e, 0), (unsigned)olen);
+        /* Through bt_enc (a whole request), then bt_ins (struct bt_op). */
+        for (int way = 0; way < 2; way++) {
+            bt_emit_reset(&e);
+            shape_req(_i, v, &mine, ops);
+            if (way == 0)
+                bt_enc(&e, 0, &mine);
+            else
+                bt_ins_ops(&e, 0, mine.mnemonic, mine.operand_count, ops);
+            ck_assert_msg(ok != e.failed, "shape %d value %lld way %d: Zydis %s, bt_enc %s", _i, (long long)v,
+                          way, ok ? "encodes" : "refuses", e.failed ? "refuses" : "encodes");
+            if (!ok)
+                continue;
+            ck_assert_msg(olen == bt_here(&e, 0) && !memcmp(out, b0, olen), "shape %d value %lld way %d: %u bytes, Zydis %u",
+                          _i, (long long)v, way, bt_here(&e, 0), (unsigned)olen);
+        }
     }
 }
 END_TEST
