@@ -331,6 +331,18 @@ void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct b
     enc(e, b, &req, ops, n <= ZYDIS_ENCODER_MAX_OPERANDS, false);
 }
 
+void bt_emit_bytes(struct bt_emit *e, int b, const uint8_t *bytes, unsigned n)
+{
+    if (e->failed)
+        return;
+    if (e->len[b] + n > BT_BUF_CAP) {
+        bt_emit_fail(e, "block too large");
+        return;
+    }
+    memcpy(e->buf[b] + e->len[b], bytes, n);
+    e->len[b] += n;
+}
+
 void bt_emit_const(struct bt_emit *e, int b, int id, void (*gen)(struct bt_emit *e, int b))
 {
     struct bt_seq *s = &e->seq[id];

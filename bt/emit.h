@@ -73,6 +73,9 @@ uint32_t bt_here(const struct bt_emit *e, int b);
  * and copied afterwards (gen must emit the same bytes every time). */
 void bt_emit_const(struct bt_emit *e, int b, int id, void (*gen)(struct bt_emit *e, int b));
 
+/* n bytes as they are (bt_ident_copyable's guest instructions). */
+void bt_emit_bytes(struct bt_emit *e, int b, const uint8_t *bytes, unsigned n);
+
 /* Encode one request (64-bit mode) into buffer b. */
 void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req);
 

@@ -32,6 +32,66 @@ static ZydisRegister high_parent(ZydisRegister r)
     }
 }
 
+/*
+ * Register-only forms whose bytes mean in 64-bit mode what they mean in
+ * 32-bit code: the ALU, MOV, XCHG, TEST, shift, IMUL/MUL/NEG/NOT, INC/DEC
+ * (FE/FF, not 40-4F, which are REX prefixes there), CMOVcc, SETcc, bit,
+ * SHLD/SHRD, MOVZX/MOVSX, BSF/BSR, BSWAP, XADD/CMPXCHG opcodes, with no
+ * prefix but 66, no memory operand and no ESP/SP (that is R12 here). They
+ * are copied instead of re-encoded (a third of all guest instructions);
+ * test_bt_encode decodes every such form in 64-bit mode against the guest
+ * decode. DIV/IDIV are not here: they get a zero test first.
+ */
+static bool copyable_opcode(const uint8_t *p, unsigned n)
+{
+    uint8_t op = p[0], reg = n > 1 ? (p[1] >> 3) & 7 : 0;
+    if (op == 0x0F) {
+        if (n < 2)
+            return false;
+        uint8_t o2 = p[1];
+        return (o2 >= 0x40 && o2 <= 0x4F) || (o2 >= 0x90 && o2 <= 0x9F) || o2 == 0xA3 || o2 == 0xA4 ||
+               o2 == 0xA5 || o2 == 0xAB || o2 == 0xAC || o2 == 0xAD || o2 == 0xAF || o2 == 0xB0 || o2 == 0xB1 ||
+               o2 == 0xB3 || o2 == 0xB6 || o2 == 0xB7 || o2 == 0xBA || o2 == 0xBB || o2 == 0xBC || o2 == 0xBD ||
+               o2 == 0xBE || o2 == 0xBF || o2 == 0xC0 || o2 == 0xC1 || (o2 >= 0xC8 && o2 <= 0xCF);
+    }
+    if (op < 0x40)
+        return (op & 7) <= 5; /* 00-05, 08-0D, ..., 38-3D: not 0F or the legacy 06/07/0E, 26/27, ... */
+    switch (op) {
+    case 0x69: case 0x6B: case 0x80: case 0x81: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
+    case 0x88: case 0x89: case 0x8A: case 0x8B: case 0x98: case 0x99: case 0xA8: case 0xA9:
+    case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3:
+        return true;
+    case 0xF6: case 0xF7:
+        return reg != 6 && reg != 7;
+    case 0xFE: case 0xFF:
+        return reg <= 1;
+    default:
+        return (op >= 0x91 && op <= 0x97) || (op >= 0xB0 && op <= 0xBF);
+    }
+}
+
+bool bt_ident_copyable(uint32_t key, const struct dec_insn *d)
+{
+    if (!(key & BT_KEY_CODE32) || d->len == 0 || (d->cls & DEC_UNDEFINED))
+        return false;
+    const uint8_t *p = d->bytes;
+    unsigned n = d->len;
+    if (p[0] == 0x66) {
+        p++;
+        n--;
+    }
+    if (n == 0 || !copyable_opcode(p, n))
+        return false;
+    for (int i = 0; i < d->zi.operand_count_visible; i++) {
+        const ZydisDecodedOperand *op = &d->ops[i];
+        if (op->type == ZYDIS_OPERAND_TYPE_MEMORY)
+            return false;
+        if (op->type == ZYDIS_OPERAND_TYPE_REGISTER && bt_map_reg(op->reg.value) != op->reg.value)
+            return false;
+    }
+    return true;
+}
+
 bool bt_emit_ident(struct bt_tctx *t)
 {
     const struct dec_insn *d = t->d;
@@ -43,6 +103,10 @@ bool bt_emit_ident(struct bt_tctx *t)
         return true; /* hints: no architectural effect */
     default:
         break;
+    }
+    if (bt_ident_copyable(t->key, d)) {
+        bt_emit_bytes(e, BT_MAIN, d->bytes, d->len);
+        return true;
     }
     ZydisEncoderRequest req;
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(

@@ -43,6 +43,9 @@ bool bt_emit_rep_string(struct bt_tctx *t);
 
 /* emit_ident.c */
 bool bt_emit_ident(struct bt_tctx *t);
+/* Whether a guest instruction in code of this key is copied byte for byte
+ * (emit_ident.c: register-only forms that mean the same in 64-bit mode). */
+bool bt_ident_copyable(uint32_t key, const struct dec_insn *d);
 
 /* emit_vif.c: CLI/STI/PUSHF/POPF inline; false = use the callout. */
 bool bt_emit_vif(struct bt_tctx *t, bool last_in_block);

@@ -367,6 +367,93 @@ START_TEST(memo_values)
 }
 END_TEST
 
+/*
+ * bt_ident_copyable (bt/emit_ident.c): every guest instruction it lets
+ * through is copied byte for byte, so its bytes, decoded in 64-bit mode,
+ * must be the same instruction: length, mnemonic, operand width, and each
+ * visible operand's type, size, register, immediate and actions. Every
+ * one- and two-byte opcode with no prefix and with 66, every register
+ * ModRM, two immediates: all the forms there are, not a sample.
+ */
+START_TEST(copied_forms)
+{
+    ZydisDecoder d64;
+    ZydisDecoderInit(&d64, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    static const uint8_t imm[2][4] = { { 0x7f, 0x80, 0x01, 0xfe }, { 0x81, 0x00, 0x00, 0x80 } };
+    int copied = 0, mnemonics = 0;
+    bool seen[ZYDIS_MNEMONIC_MAX_VALUE + 1] = { false };
+    for (int pfx = 0; pfx < 2; pfx++)
+        for (int esc = 0; esc < 2; esc++)
+            for (int op = 0; op < 256; op++)
+                for (int modrm = 0; modrm < 256; modrm++)
+                    for (int k = 0; k < 2; k++) {
+                        uint8_t b[16];
+                        size_t n = 0;
+                        if (pfx)
+                            b[n++] = 0x66;
+                        if (esc)
+                            b[n++] = 0x0F;
+                        b[n++] = (uint8_t)op;
+                        b[n++] = (uint8_t)modrm;
+                        memcpy(b + n, imm[k], 4);
+                        n += 4;
+                        memset(b + n, 0x90, sizeof(b) - n);
+                        struct dec_insn d;
+                        if (dec_decode(DEC_MODE_32, 0x1000, b, sizeof(b), &d) != 0 ||
+                            !bt_ident_copyable(BT_KEY_CODE32, &d))
+                            continue;
+                        ck_assert(!bt_ident_copyable(0, &d)); /* never in 16-bit code */
+                        ZydisDecodedInstruction zi;
+                        ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+                        char hex[40];
+                        int h = 0;
+                        for (unsigned i = 0; i < d.len; i++)
+                            h += snprintf(hex + h, sizeof(hex) - (size_t)h, "%02x ", d.bytes[i]);
+                        ck_assert_msg(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d64, d.bytes, d.len, &zi, ops)),
+                                      "[%s] does not decode in 64-bit mode", hex);
+                        ck_assert_msg(zi.length == d.len && zi.mnemonic == d.zi.mnemonic &&
+                                          zi.operand_width == d.zi.operand_width &&
+                                          zi.operand_count_visible == d.zi.operand_count_visible,
+                                      "[%s] is %s/%u/%u in 64-bit mode, %s/%u/%u in 32-bit code", hex,
+                                      ZydisMnemonicGetString(zi.mnemonic), zi.operand_width, zi.length,
+                                      ZydisMnemonicGetString(d.zi.mnemonic), d.zi.operand_width, d.len);
+                        for (int i = 0; i < zi.operand_count_visible; i++) {
+                            const ZydisDecodedOperand *a = &ops[i], *g = &d.ops[i];
+                            ck_assert_msg(a->type == g->type && a->size == g->size && a->actions == g->actions,
+                                          "[%s] operand %d differs", hex, i);
+                            if (a->type == ZYDIS_OPERAND_TYPE_REGISTER)
+                                ck_assert_msg(a->reg.value == g->reg.value, "[%s] operand %d: %s, guest %s", hex, i,
+                                              ZydisRegisterGetString(a->reg.value),
+                                              ZydisRegisterGetString(g->reg.value));
+                            else
+                                ck_assert_msg(a->type == ZYDIS_OPERAND_TYPE_IMMEDIATE && a->imm.value.u == g->imm.value.u,
+                                              "[%s] operand %d is not the same immediate", hex, i);
+                        }
+                        /* The emitter copies exactly these bytes. */
+                        static struct bt_emit e;
+                        static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
+                        e.buf[0] = b0;
+                        e.buf[1] = b1;
+                        bt_emit_reset(&e);
+                        struct bt_tctx t;
+                        memset(&t, 0, sizeof(t));
+                        t.e = &e;
+                        t.d = &d;
+                        t.key = BT_KEY_CODE32;
+                        ck_assert(bt_emit_ident(&t));
+                        ck_assert_msg(bt_here(&e, 0) == d.len && !memcmp(b0, d.bytes, d.len), "[%s] not copied", hex);
+                        copied++;
+                        if (!seen[d.zi.mnemonic])
+                            mnemonics++;
+                        seen[d.zi.mnemonic] = true;
+                    }
+    /* The forms the list names: tens of mnemonics, tens of thousands of forms. */
+    ck_assert_int_gt(mnemonics, 60);
+    ck_assert_int_gt(copied, 20000);
+    printf("copied_forms: %d forms, %d mnemonics, each the same in 64-bit mode\n", copied, mnemonics);
+}
+END_TEST
+
 START_TEST(rel32_templates)
 {
     static struct bt_emit e;
@@ -474,6 +561,7 @@ int main(void)
     tcase_add_loop_test(tc, movabs_template, 0, 16);
     tcase_add_loop_test(tc, memo_values, 0, NSHAPE);
     tcase_add_test(tc, const_sequences);
+    tcase_add_test(tc, copied_forms);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
