@@ -93,6 +93,7 @@ struct bt_tctx {
     int8_t r11_group;             /* group whose addend the last check left in R11 (-1: none) */
     bool direct_stack;            /* implicit stack access checked by a group check */
     bool mem_last_act;            /* the memory write being emitted ends the instruction */
+    cpu_callout_fn mem_slow_fn;   /* set: the access's slow path is this callout (translate.c) */
     bool last;                    /* the instruction is the block's last (a jcc before it falls through) */
     bool shared;                  /* bt_key_shared(key): EIPs come from the run-time vbase */
     uint32_t vbase0;              /* bt_vbase of the block's entry at translation */

@@ -378,6 +378,13 @@ slow_path:
     bt_bind(e, BT_OOL, slow);
     if (live)
         bt_emit_flags_restore(t, BT_OOL);
+    if (t->mem_slow_fn) {
+        /* The whole instruction in C, where the page needs it (a store
+         * site that writes page tables, translate.c). */
+        bt_emit_callout(t, BT_OOL, t->mem_slow_fn);
+        bt_jmp_label(e, BT_OOL, after);
+        return;
+    }
     /* bt_mem_slow_tramp (enter.S): ARG0 low, EIP high; ARG1 from R10. */
     uint64_t eip_hi = (uint64_t)bt_rel_eip(t, t->d->eip) << 32;
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL),

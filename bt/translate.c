@@ -200,7 +200,9 @@ static bool emit_one(struct bt_tctx *t, bool last)
     if (bt_emit_invlpg(t))
         return true;
     /* Adaptive translation: a MOV store that keeps writing traced page
-     * tables becomes one direct callout (no inline check, no bounce). */
+     * tables calls out where its page is not writable inline (no bounce
+     * through bt_mem_slow and bt_mem_done); its stores to other pages
+     * stay inline (a third of such a site's stores in fork+exec). */
     if (d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
         d->ops[0].size <= 32 && !(t->key & BT_KEY_NONFLAT) && d->zi.address_width == 32 &&
         (d->ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
@@ -209,7 +211,14 @@ static bool emit_one(struct bt_tctx *t, bool last)
          ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR8) &&
         d->ops[0].mem.segment != ZYDIS_REGISTER_FS && d->ops[0].mem.segment != ZYDIS_REGISTER_GS &&
         bt_adaptive(t->bt, d->eip)) {
-        bt_emit_callout(t, BT_MAIN, cpu_co_mov_store);
+        bool direct = t->direct_mem;
+        t->direct_mem = false; /* its own check, whatever a group covered */
+        t->mem_slow_fn = cpu_co_mov_store;
+        bool ok = bt_emit_ident(t);
+        t->mem_slow_fn = NULL;
+        t->direct_mem = direct;
+        if (!ok)
+            bt_emit_callout(t, BT_MAIN, cpu_co_mov_store);
         return true;
     }
     switch (bt_emit_kind(d)) {

@@ -86,8 +86,16 @@ run_one() {
     check "$sys" "dmesg: no host bridge 8086:1237 at 00:00.0" has "$dm" 'pci 0000:00:00\.0: \[8086:1237\]'
     # QEMU, the reference, on a loaded host: TCG can fail the kernel's check
     # of the PM timer's rate against the PIT; the kernel says so.
+    # btvm's PM timer and PIT read one host clock, so only the vCPU thread
+    # losing its core inside the kernel's 30-ms window can fail the check:
+    # the first time it is reported and the boot repeated (pm_retry), a
+    # second time it fails.
     if [ "$sys" = qemu ] && has "$dm" 'PM-Timer (running at invalid rate|had inconsistent results)'; then
         echo "linux: qemu: no acpi_pm clocksource: $(printf '%s\n' "$dm" | grep -m1 -E 'PM-Timer (running|had)' | sed 's/^\[[ 0-9.]*\] //') (host load; not counted)"
+    elif [ "$sys" = btvm ] && [ "${pm_retry:-0}" = 0 ] &&
+        has "$dm" 'PM-Timer (running at invalid rate|had inconsistent results)'; then
+        echo "linux: btvm: no acpi_pm clocksource: $(printf '%s\n' "$dm" | grep -m1 -E 'PM-Timer (running|had)' | sed 's/^\[[ 0-9.]*\] //') (host load? booting again: a second time fails)"
+        pm_retry=1
     else
         check "$sys" "dmesg: no acpi_pm clocksource" has "$dm" 'clocksource: acpi_pm: '
     fi
@@ -185,7 +193,9 @@ case ${LINUX_TEST_QEMU:-auto} in
 esac
 if [ "${LINUX_TEST_BTVM:-1}" = 1 ]; then
     [ -x "$BTVM" ] || { echo "linux: $BTVM missing (run 'make')"; exit 1; }
+    pm_retry=0
     run_one btvm
+    [ "$pm_retry" = 1 ] && run_one btvm
     run_power btvm "poweroff -f" 0 'reboot: Power down'
     run_power btvm "reboot -f" 6 'reboot: Restarting system'
     run_reboot btvm
