@@ -10,6 +10,13 @@
 #   {virtio,ide}_seqread_128m   dd if=DISK of=/dev/null bs=1M count=128 iflag=direct
 #   {virtio,ide}_randread_4k    btvm-randread DISK 2000: 2000 reads of 4 KiB at
 #                               random offsets, O_DIRECT (guests/diskimg/randread.c)
+# The data is checked, outside the timed parts: the host writes a tag into
+# every 4 KiB block of the scratch disks (block number times a constant);
+# the random reads run first and each must find its block's tag; the
+# sequential write then replaces the first 128 MiB with zeros, and an
+# untimed read after the timed one must see exactly that (md5 of 128 MiB of
+# zeros; the tags there are gone) — a device that drops or misplaces data
+# fails the row.
 #   net_rx_32m                  host->guest: busybox wget of 32 MiB from
 #                               bench/netpeer.py (127.0.0.1) via 10.0.2.2
 #   net_tx_32m                  guest->host: 32 MiB through busybox nc to
@@ -38,7 +45,8 @@ DISK_ROWS="seqwrite_128m seqread_128m randread_4k"
 ROWS="$(for d in virtio ide; do for r in $DISK_ROWS; do printf '%s_%s ' $d $r; done; done)net_rx_32m net_tx_32m"
 
 script() { # script <http port> <sink port>
-    printf 'M=%s N=%s R=%s HP=%s SP=%s\n' "$MIB" "$NET_MIB" "$READS" "$1" "$2"
+    printf 'M=%s N=%s R=%s HP=%s SP=%s Z=%s\n' "$MIB" "$NET_MIB" "$READS" "$1" "$2" \
+        "$(head -c $((MIB << 20)) /dev/zero | md5sum | cut -d' ' -f1)"
     cat <<'SH'
 dmesg -n 1
 now() { adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf "%d.%06d\n", s, u }'; }
@@ -46,12 +54,14 @@ rep() { awk -v n="$1" -v a="$2" -v b="$3" -v ok="$4" 'BEGIN { printf "bench: %s 
 i=0; while { [ ! -b /dev/vdb ] || [ ! -b /dev/sda ]; } && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
 for p in virtio:vdb ide:sda; do
   n=${p%:*} d=/dev/${p#*:}
+  a=$(now); btvm-randread $d $R 7 check >/tmp/rr.out; s=$?; b=$(now)
+  rep ${n}_randread_4k $a $b $((s == 0))
   a=$(now); dd if=/dev/zero of=$d bs=1048576 count=$M oflag=direct 2>/tmp/dd.err; s=$?; b=$(now)
   grep -q "^$M+0 records out" /tmp/dd.err || s=1; rep ${n}_seqwrite_128m $a $b $((s == 0))
   a=$(now); dd if=$d of=/dev/null bs=1048576 count=$M iflag=direct 2>/tmp/dd.err; s=$?; b=$(now)
-  grep -q "^$M+0 records in" /tmp/dd.err || s=1; rep ${n}_seqread_128m $a $b $((s == 0))
-  a=$(now); btvm-randread $d $R 7 >/tmp/rr.out; s=$?; b=$(now)
-  rep ${n}_randread_4k $a $b $((s == 0))
+  grep -q "^$M+0 records in" /tmp/dd.err || s=1
+  h=$(dd if=$d bs=1048576 count=$M iflag=direct 2>/dev/null | md5sum); [ "${h%% *}" = "$Z" ] || s=1
+  rep ${n}_seqread_128m $a $b $((s == 0))
 done
 a=$(now); c=$(wget -q -O - "http://10.0.2.2:$HP/blob" | wc -c); b=$(now)
 rep net_rx_32m $a $b $((c == N << 20))
@@ -76,12 +86,34 @@ read -r _ HP SP < <(grep '^ports ' "$PEER_OUT") || bench_die "bench/netpeer.py d
 APPEND=$(linux_cmdline "$(script "$HP" "$SP")" "root=/dev/vda quiet")
 ROOT=$BENCH_OUT/virtio-root.img
 cp --sparse=always "$DISKIMG_DIR/root.img" "$ROOT" || bench_die "cannot copy the root image"
+# The root image is the user's and never rebuilt: put this build's helper
+# into the copy (debugfs, e2fsprogs), so the rows run the randread.c here.
+[ -x "$DISKIMG_DIR/btvm-randread" ] || bench_die "$DISKIMG_DIR/btvm-randread is missing (run 'make diskimg')"
+debugfs -w -R "rm /usr/bin/btvm-randread" "$ROOT" >/dev/null 2>&1
+{ debugfs -w -R "write $DISKIMG_DIR/btvm-randread /usr/bin/btvm-randread" "$ROOT" &&
+    debugfs -w -R "sif /usr/bin/btvm-randread mode 0100755" "$ROOT"; } >/dev/null 2>&1 &&
+    [ "$(debugfs -R "stat /usr/bin/btvm-randread" "$ROOT" 2>/dev/null | grep -c 'Mode:  0755')" = 1 ] ||
+    bench_die "cannot put btvm-randread into $ROOT (debugfs)"
+
+# tag_blocks <image>...: every 4 KiB block begins with its tag (randread.c).
+tag_blocks() {
+    python3 - "$@" <<'PY' || bench_die "cannot tag the scratch disks"
+import struct, sys
+for path in sys.argv[1:]:
+    with open(path, 'r+b') as f:
+        f.seek(0, 2)
+        for b in range(f.tell() // 4096):
+            f.seek(b * 4096)
+            f.write(struct.pack('<Q', b * 0x9E3779B97F4A7C15 % (1 << 64)))
+PY
+}
 
 # boot_once <btvm|qemu> <system> <run>
 boot_once() {
     local emu=$1 sys=$2 log="$BENCH_OUT/logs/virtio-$2-$3.log" st want wl line t ok sinks
     rm -f "$BENCH_OUT/virtio-vdb.img" "$BENCH_OUT/virtio-sda.img"
     truncate -s 160M "$BENCH_OUT/virtio-vdb.img" "$BENCH_OUT/virtio-sda.img"
+    tag_blocks "$BENCH_OUT/virtio-vdb.img" "$BENCH_OUT/virtio-sda.img"
     sinks=$(grep -c '^sink ' "$PEER_OUT")
     timeout -k 5 "$BENCH_TIMEOUT" bash -c '. guests/diskimg/lib.sh; diskimg_boot "$@"' _ "$emu" "$APPEND" \
         -drive "file=$ROOT,if=virtio,format=raw,snapshot=on" \
