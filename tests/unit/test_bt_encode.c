@@ -100,6 +100,23 @@ static bool high_byte(ZydisRegister r)
     return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH || r == ZYDIS_REGISTER_BH;
 }
 
+/* A fresh emitter (static buffers) and a translation context for d in
+ * code of this key, everything else zero. */
+static struct bt_tctx *ident_ctx(const struct dec_insn *d, uint32_t key)
+{
+    static struct bt_emit e;
+    static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
+    static struct bt_tctx t;
+    e.buf[0] = b0;
+    e.buf[1] = b1;
+    bt_emit_reset(&e);
+    memset(&t, 0, sizeof(t));
+    t.e = &e;
+    t.d = d;
+    t.key = key;
+    return &t;
+}
+
 /*
  * bt_emit_ident itself (bt/emit_ident.c), on the path a block takes once
  * its memory operands are covered by a group check (direct_mem, group -1:
@@ -120,29 +137,23 @@ START_TEST(roundtrip)
     struct dec_insn d;
     ck_assert_msg(dec_decode(DEC_MODE_32, 0x1000, b, n, &d) == 0 && d.len == n, "[%s] does not decode", hex);
 
-    static struct bt_emit e;
-    static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
-    e.buf[0] = b0;
-    e.buf[1] = b1;
-    bt_emit_reset(&e);
-    struct bt_tctx t;
-    memset(&t, 0, sizeof(t));
-    t.e = &e;
-    t.d = &d;
-    t.direct_mem = true;
-    t.mem_slot = -1;
-    t.r11_group = -1;
-    t.live_in = CPU_FL_ARITH;
-    ck_assert_msg(bt_emit_ident(&t), "[%s] bt_emit_ident refused it", hex);
-    ck_assert_msg(!e.failed, "[%s] emitter failed", hex);
-    ck_assert_msg(bt_here(&e, BT_OOL) == 0, "[%s] out-of-line code emitted", hex);
+    struct bt_tctx *t = ident_ctx(&d, 0);
+    t->direct_mem = true;
+    t->mem_slot = -1;
+    t->r11_group = -1;
+    t->live_in = CPU_FL_ARITH;
+    struct bt_emit *e = t->e;
+    const uint8_t *b0 = e->buf[BT_MAIN];
+    ck_assert_msg(bt_emit_ident(t), "[%s] bt_emit_ident refused it", hex);
+    ck_assert_msg(!e->failed, "[%s] emitter failed", hex);
+    ck_assert_msg(bt_here(e, BT_OOL) == 0, "[%s] out-of-line code emitted", hex);
 
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
     ZydisDecodedInstruction zi[8];
     ZydisDecodedOperand ops[8][ZYDIS_MAX_OPERAND_COUNT];
     int ni = 0;
-    for (uint32_t at = 0, len = bt_here(&e, BT_MAIN); at < len; at += zi[ni++].length) {
+    for (uint32_t at = 0, len = bt_here(e, BT_MAIN); at < len; at += zi[ni++].length) {
         ck_assert_msg(ni < 8, "[%s] too many instructions emitted", hex);
         ck_assert_msg(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b0 + at, len - at, &zi[ni], ops[ni])),
                       "[%s] emitted bytes at %u do not decode", hex, at);
@@ -430,18 +441,10 @@ START_TEST(copied_forms)
                                               "[%s] operand %d is not the same immediate", hex, i);
                         }
                         /* The emitter copies exactly these bytes. */
-                        static struct bt_emit e;
-                        static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
-                        e.buf[0] = b0;
-                        e.buf[1] = b1;
-                        bt_emit_reset(&e);
-                        struct bt_tctx t;
-                        memset(&t, 0, sizeof(t));
-                        t.e = &e;
-                        t.d = &d;
-                        t.key = BT_KEY_CODE32;
-                        ck_assert(bt_emit_ident(&t));
-                        ck_assert_msg(bt_here(&e, 0) == d.len && !memcmp(b0, d.bytes, d.len), "[%s] not copied", hex);
+                        struct bt_tctx *t = ident_ctx(&d, BT_KEY_CODE32);
+                        ck_assert(bt_emit_ident(t));
+                        ck_assert_msg(bt_here(t->e, BT_MAIN) == d.len && !memcmp(t->e->buf[BT_MAIN], d.bytes, d.len),
+                                      "[%s] not copied", hex);
                         copied++;
                         if (!seen[d.zi.mnemonic])
                             mnemonics++;
@@ -517,21 +520,17 @@ static void gen_label(struct bt_emit *e, int b)
 
 START_TEST(const_sequences)
 {
-    static struct bt_emit e;
-    static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
-    e.buf[0] = b0;
-    e.buf[1] = b1;
-    bt_emit_reset(&e);
+    struct bt_emit *e = ident_ctx(NULL, 0)->e;
     gen_calls = 0;
-    gen_two(&e, 0); /* the reference bytes, straight from the encoder */
-    uint32_t n = bt_here(&e, 0);
+    gen_two(e, 0); /* the reference bytes, straight from the encoder */
+    uint32_t n = bt_here(e, 0);
     ck_assert_uint_gt(n, 0);
-    bt_emit_reset(&e);
+    bt_emit_reset(e);
     for (int k = 0; k < 4; k++) {
         int b = k & 1;
-        uint32_t at = bt_here(&e, b);
-        bt_emit_const(&e, b, BT_SEQ_FLAGS_SAVE, gen_two);
-        ck_assert_uint_eq(bt_here(&e, b) - at, n);
+        uint32_t at = bt_here(e, b);
+        bt_emit_const(e, b, BT_SEQ_FLAGS_SAVE, gen_two);
+        ck_assert_uint_eq(bt_here(e, b) - at, n);
         uint8_t ref[64];
         struct bt_emit *f = calloc(1, sizeof(*f));
         ck_assert_ptr_nonnull(f);
@@ -541,14 +540,14 @@ START_TEST(const_sequences)
         free(f->buf[0]);
         free(f->buf[1]);
         free(f);
-        ck_assert(!memcmp((b ? b1 : b0) + at, ref, n));
+        ck_assert(!memcmp(e->buf[b] + at, ref, n));
     }
     ck_assert_int_eq(gen_calls, 1 + 4 + 1); /* the first reference, one per round, one caching run */
     gen_calls = 0;
-    bt_emit_const(&e, 0, BT_SEQ_FLAGS_RESTORE, gen_label);
-    bt_emit_const(&e, 0, BT_SEQ_FLAGS_RESTORE, gen_label);
+    bt_emit_const(e, 0, BT_SEQ_FLAGS_RESTORE, gen_label);
+    bt_emit_const(e, 0, BT_SEQ_FLAGS_RESTORE, gen_label);
     ck_assert_int_eq(gen_calls, 2);
-    ck_assert(!e.failed);
+    ck_assert(!e->failed);
 }
 END_TEST
 
