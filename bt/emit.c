@@ -1,6 +1,7 @@
 /*
- * bt/emit.c — host code buffers, labels, fixups; every host instruction is
- * encoded by Zydis' encoder (64-bit mode).
+ * bt/emit.c — host code buffers, labels, fixups; host instructions encoded
+ * by Zydis' encoder (64-bit mode) behind a memo, or copied: constant
+ * sequences and guest forms that mean the same in 64-bit mode.
  */
 #include "bt/emit.h"
 
