@@ -325,11 +325,15 @@ void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct b
 {
     /* The header only: a memo hit reads the operands where the caller
      * built them, and a miss fills in the rest (enc). */
+    if (n < 0 || n > ZYDIS_ENCODER_MAX_OPERANDS) {
+        bt_emit_fail(e, "%d operands for %s", n, ZydisMnemonicGetString(m));
+        return;
+    }
     ZydisEncoderRequest req;
     memset(&req, 0, offsetof(ZydisEncoderRequest, operands));
     req.mnemonic = m;
     req.operand_count = (ZyanU8)n;
-    enc(e, b, &req, ops, n <= ZYDIS_ENCODER_MAX_OPERANDS, false);
+    enc(e, b, &req, ops, true, false);
 }
 
 void bt_emit_bytes(struct bt_emit *e, int b, const uint8_t *bytes, unsigned n)

@@ -122,8 +122,7 @@ void bt_emit_offset(struct bt_tctx *t, const ZydisDecodedOperand *op, ZydisRegis
     } else if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_i((int32_t)(uint32_t)disp));
     } else {
-        struct bt_op m = bt_m(bt_map_reg(base), bt_map_reg(index), op->mem.scale,
-                                     (int32_t)disp, 0);
+        struct bt_op m = bt_m(bt_map_reg(base), bt_map_reg(index), op->mem.scale, (int32_t)disp, 0);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(dst32), m);
     }
 }

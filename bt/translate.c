@@ -94,12 +94,6 @@ static size_t fetch(struct bt *bt, uint32_t lin, uint8_t *buf, struct fetch_res 
     return n;
 }
 
-/* Flags read at guest EIP `eip` before being overwritten, found by decoding
- * ahead (not translating) up to a few instructions; control flow or an
- * unreadable byte ends the search conservatively (all not-yet-killed flags
- * count as read). Lets a block drop flag saves its successors do not need.
- * Only code on the block's own page counts: a write there invalidates the
- * block with it, while code elsewhere could change under the assumption. */
 /* One instruction's part in lookahead_live, through bt->la: a hit needs
  * the same linear address, mode and bytes (x86 decodes only its own
  * bytes, so the ones after it do not matter). NULL: undecodable. */
@@ -122,6 +116,12 @@ static const struct bt_la_entry *la_insn(struct bt *bt, uint32_t lin, uint32_t e
     return a;
 }
 
+/* Flags read at guest EIP `eip` before being overwritten, found by decoding
+ * ahead (not translating) up to a few instructions; control flow or an
+ * unreadable byte ends the search conservatively (all not-yet-killed flags
+ * count as read). Lets a block drop flag saves its successors do not need.
+ * Only code on the block's own page counts: a write there invalidates the
+ * block with it, while code elsewhere could change under the assumption. */
 static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode, uint32_t page)
 {
     uint32_t needed = 0, killed = 0, cs_base = bt->cpu->seg_base[CPU_CS];
