@@ -32,14 +32,8 @@ ZydisRegister bt_map_reg(ZydisRegister r)
 
 int bt_seg_index(ZydisRegister seg)
 {
-    switch (seg) {
-    case ZYDIS_REGISTER_ES: return CPU_ES;
-    case ZYDIS_REGISTER_CS: return CPU_CS;
-    case ZYDIS_REGISTER_SS: return CPU_SS;
-    case ZYDIS_REGISTER_FS: return CPU_FS;
-    case ZYDIS_REGISTER_GS: return CPU_GS;
-    default: return CPU_DS;
-    }
+    int s = cpu_seg_of(seg);
+    return s < 0 ? CPU_DS : s;
 }
 
 /* --- guest flags around scratch code --- */

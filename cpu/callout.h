@@ -49,6 +49,9 @@ int cpu_co_stack_fault(struct cpu *c, const struct dec_insn *d);
 /* MOV m, r/imm done in C (adaptive translation of stores to traced pages). */
 int cpu_co_mov_store(struct cpu *c, const struct dec_insn *d);
 
+/* A segment register's index in struct cpu (enum cpu_seg), -1 for none. */
+int cpu_seg_of(ZydisRegister r);
+
 /* Linear address of memory operand `op` of d (segment base added, 16/32-bit
  * address size wrap). */
 uint32_t cpu_ea(const struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op);

@@ -44,7 +44,6 @@ int co_stop_mnemonic(struct cpu *c, const struct dec_insn *d);
 int fault_stop(struct cpu *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t cpu_get_reg(const struct cpu *c, ZydisRegister r);
 void cpu_set_reg(struct cpu *c, ZydisRegister r, uint32_t v);
-int cpu_seg_of(ZydisRegister r); /* enum cpu_seg or -1 */
 int cpu_mem_read(struct cpu *c, uint32_t lin, void *buf, unsigned len);
 int cpu_mem_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len);
 int cpu_sys_read(struct cpu *c, uint32_t lin, void *buf, unsigned len);

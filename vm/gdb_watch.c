@@ -9,6 +9,7 @@
  */
 #include "vm/gdb_watch.h"
 
+#include "cpu/callout.h"
 #include "cpu/cpu.h"
 
 static uint32_t reg_value(const struct cpu *c, ZydisRegister r)
@@ -25,16 +26,11 @@ static uint32_t reg_value(const struct cpu *c, ZydisRegister r)
     }
 }
 
+/* The segment an operand names (none: DS). */
 static int seg_index(ZydisRegister s)
 {
-    switch (s) {
-    case ZYDIS_REGISTER_ES: return CPU_ES;
-    case ZYDIS_REGISTER_CS: return CPU_CS;
-    case ZYDIS_REGISTER_SS: return CPU_SS;
-    case ZYDIS_REGISTER_FS: return CPU_FS;
-    case ZYDIS_REGISTER_GS: return CPU_GS;
-    default: return CPU_DS;
-    }
+    int i = cpu_seg_of(s);
+    return i < 0 ? CPU_DS : i;
 }
 
 int vm_gdb_insn_accesses(const struct cpu *c, const struct dec_insn *d, struct vm_gdb_access *out,
