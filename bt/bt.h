@@ -229,6 +229,12 @@ struct bt {
     /* the same (enter.S), [1]: the _vb variant for shared blocks */
     uint8_t *tramp_mem_slow[2], *tramp_mem_done[2], *tramp_site[2], *tramp_exit_site[2], *tramp_tomb[2];
     uint8_t *tramp_cross[4];                           /* bt_cross2..16, by log2(size) - 1 */
+    uint8_t *tramp_mem_callout;                        /* bt_mem_callout_tramp */
+    /* The memory access stubs (emit_memstub.c), built after every flush:
+     * [user][read, write, both][log2 size][shared]; done by instruction
+     * length (0: the write is not the instruction's last act). */
+    uint8_t *memstub[2][3][5][2], *memstub_done[16];
+    bool memstubs_ready;
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -335,6 +341,7 @@ struct bt_block *bt_block_containing(struct bt *bt, const uint8_t *host_pc);
 uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend);
 void bt_exit_tramp(void);
 void bt_callout_tramp(void);
+void bt_mem_callout_tramp(void);
 void bt_light_tramp(void);
 void bt_mem_slow_tramp(void);
 void bt_mem_done_tramp(void);

@@ -312,6 +312,9 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
     int64_t table = bt_tlb_off(t->key, wr);
     if (size == 0)
         size = 1;
+    /* Where the page needs the whole instruction in C, the old slow path. */
+    uint8_t *stub = t->mem_slow_fn ? NULL :
+                    bt_memstub_access(t->bt, bt_key_cpl(t->key) == 3, rd, wr, size, t->shared);
     int mi = -1;
     for (int i = 0; i < req->operand_count; i++)
         if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
@@ -363,6 +366,17 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         bt_bind(e, BT_MAIN, after);
         goto slow_path;
     }
+    if (stub) {
+        /* Misaligned, another page's addend, an empty entry: all the
+         * stub's to sort out (its crossing check is the exact one). */
+        if (size > 1) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i((int)size - 1));
+            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
+        }
+        compared_access(t, req, mi, table, BT_R_ADDEND, BT_R_ENTRY, slow);
+        bt_bind(e, BT_MAIN, after);
+        goto slow_path;
+    }
     emit_cross_check(t, BT_MAIN, size, slow);
     compared_access(t, req, mi, table, BT_R_ADDEND, BT_R_ENTRY, other);
     bt_bind(e, BT_MAIN, after);
@@ -375,6 +389,18 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
     /* Slow path: fill the entry or bounce. */
 slow_path:
     bt_bind(e, BT_OOL, slow);
+    if (stub) {
+        /* The shared stub (emit_memstub.c): R11 = the addend on return,
+         * the flags back, the entry filled or the bounce set up. */
+        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_i((int32_t)bt_rel_eip(t, t->d->eip)));
+        bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)stub);
+        req->operands[mi].mem.index = BT_R_ENTRY;
+        bt_enc(e, BT_OOL, req);
+        if (wr)
+            bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->memstub_done[t->mem_last_act ? t->d->len : 0]);
+        bt_jmp_label(e, BT_OOL, after);
+        return;
+    }
     if (live)
         bt_emit_flags_restore(t, BT_OOL);
     if (t->mem_slow_fn) {

@@ -132,10 +132,14 @@ bt_exit_tramp:
  * and the decoded instruction pointer in the bt_vcpu co_insn; calls it through
  * bt_callout_dispatch (runtime.c). R13 survives. Returns to the caller unless
  * fn returns nonzero (an exit reason), in which case it leaves to C.
+ * bt_mem_callout_tramp, jumped to by the memory access stubs
+ * (emit_memstub.c), also hands bt_mem_slow's result back: R10D = the
+ * linear address, R11 = the addend the access uses.
  */
-    .globl bt_callout_tramp
-    .type bt_callout_tramp, @function
-bt_callout_tramp:
+.macro CALLOUT_TRAMP name, memret
+    .globl \name
+    .type \name, @function
+\name:
     SAVE_GUEST
     SAVE_XMM
     mov rbx, rsp
@@ -149,6 +153,10 @@ bt_callout_tramp:
     jnz 1f
     LOAD_XMM
     LOAD_GUEST
+.if \memret
+    mov r10d, [r15 + BT_OFF_ARG1]
+    mov r11, [r15 + BT_OFF_MEM_ADDEND]
+.endif
     ret
 1:  cmp eax, BT_CO_JUMP
     jne 2f
@@ -164,7 +172,10 @@ bt_callout_tramp:
     LOAD_XMM
     fxsave [r15 + CPU_OFF_FXSTATE]
     LEAVE_TO_C
-    .size bt_callout_tramp, . - bt_callout_tramp
+    .size \name, . - \name
+.endm
+    CALLOUT_TRAMP bt_callout_tramp, 0
+    CALLOUT_TRAMP bt_mem_callout_tramp, 1
 
 /*
  * Records and the trampolines below hold guest EIPs. In blocks found by

@@ -439,7 +439,9 @@ int bt_mem_slow(struct cpu *c, const void *unused)
     }
     vc->bounce_lin = lin;
     vc->bounce_size = size;
-    vc->mem_bounce = 1;
+    /* Only a write has something to write back: bt_mem_done, which every
+     * out-of-line write calls (emit_memstub.c), must find 0 after a read. */
+    vc->mem_bounce = wr;
     vc->mem_addend = (uint64_t)(uintptr_t)bb - lin;
     return 0;
 }

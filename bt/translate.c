@@ -463,6 +463,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     key = bt_share_key(bt, key, cs_base + eip, phys0 >> 12);
     struct bt_emit *e = &bt->em;
     for (int attempt = 0; attempt < 2; attempt++) {
+        if (!bt->memstubs_ready && !bt_memstub_build(bt)) {
+            bt_cache_flush(bt);
+            continue;
+        }
         struct bt_block *blk = bt_block_alloc(bt);
         if (!blk) {
             bt_cache_flush(bt);

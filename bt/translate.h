@@ -28,6 +28,12 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 /* [base + R14 + disp] for an access a group check already covered. */
 ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *op, unsigned size);
 
+/* emit_memstub.c: the shared out-of-line access stubs. Build them into
+ * the code cache (false: it is full); the stub for an access kind (NULL:
+ * none, the site uses bt_mem_slow_tramp). */
+bool bt_memstub_build(struct bt *bt);
+uint8_t *bt_memstub_access(const struct bt *bt, bool user, bool rd, bool wr, unsigned size, bool vb);
+
 /* emit_stack.c */
 void bt_emit_push(struct bt_tctx *t, unsigned size, struct bt_op src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
