@@ -50,6 +50,10 @@ enum bt_exit {
     BT_EXIT_UNSUPPORTED = 6, /* translator could not handle the instruction at cpu->eip */
     BT_EXIT_SAFE = 7,      /* a group check failed: continue in the safe translation; exit_site patchable */
     BT_EXIT_STALE = 8,     /* entered an invalidated block (its entry now jumps to a stub) */
+    /* Internal: an out-of-line exit left by CALL bt_exit_ra_tramp; the
+     * dispatcher finds its record by the return address in exit_site and
+     * carries on with the record's reason (engine.c exit_by_ra). */
+    BT_EXIT_RA = 15,
 };
 
 #define BT_MAX_BLOCK_INSNS 64
@@ -126,6 +130,13 @@ struct bt_co_rec {
     struct dec_insn d;     /* last: internal records stop before it */
 };
 
+/* An exit of a block, by the return address of its CALL (ret_off, from
+ * the block's code): its record {site, key, eip, reason}. */
+struct bt_exit_ref {
+    uint32_t ret_off;
+    struct bt_co_site *rec;
+};
+
 /* One translated block. */
 struct bt_block {
     uint32_t eip;          /* guest linear EIP of the first instruction (when translated) */
@@ -154,6 +165,8 @@ struct bt_block {
     uint32_t *map_ool;     /* offsets (in the OOL part) of each instruction's slow paths */
     uint32_t main_len;     /* bytes of the MAIN part; OOL follows */
     struct bt_co_rec *callout_insns; /* decoded records callouts refer to */
+    struct bt_exit_ref *exits;       /* its out-of-line exits, by return address */
+    uint32_t nexits;
     bool valid;
 };
 
@@ -230,6 +243,11 @@ struct bt {
     uint8_t *tramp_mem_slow[2], *tramp_mem_done[2], *tramp_site[2], *tramp_exit_site[2], *tramp_tomb[2];
     uint8_t *tramp_cross[4];                           /* bt_cross2..16, by log2(size) - 1 */
     uint8_t *tramp_mem_callout;                        /* bt_mem_callout_tramp */
+    uint8_t *tramp_exit_ra;                            /* bt_exit_ra_tramp */
+    uint8_t *tramp_site_arg[2];                        /* bt_site_arg_tramp, _vb */
+    /* Exits found by return address lately (engine.c exit_by_ra); emptied
+     * with the cache. */
+    struct { const uint8_t *ra; const struct bt_co_site *rec; bool shared; } exit_memo[1024];
     /* The memory access stubs (emit_memstub.c), built after every flush:
      * [user][read, write, both][log2 size][shared]; done by instruction
      * length (0: the write is not the instruction's last act). */
@@ -342,6 +360,9 @@ uint32_t bt_enter(struct cpu *c, void *host_code, void *fast_addend);
 void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 void bt_mem_callout_tramp(void);
+void bt_exit_ra_tramp(void);
+void bt_site_arg_tramp(void);
+void bt_site_arg_tramp_vb(void);
 void bt_light_tramp(void);
 void bt_mem_slow_tramp(void);
 void bt_mem_done_tramp(void);

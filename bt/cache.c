@@ -61,6 +61,8 @@ static void reset_region(struct bt *bt)
         { &bt->tramp_cross[0], bt_cross2 },         { &bt->tramp_cross[1], bt_cross4 },
         { &bt->tramp_cross[2], bt_cross8 },         { &bt->tramp_cross[3], bt_cross16 },
         { &bt->tramp_mem_callout, bt_mem_callout_tramp },
+        { &bt->tramp_exit_ra, bt_exit_ra_tramp },
+        { &bt->tramp_site_arg[0], bt_site_arg_tramp }, { &bt->tramp_site_arg[1], bt_site_arg_tramp_vb },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         *t[i].slot = p;
@@ -69,6 +71,7 @@ static void reset_region(struct bt *bt)
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;
     bt->memstubs_ready = false; /* translate.c builds them again */
+    memset(bt->exit_memo, 0, sizeof(bt->exit_memo));
 }
 
 int32_t bt_pred_alloc(struct bt *bt, uint32_t eip)

@@ -97,17 +97,39 @@ void bt_emit_pred_spent(struct bt_tctx *t, int b, int32_t pred)
 
 static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn);
 
-struct bt_co_site *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, unsigned reason,
-                                       uint64_t arg0)
+/*
+ * The code of an exit whose record is r: CALL bt_exit_ra_tramp (5 bytes),
+ * which leaves with the return address; the dispatcher finds r by it
+ * (engine.c exit_by_ra) in the block's exits[]. When the block has no room
+ * left in that list: MOVABS R11, r; JMP bt_exit_site_tramp (15 bytes),
+ * which reads r itself.
+ */
+static void exit_code(struct bt_tctx *t, int b, struct bt_co_site *r, bool tomb)
+{
+    struct bt_emit *e = t->e;
+    if (t->nexits < (int)(sizeof(t->exits) / sizeof(t->exits[0]))) {
+        int ret = bt_label(e);
+        bt_call_abs(e, b, (uint64_t)(uintptr_t)t->bt->tramp_exit_ra);
+        bt_bind(e, b, ret);
+        t->exits[t->nexits].rec = r;
+        t->exits[t->nexits].ret = ret;
+        t->exits[t->nexits].buf = (int8_t)b;
+        t->nexits++;
+        return;
+    }
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
+    bt_jmp_abs(e, b, (uint64_t)(uintptr_t)(tomb ? t->bt->tramp_tomb[t->shared] : t->bt->tramp_exit_site[t->shared]));
+}
+
+uint64_t *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, unsigned reason, uint64_t arg0)
 {
     struct bt_co_site *r = new_site(t, false);
     if (!r)
         return NULL;
     *r = (struct bt_co_site){ .fn = 0, .insn = (const void *)(uintptr_t)arg0, .eip = bt_rel_eip(t, eip),
                               .pad = reason };
-    bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
-    bt_jmp_abs(t->e, b, (uint64_t)(uintptr_t)(arg0 ? t->bt->tramp_tomb[t->shared] : t->bt->tramp_exit_site[t->shared]));
-    return r;
+    exit_code(t, b, r, arg0 != 0);
+    return &r->fn;
 }
 
 /* An exit that is never chained: its site stays 0 (as the dispatcher set
@@ -117,10 +139,9 @@ void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason
     bt_emit_exit_record(t, b, eip, reason, 0);
 }
 
-/* The out-of-line stub behind a chainable rel32 at (b, rel_at): MOVABS
- * R11, record; JMP bt_exit_site_tramp (enter.S), which sets the exit
- * site, EIP and reason from the record {site, -, eip, reason} (15 bytes
- * instead of 35). The site, the rel32's address, is known after
+/* The out-of-line stub behind a chainable rel32 at (b, rel_at): the exit
+ * code for the record {site, -, eip, reason} (exit_code: 5 bytes, was 35
+ * with every store inline). The site, the rel32's address, is known after
  * placement (translate.c writes it into the record). */
 static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target,
                              unsigned reason)
@@ -143,8 +164,7 @@ static void exit_stub_reason(struct bt_tctx *t, int b, uint32_t rel_at, int stub
         t->sites[t->nsites].fwd = reason == BT_EXIT_BRANCH && t->d && target > t->d->eip;
         t->nsites++;
     }
-    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_SITE), bt_i((int64_t)(uintptr_t)r));
-    bt_jmp_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_exit_site[t->shared]);
+    exit_code(t, BT_OOL, r, false);
 }
 
 static void exit_stub(struct bt_tctx *t, int b, uint32_t rel_at, int stub, uint32_t target)
@@ -257,24 +277,33 @@ static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn)
 }
 
 /* MOVABS R11, site; CALL bt_site_tramp: 15 bytes (the EIP, record and
- * function stores the trampoline makes took 37 inline). */
-static void callout(struct bt_tctx *t, int b, uint64_t fn, bool with_insn)
+ * function stores the trampoline makes took 37 inline). An internal
+ * callout with arguments keeps them in the record too (bt_site_arg_tramp
+ * stores ARG0 and ARG1). */
+static void callout(struct bt_tctx *t, int b, uint64_t fn, bool with_insn, bool with_arg, uint64_t arg)
 {
     struct bt_co_site *s = new_site(t, with_insn);
     if (!s)
         return;
     struct bt_co_rec *r = with_insn ? t->co_rec : NULL;
-    *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : NULL, .eip = bt_rel_eip(t, t->d->eip) };
+    *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : (const void *)(uintptr_t)arg,
+                              .eip = bt_rel_eip(t, t->d->eip) };
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)s));
-    bt_call_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_site[t->shared]);
+    bt_call_abs(t->e, b, (uint64_t)(uintptr_t)(with_arg ? t->bt->tramp_site_arg : t->bt->tramp_site)[t->shared]);
 }
 
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
 {
-    callout(t, b, (uint64_t)(uintptr_t)fn, true);
+    callout(t, b, (uint64_t)(uintptr_t)fn, true, false, 0);
 }
 
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
 {
-    callout(t, b, (uint64_t)(uintptr_t)fn, false);
+    callout(t, b, (uint64_t)(uintptr_t)fn, false, false, 0);
+}
+
+void bt_emit_internal_callout_args(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *),
+                                   uint32_t arg0, uint32_t arg1)
+{
+    callout(t, b, (uint64_t)(uintptr_t)fn, false, true, arg0 | (uint64_t)arg1 << 32);
 }

@@ -87,6 +87,10 @@ struct bt_tctx {
      * (or, for a compact exit stub, the record field: patch). */
     struct { int8_t buf; bool fwd; uint32_t rel_at; uint32_t imm_at; uint64_t *patch; } sites[64];
     int nsites;
+    /* out-of-line exits (CALL bt_exit_ra_tramp): record and the label
+     * after the CALL, turned into the block's exits[] once placed */
+    struct { struct bt_co_site *rec; int ret; int8_t buf; } exits[64];
+    int nexits;
     bool direct_mem;              /* explicit memory operand checked by a group check */
     int8_t mem_slot;              /* its group (-1: R14) */
     int32_t group_addend[BT_MAX_GROUPS]; /* where each group's addend is, from R15 */
@@ -140,7 +144,7 @@ void bt_emit_jcc_exit(struct bt_tctx *t, ZydisMnemonic jcc, uint32_t target);
 /* An exit through a record {site (0), arg0, eip, reason}: arg0 nonzero
  * also sets ARG0 to its low half (the tombstone's key). Returns the record
  * (to patch the site into), NULL on failure. */
-struct bt_co_site *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, unsigned reason,
+uint64_t *bt_emit_exit_record(struct bt_tctx *t, int b, uint32_t eip, unsigned reason,
                                        uint64_t arg0);
 void bt_emit_exit_simple(struct bt_tctx *t, int b, uint32_t eip, unsigned reason);
 /* Continue in the safe translation of the code at eip (from OOL). */
@@ -151,5 +155,8 @@ void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip);
  * the run-time entry points (bt/runtime.h). */
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn);
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *));
+/* ... with ARG0 and ARG1 set (kept in the callout's record). */
+void bt_emit_internal_callout_args(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *),
+                                   uint32_t arg0, uint32_t arg1);
 
 #endif

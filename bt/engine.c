@@ -118,6 +118,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
 /* Emitted code and enter.S reach these fields by number (bt/offsets.h). */
 #define BT_VC_OFF(f) ((long)offsetof(struct bt_vcpu, f) - (long)offsetof(struct bt_vcpu, cpu))
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
+_Static_assert(BT_EXIT_RA == BT_EXIT_RA_CODE, "BT_EXIT_RA_CODE (bt/offsets.h) is not BT_EXIT_RA");
 _Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
 _Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");
@@ -292,6 +293,41 @@ static uint8_t *vbase_stub(struct bt *bt, struct bt_block *blk, uint32_t eip, bo
     bt_emit_place(e, at, bt->cache_wr);
     bt->st.vbase_stubs++;
     return at;
+}
+
+/*
+ * An out-of-line exit left through bt_exit_ra_tramp with its CALL's return
+ * address in exit_site: the record of the exit that ends there, from the
+ * block holding it (live or tombstoned: its code stays until a flush),
+ * memoized by address. Sets what bt_exit_site_tramp would have set from
+ * the record (EIP, the chain site, a tombstone's key in ARG0); returns the
+ * record's reason.
+ */
+static uint32_t exit_by_ra(struct bt *bt, struct cpu *c)
+{
+    struct bt_vcpu *vc = bt->vc;
+    const uint8_t *ra = (const uint8_t *)(uintptr_t)vc->exit_site;
+    __typeof__(bt->exit_memo[0]) *m = &bt->exit_memo[((uintptr_t)ra >> 2) & 1023];
+    if (m->ra != ra) {
+        const struct bt_block *b = bt_block_containing(bt, ra - 1);
+        const struct bt_co_site *rec = NULL;
+        for (uint32_t i = 0; b && i < b->nexits; i++)
+            if (b->code + b->exits[i].ret_off == ra)
+                rec = b->exits[i].rec;
+        if (!rec) {
+            snprintf(c->unsupported, sizeof(c->unsupported),
+                     "translated code left from %p, not a known exit", (const void *)ra);
+            return BT_EXIT_STOP;
+        }
+        m->ra = ra;
+        m->rec = rec;
+        m->shared = bt_key_shared(b->key);
+    }
+    c->eip = m->rec->eip + (m->shared ? vc->vbase : 0);
+    vc->exit_site = m->rec->fn;
+    if (m->rec->pad == BT_EXIT_STALE)
+        vc->arg0 = (uint32_t)(uintptr_t)m->rec->insn; /* the key (bt_tomb_tramp) */
+    return m->rec->pad;
 }
 
 static void bt_run(struct vm *vm, struct vm_exit *ex)
@@ -482,6 +518,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         if (dbg->insn_hook)
             dbg->insn_hook(vm, false);
         uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt, blk->phys_page));
+        if (reason == BT_EXIT_RA)
+            reason = exit_by_ra(bt, c);
         if (reason < BT_EXIT_KINDS)
             bt->st.exits[reason]++;
         /* Left before its first instruction: the entry's async or page

@@ -240,6 +240,26 @@ bt_exit_tramp:
     SITE_TRAMP bt_site_tramp, 0
     SITE_TRAMP bt_site_tramp_vb, 1
 
+/* An internal callout with an argument (emit_common.c): its record's
+ * insn field holds ARG0 (low half) and ARG1 (high half), copied in one
+ * move; there is no decoded instruction. */
+.macro SITE_ARG_TRAMP name, vb
+    .globl \name
+    .type \name, @function
+\name:
+    mov r10, [r11 + 8]
+    mov [r15 + BT_OFF_ARG0], r10
+    mov qword ptr [r15 + BT_OFF_CO_INSN], 0
+    mov r10d, [r11 + 16]
+    ADD_VBASE r10d, r10, \vb
+    mov [r15 + CPU_OFF_EIP], r10d
+    mov r11, [r11]
+    jmp bt_callout_tramp
+    .size \name, . - \name
+.endm
+    SITE_ARG_TRAMP bt_site_arg_tramp, 0
+    SITE_ARG_TRAMP bt_site_arg_tramp_vb, 1
+
 /*
  * A chainable block exit (emit_common.c, exit_stub_reason): R11 = its
  * record {site, -, eip, reason} (struct bt_co_site). R10 is scratch at an
@@ -261,6 +281,21 @@ bt_exit_tramp:
 .endm
     EXIT_SITE_TRAMP bt_exit_site_tramp, 0
     EXIT_SITE_TRAMP bt_exit_site_tramp_vb, 1
+
+/*
+ * An out-of-line exit (emit_common.c, ra_exit): CALL here, 5 bytes. Its
+ * return address goes to exit_site for the dispatcher to find the exit's
+ * record by (engine.c exit_by_ra); the return address is dropped, the way
+ * out is the usual exit.
+ */
+    .globl bt_exit_ra_tramp
+    .type bt_exit_ra_tramp, @function
+bt_exit_ra_tramp:
+    pop r11
+    mov [r15 + BT_OFF_EXIT_SITE], r11
+    mov dword ptr [r15 + BT_OFF_EXIT], BT_EXIT_RA_CODE
+    jmp bt_exit_tramp
+    .size bt_exit_ra_tramp, . - bt_exit_ra_tramp
 
 /* A block's tombstone (translate.c): the same, with ARG0 = the block's key
  * from the record's insn field. */

@@ -39,6 +39,9 @@
  * host address is in cpu->exit_site with R14 = cpu->mem_addend (runtime.c). */
 #define BT_CO_JUMP 0x100
 
+/* enum bt_exit's BT_EXIT_RA (bt/bt.h), for bt_exit_ra_tramp. */
+#define BT_EXIT_RA_CODE 15
+
 /* An indirect jump's inline cache (emit_ctrl.c): the negated EIP it holds
  * and the rel32 of its miss jump sit this many bytes before the rel32 of
  * its jump; once filled, the miss jump goes just past that jump. */

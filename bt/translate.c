@@ -519,11 +519,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
              * dispatcher; a page mapped elsewhere does leave. */
             t.d = &insns[0];
             bt_bind(e, BT_OOL, recheck);
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG0, 4), bt_i((int32_t)((phys0 >> 12) + 1)));
-            bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2,
-                   bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_i(crosses ? (int32_t)(physn + 1) : 0));
-            bt_emit_internal_callout(&t, BT_OOL, bt_entry_refill);
+            bt_emit_internal_callout_args(&t, BT_OOL, bt_entry_refill, (uint32_t)((phys0 >> 12) + 1),
+                                          crosses ? (uint32_t)(physn + 1) : 0);
             bt_jmp_label(e, BT_OOL, start);
             t.d = NULL;
         }
@@ -576,16 +573,21 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
          * lead here stop exiting. ARG0 = this block's key. */
         /* A record {site, key, eip, STALE} (bt_tomb_tramp sets ARG0 from
          * the key's low half; bit 32 only makes a key of 0 nonzero). */
-        struct bt_co_site *tr = bt_emit_exit_record(&t, BT_OOL, eip, BT_EXIT_STALE, (uint64_t)key | (1ull << 32));
+        uint64_t *tr = bt_emit_exit_record(&t, BT_OOL, eip, BT_EXIT_STALE, (uint64_t)key | (1ull << 32));
         if (tr && t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
             t.sites[t.nsites].buf = BT_MAIN;
             t.sites[t.nsites].fwd = false;
             t.sites[t.nsites].rel_at = (uint32_t)e->label[start].off + 1; /* the entry's jmp rel32 */
             t.sites[t.nsites].imm_at = 0;
-            t.sites[t.nsites].patch = &tr->fn;
+            t.sites[t.nsites].patch = tr;
             t.nsites++;
         }
 
+        blk->exits = t.nexits ? bt_arena_alloc(bt, (size_t)t.nexits * sizeof(*blk->exits)) : NULL;
+        if (t.nexits && !blk->exits) {
+            bt->oom = true;
+            bt_emit_fail(e, "out of host memory");
+        }
         if (e->failed && bt->oom && attempt == 0) {
             bt->oom = false;
             bt->st.oom_flushes++;
@@ -604,6 +606,12 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             continue;
         }
         bt_emit_place(e, host, bt->cache_wr);
+        for (int x = 0; x < t.nexits; x++) {
+            blk->exits[x].rec = t.exits[x].rec;
+            blk->exits[x].ret_off = (uint32_t)(bt_placed(e, host, t.exits[x].buf,
+                                                         (uint32_t)e->label[t.exits[x].ret].off) - host);
+        }
+        blk->nexits = (uint32_t)t.nexits;
         for (int s = 0; s < t.nsites; s++) {
             uint64_t site = (uint64_t)(uintptr_t)bt_placed(e, host, t.sites[s].buf, t.sites[s].rel_at) |
                             (t.sites[s].fwd ? BT_SITE_FWD : 0) | (t.shared ? BT_SITE_VB : 0);
