@@ -208,6 +208,21 @@ struct bt_block *bt_block_containing(struct bt *bt, const uint8_t *pc)
     return pc < b->code + b->host_len ? b : NULL;
 }
 
+int bt_block_insn_at(const struct bt_block *b, const uint8_t *pc)
+{
+    uint32_t off = (uint32_t)(pc - b->code);
+    int k = 0;
+    if (off < b->main_len) {
+        while (k + 1 < b->ninsn && b->map_host[k + 1] <= off)
+            k++;
+        return k;
+    }
+    off -= b->main_len;
+    while (k + 1 < b->ninsn && b->map_ool[k + 1] <= off)
+        k++;
+    return k;
+}
+
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *pc)
 {
     struct bt_block *b = bt_block_containing(bt, pc);

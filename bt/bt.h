@@ -244,14 +244,17 @@ struct bt {
     uint8_t *tramp_cross[4];                           /* bt_cross2..16, by log2(size) - 1 */
     uint8_t *tramp_mem_callout;                        /* bt_mem_callout_tramp */
     uint8_t *tramp_exit_ra;                            /* bt_exit_ra_tramp */
-    uint8_t *tramp_site_arg[2];                        /* bt_site_arg_tramp, _vb */
+    uint8_t *tramp_refill;                             /* bt_refill_tramp */
     /* Exits found by return address lately (engine.c exit_by_ra); emptied
      * with the cache. */
     struct { const uint8_t *ra; const struct bt_co_site *rec; bool shared; } exit_memo[1024];
+    /* Memory access sites by the return address of their stub call: the
+     * EIP (relative to vbase where shared) (runtime.c bt_mem_slow). */
+    struct { const uint8_t *ra; uint32_t eip; bool shared; } site_memo[1024];
     /* The memory access stubs (emit_memstub.c), built after every flush:
-     * [user][read, write, both][log2 size][shared]; done by instruction
-     * length (0: the write is not the instruction's last act). */
-    uint8_t *memstub[2][3][5][2], *memstub_done[16];
+     * [user][read, write, both][log2 size]; done by instruction length
+     * (0: the write is not the instruction's last act). */
+    uint8_t *memstub[2][3][5], *memstub_done[16];
     bool memstubs_ready;
     /* block lookup */
     struct bt_block **hash;
@@ -312,6 +315,7 @@ struct bt_vcpu {
      * another thread cannot be overwritten. */
     uint64_t poll_target[2];
     uint32_t poll_sink;
+    uint64_t mem_ra;        /* a memory access stub's return address: which site (emit_memstub.c) */
     uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* MMIO / page-crossing bounce */
     /* --- hot: BT_OFF_* from R15 --- */
     uint32_t exit_reason;   /* why the code cache returned to C (enum bt_exit) */
@@ -352,6 +356,9 @@ void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
 /* The block whose code holds host_pc, live or tombstoned (NULL: none). */
 struct bt_block *bt_block_containing(struct bt *bt, const uint8_t *host_pc);
+/* The guest instruction (index) whose host code, main or out of line,
+ * holds host_pc in block b. */
+int bt_block_insn_at(const struct bt_block *b, const uint8_t *host_pc);
 
 /* runtime.c: see bt/runtime.h. */
 
@@ -361,8 +368,7 @@ void bt_exit_tramp(void);
 void bt_callout_tramp(void);
 void bt_mem_callout_tramp(void);
 void bt_exit_ra_tramp(void);
-void bt_site_arg_tramp(void);
-void bt_site_arg_tramp_vb(void);
+void bt_refill_tramp(void);
 void bt_light_tramp(void);
 void bt_mem_slow_tramp(void);
 void bt_mem_done_tramp(void);

@@ -62,7 +62,7 @@ static void reset_region(struct bt *bt)
         { &bt->tramp_cross[2], bt_cross8 },         { &bt->tramp_cross[3], bt_cross16 },
         { &bt->tramp_mem_callout, bt_mem_callout_tramp },
         { &bt->tramp_exit_ra, bt_exit_ra_tramp },
-        { &bt->tramp_site_arg[0], bt_site_arg_tramp }, { &bt->tramp_site_arg[1], bt_site_arg_tramp_vb },
+        { &bt->tramp_refill, bt_refill_tramp },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         *t[i].slot = p;
@@ -72,6 +72,7 @@ static void reset_region(struct bt *bt)
     bt->pred_used = 0;
     bt->memstubs_ready = false; /* translate.c builds them again */
     memset(bt->exit_memo, 0, sizeof(bt->exit_memo));
+    memset(bt->site_memo, 0, sizeof(bt->site_memo));
 }
 
 int32_t bt_pred_alloc(struct bt *bt, uint32_t eip)

@@ -102,6 +102,8 @@ void bt_emit_reset(struct bt_emit *e)
     }
     e->nlabels = 0;
     e->nfix = 0;
+    e->nrelaxed[0] = e->nrelaxed[1] = 0;
+    e->nnear[0] = e->nnear[1] = 0;
     e->failed = false;
     e->err[0] = 0;
     if (oom)
@@ -437,7 +439,7 @@ uint32_t bt_emit_rel32(struct bt_emit *e, int b, ZydisMnemonic m)
     return e->len[b] - 4;
 }
 
-static uint32_t branch(struct bt_emit *e, int b, ZydisMnemonic m, int label, uint64_t abs)
+static uint32_t branch(struct bt_emit *e, int b, ZydisMnemonic m, int label, uint64_t abs, bool relax)
 {
     bt_emit_rel32(e, b, m);
     if (e->failed)
@@ -451,14 +453,175 @@ static uint32_t branch(struct bt_emit *e, int b, ZydisMnemonic m, int label, uin
     e->fix[e->nfix].at = at;
     e->fix[e->nfix].label = label;
     e->fix[e->nfix].abs = abs;
+    e->fix[e->nfix].relax = relax;
+    if (relax && label >= 0)
+        e->near[b][e->nnear[b]++] = e->nfix;
     e->nfix++;
     return at;
 }
 
-uint32_t bt_jmp_label(struct bt_emit *e, int b, int label) { return branch(e, b, ZYDIS_MNEMONIC_JMP, label, 0); }
-uint32_t bt_jcc_label(struct bt_emit *e, int b, ZydisMnemonic jcc, int label) { return branch(e, b, jcc, label, 0); }
-uint32_t bt_jmp_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_JMP, -1, t); }
-uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_CALL, -1, t); }
+uint32_t bt_jmp_label(struct bt_emit *e, int b, int label) { return branch(e, b, ZYDIS_MNEMONIC_JMP, label, 0, false); }
+uint32_t bt_jcc_label(struct bt_emit *e, int b, ZydisMnemonic jcc, int label) { return branch(e, b, jcc, label, 0, false); }
+uint32_t bt_jmp_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_JMP, -1, t, false); }
+uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t t) { return branch(e, b, ZYDIS_MNEMONIC_CALL, -1, t, false); }
+void bt_jmp_near(struct bt_emit *e, int b, int label) { branch(e, b, ZYDIS_MNEMONIC_JMP, label, 0, true); }
+void bt_jcc_near(struct bt_emit *e, int b, ZydisMnemonic jcc, int label) { branch(e, b, jcc, label, 0, true); }
+
+/*
+ * Branch relaxation. A near branch is emitted as rel32 (E9, or 0F 80+cc)
+ * because its target is usually not bound yet; here, with every label
+ * bound, those that reach their target with rel8 become EB / 70+cc.
+ * Positions are those of the placed block: MAIN, then OOL. Shortening a
+ * branch only brings others closer, so the passes shorten until none is
+ * left that fits (any intermediate state is valid).
+ */
+static uint32_t saved_before(const struct bt_emit *e, int b, uint32_t off)
+{
+    /* Bytes saved by shortened branches that end at or before off. */
+    int lo = 0, hi = e->nrelaxed[b];
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (e->relaxed[b][mid].end <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? e->relaxed[b][lo - 1].saved : 0;
+}
+
+uint32_t bt_emit_remap(const struct bt_emit *e, int b, uint32_t off)
+{
+    return off - saved_before(e, b, off);
+}
+
+/* The table of shortenings decided (old end, bytes saved up to it). */
+static void relax_table(struct bt_emit *e, int n)
+{
+    e->nrelaxed[0] = e->nrelaxed[1] = 0;
+    uint32_t total[2] = { 0, 0 };
+    for (int j = 0; j < n; j++) {
+        if (!e->relax_shrink[j])
+            continue;
+        int i = e->relax_cand[j], b = e->fix[i].buf;
+        total[b] += e->relax_shrink[j];
+        e->relaxed[b][e->nrelaxed[b]].end = e->fix[i].at + 4;
+        e->relaxed[b][e->nrelaxed[b]].saved = total[b];
+        e->nrelaxed[b]++;
+    }
+}
+
+static bool near_is_jmp(const struct bt_emit *e, int i)
+{
+    return e->buf[e->fix[i].buf][e->fix[i].at - 1] == 0xE9;
+}
+
+/* Candidate j's displacement in its short form, with the shortenings
+ * decided so far (exact) or on the old offsets (ool_base: where OOL
+ * starts). */
+static int64_t relax_dist(const struct bt_emit *e, int j, uint32_t ool_base, bool exact)
+{
+    int i = e->relax_cand[j], b = e->fix[i].buf, l = e->fix[i].label;
+    bool jmp = near_is_jmp(e, i);
+    uint32_t start = e->fix[i].at - (jmp ? 1u : 2u);
+    int lb = e->label[l].buf;
+    uint32_t loff = (uint32_t)e->label[l].off;
+    int64_t from = (b ? ool_base : 0) + (exact ? bt_emit_remap(e, b, start) : start) + 2;
+    int64_t to = (lb ? ool_base : 0) + (exact ? bt_emit_remap(e, lb, loff) : loff);
+    if (to >= from)
+        to -= jmp ? 3 : 4; /* it moves up with this branch's own shortening */
+    return to - from;
+}
+
+void bt_emit_relax(struct bt_emit *e)
+{
+    if (e->failed)
+        return;
+    /* Candidates in layout order (a buffer's fixups are in offset order). */
+    int n = 0;
+    for (int b = 0; b < 2; b++)
+        for (int k = 0; k < e->nnear[b]; k++)
+            e->relax_cand[n++] = e->near[b][k];
+    e->nnear[0] = e->nnear[1] = 0;
+    if (!n)
+        return;
+    uint8_t *shrink = e->relax_shrink;
+    /* Pass 1, on the old offsets: shortening only brings targets closer,
+     * so what fits now fits at the end. Pass 2, on pass 1's layout, finds
+     * those pass 1 brought in reach (more passes found little more). */
+    for (int j = 0; j < n; j++) {
+        int64_t d = relax_dist(e, j, e->len[0], false);
+        shrink[j] = d >= -128 && d <= 127 ? (near_is_jmp(e, e->relax_cand[j]) ? 3 : 4) : 0;
+    }
+    relax_table(e, n);
+    uint32_t ool_base = bt_emit_remap(e, 0, e->len[0]);
+    bool more = false;
+    for (int j = 0; j < n; j++) {
+        if (shrink[j])
+            continue;
+        int64_t d = relax_dist(e, j, ool_base, true);
+        if (d >= -128 && d <= 127) {
+            shrink[j] = near_is_jmp(e, e->relax_cand[j]) ? 3 : 4;
+            more = true;
+        }
+    }
+    if (more)
+        relax_table(e, n);
+    /* Rewrite each buffer: the bytes move up, shortened branches get
+     * their rel8 form, displacement and all. Labels keep their old
+     * offsets (bt_label_off maps them). */
+    uint32_t main_len = bt_emit_remap(e, 0, e->len[0]);
+    for (int b = 0; b < 2; b++) {
+        uint32_t rd = 0, wr = 0;
+        for (int j = 0; j < n; j++) {
+            int i = e->relax_cand[j];
+            if (e->fix[i].buf != b || !shrink[j])
+                continue;
+            bool jmp = shrink[j] == 3;
+            uint32_t start = e->fix[i].at - (jmp ? 1u : 2u);
+            int l = e->fix[i].label, lb = e->label[l].buf;
+            uint8_t op = jmp ? 0xEB : (uint8_t)(0x70 | (e->buf[b][start + 1] & 0xF));
+            memmove(e->buf[b] + wr, e->buf[b] + rd, start - rd);
+            wr += start - rd;
+            int64_t to = (lb ? main_len : 0) + bt_emit_remap(e, lb, (uint32_t)e->label[l].off);
+            int64_t from = (b ? main_len : 0) + wr + 2;
+            e->buf[b][wr] = op;
+            e->buf[b][wr + 1] = (uint8_t)(int8_t)(to - from);
+            wr += 2;
+            rd = e->fix[i].at + 4;
+            e->fix[i].label = -2; /* resolved */
+        }
+        memmove(e->buf[b] + wr, e->buf[b] + rd, e->len[b] - rd);
+        e->len[b] = wr + (e->len[b] - rd);
+    }
+    /* A buffer's fixups are in offset order: one walk per buffer. */
+    int k = 0, c[2] = { 0, 0 };
+    for (int i = 0; i < e->nfix; i++) {
+        if (e->fix[i].label == -2)
+            continue;
+        int b = e->fix[i].buf;
+        while (c[b] < e->nrelaxed[b] && e->relaxed[b][c[b]].end <= e->fix[i].at)
+            c[b]++;
+        e->fix[k] = e->fix[i];
+        e->fix[k].at -= c[b] ? e->relaxed[b][c[b] - 1].saved : 0;
+        k++;
+    }
+    e->nfix = k;
+}
+
+void bt_emit_remap_sorted(const struct bt_emit *e, int b, uint32_t *off, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++) {
+        while (c < e->nrelaxed[b] && e->relaxed[b][c].end <= off[i])
+            c++;
+        off[i] -= c ? e->relaxed[b][c - 1].saved : 0;
+    }
+}
+
+uint32_t bt_label_off(const struct bt_emit *e, int l)
+{
+    return bt_emit_remap(e, e->label[l].buf, (uint32_t)e->label[l].off);
+}
 
 void bt_emit_place(struct bt_emit *e, uint8_t *dst, ptrdiff_t wr)
 {
@@ -469,7 +632,7 @@ void bt_emit_place(struct bt_emit *e, uint8_t *dst, ptrdiff_t wr)
         uint64_t target;
         if (e->fix[i].label >= 0) {
             int l = e->fix[i].label;
-            target = (uint64_t)(uintptr_t)bt_placed(e, dst, e->label[l].buf, (uint32_t)e->label[l].off);
+            target = (uint64_t)(uintptr_t)bt_placed(e, dst, e->label[l].buf, bt_label_off(e, l));
         } else {
             target = e->fix[i].abs;
         }

@@ -53,8 +53,16 @@ struct bt_emit {
     uint32_t len[2];
     struct { int8_t buf; int32_t off; } label[BT_MAX_LABELS];
     int nlabels;
-    struct { int8_t buf; uint32_t at; int label; uint64_t abs; } fix[BT_MAX_FIX];
+    struct { int8_t buf; bool relax; uint32_t at; int label; uint64_t abs; } fix[BT_MAX_FIX];
     int nfix;
+    /* bt_emit_relax: the jumps it shortened, per buffer, by their old end
+     * offset, with the bytes saved up to and including each (bt_emit_remap) */
+    struct { uint32_t end, saved; } relaxed[2][BT_MAX_FIX];
+    int nrelaxed[2];
+    int near[2][BT_MAX_FIX];         /* the near branches' fixups, per buffer */
+    int nnear[2];
+    int relax_cand[BT_MAX_FIX];      /* bt_emit_relax's scratch */
+    uint8_t relax_shrink[BT_MAX_FIX];
     bool failed;
     char err[160];
     uint64_t memo_tag[BT_ENC_MEMO_SIZE];       /* key hash | 1; 0: empty */
@@ -147,6 +155,20 @@ uint32_t bt_emit_rel32(struct bt_emit *e, int b, ZydisMnemonic m);
 uint32_t bt_jmp_label(struct bt_emit *e, int b, int label);
 uint32_t bt_jcc_label(struct bt_emit *e, int b, ZydisMnemonic jcc, int label);
 uint32_t bt_jmp_abs(struct bt_emit *e, int b, uint64_t target);
+/* A JMP or Jcc to a label that bt_emit_relax may shorten to rel8: for
+ * branches nothing else refers to (no patching, no fixed distances). */
+void bt_jmp_near(struct bt_emit *e, int b, int label);
+void bt_jcc_near(struct bt_emit *e, int b, ZydisMnemonic jcc, int label);
+/* Before placement: every near branch whose target is within rel8 reach
+ * becomes the 2-byte form (repeated: each shortening brings others in
+ * reach). Labels and fixups move with the code; offsets the caller kept
+ * (bt_here) go through bt_emit_remap. */
+void bt_emit_relax(struct bt_emit *e);
+uint32_t bt_emit_remap(const struct bt_emit *e, int b, uint32_t off);
+/* The same for n offsets in ascending order, in place. */
+void bt_emit_remap_sorted(const struct bt_emit *e, int b, uint32_t *off, int n);
+/* A bound label's offset in its buffer (after bt_emit_relax too). */
+uint32_t bt_label_off(const struct bt_emit *e, int label);
 uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t target);
 
 void bt_emit_fail(struct bt_emit *e, const char *fmt, ...);

@@ -277,33 +277,24 @@ static struct bt_co_site *new_site(struct bt_tctx *t, bool with_insn)
 }
 
 /* MOVABS R11, site; CALL bt_site_tramp: 15 bytes (the EIP, record and
- * function stores the trampoline makes took 37 inline). An internal
- * callout with arguments keeps them in the record too (bt_site_arg_tramp
- * stores ARG0 and ARG1). */
-static void callout(struct bt_tctx *t, int b, uint64_t fn, bool with_insn, bool with_arg, uint64_t arg)
+ * function stores the trampoline makes took 37 inline). */
+static void callout(struct bt_tctx *t, int b, uint64_t fn, bool with_insn)
 {
     struct bt_co_site *s = new_site(t, with_insn);
     if (!s)
         return;
     struct bt_co_rec *r = with_insn ? t->co_rec : NULL;
-    *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : (const void *)(uintptr_t)arg,
-                              .eip = bt_rel_eip(t, t->d->eip) };
+    *s = (struct bt_co_site){ .fn = fn, .insn = r ? &r->d : NULL, .eip = bt_rel_eip(t, t->d->eip) };
     bt_ins(t->e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_CALL), bt_i((int64_t)(uintptr_t)s));
-    bt_call_abs(t->e, b, (uint64_t)(uintptr_t)(with_arg ? t->bt->tramp_site_arg : t->bt->tramp_site)[t->shared]);
+    bt_call_abs(t->e, b, (uint64_t)(uintptr_t)t->bt->tramp_site[t->shared]);
 }
 
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn)
 {
-    callout(t, b, (uint64_t)(uintptr_t)fn, true, false, 0);
+    callout(t, b, (uint64_t)(uintptr_t)fn, true);
 }
 
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *))
 {
-    callout(t, b, (uint64_t)(uintptr_t)fn, false, false, 0);
-}
-
-void bt_emit_internal_callout_args(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *),
-                                   uint32_t arg0, uint32_t arg1)
-{
-    callout(t, b, (uint64_t)(uintptr_t)fn, false, true, arg0 | (uint64_t)arg1 << 32);
+    callout(t, b, (uint64_t)(uintptr_t)fn, false);
 }

@@ -155,8 +155,5 @@ void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip);
  * the run-time entry points (bt/runtime.h). */
 void bt_emit_callout(struct bt_tctx *t, int b, cpu_callout_fn fn);
 void bt_emit_internal_callout(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *));
-/* ... with ARG0 and ARG1 set (kept in the callout's record). */
-void bt_emit_internal_callout_args(struct bt_tctx *t, int b, int (*fn)(struct cpu *, const void *),
-                                   uint32_t arg0, uint32_t arg1);
 
 #endif

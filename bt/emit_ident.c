@@ -132,7 +132,7 @@ bool bt_emit_ident(struct bt_tctx *t)
         if (keep)
             bt_emit_flags_save(t, BT_MAIN);
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(r), bt_r(r));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, de);
+        bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, de);
         if (keep)
             bt_emit_flags_restore(t, BT_MAIN);
         bt_bind(e, BT_MAIN, back);
@@ -140,7 +140,7 @@ bool bt_emit_ident(struct bt_tctx *t)
         if (keep)
             bt_emit_flags_restore(t, BT_OOL);
         bt_emit_callout(t, BT_OOL, cpu_co_divide_error);
-        bt_jmp_label(e, BT_OOL, back); /* not reached: the callout always exits */
+        bt_jmp_near(e, BT_OOL, back); /* not reached: the callout always exits */
     }
     int mi = -1, hb = -1;
     bool is_lea = d->zi.mnemonic == ZYDIS_MNEMONIC_LEA;

@@ -43,14 +43,14 @@ bool bt_emit_invlpg(struct bt_tctx *t)
         if (i && own[i] == own[i - 1])
             continue;
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ADDR_32), bt_i((int32_t)own[i]));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
+        bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3),
            bt_m(BT_R_CPU, BT_R_ADDR, 8, BT_TLB_OFF(0), 8));
     for (unsigned tb = 1; tb < SMMU_NTABLES + SMMU_TLB_NDEV; tb++)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP3),
                bt_m(BT_R_CPU, BT_R_ADDR, 8, BT_TLB_OFF(tb), 8));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
     if (live)
         bt_emit_flags_restore(t, BT_MAIN);
     bt_bind(e, BT_MAIN, done);
@@ -60,6 +60,6 @@ bool bt_emit_invlpg(struct bt_tctx *t)
     if (live)
         bt_emit_flags_restore(t, BT_OOL);
     bt_emit_callout(t, BT_OOL, cpu_callout_for(d));
-    bt_jmp_label(e, BT_OOL, done);
+    bt_jmp_near(e, BT_OOL, done);
     return true;
 }

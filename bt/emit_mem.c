@@ -83,12 +83,12 @@ void bt_emit_seg_check(struct bt_tctx *t, int seg, ZydisRegister off32, unsigned
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(off32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, lo, 4));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(reg64(off32), ZYDIS_REGISTER_NONE, 0, (int32_t)size - 1, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP0_32), bt_r(off32));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JB, fail);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, hi, 4));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail);
     if (live)
         bt_emit_flags_restore(t, BT_MAIN);
     bt_bind(e, BT_OOL, fail);
@@ -147,19 +147,19 @@ static void emit_cross_check(struct bt_tctx *t, int b, unsigned size, int slow)
     if (b == BT_MAIN && (size & (size - 1)) == 0 && size <= 16) {
         int misaligned = bt_label(e), back = bt_label(e);
         bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i((int)size - 1));
-        bt_jcc_label(e, b, ZYDIS_MNEMONIC_JNZ, misaligned);
+        bt_jcc_near(e, b, ZYDIS_MNEMONIC_JNZ, misaligned);
         bt_bind(e, BT_MAIN, back);
         bt_bind(e, BT_OOL, misaligned);
         int k = __builtin_ctz(size) - 1; /* 2, 4, 8, 16 -> 0..3 */
         bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_cross[k]);
-        bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JNBE, slow);
-        bt_jmp_label(e, BT_OOL, back);
+        bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JNBE, slow);
+        bt_jmp_near(e, BT_OOL, back);
         return;
     }
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_ADDR_32));
     bt_ins(e, b, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i(0xFFF));
     bt_ins(e, b, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP0_32), bt_i(0x1000 - (int)size));
-    bt_jcc_label(e, b, ZYDIS_MNEMONIC_JNBE, slow);
+    bt_jcc_near(e, b, ZYDIS_MNEMONIC_JNBE, slow);
 }
 
 /*
@@ -196,7 +196,7 @@ static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
     struct bt_emit *e = t->e;
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, BT_R_ENTRY, 8, table, 8));
     bt_ins(e, b, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
-    bt_jcc_label(e, b, ZYDIS_MNEMONIC_JZ, slow);
+    bt_jcc_near(e, b, ZYDIS_MNEMONIC_JZ, slow);
     if (learn >= 0)
         bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, learn, 8), bt_r(BT_R_ENTRY));
     if (check)
@@ -219,7 +219,7 @@ static void compared_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi,
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(page32), bt_r(BT_R_ADDR_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(page32), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(addend), bt_m(BT_R_CPU, page, 8, table, 8));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
     if (t->live_in)
         bt_emit_flags_restore(t, BT_MAIN);
     req->operands[mi].mem.index = addend;
@@ -245,22 +245,22 @@ static void emit_device_read(struct bt_tctx *t, ZydisEncoderRequest *req, int mi
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, BT_R_ENTRY, 8, dev, 8));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
     if (size > 1) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i((int)size - 1));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+        bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_ADDR_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_TMP0_32), bt_i(4));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i(0xFF));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
            bt_m(BT_R_CPU, BT_R_TMP0, 1, (int64_t)(BT_TABLES_OFF + SMMU_DEV_MAP_OFF), 1), bt_i(0));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
     if (t->live_in)
         bt_emit_flags_restore(t, BT_MAIN);
     req->operands[mi].mem.index = BT_R_ENTRY;
     bt_enc(e, BT_MAIN, req);
-    bt_jmp_label(e, BT_MAIN, after);
+    bt_jmp_near(e, BT_MAIN, after);
     bt_bind(e, BT_MAIN, other);
 }
 
@@ -280,15 +280,15 @@ static void emit_device_store(struct bt_tctx *t, ZydisEncoderRequest *req, int m
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, BT_R_ENTRY, 8, dev, 8), bt_i(0));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i(3));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, other);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_ADDR_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_TMP0_32), bt_i(4));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i(0xFF));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
            bt_m(BT_R_CPU, BT_R_TMP0, 1, (int64_t)(BT_TABLES_OFF + SMMU_DEV_MAP_OFF + 256), 1), bt_i(0));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, other);
     ZydisEncoderRequest st = *req;
     st.operands[mi].mem.base = BT_R_CPU;
     st.operands[mi].mem.index = ZYDIS_REGISTER_NONE;
@@ -300,7 +300,7 @@ static void emit_device_store(struct bt_tctx *t, ZydisEncoderRequest *req, int m
     bt_call_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_light);
     if (t->live_in)
         bt_emit_flags_restore(t, BT_MAIN);
-    bt_jmp_label(e, BT_MAIN, after);
+    bt_jmp_near(e, BT_MAIN, after);
     bt_bind(e, BT_MAIN, other);
 }
 
@@ -314,7 +314,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         size = 1;
     /* Where the page needs the whole instruction in C, the old slow path. */
     uint8_t *stub = t->mem_slow_fn ? NULL :
-                    bt_memstub_access(t->bt, bt_key_cpl(t->key) == 3, rd, wr, size, t->shared);
+                    bt_memstub_access(t->bt, bt_key_cpl(t->key) == 3, rd, wr, size);
     int mi = -1;
     for (int i = 0; i < req->operand_count; i++)
         if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
@@ -343,18 +343,18 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         bt_bind(e, BT_OOL, other);
         bt_emit_count(t, BT_OOL, &t->bt->st.pred_misses);
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SUB, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred + 8, 8), bt_i(1));
-        bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
+        bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
         bt_bind(e, BT_OOL, learn);
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(BT_R_ADDR_32));
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SHR, 2, bt_r(BT_R_ENTRY_32), bt_i(12));
         entry_access(t, BT_OOL, req, mi, table, size, slow, pred, false);
-        bt_jmp_label(e, BT_OOL, after);
+        bt_jmp_near(e, BT_OOL, after);
         /* Out of misses: bt_pred_spent judges their rate. */
         bt_bind(e, BT_OOL, spent);
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
         bt_emit_pred_spent(t, BT_OOL, pred);
         bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDR_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
-        bt_jmp_label(e, BT_OOL, learn);
+        bt_jmp_near(e, BT_OOL, learn);
         goto slow_path;
     }
     if (direct_entry(t)) {
@@ -371,7 +371,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
          * stub's to sort out (its crossing check is the exact one). */
         if (size > 1) {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ADDR_8), bt_i((int)size - 1));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
         }
         compared_access(t, req, mi, table, BT_R_ADDEND, BT_R_ENTRY, slow);
         bt_bind(e, BT_MAIN, after);
@@ -384,7 +384,7 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
     /* A page with its own addend. */
     bt_bind(e, BT_OOL, other);
     entry_access(t, BT_OOL, req, mi, table, size, slow, -1, false);
-    bt_jmp_label(e, BT_OOL, after);
+    bt_jmp_near(e, BT_OOL, after);
 
     /* Slow path: fill the entry or bounce. */
 slow_path:
@@ -392,13 +392,12 @@ slow_path:
     if (stub) {
         /* The shared stub (emit_memstub.c): R11 = the addend on return,
          * the flags back, the entry filled or the bounce set up. */
-        bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_i((int32_t)bt_rel_eip(t, t->d->eip)));
         bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)stub);
         req->operands[mi].mem.index = BT_R_ENTRY;
         bt_enc(e, BT_OOL, req);
         if (wr)
             bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->memstub_done[t->mem_last_act ? t->d->len : 0]);
-        bt_jmp_label(e, BT_OOL, after);
+        bt_jmp_near(e, BT_OOL, after);
         return;
     }
     if (live)
@@ -407,7 +406,7 @@ slow_path:
         /* The whole instruction in C, where the page needs it (a store
          * site that writes page tables, translate.c). */
         bt_emit_callout(t, BT_OOL, t->mem_slow_fn);
-        bt_jmp_label(e, BT_OOL, after);
+        bt_jmp_near(e, BT_OOL, after);
         return;
     }
     /* bt_mem_slow_tramp (enter.S): ARG0 low, EIP high; ARG1 from R10. */
@@ -427,5 +426,5 @@ slow_path:
                bt_i((int64_t)(eip_hi | (t->mem_last_act ? t->d->len : 0))));
         bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->tramp_mem_done[t->shared]);
     }
-    bt_jmp_label(e, BT_OOL, after);
+    bt_jmp_near(e, BT_OOL, after);
 }

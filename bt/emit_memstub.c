@@ -5,19 +5,19 @@
  * addend, a misaligned access, an empty shadow entry) leaves its main line
  * for a few bytes of its own (emit_mem.c):
  *
- *     mov r11d, eip ; call stub ; <the access on [r10 + r11]> ;
- *     (writes) call done ; jmp back
+ *     call stub ; <the access on [r10 + r11]> ; (writes) call done ; jmp back
  *
- * The stub, one per kind of access (privilege, read/write/both, size, and
- * whether the block is shared), does what every site used to carry a copy
- * of: the exact page-crossing check, the lookup of the page's shadow entry,
- * the guest flags back from R8, and on a miss the call into bt_mem_slow
- * (fill the entry, or set up the bounce buffer) with the EIP from R11.
- * It returns with R11 = the addend the access uses. The done stub checks,
- * without touching the flags the access just produced, whether the access
- * went to the bounce buffer; only then it calls bt_mem_done to write it
- * back. One done stub per instruction length: a write that is its
- * instruction's last act may end the block after it (bt_mem_done).
+ * The stub, one per kind of access (privilege, read/write/both, size),
+ * does what every site used to carry a copy of: the exact page-crossing
+ * check, the lookup of the page's shadow entry, the guest flags back from
+ * R8, and on a miss the call into bt_mem_slow (fill the entry, or set up
+ * the bounce buffer), which finds the site's EIP by the stub's return
+ * address (runtime.c site_eip). It returns with R11 = the addend the
+ * access uses. The done stub checks, without touching the flags the access
+ * just produced, whether the access went to the bounce buffer; only then
+ * it calls bt_mem_done to write it back. One done stub per instruction
+ * length: a write that is its instruction's last act may end the block
+ * after it (bt_mem_done).
  *
  * Built into the code cache after every flush, before the first block
  * (translate.c), so blocks reach them with rel32 calls.
@@ -28,12 +28,14 @@
 
 #include "bt/offsets.h"
 
+#include <stddef.h>
+
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
 #define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
 
 static const unsigned stub_size[5] = { 1, 2, 4, 8, 16 };
 
-static void access_stub(struct bt_tctx *t, bool user, bool rd, bool wr, unsigned size, bool vb)
+static void access_stub(struct bt_tctx *t, bool user, bool rd, bool wr, unsigned size)
 {
     struct bt_emit *e = t->e;
     int slow = bt_label(e);
@@ -55,15 +57,15 @@ static void access_stub(struct bt_tctx *t, bool user, bool rd, bool wr, unsigned
     bt_emit_flags_restore(t, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RET, 0);
 
-    /* bt_mem_slow, as bt_mem_slow_tramp would call it (enter.S): moves
-     * only once the flags are back. */
+    /* bt_mem_slow, as bt_mem_slow_tramp would call it (enter.S), but
+     * with the site's return address for its EIP (bt_mem_slow finds it):
+     * moves only once the flags are back. */
     bt_bind(e, BT_MAIN, slow);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, 0, 0, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2,
+           CPUM((int32_t)offsetof(struct bt_vcpu, mem_ra) - (int32_t)offsetof(struct bt_vcpu, cpu), 8),
+           bt_r(BT_R_ENTRY));
     bt_emit_flags_restore(t, BT_MAIN);
-    if (vb) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), CPUM(BT_OFF_VBASE, 4));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ENTRY_32), bt_m(BT_R_ENTRY, ZYDIS_REGISTER_R9, 1, 0, 0));
-    }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(CPU_OFF_EIP, 4), bt_r(BT_R_ENTRY_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_ARG0, 4),
            bt_i((int32_t)(size | (wr ? 1u << 16 : 0) | (rd ? 1u << 17 : 0))));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_ARG1, 4), bt_r(BT_R_ADDR_32));
@@ -96,16 +98,15 @@ bool bt_memstub_build(struct bt *bt)
 {
     struct bt_emit *e = &bt->em;
     struct bt_tctx t = { .bt = bt, .e = e };
-    int at_access[2][3][5][2], at_done[16];
+    int at_access[2][3][5], at_done[16];
     bt_emit_reset(e);
     for (int u = 0; u < 2; u++)
         for (int a = 0; a < 3; a++)
-            for (int s = 0; s < 5; s++)
-                for (int vb = 0; vb < 2; vb++) {
-                    at_access[u][a][s][vb] = bt_label(e);
-                    bt_bind(e, BT_MAIN, at_access[u][a][s][vb]);
-                    access_stub(&t, u, a != 1, a != 0, stub_size[s], vb);
-                }
+            for (int s = 0; s < 5; s++) {
+                at_access[u][a][s] = bt_label(e);
+                bt_bind(e, BT_MAIN, at_access[u][a][s]);
+                access_stub(&t, u, a != 1, a != 0, stub_size[s]);
+            }
     for (unsigned len = 0; len < 16; len++) {
         at_done[len] = bt_label(e);
         bt_bind(e, BT_MAIN, at_done[len]);
@@ -120,21 +121,19 @@ bool bt_memstub_build(struct bt *bt)
     for (int u = 0; u < 2; u++)
         for (int a = 0; a < 3; a++)
             for (int s = 0; s < 5; s++)
-                for (int vb = 0; vb < 2; vb++)
-                    bt->memstub[u][a][s][vb] = bt_placed(e, host, BT_MAIN,
-                                                         (uint32_t)e->label[at_access[u][a][s][vb]].off);
+                bt->memstub[u][a][s] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_access[u][a][s]));
     for (unsigned len = 0; len < 16; len++)
-        bt->memstub_done[len] = bt_placed(e, host, BT_MAIN, (uint32_t)e->label[at_done[len]].off);
+        bt->memstub_done[len] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_done[len]));
     bt->memstubs_ready = true;
     return true;
 }
 
-uint8_t *bt_memstub_access(const struct bt *bt, bool user, bool rd, bool wr, unsigned size, bool vb)
+uint8_t *bt_memstub_access(const struct bt *bt, bool user, bool rd, bool wr, unsigned size)
 {
     if (!rd && !wr)
         return NULL;
     for (int s = 0; s < 5; s++)
         if (stub_size[s] == size)
-            return bt->memstub[user][rd ? (wr ? 2 : 0) : 1][s][vb];
+            return bt->memstub[user][rd ? (wr ? 2 : 0) : 1][s];
     return NULL;
 }

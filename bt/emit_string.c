@@ -126,13 +126,13 @@ static void rep_page(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i(0xFFF));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, bt_r(BT_R_TMP2), bt_r(BT_R_TMP0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP2), bt_i(0x1000));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_r(reg32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(dst32), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst64),
            bt_m(BT_R_CPU, dst64, 8, bt_tlb_off(t->key, wr), 8));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(dst64), bt_r(dst64));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
 }
 
 bool bt_emit_rep_string(struct bt_tctx *t)
@@ -154,14 +154,14 @@ bool bt_emit_rep_string(struct bt_tctx *t)
         bt_emit_flags_save(t, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), R(ECX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP0_32));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, zero);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, zero);
     if (shift)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, bt_r(BT_R_TMP0), bt_i(shift)); /* bytes */
     /* DF (bit 10) must be clear: the callout does the downward copies. */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_TMP2));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP2), bt_i(10));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow);
     rep_page(t, ZYDIS_REGISTER_EDI, BT_R_ENTRY, true, slow);
     if (movs)
         rep_page(t, ZYDIS_REGISTER_ESI, BT_R_ENTRY2, false, slow);
@@ -187,12 +187,12 @@ bool bt_emit_rep_string(struct bt_tctx *t)
     bt_bind(e, BT_OOL, zero); /* ECX = 0: nothing to do */
     if (live)
         bt_emit_flags_restore(t, BT_OOL);
-    bt_jmp_label(e, BT_OOL, after);
+    bt_jmp_near(e, BT_OOL, after);
     bt_bind(e, BT_OOL, slow);
     if (live)
         bt_emit_flags_restore(t, BT_OOL);
     bt_emit_callout(t, BT_OOL, fn);
-    bt_jmp_label(e, BT_OOL, after);
+    bt_jmp_near(e, BT_OOL, after);
     return true;
 }
 

@@ -85,7 +85,7 @@ static void iopl_gate(struct bt_tctx *t, unsigned cpl, int done)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_bind(e, BT_OOL, deny);
     bt_emit_callout(t, BT_OOL, cpu_callout_for(t->d));
-    bt_jmp_label(e, BT_OOL, done);
+    bt_jmp_near(e, BT_OOL, done);
 }
 
 /* POPF at CPL > 0 (32-bit): IOPL, VM, VIP, VIF unchanged, IF only when
@@ -208,9 +208,9 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
         {
             int cld = bt_label(e), df_done = bt_label(e);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(10));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNB, cld);
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNB, cld);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_STD, 0);
-            bt_jmp_label(e, BT_MAIN, df_done);
+            bt_jmp_near(e, BT_MAIN, df_done);
             bt_bind(e, BT_MAIN, cld);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CLD, 0);
             bt_bind(e, BT_MAIN, df_done);

@@ -52,21 +52,6 @@ static int fpe_vector(const struct bt *bt, const siginfo_t *si, const uint8_t *p
     return CPU_VEC_MF;
 }
 
-/* Guest instruction k of blk holding host pc: MAIN and OOL code both map. */
-static int insn_of_pc(const struct bt_block *blk, uint32_t off)
-{
-    int k = 0;
-    if (off < blk->map_host[blk->ninsn]) {
-        while (k + 1 < blk->ninsn && blk->map_host[k + 1] <= off)
-            k++;
-        return k;
-    }
-    uint32_t ool = off - blk->main_len;
-    while (k + 1 < blk->ninsn && blk->map_ool[k + 1] <= ool)
-        k++;
-    return k;
-}
-
 /* A host #DE (or x87/SSE exception) inside translated code is the guest's:
  * map the host PC back to the guest instruction (every guest register is in
  * its host register, unchanged by the faulting instruction) and leave to the
@@ -86,7 +71,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
         raise(sig);
         return;
     }
-    int k = insn_of_pc(blk, (uint32_t)(pc - blk->code));
+    int k = bt_block_insn_at(blk, pc);
     struct cpu *c = bt->cpu;
     greg_t *g = uc->uc_mcontext.gregs;
     c->regs[CPU_EAX] = (uint32_t)g[REG_RAX];

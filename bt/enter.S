@@ -240,25 +240,18 @@ bt_exit_tramp:
     SITE_TRAMP bt_site_tramp, 0
     SITE_TRAMP bt_site_tramp_vb, 1
 
-/* An internal callout with an argument (emit_common.c): its record's
- * insn field holds ARG0 (low half) and ARG1 (high half), copied in one
- * move; there is no decoded instruction. */
-.macro SITE_ARG_TRAMP name, vb
-    .globl \name
-    .type \name, @function
-\name:
-    mov r10, [r11 + 8]
-    mov [r15 + BT_OFF_ARG0], r10
+/* A block entry whose code page is not in the execute table (translate.c):
+ * CALL here, 5 bytes; bt_entry_refill finds the block by the return
+ * address (ARG0 and ARG1, one move) and sets EIP itself. */
+    .globl bt_refill_tramp
+    .type bt_refill_tramp, @function
+bt_refill_tramp:
+    mov r11, [rsp]
+    mov [r15 + BT_OFF_ARG0], r11
     mov qword ptr [r15 + BT_OFF_CO_INSN], 0
-    mov r10d, [r11 + 16]
-    ADD_VBASE r10d, r10, \vb
-    mov [r15 + CPU_OFF_EIP], r10d
-    mov r11, [r11]
+    lea r11, [rip + bt_entry_refill]
     jmp bt_callout_tramp
-    .size \name, . - \name
-.endm
-    SITE_ARG_TRAMP bt_site_arg_tramp, 0
-    SITE_ARG_TRAMP bt_site_arg_tramp_vb, 1
+    .size bt_refill_tramp, . - bt_refill_tramp
 
 /*
  * A chainable block exit (emit_common.c, exit_stub_reason): R11 = its

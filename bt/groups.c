@@ -294,10 +294,10 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(hi_r), bt_m(base, g->index32, scale, g->hi - 1, 0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(hi_r), bt_i(12));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(hi_r), bt_r(lo_r));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+        bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
         if (!indexed) {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg), bt_i(SMMU_TLB_ENTRIES - 1));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
         }
         if (pred >= 0) {
             /* The group's predicted addend (the one it met last): the
@@ -308,23 +308,23 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8));
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ENTRY),
                    bt_m(BT_R_CPU, BT_R_TMP0, 8, bt_tlb_off(t->key, g->wr), 8));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
             bt_bind(e, BT_MAIN, checked);
             bt_bind(e, BT_OOL, miss);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_SUB, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred + 8, 8), bt_i(1));
-            bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
+            bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JZ, spent);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
                    bt_m(BT_R_CPU, BT_R_TMP0, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_emit_count(t, BT_OOL, &t->bt->st.pred_misses); /* takes R9, not R11 */
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
-            bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, fail);
+            bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JZ, fail);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, pred, 8), bt_r(BT_R_ENTRY));
-            bt_jmp_label(e, BT_OOL, checked);
+            bt_jmp_near(e, BT_OOL, checked);
             /* Out of misses: bt_pred_spent judges their rate, then the
              * check runs again (the callout took R11). */
             bt_bind(e, BT_OOL, spent);
             bt_emit_pred_spent(t, BT_OOL, pred);
-            bt_jmp_label(e, BT_OOL, top);
+            bt_jmp_near(e, BT_OOL, top);
             r11 = g->slot; /* both ways reach "checked" with the addend in R11 */
         } else if (g->slot >= 0) {
             /* Made direct (its pages change too often) or no slot left:
@@ -333,7 +333,7 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
                    bt_m(BT_R_CPU, BT_R_ENTRY, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, fail);
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, fail);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2,
                    bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[g->slot], 8), bt_r(BT_R_ENTRY));
             r11 = g->slot;
@@ -347,20 +347,20 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             int reload = bt_label(e), checked = bt_label(e);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ADDEND),
                    bt_m(BT_R_CPU, BT_R_ENTRY, 8, bt_tlb_off(t->key, g->wr), 8));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, reload);
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, reload);
             bt_bind(e, BT_MAIN, checked);
             bt_bind(e, BT_OOL, reload);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
                    bt_m(BT_R_CPU, BT_R_ENTRY, 8, bt_tlb_off(t->key, g->wr), 8));
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, bt_r(BT_R_ENTRY), bt_r(BT_R_ENTRY));
-            bt_jcc_label(e, BT_OOL, ZYDIS_MNEMONIC_JZ, fail);
+            bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JZ, fail);
             bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ADDEND), bt_r(BT_R_ENTRY));
             bt_emit_count(t, BT_OOL, &t->bt->st.stack_rebases); /* takes R9 */
-            bt_jmp_label(e, BT_OOL, checked);
+            bt_jmp_near(e, BT_OOL, checked);
         } else {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ADDEND),
                    bt_m(BT_R_CPU, BT_R_ENTRY, 8, bt_tlb_off(t->key, g->wr), 8));
-            bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
         }
         if (live)
             bt_emit_flags_restore(t, BT_MAIN);

@@ -19,6 +19,7 @@
  */
 #include "bt/runtime.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "vm/vm.h"
@@ -377,23 +378,48 @@ static int page_fault(struct cpu *c, struct bt *bt)
 
 /* A block entry found its code page missing from the execute table (a CR3
  * load, a trace dropped it): fill it, and go on if it is the page the
- * block came from (ARG0/ARG1 = guest-physical page + 1 of its first and
- * crossed-into pages). Otherwise, or if something async is pending, leave
- * through the async exit: the dispatcher finds the right block. */
+ * block came from (and the page its last instruction crosses into).
+ * Otherwise, or if something async is pending, leave through the async
+ * exit: the dispatcher finds the right block. */
 int bt_entry_refill(struct cpu *c, const void *unused)
 {
     (void)unused;
     struct bt_vcpu *vc = bt_vcpu_of(c);
     struct bt *bt = engine(c);
+    /* The block, by the return address of its CALL (bt_refill_tramp). */
+    const uint8_t *ra = (const uint8_t *)(uintptr_t)((uint64_t)vc->arg0 | (uint64_t)vc->arg1 << 32);
+    const struct bt_block *b = bt_block_containing(bt, ra - 1);
+    if (!b) {
+        snprintf(c->unsupported, sizeof(c->unsupported), "block entry refill from %p, not a block",
+                 (const void *)ra);
+        return BT_EXIT_STOP;
+    }
+    c->eip = bt_key_shared(b->key) ? b->eip - b->vbase0 + vc->vbase : b->eip;
     if (__atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE))
         return BT_EXIT_ASYNC;
     uint32_t lin = c->seg_base[CPU_CS] + c->eip;
-    if (smmu_exec_page(&bt->mmu, lin) + 1 != (int64_t)vc->arg0)
+    if (smmu_exec_page(&bt->mmu, lin) != (int64_t)b->phys_page)
         return BT_EXIT_ASYNC;
-    if (vc->arg1 && smmu_exec_page(&bt->mmu, (lin | 0xFFFu) + 1) + 1 != (int64_t)vc->arg1)
+    if (b->phys_page2 != b->phys_page && smmu_exec_page(&bt->mmu, (lin | 0xFFFu) + 1) != (int64_t)b->phys_page2)
         return BT_EXIT_ASYNC;
     bt->st.entry_refills++;
     return 0;
+}
+
+/* The EIP of the memory access whose stub call returns to ra (the
+ * instruction whose out-of-line code holds it), memoized by ra. */
+static uint32_t site_eip(struct bt *bt, const uint8_t *ra)
+{
+    __typeof__(bt->site_memo[0]) *m = &bt->site_memo[((uintptr_t)ra >> 2) & 1023];
+    if (m->ra != ra) {
+        const struct bt_block *b = bt_block_containing(bt, ra - 1);
+        if (!b)
+            return bt->cpu->eip; /* cannot be: stubs are called from blocks */
+        m->ra = ra;
+        m->shared = bt_key_shared(b->key);
+        m->eip = b->map_eip[bt_block_insn_at(b, ra - 1)] - (m->shared ? b->vbase0 : 0);
+    }
+    return m->eip + (m->shared ? bt->vc->vbase : 0);
 }
 
 int bt_mem_slow(struct cpu *c, const void *unused)
@@ -401,6 +427,11 @@ int bt_mem_slow(struct cpu *c, const void *unused)
     (void)unused;
     struct bt_vcpu *vc = bt_vcpu_of(c);
     struct bt *bt = engine(c);
+    if (vc->mem_ra) {
+        /* From an access stub: the site is known by its return address. */
+        c->eip = site_eip(bt, (const uint8_t *)(uintptr_t)vc->mem_ra);
+        vc->mem_ra = 0;
+    }
     uint32_t lin = vc->arg1;
     unsigned size = vc->arg0 & 0xFFFF;
     bool wr = (vc->arg0 >> 16) & 1, rd = (vc->arg0 >> 17) & 1;
@@ -519,18 +550,10 @@ static uint32_t x87_guest_ip(struct bt *bt, uint32_t ip32, bool *ok)
             continue;
         /* In the main line, or in the instruction's out-of-line code (a
          * slow-path access runs the instruction there, on the bounce). */
-        uint32_t off = (uint32_t)(h - (uintptr_t)b->code);
-        bool ool = off >= b->main_len;
-        const uint32_t *map = ool ? b->map_ool : b->map_host;
-        if (ool)
-            off -= b->main_len;
-        for (unsigned k = 0; k < b->ninsn; k++)
-            if (off >= map[k] && off < map[k + 1]) {
-                *ok = true;
-                uint32_t eip = b->map_eip[k];
-                /* A shared block's map holds the EIPs of its first run. */
-                return bt_key_shared(b->key) ? eip - b->vbase0 + bt->vc->vbase : eip;
-            }
+        uint32_t eip = b->map_eip[bt_block_insn_at(b, (const uint8_t *)h)];
+        *ok = true;
+        /* A shared block's map holds the EIPs of its first run. */
+        return bt_key_shared(b->key) ? eip - b->vbase0 + bt->vc->vbase : eip;
     }
     return 0;
 }

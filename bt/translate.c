@@ -327,18 +327,18 @@ static void emit_entry(struct bt_emit *e, bool live, bool shared, int32_t exec_o
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
     if (exec_off < 0)
         return;
     /* Forward jumps enter here: a tombstone can cover this compare too. */
     bt_bind(e, BT_MAIN, fwd);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, exec_entry(e, shared, exec_off, vpn, false),
            bt_i((int64_t)ppage + 1));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
     if (vpn2 >= 0) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, exec_entry(e, shared, exec_off, (uint64_t)vpn2, true),
                bt_i((int64_t)ppage2 + 1));
-        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
+        bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, recheck);
     }
 }
 
@@ -519,9 +519,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
              * dispatcher; a page mapped elsewhere does leave. */
             t.d = &insns[0];
             bt_bind(e, BT_OOL, recheck);
-            bt_emit_internal_callout_args(&t, BT_OOL, bt_entry_refill, (uint32_t)((phys0 >> 12) + 1),
-                                          crosses ? (uint32_t)(physn + 1) : 0);
-            bt_jmp_label(e, BT_OOL, start);
+            bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)bt->tramp_refill);
+            bt_jmp_near(e, BT_OOL, start);
             t.d = NULL;
         }
 
@@ -577,12 +576,22 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         if (tr && t.nsites < (int)(sizeof(t.sites) / sizeof(t.sites[0]))) {
             t.sites[t.nsites].buf = BT_MAIN;
             t.sites[t.nsites].fwd = false;
-            t.sites[t.nsites].rel_at = (uint32_t)e->label[start].off + 1; /* the entry's jmp rel32 */
+            t.sites[t.nsites].rel_at = bt_label_off(e, start) + 1; /* the entry's jmp rel32 */
             t.sites[t.nsites].imm_at = 0;
             t.sites[t.nsites].patch = tr;
             t.nsites++;
         }
 
+        /* Short branches where they reach (bt_emit_relax): the offsets
+         * kept so far move with the code. */
+        bt_emit_relax(e);
+        bt_emit_remap_sorted(e, BT_MAIN, blk->map_host, blk->ninsn + 1);
+        bt_emit_remap_sorted(e, BT_OOL, blk->map_ool, blk->ninsn + 1);
+        for (int s = 0; s < t.nsites; s++) {
+            t.sites[s].rel_at = bt_emit_remap(e, t.sites[s].buf, t.sites[s].rel_at);
+            if (!t.sites[s].patch)
+                t.sites[s].imm_at = bt_emit_remap(e, BT_OOL, t.sites[s].imm_at);
+        }
         blk->exits = t.nexits ? bt_arena_alloc(bt, (size_t)t.nexits * sizeof(*blk->exits)) : NULL;
         if (t.nexits && !blk->exits) {
             bt->oom = true;
@@ -609,7 +618,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         for (int x = 0; x < t.nexits; x++) {
             blk->exits[x].rec = t.exits[x].rec;
             blk->exits[x].ret_off = (uint32_t)(bt_placed(e, host, t.exits[x].buf,
-                                                         (uint32_t)e->label[t.exits[x].ret].off) - host);
+                                                         bt_label_off(e, t.exits[x].ret)) - host);
         }
         blk->nexits = (uint32_t)t.nexits;
         for (int s = 0; s < t.nsites; s++) {
@@ -623,11 +632,11 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         blk->main_len = e->len[BT_MAIN];
         blk->code = host;
         blk->ientry = host;
-        blk->host = bt_placed(e, host, BT_MAIN, (uint32_t)e->label[start].off);
+        blk->host = bt_placed(e, host, BT_MAIN, bt_label_off(e, start));
         /* Both relative to the entry (blocks.c writes the tombstone there). */
-        blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, (uint32_t)e->label[tomb].off) - blk->host);
+        blk->tomb_off = (uint32_t)(bt_placed(e, host, BT_OOL, bt_label_off(e, tomb)) - blk->host);
         blk->fwd_off = e->label[fwd].buf == BT_MAIN && !(key & BT_KEY_NONFLAT) ?
-                       (uint32_t)(bt_placed(e, host, BT_MAIN, (uint32_t)e->label[fwd].off) - blk->host) : 0;
+                       (uint32_t)(bt_placed(e, host, BT_MAIN, bt_label_off(e, fwd)) - blk->host) : 0;
         blk->eip = eip;
         blk->vbase0 = t.vbase0;
         blk->key = key;

@@ -32,7 +32,7 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
  * the code cache (false: it is full); the stub for an access kind (NULL:
  * none, the site uses bt_mem_slow_tramp). */
 bool bt_memstub_build(struct bt *bt);
-uint8_t *bt_memstub_access(const struct bt *bt, bool user, bool rd, bool wr, unsigned size, bool vb);
+uint8_t *bt_memstub_access(const struct bt *bt, bool user, bool rd, bool wr, unsigned size);
 
 /* emit_stack.c */
 void bt_emit_push(struct bt_tctx *t, unsigned size, struct bt_op src);
