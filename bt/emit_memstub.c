@@ -29,6 +29,7 @@
 #include "bt/offsets.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define R(x) bt_r(ZYDIS_REGISTER_##x)
 #define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
@@ -124,6 +125,20 @@ bool bt_memstub_build(struct bt *bt)
                 bt->memstub[u][a][s] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_access[u][a][s]));
     for (unsigned len = 0; len < 16; len++)
         bt->memstub_done[len] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_done[len]));
+    if (bt->perfmap) {
+        static const char *acc[3] = { "r", "w", "rw" };
+        for (int u = 0; u < 2; u++)
+            for (int a = 0; a < 3; a++)
+                for (int s = 0; s < 5; s++) {
+                    uint8_t *p = bt->memstub[u][a][s];
+                    uint8_t *q = s < 4 ? bt->memstub[u][a][s + 1] : a < 2 ? bt->memstub[u][a + 1][0] :
+                                 u < 1 ? bt->memstub[u + 1][0][0] : bt->memstub_done[0];
+                    fprintf(bt->perfmap, "%lx %x btvm_memstub_%s_%s%u\n", (unsigned long)(uintptr_t)p,
+                            (unsigned)(q - p), u ? "user" : "sup", acc[a], stub_size[s]);
+                }
+        fprintf(bt->perfmap, "%lx %x btvm_memstub_done\n", (unsigned long)(uintptr_t)bt->memstub_done[0],
+                (unsigned)(host + bt_emit_size(e) - bt->memstub_done[0]));
+    }
     bt->memstubs_ready = true;
     return true;
 }
