@@ -255,7 +255,8 @@ struct bt {
      * [user][read, write, both][log2 size]; done by instruction length
      * (0: the write is not the instruction's last act). */
     uint8_t *memstub[2][3][5], *memstub_done[16];
-    bool memstubs_ready;
+    bool stubs_ready;      /* the shared stubs are built (translate.c) */
+    uint8_t *sregstub[3][CPU_NSEG]; /* ES, DS, FS, GS loads (emit_sreg.c): MOV; POP 16, 32-bit */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -306,7 +307,23 @@ struct bt {
  * the struct cpu pointer a callout receives (bt_vcpu_of). struct cpu itself
  * holds guest-visible state only.
  */
+/* A segment descriptor loaded lately (emit_sreg.c): while the GDT (base
+ * and limit) and the CPL are the same and the descriptor there still reads
+ * as these bytes, loading its selector gives this state again. */
+struct bt_sreg_memo {
+    uint64_t raw;          /* the descriptor (accessed bit set) */
+    uint32_t gdt_base;
+    uint16_t sel;          /* 0: empty */
+    uint8_t cpl, pad;
+    uint32_t lo, hi, wlo, whi; /* struct cpu's seg_lo... for it */
+    struct cpu_segment seg;
+    uint16_t gdt_limit;
+    uint8_t pad2[14];
+};
+#define BT_SREG_MEMOS 16
+
 struct bt_vcpu {
+    struct bt_sreg_memo sreg_memo[BT_SREG_MEMOS]; /* by (selector >> 3) % 16 (first: the offsets below are fixed) */
     struct bt *bt;
     uint32_t bounce_lin, bounce_size; /* the bounced access bt_mem_done writes back */
     /* Inline interrupt polls (emit_vif.c) store 1 through poll_target[INTR]:

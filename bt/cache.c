@@ -70,7 +70,7 @@ static void reset_region(struct bt *bt)
     }
     bt->cache_used = (size_t)(p - bt->cache);
     bt->pred_used = 0;
-    bt->memstubs_ready = false; /* translate.c builds them again */
+    bt->stubs_ready = false; /* translate.c builds them again */
     memset(bt->exit_memo, 0, sizeof(bt->exit_memo));
     memset(bt->site_memo, 0, sizeof(bt->site_memo));
 }

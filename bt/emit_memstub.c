@@ -139,7 +139,6 @@ bool bt_memstub_build(struct bt *bt)
         fprintf(bt->perfmap, "%lx %x btvm_memstub_done\n", (unsigned long)(uintptr_t)bt->memstub_done[0],
                 (unsigned)(host + bt_emit_size(e) - bt->memstub_done[0]));
     }
-    bt->memstubs_ready = true;
     return true;
 }
 

@@ -100,8 +100,9 @@ bool bt_emit_push_sreg(struct bt_tctx *t)
     return true;
 }
 
-/* Pop size bytes into dst (R13D or another 32-bit scratch), zero-extended. */
-void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
+/* Read size bytes at the top of the stack into dst (R13D or another 32-bit
+ * scratch), zero-extended. */
+void bt_emit_stack_read(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
 {
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
@@ -109,6 +110,12 @@ void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
     req.operand_count = 2;
     req.operands[0] = bt_zop(bt_r(dst32));
     stack_access(t, &req, 1, 0, size, true, false);
+}
+
+/* Pop size bytes into dst, zero-extended. */
+void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
+{
+    bt_emit_stack_read(t, size, dst32);
     adjust_esp(t, (int32_t)size);
 }
 

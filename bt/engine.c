@@ -104,6 +104,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
 #define BT_VC_OFF(f) ((long)offsetof(struct bt_vcpu, f) - (long)offsetof(struct bt_vcpu, cpu))
 _Static_assert(offsetof(struct cpu, regs) == CPU_OFF_REGS, "regs");
 _Static_assert(BT_EXIT_RA == BT_EXIT_RA_CODE, "BT_EXIT_RA_CODE (bt/offsets.h) is not BT_EXIT_RA");
+_Static_assert(sizeof(struct bt_sreg_memo) == 64, "emit_sreg.c indexes the memo by shifting 6");
 _Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "eip");
 _Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "eflags");
 _Static_assert(offsetof(struct cpu, seg_base) == CPU_OFF_SEG_BASE, "seg_base");

@@ -128,6 +128,46 @@ static int async_at_boundary(struct bt *bt, struct cpu *c, uint32_t next)
     return try_jump(bt, c);
 }
 
+/*
+ * After a MOV to ES/DS/FS/GS that loaded a GDT descriptor: remember it
+ * (emit_sreg.c), keyed by what the load depended on. Only a descriptor in
+ * RAM above 1 MiB, inside one page, that the load just marked accessed
+ * (the stub reads it again through the shadow TLB).
+ */
+static void sreg_memo_fill(struct bt *bt, struct cpu *c, const struct dec_insn *d)
+{
+    int seg = cpu_seg_of(d->ops[0].reg.value);
+    if (seg != CPU_ES && seg != CPU_DS && seg != CPU_FS && seg != CPU_GS)
+        return;
+    if (!(c->cr0 & CPU_CR0_PE) || (c->eflags & CPU_FL_VM) || c->pending_vector >= 0)
+        return;
+    const struct cpu_segment *s = &c->segs[seg];
+    if (!(s->sel & ~3u) || (s->sel & 4))
+        return;
+    uint32_t lin = c->gdtr.base + (s->sel & ~7u);
+    uint64_t phys;
+    if ((lin & 0xFFF) > 0xFF8 || !smmu_translate(&bt->mmu, lin, 0, &phys) || phys < 0x100000)
+        return;
+    uint8_t *h = vm_ram_ptr(bt->vm, phys, 8);
+    if (!h)
+        return;
+    struct bt_sreg_memo *m = &bt->vc->sreg_memo[(s->sel >> 3) % BT_SREG_MEMOS];
+    memcpy(&m->raw, h, 8);
+    if (!((m->raw >> 40) & 1)) {
+        m->sel = 0;
+        return;
+    }
+    m->gdt_base = c->gdtr.base;
+    m->gdt_limit = c->gdtr.limit;
+    m->cpl = (uint8_t)c->cpl;
+    m->seg = *s;
+    m->lo = c->seg_lo[seg];
+    m->hi = c->seg_hi[seg];
+    m->wlo = c->seg_wlo[seg];
+    m->whi = c->seg_whi[seg];
+    m->sel = s->sel;
+}
+
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
 {
     struct bt *bt = engine(c);
@@ -148,6 +188,10 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
     if (d) {
         if (fn == (int (*)(struct cpu *, const void *))cpu_co_mov_store)
             adapt_outcome(bt, c, d, bt->mmu.stats.traced_writes != traced_writes);
+        else if ((d->zi.mnemonic == ZYDIS_MNEMONIC_MOV || d->zi.mnemonic == ZYDIS_MNEMONIC_POP) &&
+                 d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                 ZydisRegisterGetClass(d->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT && r != CPU_CO_STOP)
+            sreg_memo_fill(bt, c, d);
         bt->st.callouts++;
         if (bt->callout_counts)
             bt->callout_counts[d->zi.mnemonic]++;

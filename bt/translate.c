@@ -199,6 +199,8 @@ static bool emit_one(struct bt_tctx *t, bool last)
         return true;
     if (bt_emit_invlpg(t))
         return true;
+    if (bt_emit_mov_sreg(t) || bt_emit_pop_sreg(t))
+        return true;
     /* Adaptive translation: a MOV store that keeps writing traced page
      * tables calls out where its page is not writable inline (no bounce
      * through bt_mem_slow and bt_mem_done); its stores to other pages
@@ -463,9 +465,12 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     key = bt_share_key(bt, key, cs_base + eip, phys0 >> 12);
     struct bt_emit *e = &bt->em;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!bt->memstubs_ready && !bt_memstub_build(bt)) {
-            bt_cache_flush(bt);
-            continue;
+        if (!bt->stubs_ready) {
+            if (!bt_memstub_build(bt) || !bt_sregstub_build(bt)) {
+                bt_cache_flush(bt);
+                continue;
+            }
+            bt->stubs_ready = true;
         }
         struct bt_block *blk = bt_block_alloc(bt);
         if (!blk) {

@@ -34,9 +34,18 @@ ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *
 bool bt_memstub_build(struct bt *bt);
 uint8_t *bt_memstub_access(const struct bt *bt, bool user, bool rd, bool wr, unsigned size);
 
+/* emit_sreg.c: MOV ES/DS/FS/GS, r16 through a memo of lately loaded
+ * descriptors; false = use the callout. Its stubs are built with the
+ * memory stubs. */
+bool bt_emit_mov_sreg(struct bt_tctx *t);
+bool bt_emit_pop_sreg(struct bt_tctx *t);
+bool bt_sregstub_build(struct bt *bt);
+
 /* emit_stack.c */
 void bt_emit_push(struct bt_tctx *t, unsigned size, struct bt_op src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
+/* The same read without moving ESP. */
+void bt_emit_stack_read(struct bt_tctx *t, unsigned size, ZydisRegister dst32);
 bool bt_emit_push_sreg(struct bt_tctx *t);
 bool bt_emit_stack(struct bt_tctx *t);
 void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta);

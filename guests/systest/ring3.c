@@ -20,7 +20,7 @@
  */
 #include "systest.h"
 
-enum { R_SYSCALL, R_INT3, R_INT81, R_CLI, R_HLT, R_CR0, R_DS0, R_DS13, R_INB71, R_INW3FE,
+enum { R_SYSCALL, R_INT3, R_INT81, R_CLI, R_HLT, R_CR0, R_DS0, R_DS13, R_FS0, R_INB71, R_INW3FE,
        R_GATE0, R_SYSEXIT, R_STI, R_TS0, R_TS_LAST = R_TS0 + 4, R_GATE1_SS, R_N };
 
 /* TSS.SS1 values that must make int $VEC_RING1 raise #TS, and the error
@@ -86,6 +86,9 @@ static void __attribute__((noinline, used)) user_main(void)
     /* If the load wrongly succeeds, the user data selector goes back. */
     TRY(R_DS0, "movw %%ax, %%ds\n2:\tmovl $0x23, %%eax\n\tmovw %%ax, %%ds\n3:", "a"(SEL_KDATA) : "memory");
     TRY(R_DS13, "movw %%ax, %%ds\n2:\tmovl $0x23, %%eax\n\tmovw %%ax, %%ds\n3:", "a"(SEL_KDATA | 3) : "memory");
+    /* FS too (btvm loads FS from a memo of descriptors it loaded, here
+     * 0x10 at CPL 0: that must not carry over to CPL 3). */
+    TRY(R_FS0, "movw %%ax, %%fs\n2:\txorl %%eax, %%eax\n\tmovw %%ax, %%fs\n3:", "a"(SEL_KDATA) : "memory");
     TRY(R_INB71, "inb $0x71, %%al", "a"(0) : "memory");
     TRY(R_INW3FE, "inw %%dx, %%ax", "a"(0), "d"(0x3fe) : "memory");
     /* Allowed by the bitmap: the UART scratch register at 0x3ff. */
@@ -362,6 +365,7 @@ void run_ring3_tests(void)
     expect_rec("mov cr0, eax", R_CR0, 13, 0, rec_fip[R_CR0]);
     expect_rec("DS <- 0x10", R_DS0, 13, SEL_KDATA, rec_fip[R_DS0]);
     expect_rec("DS <- 0x13", R_DS13, 13, SEL_KDATA, rec_fip[R_DS13]);
+    expect_rec("FS <- 0x10", R_FS0, 13, SEL_KDATA, rec_fip[R_FS0]);
     end();
 
     begin("ring3_io");

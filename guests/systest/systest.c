@@ -492,6 +492,67 @@ static void test_limits(void)
     end();
 }
 
+/* Segment register loads: btvm serves repeated ones from a memo of the
+ * descriptors it loaded (bt/emit_sreg.c); every load must still see what
+ * the GDT holds now: a rewritten base, a cleared accessed bit (set again),
+ * a GDT limit that no longer covers the selector. Each load runs several
+ * times (the first fills the memo). */
+static uint32_t fs_dword0(void)
+{
+    uint32_t got;
+    __asm__ volatile("movl $0x38, %%edx\n\tmovw %%dx, %%fs\n\tmovl %%fs:0, %0\n\t"
+                     "movl $0x10, %%edx\n\tmovw %%dx, %%fs" : "=r"(got) : : "edx", "memory");
+    return got;
+}
+
+static void test_sreg_reload(void)
+{
+    struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gd;
+    uint32_t n0;
+    lim_fill();
+    begin("sreg_reload");
+    for (int i = 0; i < 3; i++)
+        expect("fs:0 through SEL_SMALL", 0x03020100, fs_dword0());
+    gdt[SEL_SMALL >> 3] = seg_desc((uint32_t)(uintptr_t)lim_buf + 4, 15, 0x92, 0x4);
+    for (int i = 0; i < 3; i++)
+        expect("fs:0 after the descriptor's base moved by 4", 0x07060504, fs_dword0());
+    gdt[SEL_SMALL >> 3] = seg_desc((uint32_t)(uintptr_t)lim_buf, 15, 0x92, 0x4);
+    for (int i = 0; i < 3; i++) {
+        expect("fs:0 with the base back", 0x03020100, fs_dword0());
+        gdt[SEL_SMALL >> 3] &= ~(1ull << 40);
+        expect("fs:0 after clearing the accessed bit", 0x03020100, fs_dword0());
+        expect("accessed bit set again by the load", 1, (uint32_t)(gdt[SEL_SMALL >> 3] >> 40) & 1);
+    }
+    /* A GDT limit below the selector: #GP(selector), FS unchanged. */
+    for (int i = 0; i < 3; i++) {
+        uint32_t fs;
+        gd.limit = SEL_SMALL - 1;
+        gd.base = (uint32_t)(uintptr_t)gdt;
+        n0 = last.count;
+        __asm__ volatile("lgdt %1\n\tmovl $0x38, %%edx\n\t" ARM "1:\tmovw %%dx, %%fs\n2:\tmovw %%fs, %w0"
+                         : "=r"(fs) : "m"(gd) : "edx", "memory");
+        gd.limit = sizeof(gdt) - 1;
+        __asm__ volatile("lgdt %0" : : "m"(gd) : "memory");
+        expect_trap("mov fs, 0x38 past the GDT limit", n0, 13, SEL_SMALL, t_fip, SEL_KCODE);
+        expect("FS after the faulting load", SEL_KDATA, fs & 0xffff);
+        expect("fs:0 with the limit back", 0x03020100, fs_dword0());
+    }
+    /* A null selector in FS: loads, and (limits run) faults on use. */
+    for (int i = 0; i < 3; i++) {
+        uint32_t fs = 1;
+        __asm__ volatile("xorl %%edx, %%edx\n\tmovw %%dx, %%fs\n\tmovw %%fs, %w0\n\t"
+                         "movl $0x10, %%edx\n\tmovw %%dx, %%fs" : "=r"(fs) : : "edx", "memory");
+        expect("FS after loading a null selector", 0, fs & 0xffff);
+        if (opt_limits) {
+            n0 = last.count;
+            __asm__ volatile("xorl %%edx, %%edx\n\tmovw %%dx, %%fs\n\t" ARM "1:\tmovl %%fs:0, %%edx\n2:\t"
+                             "movl $0x10, %%edx\n\tmovw %%dx, %%fs" : : : "edx", "memory");
+            expect_trap("fs:0 through a null FS", n0, 13, 0, t_fip, SEL_KCODE);
+        }
+    }
+    end();
+}
+
 static uint32_t c16(unsigned off)
 {
     uint32_t v;
@@ -583,6 +644,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     opt_limits = cmdline_has(magic, mbi, "limits");
     if (opt_limits)
         test_limits();
+    test_sreg_reload();
     if (cmdline_has(magic, mbi, "xm"))
         test_simd_exception();
     run_ring3_tests();
