@@ -215,8 +215,8 @@ bool bt_emit_pop_sreg(struct bt_tctx *t)
     unsigned osz = d->zi.operand_width / 8;
     if (seg < 0 || (osz != 2 && osz != 4) || !t->bt->sregstub[osz / 2][seg])
         return false;
-    bt_emit_stack_read(t, 2, BT_R_KEEP_32);
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), bt_r(BT_R_KEEP_32));
+    bt_emit_stack_read(t, osz, BT_R_KEEP_32); /* all of it: a 32-bit pop reads 4 bytes */
+    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R9D), bt_r(BT_R_KEEP_16));
     site(t, t->bt->sregstub[osz / 2][seg]);
     return true;
 }
