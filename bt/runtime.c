@@ -186,7 +186,8 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
     }
     const struct dec_insn *d = insn;
     if (d) {
-        if (fn == (int (*)(struct cpu *, const void *))cpu_co_mov_store)
+        if (fn == (int (*)(struct cpu *, const void *))cpu_co_mov_store ||
+            fn == (int (*)(struct cpu *, const void *))cpu_co_rmw_store)
             adapt_outcome(bt, c, d, bt->mmu.stats.traced_writes != traced_writes);
         else if ((d->zi.mnemonic == ZYDIS_MNEMONIC_MOV || d->zi.mnemonic == ZYDIS_MNEMONIC_POP) &&
                  d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&

@@ -205,22 +205,29 @@ static bool emit_one(struct bt_tctx *t, bool last)
      * tables calls out where its page is not writable inline (no bounce
      * through bt_mem_slow and bt_mem_done); its stores to other pages
      * stay inline (a third of such a site's stores in fork+exec). */
-    if (d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-        d->ops[0].size <= 32 && !(t->key & BT_KEY_NONFLAT) && d->zi.address_width == 32 &&
-        (d->ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
-         ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR32 ||
-         ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR16 ||
-         ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR8) &&
-        d->ops[0].mem.segment != ZYDIS_REGISTER_FS && d->ops[0].mem.segment != ZYDIS_REGISTER_GS &&
+    bool store = d->zi.mnemonic == ZYDIS_MNEMONIC_MOV && d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+                 d->ops[0].size <= 32 &&
+                 (d->ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+                  ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR32 ||
+                  ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR16 ||
+                  ZydisRegisterGetClass(d->ops[1].reg.value) == ZYDIS_REGCLASS_GPR8);
+    /* ... and so does a read-modify-write (XCHG, OR, AND, ...: Linux
+     * clears PTEs with XCHG), through cpu_co_rmw_store: one trip to C
+     * where the bounce buffer took two. */
+    bool rmw = !store && cpu_rmw_store_ok(d);
+    const ZydisDecodedOperand *mop = &d->ops[d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 0 : 1];
+    if ((store || rmw) && !(t->key & BT_KEY_NONFLAT) && d->zi.address_width == 32 &&
+        mop->mem.segment != ZYDIS_REGISTER_FS && mop->mem.segment != ZYDIS_REGISTER_GS &&
         bt_adaptive(t->bt, d->eip)) {
+        cpu_callout_fn fn = store ? cpu_co_mov_store : cpu_co_rmw_store;
         bool direct = t->direct_mem;
         t->direct_mem = false; /* its own check, whatever a group covered */
-        t->mem_slow_fn = cpu_co_mov_store;
+        t->mem_slow_fn = fn;
         bool ok = bt_emit_ident(t);
         t->mem_slow_fn = NULL;
         t->direct_mem = direct;
         if (!ok)
-            bt_emit_callout(t, BT_MAIN, cpu_co_mov_store);
+            bt_emit_callout(t, BT_MAIN, fn);
         return true;
     }
     switch (bt_emit_kind(d)) {

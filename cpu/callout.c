@@ -10,6 +10,7 @@
  * string MOVSD vs. SSE MOVSD) the operands or category decide.
  */
 #include "cpu/internal.h"
+#include "cpu/flags.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -233,6 +234,59 @@ int cpu_co_mov_store(struct cpu *c, const struct dec_insn *d)
     if (!f)
         f = cpu_write_op(c, d, &d->ops[0], v);
     return f ? co_fault(c, d, f) : CPU_CO_CONTINUE;
+}
+
+/* The read-modify-write forms of such a site as one callout: XCHG m, r
+ * (either order) and OR/AND/XOR/ADD/SUB m, r/imm, 8 to 32 bits (Linux
+ * clears PTEs with XCHG; cpu_rmw_store_ok says which). Everything is read
+ * and checked before anything is written; the flags are those of the
+ * instruction (the logic ops clear CF, OF and AF). */
+bool cpu_rmw_store_ok(const struct dec_insn *d)
+{
+    ZydisMnemonic m = d->zi.mnemonic;
+    if (m != ZYDIS_MNEMONIC_XCHG && m != ZYDIS_MNEMONIC_OR && m != ZYDIS_MNEMONIC_AND &&
+        m != ZYDIS_MNEMONIC_XOR && m != ZYDIS_MNEMONIC_ADD && m != ZYDIS_MNEMONIC_SUB)
+        return false;
+    int mi = d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 0 : 1;
+    if (d->ops[mi].type != ZYDIS_OPERAND_TYPE_MEMORY || (mi == 1 && m != ZYDIS_MNEMONIC_XCHG))
+        return false;
+    const ZydisDecodedOperand *o = &d->ops[1 - mi];
+    return d->ops[mi].size <= 32 && (o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+                                     (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                                      (ZydisRegisterGetClass(o->reg.value) == ZYDIS_REGCLASS_GPR32 ||
+                                       ZydisRegisterGetClass(o->reg.value) == ZYDIS_REGCLASS_GPR16 ||
+                                       ZydisRegisterGetClass(o->reg.value) == ZYDIS_REGCLASS_GPR8)));
+}
+
+int cpu_co_rmw_store(struct cpu *c, const struct dec_insn *d)
+{
+    int mi = d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 0 : 1;
+    const ZydisDecodedOperand *mem = &d->ops[mi], *src = &d->ops[1 - mi];
+    unsigned bits = mem->size;
+    uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1, old, v, r, fl = 0;
+    int f = cpu_read_op(c, d, mem, &old);
+    if (!f)
+        f = cpu_read_op(c, d, src, &v);
+    if (f)
+        return co_fault(c, d, f);
+    v &= mask;
+    switch (d->zi.mnemonic) {
+    case ZYDIS_MNEMONIC_XCHG: r = v; break;
+    case ZYDIS_MNEMONIC_OR: r = old | v; fl = cpu_flags_szp(r, bits); break;
+    case ZYDIS_MNEMONIC_AND: r = old & v; fl = cpu_flags_szp(r, bits); break;
+    case ZYDIS_MNEMONIC_XOR: r = old ^ v; fl = cpu_flags_szp(r, bits); break;
+    case ZYDIS_MNEMONIC_ADD: r = (old + v) & mask; fl = cpu_flags_add(old, v, bits); break;
+    case ZYDIS_MNEMONIC_SUB: r = (old - v) & mask; fl = cpu_flags_sub(old, v, bits); break;
+    default: return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
+    }
+    f = cpu_write_op(c, d, mem, r);
+    if (f)
+        return co_fault(c, d, f);
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_XCHG)
+        cpu_write_op(c, d, src, old);
+    else
+        c->eflags = (c->eflags & ~(uint32_t)CPU_FL_ARITH) | fl;
+    return CPU_CO_CONTINUE;
 }
 
 int cpu_write_op(struct cpu *c, const struct dec_insn *d, const ZydisDecodedOperand *op, uint32_t v)

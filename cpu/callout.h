@@ -48,6 +48,10 @@ int cpu_co_stack_fault(struct cpu *c, const struct dec_insn *d);
 
 /* MOV m, r/imm done in C (adaptive translation of stores to traced pages). */
 int cpu_co_mov_store(struct cpu *c, const struct dec_insn *d);
+/* XCHG and OR/AND/XOR/ADD/SUB with a memory destination, the same way;
+ * cpu_rmw_store_ok: whether d is one of those forms. */
+int cpu_co_rmw_store(struct cpu *c, const struct dec_insn *d);
+bool cpu_rmw_store_ok(const struct dec_insn *d);
 
 /* A segment register's index in struct cpu (enum cpu_seg), -1 for none. */
 int cpu_seg_of(ZydisRegister r);

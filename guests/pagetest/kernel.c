@@ -200,6 +200,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     test_xmc();
     test_cross();
     test_pt_write();
+    test_pt_rmw();
     test_pae();
 
     return report_failures();

@@ -160,6 +160,7 @@ void test_global(void);
 void test_as16(void);
 void test_alias(void);
 void test_pt_write(void);
+void test_pt_rmw(void);
 void test_smc(void);
 void test_xmc(void);
 void test_pse(void);

@@ -263,3 +263,119 @@ void test_pt_write(void)
     flush_tlb();
     end();
 }
+
+/*
+ * Read-modify-write instructions on a live PTE, each from one site many
+ * times over: btvm retranslates a site that keeps writing page tables as
+ * one call into its C model (bt/translate.c, adaptive translation), which
+ * must do what the instruction does — the PTE's new value, XCHG's old
+ * value back, the flags (compared with the same instruction on an
+ * ordinary variable) — and the translation must follow the PTE.
+ */
+static uint32_t __attribute__((noinline)) rmw_xor(uint32_t *p, uint32_t m, uint32_t *fl)
+{
+    __asm__ volatile("xorl %2, %1\n\tpushfl\n\tpopl %0" : "=r"(*fl), "+m"(*p) : "r"(m) : "cc", "memory");
+    return *p;
+}
+
+static uint32_t __attribute__((noinline)) rmw_sub(uint32_t *p, uint32_t v, uint32_t *fl)
+{
+    __asm__ volatile("subl %2, %1\n\tpushfl\n\tpopl %0" : "=r"(*fl), "+m"(*p) : "ri"(v) : "cc", "memory");
+    return *p;
+}
+
+static uint32_t __attribute__((noinline)) rmw_add(uint32_t *p, uint32_t v, uint32_t *fl)
+{
+    __asm__ volatile("addl %2, %1\n\tpushfl\n\tpopl %0" : "=r"(*fl), "+m"(*p) : "ri"(v) : "cc", "memory");
+    return *p;
+}
+
+static uint32_t __attribute__((noinline)) rmw_andb(uint32_t *p, uint32_t *fl)
+{
+    __asm__ volatile("andb $0xfe, %1\n\tpushfl\n\tpopl %0" : "=r"(*fl), "+m"(*(uint8_t *)p) : : "cc", "memory");
+    return *p;
+}
+
+static uint32_t __attribute__((noinline)) rmw_orb(uint32_t *p, uint32_t *fl)
+{
+    __asm__ volatile("orb $1, %1\n\tpushfl\n\tpopl %0" : "=r"(*fl), "+m"(*(uint8_t *)p) : : "cc", "memory");
+    return *p;
+}
+
+static uint32_t __attribute__((noinline)) rmw_xchg(uint32_t *p, uint32_t v)
+{
+    __asm__ volatile("xchgl %0, %1" : "+r"(v), "+m"(*p) : : "memory");
+    return v;
+}
+
+void test_pt_rmw(void)
+{
+    uint32_t v = va_alloc(1), n0, fl, want_fl;
+    uint32_t f1 = tagged_frame(0x3333), f2 = tagged_frame(0x4444);
+    begin("pt_rmw");
+    map(kpd, v, f1, PG_P | PG_W);
+    uint32_t *pte = pte_of(kpd, v);
+    /* A PTE next to it that maps nothing (P stays clear: every operand and
+     * result is even): values that set every flag the ops can set. */
+    uint32_t *spare = pte + ((((v >> 12) & 0x3ff) == 0x3ff) ? -1 : 1);
+    static const struct { uint32_t a, b; } sv[] = {
+        { 0x7ffffffe, 0xfffffffe }, { 0, 0 }, { 0x80000080, 0x80000000 }, { 0xfffffffe, 2 },
+        { 0x7ffffffe, 2 }, { 0x80000000, 2 }, { 0x000000fe, 0x0000007e },
+    };
+    expect("first frame", 0x3333, peek(v));
+    for (int i = 0; i < 12; i++) {
+        for (unsigned k = 0; k < sizeof(sv) / sizeof(sv[0]); k++) {
+            uint32_t (*const ops[])(uint32_t *, uint32_t, uint32_t *) = { rmw_xor, rmw_add, rmw_sub };
+            for (unsigned o = 0; o < 3; o++) {
+                uint32_t copy = sv[k].a;
+                *spare = sv[k].a;
+                uint32_t want = ops[o](&copy, sv[k].b, &want_fl);
+                expect("spare PTE: the result", want, ops[o](spare, sv[k].b, &fl));
+                expect("spare PTE: the flags", want_fl & 0x8d5, fl & 0x8d5);
+            }
+        }
+        *spare = 0;
+        uint32_t copy = *pte, want = copy ^ (f1 ^ f2);
+        rmw_xor(&copy, f1 ^ f2, &want_fl);
+        expect("xor: the PTE", want, rmw_xor(pte, f1 ^ f2, &fl));
+        expect("xor: the flags", want_fl & 0x8d5, fl & 0x8d5);
+        invlpg(v);
+        expect("xor: the frame it maps now", i % 2 ? 0x3333 : 0x4444, peek(v));
+
+        copy = *pte;
+        rmw_sub(&copy, PG_W, &want_fl);
+        expect("sub: the PTE", copy, rmw_sub(pte, PG_W, &fl));
+        expect("sub: the flags", want_fl & 0x8d5, fl & 0x8d5);
+        copy = *pte;
+        rmw_add(&copy, PG_W, &want_fl);
+        expect("add: the PTE", copy, rmw_add(pte, PG_W, &fl));
+        expect("add: the flags", want_fl & 0x8d5, fl & 0x8d5);
+        /* A carry out and a zero result: 0xffffffff + 1 on a copy only. */
+        copy = 0xffffffffu;
+        uint32_t c2 = copy;
+        rmw_add(&c2, 1, &want_fl);
+        expect("add carry: CF and ZF", 0x41, want_fl & 0x41);
+
+        copy = *pte;
+        rmw_andb(&copy, &want_fl);
+        expect("andb: the PTE", copy, rmw_andb(pte, &fl));
+        expect("andb: the flags", want_fl & 0x8d5, fl & 0x8d5);
+        invlpg(v);
+        n0 = last.count;
+        k_read(v, 0);
+        expect_pf("andb cleared P", n0, 0, v, t_fip);
+        copy = *pte;
+        rmw_orb(&copy, &want_fl);
+        expect("orb: the PTE", copy, rmw_orb(pte, &fl));
+        expect("orb: the flags", want_fl & 0x8d5, fl & 0x8d5);
+
+        uint32_t old = *pte, now = (i % 2 ? f1 : f2) | PG_P | PG_W;
+        expect("xchg: the old PTE back", old, rmw_xchg(pte, now));
+        expect("xchg: the PTE", now, *pte);
+        invlpg(v);
+        expect("xchg: the frame it maps now", i % 2 ? 0x3333 : 0x4444, peek(v));
+        rmw_xchg(pte, old);
+        invlpg(v);
+    }
+    end();
+}
