@@ -75,7 +75,7 @@ static void restore_flags_ret(struct bt_emit *e, int pop)
 
 static void sreg_stub(struct bt_emit *e, int seg, int pop)
 {
-    bool key_seg = seg == CPU_DS || seg == CPU_ES;
+    bool key_seg = seg == CPU_DS || seg == CPU_ES || seg == CPU_CS;
     int miss = bt_label(e), null = bt_label(e);
     int32_t memo = (int32_t)offsetof(struct bt_vcpu, sreg_memo) - (int32_t)offsetof(struct bt_vcpu, cpu);
     save_flags(e);
@@ -115,11 +115,16 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
     int32_t segm = (int32_t)offsetof(struct bt_sreg_memo, seg);
     if (key_seg) {
-        /* DS, ES: the load must change nothing (or the key might). */
-        for (int32_t k = 0; k < 16; k += 8) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-                   bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, segm + k, 8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, CPUM(seg_off(seg, 0) + k, 8), R(R11));
+        /* DS, ES (and CS for IRET, emit_iret.c): the load must change
+         * nothing (or the key might). Selector, base, limit, flags; not
+         * the padding after the selector. */
+        static const struct { int32_t off; unsigned size; ZydisRegister r; } part[3] = {
+            { 0, 2, ZYDIS_REGISTER_R11W }, { 4, 4, ZYDIS_REGISTER_R11D }, { 8, 8, ZYDIS_REGISTER_R11 } };
+        for (int k = 0; k < 3; k++) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(part[k].r),
+                   bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, segm + part[k].off, part[k].size));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, CPUM(seg_off(seg, 0) + part[k].off, part[k].size),
+                   bt_r(part[k].r));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
         }
         restore_flags_ret(e, pop);
@@ -171,6 +176,9 @@ bool bt_sregstub_build(struct bt *bt)
             bt_bind(e, BT_MAIN, at[p][i]);
             sreg_stub(e, segs[i], p * 2); /* MOV; POP with a 16-bit, a 32-bit operand */
         }
+    int at_cs = bt_label(e);
+    bt_bind(e, BT_MAIN, at_cs);
+    sreg_stub(e, CPU_CS, 0);
     if (e->failed)
         return false;
     uint8_t *host = bt_cache_alloc(bt, bt_emit_size(e));
@@ -178,6 +186,7 @@ bool bt_sregstub_build(struct bt *bt)
         return false;
     bt_emit_place(e, host, bt->cache_wr);
     memset(bt->sregstub, 0, sizeof(bt->sregstub));
+    bt->sregstub[0][CPU_CS] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_cs));
     for (int p = 0; p < 3; p++)
         for (int i = 0; i < 4; i++)
             bt->sregstub[p][segs[i]] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at[p][i]));
@@ -186,8 +195,9 @@ bool bt_sregstub_build(struct bt *bt)
     return true;
 }
 
-/* The site: the selector in R9D, the stub, the callout a miss returns to. */
-static void site(struct bt_tctx *t, uint8_t *stub)
+/* The site: the selector in R9D, the stub, the callout a miss returns to
+ * (the label co, if not NULL, is bound at the callout). */
+void bt_emit_sreg_site(struct bt_tctx *t, uint8_t *stub, int co)
 {
     struct bt_emit *e = t->e;
     bt_call_abs(e, BT_MAIN, (uint64_t)(uintptr_t)stub);
@@ -196,6 +206,8 @@ static void site(struct bt_tctx *t, uint8_t *stub)
     static const uint8_t jmp15[2] = { 0xEB, 15 };
     bt_emit_bytes(e, BT_MAIN, jmp15, 2);
     uint32_t a0 = bt_here(e, BT_MAIN);
+    if (co >= 0)
+        bt_bind(e, BT_MAIN, co);
     bt_emit_callout(t, BT_MAIN, cpu_callout_for(t->d));
     if (bt_here(e, BT_MAIN) - a0 != 15)
         bt_emit_fail(e, "segment load: unexpected callout length");
@@ -215,9 +227,9 @@ bool bt_emit_pop_sreg(struct bt_tctx *t)
     unsigned osz = d->zi.operand_width / 8;
     if (seg < 0 || (osz != 2 && osz != 4) || !t->bt->sregstub[osz / 2][seg])
         return false;
-    bt_emit_stack_read(t, osz, BT_R_KEEP_32); /* all of it: a 32-bit pop reads 4 bytes */
+    bt_emit_stack_read(t, 0, osz, BT_R_KEEP_32); /* all of it: a 32-bit pop reads 4 bytes */
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R9D), bt_r(BT_R_KEEP_16));
-    site(t, t->bt->sregstub[osz / 2][seg]);
+    bt_emit_sreg_site(t, t->bt->sregstub[osz / 2][seg], -1);
     return true;
 }
 
@@ -229,8 +241,8 @@ bool bt_emit_mov_sreg(struct bt_tctx *t)
         (t->key & (BT_KEY_REAL | BT_KEY_V86)))
         return false;
     int seg = cpu_seg_of(d->ops[0].reg.value);
-    if (seg < 0 || !t->bt->sregstub[0][seg])
-        return false; /* CS, SS: the callout */
+    if (seg < 0 || seg == CPU_CS || !t->bt->sregstub[0][seg])
+        return false; /* CS (#UD), SS: the callout */
     struct bt_emit *e = t->e;
     const ZydisDecodedOperand *op = &d->ops[1];
     if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
@@ -256,6 +268,6 @@ bool bt_emit_mov_sreg(struct bt_tctx *t)
         }
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9D), bt_r(BT_R_KEEP_32));
     }
-    site(t, t->bt->sregstub[0][seg]);
+    bt_emit_sreg_site(t, t->bt->sregstub[0][seg], -1);
     return true;
 }

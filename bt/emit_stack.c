@@ -100,22 +100,22 @@ bool bt_emit_push_sreg(struct bt_tctx *t)
     return true;
 }
 
-/* Read size bytes at the top of the stack into dst (R13D or another 32-bit
+/* Read size bytes at ESP + delta into dst (R13D or another 32-bit
  * scratch), zero-extended. */
-void bt_emit_stack_read(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
+void bt_emit_stack_read(struct bt_tctx *t, int32_t delta, unsigned size, ZydisRegister dst32)
 {
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
     req.mnemonic = size == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
     req.operand_count = 2;
     req.operands[0] = bt_zop(bt_r(dst32));
-    stack_access(t, &req, 1, 0, size, true, false);
+    stack_access(t, &req, 1, delta, size, true, false);
 }
 
 /* Pop size bytes into dst, zero-extended. */
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
 {
-    bt_emit_stack_read(t, size, dst32);
+    bt_emit_stack_read(t, 0, size, dst32);
     adjust_esp(t, (int32_t)size);
 }
 

@@ -48,7 +48,7 @@ static void load_iopl(struct bt_emit *e, ZydisRegister dst)
 /* async_pending = 1 if INTR, so a pending interrupt is noticed at the next
  * block entry: a flag-free store through poll_target[INTR] (bt/bt.h), not a
  * read-modify-write that could drop another thread's kick. */
-static void poll_intr(struct bt_tctx *t)
+void bt_emit_poll_intr(struct bt_tctx *t)
 {
     const volatile uint8_t *intr = vm_intr_level(t->bt->vm);
     if (!intr)
@@ -161,7 +161,7 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32),
                bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, CPU_FL_IF, 0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
-        poll_intr(t);
+        bt_emit_poll_intr(t);
         bt_bind(e, BT_MAIN, done);
         return true;
     case ZYDIS_MNEMONIC_PUSHFD:
@@ -223,7 +223,7 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SAHF, 0);
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP2));
         }
-        poll_intr(t);
+        bt_emit_poll_intr(t);
         return true;
     default:
         return false;

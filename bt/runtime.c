@@ -134,10 +134,9 @@ static int async_at_boundary(struct bt *bt, struct cpu *c, uint32_t next)
  * RAM above 1 MiB, inside one page, that the load just marked accessed
  * (the stub reads it again through the shadow TLB).
  */
-static void sreg_memo_fill(struct bt *bt, struct cpu *c, const struct dec_insn *d)
+static void sreg_memo_fill(struct bt *bt, struct cpu *c, int seg)
 {
-    int seg = cpu_seg_of(d->ops[0].reg.value);
-    if (seg != CPU_ES && seg != CPU_DS && seg != CPU_FS && seg != CPU_GS)
+    if (seg != CPU_ES && seg != CPU_DS && seg != CPU_FS && seg != CPU_GS && seg != CPU_CS)
         return;
     if (!(c->cr0 & CPU_CR0_PE) || (c->eflags & CPU_FL_VM) || c->pending_vector >= 0)
         return;
@@ -192,7 +191,9 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
         else if ((d->zi.mnemonic == ZYDIS_MNEMONIC_MOV || d->zi.mnemonic == ZYDIS_MNEMONIC_POP) &&
                  d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
                  ZydisRegisterGetClass(d->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT && r != CPU_CO_STOP)
-            sreg_memo_fill(bt, c, d);
+            sreg_memo_fill(bt, c, cpu_seg_of(d->ops[0].reg.value));
+        else if (d->zi.mnemonic == ZYDIS_MNEMONIC_IRETD && r != CPU_CO_STOP && c->cpl == 0)
+            sreg_memo_fill(bt, c, CPU_CS); /* for the inline IRET (emit_iret.c): CPL 0 to 0 */
         bt->st.callouts++;
         if (bt->callout_counts)
             bt->callout_counts[d->zi.mnemonic]++;

@@ -39,13 +39,21 @@ uint8_t *bt_memstub_access(const struct bt *bt, bool user, bool rd, bool wr, uns
  * memory stubs. */
 bool bt_emit_mov_sreg(struct bt_tctx *t);
 bool bt_emit_pop_sreg(struct bt_tctx *t);
+void bt_emit_sreg_site(struct bt_tctx *t, uint8_t *stub, int co);
+
+/* emit_iret.c: IRETD at CPL 0 back to CPL 0, inline; false = the callout. */
+bool bt_emit_iret(struct bt_tctx *t);
+
+/* emit_vif.c: async_pending = 1 if an interrupt waits (after IF may have
+ * been set), flag-free; clobbers R8, R9. */
+void bt_emit_poll_intr(struct bt_tctx *t);
 bool bt_sregstub_build(struct bt *bt);
 
 /* emit_stack.c */
 void bt_emit_push(struct bt_tctx *t, unsigned size, struct bt_op src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
-/* The same read without moving ESP. */
-void bt_emit_stack_read(struct bt_tctx *t, unsigned size, ZydisRegister dst32);
+/* A read at ESP + delta, ESP unchanged. */
+void bt_emit_stack_read(struct bt_tctx *t, int32_t delta, unsigned size, ZydisRegister dst32);
 bool bt_emit_push_sreg(struct bt_tctx *t);
 bool bt_emit_stack(struct bt_tctx *t);
 void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta);

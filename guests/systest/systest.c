@@ -505,6 +505,26 @@ static uint32_t fs_dword0(void)
     return got;
 }
 
+/* IRET back to CPL 0 (btvm runs it inline once its CS descriptor is known,
+ * bt/emit_iret.c): every flag of the image, DF and the arithmetic ones
+ * included, is the one after it; ESP is past the frame. */
+static void test_iret_same(void)
+{
+    begin("iret_same");
+    for (int i = 0; i < 6; i++) {
+        uint32_t cur, after, esp0, esp1;
+        __asm__ volatile("pushfl\n\tpopl %0" : "=r"(cur));
+        /* Alternate: all of OF DF SF ZF AF PF CF set, then all clear. */
+        uint32_t image = (cur & ~0xcd5u) | (i & 1 ? 0 : 0xcd5u);
+        __asm__ volatile("movl %%esp, %2\n\tpushl %3\n\tpushl %4\n\tpushl $1f\n\tiretl\n"
+                         "1:\tpushfl\n\tpopl %0\n\tmovl %%esp, %1\n\tcld"
+                         : "=&r"(after), "=&r"(esp1), "=&r"(esp0) : "r"(image), "i"(SEL_KCODE) : "memory", "cc");
+        expect("flags after iret", image & 0xcd5u, after & 0xcd5u);
+        expect("ESP after iret", esp0, esp1);
+    }
+    end();
+}
+
 static void test_sreg_reload(void)
 {
     struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gd;
@@ -645,6 +665,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     if (opt_limits)
         test_limits();
     test_sreg_reload();
+    test_iret_same();
     if (cmdline_has(magic, mbi, "xm"))
         test_simd_exception();
     run_ring3_tests();

@@ -1,0 +1,114 @@
+/*
+ * bt/emit_iret.c — IRETD at CPL 0 back to CPL 0 without a callout.
+ *
+ * An interrupt or exception taken in kernel code returns with IRET to the
+ * same privilege: pop EIP, CS, EFLAGS (SDM IRET, RETURN-TO-SAME-PRIVILEGE-
+ * LEVEL). The callout did that in C and looked the next block up. Inline,
+ * in flat code with a 32-bit stack:
+ *
+ *   1. the CS selector ([ESP+4]), then the EFLAGS image ([ESP+8]): reads
+ *      as any load, so a fault is the IRET's with nothing changed; an RPL
+ *      other than 0 (a return to user mode) goes to the callout at once,
+ *      after the first read;
+ *   2. the CS load: the segment-load stub for CS (emit_sreg.c) in its
+ *      compare-only form — the descriptor memo must hold this selector at
+ *      this CPL with the same GDT and the same 8 bytes in it, and its
+ *      state must be CS's already (so the translation key stays); a miss
+ *      returns into the IRET's callout, which does everything (and fills
+ *      the memo);
+ *   3. EIP ([ESP]) into R13; the image must not have VM (a return to
+ *      virtual-8086 mode) or TF set, nor the current EFLAGS NT (a task
+ *      return): else the callout;
+ *   4. commit: every flag but VM from the image (CPL 0), bit 1 set; DF and
+ *      the arithmetic flags into the host's as POPF does (emit_vif.c); a
+ *      waiting interrupt noticed (IF may be 1 now); ESP += 12; then the
+ *      indirect exit to EIP (inline cache, table; the key is unchanged).
+ *
+ * nano pgfault (a kernel-mode #PF whose handler IRETs back) is one callout
+ * shorter. docs/translation.md, "IRET at CPL 0".
+ */
+#include "bt/translate.h"
+
+#include <stddef.h>
+#include "bt/offsets.h"
+
+#define R(x) bt_r(ZYDIS_REGISTER_##x)
+#define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
+#define EFL CPUM(CPU_OFF_EFLAGS, 4)
+
+bool bt_emit_iret(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    uint8_t *cs_stub = t->bt->sregstub[0][CPU_CS];
+    if (d->zi.mnemonic != ZYDIS_MNEMONIC_IRETD || d->zi.operand_width != 32 || bt_key_cpl(t->key) != 0 ||
+        (t->key & (BT_KEY_NONFLAT | BT_KEY_REAL | BT_KEY_V86 | BT_KEY_STACK16 | BT_KEY_STEP)) || !cs_stub)
+        return false;
+    struct bt_emit *e = t->e;
+    int co = bt_label(e), slow = bt_label(e);
+    const uint32_t img = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_IF | CPU_FL_DF | CPU_FL_IOPL | CPU_FL_NT |
+                         CPU_FL_RF | CPU_FL_AC | CPU_FL_VIF | CPU_FL_VIP | CPU_FL_ID;
+
+    bt_emit_stack_read(t, 4, 4, BT_R_KEEP_32);
+    /* A return to an outer level (RPL 3: every return to user mode) is
+     * the callout's: RPL = PEXT(selector, 3) tested with JRCXZ (flag-free,
+     * guest ECX parked in R10), before the stub would miss on it. */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_i(3));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(ECX), bt_r(BT_R_KEEP_32), R(R11D));
+    bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp co */
+    uint32_t a0 = bt_here(e, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
+    bt_jmp_label(e, BT_MAIN, co);
+    if (bt_here(e, BT_MAIN) - a0 != 8)
+        bt_emit_fail(e, "iret: unexpected encoding length");
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
+    /* The selector waits in bt_vcpu.keep while EFLAGS is read into R13
+     * (R9 does not survive a read's slow path; R13 does). */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_KEEP, 4), bt_r(BT_R_KEEP_32));
+    bt_emit_stack_read(t, 8, 4, BT_R_KEEP_32);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R9D), CPUM(BT_OFF_KEEP, 2));
+    bt_emit_sreg_site(t, cs_stub, co);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(BT_OFF_KEEP, 4), bt_r(BT_R_KEEP_32));
+    bt_emit_stack_read(t, 0, 4, BT_R_KEEP_32);
+    /* The guest's flags stay for the callout until the checks pass. */
+    bt_emit_flags_save(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, CPUM(BT_OFF_KEEP, 4), bt_i((int32_t)(CPU_FL_VM | CPU_FL_TF)));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, EFL, bt_i((int32_t)CPU_FL_NT));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
+
+    /* EFLAGS: the image's flags, the old VM (0) and reserved bits, bit 1. */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), CPUM(BT_OFF_KEEP, 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)img));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), EFL);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i((int32_t)~img));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP2_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)CPU_FL_FIX1));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
+    /* The host's: DF, then OF and SF ZF AF PF CF (guest EAX parked in R10). */
+    int cld = bt_label(e), df_done = bt_label(e);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(10));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNB, cld);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_STD, 0);
+    bt_jmp_near(e, BT_MAIN, df_done);
+    bt_bind(e, BT_MAIN, cld);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CLD, 0);
+    bt_bind(e, BT_MAIN, df_done);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2), R(RAX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(EAX), bt_r(ZYDIS_REGISTER_R9B));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(EAX), bt_i(8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(11));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SETB, 1, R(AL));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SAHF, 0);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP2));
+    bt_emit_poll_intr(t);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP), bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, 12, 0));
+    bt_emit_exit_indirect(t, BT_R_KEEP_32);
+
+    /* A check failed: the callout, with the guest's flags. */
+    bt_bind(e, BT_OOL, slow);
+    bt_emit_flags_restore(t, BT_OOL);
+    bt_jmp_near(e, BT_OOL, co);
+    return true;
+}
