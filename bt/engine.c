@@ -289,13 +289,16 @@ static uint8_t *vbase_stub(struct bt *bt, struct bt_block *blk, uint32_t eip, bo
  * the record (EIP, the chain site, a tombstone's key in ARG0); returns the
  * record's reason.
  */
-static uint32_t exit_by_ra(struct bt *bt, struct cpu *c)
+static uint32_t exit_by_ra(struct bt *bt, struct cpu *c, const struct bt_block *entered)
 {
     struct bt_vcpu *vc = bt->vc;
     const uint8_t *ra = (const uint8_t *)(uintptr_t)vc->exit_site;
     __typeof__(bt->exit_memo[0]) *m = &bt->exit_memo[((uintptr_t)ra >> 2) & 1023];
     if (m->ra != ra) {
-        const struct bt_block *b = bt_block_containing(bt, ra - 1);
+        /* Most first exits leave the block the dispatcher entered (a new
+         * block's exits are not chained yet): no search then. */
+        const struct bt_block *b = ra > entered->code && ra <= entered->code + entered->host_len ?
+                                   entered : bt_block_containing(bt, ra - 1);
         const struct bt_co_site *rec = NULL;
         for (uint32_t i = 0; b && i < b->nexits; i++)
             if (b->code + b->exits[i].ret_off == ra)
@@ -505,7 +508,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             dbg->insn_hook(vm, false);
         uint32_t reason = bt_enter(c, blk->host, (void *)(uintptr_t)bt_fast_addend(bt, blk->phys_page));
         if (reason == BT_EXIT_RA)
-            reason = exit_by_ra(bt, c);
+            reason = exit_by_ra(bt, c, blk);
         if (reason < BT_EXIT_KINDS)
             bt->st.exits[reason]++;
         /* Left before its first instruction: the entry's async or page
