@@ -16,11 +16,15 @@
  *   cache.c       code-cache memory, trampolines, flush, predicted-addend slots
  *   emit_common.c helpers every emitter shares: callouts, exits, flag saves
  *   classify.c    which emitter handles an instruction
- *   emit_mem.c    guest memory operands (inline TLB check, slow path)
+ *   emit_memstub.c the out-of-line access stubs blocks share
+ *   emit_mem.c    guest memory operands (inline TLB check, the stubs)
  *   emit_stack.c  push/pop/enter/leave      (uses emit_mem)
  *   emit_ident.c, emit_string.c             (use emit_mem)
+ *   emit_sreg.c   MOV/POP of ES/DS/FS/GS through a descriptor memo
+ *                                           (uses emit_stack, emit_mem)
  *   emit_vif.c    CLI/STI/PUSHF/POPF        (uses emit_stack)
  *   emit_ctrl.c   control flow              (uses emit_stack, emit_mem)
+ *   emit_iret.c   IRET at CPL 0             (uses emit_sreg, emit_vif, emit_ctrl)
  *   groups.c      one TLB check for several accesses
  *   trace.c       --trace output
  *   translate.c   block formation: decode, flag liveness, emit, place
