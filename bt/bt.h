@@ -416,6 +416,8 @@ static inline void *bt_cw(const struct bt *bt, const void *x) { return (uint8_t 
 void bt_cache_flush(struct bt *bt);
 void bt_ibtc_reset(struct bt *bt);
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len); /* NULL when full */
+/* The emitter's code copied into the cache (NULL: failed or full). */
+uint8_t *bt_cache_place(struct bt *bt, struct bt_emit *e);
 /* Zeroed memory that lives until the next flush, 16-byte aligned; NULL
  * when the host has none. */
 void *bt_arena_alloc(struct bt *bt, size_t len);

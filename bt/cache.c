@@ -198,6 +198,14 @@ void bt_cache_flush(struct bt *bt)
     bt->st.flushes++;
 }
 
+uint8_t *bt_cache_place(struct bt *bt, struct bt_emit *e)
+{
+    uint8_t *host = e->failed ? NULL : bt_cache_alloc(bt, bt_emit_size(e));
+    if (host)
+        bt_emit_place(e, host, bt->cache_wr);
+    return host;
+}
+
 uint8_t *bt_cache_alloc(struct bt *bt, size_t len)
 {
     size_t at = (bt->cache_used + 31) & ~(size_t)31;

@@ -85,23 +85,7 @@ bool bt_emit_iret(struct bt_tctx *t)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP2_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)CPU_FL_FIX1));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
-    /* The host's: DF, then OF and SF ZF AF PF CF (guest EAX parked in R10). */
-    int cld = bt_label(e), df_done = bt_label(e);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(10));
-    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNB, cld);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_STD, 0);
-    bt_jmp_near(e, BT_MAIN, df_done);
-    bt_bind(e, BT_MAIN, cld);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CLD, 0);
-    bt_bind(e, BT_MAIN, df_done);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2), R(RAX));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(EAX), bt_r(ZYDIS_REGISTER_R9B));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(EAX), bt_i(8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(11));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SETB, 1, R(AL));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SAHF, 0);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP2));
+    bt_emit_host_flags_r9(t); /* as POPF (emit_vif.c) */
     bt_emit_poll_intr(t);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP), bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, 12, 0));
     bt_emit_exit_indirect(t, BT_R_KEEP_32);

@@ -113,12 +113,9 @@ bool bt_memstub_build(struct bt *bt)
         bt_bind(e, BT_MAIN, at_done[len]);
         done_stub(&t, len);
     }
-    if (e->failed)
-        return false;
-    uint8_t *host = bt_cache_alloc(bt, bt_emit_size(e));
+    uint8_t *host = bt_cache_place(bt, e);
     if (!host)
         return false;
-    bt_emit_place(e, host, bt->cache_wr);
     for (int u = 0; u < 2; u++)
         for (int a = 0; a < 3; a++)
             for (int s = 0; s < 5; s++)

@@ -179,12 +179,9 @@ bool bt_sregstub_build(struct bt *bt)
     int at_cs = bt_label(e);
     bt_bind(e, BT_MAIN, at_cs);
     sreg_stub(e, CPU_CS, 0);
-    if (e->failed)
-        return false;
-    uint8_t *host = bt_cache_alloc(bt, bt_emit_size(e));
+    uint8_t *host = bt_cache_place(bt, e);
     if (!host)
         return false;
-    bt_emit_place(e, host, bt->cache_wr);
     memset(bt->sregstub, 0, sizeof(bt->sregstub));
     bt->sregstub[0][CPU_CS] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_cs));
     for (int p = 0; p < 3; p++)

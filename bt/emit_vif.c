@@ -48,6 +48,30 @@ static void load_iopl(struct bt_emit *e, ZydisRegister dst)
 /* async_pending = 1 if INTR, so a pending interrupt is noticed at the next
  * block entry: a flag-free store through poll_target[INTR] (bt/bt.h), not a
  * read-modify-write that could drop another thread's kick. */
+/* Host RFLAGS ← R9D's DF and arithmetic flags, without POPFQ: DF by
+ * STD/CLD, OF by ADD AL,7Fh, SF ZF AF PF CF by SAHF (guest EAX parked in
+ * R10). The old host flags must be dead. */
+void bt_emit_host_flags_r9(struct bt_tctx *t)
+{
+    struct bt_emit *e = t->e;
+    int cld = bt_label(e), df_done = bt_label(e);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(10));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNB, cld);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_STD, 0);
+    bt_jmp_near(e, BT_MAIN, df_done);
+    bt_bind(e, BT_MAIN, cld);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CLD, 0);
+    bt_bind(e, BT_MAIN, df_done);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2), R(RAX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(EAX), bt_r(ZYDIS_REGISTER_R9B));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(EAX), bt_i(8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(11));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SETB, 1, R(AL));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SAHF, 0);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP2));
+}
+
 void bt_emit_poll_intr(struct bt_tctx *t)
 {
     const volatile uint8_t *intr = vm_intr_level(t->bt->vm);
@@ -205,24 +229,7 @@ bool bt_emit_vif(struct bt_tctx *t, bool last_in_block)
          * ADD AL,7Fh and SF ZF AF PF CF by SAHF (guest EAX parked in R10).
          * POPFQ did it in one instruction, but a microcoded one that took
          * half of the PUSHF/POPF pair's time. */
-        {
-            int cld = bt_label(e), df_done = bt_label(e);
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(10));
-            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNB, cld);
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_STD, 0);
-            bt_jmp_near(e, BT_MAIN, df_done);
-            bt_bind(e, BT_MAIN, cld);
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CLD, 0);
-            bt_bind(e, BT_MAIN, df_done);
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2), R(RAX));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(EAX), bt_r(ZYDIS_REGISTER_R9B));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(EAX), bt_i(8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP0_32), bt_i(11));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SETB, 1, R(AL));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SAHF, 0);
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP2));
-        }
+        bt_emit_host_flags_r9(t);
         bt_emit_poll_intr(t);
         return true;
     default:

@@ -273,10 +273,9 @@ static uint8_t *vbase_stub(struct bt *bt, struct bt_block *blk, uint32_t eip, bo
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_VBASE, 4),
            bt_i((int32_t)bt_vbase(blk->key, eip)));
     bt_jmp_abs(e, BT_MAIN, (uint64_t)(uintptr_t)(blk->host + (fwd ? blk->fwd_off : 0)));
-    uint8_t *at = e->failed ? NULL : bt_cache_alloc(bt, bt_emit_size(e));
+    uint8_t *at = bt_cache_place(bt, e);
     if (!at)
         return NULL;
-    bt_emit_place(e, at, bt->cache_wr);
     bt->st.vbase_stubs++;
     return at;
 }

@@ -45,8 +45,10 @@ void bt_emit_sreg_site(struct bt_tctx *t, uint8_t *stub, int co);
 bool bt_emit_iret(struct bt_tctx *t);
 
 /* emit_vif.c: async_pending = 1 if an interrupt waits (after IF may have
- * been set), flag-free; clobbers R8, R9. */
+ * been set), flag-free; clobbers R8, R9. The host's DF and arithmetic
+ * flags from R9D's (POPF's way; R10 clobbered). */
 void bt_emit_poll_intr(struct bt_tctx *t);
+void bt_emit_host_flags_r9(struct bt_tctx *t);
 bool bt_sregstub_build(struct bt *bt);
 
 /* emit_stack.c */
