@@ -32,6 +32,11 @@
  */
 void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
 {
+    bt_emit_exit_indirect_key(t, target32, t->key, true);
+}
+
+void bt_emit_exit_indirect_key(struct bt_tctx *t, ZydisRegister target32, uint32_t to_key, bool icache)
+{
     struct bt_emit *e = t->e;
     int miss = bt_label(e);
     if (target32 != BT_R_TARGET_32)
@@ -51,7 +56,7 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
      * dispatcher. */
     bool table = !(t->key & BT_KEY_NONFLAT);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
-    if (t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
+    if (icache && t->nsites < (int)(sizeof(t->sites) / sizeof(t->sites[0]))) {
         /* Inline cache: the first target this jump met, as a direct jump
          * the host predicts (a RET to one caller, a call through a
          * pointer that does not change). LEA + JRCXZ compare the EIP.
@@ -108,7 +113,7 @@ void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32), bt_m(BT_R_TMP3, BT_R_TMP3, 1, 0, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF, 8));
     /* Targets are found by their mode key (shared or not). */
-    uint32_t key = t->key & ~(BT_KEY_SAFE | BT_KEY_VSHARED);
+    uint32_t key = to_key & ~(BT_KEY_SAFE | BT_KEY_VSHARED);
     if (key) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)((uint64_t)key << 32)));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP0, 1, 0, 0));

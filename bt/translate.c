@@ -199,7 +199,7 @@ static bool emit_one(struct bt_tctx *t, bool last)
         return true;
     if (bt_emit_invlpg(t))
         return true;
-    if (bt_emit_mov_sreg(t) || bt_emit_pop_sreg(t) || bt_emit_iret(t))
+    if (bt_emit_mov_sreg(t) || bt_emit_pop_sreg(t) || bt_emit_iret(t) || bt_emit_sysenter(t))
         return true;
     /* Adaptive translation: a MOV store that keeps writing traced page
      * tables calls out where its page is not writable inline (no bounce

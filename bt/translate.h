@@ -44,6 +44,10 @@ void bt_emit_sreg_site(struct bt_tctx *t, uint8_t *stub, int co);
 /* emit_iret.c: IRETD at CPL 0 back to CPL 0, inline; false = the callout. */
 bool bt_emit_iret(struct bt_tctx *t);
 
+/* emit_sysenter.c: SYSENTER from CPL 3 and SYSEXIT, inline; false = the
+ * callout. */
+bool bt_emit_sysenter(struct bt_tctx *t);
+
 /* emit_vif.c: async_pending = 1 if an interrupt waits (after IF may have
  * been set), flag-free; clobbers R8, R9. The host's DF and arithmetic
  * flags from R9D's (POPF's way; R10 clobbered). */
@@ -80,6 +84,9 @@ bool bt_emit_invlpg(struct bt_tctx *t);
 
 /* emit_ctrl.c */
 void bt_emit_exit_indirect(struct bt_tctx *t, ZydisRegister target32);
+/* The same into code of mode key to_key (an instruction that changes the
+ * CPL); icache false: no inline cache, the table only. */
+void bt_emit_exit_indirect_key(struct bt_tctx *t, ZydisRegister target32, uint32_t to_key, bool icache);
 bool bt_emit_control(struct bt_tctx *t);
 
 /* groups.c */

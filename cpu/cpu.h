@@ -179,6 +179,11 @@ int cpu_deliver_pending(struct cpu *c);
  * interrupt shadow). Same returns as cpu_deliver_pending. */
 int cpu_interrupt(struct cpu *c, int vector);
 
+/* The flat CS/SS cache SYSENTER and SYSEXIT load (type 0xB code or 3
+ * data, DPL dpl, base 0, 4 GiB, 32-bit): cpu/sysinsn.c, and bt/'s inline
+ * SYSENTER/SYSEXIT. */
+struct cpu_segment cpu_fast_flat_seg(uint16_t sel, unsigned type, unsigned dpl);
+
 /* Recompute seg_lo/seg_hi of segment i from segs[i]. */
 void cpu_seg_bounds(struct cpu *c, int i);
 

@@ -592,11 +592,17 @@ int cpu_co_verr_verw(struct cpu *c, const struct dec_insn *d)
 
 /* SYSENTER/SYSEXIT (SDM vol. 2): CS/SS come from IA32_SYSENTER_CS with
  * fixed flat descriptor caches, no GDT read. */
-static void fast_flat(struct cpu *c, int seg, uint16_t sel, unsigned type, unsigned dpl)
+struct cpu_segment cpu_fast_flat_seg(uint16_t sel, unsigned type, unsigned dpl)
 {
     /* type | S | DPL | P | D/B | G (descriptor high dword bits 8..23) */
     struct cpu_segment s = { .sel = sel, .base = 0, .limit = 0xFFFFFFFFu,
                              .flags = type | CPU_SEGF_S | dpl << CPU_SEGF_DPL_SHIFT | CPU_SEGF_P | CPU_SEGF_DB | CPU_SEGF_G };
+    return s;
+}
+
+static void fast_flat(struct cpu *c, int seg, uint16_t sel, unsigned type, unsigned dpl)
+{
+    struct cpu_segment s = cpu_fast_flat_seg(sel, type, dpl);
     cpu_set_seg(c, seg, &s);
 }
 

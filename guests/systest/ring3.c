@@ -21,7 +21,7 @@
 #include "systest.h"
 
 enum { R_SYSCALL, R_INT3, R_INT81, R_CLI, R_HLT, R_CR0, R_DS0, R_DS13, R_FS0, R_INB71, R_INW3FE,
-       R_GATE0, R_SYSEXIT, R_STI, R_TS0, R_TS_LAST = R_TS0 + 4, R_GATE1_SS, R_N };
+       R_GATE0, R_SYSEXIT, R_SYSENTER0, R_CLI3, R_STI, R_TS0, R_TS_LAST = R_TS0 + 4, R_GATE1_SS, R_N };
 
 /* TSS.SS1 values that must make int $VEC_RING1 raise #TS, and the error
  * codes (SDM INT n: null -> #TS(0); RPL or DPL not 1, not a writable data
@@ -41,7 +41,7 @@ static uint32_t rec_n0[R_N], rec_fip[R_N], rec_after[R_N];
 /* Global, not static: the asm names them. */
 uint32_t u_cs, u_ss, u_ds, u_esp_before, u_sys_ret, u_scratch, u_fl_before, u_fl_after;
 uint32_t u_g_esp, u_g_ret, u_g_esp_after, u_g_es, u_g_cs, u_g_ss;
-uint32_t u_s_esp, u_s_esp_after, u_s_cs, u_s_ss;
+uint32_t u_s_esp, u_s_esp_after, u_s_cs, u_s_ss, u_s_fl;
 uint32_t u_fl_cli, u_fl_sti, u_fl_popf0, u_fl_popf1, u_fl_iopl0, u_iopl_n0, u_iopl_n1;
 uint32_t u_r1_esp, u_r1_ret, u_r1g_esp, u_r1g_ret;
 static uint32_t u_r1int[8]; /* what ring1_int_k saw: ESP, CS, SS, frame */
@@ -157,11 +157,19 @@ static void __attribute__((noinline, used)) user_main(void)
     __asm__ volatile("movl %%esp, %%ecx\n\tmovl $2f, %%edx\n\t" ARM "1:\tsysexit\n2:"
                      : : : "ecx", "edx", "memory");
     snap(R_SYSEXIT, n0);
-    /* Last: SYSENTER clears IF and SYSEXIT leaves it clear. */
-    __asm__ volatile("movl %%esp, u_s_esp\n\tmovl %%esp, %%ecx\n\tmovl $1f, %%edx\n\tsysenter\n"
-                     "1:\tmovl %%esp, u_s_esp_after\n\tmovl %%cs, %%eax\n\tmovl %%eax, u_s_cs\n\t"
+    /* SYSENTER_CS = 0 (system call 3 sets the MSR): #GP(0) at CPL 3. */
+    __asm__ volatile("int $0x80" : : "a"(3), "b"(0) : "memory");
+    TRY(R_SYSENTER0, "sysenter", "a"(0) : "memory");
+    __asm__ volatile("int $0x80" : : "a"(3), "b"(SEL_KCODE) : "memory");
+    /* Last: SYSENTER clears IF and SYSEXIT leaves it clear; the arithmetic
+     * flags (CF ZF PF OF from the ADD) go through both; CLI after it must
+     * #GP (CPL 3 again, IOPL 0). */
+    __asm__ volatile("movl %%esp, u_s_esp\n\tmovl %%esp, %%ecx\n\tmovl $1f, %%edx\n\t"
+                     "movl $0x80000000, %%eax\n\taddl %%eax, %%eax\n\tsysenter\n"
+                     "1:\tpushfl\n\tpopl u_s_fl\n\tmovl %%esp, u_s_esp_after\n\tmovl %%cs, %%eax\n\tmovl %%eax, u_s_cs\n\t"
                      "movl %%ss, %%eax\n\tmovl %%eax, u_s_ss"
-                     : : : "eax", "ecx", "edx", "memory");
+                     : : : "eax", "ecx", "edx", "memory", "cc");
+    TRY(R_CLI3, "cli", "a"(0) : "memory");
 
     user_done = 1;
     __asm__ volatile("xorl %%eax, %%eax\n\tint $0x80" : : : "memory");
@@ -277,6 +285,10 @@ static void check_ring3_gate_tests(void)
     expect("SS after sysexit", SEL_UDATA, u_s_ss & 0xffff);
     expect("ESP = ECX after sysexit", u_s_esp, u_s_esp_after);
     expect_rec("sysexit at CPL 3", R_SYSEXIT, 13, 0, rec_fip[R_SYSEXIT]);
+    expect("CF ZF PF OF into the kernel", 0x845, s_fl & 0x8d5);
+    expect("CF ZF PF OF back after sysexit, IF clear", 0x845, u_s_fl & 0xad5);
+    expect_rec("sysenter with SYSENTER_CS = 0 at CPL 3", R_SYSENTER0, 13, 0, rec_fip[R_SYSENTER0]);
+    expect_rec("cli after sysexit (CPL 3, IOPL 0)", R_CLI3, 13, 0, rec_fip[R_CLI3]);
     end();
 }
 
