@@ -277,28 +277,29 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
          * ends up holding the addend its first access uses; else in R11. */
         ZydisRegister pg = pred >= 0 ? BT_R_TMP0 : BT_R_ENTRY;
         ZydisRegister pg2 = pred >= 0 ? BT_R_ENTRY : BT_R_TMP0;
-        /* Both ends of the range on one page. Without an index: 64-bit
-         * arithmetic, as the covered accesses are [base + addend + d] without
-         * a 32-bit wrap, so a range past 0 or 4 GiB must fail. With one: each
-         * covered access wraps at 4 GiB like the guest's (32-bit LEA in
+        /* Both ends of the range on one page. With an index, each covered
+         * access wraps at 4 GiB like the guest's (32-bit LEA in
          * bt_direct_mem), and so do both ends here; one page rules out a
-         * wrap in between. */
+         * wrap in between. Without one, the covered accesses are
+         * [base + addend + d] without a 32-bit wrap, so a range past 0 or
+         * 4 GiB must fail: the low end is taken in 32 bits (wrapped), the
+         * high end in 64 (not). A range that wraps then has its ends on
+         * different pages: a low end below 0 is on page 0xFFFFF while its
+         * high end is below 4 KiB or negative (2^52 and up once shifted),
+         * and a high end at or past 4 GiB is on page 0x100000 or above,
+         * which no 32-bit address reaches. (The range is at most 2 KiB.) */
         bool indexed = g->index32 != ZYDIS_REGISTER_NONE;
-        ZydisRegisterClass cls = indexed ? ZYDIS_REGCLASS_GPR32 : ZYDIS_REGCLASS_GPR64;
-        ZydisRegister lo_r = ZydisRegisterEncode(cls, ZydisRegisterGetId(pg));
-        ZydisRegister hi_r = ZydisRegisterEncode(cls, ZydisRegisterGetId(pg2));
+        ZydisRegister lo_r = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(pg));
+        ZydisRegister hi_r = ZydisRegisterEncode(indexed ? ZYDIS_REGCLASS_GPR32 : ZYDIS_REGCLASS_GPR64,
+                                                 ZydisRegisterGetId(pg2));
         ZydisRegister base = indexed ? g->base32 : b64;
         uint8_t scale = indexed ? (uint8_t)g->scale : 0;
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(lo_r), bt_m(base, g->index32, scale, g->lo, 0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(lo_r), bt_i(12));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(hi_r), bt_m(base, g->index32, scale, g->hi - 1, 0));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(hi_r), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(hi_r), bt_r(lo_r));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(hi_r), bt_r(indexed ? lo_r : pg));
         bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, fail);
-        if (!indexed) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(pg), bt_i(SMMU_TLB_ENTRIES - 1));
-            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, fail); /* below 0 or above 4 GiB */
-        }
         if (pred >= 0) {
             /* The group's predicted addend (the one it met last): the
              * covered accesses wait for the slot's load only, while the

@@ -282,6 +282,46 @@ START_TEST(indexed_group_crosses)
 END_TEST
 
 /*
+ * A group through a plain base (no index) is checked with the low end in
+ * 32 bits and the high end in 64 (bt/groups.c): a range that wraps past 0
+ * or 4 GiB cannot pass, so the covered accesses ([base + addend + d], no
+ * 32-bit wrap) never meet one. Both go to the safe translation, whose
+ * accesses wrap like the guest's:
+ *   mov ebx, 0x10 ; mov eax, [ebx-0x20] ; add eax, [ebx-0x1c] ; mov [ebx-0x18], eax
+ *   mov ebx, 0xFFFFFFF0 ; mov edx, [ebx+0x10] ; add edx, [ebx+0x14] ; mov [ebx+0x18], edx ; hlt
+ * The first three reach the top page (LIN 0xFFFFF000 → PHYS_T), the last
+ * three page 0 (identity).
+ */
+START_TEST(group_wraps_at_4gib)
+{
+    const uint32_t pt2 = 0x102000u, phys_t = 0x280000u;
+    bth_wr32(&H, PD + 4 * 1023, pt2 | 7);
+    bth_wr32(&H, pt2 + 4 * 1023, phys_t | 7);
+    bth_wr32(&H, phys_t + 0xFF0, 30);
+    bth_wr32(&H, phys_t + 0xFF4, 12);
+    bth_wr32(&H, 0x0, 500);
+    bth_wr32(&H, 0x4, 55);
+    const uint8_t code[] = {
+        0xB9, 0x03, 0x00, 0x00, 0x00,
+        0xBB, 0x10, 0x00, 0x00, 0x00, 0x8B, 0x43, 0xE0, 0x03, 0x43, 0xE4, 0x89, 0x43, 0xE8,
+        0xBB, 0xF0, 0xFF, 0xFF, 0xFF, 0x8B, 0x53, 0x10, 0x03, 0x53, 0x14, 0x89, 0x53, 0x18,
+        0x49, 0x75, 0xE1, 0xF4,
+    };
+    static uint8_t nops[128];
+    memset(nops, 0x90, sizeof(nops));
+    bth_put(&H, BTH_CODE + sizeof(code), nops, sizeof(nops));
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 42);
+    ck_assert_uint_eq(bth_rd32(&H, phys_t + 0xFF8), 42);
+    ck_assert_uint_eq(H.c->regs[CPU_EDX], 555);
+    ck_assert_uint_eq(bth_rd32(&H, 0x8), 555);
+    ck_assert_uint_ge(H.bt->st.exits[BT_EXIT_SAFE], 1);
+}
+END_TEST
+
+/*
  * A forward jump is chained past its target's async check (translate.c,
  * engine.c); when the target is invalidated, that entry must lead to the
  * new translation too (the tombstone covers it, bt/blocks.c).
@@ -324,6 +364,7 @@ int main(void)
     tcase_add_test(tc, stack_group_follows_esp);
     tcase_add_test(tc, indexed_group_wraps);
     tcase_add_test(tc, indexed_group_crosses);
+    tcase_add_test(tc, group_wraps_at_4gib);
     tcase_add_test(tc, forward_entry_after_rewrite);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
