@@ -96,6 +96,11 @@ struct bt_tctx {
     int32_t group_addend[BT_MAX_GROUPS]; /* where each group's addend is, from R15 */
     int8_t r11_group;             /* group whose addend the last check left in R11 (-1: none) */
     bool direct_stack;            /* implicit stack access checked by a group check */
+    /* Pushes and pops in a run, all covered by one stack group, store and
+     * load at [R12 + addend + lag] and move R12D once, after the last
+     * (emit_stack.c): guest ESP = R12D + esp_lag inside the run. */
+    int32_t esp_lag;
+    bool lag_next;                /* the next instruction goes on with the run */
     bool mem_last_act;            /* the memory write being emitted ends the instruction */
     cpu_callout_fn mem_slow_fn;   /* set: the access's slow path is this callout (translate.c) */
     bool last;                    /* the instruction is the block's last (a jcc before it falls through) */

@@ -138,11 +138,56 @@ static ZydisRegister sized(ZydisRegister r32, unsigned size)
     return size == 2 ? ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(r32)) : r32;
 }
 
+bool bt_stack_lag_ok(const struct dec_insn *d, bool direct_stack, uint32_t key)
+{
+    const ZydisDecodedOperand *op = &d->ops[0];
+    if (!direct_stack || d->zi.operand_width != 32 || (key & BT_KEY_STACK16))
+        return false;
+    if (d->zi.mnemonic == ZYDIS_MNEMONIC_PUSH && op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+        return true;
+    /* Not PUSH ESP (it stores ESP itself) nor POP ESP. */
+    return (d->zi.mnemonic == ZYDIS_MNEMONIC_PUSH || d->zi.mnemonic == ZYDIS_MNEMONIC_POP) &&
+           op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+           ZydisRegisterGetClass(op->reg.value) == ZYDIS_REGCLASS_GPR32 && op->reg.value != ZYDIS_REGISTER_ESP;
+}
+
+/*
+ * A run of pushes and pops covered by one stack group: each is one store or
+ * load at [R12 + addend + lag], and R12D moves once, after the run's last
+ * (the translator ends a run before any other instruction and before a
+ * group check, so every other instruction, and every exit, sees ESP in
+ * R12D). Nothing inside a run can fault or leave: its accesses were checked
+ * together. A prologue's four pushes were four store-LEA pairs, each store
+ * waiting for the LEA before it.
+ */
+static void lag_access(struct bt_tctx *t, bool push, ZydisRegister reg32, struct bt_op src)
+{
+    if (push) {
+        t->esp_lag -= 4;
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_ESP64, BT_R_ADDEND, 1, t->esp_lag, 4), src);
+    } else {
+        bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg32), bt_m(BT_R_ESP64, BT_R_ADDEND, 1, t->esp_lag, 4));
+        t->esp_lag += 4;
+    }
+    if (!t->lag_next) {
+        if (t->esp_lag)
+            adjust_esp(t, t->esp_lag);
+        t->esp_lag = 0;
+    }
+}
+
 bool bt_emit_stack(struct bt_tctx *t)
 {
     const struct dec_insn *d = t->d;
     const ZydisDecodedOperand *op = &d->ops[0];
     unsigned osz = d->zi.operand_width / 8;
+    if (bt_stack_lag_ok(d, t->direct_stack, t->key)) {
+        bool push = d->zi.mnemonic == ZYDIS_MNEMONIC_PUSH;
+        struct bt_op src = op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? bt_i((int32_t)op->imm.value.s)
+                                                                    : bt_r(bt_map_reg(op->reg.value));
+        lag_access(t, push, push ? ZYDIS_REGISTER_NONE : bt_map_reg(op->reg.value), src);
+        return true;
+    }
     switch (d->zi.mnemonic) {
     case ZYDIS_MNEMONIC_PUSH:
         if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {

@@ -259,6 +259,14 @@ void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt
     }
 }
 
+bool bt_group_check_at(const struct bt_plan *plan, int k)
+{
+    for (int i = 0; i < plan->ng; i++)
+        if (plan->g[i].first == k)
+            return true;
+    return false;
+}
+
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
 {
     struct bt_emit *e = t->e;

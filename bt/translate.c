@@ -548,6 +548,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             t.direct_mem = plan->direct_mem[k];
             t.mem_slot = plan->mem_slot[k];
             t.direct_stack = plan->direct_stack[k];
+            /* A run of pushes/pops goes on into the next instruction when
+             * it can join and no group check comes first (emit_stack.c). */
+            t.lag_next = k + 1 < n && bt_stack_lag_ok(&insns[k + 1], plan->direct_stack[k + 1], key) &&
+                         !bt_group_check_at(plan, k + 1);
             t.last = k == n - 1;
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_ool[k] = bt_here(e, BT_OOL);
@@ -566,6 +570,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             if ((insns[k].cls & DEC_CONTROL) && k == n - 1)
                 ended = true;
         }
+        if (t.esp_lag)
+            bt_emit_fail(e, "a push/pop run not closed");
         blk->ninsn = (uint16_t)k;
         blk->map_host[k] = bt_here(e, BT_MAIN);
         blk->map_ool[k] = bt_here(e, BT_OOL);

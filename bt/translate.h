@@ -62,6 +62,9 @@ void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
 void bt_emit_stack_read(struct bt_tctx *t, int32_t delta, unsigned size, ZydisRegister dst32);
 bool bt_emit_push_sreg(struct bt_tctx *t);
 bool bt_emit_stack(struct bt_tctx *t);
+/* A PUSH r32/imm or POP r32 that a stack group covers may leave ESP's
+ * update to a later push or pop in its run (t->esp_lag). */
+bool bt_stack_lag_ok(const struct dec_insn *d, bool direct_stack, uint32_t key);
 void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta);
 
 /* emit_string.c: LODS/STOS/SCAS/MOVS/CMPS without REP, inline. */
@@ -92,5 +95,7 @@ bool bt_emit_control(struct bt_tctx *t);
 /* groups.c */
 void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan);
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
+/* Whether a group check is emitted before instruction k. */
+bool bt_group_check_at(const struct bt_plan *plan, int k);
 
 #endif
