@@ -126,14 +126,14 @@ static void popf_outer(struct bt_tctx *t, unsigned cpl)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP1_32), bt_i(CPU_FL_IF));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(BT_R_TMP3_32), bt_r(BT_R_TMP3_32), bt_r(BT_R_TMP1_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP3_32), bt_m(BT_R_TMP3, ZYDIS_REGISTER_NONE, 0, m, 0));
-    /* R10 = popped & mask; R9 = old & ~mask & ~RF. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(BT_R_TMP2_32), bt_r(BT_R_KEEP_32), bt_r(BT_R_TMP3_32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(BT_R_TMP2_32), bt_r(BT_R_TMP2_32), bt_r(BT_R_TMP3_32));
+    /* R10 = popped & mask; R9 = old & ~mask & ~RF (plain ANDs: POPF
+     * writes every flag, the old ones are dead). */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), bt_r(BT_R_KEEP_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_r(BT_R_TMP3_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), EFL);
-    and_mask(e, BT_R_TMP0_32, BT_R_TMP0_32, ~CPU_FL_RF);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_TMP3_32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP3_32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PDEP, 3, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP3_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP3_32), bt_i((int32_t)~CPU_FL_RF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP3_32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_TMP0, BT_R_TMP2, 1, 0, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
 }
@@ -146,9 +146,12 @@ static void popf_cpl0(struct bt_tctx *t)
     const uint32_t m = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_IF | CPU_FL_DF | CPU_FL_IOPL |
                        CPU_FL_NT | CPU_FL_AC | CPU_FL_ID;
     bt_emit_pop_to(t, 4, BT_R_KEEP_32);
-    and_mask(e, BT_R_TMP0_32, BT_R_KEEP_32, m);
+    /* POPF writes every flag: the old ones are dead, so plain ANDs (a
+     * cycle each; PEXT + PDEP took six, on the PUSHF/POPF chain). */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_KEEP_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)m));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), EFL);
-    and_mask(e, BT_R_TMP2_32, BT_R_TMP2_32, ~(m | CPU_FL_RF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i((int32_t)~(m | CPU_FL_RF)));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32),
            bt_m(BT_R_TMP0, BT_R_TMP2, 1, 0, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));

@@ -448,6 +448,11 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
          * this block, then end it (interrupts are taken at block entries). */
         if (n >= 2 && insns[n - 2].zi.mnemonic == ZYDIS_MNEMONIC_STI)
             break;
+        /* POPF that sets IF has no such shadow: a waiting interrupt comes
+         * right after it (its poll, emit_vif.c, asks for the next block
+         * entry), not after a CLI later in the same block. */
+        if (d->zi.mnemonic == ZYDIS_MNEMONIC_POPFD || d->zi.mnemonic == ZYDIS_MNEMONIC_POPF)
+            break;
         pc += d->len;
         if (((cs_base + pc) >> 12) != ((cs_base + eip) >> 12))
             break;

@@ -114,6 +114,20 @@ void run_irq_tests(void)
             if (ticks == t0)
                 fail("sti; hlt #%d returned without a tick", k);
         }
+        /* POPF at CPL 0 restores IF both ways (local_irq_restore), and a
+         * tick that waited while IF was 0 comes right after the POPF that
+         * sets it. */
+        uint32_t f0, f1;
+        __asm__ volatile("cli\n\tpushfl\n\tsti\n\tnop\n\tpopfl\n\tpushfl\n\tpopl %0" : "=r"(f0) : : "memory");
+        expect("IF after popf of an image with IF clear", 0, f0 & 0x200);
+        __asm__ volatile("sti\n\tnop\n\tpushfl\n\tcli\n\tpopfl\n\tpushfl\n\tpopl %0\n\tcli" : "=r"(f1) : : "memory");
+        expect("IF after popf of an image with IF set", 0x200, f1 & 0x200);
+        t0 = ticks;
+        spin(wait);             /* IF=0: IRQ0 stays pending */
+        __asm__ volatile("pushfl\n\torl $0x200, (%%esp)\n\tpopfl\n\tmovl %1, %0\n\tcli"
+                         : "=r"(t1) : "m"(ticks) : "memory");
+        if (t1 == t0)
+            fail("the tick pending while IF=0 did not come after popf set IF");
     }
     end();
 
