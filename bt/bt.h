@@ -25,6 +25,7 @@
  *   emit_vif.c    CLI/STI/PUSHF/POPF        (uses emit_stack)
  *   emit_ctrl.c   control flow              (uses emit_stack, emit_mem)
  *   emit_iret.c   IRET at CPL 0             (uses emit_sreg, emit_vif, emit_ctrl)
+ *   emit_sysenter.c SYSENTER/SYSEXIT        (uses emit_ctrl)
  *   groups.c      one TLB check for several accesses
  *   trace.c       --trace output
  *   translate.c   block formation: decode, flag liveness, emit, place
