@@ -38,10 +38,12 @@ struct dev_bus {
     uint16_t pio_index[65536];
     struct range_vec pio, mmio;   /* mmio sorted by base, non-overlapping */
     size_t mmio_last;             /* index of the last MMIO range hit */
-    /* dev_bus_mmio_page's last answer (page + 1, 0: none): the shadow MMU
-     * asks it for every emulated access, mostly about the same page. */
-    uint64_t mmio_page_q;
-    bool mmio_page_a;
+    /* dev_bus_mmio_page's last two answers, the most recent first: the
+     * shadow MMU asks it for every emulated access, mostly about the same
+     * page or two (a page table and the page a fault is about). Each is
+     * one word, page | 2 | answer (0: none), so a reader on another
+     * thread (the gdb stub) never pairs a page with another's answer. */
+    uint64_t mmio_page_memo[2];
     void **owned;
     size_t n_owned;
     struct dev_bus_stats stats;
@@ -160,7 +162,8 @@ int dev_bus_register_mmio(struct dev_bus *bus, uint64_t base, uint64_t len, cons
     if (at < bus->mmio.n && bus->mmio.v[at].base <= base + (len - 1))
         return -EEXIST;
     struct bus_range r = { base, len, name, fn, opaque };
-    bus->mmio_page_q = 0;
+    __atomic_store_n(&bus->mmio_page_memo[0], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&bus->mmio_page_memo[1], 0, __ATOMIC_RELAXED);
     return vec_insert(&bus->mmio, at, &r);
 }
 
@@ -172,7 +175,8 @@ int dev_bus_unregister_mmio(struct dev_bus *bus, uint64_t base)
     memmove(&bus->mmio.v[at], &bus->mmio.v[at + 1], (bus->mmio.n - at - 1) * sizeof(struct bus_range));
     bus->mmio.n--;
     bus->mmio_last = 0; /* checked against n before use */
-    bus->mmio_page_q = 0;
+    __atomic_store_n(&bus->mmio_page_memo[0], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&bus->mmio_page_memo[1], 0, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -236,12 +240,19 @@ bool dev_bus_mmio(struct dev_bus *bus, uint64_t addr, unsigned size, bool is_wri
 bool dev_bus_mmio_page(struct dev_bus *bus, uint64_t page_addr)
 {
     uint64_t page = page_addr & ~UINT64_C(0xfff);
-    if (bus->mmio_page_q == page + 1)
-        return bus->mmio_page_a;
-    size_t i = mmio_first_ending_after(bus, page);
-    bool a = i < bus->mmio.n && bus->mmio.v[i].base <= page + 0xfff;
-    bus->mmio_page_q = page + 1;
-    bus->mmio_page_a = a;
+    uint64_t m0 = __atomic_load_n(&bus->mmio_page_memo[0], __ATOMIC_RELAXED);
+    if (m0 && (m0 & ~UINT64_C(3)) == page)
+        return m0 & 1;
+    uint64_t m1 = __atomic_load_n(&bus->mmio_page_memo[1], __ATOMIC_RELAXED);
+    bool a;
+    if (m1 && (m1 & ~UINT64_C(3)) == page) {
+        a = m1 & 1;
+    } else {
+        size_t i = mmio_first_ending_after(bus, page);
+        a = i < bus->mmio.n && bus->mmio.v[i].base <= page + 0xfff;
+    }
+    __atomic_store_n(&bus->mmio_page_memo[1], m0, __ATOMIC_RELAXED);
+    __atomic_store_n(&bus->mmio_page_memo[0], page | 2 | (a ? 1 : 0), __ATOMIC_RELAXED);
     return a;
 }
 

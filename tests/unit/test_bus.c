@@ -254,6 +254,18 @@ START_TEST(mmio_page)
     ck_assert(dev_bus_mmio_page(bus, 0x000a0004));
     ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0x000a0000), 0);
     ck_assert(!dev_bus_mmio_page(bus, 0x000a0004));
+    /* Two answers are remembered (a page table and a data page
+     * alternate); both are forgotten when the map changes. */
+    ck_assert(!dev_bus_mmio_page(bus, 0x000b0000));
+    ck_assert(dev_bus_mmio_page(bus, 0xfec00000));
+    ck_assert(!dev_bus_mmio_page(bus, 0x000b0000));   /* the older answer */
+    ck_assert(dev_bus_mmio_page(bus, 0xfec00000));
+    ck_assert_int_eq(dev_bus_register_mmio(bus, 0x000b0000, 0x1000, "late", rec_io, &a), 0);
+    ck_assert(dev_bus_mmio_page(bus, 0x000b0000));    /* the older answer, forgotten */
+    ck_assert(dev_bus_mmio_page(bus, 0xfec00000));
+    ck_assert(dev_bus_mmio_page(bus, 0x000b0000));
+    ck_assert_int_eq(dev_bus_unregister_mmio(bus, 0xfec00010), 0);
+    ck_assert(!dev_bus_mmio_page(bus, 0xfec00000));   /* the older one, forgotten too */
 }
 END_TEST
 
