@@ -334,13 +334,15 @@ void smmu_trace_ref(struct smmu *m, int as, uint64_t ppage, uint32_t base_vpn, u
 {
     if (ppage >= m->npages)
         return;
-    bool was = smmu_traced(m, ppage);
+    /* Already recorded (every fill through these tables, after the first):
+     * nothing to do, and no need to ask smmu_traced() first. */
     for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
         struct smmu_ref *r = &m->refs[i];
         if (r->as == as && r->base_vpn == base_vpn && r->span_log == span_log &&
             ref_live(m, r))
             return;
     }
+    bool was = smmu_traced(m, ppage);
     int32_t i = m->ref_free; /* smmu_shadow_reserve() made sure there is one */
     struct smmu_ref *r = &m->refs[i];
     m->ref_free = r->next;
