@@ -102,7 +102,10 @@ say "kernel $KV, modules: $(tr '\n' ' ' <"$KDIR/modules")"
 # --- cases: id|timeout s|L1 engines|btvm run arguments ------------------------
 # ($G: guests dir, $L: linux dir.) The same arguments run here (BT) and in
 # L1 with each engine listed; auto only needs showing once per guest kind,
-# so the slow Linux boot runs with kvm alone.
+# so the slow Linux boot runs with kvm alone. biosmbr prints its first line
+# both through SeaBIOS's serial console, which writes on timer ticks, and to
+# the debug console at once: on stdout together the two interleave wherever
+# a tick falls (seen once under KVM in L1), so its debug console is dropped.
 LINUX_CMD=$(printf 'echo hav-linux-ok\n' | base64 -w0)
 CASES=$(cat <<EOF
 hello|30|kvm auto|-k \$G/hello.elf
@@ -117,7 +120,7 @@ apictest|120|kvm|-k \$G/apictest.elf
 ioapictest|120|kvm|-k \$G/ioapictest.elf
 realtest|120|kvm|-k \$G/realtest.elf
 linux|300|kvm|-k \$L/vmlinuz -initrd \$L/initrd.img -a 'console=ttyS0 quiet btvm.cmd=$LINUX_CMD'
-biosmbr|60|kvm auto|-hda \$G/biosboot/mbr.img
+biosmbr|60|kvm auto|-hda \$G/biosboot/mbr.img -debugcon null
 bioscd|60|kvm|-cdrom \$G/biosboot/cd.iso
 chipsettest|60|kvm|-k \$G/chipsettest.elf -bios /usr/share/seabios/bios-256k.bin -a a20=skip
 EOF
