@@ -45,23 +45,26 @@ int bt_seg_index(ZydisRegister seg)
  * in R9 meanwhile. DF is never touched. Callers keep R8 intact between the
  * two (the checks use R9-R11 only).
  */
-static void flags_save(struct bt_emit *e, int b)
+void bt_emit_flags_to_r8(struct bt_emit *e, int b, ZydisRegister park)
 {
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(park), R(RAX));
     bt_ins(e, b, ZYDIS_MNEMONIC_LAHF, 0);
     bt_ins(e, b, ZYDIS_MNEMONIC_SETO, 1, R(AL));
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_FLAGS_32), R(EAX));
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(park));
 }
 
-static void flags_restore(struct bt_emit *e, int b)
+void bt_emit_flags_from_r8(struct bt_emit *e, int b, ZydisRegister park)
 {
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), R(RAX));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, bt_r(park), R(RAX));
     bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(EAX), bt_r(BT_R_FLAGS_32));
     bt_ins(e, b, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
     bt_ins(e, b, ZYDIS_MNEMONIC_SAHF, 0);
-    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(BT_R_TMP0));
+    bt_ins(e, b, ZYDIS_MNEMONIC_MOV, 2, R(RAX), bt_r(park));
 }
+
+static void flags_save(struct bt_emit *e, int b) { bt_emit_flags_to_r8(e, b, BT_R_TMP0); }
+static void flags_restore(struct bt_emit *e, int b) { bt_emit_flags_from_r8(e, b, BT_R_TMP0); }
 
 /* A fifth of all host instructions emitted: constant, so copied
  * (bt_emit_const). */

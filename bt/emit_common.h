@@ -133,6 +133,10 @@ int bt_seg_index(ZydisRegister seg);
 
 /* Guest arithmetic flags into R8 and back around flag-clobbering scratch
  * code (clobber R9). */
+/* The sequences themselves, with RAX parked in `park` meanwhile (the
+ * emitters' R9; the segment-load stubs', whose R9 holds the selector, R11). */
+void bt_emit_flags_to_r8(struct bt_emit *e, int b, ZydisRegister park);
+void bt_emit_flags_from_r8(struct bt_emit *e, int b, ZydisRegister park);
 void bt_emit_flags_save(struct bt_tctx *t, int b);
 void bt_emit_flags_restore(struct bt_tctx *t, int b);
 

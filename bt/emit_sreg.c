@@ -50,26 +50,11 @@ static int32_t arr_off(size_t arr, int seg)
     return (int32_t)(arr + 4u * (unsigned)seg);
 }
 
-/* Flags into R8 and back, RAX parked in R10/R11 (the stub's own copy of
- * the emitters' sequence: R9 holds the selector). */
-static void save_flags(struct bt_emit *e)
-{
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), R(RAX));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LAHF, 0);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SETO, 1, R(AL));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R8D), R(EAX));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R11));
-}
-
 static void restore_flags_ret(struct bt_emit *e, int pop)
 {
     if (pop) /* POP: the load worked, ESP moves past the selector (flag-free) */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP), bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, pop, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), R(RAX));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(EAX), R(R8D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(AL), bt_i(0x7F));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SAHF, 0);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RAX), R(R11));
+    bt_emit_flags_from_r8(e, BT_MAIN, ZYDIS_REGISTER_R11); /* R9 holds the selector */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RET, 0);
 }
 
@@ -78,7 +63,7 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
     bool key_seg = seg == CPU_DS || seg == CPU_ES || seg == CPU_CS;
     int miss = bt_label(e), null = bt_label(e);
     int32_t memo = (int32_t)offsetof(struct bt_vcpu, sreg_memo) - (int32_t)offsetof(struct bt_vcpu, cpu);
-    save_flags(e);
+    bt_emit_flags_to_r8(e, BT_MAIN, ZYDIS_REGISTER_R11);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R9D), bt_i(0xFFFC));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, key_seg ? miss : null);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R10D), R(R9D));
