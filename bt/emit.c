@@ -642,10 +642,12 @@ void bt_emit_place(struct bt_emit *e, uint8_t *dst, ptrdiff_t wr)
     }
 }
 
-/* JRCXZ over the next 8 bytes ("mov rcx, r10 ; jmp rel32"): the flag-free
- * test btvm uses wherever guest flags must survive (guest ECX is parked in
- * R10 around it). */
-void bt_emit_jrcxz_skip8(struct bt_emit *e)
+/* The flag-free test btvm uses wherever guest flags must survive (guest
+ * ECX parked in `park` around it): "jrcxz +8 ; mov rcx, park ; jmp label"
+ * — on to the next instruction when RCX is 0 (RCX still to restore), else
+ * RCX restored and off to label. JRCXZ reaches only 127 bytes, hence the
+ * JMP rel32 it skips. Returns that JMP's rel32 offset. */
+uint32_t bt_emit_jrcxz_or_jmp(struct bt_emit *e, ZydisRegister park, int label)
 {
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));
@@ -655,4 +657,10 @@ void bt_emit_jrcxz_skip8(struct bt_emit *e)
     req.operand_count = 1;
     req.operands[0] = bt_zop(bt_i(3 + 5));
     bt_enc(e, BT_MAIN, &req);
+    uint32_t a = e->len[BT_MAIN];
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(park));
+    uint32_t at = bt_jmp_label(e, BT_MAIN, label);
+    if (e->len[BT_MAIN] - a != 8)
+        bt_emit_fail(e, "jrcxz: unexpected encoding length");
+    return at;
 }

@@ -173,9 +173,10 @@ uint32_t bt_call_abs(struct bt_emit *e, int b, uint64_t target);
 
 void bt_emit_fail(struct bt_emit *e, const char *fmt, ...);
 
-/* JRCXZ over the next 8 bytes (MAIN): the flag-free test used wherever
- * guest flags must survive. */
-void bt_emit_jrcxz_skip8(struct bt_emit *e);
+/* MAIN: "jrcxz +8 ; mov rcx, park ; jmp label", the flag-free test used
+ * wherever guest flags must survive: on when RCX is 0 (RCX still parked),
+ * else to label with RCX back. Returns the JMP's rel32 offset. */
+uint32_t bt_emit_jrcxz_or_jmp(struct bt_emit *e, ZydisRegister park, int label);
 
 /* Total size once placed. */
 static inline uint32_t bt_emit_size(const struct bt_emit *e) { return e->len[0] + e->len[1]; }

@@ -78,12 +78,7 @@ void bt_emit_exit_indirect_key(struct bt_tctx *t, ZydisRegister target32, uint32
         uint32_t eip_at = bt_here(e, BT_MAIN) - 4;
         if (t->shared && eip_at - base_at != BT_ICACHE_BASE_BACK)
             bt_emit_fail(e, "indirect cache: unexpected base layout");
-        bt_emit_jrcxz_skip8(e);
-        uint32_t a0 = bt_here(e, BT_MAIN);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
-        uint32_t miss_at = bt_jmp_label(e, BT_MAIN, first); /* → lookup once filled */
-        if (bt_here(e, BT_MAIN) - a0 != 8)
-            bt_emit_fail(e, "indirect cache: unexpected encoding length");
+        uint32_t miss_at = bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, first); /* → lookup once filled */
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
         uint32_t at = bt_jmp_label(e, BT_MAIN, first);
         if (at - eip_at != BT_ICACHE_EIP_BACK || at - miss_at != BT_ICACHE_MISS_BACK)
@@ -120,12 +115,7 @@ void bt_emit_exit_indirect_key(struct bt_tctx *t, ZydisRegister target32, uint32
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TARGET, 1, 0, 0));
     /* jrcxz hit ; mov rcx, r10 ; jmp miss ; hit: mov rcx, r10 ; jmp [entry.host] */
-    bt_emit_jrcxz_skip8(e);
-    uint32_t a = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
-    bt_jmp_label(e, BT_MAIN, miss);
-    if (bt_here(e, BT_MAIN) - a != 8)
-        bt_emit_fail(e, "indirect lookup: unexpected encoding length");
+    bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, miss);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     if (t->bt->count) {
         /* ++ibtc_hits without touching flags (only with --stats), in R9
@@ -230,12 +220,7 @@ static bool emit_loop16(struct bt_tctx *t)
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(ECX), R(CX));
-    bt_emit_jrcxz_skip8(e);
-    uint32_t a = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
-    bt_jmp_label(e, BT_MAIN, nonzero);
-    if (bt_here(e, BT_MAIN) - a != 8)
-        bt_emit_fail(e, "loop16: unexpected encoding length");
+    bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, nonzero);
     /* CX == 0 */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     if (m == ZYDIS_MNEMONIC_JCXZ)
@@ -297,17 +282,6 @@ static ZydisRegister pc_thunk(struct bt_tctx *t, uint32_t target, uint64_t *ppag
     return regs[b[1] >> 3 & 7];
 }
 
-/* JRCXZ over "mov rcx, r10 ; jmp fail": continue when RCX is 0. */
-static void jrcxz_or_fail(struct bt_tctx *t, int fail)
-{
-    bt_emit_jrcxz_skip8(t->e);
-    uint32_t a = bt_here(t->e, BT_MAIN);
-    bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
-    bt_jmp_label(t->e, BT_MAIN, fail);
-    if (bt_here(t->e, BT_MAIN) - a != 8)
-        bt_emit_fail(t->e, "pc thunk check: unexpected encoding length");
-}
-
 static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t target, uint64_t ppage,
                                uint32_t bytes)
 {
@@ -329,13 +303,13 @@ static void emit_pc_thunk_call(struct bt_tctx *t, ZydisRegister reg, uint32_t ta
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX),
            bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, -(int32_t)(ppage + 1), 0));
-    jrcxz_or_fail(t, real);
+    bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, real);
     const uint8_t *host = t->bt->vm->ram + (ppage << 12) + (target & 0xFFF);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_i((int64_t)(uintptr_t)host));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(ECX), bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, 0, 4));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX),
            bt_m(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_NONE, 0, (int32_t)(0u - bytes), 0));
-    jrcxz_or_fail(t, real);
+    bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, real);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_emit_adjust_esp(t, BT_R_ESP64, 4); /* the thunk's RET */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(reg), ret);

@@ -55,12 +55,7 @@ bool bt_emit_iret(struct bt_tctx *t)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_RCX_PARK), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_i(3));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PEXT, 3, R(ECX), bt_r(BT_R_KEEP_32), R(R11D));
-    bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp co */
-    uint32_t a0 = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
-    bt_jmp_label(e, BT_MAIN, co);
-    if (bt_here(e, BT_MAIN) - a0 != 8)
-        bt_emit_fail(e, "iret: unexpected encoding length");
+    bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, co);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     /* The selector waits in bt_vcpu.keep while EFLAGS is read into R13
      * (R9 does not survive a read's slow path; R13 does). */

@@ -82,9 +82,7 @@ static void done_stub(struct bt_tctx *t, unsigned len)
     /* JRCXZ: the one flag-free test (the access's flags are the guest's). */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R9), R(RCX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(ECX), CPUM(BT_OFF_MEM_BOUNCE, 4));
-    bt_emit_jrcxz_skip8(e);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R9));
-    bt_jmp_label(e, BT_MAIN, full);
+    bt_emit_jrcxz_or_jmp(e, ZYDIS_REGISTER_R9, full);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), R(R9));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RET, 0);
     /* cpu->eip is the instruction's: its bt_mem_slow set it. */

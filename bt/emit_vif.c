@@ -100,12 +100,7 @@ static void iopl_gate(struct bt_tctx *t, unsigned cpl, int done)
     load_iopl(e, ZYDIS_REGISTER_ECX);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), bt_i((1 << cpl) - 1));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHRX, 3, R(ECX), bt_r(BT_R_TMP0_32), R(ECX));
-    bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp deny */
-    uint32_t a0 = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
-    bt_jmp_label(e, BT_MAIN, deny);
-    if (bt_here(e, BT_MAIN) - a0 != 8)
-        bt_emit_fail(e, "iopl check: unexpected encoding length");
+    bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, deny);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_r(BT_R_RCX_PARK));
     bt_bind(e, BT_OOL, deny);
     bt_emit_callout(t, BT_OOL, cpu_callout_for(t->d));

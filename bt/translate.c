@@ -275,15 +275,6 @@ static uint64_t now_ns(void)
  * async (32 bits) + ((entry - tag) << 32), zero only when both parts are
  * (|entry - tag| < 2^21). Chained jumps and the indirect table then need no
  * checks of their own. */
-static void emit_jrcxz_or_leave(struct bt_emit *e, int async)
-{
-    bt_emit_jrcxz_skip8(e); /* over: mov rcx, r10 ; jmp async */
-    uint32_t a0 = bt_here(e, BT_MAIN);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(BT_R_RCX_PARK));
-    bt_jmp_label(e, BT_MAIN, async);
-    if (bt_here(e, BT_MAIN) - a0 != 8)
-        bt_emit_fail(e, "block entry: unexpected encoding length");
-}
 
 /* The execute-table entry of the block's linear page (second: the next
  * page): at a constant index, or in shared blocks at vbase's page, which
@@ -326,10 +317,10 @@ static void emit_entry(struct bt_emit *e, bool live, bool shared, int32_t exec_o
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4));
         if (exec_off >= 0)
             emit_page_term(e, shared, exec_off, shared ? 0 : vpn, ppage);
-        emit_jrcxz_or_leave(e, exec_off >= 0 ? recheck : async);
+        bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, exec_off >= 0 ? recheck : async);
         if (exec_off >= 0 && vpn2 >= 0) { /* RCX is 0 here */
             emit_page_term(e, shared, exec_off, shared ? 1 : (uint64_t)vpn2, ppage2);
-            emit_jrcxz_or_leave(e, recheck);
+            bt_emit_jrcxz_or_jmp(e, BT_R_RCX_PARK, recheck);
         }
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_RCX), bt_r(BT_R_RCX_PARK));
         return;
