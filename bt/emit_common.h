@@ -6,6 +6,7 @@
 #ifndef BTVM_BT_EMIT_COMMON_H
 #define BTVM_BT_EMIT_COMMON_H
 
+#include <stddef.h>
 #include "bt/bt.h"
 #include "bt/offsets.h"
 #include "cpu/callout.h"
@@ -108,6 +109,15 @@ struct bt_tctx {
     uint32_t vbase0;              /* bt_vbase of the block's entry at translation */
     bool target_abs;              /* the next direct exit's target is absolute (16-bit operand size) */
 };
+
+/* Offsets from R15 of segment seg's cache field (offsetof(struct
+ * cpu_segment, ...)) and of its entry in one of struct cpu's per-segment
+ * uint32_t arrays (offsetof(struct cpu, seg_base), seg_lo, ...). */
+static inline int32_t bt_seg_off(int seg, size_t field)
+{
+    return (int32_t)(offsetof(struct cpu, segs) + (size_t)seg * sizeof(struct cpu_segment) + field);
+}
+static inline int32_t bt_seg_arr_off(size_t arr, int seg) { return (int32_t)(arr + 4u * (unsigned)seg); }
 
 /* A record's EIP: relative to the vbase the block runs with (bt/enter.S). */
 static inline uint32_t bt_rel_eip(const struct bt_tctx *t, uint32_t eip) { return eip - t->vbase0; }

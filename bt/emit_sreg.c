@@ -40,15 +40,6 @@
 #define MEMO(field, sz) bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, \
                              (int32_t)offsetof(struct bt_sreg_memo, field), (sz))
 
-static int32_t seg_off(int seg, size_t field)
-{
-    return (int32_t)(offsetof(struct cpu, segs) + (size_t)seg * sizeof(struct cpu_segment) + field);
-}
-
-static int32_t arr_off(size_t arr, int seg)
-{
-    return (int32_t)(arr + 4u * (unsigned)seg);
-}
 
 static void restore_flags_ret(struct bt_emit *e, int pop)
 {
@@ -108,7 +99,7 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
         for (int k = 0; k < 3; k++) {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(part[k].r),
                    bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, segm + part[k].off, part[k].size));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, CPUM(seg_off(seg, 0) + part[k].off, part[k].size),
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, CPUM(bt_seg_off(seg, 0) + part[k].off, part[k].size),
                    bt_r(part[k].r));
             bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
         }
@@ -117,11 +108,11 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
         for (int32_t k = 0; k < 16; k += 8) {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
                    bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, segm + k, 8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(seg_off(seg, 0) + k, 8), R(R11));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, 0) + k, 8), R(R11));
         }
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
                bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, segm + (int32_t)offsetof(struct cpu_segment, base), 4));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_base), seg), 4), R(R11D));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_base), seg), 4), R(R11D));
         static const size_t memo_f[4] = { offsetof(struct bt_sreg_memo, lo), offsetof(struct bt_sreg_memo, hi),
                                           offsetof(struct bt_sreg_memo, wlo), offsetof(struct bt_sreg_memo, whi) };
         const size_t cpu_f[4] = { offsetof(struct cpu, seg_lo), offsetof(struct cpu, seg_hi),
@@ -129,18 +120,18 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
         for (int k = 0; k < 4; k++) {
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
                    bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, (int32_t)memo_f[k], 4));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(cpu_f[k], seg), 4), R(R11D));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(cpu_f[k], seg), 4), R(R11D));
         }
         restore_flags_ret(e, pop);
         /* A null selector (cpu_load_seg): selector and flags set, base and
          * limit kept, every access faults (cpu_seg_bounds). */
         bt_bind(e, BT_MAIN, null);
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(seg_off(seg, offsetof(struct cpu_segment, sel)), 2), R(R9W));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(seg_off(seg, offsetof(struct cpu_segment, flags)), 4), bt_i(0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_lo), seg), 4), bt_i(1));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_hi), seg), 4), bt_i(0));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_wlo), seg), 4), bt_i(1));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_whi), seg), 4), bt_i(0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, offsetof(struct cpu_segment, sel)), 2), R(R9W));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, offsetof(struct cpu_segment, flags)), 4), bt_i(0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_lo), seg), 4), bt_i(1));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_hi), seg), 4), bt_i(0));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_wlo), seg), 4), bt_i(1));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_whi), seg), 4), bt_i(0));
         restore_flags_ret(e, pop);
     }
     /* Into the site's callout, two bytes past the return address. */

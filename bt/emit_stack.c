@@ -87,8 +87,7 @@ bool bt_emit_push_sreg(struct bt_tctx *t)
         return false;
     int seg = bt_seg_index(d->ops[0].reg.value);
     unsigned osz = d->zi.operand_width / 8;
-    int32_t sel_off = (int32_t)(offsetof(struct cpu, segs) + (size_t)seg * sizeof(struct cpu_segment) +
-                                offsetof(struct cpu_segment, sel));
+    int32_t sel_off = bt_seg_off(seg, offsetof(struct cpu_segment, sel));
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, bt_r(BT_R_KEEP_32), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, sel_off, 2));
     ZydisEncoderRequest req;
     memset(&req, 0, sizeof(req));

@@ -36,31 +36,25 @@
 #define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
 #define CPUF(field, sz) CPUM((int32_t)offsetof(struct cpu, field), (sz))
 
-static int32_t seg_off(int seg, size_t field)
-{
-    return (int32_t)(offsetof(struct cpu, segs) + (size_t)seg * sizeof(struct cpu_segment) + field);
-}
-
-static int32_t arr_off(size_t base, int seg) { return (int32_t)(base + (size_t)seg * 4); }
 
 /* Segment seg ← the flat cache for the selector in R9W. */
 static void load_flat(struct bt_emit *e, int seg, unsigned type, unsigned dpl)
 {
     struct cpu_segment s = cpu_fast_flat_seg(0, type, dpl);
     bool code = type & 8; /* readable code (0xB): reads allowed, writes not */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(seg_off(seg, offsetof(struct cpu_segment, sel)), 2), R(R9W));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(seg_off(seg, offsetof(struct cpu_segment, base)), 4),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, offsetof(struct cpu_segment, sel)), 2), R(R9W));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, offsetof(struct cpu_segment, base)), 4),
            bt_i((int32_t)s.base));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(seg_off(seg, offsetof(struct cpu_segment, limit)), 4),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, offsetof(struct cpu_segment, limit)), 4),
            bt_i((int32_t)s.limit));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(seg_off(seg, offsetof(struct cpu_segment, flags)), 4),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, offsetof(struct cpu_segment, flags)), 4),
            bt_i((int32_t)s.flags));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_base), seg), 4), bt_i(0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_lo), seg), 4), bt_i(0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_hi), seg), 4), bt_i(-1));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_wlo), seg), 4),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_base), seg), 4), bt_i(0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_lo), seg), 4), bt_i(0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_hi), seg), 4), bt_i(-1));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_wlo), seg), 4),
            bt_i(code ? 1 : 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(arr_off(offsetof(struct cpu, seg_whi), seg), 4),
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_whi), seg), 4),
            bt_i(code ? 0 : -1));
 }
 
