@@ -41,7 +41,7 @@ $(GUEST_DIR)/insntest.elf: $(GUEST_OBJ)/insntest/insntest.o $(GUEST_OBJ)/insntes
 # -no-pie keeps the scratch buffer below 2 GiB so the case templates can
 # address it absolutely in both 32- and 64-bit code; -mno-red-zone lets
 # the case runner push/pop flags under the compiler's feet.
-$(GUEST_DIR)/insntest-gen: guests/insntest/gen.c guests/insntest/cases.h guests/insntest/runner.h
+$(GUEST_DIR)/insntest-gen: guests/insntest/gen.c guests/insntest/cases.h guests/insntest/runner.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_GCFLAGS) -fno-pie -no-pie -mno-red-zone -o $@ guests/insntest/gen.c
 
@@ -50,7 +50,7 @@ $(GUEST_DIR)/insntest_expected.h: $(GUEST_DIR)/insntest-gen
 
 $(GUEST_OBJ)/insntest/insntest.o: $(GUEST_DIR)/insntest_expected.h
 
-$(GUEST_DIR)/compute-native: guests/compute/compute.c guests/compute/native_main.c guests/compute/compute.h
+$(GUEST_DIR)/compute-native: guests/compute/compute.c guests/compute/native_main.c guests/compute/compute.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_GCFLAGS) -o $@ guests/compute/compute.c guests/compute/native_main.c
 
@@ -105,7 +105,7 @@ GUESTS += $(GUEST_DIR)/idetest.elf $(GUEST_DIR)/idetest-img
 $(GUEST_DIR)/idetest.elf: $(IDETEST_OBJS)
 .SECONDARY: $(IDETEST_OBJS)
 # The host side: makes the sparse scratch disk, checks it afterwards, prints the CD's file.
-$(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h
+$(GUEST_DIR)/idetest-img: guests/idetest/img.c guests/idetest/pattern.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_GCFLAGS) -o $@ guests/idetest/img.c
 
@@ -165,7 +165,7 @@ GUESTS += $(GUEST_DIR)/legacytest.elf
 $(GUEST_DIR)/legacytest.elf: $(LEGACYTEST_OBJS)
 .SECONDARY: $(LEGACYTEST_OBJS)
 $(GUEST_DIR)/legacytest-gen: guests/legacytest/gen.c guests/legacytest/stubs.S \
-                             guests/legacytest/legacy.h guests/legacytest/dump.h
+                             guests/legacytest/legacy.h guests/legacytest/dump.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_GCFLAGS) -m32 -fno-pie -no-pie -o $@ guests/legacytest/gen.c guests/legacytest/stubs.S
 $(GUEST_DIR)/legacytest_expected.h: $(GUEST_DIR)/legacytest-gen
