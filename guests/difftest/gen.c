@@ -826,6 +826,10 @@ static int item_seg(struct g *g)
         int s = (int)rn(g, 6);
         if (s < 4) b(g, push1[s]);
         else { b(g, 0x0f); b(g, s == 4 ? 0xa0 : 0xa8); }
+        /* A 32-bit push of a segment register writes 16 bits (Intel) or
+         * the selector zero-extended (AMD): the SDM allows both, so the
+         * slot's upper half is cleared before anything compares it. */
+        b(g, 0x66); b(g, 0xc7); b(g, 0x44); b(g, 0x24); b(g, 0x02); b(g, 0x00); b(g, 0x00);
         b(g, 0x68); d32(g, pick_sel(g, sr)); /* then pop a chosen one */
         if (sr == DT_ES) b(g, 0x07);
         else if (sr == DT_SS) b(g, 0x17);

@@ -4,9 +4,13 @@
  * CS), not the host address of its translation, and a data pointer of 0
  * rather than a host address (bt/runtime.c, bt_x87_ptrs). Before the fix
  * the low 32 bits of a code-cache address reached guest memory (difftest
- * found it).
+ * found it). FXSAVE passes through what the host stored: AMD CPUs store
+ * FIP/FDP in an FXSAVE image only while an x87 exception is pending
+ * (zeros otherwise), so there the guest sees 0 as on AMD hardware.
  */
 #include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +18,17 @@
 #include "tests/unit/bt_harness.h"
 
 static struct bth H;
+
+/* Whether this host's FXSAVE records the last x87 instruction's address
+ * without a pending exception (Intel does; AMD stores 0). */
+static bool host_fxsave_stores_fip(void)
+{
+    static uint8_t img[512] __attribute__((aligned(16)));
+    __asm__ volatile("fninit\n\tfld1\n\tfxsave %0\n\tfstp %%st(0)" : "=m"(img) : : "memory");
+    uint32_t fip;
+    memcpy(&fip, img + 8, 4);
+    return fip != 0;
+}
 
 static void setup(void)
 {
@@ -46,7 +61,7 @@ START_TEST(stored_pointers_are_the_guests)
     ck_assert_uint_eq(bth_rd32(&H, 0x9000 + 20), 0);
     ck_assert_uint_eq(bth_rd32(&H, 0x9000 + 24) & 0xFFFF, 0);
     /* FXSAVE: FIP at 8, FCS at 12, FDP at 16, FDS at 20. */
-    ck_assert_uint_eq(bth_rd32(&H, 0x9200 + 8), want);
+    ck_assert_uint_eq(bth_rd32(&H, 0x9200 + 8), host_fxsave_stores_fip() ? want : 0);
     ck_assert_uint_eq(bth_rd32(&H, 0x9200 + 12) & 0xFFFF, 0x08);
     ck_assert_uint_eq(bth_rd32(&H, 0x9200 + 16), 0);
     /* FNSAVE: the same environment first. */
