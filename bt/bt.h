@@ -283,8 +283,11 @@ struct bt {
     struct dec_insn insns[BT_MAX_BLOCK_INSNS];
     uint32_t live_in[BT_MAX_BLOCK_INSNS]; /* arithmetic flags live before each */
     uint32_t live_out[BT_MAX_BLOCK_INSNS]; /* and after each */
+    uint8_t kinds[BT_MAX_BLOCK_INSNS];   /* bt_emit_kind of each */
+    uint32_t live_in0[BT_MAX_BLOCK_INSNS], live_out0[BT_MAX_BLOCK_INSNS]; /* the same, successors needing none */
     struct bt_plan plan;
     struct bt_stats st;
+    uint64_t translate_tsc;  /* host TSC ticks spent translating (st.translate_ns when printed) */
     bool trace;
     bool oom;                /* a host allocation failed (translation): flush and retry, else stop */
     ZydisDecoder host_decoder; /* host code, for mapping a SIGFPE to the guest */

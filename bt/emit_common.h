@@ -7,6 +7,7 @@
 #define BTVM_BT_EMIT_COMMON_H
 
 #include <stddef.h>
+#include <string.h>
 #include "bt/bt.h"
 #include "bt/offsets.h"
 #include "cpu/callout.h"
@@ -78,20 +79,14 @@ struct bt_tctx {
     uint32_t key;
     const struct dec_insn *d;     /* instruction being translated */
     int k;                        /* its index in the block */
-    uint32_t live_in;             /* arithmetic flags live before it */
-    uint32_t live_out;            /* ... and after it */
+    uint32_t live_in;             /* arithmetic flags live before it (the same) */
+    uint32_t live_out;            /* ... and after it; tested only for being 0
+                                   * (& CPU_FL_ARITH), never by control-flow
+                                   * emitters (translate.c: flow_differs) */
     struct bt_co_rec *co_rec;     /* record of instruction co_k (callouts share it) */
     struct bt_co_rec *co_int;     /* sites of internal callouts (no record) */
     int co_k;
-    /* chain sites to resolve once placed: buffer, rel32 offset, the OOL
-     * label of the exit path, and the imm64 slot that stores the site
-     * (or, for a compact exit stub, the record field: patch). */
-    struct { int8_t buf; bool fwd; uint32_t rel_at; uint32_t imm_at; uint64_t *patch; } sites[64];
-    int nsites;
-    /* out-of-line exits (CALL bt_exit_ra_tramp): record and the label
-     * after the CALL, turned into the block's exits[] once placed */
-    struct { struct bt_co_site *rec; int ret; int8_t buf; } exits[64];
-    int nexits;
+    int nsites, nexits;           /* entries used in sites[] and exits[] */
     bool direct_mem;              /* explicit memory operand checked by a group check */
     int8_t mem_slot;              /* its group (-1: R14) */
     int32_t group_addend[BT_MAX_GROUPS]; /* where each group's addend is, from R15 */
@@ -108,7 +103,22 @@ struct bt_tctx {
     bool shared;                  /* bt_key_shared(key): EIPs come from the run-time vbase */
     uint32_t vbase0;              /* bt_vbase of the block's entry at translation */
     bool target_abs;              /* the next direct exit's target is absolute (16-bit operand size) */
+    /* Last, and not cleared per block (bt_tctx_init): nsites and nexits
+     * say how much is used. Chain sites to resolve once placed: buffer,
+     * rel32 offset, the OOL label of the exit path, and the imm64 slot
+     * that stores the site (or, for a compact exit stub, the record
+     * field: patch). */
+    struct { int8_t buf; bool fwd; uint32_t rel_at; uint32_t imm_at; uint64_t *patch; } sites[64];
+    /* out-of-line exits (CALL bt_exit_ra_tramp): record and the label
+     * after the CALL, turned into the block's exits[] once placed */
+    struct { struct bt_co_site *rec; int ret; int8_t buf; } exits[64];
 };
+
+/* Clears every field but the sites[] and exits[] arrays (2.5 KiB a block). */
+static inline void bt_tctx_init(struct bt_tctx *t)
+{
+    memset(t, 0, offsetof(struct bt_tctx, sites));
+}
 
 /* Offsets from R15 of segment seg's cache field (offsetof(struct
  * cpu_segment, ...)) and of its entry in one of struct cpu's per-segment

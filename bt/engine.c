@@ -616,7 +616,10 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
 {
     struct bt *bt = vm->engine_priv;
     FILE *f = stream;
-    const struct bt_stats *s = &bt->st;
+    struct bt_stats st = bt->st;
+    uint64_t hz = cpu_host_tsc_hz();
+    st.translate_ns = hz ? (uint64_t)((unsigned __int128)bt->translate_tsc * 1000000000u / hz) : 0;
+    const struct bt_stats *s = &st;
     const struct smmu_stats *m = &bt->mmu.stats;
     int top[12];
     int ntop = bt_top_callouts(bt, top, 12);

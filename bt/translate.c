@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <x86intrin.h>
 #include "bt/offsets.h"
 #include "vm/vm.h"
 
@@ -125,21 +125,27 @@ static const struct bt_la_entry *la_insn(struct bt *bt, uint32_t lin, uint32_t e
 static uint32_t lookahead_live(struct bt *bt, uint32_t eip, enum dec_mode mode, uint32_t page)
 {
     uint32_t needed = 0, killed = 0, cs_base = bt->cpu->seg_base[CPU_CS];
+    uint32_t lin = cs_base + eip;
+    /* Only the block's page counts (see above): its bytes are read in
+     * place, and an instruction running past its end stops the search. */
+    int64_t p = lin >> 12 == page ? smmu_exec_page(&bt->mmu, lin) : -1;
+    if (p < 0)
+        return CPU_FL_ARITH;
+    const uint8_t *bytes = bt->vm->ram + ((uint64_t)p << 12);
     for (int i = 0; i < 12 && killed != CPU_FL_ARITH; i++) {
-        uint8_t bytes[16];
-        struct fetch_res fr;
-        uint32_t lin = cs_base + eip;
-        size_t avail = fetch(bt, lin, bytes, &fr);
-        const struct bt_la_entry *a = avail ? la_insn(bt, lin, eip, mode, bytes, avail) : NULL;
-        if (!a)
-            break;
-        if (lin >> 12 != page || (lin + a->len - 1) >> 12 != page)
+        uint32_t off = lin & 0xFFFu;
+        size_t avail = 4096 - off < 15 ? 4096 - off : 15;
+        const struct bt_la_entry *a = la_insn(bt, lin, eip, mode, bytes + off, avail);
+        if (!a || off + a->len > 4096)
             break;
         needed |= a->needed & ~killed;
         if (a->stop)
             break; /* a callout may leave the block: its flags become visible */
         killed |= a->killed;
         eip += a->len;
+        lin += a->len;
+        if (lin >> 12 != page)
+            break;
     }
     return needed | (CPU_FL_ARITH & ~killed);
 }
@@ -181,6 +187,58 @@ static uint32_t block_live_out(struct bt *bt, const struct dec_insn *last, enum 
             return lookahead_live(bt, target, mode, page) | lookahead_live(bt, next, mode, page);
         return CPU_FL_ARITH;
     }
+}
+
+struct flow_ctx {
+    struct bt *bt;
+    const struct dec_insn *insns;
+    const uint8_t *kinds;
+    uint32_t needed[BT_MAX_BLOCK_INSNS], killed[BT_MAX_BLOCK_INSNS]; /* flags_needed, flags_killed */
+    int n;
+    enum dec_mode mode;
+    uint32_t page;
+};
+
+/* One backward liveness pass. exact: what the successors need comes from
+ * lookahead_live (the block's end, the taken way of each passed jcc);
+ * otherwise every such successor is assumed to need `assume`. */
+static void flow(const struct flow_ctx *c, bool exact, uint32_t assume, uint32_t *live_in, uint32_t *live_out)
+{
+    const struct dec_insn *insns = c->insns;
+    int n = c->n;
+    uint32_t live = exact ? block_live_out(c->bt, &insns[n - 1], c->mode, (insns[n - 1].cls & DEC_CONTROL) != 0,
+                                           c->page) : assume;
+    for (int k = n - 1; k >= 0; k--) {
+        live_out[k] = live;
+        if (c->kinds[k] == BT_EMIT_CALLOUT)
+            live = CPU_FL_ARITH; /* it may exit (HLT, a fault, ...): the guest sees every flag */
+        else
+            live = c->needed[k] | (live & ~c->killed[k]);
+        if (k < n - 1 && (insns[k].cls & DEC_CONTROL)) /* a jcc passed: its taken way too */
+            live |= exact ? lookahead_live(c->bt, insns[k].eip + insns[k].len + (uint32_t)insns[k].ops[0].imm.value.s,
+                                           c->mode, c->page) : assume;
+        live_in[k] = live;
+    }
+}
+
+/*
+ * Emitters ask only whether flags are live (live_in != 0, live_out &
+ * CPU_FL_ARITH), and control-flow emitters never read live_out. Liveness
+ * only grows with what the successors need, so if the passes assuming
+ * nothing and everything give the same answers to those questions, the
+ * exact one (decoding ahead, a sixth of translation time) would too.
+ */
+static bool flow_differs(const struct flow_ctx *c, const uint32_t *in0, const uint32_t *out0, const uint32_t *in1,
+                         const uint32_t *out1)
+{
+    for (int k = 0; k < c->n; k++) {
+        if ((in0[k] != 0) != (in1[k] != 0) || !(in0[k] & CPU_FL_ARITH) != !(in1[k] & CPU_FL_ARITH))
+            return true;
+        if (!(c->insns[k].cls & DEC_CONTROL) &&
+            ((out0[k] != 0) != (out1[k] != 0) || !(out0[k] & CPU_FL_ARITH) != !(out1[k] & CPU_FL_ARITH)))
+            return true;
+    }
+    return false;
 }
 
 /* Emit one instruction; false = the VM must stop here (unsupported). */
@@ -230,7 +288,7 @@ static bool emit_one(struct bt_tctx *t, bool last)
             bt_emit_callout(t, BT_MAIN, fn);
         return true;
     }
-    switch (bt_emit_kind(d)) {
+    switch ((enum bt_emit_kind)t->bt->kinds[t->k]) {
     case BT_EMIT_IDENT:
         if (bt_emit_ident(t)) {
             ZydisMnemonic m = d->zi.mnemonic;
@@ -259,13 +317,6 @@ static bool emit_one(struct bt_tctx *t, bool last)
     if (d->cls & (DEC_CONTROL | DEC_UNDEFINED))
         bt_emit_exit_direct(t, BT_MAIN, d->eip + d->len);
     return true;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Block entry checks. Flag-free when the guest's flags are live (guest ECX
@@ -366,7 +417,7 @@ static void fetch_fault(struct bt *bt, uint32_t addr, uint32_t err)
 
 struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = __rdtsc(); /* clock_gettime twice was 2% of translation */
     struct dec_insn *insns = bt->insns;
     uint32_t *live_in = bt->live_in, *live_out = bt->live_out;
     int n = 0;
@@ -431,6 +482,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             physn = fr.phys >> 12;
             physend = fr.phys + d->len;
         }
+        bt->kinds[n] = (uint8_t)bt_emit_kind(d);
         n++;
         if (n == BT_MAX_BLOCK_INSNS || (key & BT_KEY_STEP) || (d->cls & DEC_UNDEFINED) ||
             ((d->cls & DEC_CONTROL) && (!passable_jcc(d, key) || ++jccs > BT_MAX_PASSED_JCC)))
@@ -449,19 +501,18 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             break;
     }
 
-    /* Backward flag liveness from what the successors need. */
+    /* Backward flag liveness from what the successors need, decoding
+     * ahead only when the answer can change the code (flow_needs_lookahead). */
     uint32_t page = (cs_base + eip) >> 12;
-    uint32_t live = block_live_out(bt, &insns[n - 1], mode, (insns[n - 1].cls & DEC_CONTROL) != 0, page);
-    for (int k = n - 1; k >= 0; k--) {
-        live_out[k] = live;
-        if (bt_emit_kind(&insns[k]) == BT_EMIT_CALLOUT)
-            live = CPU_FL_ARITH; /* it may exit (HLT, a fault, ...): the guest sees every flag */
-        else
-            live = flags_needed(&insns[k]) | (live & ~flags_killed(&insns[k]));
-        if (k < n - 1 && (insns[k].cls & DEC_CONTROL)) /* a jcc passed: its taken way too */
-            live |= lookahead_live(bt, insns[k].eip + insns[k].len + (uint32_t)insns[k].ops[0].imm.value.s, mode, page);
-        live_in[k] = live;
+    struct flow_ctx fc = { .bt = bt, .insns = insns, .kinds = bt->kinds, .n = n, .mode = mode, .page = page };
+    for (int k = 0; k < n; k++) {
+        fc.needed[k] = flags_needed(&insns[k]);
+        fc.killed[k] = flags_killed(&insns[k]);
     }
+    flow(&fc, false, 0, bt->live_in0, bt->live_out0);
+    flow(&fc, false, CPU_FL_ARITH, live_in, live_out);
+    if (flow_differs(&fc, bt->live_in0, bt->live_out0, live_in, live_out))
+        flow(&fc, true, 0, live_in, live_out);
 
     /* User code whose page already ran at another linear page is
      * translated shared. */
@@ -480,8 +531,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             bt_cache_flush(bt);
             continue;
         }
-        struct bt_tctx t = { .bt = bt, .e = e, .blk = blk, .key = key, .shared = bt_key_shared(key),
-                             .vbase0 = bt_vbase(key, eip) };
+        struct bt_tctx t;
+        bt_tctx_init(&t);
+        t.bt = bt;
+        t.e = e;
+        t.blk = blk;
+        t.key = key;
+        t.shared = bt_key_shared(key);
+        t.vbase0 = bt_vbase(key, eip);
         t.co_k = -1;
         blk->map_host = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
         blk->map_eip = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
@@ -535,7 +592,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         bool ended = false;
         int k;
         struct bt_plan *plan = &bt->plan;
-        bt_plan_groups(insns, n, key, plan);
+        bt_plan_groups(insns, bt->kinds, n, key, plan);
         for (k = 0; k < n; k++) {
             t.d = &insns[k];
             t.k = k;
@@ -554,7 +611,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             blk->map_eip[k] = insns[k].eip;
             t.r11_group = -1;
             bt_emit_group_checks(&t, plan);
-            if (bt_emit_kind(t.d) != BT_EMIT_IDENT)
+            if (bt->kinds[k] != BT_EMIT_IDENT)
                 t.r11_group = -1; /* only the IDENT path reaches its access with R11 intact */
             if (!emit_one(&t, k == n - 1)) {
                 /* Unsupported: stop the VM with a message when reached. */
@@ -665,7 +722,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         bt->st.shared_blocks += t.shared;
         bt->st.insns += (uint64_t)k;
         bt->st.cache_bytes += blk->host_len;
-        bt->st.translate_ns += now_ns() - t0;
+        bt->translate_tsc += __rdtsc() - t0; /* into translate_ns when printed (engine.c) */
         if (bt->trace)
             bt_trace_block(bt, blk, insns, k);
         if (bt->perfmap)

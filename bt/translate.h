@@ -93,7 +93,8 @@ void bt_emit_exit_indirect_key(struct bt_tctx *t, ZydisRegister target32, uint32
 bool bt_emit_control(struct bt_tctx *t);
 
 /* groups.c */
-void bt_plan_groups(const struct dec_insn *insns, int n, uint32_t key, struct bt_plan *plan);
+/* kinds[k]: bt_emit_kind(&insns[k]), worked out once per block. */
+void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, uint32_t key, struct bt_plan *plan);
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);
 /* Whether a group check is emitted before instruction k. */
 bool bt_group_check_at(const struct bt_plan *plan, int k);
