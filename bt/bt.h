@@ -29,6 +29,7 @@
  *   groups.c      one TLB check for several accesses
  *   trace.c       --trace output
  *   translate.c   block formation: decode, flag liveness, emit, place
+ *   xlatbench.c   the translator timed alone (BTVM_XLAT_BENCH)
  *   engine.c      the dispatcher and the engine's vm_engine_ops
  */
 #ifndef BTVM_BT_H
@@ -37,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "bt/emit.h"
 #include "cpu/cpu.h"
 #include "decoder/decoder.h"
@@ -433,6 +435,9 @@ int32_t bt_pred_alloc(struct bt *bt, uint32_t eip);
 
 /* translate.c */
 struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key);
+
+/* xlatbench.c: BTVM_XLAT_BENCH=N, when the VM ends */
+void bt_xlat_bench(struct bt *bt, int rounds, FILE *out);
 
 /* trace.c */
 void bt_trace_block(struct bt *bt, const struct bt_block *blk, const struct dec_insn *insns, int n);

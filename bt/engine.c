@@ -698,6 +698,9 @@ static void bt_destroy(struct vm *vm)
     struct bt *bt = vm->engine_priv;
     if (!bt)
         return;
+    const char *xb = getenv("BTVM_XLAT_BENCH");
+    if (xb && bt->cpu)
+        bt_xlat_bench(bt, atoi(xb), stderr); /* before the handlers go: it translates */
     signal(SIGFPE, SIG_DFL);
     signal(SIGSEGV, SIG_DFL);
     if (thread_bt == bt)
