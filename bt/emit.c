@@ -222,8 +222,9 @@ static bool where_values(struct bt_emit *e, const ZydisEncoderRequest *req, cons
  * operands, put into req only when Zydis must encode it (a memo miss).
  * memo_ok: the request may be looked up and remembered. */
 static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const struct bt_op *ops, bool memo_ok,
-                bool full)
+                bool full, struct bt_enc_memo **used)
 {
+    *used = NULL;
     if (e->failed)
         return;
     /* 16: a memo hit copies its bytes 16 at a time. */
@@ -257,6 +258,7 @@ static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const struct
                 memcpy(p + memo->imm_off, &imm, memo->imm_size);
             }
             e->len[b] += memo->len;
+            *used = memo;
             return;
         }
     }
@@ -288,6 +290,7 @@ static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const struct
         memcpy(memo->bytes, e->buf[b] + e->len[b], n);
         memo->len = (uint8_t)n;
         e->memo_tag[slot] = h;
+        *used = memo;
     }
     e->len[b] += (uint32_t)n;
 }
@@ -320,13 +323,76 @@ void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
     }
     if (!memo_ok)
         memset(ops, 0, sizeof(ops)); /* nothing for movabs_template to misread */
-    enc(e, b, req, ops, memo_ok, true);
+    struct bt_enc_memo *used;
+    enc(e, b, req, ops, memo_ok, true, &used);
 }
 
-void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops)
+/* An operand as a site memo keeps it: the value by class (as in enc_key). */
+static inline struct bt_op site_op(struct bt_op o)
+{
+    o.v = value_class(o.v);
+    return o;
+}
+
+static inline bool site_op_eq(const struct bt_op *a, const struct bt_op *b)
+{
+    return a->type == b->type && a->scale == b->scale && a->size == b->size && a->base == b->base &&
+           a->index == b->index && a->v == b->v;
+}
+
+void bt_ins_site(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops,
+                 struct bt_site_memo *sm)
+{
+    if (e->failed)
+        return;
+    /* Most call sites ask for the same shape every time: their own memo
+     * entry, compared operand by operand, before the shared table. */
+    if (sm->len && sm->m == (uint16_t)m && sm->n == (uint8_t)n && e->len[b] + 16 <= BT_BUF_CAP) {
+        bool same = true;
+        for (int i = 0; i < n && same; i++) {
+            struct bt_op o = site_op(ops[i]);
+            same = site_op_eq(&o, &sm->ops[i]);
+        }
+        if (same) {
+            uint8_t *p = e->buf[b] + e->len[b];
+            memcpy(p, sm->bytes, 16);
+            if (sm->disp_size || sm->imm_size) {
+                int64_t disp = 0, imm = 0;
+                for (int i = 0; i < n; i++) {
+                    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+                        disp = ops[i].v;
+                    else if (ops[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+                        imm = ops[i].v;
+                }
+                memcpy(p + sm->disp_off, &disp, sm->disp_size);
+                memcpy(p + sm->imm_off, &imm, sm->imm_size);
+            }
+            e->len[b] += sm->len;
+            return;
+        }
+    }
+    struct bt_enc_memo *used = NULL;
+    bt_ins_ops_memo(e, b, m, n, ops, &used);
+    if (!used || n > (int)(sizeof(sm->ops) / sizeof(sm->ops[0])))
+        return;
+    sm->m = (uint16_t)m;
+    sm->n = (uint8_t)n;
+    for (int i = 0; i < n; i++)
+        sm->ops[i] = site_op(ops[i]);
+    memcpy(sm->bytes, used->bytes, 16);
+    sm->disp_off = used->disp_off;
+    sm->disp_size = used->disp_size;
+    sm->imm_off = used->imm_off;
+    sm->imm_size = used->imm_size;
+    sm->len = used->len;
+}
+
+void bt_ins_ops_memo(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops,
+                     struct bt_enc_memo **used)
 {
     /* The header only: a memo hit reads the operands where the caller
      * built them, and a miss fills in the rest (enc). */
+    *used = NULL;
     if (n < 0 || n > ZYDIS_ENCODER_MAX_OPERANDS) {
         bt_emit_fail(e, "%d operands for %s", n, ZydisMnemonicGetString(m));
         return;
@@ -335,7 +401,13 @@ void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct b
     memset(&req, 0, offsetof(ZydisEncoderRequest, operands));
     req.mnemonic = m;
     req.operand_count = (ZyanU8)n;
-    enc(e, b, &req, ops, true, false);
+    enc(e, b, &req, ops, true, false, used);
+}
+
+void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops)
+{
+    struct bt_enc_memo *used;
+    bt_ins_ops_memo(e, b, m, n, ops, &used);
 }
 
 void bt_emit_bytes(struct bt_emit *e, int b, const uint8_t *bytes, unsigned n)

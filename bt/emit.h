@@ -142,10 +142,36 @@ static inline ZydisEncoderOperand bt_zop(struct bt_op o)
 
 /* Encode mnemonic with n operands. */
 void bt_ins_ops(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops);
+/* The same; *used: the shared memo entry that made the bytes (NULL: none,
+ * as for a MOV of a 64-bit immediate or an unremembered request). */
+void bt_ins_ops_memo(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops,
+                     struct bt_enc_memo **used);
+
+/*
+ * A call site's own memo entry (bt_ins): the shape it asked for last
+ * (mnemonic, operands with values by class), the bytes and where they
+ * hold the values. One per bt_ins in the source and per thread; a hit
+ * costs an operand compare and a 16-byte copy, no hash and no trip to
+ * the shared table (which misses the CPU's caches).
+ */
+struct bt_site_memo {
+    uint16_t m;
+    uint8_t n, len; /* len 0: empty */
+    uint8_t disp_off, disp_size, imm_off, imm_size;
+    struct bt_op ops[3];
+    uint8_t bytes[16];
+};
+void bt_ins_site(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct bt_op *ops,
+                 struct bt_site_memo *sm);
+
 /* bt_ins(e, b, mnemonic, n, operand...): the operands are built once, in
- * an array on the caller's stack (the leading {0} lets n be 0). */
+ * an array on the caller's stack (the leading {0} lets n be 0), and the
+ * call site gets its own memo entry. */
 #define bt_ins(e, b, m, n, ...) \
-    bt_ins_ops((e), (b), (m), (n), (const struct bt_op[]){ { 0 }, __VA_ARGS__ } + 1)
+    do { \
+        static _Thread_local struct bt_site_memo bt_ins_sm_; \
+        bt_ins_site((e), (b), (m), (n), (const struct bt_op[]){ { 0 }, __VA_ARGS__ } + 1, &bt_ins_sm_); \
+    } while (0)
 
 /* A rel32 JMP, CALL or Jcc (placeholder displacement) from its fixed
  * encoding; returns the offset of the rel32. Others go through the encoder. */

@@ -294,7 +294,8 @@ END_TEST
  * hit's own values into the remembered bytes (bt/emit.c). For the shapes
  * the translator emits, with values at every class boundary and random
  * ones, through one emitter (so later requests hit entries earlier ones
- * made), bt_ins must give exactly Zydis's bytes for the same request.
+ * made, in the shared table and in a call site's own entry), bt_ins must
+ * give exactly Zydis's bytes for the same request.
  */
 enum { S_MOV_RM, S_MOV_MI, S_LEA, S_CMP_MI, S_ADD_RI, S_SHR_RI, S_MOV_RI, S_TEST_RI, S_AND_MI8, S_JMP_REL,
        NSHAPE };
@@ -359,14 +360,19 @@ START_TEST(memo_values)
         uint8_t out[ZYDIS_MAX_INSTRUCTION_LENGTH];
         ZyanUSize olen = sizeof(out);
         bool ok = ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, out, &olen));
-        /* Through bt_enc (a whole request), then bt_ins (struct bt_op). */
-        for (int way = 0; way < 2; way++) {
+        /* Through bt_enc (a whole request), bt_ins_ops (struct bt_op),
+         * then a call site's own memo entry, which the values before
+         * filled (bt_ins). */
+        static struct bt_site_memo site;
+        for (int way = 0; way < 3; way++) {
             bt_emit_reset(&e);
             shape_req(_i, v, &mine, ops);
             if (way == 0)
                 bt_enc(&e, 0, &mine);
-            else
+            else if (way == 1)
                 bt_ins_ops(&e, 0, mine.mnemonic, mine.operand_count, ops);
+            else
+                bt_ins_site(&e, 0, mine.mnemonic, mine.operand_count, ops, &site);
             ck_assert_msg(ok != e.failed, "shape %d value %lld way %d: Zydis %s, bt_enc %s", _i, (long long)v,
                           way, ok ? "encodes" : "refuses", e.failed ? "refuses" : "encodes");
             if (!ok)
