@@ -72,6 +72,19 @@
 #define BT_R_TMP0_32  ZYDIS_REGISTER_R9D
 #define BT_R_TMP0_16  ZYDIS_REGISTER_R9W
 
+/*
+ * A guest IDENT instruction as host bytes with its memory operand left
+ * open (emit_ident.c: bt_ident_tmpl_make, bt_ident_tmpl_emit): prefixes
+ * (segment overrides dropped), opcode, the ModRM reg field (REX.R when it
+ * names R12 for guest ESP), the immediate.
+ */
+struct bt_ident_tmpl {
+    uint8_t pre[3], npre;
+    uint8_t op[3], nop;
+    uint8_t reg;       /* ModRM.reg, 0-15 */
+    uint8_t imm[4], nimm;
+};
+
 struct bt_tctx {
     struct bt *bt;
     struct bt_emit *e;
@@ -103,6 +116,7 @@ struct bt_tctx {
     bool shared;                  /* bt_key_shared(key): EIPs come from the run-time vbase */
     uint32_t vbase0;              /* bt_vbase of the block's entry at translation */
     bool target_abs;              /* the next direct exit's target is absolute (16-bit operand size) */
+    const struct bt_ident_tmpl *tmpl; /* set: the access being emitted is this instruction's (emit_mem.c) */
     /* Last, and not cleared per block (bt_tctx_init): nsites and nexits
      * say how much is used. Chain sites to resolve once placed: buffer,
      * rel32 offset, the OOL label of the exit path, and the imm64 slot

@@ -186,6 +186,20 @@ static bool direct_entry(const struct bt_tctx *t)
     return true;
 }
 
+void bt_emit_access_insn(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int mi,
+                         const struct bt_ident_tmpl *tp)
+{
+    const ZydisEncoderOperand *m = &req->operands[mi];
+    bool idx = m->mem.index != ZYDIS_REGISTER_NONE;
+    if (tp && ZydisRegisterGetClass(m->mem.base) == ZYDIS_REGCLASS_GPR64 &&
+        (!idx || (ZydisRegisterGetClass(m->mem.index) == ZYDIS_REGCLASS_GPR64 && m->mem.index != ZYDIS_REGISTER_RSP &&
+                  (m->mem.scale == 1 || m->mem.scale == 2 || m->mem.scale == 4 || m->mem.scale == 8))) &&
+        m->mem.displacement == (int32_t)m->mem.displacement)
+        bt_ident_tmpl_emit(t->e, b, tp, m->mem.base, m->mem.index, m->mem.scale, m->mem.displacement);
+    else
+        bt_enc(t->e, b, req);
+}
+
 /* The access through its page's own entry (R11 = page number on entry):
  * load it, empty → slow, crossing → slow unless the caller checked that
  * already (check), then the access with [R10 + R11].
@@ -204,7 +218,7 @@ static void entry_access(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
     if (t->live_in)
         bt_emit_flags_restore(t, b);
     req->operands[mi].mem.index = BT_R_ENTRY;
-    bt_enc(e, b, req);
+    bt_emit_access_insn(t, b, req, mi, t->tmpl);
 }
 
 /* The main path: the page's entry (page number in `page`) must equal
@@ -223,7 +237,7 @@ static void compared_access(struct bt_tctx *t, ZydisEncoderRequest *req, int mi,
     if (t->live_in)
         bt_emit_flags_restore(t, BT_MAIN);
     req->operands[mi].mem.index = addend;
-    bt_enc(e, BT_MAIN, req);
+    bt_emit_access_insn(t, BT_MAIN, req, mi, t->tmpl);
 }
 
 /*
@@ -259,7 +273,7 @@ static void emit_device_read(struct bt_tctx *t, ZydisEncoderRequest *req, int mi
     if (t->live_in)
         bt_emit_flags_restore(t, BT_MAIN);
     req->operands[mi].mem.index = BT_R_ENTRY;
-    bt_enc(e, BT_MAIN, req);
+    bt_emit_access_insn(t, BT_MAIN, req, mi, t->tmpl);
     bt_jmp_near(e, BT_MAIN, after);
     bt_bind(e, BT_MAIN, other);
 }
@@ -294,7 +308,7 @@ static void emit_device_store(struct bt_tctx *t, ZydisEncoderRequest *req, int m
     st.operands[mi].mem.index = ZYDIS_REGISTER_NONE;
     st.operands[mi].mem.scale = 0;
     st.operands[mi].mem.displacement = BT_OFF_ARG0;
-    bt_enc(e, BT_MAIN, &st);
+    bt_emit_access_insn(t, BT_MAIN, &st, mi, t->tmpl);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4),
            bt_r(BT_R_ADDR_32));
     bt_call_abs(e, BT_MAIN, (uint64_t)(uintptr_t)t->bt->tramp_light);
@@ -394,7 +408,7 @@ slow_path:
          * the flags back, the entry filled or the bounce set up. */
         bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)stub);
         req->operands[mi].mem.index = BT_R_ENTRY;
-        bt_enc(e, BT_OOL, req);
+        bt_emit_access_insn(t, BT_OOL, req, mi, t->tmpl);
         if (wr)
             bt_call_abs(e, BT_OOL, (uint64_t)(uintptr_t)t->bt->memstub_done[t->mem_last_act ? t->d->len : 0]);
         bt_jmp_near(e, BT_OOL, after);
@@ -418,7 +432,7 @@ slow_path:
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_ARG1, 4));
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
            bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_MEM_ADDEND, 8));
-    bt_enc(e, BT_OOL, req);
+    bt_emit_access_insn(t, BT_OOL, req, mi, t->tmpl);
     if (wr) {
         /* bt_mem_done may end the block after this instruction if the
          * write is its last act (ARG0 = its length: resume after it), else 0. */

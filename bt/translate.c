@@ -502,9 +502,15 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
     }
 
     /* Backward flag liveness from what the successors need, decoding
-     * ahead only when the answer can change the code (flow_needs_lookahead). */
+     * ahead only when the answer can change the code (flow_differs). */
     uint32_t page = (cs_base + eip) >> 12;
-    struct flow_ctx fc = { .bt = bt, .insns = insns, .kinds = bt->kinds, .n = n, .mode = mode, .page = page };
+    struct flow_ctx fc; /* not cleared: needed[] and killed[] are filled up to n */
+    fc.bt = bt;
+    fc.insns = insns;
+    fc.kinds = bt->kinds;
+    fc.n = n;
+    fc.mode = mode;
+    fc.page = page;
     for (int k = 0; k < n; k++) {
         fc.needed[k] = flags_needed(&insns[k]);
         fc.killed[k] = flags_killed(&insns[k]);

@@ -25,6 +25,11 @@ void bt_emit_seg_add(struct bt_tctx *t, int seg, ZydisRegister reg32);
 /* Run `req` (whose memory operand is [r10+r11]) against the guest memory at
  * the linear address in r10d, with the inline TLB check and the slow path. */
 void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, bool rd, bool wr);
+/* The access instruction itself, req with its memory operand mi as the
+ * caller set it: from tp's bytes when given (and the operand has a form
+ * there), else through the encoder. */
+void bt_emit_access_insn(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int mi,
+                         const struct bt_ident_tmpl *tp);
 /* [base + R14 + disp] for an access a group check already covered. */
 ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *op, unsigned size);
 
@@ -78,6 +83,13 @@ bool bt_emit_ident(struct bt_tctx *t);
 /* Whether a guest instruction in code of this key is copied byte for byte
  * (emit_ident.c: register-only forms that mean the same in 64-bit mode). */
 bool bt_ident_copyable(uint32_t key, const struct dec_insn *d);
+/* IDENT memory forms from bytes: false = not one (then the encoder makes
+ * them). The template, emitted with any [base + index*scale + disp32]
+ * (64-bit registers; index NONE for none), is the instruction Zydis'
+ * encoder makes of the same request (test_bt_encode: ident_templates). */
+bool bt_ident_tmpl_make(const struct dec_insn *d, struct bt_ident_tmpl *tp);
+void bt_ident_tmpl_emit(struct bt_emit *e, int b, const struct bt_ident_tmpl *tp, ZydisRegister base,
+                        ZydisRegister index, uint8_t scale, int64_t disp);
 
 /* emit_vif.c: CLI/STI/PUSHF/POPF inline; false = use the callout. */
 bool bt_emit_vif(struct bt_tctx *t, bool last_in_block);

@@ -463,6 +463,194 @@ START_TEST(copied_forms)
 }
 END_TEST
 
+/*
+ * IDENT memory forms from a byte template (bt_ident_tmpl_make/_emit,
+ * bt/emit_ident.c) against the encoder path they replace, over every
+ * one- and two-byte opcode (and the 0F 38 / 0F 3A maps behind 66) with
+ * memory ModRM forms, prefix sets and immediates, then random bytes. For
+ * each host memory operand the translator uses, the template's bytes are
+ * decoded (Zydis, 64-bit) and must be the guest instruction: mnemonic,
+ * widths, LOCK/REP, every operand (type, size, actions; registers as
+ * mapped, ESP as R12D; immediates) with the memory operand the one asked
+ * for; and they must equal what Zydis' encoder makes of the request the
+ * encoder path builds (bt/emit_ident.c), byte for byte.
+ */
+struct tmpl_mem { ZydisRegister base, index; uint8_t scale; int64_t disp; };
+static const struct tmpl_mem tmpl_mems[] = {
+    { ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11, 1, 0 },       /* checked access */
+    { ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R14, 1, 0 },       /* compared with R14 */
+    { ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_R14, 1, -0x18 },   /* a group's direct access */
+    { ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R14, 1, 0x1234 },  /* the stack */
+    { ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, 0 },      /* R13: always a displacement */
+    { ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, 0x40 },   /* a device store's ARG0 */
+    { ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R12, 4, 0x7fff0000 },
+};
+#define NTMPL_MEM ((int)(sizeof(tmpl_mems) / sizeof(tmpl_mems[0])))
+
+static int tmpl_forms, tmpl_checked, tmpl_other_form;
+
+/* One guest form: false if it is not a template form. */
+static bool check_tmpl_form(const uint8_t *b, size_t n)
+{
+    struct dec_insn d;
+    if (dec_decode(DEC_MODE_32, 0x1000, b, n, &d) != 0 || bt_emit_kind(&d) != BT_EMIT_IDENT)
+        return false;
+    struct bt_ident_tmpl tp;
+    if (!bt_ident_tmpl_make(&d, &tp))
+        return false;
+    char hex[64];
+    int h = 0;
+    for (unsigned i = 0; i < d.len; i++)
+        h += snprintf(hex + h, sizeof(hex) - (size_t)h, "%02x ", d.bytes[i]);
+    int mi = -1;
+    for (int i = 0; i < d.zi.operand_count_visible; i++)
+        if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+            mi = i;
+    ck_assert_msg(mi >= 0, "[%s] template without a memory operand", hex);
+    static struct bt_emit e;
+    static uint8_t b0[BT_BUF_CAP], b1[BT_BUF_CAP];
+    e.buf[0] = b0;
+    e.buf[1] = b1;
+    ZydisDecoder dec;
+    ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    for (int k = 0; k < NTMPL_MEM; k++) {
+        const struct tmpl_mem *m = &tmpl_mems[k];
+        bt_emit_reset(&e);
+        bt_ident_tmpl_emit(&e, 0, &tp, m->base, m->index, m->scale, m->disp);
+        ck_assert_msg(!e.failed, "[%s] template refused memory form %d", hex, k);
+        uint32_t len = bt_here(&e, 0);
+
+        /* The encoder path's request (bt_emit_ident). */
+        ZydisEncoderRequest req;
+        ck_assert(ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&d.zi, d.ops,
+                                                                            d.zi.operand_count_visible, &req)));
+        req.prefixes &= ~(ZydisInstructionAttributes)(ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                          ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                          ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS |
+                          ZYDIS_ATTRIB_HAS_BND | ZYDIS_ATTRIB_HAS_NOTRACK);
+        req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+        for (int i = 0; i < d.zi.operand_count_visible; i++)
+            if (d.ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER)
+                req.operands[i].reg.value = host_reg(d.ops[i].reg.value);
+        req.operands[mi].mem.base = m->base;
+        req.operands[mi].mem.index = m->index;
+        req.operands[mi].mem.scale = m->scale;
+        req.operands[mi].mem.displacement = m->disp;
+        uint8_t out[ZYDIS_MAX_INSTRUCTION_LENGTH];
+        ZyanUSize olen = sizeof(out);
+        ck_assert_msg(ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, out, &olen)), "[%s] Zydis refuses form %d",
+                      hex, k);
+        char th[64], oh[64];
+        int a = 0, c = 0;
+        for (uint32_t i = 0; i < len; i++)
+            a += snprintf(th + a, sizeof(th) - (size_t)a, "%02x ", b0[i]);
+        for (ZyanUSize i = 0; i < olen; i++)
+            c += snprintf(oh + c, sizeof(oh) - (size_t)c, "%02x ", out[i]);
+        /* The bytes are the guest's instruction. */
+        ZydisDecodedInstruction zi;
+        ZydisDecodedOperand o[ZYDIS_MAX_OPERAND_COUNT];
+        ck_assert_msg(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b0, len, &zi, o)) && zi.length == len,
+                      "[%s] form %d: %s does not decode", hex, k, th);
+        if (len != olen || memcmp(b0, out, olen)) {
+            /* Only another form of the same instruction: the guest's own
+             * immediate width where the encoder picks a shorter one. */
+            ZydisDecodedInstruction zo;
+            ZydisDecodedOperand oo[ZYDIS_MAX_OPERAND_COUNT];
+            ck_assert(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, out, olen, &zo, oo)));
+            bool same = zo.mnemonic == zi.mnemonic && zo.operand_width == zi.operand_width &&
+                        zo.operand_count_visible == zi.operand_count_visible && zo.attributes == zi.attributes;
+            for (int i = 0; same && i < zi.operand_count_visible; i++)
+                same = oo[i].type == o[i].type && oo[i].actions == o[i].actions &&
+                       (o[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE || oo[i].size == o[i].size) &&
+                       (o[i].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || oo[i].imm.value.u == o[i].imm.value.u) &&
+                       (o[i].type != ZYDIS_OPERAND_TYPE_REGISTER || oo[i].reg.value == o[i].reg.value) &&
+                       (o[i].type != ZYDIS_OPERAND_TYPE_MEMORY ||
+                        (oo[i].mem.base == o[i].mem.base && oo[i].mem.index == o[i].mem.index &&
+                         oo[i].mem.scale == o[i].mem.scale && oo[i].mem.disp.value == o[i].mem.disp.value));
+            ck_assert_msg(same && zo.raw.imm[0].size != zi.raw.imm[0].size,
+                          "[%s] form %d: template %s, encoder %s", hex, k, th, oh);
+            tmpl_other_form++;
+        }
+        ck_assert_msg(zi.mnemonic == d.zi.mnemonic && zi.operand_width == d.zi.operand_width &&
+                          zi.operand_count_visible == d.zi.operand_count_visible &&
+                          (zi.attributes & (ZYDIS_ATTRIB_HAS_LOCK | ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
+                                            ZYDIS_ATTRIB_HAS_REPNE)) ==
+                              (d.zi.attributes & (ZYDIS_ATTRIB_HAS_LOCK | ZYDIS_ATTRIB_HAS_REP |
+                                                  ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE)),
+                      "[%s] form %d: %s is another instruction", hex, k, th);
+        for (int i = 0; i < d.zi.operand_count_visible; i++) {
+            const ZydisDecodedOperand *g = &d.ops[i], *x = &o[i];
+            ck_assert_msg(g->type == x->type && g->size == x->size && g->actions == x->actions,
+                          "[%s] form %d: operand %d differs", hex, k, i);
+            if (g->type == ZYDIS_OPERAND_TYPE_REGISTER)
+                ck_assert_msg(x->reg.value == host_reg(g->reg.value), "[%s] form %d: register %d", hex, k, i);
+            else if (g->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+                ck_assert_msg(x->imm.value.u == g->imm.value.u, "[%s] form %d: immediate %d", hex, k, i);
+            else if (g->type == ZYDIS_OPERAND_TYPE_MEMORY)
+                ck_assert_msg(x->mem.base == m->base && x->mem.index == m->index &&
+                                  (m->index == ZYDIS_REGISTER_NONE || x->mem.scale == m->scale) &&
+                                  x->mem.disp.value == m->disp && x->mem.segment != ZYDIS_REGISTER_FS &&
+                                  x->mem.segment != ZYDIS_REGISTER_GS,
+                              "[%s] form %d: memory operand", hex, k);
+        }
+        tmpl_checked++;
+    }
+    tmpl_forms++;
+    return true;
+}
+
+START_TEST(ident_templates)
+{
+    static const uint8_t pfx[][3] = { { 0 }, { 1, 0x66 }, { 1, 0xf3 }, { 1, 0xf2 }, { 1, 0xf0 }, { 1, 0x64 },
+                                      { 2, 0xf0, 0x66 }, { 2, 0x3e, 0x66 } };
+    static const uint8_t modrms[] = { 0x00, 0x04, 0x05, 0x0b, 0x14, 0x24, 0x3c, 0x43, 0x4c, 0x64, 0x7d, 0x84, 0xb5, 0xbc };
+    static const uint8_t tail[2][6] = { { 0x44, 0x7f, 0x80, 0x01, 0xfe, 0x12 }, { 0xe1, 0x81, 0x00, 0x00, 0x80, 0x34 } };
+    bool seen[ZYDIS_MNEMONIC_MAX_VALUE + 1] = { false };
+    int mnemonics = 0;
+    for (size_t p = 0; p < sizeof(pfx) / sizeof(pfx[0]); p++)
+        for (int map = 0; map < 4; map++)
+            for (int op = 0; op < 256; op++)
+                for (size_t m = 0; m < sizeof(modrms); m++)
+                    for (int k = 0; k < 2; k++) {
+                        uint8_t b[16];
+                        size_t n = 0;
+                        for (int i = 0; i < pfx[p][0]; i++)
+                            b[n++] = pfx[p][1 + i];
+                        if (map)
+                            b[n++] = 0x0f;
+                        if (map == 2)
+                            b[n++] = 0x38;
+                        if (map == 3)
+                            b[n++] = 0x3a;
+                        b[n++] = (uint8_t)op;
+                        b[n++] = modrms[m];
+                        memcpy(b + n, tail[k], 6); /* SIB, displacement, immediate: as much as it takes */
+                        n += 6;
+                        memset(b + n, 0x90, sizeof(b) - n);
+                        struct dec_insn d;
+                        if (check_tmpl_form(b, sizeof(b)) && dec_decode(DEC_MODE_32, 0x1000, b, sizeof(b), &d) == 0 &&
+                            !seen[d.zi.mnemonic]) {
+                            seen[d.zi.mnemonic] = true;
+                            mnemonics++;
+                        }
+                    }
+    /* Random bytes: whatever decodes to a template form. */
+    srand(4321);
+    for (int r = 0; r < 150000; r++) {
+        uint8_t b[16];
+        for (int i = 0; i < 16; i++)
+            b[i] = (uint8_t)rand();
+        check_tmpl_form(b, sizeof(b));
+    }
+    printf("ident_templates: %d forms (%d mnemonics in the sweep), %d encodings: %d the encoder's bytes, "
+           "%d the guest's wider immediate\n", tmpl_forms, mnemonics, tmpl_checked, tmpl_checked - tmpl_other_form,
+           tmpl_other_form);
+    ck_assert_int_gt(mnemonics, 100);
+    ck_assert_int_gt(tmpl_forms, 50000);
+}
+END_TEST
+
 START_TEST(rel32_templates)
 {
     static struct bt_emit e;
@@ -567,6 +755,8 @@ int main(void)
     tcase_add_loop_test(tc, memo_values, 0, NSHAPE);
     tcase_add_test(tc, const_sequences);
     tcase_add_test(tc, copied_forms);
+    tcase_add_test(tc, ident_templates);
+    tcase_set_timeout(tc, 120); /* ident_templates: ~700k encodings, slower under ASan */
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
