@@ -16,6 +16,7 @@
  *   cache.c       code-cache memory, trampolines, flush, predicted-addend slots
  *   emit_common.c helpers every emitter shares: callouts, exits, flag saves
  *   classify.c    which emitter handles an instruction
+ *   ident_tmpl.c  IDENT memory forms as bytes from the guest's (templates)
  *   emit_memstub.c the out-of-line access stubs blocks share
  *   emit_mem.c    guest memory operands (inline TLB check, the stubs)
  *   emit_stack.c  push/pop/enter/leave      (uses emit_mem)

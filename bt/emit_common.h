@@ -162,6 +162,11 @@ static inline int32_t bt_exec_off(uint32_t key)
 
 /* Guest registers: ESP is R12D, SP R12W, the others are their own. */
 ZydisRegister bt_map_reg(ZydisRegister r);
+/* AH, CH, DH or BH: not encodable beside a REX prefix. */
+static inline bool bt_is_high_byte(ZydisRegister r)
+{
+    return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH || r == ZYDIS_REGISTER_BH;
+}
 /* A segment register's index in struct cpu (CPU_ES...); DS for none. */
 int bt_seg_index(ZydisRegister seg);
 

@@ -699,7 +699,7 @@ static void bt_destroy(struct vm *vm)
     if (!bt)
         return;
     const char *xb = getenv("BTVM_XLAT_BENCH");
-    if (xb && bt->cpu)
+    if (xb && *xb && bt->cpu)
         bt_xlat_bench(bt, atoi(xb), stderr); /* before the handlers go: it translates */
     signal(SIGFPE, SIG_DFL);
     signal(SIGSEGV, SIG_DFL);

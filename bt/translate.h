@@ -83,7 +83,7 @@ bool bt_emit_ident(struct bt_tctx *t);
 /* Whether a guest instruction in code of this key is copied byte for byte
  * (emit_ident.c: register-only forms that mean the same in 64-bit mode). */
 bool bt_ident_copyable(uint32_t key, const struct dec_insn *d);
-/* IDENT memory forms from bytes: false = not one (then the encoder makes
+/* ident_tmpl.c: IDENT memory forms from bytes: false = not one (then the encoder makes
  * them). The template, emitted with any [base + index*scale + disp32]
  * (64-bit registers; index NONE for none), is the instruction Zydis'
  * encoder makes of the same request (test_bt_encode: ident_templates). */
