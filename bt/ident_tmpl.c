@@ -27,7 +27,7 @@ bool bt_ident_tmpl_make(const struct dec_insn *d, struct bt_ident_tmpl *tp)
         zi->raw.modrm.mod == 3 || zi->mnemonic == ZYDIS_MNEMONIC_LEA || (d->cls & DEC_UNDEFINED) ||
         zi->mnemonic == ZYDIS_MNEMONIC_ENQCMD || zi->mnemonic == ZYDIS_MNEMONIC_ENQCMDS ||
         zi->mnemonic == ZYDIS_MNEMONIC_MOVDIR64B)
-        return false; /* (their register operand is an address: the encoder refuses them, so does this) */
+        return false; /* (never IDENT: their register operand is an address, decoder/classify.c) */
     unsigned opn;
     switch (zi->opcode_map) {
     case ZYDIS_OPCODE_MAP_DEFAULT: opn = 1; break;

@@ -355,6 +355,10 @@ cpu_callout_fn cpu_callout_for(const struct dec_insn *d)
     switch (d->zi.mnemonic) {
     case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
         return cpu_co_ud;
+    /* CPUID.(EAX=7,ECX=0):ECX bits 28 and 29 are clear (cpu_cpuid): #UD,
+     * as on a CPU without MOVDIR64B and ENQCMD (SDM). */
+    case ZYDIS_MNEMONIC_MOVDIR64B: case ZYDIS_MNEMONIC_ENQCMD: case ZYDIS_MNEMONIC_ENQCMDS:
+        return cpu_co_ud;
 
     /* string.c */
     case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:

@@ -176,6 +176,17 @@ uint32_t dec_classify(const ZydisDecodedInstruction *zi, const ZydisDecodedOpera
         break;
     }
 
+    switch (zi->mnemonic) {
+    case ZYDIS_MNEMONIC_MOVDIR64B: case ZYDIS_MNEMONIC_ENQCMD: case ZYDIS_MNEMONIC_ENQCMDS:
+        /* Their register operand is an address (ES:[reg]): run natively
+         * it would be a host address. The monitor decides (#UD: btvm's
+         * CPUID offers neither, cpu/callout.c). */
+        sens = true;
+        break;
+    default:
+        break;
+    }
+
     switch (zi->meta.category) {
     case ZYDIS_CATEGORY_IO:
         c |= DEC_PORTIO;

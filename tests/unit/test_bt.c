@@ -715,6 +715,19 @@ START_TEST(ud2_idt)
 }
 END_TEST
 
+/* MOVDIR64B and ENQCMD are not offered (CPUID leaf 7): #UD, not a native
+ * run with a guest address in a host register, not a translator error. */
+START_TEST(movdir64b_ud)
+{
+    bth_gate(&H, CPU_VEC_UD, BTH_CODE + 0x200);
+    code(BTH_CODE + 0x200, "f4");
+    code(BTH_CODE, "b8 00 30 00 00 66 0f 38 f8 00 f4");   /* mov eax,0x3000; movdir64b eax,[eax] */
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.ex.eip, BTH_CODE + 0x201);
+    ck_assert_uint_eq(bth_rd32(&H, BTH_STACK - 12), BTH_CODE + 5);
+}
+END_TEST
+
 /* CR0.TS set: an SSE instruction raises #NM (CR0.EM: #UD); after CLTS it
  * runs natively again. */
 START_TEST(fpu_ts_nm)
@@ -923,6 +936,7 @@ static Suite *bt_suite(void)
     tcase_add_test(tc, div_zero_idt);
     tcase_add_test(tc, idiv_overflow_idt);
     tcase_add_test(tc, ud2_idt);
+    tcase_add_test(tc, movdir64b_ud);
     tcase_add_test(tc, readonly_ds_gp);
     tcase_add_test(tc, div_zero_mem_slowpath);
     tcase_add_test(tc, fpu_ts_nm);

@@ -110,6 +110,9 @@ static const struct cls_case cases[] = {
     { "retf", DEC_MODE_32, B(0xcb), 1, CTL | SEN | STK | MEM, NOTINN | PRV },
     { "sysenter", DEC_MODE_32, B(0x0f, 0x34), 2, CTL | SEN, NOTINN | PRV },
     { "cpuid (host identity)", DEC_MODE_32, B(0x0f, 0xa2), 2, SEN, NOTINN | PRV | CTL },
+    { "movdir64b (register operand is an address)", DEC_MODE_32, B(0x66, 0x0f, 0x38, 0xf8, 0x00), 5, SEN,
+      NOTINN },
+    { "enqcmds (register operand is an address)", DEC_MODE_32, B(0xf3, 0x0f, 0x38, 0xf8, 0x00), 5, SEN, NOTINN },
     { "rdtsc (host clock)", DEC_MODE_32, B(0x0f, 0x31), 2, SEN, NOTINN | PRV },
     { "rdtscp", DEC_MODE_32, B(0x0f, 0x01, 0xf9), 3, SEN, NOTINN | PRV },
 
