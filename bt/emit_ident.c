@@ -231,10 +231,7 @@ bool bt_emit_ident(struct bt_tctx *t)
     bool templ = hb < 0 && !req_changed && bt_ident_tmpl_make(d, &tmpl);
     if (t->direct_mem) {
         req.operands[mi] = bt_direct_mem(t, mop, req.operands[mi].mem.size);
-        if (templ)
-            bt_emit_access_insn(t, BT_MAIN, &req, mi, &tmpl);
-        else
-            bt_enc(e, BT_MAIN, &req);
+        bt_emit_access_insn(t, BT_MAIN, &req, mi, templ ? &tmpl : NULL);
     } else {
         req.operands[mi].mem.base = BT_R_ADDR;
         req.operands[mi].mem.index = BT_R_ENTRY;

@@ -190,13 +190,7 @@ void bt_emit_access_insn(struct bt_tctx *t, int b, ZydisEncoderRequest *req, int
                          const struct bt_ident_tmpl *tp)
 {
     const ZydisEncoderOperand *m = &req->operands[mi];
-    bool idx = m->mem.index != ZYDIS_REGISTER_NONE;
-    if (tp && ZydisRegisterGetClass(m->mem.base) == ZYDIS_REGCLASS_GPR64 &&
-        (!idx || (ZydisRegisterGetClass(m->mem.index) == ZYDIS_REGCLASS_GPR64 && m->mem.index != ZYDIS_REGISTER_RSP &&
-                  (m->mem.scale == 1 || m->mem.scale == 2 || m->mem.scale == 4 || m->mem.scale == 8))) &&
-        m->mem.displacement == (int32_t)m->mem.displacement)
-        bt_ident_tmpl_emit(t->e, b, tp, m->mem.base, m->mem.index, m->mem.scale, m->mem.displacement);
-    else
+    if (!tp || !bt_ident_tmpl_emit(t->e, b, tp, m->mem.base, m->mem.index, m->mem.scale, m->mem.displacement))
         bt_enc(t->e, b, req);
 }
 

@@ -130,16 +130,14 @@ bool bt_ident_tmpl_make(const struct dec_insn *d, struct bt_ident_tmpl *tp)
     return true;
 }
 
-void bt_ident_tmpl_emit(struct bt_emit *e, int b, const struct bt_ident_tmpl *tp, ZydisRegister base,
+bool bt_ident_tmpl_emit(struct bt_emit *e, int b, const struct bt_ident_tmpl *tp, ZydisRegister base,
                         ZydisRegister index, uint8_t scale, int64_t disp)
 {
     bool idx = index != ZYDIS_REGISTER_NONE;
     if (ZydisRegisterGetClass(base) != ZYDIS_REGCLASS_GPR64 ||
         (idx && (ZydisRegisterGetClass(index) != ZYDIS_REGCLASS_GPR64 || index == ZYDIS_REGISTER_RSP)) ||
-        disp != (int32_t)disp || (idx && scale != 1 && scale != 2 && scale != 4 && scale != 8)) {
-        bt_emit_fail(e, "IDENT template: no form for this memory operand");
-        return;
-    }
+        disp != (int32_t)disp || (idx && scale != 1 && scale != 2 && scale != 4 && scale != 8))
+        return false;
     unsigned bi = (unsigned)ZydisRegisterGetId(base), xi = idx ? (unsigned)ZydisRegisterGetId(index) : 4;
     uint8_t buf[16];
     unsigned n = tp->npre;
@@ -166,4 +164,5 @@ void bt_ident_tmpl_emit(struct bt_emit *e, int b, const struct bt_ident_tmpl *tp
     memcpy(buf + n, tp->imm, tp->nimm);
     n += tp->nimm;
     bt_emit_bytes(e, b, buf, n);
+    return true;
 }

@@ -86,9 +86,10 @@ bool bt_ident_copyable(uint32_t key, const struct dec_insn *d);
 /* ident_tmpl.c: IDENT memory forms from bytes: false = not one (then the encoder makes
  * them). The template, emitted with any [base + index*scale + disp32]
  * (64-bit registers; index NONE for none), is the instruction Zydis'
- * encoder makes of the same request (test_bt_encode: ident_templates). */
+ * encoder makes of the same request (test_bt_encode: ident_templates);
+ * _emit returns false, writing nothing, for an operand with no such form. */
 bool bt_ident_tmpl_make(const struct dec_insn *d, struct bt_ident_tmpl *tp);
-void bt_ident_tmpl_emit(struct bt_emit *e, int b, const struct bt_ident_tmpl *tp, ZydisRegister base,
+bool bt_ident_tmpl_emit(struct bt_emit *e, int b, const struct bt_ident_tmpl *tp, ZydisRegister base,
                         ZydisRegister index, uint8_t scale, int64_t disp);
 
 /* emit_vif.c: CLI/STI/PUSHF/POPF inline; false = use the callout. */

@@ -516,8 +516,8 @@ static bool check_tmpl_form(const uint8_t *b, size_t n)
     for (int k = 0; k < NTMPL_MEM; k++) {
         const struct tmpl_mem *m = &tmpl_mems[k];
         bt_emit_reset(&e);
-        bt_ident_tmpl_emit(&e, 0, &tp, m->base, m->index, m->scale, m->disp);
-        ck_assert_msg(!e.failed, "[%s] template refused memory form %d", hex, k);
+        ck_assert_msg(bt_ident_tmpl_emit(&e, 0, &tp, m->base, m->index, m->scale, m->disp) && !e.failed,
+                      "[%s] template refused memory form %d", hex, k);
         uint32_t len = bt_here(&e, 0);
 
         /* The encoder path's request (bt_emit_ident). */
