@@ -71,8 +71,11 @@ run_guest() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-for sys in "${systems[@]}"; do
-    for ((i = 1; i <= runs; i++)); do
+# Run 1 of every system, then run 2 of every system, ...: this host's
+# speed drifts over minutes (the same binary's pgfault ranges 700-1300
+# cycles), and interleaving makes the drift weigh on every system alike.
+for ((i = 1; i <= runs; i++)); do
+    for sys in "${systems[@]}"; do
         log=$BENCH_OUT/logs/nano-$sys.log
         run_guest "$sys" "" "$log"
         n=$(grep -cE '^nano: [a-z0-9_]* -?[0-9.]*$' "$log")
@@ -122,7 +125,7 @@ for sys in "${systems[@]}"; do
                 'BEGIN { printf "idle_cpu%s %s %.2f %%core\nidle_cpu_s%s %s %.2f s\n", x, s, 100 * (u + k) / w, x, s, u + k }' >>"$sysraw"
         done
     done
-    bench_note "nano/$sys: $runs runs done"
+    bench_note "nano: run $i of $runs done"
 done
 
 # Medians, in a stable order: workloads as the guest prints them.
