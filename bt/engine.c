@@ -652,12 +652,12 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                    "\"trace_invalidations\":%llu,\"shadow_as_hits\":%llu,\"shadow_as_misses\":%llu,"
                    "\"shadow_reclaims\":%llu,\"shadow_flushes\":%llu,\"cr3_loads\":%llu,"
                    "\"invlpg\":%llu,\"shadow_entries\":%u,\"direct_fills\":%llu,"
-                   "\"direct_drops\":%llu,\"shadow_foreign_flushes\":%llu}",
+                   "\"direct_drops\":%llu,\"shadow_foreign_flushes\":%llu,\"prefills\":%llu}",
                 (ull)m->hidden_faults, (ull)m->true_faults, (ull)m->trace_hits,
                 (ull)m->trace_invalidations, (ull)m->as_hits, (ull)m->as_misses,
                 (ull)m->as_reclaims, (ull)m->flushes, (ull)m->cr3_loads, (ull)m->invlpg,
                 bt->mmu.entries, (ull)m->direct_fills, (ull)m->direct_drops,
-                (ull)m->as_foreign_flushes);
+                (ull)m->as_foreign_flushes, (ull)m->prefills);
         return;
     }
     fprintf(f, "bt engine:\n");
@@ -679,14 +679,15 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  fills read/write/exec  %llu / %llu / %llu\n"
                "  slow reads/writes      %llu / %llu (mmio %llu, unmapped %llu)\n"
                "  hidden faults          %llu (guest #PF found while filling: %llu)\n"
-               "  traces                 %llu writes to page tables, %llu entries invalidated\n"
+               "  traces                 %llu writes to page tables, %llu entries invalidated,"
+               " %llu made present and shadowed at once\n"
                "  address spaces         %llu CR3 loads: %llu cache hits, %llu misses, %llu reclaims,"
                " %llu full flushes, %llu dropped for writes while not loaded; %u entries now\n"
                "  invlpg                 %llu; global flushes (CR4.PGE toggled) %llu\n"
                "  direct device page     %llu read entries made, %llu revocations\n",
             (ull)m->fills_read, (ull)m->fills_write, (ull)m->fills_exec, (ull)m->slow_reads,
             (ull)m->slow_writes, (ull)m->mmio, (ull)m->unmapped, (ull)m->hidden_faults,
-            (ull)m->true_faults, (ull)m->trace_hits, (ull)m->trace_invalidations,
+            (ull)m->true_faults, (ull)m->trace_hits, (ull)m->trace_invalidations, (ull)m->prefills,
             (ull)m->cr3_loads, (ull)m->as_hits, (ull)m->as_misses, (ull)m->as_reclaims,
             (ull)m->flushes, (ull)m->as_foreign_flushes, bt->mmu.entries, (ull)m->invlpg,
             (ull)m->global_flushes,

@@ -458,11 +458,21 @@ bool smmu_trace_write_protect(struct smmu *m, uint64_t phys8, uint64_t old, uint
  */
 #define FOREIGN_WRITES_MAX 32u
 
-void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
+/* The entry at index e of a page-table page (1 << esize_log bytes):
+ * present with its accessed bit set? */
+static bool entry_present_accessed(const struct smmu *m, uint64_t ppage, unsigned e, unsigned esize_log)
+{
+    uint32_t lo;
+    memcpy(&lo, m->ram + (ppage << 12) + ((size_t)e << esize_log), 4);
+    return (lo & 0x21u) == 0x21u;
+}
+
+unsigned smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len, uint32_t *pre, unsigned max)
 {
     uint64_t ppage = phys >> 12;
+    unsigned npre = 0;
     if (ppage >= m->npages)
-        return;
+        return 0;
     m->stats.trace_hits++;
     unsigned off = phys & 0xFFF;
     /* The whole page rewritten (the kernel clearing a freed table): once
@@ -481,6 +491,12 @@ void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
             /* Entries e0..e1 map one contiguous run of linear pages. */
             unsigned e0 = off >> r->esize_log, e1 = (off + len - 1) >> r->esize_log;
             invalidate_range(m, r->as, r->base_vpn + (e0 << r->span_log), (e1 - e0 + 1) << r->span_log);
+            /* A page table (not a directory) of what runs now: a PTE
+             * made present, which the faulting access will want next. */
+            if (r->span_log == 0 && !whole && (r->as == m->active || r->as == SMMU_GLOBAL))
+                for (unsigned e = e0; e <= e1 && npre < max; e++)
+                    if (entry_present_accessed(m, ppage, e, r->esize_log))
+                        pre[npre++] = r->base_vpn + e;
         }
         if (whole || !valid) {
             int32_t dead = *l;
@@ -491,6 +507,7 @@ void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len)
         }
         l = &r->next;
     }
+    return npre;
 }
 
 void smmu_drop_writes(struct smmu *m, uint64_t ppage)

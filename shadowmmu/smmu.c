@@ -176,6 +176,55 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
     return (int64_t)ppage;
 }
 
+/* Shadow vpn now, for a PTE just made present in page-table page ptpage:
+ * the access that faulted on it is retried next, and would otherwise pay
+ * a trip to C for the fill. Only a translation that goes through that PTE
+ * and needs no A/D bit set (SMMU_ACC_PEEK) is made: a TLB may cache such
+ * a translation before any access uses it (SDM vol. 3, 4.10.2.3), and the
+ * tables are traced, so a later write drops it like any other entry. */
+static void prefill(struct smmu *m, uint32_t vpn, uint64_t ptpage)
+{
+    struct smmu_walk w;
+    uint32_t lin = vpn << 12;
+    smmu_shadow_reserve(m);
+    if (!smmu_walk(m, lin, SMMU_ACC_PEEK, &w) || w.ntables != 2 || w.table[1] != ptpage)
+        return;
+    uint64_t ppage = w.phys >> 12;
+    if (ppage >= m->npages || dev_bus_mmio_page(m->bus, w.phys))
+        return; /* RAM only: ROM, devices and the direct page keep their fills */
+    int as = w.global ? SMMU_GLOBAL : m->active;
+    for (int i = w.global ? 1 : 0; i < w.ntables; i++)
+        smmu_trace_ref(m, as, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
+    smmu_shadow_insert(m, as, vpn, (uint32_t)ppage, w.perm);
+    m->stats.prefills++;
+}
+
+/* A write reached a traced page: drop what it changed. */
+static void trace_write(struct smmu *m, uint64_t phys, unsigned len)
+{
+    smmu_trace_write(m, phys, len, NULL, 0);
+}
+
+/* A write of at most 8 bytes that changed the aligned 8 bytes at p8 from
+ * old to new: drop what it changed and, where it made present the entry
+ * of the page the last #PF was for (a demand fault being served: the
+ * faulting access comes next), shadow that page at once. Other entries
+ * are left to their fills: a present entry rewritten is usually followed
+ * by an INVLPG, and Linux maps up to 16 pages around a file fault, most
+ * never touched (shadowing every one made five times the fills saved). */
+static void trace_write_small(struct smmu *m, uint64_t phys, unsigned len, uint64_t old, uint64_t new)
+{
+    uint64_t set = ~old & new;
+    bool made_present = m->paging && ((set & 1) || ((set >> 32) & 1));
+    uint32_t pre[2];
+    unsigned n = smmu_trace_write(m, phys, len, pre, made_present ? 2 : 0);
+    for (unsigned i = 0; i < n; i++)
+        if (pre[i] == m->pf_addr >> 12) {
+            prefill(m, pre[i], phys >> 12);
+            break;
+        }
+}
+
 uint8_t *smmu_fill(struct smmu *m, uint32_t lin, unsigned acc, bool *fault)
 {
     *fault = false;
@@ -239,7 +288,7 @@ void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len)
     if (!len || !smmu_translate(m, lin, SMMU_ACC_W, &phys) || phys >> 12 >= m->npages)
         return;
     if (smmu_traced(m, phys >> 12))
-        smmu_trace_write(m, phys, len);
+        trace_write(m, phys, len);
     if (m->code_pages[phys >> 12] && m->code_write_hook)
         m->code_write_hook(m->code_write_opaque, phys, len);
 }
@@ -253,7 +302,7 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
         uint64_t ppage = phys >> 12;
         if (ppage < m->npages) {
             if (smmu_traced(m, ppage))
-                smmu_trace_write(m, phys, (unsigned)n);
+                trace_write(m, phys, (unsigned)n);
             if (m->code_pages[ppage] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, (unsigned)n);
         }
@@ -287,8 +336,10 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
             memcpy(ram, buf, len);
             if (traced && small)
                 memcpy(&new, m->ram + p8, 8);
-            if (traced && !(small && smmu_trace_write_protect(m, p8, old, new)))
-                smmu_trace_write(m, phys, len);
+            if (traced && small && !smmu_trace_write_protect(m, p8, old, new))
+                trace_write_small(m, phys, len, old, new);
+            else if (traced && !small)
+                trace_write(m, phys, len);
             if (m->code_pages[phys >> 12] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, len);
         } else {

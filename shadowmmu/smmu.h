@@ -95,6 +95,7 @@ struct smmu_stats {
     uint64_t rom_writes;   /* writes dropped: ROM, write-protected shadow RAM (PAM) */
     uint64_t a20_toggles;  /* A20 gate changes (each flushes the shadow) */
     uint64_t oom_flushes;  /* a space's hash could not grow (host memory): emptied instead */
+    uint64_t prefills;     /* entries shadowed when a traced PTE write made them present */
 };
 
 struct smmu_hent {
@@ -315,7 +316,11 @@ void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, ui
 bool smmu_traced(struct smmu *m, uint64_t ppage);
 void smmu_trace_ref(struct smmu *m, int as, uint64_t ppage, uint32_t base_vpn, unsigned span_log,
                     unsigned esize_log);
-void smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len);
+/* Drops what the write of len bytes at phys invalidated. Entries of the
+ * active space's page tables (or global ones) it left present with A set
+ * go to pre[] (their linear pages, at most max; the count is returned):
+ * the caller may shadow them at once (smmu.c, prefill). */
+unsigned smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len, uint32_t *pre, unsigned max);
 /* A write that changed the aligned 8 bytes at phys8 of a traced page from
  * old to new: true if the entries in them only lost their R/W bits and the
  * dependent shadow entries were downgraded (no invalidation needed). */

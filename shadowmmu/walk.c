@@ -33,21 +33,28 @@ static uint64_t rd(struct smmu *m, uint64_t pa, unsigned size)
     return v;
 }
 
-static void set_bits(struct smmu *m, uint64_t pa, uint32_t bits)
+/* Sets the A/D bits a walk owes; a SMMU_ACC_PEEK walk writes nothing and
+ * fails where bits are missing (only a real access may set them). */
+static bool set_bits(struct smmu *m, uint64_t pa, uint32_t bits, unsigned acc)
 {
     pa &= m->a20_mask | ~0xFFFFFFFFull;
     if (pa + 4 > m->npages * 4096ull || !smmu_page_writable(m, pa >> 12))
-        return; /* a table in ROM or write-protected shadow RAM keeps its bits */
+        return !(acc & SMMU_ACC_PEEK); /* a table in ROM or write-protected shadow RAM keeps its bits */
     uint32_t v;
     memcpy(&v, m->ram + pa, 4);
     if ((v & bits) != bits) {
+        if (acc & SMMU_ACC_PEEK)
+            return false;
         v |= bits;
         memcpy(m->ram + pa, &v, 4);
     }
+    return true;
 }
 
 static bool fault(struct smmu *m, uint32_t lin, unsigned acc, uint32_t why)
 {
+    if (acc & SMMU_ACC_PEEK)
+        return false; /* no access: no #PF to report */
     uint32_t err = why;
     if (acc & SMMU_ACC_W)
         err |= SMMU_PF_W;
@@ -105,7 +112,8 @@ static bool walk32(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk 
         bool w = pde & PTE_W, u = pde & PTE_U;
         if (!allowed(m, acc, w, u, false))
             return fault(m, lin, acc, SMMU_PF_P);
-        set_bits(m, pde_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0));
+        if (!set_bits(m, pde_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0), acc))
+            return false;
         bool dirty = (acc & SMMU_ACC_W) || (pde & PTE_D);
         r->phys = (pde & 0xFFC00000u) | (lin & 0x3FF000u);
         r->perm = perms(m, w, u, false, dirty);
@@ -124,8 +132,10 @@ static bool walk32(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk 
     bool w = pde & pte & PTE_W, u = pde & pte & PTE_U;
     if (!allowed(m, acc, w, u, false))
         return fault(m, lin, acc, SMMU_PF_P);
-    set_bits(m, pde_a, PTE_A);
-    set_bits(m, pte_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0));
+    if (!set_bits(m, pde_a, PTE_A, acc))
+        return false;
+    if (!set_bits(m, pte_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0), acc))
+        return false;
     bool dirty = (acc & SMMU_ACC_W) || (pte & PTE_D);
     r->phys = pte & 0xFFFFF000u;
     r->perm = perms(m, w, u, false, dirty);
@@ -161,7 +171,8 @@ static bool walk_pae(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_wal
         bool w = pde & PTE_W, u = pde & PTE_U;
         if (!allowed(m, acc, w, u, nx_pde))
             return fault(m, lin, acc, SMMU_PF_P);
-        set_bits(m, pde_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0));
+        if (!set_bits(m, pde_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0), acc))
+            return false;
         bool dirty = (acc & SMMU_ACC_W) || (pde & PTE_D);
         r->phys = (pde & 0xFFFE00000ull) | (lin & 0x1FF000u);
         r->perm = perms(m, w, u, nx_pde, dirty);
@@ -183,8 +194,10 @@ static bool walk_pae(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_wal
     bool nx = nx_pde || (m->nxe && (pte & PAE_NX));
     if (!allowed(m, acc, w, u, nx))
         return fault(m, lin, acc, SMMU_PF_P);
-    set_bits(m, pde_a, PTE_A);
-    set_bits(m, pte_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0));
+    if (!set_bits(m, pde_a, PTE_A, acc))
+        return false;
+    if (!set_bits(m, pte_a, PTE_A | ((acc & SMMU_ACC_W) ? PTE_D : 0), acc))
+        return false;
     bool dirty = (acc & SMMU_ACC_W) || (pte & PTE_D);
     r->phys = pte & PAE_ADDR;
     r->perm = perms(m, w, u, nx, dirty);

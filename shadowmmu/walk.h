@@ -19,6 +19,10 @@ struct smmu_walk {
     uint8_t span_log[2], esize_log[2];
 };
 
+/* A walk no access asked for (a prefill, docs/shadowmmu.md §7): it writes
+ * no A/D bit and fails, recording no #PF, where one would be needed. */
+#define SMMU_ACC_PEEK 8u
+
 /* false: a #PF, with m->pf_addr/pf_err set. Paging off: identity. */
 bool smmu_walk(struct smmu *m, uint32_t lin, unsigned acc, struct smmu_walk *r);
 /* Read the four PAE PDPTEs at CR3; -EINVAL if one has reserved bits set. */

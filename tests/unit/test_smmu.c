@@ -736,6 +736,102 @@ START_TEST(trace_pae_entries)
 }
 END_TEST
 
+/* ---- prefill: a PTE made present for the page that just faulted --------- */
+
+START_TEST(prefill_after_demand_fault)
+{
+    map32(PD_A, PT_A, 0x00401000, PT_A, P | W | U | A, P | W | A | D); /* the PT, mapped */
+    wr32(pte_addr(PT_A, 0x00405000), DATA | W | U | A | D);            /* not present */
+    paging32(PD_A, 0, true);
+    bool fault;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00401000, 0, &fault)); /* PT_A now traced */
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405678, SMMU_ACC_U, &fault));
+    ck_assert(fault);
+    ck_assert_uint_eq(m.pf_addr, 0x00405678);
+    /* The handler sets P: the page is shadowed at once, no fill needed. */
+    uint64_t fills = m.stats.hidden_faults;
+    uint32_t pte = DATA | P | W | U | A | D;
+    ck_assert_int_eq(smmu_write(&m, 0x00401000 + 5 * 4, &pte, 4, 0), 0);
+    ck_assert_uint_eq(m.stats.prefills, 1);
+    ck_assert_uint_eq(ENT(SMMU_T_UR, 0x00405000), addend(DATA, 0x00405000));
+    ck_assert_uint_eq(ENT(SMMU_T_UW, 0x00405000), addend(DATA, 0x00405000));
+    ck_assert_uint_eq(ENT(SMMU_T_UX, 0x00405000), (DATA >> 12) + 1);
+    ck_assert_uint_eq(m.stats.hidden_faults, fills);
+    /* Traced like any entry: clearing P drops it again. */
+    pte &= ~P;
+    ck_assert_int_eq(smmu_write(&m, 0x00401000 + 5 * 4, &pte, 4, 0), 0);
+    ck_assert(all_zero(0x00405000));
+    /* D clear: reads only (the first write must set D through a fill). */
+    pte = DATA | P | W | U | A;
+    ck_assert_int_eq(smmu_write(&m, 0x00401000 + 5 * 4, &pte, 4, 0), 0);
+    ck_assert_uint_eq(m.stats.prefills, 2);
+    ck_assert_uint_eq(ENT(SMMU_T_UR, 0x00405000), addend(DATA, 0x00405000));
+    ck_assert_uint_eq(ENT(SMMU_T_UW, 0x00405000), 0);
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00405000, SMMU_ACC_U | SMMU_ACC_W, &fault));
+    ck_assert_uint_eq(rd32(pte_addr(PT_A, 0x00405000)) & D, D);
+}
+END_TEST
+
+START_TEST(prefill_only_when_nothing_to_set)
+{
+    map32(PD_A, PT_A, 0x00401000, PT_A, P | W | U | A, P | W | A | D);
+    map32(PD_A, PT_A, 0x00402000, PT_A2, P | W | U | A, P | W | A | D);
+    map32(PD_A, PT_A2, 0x00800000, DATA3, P | W | U | A, P | W | U | A | D);
+    wr32(pte_addr(PT_A, 0x00405000), DATA | W | U);
+    wr32(pte_addr(PT_A, 0x00406000), DATA2 | W | U);
+    paging32(PD_A, 0, true);
+    bool fault;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00401000, 0, &fault));
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00800000, 0, &fault)); /* PT_A2 traced */
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405000, 0, &fault));
+    ck_assert(fault);
+    /* No A bit in the new PTE: only an access may set it, so no entry,
+     * and the guest's PTE is left exactly as written. */
+    uint32_t pte = DATA | P | W | U;
+    ck_assert_int_eq(smmu_write(&m, 0x00401000 + 5 * 4, &pte, 4, 0), 0);
+    ck_assert(all_zero(0x00405000));
+    ck_assert_uint_eq(rd32(pte_addr(PT_A, 0x00405000)), pte);
+    /* A PTE made present for another page than the one that faulted: left
+     * to its fill (Linux maps pages around a file fault that may never run). */
+    pte = DATA2 | P | W | U | A;
+    ck_assert_int_eq(smmu_write(&m, 0x00401000 + 6 * 4, &pte, 4, 0), 0);
+    ck_assert(all_zero(0x00406000));
+    /* The directory entry's A bit missing: no entry, and the PDE keeps it clear. */
+    wr32(pde_addr(PD_A, 0x00805000), PT_A2 | P | W | U);
+    ck_assert_ptr_null(smmu_fill(&m, 0x00805000, 0, &fault));
+    ck_assert(fault);
+    pte = DATA | P | W | U | A;
+    ck_assert_int_eq(smmu_write(&m, 0x00402000 + 5 * 4, &pte, 4, 0), 0);
+    ck_assert(all_zero(0x00805000));
+    ck_assert_uint_eq(rd32(pde_addr(PD_A, 0x00805000)) & A, 0);
+    ck_assert_uint_eq(m.stats.prefills, 0);
+}
+END_TEST
+
+START_TEST(prefill_pae_low_half_last)
+{
+    build_pae();
+    wr64(PAE_PT + 0x10 * 8, PAE_PT | P | W | A | D);   /* the PT at 0x00410000 */
+    wr64(PAE_PD + 2 * 8, PAE_PT | P | W | U | A);
+    paging_pae(true);
+    bool fault;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00410000, 0, &fault));
+    ck_assert_ptr_null(smmu_fill(&m, 0x00405000, 0, &fault));
+    ck_assert(fault);
+    /* Linux's set_pte: the high half (NX here) first, then the low half. */
+    uint64_t pte = DATA3 | P | W | A | D | NX;
+    uint32_t hi = (uint32_t)(pte >> 32), lo = (uint32_t)pte;
+    ck_assert_int_eq(smmu_write(&m, 0x00410000 + 5 * 8 + 4, &hi, 4, 0), 0);
+    ck_assert_uint_eq(m.stats.prefills, 0);
+    ck_assert_int_eq(smmu_write(&m, 0x00410000 + 5 * 8, &lo, 4, 0), 0);
+    ck_assert_uint_eq(m.stats.prefills, 1);
+    ck_assert_uint_eq(ENT(SMMU_T_SR, 0x00405000), addend(DATA3, 0x00405000));
+    ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00405000), addend(DATA3, 0x00405000));
+    ck_assert_uint_eq(ENT(SMMU_T_SX, 0x00405000), 0); /* NX */
+    ck_assert_uint_eq(ENT(SMMU_T_UR, 0x00405000), 0); /* a supervisor page */
+}
+END_TEST
+
 /* ---- code pages -------------------------------------------------------- */
 
 static int hook_calls;
@@ -1628,6 +1724,9 @@ static Suite *suite(void)
     tcase_add_test(t, trace_pde_write_4m_page);
     tcase_add_test(t, stale_table_record_dropped);
     tcase_add_test(t, trace_pae_entries);
+    tcase_add_test(t, prefill_after_demand_fault);
+    tcase_add_test(t, prefill_only_when_nothing_to_set);
+    tcase_add_test(t, prefill_pae_low_half_last);
     tcase_add_test(t, code_pages_aliases_and_hook);
     tcase_add_test(t, code_page_inactive_space);
     tcase_add_test(t, as_cache_switch_and_restore);
