@@ -8,6 +8,10 @@ CC      := gcc
 CFLAGS  := -std=c17 -Wall -Wextra -O2 -g -D_GNU_SOURCE -I. -MMD -MP
 LDLIBS  := -lZydis -lZycore -lcapstone -lxxhash -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+# Link-time optimization for btvm itself: the translator's small emitters
+# inline across files (translation ~8% faster, docs/translation.md §3).
+# Fat objects: the unit tests link the same objects as plain code.
+LTO     := -flto=auto -ffat-lto-objects
 
 BTVM_SRCS :=
 TEST_SRCS :=
@@ -44,14 +48,14 @@ BTVM_OBJS := $(BTVM_OBJS:%.S=$(BUILD)/obj/%.o)
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(LTO) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/btvm: $(BTVM_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(LDLIBS)
 
 # Boots Debian's i386 Linux to a busybox shell (guests/linux, docs/linux.md);
 # exit the shell or press Ctrl-A X to stop.
