@@ -25,7 +25,7 @@
  *                                           (uses emit_stack, emit_mem)
  *   emit_vif.c    CLI/STI/PUSHF/POPF        (uses emit_stack)
  *   emit_ctrl.c   control flow              (uses emit_stack, emit_mem)
- *   emit_iret.c   IRET at CPL 0             (uses emit_sreg, emit_vif, emit_ctrl)
+ *   emit_iret.c   IRET at CPL 0, to 0 or 3  (uses emit_sreg, emit_vif, emit_ctrl)
  *   emit_sysenter.c SYSENTER/SYSEXIT        (uses emit_ctrl)
  *   groups.c      one TLB check for several accesses
  *   trace.c       --trace output
@@ -265,6 +265,7 @@ struct bt {
     uint8_t *memstub[2][3][5], *memstub_done[16];
     bool stubs_ready;      /* the shared stubs are built (translate.c) */
     uint8_t *sregstub[3][CPU_NSEG]; /* ES, DS, FS, GS loads (emit_sreg.c): MOV; POP 16, 32-bit */
+    uint8_t *iretstub[2];  /* IRET to CPL 3: CS and SS against iret_memo (emit_sreg.c) */
     /* block lookup */
     struct bt_block **hash;
     uint32_t hash_mask;
@@ -334,6 +335,11 @@ struct bt_sreg_memo {
 #define BT_SREG_MEMOS 16
 
 struct bt_vcpu {
+    /* IRET back to CPL 3 (emit_iret.c): CS and SS as the last such IRET's
+     * callout loaded them (runtime.c), and the image read off the stack.
+     * First: what follows keeps its offsets from struct cpu. */
+    struct bt_sreg_memo iret_memo[2];
+    uint32_t iret_tmp[16];  /* CS, SS, ESP, EFLAGS of the image (a 64-byte line: what follows keeps its alignment) */
     struct bt_sreg_memo sreg_memo[BT_SREG_MEMOS]; /* by (selector >> 3) % 16 (first: the offsets below are fixed) */
     struct bt *bt;
     uint32_t bounce_lin, bounce_size; /* the bounced access bt_mem_done writes back */

@@ -140,6 +140,49 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
     restore_flags_ret(e, 0);
 }
 
+/*
+ * IRET back to CPL 3 (emit_iret.c): the selector in R9D against the fixed
+ * memo iret_memo[i] (filled only by IRET callouts that ended at CPL 3,
+ * runtime.c): the same selector, GDT and descriptor bytes, read again
+ * through the supervisor table. Checks only: the IRET commits the state
+ * itself, once every check has passed. A miss returns into the callout.
+ */
+static void iret_stub(struct bt_emit *e, int i)
+{
+    int miss = bt_label(e);
+    int32_t memo = (int32_t)(offsetof(struct bt_vcpu, iret_memo) + (size_t)i * sizeof(struct bt_sreg_memo)) -
+                   (int32_t)offsetof(struct bt_vcpu, cpu);
+    bt_emit_flags_to_r8(e, BT_MAIN, ZYDIS_REGISTER_R11);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, memo, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R9D), bt_i(0xFFFC));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(sel, 2), R(R9W));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D),
+           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, limit)), 2));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_limit, 2), R(R11W));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
+           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, base)), 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_base, 4), R(R11D));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R9D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R9D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, (int32_t)BT_TLB_OFF(SMMU_T_SR), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R11, 1, 0, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(raw, 8), R(R11));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    restore_flags_ret(e, 0);
+    bt_bind(e, BT_MAIN, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, bt_m(ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(2));
+    restore_flags_ret(e, 0);
+}
+
 bool bt_sregstub_build(struct bt *bt)
 {
     struct bt_emit *e = &bt->em;
@@ -155,11 +198,19 @@ bool bt_sregstub_build(struct bt *bt)
     int at_cs = bt_label(e);
     bt_bind(e, BT_MAIN, at_cs);
     sreg_stub(e, CPU_CS, 0);
+    int at_iret[2];
+    for (int i = 0; i < 2; i++) {
+        at_iret[i] = bt_label(e);
+        bt_bind(e, BT_MAIN, at_iret[i]);
+        iret_stub(e, i);
+    }
     uint8_t *host = bt_cache_place(bt, e);
     if (!host)
         return false;
     memset(bt->sregstub, 0, sizeof(bt->sregstub));
     bt->sregstub[0][CPU_CS] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_cs));
+    for (int i = 0; i < 2; i++)
+        bt->iretstub[i] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at_iret[i]));
     for (int p = 0; p < 3; p++)
         for (int i = 0; i < 4; i++)
             bt->sregstub[p][segs[i]] = bt_placed(e, host, BT_MAIN, bt_label_off(e, at[p][i]));

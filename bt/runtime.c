@@ -134,10 +134,10 @@ static int async_at_boundary(struct bt *bt, struct cpu *c, uint32_t next)
  * RAM above 1 MiB, inside one page, that the load just marked accessed
  * (the stub reads it again through the shadow TLB).
  */
-static void sreg_memo_fill(struct bt *bt, struct cpu *c, int seg)
+/* Memo m ← segment seg as loaded now (its descriptor, the GDT, CPL and
+ * the state); left empty if the descriptor cannot be read back cheaply. */
+static void memo_fill_at(struct bt *bt, struct cpu *c, int seg, struct bt_sreg_memo *m)
 {
-    if (seg != CPU_ES && seg != CPU_DS && seg != CPU_FS && seg != CPU_GS && seg != CPU_CS)
-        return;
     if (!(c->cr0 & CPU_CR0_PE) || (c->eflags & CPU_FL_VM) || c->pending_vector >= 0)
         return;
     const struct cpu_segment *s = &c->segs[seg];
@@ -150,7 +150,6 @@ static void sreg_memo_fill(struct bt *bt, struct cpu *c, int seg)
     uint8_t *h = vm_ram_ptr(bt->vm, phys, 8);
     if (!h)
         return;
-    struct bt_sreg_memo *m = &bt->vc->sreg_memo[(s->sel >> 3) % BT_SREG_MEMOS];
     memcpy(&m->raw, h, 8);
     if (!((m->raw >> 40) & 1)) {
         m->sel = 0;
@@ -165,6 +164,28 @@ static void sreg_memo_fill(struct bt *bt, struct cpu *c, int seg)
     m->wlo = c->seg_wlo[seg];
     m->whi = c->seg_whi[seg];
     m->sel = s->sel;
+}
+
+static void sreg_memo_fill(struct bt *bt, struct cpu *c, int seg)
+{
+    if (seg != CPU_ES && seg != CPU_DS && seg != CPU_FS && seg != CPU_GS && seg != CPU_CS)
+        return;
+    memo_fill_at(bt, c, seg, &bt->vc->sreg_memo[(c->segs[seg].sel >> 3) % BT_SREG_MEMOS]);
+}
+
+/* After an IRET that went back to CPL 3 in flat 32-bit code with a 32-bit
+ * stack: its CS and SS, for the inline IRET (emit_iret.c). */
+static void iret_memo_fill(struct bt *bt, struct cpu *c)
+{
+    uint32_t k = bt_mode_key(c);
+    bt->vc->iret_memo[0].sel = bt->vc->iret_memo[1].sel = 0;
+    if (bt_key_cpl(k) != 3 || (k & (BT_KEY_NONFLAT | BT_KEY_REAL | BT_KEY_V86 | BT_KEY_STACK16)) ||
+        !(k & BT_KEY_CODE32))
+        return;
+    memo_fill_at(bt, c, CPU_CS, &bt->vc->iret_memo[0]);
+    memo_fill_at(bt, c, CPU_SS, &bt->vc->iret_memo[1]);
+    if (!bt->vc->iret_memo[0].sel || !bt->vc->iret_memo[1].sel)
+        bt->vc->iret_memo[0].sel = bt->vc->iret_memo[1].sel = 0;
 }
 
 int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *, const void *))
@@ -194,6 +215,8 @@ int bt_callout_dispatch(struct cpu *c, const void *insn, int (*fn)(struct cpu *,
             sreg_memo_fill(bt, c, cpu_seg_of(d->ops[0].reg.value));
         else if (d->zi.mnemonic == ZYDIS_MNEMONIC_IRETD && r != CPU_CO_STOP && c->cpl == 0)
             sreg_memo_fill(bt, c, CPU_CS); /* for the inline IRET (emit_iret.c): CPL 0 to 0 */
+        else if (d->zi.mnemonic == ZYDIS_MNEMONIC_IRETD && r != CPU_CO_STOP && c->cpl == 3)
+            iret_memo_fill(bt, c); /* ... and CPL 0 to 3 */
         bt->st.callouts++;
         if (bt->callout_counts)
             bt->callout_counts[d->zi.mnemonic]++;
