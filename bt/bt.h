@@ -25,8 +25,8 @@
  *                                           (uses emit_stack, emit_mem)
  *   emit_vif.c    CLI/STI/PUSHF/POPF        (uses emit_stack)
  *   emit_ctrl.c   control flow              (uses emit_stack, emit_mem)
- *   emit_iret.c   IRET at CPL 0, to 0 or 3  (uses emit_sreg, emit_vif, emit_ctrl)
- *   emit_sysenter.c SYSENTER/SYSEXIT        (uses emit_ctrl)
+ *   emit_iret.c   IRET at CPL 0, to 0 or 3  (uses emit_sreg, emit_vif, emit_ctrl, emit_stack)
+ *   emit_sysenter.c SYSENTER/SYSEXIT        (uses emit_ctrl, emit_stack)
  *   groups.c      one TLB check for several accesses
  *   trace.c       --trace output
  *   translate.c   block formation: decode, flag liveness, emit, place

@@ -37,6 +37,20 @@
 #define CPUM(off, sz) bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, (off), (sz))
 #define EFL CPUM(CPU_OFF_EFLAGS, 4)
 
+/* EFLAGS as an IRET at CPL 0 sets them from the image at src (an offset
+ * from R15): every flag in img from it, the others (VM: 0) kept, bit 1
+ * set; into R9D as well, for bt_emit_host_flags_r9. */
+static void iret_eflags(struct bt_emit *e, int32_t src, uint32_t img)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), CPUM(src, 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)img));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), EFL);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i((int32_t)~img));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP2_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)CPU_FL_FIX1));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
+}
+
 /*
  * The return to CPL 3 (RPL 3), from `outer` with the CS selector in R13D:
  * what cpu_iret_fast (cpu/deliver_fast.c) does, without leaving the code
@@ -98,44 +112,12 @@ static void emit_iret_outer(struct bt_tctx *t, int outer, int co, uint32_t img)
     }
 
     /* Commit. CS and SS: the state the memos' loads produced. */
-    for (int i = 0; i < 2; i++) {
-        int seg = i ? CPU_SS : CPU_CS;
-        int32_t m = memo + i * (int32_t)sizeof(struct bt_sreg_memo);
-        int32_t segm = m + (int32_t)offsetof(struct bt_sreg_memo, seg);
-        for (int32_t k = 0; k < 16; k += 8) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), CPUM(segm + k, 8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, 0) + k, 8), R(R11));
-        }
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), CPUM(segm + (int32_t)offsetof(struct cpu_segment, base), 4));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_base), seg), 4), R(R11D));
-        static const size_t memo_f[4] = { offsetof(struct bt_sreg_memo, lo), offsetof(struct bt_sreg_memo, hi),
-                                          offsetof(struct bt_sreg_memo, wlo), offsetof(struct bt_sreg_memo, whi) };
-        const size_t cpu_f[4] = { offsetof(struct cpu, seg_lo), offsetof(struct cpu, seg_hi),
-                                  offsetof(struct cpu, seg_wlo), offsetof(struct cpu, seg_whi) };
-        for (int k = 0; k < 4; k++) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), CPUM(m + (int32_t)memo_f[k], 4));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(cpu_f[k], seg), 4), R(R11D));
-        }
-    }
+    for (int i = 0; i < 2; i++)
+        bt_emit_seg_from_memo(e, BT_R_CPU, memo + i * (int32_t)sizeof(struct bt_sreg_memo), i ? CPU_SS : CPU_CS);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM((int32_t)offsetof(struct cpu, cpl), 4), bt_i(3));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ESP), CPUM(tmp + 8, 4));
-    if (t->key & BT_KEY_PG) {
-        /* R14 ← the new stack page's read entry, if it has one. */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_r(BT_R_ESP));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(to_key, false), 8));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMOVNZ, 2, bt_r(BT_R_ADDEND), R(R11));
-    }
-    /* EFLAGS as at CPL 0: every flag but VM from the image, bit 1 set. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), CPUM(tmp + 12, 4));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)img));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), EFL);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i((int32_t)~img));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP2_32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)CPU_FL_FIX1));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
+    bt_emit_addend_follow_esp(t, to_key);
+    iret_eflags(e, tmp + 12, img);
     bt_emit_host_flags_r9(t);
     bt_emit_poll_intr(t);
     bt_emit_exit_indirect_key(t, BT_R_KEEP_32, to_key, false);
@@ -183,14 +165,7 @@ bool bt_emit_iret(struct bt_tctx *t)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, EFL, bt_i((int32_t)CPU_FL_NT));
     bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
 
-    /* EFLAGS: the image's flags, the old VM (0) and reserved bits, bit 1. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), CPUM(BT_OFF_KEEP, 4));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)img));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), EFL);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i((int32_t)~img));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP2_32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP0_32), bt_i((int32_t)CPU_FL_FIX1));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, EFL, bt_r(BT_R_TMP0_32));
+    iret_eflags(e, BT_OFF_KEEP, img);
     bt_emit_host_flags_r9(t); /* as POPF (emit_vif.c) */
     bt_emit_poll_intr(t);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_ESP), bt_m(BT_R_ESP64, ZYDIS_REGISTER_NONE, 0, 12, 0));

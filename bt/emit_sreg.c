@@ -49,6 +49,61 @@ static void restore_flags_ret(struct bt_emit *e, int pop)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_RET, 0);
 }
 
+/* With R10 at a memo and the selector in R9D: on to what follows if the
+ * memo holds this selector (and, if cpl, was filled at this CPL) under the
+ * current GDT, and the descriptor as the guest would read it now — its
+ * linear address through the supervisor read table (an empty entry is a
+ * miss) — is the same 8 bytes; else to miss. Clobbers R9, R11, flags. */
+static void memo_check(struct bt_emit *e, int miss, bool cpl)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(sel, 2), R(R9W));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    if (cpl) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), CPUM((int32_t)offsetof(struct cpu, cpl), 4));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(cpl, 1), R(R11B));
+        bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    }
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D),
+           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, limit)), 2));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_limit, 2), R(R11W));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
+           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, base)), 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_base, 4), R(R11D));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R9D), R(R11D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R9D));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, (int32_t)BT_TLB_OFF(SMMU_T_SR), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, miss);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R11, 1, 0, 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(raw, 8), R(R11));
+    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+}
+
+void bt_emit_seg_from_memo(struct bt_emit *e, ZydisRegister base, int32_t off, int seg)
+{
+    int32_t segm = off + (int32_t)offsetof(struct bt_sreg_memo, seg);
+    for (int32_t k = 0; k < 16; k += 8) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(base, ZYDIS_REGISTER_NONE, 0, segm + k, 8));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, 0) + k, 8), R(R11));
+    }
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
+           bt_m(base, ZYDIS_REGISTER_NONE, 0, segm + (int32_t)offsetof(struct cpu_segment, base), 4));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_base), seg), 4), R(R11D));
+    static const size_t memo_f[4] = { offsetof(struct bt_sreg_memo, lo), offsetof(struct bt_sreg_memo, hi),
+                                      offsetof(struct bt_sreg_memo, wlo), offsetof(struct bt_sreg_memo, whi) };
+    const size_t cpu_f[4] = { offsetof(struct cpu, seg_lo), offsetof(struct cpu, seg_hi),
+                              offsetof(struct cpu, seg_wlo), offsetof(struct cpu, seg_whi) };
+    for (int k = 0; k < 4; k++) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_m(base, ZYDIS_REGISTER_NONE, 0, off + (int32_t)memo_f[k], 4));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(cpu_f[k], seg), 4), R(R11D));
+    }
+}
+
 static void sreg_stub(struct bt_emit *e, int seg, int pop)
 {
     bool key_seg = seg == CPU_DS || seg == CPU_ES || seg == CPU_CS;
@@ -62,33 +117,7 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R10D), bt_i(BT_SREG_MEMOS - 1));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, R(R10D), bt_i(6));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10), bt_m(BT_R_CPU, ZYDIS_REGISTER_R10, 1, memo, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(sel, 2), R(R9W));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), CPUM((int32_t)offsetof(struct cpu, cpl), 4));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(cpl, 1), R(R11B));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D),
-           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, limit)), 2));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_limit, 2), R(R11W));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
-           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, base)), 4));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_base, 4), R(R11D));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    /* The descriptor as the guest would read it now: its linear address
-     * through the supervisor read table (empty entry: a miss), compared
-     * with the bytes the load saw. R9 is free once the selector matched. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R9D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R9D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, (int32_t)BT_TLB_OFF(SMMU_T_SR), 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R11, 1, 0, 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(raw, 8), R(R11));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    memo_check(e, miss, true);
     int32_t segm = (int32_t)offsetof(struct bt_sreg_memo, seg);
     if (key_seg) {
         /* DS, ES (and CS for IRET, emit_iret.c): the load must change
@@ -105,23 +134,7 @@ static void sreg_stub(struct bt_emit *e, int seg, int pop)
         }
         restore_flags_ret(e, pop);
     } else {
-        for (int32_t k = 0; k < 16; k += 8) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-                   bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, segm + k, 8));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_off(seg, 0) + k, 8), R(R11));
-        }
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
-               bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, segm + (int32_t)offsetof(struct cpu_segment, base), 4));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(offsetof(struct cpu, seg_base), seg), 4), R(R11D));
-        static const size_t memo_f[4] = { offsetof(struct bt_sreg_memo, lo), offsetof(struct bt_sreg_memo, hi),
-                                          offsetof(struct bt_sreg_memo, wlo), offsetof(struct bt_sreg_memo, whi) };
-        const size_t cpu_f[4] = { offsetof(struct cpu, seg_lo), offsetof(struct cpu, seg_hi),
-                                  offsetof(struct cpu, seg_wlo), offsetof(struct cpu, seg_whi) };
-        for (int k = 0; k < 4; k++) {
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
-                   bt_m(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_NONE, 0, (int32_t)memo_f[k], 4));
-            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUM(bt_seg_arr_off(cpu_f[k], seg), 4), R(R11D));
-        }
+        bt_emit_seg_from_memo(e, ZYDIS_REGISTER_R10, 0, seg);
         restore_flags_ret(e, pop);
         /* A null selector (cpu_load_seg): selector and flags set, base and
          * limit kept, every access faults (cpu_seg_bounds). */
@@ -156,27 +169,7 @@ static void iret_stub(struct bt_emit *e, int i)
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(R10), bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, memo, 0));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R9D), bt_i(0xFFFC));
     bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(sel, 2), R(R9W));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOVZX, 2, R(R11D),
-           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, limit)), 2));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_limit, 2), R(R11W));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D),
-           CPUM((int32_t)(offsetof(struct cpu, gdtr) + offsetof(struct cpu_dtr, base)), 4));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(gdt_base, 4), R(R11D));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, R(R9D), bt_i(0xFFF8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, R(R9D), R(R11D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), R(R9D));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-           bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, (int32_t)BT_TLB_OFF(SMMU_T_SR), 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, miss);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11), bt_m(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R11, 1, 0, 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, MEMO(raw, 8), R(R11));
-    bt_jcc_label(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, miss);
+    memo_check(e, miss, false); /* filled at CPL 3 only (runtime.c) */
     restore_flags_ret(e, 0);
     bt_bind(e, BT_MAIN, miss);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, bt_m(ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_NONE, 0, 0, 8), bt_i(2));

@@ -101,6 +101,23 @@ bool bt_emit_push_sreg(struct bt_tctx *t)
 
 /* Read size bytes at ESP + delta into dst (R13D or another 32-bit
  * scratch), zero-extended. */
+/* R14 ← the read entry of ESP's page under key, if it has one (after
+ * ESP moved to another stack: SYSENTER, SYSEXIT, IRET to CPL 3). A guess
+ * only: a stale R14 costs misses, never a wrong access. Clobbers R11 and
+ * the host flags. */
+void bt_emit_addend_follow_esp(struct bt_tctx *t, uint32_t key)
+{
+    if (!(key & BT_KEY_PG))
+        return;
+    struct bt_emit *e = t->e;
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11D), bt_r(BT_R_ESP));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(ZYDIS_REGISTER_R11D), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(ZYDIS_REGISTER_R11),
+           bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(key, false), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(ZYDIS_REGISTER_R11), bt_r(ZYDIS_REGISTER_R11));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMOVNZ, 2, bt_r(BT_R_ADDEND), bt_r(ZYDIS_REGISTER_R11));
+}
+
 void bt_emit_stack_read(struct bt_tctx *t, int32_t delta, unsigned size, ZydisRegister dst32)
 {
     ZydisEncoderRequest req;

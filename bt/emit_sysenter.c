@@ -93,15 +93,7 @@ bool bt_emit_sysenter(struct bt_tctx *t)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_KEEP_32), R(EDX));
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, CPUF(cpl, 4), bt_i(enter ? 0 : 3));
-    if (t->key & BT_KEY_PG) {
-        /* R14 ← the new stack page's read entry, if it has one. */
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11D), bt_r(BT_R_ESP));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, R(R11D), bt_i(12));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(R11),
-               bt_m(BT_R_CPU, ZYDIS_REGISTER_R11, 8, bt_tlb_off(to_key, false), 8));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(R11), R(R11));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMOVNZ, 2, bt_r(BT_R_ADDEND), R(R11));
-    }
+    bt_emit_addend_follow_esp(t, to_key);
     bt_emit_flags_restore(t, BT_MAIN);
     bt_emit_exit_indirect_key(t, BT_R_KEEP_32, to_key, false);
 

@@ -65,6 +65,10 @@ void bt_emit_push(struct bt_tctx *t, unsigned size, struct bt_op src);
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister scratch32);
 /* A read at ESP + delta, ESP unchanged. */
 void bt_emit_stack_read(struct bt_tctx *t, int32_t delta, unsigned size, ZydisRegister dst32);
+void bt_emit_addend_follow_esp(struct bt_tctx *t, uint32_t key);
+/* emit_sreg.c: segment seg <- the state in the bt_sreg_memo at base + off
+ * (R11 the scratch). */
+void bt_emit_seg_from_memo(struct bt_emit *e, ZydisRegister base, int32_t off, int seg);
 bool bt_emit_push_sreg(struct bt_tctx *t);
 bool bt_emit_stack(struct bt_tctx *t);
 /* A PUSH r32/imm or POP r32 that a stack group covers may leave ESP's
