@@ -137,6 +137,22 @@ static bool is_ram(struct smmu *m, uint64_t ppage)
            !dev_bus_mmio_page(m->bus, ppage << 12);
 }
 
+/* Shadow lin's page as walk w found it, with permissions perm: trace the
+ * tables walked, insert into the active or the global space. */
+static void shadow_walked(struct smmu *m, uint32_t lin, const struct smmu_walk *w, uint8_t perm)
+{
+    int as = w->global ? SMMU_GLOBAL : m->active;
+    /* A global translation does not depend on the directory it was found
+     * through: like a global TLB entry it lives until INVLPG or a CR4.PGE
+     * toggle (SDM 4.10.4), which Linux issues after changing kernel
+     * directory entries. Tracing every process's directory for it would
+     * drop all kernel translations whenever a freed directory page is
+     * reused. Its page table (4 KiB pages) is still traced. */
+    for (int i = w->global ? 1 : 0; i < w->ntables; i++)
+        smmu_trace_ref(m, as, w->table[i], w->base_vpn[i], w->span_log[i], w->esize_log[i]);
+    smmu_shadow_insert(m, as, lin >> 12, (uint32_t)(w->phys >> 12), perm);
+}
+
 /* Walk for acc and shadow the page. Returns the guest-physical page, -1 on
  * a guest fault, -2 when the page is not RAM. */
 static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
@@ -162,16 +178,7 @@ static int64_t fill(struct smmu *m, uint32_t lin, unsigned acc)
         perm &= (1u << SMMU_T_SR) | (1u << SMMU_T_SW) | (1u << SMMU_T_UR) | (1u << SMMU_T_UW);
         m->stats.direct_fills++;
     }
-    int as = w.global ? SMMU_GLOBAL : m->active;
-    /* A global translation does not depend on the directory it was found
-     * through: like a global TLB entry it lives until INVLPG or a CR4.PGE
-     * toggle (SDM 4.10.4), which Linux issues after changing kernel
-     * directory entries. Tracing every process's directory for it would
-     * drop all kernel translations whenever a freed directory page is
-     * reused. Its page table (4 KiB pages) is still traced. */
-    for (int i = w.global ? 1 : 0; i < w.ntables; i++)
-        smmu_trace_ref(m, as, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
-    smmu_shadow_insert(m, as, lin >> 12, (uint32_t)ppage, perm);
+    shadow_walked(m, lin, &w, perm);
     m->stats.hidden_faults++;
     return (int64_t)ppage;
 }
@@ -190,12 +197,9 @@ static void prefill(struct smmu *m, uint32_t vpn, uint64_t ptpage)
     if (!smmu_walk(m, lin, SMMU_ACC_PEEK, &w) || w.ntables != 2 || w.table[1] != ptpage)
         return;
     uint64_t ppage = w.phys >> 12;
-    if (ppage >= m->npages || dev_bus_mmio_page(m->bus, w.phys))
+    if (ppage >= m->npages || !is_ram(m, ppage))
         return; /* RAM only: ROM, devices and the direct page keep their fills */
-    int as = w.global ? SMMU_GLOBAL : m->active;
-    for (int i = w.global ? 1 : 0; i < w.ntables; i++)
-        smmu_trace_ref(m, as, w.table[i], w.base_vpn[i], w.span_log[i], w.esize_log[i]);
-    smmu_shadow_insert(m, as, vpn, (uint32_t)ppage, w.perm);
+    shadow_walked(m, lin, &w, w.perm);
     m->stats.prefills++;
 }
 
