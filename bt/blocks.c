@@ -155,6 +155,11 @@ static void tombstone(struct bt *bt, struct bt_block *b)
     bt->st.invalidations++;
 }
 
+void bt_block_kill(struct bt *bt, struct bt_block *b)
+{
+    tombstone(bt, b);
+}
+
 /* A guest write to [phys, phys+len): drop the blocks translated from those
  * bytes. Other blocks on the page stay; the page stays traced while any
  * remain (its write entries stay empty, so writes keep coming here). */

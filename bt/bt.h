@@ -58,6 +58,7 @@ enum bt_exit {
     BT_EXIT_UNSUPPORTED = 6, /* translator could not handle the instruction at cpu->eip */
     BT_EXIT_SAFE = 7,      /* a group check failed: continue in the safe translation; exit_site patchable */
     BT_EXIT_STALE = 8,     /* entered an invalidated block (its entry now jumps to a stub) */
+    BT_EXIT_SAFE2 = 9,     /* a group check failed in a SAFE translation: on in one without groups */
     /* Internal: an out-of-line exit left by CALL bt_exit_ra_tramp; the
      * dispatcher finds its record by the return address in exit_site and
      * carries on with the record's reason (engine.c exit_by_ra). */
@@ -73,7 +74,7 @@ enum bt_exit {
 #define BT_KEY_CPL      0x03u /* the CPL (key & BT_KEY_CPL; bt_key_cpl) */
 #define BT_KEY_CODE32   0x04u /* CS.D = 1: 32-bit code (else 16-bit) */
 #define BT_KEY_NONFLAT  0x08u /* CS/DS/ES/SS not all base 0, limit 4 GiB: accesses add bases, check limits */
-#define BT_KEY_SAFE     0x10u /* translation without group checks (after one failed) */
+#define BT_KEY_SAFE     0x10u /* after a failed group check: stack groups split by page (groups.c) */
 #define BT_KEY_NOFPU    0x20u /* CR0.TS or CR0.EM: FPU/SSE instructions raise #NM/#UD */
 #define BT_KEY_STACK16  0x40u /* SS.B = 0: the stack pointer is SP */
 #define BT_KEY_PG       0x80u /* paging on: block entries check their code page's mapping */
@@ -85,6 +86,9 @@ enum bt_exit {
 /* A debugger's single step (vm->debug): one instruction per block, every
  * exit to the dispatcher (no chaining, no indirect lookup). Never shared. */
 #define BT_KEY_STEP     0x800u
+/* With BT_KEY_SAFE: after a failed group check in such a translation, no
+ * groups at all (every access checked). */
+#define BT_KEY_SAFE2    0x1000u
 
 static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 
@@ -160,6 +164,7 @@ struct bt_block {
     uint8_t *ientry;       /* entry for indirect jumps (R8 = target EIP): sets vbase, then host */
     uint32_t host_len;
     uint16_t ninsn;
+    uint16_t split_off;    /* SAFE: 1 + ESP's page offset its stack groups were split for (groups.c) */
     struct bt_block *hnext;   /* hash chain */
     struct bt_block *pnext;   /* list of blocks on phys_page */
     struct bt_block *fwd_root; /* the oldest tombstone forwarding to this block (engine.c) */
@@ -178,7 +183,7 @@ struct bt_block {
     bool valid;
 };
 
-#define BT_EXIT_KINDS 9
+#define BT_EXIT_KINDS 10
 #define BT_PAGE_SHARED 0xFFFFFFFFu
 /* User code at or above this linear address is translated shared from its
  * first run: Linux maps shared libraries, the dynamic loader and the vDSO
@@ -306,6 +311,8 @@ struct bt {
      * site that mostly writes ordinary memory (a shared helper such as
      * spin_unlock) goes back inline for good (never). */
     struct { uint32_t eip, hits, traced, plain; bool never; } adapt[1024];
+    /* SAFE translations split again for a new ESP (engine.c), by EIP. */
+    struct { uint32_t eip, n; } resplit[256];
     /* Access sites that read the direct device page (the local APIC's
      * register page, docs/shadowmmu.md §13): key EIP + 1 and the reads
      * counted; translate.c's emitters ask bt_devsite(). */
@@ -390,6 +397,8 @@ void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len);
 struct bt_block *bt_block_for_host(struct bt *bt, const uint8_t *host_pc);
 /* The block whose code holds host_pc, live or tombstoned (NULL: none). */
 struct bt_block *bt_block_containing(struct bt *bt, const uint8_t *host_pc);
+/* Kill one block (its entry leads to the dispatcher from now on). */
+void bt_block_kill(struct bt *bt, struct bt_block *b);
 /* The guest instruction (index) whose host code, main or out of line,
  * holds host_pc in block b. */
 int bt_block_insn_at(const struct bt_block *b, const uint8_t *host_pc);

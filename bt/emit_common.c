@@ -180,7 +180,7 @@ void bt_emit_exit_safe(struct bt_tctx *t, uint32_t eip)
 {
     int stub = bt_label(t->e);
     uint32_t at = bt_jmp_label(t->e, BT_OOL, stub);
-    exit_stub_reason(t, BT_OOL, at, stub, eip, BT_EXIT_SAFE);
+    exit_stub_reason(t, BT_OOL, at, stub, eip, (t->key & BT_KEY_SAFE) ? BT_EXIT_SAFE2 : BT_EXIT_SAFE);
 }
 
 /*

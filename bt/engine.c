@@ -281,6 +281,43 @@ static uint8_t *vbase_stub(struct bt *bt, struct bt_block *blk, uint32_t eip, bo
 }
 
 /*
+ * A group check failed in a SAFE translation, whose stack groups are split
+ * where ESP's pages were when it was made (groups.c split_by_page): ESP is
+ * elsewhere now. At an EIP inside that translation, a SAFE translation of
+ * its own (split for this ESP) goes on; at its first, it is made again for
+ * this ESP's page offset, up to RESPLITS times per EIP (ESP may alternate
+ * between two depths). Otherwise (the same offset: an empty entry failed
+ * the check) the translation with no groups (BT_KEY_SAFE2), which fills it.
+ */
+#define RESPLITS 3
+static uint32_t safe2_or_resplit(struct bt *bt, struct cpu *c, uint64_t site)
+{
+    uint8_t *at = (uint8_t *)(uintptr_t)(site & ~(BT_SITE_FWD | BT_SITE_VB));
+    struct bt_block *b = site ? bt_block_containing(bt, at - 1) : NULL;
+    if (!b || !(b->key & BT_KEY_SAFE) || (b->key & BT_KEY_SAFE2))
+        return BT_KEY_SAFE | BT_KEY_SAFE2;
+    uint32_t eip = c->eip;
+    /* Where b starts now (a shared block: relative to this run's vbase;
+     * vbase is stale while plain blocks run). */
+    uint32_t start = bt_key_shared(b->key) ? b->eip - b->vbase0 + bt->vc->vbase : b->eip;
+    if (start != eip)
+        return BT_KEY_SAFE;
+    if (b->split_off == 1 + (c->regs[CPU_ESP] & 0xFFF))
+        return BT_KEY_SAFE | BT_KEY_SAFE2; /* split as it would be: an empty entry failed it */
+    __typeof__(bt->resplit[0]) *r = &bt->resplit[(eip * 0x9E3779B1u) >> 24];
+    if (r->eip != eip) {
+        r->eip = eip;
+        r->n = 0;
+    }
+    if (r->n >= RESPLITS)
+        return BT_KEY_SAFE | BT_KEY_SAFE2;
+    r->n++;
+    bt_block_kill(bt, b);
+    bt->st.resplits++;
+    return BT_KEY_SAFE;
+}
+
+/*
  * An out-of-line exit left through bt_exit_ra_tramp with its CALL's return
  * address in exit_site: the record of the exit that ends there, from the
  * block holding it (live or tombstoned: its code stays until a flush),
@@ -325,7 +362,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
     uint64_t site = 0;
     uint32_t site_key = ~0u; /* key of a tombstone being forwarded */
     bool site_icache = false; /* site is an indirect jump's inline cache (emit_ctrl.c) */
-    bool want_safe = false;
+    uint32_t want_safe = 0; /* key bits of the translation a failed group check asks for */
     bool check_timers = true;
     uint64_t flushes = bt->st.flushes;
     memset(ex, 0, sizeof(*ex));
@@ -381,7 +418,7 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             if (delivery_failed(bt, ex, cpu_interrupt(c, vec)))
                 return;
             site = 0;
-            want_safe = false;
+            want_safe = 0;
         }
         if (c->halted && step) {
             /* Nothing can wake it while a step holds interrupts off. */
@@ -415,8 +452,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             stop_why = VM_DEBUG_WHY_BREAK;
             continue;
         }
-        uint32_t key = bt_mode_key(c) | (want_safe ? BT_KEY_SAFE : 0) | (one ? BT_KEY_STEP : 0);
-        want_safe = false;
+        uint32_t key = bt_mode_key(c) | want_safe | (one ? BT_KEY_STEP : 0);
+        want_safe = 0;
         if (one)
             site = 0; /* a step block is entered from here only */
         /* The code page as mapped now (fills the execute entry the block
@@ -512,7 +549,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             bt->st.exits[reason]++;
         /* Left before its first instruction: the entry's async or page
          * check, a tombstone, a failed group check. */
-        bool ran = reason != BT_EXIT_ASYNC && reason != BT_EXIT_STALE && reason != BT_EXIT_SAFE;
+        bool ran = reason != BT_EXIT_ASYNC && reason != BT_EXIT_STALE && reason != BT_EXIT_SAFE &&
+                   reason != BT_EXIT_SAFE2;
         if (ran)
             at_start = false;
         if (one && ran) {
@@ -527,7 +565,11 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
             break;
         case BT_EXIT_SAFE:
             site = bt->vc->exit_site;
-            want_safe = true;
+            want_safe = BT_KEY_SAFE;
+            break;
+        case BT_EXIT_SAFE2:
+            site = bt->vc->exit_site;
+            want_safe = safe2_or_resplit(bt, c, site);
             break;
         case BT_EXIT_INDIRECT: {
             /* The first run of an indirect jump: fill its inline cache. */
@@ -552,6 +594,10 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         case BT_EXIT_STALE:
             site = bt->vc->exit_site;
             site_key = bt->vc->arg0;
+            /* A dead SAFE translation (split again, or its code rewritten)
+             * is replaced by one of its own kind: what leads to it is a
+             * failed group check, which the plain one would fail again. */
+            want_safe = site_key & (BT_KEY_SAFE | BT_KEY_SAFE2);
             break;
         case BT_EXIT_CALLOUT:
             break;
@@ -584,7 +630,7 @@ static int bt_debug_changed(struct vm *vm)
 
 static const char *exit_names[BT_EXIT_KINDS] = {
     "none", "callout", "stop", "branch", "indirect-miss", "async", "unsupported", "group-check",
-    "stale-block",
+    "stale-block", "group-check-2",
 };
 
 /* The most frequent callouts, by instruction (only counted with --stats). */

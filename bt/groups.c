@@ -9,7 +9,9 @@
  * [base + R14 + d], with no per-access code at all. ESP is followed through
  * push, pop and add/sub/lea with constants. If the check fails at run time
  * the block leaves for a "safe" translation of the same code starting at
- * that instruction (key bit BT_KEY_SAFE), which checks every access.
+ * that instruction (key bit BT_KEY_SAFE), whose only groups are those of
+ * the stack split at page boundaries (split_by_page); if one of those
+ * fails, for one with none (BT_KEY_SAFE2), which checks every access.
  * See docs/translation.md.
  */
 #include "bt/translate.h"
@@ -154,7 +156,94 @@ static bool seg_operand(const struct dec_insn *d)
            ZydisRegisterGetClass(d->ops[0].reg.value) == ZYDIS_REGCLASS_SEGMENT;
 }
 
-void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, uint32_t key, struct bt_plan *plan)
+/* One group of the accesses p->a[m[0..nm)] (in instruction order), if
+ * there are two or more within 2 KiB. */
+static void make_group(struct bt_plan *plan, const struct planner *p, const int *m, int nm)
+{
+    if (nm < 2 || plan->ng >= BT_MAX_GROUPS)
+        return;
+    const struct acc *f = &p->a[m[0]];
+    int32_t lo = f->off, hi = f->off + f->size;
+    bool wr = false;
+    for (int j = 0; j < nm; j++) {
+        const struct acc *a = &p->a[m[j]];
+        lo = a->off < lo ? a->off : lo;
+        hi = a->off + a->size > hi ? a->off + a->size : hi;
+        wr |= a->wr;
+    }
+    if (hi - lo > 2048)
+        return;
+    struct bt_group *g = &plan->g[plan->ng++];
+    g->base32 = f->reg == ESP_ID ? BT_R_ESP : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->reg);
+    g->index32 = f->idx < 0 ? ZYDIS_REGISTER_NONE : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->idx);
+    g->scale = f->scale;
+    /* User code with paging: R14 is the stack page's addend and other
+     * pages each have their own, so other groups keep theirs in a slot. */
+    g->slot = p->user_paged && f->reg != ESP_ID ? plan->ng - 1 : -1;
+    g->first = f->k;
+    g->lo = lo - f->dk;
+    g->hi = hi - f->dk;
+    g->wr = wr;
+    g->count = nm;
+    for (int j = 0; j < nm; j++) {
+        const struct acc *a = &p->a[m[j]];
+        if (a->stack) {
+            plan->direct_stack[a->k] = true;
+        } else {
+            plan->direct_mem[a->k] = true;
+            plan->mem_slot[a->k] = (int8_t)g->slot;
+        }
+    }
+}
+
+/*
+ * A SAFE translation (after a group check failed; docs/translation.md §5):
+ * the accesses of ESP's first version — relative to ESP at the block's
+ * entry, esp0 when the check failed — grouped by the page each touched
+ * then, so that a frame across a page boundary (a check that fails on
+ * every run at that depth) makes two groups that pass rather than no
+ * group at all. The groups share R14, which each check moves to its own
+ * page (stack_rebases), so an access whose group's check is behind a
+ * later group's check, or that itself crosses the boundary, is left
+ * checked on its own. A check that fails here leads to BT_KEY_SAFE2, no
+ * groups.
+ */
+#define SPLIT_PAGES 4
+static void split_by_page(struct bt_plan *plan, const struct planner *p, const int *m, int nm, uint32_t esp0)
+{
+    uint32_t page[SPLIT_PAGES];
+    int first[SPLIT_PAGES], np = 0, part[4 * BT_MAX_BLOCK_INSNS];
+    for (int j = 0; j < nm; j++) {
+        const struct acc *a = &p->a[m[j]];
+        uint32_t at = esp0 + (uint32_t)a->off, pg = at >> 12;
+        part[j] = -1;
+        if ((at + (uint32_t)a->size - 1) >> 12 != pg)
+            continue;
+        int q = 0;
+        while (q < np && page[q] != pg)
+            q++;
+        if (q == np) {
+            if (np == SPLIT_PAGES)
+                continue;
+            page[np] = pg;
+            first[np++] = a->k;
+        }
+        part[j] = q;
+    }
+    for (int q = 0; q < np; q++) {
+        /* Parts are numbered by first instruction: q's accesses count
+         * before part q + 1's check only. */
+        int end = q + 1 < np ? first[q + 1] : BT_MAX_BLOCK_INSNS;
+        int sub[4 * BT_MAX_BLOCK_INSNS], ns = 0;
+        for (int j = 0; j < nm; j++)
+            if (part[j] == q && p->a[m[j]].k < end)
+                sub[ns++] = m[j];
+        make_group(plan, p, sub, ns);
+    }
+}
+
+void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, uint32_t key, uint32_t esp0,
+                    struct bt_plan *plan)
 {
     struct planner p; /* ~11 KiB, on the stack: nothing per vcpu outlives the call */
     /* Only what is read: groups up to ng, the arrays up to n (clearing
@@ -165,8 +254,8 @@ void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, u
     memset(plan->direct_stack, 0, (size_t)n * sizeof(plan->direct_stack[0]));
     memset(&p, 0, offsetof(struct planner, a));
     p.user_paged = bt_key_cpl(key) == 3 && (key & BT_KEY_PG);
-    if ((key & (BT_KEY_SAFE | BT_KEY_STACK16 | BT_KEY_NONFLAT)) || !(key & BT_KEY_CODE32))
-        return; /* 32-bit flat code with a 32-bit stack only */
+    if ((key & (BT_KEY_SAFE2 | BT_KEY_STACK16 | BT_KEY_NONFLAT)) || !(key & BT_KEY_CODE32))
+        return; /* 32-bit flat code with a 32-bit stack only; SAFE2: none at all */
 
     for (int k = 0; k < n; k++) {
         const struct dec_insn *d = &insns[k];
@@ -217,50 +306,22 @@ void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, u
 
     /* Group accesses by (register, version). */
     bool used[4 * BT_MAX_BLOCK_INSNS] = { false };
+    int m[4 * BT_MAX_BLOCK_INSNS];
     for (int i = 0; i < p.na && plan->ng < BT_MAX_GROUPS; i++) {
         if (used[i])
             continue;
         struct acc *f = &p.a[i];
-        int32_t lo = f->off, hi = f->off + f->size;
-        int count = 0;
-        bool wr = false;
+        int nm = 0;
         for (int j = i; j < p.na; j++) {
-            struct acc *a = &p.a[j];
-            if (!same_group(a, f))
-                continue;
-            lo = a->off < lo ? a->off : lo;
-            hi = a->off + a->size > hi ? a->off + a->size : hi;
-            wr |= a->wr;
-            count++;
-        }
-        for (int j = i; j < p.na; j++)
-            if (same_group(&p.a[j], f))
+            if (same_group(&p.a[j], f)) {
                 used[j] = true;
-        if (count < 2 || hi - lo > 2048)
-            continue;
-        struct bt_group *g = &plan->g[plan->ng++];
-        g->base32 = f->reg == ESP_ID ? BT_R_ESP : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->reg);
-        g->index32 = f->idx < 0 ? ZYDIS_REGISTER_NONE : ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, (ZyanU8)f->idx);
-        g->scale = f->scale;
-        /* User code with paging: R14 is the stack page's addend and other
-         * pages each have their own, so other groups keep theirs in a slot. */
-        g->slot = p.user_paged && f->reg != ESP_ID ? plan->ng - 1 : -1;
-        g->first = f->k;
-        g->lo = lo - f->dk;
-        g->hi = hi - f->dk;
-        g->wr = wr;
-        g->count = count;
-        for (int j = i; j < p.na; j++) {
-            struct acc *a = &p.a[j];
-            if (!same_group(a, f))
-                continue;
-            if (a->stack) {
-                plan->direct_stack[a->k] = true;
-            } else {
-                plan->direct_mem[a->k] = true;
-                plan->mem_slot[a->k] = (int8_t)g->slot;
+                m[nm++] = j;
             }
         }
+        if (!(key & BT_KEY_SAFE))
+            make_group(plan, &p, m, nm);
+        else if (f->reg == ESP_ID && f->ver == 0)
+            split_by_page(plan, &p, m, nm, esp0);
     }
 }
 

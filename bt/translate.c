@@ -598,7 +598,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         bool ended = false;
         int k;
         struct bt_plan *plan = &bt->plan;
-        bt_plan_groups(insns, bt->kinds, n, key, plan);
+        bt_plan_groups(insns, bt->kinds, n, key, bt->cpu->regs[CPU_ESP], plan);
         for (k = 0; k < n; k++) {
             t.d = &insns[k];
             t.k = k;
@@ -723,6 +723,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         blk->phys_hi = physend;
         blk->phys_page = (uint32_t)(phys0 >> 12);
         blk->phys_page2 = (uint32_t)physn;
+        blk->split_off = (key & BT_KEY_SAFE) ? (uint16_t)(1 + (bt->cpu->regs[CPU_ESP] & 0xFFF)) : 0;
         bt_insert(bt, blk);
         bt->st.blocks++;
         bt->st.shared_blocks += t.shared;

@@ -34,7 +34,7 @@ void bt_xlat_bench(struct bt *bt, int rounds, FILE *out)
     for (size_t i = 0; i < bt->pool_used; i++) {
         const struct bt_block *b = &bt->blocks_pool[i];
         uint32_t key = b->key & ~(BT_KEY_VSHARED | BT_KEY_STEP);
-        if (!b->valid || (key & ~BT_KEY_SAFE) != mk || b->cs_base != cs_base)
+        if (!b->valid || (key & ~(BT_KEY_SAFE | BT_KEY_SAFE2)) != mk || b->cs_base != cs_base)
             continue;
         if (smmu_exec_page(&bt->mmu, cs_base + b->eip) != (int64_t)b->phys_page)
             continue;

@@ -201,6 +201,78 @@ START_TEST(stack_group_follows_esp)
 }
 END_TEST
 
+/*
+ * A frame across a page boundary (bt/groups.c split_by_page): f pushes
+ * eight words from ESP = 0x20100C, three on LIN_B and five on LIN_A, reads
+ * two back and returns — one stack group whose check fails on every
+ * call, the two ends being on different pages. The SAFE translation it
+ * leaves for groups the accesses by the page each touched: two groups that
+ * pass, each moving R14 to its page (two stack rebases a call), where an
+ * unsplit SAFE translation would have none and check every access.
+ *      mov esp, 0x201010 ; mov ecx, 100 ; xor ebx, ebx
+ *   l: call f ; dec ecx ; jnz l ; hlt
+ *   f: push ecx (x8) ; mov eax, [esp+28] ; add ebx, eax ; mov eax, [esp]
+ *      add ebx, eax ; add esp, 32 ; ret
+ */
+START_TEST(safe_splits_stack_by_page)
+{
+    uint8_t code[64] = {
+        0xBC, 0x10, 0x10, 0x20, 0x00, 0xB9, 0x64, 0x00, 0x00, 0x00, 0x31, 0xDB,
+        0xE8, 0x04, 0x00, 0x00, 0x00, 0x49, 0x75, 0xF8, 0xF4,
+        0x51, 0x51, 0x51, 0x51, 0x51, 0x51, 0x51, 0x51,
+        0x8B, 0x44, 0x24, 0x1C, 0x01, 0xC3, 0x8B, 0x04, 0x24, 0x01, 0xC3, 0x83, 0xC4, 0x20, 0xC3,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + 20); /* ended at the HLT */
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 2u * 5050u);
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_B + 0x000), 1);  /* the last call's third push, on LIN_B */
+    ck_assert_uint_eq(bth_rd32(&H, PHYS_A + 0xFEC), 1);  /* its eighth, on LIN_A */
+    /* The first call meets empty entries (SAFE, then SAFE2 fills them,
+     * once for each part);
+     * every later one goes from the failed check to the split groups. */
+    ck_assert_uint_ge(H.bt->st.exits[BT_EXIT_SAFE], 1);
+    ck_assert_uint_le(H.bt->st.exits[BT_EXIT_SAFE2], 2);
+    ck_assert_uint_ge(H.bt->st.stack_rebases, 2 * 98);
+}
+END_TEST
+
+/*
+ * The same f called at two depths whose frames cross the boundary at
+ * different places: the SAFE translation split for the first depth fails
+ * its first check at the second and is split again for it (engine.c
+ * safe2_or_resplit) rather than given up for one without groups.
+ *      mov esp, 0x201010 ; mov ecx, 50 ; xor ebx, ebx
+ *  l1: call f ; dec ecx ; jnz l1
+ *      mov esp, 0x201008 ; mov ecx, 50
+ *  l2: call f ; dec ecx ; jnz l2 ; hlt
+ */
+START_TEST(safe_split_again_for_new_esp)
+{
+    uint8_t code[96] = {
+        0xBC, 0x10, 0x10, 0x20, 0x00, 0xB9, 0x32, 0x00, 0x00, 0x00, 0x31, 0xDB,
+        0xE8, 0x13, 0x00, 0x00, 0x00, 0x49, 0x75, 0xF8,
+        0xBC, 0x08, 0x10, 0x20, 0x00, 0xB9, 0x32, 0x00, 0x00, 0x00,
+        0xE8, 0x01, 0x00, 0x00, 0x00, 0x49, 0x75, 0xF8, 0xF4,
+    };
+    /* f at BTH_CODE + 36 (l1's call: rel from +17; l2's from +35). */
+    const uint8_t f[] = {
+        0x51, 0x51, 0x51, 0x51, 0x51, 0x51, 0x51, 0x51,
+        0x8B, 0x44, 0x24, 0x1C, 0x01, 0xC3, 0x8B, 0x04, 0x24, 0x01, 0xC3, 0x83, 0xC4, 0x20, 0xC3,
+    };
+    memcpy(code + 40, f, sizeof(f));
+    uint32_t r1 = 40 - 17, r2 = 40 - 35;
+    memcpy(code + 13, &r1, 4);
+    memcpy(code + 31, &r2, 4);
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + 38); /* ended at the HLT */
+    ck_assert_uint_eq(H.c->regs[CPU_EBX], 4u * 1275u);
+    ck_assert_uint_ge(H.bt->st.resplits, 1);
+    ck_assert_uint_le(H.bt->st.exits[BT_EXIT_SAFE2], 3);
+}
+END_TEST
+
 START_TEST(ret_inline_cache)
 {
     const uint8_t code[] = {
@@ -362,6 +434,8 @@ int main(void)
     tcase_add_test(tc, pc_thunk_inlined);
     tcase_add_test(tc, ret_inline_cache);
     tcase_add_test(tc, stack_group_follows_esp);
+    tcase_add_test(tc, safe_splits_stack_by_page);
+    tcase_add_test(tc, safe_split_again_for_new_esp);
     tcase_add_test(tc, indexed_group_wraps);
     tcase_add_test(tc, indexed_group_crosses);
     tcase_add_test(tc, group_wraps_at_4gib);
