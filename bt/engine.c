@@ -285,11 +285,31 @@ static uint8_t *vbase_stub(struct bt *bt, struct bt_block *blk, uint32_t eip, bo
  * where ESP's pages were when it was made (groups.c split_by_page): ESP is
  * elsewhere now. At an EIP inside that translation, a SAFE translation of
  * its own (split for this ESP) goes on; at its first, it is made again for
- * this ESP's page offset, up to RESPLITS times per EIP (ESP may alternate
- * between two depths). Otherwise (the same offset: an empty entry failed
- * the check) the translation with no groups (BT_KEY_SAFE2), which fills it.
+ * this ESP's page offset. Either at most RESPLITS times per EIP: every
+ * process has its own stack offsets (ASLR), so a translation per offset
+ * would be one per process. Otherwise (the budget spent, the same offset,
+ * or an empty entry near ESP, which may be what failed the check) the
+ * translation with no groups (BT_KEY_SAFE2), which fills it.
  */
 #define RESPLITS 3
+
+/* Whether the stack around ESP (512 bytes below, 256 above: a frame's
+ * pushes and its arguments) has write entries. If not, an empty entry may
+ * be what failed the check, which a new split would not help (a new
+ * process's stack meets them all): SAFE2 fills them instead. */
+static bool stack_filled(const struct bt *bt, uint32_t key, uint32_t esp)
+{
+    const uint8_t *w = bt->region + bt_tlb_off(key, true);
+    uint32_t pages[2] = { (esp - 512) >> 12, (esp + 255) >> 12 };
+    for (int i = 0; i < 2; i++) {
+        uint64_t e;
+        memcpy(&e, w + (size_t)pages[i] * 8, 8);
+        if (!e)
+            return false;
+    }
+    return true;
+}
+
 static uint32_t safe2_or_resplit(struct bt *bt, struct cpu *c, uint64_t site)
 {
     uint8_t *at = (uint8_t *)(uintptr_t)(site & ~(BT_SITE_FWD | BT_SITE_VB));
@@ -300,10 +320,9 @@ static uint32_t safe2_or_resplit(struct bt *bt, struct cpu *c, uint64_t site)
     /* Where b starts now (a shared block: relative to this run's vbase;
      * vbase is stale while plain blocks run). */
     uint32_t start = bt_key_shared(b->key) ? b->eip - b->vbase0 + bt->vc->vbase : b->eip;
-    if (start != eip)
-        return BT_KEY_SAFE;
-    if (b->split_off == 1 + (c->regs[CPU_ESP] & 0xFFF))
-        return BT_KEY_SAFE | BT_KEY_SAFE2; /* split as it would be: an empty entry failed it */
+    uint32_t esp = c->regs[CPU_ESP];
+    if (!stack_filled(bt, b->key, esp) || (start == eip && b->split_off == 1 + (esp & 0xFFF)))
+        return BT_KEY_SAFE | BT_KEY_SAFE2; /* an empty entry failed it: SAFE2 fills it */
     __typeof__(bt->resplit[0]) *r = &bt->resplit[(eip * 0x9E3779B1u) >> 24];
     if (r->eip != eip) {
         r->eip = eip;
@@ -312,8 +331,10 @@ static uint32_t safe2_or_resplit(struct bt *bt, struct cpu *c, uint64_t site)
     if (r->n >= RESPLITS)
         return BT_KEY_SAFE | BT_KEY_SAFE2;
     r->n++;
-    bt_block_kill(bt, b);
-    bt->st.resplits++;
+    if (start == eip) {
+        bt_block_kill(bt, b);
+        bt->st.resplits++;
+    }
     return BT_KEY_SAFE;
 }
 
