@@ -129,7 +129,7 @@ void bt_insert(struct bt *bt, struct bt_block *blk)
 /* Kill one block: its entry becomes a jump to its own "stale" stub, so
  * chained jumps and inline-table entries that still lead here fall back to
  * the dispatcher, which translates the new code. */
-static void tombstone(struct bt *bt, struct bt_block *b)
+void bt_block_kill(struct bt *bt, struct bt_block *b)
 {
     if (!b->valid)
         return;
@@ -155,11 +155,6 @@ static void tombstone(struct bt *bt, struct bt_block *b)
     bt->st.invalidations++;
 }
 
-void bt_block_kill(struct bt *bt, struct bt_block *b)
-{
-    tombstone(bt, b);
-}
-
 /* A guest write to [phys, phys+len): drop the blocks translated from those
  * bytes. Other blocks on the page stay; the page stays traced while any
  * remain (its write entries stay empty, so writes keep coming here). */
@@ -179,7 +174,7 @@ void bt_invalidate_phys(struct bt *bt, uint64_t phys, unsigned len)
             uint64_t hi = (page == b->phys_page && b->phys_page2 != b->phys_page)
                               ? (page + 1) << 12 : b->phys_hi;
             if (phys < hi && phys + len > lo) {
-                tombstone(bt, b);
+                bt_block_kill(bt, b);
                 bt->invalidated = true;
                 *link = *next; /* unlink from this page's list */
             } else {
