@@ -6,10 +6,12 @@
  * so by the time a kernel runs INVLPG after changing a PTE, the store has
  * usually removed the page's entries already (docs/shadowmmu.md §5).
  * INVLPG then has nothing left to do, yet cost a callout (register save,
- * C, reload). Inline: compute the page number and look at its entry in all
- * ten shadow tables (six, and the four device tables); all zero means no
- * address space that is loaded maps the page (the tables hold exactly the
- * active and global spaces' entries), so the instruction is done. Otherwise,
+ * C, reload). Inline: compute the page number and look at its byte in the
+ * MMU's summary of the ten shadow tables (SMMU_ANY_OFF: one load where
+ * reading the ten tables themselves was ten, each on its own host page,
+ * ~50 cycles after a callout); zero means no address space that is loaded
+ * maps the page (the tables hold exactly the active and global spaces'
+ * entries), so the instruction is done. Otherwise,
  * or when the page is the one this code runs from or its neighbour (the
  * callout ends the block there), the callout runs as before.
  * Guest flags are untouched by INVLPG: the check's OR clobbers the host
@@ -45,11 +47,8 @@ bool bt_emit_invlpg(struct bt_tctx *t)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ADDR_32), bt_i((int32_t)own[i]));
         bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
     }
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP3),
-           bt_m(BT_R_CPU, BT_R_ADDR, 8, BT_TLB_OFF(0), 8));
-    for (unsigned tb = 1; tb < SMMU_NTABLES + SMMU_TLB_NDEV; tb++)
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP3),
-               bt_m(BT_R_CPU, BT_R_ADDR, 8, BT_TLB_OFF(tb), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
+           bt_m(BT_R_CPU, BT_R_ADDR, 1, (int64_t)(BT_TABLES_OFF + SMMU_ANY_OFF), 1), bt_i(0));
     bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
     if (live)
         bt_emit_flags_restore(t, BT_MAIN);

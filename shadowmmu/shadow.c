@@ -41,6 +41,7 @@ struct smmu_rmap {
 };
 
 #define TBL(m, t, vpn) ((m)->tlb[(size_t)(t) * SMMU_TLB_ENTRIES + (vpn)])
+#define ANY(m, vpn) (((uint8_t *)(m)->tlb + SMMU_ANY_OFF)[vpn])
 
 /* ---- the hash of one address space (linear probing) ------------------- */
 
@@ -128,9 +129,12 @@ static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage)
 {
     for (int t = 0; t < SMMU_NTABLES; t++)
         TBL(m, t, vpn) = 0;
-    if (is_dev(m, ppage))
+    ANY(m, vpn) &= 2;
+    if (is_dev(m, ppage)) {
         for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
             TBL(m, SMMU_T_DEV(t), vpn) = 0;
+        ANY(m, vpn) = 0;
+    }
 }
 
 static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
@@ -144,6 +148,7 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
             TBL(m, t, vpn) = 0;
         for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
             TBL(m, SMMU_T_DEV(t), vpn) = ok && ((perm >> t) & 1) ? dev : 0;
+        ANY(m, vpn) = ok ? 2 : 0;
         return;
     }
     uint64_t addend = (uint64_t)(uintptr_t)(m->ram + ((uint64_t)ppage << 12)) -
@@ -154,6 +159,7 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
         TBL(m, t, vpn) = (perm >> t) & 1 ? addend : 0;
     TBL(m, SMMU_T_SX, vpn) = (perm >> SMMU_T_SX) & 1 ? ppage + 1ull : 0;
     TBL(m, SMMU_T_UX, vpn) = (perm >> SMMU_T_UX) & 1 ? ppage + 1ull : 0;
+    ANY(m, vpn) |= 1;
 }
 
 size_t smmu_audit(const struct smmu *m, uint32_t vpn_lo, uint32_t vpn_hi)
@@ -423,7 +429,10 @@ bool smmu_trace_write_protect(struct smmu *m, uint64_t phys8, uint64_t old, uint
     for (int pass = 0; pass < 2; pass++) {
         for (int32_t i = m->ref_head[ppage]; i >= 0; i = m->refs[i].next) {
             struct smmu_ref *r = &m->refs[i];
-            if (!ref_valid(m, r, ppage))
+            /* Pass 0 only classifies the change by entry size: a stale
+             * record saying "not only R/W" sends the write down the exact
+             * path, which is always right, so its validity is not asked. */
+            if (pass == 1 && !ref_valid(m, r, ppage))
                 continue;
             unsigned esize = 1u << r->esize_log, per = 8 / esize;
             for (unsigned k = 0; k < per; k++) {

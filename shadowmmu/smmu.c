@@ -315,6 +315,39 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
     }
 }
 
+/* Most emulated accesses are 1, 2, 4 or 8 bytes: constant-size copies are
+ * one move each, where a variable memcpy here became REP MOVS (tens of
+ * cycles to start) or a call. */
+static inline void copy_small(void *dst, const void *src, unsigned len)
+{
+    switch (len) {
+    case 1: memcpy(dst, src, 1); break;
+    case 2: memcpy(dst, src, 2); break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    default: memcpy(dst, src, len); break;
+    }
+}
+
+/* old with len bytes from buf at byte offset off (off + len <= 8), in
+ * registers: a variable-length copy into a stack word is a byte loop or
+ * REP MOVS whose result the next load cannot forward. */
+static inline uint64_t merge8(uint64_t old, unsigned off, const uint8_t *buf, unsigned len)
+{
+    uint64_t v = 0;
+    switch (len) {
+    case 1: v = buf[0]; break;
+    case 2: { uint16_t x; memcpy(&x, buf, 2); v = x; break; }
+    case 4: { uint32_t x; memcpy(&x, buf, 4); v = x; break; }
+    case 8: memcpy(&v, buf, 8); return v;
+    default:
+        for (unsigned i = 0; i < len; i++)
+            v |= (uint64_t)buf[i] << (8 * i);
+    }
+    uint64_t mask = ((1ull << (8 * len)) - 1) << (8 * off);
+    return (old & ~mask) | (v << (8 * off));
+}
+
 /* One piece of an access, inside a page, already translated. */
 static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned len, bool write)
 {
@@ -335,11 +368,14 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
             bool small = (phys & 7) + len <= 8;
             m->stats.traced_writes += traced;
             uint64_t old = 0, new = 0, p8 = phys & ~7ull;
-            if (traced && small)
+            if (traced && small) {
+                /* new from old and buf, not read back: an 8-byte load
+                 * right after a narrower store to it misses store
+                 * forwarding (~20 cycles a page-table write). */
                 memcpy(&old, m->ram + p8, 8);
-            memcpy(ram, buf, len);
-            if (traced && small)
-                memcpy(&new, m->ram + p8, 8);
+                new = merge8(old, phys & 7, buf, len);
+            }
+            copy_small(ram, buf, len);
             if (traced && small && !smmu_trace_write_protect(m, p8, old, new))
                 trace_write_small(m, phys, len, old, new);
             else if (traced && !small)
@@ -347,7 +383,7 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
             if (m->code_pages[phys >> 12] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, len);
         } else {
-            memcpy(buf, ram, len);
+            copy_small(buf, ram, len);
         }
         return;
     }

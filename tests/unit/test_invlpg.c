@@ -38,6 +38,13 @@ static uint64_t ent(int t, uint32_t lin)
     return H.bt->mmu.tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
 }
 
+/* The MMU's summary byte of the page (SMMU_ANY_OFF): what the inline
+ * check reads instead of the tables. */
+static uint8_t any(uint32_t lin)
+{
+    return ((const uint8_t *)H.bt->mmu.tlb + SMMU_ANY_OFF)[lin >> 12];
+}
+
 START_TEST(no_entry_inline_entry_callout)
 {
     static const uint8_t code[] = {
@@ -59,6 +66,8 @@ START_TEST(no_entry_inline_entry_callout)
     ck_assert_uint_eq(H.c->regs[CPU_EDX] & 0xFF, 1);
     ck_assert_uint_eq(H.bt->mmu.stats.invlpg - inv, 1); /* only the second reached the shadow */
     ck_assert_uint_eq(ent(SMMU_T_SR, 0x201000), 0);      /* and dropped its entry */
+    ck_assert_uint_eq(any(0x201000), 0);                 /* and its summary byte */
+    ck_assert_uint_ne(any(BTH_CODE), 0);                 /* the code page's is set */
     ck_assert_uint_ge(H.bt->st.callouts - co, 1);
 }
 END_TEST
