@@ -50,6 +50,26 @@ static inline uint32_t hslot(uint32_t vpn, uint32_t mask)
     return (vpn * 0x9E3779B1u >> 8) & mask;
 }
 
+/* Behind the cap slots, one bit per slot: occupied. A space's load and
+ * unload (every CR3 switch) visit only the occupied slots through it; a
+ * scan of all slots took a mispredicted branch per entry, and was most
+ * of nano's cr3switch. */
+static inline uint64_t *hbits(const struct smmu_as *a)
+{
+    return (uint64_t *)(void *)(a->h + a->cap);
+}
+
+static inline size_t hbytes(uint32_t cap)
+{
+    return (size_t)cap * sizeof(struct smmu_hent) + cap / 8;
+}
+
+static inline void hbit(struct smmu_as *a, uint32_t i, bool on)
+{
+    uint64_t *w = &hbits(a)[i >> 6];
+    *w = on ? *w | 1ull << (i & 63) : *w & ~(1ull << (i & 63));
+}
+
 static struct smmu_hent *hfind(struct smmu_as *a, uint32_t vpn)
 {
     if (!a->cap)
@@ -70,6 +90,7 @@ static void hdel(struct smmu_as *a, struct smmu_hent *e)
     a->region_n[(e->key - 1) >> 9]--;
     a->present[(e->key - 1) >> 6] &= ~(1ull << ((e->key - 1) & 63));
     a->h[i].key = 0;
+    hbit(a, i, false);
     a->n--;
     /* Backward-shift the cluster after the hole. */
     for (uint32_t j = (i + 1) & mask; a->h[j].key; j = (j + 1) & mask) {
@@ -78,6 +99,8 @@ static void hdel(struct smmu_as *a, struct smmu_hent *e)
         if (move) {
             a->h[i] = a->h[j];
             a->h[j].key = 0;
+            hbit(a, i, true);
+            hbit(a, j, false);
             i = j;
         }
     }
@@ -90,9 +113,10 @@ static int hgrow(struct smmu_as *a)
     if (!a->present && !(a->present = calloc(SMMU_TLB_ENTRIES / 64, sizeof(uint64_t))))
         return -ENOMEM;
     uint32_t ncap = a->cap ? a->cap * 2 : 256;
-    struct smmu_hent *nh = calloc(ncap, sizeof(*nh));
+    struct smmu_hent *nh = calloc(1, hbytes(ncap));
     if (!nh)
         return -ENOMEM;
+    uint64_t *nbits = (uint64_t *)(void *)(nh + ncap);
     for (uint32_t i = 0; i < a->cap; i++) {
         if (!a->h[i].key)
             continue;
@@ -100,6 +124,7 @@ static int hgrow(struct smmu_as *a)
         while (nh[j].key)
             j = (j + 1) & (ncap - 1);
         nh[j] = a->h[i];
+        nbits[j >> 6] |= 1ull << (j & 63);
     }
     free(a->h);
     a->h = nh;
@@ -125,16 +150,22 @@ static inline uint64_t rmap_index(const struct smmu *m, uint64_t ppage)
     return ppage >= m->npages ? m->npages : ppage;
 }
 
-static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage)
+/* Clearing a page's entries also clears its summary byte when the entry
+ * is dropped (keep_any false); a space switched away from leaves it set
+ * (a "maybe" is always safe), so the next load of the space, which sets
+ * it again, stores nothing: a CR3 switch rewrote every byte twice, ~150
+ * cycles of nano's cr3switch. INVLPG's C path recomputes it. */
+static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage, bool keep_any)
 {
     for (int t = 0; t < SMMU_NTABLES; t++)
         TBL(m, t, vpn) = 0;
-    ANY(m, vpn) &= 2;
-    if (is_dev(m, ppage)) {
+    bool dev = is_dev(m, ppage);
+    if (dev)
         for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
             TBL(m, SMMU_T_DEV(t), vpn) = 0;
-        ANY(m, vpn) = 0;
-    }
+    if (!keep_any)
+        ANY(m, vpn) = !dev && (TBL(m, SMMU_T_DEV(SMMU_T_SR), vpn) | TBL(m, SMMU_T_DEV(SMMU_T_SW), vpn) |
+                               TBL(m, SMMU_T_DEV(SMMU_T_UR), vpn) | TBL(m, SMMU_T_DEV(SMMU_T_UW), vpn));
 }
 
 static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
@@ -148,7 +179,7 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
             TBL(m, t, vpn) = 0;
         for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
             TBL(m, SMMU_T_DEV(t), vpn) = ok && ((perm >> t) & 1) ? dev : 0;
-        ANY(m, vpn) = ok ? 2 : 0;
+        ANY(m, vpn) = ok;
         return;
     }
     uint64_t addend = (uint64_t)(uintptr_t)(m->ram + ((uint64_t)ppage << 12)) -
@@ -159,7 +190,8 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
         TBL(m, t, vpn) = (perm >> t) & 1 ? addend : 0;
     TBL(m, SMMU_T_SX, vpn) = (perm >> SMMU_T_SX) & 1 ? ppage + 1ull : 0;
     TBL(m, SMMU_T_UX, vpn) = (perm >> SMMU_T_UX) & 1 ? ppage + 1ull : 0;
-    ANY(m, vpn) |= 1;
+    if (!ANY(m, vpn)) /* set already after a CR3 switch (tables_clear): no store */
+        ANY(m, vpn) = 1;
 }
 
 size_t smmu_audit(const struct smmu *m, uint32_t vpn_lo, uint32_t vpn_hi)
@@ -197,16 +229,22 @@ size_t smmu_audit(const struct smmu *m, uint32_t vpn_lo, uint32_t vpn_hi)
 
 static void as_unload(struct smmu *m, struct smmu_as *a)
 {
-    for (uint32_t i = 0; i < a->cap; i++)
-        if (a->h[i].key)
-            tables_clear(m, a->h[i].key - 1, a->h[i].ppage);
+    const uint64_t *bits = a->h ? hbits(a) : NULL;
+    for (uint32_t w = 0; bits && w < a->cap / 64; w++)
+        for (uint64_t b = bits[w]; b; b &= b - 1) {
+            const struct smmu_hent *e = &a->h[w * 64 + (uint32_t)__builtin_ctzll(b)];
+            tables_clear(m, e->key - 1, e->ppage, true);
+        }
 }
 
 static void as_load(struct smmu *m, struct smmu_as *a)
 {
-    for (uint32_t i = 0; i < a->cap; i++)
-        if (a->h[i].key)
-            tables_set(m, a->h[i].key - 1, a->h[i].ppage, a->h[i].perm);
+    const uint64_t *bits = a->h ? hbits(a) : NULL;
+    for (uint32_t w = 0; bits && w < a->cap / 64; w++)
+        for (uint64_t b = bits[w]; b; b &= b - 1) {
+            const struct smmu_hent *e = &a->h[w * 64 + (uint32_t)__builtin_ctzll(b)];
+            tables_set(m, e->key - 1, e->ppage, e->perm);
+        }
 }
 
 static bool loaded(const struct smmu *m, int as)
@@ -221,7 +259,7 @@ static void as_flush(struct smmu *m, struct smmu_as *a)
         as_unload(m, a);
     m->entries -= a->n;
     if (a->h)
-        memset(a->h, 0, (size_t)a->cap * sizeof(*a->h));
+        memset(a->h, 0, hbytes(a->cap));
     if (a->region_n) {
         for (uint32_t r = 0; r < SMMU_REGIONS; r++)
             if (a->region_n[r])
@@ -374,7 +412,7 @@ static void invalidate(struct smmu *m, int as, uint32_t vpn)
     hdel(a, e);
     m->entries--;
     if (loaded(m, as))
-        tables_clear(m, vpn, ppage);
+        tables_clear(m, vpn, ppage, false);
     m->stats.trace_invalidations++;
 }
 
@@ -679,6 +717,7 @@ void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, ui
             j = (j + 1) & mask;
         e = &a->h[j];
         e->key = vpn + 1;
+        hbit(a, j, true);
         a->region_n[vpn >> 9]++;
         a->present[vpn >> 6] |= 1ull << (vpn & 63);
         a->n++;
@@ -688,7 +727,7 @@ void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, ui
         rmap_add(m, as, vpn, ppage);
     } else if (e->ppage != ppage) {
         if (is_dev(m, e->ppage) && loaded(m, as))
-            tables_clear(m, vpn, e->ppage); /* its device-table slots */
+            tables_clear(m, vpn, e->ppage, true); /* its device-table slots (tables_set follows) */
         e->ppage = ppage;
         e->perm = 0;
         rmap_add(m, as, vpn, ppage);
@@ -780,6 +819,9 @@ void smmu_shadow_invlpg(struct smmu *m, uint32_t vpn)
 {
     invalidate(m, m->active, vpn);
     invalidate(m, SMMU_GLOBAL, vpn); /* INVLPG drops global translations too */
+    /* The tables hold only these two spaces' entries: none is left for the
+     * page, whatever its summary byte still says (tables_clear). */
+    ANY(m, vpn) = 0;
 }
 
 void smmu_shadow_flush_global(struct smmu *m)
@@ -799,7 +841,7 @@ int smmu_shadow_init(struct smmu *m)
     if (!m->ref_head || !m->rmap_head || !m->refs || !m->rmaps)
         return -ENOMEM;
     m->spare_cap = 256;
-    m->spare_h = calloc(m->spare_cap, sizeof(struct smmu_hent));
+    m->spare_h = calloc(1, hbytes(m->spare_cap));
     m->spare_region_n = calloc(SMMU_REGIONS, sizeof(uint16_t));
     m->spare_present = calloc(SMMU_TLB_ENTRIES / 64, sizeof(uint64_t));
     if (!m->spare_h || !m->spare_region_n || !m->spare_present)

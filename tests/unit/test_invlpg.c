@@ -108,6 +108,30 @@ START_TEST(pte_change_then_invlpg_inline)
 }
 END_TEST
 
+/* A space switched away from leaves its pages' summary bytes set (a
+ * "maybe"); an INVLPG in the new space takes the callout once, which
+ * finds nothing and clears the byte: the next INVLPG of the page is
+ * inline again. */
+START_TEST(stale_summary_cleared_by_invlpg)
+{
+    static const uint8_t code[] = {
+        0xB8, 0x00, 0x20, 0x10, 0x00,             /* mov eax, 0x102000 (a second directory) */
+        0x8B, 0x0D, 0x00, 0x10, 0x20, 0x00,       /* mov ecx, [0x201000]: an entry in the first */
+        0x0F, 0x22, 0xD8,                         /* mov cr3, eax */
+        0x0F, 0x01, 0x3D, 0x00, 0x10, 0x20, 0x00, /* invlpg [0x201000]: the byte is still set */
+        0x0F, 0x01, 0x3D, 0x00, 0x10, 0x20, 0x00, /* invlpg [0x201000]: now clear */
+        0xF4,
+    };
+    bth_wr32(&H, 0x102000, PT | 3);
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    uint64_t inv = H.bt->mmu.stats.invlpg;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.c->cr3, 0x102000);
+    ck_assert_uint_eq(H.bt->mmu.stats.invlpg - inv, 1);
+    ck_assert_uint_eq(any(0x201000), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("invlpg");
@@ -116,6 +140,7 @@ int main(void)
     tcase_add_test(t, no_entry_inline_entry_callout);
     tcase_add_test(t, own_page_takes_callout);
     tcase_add_test(t, pte_change_then_invlpg_inline);
+    tcase_add_test(t, stale_summary_cleared_by_invlpg);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -957,6 +957,38 @@ START_TEST(as_cache_switch_and_restore)
 }
 END_TEST
 
+/* A space of 700 entries (its hash grown twice), a third of them dropped
+ * again (backward shifts in the hash): switching away clears exactly its
+ * entries from the tables, switching back restores exactly the others —
+ * what the hash's occupancy bits (shadow.c hbits) lead the switch to. */
+START_TEST(as_cache_switch_many_entries)
+{
+    enum { N = 700 };
+    paging32(PD_A, 0, true);
+    for (uint32_t i = 0; i < N; i++)
+        map32(PD_A, PT_A, 0x00400000 + i * 0x1000, DATA + (i % 16) * 0x1000, P | W | U, P | W | U);
+    bool fault;
+    for (uint32_t i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(smmu_fill(&m, 0x00400000 + i * 0x1000, 0, &fault));
+    for (uint32_t i = 0; i < N; i += 3)
+        smmu_invlpg(&m, 0x00400000 + i * 0x1000);
+    c->cr3 = PD_B;
+    ck_assert_int_eq(smmu_cr_write(&m), 0);
+    for (uint32_t i = 0; i < N; i++)
+        ck_assert_msg(all_zero(0x00400000 + i * 0x1000), "page %u left in the tables", i);
+    uint64_t hf = m.stats.hidden_faults;
+    c->cr3 = PD_A;
+    ck_assert_int_eq(smmu_cr_write(&m), 0);
+    ck_assert_uint_eq(m.stats.hidden_faults, hf);
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t lin = 0x00400000 + i * 0x1000;
+        uint64_t want = i % 3 ? addend(DATA + (i % 16) * 0x1000, lin) : 0;
+        ck_assert_msg(ENT(SMMU_T_SR, lin) == want, "page %u: entry %llx, want %llx", i,
+                      (unsigned long long)ENT(SMMU_T_SR, lin), (unsigned long long)want);
+    }
+}
+END_TEST
+
 START_TEST(as_cache_pte_write_while_inactive)
 {
     map32(PD_A, PT_A, 0x00405000, DATA, P | W | U, P | W | U);
@@ -1730,6 +1762,7 @@ static Suite *suite(void)
     tcase_add_test(t, code_pages_aliases_and_hook);
     tcase_add_test(t, code_page_inactive_space);
     tcase_add_test(t, as_cache_switch_and_restore);
+    tcase_add_test(t, as_cache_switch_many_entries);
     tcase_add_test(t, as_cache_pte_write_while_inactive);
     tcase_add_test(t, as_cache_dropped_after_foreign_writes);
     tcase_add_test(t, as_cache_own_writes_not_foreign);
