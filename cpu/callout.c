@@ -262,9 +262,10 @@ int cpu_co_rmw_store(struct cpu *c, const struct dec_insn *d)
 {
     int mi = d->ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 0 : 1;
     const ZydisDecodedOperand *mem = &d->ops[mi], *src = &d->ops[1 - mi];
-    unsigned bits = mem->size;
-    uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1, old, v, r, fl = 0;
-    int f = cpu_read_op(c, d, mem, &old);
+    unsigned bits = mem->size, n = bits / 8;
+    uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1, old = 0, v, r, fl = 0;
+    uint32_t lin = cpu_ea(c, d, mem); /* once: the read and the write share it */
+    int f = cpu_mem_read(c, lin, &old, n);
     if (!f)
         f = cpu_read_op(c, d, src, &v);
     if (f)
@@ -279,7 +280,7 @@ int cpu_co_rmw_store(struct cpu *c, const struct dec_insn *d)
     case ZYDIS_MNEMONIC_SUB: r = (old - v) & mask; fl = cpu_flags_sub(old, v, bits); break;
     default: return co_fault(c, d, CPU_FAULT(CPU_VEC_UD, 0));
     }
-    f = cpu_write_op(c, d, mem, r);
+    f = cpu_mem_write(c, lin, &r, n);
     if (f)
         return co_fault(c, d, f);
     if (d->zi.mnemonic == ZYDIS_MNEMONIC_XCHG)

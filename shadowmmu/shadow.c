@@ -163,9 +163,8 @@ static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage, bool keep
     if (dev)
         for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
             TBL(m, SMMU_T_DEV(t), vpn) = 0;
-    if (!keep_any)
-        ANY(m, vpn) = !dev && (TBL(m, SMMU_T_DEV(SMMU_T_SR), vpn) | TBL(m, SMMU_T_DEV(SMMU_T_SW), vpn) |
-                               TBL(m, SMMU_T_DEV(SMMU_T_UR), vpn) | TBL(m, SMMU_T_DEV(SMMU_T_UW), vpn));
+    if (!keep_any) /* bit 1 (device tables) only goes with them: no loads of those here */
+        ANY(m, vpn) = dev ? 0 : ANY(m, vpn) & 2;
 }
 
 static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
@@ -179,7 +178,7 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
             TBL(m, t, vpn) = 0;
         for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
             TBL(m, SMMU_T_DEV(t), vpn) = ok && ((perm >> t) & 1) ? dev : 0;
-        ANY(m, vpn) = ok;
+        ANY(m, vpn) = ok ? 2 : 0;
         return;
     }
     uint64_t addend = (uint64_t)(uintptr_t)(m->ram + ((uint64_t)ppage << 12)) -
@@ -190,8 +189,8 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
         TBL(m, t, vpn) = (perm >> t) & 1 ? addend : 0;
     TBL(m, SMMU_T_SX, vpn) = (perm >> SMMU_T_SX) & 1 ? ppage + 1ull : 0;
     TBL(m, SMMU_T_UX, vpn) = (perm >> SMMU_T_UX) & 1 ? ppage + 1ull : 0;
-    if (!ANY(m, vpn)) /* set already after a CR3 switch (tables_clear): no store */
-        ANY(m, vpn) = 1;
+    if (!(ANY(m, vpn) & 1)) /* set already after a CR3 switch (tables_clear): no store */
+        ANY(m, vpn) |= 1;
 }
 
 size_t smmu_audit(const struct smmu *m, uint32_t vpn_lo, uint32_t vpn_hi)

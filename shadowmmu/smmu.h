@@ -34,10 +34,10 @@
 #define SMMU_DEV_MAP_OFF    SMMU_TLB_OFF(6 + SMMU_TLB_NDEV)
 #define SMMU_DEV_MAP_SIZE   4096u
 /* Then one byte per linear page, nonzero when any of the ten tables may
- * hold an entry for it (set with the entries, cleared when an entry is
- * dropped and none is left, left set by a write revoked alone and by a
- * switch to another space): INVLPG's inline check reads it instead of ten
- * tables. */
+ * hold an entry for it (bit 0: the six, bit 1: the device tables; set with
+ * the entries, cleared when an entry is dropped, left set by a write
+ * revoked alone and by a switch to another space): INVLPG's inline check
+ * reads it instead of ten tables. */
 #define SMMU_ANY_OFF        (SMMU_DEV_MAP_OFF + SMMU_DEV_MAP_SIZE)
 #define SMMU_TLB_SIZE       (SMMU_ANY_OFF + SMMU_TLB_ENTRIES) /* everything */
 
