@@ -7,7 +7,7 @@
  * usually removed the page's entries already (docs/shadowmmu.md §5).
  * INVLPG then has nothing left to do, yet cost a callout (register save,
  * C, reload). Inline: compute the page number and look at its byte in the
- * MMU's summary of the ten shadow tables (SMMU_ANY_OFF: one load where
+ * MMU's summary of the ten shadow tables (BT_SUMMARY_OFF: one load where
  * reading the ten tables themselves was ten, each on its own host page,
  * ~50 cycles after a callout); zero means no address space that is loaded
  * maps the page (the tables hold exactly the active and global spaces'
@@ -48,7 +48,7 @@ bool bt_emit_invlpg(struct bt_tctx *t)
         bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2,
-           bt_m(BT_R_CPU, BT_R_ADDR, 1, (int64_t)(BT_TABLES_OFF + SMMU_ANY_OFF), 1), bt_i(0));
+           bt_m(BT_R_CPU, BT_R_ADDR, 1, (int64_t)BT_SUMMARY_OFF, 1), bt_i(0));
     bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, slow);
     if (live)
         bt_emit_flags_restore(t, BT_MAIN);

@@ -177,7 +177,7 @@ static int bt_init(struct vm *vm)
     bt_ibtc_reset(bt);
     struct smmu_cpu_view view;
     cpu_smmu_view(vm->cpu, &view);
-    r = smmu_init(&bt->mmu, vm->ram, vm->ram_size, vm->bus, &view, bt->tables);
+    r = smmu_init(&bt->mmu, vm->ram, vm->ram_size, vm->bus, &view, bt->tables, bt->region + BT_SUMMARY_OFF);
     if (r) {
         vm_set_error(vm, "shadow MMU: %s", strerror(-r));
         goto fail;

@@ -41,7 +41,7 @@ struct smmu_rmap {
 };
 
 #define TBL(m, t, vpn) ((m)->tlb[(size_t)(t) * SMMU_TLB_ENTRIES + (vpn)])
-#define ANY(m, vpn) (((uint8_t *)(m)->tlb + SMMU_ANY_OFF)[vpn])
+#define ANY(m, vpn) ((m)->summary[vpn])
 
 /* ---- the hash of one address space (linear probing) ------------------- */
 

@@ -31,12 +31,14 @@ void smmu_shadow_flush_global(struct smmu *m);
 #define EFER_NXE 0x800u
 
 int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
-              const struct smmu_cpu_view *cpu, uint64_t *tables)
+              const struct smmu_cpu_view *cpu, uint64_t *tables, uint8_t *summary)
 {
     memset(m, 0, sizeof(*m));
     m->cpu = *cpu;
     m->bus = bus;
     m->tlb = tables;
+    m->summary_owned = !summary;
+    m->summary = summary ? summary : calloc(SMMU_SUMMARY_SIZE, 1);
     m->ram = ram;
     m->npages = ram_size >> 12;
     m->direct_ppage = ~0ull;
@@ -45,7 +47,7 @@ int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *b
     m->wram = ram;
     m->code_pages = calloc(m->npages ? m->npages : 1, 1);
     m->pg_flags = calloc(m->npages ? m->npages : 1, 1);
-    int r = m->code_pages && m->pg_flags ? smmu_shadow_init(m) : -ENOMEM;
+    int r = m->code_pages && m->pg_flags && m->summary ? smmu_shadow_init(m) : -ENOMEM;
     if (!r) {
         m->mode = ~0u; /* force the first switch */
         r = smmu_cr_write(m);
@@ -62,6 +64,9 @@ void smmu_destroy(struct smmu *m)
     smmu_shadow_destroy(m);
     free(m->code_pages);
     free(m->pg_flags);
+    if (m->summary_owned)
+        free(m->summary);
+    m->summary = NULL;
 }
 
 int smmu_cr_write(struct smmu *m)

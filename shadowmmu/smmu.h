@@ -33,13 +33,14 @@
 #define SMMU_TLB_NDEV       4
 #define SMMU_DEV_MAP_OFF    SMMU_TLB_OFF(6 + SMMU_TLB_NDEV)
 #define SMMU_DEV_MAP_SIZE   4096u
-/* Then one byte per linear page, nonzero when any of the ten tables may
- * hold an entry for it (bit 0: the six, bit 1: the device tables; set with
- * the entries, cleared when an entry is dropped, left set by a write
- * revoked alone and by a switch to another space): INVLPG's inline check
- * reads it instead of ten tables. */
-#define SMMU_ANY_OFF        (SMMU_DEV_MAP_OFF + SMMU_DEV_MAP_SIZE)
-#define SMMU_TLB_SIZE       (SMMU_ANY_OFF + SMMU_TLB_ENTRIES) /* everything */
+#define SMMU_TLB_SIZE       (SMMU_DEV_MAP_OFF + SMMU_DEV_MAP_SIZE) /* everything */
+/* Beside them (where the engine puts it: smmu_init's summary), one byte
+ * per linear page, nonzero when any of the ten tables may hold an entry
+ * for it (bit 0: the six, bit 1: the device tables; set with the entries,
+ * cleared when an entry is dropped, left set by a write revoked alone and
+ * by a switch to another space): INVLPG's inline check reads it instead
+ * of ten tables. */
+#define SMMU_SUMMARY_SIZE   SMMU_TLB_ENTRIES
 
 #ifndef __ASSEMBLER__
 
@@ -128,6 +129,8 @@ struct smmu {
     struct smmu_cpu_view cpu;
     struct dev_bus *bus;    /* device pages and holes (MMIO) */
     uint64_t *tlb;          /* six tables, four device tables, granule maps (SMMU_TLB_SIZE) */
+    uint8_t *summary;       /* a byte per linear page (SMMU_SUMMARY_SIZE) */
+    bool summary_owned;     /* allocated by smmu_init */
     uint8_t *ram;           /* guest-physical 0 */
     uint8_t *code_pages;    /* one byte per guest-physical page: holds translated code */
     uint64_t npages;        /* guest-physical pages of RAM */
@@ -184,10 +187,11 @@ struct smmu {
 
 /* ram/ram_size: guest RAM (guest-physical 0 up); bus: where other
  * guest-physical addresses go; cpu: the registers (copied, the pointers
- * must stay valid); tables: the tables and maps (SMMU_TLB_SIZE bytes, zeroed).
+ * must stay valid); tables: the tables and maps (SMMU_TLB_SIZE bytes, zeroed);
+ * summary: SMMU_SUMMARY_SIZE zeroed bytes, or NULL for the MMU's own.
  * 0 or -ENOMEM (nothing left allocated). */
 int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
-              const struct smmu_cpu_view *cpu, uint64_t *tables);
+              const struct smmu_cpu_view *cpu, uint64_t *tables, uint8_t *summary);
 void smmu_destroy(struct smmu *m);
 /* Drop every shadow entry of every address space. */
 void smmu_flush(struct smmu *m);

@@ -38,7 +38,7 @@ static void setup(void)
     tables = calloc(1, SMMU_TLB_SIZE);
     struct smmu_cpu_view view;
     cpu_smmu_view(c, &view);
-    ck_assert_int_eq(smmu_init(&mmu, vm.ram, vm.ram_size, vm.bus, &view, tables), 0);
+    ck_assert_int_eq(smmu_init(&mmu, vm.ram, vm.ram_size, vm.bus, &view, tables, NULL), 0);
     c->mmu = &mmu;
     c->regs[CPU_ESP] = 0x9000;
 }

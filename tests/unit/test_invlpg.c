@@ -38,11 +38,11 @@ static uint64_t ent(int t, uint32_t lin)
     return H.bt->mmu.tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
 }
 
-/* The MMU's summary byte of the page (SMMU_ANY_OFF): what the inline
+/* The MMU's summary byte of the page (smmu.h, BT_SUMMARY_OFF): what the inline
  * check reads instead of the tables. */
 static uint8_t any(uint32_t lin)
 {
-    return ((const uint8_t *)H.bt->mmu.tlb + SMMU_ANY_OFF)[lin >> 12];
+    return H.bt->mmu.summary[lin >> 12];
 }
 
 START_TEST(no_entry_inline_entry_callout)

@@ -69,7 +69,7 @@ static void setup(void)
     struct smmu_cpu_view view;
     cpu_smmu_view(c, &view);
     ck_assert_ptr_nonnull(tables);
-    ck_assert_int_eq(smmu_init(&m, vm.ram, vm.ram_size, vm.bus, &view, tables), 0);
+    ck_assert_int_eq(smmu_init(&m, vm.ram, vm.ram_size, vm.bus, &view, tables, NULL), 0);
     c->mmu = &m;
 }
 

@@ -56,7 +56,7 @@ static void setup(void)
     ck_assert(alias && bus && c && tables);
     struct smmu_cpu_view view;
     cpu_smmu_view(c, &view);
-    ck_assert_int_eq(smmu_init(&m, win, RAM, bus, &view, tables), 0);
+    ck_assert_int_eq(smmu_init(&m, win, RAM, bus, &view, tables, NULL), 0);
     c->mmu = &m;
     m.code_write_hook = code_hook;
     hook_calls = 0;
