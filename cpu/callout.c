@@ -150,26 +150,12 @@ static inline uint8_t *direct(struct cpu *c, uint32_t lin, unsigned len, unsigne
     return e ? (uint8_t *)(uintptr_t)(e + lin) : NULL;
 }
 
-/* Most emulated accesses are 1, 2, 4 or 8 bytes: constant-size copies the
- * compiler turns into one move (a libc memcpy call cost more than the
- * rest of a stack pop). */
-static inline void copy_small(void *dst, const void *src, unsigned len)
-{
-    switch (len) {
-    case 1: memcpy(dst, src, 1); break;
-    case 2: memcpy(dst, src, 2); break;
-    case 4: memcpy(dst, src, 4); break;
-    case 8: memcpy(dst, src, 8); break;
-    default: memcpy(dst, src, len); break;
-    }
-}
-
 int cpu_mem_read(struct cpu *c, uint32_t lin, void *buf, unsigned len)
 {
     unsigned acc = smmu_acc(c->mmu, false);
     uint8_t *h = direct(c, lin, len, acc);
     if (h) {
-        copy_small(buf, h, len);
+        smmu_copy_small(buf, h, len);
         return 0;
     }
     return mem_fault(c, smmu_read(c->mmu, lin, buf, len, acc));
@@ -180,7 +166,7 @@ int cpu_mem_write(struct cpu *c, uint32_t lin, const void *buf, unsigned len)
     unsigned acc = smmu_acc(c->mmu, true);
     uint8_t *h = direct(c, lin, len, acc);
     if (h) {
-        copy_small(h, buf, len);
+        smmu_copy_small(h, buf, len);
         return 0;
     }
     return mem_fault(c, smmu_write(c->mmu, lin, buf, len, acc));

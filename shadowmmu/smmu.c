@@ -320,20 +320,6 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
     }
 }
 
-/* Most emulated accesses are 1, 2, 4 or 8 bytes: constant-size copies are
- * one move each, where a variable memcpy here became REP MOVS (tens of
- * cycles to start) or a call. */
-static inline void copy_small(void *dst, const void *src, unsigned len)
-{
-    switch (len) {
-    case 1: memcpy(dst, src, 1); break;
-    case 2: memcpy(dst, src, 2); break;
-    case 4: memcpy(dst, src, 4); break;
-    case 8: memcpy(dst, src, 8); break;
-    default: memcpy(dst, src, len); break;
-    }
-}
-
 /* old with len bytes from buf at byte offset off (off + len <= 8), in
  * registers: a variable-length copy into a stack word is a byte loop or
  * REP MOVS whose result the next load cannot forward. */
@@ -380,7 +366,7 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
                 memcpy(&old, m->ram + p8, 8);
                 new = merge8(old, phys & 7, buf, len);
             }
-            copy_small(ram, buf, len);
+            smmu_copy_small(ram, buf, len);
             if (traced && small && !smmu_trace_write_protect(m, p8, old, new))
                 trace_write_small(m, phys, len, old, new);
             else if (traced && !small)
@@ -388,7 +374,7 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
             if (m->code_pages[phys >> 12] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, len);
         } else {
-            copy_small(buf, ram, len);
+            smmu_copy_small(buf, ram, len);
         }
         return;
     }

@@ -47,6 +47,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct dev_bus;
 
@@ -190,6 +191,20 @@ struct smmu {
  * must stay valid); tables: the tables and maps (SMMU_TLB_SIZE bytes, zeroed);
  * summary: SMMU_SUMMARY_SIZE zeroed bytes, or NULL for the MMU's own.
  * 0 or -ENOMEM (nothing left allocated). */
+/* Most emulated accesses are 1, 2, 4 or 8 bytes: constant-size copies are
+ * one move each, where a variable memcpy became a libc call (more than the
+ * rest of a stack pop in cpu/) or REP MOVS (tens of cycles to start). */
+static inline void smmu_copy_small(void *dst, const void *src, unsigned len)
+{
+    switch (len) {
+    case 1: memcpy(dst, src, 1); break;
+    case 2: memcpy(dst, src, 2); break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    default: memcpy(dst, src, len); break;
+    }
+}
+
 int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
               const struct smmu_cpu_view *cpu, uint64_t *tables, uint8_t *summary);
 void smmu_destroy(struct smmu *m);
