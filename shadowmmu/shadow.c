@@ -154,7 +154,7 @@ static inline uint64_t rmap_index(const struct smmu *m, uint64_t ppage)
  * is dropped (keep_any false); a space switched away from leaves it set
  * (a "maybe" is always safe), so the next load of the space, which sets
  * it again, stores nothing: a CR3 switch rewrote every byte twice, ~150
- * cycles of nano's cr3switch. INVLPG's C path recomputes it. */
+ * cycles of nano's cr3switch. INVLPG's C path clears it. */
 static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage, bool keep_any)
 {
     for (int t = 0; t < SMMU_NTABLES; t++)

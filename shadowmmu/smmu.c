@@ -321,20 +321,14 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
 }
 
 /* old with len bytes from buf at byte offset off (off + len <= 8), in
- * registers: a variable-length copy into a stack word is a byte loop or
+ * registers (little-endian): a variable-length copy into a stack word is
  * REP MOVS whose result the next load cannot forward. */
 static inline uint64_t merge8(uint64_t old, unsigned off, const uint8_t *buf, unsigned len)
 {
     uint64_t v = 0;
-    switch (len) {
-    case 1: v = buf[0]; break;
-    case 2: { uint16_t x; memcpy(&x, buf, 2); v = x; break; }
-    case 4: { uint32_t x; memcpy(&x, buf, 4); v = x; break; }
-    case 8: memcpy(&v, buf, 8); return v;
-    default:
-        for (unsigned i = 0; i < len; i++)
-            v |= (uint64_t)buf[i] << (8 * i);
-    }
+    smmu_copy_small(&v, buf, len);
+    if (len == 8)
+        return v;
     uint64_t mask = ((1ull << (8 * len)) - 1) << (8 * off);
     return (old & ~mask) | (v << (8 * off));
 }

@@ -186,11 +186,6 @@ struct smmu {
     void *code_write_opaque;
 };
 
-/* ram/ram_size: guest RAM (guest-physical 0 up); bus: where other
- * guest-physical addresses go; cpu: the registers (copied, the pointers
- * must stay valid); tables: the tables and maps (SMMU_TLB_SIZE bytes, zeroed);
- * summary: SMMU_SUMMARY_SIZE zeroed bytes, or NULL for the MMU's own.
- * 0 or -ENOMEM (nothing left allocated). */
 /* Most emulated accesses are 1, 2, 4 or 8 bytes: constant-size copies are
  * one move each, where a variable memcpy became a libc call (more than the
  * rest of a stack pop in cpu/) or REP MOVS (tens of cycles to start). */
@@ -205,6 +200,11 @@ static inline void smmu_copy_small(void *dst, const void *src, unsigned len)
     }
 }
 
+/* ram/ram_size: guest RAM (guest-physical 0 up); bus: where other
+ * guest-physical addresses go; cpu: the registers (copied, the pointers
+ * must stay valid); tables: the tables and maps (SMMU_TLB_SIZE bytes, zeroed);
+ * summary: SMMU_SUMMARY_SIZE zeroed bytes, or NULL for the MMU's own.
+ * 0 or -ENOMEM (nothing left allocated). */
 int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *bus,
               const struct smmu_cpu_view *cpu, uint64_t *tables, uint8_t *summary);
 void smmu_destroy(struct smmu *m);

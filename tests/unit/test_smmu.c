@@ -1528,6 +1528,36 @@ START_TEST(trace_write_protect_downgrades)
 }
 END_TEST
 
+/* Narrow writes into a traced PTE at an offset: the write's "after" value
+ * (merged from the bytes written, smmu.c merge8) must show what changed.
+ * A 2-byte write to bytes 2..3 moves the frame: the entry goes. A 3-byte
+ * write to bytes 1..3 putting the old frame back and a 1-byte write to
+ * byte 0 clearing R/W: only the write entries go. */
+START_TEST(traced_narrow_writes_seen_exactly)
+{
+    map32(PD_A, PT_A, 0x00405000, DATA, P | W | U, P | W | U);
+    map32(PD_A, PT_A, 0x00406000, PT_A, P | W, P | W); /* the table, mapped */
+    paging32(PD_A, 0, true);
+    bool fault;
+    uint32_t pte = 0x00406000 + 5 * 4;
+    ck_assert_ptr_nonnull(smmu_fill(&m, 0x00405000, SMMU_ACC_W, &fault));
+    uint16_t hi = (uint16_t)(DATA2 >> 16);
+    ck_assert_int_eq(smmu_write(&m, pte + 2, &hi, 2, 0), 0);
+    ck_assert(all_zero(0x00405000));
+    ck_assert_ptr_eq(smmu_fill(&m, 0x00405000, SMMU_ACC_W, &fault), vm.ram + DATA2);
+    uint8_t three[3] = { (uint8_t)(DATA >> 8), (uint8_t)(DATA >> 16), (uint8_t)(DATA >> 24) };
+    ck_assert_int_eq(smmu_write(&m, pte + 1, three, 3, 0), 0);
+    ck_assert(all_zero(0x00405000));
+    ck_assert_ptr_eq(smmu_fill(&m, 0x00405000, SMMU_ACC_W, &fault), vm.ram + DATA);
+    uint8_t b;
+    ck_assert_int_eq(smmu_read(&m, pte, &b, 1, 0), 0);
+    b &= (uint8_t)~W;
+    ck_assert_int_eq(smmu_write(&m, pte, &b, 1, 0), 0);
+    ck_assert_uint_eq(ENT(SMMU_T_SW, 0x00405000), 0);
+    ck_assert_uint_eq(ENT(SMMU_T_SR, 0x00405000), addend(DATA, 0x00405000));
+}
+END_TEST
+
 /* ---- regressions ------------------------------------------------------- */
 
 /* Reverse-map records must not leak: a page refilled after INVLPG over and
@@ -1776,6 +1806,7 @@ static Suite *suite(void)
     tcase_add_test(t, global_pages_survive_cr3_loads);
     tcase_add_test(t, rmap_refill_does_not_leak);
     tcase_add_test(t, trace_write_protect_downgrades);
+    tcase_add_test(t, traced_narrow_writes_seen_exactly);
     tcase_add_test(t, direct_page_read_write_revoke);
     tcase_add_test(t, direct_page_paging_off);
     tcase_set_timeout(t, 120);
