@@ -209,7 +209,9 @@ struct bt_group {
     int slot;              /* addend slot the check fills (-1: compare with R14) */
     int first;             /* instruction before which the check runs */
     int32_t lo, hi;        /* byte range relative to the base's value there */
+    int32_t dk;            /* ESP's move from the block's entry to first (0 for other bases) */
     bool wr;
+    bool hoisted;          /* checked once before a loop, not at each turn (groups.c hoist) */
     int count;
 };
 struct bt_plan {
@@ -218,6 +220,7 @@ struct bt_plan {
     bool direct_mem[BT_MAX_BLOCK_INSNS];
     int8_t mem_slot[BT_MAX_BLOCK_INSNS];
     bool direct_stack[BT_MAX_BLOCK_INSNS];
+    bool hoisted;          /* some group is (bt_group hoisted) */
 };
 
 /* Inline indirect-branch table entry: tag = -((key << 32) | eip) (the
@@ -371,7 +374,10 @@ struct bt_vcpu {
     const void *co_insn;    /* decoded instruction the current callout serves */
     uint32_t ones;          /* 0xFFFFFFFF: what a shared block's inline cache reads instead of
                              * vbase once it compares an absolute EIP (emit_ctrl.c) */
-    uint32_t pad1;
+    /* Set by every C call out of translated code (enter.S); a hoisted
+     * loop (translate.c) clears it where its checks run and tests it at
+     * each turn: C may have dropped what they checked. */
+    uint32_t loop_dirty;
     struct cpu cpu __attribute__((aligned(64)));
 };
 

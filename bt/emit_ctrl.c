@@ -150,6 +150,10 @@ static uint32_t branch_target(const struct bt_tctx *t)
  * wherever a shared block runs (emit_common.c, emit_vbase_for). */
 static void exit_to_target(struct bt_tctx *t, int b)
 {
+    if (t->loop_label >= 0 && branch_target(t) == t->loop_eip) {
+        bt_jmp_near(t->e, b, t->loop_label);
+        return;
+    }
     t->target_abs = t->shared && t->d->zi.operand_width == 16;
     bt_emit_exit_direct(t, b, branch_target(t));
     t->target_abs = false;
@@ -157,6 +161,10 @@ static void exit_to_target(struct bt_tctx *t, int b)
 
 static void jcc_to_target(struct bt_tctx *t, ZydisMnemonic jcc)
 {
+    if (t->loop_label >= 0 && branch_target(t) == t->loop_eip) {
+        bt_jcc_near(t->e, BT_MAIN, jcc, t->loop_label);
+        return;
+    }
     t->target_abs = t->shared && t->d->zi.operand_width == 16;
     bt_emit_jcc_exit(t, jcc, branch_target(t));
     t->target_abs = false;

@@ -114,6 +114,7 @@ _Static_assert(BT_VC_OFF(exit_reason) == BT_OFF_EXIT, "exit");
 _Static_assert(BT_VC_OFF(vbase) == BT_OFF_VBASE, "vbase");
 _Static_assert(BT_VC_OFF(keep) == BT_OFF_KEEP, "keep");
 _Static_assert(BT_VC_OFF(ones) == BT_OFF_ONES, "ones");
+_Static_assert(BT_VC_OFF(loop_dirty) == BT_OFF_LOOP_DIRTY, "loop_dirty");
 _Static_assert(BT_VC_OFF(arg0) == BT_OFF_ARG0, "arg0");
 _Static_assert(BT_VC_OFF(arg1) == BT_OFF_ARG1, "arg1");
 _Static_assert(BT_VC_OFF(mem_bounce) == BT_OFF_MEM_BOUNCE, "bounce flag");

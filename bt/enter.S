@@ -140,6 +140,7 @@ bt_exit_tramp:
     .globl \name
     .type \name, @function
 \name:
+    mov dword ptr [r15 + BT_OFF_LOOP_DIRTY], 1
     SAVE_GUEST
     SAVE_XMM
     mov rbx, rsp
@@ -351,6 +352,7 @@ host_mxcsr: .long 0x1f80
     .globl bt_light_tramp
     .type bt_light_tramp, @function
 bt_light_tramp:
+    mov dword ptr [r15 + BT_OFF_LOOP_DIRTY], 1
     push rax
     push rcx
     push rdx

@@ -150,6 +150,8 @@ static bool same_group(const struct acc *a, const struct acc *f)
            (a->idx < 0 || (a->iver == f->iver && a->scale == f->scale));
 }
 
+static void hoist(struct bt_plan *plan, const struct planner *p);
+
 static bool seg_operand(const struct dec_insn *d)
 {
     return d->zi.operand_count_visible > 0 && d->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -183,6 +185,8 @@ static void make_group(struct bt_plan *plan, const struct planner *p, const int 
     g->first = f->k;
     g->lo = lo - f->dk;
     g->hi = hi - f->dk;
+    g->dk = f->dk;
+    g->hoisted = false;
     g->wr = wr;
     g->count = nm;
     for (int j = 0; j < nm; j++) {
@@ -243,12 +247,13 @@ static void split_by_page(struct bt_plan *plan, const struct planner *p, const i
 }
 
 void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, uint32_t key, uint32_t esp0,
-                    struct bt_plan *plan)
+                    bool loop, struct bt_plan *plan)
 {
     struct planner p; /* ~11 KiB, on the stack: nothing per vcpu outlives the call */
     /* Only what is read: groups up to ng, the arrays up to n (clearing
      * all of both was a tenth of the planner's time). */
     plan->ng = 0;
+    plan->hoisted = false;
     memset(plan->direct_mem, 0, (size_t)n * sizeof(plan->direct_mem[0]));
     memset(plan->mem_slot, -1, (size_t)n * sizeof(plan->mem_slot[0]));
     memset(plan->direct_stack, 0, (size_t)n * sizeof(plan->direct_stack[0]));
@@ -323,6 +328,41 @@ void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, u
         else if (f->reg == ESP_ID && f->ver == 0)
             split_by_page(plan, &p, m, nm, esp0);
     }
+    if (loop && !(key & (BT_KEY_SAFE | BT_KEY_STEP)))
+        hoist(plan, &p);
+}
+
+/* Whether group g's registers (ESP: back where it started) are the same
+ * at every turn of a loop. */
+static bool invariant(const struct bt_group *g, const struct planner *p)
+{
+    int b = g->base32 == BT_R_ESP ? ESP_ID : gpr_id(g->base32);
+    int x = g->index32 == ZYDIS_REGISTER_NONE ? -1 : gpr_id(g->index32);
+    return b >= 0 && p->ver[b] == 0 && (x < 0 || p->ver[x] == 0) && (b != ESP_ID || p->delta == 0);
+}
+
+/* A loop's groups whose registers are the same at every turn check the
+ * same range every time: their checks run once, before the loop
+ * (translate.c), rather than at each turn. A stack group's check may
+ * move R14, so while one stays in the loop only the groups with an
+ * addend of their own (user mode, not the stack) move out of it. */
+static void hoist(struct bt_plan *plan, const struct planner *p)
+{
+    bool r14_moves = false;
+    for (int i = 0; i < plan->ng; i++)
+        if (plan->g[i].base32 == BT_R_ESP && plan->g[i].slot < 0 && !invariant(&plan->g[i], p))
+            r14_moves = true;
+    for (int i = 0; i < plan->ng; i++) {
+        struct bt_group *g = &plan->g[i];
+        if (!invariant(g, p) || (r14_moves && g->slot < 0))
+            continue;
+        g->lo += g->dk;
+        g->hi += g->dk;
+        g->dk = 0;
+        g->first = 0;
+        g->hoisted = true;
+        plan->hoisted = true;
+    }
 }
 
 bool bt_group_check_at(const struct bt_plan *plan, int k)
@@ -338,7 +378,7 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
     struct bt_emit *e = t->e;
     for (int i = 0; i < plan->ng; i++) {
         const struct bt_group *g = &plan->g[i];
-        if (g->first != t->k)
+        if (g->first != t->k || g->hoisted != t->emit_hoisted)
             continue;
         ZydisRegister b64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, g->base32);
         bool live = t->live_in != 0;

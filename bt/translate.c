@@ -408,6 +408,17 @@ static bool ends_at_breakpoint(const struct bt *bt, uint32_t key, uint32_t lin)
     return false;
 }
 
+/* Whether d is a direct JMP or Jcc to eip (32-bit: the block's own start). */
+static bool jumps_to(const struct dec_insn *d, uint32_t eip)
+{
+    if (!(d->cls & DEC_CONTROL) || d->zi.operand_width != 32 || d->zi.address_width != 32 ||
+        d->ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+        return false;
+    if (d->zi.mnemonic != ZYDIS_MNEMONIC_JMP && !bt_is_jcc(d->zi.mnemonic))
+        return false;
+    return d->eip + d->len + (uint32_t)d->ops[0].imm.value.s == eip;
+}
+
 /* A fetch fault on the block's first instruction: the guest gets #PF. */
 static void fetch_fault(struct bt *bt, uint32_t addr, uint32_t err)
 {
@@ -486,6 +497,10 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         n++;
         if (n == BT_MAX_BLOCK_INSNS || (key & BT_KEY_STEP) || (d->cls & DEC_UNDEFINED) ||
             ((d->cls & DEC_CONTROL) && (!passable_jcc(d, key) || ++jccs > BT_MAX_PASSED_JCC)))
+            break;
+        /* A jump back to the start ends a loop: its body alone is a block
+         * whose checks may move out of it (bt_plan_groups, hoist). */
+        if (jumps_to(d, eip))
             break;
         /* The instruction after STI runs before any interrupt: keep it in
          * this block, then end it (interrupts are taken at block entries). */
@@ -598,7 +613,11 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         bool ended = false;
         int k;
         struct bt_plan *plan = &bt->plan;
-        bt_plan_groups(insns, bt->kinds, n, key, bt->cpu->regs[CPU_ESP], plan);
+        bool loop = !t.shared && live_in[0] == 0 && jumps_to(&insns[n - 1], eip);
+        bt_plan_groups(insns, bt->kinds, n, key, bt->cpu->regs[CPU_ESP], loop, plan);
+        t.loop_label = -1;
+        if (plan->hoisted)
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_LOOP_DIRTY, 4), bt_i(0));
         for (k = 0; k < n; k++) {
             t.d = &insns[k];
             t.k = k;
@@ -616,7 +635,27 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             blk->map_ool[k] = bt_here(e, BT_OOL);
             blk->map_eip[k] = insns[k].eip;
             t.r11_group = -1;
+            t.emit_hoisted = k == 0 && plan->hoisted;
             bt_emit_group_checks(&t, plan);
+            if (k == 0 && plan->hoisted) {
+                /* The loop's turns start here: interrupts, and C having
+                 * run (it may have dropped an entry checked above, or the
+                 * code page's) sends them back through the checks. */
+                int redo = bt_label(e);
+                t.loop_label = bt_label(e);
+                t.loop_eip = eip;
+                bt_bind(e, BT_MAIN, t.loop_label);
+                bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
+                bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
+                bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_LOOP_DIRTY, 4), bt_i(0));
+                bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, redo);
+                bt_bind(e, BT_OOL, redo);
+                bt_jmp_near(e, BT_OOL, start);
+                t.r11_group = -1; /* not at the second turn */
+                bt->st.hoisted_loops++;
+                t.emit_hoisted = false;
+                bt_emit_group_checks(&t, plan); /* those at each turn */
+            }
             if (bt->kinds[k] != BT_EMIT_IDENT)
                 t.r11_group = -1; /* only the IDENT path reaches its access with R11 intact */
             if (!emit_one(&t, k == n - 1)) {
