@@ -212,6 +212,7 @@ struct bt_group {
     int32_t dk;            /* ESP's move from the block's entry to first (0 for other bases) */
     bool wr;
     bool hoisted;          /* checked once before a loop, not at each turn (groups.c hoist) */
+    int32_t step;          /* hoisted, base += step at each turn: the turn checks a window */
     int count;
 };
 struct bt_plan {
@@ -345,6 +346,10 @@ struct bt_sreg_memo {
 #define BT_SREG_MEMOS 16
 
 struct bt_vcpu {
+    /* A hoisted loop's moving groups (translate.c): the lowest base value
+     * for which the group's range stays on the page its check passed.
+     * (First, 128 bytes: what follows keeps its offsets.) */
+    uint32_t loop_win[BT_MAX_GROUPS];
     /* IRET back to CPL 3 (emit_iret.c): CS and SS as the last such IRET's
      * callout loaded them (runtime.c), and the image read off the stack.
      * First: what follows keeps its offsets from struct cpu. */

@@ -67,8 +67,10 @@ static const ZydisDecodedOperand *eligible_mem(const struct dec_insn *d, bool id
 
 struct planner {
     int na;
-    int ver[8];
+    int ver[8];    /* changes when a register is written other than by a constant */
+    int wrote[8];  /* changes at every write (an index's version: it is not followed) */
     int32_t delta; /* ESP minus its value at the start of its version */
+    int32_t rd[8]; /* the same for the other registers (ESP's is delta) */
     bool user_paged;
     struct acc a[4 * BT_MAX_BLOCK_INSNS]; /* last: add() fills each, none is cleared */
 };
@@ -76,6 +78,8 @@ struct planner {
 static void bump(struct planner *p, int reg)
 {
     p->ver[reg]++;
+    p->wrote[reg]++;
+    p->rd[reg] = 0;
     if (reg == ESP_ID)
         p->delta = 0;
 }
@@ -90,7 +94,7 @@ static void add(struct planner *p, int k, int reg, int32_t off, int32_t dk, int 
 {
     struct acc *a = &p->a[p->na++];
     if (reg != ESP_ID)
-        dk = 0; /* only ESP moves inside a version */
+        dk = p->rd[reg]; /* ESP's comes with the instruction (push/pop runs) */
     a->k = k; a->reg = reg; a->ver = p->ver[reg];
     a->idx = -1; a->iver = 0; a->scale = 0;
     a->off = off; a->dk = dk; a->size = size; a->wr = wr; a->stack = stack;
@@ -103,18 +107,43 @@ static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t 
         return;
     int reg = gpr_id(op->mem.base);
     int32_t disp = op->mem.disp.has_displacement ? (int32_t)op->mem.disp.value : 0;
-    add(p, k, reg, disp + (reg == ESP_ID ? p->delta : 0), dk, op->size / 8,
+    add(p, k, reg, disp + (reg == ESP_ID ? p->delta : p->rd[reg]), dk, op->size / 8,
         (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0, false);
     if (op->mem.index != ZYDIS_REGISTER_NONE) {
         struct acc *a = &p->a[p->na - 1];
         a->idx = gpr_id(op->mem.index);
-        a->iver = p->ver[a->idx];
+        a->iver = p->wrote[a->idx];
         a->scale = op->mem.scale;
     }
 }
 
-/* Register writes of an IDENT instruction; constant ESP adjustments are
- * followed instead of ending ESP's version. */
+/* What an IDENT instruction adds to its 32-bit destination when that is a
+ * constant (ADD/SUB imm, INC, DEC, LEA r, [r + d]), through *by. */
+static bool constant_step(const struct dec_insn *d, ZydisRegister r32, int32_t *by)
+{
+    ZydisMnemonic m = d->zi.mnemonic;
+    const ZydisDecodedOperand *src = &d->ops[1];
+    if ((m == ZYDIS_MNEMONIC_ADD || m == ZYDIS_MNEMONIC_SUB) && d->zi.operand_count_visible == 2 &&
+        src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        *by = m == ZYDIS_MNEMONIC_ADD ? (int32_t)src->imm.value.s : -(int32_t)src->imm.value.s;
+        return true;
+    }
+    if ((m == ZYDIS_MNEMONIC_INC || m == ZYDIS_MNEMONIC_DEC) && d->zi.operand_count_visible == 1) {
+        *by = m == ZYDIS_MNEMONIC_INC ? 1 : -1;
+        return true;
+    }
+    if (m == ZYDIS_MNEMONIC_LEA && src->type == ZYDIS_OPERAND_TYPE_MEMORY && src->mem.base == r32 &&
+        src->mem.index == ZYDIS_REGISTER_NONE && d->zi.address_width == 32) {
+        *by = (int32_t)src->mem.disp.value;
+        return true;
+    }
+    return false;
+}
+
+/* Register writes of an IDENT instruction; a constant added to a whole
+ * 32-bit register is followed instead of ending its version (its
+ * accesses before and after join one group), but it is a new value for
+ * an index. */
 static void note_writes(struct planner *p, const struct dec_insn *d)
 {
     for (int i = 0; i < d->zi.operand_count; i++) {
@@ -125,19 +154,14 @@ static void note_writes(struct planner *p, const struct dec_insn *d)
         int r = gpr_id(big);
         if (r < 0)
             continue;
-        if (r == ESP_ID && i == 0 && op->reg.value == ZYDIS_REGISTER_ESP) {
-            ZydisMnemonic m = d->zi.mnemonic;
-            const ZydisDecodedOperand *src = &d->ops[1];
-            if ((m == ZYDIS_MNEMONIC_ADD || m == ZYDIS_MNEMONIC_SUB) &&
-                src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-                p->delta += m == ZYDIS_MNEMONIC_ADD ? (int32_t)src->imm.value.s : -(int32_t)src->imm.value.s;
-                continue;
-            }
-            if (m == ZYDIS_MNEMONIC_LEA && src->mem.base == ZYDIS_REGISTER_ESP &&
-                src->mem.index == ZYDIS_REGISTER_NONE) {
-                p->delta += (int32_t)src->mem.disp.value;
-                continue;
-            }
+        int32_t by;
+        if (i == 0 && op->reg.value == big && constant_step(d, big, &by)) {
+            if (r == ESP_ID)
+                p->delta += by;
+            else
+                p->rd[r] += by;
+            p->wrote[r]++;
+            continue;
         }
         bump(p, r);
     }
@@ -187,6 +211,7 @@ static void make_group(struct bt_plan *plan, const struct planner *p, const int 
     g->hi = hi - f->dk;
     g->dk = f->dk;
     g->hoisted = false;
+    g->step = 0;
     g->wr = wr;
     g->count = nm;
     for (int j = 0; j < nm; j++) {
@@ -338,13 +363,28 @@ static bool invariant(const struct bt_group *g, const struct planner *p)
 {
     int b = g->base32 == BT_R_ESP ? ESP_ID : gpr_id(g->base32);
     int x = g->index32 == ZYDIS_REGISTER_NONE ? -1 : gpr_id(g->index32);
-    return b >= 0 && p->ver[b] == 0 && (x < 0 || p->ver[x] == 0) && (b != ESP_ID || p->delta == 0);
+    return b >= 0 && p->ver[b] == 0 && (x < 0 || p->wrote[x] == 0) &&
+           (b == ESP_ID ? p->delta : p->rd[b]) == 0;
+}
+
+/* A group on a base (not ESP, no index) that only moves by a constant:
+ * what it adds at each turn, or 0. */
+static int32_t moving_step(const struct bt_group *g, const struct planner *p)
+{
+    int b = gpr_id(g->base32);
+    if (g->base32 == BT_R_ESP || b < 0 || g->index32 != ZYDIS_REGISTER_NONE || p->ver[b] != 0)
+        return 0;
+    int32_t s = p->rd[b];
+    return s > -2048 && s < 2048 ? s : 0;
 }
 
 /* A loop's groups whose registers are the same at every turn check the
  * same range every time: their checks run once, before the loop
- * (translate.c), rather than at each turn. A stack group's check may
- * move R14, so while one stays in the loop only the groups with an
+ * (translate.c), rather than at each turn. A group whose base moves by a
+ * constant at each turn (a pointer walking an array) is checked there
+ * too, and each turn then only compares the base with the window of
+ * values that keeps the range on that page (step). A stack group's check
+ * may move R14, so while one stays in the loop only the groups with an
  * addend of their own (user mode, not the stack) move out of it. */
 static void hoist(struct bt_plan *plan, const struct planner *p)
 {
@@ -354,13 +394,15 @@ static void hoist(struct bt_plan *plan, const struct planner *p)
             r14_moves = true;
     for (int i = 0; i < plan->ng; i++) {
         struct bt_group *g = &plan->g[i];
-        if (!invariant(g, p) || (r14_moves && g->slot < 0))
+        int32_t step = invariant(g, p) ? 0 : moving_step(g, p);
+        if ((!invariant(g, p) && !step) || (r14_moves && g->slot < 0))
             continue;
         g->lo += g->dk;
         g->hi += g->dk;
         g->dk = 0;
         g->first = 0;
         g->hoisted = true;
+        g->step = step;
         plan->hoisted = true;
     }
 }

@@ -419,6 +419,34 @@ static bool jumps_to(const struct dec_insn *d, uint32_t eip)
     return d->eip + d->len + (uint32_t)d->ops[0].imm.value.s == eip;
 }
 
+/* A hoisted loop's moving groups (bt_group step): after their checks
+ * (set), the lowest base value whose range [base + lo, base + hi) stays on
+ * the page just checked, into the bt_vcpu loop_win; at each turn (!set),
+ * base - that (32-bit, so below it is huge) above 4096 - (hi - lo) means
+ * another page: back to the checks. Flags are dead at both places. */
+static void emit_windows(struct bt_emit *e, const struct bt_plan *plan, bool set, int checks)
+{
+    for (int i = 0; i < plan->ng; i++) {
+        const struct bt_group *g = &plan->g[i];
+        if (!g->hoisted || !g->step)
+            continue;
+        ZydisRegister b64 = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, g->base32);
+        struct bt_op win = bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0,
+                                (int32_t)(offsetof(struct bt_vcpu, loop_win) - offsetof(struct bt_vcpu, cpu)) + 4 * i, 4);
+        if (set) {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(b64, ZYDIS_REGISTER_NONE, 0, g->lo, 0));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP0_32), bt_i(-4096));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, bt_r(BT_R_TMP0_32), bt_m(BT_R_TMP0, ZYDIS_REGISTER_NONE, 0, -g->lo, 0));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, win, bt_r(BT_R_TMP0_32));
+        } else {
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY_32), bt_r(g->base32));
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SUB, 2, bt_r(BT_R_ENTRY_32), win);
+            bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_ENTRY_32), bt_i(4096 - (g->hi - g->lo)));
+            bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, checks);
+        }
+    }
+}
+
 /* A fetch fault on the block's first instruction: the guest gets #PF. */
 static void fetch_fault(struct bt *bt, uint32_t addr, uint32_t err)
 {
@@ -642,6 +670,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
                  * run (it may have dropped an entry checked above, or the
                  * code page's) sends them back through the checks. */
                 int redo = bt_label(e);
+                emit_windows(e, plan, true, start);
                 t.loop_label = bt_label(e);
                 t.loop_eip = eip;
                 bt_bind(e, BT_MAIN, t.loop_label);
@@ -649,6 +678,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
                 bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
                 bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_LOOP_DIRTY, 4), bt_i(0));
                 bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, redo);
+                emit_windows(e, plan, false, start);
                 bt_bind(e, BT_OOL, redo);
                 bt_jmp_near(e, BT_OOL, start);
                 t.r11_group = -1; /* not at the second turn */

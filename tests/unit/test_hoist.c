@@ -21,6 +21,7 @@
 #define PT     0x101000u
 #define LIN    0x200000u  /* identity-mapped at first */
 #define PHYS_B 0x300000u
+#define NEXT_B 0x360000u  /* where LIN + 4 KiB goes in moving_base_checked_by_window */
 #define STACK_B 0x350000u /* where linear page 0x7F goes in own_addend_hoisted_beside_stack */
 
 static struct bth H;
@@ -65,24 +66,88 @@ START_TEST(invariant_base_hoisted)
 END_TEST
 
 /*
- * The base moves at each turn: its group checks a new range every time,
- * so nothing moves out of the loop.
- *    mov ebp, LIN ; mov ecx, 100 ; xor eax, eax
+ * The base walks an array, 4 bytes a turn, from one page onto the next,
+ * which (at CPL 3) maps elsewhere: the check runs before the loop, each
+ * turn compares EBP with the window that keeps [EBP, EBP + 12) on the
+ * page checked, and the turn that leaves it goes back through the check.
+ *    mov ebp, LIN + 0xF80 ; mov ecx, 100 ; xor eax, eax
  * l: add eax, [ebp] ; add eax, [ebp + 8] ; add ebp, 4 ; dec ecx ; jnz l ; hlt
  */
-START_TEST(moving_base_not_hoisted)
+START_TEST(moving_base_checked_by_window)
 {
     static const uint8_t code[] = {
-        0xBD, 0x00, 0x00, 0x20, 0x00, 0xB9, 0x64, 0x00, 0x00, 0x00, 0x31, 0xC0,
+        0xBD, 0x80, 0x0F, 0x20, 0x00, 0xB9, 0x64, 0x00, 0x00, 0x00, 0x31, 0xC0,
         0x03, 0x45, 0x00, 0x03, 0x45, 0x08, 0x83, 0xC5, 0x04, 0x49, 0x75, 0xF4, 0xF4,
     };
-    for (uint32_t i = 0; i < 110; i++)
-        bth_wr32(&H, LIN + 4 * i, i);
+    bth_wr32(&H, PT + 4 * ((LIN >> 12) + 1), NEXT_B | 7);
+    for (uint32_t i = 0; i < 102; i++) {
+        uint32_t lin = LIN + 0xF80 + 4 * i;
+        bth_wr32(&H, lin < LIN + 0x1000 ? lin : NEXT_B + (lin & 0xFFF), i);
+    }
     bth_put(&H, BTH_CODE, code, sizeof(code));
+    H.c->cpl = 3;
     bth_run_hlt(&H);
     /* sum over i < 100 of (i + (i + 2)) */
     ck_assert_uint_eq(H.c->regs[CPU_EAX], 2 * (99 * 100 / 2) + 2 * 100);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1); /* #GP at the HLT */
+    ck_assert_uint_eq(H.bt->st.hoisted_loops, 1);
+}
+END_TEST
+
+/*
+ * A list walk: the base is loaded at each turn, so its group is checked at
+ * each turn. Two nodes on two pages, the second mapped elsewhere (CPL 3).
+ *    mov ebx, LIN ; mov ecx, 10 ; xor eax, eax
+ * l: add eax, [ebx] ; add eax, [ebx + 8] ; mov ebx, [ebx + 4] ; dec ecx ; jnz l
+ *    hlt
+ */
+START_TEST(loaded_base_not_hoisted)
+{
+    static const uint8_t code[] = {
+        0xBB, 0x00, 0x00, 0x20, 0x00, 0xB9, 0x0A, 0x00, 0x00, 0x00, 0x31, 0xC0,
+        0x03, 0x03, 0x03, 0x43, 0x08, 0x8B, 0x5B, 0x04, 0x49, 0x75, 0xF5, 0xF4,
+    };
+    bth_wr32(&H, PT + 4 * ((LIN >> 12) + 1), NEXT_B | 7);
+    bth_wr32(&H, LIN, 1);
+    bth_wr32(&H, LIN + 4, LIN + 0x1000);
+    bth_wr32(&H, LIN + 8, 2);
+    bth_wr32(&H, NEXT_B, 10);
+    bth_wr32(&H, NEXT_B + 4, LIN);
+    bth_wr32(&H, NEXT_B + 8, 20);
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    H.c->cpl = 3;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.c->regs[CPU_EAX], 5 * (1 + 2) + 5 * (10 + 20));
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1); /* #GP at the HLT */
     ck_assert_uint_eq(H.bt->st.hoisted_loops, 0);
+}
+END_TEST
+
+/*
+ * Not a loop: a constant added to a register is followed for its use as
+ * a base (one group before and after), never as an index — the two
+ * accesses through [ESI + EAX] are two values, here on two pages (the
+ * second mapped elsewhere, CPL 3). The first block fills LIN's entry, so
+ * that the group's check passes.
+ *    mov edi, [LIN] ; jmp l
+ * l: mov esi, LIN ; mov eax, 0xFFF
+ *    movzx ecx, byte [esi + eax] ; inc eax ; movzx edx, byte [esi + eax] ; hlt
+ */
+START_TEST(moved_index_is_a_new_value)
+{
+    static const uint8_t code[] = {
+        0x8B, 0x3D, 0x00, 0x00, 0x20, 0x00, 0xEB, 0x00,
+        0xBE, 0x00, 0x00, 0x20, 0x00, 0xB8, 0xFF, 0x0F, 0x00, 0x00,
+        0x0F, 0xB6, 0x0C, 0x06, 0x40, 0x0F, 0xB6, 0x14, 0x06, 0xF4,
+    };
+    bth_wr32(&H, PT + 4 * ((LIN >> 12) + 1), NEXT_B | 7);
+    bth_wr32(&H, LIN + 0xFFC, 0x11000000);
+    bth_wr32(&H, NEXT_B, 0x22);
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    H.c->cpl = 3;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(H.c->regs[CPU_ECX], 0x11);
+    ck_assert_uint_eq(H.c->regs[CPU_EDX], 0x22);
 }
 END_TEST
 
@@ -162,7 +227,9 @@ static Suite *suite(void)
     TCase *tc = tcase_create("loops");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, invariant_base_hoisted);
-    tcase_add_test(tc, moving_base_not_hoisted);
+    tcase_add_test(tc, moving_base_checked_by_window);
+    tcase_add_test(tc, loaded_base_not_hoisted);
+    tcase_add_test(tc, moved_index_is_a_new_value);
     tcase_add_test(tc, own_addend_hoisted_beside_stack);
     tcase_add_test(tc, remap_in_loop_seen);
     suite_add_tcase(s, tc);
