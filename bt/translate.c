@@ -526,10 +526,14 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         if (n == BT_MAX_BLOCK_INSNS || (key & BT_KEY_STEP) || (d->cls & DEC_UNDEFINED) ||
             ((d->cls & DEC_CONTROL) && (!passable_jcc(d, key) || ++jccs > BT_MAX_PASSED_JCC)))
             break;
-        /* A jump back to the start ends a loop: its body alone is a block
-         * whose checks may move out of it (bt_plan_groups, hoist). */
-        if (jumps_to(d, eip))
-            break;
+        /* A jump back to the start ends a loop whose checks can move out
+         * of it (bt_plan_groups, hoist): its body alone is the block.
+         * Other loops run on into what follows, as blocks do past a Jcc. */
+        if (jumps_to(d, eip)) {
+            bt_plan_groups(insns, bt->kinds, n, key, bt->cpu->regs[CPU_ESP], true, &bt->plan);
+            if (bt->plan.hoisted)
+                break;
+        }
         /* The instruction after STI runs before any interrupt: keep it in
          * this block, then end it (interrupts are taken at block entries). */
         if (n >= 2 && insns[n - 2].zi.mnemonic == ZYDIS_MNEMONIC_STI)
