@@ -107,7 +107,10 @@ static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t 
         return;
     int reg = gpr_id(op->mem.base);
     int32_t disp = op->mem.disp.has_displacement ? (int32_t)op->mem.disp.value : 0;
-    add(p, k, reg, disp + (reg == ESP_ID ? p->delta : p->rd[reg]), dk, op->size / 8,
+    int64_t off = (int64_t)disp + (reg == ESP_ID ? p->delta : p->rd[reg]);
+    if (off != (int32_t)off)
+        return; /* checked on its own */
+    add(p, k, reg, (int32_t)off, dk, op->size / 8,
         (op->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0, false);
     if (op->mem.index != ZYDIS_REGISTER_NONE) {
         struct acc *a = &p->a[p->na - 1];
@@ -117,6 +120,10 @@ static void add_mem(struct planner *p, int k, const struct dec_insn *d, int32_t 
     }
 }
 
+/* How far a followed register may move in a block (offsets stay far from
+ * int32_t's ends; larger moves end the register's version instead). */
+#define FOLLOW_MAX (1 << 24)
+
 /* What an IDENT instruction adds to its 32-bit destination when that is a
  * constant (ADD/SUB imm, INC, DEC, LEA r, [r + d]), through *by. */
 static bool constant_step(const struct dec_insn *d, ZydisRegister r32, int32_t *by)
@@ -125,7 +132,9 @@ static bool constant_step(const struct dec_insn *d, ZydisRegister r32, int32_t *
     const ZydisDecodedOperand *src = &d->ops[1];
     if ((m == ZYDIS_MNEMONIC_ADD || m == ZYDIS_MNEMONIC_SUB) && d->zi.operand_count_visible == 2 &&
         src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-        *by = m == ZYDIS_MNEMONIC_ADD ? (int32_t)src->imm.value.s : -(int32_t)src->imm.value.s;
+        /* (SUB 0x80000000 adds itself: negated in 32 unsigned bits) */
+        *by = m == ZYDIS_MNEMONIC_ADD ? (int32_t)src->imm.value.s
+                                      : (int32_t)(0u - (uint32_t)src->imm.value.s);
         return true;
     }
     if ((m == ZYDIS_MNEMONIC_INC || m == ZYDIS_MNEMONIC_DEC) && d->zi.operand_count_visible == 1) {
@@ -155,11 +164,10 @@ static void note_writes(struct planner *p, const struct dec_insn *d)
         if (r < 0)
             continue;
         int32_t by;
-        if (i == 0 && op->reg.value == big && constant_step(d, big, &by)) {
-            if (r == ESP_ID)
-                p->delta += by;
-            else
-                p->rd[r] += by;
+        int32_t *moved = r == ESP_ID ? &p->delta : &p->rd[r];
+        if (i == 0 && op->reg.value == big && constant_step(d, big, &by) &&
+            (int64_t)*moved + by > -FOLLOW_MAX && (int64_t)*moved + by < FOLLOW_MAX) {
+            *moved += by;
             p->wrote[r]++;
             continue;
         }
