@@ -106,7 +106,7 @@ struct bt_tctx {
     int8_t r11_group;             /* group whose addend the last check left in R11 (-1: none) */
     int loop_label;               /* hoisted loop (translate.c): where a jump back to loop_eip goes, else -1 */
     bool emit_hoisted;            /* bt_emit_group_checks: the hoisted groups (else the others) */
-    uint32_t loop_eip;
+    uint32_t loop_eip;            /* the block's start EIP, which such a jump targets */
     bool direct_stack;            /* implicit stack access checked by a group check */
     /* Pushes and pops in a run, all covered by one stack group, store and
      * load at [R12 + addend + lag] and move R12D once, after the last

@@ -402,8 +402,9 @@ static void hoist(struct bt_plan *plan, const struct planner *p)
             r14_moves = true;
     for (int i = 0; i < plan->ng; i++) {
         struct bt_group *g = &plan->g[i];
-        int32_t step = invariant(g, p) ? 0 : moving_step(g, p);
-        if ((!invariant(g, p) && !step) || (r14_moves && g->slot < 0))
+        bool same = invariant(g, p);
+        int32_t step = same ? 0 : moving_step(g, p);
+        if ((!same && !step) || (r14_moves && g->slot < 0))
             continue;
         g->lo += g->dk;
         g->hi += g->dk;

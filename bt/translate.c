@@ -673,7 +673,6 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
                 /* The loop's turns start here: interrupts, and C having
                  * run (it may have dropped an entry checked above, or the
                  * code page's) sends them back through the checks. */
-                int redo = bt_label(e);
                 emit_windows(e, plan, true, start);
                 t.loop_label = bt_label(e);
                 t.loop_eip = eip;
@@ -681,10 +680,8 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
                 bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
                 bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, async);
                 bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, BT_OFF_LOOP_DIRTY, 4), bt_i(0));
-                bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, redo);
+                bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNZ, start);
                 emit_windows(e, plan, false, start);
-                bt_bind(e, BT_OOL, redo);
-                bt_jmp_near(e, BT_OOL, start);
                 t.r11_group = -1; /* not at the second turn */
                 bt->st.hoisted_loops++;
                 t.emit_hoisted = false;

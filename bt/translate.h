@@ -111,10 +111,10 @@ bool bt_emit_control(struct bt_tctx *t);
 
 /* groups.c */
 /* kinds[k]: bt_emit_kind(&insns[k]), worked out once per block. esp0:
- * ESP at the block's entry now (used by SAFE translations only). */
-/* loop: the block jumps back to its own start; then the groups whose
- * registers do not change in it are checked once, before instruction 0
- * and the loop (plan->hoisted, bt_group hoisted). */
+ * ESP at the block's entry now (used by SAFE translations only). loop:
+ * the block jumps back to its own start; then the groups whose registers
+ * do not change in it (or move by a constant) are checked once, before
+ * instruction 0 and the loop (plan->hoisted, bt_group hoisted). */
 void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, uint32_t key, uint32_t esp0,
                     bool loop, struct bt_plan *plan);
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan);

@@ -48,6 +48,15 @@ static void teardown(void)
     bth_destroy(&H);
 }
 
+/* Runs code at CPL 3 up to its last byte, a HLT, which raises #GP there. */
+static void run_user(const uint8_t *code, size_t n)
+{
+    bth_put(&H, BTH_CODE, code, n);
+    H.c->cpl = 3;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + n - 1); /* the #GP frame's EIP */
+}
+
 /*
  *    mov ebp, LIN ; mov ecx, 100 ; xor eax, eax
  * l: add eax, [ebp] ; add eax, [ebp + 8] ; dec ecx ; jnz l ; hlt
@@ -84,12 +93,9 @@ START_TEST(moving_base_checked_by_window)
         uint32_t lin = LIN + 0xF80 + 4 * i;
         bth_wr32(&H, lin < LIN + 0x1000 ? lin : NEXT_B + (lin & 0xFFF), i);
     }
-    bth_put(&H, BTH_CODE, code, sizeof(code));
-    H.c->cpl = 3;
-    bth_run_hlt(&H);
+    run_user(code, sizeof(code));
     /* sum over i < 100 of (i + (i + 2)) */
     ck_assert_uint_eq(H.c->regs[CPU_EAX], 2 * (99 * 100 / 2) + 2 * 100);
-    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1); /* #GP at the HLT */
     ck_assert_uint_eq(H.bt->st.hoisted_loops, 1);
 }
 END_TEST
@@ -114,11 +120,8 @@ START_TEST(loaded_base_not_hoisted)
     bth_wr32(&H, NEXT_B, 10);
     bth_wr32(&H, NEXT_B + 4, LIN);
     bth_wr32(&H, NEXT_B + 8, 20);
-    bth_put(&H, BTH_CODE, code, sizeof(code));
-    H.c->cpl = 3;
-    bth_run_hlt(&H);
+    run_user(code, sizeof(code));
     ck_assert_uint_eq(H.c->regs[CPU_EAX], 5 * (1 + 2) + 5 * (10 + 20));
-    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1); /* #GP at the HLT */
     ck_assert_uint_eq(H.bt->st.hoisted_loops, 0);
 }
 END_TEST
@@ -143,9 +146,7 @@ START_TEST(moved_index_is_a_new_value)
     bth_wr32(&H, PT + 4 * ((LIN >> 12) + 1), NEXT_B | 7);
     bth_wr32(&H, LIN + 0xFFC, 0x11000000);
     bth_wr32(&H, NEXT_B, 0x22);
-    bth_put(&H, BTH_CODE, code, sizeof(code));
-    H.c->cpl = 3;
-    bth_run_hlt(&H);
+    run_user(code, sizeof(code));
     ck_assert_uint_eq(H.c->regs[CPU_ECX], 0x11);
     ck_assert_uint_eq(H.c->regs[CPU_EDX], 0x22);
 }
@@ -169,16 +170,13 @@ START_TEST(own_addend_hoisted_beside_stack)
     /* The stack falls from page 0x80 (identity) into page 0x7F, mapped
      * elsewhere: the stack group, checked at each turn, must follow. */
     bth_wr32(&H, PT + 4 * 0x7F, STACK_B | 7);
-    bth_put(&H, BTH_CODE, code, sizeof(code));
-    H.c->cpl = 3;
     H.c->regs[CPU_ESP] = 0x80100;
-    bth_run_hlt(&H);
+    run_user(code, sizeof(code));
     ck_assert_uint_eq(H.c->regs[CPU_EAX], 100 * (3 + 4));
     ck_assert_uint_eq(bth_rd32(&H, ESP0 - 8), 0x80100 - 800); /* ESP in the #GP frame */
     ck_assert_uint_eq(bth_rd32(&H, 0x80100 - 4), 100);
     ck_assert_uint_eq(bth_rd32(&H, STACK_B + 0xDE0), 1);       /* the last push */
     ck_assert_uint_eq(bth_rd32(&H, 0x7FDE0), 0);               /* not the identity page */
-    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1); /* #GP at the HLT */
     ck_assert_uint_eq(H.bt->st.hoisted_loops, 1);
 }
 END_TEST
@@ -209,14 +207,11 @@ START_TEST(remap_in_loop_seen)
         0x81, 0xF2, 0x27, 0x00, 0x20, 0x00, 0x89, 0x15, 0x00, 0x18, 0x10, 0x00,
         0x85, 0xC9, 0x75, 0xDA, 0xF4,
     };
-    bth_put(&H, BTH_CODE, code, sizeof(code));
-    H.c->cpl = 3;
-    bth_run_hlt(&H);
+    run_user(code, sizeof(code));
     /* Turns with ECX (at their start) 7, 6, 3, 2 read PHYS_B, the other
      * six the identity page. */
     ck_assert_uint_eq(H.c->regs[CPU_EAX], 6 * (3 + 4) + 4 * (10 + 20));
     ck_assert_uint_eq(bth_rd32(&H, PT + 4 * (LIN >> 12)), LIN | 0x27);
-    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1); /* #GP at the HLT */
     ck_assert_uint_ge(H.bt->st.hoisted_loops, 1);
 }
 END_TEST
