@@ -96,24 +96,29 @@ static ZydisRegister src_seg(const struct dec_insn *d)
  * traced or code page) — takes the callout (cpu/string.c). This is memcpy
  * and memset in most guest code, and was a callout each.
  */
-bool bt_is_inline_rep(const struct dec_insn *d, uint32_t key)
+/* The REP forms inlined, 32-bit flat code without a segment override:
+ * whole-range copies and fills (REP MOVS/STOS, any size) and, below,
+ * byte scans (REPE/REPNE CMPSB and SCASB). */
+static bool inline_rep_ok(const struct dec_insn *d, uint32_t key, ZydisInstructionAttributes rep)
 {
-    switch (d->zi.mnemonic) {
-    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
-    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
-        break;
-    default:
-        return false;
-    }
     if (d->zi.address_width != 32 || (d->cls & DEC_UNDEFINED) || (key & BT_KEY_NONFLAT) || !(key & BT_KEY_CODE32))
         return false;
-    if (!(d->zi.attributes & ZYDIS_ATTRIB_HAS_REP) ||
-        (d->zi.attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
-                             ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
-                             ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS)))
-        return false;
-    return d->zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
+    return (d->zi.attributes & rep) && d->zi.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
+           !(d->zi.attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                                 ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                                 ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS));
+}
+
+bool bt_is_inline_rep(const struct dec_insn *d, uint32_t key)
+{
+    return inline_rep_ok(d, key, ZYDIS_ATTRIB_HAS_REP) &&
            (d->zi.opcode == 0xA4 || d->zi.opcode == 0xA5 || d->zi.opcode == 0xAA || d->zi.opcode == 0xAB);
+}
+
+bool bt_is_inline_rep_scan(const struct dec_insn *d, uint32_t key)
+{
+    return inline_rep_ok(d, key, ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE) &&
+           (d->zi.opcode == 0xA6 || d->zi.opcode == 0xAE);
 }
 
 /* The page check for [reg32, reg32 + R9) into addend register dst
@@ -196,10 +201,122 @@ bool bt_emit_rep_string(struct bt_tctx *t)
     return true;
 }
 
+/*
+ * REPE/REPNE CMPSB and SCASB (DF = 0): strstr's compare and strlen's scan.
+ * The count is often not known to fit a page (strlen scans with ECX = -1),
+ * so they run a page at a time: each chunk is ECX cut at the end of EDI's
+ * page (and ESI's), checked through the read table like REP MOVS, run as
+ * the host's own REPE CMPSB / REPNE SCASB on the host addresses, and
+ * given back to the guest's registers (ECX = what the chunk left + what
+ * was cut off). A chunk that ended on its condition (a mismatch, a match)
+ * is the instruction's end; one that ran out goes on to the next page if
+ * ECX is not 0 — its flags parked meanwhile, as they are the result when
+ * it is. Anything the checks refuse takes the callout, which goes on from
+ * the registers as they are (REP is restartable after every iteration).
+ */
+static void scan_chunk_page(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64, int slow)
+{
+    struct bt_emit *e = t->e;
+    ZydisRegister dst32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(dst64));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_r(reg32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(dst32), bt_i(12));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst64),
+           bt_m(BT_R_CPU, dst64, 8, bt_tlb_off(t->key, false), 8));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(dst64), bt_r(dst64));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
+}
+
+/* R9D = min(R9D, bytes from reg32 to the end of its page); R10 scratch. */
+static void scan_page_room(struct bt_emit *e, ZydisRegister reg32)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), bt_r(reg32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_OR, 2, bt_r(BT_R_TMP2_32), bt_i(-0x1000)); /* -(room) */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NEG, 1, bt_r(BT_R_TMP2_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP2_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMOVNBE, 2, bt_r(BT_R_TMP0_32), bt_r(BT_R_TMP2_32));
+}
+
+static bool emit_rep_scan(struct bt_tctx *t)
+{
+    const struct dec_insn *d = t->d;
+    if (!bt_is_inline_rep_scan(d, t->key))
+        return false;
+    cpu_callout_fn fn = cpu_callout_for(d);
+    if (!fn)
+        return false;
+    struct bt_emit *e = t->e;
+    bool cmps = d->zi.opcode == 0xA6;
+    bool repe = d->zi.attributes & ZYDIS_ATTRIB_HAS_REPE;
+    bool live = t->live_in != 0;
+    int slow = bt_label(e), zero = bt_label(e), after = bt_label(e), loop = bt_label(e);
+    int cont = bt_label(e), last = bt_label(e);
+
+    if (live)
+        bt_emit_flags_save(t, BT_MAIN);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(ECX), R(ECX));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, zero);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_TMP2));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP2), bt_i(10));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow); /* DF = 1: the callout */
+    bt_bind(e, BT_MAIN, loop);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), R(ECX)); /* the chunk */
+    scan_page_room(e, ZYDIS_REGISTER_EDI);
+    if (cmps)
+        scan_page_room(e, ZYDIS_REGISTER_ESI);
+    scan_chunk_page(t, ZYDIS_REGISTER_EDI, BT_R_ENTRY, slow);
+    if (cmps)
+        scan_chunk_page(t, ZYDIS_REGISTER_ESI, BT_R_ENTRY2, slow);
+    /* R10D = what the chunk leaves for later pages; ECX = the chunk. */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), R(ECX));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SUB, 2, bt_r(BT_R_TMP2_32), bt_r(BT_R_TMP0_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(ECX), bt_r(BT_R_TMP0_32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RDI), bt_m(ZYDIS_REGISTER_RDI, BT_R_ENTRY, 1, 0, 0));
+    if (cmps)
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RSI), bt_m(ZYDIS_REGISTER_RSI, BT_R_ENTRY2, 1, 0, 0));
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = d->zi.mnemonic;
+    req.prefixes = repe ? ZYDIS_ATTRIB_HAS_REPE : ZYDIS_ATTRIB_HAS_REPNE;
+    bt_enc(e, BT_MAIN, &req); /* at least one compare: the flags are its */
+    /* Back to guest values, flag-free: ECX += R10D, RDI - R11 (+ ~R11 + 1). */
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP2, 1, 0, 0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(EDI), bt_m(ZYDIS_REGISTER_RDI, BT_R_ENTRY, 1, 1, 0));
+    if (cmps) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY2));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ESI), bt_m(ZYDIS_REGISTER_RSI, BT_R_ENTRY2, 1, 1, 0));
+    }
+    /* Ended on its condition (REPE: unequal, REPNE: equal): done. */
+    bt_jcc_near(e, BT_MAIN, repe ? ZYDIS_MNEMONIC_JNZ : ZYDIS_MNEMONIC_JZ, after);
+    bt_jmp_near(e, BT_MAIN, cont);
+    bt_bind(e, BT_MAIN, after);
+
+    /* The chunk ran out: the next page, unless ECX ran out too. */
+    bt_bind(e, BT_OOL, cont);
+    bt_emit_flags_save(t, BT_OOL);
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(ECX), R(ECX));
+    bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JZ, last);
+    bt_jmp_near(e, BT_OOL, loop); /* the next chunk's compare sets every flag */
+    bt_bind(e, BT_OOL, last);
+    bt_emit_flags_restore(t, BT_OOL);
+    bt_jmp_near(e, BT_OOL, after);
+    bt_bind(e, BT_OOL, zero); /* ECX = 0: nothing compared, every flag kept */
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_jmp_near(e, BT_OOL, after);
+    bt_bind(e, BT_OOL, slow);
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_emit_callout(t, BT_OOL, fn);
+    bt_jmp_near(e, BT_OOL, after);
+    return true;
+}
+
 bool bt_emit_string(struct bt_tctx *t)
 {
     const struct dec_insn *d = t->d;
-    if (bt_emit_rep_string(t))
+    if (bt_emit_rep_string(t) || emit_rep_scan(t))
         return true;
     if (!bt_is_inline_string(d))
         return false;

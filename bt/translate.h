@@ -80,6 +80,8 @@ void bt_emit_adjust_esp(struct bt_tctx *t, ZydisRegister from64, int32_t delta);
 bool bt_emit_string(struct bt_tctx *t);
 /* REP STOS/MOVS as the host's own instruction when it stays in a page. */
 bool bt_is_inline_rep(const struct dec_insn *d, uint32_t key);
+/* REPE/REPNE CMPSB and SCASB run a page at a time (emit_string.c). */
+bool bt_is_inline_rep_scan(const struct dec_insn *d, uint32_t key);
 bool bt_emit_rep_string(struct bt_tctx *t);
 
 /* emit_ident.c */
