@@ -297,6 +297,11 @@ static bool emit_rep_scan(struct bt_tctx *t)
     bt_emit_flags_save(t, BT_OOL);
     bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_TEST, 2, R(ECX), R(ECX));
     bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JZ, last);
+    /* Between pages an interrupt may come in: the callout goes on from
+     * here and stops for it (its work budget), as the hardware would
+     * between iterations. */
+    bt_ins(e, BT_OOL, ZYDIS_MNEMONIC_CMP, 2, bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, CPU_OFF_ASYNC, 4), bt_i(0));
+    bt_jcc_near(e, BT_OOL, ZYDIS_MNEMONIC_JNZ, slow);
     bt_jmp_near(e, BT_OOL, loop); /* the next chunk's compare sets every flag */
     bt_bind(e, BT_OOL, last);
     bt_emit_flags_restore(t, BT_OOL);
