@@ -105,6 +105,7 @@ void bt_emit_reset(struct bt_emit *e)
     e->nrelaxed[0] = e->nrelaxed[1] = 0;
     e->nnear[0] = e->nnear[1] = 0;
     e->failed = false;
+    e->r11_writes = 0;
     e->err[0] = 0;
     if (oom)
         bt_emit_fail(e, "out of memory for the emit buffers"); /* bt_enc writes nothing */
@@ -218,6 +219,15 @@ static bool where_values(struct bt_emit *e, const ZydisEncoderRequest *req, cons
     return true;
 }
 
+/* Whether m with first operand o may write R11 (see struct bt_emit). */
+static inline bool writes_r11(ZydisMnemonic m, uint8_t type, uint16_t reg)
+{
+    if (type != ZYDIS_OPERAND_TYPE_REGISTER ||
+        ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, (ZydisRegister)reg) != ZYDIS_REGISTER_R11)
+        return false;
+    return m != ZYDIS_MNEMONIC_CMP && m != ZYDIS_MNEMONIC_TEST && m != ZYDIS_MNEMONIC_BT;
+}
+
 /* req: the header, and the whole request if full (bt_enc); ops: its
  * operands, put into req only when Zydis must encode it (a memo miss).
  * memo_ok: the request may be looked up and remembered. */
@@ -299,6 +309,9 @@ static void enc(struct bt_emit *e, int b, ZydisEncoderRequest *req, const struct
  * pointer, no is4 register) and it has no EVEX/MVEX tail (never here). */
 void bt_enc(struct bt_emit *e, int b, ZydisEncoderRequest *req)
 {
+    if (req->operand_count &&
+        writes_r11(req->mnemonic, (uint8_t)req->operands[0].type, (uint16_t)req->operands[0].reg.value))
+        e->r11_writes++;
     struct bt_op ops[ZYDIS_ENCODER_MAX_OPERANDS] = { { 0 } };
     bool memo_ok = req->operand_count <= ZYDIS_ENCODER_MAX_OPERANDS && tail_is_zero(req);
     for (int i = 0; memo_ok && i < req->operand_count; i++) {
@@ -345,6 +358,8 @@ void bt_ins_site(struct bt_emit *e, int b, ZydisMnemonic m, int n, const struct 
 {
     if (e->failed)
         return;
+    if (n && writes_r11(m, ops[0].type, ops[0].base))
+        e->r11_writes++;
     /* Most call sites ask for the same shape every time: their own memo
      * entry, compared operand by operand, before the shared table. */
     if (sm->len && sm->m == (uint16_t)m && sm->n == (uint8_t)n && e->len[b] + 16 <= BT_BUF_CAP) {
@@ -487,6 +502,8 @@ uint32_t bt_emit_rel32(struct bt_emit *e, int b, ZydisMnemonic m)
     }
     uint8_t *p = e->buf[b] + e->len[b];
     int cc = jcc_cond(m), n;
+    if (m == ZYDIS_MNEMONIC_CALL)
+        e->r11_writes++; /* stubs hand back R11, C takes it */
     if (m == ZYDIS_MNEMONIC_JMP || m == ZYDIS_MNEMONIC_CALL) {
         p[0] = m == ZYDIS_MNEMONIC_JMP ? 0xE9 : 0xE8;
         n = 1;

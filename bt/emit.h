@@ -64,6 +64,10 @@ struct bt_emit {
     int relax_cand[BT_MAX_FIX];      /* bt_emit_relax's scratch */
     uint8_t relax_shrink[BT_MAX_FIX];
     bool failed;
+    /* Host instructions emitted so far that may write R11 (a register
+     * operand 0 of the R11 family, not a compare, or a call): the
+     * translator keeps a group's addend in R11 while this stays put. */
+    uint32_t r11_writes;
     char err[160];
     uint64_t memo_tag[BT_ENC_MEMO_SIZE];       /* key hash | 1; 0: empty */
     ZydisDecoder dec;                          /* finds values in new memo entries */

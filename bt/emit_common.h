@@ -103,7 +103,8 @@ struct bt_tctx {
     bool direct_mem;              /* explicit memory operand checked by a group check */
     int8_t mem_slot;              /* its group (-1: R14) */
     int32_t group_addend[BT_MAX_GROUPS]; /* where each group's addend is, from R15 */
-    int8_t r11_group;             /* group whose addend the last check left in R11 (-1: none) */
+    int8_t r11_group;             /* group whose addend is in R11 (-1: none) ... */
+    uint32_t r11_mark;            /* ... while e->r11_writes is still this */
     int loop_label;               /* hoisted loop (translate.c): where a jump back to loop_eip goes, else -1 */
     bool emit_hoisted;            /* bt_emit_group_checks: the hoisted groups (else the others) */
     uint32_t loop_eip;            /* the block's start EIP, which such a jump targets */

@@ -28,18 +28,21 @@ static ZydisRegister reg64(ZydisRegister r32)
 
 /* The operand of an access a group check covers: [base + R14 + d], or with
  * the group's own addend (user-mode groups) loaded into R11 first, unless
- * the group's check right before left it in R11 (reloading what it just
- * stored would wait for store forwarding). Emitted right before the
- * access: R11 is free there. */
+ * R11 still holds it: nothing that may write R11 was emitted since the
+ * group's check or the last such load (e->r11_writes; reloading what the
+ * check just stored would also wait for store forwarding). Emitted right
+ * before the access: R11 is free there. */
 ZydisEncoderOperand bt_direct_mem(struct bt_tctx *t, const ZydisDecodedOperand *op, unsigned size)
 {
     int64_t disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
     ZydisRegister addend = BT_R_ADDEND;
-    if (t->mem_slot >= 0 && t->r11_group == t->mem_slot) {
-        addend = BT_R_ENTRY; /* the check just left it there */
+    if (t->mem_slot >= 0 && t->r11_group == t->mem_slot && t->e->r11_writes == t->r11_mark) {
+        addend = BT_R_ENTRY; /* still there since the check or the last load */
     } else if (t->mem_slot >= 0) {
         bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_ENTRY),
                bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[t->mem_slot], 8));
+        t->r11_group = t->mem_slot;
+        t->r11_mark = t->e->r11_writes;
         addend = BT_R_ENTRY;
     }
     if (op->mem.index != ZYDIS_REGISTER_NONE) {

@@ -536,5 +536,6 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             bt_emit_flags_restore(t, BT_OOL);
         bt_emit_exit_safe(t, t->d->eip);
         t->r11_group = (int8_t)r11;
+        t->r11_mark = e->r11_writes;
     }
 }

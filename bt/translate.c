@@ -593,6 +593,7 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
         t.shared = bt_key_shared(key);
         t.vbase0 = bt_vbase(key, eip);
         t.co_k = -1;
+        t.r11_group = -1;
         blk->map_host = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
         blk->map_eip = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
         blk->map_ool = bt_arena_alloc(bt, ((size_t)n + 1) * sizeof(uint32_t));
@@ -666,7 +667,6 @@ struct bt_block *bt_translate(struct bt *bt, uint32_t eip, uint32_t key)
             blk->map_host[k] = bt_here(e, BT_MAIN);
             blk->map_ool[k] = bt_here(e, BT_OOL);
             blk->map_eip[k] = insns[k].eip;
-            t.r11_group = -1;
             t.emit_hoisted = k == 0 && plan->hoisted;
             bt_emit_group_checks(&t, plan);
             if (k == 0 && plan->hoisted) {

@@ -394,6 +394,36 @@ START_TEST(group_wraps_at_4gib)
 END_TEST
 
 /*
+ * A user-mode group's addend stays in R11 from one covered access to the
+ * next while nothing writes R11, and is loaded again after something did:
+ * here a single access on LIN_B, whose predicted addend goes through R11.
+ * Three turns: the first learns the pages (its group check meets an empty
+ * entry and leaves for the safe translation), the others run the group.
+ *   mov ebp, 3 ; xor esi, esi
+ * l: mov edi, LIN_A ; mov ebx, LIN_B
+ *    mov eax, [edi] ; mov ecx, [edi+8]   ; the group, R11 from its check
+ *    mov edx, [ebx]                      ; R11 = LIN_B's addend
+ *    add eax, [edi+8]                    ; LIN_A's again
+ *    add esi, eax ; dec ebp ; jnz l ; hlt
+ */
+START_TEST(group_addend_reloaded_after_r11_written)
+{
+    const uint8_t code[] = {
+        0xBD, 0x03, 0x00, 0x00, 0x00, 0x31, 0xF6,
+        0xBF, 0x00, 0x00, 0x20, 0x00, 0xBB, 0x00, 0x10, 0x20, 0x00,
+        0x8B, 0x07, 0x8B, 0x4F, 0x08, 0x8B, 0x13, 0x03, 0x47, 0x08,
+        0x01, 0xC6, 0x4D, 0x75, 0xE7, 0xF4,
+    };
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+    ck_assert_uint_eq(H.c->regs[CPU_ECX], 1000);
+    ck_assert_uint_eq(H.c->regs[CPU_EDX], 7);
+    ck_assert_uint_eq(H.c->regs[CPU_ESI], 3 * (5 + 1000));
+}
+END_TEST
+
+/*
  * A forward jump is chained past its target's async check (translate.c,
  * engine.c); when the target is invalidated, that entry must lead to the
  * new translation too (the tombstone covers it, bt/blocks.c).
@@ -440,6 +470,7 @@ int main(void)
     tcase_add_test(tc, indexed_group_crosses);
     tcase_add_test(tc, group_wraps_at_4gib);
     tcase_add_test(tc, forward_entry_after_rewrite);
+    tcase_add_test(tc, group_addend_reloaded_after_r11_written);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
