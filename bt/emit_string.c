@@ -121,23 +121,69 @@ bool bt_is_inline_rep_scan(const struct dec_insn *d, uint32_t key)
            (d->zi.opcode == 0xA6 || d->zi.opcode == 0xAE);
 }
 
-/* The page check for [reg32, reg32 + R9) into addend register dst
- * (R10 scratch); fails to `slow`. */
-static void rep_page(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64, bool wr, int slow)
+/* reg32's page entry (the write table for wr) into dst64; empty: to
+ * `slow` (a device, traced or code page for writes, or not yet filled). */
+static void rep_entry(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64, bool wr, int slow)
 {
     struct bt_emit *e = t->e;
     ZydisRegister dst32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(dst64));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), bt_r(reg32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i(0xFFF));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, bt_r(BT_R_TMP2), bt_r(BT_R_TMP0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP2), bt_i(0x1000));
-    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_r(reg32));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(dst32), bt_i(12));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst64),
            bt_m(BT_R_CPU, dst64, 8, bt_tlb_off(t->key, wr), 8));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(dst64), bt_r(dst64));
     bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
+}
+
+/* The page check for [reg32, reg32 + R9) into addend register dst
+ * (R10 scratch); fails to `slow`. */
+static void rep_page(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64, bool wr, int slow)
+{
+    struct bt_emit *e = t->e;
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), bt_r(reg32));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_AND, 2, bt_r(BT_R_TMP2_32), bt_i(0xFFF));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_ADD, 2, bt_r(BT_R_TMP2), bt_r(BT_R_TMP0));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_CMP, 2, bt_r(BT_R_TMP2), bt_i(0x1000));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JNBE, slow);
+    rep_entry(t, reg32, dst64, wr, slow);
+}
+
+/* DF (bit 10 of RFLAGS) set: to `slow` (the callout does downward runs). */
+static void rep_df_check(struct bt_emit *e, int slow)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_TMP2));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP2), bt_i(10));
+    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow);
+}
+
+/* RDI (and RSI) back to guest addresses: minus their addends in R11 (R13),
+ * flag-free as ~addend + 1. */
+static void rep_unbias(struct bt_emit *e, bool src)
+{
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY));
+    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(EDI), bt_m(ZYDIS_REGISTER_RDI, BT_R_ENTRY, 1, 1, 0));
+    if (src) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY2));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ESI), bt_m(ZYDIS_REGISTER_RSI, BT_R_ENTRY2, 1, 1, 0));
+    }
+}
+
+/* The out-of-line ends both inline REP forms share: ECX = 0 (nothing done,
+ * every flag kept) and the callout (fn) for whatever the inline path
+ * refused, each back to `after`. */
+static void rep_tails(struct bt_tctx *t, bool live, int zero, int slow, int after, cpu_callout_fn fn)
+{
+    struct bt_emit *e = t->e;
+    bt_bind(e, BT_OOL, zero);
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_jmp_near(e, BT_OOL, after);
+    bt_bind(e, BT_OOL, slow);
+    if (live)
+        bt_emit_flags_restore(t, BT_OOL);
+    bt_emit_callout(t, BT_OOL, fn);
+    bt_jmp_near(e, BT_OOL, after);
 }
 
 bool bt_emit_rep_string(struct bt_tctx *t)
@@ -162,11 +208,7 @@ bool bt_emit_rep_string(struct bt_tctx *t)
     bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, zero);
     if (shift)
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHL, 2, bt_r(BT_R_TMP0), bt_i(shift)); /* bytes */
-    /* DF (bit 10) must be clear: the callout does the downward copies. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_TMP2));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP2), bt_i(10));
-    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow);
+    rep_df_check(e, slow);
     rep_page(t, ZYDIS_REGISTER_EDI, BT_R_ENTRY, true, slow);
     if (movs)
         rep_page(t, ZYDIS_REGISTER_ESI, BT_R_ENTRY2, false, slow);
@@ -180,24 +222,9 @@ bool bt_emit_rep_string(struct bt_tctx *t)
     req.mnemonic = d->zi.mnemonic;
     req.prefixes = ZYDIS_ATTRIB_HAS_REP; /* operands implicit: [RDI], [RSI], RCX, AL/AX/EAX */
     bt_enc(e, BT_MAIN, &req);
-    /* Back to guest addresses: RDI - R11 = RDI + ~R11 + 1, flag-free. */
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(EDI), bt_m(ZYDIS_REGISTER_RDI, BT_R_ENTRY, 1, 1, 0));
-    if (movs) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY2));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ESI), bt_m(ZYDIS_REGISTER_RSI, BT_R_ENTRY2, 1, 1, 0));
-    }
+    rep_unbias(e, movs);
     bt_bind(e, BT_MAIN, after);
-
-    bt_bind(e, BT_OOL, zero); /* ECX = 0: nothing to do */
-    if (live)
-        bt_emit_flags_restore(t, BT_OOL);
-    bt_jmp_near(e, BT_OOL, after);
-    bt_bind(e, BT_OOL, slow);
-    if (live)
-        bt_emit_flags_restore(t, BT_OOL);
-    bt_emit_callout(t, BT_OOL, fn);
-    bt_jmp_near(e, BT_OOL, after);
+    rep_tails(t, live, zero, slow, after, fn);
     return true;
 }
 
@@ -214,18 +241,6 @@ bool bt_emit_rep_string(struct bt_tctx *t)
  * it is. Anything the checks refuse takes the callout, which goes on from
  * the registers as they are (REP is restartable after every iteration).
  */
-static void scan_chunk_page(struct bt_tctx *t, ZydisRegister reg32, ZydisRegister dst64, int slow)
-{
-    struct bt_emit *e = t->e;
-    ZydisRegister dst32 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR32, ZydisRegisterGetId(dst64));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst32), bt_r(reg32));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SHR, 2, bt_r(dst32), bt_i(12));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(dst64),
-           bt_m(BT_R_CPU, dst64, 8, bt_tlb_off(t->key, false), 8));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, bt_r(dst64), bt_r(dst64));
-    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, slow);
-}
-
 /* R9D = min(R9D, bytes from reg32 to the end of its page); R10 scratch. */
 static void scan_page_room(struct bt_emit *e, ZydisRegister reg32)
 {
@@ -255,18 +270,15 @@ static bool emit_rep_scan(struct bt_tctx *t)
         bt_emit_flags_save(t, BT_MAIN);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_TEST, 2, R(ECX), R(ECX));
     bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JZ, zero);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_PUSHFQ, 0);
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_POP, 1, bt_r(BT_R_TMP2));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_BT, 2, bt_r(BT_R_TMP2), bt_i(10));
-    bt_jcc_near(e, BT_MAIN, ZYDIS_MNEMONIC_JB, slow); /* DF = 1: the callout */
+    rep_df_check(e, slow);
     bt_bind(e, BT_MAIN, loop);
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0_32), R(ECX)); /* the chunk */
     scan_page_room(e, ZYDIS_REGISTER_EDI);
     if (cmps)
         scan_page_room(e, ZYDIS_REGISTER_ESI);
-    scan_chunk_page(t, ZYDIS_REGISTER_EDI, BT_R_ENTRY, slow);
+    rep_entry(t, ZYDIS_REGISTER_EDI, BT_R_ENTRY, false, slow);
     if (cmps)
-        scan_chunk_page(t, ZYDIS_REGISTER_ESI, BT_R_ENTRY2, slow);
+        rep_entry(t, ZYDIS_REGISTER_ESI, BT_R_ENTRY2, false, slow);
     /* R10D = what the chunk leaves for later pages; ECX = the chunk. */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP2_32), R(ECX));
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_SUB, 2, bt_r(BT_R_TMP2_32), bt_r(BT_R_TMP0_32));
@@ -279,14 +291,9 @@ static bool emit_rep_scan(struct bt_tctx *t)
     req.mnemonic = d->zi.mnemonic;
     req.prefixes = repe ? ZYDIS_ATTRIB_HAS_REPE : ZYDIS_ATTRIB_HAS_REPNE;
     bt_enc(e, BT_MAIN, &req); /* at least one compare: the flags are its */
-    /* Back to guest values, flag-free: ECX += R10D, RDI - R11 (+ ~R11 + 1). */
+    /* Back to guest values, flag-free: ECX += R10D, then the addresses. */
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ECX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP2, 1, 0, 0));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY));
-    bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(EDI), bt_m(ZYDIS_REGISTER_RDI, BT_R_ENTRY, 1, 1, 0));
-    if (cmps) {
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_NOT, 1, bt_r(BT_R_ENTRY2));
-        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(ESI), bt_m(ZYDIS_REGISTER_RSI, BT_R_ENTRY2, 1, 1, 0));
-    }
+    rep_unbias(e, cmps);
     /* Ended on its condition (REPE: unequal, REPNE: equal): done. */
     bt_jcc_near(e, BT_MAIN, repe ? ZYDIS_MNEMONIC_JNZ : ZYDIS_MNEMONIC_JZ, after);
     bt_jmp_near(e, BT_MAIN, cont);
@@ -306,15 +313,7 @@ static bool emit_rep_scan(struct bt_tctx *t)
     bt_bind(e, BT_OOL, last);
     bt_emit_flags_restore(t, BT_OOL);
     bt_jmp_near(e, BT_OOL, after);
-    bt_bind(e, BT_OOL, zero); /* ECX = 0: nothing compared, every flag kept */
-    if (live)
-        bt_emit_flags_restore(t, BT_OOL);
-    bt_jmp_near(e, BT_OOL, after);
-    bt_bind(e, BT_OOL, slow);
-    if (live)
-        bt_emit_flags_restore(t, BT_OOL);
-    bt_emit_callout(t, BT_OOL, fn);
-    bt_jmp_near(e, BT_OOL, after);
+    rep_tails(t, live, zero, slow, after, fn);
     return true;
 }
 
