@@ -503,7 +503,7 @@ uint32_t bt_emit_rel32(struct bt_emit *e, int b, ZydisMnemonic m)
     uint8_t *p = e->buf[b] + e->len[b];
     int cc = jcc_cond(m), n;
     if (m == ZYDIS_MNEMONIC_CALL)
-        e->r11_writes++; /* stubs hand back R11, C takes it */
+        e->r11_writes++; /* the shared access routines return an addend in R11; C code clobbers it */
     if (m == ZYDIS_MNEMONIC_JMP || m == ZYDIS_MNEMONIC_CALL) {
         p[0] = m == ZYDIS_MNEMONIC_JMP ? 0xE9 : 0xE8;
         n = 1;
