@@ -37,6 +37,8 @@ uint32_t bt_mode_key(const struct cpu *c)
         k |= BT_KEY_V86;
     if ((c->cr0 & (CPU_CR0_PG | CPU_CR0_PE)) == (CPU_CR0_PG | CPU_CR0_PE))
         k |= BT_KEY_PG;
+    if ((k & (BT_KEY_PG | BT_KEY_CPL)) == (BT_KEY_PG | 3u) && c->mmu && smmu_window_on(c->mmu))
+        k |= BT_KEY_UWIN;
     return k;
 }
 

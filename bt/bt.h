@@ -89,6 +89,11 @@ enum bt_exit {
 /* With BT_KEY_SAFE: after a failed group check in such a translation, no
  * groups at all (every access checked). */
 #define BT_KEY_SAFE2    0x1000u
+/* CPL 3 in an address space with a user window (shadowmmu/window.c): user
+ * accesses compare their entry with R14 as kernel ones do. A hint only:
+ * either translation is right in either kind of space (a window's pages
+ * merely go out of line in one without it). */
+#define BT_KEY_UWIN     0x2000u
 
 static inline unsigned bt_key_cpl(uint32_t key) { return key & BT_KEY_CPL; }
 
@@ -365,6 +370,10 @@ struct bt_vcpu {
     uint64_t poll_target[2];
     uint32_t poll_sink;
     uint64_t mem_ra;        /* a memory access stub's return address: which site (emit_memstub.c) */
+    /* BT_KEY_UWIN << 32 while the active address space has a user window,
+     * else 0 (the shadow MMU keeps it): what IRET and SYSEXIT to CPL 3 add
+     * to the key they look their target up with (emit_ctrl.c). */
+    uint64_t ukey_hi;
     uint8_t bounce[512 + 64] __attribute__((aligned(64))); /* MMIO / page-crossing bounce */
     /* --- hot: BT_OFF_* from R15 --- */
     uint32_t exit_reason;   /* why the code cache returned to C (enum bt_exit) */

@@ -109,8 +109,17 @@ void bt_emit_exit_indirect_key(struct bt_tctx *t, ZydisRegister target32, uint32
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, R(RCX), bt_m(BT_R_CPU, BT_R_TMP3, 8, BT_IBTC_OFF, 8));
     /* Targets are found by their mode key (shared or not). */
     uint32_t key = to_key & ~(BT_KEY_SAFE | BT_KEY_SAFE2 | BT_KEY_VSHARED);
+    /* Into CPL 3 from another CPL (IRET, SYSEXIT): whether the target's
+     * key has BT_KEY_UWIN depends on the address space it returns to. */
+    bool uwin_dyn = bt_key_cpl(to_key) == 3 && bt_key_cpl(t->key) != 3 && (to_key & BT_KEY_PG);
+    if (bt_key_cpl(to_key) != 3 || uwin_dyn)
+        key &= ~BT_KEY_UWIN;
     if (key) {
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), bt_i((int64_t)((uint64_t)key << 32)));
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP0, 1, 0, 0));
+    }
+    if (uwin_dyn) {
+        bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TMP0), CPUM(BT_OFF_UKEY_HI, 8));
         bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TMP0, 1, 0, 0));
     }
     bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_LEA, 2, R(RCX), bt_m(ZYDIS_REGISTER_RCX, BT_R_TARGET, 1, 0, 0));

@@ -177,8 +177,8 @@ static void emit_cross_check(struct bt_tctx *t, int b, unsigned size, int slow)
  * compare it with R14 (bt_emit_mem_op). */
 static bool direct_entry(const struct bt_tctx *t)
 {
-    if (bt_key_cpl(t->key) != 3 || !(t->key & BT_KEY_PG))
-        return false;
+    if (bt_key_cpl(t->key) != 3 || !(t->key & BT_KEY_PG) || (t->key & BT_KEY_UWIN))
+        return false; /* (a window's pages share R14, as the kernel's do) */
     for (int i = 0; i < t->d->zi.operand_count; i++) {
         const ZydisDecodedOperand *op = &t->d->ops[i];
         if (op->type == ZYDIS_OPERAND_TYPE_MEMORY &&

@@ -123,6 +123,7 @@ _Static_assert(BT_VC_OFF(host_rsp) == BT_OFF_HOST_RSP, "host_rsp");
 _Static_assert(BT_VC_OFF(exit_site) == BT_OFF_EXIT_SITE, "exit_site");
 _Static_assert(BT_VC_OFF(co_insn) == BT_OFF_CO_INSN, "co_insn");
 _Static_assert(BT_VC_OFF(poll_target) == BT_OFF_POLL_TARGET, "poll_target");
+_Static_assert(BT_VC_OFF(ukey_hi) == BT_OFF_UKEY_HI, "ukey_hi");
 _Static_assert(offsetof(struct bt_vcpu, cpu) <= BT_VCPU_SPAN, "struct bt_vcpu too large");
 _Static_assert(sizeof(struct cpu) <= BT_GROUP_ADDEND_OFF, "struct cpu overlaps the group addends");
 
@@ -186,6 +187,10 @@ static int bt_init(struct vm *vm)
     vm->cpu->mmu = &bt->mmu;
     bt->mmu.code_write_hook = mem_write_hook;
     bt->mmu.code_write_opaque = bt;
+    /* BTVM_USER_WINDOW=off: no user windows (to compare, docs/shadowmmu.md §15). */
+    const char *uw = getenv("BTVM_USER_WINDOW");
+    if (!uw || strcmp(uw, "off") != 0)
+        smmu_window_enable(&bt->mmu, vm->ram_fd, &bt->vc->ukey_hi, (uint64_t)BT_KEY_UWIN << 32);
     size_t cache = vm->opt.code_cache_size ? vm->opt.code_cache_size : 64u << 20;
     r = bt_cache_init(bt, cache);
     if (r) {
@@ -437,6 +442,8 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         int vec;
         if (!step && (c->eflags & CPU_FL_IF) && !c->shadow && (vec = vm_intr_take(vm)) >= 0) {
             bt->st.interrupts++;
+            if (c->cpl == 3)
+                smmu_window_tick(&bt->mmu); /* a sample of user time */
             if (delivery_failed(bt, ex, cpu_interrupt(c, vec)))
                 return;
             site = 0;
@@ -720,12 +727,15 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                    "\"trace_invalidations\":%llu,\"shadow_as_hits\":%llu,\"shadow_as_misses\":%llu,"
                    "\"shadow_reclaims\":%llu,\"shadow_flushes\":%llu,\"cr3_loads\":%llu,"
                    "\"invlpg\":%llu,\"shadow_entries\":%u,\"direct_fills\":%llu,"
-                   "\"direct_drops\":%llu,\"shadow_foreign_flushes\":%llu,\"prefills\":%llu}",
+                   "\"direct_drops\":%llu,\"shadow_foreign_flushes\":%llu,\"prefills\":%llu,"
+                   "\"user_windows\":%llu,\"user_windows_dropped\":%llu,\"user_window_maps\":%llu,"
+                   "\"user_window_pages_left_out\":%llu}",
                 (ull)m->hidden_faults, (ull)m->true_faults, (ull)m->trace_hits,
                 (ull)m->trace_invalidations, (ull)m->as_hits, (ull)m->as_misses,
                 (ull)m->as_reclaims, (ull)m->flushes, (ull)m->cr3_loads, (ull)m->invlpg,
                 bt->mmu.entries, (ull)m->direct_fills, (ull)m->direct_drops,
-                (ull)m->as_foreign_flushes, (ull)m->prefills);
+                (ull)m->as_foreign_flushes, (ull)m->prefills, (ull)m->win_made, (ull)m->win_dropped,
+                (ull)m->win_maps, (ull)m->win_full);
         return;
     }
     fprintf(f, "bt engine:\n");
@@ -752,14 +762,17 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  address spaces         %llu CR3 loads: %llu cache hits, %llu misses, %llu reclaims,"
                " %llu full flushes, %llu dropped for writes while not loaded; %u entries now\n"
                "  invlpg                 %llu; global flushes (CR4.PGE toggled) %llu\n"
-               "  direct device page     %llu read entries made, %llu revocations\n",
+               "  direct device page     %llu read entries made, %llu revocations\n"
+               "  user windows           %llu made, %llu dropped; %llu pages mapped into them,"
+               " %llu left out\n",
             (ull)m->fills_read, (ull)m->fills_write, (ull)m->fills_exec, (ull)m->slow_reads,
             (ull)m->slow_writes, (ull)m->mmio, (ull)m->unmapped, (ull)m->hidden_faults,
             (ull)m->true_faults, (ull)m->trace_hits, (ull)m->trace_invalidations, (ull)m->prefills,
             (ull)m->cr3_loads, (ull)m->as_hits, (ull)m->as_misses, (ull)m->as_reclaims,
             (ull)m->flushes, (ull)m->as_foreign_flushes, bt->mmu.entries, (ull)m->invlpg,
             (ull)m->global_flushes,
-            (ull)m->direct_fills, (ull)m->direct_drops);
+            (ull)m->direct_fills, (ull)m->direct_drops, (ull)m->win_made, (ull)m->win_dropped,
+            (ull)m->win_maps, (ull)m->win_full);
 }
 
 static void bt_destroy(struct vm *vm)

@@ -291,7 +291,7 @@ void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, u
     memset(plan->mem_slot, -1, (size_t)n * sizeof(plan->mem_slot[0]));
     memset(plan->direct_stack, 0, (size_t)n * sizeof(plan->direct_stack[0]));
     memset(&p, 0, offsetof(struct planner, a));
-    p.user_paged = bt_key_cpl(key) == 3 && (key & BT_KEY_PG);
+    p.user_paged = bt_key_cpl(key) == 3 && (key & BT_KEY_PG) && !(key & BT_KEY_UWIN);
     if ((key & (BT_KEY_SAFE2 | BT_KEY_STACK16 | BT_KEY_NONFLAT)) || !(key & BT_KEY_CODE32))
         return; /* 32-bit flat code with a 32-bit stack only; SAFE2: none at all */
 

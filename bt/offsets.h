@@ -33,6 +33,7 @@
 #define BT_OFF_ONES        (-8)
 #define BT_OFF_LOOP_DIRTY  (-4)
 #define BT_OFF_POLL_TARGET (-688)
+#define BT_OFF_UKEY_HI     (-656)
 /* The mapping starts this far before struct cpu (room for struct bt_vcpu). */
 #define BT_VCPU_SPAN       4096
 

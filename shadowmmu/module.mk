@@ -1,2 +1,2 @@
 BTVM_SRCS += shadowmmu/smmu.c
-BTVM_SRCS += shadowmmu/walk.c shadowmmu/shadow.c
+BTVM_SRCS += shadowmmu/walk.c shadowmmu/shadow.c shadowmmu/window.c

@@ -167,7 +167,8 @@ static void tables_clear(struct smmu *m, uint32_t vpn, uint32_t ppage, bool keep
         ANY(m, vpn) = dev ? 0 : ANY(m, vpn) & 2;
 }
 
-static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t perm)
+/* as: the space the entry is of (the active one, or the global one). */
+static void tables_set(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm)
 {
     if (is_dev(m, ppage)) {
         /* Only the direct page has entries here, only while it is allowed
@@ -185,8 +186,14 @@ static void tables_set(struct smmu *m, uint32_t vpn, uint32_t ppage, uint8_t per
                       ((uint64_t)vpn << 12);
     if (!smmu_page_writable(m, ppage) || m->code_pages[ppage] || smmu_traced(m, ppage))
         perm &= (uint8_t)~((1u << SMMU_T_SW) | (1u << SMMU_T_UW));
+    uint64_t uaddend = addend;
+    if (as == m->active && m->as[as].win && (perm & (1u << SMMU_T_UR | 1u << SMMU_T_UW))) {
+        uint64_t w = smmu_window_addend(m, &m->as[as], vpn, ppage);
+        if (w)
+            uaddend = w;
+    }
     for (int t = SMMU_T_SR; t <= SMMU_T_UW; t++)
-        TBL(m, t, vpn) = (perm >> t) & 1 ? addend : 0;
+        TBL(m, t, vpn) = (perm >> t) & 1 ? (t >= SMMU_T_UR ? uaddend : addend) : 0;
     TBL(m, SMMU_T_SX, vpn) = (perm >> SMMU_T_SX) & 1 ? ppage + 1ull : 0;
     TBL(m, SMMU_T_UX, vpn) = (perm >> SMMU_T_UX) & 1 ? ppage + 1ull : 0;
     if (!(ANY(m, vpn) & 1)) /* set already after a CR3 switch (tables_clear): no store */
@@ -205,6 +212,11 @@ size_t smmu_audit(const struct smmu *m, uint32_t vpn_lo, uint32_t vpn_hi)
             uint64_t e = TBL(m, t, vpn);
             if (!e)
                 continue;
+            uint64_t wp;
+            if (t >= SMMU_T_UR && smmu_window_phys(m, e, (uint32_t)lin, &wp)) {
+                bad += wp >> 12 >= m->npages; /* a window maps RAM only */
+                continue;
+            }
             uintptr_t h = (uintptr_t)(e + lin);
             uint64_t off = (uint64_t)(h - (uintptr_t)ram);
             bool in_ram = h >= (uintptr_t)ram && off < ((uint64_t)m->npages << 12);
@@ -242,8 +254,13 @@ static void as_load(struct smmu *m, struct smmu_as *a)
     for (uint32_t w = 0; bits && w < a->cap / 64; w++)
         for (uint64_t b = bits[w]; b; b &= b - 1) {
             const struct smmu_hent *e = &a->h[w * 64 + (uint32_t)__builtin_ctzll(b)];
-            tables_set(m, e->key - 1, e->ppage, e->perm);
+            tables_set(m, (int)(a - m->as), e->key - 1, e->ppage, e->perm);
         }
+}
+
+void smmu_shadow_reload(struct smmu *m)
+{
+    as_load(m, &m->as[m->active]);
 }
 
 static bool loaded(const struct smmu *m, int as)
@@ -291,6 +308,7 @@ static void spare_park(struct smmu *m, struct smmu_as *a)
 static void as_drop(struct smmu *m, struct smmu_as *a)
 {
     as_flush(m, a);
+    smmu_window_release(m, a); /* no entry names it any more */
     spare_park(m, a); /* emptied by as_flush */
     a->h = NULL;
     a->region_n = NULL;
@@ -732,7 +750,7 @@ void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, ui
         rmap_add(m, as, vpn, ppage);
     }
     e->perm |= perm;
-    tables_set(m, vpn, ppage, e->perm);
+    tables_set(m, as, vpn, ppage, e->perm);
 }
 
 /* A hidden fault the shadow already answers (its table slot was cleared
@@ -744,7 +762,7 @@ bool smmu_shadow_lookup(struct smmu *m, uint32_t vpn, int t, bool load, uint32_t
         struct smmu_hent *e = hfind(&m->as[as], vpn);
         if (e && ((e->perm >> t) & 1)) {
             if (load)
-                tables_set(m, vpn, e->ppage, e->perm);
+                tables_set(m, as, vpn, e->ppage, e->perm);
             *ppage = e->ppage;
             return true;
         }
@@ -801,6 +819,7 @@ void smmu_shadow_switch(struct smmu *m, uint32_t cr3, uint32_t mode, const uint6
     }
     m->as[m->active].last_use = ++m->clock;
     m->as[m->active].foreign_writes = 0;
+    smmu_window_note(m);
 }
 
 /* Every space built under another paging mode is useless now. */
@@ -812,6 +831,7 @@ void smmu_shadow_drop_all(struct smmu *m)
     pools_reset(m);
     m->entries = 0;
     m->stats.flushes++;
+    smmu_window_note(m);
 }
 
 void smmu_shadow_invlpg(struct smmu *m, uint32_t vpn)
@@ -855,6 +875,7 @@ int smmu_shadow_init(struct smmu *m)
 void smmu_shadow_destroy(struct smmu *m)
 {
     for (int i = 0; i <= SMMU_NAS; i++) {
+        smmu_window_release(m, &m->as[i]);
         free(m->as[i].h);
         free(m->as[i].region_n);
         free(m->as[i].present);

@@ -45,6 +45,7 @@ int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *b
     m->rom_first = 1ull << 20;
     m->a20_mask = ~0u;
     m->wram = ram;
+    m->win_fd = -1;
     m->code_pages = calloc(m->npages ? m->npages : 1, 1);
     m->pg_flags = calloc(m->npages ? m->npages : 1, 1);
     int r = m->code_pages && m->pg_flags && m->summary ? smmu_shadow_init(m) : -ENOMEM;
@@ -114,6 +115,8 @@ bool smmu_translate(struct smmu *m, uint32_t lin, unsigned acc, uint64_t *phys)
      * bits were set when it was filled, and traces keep it current). */
     int t = smmu_table_for(acc);
     uint64_t e = m->tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
+    if (e && (t == SMMU_T_UR || t == SMMU_T_UW) && smmu_window_phys(m, e, lin, phys))
+        return true;
     if (e && t < SMMU_T_SX) {
         /* Every data entry points at ram + its own guest-physical page
          * (RAM, ROM and PAM pages alike), the direct page aside. */

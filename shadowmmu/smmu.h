@@ -104,6 +104,8 @@ struct smmu_stats {
     uint64_t a20_toggles;  /* A20 gate changes (each flushes the shadow) */
     uint64_t oom_flushes;  /* a space's hash could not grow (host memory): emptied instead */
     uint64_t prefills;     /* entries shadowed when a traced PTE write made them present */
+    uint64_t win_made, win_dropped, win_maps; /* user windows: made, dropped, pages mapped (mmap calls) */
+    uint64_t win_full;     /* user pages left out of a window (its page budget or the host said no) */
 };
 
 struct smmu_hent {
@@ -124,6 +126,13 @@ struct smmu_as {
     uint32_t cap, n;
     uint16_t *region_n;  /* entries per 2 MiB region (range invalidations skip empty ones) */
     uint64_t *present;   /* one bit per linear page with an entry (they visit only those) */
+    /* Its user window (window.c), once it has run user code long enough:
+     * 4 GiB of host address space where linear page v maps the RAM page
+     * win_rec[v] - 1 (0: nothing), so its user entries share one addend. */
+    uint8_t *win;
+    uint32_t *win_rec;
+    uint32_t win_pages;  /* pages win_rec names */
+    uint32_t uticks;     /* interrupts taken at CPL 3 in it (smmu_window_tick) */
 };
 
 struct smmu {
@@ -184,6 +193,12 @@ struct smmu {
      * set by the engine after smmu_init (NULL: none). */
     void (*code_write_hook)(void *opaque, uint64_t phys, unsigned len);
     void *code_write_opaque;
+    /* User windows (window.c, smmu_window_enable): RAM's memfd (-1: no
+     * windows), the windows alive and the pages they map, and where the
+     * engine wants to see whether the active space has one. */
+    int win_fd;
+    uint32_t win_count, win_pages;
+    uint64_t *win_flag, win_flag_on;
 };
 
 /* Most emulated accesses are 1, 2, 4 or 8 bytes: constant-size copies are
@@ -336,7 +351,40 @@ static inline bool smmu_page_writable(const struct smmu *m, uint64_t ppage)
     return ppage < m->npages && !m->pg_flags[ppage];
 }
 
-/* shadow.c internals shared with smmu.c */
+/*
+ * User windows (docs/shadowmmu.md §15). A user entry's addend differs
+ * from page to page, so translated user code cannot keep one in a
+ * register as kernel code keeps R14; an address space that has taken
+ * SMMU_WIN_TICKS interrupts at CPL 3 (a long-running process, sampled
+ * at its timer ticks) gets a window: 4 GiB of host address space where
+ * each of its user pages is mapped (one mmap of RAM's memfd per page, the
+ * first time it is shadowed) at window + linear, so all its user entries
+ * hold the same addend, the window's base. The tables stay the only
+ * authority: an access still checks its entry, and a window page no
+ * entry names is never reached.
+ *
+ * fd: RAM's memfd at offset = guest-physical address (-1: no windows).
+ * flag: set to flag_on while the active space has a window, else 0 (the
+ * engine's translated code reads it).
+ */
+#define SMMU_WIN_TICKS 8        /* interrupts at CPL 3 before a space gets a window */
+#define SMMU_WIN_MAX 4          /* windows alive at once */
+#define SMMU_WIN_PAGE_CAP 8192  /* pages one window maps (32 MiB) */
+#define SMMU_WIN_PAGES_ALL 24576 /* in all windows: each may be a host mapping of its own */
+void smmu_window_enable(struct smmu *m, int fd, uint64_t *flag, uint64_t flag_on);
+/* An interrupt is taken at CPL 3: count it for the active space. */
+void smmu_window_tick(struct smmu *m);
+static inline bool smmu_window_on(const struct smmu *m)
+{
+    return m->as[m->active].win != NULL;
+}
+
+/* shadow.c and window.c internals shared with smmu.c */
+uint64_t smmu_window_addend(struct smmu *m, struct smmu_as *a, uint32_t vpn, uint32_t ppage);
+void smmu_window_release(struct smmu *m, struct smmu_as *a);
+void smmu_window_note(struct smmu *m);
+bool smmu_window_phys(const struct smmu *m, uint64_t e, uint32_t lin, uint64_t *phys);
+void smmu_shadow_reload(struct smmu *m);
 void smmu_shadow_insert(struct smmu *m, int as, uint32_t vpn, uint32_t ppage, uint8_t perm);
 bool smmu_traced(struct smmu *m, uint64_t ppage);
 void smmu_trace_ref(struct smmu *m, int as, uint64_t ppage, uint32_t base_vpn, unsigned span_log,

@@ -30,7 +30,7 @@ linux_cmdline() {
 # linux_boot <btvm|qemu> <append>: boots, serial on stdout; the
 # emulator's exit status. stdin must not be a terminal the caller needs.
 # A guest reset ends the run (--no-reboot, QEMU's -no-reboot) unless
-# LINUX_REBOOT=1.
+# LINUX_REBOOT=1. LINUX_BTVM_OPTS: more btvm options (word-split).
 linux_boot() {
     local drv=() qdrv=() qnet=() nr=(--no-reboot)
     [ "${LINUX_REBOOT:-0}" = 1 ] && nr=()
@@ -45,7 +45,7 @@ linux_boot() {
         qnet=(-nic none)   # QEMU's default NIC would take 00:03.0; btvm has none
     done
     case $1 in
-    btvm) "$BTVM" run -q --engine bt "${nr[@]}" -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
+    btvm) "$BTVM" run -q --engine bt ${LINUX_BTVM_OPTS:-} "${nr[@]}" -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     btvm-ref) "$BTVM_REF" run -q --engine bt -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     btvm-kvm) "$BTVM" run -q --engine kvm "${nr[@]}" -m "$LINUX_MEM" -k "$LINUX_KERNEL" -i "$LINUX_INITRD" -a "$2" "${drv[@]}" ;;
     qemu) "$QEMU" -accel tcg -m "$LINUX_MEM" -kernel "$LINUX_KERNEL" -initrd "$LINUX_INITRD" \
