@@ -729,13 +729,13 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                    "\"invlpg\":%llu,\"shadow_entries\":%u,\"direct_fills\":%llu,"
                    "\"direct_drops\":%llu,\"shadow_foreign_flushes\":%llu,\"prefills\":%llu,"
                    "\"user_windows\":%llu,\"user_windows_dropped\":%llu,\"user_window_maps\":%llu,"
-                   "\"user_window_pages_left_out\":%llu}",
+                   "\"user_window_pages_left_out\":%llu,\"user_windows_churned\":%llu}",
                 (ull)m->hidden_faults, (ull)m->true_faults, (ull)m->trace_hits,
                 (ull)m->trace_invalidations, (ull)m->as_hits, (ull)m->as_misses,
                 (ull)m->as_reclaims, (ull)m->flushes, (ull)m->cr3_loads, (ull)m->invlpg,
                 bt->mmu.entries, (ull)m->direct_fills, (ull)m->direct_drops,
                 (ull)m->as_foreign_flushes, (ull)m->prefills, (ull)m->win_made, (ull)m->win_dropped,
-                (ull)m->win_maps, (ull)m->win_full);
+                (ull)m->win_maps, (ull)m->win_full, (ull)m->win_churn);
         return;
     }
     fprintf(f, "bt engine:\n");
@@ -763,8 +763,8 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                " %llu full flushes, %llu dropped for writes while not loaded; %u entries now\n"
                "  invlpg                 %llu; global flushes (CR4.PGE toggled) %llu\n"
                "  direct device page     %llu read entries made, %llu revocations\n"
-               "  user windows           %llu made, %llu dropped; %llu pages mapped into them,"
-               " %llu left out\n",
+               "  user windows           %llu made, %llu dropped (%llu for remapping too often);"
+               " %llu pages mapped into them, %llu left out\n",
             (ull)m->fills_read, (ull)m->fills_write, (ull)m->fills_exec, (ull)m->slow_reads,
             (ull)m->slow_writes, (ull)m->mmio, (ull)m->unmapped, (ull)m->hidden_faults,
             (ull)m->true_faults, (ull)m->trace_hits, (ull)m->trace_invalidations, (ull)m->prefills,
@@ -772,7 +772,7 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
             (ull)m->flushes, (ull)m->as_foreign_flushes, bt->mmu.entries, (ull)m->invlpg,
             (ull)m->global_flushes,
             (ull)m->direct_fills, (ull)m->direct_drops, (ull)m->win_made, (ull)m->win_dropped,
-            (ull)m->win_maps, (ull)m->win_full);
+            (ull)m->win_churn, (ull)m->win_maps, (ull)m->win_full);
 }
 
 static void bt_destroy(struct vm *vm)

@@ -46,6 +46,7 @@ int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *b
     m->a20_mask = ~0u;
     m->wram = ram;
     m->win_fd = -1;
+    m->win_last = -1;
     m->code_pages = calloc(m->npages ? m->npages : 1, 1);
     m->pg_flags = calloc(m->npages ? m->npages : 1, 1);
     int r = m->code_pages && m->pg_flags && m->summary ? smmu_shadow_init(m) : -ENOMEM;

@@ -106,6 +106,7 @@ struct smmu_stats {
     uint64_t prefills;     /* entries shadowed when a traced PTE write made them present */
     uint64_t win_made, win_dropped, win_maps; /* user windows: made, dropped, pages mapped (mmap calls) */
     uint64_t win_full;     /* user pages left out of a window (its page budget or the host said no) */
+    uint64_t win_churn;    /* windows dropped for remapping their pages too often */
 };
 
 struct smmu_hent {
@@ -132,7 +133,9 @@ struct smmu_as {
     uint8_t *win;
     uint32_t *win_rec;
     uint32_t win_pages;  /* pages win_rec names */
-    uint32_t uticks;     /* interrupts taken at CPL 3 in it (smmu_window_tick) */
+    uint32_t uticks;     /* interrupts taken at CPL 3 in it in a row (smmu_window_tick) */
+    int32_t win_credit;  /* pages it may still map again (their guest-physical page changed) */
+    uint32_t win_hold;   /* ticks to wait before another window (it lost one to remapping) */
 };
 
 struct smmu {
@@ -197,6 +200,7 @@ struct smmu {
      * windows), the windows alive and the pages they map, and where the
      * engine wants to see whether the active space has one. */
     int win_fd;
+    int win_last;           /* the space the last user tick was taken in */
     uint32_t win_count, win_pages;
     uint64_t *win_flag, win_flag_on;
 };
@@ -367,12 +371,16 @@ static inline bool smmu_page_writable(const struct smmu *m, uint64_t ppage)
  * flag: set to flag_on while the active space has a window, else 0 (the
  * engine's translated code reads it).
  */
-#define SMMU_WIN_TICKS 8        /* interrupts at CPL 3 before a space gets a window */
+#define SMMU_WIN_TICKS 3        /* interrupts in a row at CPL 3 in a space before it gets a window */
 #define SMMU_WIN_MAX 4          /* windows alive at once */
 #define SMMU_WIN_PAGE_CAP 8192  /* pages one window maps (32 MiB) */
 #define SMMU_WIN_PAGES_ALL 24576 /* in all windows: each may be a host mapping of its own */
+#define SMMU_WIN_REMAPS 256     /* remaps a new window may make ... */
+#define SMMU_WIN_TICK_REMAPS 4  /* ... and more for each user tick, up to SMMU_WIN_REMAPS */
+#define SMMU_WIN_HOLD 64        /* user ticks without a window after one was remapped too often */
 void smmu_window_enable(struct smmu *m, int fd, uint64_t *flag, uint64_t flag_on);
-/* An interrupt is taken at CPL 3: count it for the active space. */
+/* An interrupt is taken at CPL 3: count it for the active space (a tick
+ * in another space starts the count again). */
 void smmu_window_tick(struct smmu *m);
 static inline bool smmu_window_on(const struct smmu *m)
 {

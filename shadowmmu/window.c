@@ -69,6 +69,7 @@ static bool make(struct smmu *m, struct smmu_as *a)
     a->win = w;
     a->win_rec = r;
     a->win_pages = 0;
+    a->win_credit = SMMU_WIN_REMAPS;
     m->win_count++;
     m->stats.win_made++;
     return true;
@@ -77,8 +78,29 @@ static bool make(struct smmu *m, struct smmu_as *a)
 void smmu_window_tick(struct smmu *m)
 {
     struct smmu_as *a = &m->as[m->active];
-    if (m->win_fd < 0 || !m->paging || m->active == SMMU_GLOBAL || !a->used || a->win)
+    if (m->win_fd < 0 || !m->paging || m->active == SMMU_GLOBAL || !a->used)
         return;
+    /* In a row: a shell that forks and waits takes its ticks between
+     * its children's, and would pay for a window at every fork. */
+    if (m->win_last != m->active)
+        a->uticks = 0;
+    m->win_last = m->active;
+    if (a->win) {
+        if (a->win_credit < 0) {
+            /* Remapping more than it runs (a parent whose pages each fork
+             * copies): back to ordinary addends, and no window for a while. */
+            smmu_window_release(m, a);
+            a->win_hold = SMMU_WIN_HOLD;
+            m->stats.win_churn++;
+        } else if (a->win_credit < SMMU_WIN_REMAPS) {
+            a->win_credit += SMMU_WIN_TICK_REMAPS;
+        }
+        return;
+    }
+    if (a->win_hold) {
+        a->win_hold--;
+        return;
+    }
     if (++a->uticks < SMMU_WIN_TICKS || !make(m, a))
         return;
     smmu_shadow_reload(m); /* its loaded user entries take the window's addend */
@@ -97,6 +119,8 @@ uint64_t smmu_window_addend(struct smmu *m, struct smmu_as *a, uint32_t vpn, uin
             m->stats.win_full++;
             return 0;
         }
+        if (*rec && --a->win_credit < 0)
+            return 0; /* the window goes at the next tick */
         void *at = a->win + ((uint64_t)vpn << 12);
         if (mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m->win_fd, (off_t)ppage << 12) ==
             MAP_FAILED) {
@@ -131,8 +155,17 @@ bool smmu_window_phys(const struct smmu *m, uint64_t e, uint32_t lin, uint64_t *
 void smmu_window_release(struct smmu *m, struct smmu_as *a)
 {
     a->uticks = 0;
+    a->win_hold = 0;
     if (!a->win)
         return;
+    uint8_t *w = a->win;
+    if (a == &m->as[m->active] && a->used) {
+        /* Its loaded user entries hold the window's base: set them again
+         * without it, then let the engine know. */
+        a->win = NULL;
+        smmu_shadow_reload(m);
+        a->win = w;
+    }
     munmap(a->win, WIN_SPAN);
     munmap(a->win_rec, WIN_REC_BYTES);
     m->win_pages -= a->win_pages;
@@ -141,4 +174,5 @@ void smmu_window_release(struct smmu *m, struct smmu_as *a)
     a->win_rec = NULL;
     a->win_pages = 0;
     m->stats.win_dropped++;
+    smmu_window_note(m);
 }

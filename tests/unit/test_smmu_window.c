@@ -266,6 +266,47 @@ START_TEST(window_not_for_global_pages)
 }
 END_TEST
 
+/* A space whose pages keep moving (a parent whose pages each fork copies)
+ * spends its remap budget: at its next tick the window goes, its entries
+ * take ordinary addends again, and it waits SMMU_WIN_HOLD ticks. */
+START_TEST(window_dropped_for_churn)
+{
+    map32(PD_A, PT_A, LIN, DATA);
+    load_cr3(PD_A);
+    fill_user(LIN, true);
+    ticks(SMMU_WIN_TICKS);
+    uint64_t w = ENT(SMMU_T_UW, LIN);
+    ck_assert_uint_ne(w, addend(DATA, LIN));
+    uint32_t pte = PT_A + ((LIN >> 12) & 0x3FF) * 4;
+    for (int i = 0; i <= SMMU_WIN_REMAPS; i++) {
+        uint32_t p = i & 1 ? DATA : DATA3;
+        wr32(pte, p | P | W | U);
+        smmu_invlpg(&m, LIN);
+        fill_user(LIN, true);
+        if (i < SMMU_WIN_REMAPS) {
+            ck_assert_uint_eq(ENT(SMMU_T_UW, LIN), w);
+            if (i % 64 == 0)
+                assert_aliases(w, LIN, p);
+        } else {
+            ck_assert_uint_eq(ENT(SMMU_T_UW, LIN), addend(p, LIN)); /* budget spent */
+        }
+    }
+    ck_assert_uint_eq(flag, ON);
+    ticks(1);
+    ck_assert_uint_eq(flag, 0);
+    ck_assert(!smmu_window_on(&m));
+    ck_assert_uint_eq(m.stats.win_churn, 1);
+    uint32_t last = SMMU_WIN_REMAPS & 1 ? DATA : DATA3;
+    ck_assert_uint_eq(ENT(SMMU_T_UW, LIN), addend(last, LIN));
+    ticks(SMMU_WIN_HOLD + SMMU_WIN_TICKS - 1);
+    ck_assert(!smmu_window_on(&m));
+    ticks(1);
+    ck_assert(smmu_window_on(&m));
+    ck_assert_uint_eq(ENT(SMMU_T_UW, LIN), ENT(SMMU_T_UR, LIN));
+    assert_aliases(ENT(SMMU_T_UW, LIN), LIN, last);
+}
+END_TEST
+
 /* A paging-mode change drops every space, and their windows with them. */
 START_TEST(window_dropped_with_the_space)
 {
@@ -309,6 +350,7 @@ static Suite *suite(void)
     tcase_add_test(t, window_leaves_low_pages_out);
     tcase_add_test(t, window_taken_from_the_oldest);
     tcase_add_test(t, window_not_for_global_pages);
+    tcase_add_test(t, window_dropped_for_churn);
     tcase_add_test(t, window_dropped_with_the_space);
     tcase_add_test(t, window_needs_the_memfd);
     suite_add_tcase(s, t);
