@@ -548,6 +548,9 @@ unsigned smmu_trace_write(struct smmu *m, uint64_t phys, unsigned len, uint32_t 
         if (valid && r->as != m->active && r->as != SMMU_GLOBAL &&
             ++m->as[r->as].foreign_writes >= FOREIGN_WRITES_MAX) {
             as_flush(m, &m->as[r->as]); /* this record and its siblings go stale */
+            /* Mostly a new process built in a page directory an exited
+             * one left (same CR3): its user time starts at zero. */
+            smmu_window_release(m, &m->as[r->as]);
             m->stats.as_foreign_flushes++;
             valid = false;
         }
