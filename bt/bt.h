@@ -207,6 +207,10 @@ struct bt_stats {
 /* groups.c: one shadow-TLB check for several accesses through the same
  * base (the plan of a block, then the checks before each instruction). */
 #define BT_MAX_GROUPS 32
+/* Blocks translated between two interrupts at CPL 3 past which the second
+ * is no sample of warm user time (user windows, engine.c): 16 blocks are
+ * ~0.1 ms of a 4 ms tick. */
+#define BT_WIN_COLD_BLOCKS 16
 struct bt_group {
     ZydisRegister base32;  /* guest base register (host name: R12D for ESP) */
     ZydisRegister index32; /* and index register (NONE for none), times scale */
@@ -310,6 +314,7 @@ struct bt {
     bool oom;                /* a host allocation failed (translation): flush and retry, else stop */
     ZydisDecoder host_decoder; /* host code, for mapping a SIGFPE to the guest */
     void *perfmap;           /* FILE * of /tmp/perf-<pid>.map (BTVM_PERFMAP=1), or NULL */
+    uint64_t win_blocks;     /* st.blocks at the last interrupt taken at CPL 3 (user windows) */
     bool invalidated;        /* a guest write just invalidated translations */
     int deferred_delivery;   /* a callout's failed delivery (enum cpu_delivery) for the dispatcher */
     bool count;              /* --stats: emitted code counts indirect hits */

@@ -442,8 +442,14 @@ static void bt_run(struct vm *vm, struct vm_exit *ex)
         int vec;
         if (!step && (c->eflags & CPU_FL_IF) && !c->shadow && (vec = vm_intr_take(vm)) >= 0) {
             bt->st.interrupts++;
-            if (c->cpl == 3)
-                smmu_window_tick(&bt->mmu); /* a sample of user time */
+            if (c->cpl == 3) {
+                /* A sample of user time; warm if little was translated
+                 * since the last one (a program's first run is mostly
+                 * translation, which a window would only repeat). */
+                bool warm = bt->st.blocks - bt->win_blocks <= BT_WIN_COLD_BLOCKS;
+                bt->win_blocks = bt->st.blocks;
+                smmu_window_tick(&bt->mmu, warm);
+            }
             if (delivery_failed(bt, ex, cpu_interrupt(c, vec)))
                 return;
             site = 0;

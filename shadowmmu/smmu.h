@@ -380,8 +380,9 @@ static inline bool smmu_page_writable(const struct smmu *m, uint64_t ppage)
 #define SMMU_WIN_HOLD 64        /* user ticks without a window after one was remapped too often */
 void smmu_window_enable(struct smmu *m, int fd, uint64_t *flag, uint64_t flag_on);
 /* An interrupt is taken at CPL 3: count it for the active space (a tick
- * in another space starts the count again). */
-void smmu_window_tick(struct smmu *m);
+ * in another space, or one that is not warm — the engine was busy
+ * translating since the last — starts the count again). */
+void smmu_window_tick(struct smmu *m, bool warm);
 static inline bool smmu_window_on(const struct smmu *m)
 {
     return m->as[m->active].win != NULL;

@@ -75,14 +75,14 @@ static bool make(struct smmu *m, struct smmu_as *a)
     return true;
 }
 
-void smmu_window_tick(struct smmu *m)
+void smmu_window_tick(struct smmu *m, bool warm)
 {
     struct smmu_as *a = &m->as[m->active];
     if (m->win_fd < 0 || !m->paging || m->active == SMMU_GLOBAL || !a->used)
         return;
     /* In a row: a shell that forks and waits takes its ticks between
      * its children's, and would pay for a window at every fork. */
-    if (m->win_last != m->active)
+    if (m->win_last != m->active || !warm)
         a->uticks = 0;
     m->win_last = m->active;
     if (a->win) {
@@ -101,7 +101,7 @@ void smmu_window_tick(struct smmu *m)
         a->win_hold--;
         return;
     }
-    if (++a->uticks < SMMU_WIN_TICKS || !make(m, a))
+    if (!warm || ++a->uticks < SMMU_WIN_TICKS || !make(m, a))
         return;
     smmu_shadow_reload(m); /* its loaded user entries take the window's addend */
     smmu_window_note(m);

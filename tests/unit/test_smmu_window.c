@@ -100,7 +100,7 @@ static void fill_user(uint32_t lin, bool write)
 static void ticks(unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
-        smmu_window_tick(&m);
+        smmu_window_tick(&m, true);
 }
 
 /* The host page an entry leads to is guest-physical page phys: a write
@@ -326,6 +326,25 @@ START_TEST(window_dropped_with_the_space)
 }
 END_TEST
 
+/* Ticks the engine spent translating (not warm) are no user time: they
+ * promote nothing and break a run of warm ones. */
+START_TEST(window_not_for_cold_ticks)
+{
+    map32(PD_A, PT_A, LIN, DATA);
+    load_cr3(PD_A);
+    fill_user(LIN, false);
+    for (int i = 0; i < 10 * SMMU_WIN_TICKS; i++)
+        smmu_window_tick(&m, false);
+    ck_assert(!smmu_window_on(&m));
+    ticks(SMMU_WIN_TICKS - 1);
+    smmu_window_tick(&m, false);
+    ticks(SMMU_WIN_TICKS - 1);
+    ck_assert(!smmu_window_on(&m));
+    ticks(1);
+    ck_assert(smmu_window_on(&m));
+}
+END_TEST
+
 /* No memfd: no windows, however long user code runs. */
 START_TEST(window_needs_the_memfd)
 {
@@ -352,6 +371,7 @@ static Suite *suite(void)
     tcase_add_test(t, window_not_for_global_pages);
     tcase_add_test(t, window_dropped_for_churn);
     tcase_add_test(t, window_dropped_with_the_space);
+    tcase_add_test(t, window_not_for_cold_ticks);
     tcase_add_test(t, window_needs_the_memfd);
     suite_add_tcase(s, t);
     return s;
