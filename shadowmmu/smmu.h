@@ -359,8 +359,9 @@ static inline bool smmu_page_writable(const struct smmu *m, uint64_t ppage)
  * User windows (docs/shadowmmu.md §15). A user entry's addend differs
  * from page to page, so translated user code cannot keep one in a
  * register as kernel code keeps R14; an address space that has taken
- * SMMU_WIN_TICKS interrupts at CPL 3 (a long-running process, sampled
- * at its timer ticks) gets a window: 4 GiB of host address space where
+ * SMMU_WIN_TICKS warm interrupts in a row at CPL 3 (a long-running
+ * process, sampled at its timer ticks; smmu_window_tick) gets a window,
+ * until it remaps too often: 4 GiB of host address space where
  * each of its user pages is mapped (one mmap of RAM's memfd per page, the
  * first time it is shadowed) at window + linear, so all its user entries
  * hold the same addend, the window's base. The tables stay the only
