@@ -77,10 +77,14 @@ static uint64_t addend(uint32_t phys, uint32_t lin)
     return (uint64_t)(uintptr_t)(vm.ram + phys) - lin;
 }
 
+/* Where lin's 32-bit directory and table entries are. */
+static uint32_t pde_at(uint32_t pd, uint32_t lin) { return pd + (lin >> 22) * 4; }
+static uint32_t pte_at(uint32_t pt, uint32_t lin) { return pt + ((lin >> 12) & 0x3FF) * 4; }
+
 static void map32(uint32_t pd, uint32_t pt, uint32_t lin, uint32_t phys)
 {
-    wr32(pd + (lin >> 22) * 4, pt | P | W | U);
-    wr32(pt + ((lin >> 12) & 0x3FF) * 4, phys | P | W | U);
+    wr32(pde_at(pd, lin), pt | P | W | U);
+    wr32(pte_at(pt, lin), phys | P | W | U);
 }
 
 static void load_cr3(uint32_t cr3)
@@ -163,7 +167,7 @@ START_TEST(window_follows_a_changed_pte)
     assert_aliases(w, LIN, DATA);
     /* (PT_A is not mapped linearly here: the PTE written behind the
      * MMU's back, then INVLPG, as a kernel does.) */
-    wr32(PT_A + ((LIN >> 12) & 0x3FF) * 4, DATA3 | P | W | U);
+    wr32(pte_at(PT_A, LIN), DATA3 | P | W | U);
     smmu_invlpg(&m, LIN);
     ck_assert_uint_eq(ENT(SMMU_T_UR, LIN), 0);
     fill_user(LIN, true);
@@ -174,7 +178,7 @@ START_TEST(window_follows_a_changed_pte)
     ck_assert(smmu_translate(&m, LIN + 8, SMMU_ACC_U | SMMU_ACC_W, &phys));
     ck_assert_uint_eq(phys, DATA3 + 8);
     /* Back to DATA: mapped again, and DATA3 is not what it shows. */
-    wr32(PT_A + ((LIN >> 12) & 0x3FF) * 4, DATA | P | W | U);
+    wr32(pte_at(PT_A, LIN), DATA | P | W | U);
     smmu_invlpg(&m, LIN);
     fill_user(LIN, false);
     assert_aliases(w, LIN, DATA);
@@ -227,7 +231,7 @@ START_TEST(window_taken_from_the_oldest)
 {
     map32(PD_A, PT_A, LIN, DATA);
     for (unsigned i = 0; i <= SMMU_WIN_MAX; i++)
-        wr32(0x140000 + i * 0x1000 + (LIN >> 22) * 4, PT_A | P | W | U);
+        wr32(pde_at(0x140000 + i * 0x1000, LIN), PT_A | P | W | U);
     for (unsigned i = 0; i <= SMMU_WIN_MAX; i++) {
         load_cr3(0x140000 + i * 0x1000);
         fill_user(LIN, false);
@@ -251,9 +255,9 @@ END_TEST
  * window after its space is switched away, or dropped. */
 START_TEST(window_not_for_global_pages)
 {
-    wr32(PD_A + (LIN >> 22) * 4, PT_A | P | W | U);
-    wr32(PT_A + ((LIN >> 12) & 0x3FF) * 4, DATA | P | W | U | 0x100u /* G */);
-    wr32(PD_B + (LIN >> 22) * 4, PT_A | P | W | U);
+    wr32(pde_at(PD_A, LIN), PT_A | P | W | U);
+    wr32(pte_at(PT_A, LIN), DATA | P | W | U | 0x100u /* G */);
+    wr32(pde_at(PD_B, LIN), PT_A | P | W | U);
     c->cr4 = 0x80; /* PGE */
     load_cr3(PD_A);
     ticks(SMMU_WIN_TICKS);
@@ -277,7 +281,7 @@ START_TEST(window_dropped_for_churn)
     ticks(SMMU_WIN_TICKS);
     uint64_t w = ENT(SMMU_T_UW, LIN);
     ck_assert_uint_ne(w, addend(DATA, LIN));
-    uint32_t pte = PT_A + ((LIN >> 12) & 0x3FF) * 4;
+    uint32_t pte = pte_at(PT_A, LIN);
     for (int i = 0; i <= SMMU_WIN_REMAPS; i++) {
         uint32_t p = i & 1 ? DATA : DATA3;
         wr32(pte, p | P | W | U);
