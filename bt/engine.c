@@ -88,7 +88,10 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     g[REG_EFL] &= ~(greg_t)CPU_FL_DF;
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
-    c->eip = blk->map_eip[k] - blk->vbase0 + bt->vc->vbase;
+    /* vbase is the running block's only in shared blocks: a plain one
+     * entered from a shared one (a RET through the indirect table) finds
+     * the shared block's there. */
+    c->eip = bt_key_shared(blk->key) ? blk->map_eip[k] - blk->vbase0 + bt->vc->vbase : blk->map_eip[k];
     if (sig == SIGSEGV) {
         bt->vc->mem_bounce = 0; /* the faulting access may have been bounced */
         cpu_raise(c, CPU_VEC_GP, true, 0);

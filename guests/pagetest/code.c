@@ -84,3 +84,40 @@ void test_xmc(void)
     expect("new code at a new offset", 0x33333333, call_at(x + 0x80));
     end();
 }
+
+/* A fault in ordinary code right after code that ran translated shared
+ * (user code at or above 0x40000000 is, docs/translation.md §8b) must
+ * report its own EIP, not one offset by the shared code's page. */
+static volatile uint32_t s_fn, s_eax;
+
+static void __attribute__((noinline, used)) u_shared_de(void)
+{
+    uint32_t eax = ((fn_t)(uintptr_t)s_fn)(), edx = 1;
+    /* A quotient that does not fit (2^32 + eax over 1): #DE from the host's
+     * own DIV (a zero divisor is tested inline), resumed after it. */
+    __asm__ volatile(ARM "1:\tdivl %2\n2:" : "+a"(eax), "+d"(edx) : "r"(1u) : "memory");
+    s_eax = eax;
+    __asm__ volatile(USER_EXIT : : : "eax", "memory");
+    for (;;)
+        ;
+}
+
+void test_shared_fault(void)
+{
+    uint32_t c = va_alloc(1), f = frame_alloc();
+    begin("shared_fault");
+    map(kpd, c, f, PG_P | PG_W | PG_U);
+    put_mov_ret(c + 0x100, 0x51515151);
+    s_fn = c + 0x100;
+    for (uint32_t k = 0; k < 4; k++) {
+        uint32_t n0 = last.count;
+        s_eax = 0;
+        run_user(u_shared_de);
+        if (s_eax != 0x51515151 || last.count != n0 + 1 || last.vec != 0 || last.eip != t_fip) {
+            fail("round %u: returned %x, %u traps, vector %u at %x, expected #DE at %x", k, s_eax,
+                 last.count - n0, last.vec, last.eip, t_fip);
+            break;
+        }
+    }
+    end();
+}

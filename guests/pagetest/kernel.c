@@ -198,6 +198,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     test_alias();
     test_smc();
     test_xmc();
+    test_shared_fault();
     test_cross();
     test_pt_write();
     test_pt_rmw();

@@ -163,6 +163,7 @@ void test_pt_write(void);
 void test_pt_rmw(void);
 void test_smc(void);
 void test_xmc(void);
+void test_shared_fault(void);
 void test_pse(void);
 void test_pae(void);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/guest/pagetest.sh — runs the paging test guest (demand paging,
 # protection, copy-on-write, TLB invalidation, A/D bits, PSE, PGE, 16
-# address spaces, aliases, self-/cross-modifying code, page-crossing
+# address spaces, aliases, self-/cross-modifying code, a fault right
+# after code translated shared, page-crossing
 # faults, page-table writes through an alias, PAE and NX) on btvm (status
 # 0) and on qemu-system-i386 when installed (status 1 = guest 0). Every
 # test must print "pagetest: <name> ok"; none may FAIL or be skipped (PAE
@@ -11,7 +12,7 @@ set -u
 BTVM=${BTVM:-build/btvm}   # override to test another build
 cd "$(dirname "$0")/../.."
 ELF=build/guests/pagetest.elf
-TESTS="enable demand protect cow ptemod accessed_dirty pse global as16 alias smc xmc cross pt_write pae nx"
+TESTS="enable demand protect cow ptemod accessed_dirty pse global as16 alias smc xmc shared_fault cross pt_write pae nx"
 # qemu32 has PAE, PSE and PGE but no NX; +nx adds it (CPUID 0x80000001 EDX bit 20).
 QEMU_CPU=${QEMU_CPU:-qemu32,+nx}
 fail=0
