@@ -162,6 +162,58 @@ static bool bulk_ok(const struct sop *s)
     return s->rep && s->delta > 0 && s->amask == 0xFFFFFFFFu;
 }
 
+/* Whole elements from off downwards (off's own included) that stay inside
+ * the segment. */
+static uint32_t seg_room_down(const struct cpu *c, int seg, uint32_t off, unsigned size, bool wr)
+{
+    uint32_t lo = wr ? c->seg_wlo[seg] : c->seg_lo[seg];
+    uint32_t hi = wr ? c->seg_whi[seg] : c->seg_hi[seg];
+    if (off < lo || (uint64_t)off + size - 1 > hi)
+        return 0;
+    return (off - lo) / size + 1;
+}
+
+/* The same going down (DF=1, 32-bit): the current elements and those
+ * below them on the same pages and inside the segments. */
+static uint32_t run_len_down(const struct cpu *c, const struct sop *s)
+{
+    uint32_t d = dst_lin(c, s) & 0xFFF, r = src_lin(c, s) & 0xFFF, n, m;
+    if (d + s->size > 4096 || r + s->size > 4096)
+        return 0;
+    n = d / s->size + 1;
+    if ((m = r / s->size + 1) < n)
+        n = m;
+    if ((m = seg_room_down(c, CPU_ES, s->di, s->size, true)) < n)
+        n = m;
+    if ((m = seg_room_down(c, s->src_seg, s->si, s->size, false)) < n)
+        n = m;
+    return n < s->cnt ? n : s->cnt;
+}
+
+/* n elements of MOVS going down, run_len_down's (both runs on one page
+ * each): dst > src, or apart, is memmove's result; dst below an
+ * overlapping src takes elements one by one, highest first, as the CPU
+ * does. False if a page needs the element path. */
+static bool movs_down(struct cpu *c, struct sop *s, uint32_t n)
+{
+    uint32_t bytes = n * s->size, back = bytes - s->size;
+    bool flt; /* a fault is raised by the element path */
+    uint8_t *hs = smmu_fill(c->mmu, src_lin(c, s) - back, smmu_acc(c->mmu, false), &flt);
+    uint8_t *hd = hs ? smmu_write_ptr(c->mmu, dst_lin(c, s) - back, smmu_acc(c->mmu, true), &flt) : NULL;
+    if (!hs || !hd)
+        return false;
+    if (hd < hs && hd + bytes > hs) {
+        for (uint32_t i = bytes; i > 0; i -= s->size)
+            memmove(hd + i - s->size, hs + i - s->size, s->size);
+    } else {
+        memmove(hd, hs, bytes);
+    }
+    smmu_wrote(c->mmu, dst_lin(c, s) - back, bytes);
+    s->si -= bytes; s->di -= bytes; s->cnt -= n;
+    s->work += bytes;
+    return true;
+}
+
 int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
 {
     struct sop s;
@@ -170,6 +222,13 @@ int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
         return CPU_CO_CONTINUE;
     for (;;) {
         uint32_t n = 1;
+        if (s.rep && s.delta < 0 && s.amask == 0xFFFFFFFFu && (n = run_len_down(c, &s)) > 0 &&
+            movs_down(c, &s, n)) {
+            int r = sop_step_end(c, &s);
+            if (r >= 0)
+                return r;
+            continue;
+        }
         if (bulk_ok(&s) && (n = run_len(c, &s, true)) > 0) {
             bool flt; /* a fault is raised by the element path below */
             uint8_t *hs = smmu_fill(c->mmu, src_lin(c, &s), smmu_acc(c->mmu, false), &flt);

@@ -36,6 +36,47 @@ START_TEST(rep_movsd_backward)
 }
 END_TEST
 
+/* The CPU's result for REP MOVS going down, element by element. */
+static void movs_down_ref(uint8_t *m, uint32_t si, uint32_t di, uint32_t cnt, unsigned size)
+{
+    for (uint32_t k = 0; k < cnt; k++, si -= size, di -= size)
+        memmove(m + di, m + si, size);
+}
+
+START_TEST(rep_movs_backward_bulk)
+{
+    /* Runs of whole pages going down, across page boundaries, on both
+     * sides of each overlap: dst above src (Linux's startup_32 copies its
+     * compressed image up that way), dst below src (replicates), apart,
+     * and byte elements at an odd offset. */
+    static const struct { uint32_t si, di, cnt; unsigned size; uint8_t op; } cs[] = {
+        { 0x52ffc, 0x54ffc, 3000, 4, 0xA5 },   /* apart */
+        { 0x52ffc, 0x530fc, 3000, 4, 0xA5 },   /* dst above, overlapping */
+        { 0x53ffc, 0x53f00, 3000, 4, 0xA5 },   /* dst below, overlapping */
+        { 0x53ffe, 0x53ff9, 9000, 1, 0xA4 },   /* bytes, dst below */
+        { 0x52ffd, 0x53003, 9000, 1, 0xA4 },   /* bytes, dst above */
+    };
+    static uint8_t want[0x10000];
+    for (unsigned i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+        for (uint32_t j = 0; j < 0x10000; j++)
+            vm.ram[0x48000 + j] = (uint8_t)(j * 13 + i);
+        memcpy(want, vm.ram + 0x48000, sizeof(want));
+        movs_down_ref(want, cs[i].si - 0x48000, cs[i].di - 0x48000, cs[i].cnt, cs[i].size);
+        uint64_t slow = mmu.stats.slow_reads;
+        c->eflags |= CPU_FL_DF;
+        c->regs[CPU_ESI] = cs[i].si; c->regs[CPU_EDI] = cs[i].di; c->regs[CPU_ECX] = cs[i].cnt;
+        ck_assert_int_eq(RUN(0xF3, cs[i].op), CPU_CO_CONTINUE);
+        ck_assert_msg(memcmp(vm.ram + 0x48000, want, sizeof(want)) == 0, "case %u: memory differs", i);
+        ck_assert_uint_eq(c->regs[CPU_ESI], cs[i].si - cs[i].cnt * cs[i].size);
+        ck_assert_uint_eq(c->regs[CPU_EDI], cs[i].di - cs[i].cnt * cs[i].size);
+        ck_assert_uint_eq(c->regs[CPU_ECX], 0);
+        /* In runs, not element by element (only byte elements overlapping
+         * dst below src go one by one, and they do it in place). */
+        ck_assert_uint_lt(mmu.stats.slow_reads - slow, 8);
+    }
+}
+END_TEST
+
 START_TEST(movsb_overlap_replicates)
 {
     /* Forward byte copy onto src+1 smears the first byte (not memmove). */
@@ -189,6 +230,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, rep_movsb_forward);
     tcase_add_test(t, rep_movsd_backward);
+    tcase_add_test(t, rep_movs_backward_bulk);
     tcase_add_test(t, movsb_overlap_replicates);
     tcase_add_test(t, rep_stosd_across_pages);
     tcase_add_test(t, stos_budget_restarts);
