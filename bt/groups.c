@@ -424,6 +424,24 @@ bool bt_group_check_at(const struct bt_plan *plan, int k)
     return false;
 }
 
+/* Whether a stack group may move R14 to its page (below). Only where no
+ * other group's accesses use R14: user code with paging and no window,
+ * whose other groups each have an addend of their own, and the safe
+ * translations (split_by_page: stack groups only, other accesses checked
+ * one by one). Elsewhere — the kernel, and user code in a window
+ * (BT_KEY_UWIN) — every group compares with R14 and uses it: a stack
+ * group that moved R14 to a page with an addend of its own (a stack page
+ * the window could not take) sent the block's later accesses of other
+ * groups, checked against the old R14, to the wrong host page (busybox's
+ * shell read a wrong EBX in about one bench run of fifteen). There all
+ * pages share R14 anyway, so a stack page on another addend fails over
+ * to the safe translation instead. */
+static bool rebase_ok(uint32_t key)
+{
+    return (key & BT_KEY_SAFE) ||
+           (bt_key_cpl(key) == 3 && (key & BT_KEY_PG) && !(key & BT_KEY_UWIN));
+}
+
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
 {
     struct bt_emit *e = t->e;
@@ -503,7 +521,7 @@ void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
             bt_ins(e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2,
                    bt_m(BT_R_CPU, ZYDIS_REGISTER_NONE, 0, t->group_addend[g->slot], 8), bt_r(BT_R_ENTRY));
             r11 = g->slot;
-        } else if (g->base32 == BT_R_ESP) {
+        } else if (g->base32 == BT_R_ESP && rebase_ok(t->key)) {
             /* R14 is the stack page's addend as of the last entry from C; a
              * loop whose frames sit on the next page would fail this check
              * every time and run its safe translation for good (the shell
