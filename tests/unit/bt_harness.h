@@ -9,6 +9,7 @@
 #define BTVM_TESTS_BT_HARNESS_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +17,7 @@
 #include "bt/bt.h"
 #include "cpu/cpu.h"
 #include "devices/bus.h"
+#include "vm/ram.h"
 #include "vm/vm.h"
 
 #define BTH_RAM      (4u << 20)
@@ -39,14 +41,20 @@ static inline void bth_gdt_entry(uint8_t *p, uint32_t type)
     memcpy(p + 4, &hi, 4);
 }
 
-/* Build the machine; cache_size 0 means 1 MiB. */
-static inline void bth_init(struct bth *h, size_t cache_size)
+/* Build the machine; cache_size 0 means 1 MiB. memfd: guest RAM as btvm
+ * makes it (vm_ram_create), which user windows need. */
+static inline void bth_init_with(struct bth *h, size_t cache_size, bool memfd)
 {
     memset(h, 0, sizeof(*h));
-    h->vm.ram_fd = -1;
-    h->vm.ram = mmap(NULL, BTH_RAM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert_ptr_ne(h->vm.ram, MAP_FAILED);
-    h->vm.ram_size = BTH_RAM;
+    if (memfd) {
+        char err[160];
+        ck_assert_int_eq(vm_ram_create(&h->vm, BTH_RAM, err, sizeof(err)), 0);
+    } else {
+        h->vm.ram_fd = -1;
+        h->vm.ram = mmap(NULL, BTH_RAM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ck_assert_ptr_ne(h->vm.ram, MAP_FAILED);
+        h->vm.ram_size = BTH_RAM;
+    }
     h->vm.bus = dev_bus_new();
     ck_assert_ptr_nonnull(h->vm.bus);
     h->vm.opt.code_cache_size = cache_size ? cache_size : (1u << 20);
@@ -68,11 +76,19 @@ static inline void bth_init(struct bth *h, size_t cache_size)
     h->c->regs[CPU_ESP] = BTH_STACK;
 }
 
+static inline void bth_init(struct bth *h, size_t cache_size)
+{
+    bth_init_with(h, cache_size, false);
+}
+
 static inline void bth_destroy(struct bth *h)
 {
     bt_engine_ops.destroy(&h->vm);
     dev_bus_free(h->vm.bus);
-    munmap(h->vm.ram, BTH_RAM);
+    if (h->vm.ram_fd >= 0)
+        vm_ram_destroy(&h->vm);
+    else
+        munmap(h->vm.ram, BTH_RAM);
 }
 
 static inline void bth_put(struct bth *h, uint32_t gpa, const void *src, size_t n)

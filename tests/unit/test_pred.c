@@ -21,6 +21,7 @@
 
 #include "bt/bt.h"
 #include "bt/runtime.h"
+#include "shadowmmu/smmu.h"
 #include "tests/unit/bt_harness.h"
 
 #define TSS    0x3000u
@@ -35,9 +36,9 @@
 
 static struct bth H;
 
-static void setup(void)
+static void setup_with(bool memfd)
 {
-    bth_init(&H, 0);
+    bth_init_with(&H, 0, memfd);
     bth_outer_ring(&H, TSS, ESP0, HANDLR);
     H.bt->count = true;      /* emitted code counts misses (--stats) */
 
@@ -57,9 +58,29 @@ static void setup(void)
     H.c->cpl = 3;
 }
 
+static void setup(void)
+{
+    setup_with(false);
+}
+
+/* The same machine with guest RAM in a memfd, and a user window made for
+ * its address space (as SMMU_WIN_TICKS warm ticks at CPL 3 make one). */
+static void setup_window(void)
+{
+    setup_with(true);
+    for (int i = 0; i < SMMU_WIN_TICKS; i++)
+        smmu_window_tick(&H.bt->mmu, true);
+    ck_assert(smmu_window_on(&H.bt->mmu));
+}
+
 static void teardown(void)
 {
     bth_destroy(&H);
+}
+
+static uint64_t entry(int t, uint32_t lin)
+{
+    return H.bt->mmu.tlb[(size_t)t * SMMU_TLB_ENTRIES + (lin >> 12)];
 }
 
 /*
@@ -198,6 +219,43 @@ START_TEST(stack_group_follows_esp)
     ck_assert_uint_ge(H.bt->st.stack_rebases, 90);
     ck_assert_uint_eq(bth_rd32(&H, PHYS_B + 0x7FC), 2);   /* LIN_B's stack took the even passes */
     ck_assert_uint_eq(bth_rd32(&H, 0x7FF00 - 4), 1);      /* the identity page's the odd ones */
+}
+END_TEST
+
+/*
+ * In a window (BT_KEY_UWIN) every group compares with R14 and uses it, so a
+ * stack group must not move R14 (bt/groups.c rebase_ok). The block enters
+ * with ESP on LIN_B (R14 = the window's base), checks an EBP group on LIN_A
+ * against it, moves ESP to the identity page (below 1 MiB: never in a
+ * window, an addend of its own) and pushes twice (a stack group), then
+ * reads the EBP group's second word. Had the stack group moved R14 to the
+ * identity page's addend, that read would come from guest-physical LIN_A + 4
+ * (0x2222) instead of PHYS_A + 4 (0x1111).
+ *      mov ebx, [ebp] ; mov esp, 0x7F800 ; push ebx ; push ebx
+ *      mov ecx, [ebp+4] ; hlt
+ */
+START_TEST(window_stack_group_keeps_r14)
+{
+    const uint8_t code[] = {
+        0x8B, 0x5D, 0x00, 0xBC, 0x00, 0xF8, 0x07, 0x00, 0x53, 0x53, 0x8B, 0x4D, 0x04, 0xF4,
+    };
+    bool f;
+    bth_wr32(&H, PHYS_A + 4, 0x1111);
+    bth_wr32(&H, LIN_A + 4, 0x2222);
+    ck_assert_ptr_nonnull(smmu_fill(&H.bt->mmu, LIN_A, SMMU_ACC_U, &f));
+    ck_assert_ptr_nonnull(smmu_fill(&H.bt->mmu, LIN_B + 0x7FC, SMMU_ACC_U | SMMU_ACC_W, &f));
+    ck_assert_ptr_nonnull(smmu_fill(&H.bt->mmu, 0x7F7FC, SMMU_ACC_U | SMMU_ACC_W, &f));
+    uint64_t win = entry(SMMU_T_UR, LIN_A);
+    ck_assert_uint_eq(entry(SMMU_T_UR, LIN_B), win);
+    ck_assert_uint_ne(entry(SMMU_T_UW, 0x7F000), win); /* the identity page: its own addend */
+    bth_put(&H, BTH_CODE, code, sizeof(code));
+    H.c->regs[CPU_EBP] = LIN_A;
+    H.c->regs[CPU_ESP] = LIN_B + 0x800;
+    bth_run_hlt(&H);
+    ck_assert_uint_eq(bth_rd32(&H, ESP0 - 20), BTH_CODE + sizeof(code) - 1);
+    ck_assert_uint_eq(H.c->regs[CPU_ECX], 0x1111);
+    ck_assert_uint_eq(bth_rd32(&H, 0x7F7F8), 5);
+    ck_assert_uint_eq(bth_rd32(&H, 0x7F7FC), 5);
 }
 END_TEST
 
@@ -472,6 +530,10 @@ int main(void)
     tcase_add_test(tc, forward_entry_after_rewrite);
     tcase_add_test(tc, group_addend_reloaded_after_r11_written);
     suite_add_tcase(s, tc);
+    TCase *tw = tcase_create("window");
+    tcase_add_checked_fixture(tw, setup_window, teardown);
+    tcase_add_test(tw, window_stack_group_keeps_r14);
+    suite_add_tcase(s, tw);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
