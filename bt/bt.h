@@ -405,6 +405,15 @@ static inline struct bt_vcpu *bt_vcpu_of(struct cpu *c)
     return (struct bt_vcpu *)((uint8_t *)c - offsetof(struct bt_vcpu, cpu));
 }
 
+/* An EIP a block recorded (b->eip, map_eip[]) as of this run. A shared
+ * block records those of its first run, relative to vbase0, and runs at
+ * vbase; a plain block's are absolute — and vbase is stale while plain
+ * blocks run (a RET from a shared block leaves it set). */
+static inline uint32_t bt_run_eip(const struct bt_vcpu *vc, const struct bt_block *b, uint32_t eip)
+{
+    return bt_key_shared(b->key) ? eip - b->vbase0 + vc->vbase : eip;
+}
+
 /* engine.c: the max most frequent callout kinds (by count, descending)
  * into idx; how many. */
 int bt_top_callouts(const struct bt *bt, int *idx, int max);

@@ -88,10 +88,7 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     g[REG_EFL] &= ~(greg_t)CPU_FL_DF;
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
-    /* vbase is the running block's only in shared blocks: a plain one
-     * entered from a shared one (a RET through the indirect table) finds
-     * the shared block's there. */
-    c->eip = bt_key_shared(blk->key) ? blk->map_eip[k] - blk->vbase0 + bt->vc->vbase : blk->map_eip[k];
+    c->eip = bt_run_eip(bt->vc, blk, blk->map_eip[k]);
     if (sig == SIGSEGV) {
         bt->vc->mem_bounce = 0; /* the faulting access may have been bounced */
         cpu_raise(c, CPU_VEC_GP, true, 0);
@@ -326,9 +323,7 @@ static uint32_t safe2_or_resplit(struct bt *bt, struct cpu *c, uint64_t site)
     if (!b || !(b->key & BT_KEY_SAFE) || (b->key & BT_KEY_SAFE2))
         return BT_KEY_SAFE | BT_KEY_SAFE2;
     uint32_t eip = c->eip;
-    /* Where b starts now (a shared block: relative to this run's vbase;
-     * vbase is stale while plain blocks run). */
-    uint32_t start = bt_key_shared(b->key) ? b->eip - b->vbase0 + bt->vc->vbase : b->eip;
+    uint32_t start = bt_run_eip(bt->vc, b, b->eip); /* where b starts now */
     uint32_t esp = c->regs[CPU_ESP];
     if (!stack_filled(bt, b->key, esp) || (start == eip && b->split_off == 1 + (esp & 0xFFF)))
         return BT_KEY_SAFE | BT_KEY_SAFE2; /* an empty entry failed it: SAFE2 fills it */

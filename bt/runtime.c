@@ -463,7 +463,7 @@ int bt_entry_refill(struct cpu *c, const void *unused)
                  (const void *)ra);
         return BT_EXIT_STOP;
     }
-    c->eip = bt_key_shared(b->key) ? b->eip - b->vbase0 + vc->vbase : b->eip;
+    c->eip = bt_run_eip(vc, b, b->eip);
     if (__atomic_load_n(&c->async_pending, __ATOMIC_ACQUIRE))
         return BT_EXIT_ASYNC;
     uint32_t lin = c->seg_base[CPU_CS] + c->eip;
@@ -624,8 +624,7 @@ static uint32_t x87_guest_ip(struct bt *bt, uint32_t ip32, bool *ok)
          * slow-path access runs the instruction there, on the bounce). */
         uint32_t eip = b->map_eip[bt_block_insn_at(b, (const uint8_t *)h)];
         *ok = true;
-        /* A shared block's map holds the EIPs of its first run. */
-        return bt_key_shared(b->key) ? eip - b->vbase0 + bt->vc->vbase : eip;
+        return bt_run_eip(bt->vc, b, eip);
     }
     return 0;
 }
