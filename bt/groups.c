@@ -279,6 +279,14 @@ static void split_by_page(struct bt_plan *plan, const struct planner *p, const i
     }
 }
 
+/* User code with paging and no window: each data page has an addend of
+ * its own, so groups off the stack keep theirs in a slot (R14 is the stack
+ * page's). */
+static bool user_paged(uint32_t key)
+{
+    return bt_key_cpl(key) == 3 && (key & BT_KEY_PG) && !(key & BT_KEY_UWIN);
+}
+
 void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, uint32_t key, uint32_t esp0,
                     bool loop, struct bt_plan *plan)
 {
@@ -291,7 +299,7 @@ void bt_plan_groups(const struct dec_insn *insns, const uint8_t *kinds, int n, u
     memset(plan->mem_slot, -1, (size_t)n * sizeof(plan->mem_slot[0]));
     memset(plan->direct_stack, 0, (size_t)n * sizeof(plan->direct_stack[0]));
     memset(&p, 0, offsetof(struct planner, a));
-    p.user_paged = bt_key_cpl(key) == 3 && (key & BT_KEY_PG) && !(key & BT_KEY_UWIN);
+    p.user_paged = user_paged(key);
     if ((key & (BT_KEY_SAFE2 | BT_KEY_STACK16 | BT_KEY_NONFLAT)) || !(key & BT_KEY_CODE32))
         return; /* 32-bit flat code with a 32-bit stack only; SAFE2: none at all */
 
@@ -438,8 +446,7 @@ bool bt_group_check_at(const struct bt_plan *plan, int k)
  * to the safe translation instead. */
 static bool rebase_ok(uint32_t key)
 {
-    return (key & BT_KEY_SAFE) ||
-           (bt_key_cpl(key) == 3 && (key & BT_KEY_PG) && !(key & BT_KEY_UWIN));
+    return (key & BT_KEY_SAFE) || user_paged(key);
 }
 
 void bt_emit_group_checks(struct bt_tctx *t, const struct bt_plan *plan)
