@@ -190,26 +190,34 @@ static uint32_t run_len_down(const struct cpu *c, const struct sop *s)
     return n < s->cnt ? n : s->cnt;
 }
 
-/* n elements of MOVS going down, run_len_down's (both runs on one page
- * each): dst > src, or apart, is memmove's result; dst below an
- * overlapping src takes elements one by one, highest first, as the CPU
- * does. False if a page needs the element path. */
-static bool movs_down(struct cpu *c, struct sop *s, uint32_t n)
+/* n elements of MOVS, one run on each side (run_len going up,
+ * run_len_down going down): memmove's result, except where the
+ * destination overlaps the source ahead of the copy (just above it going
+ * up, just below it going down) — there later elements read what earlier
+ * ones wrote, so they go one by one in the CPU's order. False if a page
+ * needs the element path (which raises any fault). */
+static bool movs_run(struct cpu *c, struct sop *s, uint32_t n)
 {
-    uint32_t bytes = n * s->size, back = bytes - s->size;
-    bool flt; /* a fault is raised by the element path */
-    uint8_t *hs = smmu_fill(c->mmu, src_lin(c, s) - back, smmu_acc(c->mmu, false), &flt);
-    uint8_t *hd = hs ? smmu_write_ptr(c->mmu, dst_lin(c, s) - back, smmu_acc(c->mmu, true), &flt) : NULL;
+    bool down = s->delta < 0, flt;
+    uint32_t bytes = n * s->size, low = down ? bytes - s->size : 0; /* back to the lowest element */
+    uint32_t src = src_lin(c, s) - low, dst = dst_lin(c, s) - low;
+    uint8_t *hs = smmu_fill(c->mmu, src, smmu_acc(c->mmu, false), &flt);
+    uint8_t *hd = hs ? smmu_write_ptr(c->mmu, dst, smmu_acc(c->mmu, true), &flt) : NULL;
     if (!hs || !hd)
         return false;
-    if (hd < hs && hd + bytes > hs) {
+    if (!down && hd > hs && hd < hs + bytes) {
+        for (uint32_t i = 0; i < bytes; i += s->size)
+            memmove(hd + i, hs + i, s->size);
+    } else if (down && hd < hs && hd + bytes > hs) {
         for (uint32_t i = bytes; i > 0; i -= s->size)
             memmove(hd + i - s->size, hs + i - s->size, s->size);
     } else {
         memmove(hd, hs, bytes);
     }
-    smmu_wrote(c->mmu, dst_lin(c, s) - back, bytes);
-    s->si -= bytes; s->di -= bytes; s->cnt -= n;
+    smmu_wrote(c->mmu, dst, bytes);
+    s->si += down ? -bytes : bytes;
+    s->di += down ? -bytes : bytes;
+    s->cnt -= n;
     s->work += bytes;
     return true;
 }
@@ -222,35 +230,12 @@ int cpu_co_movs(struct cpu *c, const struct dec_insn *d)
         return CPU_CO_CONTINUE;
     for (;;) {
         uint32_t n = 1;
-        if (s.rep && s.delta < 0 && s.amask == 0xFFFFFFFFu && (n = run_len_down(c, &s)) > 0 &&
-            movs_down(c, &s, n)) {
+        if (s.rep && s.amask == 0xFFFFFFFFu &&
+            (n = s.delta > 0 ? run_len(c, &s, true) : run_len_down(c, &s)) > 0 && movs_run(c, &s, n)) {
             int r = sop_step_end(c, &s);
             if (r >= 0)
                 return r;
             continue;
-        }
-        if (bulk_ok(&s) && (n = run_len(c, &s, true)) > 0) {
-            bool flt; /* a fault is raised by the element path below */
-            uint8_t *hs = smmu_fill(c->mmu, src_lin(c, &s), smmu_acc(c->mmu, false), &flt);
-            uint8_t *hd = hs ? smmu_write_ptr(c->mmu, dst_lin(c, &s), smmu_acc(c->mmu, true), &flt) : NULL;
-            if (hs && hd) {
-                uint32_t bytes = n * s.size;
-                if (hd > hs && hd < hs + bytes) {
-                    /* Forward overlap: later elements read what earlier
-                     * ones wrote (a replicating copy), unlike memmove. */
-                    for (uint32_t i = 0; i < bytes; i += s.size)
-                        memmove(hd + i, hs + i, s.size);
-                } else {
-                    memmove(hd, hs, bytes);
-                }
-                smmu_wrote(c->mmu, dst_lin(c, &s), bytes);
-                s.si += bytes; s.di += bytes; s.cnt -= n;
-                s.work += bytes;
-                int r = sop_step_end(c, &s);
-                if (r >= 0)
-                    return r;
-                continue;
-            }
         }
         if (n == 0)
             n = 1; /* an element straddles a page */
