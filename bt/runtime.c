@@ -583,16 +583,15 @@ uint64_t bt_fast_addend(struct bt *bt, uint64_t code_ppage)
     if (!(c->cr0 & CPU_CR0_PG))
         return (uint64_t)(uintptr_t)bt->vm->ram;
     uint32_t sp = c->seg_base[CPU_SS] + c->regs[CPU_ESP];
-    uint64_t e = bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
-    if (e)
-        return e;
+    const uint64_t *e = &bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
+    if (*e)
+        return *e;
     /* Not shadowed yet (a CR3 load cleared it): fill it now, or every group
      * check on the stack would fail over to the safe translation. */
     bool fault;
     uint8_t *h = smmu_fill((struct smmu *)&bt->mmu, sp, smmu_acc(&bt->mmu, false), &fault);
-    e = bt->mmu.tlb[(size_t)(c->cpl == 3 ? SMMU_T_UR : SMMU_T_SR) * SMMU_TLB_ENTRIES + (sp >> 12)];
-    if (h && e)
-        return e; /* what the fill made: a user window's base, where the space has one */
+    if (h && *e)
+        return *e; /* what the fill made: a user window's base, where the space has one */
     if (h)
         return (uint64_t)(uintptr_t)h - sp;
     uint32_t pc = c->seg_base[CPU_CS] + c->eip;
