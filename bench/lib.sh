@@ -139,7 +139,7 @@ bench_kvm_usable() {
 # bench_rounds <name>: BENCH_RUNS rounds over $RUN_SYSTEMS, one boot of each
 # system per round (interleaved: load drifting on this shared host weighs
 # on every system alike). The workload defines boot_once <emu> <system>
-# <round> (and native_once <round> when it has a native system).
+# <round> (and native_once <round> <system> when it has native systems).
 bench_rounds() {
     local i sys
     for ((i = 1; i <= BENCH_RUNS; i++)); do
@@ -147,7 +147,8 @@ bench_rounds() {
             case $sys in
             btvm-bt) boot_once btvm btvm-bt "$i" ;;
             qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
-            native) native_once "$i" ;;
+            native) native_once "$i" native ;;
+            native-i386) native_once "$i" native-i386 ;;
             *) boot_once "$sys" "$sys" "$i" ;;
             esac
         done

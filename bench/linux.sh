@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # bench/linux.sh — the "linux" workload: Debian's i386 kernel + busybox
 # initramfs (make linux) on btvm's BT engine and QEMU TCG, and the same
-# busybox commands run natively (busybox-static:amd64) on the host.
+# busybox commands run natively on the host: busybox-static:amd64
+# ("native", the issue's reference) and the guest's own busybox-static:i386
+# ("native-i386": the same code btvm runs, so btvm-bt/native-i386 is the
+# translation's own cost; docs/bench.md).
 # Writes $BENCH_OUT/linux.csv and prints ratios. Rows:
 #   boot_to_init         guest uptime when /init starts (VMs only)
 #   boot_to_prompt_wall  host wall time from launch to init running the
@@ -13,7 +16,8 @@
 #                        timed inside the guest (adjtimex, microseconds) on
 #                        data made from /dev/urandom in tmpfs beforehand
 # One boot yields one sample of every row; BENCH_RUNS boots per system.
-# LINUX_BENCH_SYSTEMS picks systems (default "btvm-bt qemu-tcg native");
+# LINUX_BENCH_SYSTEMS picks systems (default "btvm-bt qemu-tcg native
+# native-i386");
 # "btvm-ref" runs the binary BTVM_REF (an older build) beside btvm-bt, for
 # before/after comparisons in one interleaved run. LINUX_BENCH_APPEND adds
 # kernel parameters to the VMs' command line.
@@ -27,10 +31,8 @@ BTVM=${BTVM:-$BUILD/btvm}
 LINUX_DIR=$BUILD/linux
 # shellcheck source=guests/linux/lib.sh
 . guests/linux/lib.sh
-SYSTEMS=${LINUX_BENCH_SYSTEMS:-btvm-bt qemu-tcg native}
-[ -z "${LINUX_BENCH_SYSTEMS:-}" ] && bench_kvm_usable && SYSTEMS="btvm-bt btvm-kvm qemu-tcg native"
-NATIVE_BB=$LINUX_DIR/native/busybox
-NATIVE_BIN=$LINUX_DIR/native/bin
+SYSTEMS=${LINUX_BENCH_SYSTEMS:-btvm-bt qemu-tcg native native-i386}
+[ -z "${LINUX_BENCH_SYSTEMS:-}" ] && bench_kvm_usable && SYSTEMS="btvm-bt btvm-kvm qemu-tcg native native-i386"
 csv=$BENCH_OUT/linux.csv
 WORKLOADS="sha256_32m md5_32m gzip1_16m shloop_100k forkexec_300 dd_bs1_200k dynexec_20"
 
@@ -114,16 +116,18 @@ boot_once() {
     parse_log "$sys" "$log"
 }
 
+# native_once <round> <native|native-i386>: the script on the host, with
+# that system's busybox ($LINUX_DIR/<system>/busybox, applet links in bin/).
 native_once() {
-    local log="$BENCH_OUT/logs/linux-native-$1.log" t
-    t=$(mktemp -d "${LINUX_BENCH_TMP:-/dev/shm}/btvm-bench.XXXXXX") || bench_die "native: no tmp folder"
-    env -i PATH="$(pwd)/$NATIVE_BIN" "$NATIVE_BB" sh -c "$(script "$t" "$(pwd)/$NATIVE_BIN" "$(pwd)/$LINUX_DIR/native/dyn")" >"$log" 2>&1
+    local log="$BENCH_OUT/logs/linux-$2-$1.log" t bb="$LINUX_DIR/$2/busybox" bin="$LINUX_DIR/$2/bin"
+    t=$(mktemp -d "${LINUX_BENCH_TMP:-/dev/shm}/btvm-bench.XXXXXX") || bench_die "$2: no tmp folder"
+    env -i PATH="$(pwd)/$bin" "$bb" sh -c "$(script "$t" "$(pwd)/$bin" "$(pwd)/$LINUX_DIR/native/dyn")" >"$log" 2>&1
     rm -rf "$t"
-    parse_log native "$log"
+    parse_log "$2" "$log"
 }
 
 bench_csv_begin "$csv" '^bench: '
-for f in "$LINUX_KERNEL" "$LINUX_INITRD" "$NATIVE_BB"; do
+for f in "$LINUX_KERNEL" "$LINUX_INITRD" "$LINUX_DIR/native/busybox"; do
     [ -e "$f" ] || bench_die "$f is missing (run 'make linux' first)"
 done
 # LINUX_BENCH_APPEND adds kernel parameters (e.g. norandmaps: ASLR off).
@@ -140,12 +144,19 @@ for sys in $SYSTEMS; do
         [ -x "${BTVM_REF:-}" ] || bench_die "btvm-ref needs BTVM_REF=<an older btvm binary>" ;;
     btvm-kvm) ;;
     qemu-tcg) bench_qemu_present || continue ;;
-    native)
-        mkdir -p "$NATIVE_BIN"
-        [ -e "$NATIVE_BIN/true" ] || "$NATIVE_BB" --install -s "$(pwd)/$NATIVE_BIN" ||
-            bench_die "native: cannot install busybox links in $NATIVE_BIN"
-        for ((i = 0; i < BENCH_WARMUP; i++)); do native_once warmup; done
-        sed -i '/ native /d' "$SAMPLES" ;;
+    native | native-i386)
+        bb=$LINUX_DIR/$sys/busybox
+        [ -e "$bb" ] || bench_die "$bb is missing (run 'make linux' first)"
+        # An x86-64 kernel built without IA-32 emulation cannot run i386.
+        if ! "$bb" true 2>/dev/null; then
+            bench_note "SKIP $sys rows: $bb does not run on this host"
+            continue
+        fi
+        mkdir -p "$LINUX_DIR/$sys/bin"
+        [ -e "$LINUX_DIR/$sys/bin/true" ] || "$bb" --install -s "$(pwd)/$LINUX_DIR/$sys/bin" ||
+            bench_die "$sys: cannot install busybox links in $LINUX_DIR/$sys/bin"
+        for ((i = 0; i < BENCH_WARMUP; i++)); do native_once warmup "$sys"; done
+        sed -i "/ $sys /d" "$SAMPLES" ;;
     *) bench_die "unknown system '$sys' in LINUX_BENCH_SYSTEMS" ;;
     esac
     RUN_SYSTEMS="$RUN_SYSTEMS $sys"
@@ -163,7 +174,7 @@ echo
 column -t -s, "$csv" 2>/dev/null || cat "$csv"
 for wl in boot_to_init boot_to_prompt_wall $WORKLOADS; do
     echo
-    bench_ratios "$csv" "$wl" btvm-bt/native qemu-tcg/native btvm-bt/qemu-tcg
+    bench_ratios "$csv" "$wl" btvm-bt/native qemu-tcg/native btvm-bt/qemu-tcg btvm-bt/native-i386
 done
 
 # Run by run: QEMU's time over btvm's in the same interleaved round, whose
@@ -190,6 +201,7 @@ pair_ratios() {
 }
 pair_ratios qemu-tcg btvm-bt
 pair_ratios btvm-ref btvm-bt
+pair_ratios btvm-bt native-i386
 if [ "$(wc -l <"$paired")" -gt 1 ]; then
     echo
     echo "time ratios, round by round ($paired):"

@@ -38,6 +38,8 @@ linux_row() { # label workload
     local b q n r
     b=$(csv linux "$2" btvm-bt median_s); q=$(csv linux "$2" qemu-tcg median_s)
     n=$(csv linux "$2" native median_s 2>/dev/null) && n=$(sec "$n") || n="—"
+    # The same i386 busybox btvm runs, natively (when the bench had it).
+    n32=$(csv linux "$2" native-i386 median_s 2>/dev/null) && n="$n / $(sec "$n32")"
     r=$(csv linux-paired "$2" qemu-tcg/btvm-bt median_ratio)
     echo "| $1 | $(sec "$b") | $(sec "$q") | $n | $(ratio "$r") |"
 }
@@ -60,7 +62,7 @@ nano_row() { # label workload
 }
 
 table() {
-    echo "| work | btvm (BT) | QEMU TCG | native | QEMU / btvm |"
+    echo "| work | btvm (BT) | QEMU TCG | native x86-64 / i386 | QEMU / btvm |"
     echo "|---|---:|---:|---:|---:|"
     linux_row "kernel start to /init" boot_to_init
     fw_row "power-on to GRUB (SeaBIOS, GRUB ISO)" fw_boot_to_loader

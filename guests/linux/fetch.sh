@@ -11,6 +11,7 @@
 #                            (bench/linux.sh dynexec_20; uncompressed, so
 #                            the boot does not pay for inflating 2 MiB)
 # plus $BUILD/linux/native/busybox (busybox-static:amd64) and native/dyn/true
+# and native-i386/busybox (the initramfs' busybox-static:i386)
 # (coreutils:i386), run on the host by bench/linux.sh.
 # The .debs are kept in $BUILD/cache/debian/ and reused; nothing is fetched
 # when they are there. The cpio archive is written by hand (newc is a
@@ -117,4 +118,7 @@ mkdir -p "$OUT/native"
 cp "$tmp/b64/bin/busybox" "$OUT/native/busybox"
 mkdir -p "$OUT/native/dyn"
 cp "$tmp/dyn/bin/true" "$OUT/native/dyn/true"
+# The guest's own i386 busybox, for the bench's native-i386 system.
+mkdir -p "$OUT/native-i386"
+cp "$tmp/b32/bin/busybox" "$OUT/native-i386/busybox"
 say "built $OUT/vmlinuz ($(cat "$OUT/kernel-version")) and $OUT/initrd.img"
