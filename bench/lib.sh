@@ -147,8 +147,7 @@ bench_rounds() {
             case $sys in
             btvm-bt) boot_once btvm btvm-bt "$i" ;;
             qemu-tcg) boot_once qemu qemu-tcg "$i" ;;
-            native) native_once "$i" native ;;
-            native-i386) native_once "$i" native-i386 ;;
+            native | native-i386) native_once "$i" "$sys" ;;
             *) boot_once "$sys" "$sys" "$i" ;;
             esac
         done

@@ -120,7 +120,7 @@ boot_once() {
 # that system's busybox ($LINUX_DIR/<system>/busybox, applet links in bin/).
 native_once() {
     local log="$BENCH_OUT/logs/linux-$2-$1.log" t bb="$LINUX_DIR/$2/busybox" bin="$LINUX_DIR/$2/bin"
-    t=$(mktemp -d "${LINUX_BENCH_TMP:-/dev/shm}/btvm-bench.XXXXXX") || bench_die "$2: no tmp folder"
+    t=$(mktemp -d -p "${LINUX_BENCH_TMP:-/dev/shm}") || bench_die "$2: no tmp folder"
     env -i PATH="$(pwd)/$bin" "$bb" sh -c "$(script "$t" "$(pwd)/$bin" "$(pwd)/$LINUX_DIR/native/dyn")" >"$log" 2>&1
     rm -rf "$t"
     parse_log "$2" "$log"
