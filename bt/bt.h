@@ -301,6 +301,13 @@ struct bt {
     size_t arena_used, arena_cap;
     struct bt_emit em;
     struct bt_la_entry la[BT_LA_SIZE];
+    /* The kernel view (shadowmmu/kview.c) at BT_KV_BASE, NULL: none.
+     * Kernel reads outside groups go through it unchecked (emit_mem.c);
+     * sites it refused, or that fault too often, are translated checked
+     * (runtime.c, bt_kv_checked). */
+    uint8_t *kview;
+    struct bt_kv_site *kv_sites;
+    bool kv_full; /* kv_sites had no room: every unknown site is checked */
     /* translate.c's per-block scratch (one block is translated at a time) */
     struct dec_insn insns[BT_MAX_BLOCK_INSNS];
     uint32_t live_in[BT_MAX_BLOCK_INSNS]; /* arithmetic flags live before each */

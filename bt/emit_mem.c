@@ -331,6 +331,21 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
             mi = i;
 
+    /* A kernel read through the kernel view (shadowmmu/kview.c): no entry,
+     * no compare; a page the view does not show faults in the host, and
+     * the signal handler (engine.c) maps it or has the site translated
+     * checked. PAE tables leave the view empty: no site tries. */
+    if (t->bt->kview && rd && !wr && bt_key_cpl(t->key) == 0 && (t->key & BT_KEY_PG) && !t->bt->mmu.pae &&
+        !(t->key & (BT_KEY_NONFLAT | BT_KEY_STEP | BT_KEY_SAFE | BT_KEY_SAFE2)) && !t->mem_slow_fn && mi >= 0 &&
+        t->bt->kinds[t->k] == BT_EMIT_IDENT && !bt_devsite(t->bt, t->d->eip) && !bt_kv_checked(t->bt, t->d->eip, t->key)) {
+        req->operands[mi].mem.base = BT_R_ADDR;
+        req->operands[mi].mem.index = ZYDIS_REGISTER_NONE;
+        req->operands[mi].mem.scale = 0;
+        req->operands[mi].mem.displacement = (int64_t)BT_KV_BASE;
+        bt_emit_access_insn(t, BT_MAIN, req, mi, t->tmpl);
+        t->bt->st.kv_reads++;
+        return;
+    }
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
     if (rd && !wr && (size & (size - 1)) == 0 && size <= 16 && bt_devsite(t->bt, t->d->eip))

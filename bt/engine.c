@@ -64,7 +64,21 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     struct bt *bt = thread_bt;
     uint8_t *pc = (uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
     struct bt_block *blk = bt ? bt_block_for_host(bt, pc) : NULL;
-    if (!blk || (sig == SIGSEGV && si->si_code != SI_KERNEL)) {
+    uint8_t *fa = (uint8_t *)si->si_addr;
+    bool kvf = sig == SIGSEGV && blk && bt->kview && si->si_code != SI_KERNEL && fa >= bt->kview &&
+               fa < bt->kview + SMMU_KV_RESERVE;
+    int kv = SMMU_KV_REFUSED;
+    if (kvf) {
+        /* A read through the kernel view found its page unmapped: map it
+         * and run the read again, unless the site keeps doing this. */
+        uint64_t lin = (uint64_t)(fa - bt->kview);
+        uint32_t eip = bt_run_eip(bt->vc, blk, blk->map_eip[bt_block_insn_at(blk, pc)]);
+        if (lin < (1ull << 32))
+            kv = smmu_kview_fault(&bt->mmu, (uint32_t)lin);
+        if (kv == SMMU_KV_MAPPED && !bt_kv_fault_churns(bt, eip, blk->key))
+            return;
+    }
+    if (!blk || (sig == SIGSEGV && si->si_code != SI_KERNEL && !kvf)) {
         vm_console_close();
         signal(sig, SIG_DFL);
         (void)si;
@@ -89,7 +103,18 @@ static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
     if (uc->uc_mcontext.fpregs)
         memcpy(c->fxstate, uc->uc_mcontext.fpregs, sizeof(c->fxstate));
     c->eip = bt_run_eip(bt->vc, blk, blk->map_eip[k]);
-    if (sig == SIGSEGV) {
+    if (kvf) {
+        /* Run the read's instruction again from the dispatcher: checked
+         * from now on if the view refused it, else (RETRY) through a
+         * block entered afresh, which checks its write entries again. */
+        if (kv != SMMU_KV_RETRY) {
+            bt_kv_mark(bt, c->eip, blk->key);
+            bt_block_kill(bt, blk);
+            bt->st.kv_checked++;
+        } else {
+            bt->st.kv_retries++;
+        }
+    } else if (sig == SIGSEGV) {
         bt->vc->mem_bounce = 0; /* the faulting access may have been bounced */
         cpu_raise(c, CPU_VEC_GP, true, 0);
     }
@@ -198,6 +223,16 @@ static int bt_init(struct vm *vm)
         goto fail;
     }
     ZydisDecoderInit(&bt->host_decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    /* BTVM_KERNEL_VIEW=off: kernel reads all checked (to compare,
+     * docs/shadowmmu.md §16). */
+    const char *kvo = getenv("BTVM_KERNEL_VIEW");
+    if ((!kvo || strcmp(kvo, "off") != 0) && vm->ram_fd >= 0) {
+        bt->kv_sites = calloc(BT_KV_SITES, sizeof(*bt->kv_sites));
+        if (bt->kv_sites)
+            bt->kview = smmu_kview_enable(&bt->mmu, vm->ram_fd, (uintptr_t)BT_KV_BASE);
+        /* No view (the host holds that address range: a sanitizer's
+         * shadow, say): every kernel read is checked, as before. */
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_sigfpe;
@@ -733,13 +768,17 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                    "\"invlpg\":%llu,\"shadow_entries\":%u,\"direct_fills\":%llu,"
                    "\"direct_drops\":%llu,\"shadow_foreign_flushes\":%llu,\"prefills\":%llu,"
                    "\"user_windows\":%llu,\"user_windows_dropped\":%llu,\"user_window_maps\":%llu,"
-                   "\"user_window_pages_left_out\":%llu,\"user_windows_churned\":%llu}",
+                   "\"user_window_pages_left_out\":%llu,\"user_windows_churned\":%llu",
                 (ull)m->hidden_faults, (ull)m->true_faults, (ull)m->trace_hits,
                 (ull)m->trace_invalidations, (ull)m->as_hits, (ull)m->as_misses,
                 (ull)m->as_reclaims, (ull)m->flushes, (ull)m->cr3_loads, (ull)m->invlpg,
                 bt->mmu.entries, (ull)m->direct_fills, (ull)m->direct_drops,
                 (ull)m->as_foreign_flushes, (ull)m->prefills, (ull)m->win_made, (ull)m->win_dropped,
                 (ull)m->win_maps, (ull)m->win_full, (ull)m->win_churn);
+        fprintf(f, ",\"kernel_view\":%s,\"kernel_view_faults\":%llu,\"kernel_view_maps\":%llu,"
+                   "\"kernel_view_unmaps\":%llu,\"kernel_view_resets\":%llu,\"kernel_view_pages\":%llu}",
+                bt->kview ? "true" : "false", (ull)m->kv_faults, (ull)m->kv_maps, (ull)m->kv_unmaps,
+                (ull)m->kv_resets, (ull)m->kv_pages);
         return;
     }
     fprintf(f, "bt engine:\n");
@@ -768,7 +807,9 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
                "  invlpg                 %llu; global flushes (CR4.PGE toggled) %llu\n"
                "  direct device page     %llu read entries made, %llu revocations\n"
                "  user windows           %llu made, %llu dropped (%llu for remapping too often);"
-               " %llu pages mapped into them, %llu left out\n",
+               " %llu pages mapped into them, %llu left out\n"
+               "  kernel view            %s: %llu faults mapped pages, %llu host mappings made, %llu dropped,"
+               " %llu times emptied; %llu pages shown now\n",
             (ull)m->fills_read, (ull)m->fills_write, (ull)m->fills_exec, (ull)m->slow_reads,
             (ull)m->slow_writes, (ull)m->mmio, (ull)m->unmapped, (ull)m->hidden_faults,
             (ull)m->true_faults, (ull)m->trace_hits, (ull)m->trace_invalidations, (ull)m->prefills,
@@ -776,7 +817,8 @@ static void bt_print_stats(struct vm *vm, void *stream, bool json)
             (ull)m->flushes, (ull)m->as_foreign_flushes, bt->mmu.entries, (ull)m->invlpg,
             (ull)m->global_flushes,
             (ull)m->direct_fills, (ull)m->direct_drops, (ull)m->win_made, (ull)m->win_dropped,
-            (ull)m->win_churn, (ull)m->win_maps, (ull)m->win_full);
+            (ull)m->win_churn, (ull)m->win_maps, (ull)m->win_full, bt->kview ? "on" : "off",
+            (ull)m->kv_faults, (ull)m->kv_maps, (ull)m->kv_unmaps, (ull)m->kv_resets, (ull)m->kv_pages);
 }
 
 static void bt_destroy(struct vm *vm)
@@ -798,6 +840,7 @@ static void bt_destroy(struct vm *vm)
     free(bt->pred_since);
     free(bt->page_blocks);
     free(bt->page_lin);
+    free(bt->kv_sites);
     smmu_destroy(&bt->mmu);
     free(bt->em.buf[0]);
     free(bt->em.buf[1]);

@@ -303,6 +303,56 @@ bool bt_devsite(const struct bt *bt, uint32_t eip)
     return a->eip1 == eip + 1 && a->hits >= DEV_AFTER;
 }
 
+static inline uint32_t kv_slot(uint64_t v)
+{
+    return (uint32_t)((v * 0x9E3779B97F4A7C15ull) >> 48) & (BT_KV_SITES - 1);
+}
+
+/* The site's record, made if absent and make; NULL if absent, or if the
+ * table is full (then every site counts as checked). */
+static struct bt_kv_site *kv_site(const struct bt *bt, uint32_t eip, uint32_t key, bool make)
+{
+    uint64_t v = ((uint64_t)(key & ~(BT_KEY_SAFE | BT_KEY_SAFE2)) << 32 | eip) + 1;
+    for (uint32_t i = kv_slot(v), n = 0; n < BT_KV_SITES; i = (i + 1) & (BT_KV_SITES - 1), n++) {
+        struct bt_kv_site *e = &bt->kv_sites[i];
+        if (e->id == v)
+            return e;
+        if (!e->id) {
+            if (make)
+                e->id = v;
+            return make ? e : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Faults one site may take into the view before it is translated checked. */
+#define KV_SITE_FAULTS 16u
+
+bool bt_kv_checked(const struct bt *bt, uint32_t eip, uint32_t key)
+{
+    const struct bt_kv_site *e = kv_site(bt, eip, key, false);
+    return e ? e->faults == BT_KV_CHECKED : bt->kv_full;
+}
+
+void bt_kv_mark(struct bt *bt, uint32_t eip, uint32_t key)
+{
+    struct bt_kv_site *e = kv_site(bt, eip, key, true);
+    if (e)
+        e->faults = BT_KV_CHECKED;
+    else
+        bt->kv_full = true;
+}
+
+bool bt_kv_fault_churns(struct bt *bt, uint32_t eip, uint32_t key)
+{
+    struct bt_kv_site *e = kv_site(bt, eip, key, true);
+    if (e && ++e->faults < KV_SITE_FAULTS)
+        return false;
+    bt_kv_mark(bt, eip, key);
+    return true;
+}
+
 static void dev_note(struct bt *bt, struct cpu *c)
 {
     __typeof__(bt->devsite[0]) *a = &bt->devsite[dev_slot(c->eip)];

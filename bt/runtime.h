@@ -23,6 +23,23 @@ bool bt_adaptive(const struct bt *bt, uint32_t eip);
 /* This access site reads the direct device page: read through the device
  * tables first (emit_mem.c). */
 bool bt_devsite(const struct bt *bt, uint32_t eip);
+/* The kernel view's host address: a 32-bit displacement reaches all of
+ * it, so a read is [R10 + BT_KV_BASE] with R10 the linear address. */
+#define BT_KV_BASE  0x10000000ull
+#define BT_KV_SITES (1u << 16)
+struct bt_kv_site {
+    uint64_t id;     /* (key << 32 | eip) + 1, 0: empty */
+    uint32_t faults; /* view faults taken there (BT_KV_CHECKED: translate it checked) */
+};
+#define BT_KV_CHECKED 0xFFFFFFFFu
+/* Reads at this site are translated checked, not through the view. */
+bool bt_kv_checked(const struct bt *bt, uint32_t eip, uint32_t key);
+/* Translate this site checked from now on. */
+void bt_kv_mark(struct bt *bt, uint32_t eip, uint32_t key);
+/* A read at this site faulted into the view and got its page: true once
+ * it has done so too often (pages that keep being remapped, a fixmap
+ * slot): it is marked checked. */
+bool bt_kv_fault_churns(struct bt *bt, uint32_t eip, uint32_t key);
 /* This access site misses its prediction too often: load its entry directly. */
 bool bt_pred_is_direct(const struct bt *bt, uint32_t eip);
 /* Misses a predicted-addend site may take per look at their rate. */

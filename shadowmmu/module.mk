@@ -1,2 +1,2 @@
 BTVM_SRCS += shadowmmu/smmu.c
-BTVM_SRCS += shadowmmu/walk.c shadowmmu/shadow.c shadowmmu/window.c
+BTVM_SRCS += shadowmmu/walk.c shadowmmu/shadow.c shadowmmu/window.c shadowmmu/kview.c

@@ -377,6 +377,8 @@ bool smmu_traced(struct smmu *m, uint64_t ppage)
 {
     if (ppage >= m->npages)
         return false;
+    if (m->kv_uses && m->kv_uses[ppage])
+        return true; /* the kernel view follows a table there */
     int32_t *l = &m->ref_head[ppage];
     while (*l >= 0) {
         struct smmu_ref *r = &m->refs[*l];

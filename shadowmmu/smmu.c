@@ -63,6 +63,7 @@ int smmu_init(struct smmu *m, uint8_t *ram, uint64_t ram_size, struct dev_bus *b
 
 void smmu_destroy(struct smmu *m)
 {
+    smmu_kview_destroy(m);
     smmu_shadow_destroy(m);
     free(m->code_pages);
     free(m->pg_flags);
@@ -101,6 +102,7 @@ int smmu_cr_write(struct smmu *m)
     if (paging)
         m->stats.cr3_loads++;
     smmu_shadow_switch(m, paging ? *m->cpu.cr3 : ~0u, mode, pae ? pdpte : NULL);
+    smmu_kview_mode(m);
     return 0;
 }
 
@@ -300,8 +302,10 @@ void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len)
     uint64_t phys;
     if (!len || !smmu_translate(m, lin, SMMU_ACC_W, &phys) || phys >> 12 >= m->npages)
         return;
-    if (smmu_traced(m, phys >> 12))
+    if (smmu_traced(m, phys >> 12)) {
         trace_write(m, phys, len);
+        smmu_kview_written(m, phys, len);
+    }
     if (m->code_pages[phys >> 12] && m->code_write_hook)
         m->code_write_hook(m->code_write_opaque, phys, len);
 }
@@ -314,8 +318,10 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
             n = len;
         uint64_t ppage = phys >> 12;
         if (ppage < m->npages) {
-            if (smmu_traced(m, ppage))
+            if (smmu_traced(m, ppage)) {
                 trace_write(m, phys, (unsigned)n);
+                smmu_kview_written(m, phys, (unsigned)n);
+            }
             if (m->code_pages[ppage] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, (unsigned)n);
         }
@@ -369,6 +375,8 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
                 trace_write_small(m, phys, len, old, new);
             else if (traced && !small)
                 trace_write(m, phys, len);
+            if (traced)
+                smmu_kview_written(m, phys, len);
             if (m->code_pages[phys >> 12] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, len);
         } else {
@@ -499,14 +507,18 @@ static void invalidate_code(struct smmu *m, uint64_t ppage)
 void smmu_set_page_flags(struct smmu *m, uint64_t ppage, unsigned n, uint8_t flags,
                          bool content_changed)
 {
+    bool changed = false;
     for (uint64_t p = ppage; p < ppage + n && p < m->npages; p++) {
         if (m->pg_flags[p] == flags && !content_changed)
             continue;
         m->pg_flags[p] = flags;
         smmu_drop_page(m, p);
+        changed = true;
         if (content_changed)
             invalidate_code(m, p);
     }
+    if (changed)
+        smmu_kview_reset(m); /* the view maps RAM's file, which these pages no longer show */
 }
 
 void smmu_set_a20(struct smmu *m, bool on)
@@ -519,6 +531,7 @@ void smmu_set_a20(struct smmu *m, bool on)
     /* Every translation of an address with bit 20 set now means another
      * page; which ones exist is not worth tracking for a rare event. */
     smmu_flush(m);
+    smmu_kview_mode(m); /* off while A20 is */
     for (uint64_t p = 0; p < m->npages; p++)
         invalidate_code(m, p);
 }

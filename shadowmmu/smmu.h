@@ -107,6 +107,9 @@ struct smmu_stats {
     uint64_t win_made, win_dropped, win_maps; /* user windows: made, dropped, pages mapped (mmap calls) */
     uint64_t win_full;     /* user pages left out of a window (its page budget or the host said no) */
     uint64_t win_churn;    /* windows dropped for remapping their pages too often */
+    uint64_t kv_faults;    /* kernel view: reads that faulted and found their page mapped */
+    uint64_t kv_maps, kv_unmaps, kv_resets; /* host mappings made and dropped, view emptied */
+    uint64_t kv_pages;     /* pages the view shows now */
 };
 
 struct smmu_hent {
@@ -203,6 +206,11 @@ struct smmu {
     int win_last;           /* the space the last user tick was taken in */
     uint32_t win_count, win_pages;
     uint64_t *win_flag, win_flag_on;
+    /* The kernel view (kview.c, smmu_kview_enable), NULL: none; kv_uses:
+     * per guest-physical page, how many of the tables it follows live
+     * there (> 0: traced). */
+    struct smmu_kview *kv;
+    uint16_t *kv_uses;
 };
 
 /* Most emulated accesses are 1, 2, 4 or 8 bytes: constant-size copies are
@@ -388,6 +396,40 @@ static inline bool smmu_window_on(const struct smmu *m)
 {
     return m->as[m->active].win != NULL;
 }
+
+/*
+ * The kernel view (docs/shadowmmu.md §16): 4 GiB of host address space
+ * where linear page v shows, read-only, the RAM page the guest's 32-bit
+ * tables map it to for a supervisor read (present, A set, supervisor-only
+ * directory entry), for as long as those entries stay as they were — not
+ * the shadow's entries, which follow the TLB and are flushed often. Pages
+ * are mapped when a read through the view faults (smmu_kview_fault), so
+ * translated kernel code may read through it with no check at all.
+ *
+ * fd: RAM's memfd (offset = guest-physical address); at: where to reserve
+ * it (0: anywhere). Returns the view's base, or NULL (no view).
+ */
+void *smmu_kview_enable(struct smmu *m, int fd, uintptr_t at);
+/* Bytes reserved there: the view, then a guard for reads that wrap past
+ * linear 4 GiB (never mapped). */
+#define SMMU_KV_RESERVE ((1ull << 32) + 0x10000u)
+void smmu_kview_destroy(struct smmu *m);
+/* A read of linear address lin through the view faulted: */
+enum {
+    SMMU_KV_MAPPED,  /* its page is mapped now: run the read again */
+    SMMU_KV_RETRY,   /* mapped, but a page became traced (its write entries went):
+                      * run the instruction again from the dispatcher */
+    SMMU_KV_REFUSED, /* the view does not show it (not RAM, not mapped, a user
+                      * page, PAE...): this read must be checked */
+};
+int smmu_kview_fault(struct smmu *m, uint32_t lin);
+/* What linear page vpn shows, if anything (tests). */
+bool smmu_kview_shows(const struct smmu *m, uint32_t vpn, uint32_t *ppage);
+/* Internals for smmu.c: the paging mode or CR3 changed; a traced page was
+ * written; everything must go (RAM's contents moved under it). */
+void smmu_kview_mode(struct smmu *m);
+void smmu_kview_written(struct smmu *m, uint64_t phys, unsigned len);
+void smmu_kview_reset(struct smmu *m);
 
 /* shadow.c and window.c internals shared with smmu.c */
 uint64_t smmu_window_addend(struct smmu *m, struct smmu_as *a, uint32_t vpn, uint32_t ppage);
