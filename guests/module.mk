@@ -93,6 +93,7 @@ $(GUEST_DIR)/hostile.elf: $(GUEST_OBJ)/hostile/virtio.o
 PAGETEST_OBJS := $(GUEST_OBJ)/pagetest/kernel.o $(GUEST_OBJ)/pagetest/mmu.o \
                  $(GUEST_OBJ)/pagetest/faults.o $(GUEST_OBJ)/pagetest/tlb.o \
                  $(GUEST_OBJ)/pagetest/code.o $(GUEST_OBJ)/pagetest/modes.o \
+                 $(GUEST_OBJ)/pagetest/kview.o \
                  $(GUEST_OBJ)/pagetest/stubs.o
 GUESTS += $(GUEST_DIR)/pagetest.elf
 $(GUEST_DIR)/pagetest.elf: $(PAGETEST_OBJS)

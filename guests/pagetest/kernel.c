@@ -202,6 +202,7 @@ int guest_main(uint32_t magic, uint32_t mbi)
     test_cross();
     test_pt_write();
     test_pt_rmw();
+    test_kview();
     test_pae();
 
     return report_failures();

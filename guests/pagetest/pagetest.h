@@ -165,6 +165,7 @@ void test_smc(void);
 void test_xmc(void);
 void test_shared_fault(void);
 void test_pse(void);
+void test_kview(void);
 void test_pae(void);
 
 /* stubs.S */

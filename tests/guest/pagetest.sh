@@ -12,7 +12,7 @@ set -u
 BTVM=${BTVM:-build/btvm}   # override to test another build
 cd "$(dirname "$0")/../.."
 ELF=build/guests/pagetest.elf
-TESTS="enable demand protect cow ptemod accessed_dirty pse global as16 alias smc xmc shared_fault cross pt_write pae nx"
+TESTS="enable demand protect cow ptemod accessed_dirty pse global as16 alias smc xmc shared_fault cross pt_write kview pae nx"
 # qemu32 has PAE, PSE and PGE but no NX; +nx adds it (CPUID 0x80000001 EDX bit 20).
 QEMU_CPU=${QEMU_CPU:-qemu32,+nx}
 fail=0
