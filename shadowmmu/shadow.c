@@ -336,6 +336,9 @@ void smmu_flush(struct smmu *m)
         if (m->as[i].used)
             as_flush(m, &m->as[i]);
     pools_reset(m);
+    /* The callers change what guest-physical pages are (the APIC window,
+     * ROM above RAM): the kernel view shows RAM pages, so it goes too. */
+    smmu_kview_reset(m);
     m->stats.flushes++;
 }
 
@@ -662,6 +665,8 @@ void smmu_drop_page(struct smmu *m, uint64_t ppage)
 {
     if (is_dev(m, ppage) && ppage != m->direct_ppage)
         return; /* no entry maps any other page past RAM */
+    if (ppage < m->npages)
+        smmu_kview_reset(m); /* a RAM page that shows something else now (a VGA window) */
     int32_t *l = &m->rmap_head[rmap_index(m, ppage)];
     while (*l >= 0) {
         struct smmu_rmap *r = &m->rmaps[*l];

@@ -507,18 +507,14 @@ static void invalidate_code(struct smmu *m, uint64_t ppage)
 void smmu_set_page_flags(struct smmu *m, uint64_t ppage, unsigned n, uint8_t flags,
                          bool content_changed)
 {
-    bool changed = false;
     for (uint64_t p = ppage; p < ppage + n && p < m->npages; p++) {
         if (m->pg_flags[p] == flags && !content_changed)
             continue;
         m->pg_flags[p] = flags;
-        smmu_drop_page(m, p);
-        changed = true;
+        smmu_drop_page(m, p); /* (and the kernel view: it maps RAM's file) */
         if (content_changed)
             invalidate_code(m, p);
     }
-    if (changed)
-        smmu_kview_reset(m); /* the view maps RAM's file, which these pages no longer show */
 }
 
 void smmu_set_a20(struct smmu *m, bool on)

@@ -262,7 +262,8 @@ START_TEST(kview_follows_the_directory)
 }
 END_TEST
 
-/* RAM's contents under the view change (a PAM area remapped): it empties. */
+/* RAM's contents under the view change (a PAM area remapped, a VGA
+ * window, a flush for a moved device window) or A20 goes off: it empties. */
 START_TEST(kview_emptied_by_page_flags)
 {
     kernel_tables(PD_A);
@@ -273,6 +274,15 @@ START_TEST(kview_emptied_by_page_flags)
     assert_hidden(KLIN);
     ck_assert_uint_eq(m.stats.kv_resets, 1);
     ck_assert_int_eq(smmu_kview_fault(&m, KLIN), SMMU_KV_RETRY); /* its table untraced with it */
+    assert_shows(KLIN, DATA);
+    /* A RAM page that shows something else now (a VGA window), a flush
+     * of everything (the APIC window moved): emptied. */
+    smmu_drop_page(&m, 0xA0);
+    assert_hidden(KLIN);
+    ck_assert_int_eq(smmu_kview_fault(&m, KLIN), SMMU_KV_RETRY);
+    smmu_flush(&m);
+    assert_hidden(KLIN);
+    ck_assert_int_eq(smmu_kview_fault(&m, KLIN), SMMU_KV_RETRY);
     assert_shows(KLIN, DATA);
     smmu_set_a20(&m, false);
     assert_hidden(KLIN);
