@@ -87,6 +87,10 @@ run_one() {
 loop 20000" ]
     if [ "$sys" = btvm ]; then
         check "$sys" "--stats=json: no user window made" has "$out" '"user_windows":[1-9]'
+        # The kernel view (docs/shadowmmu.md §16): Linux's reads went through it.
+        check "$sys" "--stats=json: no kernel read through the kernel view" \
+            has "$out" '"kview_reads":[1-9][0-9]{3}'
+        check "$sys" "--stats=json: the kernel view mapped nothing" has "$out" '"kernel_view_faults":[1-9]'
     fi
     local dm; dm=$(section "$out" dmesg)
     check "$sys" "dmesg: ACPI or PCI errors: $(printf '%s\n' "$dm" | grep -E 'ACPI (BIOS )?Error|PCI: Fatal|AE_[A-Z]' | head -n 3 | tr '\n' ' ')" \
