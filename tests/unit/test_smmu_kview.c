@@ -7,20 +7,13 @@
  * page is readable is asked of the host kernel (write(2) from it into a
  * pipe fails with EFAULT where it is not), never by touching it.
  */
-#include <check.h>
+#define RAM (8u << 20)
+#include "smmu_memfd_harness.h"
+
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include "cpu/cpu.h"
-#include "devices/bus.h"
-#include "shadowmmu/smmu.h"
-#include "vm/ram.h"
-#include "vm/vm.h"
-
-#define RAM (8u << 20)
 #define P  0x1u
 #define W  0x2u
 #define U  0x4u
@@ -38,28 +31,12 @@
 #define KPT   0xC07FF000u /* where that page table itself is mapped */
 #define BIG   0xC0800000u /* a 4 MiB page (PSE) */
 
-static struct vm vm;
-static struct cpu *c;
-static struct smmu m;
-static uint64_t *tables;
 static uint8_t *view;
 static int pipefd[2];
 
 static void setup(void)
 {
-    char err[160];
-    memset(&vm, 0, sizeof(vm));
-    ck_assert_int_eq(vm_ram_create(&vm, RAM, err, sizeof(err)), 0);
-    vm.bus = dev_bus_new();
-    c = calloc(1, sizeof(*c));
-    tables = calloc(1, SMMU_TLB_SIZE);
-    ck_assert_ptr_nonnull(c);
-    ck_assert_ptr_nonnull(tables);
-    vm.cpu = c;
-    struct smmu_cpu_view cv;
-    cpu_smmu_view(c, &cv);
-    ck_assert_int_eq(smmu_init(&m, vm.ram, vm.ram_size, vm.bus, &cv, tables, NULL), 0);
-    c->mmu = &m;
+    harness_setup();
     view = smmu_kview_enable(&m, vm.ram_fd, 0);
     ck_assert_ptr_nonnull(view);
     ck_assert_int_eq(pipe(pipefd), 0);
@@ -69,22 +46,15 @@ static void teardown(void)
 {
     close(pipefd[0]);
     close(pipefd[1]);
-    smmu_destroy(&m);
-    free(tables);
-    free(c);
-    dev_bus_free(vm.bus);
-    vm_ram_destroy(&vm);
+    harness_teardown();
 }
 
-static void wr32(uint32_t a, uint32_t v) { memcpy(vm.ram + a, &v, 4); }
 static uint32_t rd32(uint32_t a)
 {
     uint32_t v;
     memcpy(&v, vm.ram + a, 4);
     return v;
 }
-static uint32_t pde_at(uint32_t pd, uint32_t lin) { return pd + (lin >> 22) * 4; }
-static uint32_t pte_at(uint32_t pt, uint32_t lin) { return pt + ((lin >> 12) & 0x3FF) * 4; }
 
 /* Can the host read the view at lin? */
 static bool readable(uint32_t lin)

@@ -7,18 +7,11 @@
  * is checked to be the same memory as the guest-physical page the guest's
  * tables name.
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "cpu/cpu.h"
-#include "devices/bus.h"
-#include "shadowmmu/smmu.h"
-#include "vm/ram.h"
-#include "vm/vm.h"
-
 #define RAM (8u << 20)
+#include "smmu_memfd_harness.h"
+
+#include <stdio.h>
+
 #define P 0x1u
 #define W 0x2u
 #define U 0x4u
@@ -36,50 +29,20 @@
 
 #define ON 0x12345678ull
 
-static struct vm vm;
-static struct cpu *c;
-static struct smmu m;
-static uint64_t *tables;
 static uint64_t flag;
 
 static void setup(void)
 {
-    char err[160];
-    memset(&vm, 0, sizeof(vm));
-    ck_assert_int_eq(vm_ram_create(&vm, RAM, err, sizeof(err)), 0);
-    vm.bus = dev_bus_new();
-    c = calloc(1, sizeof(*c));
-    tables = calloc(1, SMMU_TLB_SIZE);
-    ck_assert_ptr_nonnull(c);
-    ck_assert_ptr_nonnull(tables);
-    vm.cpu = c;
-    struct smmu_cpu_view view;
-    cpu_smmu_view(c, &view);
-    ck_assert_int_eq(smmu_init(&m, vm.ram, vm.ram_size, vm.bus, &view, tables, NULL), 0);
-    c->mmu = &m;
+    harness_setup();
     flag = 0xdead;
     smmu_window_enable(&m, vm.ram_fd, &flag, ON);
 }
 
-static void teardown(void)
-{
-    smmu_destroy(&m);
-    free(tables);
-    free(c);
-    dev_bus_free(vm.bus);
-    vm_ram_destroy(&vm);
-}
-
-static void wr32(uint32_t a, uint32_t v) { memcpy(vm.ram + a, &v, 4); }
 #define ENT(t, lin) tables[(size_t)(t) * SMMU_TLB_ENTRIES + ((uint32_t)(lin) >> 12)]
 static uint64_t addend(uint32_t phys, uint32_t lin)
 {
     return (uint64_t)(uintptr_t)(vm.ram + phys) - lin;
 }
-
-/* Where lin's 32-bit directory and table entries are. */
-static uint32_t pde_at(uint32_t pd, uint32_t lin) { return pd + (lin >> 22) * 4; }
-static uint32_t pte_at(uint32_t pt, uint32_t lin) { return pt + ((lin >> 12) & 0x3FF) * 4; }
 
 static void map32(uint32_t pd, uint32_t pt, uint32_t lin, uint32_t phys)
 {
@@ -366,7 +329,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("smmu_window");
     TCase *t = tcase_create("window");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, setup, harness_teardown);
     tcase_add_test(t, window_after_ticks);
     tcase_add_test(t, window_follows_a_changed_pte);
     tcase_add_test(t, window_per_space);
