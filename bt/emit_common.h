@@ -121,6 +121,11 @@ struct bt_tctx {
     uint32_t vbase0;              /* bt_vbase of the block's entry at translation */
     bool target_abs;              /* the next direct exit's target is absolute (16-bit operand size) */
     const struct bt_ident_tmpl *tmpl; /* set: the access being emitted is this instruction's (emit_mem.c) */
+    /* The read being emitted is the instruction's first effect, though it
+     * is not an IDENT one (a pop, a RET's, PUSH r/m's source, an indirect
+     * target): run again from its start after a host fault, the
+     * instruction does the same, so it may read through the kernel view. */
+    bool kv_ok;
     /* Last, and not cleared per block (bt_tctx_init): nsites and nexits
      * say how much is used. Chain sites to resolve once placed: buffer,
      * rel32 offset, the OOL label of the exit path, and the imm64 slot

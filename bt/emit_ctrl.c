@@ -214,7 +214,9 @@ static void load_indirect_target(struct bt_tctx *t)
     } else {
         bt_emit_ea(t, op, BT_R_ADDR_32, sz, false);
         req.operands[1] = bt_zop(bt_m(BT_R_ADDR, BT_R_ENTRY, 1, 0, sz));
+        t->kv_ok = true; /* before CALL's push */
         bt_emit_mem_op(t, &req, sz, true, false);
+        t->kv_ok = false;
     }
     bt_ins(t->e, BT_MAIN, ZYDIS_MNEMONIC_MOV, 2, bt_r(BT_R_TARGET_32), bt_r(BT_R_KEEP_32));
 }

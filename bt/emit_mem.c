@@ -337,7 +337,8 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
      * checked. PAE tables leave the view empty: no site tries. */
     if (t->bt->kview && rd && !wr && bt_key_cpl(t->key) == 0 && (t->key & BT_KEY_PG) && !t->bt->mmu.pae &&
         !(t->key & (BT_KEY_NONFLAT | BT_KEY_STEP | BT_KEY_SAFE | BT_KEY_SAFE2)) && !t->mem_slow_fn && mi >= 0 &&
-        t->bt->kinds[t->k] == BT_EMIT_IDENT && !bt_devsite(t->bt, t->d->eip) && !bt_kv_checked(t->bt, t->d->eip, t->key)) {
+        (t->bt->kinds[t->k] == BT_EMIT_IDENT || t->kv_ok) && !bt_devsite(t->bt, t->d->eip) &&
+        !bt_kv_checked(t->bt, t->d->eip, t->key)) {
         req->operands[mi].mem.base = BT_R_ADDR;
         req->operands[mi].mem.index = ZYDIS_REGISTER_NONE;
         req->operands[mi].mem.scale = 0;

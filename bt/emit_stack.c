@@ -131,7 +131,9 @@ void bt_emit_stack_read(struct bt_tctx *t, int32_t delta, unsigned size, ZydisRe
 /* Pop size bytes into dst, zero-extended. */
 void bt_emit_pop_to(struct bt_tctx *t, unsigned size, ZydisRegister dst32)
 {
+    t->kv_ok = true; /* every caller pops first */
     bt_emit_stack_read(t, 0, size, dst32);
+    t->kv_ok = false;
     adjust_esp(t, (int32_t)size);
 }
 
@@ -218,7 +220,9 @@ bool bt_emit_stack(struct bt_tctx *t)
             req.mnemonic = osz == 2 ? ZYDIS_MNEMONIC_MOVZX : ZYDIS_MNEMONIC_MOV;
             req.operand_count = 2;
             req.operands[0] = bt_zop(bt_r(BT_R_KEEP_32));
+            t->kv_ok = true; /* the read comes before the push */
             explicit_access(t, op, &req, 1, osz, true, false);
+            t->kv_ok = false;
             bt_emit_push(t, osz, bt_r(sized(BT_R_KEEP_32, osz)));
         }
         return true;

@@ -24,6 +24,34 @@ KV_READER(kv_read)
 KV_READER(kv_read_dir)
 KV_READER(kv_read_last)
 
+/* A pop from va (ESP moved there and back: pagetest runs with IF = 0). */
+static uint32_t __attribute__((noinline)) kv_pop(uint32_t va)
+{
+    uint32_t v, saved;
+    __asm__ volatile("movl %%esp, %1\n\tmovl %2, %%esp\n\tpopl %0\n\tmovl %1, %%esp"
+                     : "=&r"(v), "=&r"(saved) : "r"(va) : "memory");
+    return v;
+}
+
+static uint32_t __attribute__((noinline)) kv_one(void) { return 0x600du; }
+static uint32_t __attribute__((noinline)) kv_two(void) { return 0xf00du; }
+
+/* An indirect call through the pointer at va. */
+static uint32_t __attribute__((noinline)) kv_call(uint32_t va)
+{
+    uint32_t v;
+    __asm__ volatile("call *(%1)" : "=a"(v) : "r"(va) : "ecx", "edx", "memory");
+    return v;
+}
+
+/* PUSH of the word at va, then POP into a register. */
+static uint32_t __attribute__((noinline)) kv_push(uint32_t va)
+{
+    uint32_t v;
+    __asm__ volatile("pushl (%1)\n\tpopl %0" : "=r"(v) : "r"(va) : "memory");
+    return v;
+}
+
 static uint32_t tagged(uint32_t tag)
 {
     uint32_t f = frame_alloc();
@@ -96,6 +124,22 @@ void test_kview(void)
     flush_tlb();
     expect("the page table again", 0xd0000009u, kv_read_dir(va + 36));
     set_cr4(cr4);
+
+    /* Pops, PUSH r/m and an indirect call read it too (btvm: through the
+     * view as well, each the instruction's first effect). */
+    uint32_t va2 = va + 2 * PAGE, fe = tagged(0xe0000000u), ff = tagged(0xf0000000u);
+    poke(fe + 8, (uint32_t)(uintptr_t)kv_one);
+    poke(ff + 8, (uint32_t)(uintptr_t)kv_two);
+    pt2[IDX(va2)] = fe | PG_P | PG_W;
+    invlpg(va2);
+    expect("a pop", 0xe0000001u, kv_pop(va2 + 4));
+    expect("PUSH r/m", 0xe0000003u, kv_push(va2 + 12));
+    expect("an indirect call", 0x600du, kv_call(va2 + 8));
+    pt2[IDX(va2)] = ff | PG_P | PG_W;
+    invlpg(va2);
+    expect("a pop, another frame", 0xf0000001u, kv_pop(va2 + 4));
+    expect("PUSH r/m, another frame", 0xf0000003u, kv_push(va2 + 12));
+    expect("an indirect call, another frame", 0xf00du, kv_call(va2 + 8));
 
     /* Not present: the read faults. */
     pt2[IDX(va)] = 0;
