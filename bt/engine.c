@@ -57,7 +57,10 @@ static int fpe_vector(const struct bt *bt, const siginfo_t *si, const uint8_t *p
  * its host register, unchanged by the faulting instruction) and leave to the
  * dispatcher. A host #GP there (SIGSEGV from the kernel, SI_KERNEL) is the
  * guest's #GP(0): an SSE operand that must be 16-byte aligned and is not —
- * guest and host addresses share their low 12 bits. */
+ * guest and host addresses share their low 12 bits. A page fault inside
+ * the kernel view is a read the view did not show yet: mapped, the host
+ * instruction runs again; refused, the site is translated checked
+ * (docs/shadowmmu.md §16). */
 static void on_sigfpe(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
