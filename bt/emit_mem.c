@@ -319,13 +319,6 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
 {
     struct bt_emit *e = t->e;
     bool live = t->live_in != 0;
-    int other = bt_label(e), slow = bt_label(e), after = bt_label(e);
-    int64_t table = bt_tlb_off(t->key, wr);
-    if (size == 0)
-        size = 1;
-    /* Where the page needs the whole instruction in C, the old slow path. */
-    uint8_t *stub = t->mem_slow_fn ? NULL :
-                    bt_memstub_access(t->bt, bt_key_cpl(t->key) == 3, rd, wr, size);
     int mi = -1;
     for (int i = 0; i < req->operand_count; i++)
         if (req->operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
@@ -347,6 +340,13 @@ void bt_emit_mem_op(struct bt_tctx *t, ZydisEncoderRequest *req, unsigned size, 
         t->bt->st.kv_reads++;
         return;
     }
+    int other = bt_label(e), slow = bt_label(e), after = bt_label(e);
+    int64_t table = bt_tlb_off(t->key, wr);
+    if (size == 0)
+        size = 1;
+    /* Where the page needs the whole instruction in C, the old slow path. */
+    uint8_t *stub = t->mem_slow_fn ? NULL :
+                    bt_memstub_access(t->bt, bt_key_cpl(t->key) == 3, rd, wr, size);
     if (live)
         bt_emit_flags_save(t, BT_MAIN);
     if (rd && !wr && (size & (size - 1)) == 0 && size <= 16 && bt_devsite(t->bt, t->d->eip))

@@ -134,9 +134,11 @@ void smmu_kview_reset(struct smmu *m)
     if (!kv)
         return;
     deactivate_all(m);
+    if (!kv->runs)
+        return; /* nothing mapped since the last time: nothing to empty */
     /* Every page was unmapped, one region at a time: start the count of
      * host mappings over with one reservation. */
-    if (kv->runs && !host_none(kv, 0, (uint32_t)(KV_SPAN >> 12)))
+    if (!host_none(kv, 0, (uint32_t)(KV_SPAN >> 12)))
         abort();
     kv->runs = 0;
     m->stats.kv_resets++;

@@ -380,7 +380,7 @@ bool smmu_traced(struct smmu *m, uint64_t ppage)
 {
     if (ppage >= m->npages)
         return false;
-    if (m->kv_uses && m->kv_uses[ppage])
+    if (smmu_kview_follows(m, ppage))
         return true; /* the kernel view follows a table there */
     int32_t *l = &m->ref_head[ppage];
     while (*l >= 0) {

@@ -304,7 +304,8 @@ void smmu_wrote(struct smmu *m, uint32_t lin, unsigned len)
         return;
     if (smmu_traced(m, phys >> 12)) {
         trace_write(m, phys, len);
-        smmu_kview_written(m, phys, len);
+        if (smmu_kview_follows(m, phys >> 12))
+            smmu_kview_written(m, phys, len);
     }
     if (m->code_pages[phys >> 12] && m->code_write_hook)
         m->code_write_hook(m->code_write_opaque, phys, len);
@@ -320,7 +321,8 @@ void smmu_phys_written(struct smmu *m, uint64_t phys, uint64_t len)
         if (ppage < m->npages) {
             if (smmu_traced(m, ppage)) {
                 trace_write(m, phys, (unsigned)n);
-                smmu_kview_written(m, phys, (unsigned)n);
+                if (smmu_kview_follows(m, ppage))
+                    smmu_kview_written(m, phys, (unsigned)n);
             }
             if (m->code_pages[ppage] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, (unsigned)n);
@@ -375,7 +377,7 @@ static void access_phys(struct smmu *m, uint64_t phys, uint8_t *buf, unsigned le
                 trace_write_small(m, phys, len, old, new);
             else if (traced && !small)
                 trace_write(m, phys, len);
-            if (traced)
+            if (traced && smmu_kview_follows(m, phys >> 12))
                 smmu_kview_written(m, phys, len);
             if (m->code_pages[phys >> 12] && m->code_write_hook)
                 m->code_write_hook(m->code_write_opaque, phys, len);

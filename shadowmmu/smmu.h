@@ -429,6 +429,11 @@ bool smmu_kview_shows(const struct smmu *m, uint32_t vpn, uint32_t *ppage);
  * written; everything must go (RAM's contents moved under it). */
 void smmu_kview_mode(struct smmu *m);
 void smmu_kview_written(struct smmu *m, uint64_t phys, unsigned len);
+/* The kernel view follows a table in RAM page ppage (< npages): traced. */
+static inline bool smmu_kview_follows(const struct smmu *m, uint64_t ppage)
+{
+    return m->kv_uses && m->kv_uses[ppage];
+}
 void smmu_kview_reset(struct smmu *m);
 
 /* shadow.c and window.c internals shared with smmu.c */

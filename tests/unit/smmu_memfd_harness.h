@@ -18,6 +18,14 @@
 #include "vm/ram.h"
 #include "vm/vm.h"
 
+/* 32-bit paging-structure bits (SDM vol. 3, 4.3). */
+#define P  0x1u
+#define W  0x2u
+#define U  0x4u
+#define A  0x20u
+#define D  0x40u
+#define PS 0x80u
+
 static struct vm vm;
 static struct cpu *c;
 static struct smmu m;

@@ -14,13 +14,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define P  0x1u
-#define W  0x2u
-#define U  0x4u
-#define A  0x20u
-#define D  0x40u
-#define PS 0x80u
-
 #define PD_A  0x110000u
 #define PD_B  0x120000u
 #define PT_K  0x111000u

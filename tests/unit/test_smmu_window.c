@@ -12,10 +12,6 @@
 
 #include <stdio.h>
 
-#define P 0x1u
-#define W 0x2u
-#define U 0x4u
-
 #define PD_A  0x110000u
 #define PT_A  0x111000u
 #define PD_B  0x130000u
